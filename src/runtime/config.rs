@@ -1,0 +1,106 @@
+//! The runtime's only input: one container's configuration, written as `config.json` into the
+//! container's state directory and read by the shim.
+//!
+//! Kept close to the OCI runtime spec's shape (process, root, mounts, linux.resources,
+//! maskedPaths/readonlyPaths) but owned by rstack: the runtime never sees `spec`/`model` types.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Everything the shim needs to create, run and clean up one container.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContainerConfig {
+    /// Unique container id; also the cgroup leaf name.
+    pub id: String,
+    pub hostname: String,
+    pub root: RootConfig,
+    pub process: ProcessConfig,
+    /// Extra mounts after the defaults (/proc, /dev, /sys, ...), e.g. tmpfs.
+    pub mounts: Vec<MountConfig>,
+    pub resources: ResourceConfig,
+    /// Cgroup path relative to each hierarchy root, e.g. "rstack/myproj/myproj-api-1-3f2a".
+    pub cgroup_path: String,
+    /// Run a minimal init as PID 1 that reaps zombies and forwards signals (`init: true`).
+    pub init: bool,
+    /// Paths masked inside the container (Docker's defaults unless overridden).
+    pub masked_paths: Vec<String>,
+    /// Paths made read-only inside the container.
+    pub readonly_paths: Vec<String>,
+    /// Directory holding config.json, the log, pid and exit files.
+    pub state_dir: PathBuf,
+}
+
+/// Overlay root: image layers below (topmost first), the container's own upper/work dirs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RootConfig {
+    /// Lower directories, topmost layer first (overlayfs `lowerdir` order).
+    pub layers: Vec<PathBuf>,
+    pub upper: PathBuf,
+    pub work: PathBuf,
+    /// Where the overlay is mounted on the host before pivot_root.
+    pub merged: PathBuf,
+    pub readonly: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessConfig {
+    /// argv; args[0] is looked up in the container's PATH when it has no '/'.
+    pub args: Vec<String>,
+    /// "KEY=VALUE" entries.
+    pub env: Vec<String>,
+    /// Absolute working directory inside the container.
+    pub cwd: String,
+    /// `user:` as written ("name", "uid", "uid:gid", "name:group"); resolved against the
+    /// container's /etc/passwd and /etc/group.
+    pub user: Option<String>,
+    /// Capability names ("CAP_CHOWN", ...) kept in bounding, effective, permitted sets.
+    pub capabilities: Vec<String>,
+    pub no_new_privileges: bool,
+    pub rlimits: Vec<Rlimit>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rlimit {
+    /// "RLIMIT_NOFILE", ...
+    pub kind: String,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountConfig {
+    /// Absolute path inside the container.
+    pub destination: String,
+    /// "tmpfs", "bind", ...
+    pub kind: String,
+    /// Host path for binds; fs name otherwise.
+    pub source: String,
+    /// mount(8)-style options: "ro", "nosuid", "size=65536k", "mode=1777", "rbind", ...
+    pub options: Vec<String>,
+}
+
+/// Limits applied through cgroups; `None` leaves a controller untouched (and, on v1, the
+/// hierarchy unvisited: there are 8 of them here and each mkdir costs).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResourceConfig {
+    /// memory.limit_in_bytes / memory.max, bytes.
+    pub memory: Option<u64>,
+    /// CPU quota in microseconds per `cpu_period`.
+    pub cpu_quota: Option<i64>,
+    pub cpu_period: Option<u64>,
+    /// pids.max.
+    pub pids: Option<i64>,
+}
+
+/// Written by the shim to `exit.json` when the container's init exits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitStatus {
+    /// Shell convention: the exit code, or 128 + signal number when killed.
+    pub code: i32,
+    /// Signal that killed init, if any.
+    pub signal: Option<i32>,
+    /// The cgroup recorded an OOM kill while this container ran.
+    pub oom_killed: bool,
+    /// Unix time in milliseconds.
+    pub finished_at_ms: u64,
+}

@@ -1,0 +1,3 @@
+//! Container runtime: the only module that makes kernel calls for containers.
+
+pub mod config;
