@@ -1,1 +1,9 @@
-//! api (being written).
+//! Versioned REST API over the daemon's unix socket: types, the axum server, the CLI's client.
+
+pub mod client;
+mod error;
+pub mod server;
+pub mod types;
+
+pub use client::Client;
+pub use error::ApiError;

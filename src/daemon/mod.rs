@@ -1,1 +1,1 @@
-//! daemon (being written).
+//! (daemon: being written)

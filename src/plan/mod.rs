@@ -1,1 +1,14 @@
-//! plan (being written).
+//! Desired containers: config hashes, runtime configs, and the diff against what runs.
+//!
+//! Pure: no I/O. The daemon resolves images and reads the store, then asks `plan` what to do.
+
+mod container;
+mod diff;
+mod hash;
+
+pub use container::{ContainerIdentity, PlanError, container_config};
+pub use diff::{Action, Desired, Observed, diff, orphans};
+pub use hash::config_hash;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,215 @@
+//! Blocking HTTP/1.1 client over the daemon's unix socket.
+//!
+//! The CLI is short-lived and latency-bound (`run --rm x true` end to end is measured in
+//! milliseconds), so it uses plain std I/O instead of starting an async runtime: one request per
+//! connection, `Content-Length` bodies out, `Content-Length` or chunked bodies back.
+
+use super::error::ApiError;
+use super::types::{ErrorBody, StreamItem};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+pub struct Client {
+    socket: PathBuf,
+}
+
+/// A response whose body is read lazily (streams) or at once.
+pub struct Response {
+    pub status: u16,
+    body: BodyReader,
+}
+
+enum Framing {
+    Length(u64),
+    Chunked { left: u64, done: bool },
+    Close,
+}
+
+struct BodyReader {
+    inner: BufReader<UnixStream>,
+    framing: Framing,
+}
+
+impl Client {
+    pub fn new(socket: impl Into<PathBuf>) -> Client {
+        Client {
+            socket: socket.into(),
+        }
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// Connects, mapping the usual failures to errors that say what to do.
+    fn connect(&self) -> Result<UnixStream, ApiError> {
+        UnixStream::connect(&self.socket).map_err(|e| ApiError::connect(&self.socket, e))
+    }
+
+    /// Sends one request; `body` is serialized as JSON when given.
+    pub fn request<B: Serialize>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<Response, ApiError> {
+        let payload = match body {
+            Some(b) => serde_json::to_vec(b).map_err(|e| ApiError::Protocol(e.to_string()))?,
+            None => Vec::new(),
+        };
+        let mut stream = self.connect()?;
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: rstack\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            payload.len()
+        );
+        let mut msg = head.into_bytes();
+        msg.extend_from_slice(&payload);
+        stream.write_all(&msg).map_err(ApiError::Io)?;
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        reader.read_line(&mut line).map_err(ApiError::Io)?;
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| ApiError::Protocol(format!("bad status line {line:?}")))?;
+        let mut framing = Framing::Close;
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).map_err(ApiError::Io)? == 0 {
+                break;
+            }
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = l.split_once(':') {
+                let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
+                if k == "content-length" {
+                    framing = Framing::Length(v.parse().unwrap_or(0));
+                } else if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
+                    framing = Framing::Chunked {
+                        left: 0,
+                        done: false,
+                    };
+                }
+            }
+        }
+        Ok(Response {
+            status,
+            body: BodyReader {
+                inner: reader,
+                framing,
+            },
+        })
+    }
+
+    /// Request expecting a JSON answer; non-2xx answers become `ApiError::Daemon`.
+    pub fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, ApiError> {
+        let resp = self.request(method, path, body)?.ok()?;
+        let bytes = resp.bytes()?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::Protocol(format!("{method} {path}: bad answer: {e}")))
+    }
+
+    /// Request whose answer is a stream of `StreamItem`s; `each` sees every item in order.
+    pub fn stream<B: Serialize>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&B>,
+        mut each: impl FnMut(StreamItem) -> Result<(), ApiError>,
+    ) -> Result<(), ApiError> {
+        let resp = self.request(method, path, body)?.ok()?;
+        let mut reader = BufReader::new(resp.body);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            if reader.read_until(b'\n', &mut line).map_err(ApiError::Io)? == 0 {
+                return Ok(());
+            }
+            if line.iter().all(|b| b.is_ascii_whitespace()) {
+                continue;
+            }
+            let item: StreamItem = serde_json::from_slice(&line)
+                .map_err(|e| ApiError::Protocol(format!("bad stream item: {e}")))?;
+            each(item)?;
+        }
+    }
+}
+
+impl Response {
+    /// Turns a non-2xx answer into the daemon's error message.
+    pub fn ok(self) -> Result<Response, ApiError> {
+        if (200..300).contains(&self.status) {
+            return Ok(self);
+        }
+        let status = self.status;
+        let bytes = self.bytes()?;
+        let message = serde_json::from_slice::<ErrorBody>(&bytes)
+            .map(|b| b.message)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
+        Err(ApiError::Daemon { status, message })
+    }
+
+    pub fn bytes(mut self) -> Result<Vec<u8>, ApiError> {
+        let mut out = Vec::new();
+        self.body.read_to_end(&mut out).map_err(ApiError::Io)?;
+        Ok(out)
+    }
+}
+
+impl Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match &mut self.framing {
+            Framing::Close => self.inner.read(buf),
+            Framing::Length(left) => {
+                if *left == 0 {
+                    return Ok(0);
+                }
+                let max = buf.len().min(*left as usize);
+                let n = self.inner.read(&mut buf[..max])?;
+                *left -= n as u64;
+                Ok(n)
+            }
+            Framing::Chunked { left, done } => {
+                if *done {
+                    return Ok(0);
+                }
+                if *left == 0 {
+                    let mut size = String::new();
+                    self.inner.read_line(&mut size)?;
+                    if size.trim().is_empty() {
+                        // CRLF closing the previous chunk.
+                        size.clear();
+                        self.inner.read_line(&mut size)?;
+                    }
+                    let hex = size.trim().split(';').next().unwrap_or("");
+                    let n = u64::from_str_radix(hex, 16).map_err(|_| {
+                        std::io::Error::new(std::io::ErrorKind::InvalidData, "bad chunk size")
+                    })?;
+                    if n == 0 {
+                        *done = true;
+                        return Ok(0);
+                    }
+                    *left = n;
+                }
+                let max = buf.len().min(*left as usize);
+                let n = self.inner.read(&mut buf[..max])?;
+                if n == 0 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                *left -= n as u64;
+                Ok(n)
+            }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Versioned REST types shared by the daemon (server) and the CLI (client).
+//!
+//! Everything is JSON; streaming endpoints (logs, exec, run, up in the foreground) answer with
+//! newline-delimited JSON `StreamItem`s so the client can print as data arrives.
+
+use crate::model::Stack;
+use serde::{Deserialize, Serialize};
+
+/// Path prefix of every endpoint; bump when a type changes incompatibly.
+pub const API_PREFIX: &str = "/v1";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VersionInfo {
+    pub version: String,
+    pub api: String,
+    pub data_root: String,
+    pub cgroup: String,
+}
+
+/// `up`: converge the project to `stack`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UpRequest {
+    pub stack: Stack,
+    /// Limit to these services (plus their dependencies); empty = all.
+    pub services: Vec<String>,
+    /// Return only once every service is running/healthy and awaited one-shots exited 0.
+    pub wait: bool,
+    pub force_recreate: bool,
+    pub remove_orphans: bool,
+}
+
+/// What `up` did, one entry per container touched.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UpResponse {
+    pub actions: Vec<ActionReport>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActionReport {
+    pub container: String,
+    pub service: String,
+    /// "created", "recreated", "started", "running" (unchanged), "removed".
+    pub action: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DownRequest {
+    /// Seconds before SIGKILL; `None` = each service's stop_grace_period.
+    pub timeout: Option<u64>,
+}
+
+/// `start`, `stop`, `restart`, `kill` on some (or all) services of a project.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ServicesRequest {
+    pub services: Vec<String>,
+    pub timeout: Option<u64>,
+    /// For `kill`: signal name (default SIGKILL).
+    pub signal: Option<String>,
+}
+
+/// One row of `ps`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContainerView {
+    pub id: String,
+    pub name: String,
+    pub project: String,
+    pub service: String,
+    /// "created", "starting", "running", "restarting", "exited", "dead".
+    pub state: String,
+    /// "starting", "healthy", "unhealthy"; null without a healthcheck.
+    pub health: Option<String>,
+    pub pid: Option<i32>,
+    pub exit_code: Option<i32>,
+    pub oom_killed: bool,
+    pub restarts: u32,
+    pub image: String,
+    /// Unix ms of the last start.
+    pub started_at: Option<u64>,
+    /// Unix ms of the last exit.
+    pub finished_at: Option<u64>,
+    /// Current restart delay when waiting to restart, in ms.
+    pub restart_delay_ms: Option<u64>,
+    /// Last start error, if the container could not be started.
+    pub error: Option<String>,
+    pub one_off: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogsQuery {
+    pub services: Vec<String>,
+    pub follow: bool,
+    pub tail: Option<usize>,
+}
+
+/// `exec` and `run`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExecRequest {
+    pub service: String,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRequest {
+    pub stack: Stack,
+    pub service: String,
+    /// Replaces the service's command; empty = keep it.
+    pub cmd: Vec<String>,
+    pub rm: bool,
+    /// Start the service's dependencies first (compose default).
+    pub deps: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImageImportRequest {
+    /// Absolute path on the daemon's host.
+    pub path: String,
+    pub reference: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImageView {
+    pub reference: String,
+    pub id: String,
+    pub size: u64,
+    pub created: Option<String>,
+}
+
+/// One line of a streaming answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StreamItem {
+    /// A line (or chunk) of output.
+    Log {
+        /// Container name (service prefix in the CLI).
+        container: String,
+        service: String,
+        stream: String,
+        /// RFC 3339 timestamp.
+        time: String,
+        data: String,
+    },
+    /// A status message (container started, exited...).
+    Status { message: String },
+    /// The awaited process ended.
+    Exit { code: i32 },
+    /// The operation failed after the stream started.
+    Error { message: String },
+}
+
+/// Body of every non-2xx answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub message: String,
+}

@@ -1,0 +1,157 @@
+//! Unit tests for hashing, container configs and the convergence diff.
+
+use super::*;
+use crate::image::{ImageConfig, ResolvedImage};
+use crate::model::{RestartPolicy, Resources, Service, ServiceExtensions, Tmpfs};
+use indexmap::IndexMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub(crate) fn service(name: &str) -> Service {
+    Service {
+        name: name.into(),
+        image: "busybox:latest".into(),
+        entrypoint: None,
+        command: None,
+        environment: IndexMap::new(),
+        working_dir: None,
+        user: None,
+        hostname: None,
+        depends_on: IndexMap::new(),
+        restart: RestartPolicy::No,
+        healthcheck: None,
+        resources: Resources::default(),
+        stop_signal: "SIGTERM".into(),
+        stop_grace_period: Duration::from_secs(10),
+        read_only: false,
+        tmpfs: Vec::new(),
+        init: false,
+        x_rstack: ServiceExtensions::default(),
+    }
+}
+
+fn image(entrypoint: Option<&[&str]>, cmd: Option<&[&str]>) -> ResolvedImage {
+    let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    ResolvedImage {
+        id: "sha256:abc".into(),
+        reference: "busybox:latest".into(),
+        layers: vec![PathBuf::from("/l2"), PathBuf::from("/l1")],
+        config: ImageConfig {
+            entrypoint: entrypoint.map(v),
+            cmd: cmd.map(v),
+            env: vec!["PATH=/bin".into(), "A=image".into()],
+            ..Default::default()
+        },
+    }
+}
+
+fn cfg(svc: &Service, img: &ResolvedImage) -> crate::runtime::config::ContainerConfig {
+    let who = ContainerIdentity {
+        id: "0123456789abcdef",
+        state_dir: Path::new("/data/c/0123"),
+    };
+    container_config(&who, svc, img, None).expect("config")
+}
+
+#[test]
+fn hash_ignores_depends_on_and_env_order_but_not_values() {
+    let mut a = service("api");
+    a.environment.insert("X".into(), "1".into());
+    a.environment.insert("Y".into(), "2".into());
+    let mut b = service("api");
+    b.environment.insert("Y".into(), "2".into());
+    b.environment.insert("X".into(), "1".into());
+    b.depends_on.insert(
+        "db".into(),
+        crate::model::Dependency {
+            condition: crate::model::DependCondition::ServiceStarted,
+            required: true,
+            restart: false,
+        },
+    );
+    assert_eq!(config_hash(&a, "sha256:1"), config_hash(&b, "sha256:1"));
+    assert_ne!(config_hash(&a, "sha256:1"), config_hash(&a, "sha256:2"));
+    b.environment.insert("X".into(), "changed".into());
+    assert_ne!(config_hash(&a, "sha256:1"), config_hash(&b, "sha256:1"));
+}
+
+#[test]
+fn argv_follows_docker_entrypoint_rules() {
+    let img = image(Some(&["/entry"]), Some(&["serve"]));
+    let mut svc = service("api");
+    assert_eq!(cfg(&svc, &img).process.args, ["/entry", "serve"]);
+    svc.command = Some(vec!["run".into()]);
+    assert_eq!(cfg(&svc, &img).process.args, ["/entry", "run"]);
+    svc.command = None;
+    svc.entrypoint = Some(vec!["/other".into()]);
+    // An entrypoint override drops the image's CMD.
+    assert_eq!(cfg(&svc, &img).process.args, ["/other"]);
+}
+
+#[test]
+fn no_command_is_an_error_naming_the_service() {
+    let img = image(None, None);
+    let who = ContainerIdentity {
+        id: "x",
+        state_dir: Path::new("/s"),
+    };
+    let err = container_config(&who, &service("api"), &img, None).unwrap_err();
+    assert!(err.to_string().contains("service \"api\""), "{err}");
+}
+
+#[test]
+fn env_limits_and_mounts_are_translated() {
+    let img = image(None, Some(&["sh"]));
+    let mut svc = service("api");
+    svc.environment.insert("A".into(), "svc".into());
+    svc.resources = Resources {
+        memory: Some(512 * 1024 * 1024),
+        cpus: Some(1.5),
+        pids: Some(64),
+    };
+    svc.tmpfs.push(Tmpfs {
+        target: "/run".into(),
+        size: Some(65536),
+        mode: Some(0o1777),
+    });
+    let c = cfg(&svc, &img);
+    assert_eq!(c.process.env, ["PATH=/bin", "A=svc"]);
+    assert_eq!(c.resources.memory, Some(536870912));
+    assert_eq!(c.resources.cpu_quota, Some(150_000));
+    assert_eq!(c.resources.cpu_period, Some(100_000));
+    assert_eq!(c.resources.pids, Some(64));
+    assert_eq!(c.hostname, "0123456789ab");
+    assert_eq!(c.root.layers, [PathBuf::from("/l2"), PathBuf::from("/l1")]);
+    assert!(c.mounts[0].options.contains(&"mode=1777".to_string()));
+    assert!(c.mounts[0].options.contains(&"size=65536".to_string()));
+}
+
+#[test]
+fn diff_keeps_unchanged_and_recreates_changed() {
+    let desired = vec![
+        Desired { service: "a".into(), hash: "1".into() },
+        Desired { service: "b".into(), hash: "2".into() },
+        Desired { service: "c".into(), hash: "3".into() },
+        Desired { service: "d".into(), hash: "4".into() },
+    ];
+    let observed = vec![
+        Observed { id: "ia".into(), service: "a".into(), hash: "1".into(), running: true },
+        Observed { id: "ib".into(), service: "b".into(), hash: "old".into(), running: true },
+        Observed { id: "ic".into(), service: "c".into(), hash: "3".into(), running: false },
+        Observed { id: "io".into(), service: "gone".into(), hash: "x".into(), running: true },
+    ];
+    let acts = diff(&desired, &observed, false, false);
+    assert_eq!(
+        acts,
+        vec![
+            Action::Keep { service: "a".into(), id: "ia".into() },
+            Action::Recreate { service: "b".into(), old: "ib".into() },
+            Action::Start { service: "c".into(), id: "ic".into() },
+            Action::Create { service: "d".into() },
+        ]
+    );
+    assert_eq!(orphans(&desired, &observed).len(), 1);
+    let acts = diff(&desired, &observed, true, true);
+    assert!(matches!(acts[0], Action::Recreate { .. }));
+    assert_eq!(acts.last(), Some(&Action::RemoveOrphan { id: "io".into() }));
+}
