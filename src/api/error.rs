@@ -4,7 +4,9 @@ use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("no rstack daemon answers at {path}: start one with \"rstack daemon\" (or run \"rstack up\", which starts it)")]
+    #[error(
+        "no rstack daemon answers at {path}: start one with \"rstack daemon\" (or run \"rstack up\", which starts it)"
+    )]
     NotRunning { path: String },
     #[error("permission denied on {path}: run as root or as a member of the socket's group")]
     PermissionDenied { path: String },

@@ -138,8 +138,7 @@ fn environment(service: &Service, image: &ResolvedImage) -> Vec<String> {
         })
         .cloned()
         .collect();
-    if !env.iter().any(|kv| kv.starts_with("PATH=")) && !service.environment.contains_key("PATH")
-    {
+    if !env.iter().any(|kv| kv.starts_with("PATH=")) && !service.environment.contains_key("PATH") {
         env.insert(
             0,
             "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),

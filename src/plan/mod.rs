@@ -11,4 +11,4 @@ pub use diff::{Action, Desired, Observed, diff, orphans};
 pub use hash::config_hash;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

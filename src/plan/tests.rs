@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::image::{ImageConfig, ResolvedImage};
-use crate::model::{RestartPolicy, Resources, Service, ServiceExtensions, Tmpfs};
+use crate::model::{Resources, RestartPolicy, Service, ServiceExtensions, Tmpfs};
 use indexmap::IndexMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -129,25 +129,68 @@ fn env_limits_and_mounts_are_translated() {
 #[test]
 fn diff_keeps_unchanged_and_recreates_changed() {
     let desired = vec![
-        Desired { service: "a".into(), hash: "1".into() },
-        Desired { service: "b".into(), hash: "2".into() },
-        Desired { service: "c".into(), hash: "3".into() },
-        Desired { service: "d".into(), hash: "4".into() },
+        Desired {
+            service: "a".into(),
+            hash: "1".into(),
+        },
+        Desired {
+            service: "b".into(),
+            hash: "2".into(),
+        },
+        Desired {
+            service: "c".into(),
+            hash: "3".into(),
+        },
+        Desired {
+            service: "d".into(),
+            hash: "4".into(),
+        },
     ];
     let observed = vec![
-        Observed { id: "ia".into(), service: "a".into(), hash: "1".into(), running: true },
-        Observed { id: "ib".into(), service: "b".into(), hash: "old".into(), running: true },
-        Observed { id: "ic".into(), service: "c".into(), hash: "3".into(), running: false },
-        Observed { id: "io".into(), service: "gone".into(), hash: "x".into(), running: true },
+        Observed {
+            id: "ia".into(),
+            service: "a".into(),
+            hash: "1".into(),
+            running: true,
+        },
+        Observed {
+            id: "ib".into(),
+            service: "b".into(),
+            hash: "old".into(),
+            running: true,
+        },
+        Observed {
+            id: "ic".into(),
+            service: "c".into(),
+            hash: "3".into(),
+            running: false,
+        },
+        Observed {
+            id: "io".into(),
+            service: "gone".into(),
+            hash: "x".into(),
+            running: true,
+        },
     ];
     let acts = diff(&desired, &observed, false, false);
     assert_eq!(
         acts,
         vec![
-            Action::Keep { service: "a".into(), id: "ia".into() },
-            Action::Recreate { service: "b".into(), old: "ib".into() },
-            Action::Start { service: "c".into(), id: "ic".into() },
-            Action::Create { service: "d".into() },
+            Action::Keep {
+                service: "a".into(),
+                id: "ia".into()
+            },
+            Action::Recreate {
+                service: "b".into(),
+                old: "ib".into()
+            },
+            Action::Start {
+                service: "c".into(),
+                id: "ic".into()
+            },
+            Action::Create {
+                service: "d".into()
+            },
         ]
     );
     assert_eq!(orphans(&desired, &observed).len(), 1);

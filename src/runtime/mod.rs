@@ -15,3 +15,6 @@ pub fn docker_default_readonly_paths() -> Vec<String> {
 pub fn default_rlimits() -> Vec<config::Rlimit> {
     Vec::new()
 }
+pub fn parse_signal(_name: &str) -> Option<i32> {
+    None
+}

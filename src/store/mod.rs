@@ -72,6 +72,9 @@ pub struct ContainerRecord {
     /// boot leave it alone.
     pub stopped_by_user: bool,
     pub error: Option<String>,
+    /// Delay before the pending restart, while `Restarting`.
+    #[serde(default)]
+    pub restart_delay_ms: Option<u64>,
 }
 
 pub struct Store {
@@ -128,11 +131,9 @@ impl Store {
     pub fn project(&self, name: &str) -> Result<Option<Stack>, StoreError> {
         let doc: Option<String> = self
             .conn()
-            .query_row(
-                "SELECT stack FROM projects WHERE name = ?1",
-                [name],
-                |r| r.get(0),
-            )
+            .query_row("SELECT stack FROM projects WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
             .optional()?;
         Ok(match doc {
             Some(d) => Some(serde_json::from_str(&d)?),

@@ -1,0 +1,107 @@
+//! Waiting on a container's published state: depends_on conditions and `up --wait`.
+
+use super::health::{HEALTHY, UNHEALTHY};
+use crate::model::DependCondition;
+use crate::store::{ContainerRecord, State};
+use tokio::sync::watch;
+
+/// What `--wait` requires of a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitMode {
+    Running,
+    Healthy,
+    Completed,
+}
+
+/// Resolves when the condition holds; errors when it can no longer hold.
+pub async fn wait_condition(
+    rx: watch::Receiver<ContainerRecord>,
+    cond: DependCondition,
+) -> Result<(), String> {
+    let mode = match cond {
+        DependCondition::ServiceStarted => None,
+        DependCondition::ServiceHealthy => Some(WaitMode::Healthy),
+        DependCondition::ServiceCompletedSuccessfully => Some(WaitMode::Completed),
+    };
+    match mode {
+        None => wait_for(rx, started).await,
+        Some(m) => wait_ready(rx, m).await,
+    }
+}
+
+pub async fn wait_ready(
+    rx: watch::Receiver<ContainerRecord>,
+    mode: WaitMode,
+) -> Result<(), String> {
+    match mode {
+        WaitMode::Running => wait_for(rx, running).await,
+        WaitMode::Healthy => wait_for(rx, healthy).await,
+        WaitMode::Completed => wait_for(rx, completed).await,
+    }
+}
+
+async fn wait_for(
+    mut rx: watch::Receiver<ContainerRecord>,
+    check: fn(&ContainerRecord) -> Option<Result<(), String>>,
+) -> Result<(), String> {
+    loop {
+        if let Some(res) = check(&rx.borrow_and_update()) {
+            return res;
+        }
+        if rx.changed().await.is_err() {
+            return Err("container was removed".into());
+        }
+    }
+}
+
+fn failed_start(r: &ContainerRecord) -> Option<Result<(), String>> {
+    r.error.as_ref().map(|e| Err(e.clone()))
+}
+
+fn exited(r: &ContainerRecord) -> String {
+    let code = r.exit_code.unwrap_or(-1);
+    if r.oom_killed {
+        format!("container {} was OOM-killed (exit code {code})", r.name)
+    } else {
+        format!("container {} exited with code {code}", r.name)
+    }
+}
+
+/// service_started: it has started (a one-shot that already finished counts).
+fn started(r: &ContainerRecord) -> Option<Result<(), String>> {
+    match r.state {
+        State::Running | State::Restarting => Some(Ok(())),
+        State::Exited if r.error.is_none() && r.started_at.is_some() => Some(Ok(())),
+        _ => failed_start(r),
+    }
+}
+
+fn running(r: &ContainerRecord) -> Option<Result<(), String>> {
+    match r.state {
+        State::Running => Some(Ok(())),
+        State::Exited | State::Dead => failed_start(r).or_else(|| Some(Err(exited(r)))),
+        _ => None,
+    }
+}
+
+fn healthy(r: &ContainerRecord) -> Option<Result<(), String>> {
+    if r.service_def.healthcheck.is_none() {
+        return Some(Err(format!("container {} has no healthcheck", r.name)));
+    }
+    match (r.state, r.health.as_deref()) {
+        (State::Running, Some(HEALTHY)) => Some(Ok(())),
+        (State::Running, Some(UNHEALTHY)) => {
+            Some(Err(format!("container {} is unhealthy", r.name)))
+        }
+        (State::Exited | State::Dead, _) => failed_start(r).or_else(|| Some(Err(exited(r)))),
+        _ => None,
+    }
+}
+
+fn completed(r: &ContainerRecord) -> Option<Result<(), String>> {
+    match (r.state, r.exit_code) {
+        (State::Exited, Some(0)) => Some(Ok(())),
+        (State::Exited | State::Dead, _) => failed_start(r).or_else(|| Some(Err(exited(r)))),
+        _ => None,
+    }
+}

@@ -1,0 +1,591 @@
+//! Project operations: up (converge to a stack), down, start/stop/restart/kill, one-off runs,
+//! exec lookups, and adoption of live containers when the daemon starts.
+//!
+//! Services start level by level of the dependency graph, each level in parallel, each service
+//! after its own depends_on conditions hold; stop goes in reverse levels. Operations on one
+//! project are serialized by a per-project lock.
+
+use super::EngineError;
+use super::conditions::{WaitMode, wait_condition, wait_ready};
+use super::policy::restart_on_boot;
+use super::runtime::{ExecSpec, Runtime};
+use super::supervisor::{self, Handle, Initial, now_ms};
+use crate::api::types::{ActionReport, UpRequest, UpResponse};
+use crate::image::ResolvedImage;
+use crate::model::{DependCondition, RestartPolicy, Stack};
+use crate::plan::{self, Action, ContainerIdentity, Desired, Observed};
+use crate::store::{ContainerRecord, State, Store};
+use futures_util::future::join_all;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{OwnedMutexGuard, oneshot};
+
+/// Where images come from (the daemon's image store; a map in tests).
+pub trait ImageSource: Send + Sync + 'static {
+    /// Resolves a reference; the error says what to do (e.g. import the image).
+    fn resolve(&self, reference: &str) -> Result<ResolvedImage, String>;
+}
+
+pub struct Engine<R: Runtime, I: ImageSource> {
+    pub(super) rt: Arc<R>,
+    images: I,
+    pub(super) store: Arc<Store>,
+    containers_dir: PathBuf,
+    handles: Mutex<HashMap<String, Handle>>,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+static ID_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A 64-hex container id, unique per daemon run and across restarts (time + pid + counter).
+fn new_id() -> String {
+    let mut h = Sha256::new();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    h.update(nanos.to_le_bytes());
+    h.update(std::process::id().to_le_bytes());
+    h.update(ID_COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    hex::encode(h.finalize())
+}
+
+impl<R: Runtime, I: ImageSource> Engine<R, I> {
+    pub fn new(rt: Arc<R>, images: I, store: Arc<Store>, containers_dir: PathBuf) -> Self {
+        Engine {
+            rt,
+            images,
+            store,
+            containers_dir,
+            handles: Mutex::new(HashMap::new()),
+            locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(super) fn handles(&self) -> std::sync::MutexGuard<'_, HashMap<String, Handle>> {
+        self.handles.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn handle(&self, id: &str) -> Option<Handle> {
+        self.handles().get(id).cloned()
+    }
+
+    pub(super) async fn lock(&self, project: &str) -> OwnedMutexGuard<()> {
+        let m = {
+            let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+            locks.entry(project.to_string()).or_default().clone()
+        };
+        m.lock_owned().await
+    }
+
+    /// The service's (non one-off) container handle, if it has one.
+    pub(super) fn service_handle(&self, project: &str, service: &str) -> Option<Handle> {
+        self.handles()
+            .values()
+            .find(|h| {
+                let r = h.status.borrow();
+                r.project == project && r.service == service && !r.one_off
+            })
+            .cloned()
+    }
+
+    fn resolve_images(
+        &self,
+        stack: &Stack,
+        names: &BTreeSet<String>,
+    ) -> Result<HashMap<String, ResolvedImage>, EngineError> {
+        let mut out = HashMap::new();
+        let mut errs = Vec::new();
+        for name in names {
+            let Some(svc) = stack.services.get(name) else {
+                continue;
+            };
+            match self.images.resolve(&svc.image) {
+                Ok(img) => {
+                    out.insert(name.clone(), img);
+                }
+                Err(e) => errs.push(format!("service \"{name}\": {e}")),
+            }
+        }
+        if errs.is_empty() {
+            Ok(out)
+        } else {
+            Err(EngineError::Failed(errs))
+        }
+    }
+
+    /// Builds (but does not start or save) a container record for a service.
+    pub(super) fn new_record(
+        &self,
+        stack: &Stack,
+        service: &str,
+        image: &ResolvedImage,
+        one_off: Option<&[String]>,
+    ) -> Result<ContainerRecord, EngineError> {
+        let svc = stack
+            .services
+            .get(service)
+            .ok_or_else(|| EngineError::Invalid(format!("no such service: {service}")))?;
+        let id = new_id();
+        let state_dir = self.containers_dir.join(&id);
+        let mut def = svc.clone();
+        let name = match one_off {
+            // One-off containers never restart (compose's rule for `run`).
+            Some(_) => {
+                def.restart = RestartPolicy::No;
+                format!("{}-{}-run-{}", stack.name, service, &id[..12])
+            }
+            None => format!("{}-{}-1", stack.name, service),
+        };
+        let who = ContainerIdentity {
+            id: &id,
+            state_dir: &state_dir,
+        };
+        let config = plan::container_config(&who, &def, image, one_off)
+            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        Ok(ContainerRecord {
+            config_hash: plan::config_hash(svc, &image.id),
+            id,
+            name,
+            project: stack.name.clone(),
+            service: service.to_string(),
+            one_off: one_off.is_some(),
+            image: svc.image.clone(),
+            image_id: image.id.clone(),
+            service_def: def,
+            config,
+            state: State::Created,
+            pid: None,
+            shim_pid: None,
+            exit_code: None,
+            oom_killed: false,
+            restarts: 0,
+            started_at: None,
+            finished_at: None,
+            health: None,
+            stopped_by_user: false,
+            error: None,
+            restart_delay_ms: None,
+        })
+    }
+
+    /// Saves, supervises and starts a new container.
+    pub(super) async fn create_and_start(&self, rec: ContainerRecord) -> Result<Handle, String> {
+        self.store.put_container(&rec).map_err(|e| e.to_string())?;
+        let id = rec.id.clone();
+        let (reply, rx) = oneshot::channel();
+        let handle = supervisor::spawn(
+            self.rt.clone(),
+            self.store.clone(),
+            rec,
+            Initial::Start(reply),
+        );
+        self.handles().insert(id, handle.clone());
+        rx.await
+            .map_err(|_| "container supervisor has stopped".to_string())??;
+        Ok(handle)
+    }
+
+    /// Stops (if needed) and removes one container with everything it left behind.
+    pub(super) async fn remove_container(&self, rec: &ContainerRecord, timeout: Option<Duration>) {
+        let handle = self.handles().remove(&rec.id);
+        if let Some(h) = handle {
+            h.stop(timeout).await;
+        }
+        if let Err(e) = self.rt.remove(&rec.config).await {
+            eprintln!("rstack: removing container {}: {e}", rec.name);
+        }
+        if let Err(e) = self.store.delete_container(&rec.id) {
+            eprintln!("rstack: forgetting container {}: {e}", rec.name);
+        }
+    }
+
+    /// Converges a project to `req.stack` (see `docker compose up`).
+    pub async fn up(&self, req: UpRequest) -> Result<UpResponse, EngineError> {
+        let stack = req.stack;
+        let _guard = self.lock(&stack.name).await;
+        let graph = crate::graph::build(&stack).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        for s in &req.services {
+            if !stack.services.contains_key(s) {
+                return Err(EngineError::Invalid(format!(
+                    "no such service: {s} (the stack has: {})",
+                    stack
+                        .services
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
+        let selected: BTreeSet<String> = if req.services.is_empty() {
+            stack.services.keys().cloned().collect()
+        } else {
+            graph.closure(&req.services).into_iter().collect()
+        };
+        let images = self.resolve_images(&stack, &selected)?;
+        let desired: Vec<Desired> = selected
+            .iter()
+            .filter_map(|n| {
+                let img = images.get(n)?;
+                Some(Desired {
+                    service: n.clone(),
+                    hash: plan::config_hash(&stack.services[n], &img.id),
+                })
+            })
+            .collect();
+        let records = self.store.containers(Some(&stack.name))?;
+        let observed: Vec<Observed> = records
+            .iter()
+            .filter(|r| !r.one_off)
+            .map(|r| Observed {
+                id: r.id.clone(),
+                service: r.service.clone(),
+                hash: r.config_hash.clone(),
+                running: matches!(r.state, State::Running | State::Restarting),
+            })
+            .collect();
+        let mut warnings = Vec::new();
+        let orphan_names: Vec<String> = plan::orphans(&desired, &observed)
+            .iter()
+            .filter(|o| !stack.services.contains_key(&o.service))
+            .filter_map(|o| {
+                records
+                    .iter()
+                    .find(|r| r.id == o.id)
+                    .map(|r| r.name.clone())
+            })
+            .collect();
+        let mut actions = plan::diff(&desired, &observed, req.force_recreate, req.remove_orphans);
+        // Services outside the selection are not orphans: keep only real orphans' removal.
+        actions.retain(|a| match a {
+            Action::RemoveOrphan { id } => records
+                .iter()
+                .any(|r| &r.id == id && !stack.services.contains_key(&r.service)),
+            _ => true,
+        });
+        if !orphan_names.is_empty() && !req.remove_orphans {
+            warnings.push(format!(
+                "found orphan containers ({}) for this project: remove them with \"rstack up --remove-orphans\"",
+                orphan_names.join(", ")
+            ));
+        }
+        self.store.put_project(&stack, now_ms())?;
+
+        let mut reports = Vec::new();
+        for a in &actions {
+            if let Action::RemoveOrphan { id } = a {
+                if let Some(r) = records.iter().find(|r| &r.id == id) {
+                    self.remove_container(r, None).await;
+                    reports.push(ActionReport {
+                        container: r.name.clone(),
+                        service: r.service.clone(),
+                        action: "removed".into(),
+                    });
+                }
+            }
+        }
+        let by_service: HashMap<&str, &Action> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Create { service }
+                | Action::Recreate { service, .. }
+                | Action::Start { service, .. }
+                | Action::Keep { service, .. } => Some((service.as_str(), a)),
+                Action::RemoveOrphan { .. } => None,
+            })
+            .collect();
+        let mut changed: HashSet<String> = HashSet::new();
+        let mut failed: HashSet<String> = HashSet::new();
+        let mut errors = Vec::new();
+        for level in graph.levels() {
+            let todo: Vec<&String> = level.iter().filter(|s| selected.contains(*s)).collect();
+            let results = join_all(todo.iter().map(|svc| {
+                let action = by_service.get(svc.as_str()).copied();
+                self.converge_one(&stack, svc, action, &images, &changed, &failed)
+            }))
+            .await;
+            for (svc, res) in todo.into_iter().zip(results) {
+                match res {
+                    Ok(Some(rep)) => {
+                        if rep.action != "running" {
+                            changed.insert(svc.clone());
+                        }
+                        reports.push(rep);
+                    }
+                    Ok(None) => {}
+                    Err(Outcome::Warn(w)) => warnings.push(w),
+                    Err(Outcome::Fail(e)) => {
+                        failed.insert(svc.clone());
+                        errors.push(e);
+                    }
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(EngineError::Failed(errors));
+        }
+        if req.wait {
+            self.wait_stack(&stack, &selected).await?;
+        }
+        Ok(UpResponse {
+            actions: reports,
+            warnings,
+        })
+    }
+
+    /// One service of `up`: wait for its dependencies, then act.
+    async fn converge_one(
+        &self,
+        stack: &Stack,
+        svc: &str,
+        action: Option<&Action>,
+        images: &HashMap<String, ResolvedImage>,
+        changed: &HashSet<String>,
+        failed: &HashSet<String>,
+    ) -> Result<Option<ActionReport>, Outcome> {
+        let Some(action) = action else {
+            return Ok(None);
+        };
+        let def = &stack.services[svc];
+        let mut restart_for_dep = false;
+        for (dep, d) in &def.depends_on {
+            let res = if failed.contains(dep) {
+                Err(format!("dependency \"{dep}\" failed to start"))
+            } else {
+                match self.service_handle(&stack.name, dep) {
+                    Some(h) => wait_condition(h.status.clone(), d.condition).await,
+                    None => Err(format!("dependency \"{dep}\" has no container")),
+                }
+            };
+            if let Err(e) = res {
+                let msg = format!("service \"{svc}\": {e}");
+                if d.required {
+                    return Err(Outcome::Fail(msg));
+                }
+                return Err(Outcome::Warn(format!("{msg} (not required: continuing)")));
+            }
+            restart_for_dep |= d.restart && changed.contains(dep);
+        }
+        let report = |c: &str, a: &str| ActionReport {
+            container: c.to_string(),
+            service: svc.to_string(),
+            action: a.to_string(),
+        };
+        let fail = |e: String| Outcome::Fail(e);
+        let img = images
+            .get(svc)
+            .ok_or_else(|| fail(format!("service \"{svc}\": image not resolved")))?;
+        match action {
+            Action::Create { .. } | Action::Recreate { .. } => {
+                if let Action::Recreate { old, .. } = action {
+                    if let Some(old) = self
+                        .store
+                        .containers(Some(&stack.name))
+                        .ok()
+                        .and_then(|v| v.into_iter().find(|r| &r.id == old))
+                    {
+                        self.remove_container(&old, None).await;
+                    }
+                }
+                let rec = self
+                    .new_record(stack, svc, img, None)
+                    .map_err(|e| fail(e.to_string()))?;
+                let name = rec.name.clone();
+                self.create_and_start(rec).await.map_err(fail)?;
+                let verb = if matches!(action, Action::Create { .. }) {
+                    "created"
+                } else {
+                    "recreated"
+                };
+                Ok(Some(report(&name, verb)))
+            }
+            Action::Start { id, .. } | Action::Keep { id, .. } => {
+                let h = self.handle(id).ok_or_else(|| {
+                    fail(format!(
+                        "service \"{svc}\": container {id} is not supervised"
+                    ))
+                })?;
+                let name = h.record().name;
+                if matches!(action, Action::Start { .. }) {
+                    h.start().await.map_err(fail)?;
+                    Ok(Some(report(&name, "started")))
+                } else if restart_for_dep {
+                    h.restart(None).await.map_err(fail)?;
+                    Ok(Some(report(&name, "restarted")))
+                } else {
+                    Ok(Some(report(&name, "running")))
+                }
+            }
+            Action::RemoveOrphan { .. } => Ok(None),
+        }
+    }
+
+    /// `up --wait`: every selected service running (healthy if it has a healthcheck), and
+    /// one-shots others wait on with service_completed_successfully exited 0.
+    async fn wait_stack(
+        &self,
+        stack: &Stack,
+        selected: &BTreeSet<String>,
+    ) -> Result<(), EngineError> {
+        let waits = selected.iter().filter_map(|name| {
+            let awaited_completion = stack.services.values().any(|s| {
+                s.depends_on
+                    .get(name)
+                    .is_some_and(|d| d.condition == DependCondition::ServiceCompletedSuccessfully)
+            });
+            let mode = if awaited_completion {
+                WaitMode::Completed
+            } else if stack.services[name].healthcheck.is_some() {
+                WaitMode::Healthy
+            } else {
+                WaitMode::Running
+            };
+            let h = self.service_handle(&stack.name, name)?;
+            Some(async move {
+                wait_ready(h.status.clone(), mode)
+                    .await
+                    .map_err(|e| format!("service \"{name}\": {e}"))
+            })
+        });
+        let errs: Vec<String> = join_all(waits)
+            .await
+            .into_iter()
+            .filter_map(|r| r.err())
+            .collect();
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::Failed(errs))
+        }
+    }
+
+    /// Starts supervising every known container when the daemon starts: live ones are
+    /// adopted, dead ones restarted per policy in dependency order (compose#10859).
+    pub async fn boot(&self) -> Result<(), EngineError> {
+        let mut to_start: HashMap<String, Vec<ContainerRecord>> = HashMap::new();
+        for mut rec in self.store.containers(None)? {
+            let live = match (rec.state, rec.shim_pid, rec.pid) {
+                (State::Running, Some(shim), Some(pid)) => self.rt.adopt(&rec.config, shim, pid),
+                _ => None,
+            };
+            if let Some(r) = live {
+                let id = rec.id.clone();
+                let h = supervisor::spawn(
+                    self.rt.clone(),
+                    self.store.clone(),
+                    rec,
+                    Initial::Adopted(r),
+                );
+                self.handles().insert(id, h);
+                continue;
+            }
+            if matches!(rec.state, State::Running | State::Restarting) {
+                let st = self.rt.recorded_exit(&rec.config);
+                rec.state = State::Exited;
+                rec.pid = None;
+                rec.shim_pid = None;
+                rec.exit_code = Some(st.as_ref().map(|s| s.code).unwrap_or(255));
+                rec.oom_killed = st.as_ref().is_some_and(|s| s.oom_killed);
+                rec.finished_at = Some(st.map(|s| s.finished_at_ms).unwrap_or_else(now_ms));
+                let _ = self.rt.remove(&rec.config).await;
+                self.store.put_container(&rec)?;
+            }
+            let restart = !rec.one_off
+                && restart_on_boot(rec.service_def.restart, rec.exit_code, rec.stopped_by_user);
+            let id = rec.id.clone();
+            let h = supervisor::spawn(
+                self.rt.clone(),
+                self.store.clone(),
+                rec.clone(),
+                Initial::Idle,
+            );
+            self.handles().insert(id, h);
+            if restart {
+                to_start.entry(rec.project.clone()).or_default().push(rec);
+            }
+        }
+        for (project, recs) in to_start {
+            let services: Vec<String> = recs.iter().map(|r| r.service.clone()).collect();
+            if let Err(e) = self.start_services(&project, &services).await {
+                eprintln!("rstack: restarting project {project} at boot: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// For `exec`: the running container of a service and its pid.
+    pub fn exec_target(
+        &self,
+        project: &str,
+        service: &str,
+    ) -> Result<(ContainerRecord, i32), EngineError> {
+        let rec = self
+            .service_handle(project, service)
+            .map(|h| h.record())
+            .ok_or_else(|| {
+                EngineError::NotFound(format!(
+                    "service \"{service}\" of project \"{project}\" has no container: run \"rstack up\" first"
+                ))
+            })?;
+        match (rec.state, rec.pid) {
+            (State::Running, Some(pid)) => Ok((rec, pid)),
+            _ => Err(EngineError::Conflict(format!(
+                "service \"{service}\" is not running (container {} is {}): start it with \"rstack start {service}\"",
+                rec.name,
+                rec.state.as_str()
+            ))),
+        }
+    }
+
+    pub fn spawn_exec(
+        &self,
+        rec: &ContainerRecord,
+        pid: i32,
+        spec: &ExecSpec,
+    ) -> Result<tokio::process::Child, EngineError> {
+        self.rt
+            .spawn_exec(&rec.config, pid, spec)
+            .map_err(|e| EngineError::Conflict(format!("exec in {}: {e}", rec.name)))
+    }
+
+    /// Creates and starts a one-off container for `run`.
+    pub async fn run_oneoff(
+        &self,
+        stack: &Stack,
+        service: &str,
+        cmd: &[String],
+    ) -> Result<Handle, EngineError> {
+        let names: BTreeSet<String> = [service.to_string()].into();
+        let images = self.resolve_images(stack, &names)?;
+        let img = images
+            .get(service)
+            .ok_or_else(|| EngineError::Invalid(format!("no such service: {service}")))?;
+        let rec = self.new_record(stack, service, img, Some(cmd))?;
+        self.create_and_start(rec)
+            .await
+            .map_err(|e| EngineError::Failed(vec![e]))
+    }
+
+    /// Removes a one-off container after its run.
+    pub async fn remove_by_id(&self, id: &str) {
+        let rec = self.handle(id).map(|h| h.record());
+        if let Some(rec) = rec {
+            self.remove_container(&rec, None).await;
+        }
+    }
+}
+
+/// A service that could not be converged: fatal for it (and its dependents) or only a warning.
+enum Outcome {
+    Warn(String),
+    Fail(String),
+}

@@ -1,0 +1,202 @@
+//! start / stop / restart / kill / down on the services of a project, in dependency order:
+//! starts go level by level (each level in parallel, conditions honoured), stops in reverse
+//! levels, each level in parallel (compose#9800).
+
+use super::conditions::wait_condition;
+use super::runtime::Runtime;
+use super::supervisor::Handle;
+use super::{Engine, EngineError, engine::ImageSource};
+use crate::store::ContainerRecord;
+use futures_util::future::join_all;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+impl<R: Runtime, I: ImageSource> Engine<R, I> {
+    /// The project's service containers (not one-offs) selected by `services` (empty = all),
+    /// grouped in dependency levels: services unknown to the stored stack come first.
+    fn levels_of(
+        &self,
+        project: &str,
+        services: &[String],
+    ) -> Result<Vec<Vec<(ContainerRecord, Handle)>>, EngineError> {
+        let stack = self.store.project(project)?.ok_or_else(|| {
+            EngineError::NotFound(format!(
+                "no project named \"{project}\": nothing was brought up with this name (see \"rstack ps -a\")"
+            ))
+        })?;
+        for s in services {
+            if !stack.services.contains_key(s) {
+                return Err(EngineError::Invalid(format!("no such service: {s}")));
+            }
+        }
+        let wanted = |s: &str| services.is_empty() || services.iter().any(|x| x == s);
+        let all: Vec<(ContainerRecord, Handle)> = self
+            .handles()
+            .values()
+            .map(|h| (h.record(), h.clone()))
+            .filter(|(r, _)| r.project == project && !r.one_off && wanted(&r.service))
+            .collect();
+        let graph = crate::graph::build(&stack).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let mut out: Vec<Vec<(ContainerRecord, Handle)>> = Vec::new();
+        let known: BTreeSet<String> = stack.services.keys().cloned().collect();
+        out.push(
+            all.iter()
+                .filter(|(r, _)| !known.contains(&r.service))
+                .cloned()
+                .collect(),
+        );
+        for level in graph.levels() {
+            out.push(
+                all.iter()
+                    .filter(|(r, _)| level.contains(&r.service))
+                    .cloned()
+                    .collect(),
+            );
+        }
+        out.retain(|l| !l.is_empty());
+        Ok(out)
+    }
+
+    pub async fn start_services(
+        &self,
+        project: &str,
+        services: &[String],
+    ) -> Result<(), EngineError> {
+        let _g = self.lock(project).await;
+        let levels = self.levels_of(project, services)?;
+        if levels.is_empty() && !services.is_empty() {
+            return Err(EngineError::NotFound(format!(
+                "service(s) {} have no container to start: run \"rstack up\" first",
+                services.join(", ")
+            )));
+        }
+        let mut errors = Vec::new();
+        for level in levels {
+            let res = join_all(level.iter().map(|(rec, h)| async move {
+                for (dep, d) in &rec.service_def.depends_on {
+                    if let Some(dh) = self.service_handle(project, dep) {
+                        if let Err(e) = wait_condition(dh.status.clone(), d.condition).await {
+                            if d.required {
+                                return Err(format!("service \"{}\": {e}", rec.service));
+                            }
+                        }
+                    }
+                }
+                h.start().await
+            }))
+            .await;
+            errors.extend(res.into_iter().filter_map(|r| r.err()));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::Failed(errors))
+        }
+    }
+
+    pub async fn stop_services(
+        &self,
+        project: &str,
+        services: &[String],
+        timeout: Option<Duration>,
+    ) -> Result<(), EngineError> {
+        let _g = self.lock(project).await;
+        self.stop_levels(self.levels_of(project, services)?, timeout)
+            .await;
+        Ok(())
+    }
+
+    async fn stop_levels(
+        &self,
+        levels: Vec<Vec<(ContainerRecord, Handle)>>,
+        timeout: Option<Duration>,
+    ) {
+        for level in levels.into_iter().rev() {
+            join_all(level.iter().map(|(_, h)| h.stop(timeout))).await;
+        }
+    }
+
+    pub async fn restart_services(
+        &self,
+        project: &str,
+        services: &[String],
+        timeout: Option<Duration>,
+    ) -> Result<(), EngineError> {
+        {
+            let _g = self.lock(project).await;
+            self.stop_levels(self.levels_of(project, services)?, timeout)
+                .await;
+        }
+        self.start_services(project, services).await
+    }
+
+    pub async fn kill_services(
+        &self,
+        project: &str,
+        services: &[String],
+        signal: i32,
+    ) -> Result<(), EngineError> {
+        let _g = self.lock(project).await;
+        let targets: Vec<Handle> = self
+            .levels_of(project, services)?
+            .into_iter()
+            .flatten()
+            .filter(|(r, _)| r.pid.is_some())
+            .map(|(_, h)| h)
+            .collect();
+        let errs: Vec<String> = join_all(targets.iter().map(|h| h.kill(signal)))
+            .await
+            .into_iter()
+            .filter_map(|r| r.err())
+            .collect();
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::Failed(errs))
+        }
+    }
+
+    /// Stops everything of the project in reverse order and removes it all: containers,
+    /// their state, the project record. Returns the removed containers' names.
+    pub async fn down(
+        &self,
+        project: &str,
+        timeout: Option<Duration>,
+    ) -> Result<Vec<String>, EngineError> {
+        let _g = self.lock(project).await;
+        let known = self.store.project(project)?.is_some();
+        let records = self.store.containers(Some(project))?;
+        if !known && records.is_empty() {
+            return Err(EngineError::NotFound(format!(
+                "no project named \"{project}\": nothing to take down"
+            )));
+        }
+        // One-offs first, then services in reverse dependency order.
+        let oneoffs: Vec<Handle> = self
+            .handles()
+            .values()
+            .filter(|h| {
+                let r = h.status.borrow();
+                r.project == project && r.one_off
+            })
+            .cloned()
+            .collect();
+        join_all(oneoffs.iter().map(|h| h.stop(timeout))).await;
+        if known {
+            self.stop_levels(self.levels_of(project, &[])?, timeout)
+                .await;
+        }
+        let mut removed = Vec::new();
+        join_all(records.iter().map(|r| self.remove_container(r, timeout))).await;
+        for r in records {
+            removed.push(r.name);
+        }
+        self.store.delete_project(project)?;
+        Ok(removed)
+    }
+
+    /// All containers (optionally of one project), as last saved.
+    pub fn list(&self, project: Option<&str>) -> Result<Vec<ContainerRecord>, EngineError> {
+        Ok(self.store.containers(project)?)
+    }
+}

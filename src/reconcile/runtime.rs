@@ -1,0 +1,62 @@
+//! What the reconciler needs from a container runtime, as a trait so it can be tested with a
+//! fake runtime under paused time (kube-runtime style). The daemon's adapter maps it onto
+//! `crate::runtime` (shim processes); `reconcile/fake.rs` is the test double.
+
+use crate::runtime::config::{ContainerConfig, ExitStatus};
+use std::future::Future;
+use std::pin::Pin;
+
+pub type RtError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Resolves once, when the container's init process has exited.
+pub type ExitFuture = Pin<Box<dyn Future<Output = ExitStatus> + Send>>;
+
+/// A started container.
+pub struct Running {
+    pub pid: i32,
+    pub shim_pid: i32,
+    pub exit: ExitFuture,
+}
+
+/// What `exec` runs inside a container.
+#[derive(Debug, Clone, Default)]
+pub struct ExecSpec {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: Option<String>,
+    pub user: Option<String>,
+}
+
+pub trait Runtime: Send + Sync + 'static {
+    /// Creates and starts a container; returns once its process runs (or failed to).
+    fn start(&self, cfg: &ContainerConfig)
+    -> impl Future<Output = Result<Running, RtError>> + Send;
+
+    /// Re-attaches to a container an earlier daemon started; `None` if it is gone.
+    fn adopt(&self, cfg: &ContainerConfig, shim_pid: i32, pid: i32) -> Option<Running>;
+
+    /// The exit status a container recorded while no daemon watched it.
+    fn recorded_exit(&self, cfg: &ContainerConfig) -> Option<ExitStatus>;
+
+    fn signal(&self, pid: i32, signal: i32) -> Result<(), RtError>;
+
+    /// Starts a process inside the running container, stdout/stderr piped.
+    fn spawn_exec(
+        &self,
+        cfg: &ContainerConfig,
+        pid: i32,
+        spec: &ExecSpec,
+    ) -> Result<tokio::process::Child, RtError>;
+
+    /// Runs a healthcheck test inside the container: true when it exits 0 within `timeout`.
+    fn probe(
+        &self,
+        cfg: &ContainerConfig,
+        pid: i32,
+        spec: &ExecSpec,
+        timeout: std::time::Duration,
+    ) -> impl Future<Output = bool> + Send;
+
+    /// Removes everything the container left: mounts, cgroups, its state directory.
+    fn remove(&self, cfg: &ContainerConfig) -> impl Future<Output = Result<(), RtError>> + Send;
+}

@@ -1,0 +1,426 @@
+//! One task per container: starts it, watches it exit, applies the restart policy with
+//! backoff, runs its healthcheck, and obeys start/stop/kill/restart commands.
+//!
+//! The supervisor is the only writer of its container's record: every change is persisted to
+//! the store and published on a watch channel that `up`, `--wait` and depends_on read.
+
+use super::health::{Health, Probe};
+use super::policy::{Backoff, should_restart};
+use super::runtime::{Running, Runtime};
+use crate::runtime::config::ExitStatus;
+use crate::store::{ContainerRecord, State, Store};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, sleep, sleep_until};
+
+pub enum Command {
+    Start(oneshot::Sender<Result<(), String>>),
+    /// `user`: counts as a manual stop for the restart policy.
+    Stop {
+        timeout: Option<Duration>,
+        reply: oneshot::Sender<()>,
+    },
+    Kill {
+        signal: i32,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Restart {
+        timeout: Option<Duration>,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+}
+
+/// How the task begins.
+pub enum Initial {
+    Idle,
+    Start(oneshot::Sender<Result<(), String>>),
+    Adopted(Running),
+}
+
+/// The engine's grip on a supervisor task.
+#[derive(Clone)]
+pub struct Handle {
+    tx: mpsc::Sender<Command>,
+    pub status: watch::Receiver<ContainerRecord>,
+}
+
+impl Handle {
+    pub fn record(&self) -> ContainerRecord {
+        self.status.borrow().clone()
+    }
+
+    pub async fn start(&self) -> Result<(), String> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Start(reply)).await?;
+        rx.await.map_err(|_| gone())?
+    }
+
+    pub async fn stop(&self, timeout: Option<Duration>) {
+        let (reply, rx) = oneshot::channel();
+        if self.send(Command::Stop { timeout, reply }).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    pub async fn kill(&self, signal: i32) -> Result<(), String> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Kill { signal, reply }).await?;
+        rx.await.map_err(|_| gone())?
+    }
+
+    pub async fn restart(&self, timeout: Option<Duration>) -> Result<(), String> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Restart { timeout, reply }).await?;
+        rx.await.map_err(|_| gone())?
+    }
+
+    async fn send(&self, cmd: Command) -> Result<(), String> {
+        self.tx.send(cmd).await.map_err(|_| gone())
+    }
+}
+
+fn gone() -> String {
+    "container supervisor has stopped".to_string()
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Spawns the supervisor task for `rec`.
+pub fn spawn<R: Runtime>(
+    rt: Arc<R>,
+    store: Arc<Store>,
+    rec: ContainerRecord,
+    initial: Initial,
+) -> Handle {
+    let (tx, rx) = mpsc::channel(16);
+    let (status, status_rx) = watch::channel(rec.clone());
+    let x = &rec.service_def.x_rstack;
+    let backoff = Backoff::new(x.restart_backoff_initial, x.restart_backoff_max);
+    let sup = Supervisor {
+        rt,
+        store,
+        rec,
+        status,
+        rx,
+        backoff,
+        health: None,
+        started: Instant::now(),
+    };
+    tokio::spawn(sup.run(initial));
+    Handle {
+        tx,
+        status: status_rx,
+    }
+}
+
+struct Supervisor<R: Runtime> {
+    rt: Arc<R>,
+    store: Arc<Store>,
+    rec: ContainerRecord,
+    status: watch::Sender<ContainerRecord>,
+    rx: mpsc::Receiver<Command>,
+    backoff: Backoff,
+    health: Option<Health>,
+    started: Instant,
+}
+
+/// What ended a running phase.
+enum Ended {
+    Exited(ExitStatus),
+    /// Stopped on request; the reply goes out after the record is saved.
+    Stopped(ExitStatus, Reply),
+    /// Restart requested (or unhealthy with restart_on_unhealthy).
+    Restart(ExitStatus, Option<oneshot::Sender<Result<(), String>>>),
+    /// All handles dropped: the container was removed, or the daemon is going away.
+    Detached,
+}
+
+enum Reply {
+    Stop(oneshot::Sender<()>),
+    Kill(oneshot::Sender<Result<(), String>>),
+}
+
+impl<R: Runtime> Supervisor<R> {
+    async fn run(mut self, initial: Initial) {
+        let mut running = match initial {
+            Initial::Idle => None,
+            Initial::Adopted(r) => {
+                self.started = Instant::now();
+                self.health = self.rec.service_def.healthcheck.clone().map(Health::new);
+                Some(r)
+            }
+            Initial::Start(reply) => {
+                let (r, res) = self.start().await;
+                let _ = reply.send(res);
+                r
+            }
+        };
+        loop {
+            running = match running.take() {
+                None => match self.rx.recv().await {
+                    None => return,
+                    Some(cmd) => self.idle_command(cmd).await,
+                },
+                Some(r) => match self.watch(r).await {
+                    Ended::Detached => return,
+                    Ended::Exited(st) => {
+                        self.record_exit(&st);
+                        self.after_exit(st).await
+                    }
+                    Ended::Stopped(st, reply) => {
+                        self.rec.stopped_by_user = true;
+                        self.record_exit(&st);
+                        match reply {
+                            Reply::Stop(r) => {
+                                let _ = r.send(());
+                            }
+                            Reply::Kill(r) => {
+                                let _ = r.send(Ok(()));
+                            }
+                        }
+                        None
+                    }
+                    Ended::Restart(st, reply) => {
+                        self.record_exit(&st);
+                        if reply.is_none() {
+                            self.rec.restarts += 1;
+                        }
+                        let (r, res) = self.start().await;
+                        if let Some(reply) = reply {
+                            let _ = reply.send(res);
+                        }
+                        r
+                    }
+                },
+            };
+        }
+    }
+
+    async fn idle_command(&mut self, cmd: Command) -> Option<Running> {
+        match cmd {
+            Command::Start(reply) | Command::Restart { reply, .. } => {
+                self.backoff.reset();
+                let (r, res) = self.start().await;
+                let _ = reply.send(res);
+                r
+            }
+            Command::Stop { reply, .. } => {
+                if self.rec.state == State::Restarting {
+                    self.rec.state = State::Exited;
+                }
+                self.rec.stopped_by_user = true;
+                self.save();
+                let _ = reply.send(());
+                None
+            }
+            Command::Kill { reply, .. } => {
+                let _ = reply.send(Err(format!("container {} is not running", self.rec.name)));
+                None
+            }
+        }
+    }
+
+    async fn start(&mut self) -> (Option<Running>, Result<(), String>) {
+        match self.rt.start(&self.rec.config).await {
+            Ok(r) => {
+                self.started = Instant::now();
+                let rec = &mut self.rec;
+                rec.state = State::Running;
+                rec.pid = Some(r.pid);
+                rec.shim_pid = Some(r.shim_pid);
+                rec.started_at = Some(now_ms());
+                rec.exit_code = None;
+                rec.oom_killed = false;
+                rec.stopped_by_user = false;
+                rec.error = None;
+                rec.restart_delay_ms = None;
+                self.health = rec.service_def.healthcheck.clone().map(Health::new);
+                rec.health = self.health.as_ref().map(|h| h.status().to_string());
+                self.save();
+                (Some(r), Ok(()))
+            }
+            Err(e) => {
+                let msg = format!("container {}: {e}", self.rec.name);
+                let rec = &mut self.rec;
+                rec.state = State::Exited;
+                rec.pid = None;
+                rec.exit_code = Some(127);
+                rec.error = Some(msg.clone());
+                rec.finished_at = Some(now_ms());
+                self.save();
+                (None, Err(msg))
+            }
+        }
+    }
+
+    /// Waits on a running container: its exit, commands, and healthcheck probes.
+    async fn watch(&mut self, mut r: Running) -> Ended {
+        let mut probe = ProbeTask(None);
+        loop {
+            let next_probe = self.health.as_ref().map(|h| h.next_probe_at());
+            tokio::select! {
+                st = &mut r.exit => return Ended::Exited(st),
+                cmd = self.rx.recv() => match cmd {
+                    None => return Ended::Detached,
+                    Some(Command::Start(reply)) => { let _ = reply.send(Ok(())); }
+                    Some(Command::Stop { timeout, reply }) => {
+                        let st = self.stop_running(&mut r, timeout).await;
+                        return Ended::Stopped(st, Reply::Stop(reply));
+                    }
+                    Some(Command::Kill { signal, reply }) => {
+                        if let Err(e) = self.rt.signal(r.pid, signal) {
+                            let _ = reply.send(Err(e.to_string()));
+                            continue;
+                        }
+                        // A kill that ends the process counts as a manual stop (Docker).
+                        tokio::select! {
+                            st = &mut r.exit => return Ended::Stopped(st, Reply::Kill(reply)),
+                            _ = sleep(Duration::from_millis(100)) => { let _ = reply.send(Ok(())); }
+                        }
+                    }
+                    Some(Command::Restart { timeout, reply }) => {
+                        let st = self.stop_running(&mut r, timeout).await;
+                        self.backoff.reset();
+                        return Ended::Restart(st, Some(reply));
+                    }
+                },
+                ok = probe.wait(), if probe.0.is_some() => {
+                    probe.0 = None;
+                    if self.on_probe(ok) {
+                        let st = self.stop_running(&mut r, None).await;
+                        return Ended::Restart(st, None);
+                    }
+                }
+                _ = sleep_until(next_probe.unwrap_or_else(Instant::now)),
+                    if next_probe.is_some() && probe.0.is_none() => {
+                    probe.0 = self.spawn_probe(r.pid);
+                }
+            }
+        }
+    }
+
+    fn spawn_probe(&mut self, pid: i32) -> Option<JoinHandle<bool>> {
+        let h = self.health.as_ref()?;
+        let probe = Probe::new(h.check(), &self.rec.config, pid);
+        let rt = self.rt.clone();
+        Some(tokio::spawn(async move { probe.run(&*rt).await }))
+    }
+
+    /// Applies a probe result; true when the container must be restarted for it.
+    fn on_probe(&mut self, ok: bool) -> bool {
+        let Some(h) = &mut self.health else {
+            return false;
+        };
+        let before = h.status();
+        h.record(ok, Instant::now());
+        let after = h.status();
+        if before != after {
+            self.rec.health = Some(after.to_string());
+            self.save();
+        }
+        after == super::health::UNHEALTHY
+            && before != after
+            && self.rec.service_def.x_rstack.restart_on_unhealthy
+    }
+
+    async fn stop_running(&mut self, r: &mut Running, timeout: Option<Duration>) -> ExitStatus {
+        let grace = timeout.unwrap_or(self.rec.service_def.stop_grace_period);
+        let sig = crate::runtime::parse_signal(&self.rec.service_def.stop_signal)
+            .unwrap_or(libc::SIGTERM);
+        if self.rt.signal(r.pid, sig).is_ok() {
+            tokio::select! {
+                st = &mut r.exit => return st,
+                _ = sleep(grace) => {}
+            }
+        }
+        let _ = self.rt.signal(r.pid, libc::SIGKILL);
+        (&mut r.exit).await
+    }
+
+    fn record_exit(&mut self, st: &ExitStatus) {
+        let rec = &mut self.rec;
+        rec.state = State::Exited;
+        rec.pid = None;
+        rec.shim_pid = None;
+        rec.exit_code = Some(st.code);
+        rec.oom_killed = st.oom_killed;
+        rec.finished_at = Some(st.finished_at_ms);
+        if rec.health.is_some() {
+            rec.health = Some(super::health::UNHEALTHY.to_string());
+        }
+        self.save();
+    }
+
+    /// Restart policy after an exit nobody asked for.
+    async fn after_exit(&mut self, st: ExitStatus) -> Option<Running> {
+        let def = &self.rec.service_def;
+        if !should_restart(
+            def.restart,
+            st.code,
+            self.rec.restarts,
+            self.rec.stopped_by_user,
+        ) {
+            return None;
+        }
+        let delay = self.backoff.next_delay(self.started.elapsed());
+        self.rec.state = State::Restarting;
+        self.rec.restart_delay_ms = Some(delay.as_millis() as u64);
+        self.save();
+        let deadline = Instant::now() + delay;
+        loop {
+            tokio::select! {
+                _ = sleep_until(deadline) => break,
+                cmd = self.rx.recv() => match cmd {
+                    None => return None,
+                    Some(Command::Start(reply)) | Some(Command::Restart { reply, .. }) => {
+                        self.backoff.reset();
+                        let (r, res) = self.start().await;
+                        let _ = reply.send(res);
+                        return r;
+                    }
+                    Some(cmd @ Command::Stop { .. }) | Some(cmd @ Command::Kill { .. }) => {
+                        return self.idle_command(cmd).await;
+                    }
+                }
+            }
+        }
+        self.rec.restarts += 1;
+        self.start().await.0
+    }
+
+    fn save(&mut self) {
+        // A failed write is logged by the store's caller side; the in-memory state stays
+        // authoritative until the next successful write.
+        if let Err(e) = self.store.put_container(&self.rec) {
+            eprintln!("rstack: saving container {}: {e}", self.rec.name);
+        }
+        self.status.send_replace(self.rec.clone());
+    }
+}
+
+/// The probe in flight, aborted when the running phase ends.
+struct ProbeTask(Option<JoinHandle<bool>>);
+
+impl ProbeTask {
+    async fn wait(&mut self) -> bool {
+        match self.0.as_mut() {
+            Some(p) => p.await.unwrap_or(false),
+            None => std::future::pending().await,
+        }
+    }
+}
+
+impl Drop for ProbeTask {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            p.abort();
+        }
+    }
+}

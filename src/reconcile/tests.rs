@@ -1,0 +1,287 @@
+//! Reconciler tests against the fake runtime, under paused time.
+
+use super::engine::ImageSource;
+use super::fake::FakeRuntime;
+use super::*;
+use crate::api::types::UpRequest;
+use crate::image::{ImageConfig, ResolvedImage};
+use crate::model::{
+    DependCondition, Dependency, HealthTest, Healthcheck, RestartPolicy, Service, Stack,
+};
+use crate::store::{State, Store};
+use indexmap::IndexMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Images;
+
+impl ImageSource for Images {
+    fn resolve(&self, reference: &str) -> Result<ResolvedImage, String> {
+        if reference == "missing:1" {
+            return Err(format!("image \"{reference}\" not found"));
+        }
+        Ok(ResolvedImage {
+            id: format!("sha256:{reference}"),
+            reference: reference.into(),
+            layers: vec![],
+            config: ImageConfig::default(),
+        })
+    }
+}
+
+type TestEngine = Engine<Arc<FakeRuntime>, Images>;
+
+fn engine() -> (Arc<TestEngine>, Arc<FakeRuntime>) {
+    let rt = FakeRuntime::new();
+    let store = Arc::new(Store::in_memory().expect("store"));
+    let e = Engine::new(Arc::new(rt.clone()), Images, store, "/nonexistent".into());
+    (Arc::new(e), rt)
+}
+
+fn svc(name: &str, args: &[&str]) -> Service {
+    let mut s = crate::plan::tests::service(name);
+    s.hostname = Some(name.into());
+    s.command = Some(args.iter().map(|a| a.to_string()).collect());
+    s
+}
+
+fn dep(s: &mut Service, on: &str, condition: DependCondition) {
+    s.depends_on.insert(
+        on.into(),
+        Dependency {
+            condition,
+            required: true,
+            restart: false,
+        },
+    );
+}
+
+fn stack(name: &str, services: Vec<Service>) -> Stack {
+    let mut map = IndexMap::new();
+    for s in services {
+        map.insert(s.name.clone(), s);
+    }
+    Stack {
+        name: name.into(),
+        working_dir: "/".into(),
+        services: map,
+    }
+}
+
+fn up_req(stack: Stack) -> UpRequest {
+    UpRequest {
+        stack,
+        services: vec![],
+        wait: false,
+        force_recreate: false,
+        remove_orphans: false,
+    }
+}
+
+fn healthcheck() -> Healthcheck {
+    Healthcheck {
+        test: HealthTest::Shell("true".into()),
+        interval: Duration::from_secs(30),
+        timeout: Duration::from_secs(1),
+        retries: 2,
+        start_period: Duration::ZERO,
+        start_interval: Duration::from_millis(200),
+    }
+}
+
+fn record(e: &TestEngine, service: &str) -> crate::store::ContainerRecord {
+    e.list(None)
+        .expect("list")
+        .into_iter()
+        .find(|r| r.service == service)
+        .expect("container")
+}
+
+#[tokio::test(start_paused = true)]
+async fn starts_in_order_and_waits_for_health() {
+    let (e, rt) = engine();
+    let mut db = svc("db", &["run"]);
+    db.healthcheck = Some(healthcheck());
+    let mut api = svc("api", &["run"]);
+    dep(&mut api, "db", DependCondition::ServiceHealthy);
+    let web = {
+        let mut w = svc("web", &["run"]);
+        dep(&mut w, "api", DependCondition::ServiceStarted);
+        w
+    };
+    let s = stack("p1", vec![web, api, db]);
+    let rt2 = rt.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        rt2.set_healthy("db", true);
+    });
+    let resp = e.up(up_req(s)).await.expect("up");
+    assert_eq!(rt.starts(), ["db", "api", "web"]);
+    assert_eq!(resp.actions.len(), 3);
+    assert_eq!(record(&e, "db").health.as_deref(), Some("healthy"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn unhealthy_dependency_fails_dependents_only() {
+    let (e, rt) = engine();
+    let mut db = svc("db", &["run"]);
+    db.healthcheck = Some(healthcheck());
+    let mut api = svc("api", &["run"]);
+    dep(&mut api, "db", DependCondition::ServiceHealthy);
+    let other = svc("other", &["run"]);
+    let err = e
+        .up(up_req(stack("p2", vec![db, api, other])))
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("service \"api\"") && msg.contains("unhealthy"),
+        "{msg}"
+    );
+    let mut started = rt.starts();
+    started.sort();
+    assert_eq!(started, ["db", "other"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn always_restarts_with_doubling_backoff() {
+    let (e, rt) = engine();
+    let mut s = svc("crash", &["exit", "3", "50"]);
+    s.restart = RestartPolicy::Always;
+    e.up(up_req(stack("p3", vec![s]))).await.expect("up");
+    // run 50ms + 100ms delay, 50 + 200, 50 + 400: three restarts within 900ms.
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let r = record(&e, "crash");
+    assert_eq!(r.restarts, 3, "{r:?}");
+    assert_eq!(rt.starts().len(), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_failure_stops_after_max_retries_and_external_kill_restarts() {
+    let (e, rt) = engine();
+    let mut s = svc("flaky", &["exit", "1", "10"]);
+    s.restart = RestartPolicy::OnFailure { max_retries: 2 };
+    let mut keep = svc("keep", &["run"]);
+    keep.restart = RestartPolicy::UnlessStopped;
+    e.up(up_req(stack("p4", vec![s, keep]))).await.expect("up");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let r = record(&e, "flaky");
+    assert_eq!(
+        (r.restarts, r.state, r.exit_code),
+        (2, State::Exited, Some(1))
+    );
+    let pid = record(&e, "keep").pid.expect("pid");
+    rt.crash(pid);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let k = record(&e, "keep");
+    assert_eq!((k.state, k.restarts), (State::Running, 1));
+    assert_ne!(k.pid, Some(pid));
+}
+
+#[tokio::test(start_paused = true)]
+async fn up_again_keeps_unchanged_and_recreates_changed() {
+    let (e, rt) = engine();
+    let a = svc("a", &["run"]);
+    let b = svc("b", &["run"]);
+    e.up(up_req(stack("p5", vec![a.clone(), b.clone()])))
+        .await
+        .expect("up");
+    let pid_a = record(&e, "a").pid;
+    let mut b2 = b.clone();
+    b2.environment.insert("NEW".into(), "1".into());
+    let resp = e.up(up_req(stack("p5", vec![a, b2]))).await.expect("up 2");
+    let acts: Vec<_> = resp
+        .actions
+        .iter()
+        .map(|r| (r.service.as_str(), r.action.as_str()))
+        .collect();
+    assert!(
+        acts.contains(&("a", "running")) && acts.contains(&("b", "recreated")),
+        "{acts:?}"
+    );
+    assert_eq!(
+        record(&e, "a").pid,
+        pid_a,
+        "unchanged service keeps its process"
+    );
+    assert_eq!(rt.removed(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn completed_successfully_and_down_in_reverse() {
+    let (e, rt) = engine();
+    let init = svc("init", &["exit", "0", "300"]);
+    let mut app = svc("app", &["run"]);
+    dep(
+        &mut app,
+        "init",
+        DependCondition::ServiceCompletedSuccessfully,
+    );
+    let mut req = up_req(stack("p6", vec![app, init]));
+    req.wait = true;
+    e.up(req).await.expect("up --wait");
+    assert_eq!(record(&e, "init").exit_code, Some(0));
+    assert_eq!(record(&e, "app").state, State::Running);
+    let removed = e.down("p6", None).await.expect("down");
+    assert_eq!(removed.len(), 2);
+    assert_eq!(rt.live(), 0);
+    assert!(e.list(Some("p6")).expect("list").is_empty());
+    assert!(e.store().project("p6").expect("project").is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn restart_on_unhealthy_is_opt_in() {
+    let (e, _rt) = engine();
+    let mut s = svc("sick", &["run"]);
+    s.healthcheck = Some(healthcheck());
+    s.x_rstack.restart_on_unhealthy = true;
+    let mut plain = svc("plain", &["run"]);
+    plain.healthcheck = Some(healthcheck());
+    e.up(up_req(stack("p7", vec![s, plain]))).await.expect("up");
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert!(record(&e, "sick").restarts >= 1);
+    let p = record(&e, "plain");
+    assert_eq!((p.restarts, p.health.as_deref()), (0, Some("unhealthy")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn start_failure_and_missing_image_name_the_service() {
+    let (e, _rt) = engine();
+    let bad = svc("bad", &["nostart"]);
+    let err = e
+        .up(up_req(stack("p8", vec![bad])))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("p8-bad-1") && err.contains("nostart"), "{err}");
+    let mut img = svc("img", &["run"]);
+    img.image = "missing:1".into();
+    let err = e
+        .up(up_req(stack("p9", vec![img])))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("service \"img\"") && err.contains("missing:1"),
+        "{err}"
+    );
+    assert!(
+        e.list(Some("p9")).expect("list").is_empty(),
+        "nothing started"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_is_manual_and_start_resumes() {
+    let (e, rt) = engine();
+    let mut s = svc("svc", &["run"]);
+    s.restart = RestartPolicy::Always;
+    e.up(up_req(stack("p10", vec![s]))).await.expect("up");
+    e.stop_services("p10", &[], None).await.expect("stop");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let r = record(&e, "svc");
+    assert_eq!((r.state, r.stopped_by_user), (State::Exited, true));
+    e.start_services("p10", &[]).await.expect("start");
+    assert_eq!(record(&e, "svc").state, State::Running);
+    assert_eq!(rt.starts().len(), 2);
+}
