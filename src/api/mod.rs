@@ -2,6 +2,7 @@
 
 pub mod client;
 mod error;
+pub mod logs;
 pub mod server;
 pub mod types;
 

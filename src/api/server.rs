@@ -1,1 +1,398 @@
-//! (server: being written)
+//! The daemon's REST server: axum routes over the unix socket, mapping requests onto the
+//! engine. Streaming answers (logs, exec, run) are newline-delimited `StreamItem`s.
+
+use super::logs::{LogCursor, follow_logs};
+use super::types::*;
+use crate::reconcile::engine::ImageSource;
+use crate::reconcile::runtime::{ExecSpec, Runtime};
+use crate::reconcile::{Engine, EngineError};
+use crate::store::{ContainerRecord, State};
+use axum::body::Body;
+use axum::extract::{Path, Query, State as AxState};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+/// Image administration as the API needs it (the daemon's image store implements it).
+pub trait ImageAdmin: Send + Sync + 'static {
+    fn import(&self, path: &std::path::Path, reference: &str) -> Result<ImageView, String>;
+    fn list(&self) -> Result<Vec<ImageView>, String>;
+    fn remove(&self, reference: &str) -> Result<(), String>;
+    /// The image id a reference names, if it exists.
+    fn id_of(&self, reference: &str) -> Option<String>;
+}
+
+pub struct ServerState<R: Runtime, I: ImageSource> {
+    pub engine: Arc<Engine<R, I>>,
+    pub images: Arc<dyn ImageAdmin>,
+    pub version: VersionInfo,
+}
+
+type St<R, I> = AxState<Arc<ServerState<R, I>>>;
+
+pub fn router<R: Runtime, I: ImageSource>(state: Arc<ServerState<R, I>>) -> Router {
+    Router::new()
+        .route("/v1/version", get(version::<R, I>))
+        .route("/v1/containers", get(containers::<R, I>))
+        .route("/v1/projects/{project}/up", post(up::<R, I>))
+        .route("/v1/projects/{project}/down", post(down::<R, I>))
+        .route("/v1/projects/{project}/{verb}", post(services_verb::<R, I>))
+        .route("/v1/projects/{project}/logs/stream", post(logs::<R, I>))
+        .route("/v1/projects/{project}/exec/stream", post(exec::<R, I>))
+        .route("/v1/projects/{project}/run/stream", post(run::<R, I>))
+        .route("/v1/images", get(images_list::<R, I>))
+        .route("/v1/images/import", post(images_import::<R, I>))
+        .route("/v1/images/remove", post(images_remove::<R, I>))
+        .with_state(state)
+}
+
+/// An error answer: status + `ErrorBody`.
+pub struct ApiFailure(StatusCode, String);
+
+impl IntoResponse for ApiFailure {
+    fn into_response(self) -> Response {
+        (self.0, Json(ErrorBody { message: self.1 })).into_response()
+    }
+}
+
+impl From<EngineError> for ApiFailure {
+    fn from(e: EngineError) -> Self {
+        let status = match &e {
+            EngineError::Invalid(_) => StatusCode::BAD_REQUEST,
+            EngineError::NotFound(_) => StatusCode::NOT_FOUND,
+            EngineError::Conflict(_) => StatusCode::CONFLICT,
+            EngineError::Failed(_) | EngineError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiFailure(status, e.to_string())
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, ApiFailure>;
+
+async fn version<R: Runtime, I: ImageSource>(st: St<R, I>) -> Json<VersionInfo> {
+    Json(st.version.clone())
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    project: Option<String>,
+}
+
+pub fn view(r: &ContainerRecord) -> ContainerView {
+    ContainerView {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        project: r.project.clone(),
+        service: r.service.clone(),
+        state: r.state.as_str().to_string(),
+        health: r.health.clone(),
+        pid: r.pid,
+        exit_code: r.exit_code,
+        oom_killed: r.oom_killed,
+        restarts: r.restarts,
+        image: r.image.clone(),
+        started_at: r.started_at,
+        finished_at: r.finished_at,
+        restart_delay_ms: r.restart_delay_ms,
+        error: r.error.clone(),
+        one_off: r.one_off,
+    }
+}
+
+async fn containers<R: Runtime, I: ImageSource>(
+    st: St<R, I>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Vec<ContainerView>> {
+    let recs = st.engine.list(q.project.as_deref())?;
+    Ok(Json(recs.iter().map(view).collect()))
+}
+
+fn check_project(path: &str, body: &str) -> Result<(), ApiFailure> {
+    if path != body {
+        return Err(ApiFailure(
+            StatusCode::BAD_REQUEST,
+            format!("project in path ({path}) and body ({body}) differ"),
+        ));
+    }
+    Ok(())
+}
+
+async fn up<R: Runtime, I: ImageSource>(
+    st: St<R, I>,
+    Path(project): Path<String>,
+    Json(req): Json<UpRequest>,
+) -> ApiResult<UpResponse> {
+    check_project(&project, &req.stack.name)?;
+    Ok(Json(st.engine.up(req).await?))
+}
+
+async fn down<R: Runtime, I: ImageSource>(
+    st: St<R, I>,
+    Path(project): Path<String>,
+    Json(req): Json<DownRequest>,
+) -> ApiResult<Vec<String>> {
+    let t = req.timeout.map(Duration::from_secs);
+    Ok(Json(st.engine.down(&project, t).await?))
+}
+
+async fn services_verb<R: Runtime, I: ImageSource>(
+    st: St<R, I>,
+    Path((project, verb)): Path<(String, String)>,
+    Json(req): Json<ServicesRequest>,
+) -> ApiResult<serde_json::Value> {
+    let t = req.timeout.map(Duration::from_secs);
+    let e = &st.engine;
+    match verb.as_str() {
+        "start" => e.start_services(&project, &req.services).await?,
+        "stop" => e.stop_services(&project, &req.services, t).await?,
+        "restart" => e.restart_services(&project, &req.services, t).await?,
+        "kill" => {
+            let name = req.signal.as_deref().unwrap_or("SIGKILL");
+            let sig = crate::runtime::parse_signal(name).ok_or_else(|| {
+                ApiFailure(StatusCode::BAD_REQUEST, format!("unknown signal {name:?}"))
+            })?;
+            e.kill_services(&project, &req.services, sig).await?
+        }
+        _ => {
+            return Err(ApiFailure(
+                StatusCode::NOT_FOUND,
+                format!("unknown operation {verb:?}"),
+            ));
+        }
+    }
+    Ok(Json(serde_json::json!({})))
+}
+
+/// A streaming answer fed by `tx`.
+fn stream_response() -> (Sender, Response) {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
+    let body = Body::from_stream(ReceiverStream::new(rx));
+    let resp = Response::builder()
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    (Sender(tx), resp)
+}
+
+/// Sends `StreamItem`s; `send` fails once the client went away.
+#[derive(Clone)]
+pub struct Sender(mpsc::Sender<Result<Bytes, std::io::Error>>);
+
+impl Sender {
+    /// Resolves when the client has gone away.
+    pub async fn closed(&self) {
+        self.0.closed().await
+    }
+
+    pub async fn send(&self, item: &StreamItem) -> Result<(), ()> {
+        let mut line = serde_json::to_vec(item).map_err(|_| ())?;
+        line.push(b'\n');
+        self.0.send(Ok(Bytes::from(line))).await.map_err(|_| ())
+    }
+}
+
+async fn logs<R: Runtime, I: ImageSource>(
+    st: St<R, I>,
+    Path(project): Path<String>,
+    Json(q): Json<LogsQuery>,
+) -> Result<Response, ApiFailure> {
+    let recs: Vec<ContainerRecord> = st
+        .engine
+        .list(Some(&project))?
+        .into_iter()
+        .filter(|r| !r.one_off && (q.services.is_empty() || q.services.contains(&r.service)))
+        .collect();
+    if recs.is_empty() && !q.follow {
+        return Err(ApiFailure(
+            StatusCode::NOT_FOUND,
+            format!("no containers for project \"{project}\""),
+        ));
+    }
+    let (tx, resp) = stream_response();
+    tokio::spawn(follow_logs(recs, q, tx));
+    Ok(resp)
+}
+
+async fn exec<R: Runtime, I: ImageSource>(
+    st: St<R, I>,
+    Path(project): Path<String>,
+    Json(req): Json<ExecRequest>,
+) -> Result<Response, ApiFailure> {
+    let (rec, pid) = st.engine.exec_target(&project, &req.service)?;
+    let spec = ExecSpec {
+        args: req.cmd.clone(),
+        env: rec
+            .config
+            .process
+            .env
+            .iter()
+            .chain(req.env.iter())
+            .cloned()
+            .collect(),
+        cwd: req.workdir.clone().or(Some(rec.config.process.cwd.clone())),
+        user: req.user.clone().or(rec.config.process.user.clone()),
+    };
+    let child = st.engine.spawn_exec(&rec, pid, &spec)?;
+    let (tx, resp) = stream_response();
+    tokio::spawn(pump_child(child, rec.name.clone(), rec.service.clone(), tx));
+    Ok(resp)
+}
+
+/// Streams a process's stdout/stderr and its exit code.
+async fn pump_child(mut child: tokio::process::Child, name: String, service: String, tx: Sender) {
+    let out = child.stdout.take();
+    let err = child.stderr.take();
+    let pump = |pipe: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>, stream: &'static str| {
+        let tx = tx.clone();
+        let (name, service) = (name.clone(), service.clone());
+        async move {
+            let Some(mut pipe) = pipe else { return };
+            let mut buf = vec![0u8; 16 * 1024];
+            while let Ok(n) = pipe.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                let item = StreamItem::Log {
+                    container: name.clone(),
+                    service: service.clone(),
+                    stream: stream.into(),
+                    time: String::new(),
+                    data: String::from_utf8_lossy(&buf[..n]).into_owned(),
+                };
+                if tx.send(&item).await.is_err() {
+                    break;
+                }
+            }
+        }
+    };
+    let a = pump(out.map(|p| Box::new(p) as _), "stdout");
+    let b = pump(err.map(|p| Box::new(p) as _), "stderr");
+    tokio::join!(a, b);
+    let code = match child.wait().await {
+        Ok(st) => exit_code(st),
+        Err(_) => 255,
+    };
+    let _ = tx.send(&StreamItem::Exit { code }).await;
+}
+
+fn exit_code(st: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    st.code()
+        .or_else(|| st.signal().map(|s| 128 + s))
+        .unwrap_or(255)
+}
+
+async fn run<R: Runtime, I: ImageSource>(
+    st: St<R, I>,
+    Path(project): Path<String>,
+    Json(req): Json<RunRequest>,
+) -> Result<Response, ApiFailure> {
+    check_project(&project, &req.stack.name)?;
+    let Some(def) = req.stack.services.get(&req.service) else {
+        return Err(EngineError::Invalid(format!("no such service: {}", req.service)).into());
+    };
+    if req.deps && !def.depends_on.is_empty() {
+        let deps: Vec<String> = def.depends_on.keys().cloned().collect();
+        st.engine
+            .up(UpRequest {
+                stack: req.stack.clone(),
+                services: deps,
+                wait: false,
+                force_recreate: false,
+                remove_orphans: false,
+            })
+            .await?;
+    }
+    let handle = st
+        .engine
+        .run_oneoff(&req.stack, &req.service, &req.cmd)
+        .await?;
+    let (tx, resp) = stream_response();
+    let engine = st.engine.clone();
+    tokio::spawn(async move {
+        let rec = handle.record();
+        let mut cursor = LogCursor::new(&rec);
+        let mut status = handle.status.clone();
+        let code = loop {
+            let _ = cursor.pump(&tx).await;
+            let done = {
+                let r = status.borrow_and_update();
+                matches!(r.state, State::Exited | State::Dead).then(|| r.exit_code.unwrap_or(255))
+            };
+            if let Some(code) = done {
+                let _ = cursor.pump(&tx).await;
+                break code;
+            }
+            tokio::select! {
+                _ = status.changed() => {}
+                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+            }
+        };
+        let _ = tx.send(&StreamItem::Exit { code }).await;
+        drop(tx);
+        if req.rm {
+            engine.remove_by_id(&rec.id).await;
+        }
+    });
+    Ok(resp)
+}
+
+async fn images_list<R: Runtime, I: ImageSource>(st: St<R, I>) -> ApiResult<Vec<ImageView>> {
+    st.images
+        .list()
+        .map(Json)
+        .map_err(|e| ApiFailure(StatusCode::INTERNAL_SERVER_ERROR, e))
+}
+
+async fn images_import<R: Runtime, I: ImageSource>(
+    st: St<R, I>,
+    Json(req): Json<ImageImportRequest>,
+) -> ApiResult<ImageView> {
+    let images = st.images.clone();
+    tokio::task::spawn_blocking(move || images.import(std::path::Path::new(&req.path), &req.reference))
+        .await
+        .map_err(|e| ApiFailure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map(Json)
+        .map_err(|e| ApiFailure(StatusCode::BAD_REQUEST, e))
+}
+
+#[derive(Deserialize)]
+struct RemoveImage {
+    reference: String,
+}
+
+async fn images_remove<R: Runtime, I: ImageSource>(
+    st: St<R, I>,
+    Json(req): Json<RemoveImage>,
+) -> ApiResult<serde_json::Value> {
+    let id = st.images.id_of(&req.reference);
+    let users: Vec<String> = st
+        .engine
+        .list(None)?
+        .into_iter()
+        .filter(|r| id.as_deref() == Some(r.image_id.as_str()))
+        .map(|r| r.name)
+        .collect();
+    if !users.is_empty() {
+        return Err(ApiFailure(
+            StatusCode::CONFLICT,
+            format!(
+                "image \"{}\" is used by container(s) {}: remove them first (rstack down)",
+                req.reference,
+                users.join(", ")
+            ),
+        ));
+    }
+    st.images
+        .remove(&req.reference)
+        .map_err(|e| ApiFailure(StatusCode::NOT_FOUND, e))?;
+    Ok(Json(serde_json::json!({})))
+}

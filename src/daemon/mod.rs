@@ -1,1 +1,114 @@
-//! (daemon: being written)
+//! `rstack daemon`: owns all state. Takes the data root's lock, opens the store and image
+//! store, adopts running containers, and serves the API on the unix socket until SIGTERM or
+//! SIGINT. Containers keep running across a daemon restart (their shims outlive it).
+
+mod adapter;
+pub mod config;
+mod lock;
+
+use crate::api::server::{ServerState, router};
+use crate::api::types::VersionInfo;
+use crate::image::ImageStore;
+use crate::reconcile::Engine;
+use crate::runtime::SelfExe;
+use crate::store::Store;
+use adapter::{Images, NativeRuntime};
+use anyhow::{Context, Result};
+use config::DaemonConfig;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+
+pub use lock::DataRootLock;
+
+pub fn run(cfg: DaemonConfig) -> Result<()> {
+    std::fs::create_dir_all(&cfg.data_root)
+        .with_context(|| format!("creating data root {}", cfg.data_root.display()))?;
+    // Taken before anything else touches the data root: a second daemon stops here, and
+    // the first one's socket and state stay untouched.
+    let lock = DataRootLock::acquire(&cfg.data_root)?;
+    // The sealed copy of our own binary that shims and exec helpers run from (CVE-2019-5736).
+    let exe = SelfExe::new().context("sealing a copy of the rstack binary")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let res = rt.block_on(serve(&cfg, exe));
+    drop(lock);
+    res
+}
+
+async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
+    let root = &cfg.data_root;
+    let store = Arc::new(Store::open(&root.join("state.db"))?);
+    let images = Arc::new(ImageStore::open(&root.join("images"))?);
+    let containers = root.join("containers");
+    std::fs::create_dir_all(&containers)
+        .with_context(|| format!("creating {}", containers.display()))?;
+    let engine = Arc::new(Engine::new(
+        Arc::new(NativeRuntime::new(exe)),
+        Images(images.clone()),
+        store,
+        containers,
+    ));
+    engine.boot().await?;
+    let state = Arc::new(ServerState {
+        engine,
+        images: Arc::new(Images(images)),
+        version: VersionInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            api: "v1".into(),
+            data_root: root.display().to_string(),
+            cgroup: crate::runtime::cgroup::Layout::detect()
+                .map(|l| l.describe())
+                .unwrap_or_else(|e| format!("unknown ({e})")),
+        },
+    });
+    let listener = bind(&cfg.socket, &cfg.socket_group)?;
+    eprintln!(
+        "rstack daemon {} listening on {} (data root {})",
+        env!("CARGO_PKG_VERSION"),
+        cfg.socket.display(),
+        root.display()
+    );
+    let app = router(state);
+    let shutdown = async {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+    };
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving the API")?;
+    let _ = std::fs::remove_file(&cfg.socket);
+    eprintln!("rstack daemon stopped; containers keep running and are adopted at next start");
+    Ok(())
+}
+
+/// Binds the API socket with mode 0660 (and the configured group).
+fn bind(path: &Path, group: &str) -> Result<tokio::net::UnixListener> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    // We hold the data root lock, so a socket file left here is stale.
+    let _ = std::fs::remove_file(path);
+    let listener = tokio::net::UnixListener::bind(path)
+        .with_context(|| format!("binding the API socket {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+        .with_context(|| format!("chmod 0660 {}", path.display()))?;
+    if !group.is_empty() {
+        let gid = match group.parse::<u32>() {
+            Ok(g) => Some(g),
+            Err(_) => nix::unistd::Group::from_name(group).ok().flatten().map(|g| g.gid.as_raw()),
+        }
+        .with_context(|| format!("socket_group {group:?}: no such group"))?;
+        std::os::unix::fs::chown(path, None, Some(gid))
+            .with_context(|| format!("chown {}", path.display()))?;
+    }
+    Ok(listener)
+}

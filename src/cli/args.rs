@@ -1,0 +1,209 @@
+//! Command-line arguments (clap), shaped like `docker compose` so muscle memory works.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rstack",
+    version,
+    about = "Run Compose stacks with rstack's own container runtime",
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    /// Stack file(s); later files override earlier ones. Default: compose.yaml in the
+    /// current directory (or COMPOSE_FILE).
+    #[arg(short = 'f', long = "file", global = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Project name (default: `name:` in the file, COMPOSE_PROJECT_NAME, or the directory).
+    #[arg(short = 'p', long = "project-name", global = true, value_name = "NAME")]
+    pub project: Option<String>,
+
+    /// Profiles to enable.
+    #[arg(long = "profile", global = true, value_name = "PROFILE")]
+    pub profiles: Vec<String>,
+
+    /// Alternative environment file(s) instead of the project's .env.
+    #[arg(long = "env-file", global = true, value_name = "FILE")]
+    pub env_files: Vec<PathBuf>,
+
+    /// Daemon socket (unix://PATH); default $RSTACK_SOCKET or /run/rstack/rstack.sock.
+    #[arg(short = 'H', long = "host", global = true, value_name = "unix://PATH")]
+    pub host: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create and start the stack's services (starts the daemon if needed)
+    Up(UpArgs),
+    /// Stop and remove the stack's containers, in reverse dependency order
+    Down(DownArgs),
+    /// List the stack's containers
+    Ps(PsArgs),
+    /// Show containers' output
+    Logs(LogsArgs),
+    /// Run a command in a running service container
+    Exec(ExecArgs),
+    /// Run a one-off command in a new container of a service
+    Run(RunArgs),
+    /// Start existing containers
+    Start(ServicesArgs),
+    /// Stop running containers without removing them
+    Stop(StopArgs),
+    /// Restart service containers
+    Restart(StopArgs),
+    /// Send a signal to service containers
+    Kill(KillArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Show version information
+    Version,
+    /// Run the rstack daemon (normally started by `rstack up`)
+    Daemon(DaemonArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Detached: start and return (default streams logs; Ctrl-C stops the stack)
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Wait until services are running/healthy (implies -d)
+    #[arg(long)]
+    pub wait: bool,
+    /// Recreate containers even if their configuration is unchanged
+    #[arg(long)]
+    pub force_recreate: bool,
+    /// Remove containers of services no longer in the stack file
+    #[arg(long)]
+    pub remove_orphans: bool,
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Seconds to wait for each container to stop before SIGKILL
+    #[arg(short = 't', long = "timeout")]
+    pub timeout: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show stopped containers too
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Only print container names
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Follow output
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Number of lines from the end of each container's log
+    #[arg(short = 'n', long)]
+    pub tail: Option<usize>,
+    /// Show timestamps
+    #[arg(short = 't', long)]
+    pub timestamps: bool,
+    /// Do not prefix lines with the service name
+    #[arg(long)]
+    pub no_log_prefix: bool,
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Set environment variables (KEY=VALUE)
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long)]
+    pub workdir: Option<String>,
+    /// User (name or uid[:gid])
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Accepted for compatibility: rstack exec never allocates a TTY yet
+    #[arg(short = 'T', long = "no-TTY")]
+    pub no_tty: bool,
+    pub service: String,
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Do not start the service's dependencies
+    #[arg(long)]
+    pub no_deps: bool,
+    pub service: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServicesArgs {
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Seconds to wait before SIGKILL (default: each service's stop_grace_period)
+    #[arg(short = 't', long = "timeout")]
+    pub timeout: Option<u64>,
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal to send
+    #[arg(short = 's', long, default_value = "SIGKILL")]
+    pub signal: String,
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Import a rootfs tar, a `docker save` tar or an OCI archive as NAME[:TAG]
+    Import { file: PathBuf, name: String },
+    /// List images
+    #[command(alias = "list")]
+    Ls {
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Remove an image
+    #[command(alias = "remove")]
+    Rm { name: String },
+}
+
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Daemon config file (TOML; see config/rstack.toml)
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Data root (default /var/lib/rstack)
+    #[arg(long, env = "RSTACK_DATA_ROOT")]
+    pub data_root: Option<PathBuf>,
+    /// API socket path (default /run/rstack/rstack.sock)
+    #[arg(long)]
+    pub socket: Option<PathBuf>,
+}

@@ -1,0 +1,301 @@
+//! One function per command: parse-level checks, one or two API calls, output.
+
+use super::args::*;
+use super::connect::{ensure_daemon, socket_path};
+use super::output::{LogPrinter, print_table};
+use super::project;
+use crate::api::Client;
+use crate::api::types::*;
+use crate::daemon::config::DaemonConfig;
+use anyhow::{Context, Result, bail};
+use std::io::Write;
+
+pub fn run(cli: &Cli) -> Result<i32> {
+    let client = || -> Result<Client> { Ok(Client::new(socket_path(cli.host.as_deref())?)) };
+    match &cli.command {
+        Command::Up(a) => up(cli, &client()?, a),
+        Command::Down(a) => {
+            let p = project::project_name(cli)?;
+            let removed: Vec<String> = client()?.call(
+                "POST",
+                &format!("/v1/projects/{p}/down"),
+                Some(&DownRequest { timeout: a.timeout }),
+            )?;
+            for name in removed {
+                eprintln!("Container {name}  Removed");
+            }
+            Ok(0)
+        }
+        Command::Ps(a) => ps(cli, &client()?, a),
+        Command::Logs(a) => logs(cli, &client()?, a),
+        Command::Exec(a) => exec(cli, &client()?, a),
+        Command::Run(a) => run_oneoff(cli, &client()?, a),
+        Command::Start(a) => verb(cli, &client()?, "start", &a.services, None, None),
+        Command::Stop(a) => verb(cli, &client()?, "stop", &a.services, a.timeout, None),
+        Command::Restart(a) => verb(cli, &client()?, "restart", &a.services, a.timeout, None),
+        Command::Kill(a) => verb(cli, &client()?, "kill", &a.services, None, Some(&a.signal)),
+        Command::Image(c) => image(&client()?, c),
+        Command::Version => {
+            println!("rstack version {}", env!("CARGO_PKG_VERSION"));
+            match client()?.call::<(), VersionInfo>("GET", "/v1/version", None) {
+                Ok(v) => println!(
+                    "daemon version {} (api {}), data root {}, cgroups {}",
+                    v.version, v.api, v.data_root, v.cgroup
+                ),
+                Err(e) => println!("daemon: {e}"),
+            }
+            Ok(0)
+        }
+        Command::Daemon(a) => {
+            let mut cfg = DaemonConfig::load(a.config.as_deref())?;
+            if let Some(d) = &a.data_root {
+                cfg.data_root = d.clone();
+            }
+            if let Some(s) = &a.socket {
+                cfg.socket = s.clone();
+            }
+            crate::daemon::run(cfg)?;
+            Ok(0)
+        }
+    }
+}
+
+fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
+    let stack = project::load(cli)?;
+    ensure_daemon(client)?;
+    let name = stack.name.clone();
+    let services: Vec<String> = if a.services.is_empty() {
+        stack.services.keys().cloned().collect()
+    } else {
+        a.services.clone()
+    };
+    let req = UpRequest {
+        stack,
+        services: a.services.clone(),
+        wait: a.wait,
+        force_recreate: a.force_recreate,
+        remove_orphans: a.remove_orphans,
+    };
+    let resp: UpResponse = client.call("POST", &format!("/v1/projects/{name}/up"), Some(&req))?;
+    for w in &resp.warnings {
+        eprintln!("warning: {w}");
+    }
+    for r in &resp.actions {
+        let verb = match r.action.as_str() {
+            "created" => "Started",
+            "recreated" => "Recreated",
+            "started" => "Started",
+            "restarted" => "Restarted",
+            "removed" => "Removed",
+            _ => "Running",
+        };
+        eprintln!("Container {}  {verb}", r.container);
+    }
+    if a.detach || a.wait {
+        return Ok(0);
+    }
+    attach_until_interrupt(client, &name, &services)
+}
+
+/// Foreground `up`: stream the project's logs; Ctrl-C (or SIGTERM) stops the stack.
+fn attach_until_interrupt(client: &Client, project: &str, services: &[String]) -> Result<i32> {
+    let mut set = nix::sys::signal::SigSet::empty();
+    set.add(nix::sys::signal::Signal::SIGINT);
+    set.add(nix::sys::signal::Signal::SIGTERM);
+    // Blocked here so the waiting thread (which inherits nothing but sigwaits) gets them.
+    set.thread_block().context("blocking SIGINT")?;
+    let socket = client.socket().to_path_buf();
+    let p = project.to_string();
+    std::thread::spawn(move || {
+        let _ = set.wait();
+        eprintln!("Gracefully stopping... (press Ctrl-C again to force)");
+        let stopper = std::thread::spawn(move || {
+            let c = Client::new(socket);
+            let _ = c.call::<_, serde_json::Value>(
+                "POST",
+                &format!("/v1/projects/{p}/stop"),
+                Some(&ServicesRequest::default()),
+            );
+            std::process::exit(130);
+        });
+        let _ = set.wait();
+        drop(stopper);
+        std::process::exit(130);
+    });
+    let mut printer = LogPrinter::new(services, true, false);
+    let q = LogsQuery {
+        services: vec![],
+        follow: true,
+        tail: Some(0),
+    };
+    client.stream("POST", &format!("/v1/projects/{project}/logs/stream"), Some(&q), |item| {
+        printer.print(&item);
+        Ok(())
+    })?;
+    Ok(0)
+}
+
+fn ps(cli: &Cli, client: &Client, a: &PsArgs) -> Result<i32> {
+    let p = project::project_name(cli)?;
+    let mut rows: Vec<ContainerView> =
+        client.call::<(), _>("GET", &format!("/v1/containers?project={p}"), None)?;
+    rows.retain(|c| {
+        (a.all || c.state == "running" || c.state == "restarting")
+            && (a.services.is_empty() || a.services.contains(&c.service))
+    });
+    if a.quiet {
+        for r in &rows {
+            println!("{}", r.name);
+        }
+    } else if a.format == Format::Json {
+        println!("{}", serde_json::to_string(&rows)?);
+    } else {
+        print_table(&rows);
+    }
+    Ok(0)
+}
+
+fn logs(cli: &Cli, client: &Client, a: &LogsArgs) -> Result<i32> {
+    let p = project::project_name(cli)?;
+    let mut printer = LogPrinter::new(&a.services, !a.no_log_prefix, a.timestamps);
+    let q = LogsQuery {
+        services: a.services.clone(),
+        follow: a.follow,
+        tail: a.tail,
+    };
+    client.stream("POST", &format!("/v1/projects/{p}/logs/stream"), Some(&q), |item| {
+        printer.print(&item);
+        Ok(())
+    })?;
+    Ok(0)
+}
+
+/// Prints a process's output as it comes and returns its exit code.
+fn relay(client: &Client, path: &str, body: &impl serde::Serialize) -> Result<i32> {
+    let mut code = None;
+    let mut failure = None;
+    client.stream("POST", path, Some(body), |item| {
+        match item {
+            StreamItem::Log { stream, data, .. } => {
+                let _ = if stream == "stderr" {
+                    std::io::stderr().write_all(data.as_bytes())
+                } else {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(data.as_bytes()).and_then(|_| out.flush())
+                };
+            }
+            StreamItem::Exit { code: c } => code = Some(c),
+            StreamItem::Error { message } => failure = Some(message),
+            StreamItem::Status { message } => eprintln!("{message}"),
+        }
+        Ok(())
+    })?;
+    if let Some(m) = failure {
+        bail!(m);
+    }
+    code.context("the daemon closed the stream before the process exited")
+}
+
+fn exec(cli: &Cli, client: &Client, a: &ExecArgs) -> Result<i32> {
+    let p = project::project_name(cli)?;
+    let req = ExecRequest {
+        service: a.service.clone(),
+        cmd: a.command.clone(),
+        env: a.env.clone(),
+        workdir: a.workdir.clone(),
+        user: a.user.clone(),
+    };
+    relay(client, &format!("/v1/projects/{p}/exec/stream"), &req)
+}
+
+fn run_oneoff(cli: &Cli, client: &Client, a: &RunArgs) -> Result<i32> {
+    let stack = project::load(cli)?;
+    if !stack.services.contains_key(&a.service) {
+        bail!(
+            "no such service: {} (the stack has: {})",
+            a.service,
+            stack.services.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
+    ensure_daemon(client)?;
+    let name = stack.name.clone();
+    let req = RunRequest {
+        stack,
+        service: a.service.clone(),
+        cmd: a.command.clone(),
+        rm: a.rm,
+        deps: !a.no_deps,
+    };
+    relay(client, &format!("/v1/projects/{name}/run/stream"), &req)
+}
+
+fn verb(
+    cli: &Cli,
+    client: &Client,
+    verb: &str,
+    services: &[String],
+    timeout: Option<u64>,
+    signal: Option<&str>,
+) -> Result<i32> {
+    let p = project::project_name(cli)?;
+    let req = ServicesRequest {
+        services: services.to_vec(),
+        timeout,
+        signal: signal.map(str::to_string),
+    };
+    client.call::<_, serde_json::Value>("POST", &format!("/v1/projects/{p}/{verb}"), Some(&req))?;
+    Ok(0)
+}
+
+fn image(client: &Client, c: &ImageCommand) -> Result<i32> {
+    match c {
+        ImageCommand::Import { file, name } => {
+            let path = std::fs::canonicalize(file)
+                .with_context(|| format!("image archive {}", file.display()))?;
+            ensure_daemon(client)?;
+            let req = ImageImportRequest {
+                path: path.display().to_string(),
+                reference: name.clone(),
+            };
+            let v: ImageView = client.call("POST", "/v1/images/import", Some(&req))?;
+            println!("Imported {} ({})", v.reference, v.id);
+        }
+        ImageCommand::Ls { format } => {
+            let list: Vec<ImageView> = client.call::<(), _>("GET", "/v1/images", None)?;
+            if *format == Format::Json {
+                println!("{}", serde_json::to_string(&list)?);
+            } else {
+                println!("{:<30} {:<20} {:>10}", "REFERENCE", "ID", "SIZE");
+                for i in list {
+                    let id = i.id.trim_start_matches("sha256:");
+                    println!(
+                        "{:<30} {:<20} {:>10}",
+                        i.reference,
+                        &id[..id.len().min(12)],
+                        size(i.size)
+                    );
+                }
+            }
+        }
+        ImageCommand::Rm { name } => {
+            client.call::<_, serde_json::Value>(
+                "POST",
+                "/v1/images/remove",
+                Some(&serde_json::json!({ "reference": name })),
+            )?;
+            println!("Untagged: {name}");
+        }
+    }
+    Ok(0)
+}
+
+fn size(b: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "kB", "MB", "GB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u + 1 < UNITS.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    format!("{v:.1}{}", UNITS[u])
+}

@@ -1,0 +1,210 @@
+//! Terminal output: the `ps` table, status phrases, service-prefixed colored log lines.
+
+use crate::api::types::{ContainerView, StreamItem};
+use std::io::Write;
+
+pub fn is_tty(fd: i32) -> bool {
+    // SAFETY: isatty only inspects the descriptor.
+    unsafe { libc::isatty(fd) == 1 }
+}
+
+pub fn now_ms() -> u64 {
+    crate::reconcile::supervisor::now_ms()
+}
+
+/// "3 seconds", "2 minutes", "1 hour" like docker's human durations.
+pub fn human(ms: u64) -> String {
+    let s = ms / 1000;
+    let (n, unit) = match s {
+        0 => return "less than a second".into(),
+        1..=59 => (s, "second"),
+        60..=3599 => (s / 60, "minute"),
+        3600..=86399 => (s / 3600, "hour"),
+        _ => (s / 86400, "day"),
+    };
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
+/// The STATUS column: "Up 5 seconds (healthy)", "Exited (137) 3 seconds ago (OOM killed)".
+pub fn status(c: &ContainerView, now: u64) -> String {
+    let since = |t: Option<u64>| human(now.saturating_sub(t.unwrap_or(now)));
+    let health = c
+        .health
+        .as_deref()
+        .map(|h| format!(" ({h})"))
+        .unwrap_or_default();
+    let code = c.exit_code.unwrap_or(0);
+    match c.state.as_str() {
+        "running" => format!("Up {}{health}", since(c.started_at)),
+        "restarting" => {
+            let delay = c
+                .restart_delay_ms
+                .map(|d| format!(", retry in {d}ms"))
+                .unwrap_or_default();
+            format!("Restarting ({code}){delay}")
+        }
+        "exited" => {
+            let oom = if c.oom_killed { " (OOM killed)" } else { "" };
+            let err = match &c.error {
+                Some(e) => format!(": {e}"),
+                None => String::new(),
+            };
+            format!("Exited ({code}) {} ago{oom}{err}", since(c.finished_at))
+        }
+        other => {
+            let mut s = other.to_string();
+            if let Some(first) = s.get_mut(0..1) {
+                first.make_ascii_uppercase();
+            }
+            s
+        }
+    }
+}
+
+pub fn print_table(rows: &[ContainerView]) {
+    let now = now_ms();
+    let header = ["NAME", "SERVICE", "STATUS", "PID", "RESTARTS", "IMAGE"];
+    let cells: Vec<[String; 6]> = rows
+        .iter()
+        .map(|c| {
+            [
+                c.name.clone(),
+                c.service.clone(),
+                status(c, now),
+                c.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+                c.restarts.to_string(),
+                c.image.clone(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &cells {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    let line = |out: &mut dyn Write, row: &[&str]| {
+        let mut s = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                s.push_str(cell);
+            } else {
+                s.push_str(&format!("{cell:<w$}   ", w = widths[i]));
+            }
+        }
+        let _ = writeln!(out, "{}", s.trim_end());
+    };
+    line(&mut out, &header);
+    for row in &cells {
+        let r: Vec<&str> = row.iter().map(String::as_str).collect();
+        line(&mut out, &r);
+    }
+}
+
+const COLORS: [&str; 6] = ["36", "33", "32", "35", "34", "31"];
+
+/// Prints stream items as `service  | line`, one color per service.
+pub struct LogPrinter {
+    services: Vec<String>,
+    width: usize,
+    color: bool,
+    pub prefix: bool,
+    pub timestamps: bool,
+}
+
+impl LogPrinter {
+    pub fn new(services: &[String], prefix: bool, timestamps: bool) -> LogPrinter {
+        LogPrinter {
+            services: services.to_vec(),
+            width: services.iter().map(String::len).max().unwrap_or(0),
+            color: is_tty(1),
+            prefix,
+            timestamps,
+        }
+    }
+
+    pub fn print(&mut self, item: &StreamItem) {
+        let StreamItem::Log {
+            service,
+            stream,
+            time,
+            data,
+            ..
+        } = item
+        else {
+            return;
+        };
+        let idx = match self.services.iter().position(|s| s == service) {
+            Some(i) => i,
+            None => {
+                self.services.push(service.clone());
+                self.width = self.width.max(service.len());
+                self.services.len() - 1
+            }
+        };
+        let mut line = String::new();
+        if self.prefix {
+            let name = format!("{service:<w$} | ", w = self.width);
+            if self.color {
+                line.push_str(&format!("\x1b[{}m{name}\x1b[0m", COLORS[idx % COLORS.len()]));
+            } else {
+                line.push_str(&name);
+            }
+        }
+        if self.timestamps {
+            line.push_str(time);
+            line.push(' ');
+        }
+        line.push_str(data);
+        if !line.ends_with('\n') {
+            line.push('\n');
+        }
+        let _ = if stream == "stderr" && !self.prefix {
+            std::io::stderr().write_all(line.as_bytes())
+        } else {
+            std::io::stdout().write_all(line.as_bytes())
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(state: &str) -> ContainerView {
+        ContainerView {
+            id: "x".into(),
+            name: "p-a-1".into(),
+            project: "p".into(),
+            service: "a".into(),
+            state: state.into(),
+            health: None,
+            pid: None,
+            exit_code: Some(137),
+            oom_killed: true,
+            restarts: 0,
+            image: "busybox".into(),
+            started_at: Some(1_000),
+            finished_at: Some(4_000),
+            restart_delay_ms: Some(400),
+            error: None,
+            one_off: false,
+        }
+    }
+
+    #[test]
+    fn statuses_read_like_docker() {
+        let mut v = view("running");
+        v.health = Some("healthy".into());
+        assert_eq!(status(&v, 6_000), "Up 5 seconds (healthy)");
+        assert_eq!(status(&view("exited"), 6_000), "Exited (137) 2 seconds ago (OOM killed)");
+        assert_eq!(status(&view("restarting"), 6_000), "Restarting (137), retry in 400ms");
+        assert_eq!(status(&view("created"), 6_000), "Created");
+        assert_eq!(human(61_000), "1 minute");
+    }
+}

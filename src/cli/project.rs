@@ -1,0 +1,56 @@
+//! Loading the stack file for a command, and the project name commands act on.
+
+use super::args::Cli;
+use crate::model::Stack;
+use crate::spec::{self, LoadOptions, RealFs};
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+
+pub fn options(cli: &Cli) -> Result<LoadOptions> {
+    let cwd = std::env::current_dir().context("reading the current directory")?;
+    Ok(LoadOptions {
+        files: cli.files.clone(),
+        working_dir: cwd,
+        project_name: cli.project.clone(),
+        env: std::env::vars().collect(),
+        env_files: cli.env_files.clone(),
+        profiles: cli.profiles.clone(),
+    })
+}
+
+/// Loads and validates the stack; warnings go to stderr.
+pub fn load(cli: &Cli) -> Result<Stack> {
+    let opts = options(cli)?;
+    match spec::load(&opts, &RealFs) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                eprintln!("{w}");
+            }
+            Ok(loaded.stack)
+        }
+        Err(d) => Err(anyhow::Error::new(d)),
+    }
+}
+
+/// The project a command without a stack argument acts on: `-p`, else the stack file's
+/// name, else COMPOSE_PROJECT_NAME, else the directory name.
+pub fn project_name(cli: &Cli) -> Result<String> {
+    if let Some(p) = &cli.project {
+        return Ok(spec::normalize_project_name(p));
+    }
+    let explicit = !cli.files.is_empty() || std::env::var_os("COMPOSE_FILE").is_some();
+    match load(cli) {
+        Ok(stack) => Ok(stack.name),
+        Err(e) if explicit => Err(e),
+        Err(_) => {
+            if let Ok(p) = std::env::var("COMPOSE_PROJECT_NAME") {
+                if !p.is_empty() {
+                    return Ok(spec::normalize_project_name(&p));
+                }
+            }
+            let cwd: PathBuf = std::env::current_dir()?;
+            let dir = cwd.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            Ok(spec::normalize_project_name(&dir))
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! Shared harness for integration tests that drive the real `rstack` binary as root.
+//!
+//! Each `Env` gets its own data root, socket and project names, so tests run in parallel;
+//! dropping it takes every project down, stops the daemon it started (by PID) and checks
+//! nothing is left, even when the test failed.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_rstack")
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: getuid has no preconditions.
+    unsafe { libc::getuid() == 0 }
+}
+
+/// Skips (returns true) when the test cannot run here, saying why.
+pub fn skip_unless_root(test: &str) -> bool {
+    if !is_root() {
+        eprintln!("skipping {test}: needs root (CI runs as root)");
+        return true;
+    }
+    if !Path::new("/bin/busybox").exists() {
+        eprintln!("skipping {test}: needs /bin/busybox (apt-get install busybox-static)");
+        return true;
+    }
+    false
+}
+
+pub struct Env {
+    pub dir: PathBuf,
+    pub data_root: PathBuf,
+    pub socket: PathBuf,
+    pub work: PathBuf,
+    projects: Vec<String>,
+}
+
+impl Env {
+    pub fn new(tag: &str) -> Env {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir = PathBuf::from(format!("/tmp/rstack-it-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("work")).expect("mkdir test dir");
+        Env {
+            data_root: dir.join("data"),
+            socket: dir.join("rstack.sock"),
+            work: dir.join("work"),
+            dir,
+            projects: Vec::new(),
+        }
+    }
+
+    /// A unique project name, taken down when the Env is dropped.
+    pub fn project(&mut self, name: &str) -> String {
+        let p = format!("{name}{}x{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        self.projects.push(p.clone());
+        p
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin());
+        c.args(args)
+            .current_dir(&self.work)
+            .env("RSTACK_SOCKET", &self.socket)
+            .env("RSTACK_DATA_ROOT", &self.data_root)
+            .env_remove("COMPOSE_FILE")
+            .env_remove("COMPOSE_PROJECT_NAME")
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("run rstack")
+    }
+
+    /// Runs and asserts success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "rstack {args:?} failed ({}):\nstdout: {}\nstderr: {}\ndaemon log: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            self.daemon_log()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn daemon_log(&self) -> String {
+        std::fs::read_to_string(self.data_root.join("daemon.log")).unwrap_or_default()
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.work.join(name);
+        std::fs::write(&p, text).expect("write file");
+        p
+    }
+
+    /// Imports the busybox test image as `busybox:test` (starting the daemon).
+    pub fn import_busybox(&self) {
+        let tar = busybox_rootfs_tar(&self.dir);
+        self.ok(&["image", "import", tar.to_str().expect("utf8"), "busybox:test"]);
+    }
+
+    pub fn ps_json(&self, project: &str) -> Vec<Value> {
+        let out = self.ok(&["-p", project, "ps", "-a", "--format", "json"]);
+        serde_json::from_str(&out).expect("ps json")
+    }
+
+    pub fn service<'a>(&self, rows: &'a [Value], service: &str) -> &'a Value {
+        rows.iter()
+            .find(|r| r["service"] == service && r["name"].as_str().is_some_and(|n| !n.contains("-run-")))
+            .unwrap_or_else(|| panic!("no container for {service} in {rows:?}"))
+    }
+
+    /// Polls `ps` until `check` holds for the service (or panics after `secs`).
+    pub fn wait_for(&self, project: &str, service: &str, secs: u64, check: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let rows = self.ps_json(project);
+            if let Some(r) = rows.iter().find(|r| r["service"] == service) {
+                if check(r) {
+                    return r.clone();
+                }
+                if Instant::now() > deadline {
+                    panic!("timed out waiting on {service}: {r}\ndaemon log: {}", self.daemon_log());
+                }
+            } else if Instant::now() > deadline {
+                panic!("no container for {service}: {rows:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn daemon_pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.data_root.join("daemon.lock"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        for p in &self.projects {
+            let _ = self.cmd(&["-p", p, "down", "-t", "1"]).output();
+        }
+        if let Some(pid) = self.daemon_pid() {
+            // SAFETY: signalling the daemon this test started, by its pid.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        // Anything still mounted under our directory means a leak; unmount so the machine
+        // stays clean, and let the leak checks in the tests report it.
+        if let Ok(mi) = std::fs::read_to_string("/proc/self/mountinfo") {
+            let dir = self.dir.display().to_string();
+            for line in mi.lines() {
+                if let Some(mp) = line.split(' ').nth(4) {
+                    if mp.starts_with(&dir) {
+                        let _ = Command::new("umount").arg("-l").arg(mp).status();
+                    }
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A busybox root filesystem as a plain tar, built once per Env dir.
+pub fn busybox_rootfs_tar(dir: &Path) -> PathBuf {
+    let root = dir.join("rootfs");
+    let tar = dir.join("busybox-rootfs.tar");
+    if tar.exists() {
+        return tar;
+    }
+    for d in ["bin", "etc", "tmp", "root", "proc", "sys", "dev", "mnt"] {
+        std::fs::create_dir_all(root.join(d)).expect("mkdir rootfs");
+    }
+    std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("copy busybox");
+    let list = Command::new("/bin/busybox").arg("--list").output().expect("busybox --list");
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        if applet != "busybox" {
+            let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(applet));
+        }
+    }
+    std::fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+    )
+    .expect("passwd");
+    std::fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").expect("group");
+    let st = Command::new("tar")
+        .args(["-C", root.to_str().expect("utf8"), "-cf", tar.to_str().expect("utf8"), "."])
+        .status()
+        .expect("tar");
+    assert!(st.success(), "tar failed");
+    tar
+}
+
+/// Cgroup directories rstack made for a container id, on any hierarchy.
+pub fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
+        for e in entries.flatten() {
+            for p in [e.path().join("rstack").join(id), e.path().join(id)] {
+                if p.exists() {
+                    found.push(p);
+                }
+            }
+        }
+    }
+    found
+}
+
+pub fn mounts_under(dir: &Path) -> Vec<String> {
+    let d = dir.display().to_string();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|mp| mp.starts_with(&d))
+        .map(str::to_string)
+        .collect()
+}
