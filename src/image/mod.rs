@@ -1,1 +1,15 @@
-//! image (being written).
+//! Content-addressed OCI image store on disk: import of image archives (OCI archive, docker-save
+//! tar, plain rootfs tar), resolution of references to extracted layer directories (overlay
+//! lowerdirs, topmost first) and image configs, listing and removal with garbage collection.
+
+mod archive;
+mod error;
+mod fsutil;
+mod layer;
+mod oci;
+mod reference;
+mod store;
+
+pub use error::ImageError;
+pub use reference::{Reference, normalize_reference};
+pub use store::{ImageConfig, ImageInfo, ImageStore, ResolvedImage};
