@@ -114,6 +114,9 @@ impl Extractor<'_> {
                         .create(&cur)
                         .map_err(self.io("creating", &cur))?;
                 }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(self.unsafe_path(rel, "a parent directory does not exist"));
+                }
                 Err(e) => return Err(self.io("inspecting", &cur)(e)),
             }
         }

@@ -13,3 +13,6 @@ mod store;
 pub use error::ImageError;
 pub use reference::{Reference, normalize_reference};
 pub use store::{ImageConfig, ImageInfo, ImageStore, ResolvedImage};
+
+#[cfg(test)]
+mod tests;
