@@ -104,6 +104,11 @@ impl Extractor<'_> {
             cur.push(c);
             match fs::symlink_metadata(&cur) {
                 Ok(m) if m.is_dir() => {}
+                Ok(m) if is_whiteout(&m) && create => {
+                    // Deleted from lower layers and recreated here: a fresh, opaque directory.
+                    fs::remove_file(&cur).map_err(self.io("replacing", &cur))?;
+                    self.mkdir_opaque(&cur)?;
+                }
                 Ok(m) if m.file_type().is_symlink() => {
                     return Err(self.unsafe_path(rel, "a parent directory is a symlink"));
                 }
@@ -113,6 +118,9 @@ impl Extractor<'_> {
                         .mode(0o755)
                         .create(&cur)
                         .map_err(self.io("creating", &cur))?;
+                    // Explicit chmod: the daemon's umask must not shape image contents.
+                    fs::set_permissions(&cur, fs::Permissions::from_mode(0o755))
+                        .map_err(self.io("chmod", &cur))?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     return Err(self.unsafe_path(rel, "a parent directory does not exist"));
@@ -161,8 +169,11 @@ impl Extractor<'_> {
         let full = self.prepare_parents(&rel, true)?;
         match kind {
             EntryType::Directory => {
+                let replaces_whiteout = fs::symlink_metadata(&full).is_ok_and(|m| is_whiteout(&m));
                 self.clear(&full, true)?;
-                if !full.is_dir() {
+                if replaces_whiteout {
+                    self.mkdir_opaque(&full)?;
+                } else if !full.is_dir() {
                     DirBuilder::new()
                         .mode(0o700)
                         .create(&full)
@@ -260,9 +271,22 @@ impl Extractor<'_> {
             return Err(self.unsafe_path(rel, "invalid whiteout name"));
         }
         let full = parent_dir.join(target);
-        self.clear(&full, false)?;
+        if fs::symlink_metadata(&full).is_ok() {
+            // OCI: a whiteout hides only lower layers, never an entry of its own layer.
+            return Ok(());
+        }
         mknod(&full, libc::S_IFCHR, libc::makedev(0, 0))
             .map_err(self.io("creating whiteout", &full))
+    }
+
+    fn mkdir_opaque(&self, full: &Path) -> Result<(), ImageError> {
+        DirBuilder::new()
+            .mode(0o755)
+            .create(full)
+            .map_err(self.io("creating", full))?;
+        fs::set_permissions(full, fs::Permissions::from_mode(0o755))
+            .map_err(self.io("chmod", full))?;
+        set_xattr(full, OPAQUE_XATTR, b"y").map_err(self.io("marking opaque", full))
     }
 
     fn dir_meta(
@@ -327,6 +351,12 @@ impl Extractor<'_> {
         }
         Ok(())
     }
+}
+
+/// An overlayfs whiteout: a character device 0:0.
+fn is_whiteout(m: &fs::Metadata) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    m.file_type().is_char_device() && m.rdev() == 0
 }
 
 fn mode(h: &Header) -> u32 {

@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -237,6 +238,9 @@ impl ImageStore {
             return Ok(d.clone());
         }
         let tmp = TempDir::create(&self.tmp_dir(), "layer")?;
+        // The layer root is the container's "/": 0755 unless the tar's "./" entry says otherwise.
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755))
+            .map_err(io_err("chmod layer directory"))?;
         let diff = layer::extract_layer(&l.blob, tmp.path())?;
         if let Some(expected) = &l.diff_id
             && *expected != diff

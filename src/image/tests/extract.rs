@@ -242,3 +242,38 @@ fn later_entries_replace_earlier_ones() {
     assert_eq!(fs::read(l.join("d")).unwrap(), b"now a file");
     assert!(fs::symlink_metadata(l.join("s")).unwrap().is_file());
 }
+
+#[test]
+fn whiteouts_hide_only_lower_layers() {
+    if !is_root() {
+        eprintln!("skipped: whiteouts are device nodes and need root");
+        return;
+    }
+    let dir = TestDir::new("samelayer");
+    let mut t = Tar::new();
+    t.file("kept", b"mine", 0o644)
+        .file(".wh.kept", b"", 0o644)
+        .file(".wh.redo", b"", 0o644)
+        .file("redo/inner", b"1", 0o644)
+        .file(".wh.gone", b"", 0o644);
+    let archive = dir.write("w.tar", &t.finish());
+    let s = store(&dir);
+    s.import(&archive, "w").expect("import");
+    let l = &s.resolve("w").unwrap().layers[0];
+    assert_eq!(fs::read(l.join("kept")).unwrap(), b"mine");
+    assert!(fs::symlink_metadata(l.join("redo")).unwrap().is_dir());
+    assert_eq!(fs::read(l.join("redo/inner")).unwrap(), b"1");
+    let p = std::ffi::CString::new(l.join("redo").to_str().unwrap()).unwrap();
+    let n = std::ffi::CString::new("trusted.overlay.opaque").unwrap();
+    let mut buf = [0u8; 4];
+    // SAFETY: valid C strings and buffer.
+    let r = unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), 4) };
+    assert_eq!(r, 1, "recreated dir is opaque");
+    assert_eq!(buf[0], b'y');
+    assert!(
+        fs::symlink_metadata(l.join("gone"))
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
+}

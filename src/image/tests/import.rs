@@ -371,3 +371,61 @@ fn oci_index_selects_named_manifest_and_follows_nested_index() {
     let err = s.import(&archive, "c").unwrap_err();
     assert!(matches!(err, ImageError::InvalidArchive { .. }), "{err}");
 }
+
+/// Unmounts (lazily) when dropped, so a failing assertion leaves no mount behind.
+struct MountGuard(std::ffi::CString);
+
+impl Drop for MountGuard {
+    fn drop(&mut self) {
+        // SAFETY: valid C string; detaching a mount we made.
+        unsafe { libc::umount2(self.0.as_ptr(), libc::MNT_DETACH) };
+    }
+}
+
+#[test]
+fn layers_stack_correctly_under_a_real_overlay_mount() {
+    if !is_root() {
+        eprintln!("skipped: overlay mount needs root");
+        return;
+    }
+    let dir = TestDir::new("overlay");
+    let (lower, upper) = two_layers();
+    let layers = [lower, upper];
+    let config = config_json(&layers);
+    let archive = dir.write("img.tar", &oci_archive(&config, &layers, None));
+    let s = ImageStore::open(&dir.path().join("store")).unwrap();
+    s.import(&archive, "ov").unwrap();
+    let img = s.resolve("ov").unwrap();
+    let lowerdir: Vec<String> = img.layers.iter().map(|p| p.display().to_string()).collect();
+    let target = dir.path().join("merged");
+    fs::create_dir(&target).unwrap();
+    let c = |s: &str| std::ffi::CString::new(s).unwrap();
+    let target_c = c(target.to_str().unwrap());
+    let opts = c(&format!("lowerdir={}", lowerdir.join(":")));
+    // SAFETY: valid C strings; read-only overlay of directories we own.
+    let rc = unsafe {
+        libc::mount(
+            c("overlay").as_ptr(),
+            target_c.as_ptr(),
+            c("overlay").as_ptr(),
+            libc::MS_RDONLY,
+            opts.as_ptr().cast(),
+        )
+    };
+    if rc != 0 {
+        eprintln!(
+            "skipped: overlay mount failed: {}",
+            std::io::Error::last_os_error()
+        );
+        return;
+    }
+    let _guard = MountGuard(target_c);
+    assert_eq!(fs::read(target.join("a/keep")).unwrap(), b"keep");
+    assert!(!target.join("a/gone").exists(), "whiteout hides the file");
+    assert!(
+        !target.join("b/old").exists(),
+        "opaque dir hides lower content"
+    );
+    assert_eq!(fs::read(target.join("b/new")).unwrap(), b"new");
+    assert_eq!(fs::read(target.join("top")).unwrap(), b"top");
+}
