@@ -390,11 +390,23 @@ impl Ctx {
             .collect();
         match host.first() {
             Some(d) => Ok(d),
-            None => Err(self.invalid(format!(
-                "the archive holds {} images and none is named for this reference or built for linux/{}",
-                descs.len(),
-                host_arch()
-            ))),
+            None => {
+                let names: Vec<&str> = descs
+                    .iter()
+                    .filter_map(|d| {
+                        d.annotations
+                            .get(CONTAINERD_NAME)
+                            .or_else(|| d.annotations.get(REF_NAME))
+                            .map(String::as_str)
+                    })
+                    .collect();
+                Err(self.invalid(format!(
+                    "the archive holds {} images ({}) and none is named for this reference or built for linux/{}",
+                    descs.len(),
+                    if names.is_empty() { "unnamed".to_string() } else { names.join(", ") },
+                    host_arch()
+                )))
+            }
         }
     }
 

@@ -44,7 +44,7 @@ pub struct ImageInfo {
 }
 
 /// What a container needs from its image, from the image config.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ImageConfig {
     pub entrypoint: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,
@@ -55,7 +55,7 @@ pub struct ImageConfig {
 }
 
 /// An image ready to be run: layer directories and config.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ResolvedImage {
     /// `sha256:<hex>` of the config blob.
     pub id: String,
