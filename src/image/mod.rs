@@ -1,20 +1,18 @@
-//! Placeholder for the contract types of the image store (replaced by the real module).
+//! Content-addressed OCI image store on disk: import of image archives (OCI archive, docker-save
+//! tar, plain rootfs tar), resolution of references to extracted layer directories (overlay
+//! lowerdirs, topmost first) and image configs, listing and removal with garbage collection.
 
-use std::path::PathBuf;
+mod archive;
+mod error;
+mod fsutil;
+mod layer;
+mod oci;
+mod reference;
+mod store;
 
-pub struct ResolvedImage {
-    pub id: String,
-    pub reference: String,
-    pub layers: Vec<PathBuf>,
-    pub config: ImageConfig,
-}
+pub use error::ImageError;
+pub use reference::{Reference, normalize_reference};
+pub use store::{ImageConfig, ImageInfo, ImageStore, ResolvedImage};
 
-#[derive(Default)]
-pub struct ImageConfig {
-    pub entrypoint: Option<Vec<String>>,
-    pub cmd: Option<Vec<String>>,
-    pub env: Vec<String>,
-    pub working_dir: Option<String>,
-    pub user: Option<String>,
-    pub stop_signal: Option<String>,
-}
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,233 @@
+//! Small filesystem helpers for the store: hashing readers, atomic writes, locks, temp names,
+//! compression sniffing and robust tree removal.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sha2::{Digest, Sha256};
+
+use super::error::{ImageError, io_err};
+
+/// A reader that hashes (sha256) and counts everything read through it.
+pub(crate) struct HashReader<R> {
+    inner: R,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<R: Read> HashReader<R> {
+    pub(crate) fn new(inner: R) -> Self {
+        HashReader {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
+    }
+
+    /// Reads the rest of the stream, then returns (hex digest, total bytes).
+    pub(crate) fn finish(mut self) -> io::Result<(String, u64)> {
+        io::copy(&mut self, &mut io::sink())?;
+        Ok((hex::encode(self.hasher.finalize()), self.count))
+    }
+}
+
+impl<R: Read> Read for HashReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+/// sha256 hex of an in-memory buffer.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Compression of a tar stream, detected from its magic bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// Peeks at the first bytes of `file` and returns a reader yielding the decompressed stream.
+pub(crate) fn open_decompressed(file: File) -> io::Result<(Box<dyn Read + Send>, Compression)> {
+    let mut buf = BufReader::with_capacity(64 * 1024, file);
+    let head = buf.fill_buf()?;
+    let compression = sniff(head);
+    let reader: Box<dyn Read + Send> = match compression {
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(buf)),
+        Compression::None | Compression::Zstd => Box::new(buf),
+    };
+    Ok((reader, compression))
+}
+
+pub(crate) fn sniff(head: &[u8]) -> Compression {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Zstd
+    } else {
+        Compression::None
+    }
+}
+
+/// Compression of a file on disk, from its first bytes.
+pub(crate) fn sniff_file(path: &Path) -> io::Result<Compression> {
+    let mut head = [0u8; 4];
+    let mut f = File::open(path)?;
+    let mut n = 0;
+    while n < head.len() {
+        let r = f.read(&mut head[n..])?;
+        if r == 0 {
+            break;
+        }
+        n += r;
+    }
+    Ok(sniff(&head[..n]))
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A name unique within this host for the life of the store: pid + counter + time.
+pub(crate) fn unique_name(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{}-{n}-{nanos}", std::process::id())
+}
+
+/// Writes `bytes` to `path` so that readers see either the old or the new file, never a
+/// partial one, even across a crash: temp file in the same dir, fsync, rename, fsync dir.
+pub(crate) fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), ImageError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(unique_name(".tmp"));
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(io_err(format!("writing {}", path.display())))
+}
+
+/// fsync a directory so a rename inside it is durable.
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Flushes the whole filesystem holding `path` (cheaper than fsync per extracted file).
+pub(crate) fn syncfs(path: &Path) -> io::Result<()> {
+    let f = File::open(path)?;
+    // SAFETY: plain syscall on a valid, owned fd.
+    if unsafe { libc::syncfs(f.as_raw_fd()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// An flock(2) on a lock file, released when dropped (the fd is closed).
+pub(crate) struct FileLock {
+    _file: File,
+}
+
+impl FileLock {
+    pub(crate) fn acquire(path: &Path, exclusive: bool) -> Result<FileLock, ImageError> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(io_err(format!("opening lock {}", path.display())))?;
+        let op = if exclusive {
+            libc::LOCK_EX
+        } else {
+            libc::LOCK_SH
+        };
+        loop {
+            // SAFETY: flock on a valid fd we own.
+            if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
+                return Ok(FileLock { _file: file });
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(io_err(format!("locking {}", path.display()))(err));
+            }
+        }
+    }
+}
+
+/// Removes a directory tree even if it holds read-only directories (as when not root).
+pub(crate) fn remove_tree(path: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+        Ok(m) if !m.is_dir() => return fs::remove_file(path),
+        Ok(_) => {}
+    }
+    if fs::remove_dir_all(path).is_ok() {
+        return Ok(());
+    }
+    make_dirs_writable(path);
+    fs::remove_dir_all(path)
+}
+
+fn make_dirs_writable(path: &Path) {
+    let _ = fs::set_permissions(path, fs::Permissions::from_mode(0o700));
+    if let Ok(entries) = fs::read_dir(path) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                make_dirs_writable(&entry.path());
+            }
+        }
+    }
+}
+
+/// A directory removed (recursively) when dropped, unless `keep` was called.
+pub(crate) struct TempDir {
+    path: Option<PathBuf>,
+}
+
+impl TempDir {
+    pub(crate) fn create(parent: &Path, prefix: &str) -> Result<TempDir, ImageError> {
+        let path = parent.join(unique_name(prefix));
+        fs::create_dir(&path).map_err(io_err(format!("creating {}", path.display())))?;
+        Ok(TempDir { path: Some(path) })
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        self.path.as_deref().unwrap_or(Path::new(""))
+    }
+
+    /// Stops the guard from removing the directory (it was renamed into place).
+    pub(crate) fn keep(mut self) {
+        self.path = None;
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if let Some(p) = self.path.take() {
+            let _ = remove_tree(&p);
+        }
+    }
+}
+
+/// True when running with effective uid 0 (needed for chown, device nodes, trusted xattrs).
+pub(crate) fn is_root() -> bool {
+    // SAFETY: geteuid has no failure modes.
+    unsafe { libc::geteuid() == 0 }
+}

@@ -1,0 +1,457 @@
+//! Safe extraction of one layer tar (plain or gzip) into a fresh directory, converting OCI
+//! whiteouts to the overlayfs form, and computing the layer's diff_id on the way.
+//!
+//! Safety model: every entry path is cleaned lexically (absolute paths are taken relative to the
+//! layer root, `..` is rejected) and every parent component must already be a real directory
+//! (never a symlink) inside the layer; missing parents are created. Symlinks are created but
+//! never followed. The target directory is private to this import, so nothing else races us.
+
+use std::ffi::CString;
+use std::fs::{self, DirBuilder, File, FileTimes, OpenOptions};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tar::{EntryType, Header};
+
+use super::error::{ImageError, io_err};
+use super::fsutil::{Compression, HashReader, is_root, open_decompressed, remove_tree};
+
+const WHITEOUT_PREFIX: &str = ".wh.";
+const OPAQUE_WHITEOUT: &str = ".wh..wh..opq";
+const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+
+/// Extracts the layer blob at `blob` into the existing empty directory `dest`.
+/// Returns the diff_id (sha256 hex of the uncompressed tar).
+pub(crate) fn extract_layer(blob: &Path, dest: &Path) -> Result<String, ImageError> {
+    let name = blob.display().to_string();
+    let file = File::open(blob).map_err(io_err(format!("opening layer {name}")))?;
+    let (reader, compression) =
+        open_decompressed(file).map_err(io_err(format!("reading layer {name}")))?;
+    if compression == Compression::Zstd {
+        return Err(ImageError::Unsupported {
+            what: format!("zstd-compressed layer {name}"),
+        });
+    }
+    let mut hashed = HashReader::new(reader);
+    let mut ex = Extractor {
+        dest,
+        layer: &name,
+        root: is_root(),
+        dirs: Vec::new(),
+    };
+    {
+        let mut archive = tar::Archive::new(&mut hashed);
+        let entries = archive
+            .entries()
+            .map_err(io_err(format!("reading layer {name}")))?;
+        for entry in entries {
+            let mut entry = entry.map_err(io_err(format!("reading layer {name}")))?;
+            ex.entry(&mut entry)?;
+        }
+    }
+    ex.finish_dirs()?;
+    let (diff_id, _) = hashed
+        .finish()
+        .map_err(io_err(format!("reading layer {name}")))?;
+    Ok(diff_id)
+}
+
+struct Extractor<'a> {
+    dest: &'a Path,
+    layer: &'a str,
+    root: bool,
+    /// Directories whose mode and mtime are applied last, so that a read-only directory does
+    /// not block its own children and child creation does not bump the mtime afterwards.
+    dirs: Vec<(PathBuf, u32, u64)>,
+}
+
+impl Extractor<'_> {
+    fn unsafe_path(&self, path: &Path, reason: &str) -> ImageError {
+        ImageError::UnsafePath {
+            layer: self.layer.to_string(),
+            path: path.display().to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    fn io(&self, what: &str, path: &Path) -> impl FnOnce(io::Error) -> ImageError {
+        io_err(format!("layer {}: {what} {}", self.layer, path.display()))
+    }
+
+    /// Lexically cleans a tar path relative to the layer root.
+    fn clean(&self, raw: &Path) -> Result<PathBuf, ImageError> {
+        let mut out = PathBuf::new();
+        for c in raw.components() {
+            match c {
+                Component::RootDir | Component::CurDir => {}
+                Component::Normal(n) => out.push(n),
+                Component::ParentDir => return Err(self.unsafe_path(raw, "contains \"..\"")),
+                Component::Prefix(_) => return Err(self.unsafe_path(raw, "invalid prefix")),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Makes sure every parent of `rel` is a real directory inside the layer, creating missing
+    /// ones; returns the absolute path of `rel`.
+    fn prepare_parents(&self, rel: &Path, create: bool) -> Result<PathBuf, ImageError> {
+        let mut cur = self.dest.to_path_buf();
+        let parent = rel.parent().unwrap_or(Path::new(""));
+        for c in parent.components() {
+            cur.push(c);
+            match fs::symlink_metadata(&cur) {
+                Ok(m) if m.is_dir() => {}
+                Ok(m) if is_whiteout(&m) && create => {
+                    // Deleted from lower layers and recreated here: a fresh, opaque directory.
+                    fs::remove_file(&cur).map_err(self.io("replacing", &cur))?;
+                    self.mkdir_opaque(&cur)?;
+                }
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(self.unsafe_path(rel, "a parent directory is a symlink"));
+                }
+                Ok(_) => return Err(self.unsafe_path(rel, "a parent is not a directory")),
+                Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
+                    DirBuilder::new()
+                        .mode(0o755)
+                        .create(&cur)
+                        .map_err(self.io("creating", &cur))?;
+                    // Explicit chmod: the daemon's umask must not shape image contents.
+                    fs::set_permissions(&cur, fs::Permissions::from_mode(0o755))
+                        .map_err(self.io("chmod", &cur))?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(self.unsafe_path(rel, "a parent directory does not exist"));
+                }
+                Err(e) => return Err(self.io("inspecting", &cur)(e)),
+            }
+        }
+        Ok(self.dest.join(rel))
+    }
+
+    /// Removes whatever is at `full` unless it is a directory and `keep_dir` is set.
+    fn clear(&self, full: &Path, keep_dir: bool) -> Result<(), ImageError> {
+        match fs::symlink_metadata(full) {
+            Ok(m) if m.is_dir() && keep_dir => Ok(()),
+            Ok(m) if m.is_dir() => remove_tree(full).map_err(self.io("replacing", full)),
+            Ok(_) => fs::remove_file(full).map_err(self.io("replacing", full)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.io("inspecting", full)(e)),
+        }
+    }
+
+    fn entry<R: io::Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<(), ImageError> {
+        let raw = entry
+            .path()
+            .map_err(io_err(format!("layer {}: bad entry path", self.layer)))?
+            .into_owned();
+        let rel = self.clean(&raw)?;
+        let header = entry.header().clone();
+        let kind = header.entry_type();
+        let file_name = rel.file_name().map(|n| n.to_string_lossy().into_owned());
+
+        if let Some(name) = file_name.as_deref()
+            && let Some(target) = name.strip_prefix(WHITEOUT_PREFIX)
+        {
+            return self.whiteout(&rel, name, target);
+        }
+        let xattrs = read_xattrs(entry).map_err(self.io("reading xattrs of", &raw))?;
+
+        if rel.as_os_str().is_empty() {
+            // The "./" entry carries the layer root's own metadata.
+            if kind == EntryType::Directory {
+                self.dir_meta(self.dest.to_path_buf(), &header, &xattrs)?;
+            }
+            return Ok(());
+        }
+        let full = self.prepare_parents(&rel, true)?;
+        match kind {
+            EntryType::Directory => {
+                let replaces_whiteout = fs::symlink_metadata(&full).is_ok_and(|m| is_whiteout(&m));
+                self.clear(&full, true)?;
+                if replaces_whiteout {
+                    self.mkdir_opaque(&full)?;
+                } else if !full.is_dir() {
+                    DirBuilder::new()
+                        .mode(0o700)
+                        .create(&full)
+                        .map_err(self.io("creating", &full))?;
+                }
+                self.dir_meta(full, &header, &xattrs)?;
+            }
+            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+                self.clear(&full, false)?;
+                let mut f = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(&full)
+                    .map_err(self.io("creating", &full))?;
+                io::copy(entry, &mut f).map_err(self.io("writing", &full))?;
+                if self.root {
+                    std::os::unix::fs::fchown(&f, Some(uid(&header)), Some(gid(&header)))
+                        .map_err(self.io("chown", &full))?;
+                }
+                self.set_xattrs(&full, &xattrs)?;
+                f.set_permissions(fs::Permissions::from_mode(mode(&header)))
+                    .map_err(self.io("chmod", &full))?;
+                let t = mtime(&header);
+                f.set_times(FileTimes::new().set_accessed(t).set_modified(t))
+                    .map_err(self.io("setting times of", &full))?;
+            }
+            EntryType::Symlink => {
+                let target = entry
+                    .link_name()
+                    .map_err(self.io("reading link of", &full))?
+                    .ok_or_else(|| self.unsafe_path(&rel, "symlink without target"))?
+                    .into_owned();
+                self.clear(&full, false)?;
+                std::os::unix::fs::symlink(&target, &full)
+                    .map_err(self.io("creating symlink", &full))?;
+                self.finish_special(&full, &header, &xattrs, false)?;
+            }
+            EntryType::Link => {
+                let raw_target = entry
+                    .link_name()
+                    .map_err(self.io("reading link of", &full))?
+                    .ok_or_else(|| self.unsafe_path(&rel, "hardlink without target"))?
+                    .into_owned();
+                let target_rel = self.clean(&raw_target)?;
+                let target = self.prepare_parents(&target_rel, false)?;
+                match fs::symlink_metadata(&target) {
+                    Ok(m) if !m.is_dir() => {}
+                    _ => {
+                        return Err(self.unsafe_path(
+                            &rel,
+                            "hardlink target is not an earlier non-directory entry of the layer",
+                        ));
+                    }
+                }
+                if target == full {
+                    return Ok(());
+                }
+                self.clear(&full, false)?;
+                // linkat without AT_SYMLINK_FOLLOW: a symlink target is linked, not followed.
+                fs::hard_link(&target, &full).map_err(self.io("creating hardlink", &full))?;
+            }
+            EntryType::Char | EntryType::Block | EntryType::Fifo => {
+                self.clear(&full, false)?;
+                let fmt = match kind {
+                    EntryType::Char => libc::S_IFCHR,
+                    EntryType::Block => libc::S_IFBLK,
+                    _ => libc::S_IFIFO,
+                };
+                let major = header.device_major().ok().flatten().unwrap_or(0);
+                let minor = header.device_minor().ok().flatten().unwrap_or(0);
+                mknod(&full, fmt | 0o600, libc::makedev(major, minor))
+                    .map_err(self.io("creating device", &full))?;
+                self.finish_special(&full, &header, &xattrs, true)?;
+            }
+            // Global pax headers and other metadata-only records have nothing to extract.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn whiteout(&self, rel: &Path, name: &str, target: &str) -> Result<(), ImageError> {
+        let parent_full = self.prepare_parents(rel, true)?;
+        let parent_dir = parent_full.parent().unwrap_or(self.dest).to_path_buf();
+        if name == OPAQUE_WHITEOUT {
+            return set_xattr(&parent_dir, OPAQUE_XATTR, b"y")
+                .map_err(self.io("marking opaque", &parent_dir));
+        }
+        if target.starts_with(WHITEOUT_PREFIX) {
+            // Other AUFS meta files (.wh..wh.plnk etc.) have no overlay meaning.
+            return Ok(());
+        }
+        if target.is_empty() || target == "." || target == ".." {
+            return Err(self.unsafe_path(rel, "invalid whiteout name"));
+        }
+        let full = parent_dir.join(target);
+        if fs::symlink_metadata(&full).is_ok() {
+            // OCI: a whiteout hides only lower layers, never an entry of its own layer.
+            return Ok(());
+        }
+        mknod(&full, libc::S_IFCHR, libc::makedev(0, 0))
+            .map_err(self.io("creating whiteout", &full))
+    }
+
+    fn mkdir_opaque(&self, full: &Path) -> Result<(), ImageError> {
+        DirBuilder::new()
+            .mode(0o755)
+            .create(full)
+            .map_err(self.io("creating", full))?;
+        fs::set_permissions(full, fs::Permissions::from_mode(0o755))
+            .map_err(self.io("chmod", full))?;
+        set_xattr(full, OPAQUE_XATTR, b"y").map_err(self.io("marking opaque", full))
+    }
+
+    fn dir_meta(
+        &mut self,
+        full: PathBuf,
+        header: &Header,
+        xattrs: &[(String, Vec<u8>)],
+    ) -> Result<(), ImageError> {
+        if self.root {
+            std::os::unix::fs::lchown(&full, Some(uid(header)), Some(gid(header)))
+                .map_err(self.io("chown", &full))?;
+        }
+        self.set_xattrs(&full, xattrs)?;
+        self.dirs
+            .push((full, mode(header), header.mtime().unwrap_or(0)));
+        Ok(())
+    }
+
+    fn finish_special(
+        &self,
+        full: &Path,
+        header: &Header,
+        xattrs: &[(String, Vec<u8>)],
+        chmod: bool,
+    ) -> Result<(), ImageError> {
+        if self.root {
+            std::os::unix::fs::lchown(full, Some(uid(header)), Some(gid(header)))
+                .map_err(self.io("chown", full))?;
+        }
+        self.set_xattrs(full, xattrs)?;
+        if chmod {
+            fs::set_permissions(full, fs::Permissions::from_mode(mode(header)))
+                .map_err(self.io("chmod", full))?;
+        }
+        set_times_nofollow(full, header.mtime().unwrap_or(0))
+            .map_err(self.io("setting times of", full))
+    }
+
+    fn set_xattrs(&self, full: &Path, xattrs: &[(String, Vec<u8>)]) -> Result<(), ImageError> {
+        for (name, value) in xattrs {
+            match set_xattr(full, name, value) {
+                Ok(()) => {}
+                // Best effort, like docker: filesystems and non-root users may refuse some.
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::ENOTSUP) | Some(libc::EPERM) | Some(libc::EACCES)
+                    ) => {}
+                Err(e) => return Err(self.io("setting xattr on", full)(e)),
+            }
+        }
+        Ok(())
+    }
+
+    fn finish_dirs(&mut self) -> Result<(), ImageError> {
+        // Deepest (latest) first, so setting a parent's mtime is the last touch on it.
+        for (path, mode, mtime) in self.dirs.drain(..).rev() {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode))
+                .map_err(io_err(format!("chmod {}", path.display())))?;
+            set_times_nofollow(&path, mtime)
+                .map_err(io_err(format!("setting times of {}", path.display())))?;
+        }
+        Ok(())
+    }
+}
+
+/// An overlayfs whiteout: a character device 0:0.
+fn is_whiteout(m: &fs::Metadata) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    m.file_type().is_char_device() && m.rdev() == 0
+}
+
+fn mode(h: &Header) -> u32 {
+    h.mode().unwrap_or(0o644) & 0o7777
+}
+
+fn uid(h: &Header) -> u32 {
+    h.uid()
+        .ok()
+        .and_then(|u| u32::try_from(u).ok())
+        .unwrap_or(0)
+}
+
+fn gid(h: &Header) -> u32 {
+    h.gid()
+        .ok()
+        .and_then(|g| u32::try_from(g).ok())
+        .unwrap_or(0)
+}
+
+fn mtime(h: &Header) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(h.mtime().unwrap_or(0))
+}
+
+/// xattrs recorded as pax `SCHILY.xattr.*` records, minus overlay's own (a layer must not be
+/// able to plant redirect/metacopy attributes that overlayfs would honour).
+fn read_xattrs<R: io::Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Vec<(String, Vec<u8>)>> {
+    let mut out = Vec::new();
+    if let Some(exts) = entry.pax_extensions()? {
+        for ext in exts {
+            let ext = ext?;
+            let Ok(key) = ext.key() else { continue };
+            if let Some(name) = key.strip_prefix("SCHILY.xattr.")
+                && !name.starts_with("trusted.overlay.")
+            {
+                out.push((name.to_string(), ext.value_bytes().to_vec()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn cpath(path: &Path) -> io::Result<CString> {
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))
+}
+
+fn mknod(path: &Path, mode: libc::mode_t, dev: libc::dev_t) -> io::Result<()> {
+    let c = cpath(path)?;
+    // SAFETY: valid NUL-terminated path; mknod does not follow a final symlink (none exists:
+    // the caller cleared the path).
+    if unsafe { libc::mknod(c.as_ptr(), mode, dev) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn set_xattr(path: &Path, name: &str, value: &[u8]) -> io::Result<()> {
+    let c = cpath(path)?;
+    let n = CString::new(name)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "xattr name contains NUL"))?;
+    // SAFETY: valid C strings and a buffer of the given length; l* variant never follows links.
+    let rc = unsafe {
+        libc::lsetxattr(
+            c.as_ptr(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn set_times_nofollow(path: &Path, secs: u64) -> io::Result<()> {
+    let c = cpath(path)?;
+    let ts = libc::timespec {
+        tv_sec: libc::time_t::try_from(secs).unwrap_or(0),
+        tv_nsec: 0,
+    };
+    let times = [ts, ts];
+    // SAFETY: valid path and a two-element timespec array, as utimensat requires.
+    let rc = unsafe {
+        libc::utimensat(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

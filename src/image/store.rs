@@ -1,0 +1,523 @@
+//! The on-disk image store: an OCI image layout (`oci-layout`, `index.json`, `blobs/sha256/`)
+//! plus `layers/<diff_id hex>/`, extracted layers shared between images and used as overlay
+//! lowerdirs.
+//!
+//! Crash safety: blobs and layer directories are fully written (and synced) under `tmp/`, then
+//! renamed into place, and only then does the atomically replaced `index.json` refer to them.
+//! Concurrency: imports hold a shared lock on `gc.lock` for their whole run and garbage
+//! collection an exclusive one, so GC never deletes what an import is about to reference;
+//! `index.lock` serializes read-modify-write of `index.json`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::archive::{self, ConfigSource, PreparedLayer};
+use super::error::{ImageError, io_err, json_err};
+use super::fsutil::{FileLock, TempDir, atomic_write, remove_tree, sha256_hex, syncfs};
+use super::layer;
+use super::oci::{
+    ConfigFile, Descriptor, Index, MT_CONFIG, MT_MANIFEST, Manifest, REF_NAME, RootFs, RunConfig,
+    host_arch, sha256_of,
+};
+use super::reference::{Reference, is_sha256_hex};
+
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const GC_LOCK: &str = "gc.lock";
+const INDEX_LOCK: &str = "index.lock";
+
+/// A summary of one stored image, as `rstack image ls` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageInfo {
+    /// Normalized reference (`busybox:latest`).
+    pub reference: String,
+    /// `sha256:<hex>` of the config blob (docker's image id).
+    pub id: String,
+    /// Sum of the layer blob sizes, in bytes.
+    pub size: u64,
+    /// The config's `created` timestamp, if it has one.
+    pub created: Option<String>,
+}
+
+/// What a container needs from its image, from the image config.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImageConfig {
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    pub env: Vec<String>,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+    pub stop_signal: Option<String>,
+}
+
+/// An image ready to be run: layer directories and config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResolvedImage {
+    /// `sha256:<hex>` of the config blob.
+    pub id: String,
+    /// The normalized reference it was resolved from.
+    pub reference: String,
+    /// Extracted layer directories, topmost first (overlay `lowerdir` order).
+    pub layers: Vec<PathBuf>,
+    pub config: ImageConfig,
+}
+
+/// Handle on an image store directory. Cheap to clone; all state is on disk.
+#[derive(Debug, Clone)]
+pub struct ImageStore {
+    root: PathBuf,
+}
+
+/// A stored image loaded from its manifest.
+struct Loaded {
+    manifest: Manifest,
+    config_hex: String,
+    config: ConfigFile,
+}
+
+impl ImageStore {
+    /// Opens (creating if needed) the store rooted at `root`.
+    pub fn open(root: &Path) -> Result<ImageStore, ImageError> {
+        let store = ImageStore {
+            root: root.to_path_buf(),
+        };
+        for dir in [
+            root.to_path_buf(),
+            root.join("blobs").join("sha256"),
+            store.layers_dir(),
+            store.tmp_dir(),
+        ] {
+            fs::create_dir_all(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
+        }
+        let layout = root.join("oci-layout");
+        if !layout.exists() {
+            atomic_write(&layout, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+        }
+        Ok(store)
+    }
+
+    /// The store's root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn layers_dir(&self) -> PathBuf {
+        self.root.join("layers")
+    }
+
+    fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    fn blob_path(&self, hex: &str) -> PathBuf {
+        self.root.join("blobs").join("sha256").join(hex)
+    }
+
+    fn layer_path(&self, hex: &str) -> PathBuf {
+        self.layers_dir().join(hex)
+    }
+
+    fn lock(&self, name: &str, exclusive: bool) -> Result<FileLock, ImageError> {
+        FileLock::acquire(&self.root.join(name), exclusive)
+    }
+
+    /// Imports an image archive file (OCI archive, docker-save tar or rootfs tar; gzip allowed)
+    /// and tags it `reference`, replacing any image previously tagged so.
+    pub fn import(&self, file: &Path, reference: &str) -> Result<ImageInfo, ImageError> {
+        let parsed = Reference::parse(reference)?;
+        if parsed.digest.is_some() {
+            return Err(ImageError::InvalidReference {
+                reference: reference.to_string(),
+                reason: "an image is imported under a tag, not a digest".to_string(),
+            });
+        }
+        let key = parsed.familiar();
+        let (info, replaced) = {
+            let _gc = self.lock(GC_LOCK, false)?;
+            let staging = TempDir::create(&self.tmp_dir(), "import")?;
+            let prepared = archive::prepare(file, staging.path(), &parsed)?;
+            let mut diff_ids = Vec::new();
+            let mut layer_descs = Vec::new();
+            for l in &prepared.layers {
+                diff_ids.push(self.ensure_layer(l)?);
+                self.store_blob_file(&l.blob, &l.digest)?;
+                layer_descs.push(Descriptor {
+                    media_type: l.media_type.clone(),
+                    digest: format!("sha256:{}", l.digest),
+                    size: l.size,
+                    annotations: BTreeMap::new(),
+                    platform: None,
+                });
+            }
+            let (config_bytes, config_hex) = match prepared.config {
+                ConfigSource::Given { bytes, digest } => (bytes, digest),
+                ConfigSource::Generate => {
+                    let bytes = generated_config(&diff_ids)?;
+                    let hex = sha256_hex(&bytes);
+                    (bytes, hex)
+                }
+            };
+            self.store_blob_bytes(&config_bytes, &config_hex)?;
+            let config: ConfigFile =
+                serde_json::from_slice(&config_bytes).map_err(json_err("parsing image config"))?;
+            let (manifest_bytes, manifest_hex, media_type) = match prepared.manifest {
+                Some(m) => m,
+                None => {
+                    let manifest = Manifest {
+                        schema_version: 2,
+                        media_type: MT_MANIFEST.to_string(),
+                        config: Descriptor {
+                            media_type: MT_CONFIG.to_string(),
+                            digest: format!("sha256:{config_hex}"),
+                            size: config_bytes.len() as u64,
+                            annotations: BTreeMap::new(),
+                            platform: None,
+                        },
+                        layers: layer_descs,
+                    };
+                    let bytes =
+                        serde_json::to_vec(&manifest).map_err(json_err("serializing manifest"))?;
+                    let hex = sha256_hex(&bytes);
+                    (bytes, hex, MT_MANIFEST.to_string())
+                }
+            };
+            self.store_blob_bytes(&manifest_bytes, &manifest_hex)?;
+            drop(staging);
+            // Everything the index will point at must be durable before the index is.
+            syncfs(&self.root).map_err(io_err("syncing image store"))?;
+            let info = ImageInfo {
+                reference: key.clone(),
+                id: format!("sha256:{config_hex}"),
+                size: prepared.layers.iter().map(|l| l.size).sum(),
+                created: config.created,
+            };
+            let mut annotations = BTreeMap::new();
+            annotations.insert(REF_NAME.to_string(), key.clone());
+            let desc = Descriptor {
+                media_type,
+                digest: format!("sha256:{manifest_hex}"),
+                size: manifest_bytes.len() as u64,
+                annotations,
+                platform: None,
+            };
+            let _index = self.lock(INDEX_LOCK, true)?;
+            let mut index = self.read_index()?;
+            let replaced = match index
+                .manifests
+                .iter_mut()
+                .find(|d| d.annotations.get(REF_NAME) == Some(&key))
+            {
+                Some(old) => {
+                    let changed = old.digest != desc.digest;
+                    *old = desc;
+                    changed
+                }
+                None => {
+                    index.manifests.push(desc);
+                    false
+                }
+            };
+            self.write_index(&index)?;
+            (info, replaced)
+        };
+        if replaced {
+            self.gc()?;
+        }
+        Ok(info)
+    }
+
+    /// Extracts a layer unless an identical one (same diff_id) is already in place.
+    fn ensure_layer(&self, l: &PreparedLayer) -> Result<String, ImageError> {
+        if let Some(d) = &l.diff_id
+            && self.layer_path(d).is_dir()
+        {
+            return Ok(d.clone());
+        }
+        let tmp = TempDir::create(&self.tmp_dir(), "layer")?;
+        // The layer root is the container's "/": 0755 unless the tar's "./" entry says otherwise.
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755))
+            .map_err(io_err("chmod layer directory"))?;
+        let diff = layer::extract_layer(&l.blob, tmp.path())?;
+        if let Some(expected) = &l.diff_id
+            && *expected != diff
+        {
+            return Err(ImageError::DigestMismatch {
+                what: format!("diff_id of layer sha256:{}", l.digest),
+                expected: format!("sha256:{expected}"),
+                actual: format!("sha256:{diff}"),
+            });
+        }
+        syncfs(tmp.path()).map_err(io_err("syncing extracted layer"))?;
+        let dest = self.layer_path(&diff);
+        match fs::rename(tmp.path(), &dest) {
+            Ok(()) => tmp.keep(),
+            // A concurrent import extracted the same layer first; ours is dropped.
+            Err(_) if dest.is_dir() => {}
+            Err(e) => return Err(io_err(format!("moving layer to {}", dest.display()))(e)),
+        }
+        Ok(diff)
+    }
+
+    fn store_blob_file(&self, src: &Path, hex: &str) -> Result<(), ImageError> {
+        let dest = self.blob_path(hex);
+        if dest.exists() {
+            return Ok(());
+        }
+        match fs::rename(src, &dest) {
+            Ok(()) => Ok(()),
+            // The same staged file was already moved under another name (aliased layer).
+            Err(_) if dest.exists() => Ok(()),
+            Err(e) => Err(io_err(format!("storing blob {}", dest.display()))(e)),
+        }
+    }
+
+    fn store_blob_bytes(&self, bytes: &[u8], hex: &str) -> Result<(), ImageError> {
+        let dest = self.blob_path(hex);
+        if dest.exists() {
+            return Ok(());
+        }
+        atomic_write(&dest, bytes)
+    }
+
+    fn read_index(&self) -> Result<Index, ImageError> {
+        let path = self.root.join("index.json");
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(json_err("parsing index.json")),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Index::empty()),
+            Err(e) => Err(io_err("reading index.json")(e)),
+        }
+    }
+
+    fn write_index(&self, index: &Index) -> Result<(), ImageError> {
+        let bytes = serde_json::to_vec_pretty(index).map_err(json_err("serializing index.json"))?;
+        atomic_write(&self.root.join("index.json"), &bytes)
+    }
+
+    fn read_blob(&self, hex: &str, what: &str) -> Result<Vec<u8>, ImageError> {
+        fs::read(self.blob_path(hex)).map_err(|e| ImageError::Corrupt {
+            reason: format!("{what} blob sha256:{hex}: {e}"),
+        })
+    }
+
+    fn load(&self, manifest_digest: &str) -> Result<Loaded, ImageError> {
+        let corrupt = |reason: String| ImageError::Corrupt { reason };
+        let hex = sha256_of(manifest_digest)
+            .ok_or_else(|| corrupt(format!("bad manifest digest {manifest_digest}")))?;
+        let manifest: Manifest = serde_json::from_slice(&self.read_blob(hex, "manifest")?)
+            .map_err(json_err(format!("parsing manifest {manifest_digest}")))?;
+        let config_hex = sha256_of(&manifest.config.digest)
+            .ok_or_else(|| corrupt(format!("bad config digest {}", manifest.config.digest)))?
+            .to_string();
+        let config: ConfigFile = serde_json::from_slice(&self.read_blob(&config_hex, "config")?)
+            .map_err(json_err(format!(
+                "parsing image config sha256:{config_hex}"
+            )))?;
+        Ok(Loaded {
+            manifest,
+            config_hex,
+            config,
+        })
+    }
+
+    /// Finds the index entry for a reference: a tag, `name@sha256:..` (manifest digest or image
+    /// id) or a bare image id `sha256:<hex>`. Returns the entry and the reference to report.
+    fn lookup(&self, index: &Index, reference: &str) -> Result<Vec<(usize, String)>, ImageError> {
+        let by_id = reference
+            .strip_prefix("sha256:")
+            .filter(|h| is_sha256_hex(h));
+        let parsed = match by_id {
+            Some(_) => None,
+            None => Some(Reference::parse(reference)?),
+        };
+        let mut found = Vec::new();
+        for (i, d) in index.manifests.iter().enumerate() {
+            let Some(name) = d.annotations.get(REF_NAME) else {
+                continue;
+            };
+            let digest_matches = |want: &str| {
+                d.digest == want
+                    || self
+                        .load(&d.digest)
+                        .is_ok_and(|l| format!("sha256:{}", l.config_hex) == want)
+            };
+            let hit = match (&parsed, by_id) {
+                (None, _) => digest_matches(reference),
+                (Some(r), _) => match &r.digest {
+                    None => *name == r.familiar(),
+                    Some(want) => {
+                        Reference::parse(name).is_ok_and(|n| n.familiar_name() == r.familiar_name())
+                            && digest_matches(want)
+                    }
+                },
+            };
+            if hit {
+                let shown = match &parsed {
+                    Some(r) => r.familiar(),
+                    None => name.clone(),
+                };
+                found.push((i, shown));
+            }
+        }
+        if found.is_empty() {
+            return Err(ImageError::NotFound {
+                reference: parsed.map_or_else(|| reference.to_string(), |r| r.familiar()),
+            });
+        }
+        Ok(found)
+    }
+
+    /// Resolves a reference to its extracted layers (topmost first) and config.
+    pub fn resolve(&self, reference: &str) -> Result<ResolvedImage, ImageError> {
+        let index = self.read_index()?;
+        let found = self.lookup(&index, reference)?;
+        let Some((i, shown)) = found.into_iter().next() else {
+            return Err(ImageError::NotFound {
+                reference: reference.to_string(),
+            });
+        };
+        let Some(desc) = index.manifests.get(i) else {
+            return Err(ImageError::NotFound {
+                reference: reference.to_string(),
+            });
+        };
+        let loaded = self.load(&desc.digest)?;
+        let mut layers = Vec::new();
+        for d in loaded.config.rootfs.diff_ids.iter().rev() {
+            let hex = sha256_of(d).ok_or_else(|| ImageError::Corrupt {
+                reason: format!("bad diff_id {d}"),
+            })?;
+            let dir = self.layer_path(hex);
+            if !dir.is_dir() {
+                return Err(ImageError::Corrupt {
+                    reason: format!(
+                        "layer directory {} of {shown} is missing; import the image again",
+                        dir.display()
+                    ),
+                });
+            }
+            layers.push(dir);
+        }
+        let run = loaded.config.config.unwrap_or_default();
+        let non_empty = |s: Option<String>| s.filter(|v| !v.is_empty());
+        Ok(ResolvedImage {
+            id: format!("sha256:{}", loaded.config_hex),
+            reference: shown,
+            layers,
+            config: ImageConfig {
+                entrypoint: run.entrypoint,
+                cmd: run.cmd,
+                env: run.env.unwrap_or_default(),
+                working_dir: non_empty(run.working_dir),
+                user: non_empty(run.user),
+                stop_signal: non_empty(run.stop_signal),
+            },
+        })
+    }
+
+    /// All tagged images, sorted by reference.
+    pub fn list(&self) -> Result<Vec<ImageInfo>, ImageError> {
+        let index = self.read_index()?;
+        let mut out = Vec::new();
+        for d in &index.manifests {
+            let Some(name) = d.annotations.get(REF_NAME) else {
+                continue;
+            };
+            let loaded = self.load(&d.digest)?;
+            out.push(ImageInfo {
+                reference: name.clone(),
+                id: format!("sha256:{}", loaded.config_hex),
+                size: loaded.manifest.layers.iter().map(|l| l.size).sum(),
+                created: loaded.config.created,
+            });
+        }
+        out.sort_by(|a, b| a.reference.cmp(&b.reference));
+        Ok(out)
+    }
+
+    /// Removes the tag(s) matching `reference`, then deletes blobs and layer directories no
+    /// longer used by any image. The caller makes sure no container still uses the layers.
+    pub fn remove(&self, reference: &str) -> Result<(), ImageError> {
+        {
+            let _gc = self.lock(GC_LOCK, false)?;
+            let _index = self.lock(INDEX_LOCK, true)?;
+            let mut index = self.read_index()?;
+            let found: HashSet<usize> = self
+                .lookup(&index, reference)?
+                .into_iter()
+                .map(|(i, _)| i)
+                .collect();
+            let mut i = 0;
+            index.manifests.retain(|_| {
+                let keep = !found.contains(&i);
+                i += 1;
+                keep
+            });
+            self.write_index(&index)?;
+        }
+        self.gc()
+    }
+
+    /// Deletes unreferenced blobs, layer directories and leftovers of interrupted imports.
+    pub fn gc(&self) -> Result<(), ImageError> {
+        let _gc = self.lock(GC_LOCK, true)?;
+        let index = self.read_index()?;
+        let mut blobs = HashSet::new();
+        let mut layers = HashSet::new();
+        for d in &index.manifests {
+            let Some(hex) = sha256_of(&d.digest) else {
+                continue;
+            };
+            blobs.insert(hex.to_string());
+            // An unreadable manifest keeps only itself; its other blobs cannot be known.
+            let Ok(loaded) = self.load(&d.digest) else {
+                continue;
+            };
+            blobs.insert(loaded.config_hex.clone());
+            for l in &loaded.manifest.layers {
+                blobs.extend(sha256_of(&l.digest).map(str::to_string));
+            }
+            for diff in &loaded.config.rootfs.diff_ids {
+                layers.extend(sha256_of(diff).map(str::to_string));
+            }
+        }
+        let sweep = |dir: PathBuf, live: &HashSet<String>| -> Result<(), ImageError> {
+            let entries =
+                fs::read_dir(&dir).map_err(io_err(format!("listing {}", dir.display())))?;
+            for entry in entries {
+                let entry = entry.map_err(io_err(format!("listing {}", dir.display())))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !live.contains(&name) {
+                    let path = entry.path();
+                    remove_tree(&path).map_err(io_err(format!("removing {}", path.display())))?;
+                }
+            }
+            Ok(())
+        };
+        sweep(self.root.join("blobs").join("sha256"), &blobs)?;
+        sweep(self.layers_dir(), &layers)?;
+        // No import runs while we hold the exclusive lock, so all of tmp/ is stale.
+        sweep(self.tmp_dir(), &HashSet::new())
+    }
+}
+
+/// The config written for a plain rootfs tar: no command, a default PATH.
+fn generated_config(diff_ids: &[String]) -> Result<Vec<u8>, ImageError> {
+    let config = ConfigFile {
+        created: None,
+        architecture: host_arch().to_string(),
+        os: "linux".to_string(),
+        config: Some(RunConfig {
+            env: Some(vec![DEFAULT_PATH.to_string()]),
+            ..RunConfig::default()
+        }),
+        rootfs: RootFs {
+            kind: "layers".to_string(),
+            diff_ids: diff_ids.iter().map(|d| format!("sha256:{d}")).collect(),
+        },
+    };
+    serde_json::to_vec(&config).map_err(json_err("serializing image config"))
+}
