@@ -88,7 +88,11 @@ fn cycles_of(g: &DiGraph<String, ()>) -> Vec<Vec<String>> {
 
 /// Shortest cycle through `start` inside its strongly connected component, following edges in
 /// insertion (depends_on) order so the result is deterministic.
-fn walk_cycle(g: &DiGraph<String, ()>, start: NodeIndex, members: &HashSet<NodeIndex>) -> Vec<String> {
+fn walk_cycle(
+    g: &DiGraph<String, ()>,
+    start: NodeIndex,
+    members: &HashSet<NodeIndex>,
+) -> Vec<String> {
     let mut parent: HashMap<NodeIndex, NodeIndex> = HashMap::new();
     let mut queue = VecDeque::from([start]);
     let mut seen = HashSet::from([start]);
@@ -120,7 +124,11 @@ fn ordered_neighbors(g: &DiGraph<String, ()>, n: NodeIndex, dir: Direction) -> V
         .edges_directed(n, dir)
         .map(|e| {
             use petgraph::visit::EdgeRef;
-            let other = if dir == Direction::Outgoing { e.target() } else { e.source() };
+            let other = if dir == Direction::Outgoing {
+                e.target()
+            } else {
+                e.source()
+            };
             (e.id().index(), other)
         })
         .collect();

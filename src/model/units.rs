@@ -157,7 +157,18 @@ mod tests {
         for (s, want) in ok {
             assert_eq!(parse_size(s), Ok(*want), "{s}");
         }
-        for s in ["", "12x", "m", "-1m", "1.m", ".5m", "1..5m", "1e3", "99999999999999999999", "20000p"] {
+        for s in [
+            "",
+            "12x",
+            "m",
+            "-1m",
+            "1.m",
+            ".5m",
+            "1..5m",
+            "1e3",
+            "99999999999999999999",
+            "20000p",
+        ] {
             assert!(parse_size(s).is_err(), "{s} should fail");
         }
     }

@@ -51,7 +51,11 @@ pub fn parse(
             });
         }
         let Some(value) = value else {
-            let known = out.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+            let known = out
+                .iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone());
             if let Some(v) = known.or_else(|| lookup(key)) {
                 out.push((key.to_string(), v));
             }
@@ -74,12 +78,10 @@ pub fn parse(
                 message: "unterminated single-quoted value".into(),
             })?
         } else if let Some(rest) = value.strip_prefix('"') {
-            let content = quoted_block(rest, '"', &lines, &mut idx).ok_or_else(|| {
-                DotenvError {
-                    line: lineno,
-                    col: u32::try_from(indent + 1).unwrap_or(u32::MAX),
-                    message: "unterminated double-quoted value".into(),
-                }
+            let content = quoted_block(rest, '"', &lines, &mut idx).ok_or_else(|| DotenvError {
+                line: lineno,
+                col: u32::try_from(indent + 1).unwrap_or(u32::MAX),
+                message: "unterminated double-quoted value".into(),
             })?;
             let unescaped = unescape(&content);
             interpolate(&unescaped, &local, &mut unset).map_err(|e| DotenvError {

@@ -30,22 +30,32 @@ pub fn read(
                 let ipath = format!("{path}[{i}]");
                 match &it.kind {
                     Kind::Map(_) => {
-                        let Some(entries) = cx.map(&ipath, it) else { continue };
+                        let Some(entries) = cx.map(&ipath, it) else {
+                            continue;
+                        };
                         let mut file = None;
                         let mut required = true;
                         for (k, knode, v) in entries {
                             match k.as_str() {
                                 "path" => file = cx.string(&format!("{ipath}.path"), v),
                                 "required" => {
-                                    required = cx.boolean(&format!("{ipath}.required"), v).unwrap_or(true)
+                                    required =
+                                        cx.boolean(&format!("{ipath}.required"), v).unwrap_or(true)
                                 }
                                 "format" => {
-                                    if cx.string(&format!("{ipath}.format"), v).as_deref() != Some("raw") {
+                                    if cx.string(&format!("{ipath}.format"), v).as_deref()
+                                        != Some("raw")
+                                    {
                                         cx.unsupported(knode.span, &format!("{ipath}.format"));
                                     }
                                 }
                                 k if k.starts_with("x-") => {}
-                                k => cx.unknown_key(knode.span, &ipath, k, &["path", "required", "format"]),
+                                k => cx.unknown_key(
+                                    knode.span,
+                                    &ipath,
+                                    k,
+                                    &["path", "required", "format"],
+                                ),
                             }
                         }
                         match file {
@@ -63,7 +73,10 @@ pub fn read(
         }
         _ => cx.error(
             node.span,
-            format!("{path}: expected a path or a list of paths, found {}", node.type_name()),
+            format!(
+                "{path}: expected a path or a list of paths, found {}",
+                node.type_name()
+            ),
         ),
     }
     let mut out: Vec<(String, String)> = Vec::new();

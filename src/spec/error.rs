@@ -102,7 +102,10 @@ impl fmt::Display for Diagnostic {
                 let src = src.replace('\t', " ");
                 let caret_pad = " ".repeat(self.col.saturating_sub(1) as usize);
                 let carets = "^".repeat(self.width.max(1) as usize);
-                write!(f, "\n{pad} |\n{num:>w$} | {src}\n{pad} | {caret_pad}{carets}")?;
+                write!(
+                    f,
+                    "\n{pad} |\n{num:>w$} | {src}\n{pad} | {caret_pad}{carets}"
+                )?;
             }
             if let Some(h) = &self.hint {
                 write!(f, "\n{pad} = hint: {h}")?;

@@ -1,8 +1,8 @@
 //! Which stack files to read: `-f`, `COMPOSE_FILE`, or the default names plus an override file.
 
+use super::LoadOptions;
 use super::error::{Diagnostic, Severity};
 use super::source::SourceFs;
-use super::LoadOptions;
 use std::path::{Path, PathBuf};
 
 pub const DEFAULT_NAMES: &[&str] = &[
@@ -95,11 +95,19 @@ pub fn resolve(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Resolved, Diagno
     if found.len() > 1 {
         let names: Vec<String> = found
             .iter()
-            .map(|(p, _)| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+            .map(|(p, _)| {
+                p.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            })
             .collect();
         warnings.push(Diagnostic::plain(
             Severity::Warning,
-            format!("found multiple stack files ({}), using {}", names.join(", "), names[0]),
+            format!(
+                "found multiple stack files ({}), using {}",
+                names.join(", "),
+                names[0]
+            ),
         ));
     }
     let mut files = vec![(first, Some(text))];

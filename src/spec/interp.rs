@@ -113,7 +113,9 @@ fn braced(
     let name_len = body
         .bytes()
         .enumerate()
-        .take_while(|(k, c)| c.is_ascii_alphabetic() || *c == b'_' || (*k > 0 && c.is_ascii_digit()))
+        .take_while(|(k, c)| {
+            c.is_ascii_alphabetic() || *c == b'_' || (*k > 0 && c.is_ascii_digit())
+        })
         .count();
     let name = &body[..name_len];
     if name.is_empty() {

@@ -111,8 +111,7 @@ pub fn service_unsupported(key: &str) -> bool {
 
 /// Top-level keys of the compose-spec schema.
 pub const TOP_LEVEL: &[&str] = &[
-    "version", "name", "include", "services", "models", "networks", "volumes", "secrets",
-    "configs",
+    "version", "name", "include", "services", "models", "networks", "volumes", "secrets", "configs",
 ];
 
 pub const HEALTHCHECK: &[&str] = &[
@@ -143,21 +142,32 @@ pub const LIMITS_IMPLEMENTED: &[&str] = &["memory", "cpus", "pids"];
 pub const X_RSTACK: &[&str] = &["restart_on_unhealthy", "restart_backoff"];
 pub const BACKOFF: &[&str] = &["initial", "max"];
 
-/// Levenshtein distance (small strings only).
+/// Edit distance counting an adjacent transposition as one edit (optimal string alignment),
+/// so "tset" is one step from "test".
 pub fn distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
+    let w = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * w];
+    for i in 0..=a.len() {
+        d[i * w] = i;
+    }
+    for (j, cell) in d.iter_mut().enumerate().take(w) {
+        *cell = j;
+    }
     for i in 1..=a.len() {
-        cur[0] = i;
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            let mut v = (d[(i - 1) * w + j] + 1)
+                .min(d[i * w + j - 1] + 1)
+                .min(d[(i - 1) * w + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[(i - 2) * w + j - 2] + 1);
+            }
+            d[i * w + j] = v;
         }
-        std::mem::swap(&mut prev, &mut cur);
     }
-    prev[b.len()]
+    d[a.len() * w + b.len()]
 }
 
 /// The closest candidate within a third of the word's length (at least 1, at most 3 edits), or
@@ -184,7 +194,10 @@ mod tests {
     /// Every service property of the checked-in compose-spec schema is classified exactly once.
     #[test]
     fn schema_service_keys_are_classified() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/compat/compose-spec.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/compat/compose-spec.json"
+        );
         let Ok(text) = std::fs::read_to_string(path) else {
             println!("note: {path} missing, skipping schema classification test");
             return;
@@ -226,5 +239,7 @@ mod tests {
             assert_eq!(suggest(w, &all), want, "{w}");
         }
         assert_eq!(distance("kitten", "sitting"), 3);
+        assert_eq!(distance("tset", "test"), 1);
+        assert_eq!(distance("", "abc"), 3);
     }
 }

@@ -6,7 +6,7 @@ use super::interp::{InterpError, interpolate_tree};
 use super::source::{SourceMap, display_path};
 use super::value::Cx;
 use super::yaml::{self, Kind, Node, Span};
-use super::{Loaded, LoadOptions, SourceFs, dotenv, keys, merge, service};
+use super::{LoadOptions, Loaded, SourceFs, dotenv, keys, merge, service};
 use crate::model::Stack;
 use indexmap::IndexMap;
 use std::collections::{BTreeMap, HashSet};
@@ -63,14 +63,21 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
         match &tree.kind {
             Kind::Map(_) => {}
             Kind::Null => {
-                report.error(&sources, tree.span, format!("{display}: the stack file is empty"));
+                report.error(
+                    &sources,
+                    tree.span,
+                    format!("{display}: the stack file is empty"),
+                );
                 continue;
             }
             _ => {
                 report.error(
                     &sources,
                     tree.span,
-                    format!("{display}: the top level must be a mapping, found {}", tree.type_name()),
+                    format!(
+                        "{display}: the top level must be a mapping, found {}",
+                        tree.type_name()
+                    ),
                 );
                 continue;
             }
@@ -152,7 +159,12 @@ fn environment(
                     Ok(list) => vars.extend(list),
                     Err(e) => report.error(
                         sources,
-                        Span { file: id, line: e.line, col: e.col, len: 1 },
+                        Span {
+                            file: id,
+                            line: e.line,
+                            col: e.col,
+                            len: 1,
+                        },
                         e.message,
                     ),
                 }
@@ -187,7 +199,12 @@ fn interpolate(
                 } else {
                     format!("required variable {name} is not set: {message}")
                 };
-                report.error_hint(sources, p.span, msg, format!("set {name} in the environment or in .env"));
+                report.error_hint(
+                    sources,
+                    p.span,
+                    msg,
+                    format!("set {name} in the environment or in .env"),
+                );
             }
             (Some(InterpError::Syntax(m)), _) => report.error(sources, p.span, m),
             (None, Some(name)) => {
@@ -222,7 +239,10 @@ fn top_level<'n>(cx: &mut Cx<'_>, root: &'n Node) -> Option<&'n Node> {
     for (k, v) in root.as_map().unwrap_or(&[]) {
         let key = k.scalar_text().unwrap_or_default();
         match key.as_str() {
-            "version" => cx.warn(k.span, "the top-level `version` key is obsolete and ignored"),
+            "version" => cx.warn(
+                k.span,
+                "the top-level `version` key is obsolete and ignored",
+            ),
             "name" => name = Some(v),
             "services" => {}
             "networks" | "volumes" | "secrets" | "configs" | "models" | "include" => {
@@ -263,7 +283,9 @@ fn project_name(
         let hint = "a project name needs lowercase letters, digits, `_` or `-`; set one with -p NAME or name:";
         match span {
             Some(s) => cx.error_hint(s, msg, hint),
-            None => cx.report.push(Diagnostic::plain(Severity::Error, msg).with_hint(hint)),
+            None => cx
+                .report
+                .push(Diagnostic::plain(Severity::Error, msg).with_hint(hint)),
         }
         return None;
     }
@@ -307,11 +329,12 @@ fn services(
             continue;
         }
         let profs = match svc.get("profiles") {
-            Some(p) => cx.string_list(&format!("services.{name}.profiles"), p).unwrap_or_default(),
+            Some(p) => cx
+                .string_list(&format!("services.{name}.profiles"), p)
+                .unwrap_or_default(),
             None => Vec::new(),
         };
-        let on = profs.is_empty()
-            || active.iter().any(|a| a == "*" || profs.contains(a));
+        let on = profs.is_empty() || active.iter().any(|a| a == "*" || profs.contains(a));
         if on {
             enabled.push((name, knode, svc));
         } else {
@@ -347,7 +370,9 @@ fn check_dependencies(
     all: &[String],
     disabled: &BTreeMap<String, Vec<String>>,
 ) {
-    let Some(deps) = svc.get("depends_on") else { return };
+    let Some(deps) = svc.get("depends_on") else {
+        return;
+    };
     let entries: Vec<(String, Span, bool)> = match &deps.kind {
         Kind::Seq(items) => items
             .iter()
@@ -356,8 +381,9 @@ fn check_dependencies(
         Kind::Map(m) => m
             .iter()
             .map(|(k, v)| {
-                let required = !matches!(v.get("required").map(|r| &r.kind), Some(Kind::Bool(false)))
-                    && v.get("required").and_then(Node::as_str) != Some("false");
+                let required =
+                    !matches!(v.get("required").map(|r| &r.kind), Some(Kind::Bool(false)))
+                        && v.get("required").and_then(Node::as_str) != Some("false");
                 (k.scalar_text().unwrap_or_default(), k.span, required)
             })
             .collect(),
@@ -371,7 +397,14 @@ fn check_dependencies(
                 profs.join(", ")
             );
             if required {
-                cx.error_hint(span, msg, format!("activate it with --profile {}", profs.first().map_or("", String::as_str)));
+                cx.error_hint(
+                    span,
+                    msg,
+                    format!(
+                        "activate it with --profile {}",
+                        profs.first().map_or("", String::as_str)
+                    ),
+                );
             } else {
                 cx.warn(span, msg);
             }
@@ -414,7 +447,9 @@ fn check_cycles(cx: &mut Cx<'_>, root: &Node, stack: &Stack) {
             });
         match span {
             Some(s) => cx.error(s, err.to_string()),
-            None => cx.report.push(Diagnostic::plain(Severity::Error, err.to_string())),
+            None => cx
+                .report
+                .push(Diagnostic::plain(Severity::Error, err.to_string())),
         }
     }
 }

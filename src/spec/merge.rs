@@ -32,9 +32,10 @@ pub fn normalize(root: &mut Node) {
                 } else if name == "depends_on" {
                     depends_list_to_map(sv);
                 } else if name == "build"
-                    && let Some(args) = map_get_mut(sv, "args") {
-                        kv_list_to_map(args);
-                    }
+                    && let Some(args) = map_get_mut(sv, "args")
+                {
+                    kv_list_to_map(args);
+                }
             }
         }
     }
@@ -54,7 +55,10 @@ fn map_get_mut<'a>(n: &'a mut Node, key: &str) -> Option<&'a mut Node> {
 /// converter to report.
 fn kv_list_to_map(n: &mut Node) {
     let Kind::Seq(items) = &n.kind else { return };
-    if items.iter().any(|i| matches!(i.kind, Kind::Seq(_) | Kind::Map(_))) {
+    if items
+        .iter()
+        .any(|i| matches!(i.kind, Kind::Seq(_) | Kind::Map(_)))
+    {
         return;
     }
     let mut out: Vec<(Node, Node)> = Vec::with_capacity(items.len());
@@ -66,7 +70,10 @@ fn kv_list_to_map(n: &mut Node) {
         };
         let key = Node::new(Kind::Str(k.clone()), it.span);
         let val = Node::new(v, it.span);
-        match out.iter_mut().find(|(ek, _)| ek.as_str() == Some(k.as_str())) {
+        match out
+            .iter_mut()
+            .find(|(ek, _)| ek.as_str() == Some(k.as_str()))
+        {
             Some(slot) => *slot = (key, val),
             None => out.push((key, val)),
         }
@@ -136,11 +143,17 @@ fn is_replace_path(path: &[String]) -> bool {
     )
 }
 
-fn merge_maps(path: &mut Vec<String>, base: Vec<(Node, Node)>, over: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
+fn merge_maps(
+    path: &mut Vec<String>,
+    base: Vec<(Node, Node)>,
+    over: Vec<(Node, Node)>,
+) -> Vec<(Node, Node)> {
     let mut out = base;
     for (k, v) in over {
         let Some(kt) = key_text(&k) else { continue };
-        let pos = out.iter().position(|(bk, _)| key_text(bk).as_deref() == Some(kt.as_str()));
+        let pos = out
+            .iter()
+            .position(|(bk, _)| key_text(bk).as_deref() == Some(kt.as_str()));
         if v.tag == Some(Tag::Reset) {
             if let Some(i) = pos {
                 out.remove(i);

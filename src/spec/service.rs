@@ -200,7 +200,10 @@ fn environment(
         Kind::Null => {}
         _ => cx.error(
             v.span,
-            format!("{path}: expected a mapping or a list of \"KEY=VALUE\", found {}", v.type_name()),
+            format!(
+                "{path}: expected a mapping or a list of \"KEY=VALUE\", found {}",
+                v.type_name()
+            ),
         ),
     }
 }
@@ -276,7 +279,10 @@ fn depends_on(cx: &mut Cx<'_>, path: &str, v: &Node) -> IndexMap<String, Depende
         }
         _ => cx.error(
             v.span,
-            format!("{path}: expected a list of service names or a mapping, found {}", v.type_name()),
+            format!(
+                "{path}: expected a list of service names or a mapping, found {}",
+                v.type_name()
+            ),
         ),
     }
     out
@@ -300,7 +306,11 @@ fn restart(cx: &mut Cx<'_>, path: &str, v: &Node) -> Option<RestartPolicy> {
         } else {
             "expected no, always, on-failure[:N] or unless-stopped"
         };
-        cx.error_hint(v.span, format!("{path}: invalid restart policy \"{s}\""), hint);
+        cx.error_hint(
+            v.span,
+            format!("{path}: invalid restart policy \"{s}\""),
+            hint,
+        );
     }
     policy
 }
@@ -373,7 +383,10 @@ fn health_test(cx: &mut Cx<'_>, path: &str, v: &Node) -> Option<HealthTest> {
             None
         }
         other => {
-            let span = v.as_seq().and_then(|s| s.first()).map_or(v.span, |n| n.span);
+            let span = v
+                .as_seq()
+                .and_then(|s| s.first())
+                .map_or(v.span, |n| n.span);
             cx.error_hint(
                 span,
                 format!("{path}: test must start with CMD, CMD-SHELL or NONE, found \"{other}\""),
@@ -385,7 +398,9 @@ fn health_test(cx: &mut Cx<'_>, path: &str, v: &Node) -> Option<HealthTest> {
 }
 
 fn deploy(cx: &mut Cx<'_>, path: &str, v: &Node, limits: &mut Resources) {
-    let Some(entries) = cx.map(path, v) else { return };
+    let Some(entries) = cx.map(path, v) else {
+        return;
+    };
     let known: Vec<&str> = keys::DEPLOY_IMPLEMENTED
         .iter()
         .chain(keys::DEPLOY_UNSUPPORTED)
@@ -409,7 +424,12 @@ fn deploy(cx: &mut Cx<'_>, path: &str, v: &Node, limits: &mut Resources) {
                                     "pids" => limits.pids = cx.int(&lp, lv).filter(|p| *p > 0),
                                     "devices" => cx.unsupported(lknode.span, &lp),
                                     k if k.starts_with("x-") => {}
-                                    k => cx.unknown_key(lknode.span, &rp, k, keys::LIMITS_IMPLEMENTED),
+                                    k => cx.unknown_key(
+                                        lknode.span,
+                                        &rp,
+                                        k,
+                                        keys::LIMITS_IMPLEMENTED,
+                                    ),
                                 }
                             }
                         }
@@ -436,7 +456,13 @@ fn tmpfs(cx: &mut Cx<'_>, path: &str, v: &Node) -> Vec<Tmpfs> {
             .collect(),
         Kind::Null => Vec::new(),
         _ => {
-            cx.error(v.span, format!("{path}: expected a path or a list of paths, found {}", v.type_name()));
+            cx.error(
+                v.span,
+                format!(
+                    "{path}: expected a path or a list of paths, found {}",
+                    v.type_name()
+                ),
+            );
             return Vec::new();
         }
     };
@@ -447,10 +473,17 @@ fn tmpfs(cx: &mut Cx<'_>, path: &str, v: &Node) -> Vec<Tmpfs> {
             None => (text.as_str(), None),
         };
         if !target.starts_with('/') {
-            cx.error(node.span, format!("{path}: tmpfs target \"{target}\" must be an absolute path"));
+            cx.error(
+                node.span,
+                format!("{path}: tmpfs target \"{target}\" must be an absolute path"),
+            );
             continue;
         }
-        let mut t = Tmpfs { target: target.to_string(), size: None, mode: None };
+        let mut t = Tmpfs {
+            target: target.to_string(),
+            size: None,
+            mode: None,
+        };
         for opt in opts.unwrap_or("").split(',').filter(|o| !o.is_empty()) {
             match opt.split_once('=') {
                 Some(("size", s)) => match crate::model::units::parse_size(s) {
@@ -459,9 +492,15 @@ fn tmpfs(cx: &mut Cx<'_>, path: &str, v: &Node) -> Vec<Tmpfs> {
                 },
                 Some(("mode", m)) => match u32::from_str_radix(m, 8) {
                     Ok(m) if m <= 0o7777 => t.mode = Some(m),
-                    _ => cx.error(node.span, format!("{path}: invalid tmpfs mode \"{m}\" (expected octal, e.g. 1777)")),
+                    _ => cx.error(
+                        node.span,
+                        format!("{path}: invalid tmpfs mode \"{m}\" (expected octal, e.g. 1777)"),
+                    ),
                 },
-                _ => cx.warn(node.span, format!("{path}: tmpfs option \"{opt}\" is not supported yet and is ignored")),
+                _ => cx.warn(
+                    node.span,
+                    format!("{path}: tmpfs option \"{opt}\" is not supported yet and is ignored"),
+                ),
             }
         }
         out.push(t);
@@ -471,23 +510,36 @@ fn tmpfs(cx: &mut Cx<'_>, path: &str, v: &Node) -> Vec<Tmpfs> {
 
 fn x_rstack(cx: &mut Cx<'_>, path: &str, v: &Node) -> ServiceExtensions {
     let mut ext = ServiceExtensions::default();
-    let Some(entries) = cx.map(path, v) else { return ext };
+    let Some(entries) = cx.map(path, v) else {
+        return ext;
+    };
     for (k, knode, val) in entries {
         let p = format!("{path}.{k}");
         match k.as_str() {
-            "restart_on_unhealthy" => ext.restart_on_unhealthy = cx.boolean(&p, val).unwrap_or(false),
+            "restart_on_unhealthy" => {
+                ext.restart_on_unhealthy = cx.boolean(&p, val).unwrap_or(false)
+            }
             "restart_backoff" => {
                 let Some(b) = cx.map(&p, val) else { continue };
                 for (bk, bknode, bv) in b {
                     let bp = format!("{p}.{bk}");
                     match bk.as_str() {
-                        "initial" => ext.restart_backoff_initial = cx.duration(&bp, bv).unwrap_or(ext.restart_backoff_initial),
-                        "max" => ext.restart_backoff_max = cx.duration(&bp, bv).unwrap_or(ext.restart_backoff_max),
+                        "initial" => {
+                            ext.restart_backoff_initial =
+                                cx.duration(&bp, bv).unwrap_or(ext.restart_backoff_initial)
+                        }
+                        "max" => {
+                            ext.restart_backoff_max =
+                                cx.duration(&bp, bv).unwrap_or(ext.restart_backoff_max)
+                        }
                         k => cx.unknown_key(bknode.span, &p, k, keys::BACKOFF),
                     }
                 }
                 if ext.restart_backoff_initial > ext.restart_backoff_max {
-                    cx.error(val.span, format!("{p}: initial must not be greater than max"));
+                    cx.error(
+                        val.span,
+                        format!("{p}: initial must not be greater than max"),
+                    );
                 }
                 if ext.restart_backoff_initial.is_zero() {
                     cx.error(val.span, format!("{p}.initial: must be greater than 0"));

@@ -64,7 +64,11 @@ impl Cx<'_> {
     }
 
     /// A mapping's entries as (key text, key node, value node); reports non-mappings.
-    pub fn map<'n>(&mut self, path: &str, n: &'n Node) -> Option<Vec<(String, &'n Node, &'n Node)>> {
+    pub fn map<'n>(
+        &mut self,
+        path: &str,
+        n: &'n Node,
+    ) -> Option<Vec<(String, &'n Node, &'n Node)>> {
         match &n.kind {
             Kind::Map(m) => Some(
                 m.iter()
@@ -181,11 +185,10 @@ impl Cx<'_> {
 
     pub fn cpus(&mut self, path: &str, n: &Node) -> Option<f64> {
         let r = match &n.kind {
-            Kind::Int(i) => units::check_cpus(*i as f64)
-                .ok_or_else(|| model_cpus_err(&i.to_string())),
-            Kind::Float(f) => {
-                units::check_cpus(*f).ok_or_else(|| model_cpus_err(&f.to_string()))
+            Kind::Int(i) => {
+                units::check_cpus(*i as f64).ok_or_else(|| model_cpus_err(&i.to_string()))
             }
+            Kind::Float(f) => units::check_cpus(*f).ok_or_else(|| model_cpus_err(&f.to_string())),
             Kind::Str(s) => units::parse_cpus(s),
             _ => {
                 self.expected(path, n, "a number of CPUs such as 1.5");

@@ -138,9 +138,12 @@ pub fn format_float(f: f64) -> String {
     if f.is_nan() {
         ".nan".into()
     } else if f.is_infinite() {
-        if f > 0.0 { "+.inf".into() } else { "-.inf".into() }
+        if f > 0.0 {
+            "+.inf".into()
+        } else {
+            "-.inf".into()
+        }
     } else {
-        
         f.to_string()
     }
 }
@@ -237,7 +240,8 @@ pub fn parse(text: &str, file: u32) -> Result<Node, YamlError> {
             }
             Event::Scalar(value, style, anchor, tag) => {
                 total += 1;
-                let mut node = Node::new(resolve_scalar(&value, style, tag.as_deref(), span)?, span);
+                let mut node =
+                    Node::new(resolve_scalar(&value, style, tag.as_deref(), span)?, span);
                 node.tag = merge_tag(tag.as_deref());
                 Some((node, anchor))
             }
@@ -467,13 +471,16 @@ pub fn plain_scalar(v: &str) -> Kind {
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         return match v.parse::<i64>() {
             Ok(i) => Kind::Int(i),
-            Err(_) => v.parse::<f64>().map_or_else(|_| Kind::Str(v.into()), Kind::Float),
+            Err(_) => v
+                .parse::<f64>()
+                .map_or_else(|_| Kind::Str(v.into()), Kind::Float),
         };
     }
     if is_core_float(digits)
-        && let Ok(f) = v.parse::<f64>() {
-            return Kind::Float(f);
-        }
+        && let Ok(f) = v.parse::<f64>()
+    {
+        return Kind::Float(f);
+    }
     Kind::Str(v.to_string())
 }
 

@@ -6,7 +6,10 @@ use std::path::PathBuf;
 
 #[test]
 fn corpus_files_load_or_fail_with_positions() {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/compat/compose"));
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/compat/compose"
+    ));
     let Ok(entries) = std::fs::read_dir(&dir) else {
         println!("note: {} missing, skipping the corpus test", dir.display());
         return;

@@ -123,7 +123,12 @@ fn structural_errors_have_positions() {
     for (text, want, line, col) in cases {
         let e = parse(text, 0).expect_err(text);
         assert!(e.message.contains(want), "{text:?}: {}", e.message);
-        assert_eq!((e.span.line, e.span.col), (*line, *col), "{text:?}: {}", e.message);
+        assert_eq!(
+            (e.span.line, e.span.col),
+            (*line, *col),
+            "{text:?}: {}",
+            e.message
+        );
     }
 }
 
