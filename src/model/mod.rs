@@ -1,4 +1,11 @@
 //! Validated stack model: units resolved, defaults applied, references checked.
+//!
+//! `types` is the contract the daemon is coded against; `units` parses the unit strings stack
+//! files use (sizes, durations, CPUs, signals).
 
+mod error;
 mod types;
+pub mod units;
+
+pub use error::UnitError;
 pub use types::*;

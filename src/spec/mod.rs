@@ -1,1 +1,64 @@
-//! spec (being written).
+//! Stack files -> validated `model::Stack`.
+//!
+//! Pipeline: read files through [`SourceFs`] -> YAML into a spanned tree (`yaml`) ->
+//! interpolate values with the shell env over `.env` (`interp`, `dotenv`) -> normalize list forms
+//! and merge multiple files (`merge`) -> profiles and `env_file` -> typed conversion with units
+//! and defaults (`service`, `value`) -> reference and cycle checks. Every problem becomes a
+//! [`Diagnostic`] with file:line:col; all of them are collected, not only the first.
+//!
+//! serde-saphyr's typed deserialization is not used: spans must survive interpolation and the
+//! multi-file merge so that a type error found late still points at the text that produced it.
+
+mod dotenv;
+mod envfile;
+mod error;
+mod files;
+mod interp;
+mod keys;
+mod load;
+mod merge;
+mod service;
+mod source;
+mod value;
+pub mod yaml;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::{Diagnostic, Diagnostics, Severity};
+pub use load::load;
+pub use source::{MemFs, RealFs, SourceFs};
+pub use value::split_words;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// What the CLI/daemon knows when asking for a stack.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Stack files in order (`-f`); empty = `COMPOSE_FILE` or the default names in `working_dir`.
+    pub files: Vec<PathBuf>,
+    /// Directory relative paths (and default file names) are looked up in.
+    pub working_dir: PathBuf,
+    /// `-p`.
+    pub project_name: Option<String>,
+    /// The caller's shell environment; it beats `.env`.
+    pub env: BTreeMap<String, String>,
+    /// `--env-file` (replaces the project's `.env`).
+    pub env_files: Vec<PathBuf>,
+    /// `--profile`.
+    pub profiles: Vec<String>,
+}
+
+/// A successfully loaded stack and the warnings found on the way.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub stack: crate::model::Stack,
+    pub warnings: Vec<Diagnostic>,
+    /// The stack files actually read, in merge order.
+    pub files: Vec<PathBuf>,
+    /// Interpolated, merged tree of all files (input of `config`-style output).
+    pub tree: yaml::Node,
+    /// Profiles that were active.
+    pub profiles: Vec<String>,
+}

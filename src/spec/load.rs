@@ -1,0 +1,455 @@
+//! The loading pipeline: files -> env -> parse + interpolate -> merge -> services -> checks.
+
+use super::error::{Diagnostic, Diagnostics, Report, Severity};
+use super::files::{self, absolute, normalize_project_name};
+use super::interp::{InterpError, interpolate_tree};
+use super::source::{SourceMap, display_path};
+use super::value::Cx;
+use super::yaml::{self, Kind, Node, Span};
+use super::{LoadOptions, Loaded, SourceFs, dotenv, keys, merge, service};
+use crate::model::Stack;
+use indexmap::IndexMap;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// Loads, merges and validates the stack described by `opts`.
+pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics> {
+    let mut sources = SourceMap::default();
+    let mut report = Report::default();
+    let fail = |report: Report| Err(Diagnostics(report.items));
+
+    let resolved = match files::resolve(opts, fs) {
+        Ok(r) => r,
+        Err(d) => {
+            report.push(d);
+            return fail(report);
+        }
+    };
+    report.items.extend(resolved.warnings);
+    let paths: Vec<PathBuf> = resolved.files.iter().map(|(p, _)| p.clone()).collect();
+    let project_dir = paths
+        .first()
+        .and_then(|p| p.parent())
+        .map_or_else(|| opts.working_dir.clone(), Path::to_path_buf);
+
+    let vars = environment(opts, fs, &project_dir, &mut sources, &mut report);
+    let lookup = |name: &str| vars.get(name).cloned();
+
+    let mut trees = Vec::new();
+    for (path, text) in resolved.files {
+        let display = display_path(&path, &opts.working_dir);
+        let text = match text {
+            Some(t) => t,
+            None => match fs.read(&path) {
+                Ok(t) => t,
+                Err(e) => {
+                    report.push(Diagnostic::plain(
+                        Severity::Error,
+                        format!("cannot read stack file {display}: {e}"),
+                    ));
+                    continue;
+                }
+            },
+        };
+        let id = sources.add(path.clone(), display.clone(), text);
+        let text = sources.get(id).map(|f| f.text.as_str()).unwrap_or("");
+        let mut tree = match yaml::parse(text, id) {
+            Ok(t) => t,
+            Err(e) => {
+                report.error(&sources, e.span, e.message);
+                continue;
+            }
+        };
+        match &tree.kind {
+            Kind::Map(_) => {}
+            Kind::Null => {
+                report.error(
+                    &sources,
+                    tree.span,
+                    format!("{display}: the stack file is empty"),
+                );
+                continue;
+            }
+            _ => {
+                report.error(
+                    &sources,
+                    tree.span,
+                    format!(
+                        "{display}: the top level must be a mapping, found {}",
+                        tree.type_name()
+                    ),
+                );
+                continue;
+            }
+        }
+        interpolate(&mut tree, &lookup, &sources, &mut report);
+        merge::normalize(&mut tree);
+        trees.push(tree);
+    }
+    if report.has_errors() || trees.is_empty() {
+        return fail(report);
+    }
+    let mut iter = trees.into_iter();
+    let Some(mut root) = iter.next() else {
+        return fail(report);
+    };
+    for t in iter {
+        root = merge::merge_files(root, t);
+    }
+    merge::strip_resets(&mut root);
+
+    let active_profiles = profiles(opts, &vars);
+    let mut cx = Cx {
+        sources: &mut sources,
+        report: &mut report,
+    };
+    let name_node = top_level(&mut cx, &root);
+    let name = project_name(&mut cx, opts, name_node, &vars, &project_dir);
+    let services = services(&mut cx, &root, fs, &project_dir, &lookup, &active_profiles);
+
+    let stack = Stack {
+        name: name.unwrap_or_default(),
+        working_dir: project_dir.display().to_string(),
+        services,
+    };
+    check_cycles(&mut cx, &root, &stack);
+
+    if report.has_errors() {
+        return fail(report);
+    }
+    Ok(Loaded {
+        stack,
+        warnings: report.items,
+        files: paths,
+        tree: root,
+        profiles: active_profiles,
+    })
+}
+
+/// Shell environment over the project's `.env` (or `--env-file`s).
+fn environment(
+    opts: &LoadOptions,
+    fs: &dyn SourceFs,
+    project_dir: &Path,
+    sources: &mut SourceMap,
+    report: &mut Report,
+) -> BTreeMap<String, String> {
+    let mut vars: BTreeMap<String, String> = BTreeMap::new();
+    let (list, required): (Vec<PathBuf>, bool) = if opts.env_files.is_empty() {
+        (vec![project_dir.join(".env")], false)
+    } else {
+        (
+            opts.env_files
+                .iter()
+                .map(|p| absolute(&opts.working_dir, p))
+                .collect(),
+            true,
+        )
+    };
+    for path in list {
+        let display = display_path(&path, &opts.working_dir);
+        match fs.read(&path) {
+            Ok(text) => {
+                let parsed = {
+                    let lookup = |n: &str| opts.env.get(n).or_else(|| vars.get(n)).cloned();
+                    dotenv::parse(&text, &lookup)
+                };
+                let id = sources.add(path.clone(), display, text);
+                match parsed {
+                    Ok(list) => vars.extend(list),
+                    Err(e) => report.error(
+                        sources,
+                        Span {
+                            file: id,
+                            line: e.line,
+                            col: e.col,
+                            len: 1,
+                        },
+                        e.message,
+                    ),
+                }
+            }
+            Err(e) if required => report.push(Diagnostic::plain(
+                Severity::Error,
+                format!("cannot read env file {display}: {e}"),
+            )),
+            Err(_) => {}
+        }
+    }
+    for (k, v) in &opts.env {
+        vars.insert(k.clone(), v.clone());
+    }
+    vars
+}
+
+fn interpolate(
+    tree: &mut Node,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    sources: &SourceMap,
+    report: &mut Report,
+) {
+    let mut problems = Vec::new();
+    interpolate_tree(tree, lookup, &mut problems);
+    let mut warned: HashSet<String> = HashSet::new();
+    for p in problems {
+        match (p.error, p.unset) {
+            (Some(InterpError::Required { name, message }), _) => {
+                let msg = if message.is_empty() {
+                    format!("required variable {name} is not set")
+                } else {
+                    format!("required variable {name} is not set: {message}")
+                };
+                report.error_hint(
+                    sources,
+                    p.span,
+                    msg,
+                    format!("set {name} in the environment or in .env"),
+                );
+            }
+            (Some(InterpError::Syntax(m)), _) => report.error(sources, p.span, m),
+            (None, Some(name)) => {
+                if warned.insert(name.clone()) {
+                    report.warn(
+                        sources,
+                        p.span,
+                        format!("variable {name} is not set, using an empty string"),
+                    );
+                }
+            }
+            (None, None) => {}
+        }
+    }
+}
+
+fn profiles(opts: &LoadOptions, vars: &BTreeMap<String, String>) -> Vec<String> {
+    let mut out: Vec<String> = opts.profiles.clone();
+    if let Some(list) = vars.get("COMPOSE_PROFILES") {
+        for p in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            if !out.iter().any(|o| o == p) {
+                out.push(p.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Checks top-level keys; returns the `name:` node if any.
+fn top_level<'n>(cx: &mut Cx<'_>, root: &'n Node) -> Option<&'n Node> {
+    let mut name = None;
+    for (k, v) in root.as_map().unwrap_or(&[]) {
+        let key = k.scalar_text().unwrap_or_default();
+        match key.as_str() {
+            "version" => cx.warn(
+                k.span,
+                "the top-level `version` key is obsolete and ignored",
+            ),
+            "name" => name = Some(v),
+            "services" => {}
+            "networks" | "volumes" | "secrets" | "configs" | "models" | "include" => {
+                if !v.is_null() && v.as_map().is_none_or(|m| !m.is_empty()) {
+                    cx.unsupported(k.span, &key);
+                }
+            }
+            k2 if k2.starts_with("x-") => {}
+            other => cx.unknown_key(k.span, "top level", other, keys::TOP_LEVEL),
+        }
+    }
+    name
+}
+
+fn project_name(
+    cx: &mut Cx<'_>,
+    opts: &LoadOptions,
+    node: Option<&Node>,
+    vars: &BTreeMap<String, String>,
+    project_dir: &Path,
+) -> Option<String> {
+    let (raw, span) = if let Some(p) = &opts.project_name {
+        (p.clone(), None)
+    } else if let Some(n) = node {
+        (cx.string("name", n)?, Some(n.span))
+    } else if let Some(v) = vars.get("COMPOSE_PROJECT_NAME").filter(|v| !v.is_empty()) {
+        (v.clone(), None)
+    } else {
+        let dir = project_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        (dir, None)
+    };
+    let name = normalize_project_name(&raw);
+    if name.is_empty() {
+        let msg = format!("invalid project name \"{raw}\"");
+        let hint = "a project name needs lowercase letters, digits, `_` or `-`; set one with -p NAME or name:";
+        match span {
+            Some(s) => cx.error_hint(s, msg, hint),
+            None => cx
+                .report
+                .push(Diagnostic::plain(Severity::Error, msg).with_hint(hint)),
+        }
+        return None;
+    }
+    Some(name)
+}
+
+fn valid_service_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+}
+
+fn services(
+    cx: &mut Cx<'_>,
+    root: &Node,
+    fs: &dyn SourceFs,
+    project_dir: &Path,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    active: &[String],
+) -> IndexMap<String, crate::model::Service> {
+    let mut out = IndexMap::new();
+    let Some(node) = root.get("services") else {
+        return out;
+    };
+    if node.is_null() {
+        return out;
+    }
+    let Some(entries) = cx.map("services", node) else {
+        return out;
+    };
+    let all: Vec<String> = entries.iter().map(|(n, _, _)| n.clone()).collect();
+    let mut disabled: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut enabled: Vec<(String, &Node, &Node)> = Vec::new();
+    for (name, knode, svc) in entries {
+        if !valid_service_name(&name) {
+            cx.error_hint(
+                knode.span,
+                format!("invalid service name \"{name}\""),
+                "service names may only contain letters, digits, `.`, `_` and `-`",
+            );
+            continue;
+        }
+        let profs = match svc.get("profiles") {
+            Some(p) => cx
+                .string_list(&format!("services.{name}.profiles"), p)
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let on = profs.is_empty() || active.iter().any(|a| a == "*" || profs.contains(a));
+        if on {
+            enabled.push((name, knode, svc));
+        } else {
+            disabled.insert(name, profs);
+        }
+    }
+    for (name, knode, svc) in &enabled {
+        let env_file = super::envfile::read(cx, name, svc, fs, project_dir, lookup);
+        let input = service::ServiceInput {
+            name,
+            key: knode,
+            node: svc,
+            lookup,
+            env_file,
+        };
+        if let Some(s) = service::convert(cx, input) {
+            out.insert(name.clone(), s);
+        }
+        check_dependencies(cx, name, svc, &all, &disabled);
+    }
+    // A disabled dependency that is not required is dropped (Compose warns and continues).
+    for s in out.values_mut() {
+        s.depends_on.retain(|d, _| !disabled.contains_key(d));
+    }
+    out
+}
+
+/// Reports depends_on entries naming unknown or profile-disabled services, at the entry.
+fn check_dependencies(
+    cx: &mut Cx<'_>,
+    name: &str,
+    svc: &Node,
+    all: &[String],
+    disabled: &BTreeMap<String, Vec<String>>,
+) {
+    let Some(deps) = svc.get("depends_on") else {
+        return;
+    };
+    let entries: Vec<(String, Span, bool)> = match &deps.kind {
+        Kind::Seq(items) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(|s| (s.to_string(), i.span, true)))
+            .collect(),
+        Kind::Map(m) => m
+            .iter()
+            .map(|(k, v)| {
+                let required =
+                    !matches!(v.get("required").map(|r| &r.kind), Some(Kind::Bool(false)))
+                        && v.get("required").and_then(Node::as_str) != Some("false");
+                (k.scalar_text().unwrap_or_default(), k.span, required)
+            })
+            .collect(),
+        _ => return,
+    };
+    let names: Vec<&str> = all.iter().map(String::as_str).collect();
+    for (dep, span, required) in entries {
+        if let Some(profs) = disabled.get(&dep) {
+            let msg = format!(
+                "services.{name}.depends_on: service \"{dep}\" is disabled (profiles: {})",
+                profs.join(", ")
+            );
+            if required {
+                cx.error_hint(
+                    span,
+                    msg,
+                    format!(
+                        "activate it with --profile {}",
+                        profs.first().map_or("", String::as_str)
+                    ),
+                );
+            } else {
+                cx.warn(span, msg);
+            }
+            continue;
+        }
+        if !all.contains(&dep) {
+            let msg = format!("services.{name}.depends_on: unknown service \"{dep}\"");
+            match keys::suggest(&dep, &names) {
+                Some(s) => cx.error_hint(span, msg, format!("did you mean {s}?")),
+                None => cx.error(span, msg),
+            }
+        } else if dep == name {
+            cx.error(span, format!("dependency cycle: {name} -> {name}"));
+        }
+    }
+}
+
+/// Reports each dependency cycle at the depends_on entry that closes it from its first service.
+fn check_cycles(cx: &mut Cx<'_>, root: &Node, stack: &Stack) {
+    for cycle in crate::graph::cycles(stack) {
+        if cycle.len() < 2 {
+            // Self-dependencies were reported by check_dependencies.
+            continue;
+        }
+        let err = crate::graph::GraphError::Cycle(cycle.clone());
+        let span = root
+            .get("services")
+            .and_then(|s| s.get(&cycle[0]))
+            .and_then(|s| s.get("depends_on"))
+            .and_then(|d| match &d.kind {
+                Kind::Map(m) => m
+                    .iter()
+                    .find(|(k, _)| k.as_str() == Some(cycle[1].as_str()))
+                    .map(|(k, _)| k.span),
+                Kind::Seq(items) => items
+                    .iter()
+                    .find(|i| i.as_str() == Some(cycle[1].as_str()))
+                    .map(|i| i.span),
+                _ => None,
+            });
+        match span {
+            Some(s) => cx.error(s, err.to_string()),
+            None => cx
+                .report
+                .push(Diagnostic::plain(Severity::Error, err.to_string())),
+        }
+    }
+}

@@ -1,0 +1,552 @@
+//! One service tree -> `model::Service`: every implemented key converted, every known but
+//! unsupported key warned about, every unknown key an error with a suggestion.
+
+use super::keys;
+use super::value::Cx;
+use super::yaml::{Kind, Node};
+use crate::model::{
+    DependCondition, Dependency, HealthTest, Healthcheck, Resources, RestartPolicy, Service,
+    ServiceExtensions, Tmpfs,
+};
+use indexmap::IndexMap;
+use std::time::Duration;
+
+/// What the converter needs besides the tree.
+pub struct ServiceInput<'a> {
+    pub name: &'a str,
+    /// The service's key under `services:` (errors about the whole service point here).
+    pub key: &'a Node,
+    pub node: &'a Node,
+    /// Variables for `environment` entries without a value (shell env over `.env`).
+    pub lookup: &'a dyn Fn(&str) -> Option<String>,
+    /// Environment read from `env_file`, already in order; `environment` overrides it.
+    pub env_file: Vec<(String, String)>,
+}
+
+/// Converts one service. Returns `None` when it had errors (all of them reported).
+pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
+    let name = input.name;
+    let base = format!("services.{name}");
+    let entries = cx.map(&base, input.node)?;
+    let before = cx.report.items.iter().filter(|d| d.is_error()).count();
+
+    let mut svc = Service {
+        name: name.to_string(),
+        image: String::new(),
+        entrypoint: None,
+        command: None,
+        environment: input.env_file.into_iter().collect(),
+        working_dir: None,
+        user: None,
+        hostname: None,
+        depends_on: IndexMap::new(),
+        restart: RestartPolicy::No,
+        healthcheck: None,
+        resources: Resources::default(),
+        stop_signal: "SIGTERM".into(),
+        stop_grace_period: Duration::from_secs(10),
+        read_only: false,
+        tmpfs: Vec::new(),
+        init: false,
+        x_rstack: ServiceExtensions::default(),
+    };
+    let mut image_seen = false;
+    let mut deploy_limits = Resources::default();
+    let known: Vec<&str> = keys::SERVICE_IMPLEMENTED
+        .iter()
+        .chain(keys::SERVICE_UNSUPPORTED)
+        .chain(keys::SERVICE_UNSUPPORTED_NEWER)
+        .copied()
+        .collect();
+
+    for (key, knode, v) in entries {
+        let path = format!("{base}.{key}");
+        match key.as_str() {
+            "image" => {
+                image_seen = true;
+                if let Some(s) = cx.string(&path, v) {
+                    if s.trim().is_empty() {
+                        cx.error(v.span, format!("{path}: must not be empty"));
+                    }
+                    svc.image = s;
+                }
+            }
+            "command" => {
+                if !v.is_null() {
+                    svc.command = cx.command(&path, v);
+                }
+            }
+            "entrypoint" => {
+                if !v.is_null() {
+                    svc.entrypoint = cx.command(&path, v);
+                }
+            }
+            "environment" => environment(cx, &path, v, input.lookup, &mut svc.environment),
+            "working_dir" => svc.working_dir = opt_string(cx, &path, v),
+            "user" => svc.user = opt_string(cx, &path, v),
+            "hostname" => svc.hostname = opt_string(cx, &path, v),
+            "depends_on" => svc.depends_on = depends_on(cx, &path, v),
+            "restart" => {
+                if let Some(r) = restart(cx, &path, v) {
+                    svc.restart = r;
+                }
+            }
+            "healthcheck" => svc.healthcheck = healthcheck(cx, &path, v),
+            "mem_limit" => svc.resources.memory = cx.size(&path, v),
+            "cpus" => svc.resources.cpus = cx.cpus(&path, v),
+            "pids_limit" => svc.resources.pids = cx.int(&path, v).filter(|p| *p > 0),
+            "deploy" => deploy(cx, &path, v, &mut deploy_limits),
+            "stop_signal" => {
+                if let Some(s) = cx.string(&path, v) {
+                    match crate::model::units::normalize_signal(&s) {
+                        Ok(sig) => svc.stop_signal = sig,
+                        Err(e) => cx.error(v.span, format!("{path}: {e}")),
+                    }
+                }
+            }
+            "stop_grace_period" => {
+                if let Some(d) = cx.duration(&path, v) {
+                    svc.stop_grace_period = d;
+                }
+            }
+            "read_only" => svc.read_only = cx.boolean(&path, v).unwrap_or(false),
+            "init" => svc.init = cx.boolean(&path, v).unwrap_or(false),
+            "tmpfs" => svc.tmpfs = tmpfs(cx, &path, v),
+            "x-rstack" => svc.x_rstack = x_rstack(cx, &path, v),
+            // Consumed earlier in the pipeline (env_file, profiles, extends).
+            "env_file" | "profiles" | "extends" => {}
+            k if k.starts_with("x-") => {}
+            k if keys::service_unsupported(k) => cx.unsupported(knode.span, &path),
+            k => cx.unknown_key(knode.span, &base, k, &known),
+        }
+    }
+    if !image_seen {
+        let hint = if input.node.get("build").is_some() {
+            "building images is not supported yet: build it elsewhere and `rstack image import` it, then set image:"
+        } else {
+            "add image: NAME[:TAG]"
+        };
+        cx.error_hint(input.key.span, format!("{base}: image is required"), hint);
+    }
+    // deploy.resources.limits wins over the legacy keys (Compose rejects differing values;
+    // rstack takes the deploy value).
+    if deploy_limits.memory.is_some() {
+        svc.resources.memory = deploy_limits.memory;
+    }
+    if deploy_limits.cpus.is_some() {
+        svc.resources.cpus = deploy_limits.cpus;
+    }
+    if deploy_limits.pids.is_some() {
+        svc.resources.pids = deploy_limits.pids;
+    }
+    let after = cx.report.items.iter().filter(|d| d.is_error()).count();
+    (after == before).then_some(svc)
+}
+
+fn opt_string(cx: &mut Cx<'_>, path: &str, v: &Node) -> Option<String> {
+    if v.is_null() {
+        return None;
+    }
+    cx.string(path, v)
+}
+
+fn environment(
+    cx: &mut Cx<'_>,
+    path: &str,
+    v: &Node,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    out: &mut IndexMap<String, String>,
+) {
+    match &v.kind {
+        Kind::Map(m) => {
+            for (k, val) in m {
+                let key = k.scalar_text().unwrap_or_default();
+                if key.is_empty() {
+                    cx.error(k.span, format!("{path}: empty variable name"));
+                    continue;
+                }
+                if val.is_null() {
+                    match lookup(&key) {
+                        Some(x) => {
+                            out.insert(key, x);
+                        }
+                        None => {
+                            out.shift_remove(&key);
+                        }
+                    }
+                } else if let Some(s) = cx.string(&format!("{path}.{key}"), val) {
+                    out.insert(key, s);
+                }
+            }
+        }
+        Kind::Seq(items) => {
+            for (i, it) in items.iter().enumerate() {
+                let Some(text) = cx.string(&format!("{path}[{i}]"), it) else {
+                    continue;
+                };
+                match text.split_once('=') {
+                    Some((k, val)) if !k.is_empty() => {
+                        out.insert(k.to_string(), val.to_string());
+                    }
+                    Some(_) => cx.error(it.span, format!("{path}[{i}]: empty variable name")),
+                    None => {
+                        if let Some(x) = lookup(&text) {
+                            out.insert(text, x);
+                        }
+                    }
+                }
+            }
+        }
+        Kind::Null => {}
+        _ => cx.error(
+            v.span,
+            format!(
+                "{path}: expected a mapping or a list of \"KEY=VALUE\", found {}",
+                v.type_name()
+            ),
+        ),
+    }
+}
+
+fn depends_on(cx: &mut Cx<'_>, path: &str, v: &Node) -> IndexMap<String, Dependency> {
+    let mut out = IndexMap::new();
+    let started = Dependency {
+        condition: DependCondition::ServiceStarted,
+        required: true,
+        restart: false,
+    };
+    match &v.kind {
+        Kind::Seq(_) => {
+            for name in cx.string_list(path, v).unwrap_or_default() {
+                out.insert(name, started.clone());
+            }
+        }
+        Kind::Map(m) => {
+            for (k, d) in m {
+                let dep = k.scalar_text().unwrap_or_default();
+                let dpath = format!("{path}.{dep}");
+                let mut entry = started.clone();
+                let Some(fields) = cx.map(&dpath, d) else {
+                    continue;
+                };
+                for (fk, fknode, fv) in fields {
+                    let fpath = format!("{dpath}.{fk}");
+                    match fk.as_str() {
+                        "condition" => {
+                            if let Some(c) = cx.string(&fpath, fv) {
+                                match c.as_str() {
+                                    "service_started" => {
+                                        entry.condition = DependCondition::ServiceStarted
+                                    }
+                                    "service_healthy" => {
+                                        entry.condition = DependCondition::ServiceHealthy
+                                    }
+                                    "service_completed_successfully" => {
+                                        entry.condition =
+                                            DependCondition::ServiceCompletedSuccessfully
+                                    }
+                                    other => {
+                                        let conds = [
+                                            "service_started",
+                                            "service_healthy",
+                                            "service_completed_successfully",
+                                        ];
+                                        let msg = format!("{fpath}: unknown condition \"{other}\"");
+                                        match keys::suggest(other, &conds) {
+                                            Some(s) => cx.error_hint(
+                                                fv.span,
+                                                msg,
+                                                format!("did you mean {s}?"),
+                                            ),
+                                            None => cx.error_hint(
+                                                fv.span,
+                                                msg,
+                                                "expected service_started, service_healthy or service_completed_successfully",
+                                            ),
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        "required" => entry.required = cx.boolean(&fpath, fv).unwrap_or(true),
+                        "restart" => entry.restart = cx.boolean(&fpath, fv).unwrap_or(false),
+                        k if k.starts_with("x-") => {}
+                        k => cx.unknown_key(fknode.span, &dpath, k, keys::DEPENDS_ON),
+                    }
+                }
+                out.insert(dep, entry);
+            }
+        }
+        _ => cx.error(
+            v.span,
+            format!(
+                "{path}: expected a list of service names or a mapping, found {}",
+                v.type_name()
+            ),
+        ),
+    }
+    out
+}
+
+fn restart(cx: &mut Cx<'_>, path: &str, v: &Node) -> Option<RestartPolicy> {
+    let s = cx.string(path, v)?;
+    let policy = match s.as_str() {
+        "no" | "" => Some(RestartPolicy::No),
+        "always" => Some(RestartPolicy::Always),
+        "unless-stopped" => Some(RestartPolicy::UnlessStopped),
+        "on-failure" => Some(RestartPolicy::OnFailure { max_retries: 0 }),
+        other => other
+            .strip_prefix("on-failure:")
+            .and_then(|n| n.parse::<u32>().ok())
+            .map(|max_retries| RestartPolicy::OnFailure { max_retries }),
+    };
+    if policy.is_none() {
+        let hint = if v.kind == Kind::Bool(false) {
+            "write restart: \"no\" (quoted) or omit it"
+        } else {
+            "expected no, always, on-failure[:N] or unless-stopped"
+        };
+        cx.error_hint(
+            v.span,
+            format!("{path}: invalid restart policy \"{s}\""),
+            hint,
+        );
+    }
+    policy
+}
+
+fn healthcheck(cx: &mut Cx<'_>, path: &str, v: &Node) -> Option<Healthcheck> {
+    let entries = cx.map(path, v)?;
+    let mut hc = Healthcheck::default();
+    let mut test: Option<Option<HealthTest>> = None;
+    let mut disabled = false;
+    for (k, knode, val) in entries {
+        let p = format!("{path}.{k}");
+        match k.as_str() {
+            "test" => test = Some(health_test(cx, &p, val)),
+            "interval" => hc.interval = cx.duration(&p, val).unwrap_or(hc.interval),
+            "timeout" => hc.timeout = cx.duration(&p, val).unwrap_or(hc.timeout),
+            "start_period" => hc.start_period = cx.duration(&p, val).unwrap_or(hc.start_period),
+            "start_interval" => {
+                hc.start_interval = cx.duration(&p, val).unwrap_or(hc.start_interval)
+            }
+            "retries" => match cx.int(&p, val) {
+                Some(r) if r >= 0 => hc.retries = u32::try_from(r).unwrap_or(u32::MAX),
+                Some(r) => cx.error(val.span, format!("{p}: must not be negative, got {r}")),
+                None => {}
+            },
+            "disable" => disabled = cx.boolean(&p, val).unwrap_or(false),
+            k if k.starts_with("x-") => {}
+            k => cx.unknown_key(knode.span, path, k, keys::HEALTHCHECK),
+        }
+    }
+    if disabled {
+        return None;
+    }
+    match test {
+        Some(Some(t)) => {
+            hc.test = t;
+            Some(hc)
+        }
+        // test: NONE (or invalid, already reported).
+        Some(None) => None,
+        None => {
+            cx.warn(
+                v.span,
+                format!("{path}: no test given; inheriting an image's HEALTHCHECK is not supported yet, so this service has no healthcheck"),
+            );
+            None
+        }
+    }
+}
+
+/// `None` for `["NONE"]` and for invalid tests (reported).
+fn health_test(cx: &mut Cx<'_>, path: &str, v: &Node) -> Option<HealthTest> {
+    if let Kind::Str(s) = &v.kind {
+        if s.trim().is_empty() {
+            cx.error(v.span, format!("{path}: must not be empty"));
+            return None;
+        }
+        return Some(HealthTest::Shell(s.clone()));
+    }
+    let list = cx.string_list(path, v)?;
+    let Some((first, rest)) = list.split_first() else {
+        cx.error(v.span, format!("{path}: must not be empty"));
+        return None;
+    };
+    match first.as_str() {
+        "NONE" => None,
+        "CMD" if !rest.is_empty() => Some(HealthTest::Cmd(rest.to_vec())),
+        "CMD-SHELL" if !rest.is_empty() => Some(HealthTest::Shell(rest.join(" "))),
+        "CMD" | "CMD-SHELL" => {
+            cx.error(v.span, format!("{path}: {first} needs a command after it"));
+            None
+        }
+        other => {
+            let span = v
+                .as_seq()
+                .and_then(|s| s.first())
+                .map_or(v.span, |n| n.span);
+            cx.error_hint(
+                span,
+                format!("{path}: test must start with CMD, CMD-SHELL or NONE, found \"{other}\""),
+                format!("write [\"CMD\", \"{other}\", ...] or [\"CMD-SHELL\", \"...\"]"),
+            );
+            None
+        }
+    }
+}
+
+fn deploy(cx: &mut Cx<'_>, path: &str, v: &Node, limits: &mut Resources) {
+    let Some(entries) = cx.map(path, v) else {
+        return;
+    };
+    let known: Vec<&str> = keys::DEPLOY_IMPLEMENTED
+        .iter()
+        .chain(keys::DEPLOY_UNSUPPORTED)
+        .copied()
+        .collect();
+    for (k, knode, val) in entries {
+        let p = format!("{path}.{k}");
+        match k.as_str() {
+            "resources" => {
+                let Some(res) = cx.map(&p, val) else { continue };
+                for (rk, rknode, rv) in res {
+                    let rp = format!("{p}.{rk}");
+                    match rk.as_str() {
+                        "limits" => {
+                            let Some(lim) = cx.map(&rp, rv) else { continue };
+                            for (lk, lknode, lv) in lim {
+                                let lp = format!("{rp}.{lk}");
+                                match lk.as_str() {
+                                    "memory" => limits.memory = cx.size(&lp, lv),
+                                    "cpus" => limits.cpus = cx.cpus(&lp, lv),
+                                    "pids" => limits.pids = cx.int(&lp, lv).filter(|p| *p > 0),
+                                    "devices" => cx.unsupported(lknode.span, &lp),
+                                    k if k.starts_with("x-") => {}
+                                    k => cx.unknown_key(
+                                        lknode.span,
+                                        &rp,
+                                        k,
+                                        keys::LIMITS_IMPLEMENTED,
+                                    ),
+                                }
+                            }
+                        }
+                        "reservations" => cx.unsupported(rknode.span, &rp),
+                        k if k.starts_with("x-") => {}
+                        k => cx.unknown_key(rknode.span, &p, k, keys::RESOURCES),
+                    }
+                }
+            }
+            k if k.starts_with("x-") => {}
+            k if keys::DEPLOY_UNSUPPORTED.contains(&k) => cx.unsupported(knode.span, &p),
+            k => cx.unknown_key(knode.span, path, k, &known),
+        }
+    }
+}
+
+fn tmpfs(cx: &mut Cx<'_>, path: &str, v: &Node) -> Vec<Tmpfs> {
+    let items: Vec<(String, &Node)> = match &v.kind {
+        Kind::Str(s) => vec![(s.clone(), v)],
+        Kind::Seq(list) => list
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| cx.string(&format!("{path}[{i}]"), n).map(|s| (s, n)))
+            .collect(),
+        Kind::Null => Vec::new(),
+        _ => {
+            cx.error(
+                v.span,
+                format!(
+                    "{path}: expected a path or a list of paths, found {}",
+                    v.type_name()
+                ),
+            );
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for (text, node) in items {
+        let (target, opts) = match text.split_once(':') {
+            Some((t, o)) => (t, Some(o)),
+            None => (text.as_str(), None),
+        };
+        if !target.starts_with('/') {
+            cx.error(
+                node.span,
+                format!("{path}: tmpfs target \"{target}\" must be an absolute path"),
+            );
+            continue;
+        }
+        let mut t = Tmpfs {
+            target: target.to_string(),
+            size: None,
+            mode: None,
+        };
+        for opt in opts.unwrap_or("").split(',').filter(|o| !o.is_empty()) {
+            match opt.split_once('=') {
+                Some(("size", s)) => match crate::model::units::parse_size(s) {
+                    Ok(b) => t.size = Some(b),
+                    Err(e) => cx.error(node.span, format!("{path}: {e}")),
+                },
+                Some(("mode", m)) => match u32::from_str_radix(m, 8) {
+                    Ok(m) if m <= 0o7777 => t.mode = Some(m),
+                    _ => cx.error(
+                        node.span,
+                        format!("{path}: invalid tmpfs mode \"{m}\" (expected octal, e.g. 1777)"),
+                    ),
+                },
+                _ => cx.warn(
+                    node.span,
+                    format!("{path}: tmpfs option \"{opt}\" is not supported yet and is ignored"),
+                ),
+            }
+        }
+        out.push(t);
+    }
+    out
+}
+
+fn x_rstack(cx: &mut Cx<'_>, path: &str, v: &Node) -> ServiceExtensions {
+    let mut ext = ServiceExtensions::default();
+    let Some(entries) = cx.map(path, v) else {
+        return ext;
+    };
+    for (k, knode, val) in entries {
+        let p = format!("{path}.{k}");
+        match k.as_str() {
+            "restart_on_unhealthy" => {
+                ext.restart_on_unhealthy = cx.boolean(&p, val).unwrap_or(false)
+            }
+            "restart_backoff" => {
+                let Some(b) = cx.map(&p, val) else { continue };
+                for (bk, bknode, bv) in b {
+                    let bp = format!("{p}.{bk}");
+                    match bk.as_str() {
+                        "initial" => {
+                            ext.restart_backoff_initial =
+                                cx.duration(&bp, bv).unwrap_or(ext.restart_backoff_initial)
+                        }
+                        "max" => {
+                            ext.restart_backoff_max =
+                                cx.duration(&bp, bv).unwrap_or(ext.restart_backoff_max)
+                        }
+                        k => cx.unknown_key(bknode.span, &p, k, keys::BACKOFF),
+                    }
+                }
+                if ext.restart_backoff_initial > ext.restart_backoff_max {
+                    cx.error(
+                        val.span,
+                        format!("{p}: initial must not be greater than max"),
+                    );
+                }
+                if ext.restart_backoff_initial.is_zero() {
+                    cx.error(val.span, format!("{p}.initial: must be greater than 0"));
+                }
+            }
+            k => cx.unknown_key(knode.span, path, k, keys::X_RSTACK),
+        }
+    }
+    ext
+}

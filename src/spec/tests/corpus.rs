@@ -1,0 +1,48 @@
+//! Loads every file of the shared Compose corpus: none may panic, and each either loads or
+//! fails with diagnostics that carry a real position.
+
+use super::super::{LoadOptions, RealFs, load};
+use std::path::PathBuf;
+
+#[test]
+fn corpus_files_load_or_fail_with_positions() {
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/compat/compose"
+    ));
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        println!("note: {} missing, skipping the corpus test", dir.display());
+        return;
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    let (mut loaded, mut failed) = (0, 0);
+    for f in &files {
+        let opts = LoadOptions {
+            files: vec![f.clone()],
+            working_dir: dir.clone(),
+            ..LoadOptions::default()
+        };
+        match load(&opts, &RealFs) {
+            Ok(_) => loaded += 1,
+            Err(d) => {
+                failed += 1;
+                if std::env::var_os("RSTACK_CORPUS_VERBOSE").is_some() {
+                    println!("== {}\n{d}\n", f.display());
+                }
+                for e in d.errors() {
+                    let positioned = e.line > 0 && e.col > 0 && !e.file.is_empty();
+                    // Unreadable referenced files (env files, includes) have no position in
+                    // the referencing file only when they come from the command line.
+                    assert!(positioned, "{}: error without position: {e}", f.display());
+                }
+            }
+        }
+    }
+    println!("corpus: {loaded} loaded, {failed} failed with positioned errors");
+}

@@ -1,0 +1,43 @@
+//! Unit tests of the loader, grouped by pipeline stage; shared helpers here.
+
+mod corpus;
+mod interp_tests;
+mod load_errors;
+mod load_keys;
+mod merge_tests;
+mod yaml_tests;
+
+use super::{Diagnostics, LoadOptions, Loaded, MemFs, load};
+use std::path::PathBuf;
+
+pub fn opts() -> LoadOptions {
+    LoadOptions {
+        working_dir: PathBuf::from("/p"),
+        ..LoadOptions::default()
+    }
+}
+
+/// Loads `yaml` as /p/compose.yaml.
+pub fn load_str(yaml: &str) -> Result<Loaded, Diagnostics> {
+    let fs = MemFs::new().with("/p/compose.yaml", yaml);
+    load(&opts(), &fs)
+}
+
+/// Errors of a load that must fail, as (message, line, col).
+pub fn errors(yaml: &str) -> Vec<(String, u32, u32)> {
+    match load_str(yaml) {
+        Ok(_) => panic!("expected errors for:\n{yaml}"),
+        Err(d) => d
+            .errors()
+            .map(|e| (e.message.clone(), e.line, e.col))
+            .collect(),
+    }
+}
+
+/// Loads and returns the stack, failing the test with the rendered diagnostics otherwise.
+pub fn ok(yaml: &str) -> Loaded {
+    match load_str(yaml) {
+        Ok(l) => l,
+        Err(d) => panic!("unexpected errors:\n{d}"),
+    }
+}
