@@ -17,8 +17,12 @@ pub struct SelfExe {
 impl SelfExe {
     /// Copies /proc/self/exe into a sealed memfd; once per daemon.
     pub fn new() -> Result<SelfExe> {
-        let src = File::open("/proc/self/exe")
-            .map_err(|e| RuntimeError::io("open", "/proc/self/exe", e))?;
+        Self::sealed_copy(Path::new("/proc/self/exe"))
+    }
+
+    /// Sealed memfd copy of any binary (tests use it on the built `rstack`).
+    pub fn sealed_copy(binary: &Path) -> Result<SelfExe> {
+        let src = File::open(binary).map_err(|e| RuntimeError::io("open", binary, e))?;
         let name = c"rstack";
         // SAFETY: valid C string; flags are plain integers.
         let fd = unsafe {
@@ -35,7 +39,7 @@ impl SelfExe {
         let mem = unsafe { File::from_raw_fd(fd) };
         let len = src
             .metadata()
-            .map_err(|e| RuntimeError::io("stat", "/proc/self/exe", e))?
+            .map_err(|e| RuntimeError::io("stat", binary, e))?
             .len();
         let mut done = 0u64;
         while done < len {

@@ -280,10 +280,11 @@ fn supervise(run: Running) {
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0),
     };
+    // Torn down first: once exit.json exists the daemon may reuse the cgroup path and dirs.
+    teardown(&run.cfg, &run.cgroup);
     if let Err(e) = write_exit(&run.cfg.state_dir, &exit) {
         eprintln!("rstack shim: {e}");
     }
-    teardown(&run.cfg, &run.cgroup);
 }
 
 /// exit.json via temp file + rename, so readers never see half a file.
