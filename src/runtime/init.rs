@@ -1,5 +1,6 @@
-//! The cloned container child, from the shim's "go" to execve: cgroup namespace, stdio, root
-//! filesystem, network loopback, hostname, rlimits, user, capabilities, no_new_privs, exec.
+//! The cloned container child up to execve: stdio, root filesystem, network loopback,
+//! hostname, rlimits, then (once the shim says it is in its cgroup) cgroup namespace, user,
+//! capabilities, no_new_privs, exec.
 //!
 //! Any failure is written to the CLOEXEC error pipe (EOF there means exec succeeded) and the
 //! child exits; it never returns into the shim's code.
@@ -11,7 +12,7 @@ use std::os::fd::RawFd;
 
 /// Descriptors the child inherits from the shim.
 pub struct ChildFds {
-    /// Read end; one byte means "you are in your cgroup, go on".
+    /// Read end; one byte means "you are in your cgroup, exec when ready".
     pub sync_r: RawFd,
     /// CLOEXEC write end for start errors.
     pub err_w: RawFd,
@@ -37,21 +38,23 @@ pub fn child_main(cfg: &ContainerConfig, fds: &ChildFds) -> ! {
 /// Returns only with an error message (Ok carries the message of a failed exec).
 fn run(cfg: &ContainerConfig, fds: &ChildFds) -> std::result::Result<String, String> {
     sys::reset_signals();
+    // The root is built while the shim moves us into the cgroup: on v1 that write waits for an
+    // RCU grace period, which would otherwise sit on the start path.
+    setup(cfg, fds).map_err(|e| e.to_string())?;
     let mut go = [0u8; 1];
     // SAFETY: one-byte read into a valid buffer.
     let n = unsafe { libc::read(fds.sync_r, go.as_mut_ptr().cast(), 1) };
     if n != 1 {
-        return Err("shim went away before start".into());
+        return Err("shim could not place the container in its cgroup".into());
     }
     sys::close(fds.sync_r);
-    setup(cfg, fds).map_err(|e| e.to_string())?;
+    // Now inside its cgroup, so the new cgroup namespace is rooted there.
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+        .map_err(|e| format!("unshare cgroup namespace: {e}"))?;
     exec(cfg, fds)
 }
 
 fn setup(cfg: &ContainerConfig, fds: &ChildFds) -> Result<()> {
-    // Now inside its cgroup, so the new cgroup namespace is rooted there.
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
-        .map_err(|e| RuntimeError::sys("unshare cgroup namespace", e))?;
     nix::unistd::setsid().map_err(|e| RuntimeError::sys("setsid", e))?;
     // SAFETY: umask has no failure mode.
     unsafe { libc::umask(0o022) };
