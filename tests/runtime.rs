@@ -386,6 +386,28 @@ fn memfd_self_exe_hides_the_host_binary() {
     f.assert_gone();
 }
 
+#[test]
+fn cleanup_after_a_dead_shim_removes_everything() {
+    let mut f = Fixture::new("dead", &["sh", "-c", "sleep 30 & sleep 30"]);
+    f.cfg.resources.memory = Some(64 << 20);
+    let l = f.launch().unwrap();
+    runtime::signal(l.shim_pid, libc::SIGKILL).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(l.shim_pid) {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(alive(l.pid), "container outlives its shim until cleanup");
+    runtime::cleanup(&f.cfg).unwrap();
+    runtime::cleanup(&f.cfg).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(l.pid) {
+        assert!(Instant::now() < deadline, "container survived cleanup");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    f.assert_gone();
+}
+
 /// Ad-hoc start latency: launch() until the container's process has exec'd.
 #[test]
 #[ignore = "benchmark; run with --ignored --nocapture"]

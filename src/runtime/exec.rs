@@ -76,6 +76,20 @@ fn nsexec(args: &[String]) -> Result<i32> {
             Err(e) => return Err(RuntimeError::io("open", p, e)),
         }
     }
+    // A recycled pid could belong to a host process: only enter real containers.
+    let ns_of = |p: &str| std::fs::metadata(p).map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+    match (
+        ns_of(&format!("/proc/{pid}/ns/pid")),
+        ns_of("/proc/self/ns/pid"),
+    ) {
+        (Ok(a), Ok(b)) if a != b => {}
+        (Ok(_), Ok(_)) => {
+            return Err(RuntimeError::Invalid(format!(
+                "pid {pid} is not a container process"
+            )));
+        }
+        _ => return Err(RuntimeError::NotRunning(pid)),
+    }
     join_cgroups(pid)?;
     for (kind, fd) in &ns {
         nix::sched::setns(fd, nix::sched::CloneFlags::empty())
@@ -173,6 +187,17 @@ mod tests {
         let back: ExecSpec = serde_json::from_str(&a[2]).unwrap();
         assert_eq!(back, spec);
         assert_eq!(c.get_program(), "/x/rstack");
+    }
+
+    #[test]
+    fn refuses_host_processes() {
+        let spec = serde_json::to_string(&ExecSpec {
+            args: vec!["true".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        let e = nsexec(&[std::process::id().to_string(), spec]).unwrap_err();
+        assert!(e.to_string().contains("not a container process"), "{e}");
     }
 
     #[test]

@@ -347,4 +347,64 @@ mod tests {
         assert_eq!(parse_keyed(t, "oom_kill"), Some(3));
         assert_eq!(parse_keyed("low 0\noom 1\n", "oom_kill"), None);
     }
+
+    /// The real hierarchy of this host: limits land in the kernel's files, a process can be
+    /// moved in, killed through the cgroup, and the directories removed.
+    #[test]
+    fn real_cgroup_on_this_host() {
+        let layout = Layout::detect().unwrap();
+        let path = format!("rstack-unit-{}/c", std::process::id());
+        let res = ResourceConfig {
+            memory: Some(64 << 20),
+            pids: Some(10),
+            ..Default::default()
+        };
+        let cg = Cgroup::create(&layout, &path, &res).unwrap();
+        struct Guard(Cgroup, Vec<PathBuf>);
+        impl Drop for Guard {
+            fn drop(&mut self) {
+                self.0.kill_all();
+                let _ = self.0.remove();
+                for p in &self.1 {
+                    let _ = std::fs::remove_dir(p);
+                }
+            }
+        }
+        let parents = cg
+            .dirs
+            .iter()
+            .filter_map(|d| d.parent().map(Path::to_path_buf))
+            .collect();
+        let g = Guard(cg.clone(), parents);
+        let first = &cg.dirs[0];
+        assert_eq!(
+            std::fs::read_to_string(first.join("pids.max"))
+                .unwrap()
+                .trim(),
+            "10"
+        );
+        let mem = cg.memory_dir.clone().unwrap();
+        let mem_file = if cg.v2 {
+            "memory.max"
+        } else {
+            "memory.limit_in_bytes"
+        };
+        assert_eq!(
+            std::fs::read_to_string(mem.join(mem_file)).unwrap().trim(),
+            "67108864"
+        );
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        cg.add_pid(child.id() as i32).unwrap();
+        assert_eq!(cg.pids(), vec![child.id() as i32]);
+        assert_eq!(cg.oom_kills(), 0);
+        cg.kill_all();
+        assert!(child.wait().unwrap().code().is_none());
+        assert!(cg.pids().is_empty());
+        cg.remove().unwrap();
+        assert!(cg.dirs.iter().all(|d| !d.exists()));
+        drop(g);
+    }
 }
