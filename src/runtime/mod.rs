@@ -1,20 +1,36 @@
 //! Container runtime: the only module that makes kernel calls for containers.
+//!
+//! Flow: `launch` (in the daemon) execs the shim from a sealed memfd (`selfexe`); the shim
+//! (`shim`) creates the cgroup (`cgroup`), clones the container init (`init`), which builds its
+//! root (`rootfs`, `mounts`), applies limits and identity (`rlimit`, `user`, `caps`) and execs;
+//! the shim then pumps logs (`log`), reaps, records `exit.json` and tears down. `exec` joins a
+//! running container's namespaces.
 
+pub mod caps;
+pub mod cgroup;
 pub mod config;
+pub mod defaults;
+pub mod error;
+pub mod exec;
+pub mod init;
+pub mod launch;
+pub mod log;
+pub mod mounts;
+pub mod rlimit;
+pub mod rootfs;
+pub mod selfexe;
+pub mod shim;
+pub mod signal;
+pub mod sys;
+pub mod user;
 
-// Placeholder defaults until the runtime module lands.
-pub fn docker_default_capabilities() -> Vec<String> {
-    Vec::new()
-}
-pub fn docker_default_masked_paths() -> Vec<String> {
-    Vec::new()
-}
-pub fn docker_default_readonly_paths() -> Vec<String> {
-    Vec::new()
-}
-pub fn default_rlimits() -> Vec<config::Rlimit> {
-    Vec::new()
-}
-pub fn parse_signal(_name: &str) -> Option<i32> {
-    None
-}
+pub use defaults::{
+    default_rlimits, docker_default_capabilities, docker_default_masked_paths,
+    docker_default_readonly_paths,
+};
+pub use error::RuntimeError;
+pub use exec::{ExecSpec, exec_command, nsexec_main};
+pub use launch::{Launched, cleanup, launch, read_exit};
+pub use selfexe::SelfExe;
+pub use shim::shim_main;
+pub use signal::{parse_signal, signal};

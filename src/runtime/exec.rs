@@ -1,0 +1,214 @@
+//! Exec into a running container: the daemon runs `rstack nsexec PID SPEC-JSON`, which joins
+//! the container's cgroups and namespaces, forks (so the pid namespace applies), drops
+//! privileges like the container's init and execs; the parent relays the exit status.
+
+use super::cgroup::Layout;
+use super::error::{Result, RuntimeError};
+use super::selfexe::SelfExe;
+use super::{init, sys};
+use serde::{Deserialize, Serialize};
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecSpec {
+    pub args: Vec<String>,
+    /// The complete environment ("KEY=VALUE"); PATH/HOME defaults are added when missing.
+    pub env: Vec<String>,
+    pub cwd: Option<String>,
+    pub user: Option<String>,
+    /// Kept in bounding/effective/permitted; pass the container's list.
+    pub capabilities: Vec<String>,
+    /// The container's no_new_privileges setting (added field; Default = false).
+    #[serde(default)]
+    pub no_new_privileges: bool,
+}
+
+/// The command running `spec` inside the container whose init is `pid`. Its stdio is passed
+/// straight to the process; its exit code is the process's (128+n when killed by signal n).
+pub fn exec_command(exe: &SelfExe, pid: i32, spec: &ExecSpec) -> std::process::Command {
+    let mut c = std::process::Command::new(exe.path());
+    c.arg("nsexec")
+        .arg(pid.to_string())
+        .arg(serde_json::to_string(spec).unwrap_or_default());
+    c
+}
+
+/// Exit code for failures of rstack itself (Docker's convention).
+const RUNTIME_FAILURE: i32 = 125;
+
+/// Entry point of `rstack nsexec PID SPEC-JSON` (`args` without the subcommand itself).
+pub fn nsexec_main(args: &[String]) -> i32 {
+    match nsexec(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("rstack exec: {e}");
+            RUNTIME_FAILURE
+        }
+    }
+}
+
+fn nsexec(args: &[String]) -> Result<i32> {
+    let [pid, spec] = args else {
+        return Err(RuntimeError::Invalid(
+            "usage: rstack nsexec PID SPEC-JSON".into(),
+        ));
+    };
+    let pid: i32 = pid
+        .parse()
+        .map_err(|_| RuntimeError::Invalid(format!("pid {pid:?}")))?;
+    let spec: ExecSpec = serde_json::from_str(spec).map_err(|source| RuntimeError::Config {
+        path: "nsexec spec".into(),
+        source,
+    })?;
+    if spec.args.is_empty() {
+        return Err(RuntimeError::Invalid("no command given".into()));
+    }
+    // All handles first: /proc changes meaning once we are in the container's mount ns.
+    let mut ns = Vec::new();
+    for kind in ["cgroup", "ipc", "uts", "net", "pid", "mnt"] {
+        let p = format!("/proc/{pid}/ns/{kind}");
+        match std::fs::File::open(&p) {
+            Ok(f) => ns.push((kind, OwnedFd::from(f))),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ESRCH)) => {
+                return Err(RuntimeError::NotRunning(pid));
+            }
+            Err(e) => return Err(RuntimeError::io("open", p, e)),
+        }
+    }
+    // A recycled pid could belong to a host process: only enter real containers.
+    let ns_of = |p: &str| std::fs::metadata(p).map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+    match (
+        ns_of(&format!("/proc/{pid}/ns/pid")),
+        ns_of("/proc/self/ns/pid"),
+    ) {
+        (Ok(a), Ok(b)) if a != b => {}
+        (Ok(_), Ok(_)) => {
+            return Err(RuntimeError::Invalid(format!(
+                "pid {pid} is not a container process"
+            )));
+        }
+        _ => return Err(RuntimeError::NotRunning(pid)),
+    }
+    join_cgroups(pid)?;
+    for (kind, fd) in &ns {
+        nix::sched::setns(fd, nix::sched::CloneFlags::empty())
+            .map_err(|e| RuntimeError::sys(format!("setns {kind} of pid {pid}"), e))?;
+    }
+    drop(ns);
+    let mut sigs = sys::FORWARDED.to_vec();
+    sigs.push(libc::SIGCHLD);
+    let set = sys::block(&sigs);
+    // SAFETY: nsexec is single-threaded; the child only sets itself up and execs.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        return Err(RuntimeError::io(
+            "fork",
+            "nsexec",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    if child == 0 {
+        sys::reset_signals();
+        let cwd = spec.cwd.as_deref().unwrap_or("/");
+        let msg = match init::prepare_identity(
+            &spec.args,
+            &spec.env,
+            spec.user.as_deref(),
+            &spec.capabilities,
+            spec.no_new_privileges,
+            cwd,
+        ) {
+            Ok((path, env)) => sys::execve(&path, &spec.args, &env),
+            Err(m) => m,
+        };
+        let code = if msg.contains("not found") || msg.contains("no such file") {
+            127
+        } else {
+            126
+        };
+        sys::write_all(2, format!("rstack exec: {msg}\n").as_bytes());
+        // SAFETY: leave the forked child without running the parent's destructors.
+        unsafe { libc::_exit(code) };
+    }
+    let st = sys::forward_and_wait(child, &set);
+    Ok(sys::wait_status(st).0)
+}
+
+/// Joins every cgroup of `pid` that differs from ours, so limits and accounting cover the exec'd
+/// process and cleanup finds it in cgroup.procs.
+fn join_cgroups(pid: i32) -> Result<()> {
+    let theirs = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .map_err(|_| RuntimeError::NotRunning(pid))?;
+    let ours = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let layout = Layout::detect()?;
+    let me = std::process::id().to_string();
+    for line in theirs.lines() {
+        if ours.lines().any(|l| l == line) {
+            continue;
+        }
+        let mut it = line.splitn(3, ':');
+        let (Some(_), Some(ctrls), Some(path)) = (it.next(), it.next(), it.next()) else {
+            continue;
+        };
+        let base: Option<PathBuf> = match &layout {
+            Layout::V2(root) if ctrls.is_empty() => Some(root.clone()),
+            Layout::V1(m) => ctrls
+                .split(',')
+                .find_map(|c| m.iter().find(|(n, _)| n == c).map(|(_, p)| p.clone())),
+            _ => None,
+        };
+        let Some(base) = base else { continue };
+        let procs = base.join(path.trim_start_matches('/')).join("cgroup.procs");
+        if let Err(e) = std::fs::write(&procs, &me) {
+            return Err(RuntimeError::io("join cgroup", procs, e));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_carries_pid_and_spec() {
+        let spec = ExecSpec {
+            args: vec!["ls".into()],
+            ..Default::default()
+        };
+        let c = exec_command(&SelfExe::from_path("/x/rstack"), 42, &spec);
+        let a: Vec<_> = c
+            .get_args()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(a[0], "nsexec");
+        assert_eq!(a[1], "42");
+        let back: ExecSpec = serde_json::from_str(&a[2]).unwrap();
+        assert_eq!(back, spec);
+        assert_eq!(c.get_program(), "/x/rstack");
+    }
+
+    #[test]
+    fn refuses_host_processes() {
+        let spec = serde_json::to_string(&ExecSpec {
+            args: vec!["true".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        let e = nsexec(&[std::process::id().to_string(), spec]).unwrap_err();
+        assert!(e.to_string().contains("not a container process"), "{e}");
+    }
+
+    #[test]
+    fn gone_pid_is_not_running() {
+        let spec = serde_json::to_string(&ExecSpec {
+            args: vec!["true".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        // pid_max is at most 2^22: this pid cannot exist.
+        let e = nsexec(&["99999999".into(), spec]).unwrap_err();
+        assert!(matches!(e, RuntimeError::NotRunning(99999999)), "{e}");
+    }
+}

@@ -1,0 +1,163 @@
+//! The cloned container child up to execve: stdio, root filesystem, network loopback,
+//! hostname, rlimits, then (once the shim says it is in its cgroup) cgroup namespace, user,
+//! capabilities, no_new_privs, exec.
+//!
+//! Any failure is written to the CLOEXEC error pipe (EOF there means exec succeeded) and the
+//! child exits; it never returns into the shim's code.
+
+use super::config::ContainerConfig;
+use super::error::{Result, RuntimeError};
+use super::{caps, rlimit, rootfs, sys, user};
+use std::os::fd::RawFd;
+
+/// Descriptors the child inherits from the shim.
+pub struct ChildFds {
+    /// Read end; one byte means "you are in your cgroup, exec when ready".
+    pub sync_r: RawFd,
+    /// CLOEXEC write end for start errors.
+    pub err_w: RawFd,
+    pub stdout_w: RawFd,
+    pub stderr_w: RawFd,
+    /// Shim-side ends the child must close.
+    pub close: Vec<RawFd>,
+}
+
+/// Runs in the child; never returns.
+pub fn child_main(cfg: &ContainerConfig, fds: &ChildFds) -> ! {
+    for fd in &fds.close {
+        sys::close(*fd);
+    }
+    let err = match run(cfg, fds) {
+        Ok(msg) | Err(msg) => msg,
+    };
+    sys::write_all(fds.err_w, err.as_bytes());
+    // SAFETY: terminate the child without running the shim's atexit handlers or destructors.
+    unsafe { libc::_exit(127) }
+}
+
+/// Returns only with an error message (Ok carries the message of a failed exec).
+fn run(cfg: &ContainerConfig, fds: &ChildFds) -> std::result::Result<String, String> {
+    sys::reset_signals();
+    // The root is built while the shim moves us into the cgroup: on v1 that write waits for an
+    // RCU grace period, which would otherwise sit on the start path.
+    setup(cfg, fds).map_err(|e| e.to_string())?;
+    let mut go = [0u8; 1];
+    // SAFETY: one-byte read into a valid buffer.
+    let n = unsafe { libc::read(fds.sync_r, go.as_mut_ptr().cast(), 1) };
+    if n != 1 {
+        return Err("shim could not place the container in its cgroup".into());
+    }
+    sys::close(fds.sync_r);
+    // Now inside its cgroup, so the new cgroup namespace is rooted there.
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+        .map_err(|e| format!("unshare cgroup namespace: {e}"))?;
+    exec(cfg, fds)
+}
+
+fn setup(cfg: &ContainerConfig, fds: &ChildFds) -> Result<()> {
+    nix::unistd::setsid().map_err(|e| RuntimeError::sys("setsid", e))?;
+    // SAFETY: umask has no failure mode.
+    unsafe { libc::umask(0o022) };
+    let null = sys::open_raw("/dev/null", libc::O_RDWR)
+        .map_err(|e| RuntimeError::io("open", "/dev/null", e))?;
+    for (from, to) in [(null, 0), (fds.stdout_w, 1), (fds.stderr_w, 2)] {
+        sys::dup2(from, to).map_err(|e| RuntimeError::io("dup2", "stdio", e))?;
+    }
+    for fd in [null, fds.stdout_w, fds.stderr_w] {
+        if fd > 2 {
+            sys::close(fd);
+        }
+    }
+    rootfs::setup(cfg)?;
+    rootfs::loopback_up()?;
+    nix::unistd::sethostname(&cfg.hostname)
+        .map_err(|e| RuntimeError::sys(format!("sethostname {:?}", cfg.hostname), e))?;
+    rlimit::apply(&cfg.process.rlimits)?;
+    Ok(())
+}
+
+/// User, capabilities, no_new_privs, cwd and execve (with the optional tiny init in between).
+fn exec(cfg: &ContainerConfig, fds: &ChildFds) -> std::result::Result<String, String> {
+    let p = &cfg.process;
+    let (path, env) = prepare_identity(
+        &p.args,
+        &p.env,
+        p.user.as_deref(),
+        &p.capabilities,
+        p.no_new_privileges,
+        &p.cwd,
+    )?;
+    if cfg.init {
+        return run_init(&path, &p.args, &env, fds);
+    }
+    Ok(sys::execve(&path, &p.args, &env))
+}
+
+/// Shared by the container init and nsexec: switches identity, drops privileges, chdirs and
+/// resolves the program. Returns (program path, final environment).
+pub fn prepare_identity(
+    args: &[String],
+    env: &[String],
+    user_spec: Option<&str>,
+    capabilities: &[String],
+    no_new_privs: bool,
+    cwd: &str,
+) -> std::result::Result<(String, Vec<String>), String> {
+    let u = match user_spec.filter(|s| !s.is_empty()) {
+        Some(s) => user::resolve_in_root(s).map_err(|e| e.to_string())?,
+        None => user::resolve_in_root("0").map_err(|e| e.to_string())?,
+    };
+    let mask = caps::cap_mask(capabilities).map_err(|e| e.to_string())?;
+    let cwd = if cwd.is_empty() { "/" } else { cwd };
+    nix::unistd::chdir(cwd).map_err(|e| format!("chdir {cwd}: {}", sys::errno_text(e as i32)))?;
+    caps::drop_bounding(mask).map_err(|e| e.to_string())?;
+    caps::keep_caps(true);
+    user::switch_to(&u).map_err(|e| e.to_string())?;
+    caps::keep_caps(false);
+    caps::set_caps(mask).map_err(|e| e.to_string())?;
+    if no_new_privs {
+        // SAFETY: prctl with integer arguments only.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(format!(
+                "prctl no_new_privs: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    sys::cloexec_from(3);
+    let env = sys::complete_env(env, &u.home);
+    let prog = args.first().map(String::as_str).unwrap_or("");
+    let path = sys::lookup(prog, &env)?;
+    Ok((path, env))
+}
+
+/// PID 1 stays as a minimal init: forwards signals to the real process and reaps zombies,
+/// exiting with the process's status.
+fn run_init(
+    path: &str,
+    args: &[String],
+    env: &[String],
+    fds: &ChildFds,
+) -> std::result::Result<String, String> {
+    let mut sigs = sys::FORWARDED.to_vec();
+    sigs.push(libc::SIGCHLD);
+    let set = sys::block(&sigs);
+    // SAFETY: single-threaded process; the child only resets its mask and execs.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(format!(
+            "fork init child: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    if pid == 0 {
+        sys::reset_signals();
+        return Ok(sys::execve(path, args, env));
+    }
+    // The child's exec (or its error) decides what the shim reads from the pipe.
+    sys::close(fds.err_w);
+    let st = sys::forward_and_wait(pid, &set);
+    let (code, _) = sys::wait_status(st);
+    // SAFETY: exiting PID 1 of the container with the child's status.
+    unsafe { libc::_exit(code) }
+}

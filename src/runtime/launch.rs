@@ -1,0 +1,190 @@
+//! Daemon side of a container's life: `launch` (write config, exec the shim, wait for its ready
+//! report), `read_exit`, and `cleanup` for when a shim died without tearing down.
+
+use super::cgroup::{Cgroup, Layout};
+use super::config::{ContainerConfig, ExitStatus};
+use super::error::{Result, RuntimeError};
+use super::selfexe::SelfExe;
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Launched {
+    pub shim_pid: i32,
+    /// Container init as seen from the host.
+    pub pid: i32,
+}
+
+/// Starts a container and returns once its process has exec'd (or failed to). Blocking.
+pub fn launch(cfg: &ContainerConfig, exe: &SelfExe) -> Result<Launched> {
+    let dir = &cfg.state_dir;
+    std::fs::create_dir_all(dir).map_err(|e| RuntimeError::io("mkdir", dir, e))?;
+    for stale in ["exit.json", "pid"] {
+        let _ = std::fs::remove_file(dir.join(stale));
+    }
+    let cfg_path = dir.join("config.json");
+    let data = serde_json::to_vec(cfg).map_err(|source| RuntimeError::Config {
+        path: cfg_path.clone(),
+        source,
+    })?;
+    std::fs::write(&cfg_path, data).map_err(|e| RuntimeError::io("write", &cfg_path, e))?;
+    let log_path = dir.join("shim.log");
+    let shim_log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| RuntimeError::io("open", &log_path, e))?;
+    let (r, w) = super::sys::pipe()?;
+    // SAFETY: both fds were just created and are owned here.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(r), OwnedFd::from_raw_fd(w)) };
+    // The ready pipe is the shim's stdout: dup2'd in the child by posix_spawn, so it cannot
+    // leak into processes other threads spawn meanwhile.
+    let mut child = Command::new(exe.path())
+        .arg("shim")
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(w))
+        .stderr(Stdio::from(shim_log))
+        .spawn()
+        .map_err(|e| RuntimeError::io("spawn shim", exe.path(), e))?;
+    let shim_pid = child.id() as i32;
+    let report = read_report(&r, &mut child);
+    // The shim runs for the container's lifetime; reap it whenever it ends so it never lingers
+    // as a zombie of the daemon.
+    let _ = std::thread::Builder::new()
+        .name("shim-reaper".into())
+        .spawn(move || {
+            let _ = child.wait();
+        });
+    parse_report(&report?, shim_pid)
+}
+
+/// Reads the one report line; gives up once the shim has exited without writing one.
+fn read_report(r: &OwnedFd, child: &mut std::process::Child) -> Result<String> {
+    let mut out = Vec::new();
+    let mut file = std::fs::File::from(
+        r.try_clone()
+            .map_err(|e| RuntimeError::io("dup", "ready pipe", e))?,
+    );
+    loop {
+        let mut pfd = libc::pollfd {
+            fd: r.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, 200) };
+        if n > 0 {
+            let mut buf = [0u8; 4096];
+            match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(k) => {
+                    out.extend_from_slice(&buf[..k]);
+                    if out.contains(&b'\n') {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(RuntimeError::io("read", "shim ready pipe", e)),
+            }
+        } else if n == 0 && matches!(child.try_wait(), Ok(Some(_))) {
+            std::thread::sleep(Duration::from_millis(1));
+            let _ = file.read_to_end(&mut out);
+            break;
+        }
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn parse_report(report: &str, shim_pid: i32) -> Result<Launched> {
+    let line = report.lines().next().unwrap_or("");
+    if let Some(rest) = line.strip_prefix("ok ") {
+        let mut it = rest.split_whitespace().map(|s| s.parse::<i32>());
+        if let (Some(Ok(sp)), Some(Ok(pid))) = (it.next(), it.next()) {
+            return Ok(Launched {
+                shim_pid: if sp > 0 { sp } else { shim_pid },
+                pid,
+            });
+        }
+    }
+    if let Some(msg) = line.strip_prefix("err ") {
+        return Err(RuntimeError::Start(msg.to_string()));
+    }
+    Err(RuntimeError::Start(format!(
+        "shim exited without reporting (see shim.log): {line:?}"
+    )))
+}
+
+/// The recorded exit of a container, or None while it runs (or never started).
+pub fn read_exit(state_dir: &Path) -> Result<Option<ExitStatus>> {
+    let p = state_dir.join("exit.json");
+    match std::fs::read(&p) {
+        Ok(d) => serde_json::from_slice(&d)
+            .map(Some)
+            .map_err(|source| RuntimeError::Config { path: p, source }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(RuntimeError::io("read", &p, e)),
+    }
+}
+
+/// Fallback teardown when a shim died: kills what is left in the cgroup, unmounts, removes
+/// the cgroup and the container's upper/work/merged dirs. Idempotent.
+pub fn cleanup(cfg: &ContainerConfig) -> Result<()> {
+    let layout = Layout::detect()?;
+    let cg = Cgroup::locate(&layout, &cfg.cgroup_path, &cfg.resources)?;
+    cg.kill_all();
+    let _ = nix::mount::umount2(&cfg.root.merged, nix::mount::MntFlags::MNT_DETACH);
+    cg.remove()?;
+    for d in [&cfg.root.upper, &cfg.root.work] {
+        match std::fs::remove_dir_all(d) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(RuntimeError::io("remove", d, e)),
+        }
+    }
+    match std::fs::remove_dir(&cfg.root.merged) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(RuntimeError::io("rmdir", &cfg.root.merged, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_reports() {
+        assert_eq!(
+            parse_report("ok 10 20\n", 9).unwrap(),
+            Launched {
+                shim_pid: 10,
+                pid: 20
+            }
+        );
+        let e = parse_report("err exec: \"/nope\": no such file or directory\n", 9).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "container start failed: exec: \"/nope\": no such file or directory"
+        );
+        assert!(parse_report("", 9).is_err());
+        assert!(parse_report("ok x\n", 9).is_err());
+    }
+
+    #[test]
+    fn read_exit_missing_is_none() {
+        let d = std::env::temp_dir().join(format!("rstack-exit-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        assert_eq!(read_exit(&d).unwrap(), None);
+        std::fs::write(
+            d.join("exit.json"),
+            r#"{"code":3,"signal":null,"oom_killed":false,"finished_at_ms":5}"#,
+        )
+        .unwrap();
+        assert_eq!(read_exit(&d).unwrap().unwrap().code, 3);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

@@ -1,0 +1,292 @@
+//! The container's filesystem view, built inside its new mount namespace: overlay root, /proc,
+//! /dev, /sys, configured mounts, pivot_root, then Docker's masked and read-only paths.
+//!
+//! Everything is mounted in the container's own namespace only, so nothing here is ever visible
+//! on the host and the kernel drops it all when the last container process exits.
+
+use super::config::ContainerConfig;
+use super::error::{Result, RuntimeError};
+use super::mounts::{mkdir_p, mount, parse_options, secure_join, touch};
+use nix::mount::{MntFlags, MsFlags};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+const DEVICES: [(&str, u64, u64); 6] = [
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+/// Builds the root and pivots into it. Runs in the cloned child, in its new mount namespace.
+pub fn setup(cfg: &ContainerConfig) -> Result<()> {
+    let nosuid_dev_exec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    // Nothing mounted from here on may propagate back to the host.
+    mount(
+        None,
+        Path::new("/"),
+        None,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None,
+    )?;
+    let root = &cfg.root;
+    for d in [&root.upper, &root.work, &root.merged] {
+        mkdir_p(d)?;
+    }
+    let lower: Vec<String> = root
+        .layers
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    if lower.is_empty() {
+        return Err(RuntimeError::Invalid("root has no layers".into()));
+    }
+    let data = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.join(":"),
+        root.upper.display(),
+        root.work.display()
+    );
+    // The overlay is itself a mount point, which is all pivot_root needs: no extra self-bind.
+    mount(
+        Some("overlay"),
+        &root.merged,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(&data),
+    )
+    .map_err(|e| RuntimeError::Start(format!("mount overlay {}: {e}", root.merged.display())))?;
+    let m = &root.merged;
+
+    let proc_ = secure_join(m, "/proc");
+    mkdir_p(&proc_)?;
+    mount(Some("proc"), &proc_, Some("proc"), nosuid_dev_exec, None)?;
+
+    setup_dev(m)?;
+
+    let sys = secure_join(m, "/sys");
+    mkdir_p(&sys)?;
+    let ro = nosuid_dev_exec | MsFlags::MS_RDONLY;
+    if mount(Some("sysfs"), &sys, Some("sysfs"), ro, None).is_err() {
+        mount(
+            Some("/sys"),
+            &sys,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )?;
+        mount(
+            None,
+            &sys,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | ro,
+            None,
+        )?;
+    }
+
+    for mc in &cfg.mounts {
+        mount_one(m, mc)?;
+    }
+    // Docker creates a missing working directory.
+    let cwd = secure_join(m, &cfg.process.cwd);
+    mkdir_p(&cwd)?;
+
+    pivot(m)?;
+
+    for p in &cfg.masked_paths {
+        mask(Path::new(p))?;
+    }
+    for p in &cfg.readonly_paths {
+        readonly(Path::new(p))?;
+    }
+    if root.readonly {
+        mount(
+            None,
+            Path::new("/"),
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+            None,
+        )?;
+    }
+    Ok(())
+}
+
+fn setup_dev(m: &Path) -> Result<()> {
+    let dev = secure_join(m, "/dev");
+    mkdir_p(&dev)?;
+    mount(
+        Some("tmpfs"),
+        &dev,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+        Some("mode=755,size=65536k"),
+    )?;
+    for (name, major, minor) in DEVICES {
+        let p = dev.join(name);
+        let devno = nix::sys::stat::makedev(major, minor);
+        let made = nix::sys::stat::mknod(
+            &p,
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::from_bits_truncate(0o666),
+            devno,
+        );
+        if made.is_ok() {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666))
+                .map_err(|e| RuntimeError::io("chmod", &p, e))?;
+        } else {
+            // Without CAP_MKNOD, bind the host's node instead.
+            touch(&p)?;
+            let host = format!("/dev/{name}");
+            mount(Some(&host), &p, None, MsFlags::MS_BIND, None)?;
+        }
+    }
+    for (link, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("ptmx", "pts/ptmx"),
+    ] {
+        let p = dev.join(link);
+        std::os::unix::fs::symlink(target, &p).map_err(|e| RuntimeError::io("symlink", &p, e))?;
+    }
+    let pts = dev.join("pts");
+    mkdir_p(&pts)?;
+    mount(
+        Some("devpts"),
+        &pts,
+        Some("devpts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
+    )?;
+    let shm = dev.join("shm");
+    mkdir_p(&shm)?;
+    let nde = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    mount(
+        Some("shm"),
+        &shm,
+        Some("tmpfs"),
+        nde,
+        Some("mode=1777,size=65536k"),
+    )?;
+    let mq = dev.join("mqueue");
+    mkdir_p(&mq)?;
+    mount(Some("mqueue"), &mq, Some("mqueue"), nde, None)?;
+    Ok(())
+}
+
+fn mount_one(m: &Path, mc: &super::config::MountConfig) -> Result<()> {
+    if !mc.destination.starts_with('/') {
+        return Err(RuntimeError::Invalid(format!(
+            "mount destination {:?} is not absolute",
+            mc.destination
+        )));
+    }
+    let dest = secure_join(m, &mc.destination);
+    let (mut flags, data, _) = parse_options(&mc.options);
+    let is_bind = mc.kind == "bind" || flags.contains(MsFlags::MS_BIND);
+    if is_bind {
+        flags |= MsFlags::MS_BIND;
+        let src_dir = Path::new(&mc.source).is_dir();
+        if src_dir {
+            mkdir_p(&dest)?
+        } else {
+            touch(&dest)?
+        }
+        let bind_flags = flags & (MsFlags::MS_BIND | MsFlags::MS_REC);
+        mount(Some(&mc.source), &dest, None, bind_flags, None)?;
+        // Bind ignores every other flag; they take effect on a remount.
+        let rest = flags & !(MsFlags::MS_BIND | MsFlags::MS_REC);
+        if !rest.is_empty() {
+            mount(
+                None,
+                &dest,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | rest,
+                None,
+            )?;
+        }
+        return Ok(());
+    }
+    mkdir_p(&dest)?;
+    let data = (!data.is_empty()).then_some(data.as_str());
+    mount(Some(&mc.source), &dest, Some(&mc.kind), flags, data)
+}
+
+/// pivot_root(".", ".") then detach the old root, which is stacked on the same directory: no
+/// put_old directory needed (runc's trick).
+fn pivot(new_root: &Path) -> Result<()> {
+    nix::unistd::chdir(new_root)
+        .map_err(|e| RuntimeError::sys(format!("chdir {}", new_root.display()), e))?;
+    nix::unistd::pivot_root(".", ".").map_err(|e| RuntimeError::sys("pivot_root", e))?;
+    nix::mount::umount2(".", MntFlags::MNT_DETACH)
+        .map_err(|e| RuntimeError::sys("umount old root", e))?;
+    nix::unistd::chdir("/").map_err(|e| RuntimeError::sys("chdir /", e))
+}
+
+fn mask(p: &Path) -> Result<()> {
+    match std::fs::metadata(p) {
+        Ok(md) if md.is_dir() => mount(
+            Some("tmpfs"),
+            p,
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY,
+            Some("size=0"),
+        ),
+        Ok(_) => mount(Some("/dev/null"), p, None, MsFlags::MS_BIND, None),
+        Err(_) => Ok(()),
+    }
+}
+
+fn readonly(p: &Path) -> Result<()> {
+    if std::fs::symlink_metadata(p).is_err() {
+        return Ok(());
+    }
+    mount(
+        Some(&p.to_string_lossy()),
+        p,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )?;
+    let fl = MsFlags::MS_BIND
+        | MsFlags::MS_REMOUNT
+        | MsFlags::MS_RDONLY
+        | MsFlags::MS_NOSUID
+        | MsFlags::MS_NODEV
+        | MsFlags::MS_NOEXEC
+        | MsFlags::MS_REC;
+    mount(None, p, None, fl, None)
+}
+
+/// Brings `lo` up in the new network namespace (SIOCSIFFLAGS; no netlink needed for one flag).
+pub fn loopback_up() -> Result<()> {
+    // SAFETY: plain socket/ioctl calls on a zeroed ifreq with a NUL-terminated name.
+    unsafe {
+        let s = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if s < 0 {
+            return Err(RuntimeError::io(
+                "socket",
+                "lo",
+                std::io::Error::last_os_error(),
+            ));
+        }
+        let mut req: libc::ifreq = std::mem::zeroed();
+        for (i, b) in b"lo\0".iter().enumerate() {
+            req.ifr_name[i] = *b as libc::c_char;
+        }
+        let mut r = libc::ioctl(s, libc::SIOCGIFFLAGS as _, &mut req);
+        if r == 0 {
+            req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+            r = libc::ioctl(s, libc::SIOCSIFFLAGS as _, &req);
+        }
+        let err = std::io::Error::last_os_error();
+        libc::close(s);
+        if r != 0 {
+            return Err(RuntimeError::io("ioctl SIOCSIFFLAGS", "lo", err));
+        }
+    }
+    Ok(())
+}

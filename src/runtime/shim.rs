@@ -1,0 +1,318 @@
+//! `rstack shim DIR`: one per container, single-threaded. Creates the cgroup, clones the
+//! container init into new namespaces, reports ready (on its stdout, a pipe from `launch`),
+//! pumps the container's stdout/stderr into container.log, reaps as a subreaper, records
+//! exit.json and tears everything down.
+
+use super::cgroup::{Cgroup, Layout};
+use super::config::{ContainerConfig, ExitStatus};
+use super::error::{Result, RuntimeError};
+use super::init::{ChildFds, child_main};
+use super::log::StreamLog;
+use super::sys;
+use std::io::Write;
+use std::os::fd::RawFd;
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The pipe `launch` reads the start result from.
+const READY_FD: RawFd = 1;
+
+struct Running {
+    cfg: ContainerConfig,
+    cgroup: Cgroup,
+    pid: i32,
+    stdout_r: RawFd,
+    stderr_r: RawFd,
+    sigfd: RawFd,
+}
+
+/// Entry point of the hidden `rstack shim DIR` subcommand; returns the process exit code.
+pub fn shim_main(state_dir: &Path) -> i32 {
+    detach();
+    match start(state_dir) {
+        Ok(run) => {
+            let msg = format!("ok {} {}\n", std::process::id(), run.pid);
+            sys::write_all(READY_FD, msg.as_bytes());
+            release_ready_fd();
+            supervise(run);
+            0
+        }
+        Err(e) => {
+            let msg = format!("err {}\n", e.to_string().replace('\n', " "));
+            sys::write_all(READY_FD, msg.as_bytes());
+            eprintln!("rstack shim {}: {e}", state_dir.display());
+            1
+        }
+    }
+}
+
+/// Own session, immune to the daemon's terminal and pipes going away, reaper of orphans, and
+/// holding no descriptor of the daemon's but the ready pipe.
+fn detach() {
+    let _ = nix::unistd::setsid();
+    // SAFETY: signal dispositions, close_range and prctl with integer arguments.
+    unsafe {
+        libc::signal(libc::SIGHUP, libc::SIG_IGN);
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    }
+}
+
+/// After reporting, fd 1 points at /dev/null so a vanished daemon cannot SIGPIPE/EPIPE us.
+fn release_ready_fd() {
+    if let Ok(null) = sys::open_raw("/dev/null", libc::O_WRONLY) {
+        let _ = sys::dup2(null, READY_FD);
+        sys::close(null);
+    }
+}
+
+pub(crate) fn read_config(state_dir: &Path) -> Result<ContainerConfig> {
+    let p = state_dir.join("config.json");
+    let data = std::fs::read(&p).map_err(|e| RuntimeError::io("read", &p, e))?;
+    serde_json::from_slice(&data).map_err(|source| RuntimeError::Config { path: p, source })
+}
+
+fn start(state_dir: &Path) -> Result<Running> {
+    let cfg = read_config(state_dir)?;
+    let layout = Layout::detect()?;
+    let cgroup = Cgroup::create(&layout, &cfg.cgroup_path, &cfg.resources)?;
+    match spawn(&cfg, &cgroup) {
+        Ok((pid, stdout_r, stderr_r, sigfd)) => Ok(Running {
+            cfg,
+            cgroup,
+            pid,
+            stdout_r,
+            stderr_r,
+            sigfd,
+        }),
+        Err(e) => {
+            teardown(&cfg, &cgroup);
+            Err(e)
+        }
+    }
+}
+
+/// Clones the container init and waits until it exec'd (or failed).
+fn spawn(cfg: &ContainerConfig, cgroup: &Cgroup) -> Result<(i32, RawFd, RawFd, RawFd)> {
+    sys::block(&[libc::SIGCHLD]);
+    let mut mask = nix::sys::signal::SigSet::empty();
+    mask.add(nix::sys::signal::Signal::SIGCHLD);
+    let sigfd = nix::sys::signalfd::SignalFd::with_flags(
+        &mask,
+        nix::sys::signalfd::SfdFlags::SFD_CLOEXEC | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
+    )
+    .map_err(|e| RuntimeError::sys("signalfd", e))?;
+    let sigfd = std::os::fd::IntoRawFd::into_raw_fd(std::os::fd::OwnedFd::from(sigfd));
+    let (sync_r, sync_w) = sys::pipe()?;
+    let (err_r, err_w) = sys::pipe()?;
+    let (out_r, out_w) = sys::pipe()?;
+    let (errp_r, errp_w) = sys::pipe()?;
+    let cg_fd = if cgroup.v2 {
+        cgroup.dirs.first().and_then(|d| {
+            sys::open_raw(&d.to_string_lossy(), libc::O_DIRECTORY | libc::O_RDONLY).ok()
+        })
+    } else {
+        None
+    };
+    let flags = (libc::CLONE_NEWPID
+        | libc::CLONE_NEWNS
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWNET) as u64;
+    let (pid, placed) = sys::clone_fork(flags, cg_fd)?;
+    if pid == 0 {
+        let fds = ChildFds {
+            sync_r,
+            err_w,
+            stdout_w: out_w,
+            stderr_w: errp_w,
+            close: vec![sync_w, err_r, out_r, errp_r, sigfd],
+        };
+        child_main(cfg, &fds);
+    }
+    if let Some(fd) = cg_fd {
+        sys::close(fd);
+    }
+    for fd in [sync_r, err_w, out_w, errp_w] {
+        sys::close(fd);
+    }
+    let kill_and_fail = |e: RuntimeError| {
+        // SAFETY: kill/waitpid on our own child.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+        for fd in [sync_w, err_r, out_r, errp_r, sigfd] {
+            sys::close(fd);
+        }
+        e
+    };
+    if !placed && let Err(e) = cgroup.add_pid(pid) {
+        return Err(kill_and_fail(e));
+    }
+    if !sys::write_all(sync_w, b"g") {
+        return Err(kill_and_fail(RuntimeError::Start(
+            "container init died before start".into(),
+        )));
+    }
+    sys::close(sync_w);
+    // Written while the child sets up its root, so it costs no start latency.
+    let pid_file = cfg.state_dir.join("pid");
+    if let Err(e) = std::fs::write(&pid_file, pid.to_string()) {
+        return Err(kill_and_fail(RuntimeError::io("write", &pid_file, e)));
+    }
+    let msg = sys::read_to_end(err_r);
+    sys::close(err_r);
+    if !msg.is_empty() {
+        let text = String::from_utf8_lossy(&msg).into_owned();
+        // SAFETY: reap our own child, which exits right after writing the message.
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+        for fd in [out_r, errp_r, sigfd] {
+            sys::close(fd);
+        }
+        return Err(RuntimeError::Start(text));
+    }
+    Ok((pid, out_r, errp_r, sigfd))
+}
+
+/// Pumps logs and reaps until the container init exits, then records and tears down.
+fn supervise(run: Running) {
+    let log_path = run.cfg.state_dir.join("container.log");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path);
+    let mut out: Box<dyn Write> = match file {
+        Ok(f) => Box::new(std::io::BufWriter::with_capacity(64 * 1024, f)),
+        Err(e) => {
+            eprintln!("rstack shim: open {}: {e}", log_path.display());
+            Box::new(std::io::sink())
+        }
+    };
+    let mut streams = [StreamLog::new("stdout"), StreamLog::new("stderr")];
+    let mut fds = [run.stdout_r, run.stderr_r];
+    let mut status: Option<i32> = None;
+    let mut deadline: Option<Instant> = None;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        if status.is_some() && fds.iter().all(|f| *f < 0) {
+            break;
+        }
+        let timeout = match deadline {
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                left.as_millis().min(i32::MAX as u128) as i32 + 1
+            }
+            None => -1,
+        };
+        let mut pfds = [
+            libc::pollfd {
+                fd: fds[0],
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: fds[1],
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: run.sigfd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: valid pollfd array; negative fds are ignored by poll.
+        unsafe { libc::poll(pfds.as_mut_ptr(), 3, timeout) };
+        for i in 0..2 {
+            if fds[i] < 0 || pfds[i].revents == 0 {
+                continue;
+            }
+            // SAFETY: reading into our buffer from an fd we own.
+            let n = unsafe { libc::read(fds[i], buf.as_mut_ptr().cast(), buf.len()) };
+            if n > 0 {
+                let _ = streams[i].feed(&buf[..n as usize], &mut out);
+            } else if n == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR)
+            {
+                let _ = streams[i].finish(&mut out);
+                sys::close(fds[i]);
+                fds[i] = -1;
+            }
+        }
+        let _ = out.flush();
+        if pfds[2].revents != 0 {
+            let mut si = [0u8; 128];
+            // SAFETY: draining the nonblocking signalfd into a siginfo-sized buffer.
+            while unsafe { libc::read(run.sigfd, si.as_mut_ptr().cast(), si.len()) } > 0 {}
+        }
+        loop {
+            let mut st = 0;
+            // SAFETY: valid out-pointer.
+            let p = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
+            if p <= 0 {
+                break;
+            }
+            if p == run.pid {
+                status = Some(st);
+                // Writers outside the pid namespace (none normally) must not hold us forever.
+                deadline = Some(Instant::now() + Duration::from_secs(2));
+            }
+        }
+    }
+    for (i, s) in streams.iter_mut().enumerate() {
+        let _ = s.finish(&mut out);
+        if fds[i] >= 0 {
+            sys::close(fds[i]);
+        }
+    }
+    let _ = out.flush();
+    let (code, signal) = sys::wait_status(status.unwrap_or(0));
+    let exit = ExitStatus {
+        code,
+        signal,
+        oom_killed: run.cgroup.oom_kills() > 0,
+        finished_at_ms: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
+    };
+    // Torn down first: once exit.json exists the daemon may reuse the cgroup path and dirs.
+    teardown(&run.cfg, &run.cgroup);
+    if let Err(e) = write_exit(&run.cfg.state_dir, &exit) {
+        eprintln!("rstack shim: {e}");
+    }
+}
+
+/// exit.json via temp file + rename, so readers never see half a file.
+fn write_exit(state_dir: &Path, exit: &ExitStatus) -> Result<()> {
+    let tmp = state_dir.join("exit.json.tmp");
+    let data = serde_json::to_vec(exit).map_err(|source| RuntimeError::Config {
+        path: tmp.clone(),
+        source,
+    })?;
+    std::fs::write(&tmp, data).map_err(|e| RuntimeError::io("write", &tmp, e))?;
+    let dst = state_dir.join("exit.json");
+    std::fs::rename(&tmp, &dst).map_err(|e| RuntimeError::io("rename", &dst, e))
+}
+
+/// Removes what the container used on the host; every step tolerates "already gone".
+pub(crate) fn teardown(cfg: &ContainerConfig, cgroup: &Cgroup) {
+    cgroup.kill_all();
+    // Mounted only in the container's namespace normally; this catches a host-side leftover.
+    let _ = nix::mount::umount2(&cfg.root.merged, nix::mount::MntFlags::MNT_DETACH);
+    if let Err(e) = cgroup.remove() {
+        eprintln!("rstack shim: {e}");
+    }
+    for d in [&cfg.root.upper, &cfg.root.work] {
+        if let Err(e) = std::fs::remove_dir_all(d)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            eprintln!("rstack shim: remove {}: {e}", d.display());
+        }
+    }
+    let _ = std::fs::remove_dir(&cfg.root.merged);
+}

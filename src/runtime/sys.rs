@@ -1,0 +1,365 @@
+//! Small process-level syscalls shared by the shim, the container init and nsexec: clone with
+//! fork semantics into new namespaces, fd plumbing, signal resets, PATH lookup and execve.
+
+use super::error::{Result, RuntimeError};
+use std::ffi::CString;
+use std::os::fd::RawFd;
+
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// Forks (no separate stack: the child continues here, like fork) into new namespaces `flags`,
+/// optionally straight into the cgroup directory `cgroup_fd` (clone3 CLONE_INTO_CGROUP, v2).
+/// Returns 0 in the child, the child's pid in the parent, and whether the cgroup was applied.
+///
+/// Only sound in a single-threaded process (the shim, nsexec).
+pub fn clone_fork(flags: u64, cgroup_fd: Option<RawFd>) -> Result<(i32, bool)> {
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    let mut args = CloneArgs {
+        flags,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    if let Some(fd) = cgroup_fd {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = fd as u64;
+    }
+    // SAFETY: clone3 with no stack behaves like fork; the struct matches the kernel ABI.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if r >= 0 {
+        return Ok((r as i32, cgroup_fd.is_some()));
+    }
+    let err = std::io::Error::last_os_error();
+    let code = err.raw_os_error().unwrap_or(0);
+    if cgroup_fd.is_some()
+        && matches!(
+            code,
+            libc::EINVAL | libc::E2BIG | libc::EOPNOTSUPP | libc::ENOSYS
+        )
+    {
+        return clone_fork(flags, None).map(|(p, _)| (p, false));
+    }
+    if code != libc::ENOSYS {
+        return Err(RuntimeError::io("clone3", "", err));
+    }
+    // SAFETY: legacy clone with a null stack also has fork semantics.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags | libc::SIGCHLD as u64,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if r < 0 {
+        return Err(RuntimeError::io(
+            "clone",
+            "",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok((r as i32, false))
+}
+
+/// pipe2(O_CLOEXEC) -> (read, write).
+pub fn pipe() -> Result<(RawFd, RawFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: valid out array of two ints.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(RuntimeError::io(
+            "pipe",
+            "",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok((fds[0], fds[1]))
+}
+
+/// open(2) returning a raw fd (O_CLOEXEC added).
+pub fn open_raw(path: &str, flags: i32) -> std::io::Result<RawFd> {
+    let c = CString::new(path).map_err(std::io::Error::other)?;
+    // SAFETY: valid C string.
+    let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC) };
+    if fd < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(fd)
+    }
+}
+
+/// dup2(2); the new descriptor is not close-on-exec.
+pub fn dup2(from: RawFd, to: RawFd) -> std::io::Result<()> {
+    // SAFETY: plain descriptor duplication.
+    if unsafe { libc::dup2(from, to) } < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+pub fn close(fd: RawFd) {
+    // SAFETY: closing an fd we own; errors are irrelevant here.
+    unsafe { libc::close(fd) };
+}
+
+/// Writes everything (retrying EINTR / short writes); errors are ignored by callers that report.
+pub fn write_all(fd: RawFd, mut buf: &[u8]) -> bool {
+    while !buf.is_empty() {
+        // SAFETY: buf is a valid slice.
+        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        if n < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return false;
+        }
+        buf = &buf[n as usize..];
+    }
+    true
+}
+
+/// Reads until EOF.
+pub fn read_to_end(fd: RawFd) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        // SAFETY: buf is a valid mutable buffer.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        if n <= 0 {
+            return out;
+        }
+        out.extend_from_slice(&buf[..n as usize]);
+    }
+}
+
+/// Marks every fd >= `from` close-on-exec, so the exec'd program starts with only 0, 1, 2.
+pub fn cloexec_from(from: u32) {
+    const CLOSE_RANGE_CLOEXEC: u32 = 4;
+    // SAFETY: close_range only flips flags on our own descriptor table.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, from, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    if r != 0
+        && let Ok(rd) = std::fs::read_dir("/proc/self/fd")
+    {
+        let fds: Vec<i32> = rd
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .collect();
+        for fd in fds.into_iter().filter(|fd| *fd >= from as i32) {
+            // SAFETY: setting FD_CLOEXEC on an fd number; a stale one fails harmlessly.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
+    }
+}
+
+/// Unblocks all signals and restores default dispositions for those the shim ignores: both
+/// survive execve and would otherwise leak into the container.
+pub fn reset_signals() {
+    // SAFETY: plain signal-mask and disposition calls.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        for s in [
+            libc::SIGPIPE,
+            libc::SIGHUP,
+            libc::SIGTERM,
+            libc::SIGINT,
+            libc::SIGQUIT,
+            libc::SIGCHLD,
+        ] {
+            libc::signal(s, libc::SIG_DFL);
+        }
+    }
+}
+
+/// "No such file or directory" -> "no such file or directory" (Go/runc style messages).
+pub fn errno_text(code: i32) -> String {
+    let s = std::io::Error::from_raw_os_error(code).to_string();
+    let s = s.split(" (os error").next().unwrap_or(&s).to_string();
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
+        None => s,
+    }
+}
+
+/// Adds PATH (and HOME) defaults the way Docker does when the image sets none.
+pub fn complete_env(env: &[String], home: &str) -> Vec<String> {
+    let mut out = env.to_vec();
+    if !out.iter().any(|e| e.starts_with("PATH=")) {
+        out.push(format!("PATH={DEFAULT_PATH}"));
+    }
+    if !out.iter().any(|e| e.starts_with("HOME=")) {
+        out.push(format!("HOME={home}"));
+    }
+    out
+}
+
+/// Finds `prog` in `PATH` from `env` (no lookup when it contains '/').
+pub fn lookup(prog: &str, env: &[String]) -> std::result::Result<String, String> {
+    if prog.is_empty() {
+        return Err("exec: no command given".into());
+    }
+    if prog.contains('/') {
+        return Ok(prog.to_string());
+    }
+    let path = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
+    for dir in path.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let cand = format!("{dir}/{prog}");
+        let Ok(c) = CString::new(cand.as_bytes()) else {
+            continue;
+        };
+        // SAFETY: valid C string.
+        let ok = unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0;
+        if ok
+            && std::fs::metadata(&cand)
+                .map(|m| m.is_file())
+                .unwrap_or(false)
+        {
+            return Ok(cand);
+        }
+    }
+    Err(format!(
+        "exec: \"{prog}\": executable file not found in $PATH"
+    ))
+}
+
+/// execve; returns only on failure with a runc-style message.
+pub fn execve(path: &str, args: &[String], env: &[String]) -> String {
+    let cstr = |s: &str| CString::new(s.as_bytes()).ok();
+    let (Some(p), Some(a), Some(e)) = (
+        cstr(path),
+        args.iter().map(|s| cstr(s)).collect::<Option<Vec<_>>>(),
+        env.iter().map(|s| cstr(s)).collect::<Option<Vec<_>>>(),
+    ) else {
+        return format!("exec: \"{path}\": argument contains a NUL byte");
+    };
+    let mut av: Vec<*const libc::c_char> = a.iter().map(|c| c.as_ptr()).collect();
+    av.push(std::ptr::null());
+    let mut ev: Vec<*const libc::c_char> = e.iter().map(|c| c.as_ptr()).collect();
+    ev.push(std::ptr::null());
+    // SAFETY: NUL-terminated arrays of valid C strings that outlive the call.
+    unsafe { libc::execve(p.as_ptr(), av.as_ptr(), ev.as_ptr()) };
+    let code = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+    format!("exec: \"{path}\": {}", errno_text(code))
+}
+
+/// Waits for `pid` and maps its status to the shell convention: (code, signal).
+pub fn wait_status(status: i32) -> (i32, Option<i32>) {
+    if libc::WIFSIGNALED(status) {
+        let s = libc::WTERMSIG(status);
+        (128 + s, Some(s))
+    } else {
+        (libc::WEXITSTATUS(status), None)
+    }
+}
+
+/// Blocks `sigs` and returns the previous mask, so a later sigwait/signalfd can take them.
+pub fn block(sigs: &[i32]) -> libc::sigset_t {
+    // SAFETY: sigset manipulation on local values.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in sigs {
+            libc::sigaddset(&mut set, *s);
+        }
+        libc::sigprocmask(libc::SIG_BLOCK, &set, &mut old);
+        set
+    }
+}
+
+/// Forwards `FORWARDED` signals to `child` and reaps everything until `child` exits; returns
+/// its wait status. Used by the container's tiny init and by nsexec.
+pub const FORWARDED: [i32; 7] = [
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+];
+
+pub fn forward_and_wait(child: i32, set: &libc::sigset_t) -> i32 {
+    loop {
+        let mut sig = 0;
+        // SAFETY: set holds blocked signals; sig is a valid out-pointer.
+        unsafe { libc::sigwait(set, &mut sig) };
+        if sig != libc::SIGCHLD {
+            // SAFETY: plain kill.
+            unsafe { libc::kill(child, sig) };
+        }
+        loop {
+            let mut st = 0;
+            // SAFETY: valid out-pointer.
+            let p = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
+            if p <= 0 {
+                break;
+            }
+            if p == child {
+                return st;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_uses_env_path() {
+        let env = vec!["PATH=/nonexistent:/bin:/usr/bin".to_string()];
+        assert!(lookup("sh", &env).unwrap().ends_with("/sh"));
+        assert_eq!(lookup("/x/y", &env).unwrap(), "/x/y");
+        let e = lookup("definitely-not-here", &env).unwrap_err();
+        assert!(e.contains("executable file not found in $PATH"), "{e}");
+    }
+
+    #[test]
+    fn errno_text_is_lowercase() {
+        assert_eq!(errno_text(libc::ENOENT), "no such file or directory");
+        assert_eq!(wait_status(9), (137, Some(9)));
+        assert_eq!(wait_status(3 << 8), (3, None));
+    }
+
+    #[test]
+    fn env_defaults() {
+        let e = complete_env(&["A=1".into()], "/root");
+        assert!(e.contains(&format!("PATH={DEFAULT_PATH}")) && e.contains(&"HOME=/root".into()));
+        let e = complete_env(&["PATH=/x".into(), "HOME=/h".into()], "/root");
+        assert_eq!(e.len(), 2);
+    }
+}

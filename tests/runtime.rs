@@ -1,0 +1,430 @@
+//! Real containers from a busybox rootfs, driven through the runtime's public API and the built
+//! `rstack` binary (shim and nsexec). Needs root, cgroups and /bin/busybox (busybox-static).
+
+use rstack::runtime::config::{
+    ContainerConfig, ExitStatus, MountConfig, ProcessConfig, ResourceConfig, RootConfig,
+};
+use rstack::runtime::{self, ExecSpec, Launched, SelfExe};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+const APPLETS: &[&str] = &[
+    "sh", "ps", "cat", "hostname", "mount", "id", "sleep", "true", "false", "echo", "ls", "grep",
+    "tail", "seq", "wc", "touch",
+];
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn exe() -> SelfExe {
+    SelfExe::from_path(env!("CARGO_BIN_EXE_rstack"))
+}
+
+/// A container's dirs under a unique temp dir; Drop removes everything it could have left.
+struct Fixture {
+    base: PathBuf,
+    cfg: ContainerConfig,
+    launched: Option<Launched>,
+}
+
+impl Fixture {
+    fn new(name: &str, args: &[&str]) -> Fixture {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let id = format!("{name}-{}-{n}", std::process::id());
+        let base = std::env::temp_dir().join(format!("rstack-rt-{id}"));
+        let lower = base.join("rootfs");
+        for d in ["bin", "etc", "mnt", "tmp", "proc", "dev", "sys"] {
+            std::fs::create_dir_all(lower.join(d)).unwrap();
+        }
+        std::fs::copy("/bin/busybox", lower.join("bin/busybox")).unwrap();
+        for a in APPLETS {
+            std::os::unix::fs::symlink("busybox", lower.join("bin").join(a)).unwrap();
+        }
+        std::fs::write(
+            lower.join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+        )
+        .unwrap();
+        std::fs::write(lower.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
+        let cfg = ContainerConfig {
+            id: id.clone(),
+            hostname: format!("h{n}"),
+            root: RootConfig {
+                layers: vec![lower],
+                upper: base.join("upper"),
+                work: base.join("work"),
+                merged: base.join("merged"),
+                readonly: false,
+            },
+            process: ProcessConfig {
+                args: args.iter().map(|s| s.to_string()).collect(),
+                env: vec!["PATH=/bin".into()],
+                cwd: "/".into(),
+                user: None,
+                capabilities: runtime::docker_default_capabilities(),
+                no_new_privileges: false,
+                rlimits: runtime::default_rlimits(),
+            },
+            mounts: vec![MountConfig {
+                destination: "/tmp".into(),
+                kind: "tmpfs".into(),
+                source: "tmpfs".into(),
+                options: vec!["nosuid".into(), "size=1m".into()],
+            }],
+            resources: ResourceConfig::default(),
+            cgroup_path: format!("rstack-test-{}/{id}", std::process::id()),
+            init: false,
+            masked_paths: runtime::docker_default_masked_paths(),
+            readonly_paths: runtime::docker_default_readonly_paths(),
+            state_dir: base.join("state"),
+        };
+        Fixture {
+            base,
+            cfg,
+            launched: None,
+        }
+    }
+
+    fn launch(&mut self) -> Result<Launched, runtime::RuntimeError> {
+        let l = runtime::launch(&self.cfg, &exe())?;
+        self.launched = Some(l);
+        Ok(l)
+    }
+
+    /// Waits for exit.json and for the shim to be gone (teardown done).
+    fn wait(&self) -> ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(e) = runtime::read_exit(&self.cfg.state_dir).unwrap() {
+                if let Some(l) = self.launched {
+                    while alive(l.shim_pid) && Instant::now() < deadline {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                }
+                return e;
+            }
+            assert!(Instant::now() < deadline, "container did not exit");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn log(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.cfg.state_dir.join("container.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn stdout(&self) -> String {
+        self.log()
+            .iter()
+            .filter(|v| v["stream"] == "stdout")
+            .map(|v| v["log"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    fn cgroup_dirs(&self) -> Vec<PathBuf> {
+        ["pids", "memory", "cpu"]
+            .iter()
+            .map(|c| {
+                Path::new("/sys/fs/cgroup")
+                    .join(c)
+                    .join(&self.cfg.cgroup_path)
+            })
+            .collect()
+    }
+
+    /// Nothing of the container may remain on the host.
+    fn assert_gone(&self) {
+        let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(
+            !mi.contains(self.base.to_str().unwrap()),
+            "mount left behind"
+        );
+        for d in self.cgroup_dirs() {
+            assert!(!d.exists(), "cgroup {} left behind", d.display());
+        }
+        assert!(!self.cfg.root.upper.exists() && !self.cfg.root.work.exists());
+        if let Some(l) = self.launched {
+            assert!(!alive(l.pid), "container process left behind");
+            assert!(!alive(l.shim_pid), "shim left behind");
+        }
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        if let Some(l) = self.launched
+            && alive(l.pid)
+        {
+            let _ = runtime::signal(l.pid, libc::SIGKILL);
+        }
+        let _ = runtime::cleanup(&self.cfg);
+        let _ = std::fs::remove_dir_all(&self.base);
+        for c in ["pids", "memory", "cpu"] {
+            let parent = format!("/sys/fs/cgroup/{c}/rstack-test-{}", std::process::id());
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
+}
+
+fn alive(pid: i32) -> bool {
+    // A zombie still counts until its parent reaps it; /proc/PID/stat shows state Z.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => !s
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn isolation_hostname_caps_and_exit_code() {
+    let script = "echo pid=$$; ps -o pid,comm; echo host=$(hostname); grep CapEff /proc/self/status; \
+        mount -t tmpfs none /mnt && echo MOUNTED || echo DENIED; echo nofile=$(ulimit -n); \
+        grep -c ' /tmp tmpfs' /proc/mounts; echo kcore=$(cat /proc/kcore | wc -c); \
+        echo oops >&2; exit 7";
+    let mut f = Fixture::new("iso", &["sh", "-c", script]);
+    let l = f.launch().unwrap();
+    assert!(l.pid > 1 && l.shim_pid > 1);
+    let e = f.wait();
+    assert_eq!((e.code, e.signal, e.oom_killed), (7, None, false));
+    let out = f.stdout();
+    assert!(out.contains("pid=1\n"), "{out}");
+    let procs: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.contains("PID"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("host="))
+        .collect();
+    assert_eq!(procs.len(), 2, "only sh and ps visible: {out}");
+    assert!(procs[0].trim().starts_with("1 "), "{out}");
+    assert!(out.contains(&format!("host={}\n", f.cfg.hostname)), "{out}");
+    assert!(out.contains("CapEff:\t00000000a80425fb"), "{out}");
+    assert!(out.contains("DENIED") && !out.contains("MOUNTED"), "{out}");
+    assert!(
+        out.contains("nofile=20000") || out.contains("nofile=1048576"),
+        "{out}"
+    );
+    assert!(out.contains("\n1\n"), "tmpfs mount on /tmp: {out}");
+    assert!(out.contains("kcore=0"), "{out}");
+    let log = f.log();
+    assert!(
+        log.iter()
+            .any(|v| v["stream"] == "stderr" && v["log"] == "oops\n")
+    );
+    assert!(log[0]["time"].as_str().unwrap().ends_with('Z'));
+    assert!(std::fs::read_to_string(f.cfg.state_dir.join("pid")).unwrap() == l.pid.to_string());
+    f.assert_gone();
+}
+
+#[test]
+fn start_error_is_reported_and_cleaned_up() {
+    let mut f = Fixture::new("nope", &["/nope"]);
+    let err = f.launch().unwrap_err().to_string();
+    assert!(
+        err.contains("exec: \"/nope\": no such file or directory"),
+        "{err}"
+    );
+    let mut g = Fixture::new("nope2", &["nosuchprog"]);
+    let err = g.launch().unwrap_err().to_string();
+    assert!(err.contains("executable file not found in $PATH"), "{err}");
+    std::thread::sleep(Duration::from_millis(200));
+    f.launched = None;
+    f.assert_gone();
+    assert_eq!(runtime::read_exit(&f.cfg.state_dir).unwrap(), None);
+}
+
+#[test]
+fn memory_hog_is_oom_killed() {
+    let mut f = Fixture::new("oom", &["tail", "/dev/zero"]);
+    f.cfg.resources.memory = Some(32 << 20);
+    f.launch().unwrap();
+    let e = f.wait();
+    assert!(e.oom_killed, "{e:?}");
+    assert_eq!((e.code, e.signal), (137, Some(9)));
+    f.assert_gone();
+}
+
+#[test]
+fn fork_bomb_is_held_by_pids_limit() {
+    // ash gives up ("can't fork") at the first failed fork; every started sleep is counted.
+    let script = "for i in $(seq 40); do sleep 30 & echo $i; done; echo ALL";
+    let mut f = Fixture::new("pids", &["sh", "-c", script]);
+    f.cfg.resources.pids = Some(20);
+    f.launch().unwrap();
+    let e = f.wait();
+    let out = f.stdout();
+    let started = out
+        .lines()
+        .filter_map(|l| l.trim().parse::<u32>().ok())
+        .max()
+        .unwrap_or(0);
+    assert!(!out.contains("ALL") && (10..20).contains(&started), "{out}");
+    let errs: String = f
+        .log()
+        .iter()
+        .filter(|v| v["stream"] == "stderr")
+        .map(|v| v["log"].to_string())
+        .collect();
+    assert!(errs.contains("can't fork"), "{errs}");
+    assert_ne!(e.code, 0);
+    f.assert_gone();
+}
+
+#[test]
+fn exec_runs_inside_the_container() {
+    let mut f = Fixture::new("exec", &["sleep", "30"]);
+    f.cfg.resources.memory = Some(64 << 20);
+    let l = f.launch().unwrap();
+    let spec = ExecSpec {
+        args: vec![
+            "sh".into(),
+            "-c".into(),
+            "hostname; ps -o pid,comm; id -u; exit 5".into(),
+        ],
+        env: vec!["PATH=/bin".into()],
+        cwd: Some("/tmp".into()),
+        user: None,
+        capabilities: runtime::docker_default_capabilities(),
+        no_new_privileges: true,
+    };
+    let out = runtime::exec_command(&exe(), l.pid, &spec)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.starts_with(&format!("{}\n", f.cfg.hostname)), "{text}");
+    assert!(text.contains("    1 sleep"), "{text}");
+    assert!(
+        !text.contains("rstack") && text.lines().count() <= 7,
+        "{text}"
+    );
+    let user = ExecSpec {
+        args: vec!["id".into()],
+        user: Some("nobody".into()),
+        ..spec.clone()
+    };
+    let out = runtime::exec_command(&exe(), l.pid, &user)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("uid=65534"),
+        "{out:?}"
+    );
+    let missing = ExecSpec {
+        args: vec!["nosuch".into()],
+        ..spec.clone()
+    };
+    let out = runtime::exec_command(&exe(), l.pid, &missing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(127));
+    runtime::signal(l.pid, libc::SIGKILL).unwrap();
+    f.wait();
+    let out = runtime::exec_command(&exe(), l.pid, &spec)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not running"),
+        "{out:?}"
+    );
+    f.assert_gone();
+}
+
+#[test]
+fn init_forwards_signals_and_user_drops_caps() {
+    let mut f = Fixture::new("init", &["sleep", "30"]);
+    f.cfg.init = true;
+    let l = f.launch().unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    runtime::signal(l.pid, libc::SIGTERM).unwrap();
+    let e = f.wait();
+    assert_eq!(e.code, 128 + libc::SIGTERM);
+    f.assert_gone();
+
+    let script = "id; grep CapEff /proc/self/status; echo x > /y && echo WROTE || echo ROFS";
+    let mut g = Fixture::new("user", &["sh", "-c", script]);
+    g.cfg.process.user = Some("nobody".into());
+    g.cfg.root.readonly = true;
+    g.launch().unwrap();
+    assert_eq!(g.wait().code, 0);
+    let out = g.stdout();
+    assert!(
+        out.starts_with("uid=65534(nobody) gid=65534(nogroup)"),
+        "{out}"
+    );
+    assert!(out.contains("CapEff:\t0000000000000000"), "{out}");
+    assert!(out.contains("ROFS"), "{out}");
+    g.assert_gone();
+}
+
+#[test]
+fn memfd_self_exe_hides_the_host_binary() {
+    let mut f = Fixture::new("memfd", &["sleep", "30"]);
+    let exe = SelfExe::sealed_copy(Path::new(env!("CARGO_BIN_EXE_rstack"))).unwrap();
+    let l = runtime::launch(&f.cfg, &exe).unwrap();
+    f.launched = Some(l);
+    let link = std::fs::read_link(format!("/proc/{}/exe", l.shim_pid)).unwrap();
+    assert!(
+        link.to_string_lossy().starts_with("/memfd:"),
+        "{}",
+        link.display()
+    );
+    runtime::signal(l.pid, libc::SIGKILL).unwrap();
+    f.wait();
+    f.assert_gone();
+}
+
+#[test]
+fn cleanup_after_a_dead_shim_removes_everything() {
+    let mut f = Fixture::new("dead", &["sh", "-c", "sleep 30 & sleep 30"]);
+    f.cfg.resources.memory = Some(64 << 20);
+    let l = f.launch().unwrap();
+    runtime::signal(l.shim_pid, libc::SIGKILL).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(l.shim_pid) {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(alive(l.pid), "container outlives its shim until cleanup");
+    runtime::cleanup(&f.cfg).unwrap();
+    runtime::cleanup(&f.cfg).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(l.pid) {
+        assert!(Instant::now() < deadline, "container survived cleanup");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    f.assert_gone();
+}
+
+/// Ad-hoc start latency: launch() until the container's process has exec'd.
+#[test]
+#[ignore = "benchmark; run with --ignored --nocapture"]
+fn start_latency() {
+    let mut times = Vec::new();
+    for _ in 0..30 {
+        let mut f = Fixture::new("lat", &["true"]);
+        let t = Instant::now();
+        f.launch().unwrap();
+        times.push(t.elapsed());
+        f.wait();
+    }
+    times.sort();
+    eprintln!(
+        "launch->exec median {:?} min {:?} max {:?}",
+        times[times.len() / 2],
+        times[0],
+        times[times.len() - 1]
+    );
+}
