@@ -250,7 +250,8 @@ async fn exec<R: Runtime, I: ImageSource>(
 async fn pump_child(mut child: tokio::process::Child, name: String, service: String, tx: Sender) {
     let out = child.stdout.take();
     let err = child.stderr.take();
-    let pump = |pipe: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>, stream: &'static str| {
+    let pump = |pipe: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>,
+                stream: &'static str| {
         let tx = tx.clone();
         let (name, service) = (name.clone(), service.clone());
         async move {
@@ -357,11 +358,13 @@ async fn images_import<R: Runtime, I: ImageSource>(
     Json(req): Json<ImageImportRequest>,
 ) -> ApiResult<ImageView> {
     let images = st.images.clone();
-    tokio::task::spawn_blocking(move || images.import(std::path::Path::new(&req.path), &req.reference))
-        .await
-        .map_err(|e| ApiFailure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map(Json)
-        .map_err(|e| ApiFailure(StatusCode::BAD_REQUEST, e))
+    tokio::task::spawn_blocking(move || {
+        images.import(std::path::Path::new(&req.path), &req.reference)
+    })
+    .await
+    .map_err(|e| ApiFailure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map(Json)
+    .map_err(|e| ApiFailure(StatusCode::BAD_REQUEST, e))
 }
 
 #[derive(Deserialize)]

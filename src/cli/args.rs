@@ -13,23 +13,23 @@ use std::path::PathBuf;
 pub struct Cli {
     /// Stack file(s); later files override earlier ones. Default: compose.yaml in the
     /// current directory (or COMPOSE_FILE).
-    #[arg(short = 'f', long = "file", global = true, value_name = "FILE")]
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
     /// Project name (default: `name:` in the file, COMPOSE_PROJECT_NAME, or the directory).
-    #[arg(short = 'p', long = "project-name", global = true, value_name = "NAME")]
+    #[arg(short = 'p', long = "project-name", value_name = "NAME")]
     pub project: Option<String>,
 
     /// Profiles to enable.
-    #[arg(long = "profile", global = true, value_name = "PROFILE")]
+    #[arg(long = "profile", value_name = "PROFILE")]
     pub profiles: Vec<String>,
 
     /// Alternative environment file(s) instead of the project's .env.
-    #[arg(long = "env-file", global = true, value_name = "FILE")]
+    #[arg(long = "env-file", value_name = "FILE")]
     pub env_files: Vec<PathBuf>,
 
     /// Daemon socket (unix://PATH); default $RSTACK_SOCKET or /run/rstack/rstack.sock.
-    #[arg(short = 'H', long = "host", global = true, value_name = "unix://PATH")]
+    #[arg(short = 'H', long = "host", value_name = "unix://PATH")]
     pub host: Option<String>,
 
     #[command(subcommand)]
@@ -206,4 +206,26 @@ pub struct DaemonArgs {
     /// API socket path (default /run/rstack/rstack.sock)
     #[arg(long)]
     pub socket: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn compose_style_global_options_then_command() {
+        let cli = Cli::try_parse_from(["rstack", "-f", "a.yaml", "-p", "x", "logs", "-f", "api"])
+            .expect("parse");
+        assert_eq!(cli.files, [PathBuf::from("a.yaml")]);
+        assert!(matches!(
+            cli.command,
+            Command::Logs(LogsArgs { follow: true, .. })
+        ));
+    }
 }

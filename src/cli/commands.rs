@@ -128,10 +128,15 @@ fn attach_until_interrupt(client: &Client, project: &str, services: &[String]) -
         follow: true,
         tail: Some(0),
     };
-    client.stream("POST", &format!("/v1/projects/{project}/logs/stream"), Some(&q), |item| {
-        printer.print(&item);
-        Ok(())
-    })?;
+    client.stream(
+        "POST",
+        &format!("/v1/projects/{project}/logs/stream"),
+        Some(&q),
+        |item| {
+            printer.print(&item);
+            Ok(())
+        },
+    )?;
     Ok(0)
 }
 
@@ -163,10 +168,15 @@ fn logs(cli: &Cli, client: &Client, a: &LogsArgs) -> Result<i32> {
         follow: a.follow,
         tail: a.tail,
     };
-    client.stream("POST", &format!("/v1/projects/{p}/logs/stream"), Some(&q), |item| {
-        printer.print(&item);
-        Ok(())
-    })?;
+    client.stream(
+        "POST",
+        &format!("/v1/projects/{p}/logs/stream"),
+        Some(&q),
+        |item| {
+            printer.print(&item);
+            Ok(())
+        },
+    )?;
     Ok(0)
 }
 
@@ -214,7 +224,12 @@ fn run_oneoff(cli: &Cli, client: &Client, a: &RunArgs) -> Result<i32> {
         bail!(
             "no such service: {} (the stack has: {})",
             a.service,
-            stack.services.keys().cloned().collect::<Vec<_>>().join(", ")
+            stack
+                .services
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     ensure_daemon(client)?;

@@ -64,7 +64,10 @@ pub fn ensure_daemon(client: &Client) -> Result<()> {
         .context("starting the rstack daemon")?;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if client.call::<(), VersionInfo>("GET", "/v1/version", None).is_ok() {
+        if client
+            .call::<(), VersionInfo>("GET", "/v1/version", None)
+            .is_ok()
+        {
             return Ok(());
         }
         if let Ok(Some(st)) = child.try_wait() {

@@ -151,7 +151,10 @@ impl LogPrinter {
         if self.prefix {
             let name = format!("{service:<w$} | ", w = self.width);
             if self.color {
-                line.push_str(&format!("\x1b[{}m{name}\x1b[0m", COLORS[idx % COLORS.len()]));
+                line.push_str(&format!(
+                    "\x1b[{}m{name}\x1b[0m",
+                    COLORS[idx % COLORS.len()]
+                ));
             } else {
                 line.push_str(&name);
             }
@@ -202,8 +205,14 @@ mod tests {
         let mut v = view("running");
         v.health = Some("healthy".into());
         assert_eq!(status(&v, 6_000), "Up 5 seconds (healthy)");
-        assert_eq!(status(&view("exited"), 6_000), "Exited (137) 2 seconds ago (OOM killed)");
-        assert_eq!(status(&view("restarting"), 6_000), "Restarting (137), retry in 400ms");
+        assert_eq!(
+            status(&view("exited"), 6_000),
+            "Exited (137) 2 seconds ago (OOM killed)"
+        );
+        assert_eq!(
+            status(&view("restarting"), 6_000),
+            "Restarting (137), retry in 400ms"
+        );
         assert_eq!(status(&view("created"), 6_000), "Created");
         assert_eq!(human(61_000), "1 minute");
     }

@@ -49,7 +49,10 @@ pub fn project_name(cli: &Cli) -> Result<String> {
                 }
             }
             let cwd: PathBuf = std::env::current_dir()?;
-            let dir = cwd.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let dir = cwd
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             Ok(spec::normalize_project_name(&dir))
         }
     }

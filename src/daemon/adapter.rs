@@ -9,7 +9,7 @@ use crate::reconcile::health::wait_probe_process;
 use crate::reconcile::runtime::{ExecSpec, ExitFuture, RtError, Running, Runtime};
 use crate::runtime::config::{ContainerConfig, ExitStatus};
 use crate::runtime::{self, SelfExe};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,9 +38,10 @@ fn pidfd_open(pid: i32) -> Option<OwnedFd> {
 /// Resolves when the shim exits (it writes exit.json first), then reads the status.
 fn exit_future(pidfd: OwnedFd, state_dir: std::path::PathBuf) -> ExitFuture {
     Box::pin(async move {
-        if let Ok(afd) = AsyncFd::with_interest(pidfd, tokio::io::Interest::READABLE) {
+        // A pidfd polls readable once the process has exited.
+        // SAFETY: the AsyncFd owns the OwnedFd, which stays open and unchanged until dropped.
+        if let Ok(afd) = unsafe { AsyncFd::register(pidfd) } {
             let _ = afd.readable().await;
-            debug_assert!(afd.get_ref().as_raw_fd() >= 0);
         }
         match runtime::read_exit(&state_dir) {
             Ok(Some(st)) => st,
@@ -119,7 +120,13 @@ impl Runtime for NativeRuntime {
         Ok(cmd.spawn()?)
     }
 
-    async fn probe(&self, cfg: &ContainerConfig, pid: i32, spec: &ExecSpec, timeout: Duration) -> bool {
+    async fn probe(
+        &self,
+        cfg: &ContainerConfig,
+        pid: i32,
+        spec: &ExecSpec,
+        timeout: Duration,
+    ) -> bool {
         match self.spawn_exec(cfg, pid, spec) {
             Ok(child) => wait_probe_process(child, timeout).await,
             Err(_) => false,
@@ -161,11 +168,20 @@ fn view(i: crate::image::ImageInfo) -> ImageView {
 
 impl ImageAdmin for Images {
     fn import(&self, path: &std::path::Path, reference: &str) -> Result<ImageView, String> {
-        self.0.import(path, reference).map(view).map_err(|e| e.to_string())
+        self.0
+            .import(path, reference)
+            .map(view)
+            .map_err(|e| e.to_string())
     }
 
     fn list(&self) -> Result<Vec<ImageView>, String> {
-        Ok(self.0.list().map_err(|e| e.to_string())?.into_iter().map(view).collect())
+        Ok(self
+            .0
+            .list()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(view)
+            .collect())
     }
 
     fn remove(&self, reference: &str) -> Result<(), String> {

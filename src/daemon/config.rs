@@ -67,7 +67,10 @@ mod tests {
     #[test]
     fn shipped_config_parses_to_defaults() {
         let text = include_str!("../../config/rstack.toml");
-        assert_eq!(DaemonConfig::parse(text).expect("parse"), DaemonConfig::default());
+        assert_eq!(
+            DaemonConfig::parse(text).expect("parse"),
+            DaemonConfig::default()
+        );
     }
 
     #[test]

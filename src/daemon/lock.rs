@@ -54,9 +54,15 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("mkdir");
         let first = DataRootLock::acquire(&dir).expect("first");
         // flock locks belong to the open file description: a second open conflicts.
-        let err = DataRootLock::acquire(&dir).err().expect("refused").to_string();
+        let err = DataRootLock::acquire(&dir)
+            .err()
+            .expect("refused")
+            .to_string();
         assert!(err.contains("already using data root"), "{err}");
-        assert!(err.contains(&format!("pid {}", std::process::id())), "{err}");
+        assert!(
+            err.contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
         drop(first);
         assert!(DataRootLock::acquire(&dir).is_ok());
         let _ = std::fs::remove_dir_all(&dir);

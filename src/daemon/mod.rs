@@ -60,9 +60,11 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
             version: env!("CARGO_PKG_VERSION").to_string(),
             api: "v1".into(),
             data_root: root.display().to_string(),
-            cgroup: crate::runtime::cgroup::Layout::detect()
-                .map(|l| l.describe())
-                .unwrap_or_else(|e| format!("unknown ({e})")),
+            cgroup: match crate::runtime::cgroup::Layout::detect() {
+                Ok(crate::runtime::cgroup::Layout::V1(_)) => "v1".into(),
+                Ok(crate::runtime::cgroup::Layout::V2(_)) => "v2".into(),
+                Err(e) => format!("unknown ({e})"),
+            },
         },
     });
     let listener = bind(&cfg.socket, &cfg.socket_group)?;
@@ -104,7 +106,10 @@ fn bind(path: &Path, group: &str) -> Result<tokio::net::UnixListener> {
     if !group.is_empty() {
         let gid = match group.parse::<u32>() {
             Ok(g) => Some(g),
-            Err(_) => nix::unistd::Group::from_name(group).ok().flatten().map(|g| g.gid.as_raw()),
+            Err(_) => nix::unistd::Group::from_name(group)
+                .ok()
+                .flatten()
+                .map(|g| g.gid.as_raw()),
         }
         .with_context(|| format!("socket_group {group:?}: no such group"))?;
         std::os::unix::fs::chown(path, None, Some(gid))

@@ -229,7 +229,10 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         let selected: BTreeSet<String> = if req.services.is_empty() {
             stack.services.keys().cloned().collect()
         } else {
-            graph.closure(&req.services).into_iter().collect()
+            let names: Vec<&str> = req.services.iter().map(String::as_str).collect();
+            graph
+                .closure(&names)
+                .map_err(|e| EngineError::Invalid(e.to_string()))?
         };
         let images = self.resolve_images(&stack, &selected)?;
         let desired: Vec<Desired> = selected

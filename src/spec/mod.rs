@@ -26,6 +26,7 @@ pub mod yaml;
 mod tests;
 
 pub use error::{Diagnostic, Diagnostics, Severity};
+pub use files::normalize_project_name;
 pub use load::load;
 pub use source::{MemFs, RealFs, SourceFs};
 pub use value::split_words;
