@@ -1,0 +1,267 @@
+//! End-to-end: the real binary, an auto-started daemon, real containers (root only).
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+const BASE: &str = r#"
+x-base: &base
+  image: busybox:test
+  init: true
+  stop_grace_period: 1s
+"#;
+
+fn stack(project: &str, services: &str) -> String {
+    format!("name: {project}\n{BASE}\nservices:\n{services}")
+}
+
+#[test]
+fn up_ps_exec_logs_run_down_leave_nothing_behind() {
+    if skip_unless_root("up_ps_exec_logs_run_down") {
+        return;
+    }
+    let mut env = Env::new("life");
+    let p = env.project("life");
+    env.import_busybox();
+    env.write(
+        "compose.yaml",
+        &stack(
+            &p,
+            r#"
+  db:
+    <<: *base
+    command: ["sh", "-c", "echo db starting; sleep 0.3; touch /tmp/ready; echo db ready; sleep 1000"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/ready"]
+      start_interval: 100ms
+  api:
+    <<: *base
+    hostname: apihost
+    command: ["sh", "-c", "echo api up; sleep 1000"]
+    mem_limit: 64m
+    pids_limit: 50
+    depends_on:
+      db:
+        condition: service_healthy
+"#,
+        ),
+    );
+    env.ok(&["up", "-d"]);
+    let rows = env.ps_json(&p);
+    let db = env.service(&rows, "db");
+    let api = env.service(&rows, "api");
+    assert_eq!(db["health"], "healthy", "api started only after db was healthy: {rows:?}");
+    assert_eq!(api["state"], "running");
+    assert!(api["health"].is_null());
+    for key in ["name", "service", "state", "pid", "exit_code", "restarts", "image"] {
+        assert!(api.get(key).is_some(), "ps json lacks {key}");
+    }
+
+    // PID 1 inside (init: true puts rstack's init first), host processes invisible.
+    let ps = env.ok(&["exec", "api", "ps", "-o", "pid,comm"]);
+    let pids: Vec<&str> = ps.lines().skip(1).collect();
+    assert!(pids.len() <= 4, "only the container's processes are visible: {ps}");
+    assert!(ps.lines().any(|l| l.trim_start().starts_with("1 ")), "{ps}");
+    assert_eq!(env.ok(&["exec", "api", "hostname"]).trim(), "apihost");
+    assert_eq!(env.ok(&["exec", "api", "sh", "-c", "echo $$"]).trim(), "1", "exec joins the pid namespace");
+
+    // Mounting is denied, capabilities are Docker's default set.
+    let out = env.run(&["exec", "api", "mount", "-t", "tmpfs", "none", "/mnt"]);
+    assert!(!out.status.success(), "mount must be denied");
+    let caps = env.ok(&["exec", "api", "grep", "CapEff", "/proc/self/status"]);
+    assert!(caps.contains("00000000a80425fb"), "{caps}");
+
+    // Exit codes pass through exec and run.
+    assert_eq!(env.run(&["exec", "api", "sh", "-c", "exit 7"]).status.code(), Some(7));
+    assert_eq!(env.run(&["run", "--rm", "api", "sh", "-c", "exit 5"]).status.code(), Some(5));
+    assert_eq!(env.ok(&["run", "--rm", "api", "echo", "one-off"]).trim(), "one-off");
+
+    // Logs are prefixed by service.
+    let logs = env.ok(&["logs", "db"]);
+    assert!(logs.contains("db ready") && logs.starts_with("db"), "{logs}");
+    let tail = env.ok(&["logs", "--tail", "1", "--no-log-prefix", "db"]);
+    assert_eq!(tail.trim(), "db ready");
+
+    // up again with no change keeps the processes.
+    env.ok(&["up", "-d"]);
+    assert_eq!(env.service(&env.ps_json(&p), "api")["pid"], api["pid"]);
+
+    let ids: Vec<String> = rows.iter().map(|r| r["id"].as_str().unwrap_or("").to_string()).collect();
+    let pids: Vec<i64> = rows.iter().filter_map(|r| r["pid"].as_i64()).collect();
+    env.ok(&["down"]);
+    assert!(env.ps_json(&p).is_empty());
+    for id in &ids {
+        assert!(cgroup_dirs(id).is_empty(), "cgroups left for {id}: {:?}", cgroup_dirs(id));
+    }
+    assert!(mounts_under(&env.data_root).is_empty(), "{:?}", mounts_under(&env.data_root));
+    for pid in pids {
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "process {pid} survived down");
+    }
+    let left: Vec<_> = std::fs::read_dir(env.data_root.join("containers"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "container state left: {left:?}");
+}
+
+#[test]
+fn restart_policy_brings_back_a_killed_service_and_oom_is_reported() {
+    if skip_unless_root("restart_policy_and_oom") {
+        return;
+    }
+    let mut env = Env::new("restart");
+    let p = env.project("restart");
+    env.import_busybox();
+    env.write(
+        "compose.yaml",
+        &stack(
+            &p,
+            r#"
+  web:
+    <<: *base
+    command: ["sleep", "1000"]
+    restart: always
+  hog:
+    <<: *base
+    command: ["dd", "if=/dev/zero", "of=/dev/null", "bs=128M", "count=1"]
+    mem_limit: 32m
+  bomb:
+    <<: *base
+    pids_limit: 20
+    command: ["sh", "-c", "i=0; while [ $$i -lt 60 ]; do sleep 30 & i=$$((i+1)); done 2>/dev/null; sleep 1000"]
+"#,
+        ),
+    );
+    env.ok(&["up", "-d"]);
+    let web = env.wait_for(&p, "web", 10, |r| r["state"] == "running");
+    let pid = web["pid"].as_i64().expect("pid") as i32;
+    // SAFETY: killing the container process this test started.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let back = env.wait_for(&p, "web", 10, |r| r["state"] == "running" && r["restarts"] == 1);
+    assert_ne!(back["pid"].as_i64(), Some(pid as i64));
+
+    let hog = env.wait_for(&p, "hog", 10, |r| r["state"] == "exited");
+    assert_eq!(hog["oom_killed"], true, "{hog}");
+    assert_eq!(hog["exit_code"], 137);
+    let table = env.ok(&["-p", &p, "ps", "-a"]);
+    assert!(table.contains("OOM killed"), "{table}");
+
+    env.wait_for(&p, "bomb", 10, |r| r["state"] == "running");
+    std::thread::sleep(Duration::from_millis(500));
+    let n = env.ok(&["exec", "bomb", "sh", "-c", "ls -d /proc/[0-9]* | wc -l"]);
+    let n: u32 = n.trim().parse().expect("count");
+    assert!(n <= 21, "pids_limit holds the fork bomb: {n} processes");
+}
+
+#[test]
+fn stop_start_restart_kill_follow_the_stack() {
+    if skip_unless_root("stop_start_restart_kill") {
+        return;
+    }
+    let mut env = Env::new("verbs");
+    let p = env.project("verbs");
+    env.import_busybox();
+    env.write(
+        "compose.yaml",
+        &stack(
+            &p,
+            r#"
+  a:
+    <<: *base
+    command: ["sleep", "1000"]
+    restart: unless-stopped
+  b:
+    <<: *base
+    command: ["sleep", "1000"]
+    depends_on: [a]
+"#,
+        ),
+    );
+    env.ok(&["up", "-d"]);
+    env.ok(&["stop"]);
+    for s in ["a", "b"] {
+        env.wait_for(&p, s, 5, |r| r["state"] == "exited");
+    }
+    env.ok(&["start"]);
+    let a = env.wait_for(&p, "a", 5, |r| r["state"] == "running");
+    env.ok(&["restart", "a"]);
+    let a2 = env.wait_for(&p, "a", 5, |r| r["state"] == "running");
+    assert_ne!(a["pid"], a2["pid"]);
+    env.ok(&["kill", "b"]);
+    let b = env.wait_for(&p, "b", 5, |r| r["state"] == "exited");
+    assert_eq!(b["exit_code"], 137);
+}
+
+#[test]
+fn bad_input_gets_clear_errors_and_starts_nothing() {
+    if skip_unless_root("bad_input") {
+        return;
+    }
+    let mut env = Env::new("errors");
+    let p = env.project("errors");
+    env.import_busybox();
+
+    // Unknown image: names the service and the image; nothing starts.
+    env.write(
+        "compose.yaml",
+        &stack(&p, "  ok:\n    <<: *base\n    command: [sleep, '100']\n  app:\n    image: nothere:1\n"),
+    );
+    let out = env.run(&["up", "-d"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("service \"app\"") && err.contains("nothere:1"), "{err}");
+    assert!(env.ps_json(&p).is_empty(), "nothing started");
+
+    // Invalid file: file:line:col, exit 1.
+    env.write("compose.yaml", &format!("name: {p}\nservices:\n  app:\n    image: busybox:test\n    mem_limit: 12x\n"));
+    let out = env.run(&["up", "-d"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("compose.yaml:5:"), "{err}");
+
+    // Cycle: names every service in it.
+    env.write(
+        "compose.yaml",
+        &format!(
+            "name: {p}\nservices:\n  a:\n    image: busybox:test\n    depends_on: [b]\n  b:\n    image: busybox:test\n    depends_on: [c]\n  c:\n    image: busybox:test\n    depends_on: [a]\n"
+        ),
+    );
+    let out = env.run(&["up", "-d"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("cycle") && ["a", "b", "c"].iter().all(|s| err.contains(s)), "{err}");
+
+    // Image import of a non-archive.
+    let junk = env.write("notes.txt", "just some text, not a tar\n");
+    let out = env.run(&["image", "import", junk.to_str().expect("utf8"), "junk:1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("not an image archive"), "{err}");
+
+    // Exec into a stopped service.
+    env.write(
+        "compose.yaml",
+        &stack(&p, "  once:\n    <<: *base\n    command: ['true']\n"),
+    );
+    env.ok(&["up", "-d"]);
+    env.wait_for(&p, "once", 5, |r| r["state"] == "exited");
+    let out = env.run(&["exec", "once", "ls"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("not running"), "{err}");
+
+    // A second daemon on the same data root is refused; the first keeps answering.
+    let out = env
+        .cmd(&["daemon", "--socket", env.dir.join("second.sock").to_str().expect("utf8")])
+        .output()
+        .expect("second daemon");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("already using data root"), "{err}");
+    env.ok(&["version"]);
+
+    // A client without permission on the socket.
+    let out = env.cmd(&["-p", &p, "ps"]).uid(65534).gid(65534).output().expect("ps as nobody");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("permission denied"), "{err}");
+}
