@@ -472,3 +472,22 @@ fn non_tar_layer_media_types_are_refused() {
     assert!(matches!(err, ImageError::Unsupported { .. }), "{err}");
     assert!(err.to_string().contains("wasm"), "{err}");
 }
+
+#[test]
+fn rootfs_with_marker_like_files_stays_a_rootfs() {
+    let dir = TestDir::new("markers");
+    let mut t = Tar::new();
+    t.file("manifest.json", br#"{"name": "my-web-app"}"#, 0o644)
+        .file("index.json", b"{}", 0o644)
+        .file("app/main.js", b"console.log(1)", 0o644);
+    let archive = dir.write("app.tar", &t.finish());
+    let s = ImageStore::open(&dir.path().join("store")).unwrap();
+    s.import(&archive, "node-app").expect("import");
+    let img = s.resolve("node-app").unwrap();
+    assert_eq!(img.layers.len(), 1);
+    assert_eq!(
+        fs::read(img.layers[0].join("manifest.json")).unwrap(),
+        br#"{"name": "my-web-app"}"#
+    );
+    assert!(img.layers[0].join("app/main.js").is_file());
+}
