@@ -1,5 +1,5 @@
 //! Reading an image archive given to `import`: format detection (OCI archive, docker-save tar or
-//! plain rootfs tar, each optionally gzip-compressed), staging of its files with their sha256,
+//! plain rootfs tar, each optionally gzip- or zstd-compressed), staging of its files with their sha256,
 //! and verification of every blob against the digest that names it.
 
 use std::collections::{HashMap, HashSet};
@@ -11,7 +11,7 @@ use super::error::{ImageError, io_err, json_err};
 use super::fsutil::{Compression, HashReader, open_decompressed, sniff_file};
 use super::oci::{
     CONTAINERD_NAME, ConfigFile, Descriptor, DockerSaveEntry, Index, MT_LAYER_GZIP, MT_LAYER_TAR,
-    MT_MANIFEST, Manifest, REF_NAME, host_arch, sha256_of,
+    MT_LAYER_ZSTD, MT_MANIFEST, Manifest, REF_NAME, host_arch, sha256_of,
 };
 use super::reference::{Reference, is_sha256_hex};
 
@@ -103,13 +103,7 @@ impl Ctx {
 
     fn open(&self, file: &Path) -> Result<tar::Archive<Box<dyn io::Read + Send>>, ImageError> {
         let f = File::open(file).map_err(io_err(format!("opening {}", self.file)))?;
-        let (reader, compression) =
-            open_decompressed(f).map_err(io_err(format!("reading {}", self.file)))?;
-        if compression == Compression::Zstd {
-            return Err(ImageError::Unsupported {
-                what: format!("zstd-compressed archive {}", self.file),
-            });
-        }
+        let (reader, _) = open_decompressed(f).map_err(io_err(format!("reading {}", self.file)))?;
         Ok(tar::Archive::new(reader))
     }
 
@@ -294,9 +288,13 @@ impl Ctx {
             let diff_ids = self.diff_ids(&config, manifest.layers.len())?;
             let mut layers = Vec::new();
             for (d, diff_id) in manifest.layers.iter().zip(diff_ids) {
-                if d.media_type.contains("zstd") {
+                // Artifacts (wasm modules, helm charts, ...) are not filesystem layers.
+                if !d.media_type.is_empty() && !d.media_type.contains("tar") {
                     return Err(ImageError::Unsupported {
-                        what: format!("zstd-compressed layer {}", d.digest),
+                        what: format!(
+                            "layer {} has media type {}, which is not a filesystem tar",
+                            d.digest, d.media_type
+                        ),
                     });
                 }
                 let f = self.blob(files, d, "layer")?;
@@ -453,11 +451,7 @@ impl Ctx {
             {
                 Compression::None => MT_LAYER_TAR,
                 Compression::Gzip => MT_LAYER_GZIP,
-                Compression::Zstd => {
-                    return Err(ImageError::Unsupported {
-                        what: format!("zstd-compressed layer {path}"),
-                    });
-                }
+                Compression::Zstd => MT_LAYER_ZSTD,
             };
             layers.push(PreparedLayer {
                 blob: f.path.clone(),
@@ -509,7 +503,8 @@ impl Ctx {
         let media_type =
             match sniff_file(&dest).map_err(io_err(format!("reading {}", dest.display())))? {
                 Compression::Gzip => MT_LAYER_GZIP,
-                _ => MT_LAYER_TAR,
+                Compression::Zstd => MT_LAYER_ZSTD,
+                Compression::None => MT_LAYER_TAR,
             };
         Ok(Prepared {
             config: ConfigSource::Generate,

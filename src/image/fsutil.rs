@@ -64,7 +64,8 @@ pub(crate) fn open_decompressed(file: File) -> io::Result<(Box<dyn Read + Send>,
     let compression = sniff(head);
     let reader: Box<dyn Read + Send> = match compression {
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(buf)),
-        Compression::None | Compression::Zstd => Box::new(buf),
+        Compression::Zstd => Box::new(super::zstd::ZstdReader::new(buf)),
+        Compression::None => Box::new(buf),
     };
     Ok((reader, compression))
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tar::{EntryType, Header};
 
 use super::error::{ImageError, io_err};
-use super::fsutil::{Compression, HashReader, is_root, open_decompressed, remove_tree};
+use super::fsutil::{HashReader, is_root, open_decompressed, remove_tree};
 
 const WHITEOUT_PREFIX: &str = ".wh.";
 const OPAQUE_WHITEOUT: &str = ".wh..wh..opq";
@@ -28,13 +28,7 @@ const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 pub(crate) fn extract_layer(blob: &Path, dest: &Path) -> Result<String, ImageError> {
     let name = blob.display().to_string();
     let file = File::open(blob).map_err(io_err(format!("opening layer {name}")))?;
-    let (reader, compression) =
-        open_decompressed(file).map_err(io_err(format!("reading layer {name}")))?;
-    if compression == Compression::Zstd {
-        return Err(ImageError::Unsupported {
-            what: format!("zstd-compressed layer {name}"),
-        });
-    }
+    let (reader, _) = open_decompressed(file).map_err(io_err(format!("reading layer {name}")))?;
     let mut hashed = HashReader::new(reader);
     let mut ex = Extractor {
         dest,

@@ -9,6 +9,7 @@ mod layer;
 mod oci;
 mod reference;
 mod store;
+mod zstd;
 
 pub use error::ImageError;
 pub use reference::{Reference, normalize_reference};

@@ -11,6 +11,7 @@ pub(crate) const MT_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json
 pub(crate) const MT_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub(crate) const MT_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 pub(crate) const MT_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+pub(crate) const MT_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
 pub(crate) const REF_NAME: &str = "org.opencontainers.image.ref.name";
 pub(crate) const CONTAINERD_NAME: &str = "io.containerd.image.name";
 

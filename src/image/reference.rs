@@ -258,6 +258,11 @@ mod tests {
             "busybox@md5:0123",
             ":tag",
             "host:port:x/app",
+            "\u{fc}",
+            "a/\u{fc}:1",
+            "a:\u{fc}",
+            "a@",
+            "@sha256:x",
         ] {
             let err = normalize_reference(input).unwrap_err();
             assert!(

@@ -18,7 +18,9 @@ use serde::Serialize;
 
 use super::archive::{self, ConfigSource, PreparedLayer};
 use super::error::{ImageError, io_err, json_err};
-use super::fsutil::{FileLock, TempDir, atomic_write, remove_tree, sha256_hex, syncfs};
+use super::fsutil::{
+    FileLock, TempDir, atomic_write, remove_tree, sha256_hex, syncfs, unique_name,
+};
 use super::layer;
 use super::oci::{
     ConfigFile, Descriptor, Index, MT_CONFIG, MT_MANIFEST, Manifest, REF_NAME, RootFs, RunConfig,
@@ -95,6 +97,8 @@ impl ImageStore {
         }
         let layout = root.join("oci-layout");
         if !layout.exists() {
+            // Under the shared lock: a concurrent GC sweeps stray temp files from the root.
+            let _gc = store.lock(GC_LOCK, false)?;
             atomic_write(&layout, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
         }
         Ok(store)
@@ -484,23 +488,40 @@ impl ImageStore {
                 layers.extend(sha256_of(diff).map(str::to_string));
             }
         }
-        let sweep = |dir: PathBuf, live: &HashSet<String>| -> Result<(), ImageError> {
+        let tmp = self.tmp_dir();
+        let sweep = |dir: PathBuf, keep: &dyn Fn(&str) -> bool| -> Result<(), ImageError> {
             let entries =
                 fs::read_dir(&dir).map_err(io_err(format!("listing {}", dir.display())))?;
             for entry in entries {
                 let entry = entry.map_err(io_err(format!("listing {}", dir.display())))?;
                 let name = entry.file_name().to_string_lossy().into_owned();
-                if !live.contains(&name) {
-                    let path = entry.path();
-                    remove_tree(&path).map_err(io_err(format!("removing {}", path.display())))?;
+                if keep(&name) {
+                    continue;
                 }
+                let path = entry.path();
+                // A layer directory is first moved out of layers/ in one atomic step: a crash
+                // half way through deleting it must not leave a partial layer that a later
+                // import would take as already extracted.
+                let doomed = if dir == tmp {
+                    path
+                } else {
+                    let grave = tmp.join(unique_name("gc"));
+                    fs::rename(&path, &grave)
+                        .map_err(io_err(format!("removing {}", path.display())))?;
+                    grave
+                };
+                remove_tree(&doomed).map_err(io_err(format!("removing {}", doomed.display())))?;
             }
             Ok(())
         };
-        sweep(self.root.join("blobs").join("sha256"), &blobs)?;
-        sweep(self.layers_dir(), &layers)?;
-        // No import runs while we hold the exclusive lock, so all of tmp/ is stale.
-        sweep(self.tmp_dir(), &HashSet::new())
+        sweep(self.root.join("blobs").join("sha256"), &|n| {
+            blobs.contains(n)
+        })?;
+        sweep(self.layers_dir(), &|n| layers.contains(n))?;
+        // No import runs while we hold the exclusive lock, so all of tmp/ is stale, and so are
+        // temp files of index writes interrupted by a crash.
+        sweep(tmp.clone(), &|_| false)?;
+        sweep(self.root.clone(), &|n| !n.starts_with(".tmp-"))
     }
 }
 

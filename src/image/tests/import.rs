@@ -429,3 +429,65 @@ fn layers_stack_correctly_under_a_real_overlay_mount() {
     assert_eq!(fs::read(target.join("b/new")).unwrap(), b"new");
     assert_eq!(fs::read(target.join("top")).unwrap(), b"top");
 }
+
+#[test]
+fn zstd_layers_and_zstd_archives() {
+    let dir = TestDir::new("zstd");
+    let (lower, upper_gz) = two_layers();
+    let mut plain_upper = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&upper_gz.blob[..]),
+        &mut plain_upper,
+    )
+    .unwrap();
+    let upper = TestLayer::zstd(plain_upper);
+    let layers = [lower.clone(), upper.clone()];
+    let config = config_json(&layers);
+    let s = ImageStore::open(&dir.path().join("store")).unwrap();
+    let archive = dir.write("z.tar", &oci_archive(&config, &layers, None));
+    s.import(&archive, "z").expect("import zstd layer");
+    check_two_layer_image(&s, "z", &lower, &upper);
+
+    let mut t = Tar::new();
+    t.file("hello", b"zstd rootfs", 0o644);
+    let rootfs = dir.write("rootfs.tar.zst", &super::zstd(&t.finish()));
+    s.import(&rootfs, "zroot").expect("import zstd rootfs");
+    let img = s.resolve("zroot").unwrap();
+    assert_eq!(
+        fs::read(img.layers[0].join("hello")).unwrap(),
+        b"zstd rootfs"
+    );
+}
+
+#[test]
+fn non_tar_layer_media_types_are_refused() {
+    let dir = TestDir::new("wasm");
+    let mut layer = TestLayer::plain(b"\0asm\x01\0\0\0".to_vec());
+    layer.media_type = "application/vnd.wasm.content.layer.v1+wasm";
+    let layers = [layer];
+    let config = config_json(&layers);
+    let archive = dir.write("w.tar", &oci_archive(&config, &layers, None));
+    let s = ImageStore::open(&dir.path().join("store")).unwrap();
+    let err = s.import(&archive, "w").unwrap_err();
+    assert!(matches!(err, ImageError::Unsupported { .. }), "{err}");
+    assert!(err.to_string().contains("wasm"), "{err}");
+}
+
+#[test]
+fn rootfs_with_marker_like_files_stays_a_rootfs() {
+    let dir = TestDir::new("markers");
+    let mut t = Tar::new();
+    t.file("manifest.json", br#"{"name": "my-web-app"}"#, 0o644)
+        .file("index.json", b"{}", 0o644)
+        .file("app/main.js", b"console.log(1)", 0o644);
+    let archive = dir.write("app.tar", &t.finish());
+    let s = ImageStore::open(&dir.path().join("store")).unwrap();
+    s.import(&archive, "node-app").expect("import");
+    let img = s.resolve("node-app").unwrap();
+    assert_eq!(img.layers.len(), 1);
+    assert_eq!(
+        fs::read(img.layers[0].join("manifest.json")).unwrap(),
+        br#"{"name": "my-web-app"}"#
+    );
+    assert!(img.layers[0].join("app/main.js").is_file());
+}

@@ -56,6 +56,10 @@ pub(super) fn gzip(bytes: &[u8]) -> Vec<u8> {
     enc.finish().expect("gzip")
 }
 
+pub(super) fn zstd(bytes: &[u8]) -> Vec<u8> {
+    ruzstd::encoding::compress_to_vec(bytes, ruzstd::encoding::CompressionLevel::Fastest)
+}
+
 pub(super) fn is_root() -> bool {
     super::fsutil::is_root()
 }
@@ -175,6 +179,14 @@ impl TestLayer {
             diff_id: sha(&tar),
             blob: tar,
             media_type: "application/vnd.oci.image.layer.v1.tar",
+        }
+    }
+
+    pub fn zstd(tar: Vec<u8>) -> TestLayer {
+        TestLayer {
+            diff_id: sha(&tar),
+            blob: zstd(&tar),
+            media_type: "application/vnd.oci.image.layer.v1.tar+zstd",
         }
     }
 

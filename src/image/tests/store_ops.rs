@@ -159,10 +159,15 @@ fn store_survives_reopen_and_removes_stale_temp_dirs() {
     };
     // Leftover of an import killed half way.
     fs::create_dir_all(root.join("tmp/layer-dead/etc")).unwrap();
+    fs::write(root.join(".tmp-1-2-3"), b"half an index").unwrap();
+    fs::write(root.join("blobs/sha256/.tmp-4-5-6"), b"half a blob").unwrap();
     let s = ImageStore::open(&root).unwrap();
     assert_eq!(s.list().unwrap(), vec![info]);
     s.gc().unwrap();
     assert_eq!(count(root.join("tmp")), 0);
+    assert!(!root.join(".tmp-1-2-3").exists());
+    assert!(!root.join("blobs/sha256/.tmp-4-5-6").exists());
+    assert!(root.join("index.json").is_file());
     assert!(s.resolve("keep").is_ok());
 }
 
