@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
 const BASE: &str = r#"
@@ -51,20 +52,38 @@ fn up_ps_exec_logs_run_down_leave_nothing_behind() {
     let rows = env.ps_json(&p);
     let db = env.service(&rows, "db");
     let api = env.service(&rows, "api");
-    assert_eq!(db["health"], "healthy", "api started only after db was healthy: {rows:?}");
+    assert_eq!(
+        db["health"], "healthy",
+        "api started only after db was healthy: {rows:?}"
+    );
     assert_eq!(api["state"], "running");
     assert!(api["health"].is_null());
-    for key in ["name", "service", "state", "pid", "exit_code", "restarts", "image"] {
+    for key in [
+        "name",
+        "service",
+        "state",
+        "pid",
+        "exit_code",
+        "restarts",
+        "image",
+    ] {
         assert!(api.get(key).is_some(), "ps json lacks {key}");
     }
 
     // PID 1 inside (init: true puts rstack's init first), host processes invisible.
     let ps = env.ok(&["exec", "api", "ps", "-o", "pid,comm"]);
     let pids: Vec<&str> = ps.lines().skip(1).collect();
-    assert!(pids.len() <= 4, "only the container's processes are visible: {ps}");
+    assert!(
+        pids.len() <= 4,
+        "only the container's processes are visible: {ps}"
+    );
     assert!(ps.lines().any(|l| l.trim_start().starts_with("1 ")), "{ps}");
     assert_eq!(env.ok(&["exec", "api", "hostname"]).trim(), "apihost");
-    assert_eq!(env.ok(&["exec", "api", "sh", "-c", "echo $$"]).trim(), "1", "exec joins the pid namespace");
+    assert_eq!(
+        env.ok(&["exec", "api", "sh", "-c", "echo $$"]).trim(),
+        "1",
+        "exec joins the pid namespace"
+    );
 
     // Mounting is denied, capabilities are Docker's default set.
     let out = env.run(&["exec", "api", "mount", "-t", "tmpfs", "none", "/mnt"]);
@@ -73,13 +92,29 @@ fn up_ps_exec_logs_run_down_leave_nothing_behind() {
     assert!(caps.contains("00000000a80425fb"), "{caps}");
 
     // Exit codes pass through exec and run.
-    assert_eq!(env.run(&["exec", "api", "sh", "-c", "exit 7"]).status.code(), Some(7));
-    assert_eq!(env.run(&["run", "--rm", "api", "sh", "-c", "exit 5"]).status.code(), Some(5));
-    assert_eq!(env.ok(&["run", "--rm", "api", "echo", "one-off"]).trim(), "one-off");
+    assert_eq!(
+        env.run(&["exec", "api", "sh", "-c", "exit 7"])
+            .status
+            .code(),
+        Some(7)
+    );
+    assert_eq!(
+        env.run(&["run", "--rm", "api", "sh", "-c", "exit 5"])
+            .status
+            .code(),
+        Some(5)
+    );
+    assert_eq!(
+        env.ok(&["run", "--rm", "api", "echo", "one-off"]).trim(),
+        "one-off"
+    );
 
     // Logs are prefixed by service.
     let logs = env.ok(&["logs", "db"]);
-    assert!(logs.contains("db ready") && logs.starts_with("db"), "{logs}");
+    assert!(
+        logs.contains("db ready") && logs.starts_with("db"),
+        "{logs}"
+    );
     let tail = env.ok(&["logs", "--tail", "1", "--no-log-prefix", "db"]);
     assert_eq!(tail.trim(), "db ready");
 
@@ -87,16 +122,30 @@ fn up_ps_exec_logs_run_down_leave_nothing_behind() {
     env.ok(&["up", "-d"]);
     assert_eq!(env.service(&env.ps_json(&p), "api")["pid"], api["pid"]);
 
-    let ids: Vec<String> = rows.iter().map(|r| r["id"].as_str().unwrap_or("").to_string()).collect();
+    let ids: Vec<String> = rows
+        .iter()
+        .map(|r| r["id"].as_str().unwrap_or("").to_string())
+        .collect();
     let pids: Vec<i64> = rows.iter().filter_map(|r| r["pid"].as_i64()).collect();
     env.ok(&["down"]);
     assert!(env.ps_json(&p).is_empty());
     for id in &ids {
-        assert!(cgroup_dirs(id).is_empty(), "cgroups left for {id}: {:?}", cgroup_dirs(id));
+        assert!(
+            cgroup_dirs(id).is_empty(),
+            "cgroups left for {id}: {:?}",
+            cgroup_dirs(id)
+        );
     }
-    assert!(mounts_under(&env.data_root).is_empty(), "{:?}", mounts_under(&env.data_root));
+    assert!(
+        mounts_under(&env.data_root).is_empty(),
+        "{:?}",
+        mounts_under(&env.data_root)
+    );
     for pid in pids {
-        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "process {pid} survived down");
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "process {pid} survived down"
+        );
     }
     let left: Vec<_> = std::fs::read_dir(env.data_root.join("containers"))
         .map(|d| d.flatten().map(|e| e.path()).collect())
@@ -128,7 +177,12 @@ fn restart_policy_brings_back_a_killed_service_and_oom_is_reported() {
   bomb:
     <<: *base
     pids_limit: 20
-    command: ["sh", "-c", "i=0; while [ $$i -lt 60 ]; do sleep 30 & i=$$((i+1)); done 2>/dev/null; sleep 1000"]
+    command:
+      - sh
+      - -c
+      - |
+        sh -c 'i=0; while [ $$i -lt 60 ]; do sleep 30 & i=$$((i+1)); done' 2>/dev/null
+        exec sleep 1000
 "#,
         ),
     );
@@ -137,7 +191,9 @@ fn restart_policy_brings_back_a_killed_service_and_oom_is_reported() {
     let pid = web["pid"].as_i64().expect("pid") as i32;
     // SAFETY: killing the container process this test started.
     unsafe { libc::kill(pid, libc::SIGKILL) };
-    let back = env.wait_for(&p, "web", 10, |r| r["state"] == "running" && r["restarts"] == 1);
+    let back = env.wait_for(&p, "web", 10, |r| {
+        r["state"] == "running" && r["restarts"] == 1
+    });
     assert_ne!(back["pid"].as_i64(), Some(pid as i64));
 
     let hog = env.wait_for(&p, "hog", 10, |r| r["state"] == "exited");
@@ -146,11 +202,32 @@ fn restart_policy_brings_back_a_killed_service_and_oom_is_reported() {
     let table = env.ok(&["-p", &p, "ps", "-a"]);
     assert!(table.contains("OOM killed"), "{table}");
 
-    env.wait_for(&p, "bomb", 10, |r| r["state"] == "running");
-    std::thread::sleep(Duration::from_millis(500));
-    let n = env.ok(&["exec", "bomb", "sh", "-c", "ls -d /proc/[0-9]* | wc -l"]);
-    let n: u32 = n.trim().parse().expect("count");
-    assert!(n <= 21, "pids_limit holds the fork bomb: {n} processes");
+    let bomb = env.wait_for(&p, "bomb", 10, |r| r["state"] == "running");
+    let id = bomb["id"].as_str().expect("id");
+    let pids_dir = cgroup_dirs(id)
+        .into_iter()
+        .find(|d| d.join("pids.max").exists())
+        .expect("pids cgroup of the bomb");
+    let read = |f: &str| std::fs::read_to_string(pids_dir.join(f)).unwrap_or_default();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !read("pids.events")
+        .lines()
+        .any(|l| l.starts_with("max ") && l != "max 0")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the bomb never hit pids.max: {}",
+            read("pids.events")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(read("pids.max").trim(), "20");
+    let current: u32 = read("pids.current").trim().parse().expect("pids.current");
+    assert!(
+        current <= 20,
+        "pids_limit holds the fork bomb: {current} processes"
+    );
+    assert_eq!(env.service(&env.ps_json(&p), "bomb")["state"], "running");
 }
 
 #[test]
@@ -204,16 +281,25 @@ fn bad_input_gets_clear_errors_and_starts_nothing() {
     // Unknown image: names the service and the image; nothing starts.
     env.write(
         "compose.yaml",
-        &stack(&p, "  ok:\n    <<: *base\n    command: [sleep, '100']\n  app:\n    image: nothere:1\n"),
+        &stack(
+            &p,
+            "  ok:\n    <<: *base\n    command: [sleep, '100']\n  app:\n    image: nothere:1\n",
+        ),
     );
     let out = env.run(&["up", "-d"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    assert!(err.contains("service \"app\"") && err.contains("nothere:1"), "{err}");
+    assert!(
+        err.contains("service \"app\"") && err.contains("nothere:1"),
+        "{err}"
+    );
     assert!(env.ps_json(&p).is_empty(), "nothing started");
 
     // Invalid file: file:line:col, exit 1.
-    env.write("compose.yaml", &format!("name: {p}\nservices:\n  app:\n    image: busybox:test\n    mem_limit: 12x\n"));
+    env.write(
+        "compose.yaml",
+        &format!("name: {p}\nservices:\n  app:\n    image: busybox:test\n    mem_limit: 12x\n"),
+    );
     let out = env.run(&["up", "-d"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
@@ -229,7 +315,10 @@ fn bad_input_gets_clear_errors_and_starts_nothing() {
     let out = env.run(&["up", "-d"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    assert!(err.contains("cycle") && ["a", "b", "c"].iter().all(|s| err.contains(s)), "{err}");
+    assert!(
+        err.contains("cycle") && ["a", "b", "c"].iter().all(|s| err.contains(s)),
+        "{err}"
+    );
 
     // Image import of a non-archive.
     let junk = env.write("notes.txt", "just some text, not a tar\n");
@@ -252,15 +341,27 @@ fn bad_input_gets_clear_errors_and_starts_nothing() {
 
     // A second daemon on the same data root is refused; the first keeps answering.
     let out = env
-        .cmd(&["daemon", "--socket", env.dir.join("second.sock").to_str().expect("utf8")])
+        .cmd(&[
+            "daemon",
+            "--socket",
+            env.dir.join("second.sock").to_str().expect("utf8"),
+        ])
         .output()
         .expect("second daemon");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("already using data root"), "{err}");
+    assert!(
+        !out.status.success() && err.contains("already using data root"),
+        "{err}"
+    );
     env.ok(&["version"]);
 
     // A client without permission on the socket.
-    let out = env.cmd(&["-p", &p, "ps"]).uid(65534).gid(65534).output().expect("ps as nobody");
+    let out = env
+        .cmd(&["-p", &p, "ps"])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .expect("ps as nobody");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
     assert!(err.contains("permission denied"), "{err}");

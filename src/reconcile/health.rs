@@ -46,13 +46,21 @@ impl Health {
         self.next
     }
 
+    /// When the next failure of a still-starting container may count.
+    fn counts_from(&self) -> Instant {
+        self.started + self.check.start_period + self.check.interval * (self.failures + 1)
+    }
+
     /// Records one probe result taken at `now` and schedules the next probe.
     pub fn record(&mut self, ok: bool, now: Instant) {
         if ok {
             self.failures = 0;
             self.status = HEALTHY;
-        } else if self.status == STARTING && now < self.started + self.check.start_period {
-            // Failures inside start_period do not count (Docker).
+        } else if self.status == STARTING && now < self.counts_from() {
+            // Failures inside start_period do not count (Docker). Beyond it, a container that
+            // has never been healthy is probed every start_interval but its failures count
+            // at most once per interval: faster to healthy than Docker, never faster to
+            // unhealthy.
         } else {
             self.failures += 1;
             if self.failures >= self.check.retries.max(1) {
@@ -151,20 +159,32 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn failures_count_only_after_start_period() {
+    async fn failures_count_only_after_start_period_and_once_per_interval() {
         let mut h = Health::new(check());
         let t0 = Instant::now();
-        for i in 0..5 {
-            h.record(false, t0 + Duration::from_secs(i));
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        for i in 0..=40 {
+            h.record(false, at(i));
         }
-        assert_eq!(h.status(), STARTING, "inside start_period nothing counts");
-        for i in 0..2 {
-            h.record(false, t0 + Duration::from_secs(11 + i));
-        }
+        assert_eq!(
+            h.status(),
+            STARTING,
+            "start_period, then one failure per 30 s interval"
+        );
+        h.record(false, at(70));
         assert_eq!(h.status(), STARTING);
-        h.record(false, t0 + Duration::from_secs(14));
-        assert_eq!(h.status(), UNHEALTHY);
-        h.record(true, t0 + Duration::from_secs(44));
+        h.record(false, at(100));
+        assert_eq!(
+            h.status(),
+            UNHEALTHY,
+            "10 s start_period + 3 x 30 s, as Docker"
+        );
+        h.record(true, at(130));
         assert_eq!(h.status(), HEALTHY);
+        h.record(false, at(160));
+        h.record(false, at(190));
+        assert_eq!(h.status(), HEALTHY);
+        h.record(false, at(220));
+        assert_eq!(h.status(), UNHEALTHY, "after healthy, every failure counts");
     }
 }

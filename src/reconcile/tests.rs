@@ -238,7 +238,8 @@ async fn restart_on_unhealthy_is_opt_in() {
     let mut plain = svc("plain", &["run"]);
     plain.healthcheck = Some(healthcheck());
     e.up(up_req(stack("p7", vec![s, plain]))).await.expect("up");
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    // retries 2 x interval 30 s while never healthy.
+    tokio::time::sleep(Duration::from_secs(61)).await;
     assert!(record(&e, "sick").restarts >= 1);
     let p = record(&e, "plain");
     assert_eq!((p.restarts, p.health.as_deref()), (0, Some("unhealthy")));

@@ -61,7 +61,11 @@ impl Env {
 
     /// A unique project name, taken down when the Env is dropped.
     pub fn project(&mut self, name: &str) -> String {
-        let p = format!("{name}{}x{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        let p = format!(
+            "{name}{}x{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
         self.projects.push(p.clone());
         p
     }
@@ -109,7 +113,12 @@ impl Env {
     /// Imports the busybox test image as `busybox:test` (starting the daemon).
     pub fn import_busybox(&self) {
         let tar = busybox_rootfs_tar(&self.dir);
-        self.ok(&["image", "import", tar.to_str().expect("utf8"), "busybox:test"]);
+        self.ok(&[
+            "image",
+            "import",
+            tar.to_str().expect("utf8"),
+            "busybox:test",
+        ]);
     }
 
     pub fn ps_json(&self, project: &str) -> Vec<Value> {
@@ -119,12 +128,20 @@ impl Env {
 
     pub fn service<'a>(&self, rows: &'a [Value], service: &str) -> &'a Value {
         rows.iter()
-            .find(|r| r["service"] == service && r["name"].as_str().is_some_and(|n| !n.contains("-run-")))
+            .find(|r| {
+                r["service"] == service && r["name"].as_str().is_some_and(|n| !n.contains("-run-"))
+            })
             .unwrap_or_else(|| panic!("no container for {service} in {rows:?}"))
     }
 
     /// Polls `ps` until `check` holds for the service (or panics after `secs`).
-    pub fn wait_for(&self, project: &str, service: &str, secs: u64, check: impl Fn(&Value) -> bool) -> Value {
+    pub fn wait_for(
+        &self,
+        project: &str,
+        service: &str,
+        secs: u64,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             let rows = self.ps_json(project);
@@ -133,7 +150,10 @@ impl Env {
                     return r.clone();
                 }
                 if Instant::now() > deadline {
-                    panic!("timed out waiting on {service}: {r}\ndaemon log: {}", self.daemon_log());
+                    panic!(
+                        "timed out waiting on {service}: {r}\ndaemon log: {}",
+                        self.daemon_log()
+                    );
                 }
             } else if Instant::now() > deadline {
                 panic!("no container for {service}: {rows:?}");
@@ -191,7 +211,10 @@ pub fn busybox_rootfs_tar(dir: &Path) -> PathBuf {
         std::fs::create_dir_all(root.join(d)).expect("mkdir rootfs");
     }
     std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("copy busybox");
-    let list = Command::new("/bin/busybox").arg("--list").output().expect("busybox --list");
+    let list = Command::new("/bin/busybox")
+        .arg("--list")
+        .output()
+        .expect("busybox --list");
     for applet in String::from_utf8_lossy(&list.stdout).lines() {
         if applet != "busybox" {
             let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(applet));
@@ -204,7 +227,13 @@ pub fn busybox_rootfs_tar(dir: &Path) -> PathBuf {
     .expect("passwd");
     std::fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").expect("group");
     let st = Command::new("tar")
-        .args(["-C", root.to_str().expect("utf8"), "-cf", tar.to_str().expect("utf8"), "."])
+        .args([
+            "-C",
+            root.to_str().expect("utf8"),
+            "-cf",
+            tar.to_str().expect("utf8"),
+            ".",
+        ])
         .status()
         .expect("tar");
     assert!(st.success(), "tar failed");
