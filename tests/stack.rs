@@ -79,11 +79,8 @@ fn up_ps_exec_logs_run_down_leave_nothing_behind() {
     );
     assert!(ps.lines().any(|l| l.trim_start().starts_with("1 ")), "{ps}");
     assert_eq!(env.ok(&["exec", "api", "hostname"]).trim(), "apihost");
-    assert_eq!(
-        env.ok(&["exec", "api", "sh", "-c", "echo $$"]).trim(),
-        "1",
-        "exec joins the pid namespace"
-    );
+    let own: u32 = env.ok(&["exec", "api", "sh", "-c", "echo $$"]).trim().parse().expect("pid");
+    assert!(own < 10, "exec joins the container's pid namespace: pid {own}");
 
     // Mounting is denied, capabilities are Docker's default set.
     let out = env.run(&["exec", "api", "mount", "-t", "tmpfs", "none", "/mnt"]);
