@@ -162,7 +162,18 @@ fn ps(cli: &Cli, client: &Client, a: &PsArgs) -> Result<i32> {
 
 fn logs(cli: &Cli, client: &Client, a: &LogsArgs) -> Result<i32> {
     let p = project::project_name(cli)?;
-    let mut printer = LogPrinter::new(&a.services, !a.no_log_prefix, a.timestamps);
+    // All service names up front, so the prefix column has one width from the first line.
+    let mut names = a.services.clone();
+    if names.is_empty() {
+        let rows: Vec<ContainerView> =
+            client.call::<(), _>("GET", &format!("/v1/containers?project={p}"), None)?;
+        for r in rows {
+            if !names.contains(&r.service) {
+                names.push(r.service);
+            }
+        }
+    }
+    let mut printer = LogPrinter::new(&names, !a.no_log_prefix, a.timestamps);
     let q = LogsQuery {
         services: a.services.clone(),
         follow: a.follow,
