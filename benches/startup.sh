@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Start-up benchmark, run side by side on the same busybox rootfs in one run:
+#   - kernel floor: unshare of pid/mount/uts/ipc/net namespaces + exec of `true`
+#   - runc run / crun run of an OCI bundle of that rootfs (Debian's runc and crun)
+#   - rstack run --rm SERVICE true, end to end (CLI -> daemon -> shim -> container -> exit)
+#   - rstack up -d of a 10-service dependency tree (and down)
+# Prints medians and ratios. Needs root. Usage: benches/startup.sh [RUNS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-50}
+export DEBIAN_FRONTEND=noninteractive
+for pkg in runc crun busybox-static; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || { apt-get update -qq; apt-get install -y -qq "$pkg" >/dev/null; }
+done
+cargo build --release -q
+rstack=$PWD/target/release/rstack
+
+work=$(mktemp -d /tmp/rstack-bench.XXXXXX)
+export RSTACK_SOCKET=$work/rstack.sock RSTACK_DATA_ROOT=$work/data
+cleanup() {
+  (cd "$work/proj" 2>/dev/null && "$rstack" down -t 1 >/dev/null 2>&1) || true
+  (cd "$work/tree" 2>/dev/null && "$rstack" down -t 1 >/dev/null 2>&1) || true
+  if [ -f "$work/data/daemon.lock" ]; then kill "$(cat "$work/data/daemon.lock")" 2>/dev/null || true; sleep 0.5; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkdir -p "$work"/rootfs/{bin,etc,tmp,root,proc,sys,dev}
+cp /bin/busybox "$work/rootfs/bin/"
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$work/rootfs/bin/$a"; done
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$work/rootfs/etc/passwd"
+tar -C "$work/rootfs" -cf "$work/busybox.tar" .
+
+# OCI bundle for runc/crun: the same rootfs, `true`, no terminal.
+mkdir -p "$work/bundle"
+cp -a "$work/rootfs" "$work/bundle/rootfs"
+(cd "$work/bundle" && runc spec && python3 - <<'PY'
+import json
+c = json.load(open("config.json"))
+c["process"]["terminal"] = False
+c["process"]["args"] = ["/bin/true"]
+json.dump(c, open("config.json", "w"))
+PY
+)
+
+# Times one command RUNS times; prints the median in ms.
+median() {
+  local name=$1; shift
+  python3 - "$runs" "$@" <<'PY'
+import subprocess, sys, time, statistics
+runs = int(sys.argv[1]); cmd = sys.argv[2:]
+ts = []
+for i in range(runs):
+    c = [a.replace("{i}", str(i)) for a in cmd]
+    t = time.perf_counter()
+    r = subprocess.run(c, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        # e.g. crun refuses cgroup v1/v2 hybrid hosts outright.
+        print("nan"); sys.stderr.write(r.stderr.decode(errors="replace")[-300:]); sys.exit(0)
+    ts.append((time.perf_counter() - t) * 1000)
+print(f"{statistics.median(ts):.2f}")
+PY
+}
+
+mkdir -p "$work/proj"
+cat >"$work/proj/compose.yaml" <<'YAML'
+services:
+  t:
+    image: bench/busybox:1
+    command: ["true"]
+YAML
+mkdir -p "$work/tree"
+{
+  echo "services:"
+  for i in $(seq 0 9); do
+    echo "  s$i:"
+    echo "    image: bench/busybox:1"
+    echo "    init: true"
+    echo "    command: [\"sleep\", \"1000\"]"
+    if [ "$i" -gt 0 ]; then echo "    depends_on: [s$(( (i - 1) / 2 ))]"; fi
+  done
+} >"$work/tree/compose.yaml"
+
+"$rstack" image import "$work/busybox.tar" bench/busybox:1 >/dev/null
+(cd "$work/proj" && "$rstack" run --rm t true >/dev/null)  # warm: daemon up, page cache hot
+
+floor=$(median floor unshare --pid --mount --uts --ipc --net --fork /bin/true)
+runc_ms=$(median runc runc run --bundle "$work/bundle" "bench-runc-{i}")
+crun_ms=$(median crun crun run --bundle "$work/bundle" "bench-crun-{i}" 2>"$work/crun.err")
+[ "$crun_ms" = nan ] && echo "crun failed on this host: $(tail -c 200 "$work/crun.err")"
+rstack_ms=$(cd "$work/proj" && median rstack "$rstack" run --rm t true)
+
+up_times=()
+for i in $(seq 1 10); do
+  t0=$(date +%s%N)
+  (cd "$work/tree" && "$rstack" up -d >/dev/null 2>&1)
+  t1=$(date +%s%N)
+  (cd "$work/tree" && "$rstack" down -t 1 >/dev/null 2>&1)
+  up_times+=("$(( (t1 - t0) / 1000 ))")
+done
+up_ms=$(printf '%s\n' "${up_times[@]}" | python3 -c 'import sys,statistics; print(f"{statistics.median(int(l) for l in sys.stdin)/1000:.1f}")')
+
+python3 - "$floor" "$runc_ms" "$crun_ms" "$rstack_ms" "$up_ms" "$runs" <<'PY'
+import sys
+floor, runc, crun, rs, up, runs = map(float, sys.argv[1:])
+print(f"runs per figure: {int(runs)} (medians; up -d: 10 runs)")
+print(f"kernel floor (unshare pid,mnt,uts,ipc,net + true): {floor:7.2f} ms")
+print(f"runc run (bundle, true):                          {runc:7.2f} ms")
+print(f"crun run (bundle, true):                          {crun:7.2f} ms" if crun == crun else "crun run: refused on this host (see above)")
+print(f"rstack run --rm t true (CLI->daemon->shim):       {rs:7.2f} ms   {runc/rs:4.1f}x faster than runc" + (f", {crun/rs:4.1f}x than crun" if crun == crun else ""))
+print(f"rstack up -d, 10-service dependency tree:         {up:7.1f} ms")
+PY
