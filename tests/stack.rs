@@ -79,8 +79,15 @@ fn up_ps_exec_logs_run_down_leave_nothing_behind() {
     );
     assert!(ps.lines().any(|l| l.trim_start().starts_with("1 ")), "{ps}");
     assert_eq!(env.ok(&["exec", "api", "hostname"]).trim(), "apihost");
-    let own: u32 = env.ok(&["exec", "api", "sh", "-c", "echo $$"]).trim().parse().expect("pid");
-    assert!(own < 10, "exec joins the container's pid namespace: pid {own}");
+    let own: u32 = env
+        .ok(&["exec", "api", "sh", "-c", "echo $$"])
+        .trim()
+        .parse()
+        .expect("pid");
+    assert!(
+        own < 10,
+        "exec joins the container's pid namespace: pid {own}"
+    );
 
     // Mounting is denied, capabilities are Docker's default set.
     let out = env.run(&["exec", "api", "mount", "-t", "tmpfs", "none", "/mnt"]);
@@ -362,4 +369,133 @@ fn bad_input_gets_clear_errors_and_starts_nothing() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
     assert!(err.contains("permission denied"), "{err}");
+}
+
+#[test]
+fn containers_outlive_a_daemon_restart_and_stay_supervised() {
+    if skip_unless_root("daemon_restart") {
+        return;
+    }
+    let mut env = Env::new("restartd");
+    let p = env.project("restartd");
+    env.import_busybox();
+    env.write(
+        "compose.yaml",
+        &stack(
+            &p,
+            "  svc:\n    <<: *base\n    command: [sleep, '1000']\n    restart: always\n",
+        ),
+    );
+    env.ok(&["up", "-d"]);
+    let before = env.wait_for(&p, "svc", 5, |r| r["state"] == "running");
+    let daemon: i32 = std::fs::read_to_string(env.data_root.join("daemon.lock"))
+        .expect("lock")
+        .trim()
+        .parse()
+        .expect("pid");
+    // SAFETY: stopping the daemon this test started.
+    unsafe { libc::kill(daemon, libc::SIGTERM) };
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::path::Path::new(&format!("/proc/{daemon}")).exists() {
+        assert!(std::time::Instant::now() < deadline, "daemon did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = before["pid"].as_i64().expect("pid");
+    assert!(
+        std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "container outlives the daemon"
+    );
+
+    // `up` starts a new daemon, which adopts the running container instead of recreating it.
+    env.ok(&["up", "-d"]);
+    let after = env.wait_for(&p, "svc", 5, |r| r["state"] == "running");
+    assert_eq!(after["pid"], before["pid"]);
+    assert_eq!(after["id"], before["id"]);
+
+    // Still supervised: a kill -9 is noticed and the policy restarts it.
+    // SAFETY: killing the container process this test started.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    env.wait_for(&p, "svc", 10, |r| {
+        r["state"] == "running" && r["restarts"] == 1
+    });
+}
+
+#[test]
+fn foreground_up_streams_logs_and_ctrl_c_stops_the_stack() {
+    if skip_unless_root("foreground_up") {
+        return;
+    }
+    let mut env = Env::new("fg");
+    let p = env.project("fg");
+    env.import_busybox();
+    env.write(
+        "compose.yaml",
+        &stack(
+            &p,
+            "  talker:\n    <<: *base\n    command: [sh, -c, 'while true; do echo tick; sleep 0.2; done']\n",
+        ),
+    );
+    let mut child = env
+        .cmd(&["up"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("up");
+    let stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        lines.next().and_then(|l| l.ok())
+    });
+    let first = reader.join().expect("reader");
+    assert!(
+        first
+            .as_deref()
+            .is_some_and(|l| l.contains("talker") && l.contains("tick")),
+        "{first:?}"
+    );
+    // SAFETY: interrupting the CLI process this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(130));
+    let r = env.wait_for(&p, "talker", 5, |r| r["state"] == "exited");
+    assert!(r["pid"].is_null());
+}
+
+#[test]
+fn images_list_and_remove_refuses_images_in_use() {
+    if skip_unless_root("images") {
+        return;
+    }
+    let mut env = Env::new("img");
+    let p = env.project("img");
+    env.import_busybox();
+    let list: serde_json::Value =
+        serde_json::from_str(&env.ok(&["image", "ls", "--format", "json"])).expect("json");
+    let refs: Vec<&str> = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|i| i["reference"].as_str())
+        .collect();
+    assert!(refs.contains(&"busybox:test"), "{refs:?}");
+    env.write(
+        "compose.yaml",
+        &stack(&p, "  s:\n    <<: *base\n    command: [sleep, '1000']\n"),
+    );
+    env.ok(&["up", "-d"]);
+    let out = env.run(&["image", "rm", "busybox:test"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is used by"),
+        "in use"
+    );
+    env.ok(&["down"]);
+    env.ok(&["image", "rm", "busybox:test"]);
+    let out = env.run(&["up", "-d"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not found") && err.contains("rstack image import"),
+        "{err}"
+    );
 }
