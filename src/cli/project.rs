@@ -43,10 +43,10 @@ pub fn project_name(cli: &Cli) -> Result<String> {
         Ok(stack) => Ok(stack.name),
         Err(e) if explicit => Err(e),
         Err(_) => {
-            if let Ok(p) = std::env::var("COMPOSE_PROJECT_NAME") {
-                if !p.is_empty() {
-                    return Ok(spec::normalize_project_name(&p));
-                }
+            if let Ok(p) = std::env::var("COMPOSE_PROJECT_NAME")
+                && !p.is_empty()
+            {
+                return Ok(spec::normalize_project_name(&p));
             }
             let cwd: PathBuf = std::env::current_dir()?;
             let dir = cwd

@@ -285,15 +285,15 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
 
         let mut reports = Vec::new();
         for a in &actions {
-            if let Action::RemoveOrphan { id } = a {
-                if let Some(r) = records.iter().find(|r| &r.id == id) {
-                    self.remove_container(r, None).await;
-                    reports.push(ActionReport {
-                        container: r.name.clone(),
-                        service: r.service.clone(),
-                        action: "removed".into(),
-                    });
-                }
+            if let Action::RemoveOrphan { id } = a
+                && let Some(r) = records.iter().find(|r| &r.id == id)
+            {
+                self.remove_container(r, None).await;
+                reports.push(ActionReport {
+                    container: r.name.clone(),
+                    service: r.service.clone(),
+                    action: "removed".into(),
+                });
             }
         }
         let by_service: HashMap<&str, &Action> = actions
@@ -389,15 +389,14 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             .ok_or_else(|| fail(format!("service \"{svc}\": image not resolved")))?;
         match action {
             Action::Create { .. } | Action::Recreate { .. } => {
-                if let Action::Recreate { old, .. } = action {
-                    if let Some(old) = self
+                if let Action::Recreate { old, .. } = action
+                    && let Some(old) = self
                         .store
                         .containers(Some(&stack.name))
                         .ok()
                         .and_then(|v| v.into_iter().find(|r| &r.id == old))
-                    {
-                        self.remove_container(&old, None).await;
-                    }
+                {
+                    self.remove_container(&old, None).await;
                 }
                 let rec = self
                     .new_record(stack, svc, img, None)

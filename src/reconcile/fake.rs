@@ -120,10 +120,10 @@ impl Runtime for Arc<FakeRuntime> {
         if !inner.live.contains_key(&pid) {
             return Err(format!("no process {pid}").into());
         }
-        if signal == libc::SIGTERM || signal == libc::SIGKILL || signal == libc::SIGINT {
-            if let Some((_, tx)) = inner.live.remove(&pid) {
-                let _ = tx.send(status(128 + signal));
-            }
+        if (signal == libc::SIGTERM || signal == libc::SIGKILL || signal == libc::SIGINT)
+            && let Some((_, tx)) = inner.live.remove(&pid)
+        {
+            let _ = tx.send(status(128 + signal));
         }
         Ok(())
     }

@@ -74,12 +74,11 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         for level in levels {
             let res = join_all(level.iter().map(|(rec, h)| async move {
                 for (dep, d) in &rec.service_def.depends_on {
-                    if let Some(dh) = self.service_handle(project, dep) {
-                        if let Err(e) = wait_condition(dh.status.clone(), d.condition).await {
-                            if d.required {
-                                return Err(format!("service \"{}\": {e}", rec.service));
-                            }
-                        }
+                    if let Some(dh) = self.service_handle(project, dep)
+                        && let Err(e) = wait_condition(dh.status.clone(), d.condition).await
+                        && d.required
+                    {
+                        return Err(format!("service \"{}\": {e}", rec.service));
                     }
                 }
                 h.start().await

@@ -373,23 +373,25 @@ impl<R: Runtime> Supervisor<R> {
         self.rec.state = State::Restarting;
         self.rec.restart_delay_ms = Some(delay.as_millis() as u64);
         self.save();
-        let deadline = Instant::now() + delay;
-        loop {
-            tokio::select! {
-                _ = sleep_until(deadline) => break,
-                cmd = self.rx.recv() => match cmd {
-                    None => return None,
-                    Some(Command::Start(reply)) | Some(Command::Restart { reply, .. }) => {
-                        self.backoff.reset();
-                        let (r, res) = self.start().await;
-                        let _ = reply.send(res);
-                        return r;
-                    }
-                    Some(cmd @ Command::Stop { .. }) | Some(cmd @ Command::Kill { .. }) => {
-                        return self.idle_command(cmd).await;
-                    }
+        tokio::select! {
+            _ = sleep(delay) => {}
+            cmd = self.rx.recv() => return match cmd {
+                None => None,
+                Some(Command::Start(reply)) | Some(Command::Restart { reply, .. }) => {
+                    self.backoff.reset();
+                    let (r, res) = self.start().await;
+                    let _ = reply.send(res);
+                    r
                 }
-            }
+                Some(Command::Kill { reply, .. }) => {
+                    // Killing a container waiting to restart cancels the restart, as a stop.
+                    let (stop, _) = oneshot::channel();
+                    self.idle_command(Command::Stop { timeout: None, reply: stop }).await;
+                    let _ = reply.send(Ok(()));
+                    None
+                }
+                Some(cmd @ Command::Stop { .. }) => self.idle_command(cmd).await,
+            },
         }
         self.rec.restarts += 1;
         self.start().await.0

@@ -189,10 +189,10 @@ impl Drop for Env {
         if let Ok(mi) = std::fs::read_to_string("/proc/self/mountinfo") {
             let dir = self.dir.display().to_string();
             for line in mi.lines() {
-                if let Some(mp) = line.split(' ').nth(4) {
-                    if mp.starts_with(&dir) {
-                        let _ = Command::new("umount").arg("-l").arg(mp).status();
-                    }
+                if let Some(mp) = line.split(' ').nth(4)
+                    && mp.starts_with(&dir)
+                {
+                    let _ = Command::new("umount").arg("-l").arg(mp).status();
                 }
             }
         }
