@@ -112,13 +112,18 @@ pub struct Cgroup {
 }
 
 /// v1 hierarchies a container uses: pids always (so every process can be found and killed via
-/// cgroup.procs), the others only when limited, because each extra mkdir/rmdir costs.
-fn v1_controllers(res: &ResourceConfig) -> Vec<&'static str> {
-    let mut c = vec!["pids"];
-    if res.memory.is_some() {
+/// cgroup.procs; memory or freezer when a host lacks pids), the others only when limited,
+/// because each extra mkdir/rmdir/procs write costs.
+fn v1_controllers(layout: &Layout, res: &ResourceConfig) -> Vec<&'static str> {
+    let tracker = ["pids", "memory", "freezer", "cpu"]
+        .into_iter()
+        .find(|c| layout.v1_mount(c).is_some())
+        .unwrap_or("pids");
+    let mut c = vec![tracker];
+    if res.memory.is_some() && tracker != "memory" {
         c.push("memory");
     }
-    if res.cpu_quota.is_some() || res.cpu_period.is_some() {
+    if (res.cpu_quota.is_some() || res.cpu_period.is_some()) && tracker != "cpu" {
         c.push("cpu");
     }
     c
@@ -140,7 +145,7 @@ impl Cgroup {
             Layout::V1(_) => {
                 let mut dirs = Vec::new();
                 let mut memory_dir = None;
-                for c in v1_controllers(res) {
+                for c in v1_controllers(layout, res) {
                     let mount = layout.v1_mount(c).ok_or_else(|| {
                         RuntimeError::Cgroup(format!("v1 controller {c} is not mounted"))
                     })?;
@@ -167,7 +172,7 @@ impl Cgroup {
         match layout {
             Layout::V2(root) => v2::create(root, rel_path(path)?, res)?,
             Layout::V1(_) => {
-                for c in v1_controllers(res) {
+                for c in v1_controllers(layout, res) {
                     if let Some(mount) = layout.v1_mount(c) {
                         v1::create(c, &mount.join(rel_path(path)?), res)?;
                     }
