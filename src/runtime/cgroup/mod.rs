@@ -344,6 +344,13 @@ mod tests {
             cg.memory_dir,
             Some("/sys/fs/cgroup/memory/rstack/p/c".into())
         );
+        // Without a pids hierarchy, memory tracks the container's processes.
+        let l = Layout::V1(vec![
+            ("memory".into(), "/m".into()),
+            ("cpu".into(), "/c".into()),
+        ]);
+        let cg = Cgroup::locate(&l, "x", &ResourceConfig::default()).unwrap();
+        assert_eq!(cg.dirs, vec![PathBuf::from("/m/x")]);
     }
 
     #[test]
