@@ -233,7 +233,12 @@ fn start_error_is_reported_and_cleaned_up() {
     let mut g = Fixture::new("nope2", &["nosuchprog"]);
     let err = g.launch().unwrap_err().to_string();
     assert!(err.contains("executable file not found in $PATH"), "{err}");
+    let mut h = Fixture::new("nolayer", &["true"]);
+    h.cfg.root.layers = vec![h.base.join("missing-layer")];
+    let err = h.launch().unwrap_err().to_string();
+    assert!(err.contains("mount overlay on "), "{err}");
     std::thread::sleep(Duration::from_millis(200));
+    h.assert_gone();
     f.launched = None;
     f.assert_gone();
     assert_eq!(runtime::read_exit(&f.cfg.state_dir).unwrap(), None);
