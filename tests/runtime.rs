@@ -413,6 +413,27 @@ fn cleanup_after_a_dead_shim_removes_everything() {
     f.assert_gone();
 }
 
+#[test]
+fn parallel_launches_do_not_interfere() {
+    let handles: Vec<_> = (0..6)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let script = format!("echo start {i}; sleep 0.2; echo end {i}; exit {i}");
+                let mut f = Fixture::new("par", &["sh", "-c", &script]);
+                f.cfg.resources.pids = Some(50);
+                f.launch().unwrap();
+                let e = f.wait();
+                assert_eq!(e.code, i);
+                assert_eq!(f.stdout(), format!("start {i}\nend {i}\n"));
+                f.assert_gone();
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
+
 /// Ad-hoc start latency: launch() until the container's process has exec'd.
 #[test]
 #[ignore = "benchmark; run with --ignored --nocapture"]
