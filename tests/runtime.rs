@@ -434,23 +434,37 @@ fn parallel_launches_do_not_interfere() {
     }
 }
 
-/// Ad-hoc start latency: launch() until the container's process has exec'd.
+/// Ad-hoc start latency: launch() until the container's process has exec'd, without limits
+/// (one v1 hierarchy) and with memory + pids + cpu limits (three).
 #[test]
 #[ignore = "benchmark; run with --ignored --nocapture"]
 fn start_latency() {
-    let mut times = Vec::new();
-    for _ in 0..30 {
-        let mut f = Fixture::new("lat", &["true"]);
-        let t = Instant::now();
-        f.launch().unwrap();
-        times.push(t.elapsed());
-        f.wait();
+    for limited in [false, true] {
+        let mut times = Vec::new();
+        for _ in 0..30 {
+            let mut f = Fixture::new("lat", &["true"]);
+            if limited {
+                f.cfg.resources = ResourceConfig {
+                    memory: Some(64 << 20),
+                    cpu_quota: Some(50_000),
+                    cpu_period: Some(100_000),
+                    pids: Some(100),
+                };
+            }
+            let t = Instant::now();
+            f.launch().unwrap();
+            times.push(t.elapsed());
+            f.wait();
+            // Spaced out like real starts, so no previous cgroup write keeps the kernel's
+            // cgroup-migration lock in its fast mode.
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        times.sort();
+        eprintln!(
+            "limits={limited}: launch->exec median {:?} min {:?} max {:?}",
+            times[times.len() / 2],
+            times[0],
+            times[times.len() - 1]
+        );
     }
-    times.sort();
-    eprintln!(
-        "launch->exec median {:?} min {:?} max {:?}",
-        times[times.len() / 2],
-        times[0],
-        times[times.len() - 1]
-    );
 }

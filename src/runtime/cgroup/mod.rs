@@ -3,6 +3,7 @@
 //!
 //! Every function takes the hierarchy roots as paths so unit tests can point them at a temp dir.
 
+pub mod dynmods;
 pub mod v1;
 pub mod v2;
 
