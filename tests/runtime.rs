@@ -468,3 +468,36 @@ fn start_latency() {
         );
     }
 }
+
+/// Ad-hoc exec latency: `exec true` into a running container, spawn to exit.
+#[test]
+#[ignore = "benchmark; run with --ignored --nocapture"]
+fn exec_latency() {
+    let mut f = Fixture::new("execlat", &["sleep", "30"]);
+    f.cfg.resources.memory = Some(64 << 20);
+    let l = f.launch().unwrap();
+    let spec = ExecSpec {
+        args: vec!["true".into()],
+        env: vec!["PATH=/bin".into()],
+        capabilities: runtime::docker_default_capabilities(),
+        ..Default::default()
+    };
+    let mut times = Vec::new();
+    for _ in 0..30 {
+        let t = Instant::now();
+        let st = runtime::exec_command(&exe(), l.pid, &spec)
+            .status()
+            .unwrap();
+        times.push(t.elapsed());
+        assert!(st.success());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    times.sort();
+    eprintln!(
+        "exec true: median {:?} min {:?} max {:?}",
+        times[15], times[0], times[29]
+    );
+    runtime::signal(l.pid, libc::SIGKILL).unwrap();
+    f.wait();
+    f.assert_gone();
+}
