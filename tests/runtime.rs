@@ -187,8 +187,13 @@ fn isolation_hostname_caps_and_exit_code() {
     let script = "echo pid=$$; ps -o pid,comm; echo host=$(hostname); grep CapEff /proc/self/status; \
         mount -t tmpfs none /mnt && echo MOUNTED || echo DENIED; echo nofile=$(ulimit -n); \
         grep -c ' /tmp tmpfs' /proc/mounts; echo kcore=$(cat /proc/kcore | wc -c); \
+        echo lo=$(cat /sys/class/net/lo/flags) nets=$(ls /sys/class/net); \
+        grep NoNewPrivs /proc/self/status; echo cwd=$(pwd) foo=$FOO; \
         echo oops >&2; exit 7";
     let mut f = Fixture::new("iso", &["sh", "-c", script]);
+    f.cfg.process.no_new_privileges = true;
+    f.cfg.process.cwd = "/work/dir".into();
+    f.cfg.process.env.push("FOO=bar baz".into());
     let l = f.launch().unwrap();
     assert!(l.pid > 1 && l.shim_pid > 1);
     let e = f.wait();
@@ -212,6 +217,9 @@ fn isolation_hostname_caps_and_exit_code() {
     );
     assert!(out.contains("\n1\n"), "tmpfs mount on /tmp: {out}");
     assert!(out.contains("kcore=0"), "{out}");
+    assert!(out.contains("lo=0x9 nets=lo\n"), "{out}");
+    assert!(out.contains("NoNewPrivs:\t1"), "{out}");
+    assert!(out.contains("cwd=/work/dir foo=bar baz\n"), "{out}");
     let log = f.log();
     assert!(
         log.iter()
@@ -219,6 +227,16 @@ fn isolation_hostname_caps_and_exit_code() {
     );
     assert!(log[0]["time"].as_str().unwrap().ends_with('Z'));
     assert!(std::fs::read_to_string(f.cfg.state_dir.join("pid")).unwrap() == l.pid.to_string());
+    f.assert_gone();
+}
+
+#[test]
+fn container_starts_with_only_stdio() {
+    // ls's own directory handle is 3; anything above leaked from the shim or the daemon.
+    let mut f = Fixture::new("fds", &["ls", "/proc/self/fd"]);
+    f.launch().unwrap();
+    assert_eq!(f.wait().code, 0);
+    assert_eq!(f.stdout(), "0\n1\n2\n3\n");
     f.assert_gone();
 }
 
