@@ -1,6 +1,7 @@
 //! Real containers from a busybox rootfs, driven through the runtime's public API and the built
 //! `rstack` binary (shim and nsexec). Needs root, cgroups and /bin/busybox (busybox-static).
 
+use rstack::runtime::cgroup::{Cgroup, Layout};
 use rstack::runtime::config::{
     ContainerConfig, ExitStatus, MountConfig, ProcessConfig, ResourceConfig, RootConfig,
 };
@@ -124,15 +125,18 @@ impl Fixture {
             .collect()
     }
 
+    /// Every directory the container's cgroup may occupy, whatever the host's layout.
     fn cgroup_dirs(&self) -> Vec<PathBuf> {
-        ["pids", "memory", "cpu"]
-            .iter()
-            .map(|c| {
-                Path::new("/sys/fs/cgroup")
-                    .join(c)
-                    .join(&self.cfg.cgroup_path)
-            })
-            .collect()
+        let layout = Layout::detect().unwrap();
+        let all = ResourceConfig {
+            memory: Some(1),
+            cpu_quota: Some(1),
+            cpu_period: Some(1),
+            pids: Some(1),
+        };
+        Cgroup::locate(&layout, &self.cfg.cgroup_path, &all)
+            .unwrap()
+            .dirs
     }
 
     /// Nothing of the container may remain on the host.
@@ -162,9 +166,11 @@ impl Drop for Fixture {
         }
         let _ = runtime::cleanup(&self.cfg);
         let _ = std::fs::remove_dir_all(&self.base);
-        for c in ["pids", "memory", "cpu"] {
-            let parent = format!("/sys/fs/cgroup/{c}/rstack-test-{}", std::process::id());
-            let _ = std::fs::remove_dir(parent);
+        // The shared per-process parent goes with the last fixture (rmdir fails while in use).
+        for d in self.cgroup_dirs() {
+            if let Some(parent) = d.parent() {
+                let _ = std::fs::remove_dir(parent);
+            }
         }
     }
 }
