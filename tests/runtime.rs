@@ -382,6 +382,18 @@ fn init_forwards_signals_and_user_drops_caps() {
     assert_eq!(e.code, 128 + libc::SIGTERM);
     f.assert_gone();
 
+    let mut z = Fixture::new(
+        "zombie",
+        &["sh", "-c", "(sleep 0.1 &); sleep 0.4; ps -o pid,stat,comm"],
+    );
+    z.cfg.init = true;
+    z.launch().unwrap();
+    assert_eq!(z.wait().code, 0);
+    let out = z.stdout();
+    assert!(out.contains("    1 S    rstack-init"), "{out}");
+    assert!(!out.contains(" Z "), "orphan not reaped: {out}");
+    z.assert_gone();
+
     let script = "id; grep CapEff /proc/self/status; echo x > /y && echo WROTE || echo ROFS";
     let mut g = Fixture::new("user", &["sh", "-c", script]);
     g.cfg.process.user = Some("nobody".into());

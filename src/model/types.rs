@@ -73,7 +73,9 @@ pub enum RestartPolicy {
     Always,
     UnlessStopped,
     /// `max_retries` 0 = unlimited (Docker's meaning).
-    OnFailure { max_retries: u32 },
+    OnFailure {
+        max_retries: u32,
+    },
 }
 
 /// How the probe runs inside the container.
