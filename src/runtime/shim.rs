@@ -76,7 +76,16 @@ pub(crate) fn read_config(state_dir: &Path) -> Result<ContainerConfig> {
 fn start(state_dir: &Path) -> Result<Running> {
     let cfg = read_config(state_dir)?;
     let layout = Layout::detect()?;
-    let cgroup = Cgroup::create(&layout, &cfg.cgroup_path, &cfg.resources)?;
+    let cgroup = match Cgroup::create(&layout, &cfg.cgroup_path, &cfg.resources) {
+        Ok(c) => c,
+        Err(e) => {
+            // Some hierarchies may already have their directory.
+            if let Ok(c) = Cgroup::locate(&layout, &cfg.cgroup_path, &cfg.resources) {
+                let _ = c.remove();
+            }
+            return Err(e);
+        }
+    };
     match spawn(&cfg, &cgroup) {
         Ok((pid, stdout_r, stderr_r, sigfd)) => Ok(Running {
             cfg,
