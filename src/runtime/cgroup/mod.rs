@@ -221,6 +221,15 @@ impl Cgroup {
             if pids.is_empty() {
                 return;
             }
+            // v2 (5.14+) kills the whole subtree atomically, racing no fork.
+            if self.v2
+                && let Some(d) = self.dirs.first()
+                && d.join("cgroup.kill").exists()
+                && write_file(&d.join("cgroup.kill"), "1").is_ok()
+            {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            }
             for p in pids {
                 // SAFETY: plain kill(2); a stale pid at worst gets ESRCH.
                 unsafe { libc::kill(p, libc::SIGKILL) };
