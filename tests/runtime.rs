@@ -475,6 +475,8 @@ fn parallel_launches_do_not_interfere() {
 #[test]
 #[ignore = "benchmark; run with --ignored --nocapture"]
 fn start_latency() {
+    // The daemon's way: shim exec'd from a sealed memfd.
+    let memfd = SelfExe::sealed_copy(Path::new(env!("CARGO_BIN_EXE_rstack"))).unwrap();
     for limited in [false, true] {
         let mut times = Vec::new();
         for _ in 0..30 {
@@ -488,7 +490,7 @@ fn start_latency() {
                 };
             }
             let t = Instant::now();
-            f.launch().unwrap();
+            f.launched = Some(runtime::launch(&f.cfg, &memfd).unwrap());
             times.push(t.elapsed());
             f.wait();
             // Spaced out like real starts, so no previous cgroup write keeps the kernel's
