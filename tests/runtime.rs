@@ -1,6 +1,7 @@
 //! Real containers from a busybox rootfs, driven through the runtime's public API and the built
 //! `rstack` binary (shim and nsexec). Needs root, cgroups and /bin/busybox (busybox-static).
 
+use rstack::runtime::cgroup::{Cgroup, Layout};
 use rstack::runtime::config::{
     ContainerConfig, ExitStatus, MountConfig, ProcessConfig, ResourceConfig, RootConfig,
 };
@@ -124,15 +125,18 @@ impl Fixture {
             .collect()
     }
 
+    /// Every directory the container's cgroup may occupy, whatever the host's layout.
     fn cgroup_dirs(&self) -> Vec<PathBuf> {
-        ["pids", "memory", "cpu"]
-            .iter()
-            .map(|c| {
-                Path::new("/sys/fs/cgroup")
-                    .join(c)
-                    .join(&self.cfg.cgroup_path)
-            })
-            .collect()
+        let layout = Layout::detect().unwrap();
+        let all = ResourceConfig {
+            memory: Some(1),
+            cpu_quota: Some(1),
+            cpu_period: Some(1),
+            pids: Some(1),
+        };
+        Cgroup::locate(&layout, &self.cfg.cgroup_path, &all)
+            .unwrap()
+            .dirs
     }
 
     /// Nothing of the container may remain on the host.
@@ -162,9 +166,11 @@ impl Drop for Fixture {
         }
         let _ = runtime::cleanup(&self.cfg);
         let _ = std::fs::remove_dir_all(&self.base);
-        for c in ["pids", "memory", "cpu"] {
-            let parent = format!("/sys/fs/cgroup/{c}/rstack-test-{}", std::process::id());
-            let _ = std::fs::remove_dir(parent);
+        // The shared per-process parent goes with the last fixture (rmdir fails while in use).
+        for d in self.cgroup_dirs() {
+            if let Some(parent) = d.parent() {
+                let _ = std::fs::remove_dir(parent);
+            }
         }
     }
 }
@@ -187,8 +193,13 @@ fn isolation_hostname_caps_and_exit_code() {
     let script = "echo pid=$$; ps -o pid,comm; echo host=$(hostname); grep CapEff /proc/self/status; \
         mount -t tmpfs none /mnt && echo MOUNTED || echo DENIED; echo nofile=$(ulimit -n); \
         grep -c ' /tmp tmpfs' /proc/mounts; echo kcore=$(cat /proc/kcore | wc -c); \
+        echo lo=$(cat /sys/class/net/lo/flags) nets=$(ls /sys/class/net); \
+        grep NoNewPrivs /proc/self/status; echo cwd=$(pwd) foo=$FOO; \
         echo oops >&2; exit 7";
     let mut f = Fixture::new("iso", &["sh", "-c", script]);
+    f.cfg.process.no_new_privileges = true;
+    f.cfg.process.cwd = "/work/dir".into();
+    f.cfg.process.env.push("FOO=bar baz".into());
     let l = f.launch().unwrap();
     assert!(l.pid > 1 && l.shim_pid > 1);
     let e = f.wait();
@@ -212,6 +223,9 @@ fn isolation_hostname_caps_and_exit_code() {
     );
     assert!(out.contains("\n1\n"), "tmpfs mount on /tmp: {out}");
     assert!(out.contains("kcore=0"), "{out}");
+    assert!(out.contains("lo=0x9 nets=lo\n"), "{out}");
+    assert!(out.contains("NoNewPrivs:\t1"), "{out}");
+    assert!(out.contains("cwd=/work/dir foo=bar baz\n"), "{out}");
     let log = f.log();
     assert!(
         log.iter()
@@ -219,6 +233,16 @@ fn isolation_hostname_caps_and_exit_code() {
     );
     assert!(log[0]["time"].as_str().unwrap().ends_with('Z'));
     assert!(std::fs::read_to_string(f.cfg.state_dir.join("pid")).unwrap() == l.pid.to_string());
+    f.assert_gone();
+}
+
+#[test]
+fn container_starts_with_only_stdio() {
+    // ls's own directory handle is 3; anything above leaked from the shim or the daemon.
+    let mut f = Fixture::new("fds", &["ls", "/proc/self/fd"]);
+    f.launch().unwrap();
+    assert_eq!(f.wait().code, 0);
+    assert_eq!(f.stdout(), "0\n1\n2\n3\n");
     f.assert_gone();
 }
 
@@ -233,7 +257,12 @@ fn start_error_is_reported_and_cleaned_up() {
     let mut g = Fixture::new("nope2", &["nosuchprog"]);
     let err = g.launch().unwrap_err().to_string();
     assert!(err.contains("executable file not found in $PATH"), "{err}");
+    let mut h = Fixture::new("nolayer", &["true"]);
+    h.cfg.root.layers = vec![h.base.join("missing-layer")];
+    let err = h.launch().unwrap_err().to_string();
+    assert!(err.contains("mount overlay on "), "{err}");
     std::thread::sleep(Duration::from_millis(200));
+    h.assert_gone();
     f.launched = None;
     f.assert_gone();
     assert_eq!(runtime::read_exit(&f.cfg.state_dir).unwrap(), None);
@@ -353,6 +382,18 @@ fn init_forwards_signals_and_user_drops_caps() {
     assert_eq!(e.code, 128 + libc::SIGTERM);
     f.assert_gone();
 
+    let mut z = Fixture::new(
+        "zombie",
+        &["sh", "-c", "(sleep 0.1 &); sleep 0.4; ps -o pid,stat,comm"],
+    );
+    z.cfg.init = true;
+    z.launch().unwrap();
+    assert_eq!(z.wait().code, 0);
+    let out = z.stdout();
+    assert!(out.contains("    1 S    rstack-init"), "{out}");
+    assert!(!out.contains(" Z "), "orphan not reaped: {out}");
+    z.assert_gone();
+
     let script = "id; grep CapEff /proc/self/status; echo x > /y && echo WROTE || echo ROFS";
     let mut g = Fixture::new("user", &["sh", "-c", script]);
     g.cfg.process.user = Some("nobody".into());
@@ -408,23 +449,93 @@ fn cleanup_after_a_dead_shim_removes_everything() {
     f.assert_gone();
 }
 
-/// Ad-hoc start latency: launch() until the container's process has exec'd.
+#[test]
+fn parallel_launches_do_not_interfere() {
+    let handles: Vec<_> = (0..6)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let script = format!("echo start {i}; sleep 0.2; echo end {i}; exit {i}");
+                let mut f = Fixture::new("par", &["sh", "-c", &script]);
+                f.cfg.resources.pids = Some(50);
+                f.launch().unwrap();
+                let e = f.wait();
+                assert_eq!(e.code, i);
+                assert_eq!(f.stdout(), format!("start {i}\nend {i}\n"));
+                f.assert_gone();
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
+
+/// Ad-hoc start latency: launch() until the container's process has exec'd, without limits
+/// (one v1 hierarchy) and with memory + pids + cpu limits (three).
 #[test]
 #[ignore = "benchmark; run with --ignored --nocapture"]
 fn start_latency() {
+    // The daemon's way: shim exec'd from a sealed memfd.
+    let memfd = SelfExe::sealed_copy(Path::new(env!("CARGO_BIN_EXE_rstack"))).unwrap();
+    for limited in [false, true] {
+        let mut times = Vec::new();
+        for _ in 0..30 {
+            let mut f = Fixture::new("lat", &["true"]);
+            if limited {
+                f.cfg.resources = ResourceConfig {
+                    memory: Some(64 << 20),
+                    cpu_quota: Some(50_000),
+                    cpu_period: Some(100_000),
+                    pids: Some(100),
+                };
+            }
+            let t = Instant::now();
+            f.launched = Some(runtime::launch(&f.cfg, &memfd).unwrap());
+            times.push(t.elapsed());
+            f.wait();
+            // Spaced out like real starts, so no previous cgroup write keeps the kernel's
+            // cgroup-migration lock in its fast mode.
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        times.sort();
+        eprintln!(
+            "limits={limited}: launch->exec median {:?} min {:?} max {:?}",
+            times[times.len() / 2],
+            times[0],
+            times[times.len() - 1]
+        );
+    }
+}
+
+/// Ad-hoc exec latency: `exec true` into a running container, spawn to exit.
+#[test]
+#[ignore = "benchmark; run with --ignored --nocapture"]
+fn exec_latency() {
+    let mut f = Fixture::new("execlat", &["sleep", "30"]);
+    f.cfg.resources.memory = Some(64 << 20);
+    let l = f.launch().unwrap();
+    let spec = ExecSpec {
+        args: vec!["true".into()],
+        env: vec!["PATH=/bin".into()],
+        capabilities: runtime::docker_default_capabilities(),
+        ..Default::default()
+    };
     let mut times = Vec::new();
     for _ in 0..30 {
-        let mut f = Fixture::new("lat", &["true"]);
         let t = Instant::now();
-        f.launch().unwrap();
+        let st = runtime::exec_command(&exe(), l.pid, &spec)
+            .status()
+            .unwrap();
         times.push(t.elapsed());
-        f.wait();
+        assert!(st.success());
+        std::thread::sleep(Duration::from_millis(50));
     }
     times.sort();
     eprintln!(
-        "launch->exec median {:?} min {:?} max {:?}",
-        times[times.len() / 2],
-        times[0],
-        times[times.len() - 1]
+        "exec true: median {:?} min {:?} max {:?}",
+        times[15], times[0], times[29]
     );
+    runtime::signal(l.pid, libc::SIGKILL).unwrap();
+    f.wait();
+    f.assert_gone();
 }

@@ -64,6 +64,10 @@ fn nsexec(args: &[String]) -> Result<i32> {
     if spec.args.is_empty() {
         return Err(RuntimeError::Invalid("no command given".into()));
     }
+    // Container processes must not ptrace or open /proc/PID/* of this helper before its exec
+    // (runc does the same); execve restores dumpability for the container's program.
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     // All handles first: /proc changes meaning once we are in the container's mount ns.
     let mut ns = Vec::new();
     for kind in ["cgroup", "ipc", "uts", "net", "pid", "mnt"] {

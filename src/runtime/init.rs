@@ -156,6 +156,9 @@ fn run_init(
     }
     // The child's exec (or its error) decides what the shim reads from the pipe.
     sys::close(fds.err_w);
+    // Otherwise `ps` in the container shows the shim's name (or the memfd's fd number).
+    // SAFETY: PR_SET_NAME with a NUL-terminated string.
+    unsafe { libc::prctl(libc::PR_SET_NAME, c"rstack-init".as_ptr(), 0, 0, 0) };
     let st = sys::forward_and_wait(pid, &set);
     let (code, _) = sys::wait_status(st);
     // SAFETY: exiting PID 1 of the container with the child's status.

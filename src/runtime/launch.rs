@@ -56,6 +56,7 @@ pub fn launch(cfg: &ContainerConfig, exe: &SelfExe) -> Result<Launched> {
     // as a zombie of the daemon.
     let _ = std::thread::Builder::new()
         .name("shim-reaper".into())
+        .stack_size(64 * 1024)
         .spawn(move || {
             let _ = child.wait();
         });

@@ -24,6 +24,7 @@ pub mod signal;
 pub mod sys;
 pub mod user;
 
+pub use cgroup::dynmods::favor_dynamic_cgroups;
 pub use defaults::{
     default_rlimits, docker_default_capabilities, docker_default_masked_paths,
     docker_default_readonly_paths,

@@ -56,8 +56,7 @@ pub fn setup(cfg: &ContainerConfig) -> Result<()> {
         Some("overlay"),
         MsFlags::empty(),
         Some(&data),
-    )
-    .map_err(|e| RuntimeError::Start(format!("mount overlay {}: {e}", root.merged.display())))?;
+    )?;
     let m = &root.merged;
 
     let proc_ = secure_join(m, "/proc");
@@ -173,7 +172,18 @@ fn setup_dev(m: &Path) -> Result<()> {
     )?;
     let mq = dev.join("mqueue");
     mkdir_p(&mq)?;
-    mount(Some("mqueue"), &mq, Some("mqueue"), nde, None)?;
+    // Kernels without POSIX message queues cannot mount it; Docker would fail, we go on.
+    if let Err(e) = mount(Some("mqueue"), &mq, Some("mqueue"), nde, None)
+        && !matches!(
+            e,
+            RuntimeError::Sys {
+                source: nix::Error::ENODEV,
+                ..
+            }
+        )
+    {
+        return Err(e);
+    }
     Ok(())
 }
 

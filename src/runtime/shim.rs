@@ -76,7 +76,16 @@ pub(crate) fn read_config(state_dir: &Path) -> Result<ContainerConfig> {
 fn start(state_dir: &Path) -> Result<Running> {
     let cfg = read_config(state_dir)?;
     let layout = Layout::detect()?;
-    let cgroup = Cgroup::create(&layout, &cfg.cgroup_path, &cfg.resources)?;
+    let cgroup = match Cgroup::create(&layout, &cfg.cgroup_path, &cfg.resources) {
+        Ok(c) => c,
+        Err(e) => {
+            // Some hierarchies may already have their directory.
+            if let Ok(c) = Cgroup::locate(&layout, &cfg.cgroup_path, &cfg.resources) {
+                let _ = c.remove();
+            }
+            return Err(e);
+        }
+    };
     match spawn(&cfg, &cgroup) {
         Ok((pid, stdout_r, stderr_r, sigfd)) => Ok(Running {
             cfg,
@@ -137,41 +146,40 @@ fn spawn(cfg: &ContainerConfig, cgroup: &Cgroup) -> Result<(i32, RawFd, RawFd, R
     for fd in [sync_r, err_w, out_w, errp_w] {
         sys::close(fd);
     }
-    let kill_and_fail = |e: RuntimeError| {
-        // SAFETY: kill/waitpid on our own child.
-        unsafe {
-            libc::kill(pid, libc::SIGKILL);
-            libc::waitpid(pid, std::ptr::null_mut(), 0);
-        }
-        for fd in [sync_w, err_r, out_r, errp_r, sigfd] {
-            sys::close(fd);
-        }
-        e
-    };
+    // A failure here usually means the child already failed: its own message (on the error
+    // pipe) is then the one worth reporting.
+    let mut failure: Option<RuntimeError> = None;
     if !placed && let Err(e) = cgroup.add_pid(pid) {
-        return Err(kill_and_fail(e));
-    }
-    if !sys::write_all(sync_w, b"g") {
-        return Err(kill_and_fail(RuntimeError::Start(
+        failure = Some(e);
+    } else if !sys::write_all(sync_w, b"g") {
+        failure = Some(RuntimeError::Start(
             "container init died before start".into(),
-        )));
+        ));
     }
     sys::close(sync_w);
-    // Written while the child sets up its root, so it costs no start latency.
-    let pid_file = cfg.state_dir.join("pid");
-    if let Err(e) = std::fs::write(&pid_file, pid.to_string()) {
-        return Err(kill_and_fail(RuntimeError::io("write", &pid_file, e)));
+    if failure.is_none() {
+        // Written while the child sets up its root, so it costs no start latency.
+        let pid_file = cfg.state_dir.join("pid");
+        if let Err(e) = std::fs::write(&pid_file, pid.to_string()) {
+            failure = Some(RuntimeError::io("write", &pid_file, e));
+        }
+    }
+    if failure.is_some() {
+        // SAFETY: kill our own child; its error pipe then reaches EOF.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
     }
     let msg = sys::read_to_end(err_r);
     sys::close(err_r);
-    if !msg.is_empty() {
-        let text = String::from_utf8_lossy(&msg).into_owned();
+    if !msg.is_empty() || failure.is_some() {
         // SAFETY: reap our own child, which exits right after writing the message.
         unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
         for fd in [out_r, errp_r, sigfd] {
             sys::close(fd);
         }
-        return Err(RuntimeError::Start(text));
+        return Err(match failure {
+            Some(e) if msg.is_empty() => e,
+            _ => RuntimeError::Start(String::from_utf8_lossy(&msg).into_owned()),
+        });
     }
     Ok((pid, out_r, errp_r, sigfd))
 }

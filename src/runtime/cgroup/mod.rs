@@ -3,6 +3,7 @@
 //!
 //! Every function takes the hierarchy roots as paths so unit tests can point them at a temp dir.
 
+pub mod dynmods;
 pub mod v1;
 pub mod v2;
 
@@ -112,13 +113,18 @@ pub struct Cgroup {
 }
 
 /// v1 hierarchies a container uses: pids always (so every process can be found and killed via
-/// cgroup.procs), the others only when limited, because each extra mkdir/rmdir costs.
-fn v1_controllers(res: &ResourceConfig) -> Vec<&'static str> {
-    let mut c = vec!["pids"];
-    if res.memory.is_some() {
+/// cgroup.procs; memory or freezer when a host lacks pids), the others only when limited,
+/// because each extra mkdir/rmdir/procs write costs.
+fn v1_controllers(layout: &Layout, res: &ResourceConfig) -> Vec<&'static str> {
+    let tracker = ["pids", "memory", "freezer", "cpu"]
+        .into_iter()
+        .find(|c| layout.v1_mount(c).is_some())
+        .unwrap_or("pids");
+    let mut c = vec![tracker];
+    if res.memory.is_some() && tracker != "memory" {
         c.push("memory");
     }
-    if res.cpu_quota.is_some() || res.cpu_period.is_some() {
+    if (res.cpu_quota.is_some() || res.cpu_period.is_some()) && tracker != "cpu" {
         c.push("cpu");
     }
     c
@@ -140,7 +146,7 @@ impl Cgroup {
             Layout::V1(_) => {
                 let mut dirs = Vec::new();
                 let mut memory_dir = None;
-                for c in v1_controllers(res) {
+                for c in v1_controllers(layout, res) {
                     let mount = layout.v1_mount(c).ok_or_else(|| {
                         RuntimeError::Cgroup(format!("v1 controller {c} is not mounted"))
                     })?;
@@ -167,7 +173,7 @@ impl Cgroup {
         match layout {
             Layout::V2(root) => v2::create(root, rel_path(path)?, res)?,
             Layout::V1(_) => {
-                for c in v1_controllers(res) {
+                for c in v1_controllers(layout, res) {
                     if let Some(mount) = layout.v1_mount(c) {
                         v1::create(c, &mount.join(rel_path(path)?), res)?;
                     }
@@ -214,6 +220,15 @@ impl Cgroup {
             let pids = self.pids();
             if pids.is_empty() {
                 return;
+            }
+            // v2 (5.14+) kills the whole subtree atomically, racing no fork.
+            if self.v2
+                && let Some(d) = self.dirs.first()
+                && d.join("cgroup.kill").exists()
+                && write_file(&d.join("cgroup.kill"), "1").is_ok()
+            {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
             }
             for p in pids {
                 // SAFETY: plain kill(2); a stale pid at worst gets ESRCH.
@@ -339,6 +354,13 @@ mod tests {
             cg.memory_dir,
             Some("/sys/fs/cgroup/memory/rstack/p/c".into())
         );
+        // Without a pids hierarchy, memory tracks the container's processes.
+        let l = Layout::V1(vec![
+            ("memory".into(), "/m".into()),
+            ("cpu".into(), "/c".into()),
+        ]);
+        let cg = Cgroup::locate(&l, "x", &ResourceConfig::default()).unwrap();
+        assert_eq!(cg.dirs, vec![PathBuf::from("/m/x")]);
     }
 
     #[test]

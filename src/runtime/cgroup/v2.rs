@@ -66,7 +66,16 @@ fn enable_controllers(dir: &Path, wanted: &[&str]) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    write_file(&dir.join("cgroup.subtree_control"), &missing.join(" "))
+    let file = dir.join("cgroup.subtree_control");
+    if write_file(&file, &missing.join(" ")).is_ok() {
+        return Ok(());
+    }
+    // One refusal (e.g. +cpu while realtime tasks exist) must not cost the others; a controller
+    // left off surfaces later as a clear "write .../cpu.max" error if it is actually needed.
+    for m in &missing {
+        let _ = write_file(&file, m);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
