@@ -149,11 +149,14 @@ impl Fixture {
         for d in self.cgroup_dirs() {
             assert!(!d.exists(), "cgroup {} left behind", d.display());
         }
-        assert!(!self.cfg.root.upper.exists() && !self.cfg.root.work.exists());
         if let Some(l) = self.launched {
             assert!(!alive(l.pid), "container process left behind");
             assert!(!alive(l.shim_pid), "shim left behind");
         }
+        // The writable layer outlives the process (a restart keeps it, as in Docker) and goes
+        // with the container's removal.
+        rstack::runtime::cleanup(&self.cfg).unwrap();
+        assert!(!self.cfg.root.upper.exists() && !self.cfg.root.work.exists());
     }
 }
 

@@ -499,3 +499,37 @@ fn images_list_and_remove_refuses_images_in_use() {
         "{err}"
     );
 }
+
+#[test]
+fn a_restarted_container_keeps_its_writable_layer() {
+    if skip_unless_root("writable_layer") {
+        return;
+    }
+    let mut env = Env::new("layer");
+    let p = env.project("layer");
+    env.import_busybox();
+    env.write(
+        "compose.yaml",
+        &stack(
+            &p,
+            r#"
+  svc:
+    <<: *base
+    restart: on-failure
+    command: ["sh", "-c", "if [ -f /state ]; then echo second run; sleep 1000; else touch /state; exit 1; fi"]
+"#,
+        ),
+    );
+    env.ok(&["up", "-d"]);
+    env.wait_for(&p, "svc", 10, |r| {
+        r["state"] == "running" && r["restarts"] == 1
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !env.ok(&["logs", "svc"]).contains("second run") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "file written before the restart is gone"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

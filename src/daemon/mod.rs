@@ -88,6 +88,9 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
         .await
         .context("serving the API")?;
     let _ = std::fs::remove_file(&cfg.socket);
+    if let Ok(layout) = crate::runtime::cgroup::Layout::detect() {
+        crate::runtime::cgroup::remove_empty_parents(&layout, crate::plan::CGROUP_PARENT);
+    }
     eprintln!("rstack daemon stopped; containers keep running and are adopted at next start");
     Ok(())
 }

@@ -11,6 +11,9 @@ use crate::runtime::config::{
 };
 use std::path::Path;
 
+/// Every container's cgroup lives below this directory of each hierarchy.
+pub const CGROUP_PARENT: &str = "rstack";
+
 /// CFS period used for `cpus` (Docker's default).
 const CPU_PERIOD_US: u64 = 100_000;
 
@@ -102,7 +105,7 @@ pub fn container_config(
             cpu_period: service.resources.cpus.map(|_| CPU_PERIOD_US),
             pids: service.resources.pids,
         },
-        cgroup_path: format!("rstack/{}", who.id),
+        cgroup_path: format!("{CGROUP_PARENT}/{}", who.id),
         init: service.init,
         masked_paths: crate::runtime::docker_default_masked_paths(),
         readonly_paths: crate::runtime::docker_default_readonly_paths(),

@@ -6,7 +6,7 @@ mod container;
 mod diff;
 mod hash;
 
-pub use container::{ContainerIdentity, PlanError, container_config};
+pub use container::{CGROUP_PARENT, ContainerIdentity, PlanError, container_config};
 pub use diff::{Action, Desired, Observed, diff, orphans};
 pub use hash::config_hash;
 

@@ -307,7 +307,8 @@ fn write_exit(state_dir: &Path, exit: &ExitStatus) -> Result<()> {
     std::fs::rename(&tmp, &dst).map_err(|e| RuntimeError::io("rename", &dst, e))
 }
 
-/// Removes what the container used on the host; every step tolerates "already gone".
+/// Releases what the container's run held on the host (cgroup, mount point); every step
+/// tolerates "already gone".
 pub(crate) fn teardown(cfg: &ContainerConfig, cgroup: &Cgroup) {
     cgroup.kill_all();
     // Mounted only in the container's namespace normally; this catches a host-side leftover.
@@ -315,12 +316,7 @@ pub(crate) fn teardown(cfg: &ContainerConfig, cgroup: &Cgroup) {
     if let Err(e) = cgroup.remove() {
         eprintln!("rstack shim: {e}");
     }
-    for d in [&cfg.root.upper, &cfg.root.work] {
-        if let Err(e) = std::fs::remove_dir_all(d)
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            eprintln!("rstack shim: remove {}: {e}", d.display());
-        }
-    }
+    // upper/work are the container's writable layer: kept for a restart (Docker keeps it
+    // until the container is removed; `cleanup` deletes it then).
     let _ = std::fs::remove_dir(&cfg.root.merged);
 }

@@ -294,7 +294,28 @@ pub(crate) fn write_file(path: &Path, value: &str) -> Result<()> {
 }
 
 pub(crate) fn mkdir_all(path: &Path) -> Result<()> {
-    std::fs::create_dir_all(path).map_err(|e| RuntimeError::io("mkdir", path, e))
+    let mut attempt = 0;
+    loop {
+        match std::fs::create_dir_all(path) {
+            // A daemon removing the shared, empty parent (see `remove_empty_parents`) can race
+            // with this mkdir -p: the parent vanishes between its creation and the leaf's.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt < 3 => attempt += 1,
+            r => return r.map_err(|e| RuntimeError::io("mkdir", path, e)),
+        }
+    }
+}
+
+/// Removes `<hierarchy>/<parent>` on every hierarchy where it exists and is empty, so a
+/// daemon that stops with no containers leaves no cgroup directories behind. Non-empty
+/// parents (containers still running, other daemons) are left alone.
+pub fn remove_empty_parents(layout: &Layout, parent: &str) {
+    let roots: Vec<PathBuf> = match layout {
+        Layout::V1(list) => list.iter().map(|(_, p)| p.clone()).collect(),
+        Layout::V2(root) => vec![root.clone()],
+    };
+    for root in roots {
+        let _ = std::fs::remove_dir(root.join(parent));
+    }
 }
 
 #[cfg(test)]
