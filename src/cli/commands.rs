@@ -4,7 +4,7 @@ use super::args::*;
 use super::connect::{ensure_daemon, socket_path};
 use super::output::{LogPrinter, print_table};
 use super::project;
-use crate::api::Client;
+use crate::api::{ApiError, Client};
 use crate::api::types::*;
 use crate::daemon::config::DaemonConfig;
 use anyhow::{Context, Result, bail};
@@ -62,7 +62,6 @@ pub fn run(cli: &Cli) -> Result<i32> {
 
 fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
     let stack = project::load(cli)?;
-    ensure_daemon(client)?;
     let name = stack.name.clone();
     let services: Vec<String> = if a.services.is_empty() {
         stack.services.keys().cloned().collect()
@@ -76,7 +75,8 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         force_recreate: a.force_recreate,
         remove_orphans: a.remove_orphans,
     };
-    let resp: UpResponse = client.call("POST", &format!("/v1/projects/{name}/up"), Some(&req))?;
+    let path = format!("/v1/projects/{name}/up");
+    let resp: UpResponse = autostart(client, || Ok(client.call("POST", &path, Some(&req))?))?;
     for w in &resp.warnings {
         eprintln!("warning: {w}");
     }
@@ -243,7 +243,6 @@ fn run_oneoff(cli: &Cli, client: &Client, a: &RunArgs) -> Result<i32> {
                 .join(", ")
         );
     }
-    ensure_daemon(client)?;
     let name = stack.name.clone();
     let req = RunRequest {
         stack,
@@ -252,7 +251,20 @@ fn run_oneoff(cli: &Cli, client: &Client, a: &RunArgs) -> Result<i32> {
         rm: a.rm,
         deps: !a.no_deps,
     };
-    relay(client, &format!("/v1/projects/{name}/run/stream"), &req)
+    let path = format!("/v1/projects/{name}/run/stream");
+    autostart(client, || relay(client, &path, &req))
+}
+
+/// Runs `f`; when no daemon answers, starts one and runs `f` again. Trying first saves the
+/// start-up path a round trip when the daemon is already there (the usual case).
+fn autostart<T>(client: &Client, f: impl Fn() -> Result<T>) -> Result<T> {
+    match f() {
+        Err(e) if e.downcast_ref::<ApiError>().is_some_and(ApiError::is_not_running) => {
+            ensure_daemon(client)?;
+            f()
+        }
+        r => r,
+    }
 }
 
 fn verb(
@@ -278,12 +290,12 @@ fn image(client: &Client, c: &ImageCommand) -> Result<i32> {
         ImageCommand::Import { file, name } => {
             let path = std::fs::canonicalize(file)
                 .with_context(|| format!("image archive {}", file.display()))?;
-            ensure_daemon(client)?;
             let req = ImageImportRequest {
                 path: path.display().to_string(),
                 reference: name.clone(),
             };
-            let v: ImageView = client.call("POST", "/v1/images/import", Some(&req))?;
+            let v: ImageView =
+                autostart(client, || Ok(client.call("POST", "/v1/images/import", Some(&req))?))?;
             println!("Imported {} ({})", v.reference, v.id);
         }
         ImageCommand::Ls { format } => {
