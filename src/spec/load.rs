@@ -1,15 +1,15 @@
 //! The loading pipeline: files -> env -> parse + interpolate -> merge -> services -> checks.
 
 use super::error::{Diagnostic, Diagnostics, Report, Severity};
+use super::fileload::FileLoader;
 use super::files::{self, absolute, normalize_project_name};
-use super::interp::{InterpError, interpolate_tree};
 use super::source::{SourceMap, display_path};
 use super::value::Cx;
-use super::yaml::{self, Kind, Node, Span};
+use super::yaml::{Kind, Node, Span};
 use super::{LoadOptions, Loaded, SourceFs, dotenv, keys, merge, service};
 use crate::model::Stack;
 use indexmap::IndexMap;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Loads, merges and validates the stack described by `opts`.
@@ -35,57 +35,19 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
     let vars = environment(opts, fs, &project_dir, &mut sources, &mut report);
     let lookup = |name: &str| vars.get(name).cloned();
 
+    let mut loader = FileLoader::new(fs, sources, report, &vars, opts.working_dir.clone());
     let mut trees = Vec::new();
     for (path, text) in resolved.files {
-        let display = display_path(&path, &opts.working_dir);
-        let text = match text {
-            Some(t) => t,
-            None => match fs.read(&path) {
-                Ok(t) => t,
-                Err(e) => {
-                    report.push(Diagnostic::plain(
-                        Severity::Error,
-                        format!("cannot read stack file {display}: {e}"),
-                    ));
-                    continue;
-                }
-            },
-        };
-        let id = sources.add(path.clone(), display.clone(), text);
-        let text = sources.get(id).map(|f| f.text.as_str()).unwrap_or("");
-        let mut tree = match yaml::parse(text, id) {
-            Ok(t) => t,
-            Err(e) => {
-                report.error(&sources, e.span, e.message);
-                continue;
-            }
-        };
-        match &tree.kind {
-            Kind::Map(_) => {}
-            Kind::Null => {
-                report.error(
-                    &sources,
-                    tree.span,
-                    format!("{display}: the stack file is empty"),
-                );
-                continue;
-            }
-            _ => {
-                report.error(
-                    &sources,
-                    tree.span,
-                    format!(
-                        "{display}: the top level must be a mapping, found {}",
-                        tree.type_name()
-                    ),
-                );
-                continue;
-            }
+        let mut chain = Vec::new();
+        if let Some(t) = loader.read_full(&path, text, None, &mut chain) {
+            trees.push(t);
         }
-        interpolate(&mut tree, &lookup, &sources, &mut report);
-        merge::normalize(&mut tree);
-        trees.push(tree);
     }
+    let FileLoader {
+        mut sources,
+        mut report,
+        ..
+    } = loader;
     if report.has_errors() || trees.is_empty() {
         return fail(report);
     }
@@ -105,7 +67,14 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
     };
     let name_node = top_level(&mut cx, &root);
     let name = project_name(&mut cx, opts, name_node, &vars, &project_dir);
-    let services = services(&mut cx, &root, fs, &project_dir, &lookup, &active_profiles);
+    let services = services(
+        &mut cx,
+        &root,
+        fs,
+        (&project_dir, &paths),
+        &lookup,
+        &active_profiles,
+    );
 
     let stack = Stack {
         name: name.unwrap_or_default(),
@@ -180,45 +149,6 @@ fn environment(
         vars.insert(k.clone(), v.clone());
     }
     vars
-}
-
-fn interpolate(
-    tree: &mut Node,
-    lookup: &dyn Fn(&str) -> Option<String>,
-    sources: &SourceMap,
-    report: &mut Report,
-) {
-    let mut problems = Vec::new();
-    interpolate_tree(tree, lookup, &mut problems);
-    let mut warned: HashSet<String> = HashSet::new();
-    for p in problems {
-        match (p.error, p.unset) {
-            (Some(InterpError::Required { name, message }), _) => {
-                let msg = if message.is_empty() {
-                    format!("required variable {name} is not set")
-                } else {
-                    format!("required variable {name} is not set: {message}")
-                };
-                report.error_hint(
-                    sources,
-                    p.span,
-                    msg,
-                    format!("set {name} in the environment or in .env"),
-                );
-            }
-            (Some(InterpError::Syntax(m)), _) => report.error(sources, p.span, m),
-            (None, Some(name)) => {
-                if warned.insert(name.clone()) {
-                    report.warn(
-                        sources,
-                        p.span,
-                        format!("variable {name} is not set, using an empty string"),
-                    );
-                }
-            }
-            (None, None) => {}
-        }
-    }
 }
 
 fn profiles(opts: &LoadOptions, vars: &BTreeMap<String, String>) -> Vec<String> {
@@ -302,7 +232,7 @@ fn services(
     cx: &mut Cx<'_>,
     root: &Node,
     fs: &dyn SourceFs,
-    project_dir: &Path,
+    dirs: (&Path, &[PathBuf]),
     lookup: &dyn Fn(&str) -> Option<String>,
     active: &[String],
 ) -> IndexMap<String, crate::model::Service> {
@@ -342,7 +272,7 @@ fn services(
         }
     }
     for (name, knode, svc) in &enabled {
-        let env_file = super::envfile::read(cx, name, svc, fs, project_dir, lookup);
+        let env_file = super::envfile::read(cx, name, svc, fs, dirs, lookup);
         let input = service::ServiceInput {
             name,
             key: knode,

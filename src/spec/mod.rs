@@ -12,7 +12,10 @@
 mod dotenv;
 mod envfile;
 mod error;
+mod extends;
+mod fileload;
 mod files;
+mod include;
 mod interp;
 mod keys;
 mod load;

@@ -1,5 +1,6 @@
 //! Unit tests of the loader, grouped by pipeline stage; shared helpers here.
 
+mod compose_features;
 mod corpus;
 mod interp_tests;
 mod load_errors;
