@@ -67,13 +67,16 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
     };
     let name_node = top_level(&mut cx, &root);
     let name = project_name(&mut cx, opts, name_node, &vars, &project_dir);
+    let build_images = opts
+        .build_image_names
+        .then_some(name.as_deref().unwrap_or_default());
     let services = services(
         &mut cx,
         &root,
         fs,
         (&project_dir, &paths),
         &lookup,
-        &active_profiles,
+        (&active_profiles, build_images),
     );
 
     let stack = Stack {
@@ -92,6 +95,7 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
         files: paths,
         tree: root,
         profiles: active_profiles,
+        home: opts.env.get("HOME").cloned(),
     })
 }
 
@@ -234,7 +238,7 @@ fn services(
     fs: &dyn SourceFs,
     dirs: (&Path, &[PathBuf]),
     lookup: &dyn Fn(&str) -> Option<String>,
-    active: &[String],
+    (active, build_images): (&[String], Option<&str>),
 ) -> IndexMap<String, crate::model::Service> {
     let mut out = IndexMap::new();
     let Some(node) = root.get("services") else {
@@ -279,6 +283,7 @@ fn services(
             node: svc,
             lookup,
             env_file,
+            build_image: build_images.map(|project| format!("{project}-{name}")),
         };
         if let Some(s) = service::convert(cx, input) {
             out.insert(name.clone(), s);
@@ -300,15 +305,12 @@ fn check_dependencies(
     all: &[String],
     disabled: &BTreeMap<String, Vec<String>>,
 ) {
-    let Some(deps) = svc.get("depends_on") else {
-        return;
-    };
-    let entries: Vec<(String, Span, bool)> = match &deps.kind {
-        Kind::Seq(items) => items
+    let mut entries: Vec<(String, Span, bool)> = match svc.get("depends_on").map(|d| &d.kind) {
+        Some(Kind::Seq(items)) => items
             .iter()
             .filter_map(|i| i.as_str().map(|s| (s.to_string(), i.span, true)))
             .collect(),
-        Kind::Map(m) => m
+        Some(Kind::Map(m)) => m
             .iter()
             .map(|(k, v)| {
                 let required =
@@ -317,8 +319,13 @@ fn check_dependencies(
                 (k.scalar_text().unwrap_or_default(), k.span, required)
             })
             .collect(),
-        _ => return,
+        _ => Vec::new(),
     };
+    entries.extend(
+        service::implied_dependencies(svc)
+            .into_iter()
+            .map(|(d, span)| (d, span, true)),
+    );
     let names: Vec<&str> = all.iter().map(String::as_str).collect();
     for (dep, span, required) in entries {
         if let Some(profs) = disabled.get(&dep) {

@@ -9,6 +9,7 @@
 //! serde-saphyr's typed deserialization is not used: spans must survive interpolation and the
 //! multi-file merge so that a type error found late still points at the text that produced it.
 
+mod config;
 mod dotenv;
 mod envfile;
 mod error;
@@ -21,6 +22,7 @@ mod keys;
 mod load;
 mod merge;
 mod service;
+mod shortsyntax;
 mod source;
 mod value;
 pub mod yaml;
@@ -28,6 +30,7 @@ pub mod yaml;
 #[cfg(test)]
 mod tests;
 
+pub use config::{node_json, to_compose_json};
 pub use error::{Diagnostic, Diagnostics, Severity};
 pub use load::load;
 pub use source::{MemFs, RealFs, SourceFs};
@@ -51,6 +54,9 @@ pub struct LoadOptions {
     pub env_files: Vec<PathBuf>,
     /// `--profile`.
     pub profiles: Vec<String>,
+    /// A service with `build` but no `image` gets Compose's image name `<project>-<service>`
+    /// and a warning instead of an error (for `config`/`validate`; the image must exist to run).
+    pub build_image_names: bool,
 }
 
 /// A successfully loaded stack and the warnings found on the way.
@@ -64,4 +70,6 @@ pub struct Loaded {
     pub tree: yaml::Node,
     /// Profiles that were active.
     pub profiles: Vec<String>,
+    /// `HOME` from the caller's environment (expands `~` in volume sources).
+    pub home: Option<String>,
 }

@@ -21,6 +21,8 @@ pub struct ServiceInput<'a> {
     pub lookup: &'a dyn Fn(&str) -> Option<String>,
     /// Environment read from `env_file`, already in order; `environment` overrides it.
     pub env_file: Vec<(String, String)>,
+    /// Image name for a `build`-only service (`Some` only when `LoadOptions::build_image_names`).
+    pub build_image: Option<String>,
 }
 
 /// Converts one service. Returns `None` when it had errors (all of them reported).
@@ -120,7 +122,18 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
             k => cx.unknown_key(knode.span, &base, k, &known),
         }
     }
-    if !image_seen {
+    if !image_seen
+        && input.node.get("build").is_some()
+        && let Some(img) = input.build_image
+    {
+        // Compose names built images `<project>-<service>`; rstack cannot build yet, so the
+        // image must already be in the store under that name.
+        cx.warn(
+            input.key.span,
+            format!("{base}: no image given and building is not supported yet; using image \"{img}\", which must already exist (rstack image import)"),
+        );
+        svc.image = img;
+    } else if !image_seen {
         let hint = if input.node.get("build").is_some() {
             "building images is not supported yet: build it elsewhere and `rstack image import` it, then set image:"
         } else {
@@ -139,8 +152,40 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
     if deploy_limits.pids.is_some() {
         svc.resources.pids = deploy_limits.pids;
     }
+    for (dep, _) in implied_dependencies(input.node) {
+        svc.depends_on.entry(dep).or_insert(Dependency {
+            condition: DependCondition::ServiceStarted,
+            required: true,
+            restart: true,
+        });
+    }
     let after = cx.report.items.iter().filter(|d| d.is_error()).count();
     (after == before).then_some(svc)
+}
+
+/// Dependencies Compose derives from other keys: `links` (`svc[:alias]`), `volumes_from`
+/// (`svc[:mode]`, not `container:`), `network_mode: service:svc`. Each comes with the span of
+/// the entry that implies it.
+pub fn implied_dependencies(node: &Node) -> Vec<(String, super::yaml::Span)> {
+    let mut out = Vec::new();
+    for key in ["links", "volumes_from"] {
+        for item in node.get(key).and_then(Node::as_seq).unwrap_or(&[]) {
+            let Some(text) = item.as_str() else { continue };
+            if text.starts_with("container:") {
+                continue;
+            }
+            let svc = text.split(':').next().unwrap_or(text);
+            if !svc.is_empty() {
+                out.push((svc.to_string(), item.span));
+            }
+        }
+    }
+    if let Some(n) = node.get("network_mode")
+        && let Some(svc) = n.as_str().and_then(|m| m.strip_prefix("service:"))
+    {
+        out.push((svc.to_string(), n.span));
+    }
+    out
 }
 
 fn opt_string(cx: &mut Cx<'_>, path: &str, v: &Node) -> Option<String> {

@@ -46,3 +46,29 @@ fn corpus_files_load_or_fail_with_positions() {
     }
     println!("corpus: {loaded} loaded, {failed} failed with positioned errors");
 }
+
+/// Dev aid: `RSTACK_CONFIG_FILE=path cargo test --lib print_config -- --ignored --nocapture`
+/// prints the `config` JSON of one file (compare with `docker compose config --format json`).
+#[test]
+#[ignore]
+fn print_config() {
+    let Some(file) = std::env::var_os("RSTACK_CONFIG_FILE") else {
+        return;
+    };
+    let file = PathBuf::from(file);
+    let dir = file.parent().map(PathBuf::from).unwrap_or_default();
+    let opts = LoadOptions {
+        files: vec![file],
+        working_dir: dir,
+        env: std::env::vars().collect(),
+        build_image_names: true,
+        ..LoadOptions::default()
+    };
+    match load(&opts, &RealFs) {
+        Ok(l) => {
+            let v = crate::spec::to_compose_json(&l);
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
+        Err(d) => println!("{d}"),
+    }
+}
