@@ -72,3 +72,37 @@ fn print_config() {
         Err(d) => println!("{d}"),
     }
 }
+
+/// Dev aid: mean load time of the largest corpus file
+/// (`cargo test --lib load_time -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn load_time_of_largest_corpus_file() {
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/compat/compose"));
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    let Some(largest) = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .max_by_key(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+    else {
+        return;
+    };
+    let Ok(text) = std::fs::read_to_string(&largest) else {
+        return;
+    };
+    let fs = super::super::MemFs::new().with("/p/compose.yaml", text);
+    let opts = LoadOptions {
+        working_dir: "/p".into(),
+        build_image_names: true,
+        ..LoadOptions::default()
+    };
+    let n = 200;
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        let _ = load(&opts, &fs);
+    }
+    println!("{}: {:?} per load", largest.display(), start.elapsed() / n);
+}

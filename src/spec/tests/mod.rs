@@ -7,6 +7,7 @@ mod interp_tests;
 mod load_errors;
 mod load_keys;
 mod merge_tests;
+mod mutate;
 mod parity;
 mod yaml_tests;
 
