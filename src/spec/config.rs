@@ -95,10 +95,33 @@ fn unescaped_json(loaded: &Loaded) -> Value {
         }
         services.insert(name.clone(), v);
     }
+    // Like Compose, only resources some service uses are printed.
+    let used = |key: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        for svc in services.values() {
+            match &svc[key] {
+                Value::Object(o) => out.extend(o.keys().cloned()),
+                Value::Array(list) => out.extend(list.iter().filter_map(|e| {
+                    let is_volume = key != "volumes" || e["type"] == json!("volume");
+                    e["source"].as_str().filter(|_| is_volume).map(str::to_string)
+                })),
+                _ => {}
+            }
+        }
+        out
+    };
+    let keep = |mut m: Map<String, Value>, key: &str| {
+        let names = used(key);
+        m.retain(|k, _| names.contains(k));
+        m
+    };
+    let mut networks = keep(named_resources(tree.get("networks"), &stack.name, true), "networks");
+    let volumes = keep(named_resources(tree.get("volumes"), &stack.name, false), "volumes");
+    let secrets = keep(named_resources(tree.get("secrets"), &stack.name, false), "secrets");
+    let configs = keep(named_resources(tree.get("configs"), &stack.name, false), "configs");
     let mut top = Map::new();
     top.insert("name".into(), json!(stack.name));
     top.insert("services".into(), Value::Object(services));
-    let mut networks = named_resources(tree.get("networks"), &stack.name, true);
     if uses_default_network && !networks.contains_key("default") {
         networks.insert(
             "default".into(),
@@ -108,13 +131,11 @@ fn unescaped_json(loaded: &Loaded) -> Value {
     if !networks.is_empty() {
         top.insert("networks".into(), Value::Object(networks));
     }
-    let volumes = named_resources(tree.get("volumes"), &stack.name, false);
     if !volumes.is_empty() {
         top.insert("volumes".into(), Value::Object(volumes));
     }
     let dir = std::path::Path::new(&stack.working_dir);
-    for key in ["secrets", "configs"] {
-        let mut res = named_resources(tree.get(key), &stack.name, false);
+    for (key, mut res) in [("secrets", secrets), ("configs", configs)] {
         for v in res.values_mut() {
             if let Some(Value::String(f)) = v.get("file").cloned() {
                 let abs = super::files::absolute(dir, std::path::Path::new(&f));

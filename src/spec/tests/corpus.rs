@@ -55,10 +55,15 @@ fn print_config() {
     let Some(file) = std::env::var_os("RSTACK_CONFIG_FILE") else {
         return;
     };
-    let file = PathBuf::from(file);
-    let dir = file.parent().map(PathBuf::from).unwrap_or_default();
+    // Several files: comma-separated.
+    let files: Vec<PathBuf> = file
+        .to_string_lossy()
+        .split(',')
+        .map(PathBuf::from)
+        .collect();
+    let dir = files[0].parent().map(PathBuf::from).unwrap_or_default();
     let opts = LoadOptions {
-        files: vec![file],
+        files,
         working_dir: dir,
         env: std::env::vars().collect(),
         build_image_names: true,
