@@ -103,7 +103,10 @@ fn unescaped_json(loaded: &Loaded) -> Value {
                 Value::Object(o) => out.extend(o.keys().cloned()),
                 Value::Array(list) => out.extend(list.iter().filter_map(|e| {
                     let is_volume = key != "volumes" || e["type"] == json!("volume");
-                    e["source"].as_str().filter(|_| is_volume).map(str::to_string)
+                    e["source"]
+                        .as_str()
+                        .filter(|_| is_volume)
+                        .map(str::to_string)
                 })),
                 _ => {}
             }
@@ -115,10 +118,22 @@ fn unescaped_json(loaded: &Loaded) -> Value {
         m.retain(|k, _| names.contains(k));
         m
     };
-    let mut networks = keep(named_resources(tree.get("networks"), &stack.name, true), "networks");
-    let volumes = keep(named_resources(tree.get("volumes"), &stack.name, false), "volumes");
-    let secrets = keep(named_resources(tree.get("secrets"), &stack.name, false), "secrets");
-    let configs = keep(named_resources(tree.get("configs"), &stack.name, false), "configs");
+    let mut networks = keep(
+        named_resources(tree.get("networks"), &stack.name, true),
+        "networks",
+    );
+    let volumes = keep(
+        named_resources(tree.get("volumes"), &stack.name, false),
+        "volumes",
+    );
+    let secrets = keep(
+        named_resources(tree.get("secrets"), &stack.name, false),
+        "secrets",
+    );
+    let configs = keep(
+        named_resources(tree.get("configs"), &stack.name, false),
+        "configs",
+    );
     let mut top = Map::new();
     top.insert("name".into(), json!(stack.name));
     top.insert("services".into(), Value::Object(services));

@@ -19,6 +19,7 @@ mod files;
 mod include;
 mod interp;
 mod keys;
+mod limits;
 mod load;
 mod merge;
 mod service;

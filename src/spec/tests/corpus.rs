@@ -83,7 +83,10 @@ fn print_config() {
 #[test]
 #[ignore]
 fn load_time_of_largest_corpus_file() {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/compat/compose"));
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/compat/compose"
+    ));
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return;
     };

@@ -126,6 +126,18 @@ fn invalid_values_point_at_the_value() {
             24,
         ),
         ("    image: \"\"\n", "duplicate key", 4, 5),
+        (
+            "    ports: [\"80:http\"]\n",
+            "services.api.ports[0]: invalid port \"80:http\"",
+            4,
+            13,
+        ),
+        (
+            "    volumes:\n      - \":/media\"\n",
+            "services.api.volumes[0]: invalid volume \":/media\"",
+            5,
+            9,
+        ),
     ];
     for (body, want, line, col) in cases {
         let errs = errors(&format!("{head}{body}"));

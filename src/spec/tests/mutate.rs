@@ -19,14 +19,47 @@ impl Lcg {
     }
 
     fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
     }
 }
 
 const SNIPPETS: &[&str] = &[
-    "${", "$$", "${A:-${B:?x}}", "<<: *a", "&a ", "*a", "!reset ", "!override ", "- ", ": ", "\n  ",
-    "\"", "'", "{", "}", "[", "]", "#", "\t", "depends_on: [x]\n", "extends: x\n", "include: [y]\n",
-    "é", "\u{0}", "---\n", "? ", "|\n  x\n", ">-\n", "!!int ", "1e999", "-", "~",
+    "${",
+    "$$",
+    "${A:-${B:?x}}",
+    "<<: *a",
+    "&a ",
+    "*a",
+    "!reset ",
+    "!override ",
+    "- ",
+    ": ",
+    "\n  ",
+    "\"",
+    "'",
+    "{",
+    "}",
+    "[",
+    "]",
+    "#",
+    "\t",
+    "depends_on: [x]\n",
+    "extends: x\n",
+    "include: [y]\n",
+    "é",
+    "\u{0}",
+    "---\n",
+    "? ",
+    "|\n  x\n",
+    ">-\n",
+    "!!int ",
+    "1e999",
+    "-",
+    "~",
 ];
 
 fn mutate(rng: &mut Lcg, base: &str) -> String {
@@ -64,7 +97,10 @@ fn mutated_inputs_never_panic() {
     let mut seeds: Vec<String> = vec![
         "x-a: &a {image: b, restart: always}\nservices:\n  s:\n    <<: *a\n    depends_on: {t: {condition: service_healthy}}\n    healthcheck: {test: [CMD, x], interval: 1s}\n  t:\n    image: \"${IMG:-t}\"\n    mem_limit: 1g\n    tmpfs: [/run:size=1m]\n".into(),
     ];
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/compat/compose"));
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/compat/compose"
+    ));
     if let Ok(entries) = std::fs::read_dir(&dir) {
         let mut files: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
         files.sort();
@@ -90,7 +126,11 @@ fn mutated_inputs_never_panic() {
                 let lines = text.lines().count().max(1) as u32 + 1;
                 for e in d.errors() {
                     if e.file == "compose.yaml" {
-                        assert!(e.line >= 1 && e.line <= lines, "line {} out of range: {e}\n--- input:\n{text}", e.line);
+                        assert!(
+                            e.line >= 1 && e.line <= lines,
+                            "line {} out of range: {e}\n--- input:\n{text}",
+                            e.line
+                        );
                     }
                     let _ = e.to_string();
                 }
