@@ -514,3 +514,20 @@ fn healthcheck_json(svc: &Service, n: &Node) -> Value {
     }
     Value::Object(o)
 }
+
+/// Every profile named by any service of the merged files, sorted (`config --profiles`).
+pub fn profile_names(loaded: &Loaded) -> Vec<String> {
+    let mut out: Vec<String> = loaded
+        .tree
+        .get("services")
+        .and_then(Node::as_map)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|(_, s)| s.get("profiles").and_then(Node::as_seq))
+        .flatten()
+        .filter_map(Node::scalar_text)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}

@@ -11,6 +11,7 @@
 
 mod config;
 mod dotenv;
+mod emit;
 mod envfile;
 mod error;
 mod extends;
@@ -31,7 +32,8 @@ pub mod yaml;
 #[cfg(test)]
 mod tests;
 
-pub use config::{node_json, to_compose_json};
+pub use config::{node_json, profile_names, to_compose_json};
+pub use emit::to_yaml;
 pub use error::{Diagnostic, Diagnostics, Severity};
 pub use load::load;
 pub use source::{MemFs, RealFs, SourceFs};
