@@ -471,6 +471,12 @@ fn deploy_json(d: &Node) -> Value {
         {
             p.insert("memory".into(), json!(bytes.to_string()));
         }
+        if let Some(Value::String(c)) = res.get(part).and_then(|p| p.get("cpus")).cloned()
+            && let Ok(cpus) = crate::model::units::parse_cpus(&c)
+            && let Some(p) = res.get_mut(part).and_then(Value::as_object_mut)
+        {
+            p.insert("cpus".into(), json!(cpus));
+        }
     }
     Value::Object(o)
 }
