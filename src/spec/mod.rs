@@ -23,6 +23,7 @@ mod keys;
 mod limits;
 mod load;
 mod merge;
+mod schema;
 mod service;
 mod shortsyntax;
 mod source;
@@ -36,11 +37,30 @@ pub use config::{node_json, profile_names, to_compose_json};
 pub use emit::to_yaml;
 pub use error::{Diagnostic, Diagnostics, Severity};
 pub use load::load;
+pub use schema::json_schema;
 pub use source::{MemFs, RealFs, SourceFs};
 pub use value::split_words;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+/// Fuzzing entry point: loads `data` as `/fuzz/compose.yaml` (plus an `.env` of the same bytes);
+/// must never panic whatever the input.
+#[doc(hidden)]
+pub fn fuzz_load(data: &[u8]) {
+    let text = String::from_utf8_lossy(data).into_owned();
+    let fs = MemFs::new()
+        .with("/fuzz/compose.yaml", text.clone())
+        .with("/fuzz/.env", text);
+    let opts = LoadOptions {
+        working_dir: "/fuzz".into(),
+        build_image_names: true,
+        ..LoadOptions::default()
+    };
+    if let Ok(l) = load(&opts, &fs) {
+        let _ = to_yaml(&to_compose_json(&l));
+    }
+}
 
 /// What the CLI/daemon knows when asking for a stack.
 #[derive(Debug, Clone, Default)]

@@ -122,6 +122,7 @@ fn mutated_inputs_never_panic() {
                 .with("/p/compose.yaml", text.clone())
                 .with("/p/x", text.clone())
                 .with("/p/y", "services: {}\n");
+            crate::spec::fuzz_load(text.as_bytes());
             if let Err(d) = load(&opts(), &fs) {
                 let lines = text.lines().count().max(1) as u32 + 1;
                 for e in d.errors() {
