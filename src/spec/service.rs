@@ -280,6 +280,14 @@ fn depends_on(cx: &mut Cx<'_>, path: &str, v: &Node) -> IndexMap<String, Depende
                 let Some(fields) = cx.map(&dpath, d) else {
                     continue;
                 };
+                if d.get("condition").is_none() {
+                    // Required by the compose schema; docker compose rejects the file too.
+                    cx.error_hint(
+                        k.span,
+                        format!("{dpath}: condition is required in the long form"),
+                        "add condition: service_started (or service_healthy, service_completed_successfully)",
+                    );
+                }
                 for (fk, fknode, fv) in fields {
                     let fpath = format!("{dpath}.{fk}");
                     match fk.as_str() {
@@ -374,6 +382,8 @@ fn healthcheck(cx: &mut Cx<'_>, path: &str, v: &Node) -> Option<Healthcheck> {
     for (k, knode, val) in entries {
         let p = format!("{path}.{k}");
         match k.as_str() {
+            // An empty test means "inherit the image's", like an absent one.
+            "test" if val.as_seq().is_some_and(<[_]>::is_empty) => {}
             "test" => test = Some(health_test(cx, &p, val)),
             "interval" => hc.interval = cx.duration(&p, val).unwrap_or(hc.interval),
             "timeout" => hc.timeout = cx.duration(&p, val).unwrap_or(hc.timeout),

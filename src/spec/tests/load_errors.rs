@@ -127,6 +127,12 @@ fn invalid_values_point_at_the_value() {
         ),
         ("    image: \"\"\n", "duplicate key", 4, 5),
         (
+            "    depends_on:\n      db:\n        required: true\n  db:\n    image: d\n",
+            "services.api.depends_on.db: condition is required",
+            5,
+            7,
+        ),
+        (
             "    ports: [\"80:http\"]\n",
             "services.api.ports[0]: invalid port \"80:http\"",
             4,
