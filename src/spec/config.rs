@@ -336,7 +336,6 @@ fn service_json(loaded: &Loaded, svc: &Service, node: Option<&Node>) -> Value {
         _ => {}
     }
     let home = loaded.home.as_deref();
-    let dir = std::path::Path::new(&loaded.stack.working_dir);
     if let Some(ports) = node.and_then(|n| n.get("ports")).and_then(Node::as_seq) {
         let mut out = Vec::new();
         for p in ports {
@@ -354,8 +353,8 @@ fn service_json(loaded: &Loaded, svc: &Service, node: Option<&Node>) -> Value {
         let out: Vec<Value> = vols
             .iter()
             .map(|v| match node_json(v) {
-                Value::Object(o) => volume_long(&o, dir, home),
-                Value::String(s) => volume(&s, dir, home),
+                Value::Object(o) => volume_long(&o, &loaded.base_dir(v), home),
+                Value::String(s) => volume(&s, &loaded.base_dir(v), home),
                 other => other,
             })
             .collect();
@@ -392,7 +391,7 @@ fn service_json(loaded: &Loaded, svc: &Service, node: Option<&Node>) -> Value {
         );
     }
     if let Some(b) = node.and_then(|n| n.get("build")) {
-        m.insert("build".into(), build_json(b, dir));
+        m.insert("build".into(), build_json(b, &loaded.base_dir(b)));
     }
     if let Some(Value::Array(list)) = node.and_then(|n| n.get("expose")).map(node_json) {
         let list: Vec<Value> = list

@@ -96,6 +96,7 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
         tree: root,
         profiles: active_profiles,
         home: opts.env.get("HOME").cloned(),
+        sources: sources.paths(),
     })
 }
 

@@ -95,4 +95,20 @@ pub struct Loaded {
     pub profiles: Vec<String>,
     /// `HOME` from the caller's environment (expands `~` in volume sources).
     pub home: Option<String>,
+    /// Every file read (stack files, includes, extends, env files), indexed by `Span::file`.
+    pub sources: Vec<PathBuf>,
+}
+
+impl Loaded {
+    /// Directory relative paths in `node` resolve from: the project directory for the
+    /// top-level stack files, else the directory of the included/extended file that wrote it.
+    pub fn base_dir(&self, node: &yaml::Node) -> PathBuf {
+        let project = PathBuf::from(&self.stack.working_dir);
+        match self.sources.get(node.span.file as usize) {
+            Some(p) if !self.files.contains(p) => {
+                p.parent().map_or(project, std::path::Path::to_path_buf)
+            }
+            _ => project,
+        }
+    }
 }

@@ -64,3 +64,32 @@ fn unsupported_keys_pass_through_and_extensions_render() {
         json!({"file": "/proj/s.txt", "name": "proj_s"})
     );
 }
+
+#[test]
+fn relative_paths_resolve_from_the_file_that_wrote_them() {
+    let fs = MemFs::new()
+        .with(
+            "/proj/compose.yaml",
+            "include: [db/compose.yaml]\nservices:\n  web:\n    image: w\n    volumes: [./site:/site]\n    extends: {file: lib/base.yaml, service: b}\n",
+        )
+        .with("/proj/db/compose.yaml", "services:\n  db:\n    image: d\n    volumes: [./data:/data]\n")
+        .with("/proj/lib/base.yaml", "services:\n  b:\n    image: x\n    build: ./ctx\n");
+    let opts = LoadOptions {
+        working_dir: "/proj".into(),
+        ..LoadOptions::default()
+    };
+    let l = load(&opts, &fs).unwrap_or_else(|d| panic!("{d}"));
+    let v = to_compose_json(&l);
+    assert_eq!(
+        v["services"]["db"]["volumes"][0]["source"],
+        json!("/proj/db/data")
+    );
+    assert_eq!(
+        v["services"]["web"]["volumes"][0]["source"],
+        json!("/proj/site")
+    );
+    assert_eq!(
+        v["services"]["web"]["build"]["context"],
+        json!("/proj/lib/ctx")
+    );
+}
