@@ -16,7 +16,12 @@ use std::path::{Path, PathBuf};
 pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics> {
     let mut sources = SourceMap::default();
     let mut report = Report::default();
-    let fail = |report: Report| Err(Diagnostics(report.items));
+    // Errors first (in the order found), then the warnings gathered on the way.
+    let fail = |report: Report| {
+        let mut items = report.items;
+        items.sort_by_key(|d| d.severity);
+        Err(Diagnostics(items))
+    };
 
     let resolved = match files::resolve(opts, fs) {
         Ok(r) => r,
