@@ -17,9 +17,15 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
     let mut sources = SourceMap::default();
     let mut report = Report::default();
     // Errors first (in the order found), then the warnings gathered on the way.
+    // A value whose interpolation failed stays as written and may fail conversion too: only
+    // the first error at a position is kept.
     let fail = |report: Report| {
         let mut items = report.items;
         items.sort_by_key(|d| d.severity);
+        let mut seen = std::collections::HashSet::new();
+        items.retain(|d| {
+            !d.is_error() || d.line == 0 || seen.insert((d.file.clone(), d.line, d.col))
+        });
         Err(Diagnostics(items))
     };
 
@@ -42,6 +48,7 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
 
     let mut loader = FileLoader::new(fs, sources, report, &vars, opts.working_dir.clone());
     let mut trees = Vec::new();
+    let wanted = resolved.files.len();
     for (path, text) in resolved.files {
         let mut chain = Vec::new();
         if let Some(t) = loader.read_full(&path, text, None, &mut chain) {
@@ -53,7 +60,9 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
         mut report,
         ..
     } = loader;
-    if report.has_errors() || trees.is_empty() {
+    // Unreadable or unparsable stack files stop here; other errors (interpolation, includes)
+    // are collected together with what conversion finds.
+    if trees.len() < wanted || trees.is_empty() {
         return fail(report);
     }
     let mut iter = trees.into_iter();
