@@ -1,12 +1,14 @@
 //! A service's `env_file` (string, list, or long form `{path, required, format}`), read through
-//! `SourceFs` and parsed as dotenv; relative paths resolve from the project directory.
+//! `SourceFs` and parsed as dotenv. Relative paths resolve from the project directory when
+//! written in one of the top-level stack files, else from the directory of the (included or
+//! extended) file that wrote them.
 
 use super::dotenv;
 use super::files::absolute;
 use super::source::{SourceFs, display_path};
 use super::value::Cx;
 use super::yaml::{Kind, Node, Span};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Variables from all env files of the service, later files winning.
 pub fn read(
@@ -14,7 +16,7 @@ pub fn read(
     service: &str,
     svc: &Node,
     fs: &dyn SourceFs,
-    project_dir: &Path,
+    (project_dir, top_files): (&Path, &[PathBuf]),
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Vec<(String, String)> {
     let Some(node) = svc.get("env_file") else {
@@ -81,7 +83,13 @@ pub fn read(
     }
     let mut out: Vec<(String, String)> = Vec::new();
     for (file, required, span) in specs {
-        let abs = absolute(project_dir, Path::new(&file));
+        let base = match cx.sources.get(span.file).map(|f| f.path.as_path()) {
+            Some(p) if !top_files.iter().any(|t| t == p) => {
+                p.parent().unwrap_or(project_dir).to_path_buf()
+            }
+            _ => project_dir.to_path_buf(),
+        };
+        let abs = absolute(&base, Path::new(&file));
         let text = match fs.read(&abs) {
             Ok(t) => t,
             Err(e) => {

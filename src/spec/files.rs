@@ -59,10 +59,25 @@ pub fn resolve(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Resolved, Diagno
             warnings: Vec::new(),
         });
     }
-    if let Some(list) = opts.env.get("COMPOSE_FILE").filter(|s| !s.is_empty()) {
-        let sep = opts
-            .env
-            .get("COMPOSE_PATH_SEPARATOR")
+    // COMPOSE_FILE comes from the shell, else from the working directory's `.env`.
+    let dotenv: Vec<(String, String)> = match opts.env.get("COMPOSE_FILE") {
+        Some(_) => Vec::new(),
+        None => fs
+            .read(&wd.join(".env"))
+            .ok()
+            .and_then(|t| super::dotenv::parse(&t, &|k| opts.env.get(k).cloned()).ok())
+            .unwrap_or_default(),
+    };
+    let var = |k: &str| {
+        opts.env.get(k).cloned().or_else(|| {
+            dotenv
+                .iter()
+                .find(|(dk, _)| dk == k)
+                .map(|(_, v)| v.clone())
+        })
+    };
+    if let Some(list) = var("COMPOSE_FILE").filter(|s| !s.is_empty()) {
+        let sep = var("COMPOSE_PATH_SEPARATOR")
             .and_then(|s| s.chars().next())
             .unwrap_or(':');
         return Ok(Resolved {

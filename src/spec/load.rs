@@ -1,22 +1,33 @@
 //! The loading pipeline: files -> env -> parse + interpolate -> merge -> services -> checks.
 
 use super::error::{Diagnostic, Diagnostics, Report, Severity};
+use super::fileload::FileLoader;
 use super::files::{self, absolute, normalize_project_name};
-use super::interp::{InterpError, interpolate_tree};
 use super::source::{SourceMap, display_path};
 use super::value::Cx;
-use super::yaml::{self, Kind, Node, Span};
+use super::yaml::{Kind, Node, Span};
 use super::{LoadOptions, Loaded, SourceFs, dotenv, keys, merge, service};
 use crate::model::Stack;
 use indexmap::IndexMap;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Loads, merges and validates the stack described by `opts`.
 pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics> {
     let mut sources = SourceMap::default();
     let mut report = Report::default();
-    let fail = |report: Report| Err(Diagnostics(report.items));
+    // Errors first (in the order found), then the warnings gathered on the way.
+    // A value whose interpolation failed stays as written and may fail conversion too: only
+    // the first error at a position is kept.
+    let fail = |report: Report| {
+        let mut items = report.items;
+        items.sort_by_key(|d| d.severity);
+        let mut seen = std::collections::HashSet::new();
+        items.retain(|d| {
+            !d.is_error() || d.line == 0 || seen.insert((d.file.clone(), d.line, d.col))
+        });
+        Err(Diagnostics(items))
+    };
 
     let resolved = match files::resolve(opts, fs) {
         Ok(r) => r,
@@ -35,58 +46,23 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
     let vars = environment(opts, fs, &project_dir, &mut sources, &mut report);
     let lookup = |name: &str| vars.get(name).cloned();
 
+    let mut loader = FileLoader::new(fs, sources, report, &vars, opts.working_dir.clone());
     let mut trees = Vec::new();
+    let wanted = resolved.files.len();
     for (path, text) in resolved.files {
-        let display = display_path(&path, &opts.working_dir);
-        let text = match text {
-            Some(t) => t,
-            None => match fs.read(&path) {
-                Ok(t) => t,
-                Err(e) => {
-                    report.push(Diagnostic::plain(
-                        Severity::Error,
-                        format!("cannot read stack file {display}: {e}"),
-                    ));
-                    continue;
-                }
-            },
-        };
-        let id = sources.add(path.clone(), display.clone(), text);
-        let text = sources.get(id).map(|f| f.text.as_str()).unwrap_or("");
-        let mut tree = match yaml::parse(text, id) {
-            Ok(t) => t,
-            Err(e) => {
-                report.error(&sources, e.span, e.message);
-                continue;
-            }
-        };
-        match &tree.kind {
-            Kind::Map(_) => {}
-            Kind::Null => {
-                report.error(
-                    &sources,
-                    tree.span,
-                    format!("{display}: the stack file is empty"),
-                );
-                continue;
-            }
-            _ => {
-                report.error(
-                    &sources,
-                    tree.span,
-                    format!(
-                        "{display}: the top level must be a mapping, found {}",
-                        tree.type_name()
-                    ),
-                );
-                continue;
-            }
+        let mut chain = Vec::new();
+        if let Some(t) = loader.read_full(&path, text, None, &mut chain) {
+            trees.push(t);
         }
-        interpolate(&mut tree, &lookup, &sources, &mut report);
-        merge::normalize(&mut tree);
-        trees.push(tree);
     }
-    if report.has_errors() || trees.is_empty() {
+    let FileLoader {
+        mut sources,
+        mut report,
+        ..
+    } = loader;
+    // Unreadable or unparsable stack files stop here; other errors (interpolation, includes)
+    // are collected together with what conversion finds.
+    if trees.len() < wanted || trees.is_empty() {
         return fail(report);
     }
     let mut iter = trees.into_iter();
@@ -105,7 +81,17 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
     };
     let name_node = top_level(&mut cx, &root);
     let name = project_name(&mut cx, opts, name_node, &vars, &project_dir);
-    let services = services(&mut cx, &root, fs, &project_dir, &lookup, &active_profiles);
+    let build_images = opts
+        .build_image_names
+        .then_some(name.as_deref().unwrap_or_default());
+    let services = services(
+        &mut cx,
+        &root,
+        fs,
+        (&project_dir, &paths),
+        &lookup,
+        (&active_profiles, build_images),
+    );
 
     let stack = Stack {
         name: name.unwrap_or_default(),
@@ -123,6 +109,8 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
         files: paths,
         tree: root,
         profiles: active_profiles,
+        home: opts.env.get("HOME").cloned(),
+        sources: sources.paths(),
     })
 }
 
@@ -180,45 +168,6 @@ fn environment(
         vars.insert(k.clone(), v.clone());
     }
     vars
-}
-
-fn interpolate(
-    tree: &mut Node,
-    lookup: &dyn Fn(&str) -> Option<String>,
-    sources: &SourceMap,
-    report: &mut Report,
-) {
-    let mut problems = Vec::new();
-    interpolate_tree(tree, lookup, &mut problems);
-    let mut warned: HashSet<String> = HashSet::new();
-    for p in problems {
-        match (p.error, p.unset) {
-            (Some(InterpError::Required { name, message }), _) => {
-                let msg = if message.is_empty() {
-                    format!("required variable {name} is not set")
-                } else {
-                    format!("required variable {name} is not set: {message}")
-                };
-                report.error_hint(
-                    sources,
-                    p.span,
-                    msg,
-                    format!("set {name} in the environment or in .env"),
-                );
-            }
-            (Some(InterpError::Syntax(m)), _) => report.error(sources, p.span, m),
-            (None, Some(name)) => {
-                if warned.insert(name.clone()) {
-                    report.warn(
-                        sources,
-                        p.span,
-                        format!("variable {name} is not set, using an empty string"),
-                    );
-                }
-            }
-            (None, None) => {}
-        }
-    }
 }
 
 fn profiles(opts: &LoadOptions, vars: &BTreeMap<String, String>) -> Vec<String> {
@@ -302,9 +251,9 @@ fn services(
     cx: &mut Cx<'_>,
     root: &Node,
     fs: &dyn SourceFs,
-    project_dir: &Path,
+    dirs: (&Path, &[PathBuf]),
     lookup: &dyn Fn(&str) -> Option<String>,
-    active: &[String],
+    (active, build_images): (&[String], Option<&str>),
 ) -> IndexMap<String, crate::model::Service> {
     let mut out = IndexMap::new();
     let Some(node) = root.get("services") else {
@@ -342,13 +291,14 @@ fn services(
         }
     }
     for (name, knode, svc) in &enabled {
-        let env_file = super::envfile::read(cx, name, svc, fs, project_dir, lookup);
+        let env_file = super::envfile::read(cx, name, svc, fs, dirs, lookup);
         let input = service::ServiceInput {
             name,
             key: knode,
             node: svc,
             lookup,
             env_file,
+            build_image: build_images.map(|project| format!("{project}-{name}")),
         };
         if let Some(s) = service::convert(cx, input) {
             out.insert(name.clone(), s);
@@ -370,15 +320,12 @@ fn check_dependencies(
     all: &[String],
     disabled: &BTreeMap<String, Vec<String>>,
 ) {
-    let Some(deps) = svc.get("depends_on") else {
-        return;
-    };
-    let entries: Vec<(String, Span, bool)> = match &deps.kind {
-        Kind::Seq(items) => items
+    let mut entries: Vec<(String, Span, bool)> = match svc.get("depends_on").map(|d| &d.kind) {
+        Some(Kind::Seq(items)) => items
             .iter()
             .filter_map(|i| i.as_str().map(|s| (s.to_string(), i.span, true)))
             .collect(),
-        Kind::Map(m) => m
+        Some(Kind::Map(m)) => m
             .iter()
             .map(|(k, v)| {
                 let required =
@@ -387,8 +334,13 @@ fn check_dependencies(
                 (k.scalar_text().unwrap_or_default(), k.span, required)
             })
             .collect(),
-        _ => return,
+        _ => Vec::new(),
     };
+    entries.extend(
+        service::implied_dependencies(svc)
+            .into_iter()
+            .map(|(d, span)| (d, span, true)),
+    );
     let names: Vec<&str> = all.iter().map(String::as_str).collect();
     for (dep, span, required) in entries {
         if let Some(profs) = disabled.get(&dep) {

@@ -247,3 +247,9 @@ pub fn strip_resets(n: &mut Node) {
     }
     n.tag = None;
 }
+
+/// Merges one service definition over another (for `extends`), with the service-level rules.
+pub fn merge_service(base: Node, over: Node) -> Node {
+    let mut path = vec!["services".to_string(), String::new()];
+    merge_value(&mut path, base, over)
+}

@@ -9,15 +9,23 @@
 //! serde-saphyr's typed deserialization is not used: spans must survive interpolation and the
 //! multi-file merge so that a type error found late still points at the text that produced it.
 
+mod config;
 mod dotenv;
+mod emit;
 mod envfile;
 mod error;
+mod extends;
+mod fileload;
 mod files;
+mod include;
 mod interp;
 mod keys;
+mod limits;
 mod load;
 mod merge;
+mod schema;
 mod service;
+mod shortsyntax;
 mod source;
 mod value;
 pub mod yaml;
@@ -25,14 +33,35 @@ pub mod yaml;
 #[cfg(test)]
 mod tests;
 
+pub use config::{node_json, profile_names, to_compose_json};
+pub use emit::to_yaml;
 pub use error::{Diagnostic, Diagnostics, Severity};
 pub use files::normalize_project_name;
 pub use load::load;
+pub use schema::json_schema;
 pub use source::{MemFs, RealFs, SourceFs};
 pub use value::split_words;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+/// Fuzzing entry point: loads `data` as `/fuzz/compose.yaml` (plus an `.env` of the same bytes);
+/// must never panic whatever the input.
+#[doc(hidden)]
+pub fn fuzz_load(data: &[u8]) {
+    let text = String::from_utf8_lossy(data).into_owned();
+    let fs = MemFs::new()
+        .with("/fuzz/compose.yaml", text.clone())
+        .with("/fuzz/.env", text);
+    let opts = LoadOptions {
+        working_dir: "/fuzz".into(),
+        build_image_names: true,
+        ..LoadOptions::default()
+    };
+    if let Ok(l) = load(&opts, &fs) {
+        let _ = to_yaml(&to_compose_json(&l));
+    }
+}
 
 /// What the CLI/daemon knows when asking for a stack.
 #[derive(Debug, Clone, Default)]
@@ -49,6 +78,9 @@ pub struct LoadOptions {
     pub env_files: Vec<PathBuf>,
     /// `--profile`.
     pub profiles: Vec<String>,
+    /// A service with `build` but no `image` gets Compose's image name `<project>-<service>`
+    /// and a warning instead of an error (for `config`/`validate`; the image must exist to run).
+    pub build_image_names: bool,
 }
 
 /// A successfully loaded stack and the warnings found on the way.
@@ -62,4 +94,22 @@ pub struct Loaded {
     pub tree: yaml::Node,
     /// Profiles that were active.
     pub profiles: Vec<String>,
+    /// `HOME` from the caller's environment (expands `~` in volume sources).
+    pub home: Option<String>,
+    /// Every file read (stack files, includes, extends, env files), indexed by `Span::file`.
+    pub sources: Vec<PathBuf>,
+}
+
+impl Loaded {
+    /// Directory relative paths in `node` resolve from: the project directory for the
+    /// top-level stack files, else the directory of the included/extended file that wrote it.
+    pub fn base_dir(&self, node: &yaml::Node) -> PathBuf {
+        let project = PathBuf::from(&self.stack.working_dir);
+        match self.sources.get(node.span.file as usize) {
+            Some(p) if !self.files.contains(p) => {
+                p.parent().map_or(project, std::path::Path::to_path_buf)
+            }
+            _ => project,
+        }
+    }
 }

@@ -2,11 +2,12 @@
 //! unsupported key warned about, every unknown key an error with a suggestion.
 
 use super::keys;
+use super::limits;
 use super::value::Cx;
 use super::yaml::{Kind, Node};
 use crate::model::{
     DependCondition, Dependency, HealthTest, Healthcheck, Resources, RestartPolicy, Service,
-    ServiceExtensions, Tmpfs,
+    ServiceExtensions,
 };
 use indexmap::IndexMap;
 use std::time::Duration;
@@ -21,6 +22,8 @@ pub struct ServiceInput<'a> {
     pub lookup: &'a dyn Fn(&str) -> Option<String>,
     /// Environment read from `env_file`, already in order; `environment` overrides it.
     pub env_file: Vec<(String, String)>,
+    /// Image name for a `build`-only service (`Some` only when `LoadOptions::build_image_names`).
+    pub build_image: Option<String>,
 }
 
 /// Converts one service. Returns `None` when it had errors (all of them reported).
@@ -95,7 +98,7 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
             "mem_limit" => svc.resources.memory = cx.size(&path, v),
             "cpus" => svc.resources.cpus = cx.cpus(&path, v),
             "pids_limit" => svc.resources.pids = cx.int(&path, v).filter(|p| *p > 0),
-            "deploy" => deploy(cx, &path, v, &mut deploy_limits),
+            "deploy" => limits::deploy(cx, &path, v, &mut deploy_limits),
             "stop_signal" => {
                 if let Some(s) = cx.string(&path, v) {
                     match crate::model::units::normalize_signal(&s) {
@@ -111,8 +114,13 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
             }
             "read_only" => svc.read_only = cx.boolean(&path, v).unwrap_or(false),
             "init" => svc.init = cx.boolean(&path, v).unwrap_or(false),
-            "tmpfs" => svc.tmpfs = tmpfs(cx, &path, v),
+            "tmpfs" => svc.tmpfs = limits::tmpfs(cx, &path, v),
             "x-rstack" => svc.x_rstack = x_rstack(cx, &path, v),
+            "ports" | "volumes" => {
+                // Not run yet, but a malformed entry is still an error, as in Compose.
+                cx.unsupported(knode.span, &path);
+                super::shortsyntax::check_list(cx, &path, v, key == "ports");
+            }
             // Consumed earlier in the pipeline (env_file, profiles, extends).
             "env_file" | "profiles" | "extends" => {}
             k if k.starts_with("x-") => {}
@@ -120,7 +128,18 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
             k => cx.unknown_key(knode.span, &base, k, &known),
         }
     }
-    if !image_seen {
+    if !image_seen
+        && input.node.get("build").is_some()
+        && let Some(img) = input.build_image
+    {
+        // Compose names built images `<project>-<service>`; rstack cannot build yet, so the
+        // image must already be in the store under that name.
+        cx.warn(
+            input.key.span,
+            format!("{base}: no image given and building is not supported yet; using image \"{img}\", which must already exist (rstack image import)"),
+        );
+        svc.image = img;
+    } else if !image_seen {
         let hint = if input.node.get("build").is_some() {
             "building images is not supported yet: build it elsewhere and `rstack image import` it, then set image:"
         } else {
@@ -139,8 +158,40 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
     if deploy_limits.pids.is_some() {
         svc.resources.pids = deploy_limits.pids;
     }
+    for (dep, _) in implied_dependencies(input.node) {
+        svc.depends_on.entry(dep).or_insert(Dependency {
+            condition: DependCondition::ServiceStarted,
+            required: true,
+            restart: true,
+        });
+    }
     let after = cx.report.items.iter().filter(|d| d.is_error()).count();
     (after == before).then_some(svc)
+}
+
+/// Dependencies Compose derives from other keys: `links` (`svc[:alias]`), `volumes_from`
+/// (`svc[:mode]`, not `container:`), `network_mode: service:svc`. Each comes with the span of
+/// the entry that implies it.
+pub fn implied_dependencies(node: &Node) -> Vec<(String, super::yaml::Span)> {
+    let mut out = Vec::new();
+    for key in ["links", "volumes_from"] {
+        for item in node.get(key).and_then(Node::as_seq).unwrap_or(&[]) {
+            let Some(text) = item.as_str() else { continue };
+            if text.starts_with("container:") {
+                continue;
+            }
+            let svc = text.split(':').next().unwrap_or(text);
+            if !svc.is_empty() {
+                out.push((svc.to_string(), item.span));
+            }
+        }
+    }
+    if let Some(n) = node.get("network_mode")
+        && let Some(svc) = n.as_str().and_then(|m| m.strip_prefix("service:"))
+    {
+        out.push((svc.to_string(), n.span));
+    }
+    out
 }
 
 fn opt_string(cx: &mut Cx<'_>, path: &str, v: &Node) -> Option<String> {
@@ -229,6 +280,14 @@ fn depends_on(cx: &mut Cx<'_>, path: &str, v: &Node) -> IndexMap<String, Depende
                 let Some(fields) = cx.map(&dpath, d) else {
                     continue;
                 };
+                if d.get("condition").is_none() {
+                    // Required by the compose schema; docker compose rejects the file too.
+                    cx.error_hint(
+                        k.span,
+                        format!("{dpath}: condition is required in the long form"),
+                        "add condition: service_started (or service_healthy, service_completed_successfully)",
+                    );
+                }
                 for (fk, fknode, fv) in fields {
                     let fpath = format!("{dpath}.{fk}");
                     match fk.as_str() {
@@ -323,6 +382,8 @@ fn healthcheck(cx: &mut Cx<'_>, path: &str, v: &Node) -> Option<Healthcheck> {
     for (k, knode, val) in entries {
         let p = format!("{path}.{k}");
         match k.as_str() {
+            // An empty test means "inherit the image's", like an absent one.
+            "test" if val.as_seq().is_some_and(<[_]>::is_empty) => {}
             "test" => test = Some(health_test(cx, &p, val)),
             "interval" => hc.interval = cx.duration(&p, val).unwrap_or(hc.interval),
             "timeout" => hc.timeout = cx.duration(&p, val).unwrap_or(hc.timeout),
@@ -395,117 +456,6 @@ fn health_test(cx: &mut Cx<'_>, path: &str, v: &Node) -> Option<HealthTest> {
             None
         }
     }
-}
-
-fn deploy(cx: &mut Cx<'_>, path: &str, v: &Node, limits: &mut Resources) {
-    let Some(entries) = cx.map(path, v) else {
-        return;
-    };
-    let known: Vec<&str> = keys::DEPLOY_IMPLEMENTED
-        .iter()
-        .chain(keys::DEPLOY_UNSUPPORTED)
-        .copied()
-        .collect();
-    for (k, knode, val) in entries {
-        let p = format!("{path}.{k}");
-        match k.as_str() {
-            "resources" => {
-                let Some(res) = cx.map(&p, val) else { continue };
-                for (rk, rknode, rv) in res {
-                    let rp = format!("{p}.{rk}");
-                    match rk.as_str() {
-                        "limits" => {
-                            let Some(lim) = cx.map(&rp, rv) else { continue };
-                            for (lk, lknode, lv) in lim {
-                                let lp = format!("{rp}.{lk}");
-                                match lk.as_str() {
-                                    "memory" => limits.memory = cx.size(&lp, lv),
-                                    "cpus" => limits.cpus = cx.cpus(&lp, lv),
-                                    "pids" => limits.pids = cx.int(&lp, lv).filter(|p| *p > 0),
-                                    "devices" => cx.unsupported(lknode.span, &lp),
-                                    k if k.starts_with("x-") => {}
-                                    k => cx.unknown_key(
-                                        lknode.span,
-                                        &rp,
-                                        k,
-                                        keys::LIMITS_IMPLEMENTED,
-                                    ),
-                                }
-                            }
-                        }
-                        "reservations" => cx.unsupported(rknode.span, &rp),
-                        k if k.starts_with("x-") => {}
-                        k => cx.unknown_key(rknode.span, &p, k, keys::RESOURCES),
-                    }
-                }
-            }
-            k if k.starts_with("x-") => {}
-            k if keys::DEPLOY_UNSUPPORTED.contains(&k) => cx.unsupported(knode.span, &p),
-            k => cx.unknown_key(knode.span, path, k, &known),
-        }
-    }
-}
-
-fn tmpfs(cx: &mut Cx<'_>, path: &str, v: &Node) -> Vec<Tmpfs> {
-    let items: Vec<(String, &Node)> = match &v.kind {
-        Kind::Str(s) => vec![(s.clone(), v)],
-        Kind::Seq(list) => list
-            .iter()
-            .enumerate()
-            .filter_map(|(i, n)| cx.string(&format!("{path}[{i}]"), n).map(|s| (s, n)))
-            .collect(),
-        Kind::Null => Vec::new(),
-        _ => {
-            cx.error(
-                v.span,
-                format!(
-                    "{path}: expected a path or a list of paths, found {}",
-                    v.type_name()
-                ),
-            );
-            return Vec::new();
-        }
-    };
-    let mut out = Vec::new();
-    for (text, node) in items {
-        let (target, opts) = match text.split_once(':') {
-            Some((t, o)) => (t, Some(o)),
-            None => (text.as_str(), None),
-        };
-        if !target.starts_with('/') {
-            cx.error(
-                node.span,
-                format!("{path}: tmpfs target \"{target}\" must be an absolute path"),
-            );
-            continue;
-        }
-        let mut t = Tmpfs {
-            target: target.to_string(),
-            size: None,
-            mode: None,
-        };
-        for opt in opts.unwrap_or("").split(',').filter(|o| !o.is_empty()) {
-            match opt.split_once('=') {
-                Some(("size", s)) => match crate::model::units::parse_size(s) {
-                    Ok(b) => t.size = Some(b),
-                    Err(e) => cx.error(node.span, format!("{path}: {e}")),
-                },
-                Some(("mode", m)) => match u32::from_str_radix(m, 8) {
-                    Ok(m) if m <= 0o7777 => t.mode = Some(m),
-                    _ => cx.error(
-                        node.span,
-                        format!("{path}: invalid tmpfs mode \"{m}\" (expected octal, e.g. 1777)"),
-                    ),
-                },
-                _ => cx.warn(
-                    node.span,
-                    format!("{path}: tmpfs option \"{opt}\" is not supported yet and is ignored"),
-                ),
-            }
-        }
-        out.push(t);
-    }
-    out
 }
 
 fn x_rstack(cx: &mut Cx<'_>, path: &str, v: &Node) -> ServiceExtensions {

@@ -77,6 +77,11 @@ impl SourceMap {
         u32::try_from(self.files.len() - 1).unwrap_or(u32::MAX)
     }
 
+    /// Paths of all files, indexed by file id.
+    pub fn paths(&self) -> Vec<PathBuf> {
+        self.files.iter().map(|f| f.path.clone()).collect()
+    }
+
     pub fn get(&self, id: u32) -> Option<&SourceFile> {
         self.files.get(id as usize)
     }

@@ -4,6 +4,37 @@
 use super::super::{LoadOptions, RealFs, load};
 use std::path::PathBuf;
 
+/// `config` output (YAML) parses back to the same JSON, and loading it gives the same stack.
+fn config_round_trips(f: &std::path::Path, l: &super::super::Loaded) {
+    let json = crate::spec::to_compose_json(l);
+    let yaml = crate::spec::to_yaml(&json);
+    let node = crate::spec::yaml::parse(&yaml, 0)
+        .unwrap_or_else(|e| panic!("{}: emitted YAML does not parse: {e:?}", f.display()));
+    assert_eq!(crate::spec::node_json(&node), json, "{}", f.display());
+    // Like Compose's, the output keeps dependencies on profile-disabled services, which it
+    // does not print; such a file does not load back, by design.
+    let all = l
+        .tree
+        .get("services")
+        .and_then(crate::spec::yaml::Node::as_map)
+        .map_or(0, <[_]>::len);
+    if all != l.stack.services.len() {
+        return;
+    }
+    let fs = super::super::MemFs::new().with("/rt/compose.yaml", yaml);
+    let opts = LoadOptions {
+        working_dir: "/rt".into(),
+        project_name: Some(l.stack.name.clone()),
+        build_image_names: true,
+        ..LoadOptions::default()
+    };
+    let again = load(&opts, &fs)
+        .unwrap_or_else(|d| panic!("{}: config output does not load:\n{d}", f.display()));
+    let mut want = l.stack.clone();
+    want.working_dir = "/rt".into();
+    assert_eq!(again.stack, want, "{}", f.display());
+}
+
 #[test]
 fn corpus_files_load_or_fail_with_positions() {
     let dir = PathBuf::from(concat!(
@@ -26,10 +57,14 @@ fn corpus_files_load_or_fail_with_positions() {
         let opts = LoadOptions {
             files: vec![f.clone()],
             working_dir: dir.clone(),
+            build_image_names: true,
             ..LoadOptions::default()
         };
         match load(&opts, &RealFs) {
-            Ok(_) => loaded += 1,
+            Ok(l) => {
+                loaded += 1;
+                config_round_trips(f, &l);
+            }
             Err(d) => {
                 failed += 1;
                 if std::env::var_os("RSTACK_CORPUS_VERBOSE").is_some() {
@@ -45,4 +80,72 @@ fn corpus_files_load_or_fail_with_positions() {
         }
     }
     println!("corpus: {loaded} loaded, {failed} failed with positioned errors");
+}
+
+/// Dev aid: `RSTACK_CONFIG_FILE=path cargo test --lib print_config -- --ignored --nocapture`
+/// prints the `config` JSON of one file (compare with `docker compose config --format json`).
+#[test]
+#[ignore]
+fn print_config() {
+    let Some(file) = std::env::var_os("RSTACK_CONFIG_FILE") else {
+        return;
+    };
+    // Several files: comma-separated.
+    let files: Vec<PathBuf> = file
+        .to_string_lossy()
+        .split(',')
+        .map(PathBuf::from)
+        .collect();
+    let dir = files[0].parent().map(PathBuf::from).unwrap_or_default();
+    let opts = LoadOptions {
+        files,
+        working_dir: dir,
+        env: std::env::vars().collect(),
+        build_image_names: true,
+        ..LoadOptions::default()
+    };
+    match load(&opts, &RealFs) {
+        Ok(l) => {
+            let v = crate::spec::to_compose_json(&l);
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
+        Err(d) => println!("{d}"),
+    }
+}
+
+/// Dev aid: mean load time of the largest corpus file
+/// (`cargo test --lib load_time -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn load_time_of_largest_corpus_file() {
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/compat/compose"
+    ));
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    let Some(largest) = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .max_by_key(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+    else {
+        return;
+    };
+    let Ok(text) = std::fs::read_to_string(&largest) else {
+        return;
+    };
+    let fs = super::super::MemFs::new().with("/p/compose.yaml", text);
+    let opts = LoadOptions {
+        working_dir: "/p".into(),
+        build_image_names: true,
+        ..LoadOptions::default()
+    };
+    let n = 200;
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        let _ = load(&opts, &fs);
+    }
+    println!("{}: {:?} per load", largest.display(), start.elapsed() / n);
 }

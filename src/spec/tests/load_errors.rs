@@ -126,6 +126,24 @@ fn invalid_values_point_at_the_value() {
             24,
         ),
         ("    image: \"\"\n", "duplicate key", 4, 5),
+        (
+            "    depends_on:\n      db:\n        required: true\n  db:\n    image: d\n",
+            "services.api.depends_on.db: condition is required",
+            5,
+            7,
+        ),
+        (
+            "    ports: [\"80:http\"]\n",
+            "services.api.ports[0]: invalid port \"80:http\"",
+            4,
+            13,
+        ),
+        (
+            "    volumes:\n      - \":/media\"\n",
+            "services.api.volumes[0]: invalid volume \":/media\"",
+            5,
+            9,
+        ),
     ];
     for (body, want, line, col) in cases {
         let errs = errors(&format!("{head}{body}"));
@@ -342,4 +360,13 @@ fn file_level_errors() {
         "{}",
         d.0[0].message
     );
+}
+
+#[test]
+fn interpolation_errors_do_not_hide_other_problems() {
+    let errs = errors("services:\n  a:\n    image: \"${IMG:?need}\"\n    mem_limit: \"${MEM:?need mem}\"\n    restart: never\n");
+    let got: Vec<(u32, u32)> = errs.iter().map(|e| (e.1, e.2)).collect();
+    // One error per position: the failed interpolation of mem_limit is not also an invalid size.
+    assert_eq!(got, vec![(3, 12), (4, 16), (5, 14)], "{errs:?}");
+    assert!(errs[1].0.contains("required variable MEM"));
 }

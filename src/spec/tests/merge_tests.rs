@@ -161,6 +161,19 @@ fn default_names_and_override_file() {
         o,
     );
     assert!(l.stack.services["a"].init);
+
+    let l = load_files(
+        &[
+            (
+                "/p/.env",
+                "COMPOSE_FILE=x.yaml,y.yaml\nCOMPOSE_PATH_SEPARATOR=,\n",
+            ),
+            ("/p/x.yaml", "services:\n  a:\n    image: x\n"),
+            ("/p/y.yaml", "services:\n  a:\n    image: fromy\n"),
+        ],
+        opts(),
+    );
+    assert_eq!(l.stack.services["a"].image, "fromy");
 }
 
 #[test]

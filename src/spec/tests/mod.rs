@@ -1,10 +1,14 @@
 //! Unit tests of the loader, grouped by pipeline stage; shared helpers here.
 
+mod compose_features;
+mod config_tests;
 mod corpus;
 mod interp_tests;
 mod load_errors;
 mod load_keys;
 mod merge_tests;
+mod mutate;
+mod parity;
 mod yaml_tests;
 
 use super::{Diagnostics, LoadOptions, Loaded, MemFs, load};

@@ -1,0 +1,183 @@
+//! JSON Schema of the stack file as rstack reads it, generated from the loader's own key tables
+//! (`keys`): implemented keys with their accepted forms, compose keys rstack does not run yet
+//! (accepted, warned), and the `x-rstack` extension. For editors (yaml-language-server).
+
+use super::keys;
+use serde_json::{Map, Value, json};
+
+fn string_or_list() -> Value {
+    json!({"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}, {"type": "null"}]})
+}
+
+fn duration() -> Value {
+    json!({"type": "string", "pattern": "^([0-9]+(\\.[0-9]*)?(ns|us|µs|ms|s|m|h))+$|^0$", "description": "Duration, e.g. \"10s\", \"1m30s\", \"500ms\""})
+}
+
+fn size() -> Value {
+    json!({"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)? ?[kKmMgGtTpP]?[iI]?[bB]?$|^\\$"}], "description": "Bytes or a size with a binary unit, e.g. \"512m\""})
+}
+
+fn boolish() -> Value {
+    json!({"oneOf": [{"type": "boolean"}, {"type": "string"}]})
+}
+
+fn implemented(key: &str) -> Value {
+    match key {
+        "image" | "working_dir" | "user" | "hostname" | "stop_signal" => json!({"type": "string"}),
+        "command" | "entrypoint" => string_or_list(),
+        "environment" => json!({"oneOf": [
+            {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean", "null"]}},
+            {"type": "array", "items": {"type": "string"}}
+        ]}),
+        "depends_on" => json!({"oneOf": [
+            {"type": "array", "items": {"type": "string"}},
+            {"type": "object", "additionalProperties": {
+                "type": "object",
+                "properties": {
+                    "condition": {"enum": ["service_started", "service_healthy", "service_completed_successfully"]},
+                    "required": {"type": "boolean"},
+                    "restart": boolish()
+                },
+                "patternProperties": {"^x-": {}},
+                "additionalProperties": false
+            }}
+        ]}),
+        "restart" => {
+            json!({"type": "string", "pattern": "^(no|always|unless-stopped|on-failure(:[0-9]+)?)$"})
+        }
+        "healthcheck" => json!({
+            "type": "object",
+            "properties": {
+                "test": string_or_list(),
+                "interval": duration(),
+                "timeout": duration(),
+                "start_period": duration(),
+                "start_interval": duration(),
+                "retries": {"type": ["integer", "string"]},
+                "disable": boolish()
+            },
+            "patternProperties": {"^x-": {}},
+            "additionalProperties": false
+        }),
+        "mem_limit" => size(),
+        "cpus" => json!({"type": ["number", "string"]}),
+        "pids_limit" => json!({"type": ["integer", "string"]}),
+        "deploy" => json!({
+            "type": "object",
+            "properties": {
+                "resources": {"type": "object", "properties": {
+                    "limits": {"type": "object", "properties": {
+                        "memory": size(), "cpus": {"type": ["number", "string"]}, "pids": {"type": ["integer", "string"]}
+                    }},
+                    "reservations": {"description": "not supported yet by rstack"}
+                }}
+            },
+            "additionalProperties": true
+        }),
+        "stop_grace_period" => duration(),
+        "read_only" | "init" => boolish(),
+        "tmpfs" => string_or_list(),
+        "env_file" => json!({"oneOf": [
+            {"type": "string"},
+            {"type": "array", "items": {"oneOf": [
+                {"type": "string"},
+                {"type": "object", "properties": {"path": {"type": "string"}, "required": boolish(), "format": {"type": "string"}}, "required": ["path"]}
+            ]}}
+        ]}),
+        "profiles" => json!({"type": "array", "items": {"type": "string"}}),
+        "extends" => json!({"oneOf": [
+            {"type": "string"},
+            {"type": "object", "properties": {"service": {"type": "string"}, "file": {"type": "string"}}, "required": ["service"]}
+        ]}),
+        _ => json!({}),
+    }
+}
+
+fn x_rstack() -> Value {
+    json!({
+        "type": "object",
+        "description": "rstack extensions",
+        "properties": {
+            "restart_on_unhealthy": {"type": "boolean", "description": "Restart the container when its healthcheck turns unhealthy"},
+            "restart_backoff": {
+                "type": "object",
+                "properties": {"initial": duration(), "max": duration()},
+                "additionalProperties": false
+            }
+        },
+        "additionalProperties": false
+    })
+}
+
+/// The schema document.
+pub fn json_schema() -> Value {
+    let mut props = Map::new();
+    for k in keys::SERVICE_IMPLEMENTED {
+        props.insert((*k).into(), implemented(k));
+    }
+    for k in keys::SERVICE_UNSUPPORTED
+        .iter()
+        .chain(keys::SERVICE_UNSUPPORTED_NEWER)
+    {
+        props.insert((*k).into(), json!({"description": "Compose key not supported yet by rstack: accepted with a warning"}));
+    }
+    props.insert("x-rstack".into(), x_rstack());
+    let service = json!({
+        "type": "object",
+        "properties": Value::Object(props),
+        "patternProperties": {"^x-": {}},
+        "additionalProperties": false
+    });
+    let mut top = Map::new();
+    for k in keys::TOP_LEVEL {
+        let v = match *k {
+            "name" => json!({"type": "string"}),
+            "version" => json!({"description": "obsolete, ignored"}),
+            "services" => json!({
+                "type": "object",
+                "propertyNames": {"pattern": "^[a-zA-Z0-9._-]+$"},
+                "additionalProperties": {"$ref": "#/definitions/service"}
+            }),
+            "include" => json!({"type": "array"}),
+            _ => json!({"type": ["object", "null"]}),
+        };
+        top.insert((*k).into(), v);
+    }
+    json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "$id": "https://rstack.dev/schemas/stack.schema.json",
+        "title": "rstack stack file (Compose Specification subset with rstack extensions)",
+        "type": "object",
+        "properties": Value::Object(top),
+        "patternProperties": {"^x-": {}},
+        "additionalProperties": false,
+        "definitions": {"service": service}
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_known_service_key_is_in_the_schema() {
+        let s = json_schema();
+        let props = s["definitions"]["service"]["properties"]
+            .as_object()
+            .map(|o| o.len())
+            .unwrap_or(0);
+        let known = keys::SERVICE_IMPLEMENTED.len()
+            + keys::SERVICE_UNSUPPORTED.len()
+            + keys::SERVICE_UNSUPPORTED_NEWER.len()
+            + 1;
+        assert_eq!(props, known);
+        assert_eq!(
+            s["definitions"]["service"]["properties"]["restart"]["pattern"],
+            json!("^(no|always|unless-stopped|on-failure(:[0-9]+)?)$")
+        );
+        assert!(
+            s["definitions"]["service"]["properties"]["x-rstack"]["properties"]["restart_backoff"]
+                .is_object()
+        );
+    }
+}

