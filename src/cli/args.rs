@@ -58,6 +58,10 @@ pub enum Command {
     Restart(StopArgs),
     /// Send a signal to service containers
     Kill(KillArgs),
+    /// Print the resolved, normalized stack file (as `docker compose config`)
+    Config(ConfigArgs),
+    /// Check the stack file; list every problem (exit 0 when valid, 1 otherwise)
+    Validate,
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
@@ -157,6 +161,27 @@ pub struct RunArgs {
     pub service: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ConfigFormat {
+    Yaml,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[arg(long, value_enum, default_value = "yaml")]
+    pub format: ConfigFormat,
+    /// Print the service names, one per line
+    #[arg(long)]
+    pub services: bool,
+    /// Print the profile names, one per line
+    #[arg(long)]
+    pub profiles: bool,
+    /// Only validate; print nothing but problems
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

@@ -4,8 +4,8 @@ use super::args::*;
 use super::connect::{ensure_daemon, socket_path};
 use super::output::{LogPrinter, print_table};
 use super::project;
-use crate::api::{ApiError, Client};
 use crate::api::types::*;
+use crate::api::{ApiError, Client};
 use crate::daemon::config::DaemonConfig;
 use anyhow::{Context, Result, bail};
 use std::io::Write;
@@ -34,6 +34,21 @@ pub fn run(cli: &Cli) -> Result<i32> {
         Command::Stop(a) => verb(cli, &client()?, "stop", &a.services, a.timeout, None),
         Command::Restart(a) => verb(cli, &client()?, "restart", &a.services, a.timeout, None),
         Command::Kill(a) => verb(cli, &client()?, "kill", &a.services, None, Some(&a.signal)),
+        Command::Config(a) => config(cli, a),
+        Command::Validate => {
+            let loaded = project::load_full(cli, true)?;
+            println!(
+                "{}: valid ({} services)",
+                loaded
+                    .files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                loaded.stack.services.len()
+            );
+            Ok(0)
+        }
         Command::Image(c) => image(&client()?, c),
         Command::Version => {
             println!("rstack version {}", env!("CARGO_PKG_VERSION"));
@@ -58,6 +73,30 @@ pub fn run(cli: &Cli) -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// `config`: offline, no daemon involved.
+fn config(cli: &Cli, a: &ConfigArgs) -> Result<i32> {
+    let loaded = project::load_full(cli, true)?;
+    if a.quiet {
+        return Ok(0);
+    }
+    if a.services {
+        for name in loaded.stack.services.keys() {
+            println!("{name}");
+        }
+    } else if a.profiles {
+        for p in crate::spec::profile_names(&loaded) {
+            println!("{p}");
+        }
+    } else {
+        let v = crate::spec::to_compose_json(&loaded);
+        match a.format {
+            ConfigFormat::Json => println!("{}", serde_json::to_string_pretty(&v)?),
+            ConfigFormat::Yaml => print!("{}", crate::spec::to_yaml(&v)),
+        }
+    }
+    Ok(0)
 }
 
 fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
@@ -259,7 +298,10 @@ fn run_oneoff(cli: &Cli, client: &Client, a: &RunArgs) -> Result<i32> {
 /// start-up path a round trip when the daemon is already there (the usual case).
 fn autostart<T>(client: &Client, f: impl Fn() -> Result<T>) -> Result<T> {
     match f() {
-        Err(e) if e.downcast_ref::<ApiError>().is_some_and(ApiError::is_not_running) => {
+        Err(e)
+            if e.downcast_ref::<ApiError>()
+                .is_some_and(ApiError::is_not_running) =>
+        {
             ensure_daemon(client)?;
             f()
         }
@@ -294,8 +336,9 @@ fn image(client: &Client, c: &ImageCommand) -> Result<i32> {
                 path: path.display().to_string(),
                 reference: name.clone(),
             };
-            let v: ImageView =
-                autostart(client, || Ok(client.call("POST", "/v1/images/import", Some(&req))?))?;
+            let v: ImageView = autostart(client, || {
+                Ok(client.call("POST", "/v1/images/import", Some(&req))?)
+            })?;
             println!("Imported {} ({})", v.reference, v.id);
         }
         ImageCommand::Ls { format } => {

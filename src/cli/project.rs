@@ -15,18 +15,26 @@ pub fn options(cli: &Cli) -> Result<LoadOptions> {
         env: std::env::vars().collect(),
         env_files: cli.env_files.clone(),
         profiles: cli.profiles.clone(),
+        build_image_names: false,
     })
 }
 
 /// Loads and validates the stack; warnings go to stderr.
 pub fn load(cli: &Cli) -> Result<Stack> {
-    let opts = options(cli)?;
+    Ok(load_full(cli, false)?.stack)
+}
+
+/// The whole load result (for `config`/`validate`). `build_image_names`: a service with only
+/// `build:` gets compose's image name instead of an error (nothing is run from it).
+pub fn load_full(cli: &Cli, build_image_names: bool) -> Result<spec::Loaded> {
+    let mut opts = options(cli)?;
+    opts.build_image_names = build_image_names;
     match spec::load(&opts, &RealFs) {
         Ok(loaded) => {
             for w in &loaded.warnings {
                 eprintln!("{w}");
             }
-            Ok(loaded.stack)
+            Ok(loaded)
         }
         Err(d) => Err(anyhow::Error::new(d)),
     }

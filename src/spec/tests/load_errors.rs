@@ -364,7 +364,9 @@ fn file_level_errors() {
 
 #[test]
 fn interpolation_errors_do_not_hide_other_problems() {
-    let errs = errors("services:\n  a:\n    image: \"${IMG:?need}\"\n    mem_limit: \"${MEM:?need mem}\"\n    restart: never\n");
+    let errs = errors(
+        "services:\n  a:\n    image: \"${IMG:?need}\"\n    mem_limit: \"${MEM:?need mem}\"\n    restart: never\n",
+    );
     let got: Vec<(u32, u32)> = errs.iter().map(|e| (e.1, e.2)).collect();
     // One error per position: the failed interpolation of mem_limit is not also an invalid size.
     assert_eq!(got, vec![(3, 12), (4, 16), (5, 14)], "{errs:?}");
