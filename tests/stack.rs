@@ -102,11 +102,13 @@ fn up_ps_exec_logs_run_down_leave_nothing_behind() {
             .code(),
         Some(7)
     );
+    let five = env.run(&["run", "--rm", "api", "sh", "-c", "exit 5"]);
     assert_eq!(
-        env.run(&["run", "--rm", "api", "sh", "-c", "exit 5"])
-            .status
-            .code(),
-        Some(5)
+        five.status.code(),
+        Some(5),
+        "run --rm: {}\ndaemon log: {}",
+        String::from_utf8_lossy(&five.stderr),
+        env.daemon_log()
     );
     assert_eq!(
         env.ok(&["run", "--rm", "api", "echo", "one-off"]).trim(),

@@ -8,7 +8,7 @@ use crate::reconcile::engine::ImageSource;
 use crate::reconcile::health::wait_probe_process;
 use crate::reconcile::runtime::{ExecSpec, ExitFuture, RtError, Running, Runtime};
 use crate::runtime::config::{ContainerConfig, ExitStatus};
-use crate::runtime::{self, SelfExe};
+use crate::runtime::{self, SelfExe, ShimPool};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -16,12 +16,14 @@ use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 
 pub struct NativeRuntime {
-    exe: Arc<SelfExe>,
+    shims: Arc<ShimPool>,
 }
 
 impl NativeRuntime {
     pub fn new(exe: SelfExe) -> NativeRuntime {
-        NativeRuntime { exe: Arc::new(exe) }
+        let shims = Arc::new(ShimPool::new(exe));
+        shims.refill();
+        NativeRuntime { shims }
     }
 }
 
@@ -35,12 +37,22 @@ fn pidfd_open(pid: i32) -> Option<OwnedFd> {
     Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
+/// The parent pid of a live process, from /proc/PID/stat.
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: parse after its last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// Resolves when the shim exits (it writes exit.json first), then reads the status.
-fn exit_future(pidfd: OwnedFd, state_dir: std::path::PathBuf) -> ExitFuture {
+fn exit_future(pidfd: Option<OwnedFd>, state_dir: std::path::PathBuf) -> ExitFuture {
     Box::pin(async move {
         // A pidfd polls readable once the process has exited.
         // SAFETY: the AsyncFd owns the OwnedFd, which stays open and unchanged until dropped.
-        if let Ok(afd) = unsafe { AsyncFd::register(pidfd) } {
+        if let Some(fd) = pidfd
+            && let Ok(afd) = unsafe { AsyncFd::register(fd) }
+        {
             let _ = afd.readable().await;
         }
         match runtime::read_exit(&state_dir) {
@@ -58,13 +70,14 @@ fn exit_future(pidfd: OwnedFd, state_dir: std::path::PathBuf) -> ExitFuture {
 
 impl Runtime for NativeRuntime {
     async fn start(&self, cfg: &ContainerConfig) -> Result<Running, RtError> {
-        let exe = self.exe.clone();
+        let shims = self.shims.clone();
         let c = cfg.clone();
-        let launched = tokio::task::spawn_blocking(move || runtime::launch(&c, &exe))
+        let launched = tokio::task::spawn_blocking(move || shims.launch(&c))
             .await
             .map_err(|e| Box::new(e) as RtError)??;
-        let pidfd = pidfd_open(launched.shim_pid)
-            .ok_or_else(|| format!("shim {} vanished right after start", launched.shim_pid))?;
+        // No pidfd means the shim has already exited (and been reaped): a container that
+        // ended at once. Its exit.json is then already written.
+        let pidfd = pidfd_open(launched.shim_pid);
         Ok(Running {
             pid: launched.pid,
             shim_pid: launched.shim_pid,
@@ -76,17 +89,17 @@ impl Runtime for NativeRuntime {
         if matches!(runtime::read_exit(&cfg.state_dir), Ok(Some(_))) {
             return None;
         }
-        // The shim's command line names the state dir: guards against a reused pid.
-        let cmdline = std::fs::read(format!("/proc/{shim_pid}/cmdline")).ok()?;
-        let dir = cfg.state_dir.as_os_str().as_encoded_bytes();
-        if !cmdline.windows(dir.len()).any(|w| w == dir) {
+        // Guards against reused pids: the container's init must still be the shim's child,
+        // and the shim's pid file must name it.
+        let recorded = std::fs::read_to_string(cfg.state_dir.join("pid")).ok()?;
+        if recorded.trim().parse::<i32>().ok()? != pid || parent_of(pid)? != shim_pid {
             return None;
         }
         let pidfd = pidfd_open(shim_pid)?;
         Some(Running {
             pid,
             shim_pid,
-            exit: exit_future(pidfd, cfg.state_dir.clone()),
+            exit: exit_future(Some(pidfd), cfg.state_dir.clone()),
         })
     }
 
@@ -112,7 +125,8 @@ impl Runtime for NativeRuntime {
             capabilities: cfg.process.capabilities.clone(),
             no_new_privileges: cfg.process.no_new_privileges,
         };
-        let mut cmd = tokio::process::Command::from(runtime::exec_command(&self.exe, pid, &rspec));
+        let mut cmd =
+            tokio::process::Command::from(runtime::exec_command(self.shims.exe(), pid, &rspec));
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

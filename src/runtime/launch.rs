@@ -20,6 +20,87 @@ pub struct Launched {
 
 /// Starts a container and returns once its process has exec'd (or failed to). Blocking.
 pub fn launch(cfg: &ContainerConfig, exe: &SelfExe) -> Result<Launched> {
+    write_state(cfg)?;
+    let shim_log = open_shim_log(&cfg.state_dir)?;
+    let shim = spawn_shim(
+        exe,
+        cfg.state_dir.as_os_str(),
+        Stdio::null(),
+        Stdio::from(shim_log),
+    )?;
+    finish(shim)
+}
+
+/// Keeps one shim exec'd and initialized ahead of time, so a container start skips the
+/// shim's exec and start-up (the largest piece of rstack's own start latency). The spare
+/// waits for its state directory on stdin; a launch that finds no spare execs one directly.
+pub struct ShimPool {
+    exe: SelfExe,
+    spare: std::sync::Mutex<Option<(Shim, std::process::ChildStdin)>>,
+}
+
+impl ShimPool {
+    pub fn new(exe: SelfExe) -> ShimPool {
+        ShimPool {
+            exe,
+            spare: std::sync::Mutex::new(None),
+        }
+    }
+
+    pub fn exe(&self) -> &SelfExe {
+        &self.exe
+    }
+
+    /// Like `launch`, on the spare shim when there is one; then prepares the next spare.
+    pub fn launch(&self, cfg: &ContainerConfig) -> Result<Launched> {
+        write_state(cfg)?;
+        let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let res = match spare {
+            Some((shim, mut stdin)) => {
+                let mut line = cfg.state_dir.as_os_str().as_encoded_bytes().to_vec();
+                line.push(b'\n');
+                match std::io::Write::write_all(&mut stdin, &line) {
+                    Ok(()) => finish(shim),
+                    // The spare died (killed by someone): fall back to a fresh shim.
+                    Err(_) => {
+                        let _ = finish(shim);
+                        launch(cfg, &self.exe)
+                    }
+                }
+            }
+            None => launch(cfg, &self.exe),
+        };
+        self.refill();
+        res
+    }
+
+    /// Execs the next spare unless one is waiting already.
+    pub fn refill(&self) {
+        let mut slot = self.spare.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_some() {
+            return;
+        }
+        let spawned = spawn_shim(
+            &self.exe,
+            std::ffi::OsStr::new(super::shim::SPARE_ARG),
+            Stdio::piped(),
+            Stdio::null(),
+        );
+        if let Ok(mut shim) = spawned
+            && let Some(stdin) = shim.child.stdin.take()
+        {
+            *slot = Some((shim, stdin));
+        }
+    }
+}
+
+/// A shim process and the read end of its ready pipe.
+struct Shim {
+    child: std::process::Child,
+    ready: OwnedFd,
+}
+
+fn write_state(cfg: &ContainerConfig) -> Result<()> {
     let dir = &cfg.state_dir;
     std::fs::create_dir_all(dir).map_err(|e| RuntimeError::io("mkdir", dir, e))?;
     for stale in ["exit.json", "pid"] {
@@ -30,28 +111,40 @@ pub fn launch(cfg: &ContainerConfig, exe: &SelfExe) -> Result<Launched> {
         path: cfg_path.clone(),
         source,
     })?;
-    std::fs::write(&cfg_path, data).map_err(|e| RuntimeError::io("write", &cfg_path, e))?;
+    std::fs::write(&cfg_path, data).map_err(|e| RuntimeError::io("write", &cfg_path, e))
+}
+
+fn open_shim_log(dir: &Path) -> Result<std::fs::File> {
     let log_path = dir.join("shim.log");
-    let shim_log = std::fs::OpenOptions::new()
+    std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&log_path)
-        .map_err(|e| RuntimeError::io("open", &log_path, e))?;
+        .map_err(|e| RuntimeError::io("open", &log_path, e))
+}
+
+fn spawn_shim(exe: &SelfExe, arg: &std::ffi::OsStr, stdin: Stdio, stderr: Stdio) -> Result<Shim> {
     let (r, w) = super::sys::pipe()?;
     // SAFETY: both fds were just created and are owned here.
     let (r, w) = unsafe { (OwnedFd::from_raw_fd(r), OwnedFd::from_raw_fd(w)) };
     // The ready pipe is the shim's stdout: dup2'd in the child by posix_spawn, so it cannot
     // leak into processes other threads spawn meanwhile.
-    let mut child = Command::new(exe.path())
+    let child = Command::new(exe.path())
         .arg("shim")
-        .arg(dir)
-        .stdin(Stdio::null())
+        .arg(arg)
+        .stdin(stdin)
         .stdout(Stdio::from(w))
-        .stderr(Stdio::from(shim_log))
+        .stderr(stderr)
         .spawn()
         .map_err(|e| RuntimeError::io("spawn shim", exe.path(), e))?;
-    let shim_pid = child.id() as i32;
-    let report = read_report(&r, &mut child);
+    Ok(Shim { child, ready: r })
+}
+
+/// Waits for the shim's report, leaves a thread to reap it, and parses the report.
+fn finish(mut shim: Shim) -> Result<Launched> {
+    let shim_pid = shim.child.id() as i32;
+    let report = read_report(&shim.ready, &mut shim.child);
+    let mut child = shim.child;
     // The shim runs for the container's lifetime; reap it whenever it ends so it never lingers
     // as a zombie of the daemon.
     let _ = std::thread::Builder::new()

@@ -27,9 +27,25 @@ struct Running {
 }
 
 /// Entry point of the hidden `rstack shim DIR` subcommand; returns the process exit code.
+/// `DIR` = `-` starts a spare: it initializes, then waits for its state directory on stdin
+/// (see `launch::ShimPool`), which takes the shim's exec and start-up off the start path.
 pub fn shim_main(state_dir: &Path) -> i32 {
     detach();
-    match start(state_dir) {
+    let layout = Layout::detect();
+    let assigned;
+    let state_dir = if state_dir == Path::new(SPARE_ARG) {
+        match wait_for_assignment() {
+            Some(dir) => {
+                assigned = dir;
+                assigned.as_path()
+            }
+            // The daemon closed the pipe (it exits, or dropped its spare): nothing to do.
+            None => return 0,
+        }
+    } else {
+        state_dir
+    };
+    match layout.and_then(|l| start(state_dir, l)) {
         Ok(run) => {
             let msg = format!("ok {} {}\n", std::process::id(), run.pid);
             sys::write_all(READY_FD, msg.as_bytes());
@@ -73,9 +89,42 @@ pub(crate) fn read_config(state_dir: &Path) -> Result<ContainerConfig> {
     serde_json::from_slice(&data).map_err(|source| RuntimeError::Config { path: p, source })
 }
 
-fn start(state_dir: &Path) -> Result<Running> {
+/// The argument that makes `rstack shim` a spare waiting for its assignment.
+pub const SPARE_ARG: &str = "-";
+
+/// Reads the state directory a spare is assigned (one line on stdin), then points stdin at
+/// /dev/null and stderr at the container's shim.log. `None` on EOF.
+fn wait_for_assignment() -> Option<std::path::PathBuf> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        // SAFETY: reading into a one-byte buffer we own.
+        let n = unsafe { libc::read(0, byte.as_mut_ptr().cast(), 1) };
+        match n {
+            1 if byte[0] == b'\n' => break,
+            1 => line.push(byte[0]),
+            -1 if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
+            _ => return None,
+        }
+    }
+    let dir: std::path::PathBuf =
+        <std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(line).into();
+    if let Ok(null) = sys::open_raw("/dev/null", libc::O_RDONLY) {
+        let _ = sys::dup2(null, 0);
+        sys::close(null);
+    }
+    if let Ok(log) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("shim.log"))
+    {
+        let _ = sys::dup2(std::os::fd::AsRawFd::as_raw_fd(&log), 2);
+    }
+    Some(dir)
+}
+
+fn start(state_dir: &Path, layout: Layout) -> Result<Running> {
     let cfg = read_config(state_dir)?;
-    let layout = Layout::detect()?;
     let cgroup = match Cgroup::create(&layout, &cfg.cgroup_path, &cfg.resources) {
         Ok(c) => c,
         Err(e) => {
