@@ -30,11 +30,19 @@ struct Running {
 /// `DIR` = `-` starts a spare: it initializes, then waits for its state directory on stdin
 /// (see `launch::ShimPool`), which takes the shim's exec and start-up off the start path.
 pub fn shim_main(state_dir: &Path) -> i32 {
+    let spare = state_dir == Path::new(SPARE_ARG);
+    if spare {
+        // A spare initializes only on otherwise idle CPU: it must not slow the containers
+        // that are starting or exiting right now.
+        set_policy(libc::SCHED_IDLE);
+    }
     detach();
     let layout = Layout::detect();
     let assigned;
-    let state_dir = if state_dir == Path::new(SPARE_ARG) {
-        match wait_for_assignment() {
+    let state_dir = if spare {
+        let dir = wait_for_assignment();
+        set_policy(libc::SCHED_OTHER);
+        match dir {
             Some(dir) => {
                 assigned = dir;
                 assigned.as_path()
@@ -89,24 +97,33 @@ pub(crate) fn read_config(state_dir: &Path) -> Result<ContainerConfig> {
     serde_json::from_slice(&data).map_err(|source| RuntimeError::Config { path: p, source })
 }
 
+fn set_policy(policy: i32) {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: sched_setscheduler on ourselves with a valid parameter block; failure only
+    // leaves the current policy in place.
+    unsafe { libc::sched_setscheduler(0, policy, &param) };
+}
+
 /// The argument that makes `rstack shim` a spare waiting for its assignment.
 pub const SPARE_ARG: &str = "-";
 
 /// Reads the state directory a spare is assigned (one line on stdin), then points stdin at
 /// /dev/null and stderr at the container's shim.log. `None` on EOF.
 fn wait_for_assignment() -> Option<std::path::PathBuf> {
+    // The daemon writes the whole line at once (far below PIPE_BUF, so atomically) and
+    // nothing after it: reading in blocks cannot swallow anything meant for later.
     let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    loop {
-        // SAFETY: reading into a one-byte buffer we own.
-        let n = unsafe { libc::read(0, byte.as_mut_ptr().cast(), 1) };
+    let mut buf = [0u8; 4096];
+    while !line.ends_with(b"\n") {
+        // SAFETY: reading into a buffer we own, within its length.
+        let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
         match n {
-            1 if byte[0] == b'\n' => break,
-            1 => line.push(byte[0]),
+            n if n > 0 => line.extend_from_slice(&buf[..n as usize]),
             -1 if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
             _ => return None,
         }
     }
+    line.pop();
     let dir: std::path::PathBuf =
         <std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(line).into();
     if let Ok(null) = sys::open_raw("/dev/null", libc::O_RDONLY) {
