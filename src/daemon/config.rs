@@ -14,6 +14,8 @@ pub struct DaemonConfig {
     pub data_root: PathBuf,
     pub socket: PathBuf,
     pub socket_group: String,
+    /// Remount the host's cgroup2 hierarchy with `favordynmods` at start (host-wide).
+    pub cgroup_favordynmods: bool,
 }
 
 impl Default for DaemonConfig {
@@ -22,6 +24,7 @@ impl Default for DaemonConfig {
             data_root: DEFAULT_DATA_ROOT.into(),
             socket: DEFAULT_SOCKET.into(),
             socket_group: String::new(),
+            cgroup_favordynmods: false,
         }
     }
 }

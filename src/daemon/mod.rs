@@ -27,6 +27,13 @@ pub fn run(cfg: DaemonConfig) -> Result<()> {
     // Taken before anything else touches the data root: a second daemon stops here, and
     // the first one's socket and state stay untouched.
     let lock = DataRootLock::acquire(&cfg.data_root)?;
+    if cfg.cgroup_favordynmods {
+        match crate::runtime::cgroup::favor_dynamic_cgroups() {
+            Ok(true) => eprintln!("rstack: remounted cgroup2 with favordynmods"),
+            Ok(false) => {}
+            Err(e) => eprintln!("rstack: cgroup_favordynmods: {e} (continuing without it)"),
+        }
+    }
     // The sealed copy of our own binary that shims and exec helpers run from (CVE-2019-5736).
     let exe = SelfExe::new().context("sealing a copy of the rstack binary")?;
     let rt = tokio::runtime::Builder::new_multi_thread()
