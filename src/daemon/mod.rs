@@ -28,7 +28,7 @@ pub fn run(cfg: DaemonConfig) -> Result<()> {
     // the first one's socket and state stay untouched.
     let lock = DataRootLock::acquire(&cfg.data_root)?;
     if cfg.cgroup_favordynmods {
-        match crate::runtime::cgroup::favor_dynamic_cgroups() {
+        match crate::runtime::favor_dynamic_cgroups() {
             Ok(true) => eprintln!("rstack: remounted cgroup2 with favordynmods"),
             Ok(false) => {}
             Err(e) => eprintln!("rstack: cgroup_favordynmods: {e} (continuing without it)"),
