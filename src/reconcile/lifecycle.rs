@@ -166,9 +166,8 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         let known = self.store.project(project)?.is_some();
         let records = self.store.containers(Some(project))?;
         if !known && records.is_empty() {
-            return Err(EngineError::NotFound(format!(
-                "no project named \"{project}\": nothing to take down"
-            )));
+            // As compose: taking down what is not there is not an error.
+            return Ok(Vec::new());
         }
         // One-offs first, then services in reverse dependency order.
         let oneoffs: Vec<Handle> = self
