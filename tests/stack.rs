@@ -535,3 +535,102 @@ fn a_restarted_container_keeps_its_writable_layer() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+fn parent_of(pid: i64) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn after_a_simulated_host_crash_the_daemon_restarts_services_in_dependency_order() {
+    if skip_unless_root("boot_order") {
+        return;
+    }
+    let mut env = Env::new("boot");
+    let p = env.project("boot");
+    env.import_busybox();
+    env.write(
+        "compose.yaml",
+        &stack(
+            &p,
+            r#"
+  db:
+    <<: *base
+    restart: always
+    command: ["sh", "-c", "sleep 0.3; touch /tmp/ready; sleep 1000"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/ready"]
+      start_interval: 50ms
+  app:
+    <<: *base
+    restart: unless-stopped
+    command: ["sleep", "1000"]
+    depends_on:
+      db:
+        condition: service_healthy
+  once:
+    <<: *base
+    restart: "no"
+    command: ["sleep", "1000"]
+"#,
+        ),
+    );
+    env.ok(&["up", "-d"]);
+    let rows = env.ps_json(&p);
+    let daemon: i32 = std::fs::read_to_string(env.data_root.join("daemon.lock"))
+        .expect("lock")
+        .trim()
+        .parse()
+        .expect("pid");
+    // A crash of everything: daemon, shims, containers (SIGKILL, no teardown).
+    // SAFETY: killing processes this test started, by pid.
+    unsafe { libc::kill(daemon, libc::SIGKILL) };
+    for r in &rows {
+        let pid = r["pid"].as_i64().expect("running");
+        if let Some(shim) = parent_of(pid) {
+            // SAFETY: as above.
+            unsafe { libc::kill(shim, libc::SIGKILL) };
+        }
+        // SAFETY: as above.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let mut daemon = env
+        .cmd(&["daemon", "--socket", env.socket.to_str().expect("utf8")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(env.dir.join("daemon2.log")).expect("log"))
+        .spawn()
+        .expect("daemon");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !String::from_utf8_lossy(&env.run(&["version"]).stdout).contains("daemon version") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "daemon did not come up: {}",
+            std::fs::read_to_string(env.dir.join("daemon2.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let db = env.wait_for(&p, "db", 10, |r| {
+        r["state"] == "running" && r["health"] == "healthy"
+    });
+    let app = env.wait_for(&p, "app", 10, |r| r["state"] == "running");
+    let once = env.wait_for(&p, "once", 10, |r| r["state"] == "exited");
+    assert!(
+        app["started_at"].as_u64() >= db["started_at"].as_u64().map(|t| t + 300),
+        "app waits for db to be healthy again: {db} {app}"
+    );
+    assert_ne!(
+        app["pid"],
+        rows.iter().find(|r| r["service"] == "app").expect("app")["pid"]
+    );
+    assert!(
+        once["pid"].is_null(),
+        "restart: no stays down after the crash"
+    );
+    drop(env);
+    let _ = daemon.wait();
+}

@@ -472,7 +472,9 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
 
     /// Starts supervising every known container when the daemon starts: live ones are
     /// adopted, dead ones restarted per policy in dependency order (compose#10859).
-    pub async fn boot(&self) -> Result<(), EngineError> {
+    /// Adoption happens before this returns; the restarts by policy go on in the background,
+    /// so the API answers while services wait on their dependencies.
+    pub async fn boot(self: &Arc<Self>) -> Result<(), EngineError> {
         let mut to_start: HashMap<String, Vec<ContainerRecord>> = HashMap::new();
         for mut rec in self.store.containers(None)? {
             let live = match (rec.state, rec.shim_pid, rec.pid) {
@@ -517,9 +519,12 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         }
         for (project, recs) in to_start {
             let services: Vec<String> = recs.iter().map(|r| r.service.clone()).collect();
-            if let Err(e) = self.start_services(&project, &services).await {
-                eprintln!("rstack: restarting project {project} at boot: {e}");
-            }
+            let me = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = me.start_services(&project, &services).await {
+                    eprintln!("rstack: restarting project {project} at boot: {e}");
+                }
+            });
         }
         Ok(())
     }
