@@ -463,11 +463,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             .into_iter()
             .filter_map(|r| r.err())
             .collect();
-        if errs.is_empty() {
-            Ok(())
-        } else {
-            Err(EngineError::Failed(errs))
-        }
+        super::error::all_ok(errs)
     }
 
     /// Starts supervising every known container when the daemon starts: live ones are

@@ -17,3 +17,12 @@ pub enum EngineError {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }
+
+/// `Ok` when no service failed, else every message at once.
+pub(super) fn all_ok(errors: Vec<String>) -> Result<(), EngineError> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(EngineError::Failed(errors))
+    }
+}

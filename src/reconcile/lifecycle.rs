@@ -86,11 +86,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             .await;
             errors.extend(res.into_iter().filter_map(|r| r.err()));
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(EngineError::Failed(errors))
-        }
+        super::error::all_ok(errors)
     }
 
     pub async fn stop_services(
@@ -148,11 +144,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             .into_iter()
             .filter_map(|r| r.err())
             .collect();
-        if errs.is_empty() {
-            Ok(())
-        } else {
-            Err(EngineError::Failed(errs))
-        }
+        super::error::all_ok(errs)
     }
 
     /// Stops everything of the project in reverse order and removes it all: containers,
