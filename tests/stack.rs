@@ -634,3 +634,35 @@ fn after_a_simulated_host_crash_the_daemon_restarts_services_in_dependency_order
     drop(env);
     let _ = daemon.wait();
 }
+
+#[test]
+fn exec_passes_stdin_through() {
+    if skip_unless_root("exec_stdin") {
+        return;
+    }
+    let mut env = Env::new("stdin");
+    let p = env.project("stdin");
+    env.import_busybox();
+    env.write(
+        "compose.yaml",
+        &stack(&p, "  s:\n    <<: *base\n    command: [sleep, '1000']\n"),
+    );
+    env.ok(&["up", "-d"]);
+    let mut child = env
+        .cmd(&["exec", "s", "sh", "-c", "tr a-z A-Z; exit 3"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("exec");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"hello from the host\n").expect("write");
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "HELLO FROM THE HOST\n"
+    );
+    assert_eq!(out.status.code(), Some(3));
+}

@@ -69,35 +69,7 @@ impl Client {
         msg.extend_from_slice(&payload);
         stream.write_all(&msg).map_err(ApiError::Io)?;
         let mut reader = BufReader::new(stream);
-        let mut line = String::new();
-        reader.read_line(&mut line).map_err(ApiError::Io)?;
-        let status: u16 = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| ApiError::Protocol(format!("bad status line {line:?}")))?;
-        let mut framing = Framing::Close;
-        loop {
-            line.clear();
-            if reader.read_line(&mut line).map_err(ApiError::Io)? == 0 {
-                break;
-            }
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = l.split_once(':') {
-                let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
-                if k == "content-length" {
-                    framing = Framing::Length(v.parse().unwrap_or(0));
-                } else if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
-                    framing = Framing::Chunked {
-                        left: 0,
-                        done: false,
-                    };
-                }
-            }
-        }
+        let (status, framing) = read_head(&mut reader)?;
         Ok(Response {
             status,
             body: BodyReader {
@@ -146,6 +118,56 @@ impl Client {
     }
 }
 
+impl Client {
+    /// `exec`-style request: upgrades the connection, sends `stdin` to the process (in a
+    /// thread; half-closed at EOF) and hands every frame to `each`. Returns the exit code.
+    pub fn attach<B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+        stdin: impl Read + Send + 'static,
+        mut each: impl FnMut(super::attach::Frame),
+    ) -> Result<i32, ApiError> {
+        let payload = serde_json::to_vec(body).map_err(|e| ApiError::Protocol(e.to_string()))?;
+        let mut stream = self.connect()?;
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: rstack\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: Upgrade\r\nUpgrade: {}\r\n\r\n",
+            payload.len(),
+            super::attach::UPGRADE_PROTOCOL
+        );
+        let mut msg = head.into_bytes();
+        msg.extend_from_slice(&payload);
+        stream.write_all(&msg).map_err(ApiError::Io)?;
+        let writer = stream.try_clone().map_err(ApiError::Io)?;
+        let mut reader = BufReader::new(stream);
+        let (status, framing) = read_head(&mut reader)?;
+        if status != 101 {
+            return Err(Response {
+                status,
+                body: BodyReader {
+                    inner: reader,
+                    framing,
+                },
+            }
+            .ok()
+            .err()
+            .unwrap_or_else(|| ApiError::Protocol(format!("expected an upgrade, got {status}"))));
+        }
+        std::thread::spawn(move || super::attach::pump_stdin(stdin, writer));
+        loop {
+            match super::attach::read_frame(&mut reader).map_err(ApiError::Io)? {
+                Some(super::attach::Frame::Exit(code)) => return Ok(code),
+                Some(f) => each(f),
+                None => {
+                    return Err(ApiError::Protocol(
+                        "the daemon closed the stream before the process exited".into(),
+                    ));
+                }
+            }
+        }
+    }
+}
+
 impl Response {
     /// Turns a non-2xx answer into the daemon's error message.
     pub fn ok(self) -> Result<Response, ApiError> {
@@ -165,6 +187,40 @@ impl Response {
         self.body.read_to_end(&mut out).map_err(ApiError::Io)?;
         Ok(out)
     }
+}
+
+/// Reads the status line and headers; returns the status and how the body is framed.
+fn read_head(reader: &mut BufReader<UnixStream>) -> Result<(u16, Framing), ApiError> {
+    let mut line = String::new();
+    reader.read_line(&mut line).map_err(ApiError::Io)?;
+    let status: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| ApiError::Protocol(format!("bad status line {line:?}")))?;
+    let mut framing = Framing::Close;
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).map_err(ApiError::Io)? == 0 {
+            break;
+        }
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = l.split_once(':') {
+            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
+            if k == "content-length" {
+                framing = Framing::Length(v.parse().unwrap_or(0));
+            } else if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
+                framing = Framing::Chunked {
+                    left: 0,
+                    done: false,
+                };
+            }
+        }
+    }
+    Ok((status, framing))
 }
 
 impl Read for BodyReader {

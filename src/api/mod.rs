@@ -1,5 +1,6 @@
 //! Versioned REST API over the daemon's unix socket: types, the axum server, the CLI's client.
 
+pub mod attach;
 pub mod client;
 mod error;
 pub mod logs;

@@ -1,6 +1,7 @@
 //! The daemon's REST server: axum routes over the unix socket, mapping requests onto the
 //! engine. Streaming answers (logs, exec, run) are newline-delimited `StreamItem`s.
 
+use super::attach;
 use super::logs::{LogCursor, follow_logs};
 use super::types::*;
 use crate::reconcile::engine::ImageSource;
@@ -46,7 +47,7 @@ pub fn router<R: Runtime, I: ImageSource>(state: Arc<ServerState<R, I>>) -> Rout
         .route("/v1/projects/{project}/down", post(down::<R, I>))
         .route("/v1/projects/{project}/{verb}", post(services_verb::<R, I>))
         .route("/v1/projects/{project}/logs/stream", post(logs::<R, I>))
-        .route("/v1/projects/{project}/exec/stream", post(exec::<R, I>))
+        .route("/v1/projects/{project}/exec", post(exec::<R, I>))
         .route("/v1/projects/{project}/run/stream", post(run::<R, I>))
         .route("/v1/images", get(images_list::<R, I>))
         .route("/v1/images/import", post(images_import::<R, I>))
@@ -221,11 +222,30 @@ async fn logs<R: Runtime, I: ImageSource>(
     Ok(resp)
 }
 
+/// `exec`: upgrades the connection to a duplex stream (see `attach`): the client's bytes go
+/// to the process's stdin, its output and exit code come back as frames.
 async fn exec<R: Runtime, I: ImageSource>(
     st: St<R, I>,
     Path(project): Path<String>,
-    Json(req): Json<ExecRequest>,
+    mut req: axum::extract::Request,
 ) -> Result<Response, ApiFailure> {
+    let on_upgrade = req
+        .extensions_mut()
+        .remove::<hyper::upgrade::OnUpgrade>()
+        .ok_or_else(|| {
+            ApiFailure(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "exec needs a connection upgrade to {}",
+                    attach::UPGRADE_PROTOCOL
+                ),
+            )
+        })?;
+    let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+        .await
+        .map_err(|e| ApiFailure(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let req: ExecRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiFailure(StatusCode::BAD_REQUEST, format!("exec request: {e}")))?;
     let (rec, pid) = st.engine.exec_target(&project, &req.service)?;
     let spec = ExecSpec {
         args: req.cmd.clone(),
@@ -239,21 +259,41 @@ async fn exec<R: Runtime, I: ImageSource>(
             .collect(),
         cwd: req.workdir.clone().or(Some(rec.config.process.cwd.clone())),
         user: req.user.clone().or(rec.config.process.user.clone()),
+        stdin: true,
     };
     let child = st.engine.spawn_exec(&rec, pid, &spec)?;
-    let (tx, resp) = stream_response();
-    tokio::spawn(pump_child(child, rec.name.clone(), rec.service.clone(), tx));
-    Ok(resp)
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(io) => relay_process(child, hyper_util::rt::TokioIo::new(io)).await,
+            // The client went away before the switch: do not leave the process behind.
+            Err(_) => drop(child),
+        }
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header("connection", "upgrade")
+        .header("upgrade", attach::UPGRADE_PROTOCOL)
+        .body(Body::empty())
+        .map_err(|e| ApiFailure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
-/// Streams a process's stdout/stderr and its exit code.
-async fn pump_child(mut child: tokio::process::Child, name: String, service: String, tx: Sender) {
-    let out = child.stdout.take();
-    let err = child.stderr.take();
-    let pump = |pipe: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>,
-                stream: &'static str| {
-        let tx = tx.clone();
-        let (name, service) = (name.clone(), service.clone());
+/// Client bytes to stdin; stdout/stderr and the exit code back as frames.
+async fn relay_process(
+    mut child: tokio::process::Child,
+    io: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+) {
+    use tokio::io::AsyncWriteExt;
+    let (mut from_client, to_client) = tokio::io::split(io);
+    let stdin = child.stdin.take();
+    let input = tokio::spawn(async move {
+        if let Some(mut stdin) = stdin {
+            let _ = tokio::io::copy(&mut from_client, &mut stdin).await;
+            // Dropping stdin closes it: the process sees EOF.
+        }
+    });
+    let to_client = std::sync::Arc::new(tokio::sync::Mutex::new(to_client));
+    let pump = |pipe: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>, kind: u8| {
+        let out = to_client.clone();
         async move {
             let Some(mut pipe) = pipe else { return };
             let mut buf = vec![0u8; 16 * 1024];
@@ -261,27 +301,32 @@ async fn pump_child(mut child: tokio::process::Child, name: String, service: Str
                 if n == 0 {
                     break;
                 }
-                let item = StreamItem::Log {
-                    container: name.clone(),
-                    service: service.clone(),
-                    stream: stream.into(),
-                    time: String::new(),
-                    data: String::from_utf8_lossy(&buf[..n]).into_owned(),
-                };
-                if tx.send(&item).await.is_err() {
+                let frame = attach::encode(kind, &buf[..n]);
+                if out.lock().await.write_all(&frame).await.is_err() {
                     break;
                 }
             }
         }
     };
-    let a = pump(out.map(|p| Box::new(p) as _), "stdout");
-    let b = pump(err.map(|p| Box::new(p) as _), "stderr");
+    let a = pump(
+        child.stdout.take().map(|p| Box::new(p) as _),
+        attach::STDOUT,
+    );
+    let b = pump(
+        child.stderr.take().map(|p| Box::new(p) as _),
+        attach::STDERR,
+    );
     tokio::join!(a, b);
     let code = match child.wait().await {
         Ok(st) => exit_code(st),
         Err(_) => 255,
     };
-    let _ = tx.send(&StreamItem::Exit { code }).await;
+    input.abort();
+    let mut out = to_client.lock().await;
+    let _ = out
+        .write_all(&attach::encode(attach::EXIT, &code.to_be_bytes()))
+        .await;
+    let _ = out.shutdown().await;
 }
 
 fn exit_code(st: std::process::ExitStatus) -> i32 {

@@ -4,6 +4,7 @@ use super::args::*;
 use super::connect::{ensure_daemon, socket_path};
 use super::output::{LogPrinter, print_table};
 use super::project;
+use crate::api::attach::Frame;
 use crate::api::types::*;
 use crate::api::{ApiError, Client};
 use crate::daemon::config::DaemonConfig;
@@ -265,7 +266,22 @@ fn exec(cli: &Cli, client: &Client, a: &ExecArgs) -> Result<i32> {
         workdir: a.workdir.clone(),
         user: a.user.clone(),
     };
-    relay(client, &format!("/v1/projects/{p}/exec/stream"), &req)
+    let code = client.attach(
+        &format!("/v1/projects/{p}/exec"),
+        &req,
+        std::io::stdin(),
+        |frame| {
+            let _ = match frame {
+                Frame::Stdout(d) => {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(&d).and_then(|_| out.flush())
+                }
+                Frame::Stderr(d) => std::io::stderr().write_all(&d),
+                Frame::Exit(_) => Ok(()),
+            };
+        },
+    )?;
+    Ok(code)
 }
 
 fn run_oneoff(cli: &Cli, client: &Client, a: &RunArgs) -> Result<i32> {

@@ -127,10 +127,14 @@ impl Runtime for NativeRuntime {
         };
         let mut cmd =
             tokio::process::Command::from(runtime::exec_command(self.shims.exe(), pid, &rspec));
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+        cmd.stdin(if spec.stdin {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
         Ok(cmd.spawn()?)
     }
 

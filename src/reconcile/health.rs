@@ -96,6 +96,7 @@ impl Probe {
                 env: cfg.process.env.clone(),
                 cwd: Some(cfg.process.cwd.clone()),
                 user: cfg.process.user.clone(),
+                stdin: false,
             },
             timeout: check.timeout,
             cfg: cfg.clone(),

@@ -25,6 +25,8 @@ pub struct ExecSpec {
     pub env: Vec<String>,
     pub cwd: Option<String>,
     pub user: Option<String>,
+    /// Pipe the process's stdin (exec); otherwise it reads /dev/null (probes).
+    pub stdin: bool,
 }
 
 pub trait Runtime: Send + Sync + 'static {
