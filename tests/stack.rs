@@ -666,3 +666,37 @@ fn exec_passes_stdin_through() {
     );
     assert_eq!(out.status.code(), Some(3));
 }
+
+#[test]
+fn attached_up_shows_one_shots_output_and_returns_when_all_have_exited() {
+    if skip_unless_root("attached_up_oneshots") {
+        return;
+    }
+    let mut env = Env::new("oneshot");
+    let p = env.project("oneshot");
+    env.import_busybox();
+    env.write(
+        "compose.yaml",
+        &stack(
+            &p,
+            r#"
+  first:
+    <<: *base
+    command: ["echo", "first done"]
+  second:
+    <<: *base
+    command: ["sh", "-c", "sleep 0.3; echo second done"]
+    depends_on:
+      first:
+        condition: service_completed_successfully
+"#,
+        ),
+    );
+    let out = env.cmd(&["up"]).output().expect("up");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("first done") && stdout.contains("second done"),
+        "{stdout}"
+    );
+}

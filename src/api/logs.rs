@@ -90,12 +90,21 @@ fn time_of(item: &StreamItem) -> &str {
 }
 
 /// `logs`: what is there (last `tail` lines per container, merged by time), then, with
-/// `follow`, new lines as they come until the client disconnects.
-pub async fn follow_logs(recs: Vec<ContainerRecord>, q: LogsQuery, tx: Sender) {
+/// `follow`, new lines as they come until the client disconnects or `all_stopped` says every
+/// followed container has stopped for good (as `docker compose logs -f` and attached `up`).
+pub async fn follow_logs(
+    recs: Vec<ContainerRecord>,
+    q: LogsQuery,
+    tx: Sender,
+    all_stopped: impl Fn() -> bool + Send,
+) {
     let mut cursors: Vec<LogCursor> = recs.iter().map(LogCursor::new).collect();
     let mut backlog = Vec::new();
     for c in &mut cursors {
         let mut items = c.read_new();
+        if let Some(since) = &q.since {
+            items.retain(|i| time_of(i) >= since.as_str());
+        }
         if let Some(n) = q.tail {
             let skip = items.len().saturating_sub(n);
             items.drain(..skip);
@@ -112,10 +121,15 @@ pub async fn follow_logs(recs: Vec<ContainerRecord>, q: LogsQuery, tx: Sender) {
         return;
     }
     loop {
+        // Checked before reading, so the last lines written before the stop are still sent.
+        let stopped = all_stopped();
         for c in &mut cursors {
             if c.pump(&tx).await.is_err() {
                 return;
             }
+        }
+        if stopped {
+            return;
         }
         tokio::select! {
             _ = tx.closed() => return,

@@ -218,7 +218,17 @@ async fn logs<R: Runtime, I: ImageSource>(
         ));
     }
     let (tx, resp) = stream_response();
-    tokio::spawn(follow_logs(recs, q, tx));
+    let engine = st.engine.clone();
+    let ids: Vec<String> = recs.iter().map(|r| r.id.clone()).collect();
+    let all_stopped = move || {
+        !ids.is_empty()
+            && ids.iter().all(|id| {
+                engine
+                    .handle(id)
+                    .is_none_or(|h| matches!(h.record().state, State::Exited | State::Dead))
+            })
+    };
+    tokio::spawn(follow_logs(recs, q, tx, all_stopped));
     Ok(resp)
 }
 

@@ -91,6 +91,9 @@ pub struct LogsQuery {
     pub services: Vec<String>,
     pub follow: bool,
     pub tail: Option<usize>,
+    /// Only lines at or after this RFC 3339 time (attached `up` loses no early output).
+    #[serde(default)]
+    pub since: Option<String>,
 }
 
 /// `exec` and `run`.

@@ -115,6 +115,8 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         force_recreate: a.force_recreate,
         remove_orphans: a.remove_orphans,
     };
+    // Attached output starts from here, so fast one-shots' lines are not lost.
+    let since = crate::runtime::log::rfc3339_nanos(std::time::SystemTime::now());
     let path = format!("/v1/projects/{name}/up");
     let resp: UpResponse = autostart(client, || Ok(client.call("POST", &path, Some(&req))?))?;
     for w in &resp.warnings {
@@ -134,11 +136,16 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
     if a.detach || a.wait {
         return Ok(0);
     }
-    attach_until_interrupt(client, &name, &services)
+    attach_until_interrupt(client, &name, &services, since)
 }
 
 /// Foreground `up`: stream the project's logs; Ctrl-C (or SIGTERM) stops the stack.
-fn attach_until_interrupt(client: &Client, project: &str, services: &[String]) -> Result<i32> {
+fn attach_until_interrupt(
+    client: &Client,
+    project: &str,
+    services: &[String],
+    since: String,
+) -> Result<i32> {
     let mut set = nix::sys::signal::SigSet::empty();
     set.add(nix::sys::signal::Signal::SIGINT);
     set.add(nix::sys::signal::Signal::SIGTERM);
@@ -166,7 +173,8 @@ fn attach_until_interrupt(client: &Client, project: &str, services: &[String]) -
     let q = LogsQuery {
         services: vec![],
         follow: true,
-        tail: Some(0),
+        tail: None,
+        since: Some(since),
     };
     client.stream(
         "POST",
@@ -218,6 +226,7 @@ fn logs(cli: &Cli, client: &Client, a: &LogsArgs) -> Result<i32> {
         services: a.services.clone(),
         follow: a.follow,
         tail: a.tail,
+        since: None,
     };
     client.stream(
         "POST",
