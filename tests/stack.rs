@@ -700,3 +700,50 @@ fn attached_up_shows_one_shots_output_and_returns_when_all_have_exited() {
         "{stdout}"
     );
 }
+
+#[test]
+fn run_passes_stdin_and_output_through() {
+    if skip_unless_root("run_stdin") {
+        return;
+    }
+    let mut env = Env::new("runin");
+    let p = env.project("runin");
+    env.import_busybox();
+    env.write(
+        "compose.yaml",
+        &stack(&p, "  s:\n    <<: *base\n    command: [sleep, '1000']\n"),
+    );
+    let mut child = env
+        .cmd(&[
+            "run",
+            "--rm",
+            "s",
+            "sh",
+            "-c",
+            "read line; echo got $line; echo oops >&2; exit 4",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"ping\n").expect("write");
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "got ping\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("oops"));
+    assert_eq!(out.status.code(), Some(4));
+    // With stdin at EOF at once, a reader sees EOF instead of hanging.
+    let out = env
+        .cmd(&["run", "--rm", "s", "sh", "-c", "cat; echo eof"])
+        .output()
+        .expect("run");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "eof\n");
+    assert!(
+        env.ps_json(&p).is_empty(),
+        "--rm removed the one-off containers"
+    );
+}

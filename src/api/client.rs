@@ -5,7 +5,7 @@
 //! connection, `Content-Length` bodies out, `Content-Length` or chunked bodies back.
 
 use super::error::ApiError;
-use super::types::{ErrorBody, StreamItem};
+use super::types::{ErrorBody, LogLine};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -92,13 +92,13 @@ impl Client {
             .map_err(|e| ApiError::Protocol(format!("{method} {path}: bad answer: {e}")))
     }
 
-    /// Request whose answer is a stream of `StreamItem`s; `each` sees every item in order.
+    /// Request whose answer is a stream of `LogLine`s; `each` sees every item in order.
     pub fn stream<B: Serialize>(
         &self,
         method: &str,
         path: &str,
         body: Option<&B>,
-        mut each: impl FnMut(StreamItem) -> Result<(), ApiError>,
+        mut each: impl FnMut(LogLine) -> Result<(), ApiError>,
     ) -> Result<(), ApiError> {
         let resp = self.request(method, path, body)?.ok()?;
         let mut reader = BufReader::new(resp.body);
@@ -111,7 +111,7 @@ impl Client {
             if line.iter().all(|b| b.is_ascii_whitespace()) {
                 continue;
             }
-            let item: StreamItem = serde_json::from_slice(&line)
+            let item: LogLine = serde_json::from_slice(&line)
                 .map_err(|e| ApiError::Protocol(format!("bad stream item: {e}")))?;
             each(item)?;
         }

@@ -1,7 +1,7 @@
 //! Reading containers' log files (JSON lines written by the shim) for `logs`, `up` and `run`.
 
 use super::server::Sender;
-use super::types::{LogsQuery, StreamItem};
+use super::types::{LogLine, LogsQuery};
 use crate::store::ContainerRecord;
 use serde::Deserialize;
 use std::io::{Read, Seek, SeekFrom};
@@ -40,7 +40,7 @@ impl LogCursor {
     }
 
     /// New complete lines since the last call.
-    fn read_new(&mut self) -> Vec<StreamItem> {
+    pub fn read_new(&mut self) -> Vec<LogLine> {
         let Ok(mut f) = std::fs::File::open(&self.path) else {
             return Vec::new();
         };
@@ -58,7 +58,7 @@ impl LogCursor {
         for (i, b) in self.partial.iter().enumerate() {
             if *b == b'\n' {
                 if let Ok(l) = serde_json::from_slice::<Line>(&self.partial[start..i]) {
-                    items.push(StreamItem::Log {
+                    items.push(LogLine {
                         container: self.container.clone(),
                         service: self.service.clone(),
                         stream: l.stream,
@@ -82,11 +82,8 @@ impl LogCursor {
     }
 }
 
-fn time_of(item: &StreamItem) -> &str {
-    match item {
-        StreamItem::Log { time, .. } => time,
-        _ => "",
-    }
+fn time_of(item: &LogLine) -> &str {
+    &item.time
 }
 
 /// `logs`: what is there (last `tail` lines per container, merged by time), then, with

@@ -1,5 +1,5 @@
 //! The daemon's REST server: axum routes over the unix socket, mapping requests onto the
-//! engine. Streaming answers (logs, exec, run) are newline-delimited `StreamItem`s.
+//! engine. Streaming answers (logs, exec, run) are newline-delimited `LogLine`s.
 
 use super::attach;
 use super::logs::{LogCursor, follow_logs};
@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
+use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,7 +49,7 @@ pub fn router<R: Runtime, I: ImageSource>(state: Arc<ServerState<R, I>>) -> Rout
         .route("/v1/projects/{project}/{verb}", post(services_verb::<R, I>))
         .route("/v1/projects/{project}/logs/stream", post(logs::<R, I>))
         .route("/v1/projects/{project}/exec", post(exec::<R, I>))
-        .route("/v1/projects/{project}/run/stream", post(run::<R, I>))
+        .route("/v1/projects/{project}/run", post(run::<R, I>))
         .route("/v1/images", get(images_list::<R, I>))
         .route("/v1/images/import", post(images_import::<R, I>))
         .route("/v1/images/remove", post(images_remove::<R, I>))
@@ -183,7 +184,7 @@ fn stream_response() -> (Sender, Response) {
     (Sender(tx), resp)
 }
 
-/// Sends `StreamItem`s; `send` fails once the client went away.
+/// Sends `LogLine`s; `send` fails once the client went away.
 #[derive(Clone)]
 pub struct Sender(mpsc::Sender<Result<Bytes, std::io::Error>>);
 
@@ -193,7 +194,7 @@ impl Sender {
         self.0.closed().await
     }
 
-    pub async fn send(&self, item: &StreamItem) -> Result<(), ()> {
+    pub async fn send(&self, item: &LogLine) -> Result<(), ()> {
         let mut line = serde_json::to_vec(item).map_err(|_| ())?;
         line.push(b'\n');
         self.0.send(Ok(Bytes::from(line))).await.map_err(|_| ())
@@ -237,25 +238,9 @@ async fn logs<R: Runtime, I: ImageSource>(
 async fn exec<R: Runtime, I: ImageSource>(
     st: St<R, I>,
     Path(project): Path<String>,
-    mut req: axum::extract::Request,
+    req: axum::extract::Request,
 ) -> Result<Response, ApiFailure> {
-    let on_upgrade = req
-        .extensions_mut()
-        .remove::<hyper::upgrade::OnUpgrade>()
-        .ok_or_else(|| {
-            ApiFailure(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "exec needs a connection upgrade to {}",
-                    attach::UPGRADE_PROTOCOL
-                ),
-            )
-        })?;
-    let body = axum::body::to_bytes(req.into_body(), 1 << 20)
-        .await
-        .map_err(|e| ApiFailure(StatusCode::BAD_REQUEST, e.to_string()))?;
-    let req: ExecRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiFailure(StatusCode::BAD_REQUEST, format!("exec request: {e}")))?;
+    let (on_upgrade, req): (_, ExecRequest) = upgrade_request(req).await?;
     let (rec, pid) = st.engine.exec_target(&project, &req.service)?;
     let spec = ExecSpec {
         args: req.cmd.clone(),
@@ -274,11 +259,39 @@ async fn exec<R: Runtime, I: ImageSource>(
     let child = st.engine.spawn_exec(&rec, pid, &spec)?;
     tokio::spawn(async move {
         match on_upgrade.await {
-            Ok(io) => relay_process(child, hyper_util::rt::TokioIo::new(io)).await,
+            Ok(io) => relay_process(child, TokioIo::new(io)).await,
             // The client went away before the switch: do not leave the process behind.
             Err(_) => drop(child),
         }
     });
+    switching_protocols()
+}
+
+/// Takes the pending connection upgrade and the JSON body of an attach-style request.
+async fn upgrade_request<T: serde::de::DeserializeOwned>(
+    mut req: axum::extract::Request,
+) -> Result<(hyper::upgrade::OnUpgrade, T), ApiFailure> {
+    let on_upgrade = req
+        .extensions_mut()
+        .remove::<hyper::upgrade::OnUpgrade>()
+        .ok_or_else(|| {
+            ApiFailure(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "this endpoint needs a connection upgrade to {}",
+                    attach::UPGRADE_PROTOCOL
+                ),
+            )
+        })?;
+    let body = axum::body::to_bytes(req.into_body(), 16 << 20)
+        .await
+        .map_err(|e| ApiFailure(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let parsed = serde_json::from_slice(&body)
+        .map_err(|e| ApiFailure(StatusCode::BAD_REQUEST, format!("request body: {e}")))?;
+    Ok((on_upgrade, parsed))
+}
+
+fn switching_protocols() -> Result<Response, ApiFailure> {
     Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
         .header("connection", "upgrade")
@@ -346,11 +359,14 @@ fn exit_code(st: std::process::ExitStatus) -> i32 {
         .unwrap_or(255)
 }
 
+/// `run`: a one-off container attached like `exec` (see `attach`): the client's bytes go to
+/// its stdin, its output (from its log) and exit code come back as frames.
 async fn run<R: Runtime, I: ImageSource>(
     st: St<R, I>,
     Path(project): Path<String>,
-    Json(req): Json<RunRequest>,
+    req: axum::extract::Request,
 ) -> Result<Response, ApiFailure> {
+    let (on_upgrade, req): (_, RunRequest) = upgrade_request(req).await?;
     check_project(&project, &req.stack.name)?;
     let Some(def) = req.stack.services.get(&req.service) else {
         return Err(EngineError::Invalid(format!("no such service: {}", req.service)).into());
@@ -371,34 +387,74 @@ async fn run<R: Runtime, I: ImageSource>(
         .engine
         .run_oneoff(&req.stack, &req.service, &req.cmd)
         .await?;
-    let (tx, resp) = stream_response();
+    let stdin = st.engine.open_stdin(&handle.record());
     let engine = st.engine.clone();
     tokio::spawn(async move {
-        let rec = handle.record();
-        let mut cursor = LogCursor::new(&rec);
-        let mut status = handle.status.clone();
-        let code = loop {
-            let _ = cursor.pump(&tx).await;
-            let done = {
-                let r = status.borrow_and_update();
-                matches!(r.state, State::Exited | State::Dead).then(|| r.exit_code.unwrap_or(255))
-            };
-            if let Some(code) = done {
-                let _ = cursor.pump(&tx).await;
-                break code;
-            }
-            tokio::select! {
-                _ = status.changed() => {}
-                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+        let id = handle.record().id;
+        // With --rm the container is gone before the client hears the exit code, so a `ps`
+        // right after `run --rm` never shows it (as with docker).
+        let remove = async {
+            if req.rm {
+                engine.remove_by_id(&id).await;
             }
         };
-        let _ = tx.send(&StreamItem::Exit { code }).await;
-        drop(tx);
-        if req.rm {
-            engine.remove_by_id(&rec.id).await;
+        match on_upgrade.await {
+            Ok(io) => relay_oneoff(handle, stdin, TokioIo::new(io), remove).await,
+            Err(_) => remove.await,
         }
     });
-    Ok(resp)
+    switching_protocols()
+}
+
+/// Client bytes to the one-off's stdin FIFO; its log lines and exit code back as frames.
+async fn relay_oneoff(
+    handle: crate::reconcile::supervisor::Handle,
+    stdin: Option<tokio::net::unix::pipe::Sender>,
+    io: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+    before_exit: impl std::future::Future<Output = ()>,
+) {
+    use tokio::io::AsyncWriteExt;
+    let (mut from_client, mut to_client) = tokio::io::split(io);
+    let input = tokio::spawn(async move {
+        if let Some(mut stdin) = stdin {
+            let _ = tokio::io::copy(&mut from_client, &mut stdin).await;
+        }
+    });
+    let mut cursor = LogCursor::new(&handle.record());
+    let mut status = handle.status.clone();
+    let mut gone = false;
+    let code = loop {
+        let done = {
+            let r = status.borrow_and_update();
+            matches!(r.state, State::Exited | State::Dead).then(|| r.exit_code.unwrap_or(255))
+        };
+        // Read after the state check: once exited, the log is complete.
+        for item in cursor.read_new() {
+            let kind = if item.stream == "stderr" {
+                attach::STDERR
+            } else {
+                attach::STDOUT
+            };
+            let frame = attach::encode(kind, item.data.as_bytes());
+            // A client that went away stops getting output, but the run (and --rm) goes on.
+            if !gone && to_client.write_all(&frame).await.is_err() {
+                gone = true;
+            }
+        }
+        if let Some(code) = done {
+            break code;
+        }
+        tokio::select! {
+            _ = status.changed() => {}
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+    };
+    input.abort();
+    before_exit.await;
+    let _ = to_client
+        .write_all(&attach::encode(attach::EXIT, &code.to_be_bytes()))
+        .await;
+    let _ = to_client.shutdown().await;
 }
 
 async fn images_list<R: Runtime, I: ImageSource>(st: St<R, I>) -> ApiResult<Vec<ImageView>> {

@@ -1,13 +1,10 @@
 //! Versioned REST types shared by the daemon (server) and the CLI (client).
 //!
-//! Everything is JSON; streaming endpoints (logs, exec, run, up in the foreground) answer with
-//! newline-delimited JSON `StreamItem`s so the client can print as data arrives.
+//! Everything is JSON. `logs` (and attached `up`) stream newline-delimited `LogLine`s; `exec`
+//! and `run` upgrade the connection to the framed duplex stream of `api::attach`.
 
 use crate::model::Stack;
 use serde::{Deserialize, Serialize};
-
-/// Path prefix of every endpoint; bump when a type changes incompatibly.
-pub const API_PREFIX: &str = "/v1";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VersionInfo {
@@ -132,26 +129,18 @@ pub struct ImageView {
     pub created: Option<String>,
 }
 
-/// One line of a streaming answer.
+/// One line of container output, as `logs` streams them (newline-delimited JSON).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum StreamItem {
-    /// A line (or chunk) of output.
-    Log {
-        /// Container name (service prefix in the CLI).
-        container: String,
-        service: String,
-        stream: String,
-        /// RFC 3339 timestamp.
-        time: String,
-        data: String,
-    },
-    /// A status message (container started, exited...).
-    Status { message: String },
-    /// The awaited process ended.
-    Exit { code: i32 },
-    /// The operation failed after the stream started.
-    Error { message: String },
+pub struct LogLine {
+    /// Container name.
+    pub container: String,
+    /// Service name (the CLI's prefix).
+    pub service: String,
+    /// "stdout" or "stderr".
+    pub stream: String,
+    /// RFC 3339 timestamp.
+    pub time: String,
+    pub data: String,
 }
 
 /// Body of every non-2xx answer.

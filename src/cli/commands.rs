@@ -240,30 +240,20 @@ fn logs(cli: &Cli, client: &Client, a: &LogsArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Prints a process's output as it comes and returns its exit code.
-fn relay(client: &Client, path: &str, body: &impl serde::Serialize) -> Result<i32> {
-    let mut code = None;
-    let mut failure = None;
-    client.stream("POST", path, Some(body), |item| {
-        match item {
-            StreamItem::Log { stream, data, .. } => {
-                let _ = if stream == "stderr" {
-                    std::io::stderr().write_all(data.as_bytes())
-                } else {
-                    let mut out = std::io::stdout().lock();
-                    out.write_all(data.as_bytes()).and_then(|_| out.flush())
-                };
+/// Attaches to a process (exec, run): stdin goes to it, its output is printed as it comes,
+/// and its exit code is returned.
+fn attach(client: &Client, path: &str, body: &impl serde::Serialize) -> Result<i32> {
+    let code = client.attach(path, body, std::io::stdin(), |frame| {
+        let _ = match frame {
+            Frame::Stdout(d) => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(&d).and_then(|_| out.flush())
             }
-            StreamItem::Exit { code: c } => code = Some(c),
-            StreamItem::Error { message } => failure = Some(message),
-            StreamItem::Status { message } => eprintln!("{message}"),
-        }
-        Ok(())
+            Frame::Stderr(d) => std::io::stderr().write_all(&d),
+            Frame::Exit(_) => Ok(()),
+        };
     })?;
-    if let Some(m) = failure {
-        bail!(m);
-    }
-    code.context("the daemon closed the stream before the process exited")
+    Ok(code)
 }
 
 fn exec(cli: &Cli, client: &Client, a: &ExecArgs) -> Result<i32> {
@@ -275,22 +265,7 @@ fn exec(cli: &Cli, client: &Client, a: &ExecArgs) -> Result<i32> {
         workdir: a.workdir.clone(),
         user: a.user.clone(),
     };
-    let code = client.attach(
-        &format!("/v1/projects/{p}/exec"),
-        &req,
-        std::io::stdin(),
-        |frame| {
-            let _ = match frame {
-                Frame::Stdout(d) => {
-                    let mut out = std::io::stdout().lock();
-                    out.write_all(&d).and_then(|_| out.flush())
-                }
-                Frame::Stderr(d) => std::io::stderr().write_all(&d),
-                Frame::Exit(_) => Ok(()),
-            };
-        },
-    )?;
-    Ok(code)
+    attach(client, &format!("/v1/projects/{p}/exec"), &req)
 }
 
 fn run_oneoff(cli: &Cli, client: &Client, a: &RunArgs) -> Result<i32> {
@@ -315,8 +290,8 @@ fn run_oneoff(cli: &Cli, client: &Client, a: &RunArgs) -> Result<i32> {
         rm: a.rm,
         deps: !a.no_deps,
     };
-    let path = format!("/v1/projects/{name}/run/stream");
-    autostart(client, || relay(client, &path, &req))
+    let path = format!("/v1/projects/{name}/run");
+    autostart(client, || attach(client, &path, &req))
 }
 
 /// Runs `f`; when no daemon answers, starts one and runs `f` again. Trying first saves the

@@ -1,6 +1,6 @@
 //! Terminal output: the `ps` table, status phrases, service-prefixed colored log lines.
 
-use crate::api::types::{ContainerView, StreamItem};
+use crate::api::types::{ContainerView, LogLine};
 use std::io::Write;
 
 pub fn is_tty(fd: i32) -> bool {
@@ -128,17 +128,14 @@ impl LogPrinter {
         }
     }
 
-    pub fn print(&mut self, item: &StreamItem) {
-        let StreamItem::Log {
+    pub fn print(&mut self, item: &LogLine) {
+        let LogLine {
             service,
             stream,
             time,
             data,
             ..
-        } = item
-        else {
-            return;
-        };
+        } = item;
         let idx = match self.services.iter().position(|s| s == service) {
             Some(i) => i,
             None => {

@@ -17,13 +17,19 @@ use tokio::io::unix::AsyncFd;
 
 pub struct NativeRuntime {
     shims: Arc<ShimPool>,
+    /// Per container with stdin: a read-write handle on its FIFO, held from before the start
+    /// until `open_stdin`, so the container blocks on stdin instead of seeing EOF meanwhile.
+    stdin_holds: std::sync::Mutex<std::collections::HashMap<String, OwnedFd>>,
 }
 
 impl NativeRuntime {
     pub fn new(exe: SelfExe) -> NativeRuntime {
         let shims = Arc::new(ShimPool::new(exe));
         shims.refill();
-        NativeRuntime { shims }
+        NativeRuntime {
+            shims,
+            stdin_holds: Default::default(),
+        }
     }
 }
 
@@ -35,6 +41,27 @@ fn pidfd_open(pid: i32) -> Option<OwnedFd> {
     }
     // SAFETY: fd is a fresh, valid descriptor.
     Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+impl NativeRuntime {
+    fn holds(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, OwnedFd>> {
+        self.stdin_holds.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Creates a container's stdin FIFO and opens it read-write: on Linux that never blocks, and
+/// it keeps a writer present until the real one is opened.
+fn stdin_fifo(state_dir: &std::path::Path) -> Result<OwnedFd, RtError> {
+    std::fs::create_dir_all(state_dir)?;
+    let path = state_dir.join(runtime::STDIN_FIFO);
+    let _ = std::fs::remove_file(&path);
+    nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600))
+        .map_err(|e| format!("mkfifo {}: {e}", path.display()))?;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)?;
+    Ok(f.into())
 }
 
 /// The parent pid of a live process, from /proc/PID/stat.
@@ -70,6 +97,10 @@ fn exit_future(pidfd: Option<OwnedFd>, state_dir: std::path::PathBuf) -> ExitFut
 
 impl Runtime for NativeRuntime {
     async fn start(&self, cfg: &ContainerConfig) -> Result<Running, RtError> {
+        if cfg.process.stdin {
+            let hold = stdin_fifo(&cfg.state_dir)?;
+            self.holds().insert(cfg.id.clone(), hold);
+        }
         let shims = self.shims.clone();
         let c = cfg.clone();
         let launched = tokio::task::spawn_blocking(move || shims.launch(&c))
@@ -101,6 +132,15 @@ impl Runtime for NativeRuntime {
             shim_pid,
             exit: exit_future(Some(pidfd), cfg.state_dir.clone()),
         })
+    }
+
+    fn open_stdin(&self, cfg: &ContainerConfig) -> Option<tokio::net::unix::pipe::Sender> {
+        let hold = self.holds().remove(&cfg.id)?;
+        let sender = tokio::net::unix::pipe::OpenOptions::new()
+            .open_sender(cfg.state_dir.join(runtime::STDIN_FIFO))
+            .ok();
+        drop(hold);
+        sender
     }
 
     fn recorded_exit(&self, cfg: &ContainerConfig) -> Option<ExitStatus> {
@@ -152,6 +192,7 @@ impl Runtime for NativeRuntime {
     }
 
     async fn remove(&self, cfg: &ContainerConfig) -> Result<(), RtError> {
+        self.holds().remove(&cfg.id);
         let c = cfg.clone();
         tokio::task::spawn_blocking(move || -> Result<(), RtError> {
             runtime::cleanup(&c)?;

@@ -31,7 +31,8 @@ pub struct ContainerIdentity<'a> {
     pub state_dir: &'a Path,
 }
 
-/// Builds the runtime config. `command` replaces the service's command (for `run`).
+/// Builds the runtime config. `command` is given for one-off containers (`run`): a
+/// non-empty one replaces the service's command, and the container reads the client's stdin.
 pub fn container_config(
     who: &ContainerIdentity<'_>,
     service: &Service,
@@ -76,6 +77,8 @@ pub fn container_config(
             capabilities: crate::runtime::docker_default_capabilities(),
             no_new_privileges: true,
             rlimits: crate::runtime::default_rlimits(),
+            // One-off containers (`run`, given a command override) read the client's stdin.
+            stdin: command.is_some(),
         },
         mounts: service
             .tmpfs

@@ -578,6 +578,11 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             .map_err(|e| EngineError::Failed(vec![e]))
     }
 
+    /// The write end of a one-off container's stdin (see `Runtime::open_stdin`).
+    pub fn open_stdin(&self, rec: &ContainerRecord) -> Option<tokio::net::unix::pipe::Sender> {
+        self.rt.open_stdin(&rec.config)
+    }
+
     /// Removes a one-off container after its run.
     pub async fn remove_by_id(&self, id: &str) {
         let rec = self.handle(id).map(|h| h.record());

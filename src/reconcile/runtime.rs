@@ -50,6 +50,10 @@ pub trait Runtime: Send + Sync + 'static {
         spec: &ExecSpec,
     ) -> Result<tokio::process::Child, RtError>;
 
+    /// The write end of a started container's stdin (`process.stdin`), once; dropping it
+    /// gives the container EOF.
+    fn open_stdin(&self, cfg: &ContainerConfig) -> Option<tokio::net::unix::pipe::Sender>;
+
     /// Runs a healthcheck test inside the container: true when it exits 0 within `timeout`.
     fn probe(
         &self,

@@ -57,6 +57,10 @@ pub struct ProcessConfig {
     pub capabilities: Vec<String>,
     pub no_new_privileges: bool,
     pub rlimits: Vec<Rlimit>,
+    /// Connect the process's stdin to `state_dir/stdin.fifo` (which the daemon creates and
+    /// writes, e.g. for `run`); otherwise stdin is /dev/null.
+    #[serde(default)]
+    pub stdin: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

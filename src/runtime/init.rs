@@ -18,6 +18,8 @@ pub struct ChildFds {
     pub err_w: RawFd,
     pub stdout_w: RawFd,
     pub stderr_w: RawFd,
+    /// Read end of the stdin FIFO, when the container has stdin.
+    pub stdin_r: Option<RawFd>,
     /// Shim-side ends the child must close.
     pub close: Vec<RawFd>,
 }
@@ -60,10 +62,11 @@ fn setup(cfg: &ContainerConfig, fds: &ChildFds) -> Result<()> {
     unsafe { libc::umask(0o022) };
     let null = sys::open_raw("/dev/null", libc::O_RDWR)
         .map_err(|e| RuntimeError::io("open", "/dev/null", e))?;
-    for (from, to) in [(null, 0), (fds.stdout_w, 1), (fds.stderr_w, 2)] {
+    let stdin = fds.stdin_r.unwrap_or(null);
+    for (from, to) in [(stdin, 0), (fds.stdout_w, 1), (fds.stderr_w, 2)] {
         sys::dup2(from, to).map_err(|e| RuntimeError::io("dup2", "stdio", e))?;
     }
-    for fd in [null, fds.stdout_w, fds.stderr_w] {
+    for fd in [null, stdin, fds.stdout_w, fds.stderr_w] {
         if fd > 2 {
             sys::close(fd);
         }

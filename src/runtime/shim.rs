@@ -183,6 +183,11 @@ fn spawn(cfg: &ContainerConfig, cgroup: &Cgroup) -> Result<(i32, RawFd, RawFd, R
     let (err_r, err_w) = sys::pipe()?;
     let (out_r, out_w) = sys::pipe()?;
     let (errp_r, errp_w) = sys::pipe()?;
+    let stdin_r = if cfg.process.stdin {
+        Some(open_stdin_fifo(&cfg.state_dir)?)
+    } else {
+        None
+    };
     let cg_fd = if cgroup.v2 {
         cgroup.dirs.first().and_then(|d| {
             sys::open_raw(&d.to_string_lossy(), libc::O_DIRECTORY | libc::O_RDONLY).ok()
@@ -202,6 +207,7 @@ fn spawn(cfg: &ContainerConfig, cgroup: &Cgroup) -> Result<(i32, RawFd, RawFd, R
             err_w,
             stdout_w: out_w,
             stderr_w: errp_w,
+            stdin_r,
             close: vec![sync_w, err_r, out_r, errp_r, sigfd],
         };
         child_main(cfg, &fds);
@@ -209,7 +215,7 @@ fn spawn(cfg: &ContainerConfig, cgroup: &Cgroup) -> Result<(i32, RawFd, RawFd, R
     if let Some(fd) = cg_fd {
         sys::close(fd);
     }
-    for fd in [sync_r, err_w, out_w, errp_w] {
+    for fd in [sync_r, err_w, out_w, errp_w].into_iter().chain(stdin_r) {
         sys::close(fd);
     }
     // A failure here usually means the child already failed: its own message (on the error
@@ -360,6 +366,23 @@ fn supervise(run: Running) {
         eprintln!("rstack shim: {e}");
     }
 }
+
+/// Opens the read end of the daemon's stdin FIFO without waiting for a writer (the daemon
+/// holds one open already), then makes it blocking again for the container.
+fn open_stdin_fifo(state_dir: &Path) -> Result<RawFd> {
+    let path = state_dir.join(STDIN_FIFO);
+    let fd = sys::open_raw(&path.to_string_lossy(), libc::O_RDONLY | libc::O_NONBLOCK)
+        .map_err(|e| RuntimeError::io("open", &path, e))?;
+    // SAFETY: fcntl on a descriptor we own, with integer flags.
+    unsafe {
+        let fl = libc::fcntl(fd, libc::F_GETFL);
+        libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK);
+    }
+    Ok(fd)
+}
+
+/// The FIFO a container with `process.stdin` reads its stdin from, in its state directory.
+pub const STDIN_FIFO: &str = "stdin.fifo";
 
 /// exit.json via temp file + rename, so readers never see half a file.
 fn write_exit(state_dir: &Path, exit: &ExitStatus) -> Result<()> {
