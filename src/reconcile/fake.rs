@@ -137,6 +137,10 @@ impl Runtime for Arc<FakeRuntime> {
         Err("the fake runtime does not exec".into())
     }
 
+    fn open_stdin(&self, _cfg: &ContainerConfig) -> Option<tokio::net::unix::pipe::Sender> {
+        None
+    }
+
     async fn probe(
         &self,
         cfg: &ContainerConfig,
