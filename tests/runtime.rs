@@ -65,6 +65,7 @@ impl Fixture {
                 capabilities: runtime::docker_default_capabilities(),
                 no_new_privileges: false,
                 rlimits: runtime::default_rlimits(),
+                stdin: false,
             },
             mounts: vec![MountConfig {
                 destination: "/tmp".into(),
