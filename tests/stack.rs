@@ -747,3 +747,67 @@ fn run_passes_stdin_and_output_through() {
         "--rm removed the one-off containers"
     );
 }
+
+#[test]
+fn up_wait_returns_once_services_are_healthy_and_awaited_one_shots_succeeded() {
+    if skip_unless_root("up_wait") {
+        return;
+    }
+    let mut env = Env::new("wait");
+    let p = env.project("wait");
+    env.import_busybox();
+    env.write(
+        "compose.yaml",
+        &stack(
+            &p,
+            r#"
+  init:
+    <<: *base
+    command: ["sh", "-c", "sleep 0.2; exit 0"]
+  db:
+    <<: *base
+    command: ["sh", "-c", "sleep 0.4; touch /tmp/ready; sleep 1000"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/ready"]
+      start_interval: 50ms
+  app:
+    <<: *base
+    command: ["sleep", "1000"]
+    depends_on:
+      init:
+        condition: service_completed_successfully
+"#,
+        ),
+    );
+    env.ok(&["up", "--wait"]);
+    let rows = env.ps_json(&p);
+    assert_eq!(env.service(&rows, "db")["health"], "healthy", "{rows:?}");
+    assert_eq!(env.service(&rows, "init")["exit_code"], 0);
+    assert_eq!(env.service(&rows, "app")["state"], "running");
+
+    // A one-shot that fails makes --wait fail, naming it.
+    env.write(
+        "compose.yaml",
+        &stack(
+            &p,
+            r#"
+  init:
+    <<: *base
+    command: ["sh", "-c", "exit 3"]
+  app:
+    <<: *base
+    command: ["sleep", "1000"]
+    depends_on:
+      init:
+        condition: service_completed_successfully
+"#,
+        ),
+    );
+    let out = env.run(&["up", "--wait"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        err.contains("init") && err.contains("exited with code 3"),
+        "{err}"
+    );
+}
