@@ -811,3 +811,52 @@ fn up_wait_returns_once_services_are_healthy_and_awaited_one_shots_succeeded() {
         "{err}"
     );
 }
+
+#[test]
+fn run_rm_containers_are_removed_even_when_the_daemon_restarted_meanwhile() {
+    if skip_unless_root("run_rm_restart") {
+        return;
+    }
+    let mut env = Env::new("rmrestart");
+    let p = env.project("rmrestart");
+    env.import_busybox();
+    env.write(
+        "compose.yaml",
+        &stack(&p, "  s:\n    <<: *base\n    command: [sleep, '1000']\n"),
+    );
+    let mut run = env
+        .cmd(&["run", "--rm", "s", "sleep", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run");
+    env.wait_for(&p, "s", 5, |r| r["state"] == "running");
+    let daemon: i32 = std::fs::read_to_string(env.data_root.join("daemon.lock"))
+        .expect("lock")
+        .trim()
+        .parse()
+        .expect("pid");
+    // SAFETY: stopping the daemon this test started.
+    unsafe { libc::kill(daemon, libc::SIGTERM) };
+    let _ = run.wait();
+    let mut daemon = env
+        .cmd(&["daemon", "--socket", env.socket.to_str().expect("utf8")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("daemon");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = env.run(&["-p", &p, "ps", "-a", "--format", "json"]);
+        if out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "[]" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the --rm one-off was never removed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(env);
+    let _ = daemon.wait();
+}

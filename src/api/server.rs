@@ -385,7 +385,7 @@ async fn run<R: Runtime, I: ImageSource>(
     }
     let handle = st
         .engine
-        .run_oneoff(&req.stack, &req.service, &req.cmd)
+        .run_oneoff(&req.stack, &req.service, &req.cmd, req.rm)
         .await?;
     let stdin = st.engine.open_stdin(&handle.record());
     let engine = st.engine.clone();

@@ -11,6 +11,8 @@ pub enum WaitMode {
     Running,
     Healthy,
     Completed,
+    /// Stopped for good, whatever the exit code (not waiting to restart).
+    Exited,
 }
 
 /// Resolves when the condition holds; errors when it can no longer hold.
@@ -37,6 +39,7 @@ pub async fn wait_ready(
         WaitMode::Running => wait_for(rx, running).await,
         WaitMode::Healthy => wait_for(rx, healthy).await,
         WaitMode::Completed => wait_for(rx, completed).await,
+        WaitMode::Exited => wait_for(rx, exited_for_good).await,
     }
 }
 
@@ -104,4 +107,8 @@ fn completed(r: &ContainerRecord) -> Option<Result<(), String>> {
         (State::Exited | State::Dead, _) => failed_start(r).or_else(|| Some(Err(exited(r)))),
         _ => None,
     }
+}
+
+fn exited_for_good(r: &ContainerRecord) -> Option<Result<(), String>> {
+    matches!(r.state, State::Exited | State::Dead).then_some(Ok(()))
 }

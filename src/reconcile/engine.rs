@@ -174,6 +174,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             stopped_by_user: false,
             error: None,
             restart_delay_ms: None,
+            auto_remove: false,
         })
     }
 
@@ -479,13 +480,22 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             };
             if let Some(r) = live {
                 let id = rec.id.clone();
+                let auto_remove = rec.auto_remove;
                 let h = supervisor::spawn(
                     self.rt.clone(),
                     self.store.clone(),
                     rec,
                     Initial::Adopted(r),
                 );
-                self.handles().insert(id, h);
+                self.handles().insert(id.clone(), h.clone());
+                if auto_remove {
+                    // Its `run --rm` client is gone with the old daemon: remove it at exit.
+                    let me = self.clone();
+                    tokio::spawn(async move {
+                        let _ = wait_ready(h.status.clone(), WaitMode::Exited).await;
+                        me.remove_by_id(&id).await;
+                    });
+                }
                 continue;
             }
             if matches!(rec.state, State::Running | State::Restarting) {
@@ -498,6 +508,11 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                 rec.finished_at = Some(st.map(|s| s.finished_at_ms).unwrap_or_else(now_ms));
                 let _ = self.rt.remove(&rec.config).await;
                 self.store.put_container(&rec)?;
+            }
+            if rec.one_off && rec.auto_remove {
+                // A `run --rm` that ended while no daemon watched it.
+                self.remove_container(&rec, None).await;
+                continue;
             }
             let restart = !rec.one_off
                 && restart_on_boot(rec.service_def.restart, rec.exit_code, rec.stopped_by_user);
@@ -560,19 +575,21 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             .map_err(|e| EngineError::Conflict(format!("exec in {}: {e}", rec.name)))
     }
 
-    /// Creates and starts a one-off container for `run`.
+    /// Creates and starts a one-off container for `run`; `rm`: remove it once it exited.
     pub async fn run_oneoff(
         &self,
         stack: &Stack,
         service: &str,
         cmd: &[String],
+        rm: bool,
     ) -> Result<Handle, EngineError> {
         let names: BTreeSet<String> = [service.to_string()].into();
         let images = self.resolve_images(stack, &names)?;
         let img = images
             .get(service)
             .ok_or_else(|| EngineError::Invalid(format!("no such service: {service}")))?;
-        let rec = self.new_record(stack, service, img, Some(cmd))?;
+        let mut rec = self.new_record(stack, service, img, Some(cmd))?;
+        rec.auto_remove = rm;
         self.create_and_start(rec)
             .await
             .map_err(|e| EngineError::Failed(vec![e]))

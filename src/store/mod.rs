@@ -75,6 +75,10 @@ pub struct ContainerRecord {
     /// Delay before the pending restart, while `Restarting`.
     #[serde(default)]
     pub restart_delay_ms: Option<u64>,
+    /// A one-off run with `--rm`: removed once it has exited, even if the run's client (or
+    /// the daemon) went away before that.
+    #[serde(default)]
+    pub auto_remove: bool,
 }
 
 pub struct Store {
