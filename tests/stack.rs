@@ -860,3 +860,47 @@ fn run_rm_containers_are_removed_even_when_the_daemon_restarted_meanwhile() {
     drop(env);
     let _ = daemon.wait();
 }
+
+#[test]
+fn exec_on_a_terminal_gets_a_tty_inside_the_container() {
+    if skip_unless_root("exec_tty") {
+        return;
+    }
+    if !std::path::Path::new("/usr/bin/script").exists() {
+        eprintln!("skipping exec_tty: needs script(1) (apt-get install bsdutils)");
+        return;
+    }
+    let mut env = Env::new("tty");
+    let p = env.project("tty");
+    env.import_busybox();
+    env.write(
+        "compose.yaml",
+        &stack(&p, "  s:\n    <<: *base\n    command: [sleep, '1000']\n"),
+    );
+    env.ok(&["up", "-d"]);
+    // script(1) gives the CLI a terminal, as a user's shell would.
+    let script = |cmd: &str| {
+        std::process::Command::new("script")
+            .args(["-qec", &format!("{} {cmd}", bin()), "/dev/null"])
+            .current_dir(&env.work)
+            .env("RSTACK_SOCKET", &env.socket)
+            .env("RSTACK_DATA_ROOT", &env.data_root)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("script")
+    };
+    let out = script("exec s sh -c 'tty; exit 5'");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("/dev/pts/"),
+        "{out:?}"
+    );
+    assert_eq!(out.status.code(), Some(5));
+    // Without a terminal (or with -T) there is no TTY, as in compose.
+    let out = script("exec -T s tty");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("not a tty"),
+        "{out:?}"
+    );
+    let plain = env.run(&["exec", "s", "tty"]);
+    assert!(String::from_utf8_lossy(&plain.stdout).contains("not a tty"));
+}

@@ -255,6 +255,7 @@ async fn exec<R: Runtime, I: ImageSource>(
         cwd: req.workdir.clone().or(Some(rec.config.process.cwd.clone())),
         user: req.user.clone().or(rec.config.process.user.clone()),
         stdin: true,
+        tty: req.tty,
     };
     let child = st.engine.spawn_exec(&rec, pid, &spec)?;
     tokio::spawn(async move {

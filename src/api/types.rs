@@ -101,6 +101,9 @@ pub struct ExecRequest {
     pub env: Vec<String>,
     pub workdir: Option<String>,
     pub user: Option<String>,
+    /// Allocate a pseudo-terminal of (rows, columns).
+    #[serde(default)]
+    pub tty: Option<(u16, u16)>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -142,7 +142,7 @@ pub struct ExecArgs {
     /// User (name or uid[:gid])
     #[arg(short = 'u', long)]
     pub user: Option<String>,
-    /// Accepted for compatibility: rstack exec never allocates a TTY yet
+    /// Do not allocate a TTY (by default one is allocated when stdin and stdout are terminals)
     #[arg(short = 'T', long = "no-TTY")]
     pub no_tty: bool,
     pub service: String,

@@ -2,7 +2,7 @@
 
 use super::args::*;
 use super::connect::{ensure_daemon, socket_path};
-use super::output::{LogPrinter, print_table};
+use super::output::{LogPrinter, is_tty, print_table};
 use super::project;
 use crate::api::attach::Frame;
 use crate::api::types::*;
@@ -258,12 +258,21 @@ fn attach(client: &Client, path: &str, body: &impl serde::Serialize) -> Result<i
 
 fn exec(cli: &Cli, client: &Client, a: &ExecArgs) -> Result<i32> {
     let p = project::project_name(cli)?;
+    // As compose: a TTY unless -T, and only when we are talking to a terminal.
+    let tty = (!a.no_tty && is_tty(0) && is_tty(1)).then(super::terminal::size);
     let req = ExecRequest {
         service: a.service.clone(),
         cmd: a.command.clone(),
         env: a.env.clone(),
         workdir: a.workdir.clone(),
         user: a.user.clone(),
+        tty,
+    };
+    // Raw mode while attached, so keys (Ctrl-C included) reach the container's terminal;
+    // restored when the guard drops, before the exit code is returned.
+    let _raw = match tty {
+        Some(_) => Some(super::terminal::RawMode::enter()?),
+        None => None,
     };
     attach(client, &format!("/v1/projects/{p}/exec"), &req)
 }

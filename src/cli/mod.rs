@@ -6,6 +6,7 @@ mod commands;
 mod connect;
 mod output;
 mod project;
+mod terminal;
 
 use args::Cli;
 use clap::Parser;

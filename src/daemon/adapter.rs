@@ -164,6 +164,7 @@ impl Runtime for NativeRuntime {
             user: spec.user.clone(),
             capabilities: cfg.process.capabilities.clone(),
             no_new_privileges: cfg.process.no_new_privileges,
+            tty: spec.tty,
         };
         let mut cmd =
             tokio::process::Command::from(runtime::exec_command(self.shims.exe(), pid, &rspec));

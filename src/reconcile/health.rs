@@ -97,6 +97,7 @@ impl Probe {
                 cwd: Some(cfg.process.cwd.clone()),
                 user: cfg.process.user.clone(),
                 stdin: false,
+                tty: None,
             },
             timeout: check.timeout,
             cfg: cfg.clone(),

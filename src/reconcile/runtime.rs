@@ -27,6 +27,8 @@ pub struct ExecSpec {
     pub user: Option<String>,
     /// Pipe the process's stdin (exec); otherwise it reads /dev/null (probes).
     pub stdin: bool,
+    /// Run on a pseudo-terminal of (rows, columns); output then arrives as stdout only.
+    pub tty: Option<(u16, u16)>,
 }
 
 pub trait Runtime: Send + Sync + 'static {

@@ -5,7 +5,7 @@
 use super::cgroup::Layout;
 use super::error::{Result, RuntimeError};
 use super::selfexe::SelfExe;
-use super::{init, sys};
+use super::{init, sys, tty};
 use serde::{Deserialize, Serialize};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -22,6 +22,9 @@ pub struct ExecSpec {
     /// The container's no_new_privileges setting (added field; Default = false).
     #[serde(default)]
     pub no_new_privileges: bool,
+    /// Run on a new pseudo-terminal of this size (rows, columns) instead of plain pipes.
+    #[serde(default)]
+    pub tty: Option<(u16, u16)>,
 }
 
 /// The command running `spec` inside the container whose init is `pid`. Its stdio is passed
@@ -100,6 +103,11 @@ fn nsexec(args: &[String]) -> Result<i32> {
             .map_err(|e| RuntimeError::sys(format!("setns {kind} of pid {pid}"), e))?;
     }
     drop(ns);
+    // Opened in the container's mount namespace: the pty lives in its devpts.
+    let pty = match spec.tty {
+        Some((rows, cols)) => Some(tty::open(rows, cols)?),
+        None => None,
+    };
     let mut sigs = sys::FORWARDED.to_vec();
     sigs.push(libc::SIGCHLD);
     let set = sys::block(&sigs);
@@ -114,6 +122,13 @@ fn nsexec(args: &[String]) -> Result<i32> {
     }
     if child == 0 {
         sys::reset_signals();
+        if let Some(pty) = &pty
+            && let Err(m) = tty::attach_child(pty)
+        {
+            sys::write_all(2, format!("rstack exec: {m}\n").as_bytes());
+            // SAFETY: leave the forked child without running the parent's destructors.
+            unsafe { libc::_exit(126) };
+        }
         let cwd = spec.cwd.as_deref().unwrap_or("/");
         let msg = match init::prepare_identity(
             &spec.args,
@@ -135,7 +150,10 @@ fn nsexec(args: &[String]) -> Result<i32> {
         // SAFETY: leave the forked child without running the parent's destructors.
         unsafe { libc::_exit(code) };
     }
-    let st = sys::forward_and_wait(child, &set);
+    let st = match pty {
+        Some(pty) => tty::relay(child, pty.master),
+        None => sys::forward_and_wait(child, &set),
+    };
     Ok(sys::wait_status(st).0)
 }
 

@@ -22,6 +22,7 @@ pub mod selfexe;
 pub mod shim;
 pub mod signal;
 pub mod sys;
+pub mod tty;
 pub mod user;
 
 pub use cgroup::dynmods::favor_dynamic_cgroups;
