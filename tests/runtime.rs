@@ -325,6 +325,7 @@ fn exec_runs_inside_the_container() {
         user: None,
         capabilities: runtime::docker_default_capabilities(),
         no_new_privileges: true,
+        tty: None,
     };
     let out = runtime::exec_command(&exe(), l.pid, &spec)
         .output()
