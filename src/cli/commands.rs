@@ -192,8 +192,9 @@ fn ps(cli: &Cli, client: &Client, a: &PsArgs) -> Result<i32> {
     let p = project::project_name(cli)?;
     let mut rows: Vec<ContainerView> =
         client.call::<(), _>("GET", &format!("/v1/containers?project={p}"), None)?;
+    // As compose: stopped containers, and those of `run`, only with -a.
     rows.retain(|c| {
-        (a.all || c.state == "running" || c.state == "restarting")
+        (a.all || ((c.state == "running" || c.state == "restarting") && !c.one_off))
             && (a.services.is_empty() || a.services.contains(&c.service))
     });
     if a.quiet {
