@@ -27,6 +27,7 @@ mod schema;
 mod service;
 mod shortsyntax;
 mod source;
+mod targets;
 mod value;
 pub mod yaml;
 
@@ -78,6 +79,11 @@ pub struct LoadOptions {
     pub env_files: Vec<PathBuf>,
     /// `--profile`.
     pub profiles: Vec<String>,
+    /// Services named on the command line (`up SVC`, `run SVC`). As in Compose, each is loaded
+    /// whatever the active profiles, and its profiles are activated for the services it
+    /// (transitively) depends on; they are added to `Loaded::profiles`. A name that is not a
+    /// service of the stack is an error (with a did-you-mean hint). Empty: no effect.
+    pub target_services: Vec<String>,
     /// A service with `build` but no `image` gets Compose's image name `<project>-<service>`
     /// and a warning instead of an error (for `config`/`validate`; the image must exist to run).
     pub build_image_names: bool,

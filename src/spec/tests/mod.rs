@@ -9,6 +9,7 @@ mod load_keys;
 mod merge_tests;
 mod mutate;
 mod parity;
+mod target_tests;
 mod yaml_tests;
 
 use super::{Diagnostics, LoadOptions, Loaded, MemFs, load};
