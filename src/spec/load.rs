@@ -52,7 +52,7 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
     let wanted = resolved.files.len();
     for (path, text) in resolved.files {
         let mut chain = Vec::new();
-        if let Some(t) = loader.read_full(&path, text, None, &mut chain) {
+        if let Some(t) = loader.read_full(&path, text, None, &mut chain, None) {
             trees.push(t);
         }
     }
@@ -116,11 +116,12 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
     Ok(Loaded {
         stack,
         warnings: report.items,
-        files: paths,
         tree: root,
         profiles: active_profiles,
         home: opts.env.get("HOME").cloned(),
         sources: sources.paths(),
+        bases: sources.base_dirs(&project_dir, &paths),
+        files: paths,
     })
 }
 

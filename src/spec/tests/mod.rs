@@ -3,6 +3,7 @@
 mod compose_features;
 mod config_tests;
 mod corpus;
+mod include_tests;
 mod interp_tests;
 mod load_errors;
 mod load_keys;
