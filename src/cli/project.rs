@@ -16,6 +16,7 @@ pub fn options(cli: &Cli) -> Result<LoadOptions> {
         env_files: cli.env_files.clone(),
         profiles: cli.profiles.clone(),
         build_image_names: false,
+        target_services: Vec::new(),
     })
 }
 

@@ -83,12 +83,7 @@ pub fn read(
     }
     let mut out: Vec<(String, String)> = Vec::new();
     for (file, required, span) in specs {
-        let base = match cx.sources.get(span.file).map(|f| f.path.as_path()) {
-            Some(p) if !top_files.iter().any(|t| t == p) => {
-                p.parent().unwrap_or(project_dir).to_path_buf()
-            }
-            _ => project_dir.to_path_buf(),
-        };
+        let base = cx.sources.base_dir(span.file, project_dir, top_files);
         let abs = absolute(&base, Path::new(&file));
         let text = match fs.read(&abs) {
             Ok(t) => t,

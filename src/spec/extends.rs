@@ -118,8 +118,8 @@ fn resolve(
     chain.push(key);
     let base = match base_file {
         Some((f, fspan)) => {
-            let dir = file.parent().unwrap_or(Path::new("/"));
-            let other_path = absolute(dir, Path::new(&f));
+            let dir = loader.dir_of(fspan.file, file);
+            let other_path = absolute(&dir, Path::new(&f));
             let other = loader.read_cached(&other_path, fspan);
             let other_services: Vec<(Node, Node)> = other
                 .as_ref()

@@ -14,10 +14,15 @@ pub struct FileLoader<'a> {
     pub fs: &'a dyn SourceFs,
     pub sources: SourceMap,
     pub report: Report,
-    pub vars: &'a BTreeMap<String, String>,
+    /// Variables interpolated into the file being read (an `include` swaps in its own).
+    vars: BTreeMap<String, String>,
+    /// Identifies `vars`: a file read under different variables is a different tree.
+    env_id: usize,
+    envs: usize,
     pub working_dir: PathBuf,
-    /// Trees of files read for `extends`, by path (`None`: failed, already reported).
-    cache: HashMap<PathBuf, Option<Node>>,
+    /// Trees of files read for `extends`, by path and `env_id` (`None`: failed, already
+    /// reported).
+    cache: HashMap<(PathBuf, usize), Option<Node>>,
     /// Unset variables already warned about.
     warned: HashSet<String>,
 }
@@ -27,17 +32,48 @@ impl<'a> FileLoader<'a> {
         fs: &'a dyn SourceFs,
         sources: SourceMap,
         report: Report,
-        vars: &'a BTreeMap<String, String>,
+        vars: &BTreeMap<String, String>,
         working_dir: PathBuf,
     ) -> Self {
         FileLoader {
             fs,
             sources,
             report,
-            vars,
+            vars: vars.clone(),
+            env_id: 0,
+            envs: 1,
             working_dir,
             cache: HashMap::new(),
             warned: HashSet::new(),
+        }
+    }
+
+    /// The variables files are currently interpolated with.
+    pub fn vars(&self) -> &BTreeMap<String, String> {
+        &self.vars
+    }
+
+    /// Runs `f` with `vars` as the interpolation variables, then restores the current ones.
+    pub fn with_vars<T>(
+        &mut self,
+        vars: BTreeMap<String, String>,
+        f: impl FnOnce(&mut Self) -> T,
+    ) -> T {
+        let id = self.envs;
+        self.envs += 1;
+        let saved_vars = std::mem::replace(&mut self.vars, vars);
+        let saved_id = std::mem::replace(&mut self.env_id, id);
+        let out = f(self);
+        self.vars = saved_vars;
+        self.env_id = saved_id;
+        out
+    }
+
+    /// The directory relative paths written in source `id` (read from `file`) resolve from.
+    pub fn dir_of(&self, id: u32, file: &Path) -> PathBuf {
+        match self.sources.get(id).and_then(|f| f.base.clone()) {
+            Some(b) => b,
+            None => file.parent().unwrap_or(Path::new("/")).to_path_buf(),
         }
     }
 
@@ -98,24 +134,30 @@ impl<'a> FileLoader<'a> {
 
     /// A file referenced by `extends`, read once.
     pub fn read_cached(&mut self, path: &Path, from: Span) -> Option<Node> {
-        if let Some(t) = self.cache.get(path) {
+        let key = (path.to_path_buf(), self.env_id);
+        if let Some(t) = self.cache.get(&key) {
             return t.clone();
         }
         let t = self.read(path, None, Some(from));
-        self.cache.insert(path.to_path_buf(), t.clone());
+        self.cache.insert(key, t.clone());
         t
     }
 
     /// Reads a file and resolves its `include` and `extends`. `chain` holds the files being
-    /// included around it (include cycles are errors).
+    /// included around it (include cycles are errors). `base`: the directory relative paths
+    /// in the file resolve from, for included files.
     pub fn read_full(
         &mut self,
         path: &Path,
         text: Option<String>,
         from: Option<Span>,
         chain: &mut Vec<PathBuf>,
+        base: Option<&Path>,
     ) -> Option<Node> {
         let mut tree = self.read(path, text, from)?;
+        if let Some(b) = base {
+            self.sources.set_base(tree.span.file, b.to_path_buf());
+        }
         chain.push(path.to_path_buf());
         include::apply(self, &mut tree, path, chain);
         chain.pop();
@@ -124,7 +166,7 @@ impl<'a> FileLoader<'a> {
     }
 
     fn interpolate(&mut self, tree: &mut Node) {
-        let vars = self.vars;
+        let vars = &self.vars;
         let lookup = |name: &str| vars.get(name).cloned();
         let mut problems = Vec::new();
         interpolate_tree(tree, &lookup, &mut problems);

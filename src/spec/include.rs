@@ -1,11 +1,17 @@
 //! Top-level `include`: other stack files whose services (and other resources) are added to
 //! this one. A name defined both here and in an included file is an error, as in Compose.
+//! Each entry is loaded as its own project: relative paths in it resolve from its
+//! `project_directory` (default: the directory of its first file) and it is interpolated with
+//! the including file's variables over its `env_file`s (default: that directory's `.env`).
 
+use super::dotenv;
 use super::fileload::FileLoader;
 use super::files::absolute;
 use super::merge;
+use super::source::display_path;
+use super::value::Cx;
 use super::yaml::{Kind, Node, Span};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 const RESOURCES: &[&str] = &["services", "networks", "volumes", "secrets", "configs"];
@@ -30,66 +36,140 @@ pub fn apply(loader: &mut FileLoader<'_>, tree: &mut Node, file: &Path, chain: &
             return;
         }
     };
-    let dir = file.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let dir = loader.dir_of(tree.span.file, file);
     let mut inserted: HashMap<String, usize> = HashMap::new();
     for (i, item) in items.iter().enumerate() {
         let ipath = format!("include[{i}]");
-        let Some(paths) = entry_paths(loader, &ipath, item) else {
+        let Some(entry) = parse_entry(loader, &ipath, item) else {
             continue;
         };
-        let mut merged: Option<Node> = None;
-        for (p, span) in paths {
-            let abs = absolute(&dir, Path::new(&p));
-            if chain.contains(&abs) {
-                loader
-                    .cx()
-                    .error(span, format!("{ipath}: include cycle through {p}"));
-                continue;
+        let Some((first, _)) = entry.paths.first() else {
+            continue;
+        };
+        // Compose: the included project's directory defaults to the directory of its first file.
+        let base = match &entry.project_directory {
+            Some(pd) => absolute(&dir, Path::new(pd)),
+            None => absolute(&dir, Path::new(first))
+                .parent()
+                .unwrap_or(Path::new("/"))
+                .to_path_buf(),
+        };
+        let vars = entry_vars(loader, &ipath, &entry, &dir, &base);
+        let merged = loader.with_vars(vars, |loader| {
+            let mut merged: Option<Node> = None;
+            for (p, span) in &entry.paths {
+                let abs = absolute(&dir, Path::new(p));
+                if chain.contains(&abs) {
+                    loader
+                        .cx()
+                        .error(*span, format!("{ipath}: include cycle through {p}"));
+                    continue;
+                }
+                let Some(t) = loader.read_full(&abs, None, Some(*span), chain, Some(&base)) else {
+                    continue;
+                };
+                merged = Some(match merged {
+                    None => t,
+                    Some(m) => merge::merge_files(m, t),
+                });
             }
-            let Some(t) = loader.read_full(&abs, None, Some(span), chain) else {
-                continue;
-            };
-            merged = Some(match merged {
-                None => t,
-                Some(m) => merge::merge_files(m, t),
-            });
-        }
+            merged
+        });
         if let Some(inc_tree) = merged {
             add_resources(loader, tree, inc_tree, item.span, &mut inserted);
         }
     }
 }
 
-/// The paths of one include entry: a string, or `{path: str|[str], project_directory, env_file}`.
-fn entry_paths(
+/// One include entry: a string, or `{path: str|[str], project_directory, env_file: str|[str]}`.
+struct Entry {
+    paths: Vec<(String, Span)>,
+    project_directory: Option<String>,
+    env_files: Vec<(String, Span)>,
+}
+
+/// Variables to interpolate the included files with: the including file's, over the values
+/// of the entry's `env_file`s (default: `.env` in the included project's directory, if any).
+/// As in Compose, the env files only give defaults; relative paths are from `dir`.
+fn entry_vars(
     loader: &mut FileLoader<'_>,
     ipath: &str,
-    item: &Node,
-) -> Option<Vec<(String, Span)>> {
+    entry: &Entry,
+    dir: &Path,
+    base: &Path,
+) -> BTreeMap<String, String> {
+    let list: Vec<(PathBuf, Option<Span>)> = if entry.env_files.is_empty() {
+        vec![(base.join(".env"), None)]
+    } else {
+        entry
+            .env_files
+            .iter()
+            .filter(|(f, _)| f != "/dev/null")
+            .map(|(f, span)| (absolute(dir, Path::new(f)), Some(*span)))
+            .collect()
+    };
+    let mut from_files: BTreeMap<String, String> = BTreeMap::new();
+    for (path, span) in list {
+        let text = match loader.fs.read(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                if let Some(span) = span {
+                    let msg = format!(
+                        "{ipath}.env_file: cannot read env file {}: {e}",
+                        display_path(&path, &loader.working_dir)
+                    );
+                    loader.cx().error(span, msg);
+                }
+                continue;
+            }
+        };
+        let parsed = {
+            let vars = loader.vars();
+            let lookup = |n: &str| vars.get(n).or_else(|| from_files.get(n)).cloned();
+            dotenv::parse(&text, &lookup)
+        };
+        let display = display_path(&path, &loader.working_dir);
+        let id = loader.sources.add(path, display, text);
+        match parsed {
+            Ok(list) => from_files.extend(list),
+            Err(e) => loader.cx().error(
+                Span {
+                    file: id,
+                    line: e.line,
+                    col: e.col,
+                    len: 1,
+                },
+                e.message,
+            ),
+        }
+    }
+    let mut vars = loader.vars().clone();
+    for (k, v) in from_files {
+        vars.entry(k).or_insert(v);
+    }
+    vars
+}
+
+fn parse_entry(loader: &mut FileLoader<'_>, ipath: &str, item: &Node) -> Option<Entry> {
     let mut cx = loader.cx();
+    let mut entry = Entry {
+        paths: Vec::new(),
+        project_directory: None,
+        env_files: Vec::new(),
+    };
     match &item.kind {
-        Kind::Str(s) => Some(vec![(s.clone(), item.span)]),
+        Kind::Str(s) => {
+            entry.paths.push((s.clone(), item.span));
+            Some(entry)
+        }
         Kind::Map(_) => {
             let entries = cx.map(ipath, item)?;
-            let mut out = Vec::new();
             for (k, knode, v) in entries {
                 let p = format!("{ipath}.{k}");
                 match k.as_str() {
-                    "path" => match &v.kind {
-                        Kind::Seq(list) => {
-                            for (j, n) in list.iter().enumerate() {
-                                if let Some(s) = cx.string(&format!("{p}[{j}]"), n) {
-                                    out.push((s, n.span));
-                                }
-                            }
-                        }
-                        _ => {
-                            if let Some(s) = cx.string(&p, v) {
-                                out.push((s, v.span));
-                            }
-                        }
-                    },
-                    "project_directory" | "env_file" => cx.unsupported(knode.span, &p),
+                    "path" => entry.paths.extend(string_or_list(&mut cx, &p, v)),
+                    "env_file" => entry.env_files.extend(string_or_list(&mut cx, &p, v)),
+                    "project_directory" => entry.project_directory = cx.string(&p, v),
                     k if k.starts_with("x-") => {}
                     k => cx.unknown_key(
                         knode.span,
@@ -99,11 +179,11 @@ fn entry_paths(
                     ),
                 }
             }
-            if out.is_empty() {
+            if entry.paths.is_empty() {
                 cx.error(item.span, format!("{ipath}: path is required"));
                 return None;
             }
-            Some(out)
+            Some(entry)
         }
         _ => {
             cx.error(
@@ -115,6 +195,21 @@ fn entry_paths(
             );
             None
         }
+    }
+}
+
+fn string_or_list(cx: &mut Cx<'_>, path: &str, v: &Node) -> Vec<(String, Span)> {
+    match &v.kind {
+        Kind::Seq(list) => list
+            .iter()
+            .enumerate()
+            .filter_map(|(j, n)| cx.string(&format!("{path}[{j}]"), n).map(|s| (s, n.span)))
+            .collect(),
+        _ => cx
+            .string(path, v)
+            .map(|s| (s, v.span))
+            .into_iter()
+            .collect(),
     }
 }
 

@@ -4,6 +4,7 @@ use super::error::{Diagnostic, Diagnostics, Report, Severity};
 use super::fileload::FileLoader;
 use super::files::{self, absolute, normalize_project_name};
 use super::source::{SourceMap, display_path};
+use super::targets::{self, Candidate};
 use super::value::Cx;
 use super::yaml::{Kind, Node, Span};
 use super::{LoadOptions, Loaded, SourceFs, dotenv, keys, merge, service};
@@ -51,7 +52,7 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
     let wanted = resolved.files.len();
     for (path, text) in resolved.files {
         let mut chain = Vec::new();
-        if let Some(t) = loader.read_full(&path, text, None, &mut chain) {
+        if let Some(t) = loader.read_full(&path, text, None, &mut chain, None) {
             trees.push(t);
         }
     }
@@ -74,7 +75,7 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
     }
     merge::strip_resets(&mut root);
 
-    let active_profiles = profiles(opts, &vars);
+    let mut active_profiles = profiles(opts, &vars);
     let mut cx = Cx {
         sources: &mut sources,
         report: &mut report,
@@ -84,14 +85,23 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
     let build_images = opts
         .build_image_names
         .then_some(name.as_deref().unwrap_or_default());
-    let services = services(
+    let (services, added) = services(
         &mut cx,
         &root,
         fs,
         (&project_dir, &paths),
         &lookup,
-        (&active_profiles, build_images),
+        &Selection {
+            active: &active_profiles,
+            targets: &opts.target_services,
+            build_images,
+        },
     );
+    for p in added {
+        if !active_profiles.contains(&p) {
+            active_profiles.push(p);
+        }
+    }
 
     let stack = Stack {
         name: name.unwrap_or_default(),
@@ -106,11 +116,12 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
     Ok(Loaded {
         stack,
         warnings: report.items,
-        files: paths,
         tree: root,
         profiles: active_profiles,
         home: opts.env.get("HOME").cloned(),
         sources: sources.paths(),
+        bases: sources.base_dirs(&project_dir, &paths),
+        files: paths,
     })
 }
 
@@ -247,27 +258,33 @@ fn valid_service_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
 }
 
+/// What selects the services to load and how build-only services are named.
+struct Selection<'a> {
+    /// Active profiles (`--profile`, `COMPOSE_PROFILES`).
+    active: &'a [String],
+    /// Services named on the command line.
+    targets: &'a [String],
+    /// The project name, when build-only services get Compose's image names.
+    build_images: Option<&'a str>,
+}
+
+/// Converts the enabled services; also returns the profiles the targets activated.
 fn services(
     cx: &mut Cx<'_>,
     root: &Node,
     fs: &dyn SourceFs,
     dirs: (&Path, &[PathBuf]),
     lookup: &dyn Fn(&str) -> Option<String>,
-    (active, build_images): (&[String], Option<&str>),
-) -> IndexMap<String, crate::model::Service> {
+    sel: &Selection<'_>,
+) -> (IndexMap<String, crate::model::Service>, Vec<String>) {
     let mut out = IndexMap::new();
-    let Some(node) = root.get("services") else {
-        return out;
-    };
-    if node.is_null() {
-        return out;
-    }
-    let Some(entries) = cx.map("services", node) else {
-        return out;
+    let entries = match root.get("services") {
+        Some(node) if !node.is_null() => cx.map("services", node).unwrap_or_default(),
+        _ => Vec::new(),
     };
     let all: Vec<String> = entries.iter().map(|(n, _, _)| n.clone()).collect();
-    let mut disabled: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut enabled: Vec<(String, &Node, &Node)> = Vec::new();
+    let mut candidates = Vec::new();
+    let mut keys = Vec::new();
     for (name, knode, svc) in entries {
         if !valid_service_name(&name) {
             cx.error_hint(
@@ -283,11 +300,23 @@ fn services(
                 .unwrap_or_default(),
             None => Vec::new(),
         };
-        let on = profs.is_empty() || active.iter().any(|a| a == "*" || profs.contains(a));
-        if on {
-            enabled.push((name, knode, svc));
+        let on = profs.is_empty() || sel.active.iter().any(|a| a == "*" || profs.contains(a));
+        candidates.push(Candidate {
+            name,
+            node: svc,
+            profiles: profs,
+            on,
+        });
+        keys.push(knode);
+    }
+    let added = targets::enable(cx, &mut candidates, sel.targets);
+    let mut disabled: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut enabled: Vec<(String, &Node, &Node)> = Vec::new();
+    for (c, knode) in candidates.into_iter().zip(keys) {
+        if c.on {
+            enabled.push((c.name, knode, c.node));
         } else {
-            disabled.insert(name, profs);
+            disabled.insert(c.name, c.profiles);
         }
     }
     for (name, knode, svc) in &enabled {
@@ -298,7 +327,7 @@ fn services(
             node: svc,
             lookup,
             env_file,
-            build_image: build_images.map(|project| format!("{project}-{name}")),
+            build_image: sel.build_images.map(|project| format!("{project}-{name}")),
         };
         if let Some(s) = service::convert(cx, input) {
             out.insert(name.clone(), s);
@@ -309,7 +338,7 @@ fn services(
     for s in out.values_mut() {
         s.depends_on.retain(|d, _| !disabled.contains_key(d));
     }
-    out
+    (out, added)
 }
 
 /// Reports depends_on entries naming unknown or profile-disabled services, at the entry.
@@ -320,27 +349,7 @@ fn check_dependencies(
     all: &[String],
     disabled: &BTreeMap<String, Vec<String>>,
 ) {
-    let mut entries: Vec<(String, Span, bool)> = match svc.get("depends_on").map(|d| &d.kind) {
-        Some(Kind::Seq(items)) => items
-            .iter()
-            .filter_map(|i| i.as_str().map(|s| (s.to_string(), i.span, true)))
-            .collect(),
-        Some(Kind::Map(m)) => m
-            .iter()
-            .map(|(k, v)| {
-                let required =
-                    !matches!(v.get("required").map(|r| &r.kind), Some(Kind::Bool(false)))
-                        && v.get("required").and_then(Node::as_str) != Some("false");
-                (k.scalar_text().unwrap_or_default(), k.span, required)
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    entries.extend(
-        service::implied_dependencies(svc)
-            .into_iter()
-            .map(|(d, span)| (d, span, true)),
-    );
+    let entries = targets::dependencies(svc);
     let names: Vec<&str> = all.iter().map(String::as_str).collect();
     for (dep, span, required) in entries {
         if let Some(profs) = disabled.get(&dep) {

@@ -27,6 +27,7 @@ mod schema;
 mod service;
 mod shortsyntax;
 mod source;
+mod targets;
 mod value;
 pub mod yaml;
 
@@ -78,6 +79,11 @@ pub struct LoadOptions {
     pub env_files: Vec<PathBuf>,
     /// `--profile`.
     pub profiles: Vec<String>,
+    /// Services named on the command line (`up SVC`, `run SVC`). As in Compose, each is loaded
+    /// whatever the active profiles, and its profiles are activated for the services it
+    /// (transitively) depends on; they are added to `Loaded::profiles`. A name that is not a
+    /// service of the stack is an error (with a did-you-mean hint). Empty: no effect.
+    pub target_services: Vec<String>,
     /// A service with `build` but no `image` gets Compose's image name `<project>-<service>`
     /// and a warning instead of an error (for `config`/`validate`; the image must exist to run).
     pub build_image_names: bool,
@@ -98,18 +104,18 @@ pub struct Loaded {
     pub home: Option<String>,
     /// Every file read (stack files, includes, extends, env files), indexed by `Span::file`.
     pub sources: Vec<PathBuf>,
+    /// For each of `sources`, the directory relative paths written in it resolve from.
+    pub bases: Vec<PathBuf>,
 }
 
 impl Loaded {
     /// Directory relative paths in `node` resolve from: the project directory for the
-    /// top-level stack files, else the directory of the included/extended file that wrote it.
+    /// top-level stack files, the `project_directory` of an include (default: the directory of
+    /// its first file), else the directory of the extended file that wrote it.
     pub fn base_dir(&self, node: &yaml::Node) -> PathBuf {
-        let project = PathBuf::from(&self.stack.working_dir);
-        match self.sources.get(node.span.file as usize) {
-            Some(p) if !self.files.contains(p) => {
-                p.parent().map_or(project, std::path::Path::to_path_buf)
-            }
-            _ => project,
-        }
+        self.bases
+            .get(node.span.file as usize)
+            .cloned()
+            .unwrap_or_else(|| PathBuf::from(&self.stack.working_dir))
     }
 }

@@ -58,6 +58,9 @@ pub struct SourceFile {
     /// How the path is shown in diagnostics (relative to the working dir when inside it).
     pub display: String,
     pub text: String,
+    /// Directory relative paths written in this file resolve from, when set by an `include`
+    /// (its `project_directory`, or the directory of its first file).
+    pub base: Option<PathBuf>,
 }
 
 /// Every text loaded so far; `Span::file` indexes into it.
@@ -72,6 +75,7 @@ impl SourceMap {
             path,
             display,
             text,
+            base: None,
         });
         // More than u32::MAX files cannot be loaded in practice; saturate rather than panic.
         u32::try_from(self.files.len() - 1).unwrap_or(u32::MAX)
@@ -80,6 +84,32 @@ impl SourceMap {
     /// Paths of all files, indexed by file id.
     pub fn paths(&self) -> Vec<PathBuf> {
         self.files.iter().map(|f| f.path.clone()).collect()
+    }
+
+    pub fn set_base(&mut self, id: u32, dir: PathBuf) {
+        if let Some(f) = self.files.get_mut(id as usize) {
+            f.base = Some(dir);
+        }
+    }
+
+    /// The directory relative paths in file `id` resolve from: its include base if any, the
+    /// project directory for the top-level stack files (`top`), else the file's directory.
+    pub fn base_dir(&self, id: u32, project_dir: &Path, top: &[PathBuf]) -> PathBuf {
+        match self.get(id) {
+            Some(SourceFile { base: Some(b), .. }) => b.clone(),
+            Some(f) if !top.contains(&f.path) => f
+                .path
+                .parent()
+                .map_or_else(|| project_dir.to_path_buf(), Path::to_path_buf),
+            _ => project_dir.to_path_buf(),
+        }
+    }
+
+    /// [`Self::base_dir`] of every file, indexed by file id.
+    pub fn base_dirs(&self, project_dir: &Path, top: &[PathBuf]) -> Vec<PathBuf> {
+        (0..self.files.len())
+            .map(|i| self.base_dir(u32::try_from(i).unwrap_or(u32::MAX), project_dir, top))
+            .collect()
     }
 
     pub fn get(&self, id: u32) -> Option<&SourceFile> {

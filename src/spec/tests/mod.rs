@@ -3,12 +3,14 @@
 mod compose_features;
 mod config_tests;
 mod corpus;
+mod include_tests;
 mod interp_tests;
 mod load_errors;
 mod load_keys;
 mod merge_tests;
 mod mutate;
 mod parity;
+mod target_tests;
 mod yaml_tests;
 
 use super::{Diagnostics, LoadOptions, Loaded, MemFs, load};
