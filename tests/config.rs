@@ -100,3 +100,19 @@ fn checked_in_schema_is_current() {
         path.display()
     );
 }
+
+#[test]
+fn an_unknown_service_on_the_command_line_fails_at_load_time() {
+    let d = tempdir("targets");
+    std::fs::write(
+        d.join("compose.yaml"),
+        "services:\n  web:\n    image: busybox:test\n  admin:\n    image: busybox:test\n    profiles: [debug]\n",
+    )
+    .expect("write");
+    // Unknown services are refused at load time, with the stack's services, before any daemon.
+    let out = rstack(&d, &["run", "--rm", "admn", "true"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("admn") && err.contains("admin"), "{err}");
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -904,3 +904,28 @@ fn exec_on_a_terminal_gets_a_tty_inside_the_container() {
     let plain = env.run(&["exec", "s", "tty"]);
     assert!(String::from_utf8_lossy(&plain.stdout).contains("not a tty"));
 }
+
+#[test]
+fn a_profiled_service_named_on_the_command_line_starts_without_its_profile() {
+    if skip_unless_root("targets") {
+        return;
+    }
+    let mut env = Env::new("targets");
+    let p = env.project("targets");
+    env.import_busybox();
+    env.write(
+        "compose.yaml",
+        &stack(
+            &p,
+            "  web:\n    <<: *base\n    command: [sleep, '1000']\n  admin:\n    <<: *base\n    profiles: [debug]\n    command: [sleep, '1000']\n",
+        ),
+    );
+    env.ok(&["up", "-d"]);
+    assert!(
+        env.ps_json(&p).iter().all(|r| r["service"] != "admin"),
+        "profile not active"
+    );
+    env.ok(&["up", "-d", "admin"]);
+    env.wait_for(&p, "admin", 5, |r| r["state"] == "running");
+    assert_eq!(env.ok(&["run", "--rm", "admin", "echo", "hi"]).trim(), "hi");
+}

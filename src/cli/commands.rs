@@ -8,7 +8,7 @@ use crate::api::attach::Frame;
 use crate::api::types::*;
 use crate::api::{ApiError, Client};
 use crate::daemon::config::DaemonConfig;
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use std::io::Write;
 
 pub fn run(cli: &Cli) -> Result<i32> {
@@ -101,7 +101,7 @@ fn config(cli: &Cli, a: &ConfigArgs) -> Result<i32> {
 }
 
 fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
-    let stack = project::load(cli)?;
+    let stack = project::load_for(cli, &a.services)?;
     let name = stack.name.clone();
     let services: Vec<String> = if a.services.is_empty() {
         stack.services.keys().cloned().collect()
@@ -279,19 +279,8 @@ fn exec(cli: &Cli, client: &Client, a: &ExecArgs) -> Result<i32> {
 }
 
 fn run_oneoff(cli: &Cli, client: &Client, a: &RunArgs) -> Result<i32> {
-    let stack = project::load(cli)?;
-    if !stack.services.contains_key(&a.service) {
-        bail!(
-            "no such service: {} (the stack has: {})",
-            a.service,
-            stack
-                .services
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
+    // An unknown service is a load error (with the stack's services and a hint).
+    let stack = project::load_for(cli, std::slice::from_ref(&a.service))?;
     let name = stack.name.clone();
     let req = RunRequest {
         stack,

@@ -22,7 +22,15 @@ pub fn options(cli: &Cli) -> Result<LoadOptions> {
 
 /// Loads and validates the stack; warnings go to stderr.
 pub fn load(cli: &Cli) -> Result<Stack> {
-    Ok(load_full(cli, false)?.stack)
+    load_for(cli, &[])
+}
+
+/// Like `load`, for services named on the command line: as in compose, those are enabled
+/// whatever their profiles (with their dependencies that share them).
+pub fn load_for(cli: &Cli, targets: &[String]) -> Result<Stack> {
+    let mut opts = options(cli)?;
+    opts.target_services = targets.to_vec();
+    Ok(load_with(opts)?.stack)
 }
 
 /// The whole load result (for `config`/`validate`). `build_image_names`: a service with only
@@ -30,6 +38,10 @@ pub fn load(cli: &Cli) -> Result<Stack> {
 pub fn load_full(cli: &Cli, build_image_names: bool) -> Result<spec::Loaded> {
     let mut opts = options(cli)?;
     opts.build_image_names = build_image_names;
+    load_with(opts)
+}
+
+fn load_with(opts: LoadOptions) -> Result<spec::Loaded> {
     match spec::load(&opts, &RealFs) {
         Ok(loaded) => {
             for w in &loaded.warnings {
