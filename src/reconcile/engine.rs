@@ -310,11 +310,12 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         let mut changed: HashSet<String> = HashSet::new();
         let mut failed: HashSet<String> = HashSet::new();
         let mut errors = Vec::new();
+        let late_warnings = Mutex::new(Vec::new());
         for level in graph.levels() {
             let todo: Vec<&String> = level.iter().filter(|s| selected.contains(*s)).collect();
             let results = join_all(todo.iter().map(|svc| {
                 let action = by_service.get(svc.as_str()).copied();
-                self.converge_one(&stack, svc, action, &images, &changed, &failed)
+                self.converge_one(&stack, svc, action, &images, &changed, &failed, &late_warnings)
             }))
             .await;
             for (svc, res) in todo.into_iter().zip(results) {
@@ -326,7 +327,6 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                         reports.push(rep);
                     }
                     Ok(None) => {}
-                    Err(Outcome::Warn(w)) => warnings.push(w),
                     Err(Outcome::Fail(e)) => {
                         failed.insert(svc.clone());
                         errors.push(e);
@@ -334,6 +334,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                 }
             }
         }
+        warnings.extend(late_warnings.into_inner().unwrap_or_else(|p| p.into_inner()));
         if !errors.is_empty() {
             return Err(EngineError::Failed(errors));
         }
@@ -355,6 +356,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         images: &HashMap<String, ResolvedImage>,
         changed: &HashSet<String>,
         failed: &HashSet<String>,
+        warnings: &Mutex<Vec<String>>,
     ) -> Result<Option<ActionReport>, Outcome> {
         let Some(action) = action else {
             return Ok(None);
@@ -375,7 +377,12 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                 if d.required {
                     return Err(Outcome::Fail(msg));
                 }
-                return Err(Outcome::Warn(format!("{msg} (not required: continuing)")));
+                // compose: an optional dependency that fails is reported, and the service
+                // starts anyway.
+                warnings
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(format!("{msg} (not required: continuing)"));
             }
             restart_for_dep |= d.restart && changed.contains(dep);
         }
@@ -609,8 +616,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
     }
 }
 
-/// A service that could not be converged: fatal for it (and its dependents) or only a warning.
+/// A service that could not be converged: fatal for it and its dependents.
 enum Outcome {
-    Warn(String),
     Fail(String),
 }

@@ -23,7 +23,19 @@ pub struct Health {
 }
 
 impl Health {
-    pub fn new(check: Healthcheck) -> Health {
+    pub fn new(mut check: Healthcheck) -> Health {
+        // Docker's rule: a zero duration means "the default" (a zero interval would probe
+        // in a busy loop, a zero timeout would fail every probe).
+        let defaults = Healthcheck::default();
+        for (value, default) in [
+            (&mut check.interval, defaults.interval),
+            (&mut check.timeout, defaults.timeout),
+            (&mut check.start_interval, defaults.start_interval),
+        ] {
+            if value.is_zero() {
+                *value = default;
+            }
+        }
         let now = Instant::now();
         Health {
             check,
@@ -145,6 +157,19 @@ mod tests {
             start_period: Duration::from_secs(10),
             start_interval: Duration::from_secs(1),
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn zero_durations_mean_the_defaults() {
+        let mut c = check();
+        c.interval = Duration::ZERO;
+        c.start_interval = Duration::ZERO;
+        let mut h = Health::new(c);
+        let t0 = Instant::now();
+        h.record(false, t0);
+        assert_eq!(h.next_probe_at(), t0 + Duration::from_secs(5));
+        h.record(true, t0);
+        assert_eq!(h.next_probe_at(), t0 + Duration::from_secs(30));
     }
 
     #[tokio::test(start_paused = true)]

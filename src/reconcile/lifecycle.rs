@@ -136,7 +136,8 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             .levels_of(project, services)?
             .into_iter()
             .flatten()
-            .filter(|(r, _)| r.pid.is_some())
+            // Restarting ones too: a kill cancels the pending restart.
+            .filter(|(r, _)| r.pid.is_some() || r.state == crate::store::State::Restarting)
             .map(|(_, h)| h)
             .collect();
         let errs: Vec<String> = join_all(targets.iter().map(|h| h.kill(signal)))

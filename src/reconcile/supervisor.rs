@@ -170,10 +170,7 @@ impl<R: Runtime> Supervisor<R> {
                 },
                 Some(r) => match self.watch(r).await {
                     Ended::Detached => return,
-                    Ended::Exited(st) => {
-                        self.record_exit(&st);
-                        self.after_exit(st).await
-                    }
+                    Ended::Exited(st) => self.after_exit(st).await,
                     Ended::Stopped(st, reply) => {
                         self.rec.stopped_by_user = true;
                         self.record_exit(&st);
@@ -206,7 +203,9 @@ impl<R: Runtime> Supervisor<R> {
     async fn idle_command(&mut self, cmd: Command) -> Option<Running> {
         match cmd {
             Command::Start(reply) | Command::Restart { reply, .. } => {
+                // A start by the user resets the restart count (Docker).
                 self.backoff.reset();
+                self.rec.restarts = 0;
                 let (r, res) = self.start().await;
                 let _ = reply.send(res);
                 r
@@ -275,6 +274,9 @@ impl<R: Runtime> Supervisor<R> {
                         return Ended::Stopped(st, Reply::Stop(reply));
                     }
                     Some(Command::Kill { signal, reply }) => {
+                        // Any kill through rstack is a manual stop (moby's kill.go): whenever
+                        // the process ends after it, the policy does not restart it.
+                        self.rec.stopped_by_user = true;
                         if let Err(e) = self.rt.signal(r.pid, signal) {
                             let _ = reply.send(Err(e.to_string()));
                             continue;
@@ -345,6 +347,12 @@ impl<R: Runtime> Supervisor<R> {
     }
 
     fn record_exit(&mut self, st: &ExitStatus) {
+        self.apply_exit(st);
+        self.save();
+    }
+
+    /// The exit's facts on the record, not yet published.
+    fn apply_exit(&mut self, st: &ExitStatus) {
         let rec = &mut self.rec;
         rec.state = State::Exited;
         rec.pid = None;
@@ -355,11 +363,13 @@ impl<R: Runtime> Supervisor<R> {
         if rec.health.is_some() {
             rec.health = Some(super::health::UNHEALTHY.to_string());
         }
-        self.save();
     }
 
-    /// Restart policy after an exit nobody asked for.
+    /// Restart policy after an exit nobody asked for. The exit is published once, already
+    /// as `Restarting` when the policy restarts it: a waiter (depends_on, --wait) never sees
+    /// a transient `Exited` of a container that is about to come back.
     async fn after_exit(&mut self, st: ExitStatus) -> Option<Running> {
+        self.apply_exit(&st);
         let def = &self.rec.service_def;
         if !should_restart(
             def.restart,
@@ -367,6 +377,7 @@ impl<R: Runtime> Supervisor<R> {
             self.rec.restarts,
             self.rec.stopped_by_user,
         ) {
+            self.save();
             return None;
         }
         let delay = self.backoff.next_delay(self.started.elapsed());
@@ -379,6 +390,7 @@ impl<R: Runtime> Supervisor<R> {
                 None => None,
                 Some(Command::Start(reply)) | Some(Command::Restart { reply, .. }) => {
                     self.backoff.reset();
+                    self.rec.restarts = 0;
                     let (r, res) = self.start().await;
                     let _ = reply.send(res);
                     r

@@ -286,3 +286,35 @@ async fn stop_is_manual_and_start_resumes() {
     assert_eq!(record(&e, "svc").state, State::Running);
     assert_eq!(rt.starts().len(), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_optional_dependency_that_fails_only_warns() {
+    let (e, rt) = engine();
+    let mut db = svc("db", &["run"]);
+    db.healthcheck = Some(healthcheck());
+    let mut api = svc("api", &["run"]);
+    api.depends_on.insert(
+        "db".into(),
+        Dependency {
+            condition: DependCondition::ServiceHealthy,
+            required: false,
+            restart: false,
+        },
+    );
+    let resp = e.up(up_req(stack("p11", vec![db, api]))).await.expect("up");
+    assert!(resp.warnings.iter().any(|w| w.contains("not required")), "{:?}", resp.warnings);
+    assert_eq!(rt.starts(), ["db", "api"], "api starts anyway");
+}
+
+#[tokio::test(start_paused = true)]
+async fn start_resets_the_restart_count() {
+    let (e, rt) = engine();
+    let mut s = svc("flaky", &["exit", "1", "10"]);
+    s.restart = RestartPolicy::OnFailure { max_retries: 1 };
+    e.up(up_req(stack("p12", vec![s]))).await.expect("up");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(rt.starts().len(), 2, "one retry");
+    e.start_services("p12", &[]).await.expect("start");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(rt.starts().len(), 4, "the retry budget is back after start");
+}
