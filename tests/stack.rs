@@ -561,7 +561,7 @@ fn after_a_simulated_host_crash_the_daemon_restarts_services_in_dependency_order
   db:
     <<: *base
     restart: always
-    command: ["sh", "-c", "sleep 0.3; touch /tmp/ready; sleep 1000"]
+    command: ["sh", "-c", "rm -f /tmp/ready; sleep 0.3; touch /tmp/ready; sleep 1000"]
     healthcheck:
       test: ["CMD", "test", "-f", "/tmp/ready"]
       start_interval: 50ms
@@ -580,6 +580,7 @@ fn after_a_simulated_host_crash_the_daemon_restarts_services_in_dependency_order
         ),
     );
     env.ok(&["up", "-d"]);
+    env.ok(&["exec", "app", "sh", "-c", "echo precious > /root/data.txt"]);
     let rows = env.ps_json(&p);
     let daemon: i32 = std::fs::read_to_string(env.data_root.join("daemon.lock"))
         .expect("lock")
@@ -630,6 +631,11 @@ fn after_a_simulated_host_crash_the_daemon_restarts_services_in_dependency_order
     assert!(
         once["pid"].is_null(),
         "restart: no stays down after the crash"
+    );
+    // The writable layer survived the crash.
+    assert_eq!(
+        env.ok(&["exec", "app", "cat", "/root/data.txt"]).trim(),
+        "precious"
     );
     drop(env);
     let _ = daemon.wait();

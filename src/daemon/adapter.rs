@@ -103,9 +103,15 @@ impl Runtime for NativeRuntime {
         }
         let shims = self.shims.clone();
         let c = cfg.clone();
-        let launched = tokio::task::spawn_blocking(move || shims.launch(&c))
-            .await
-            .map_err(|e| Box::new(e) as RtError)??;
+        let res: Result<runtime::Launched, RtError> =
+            match tokio::task::spawn_blocking(move || shims.launch(&c)).await {
+                Ok(r) => r.map_err(|e| Box::new(e) as RtError),
+                Err(e) => Err(Box::new(e)),
+            };
+        // A failed start must not keep the stdin FIFO's hold open.
+        let launched = res.inspect_err(|_| {
+            self.holds().remove(&cfg.id);
+        })?;
         // No pidfd means the shim has already exited (and been reaped): a container that
         // ended at once. Its exit.json is then already written.
         let pidfd = pidfd_open(launched.shim_pid);
@@ -190,6 +196,15 @@ impl Runtime for NativeRuntime {
             Ok(child) => wait_probe_process(child, timeout).await,
             Err(_) => false,
         }
+    }
+
+    async fn release(&self, cfg: &ContainerConfig) -> Result<(), RtError> {
+        let c = cfg.clone();
+        tokio::task::spawn_blocking(move || {
+            runtime::release(&c).map_err(|e| Box::new(e) as RtError)
+        })
+        .await
+        .map_err(|e| Box::new(e) as RtError)?
     }
 
     async fn remove(&self, cfg: &ContainerConfig) -> Result<(), RtError> {

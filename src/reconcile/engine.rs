@@ -315,7 +315,15 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             let todo: Vec<&String> = level.iter().filter(|s| selected.contains(*s)).collect();
             let results = join_all(todo.iter().map(|svc| {
                 let action = by_service.get(svc.as_str()).copied();
-                self.converge_one(&stack, svc, action, &images, &changed, &failed, &late_warnings)
+                self.converge_one(
+                    &stack,
+                    svc,
+                    action,
+                    &images,
+                    &changed,
+                    &failed,
+                    &late_warnings,
+                )
             }))
             .await;
             for (svc, res) in todo.into_iter().zip(results) {
@@ -334,7 +342,11 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                 }
             }
         }
-        warnings.extend(late_warnings.into_inner().unwrap_or_else(|p| p.into_inner()));
+        warnings.extend(
+            late_warnings
+                .into_inner()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
         if !errors.is_empty() {
             return Err(EngineError::Failed(errors));
         }
@@ -513,7 +525,9 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                 rec.exit_code = Some(st.as_ref().map(|s| s.code).unwrap_or(255));
                 rec.oom_killed = st.as_ref().is_some_and(|s| s.oom_killed);
                 rec.finished_at = Some(st.map(|s| s.finished_at_ms).unwrap_or_else(now_ms));
-                let _ = self.rt.remove(&rec.config).await;
+                // The run is over: free its processes, mounts and cgroups, but keep the
+                // writable layer and log, as a daemon or host restart must not lose them.
+                let _ = self.rt.release(&rec.config).await;
                 self.store.put_container(&rec)?;
             }
             if rec.one_off && rec.auto_remove {
@@ -597,9 +611,16 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             .ok_or_else(|| EngineError::Invalid(format!("no such service: {service}")))?;
         let mut rec = self.new_record(stack, service, img, Some(cmd))?;
         rec.auto_remove = rm;
-        self.create_and_start(rec)
-            .await
-            .map_err(|e| EngineError::Failed(vec![e]))
+        let id = rec.id.clone();
+        match self.create_and_start(rec).await {
+            Ok(h) => Ok(h),
+            Err(e) => {
+                if rm {
+                    self.remove_by_id(&id).await;
+                }
+                Err(EngineError::Failed(vec![e]))
+            }
+        }
     }
 
     /// The write end of a one-off container's stdin (see `Runtime::open_stdin`).

@@ -155,6 +155,10 @@ impl Runtime for Arc<FakeRuntime> {
             .unwrap_or(false)
     }
 
+    async fn release(&self, _cfg: &ContainerConfig) -> Result<(), RtError> {
+        Ok(())
+    }
+
     async fn remove(&self, cfg: &ContainerConfig) -> Result<(), RtError> {
         self.inner().removed.push(cfg.id.clone());
         Ok(())

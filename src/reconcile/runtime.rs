@@ -65,6 +65,10 @@ pub trait Runtime: Send + Sync + 'static {
         timeout: std::time::Duration,
     ) -> impl Future<Output = bool> + Send;
 
+    /// Releases what a run left when its shim died unseen (processes, mounts, cgroups),
+    /// keeping the writable layer and the log for the next start.
+    fn release(&self, cfg: &ContainerConfig) -> impl Future<Output = Result<(), RtError>> + Send;
+
     /// Removes everything the container left: mounts, cgroups, its state directory.
     fn remove(&self, cfg: &ContainerConfig) -> impl Future<Output = Result<(), RtError>> + Send;
 }

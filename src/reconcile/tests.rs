@@ -302,7 +302,11 @@ async fn an_optional_dependency_that_fails_only_warns() {
         },
     );
     let resp = e.up(up_req(stack("p11", vec![db, api]))).await.expect("up");
-    assert!(resp.warnings.iter().any(|w| w.contains("not required")), "{:?}", resp.warnings);
+    assert!(
+        resp.warnings.iter().any(|w| w.contains("not required")),
+        "{:?}",
+        resp.warnings
+    );
     assert_eq!(rt.starts(), ["db", "api"], "api starts anyway");
 }
 

@@ -224,14 +224,21 @@ pub fn read_exit(state_dir: &Path) -> Result<Option<ExitStatus>> {
     }
 }
 
-/// Fallback teardown when a shim died: kills what is left in the cgroup, unmounts, removes
-/// the cgroup and the container's upper/work/merged dirs. Idempotent.
-pub fn cleanup(cfg: &ContainerConfig) -> Result<()> {
+/// Releases what a run held when its shim died without tearing down: kills what is left in
+/// the cgroup, unmounts, removes the cgroup. The writable layer and the log stay (the
+/// container may be started again). Idempotent.
+pub fn release(cfg: &ContainerConfig) -> Result<()> {
     let layout = Layout::detect()?;
     let cg = Cgroup::locate(&layout, &cfg.cgroup_path, &cfg.resources)?;
     cg.kill_all();
     let _ = nix::mount::umount2(&cfg.root.merged, nix::mount::MntFlags::MNT_DETACH);
-    cg.remove()?;
+    cg.remove()
+}
+
+/// Removes a container from the host: `release`, then its upper/work/merged dirs.
+/// Idempotent.
+pub fn cleanup(cfg: &ContainerConfig) -> Result<()> {
+    release(cfg)?;
     for d in [&cfg.root.upper, &cfg.root.work] {
         match std::fs::remove_dir_all(d) {
             Ok(()) => {}

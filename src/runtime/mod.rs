@@ -32,7 +32,7 @@ pub use defaults::{
 };
 pub use error::RuntimeError;
 pub use exec::{ExecSpec, exec_command, nsexec_main};
-pub use launch::{Launched, ShimPool, cleanup, launch, read_exit};
+pub use launch::{Launched, ShimPool, cleanup, launch, read_exit, release};
 pub use selfexe::SelfExe;
 pub use shim::{STDIN_FIFO, shim_main};
 pub use signal::{parse_signal, signal};
