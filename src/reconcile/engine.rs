@@ -315,15 +315,12 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             let todo: Vec<&String> = level.iter().filter(|s| selected.contains(*s)).collect();
             let results = join_all(todo.iter().map(|svc| {
                 let action = by_service.get(svc.as_str()).copied();
-                self.converge_one(
-                    &stack,
-                    svc,
-                    action,
-                    &images,
-                    &changed,
-                    &failed,
-                    &late_warnings,
-                )
+                let so_far = SoFar {
+                    changed: &changed,
+                    failed: &failed,
+                    warnings: &late_warnings,
+                };
+                self.converge_one(&stack, svc, action, &images, so_far)
             }))
             .await;
             for (svc, res) in todo.into_iter().zip(results) {
@@ -366,10 +363,13 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         svc: &str,
         action: Option<&Action>,
         images: &HashMap<String, ResolvedImage>,
-        changed: &HashSet<String>,
-        failed: &HashSet<String>,
-        warnings: &Mutex<Vec<String>>,
+        so_far: SoFar<'_>,
     ) -> Result<Option<ActionReport>, Outcome> {
+        let SoFar {
+            changed,
+            failed,
+            warnings,
+        } = so_far;
         let Some(action) = action else {
             return Ok(None);
         };
@@ -635,6 +635,16 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             self.remove_container(&rec, None).await;
         }
     }
+}
+
+/// What `up` knows from the levels already converged.
+struct SoFar<'a> {
+    /// Services created, recreated, started or restarted (for depends_on.restart).
+    changed: &'a HashSet<String>,
+    /// Services that could not be brought up (their dependents fail too).
+    failed: &'a HashSet<String>,
+    /// Warnings found while converging (optional dependencies that failed).
+    warnings: &'a Mutex<Vec<String>>,
 }
 
 /// A service that could not be converged: fatal for it and its dependents.
