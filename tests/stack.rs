@@ -935,3 +935,36 @@ fn a_profiled_service_named_on_the_command_line_starts_without_its_profile() {
     env.wait_for(&p, "admin", 5, |r| r["state"] == "running");
     assert_eq!(env.ok(&["run", "--rm", "admin", "echo", "hi"]).trim(), "hi");
 }
+
+#[test]
+fn probes_that_time_out_leave_no_process_in_the_container() {
+    if skip_unless_root("probe_timeout") {
+        return;
+    }
+    let mut env = Env::new("probe");
+    let p = env.project("probe");
+    env.import_busybox();
+    env.write(
+        "compose.yaml",
+        &stack(
+            &p,
+            r#"
+  s:
+    <<: *base
+    command: ["sleep", "1000"]
+    healthcheck:
+      test: ["CMD", "sleep", "100"]
+      timeout: 200ms
+      start_interval: 100ms
+"#,
+        ),
+    );
+    env.ok(&["up", "-d"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let ps = env.ok(&["exec", "s", "ps", "-o", "args"]);
+    let stuck = ps.lines().filter(|l| l.trim() == "sleep 100").count();
+    assert!(
+        stuck <= 1,
+        "timed-out probes must be killed, found {stuck}:\n{ps}"
+    );
+}

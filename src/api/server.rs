@@ -88,6 +88,16 @@ struct ListQuery {
     project: Option<String>,
 }
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn exec_env_replaces_by_key() {
+        let base = ["PATH=/bin".to_string(), "FOO=orig".to_string()];
+        let got = super::merge_env(&base, &["FOO=new".to_string(), "BAR=1".to_string()]);
+        assert_eq!(got, ["PATH=/bin", "FOO=new", "BAR=1"]);
+    }
+}
+
 pub fn view(r: &ContainerRecord) -> ContainerView {
     ContainerView {
         id: r.id.clone(),
@@ -244,14 +254,7 @@ async fn exec<R: Runtime, I: ImageSource>(
     let (rec, pid) = st.engine.exec_target(&project, &req.service)?;
     let spec = ExecSpec {
         args: req.cmd.clone(),
-        env: rec
-            .config
-            .process
-            .env
-            .iter()
-            .chain(req.env.iter())
-            .cloned()
-            .collect(),
+        env: merge_env(&rec.config.process.env, &req.env),
         cwd: req.workdir.clone().or(Some(rec.config.process.cwd.clone())),
         user: req.user.clone().or(rec.config.process.user.clone()),
         stdin: true,
@@ -299,6 +302,18 @@ fn switching_protocols() -> Result<Response, ApiFailure> {
         .header("upgrade", attach::UPGRADE_PROTOCOL)
         .body(Body::empty())
         .map_err(|e| ApiFailure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+/// The container's environment with `exec -e` entries replacing theirs by key (a duplicate
+/// key would leave programs reading the first, i.e. the old, value).
+fn merge_env(base: &[String], overrides: &[String]) -> Vec<String> {
+    let key = |kv: &String| kv.split('=').next().unwrap_or("").to_string();
+    let replaced: std::collections::HashSet<String> = overrides.iter().map(key).collect();
+    base.iter()
+        .filter(|kv| !replaced.contains(&key(kv)))
+        .chain(overrides.iter())
+        .cloned()
+        .collect()
 }
 
 /// Client bytes to stdin; stdout/stderr and the exit code back as frames.

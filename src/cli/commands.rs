@@ -136,14 +136,17 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
     if a.detach || a.wait {
         return Ok(0);
     }
-    attach_until_interrupt(client, &name, &services, since)
+    attach_until_interrupt(client, &name, &a.services, &services, since)
 }
 
 /// Foreground `up`: stream the project's logs; Ctrl-C (or SIGTERM) stops the stack.
+/// `services` (empty = the whole project) are followed and stopped; `names` size the
+/// log prefixes.
 fn attach_until_interrupt(
     client: &Client,
     project: &str,
     services: &[String],
+    names: &[String],
     since: String,
 ) -> Result<i32> {
     let mut set = nix::sys::signal::SigSet::empty();
@@ -153,6 +156,10 @@ fn attach_until_interrupt(
     set.thread_block().context("blocking SIGINT")?;
     let socket = client.socket().to_path_buf();
     let p = project.to_string();
+    let stop = ServicesRequest {
+        services: services.to_vec(),
+        ..Default::default()
+    };
     std::thread::spawn(move || {
         let _ = set.wait();
         eprintln!("Gracefully stopping... (press Ctrl-C again to force)");
@@ -161,7 +168,7 @@ fn attach_until_interrupt(
             let _ = c.call::<_, serde_json::Value>(
                 "POST",
                 &format!("/v1/projects/{p}/stop"),
-                Some(&ServicesRequest::default()),
+                Some(&stop),
             );
             std::process::exit(130);
         });
@@ -169,9 +176,9 @@ fn attach_until_interrupt(
         drop(stopper);
         std::process::exit(130);
     });
-    let mut printer = LogPrinter::new(services, true, false);
+    let mut printer = LogPrinter::new(names, true, false);
     let q = LogsQuery {
-        services: vec![],
+        services: services.to_vec(),
         follow: true,
         tail: None,
         since: Some(since),

@@ -90,10 +90,20 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
         }
     };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving the API")?;
+    let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stopping_tx.send(());
+    });
+    tokio::select! {
+        res = server => res.context("serving the API")?,
+        // Followers (`logs -f`, attached `up`) would hold a graceful shutdown open forever:
+        // give open requests a moment, then close them.
+        _ = async {
+            let _ = stopping.await;
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        } => {}
+    }
     let _ = std::fs::remove_file(&cfg.socket);
     if let Ok(layout) = crate::runtime::cgroup::Layout::detect() {
         crate::runtime::cgroup::remove_empty_parents(&layout, crate::plan::CGROUP_PARENT);

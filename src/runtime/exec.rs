@@ -1,6 +1,7 @@
-//! Exec into a running container: the daemon runs `rstack nsexec PID SPEC-JSON`, which joins
-//! the container's cgroups and namespaces, forks (so the pid namespace applies), drops
-//! privileges like the container's init and execs; the parent relays the exit status.
+//! Exec into a running container: the daemon runs `rstack nsexec PID` (the spec in its
+//! environment), which joins the container's cgroups and namespaces, forks (so the pid
+//! namespace applies), drops privileges like the container's init and execs; the parent
+//! relays the exit status.
 
 use super::cgroup::Layout;
 use super::error::{Result, RuntimeError};
@@ -31,16 +32,22 @@ pub struct ExecSpec {
 /// straight to the process; its exit code is the process's (128+n when killed by signal n).
 pub fn exec_command(exe: &SelfExe, pid: i32, spec: &ExecSpec) -> std::process::Command {
     let mut c = std::process::Command::new(exe.path());
+    // The spec (with the container's environment, secrets included) goes in our own
+    // environment, which only root can read, not in the world-readable command line.
     c.arg("nsexec")
         .arg(pid.to_string())
-        .arg(serde_json::to_string(spec).unwrap_or_default());
+        .env(SPEC_ENV, serde_json::to_string(spec).unwrap_or_default());
     c
 }
+
+/// Environment variable carrying nsexec's spec (see `exec_command`).
+const SPEC_ENV: &str = "RSTACK_NSEXEC_SPEC";
 
 /// Exit code for failures of rstack itself (Docker's convention).
 const RUNTIME_FAILURE: i32 = 125;
 
-/// Entry point of `rstack nsexec PID SPEC-JSON` (`args` without the subcommand itself).
+/// Entry point of `rstack nsexec PID` with the spec in `RSTACK_NSEXEC_SPEC` (or `rstack nsexec
+/// PID SPEC-JSON`); `args` is what follows the subcommand.
 pub fn nsexec_main(args: &[String]) -> i32 {
     match nsexec(args) {
         Ok(code) => code,
@@ -52,10 +59,15 @@ pub fn nsexec_main(args: &[String]) -> i32 {
 }
 
 fn nsexec(args: &[String]) -> Result<i32> {
-    let [pid, spec] = args else {
-        return Err(RuntimeError::Invalid(
-            "usage: rstack nsexec PID SPEC-JSON".into(),
-        ));
+    let from_env = std::env::var(SPEC_ENV).ok();
+    let (pid, spec) = match (args, &from_env) {
+        ([pid], Some(spec)) => (pid, spec),
+        ([pid, spec], _) => (pid, spec),
+        _ => {
+            return Err(RuntimeError::Invalid(format!(
+                "usage: {SPEC_ENV}=SPEC-JSON rstack nsexec PID"
+            )));
+        }
     };
     let pid: i32 = pid
         .parse()
@@ -138,7 +150,20 @@ fn nsexec(args: &[String]) -> Result<i32> {
             spec.no_new_privileges,
             cwd,
         ) {
-            Ok((path, env)) => sys::execve(&path, &spec.args, &env),
+            Ok((path, env)) => {
+                // Dies with this helper: a probe killed at its timeout, or an exec whose client
+                // went away, must not leave its process running in the container. Set after
+                // the credential change (which clears it); getppid() is 0 while the parent,
+                // outside our pid namespace, still lives.
+                // SAFETY: prctl/getppid with integer arguments.
+                unsafe {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    if libc::getppid() != 0 {
+                        libc::_exit(RUNTIME_FAILURE);
+                    }
+                }
+                sys::execve(&path, &spec.args, &env)
+            }
             Err(m) => m,
         };
         let code = if msg.contains("not found") || msg.contains("no such file") {
