@@ -229,9 +229,17 @@ mod tests {
             .get_args()
             .map(|s| s.to_string_lossy().into_owned())
             .collect();
-        assert_eq!(a[0], "nsexec");
-        assert_eq!(a[1], "42");
-        let back: ExecSpec = serde_json::from_str(&a[2]).unwrap();
+        assert_eq!(
+            a,
+            ["nsexec", "42"],
+            "the spec must not be on the command line"
+        );
+        let env = c
+            .get_envs()
+            .find(|(k, _)| *k == SPEC_ENV)
+            .and_then(|(_, v)| v)
+            .expect("spec in the environment");
+        let back: ExecSpec = serde_json::from_str(&env.to_string_lossy()).unwrap();
         assert_eq!(back, spec);
         assert_eq!(c.get_program(), "/x/rstack");
     }
