@@ -176,7 +176,7 @@ fn nsexec(args: &[String]) -> Result<i32> {
         unsafe { libc::_exit(code) };
     }
     let st = match pty {
-        Some(pty) => tty::relay(child, pty.master),
+        Some(pty) => tty::relay(child, pty.master, &set),
         None => sys::forward_and_wait(child, &set),
     };
     Ok(sys::wait_status(st).0)

@@ -66,42 +66,86 @@ pub fn attach_child(pty: &Pty) -> std::result::Result<(), String> {
 }
 
 /// In nsexec's parent: copies fd 0 to the master and the master to fd 1 until `child` has
-/// exited and its output is drained; returns its wait status.
-pub fn relay(child: i32, master: RawFd) -> i32 {
+/// exited and its output is drained; forwards the signals blocked in `set` (nsexec's
+/// forwarded ones) to the child; returns its wait status.
+///
+/// The master is non-blocking and input waits in a buffer until the master takes it, so a
+/// child that is busy writing output can never deadlock against our writes of its input.
+pub fn relay(child: i32, master: RawFd, set: &libc::sigset_t) -> i32 {
+    // SAFETY: fcntl on the master we own; signalfd on a copy of the blocked set.
+    let sigfd = unsafe {
+        let fl = libc::fcntl(master, libc::F_GETFL);
+        libc::fcntl(master, libc::F_SETFL, fl | libc::O_NONBLOCK);
+        libc::signalfd(-1, set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK)
+    };
     let mut buf = [0u8; 16 * 1024];
+    let mut pending: Vec<u8> = Vec::new();
     let mut stdin_open = true;
+    let mut eof_sent = false;
     let mut status = None;
     loop {
+        if !stdin_open && !eof_sent && pending.is_empty() {
+            // EOF on the client's stdin: the terminal's EOF character, not a hang-up.
+            pending.push(4);
+            eof_sent = true;
+        }
         let mut fds = [
             libc::pollfd {
-                fd: if stdin_open { 0 } else { -1 },
+                fd: if stdin_open && pending.is_empty() {
+                    0
+                } else {
+                    -1
+                },
                 events: libc::POLLIN,
                 revents: 0,
             },
             libc::pollfd {
                 fd: master,
+                events: libc::POLLIN | if pending.is_empty() { 0 } else { libc::POLLOUT },
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: sigfd,
                 events: libc::POLLIN,
                 revents: 0,
             },
         ];
         // After the child exited, only drain what is buffered (no waiting).
         let timeout = if status.is_some() { 0 } else { 50 };
-        // SAFETY: a valid pollfd array of length 2.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
+        // SAFETY: a valid pollfd array of length 3 (negative fds are ignored).
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 3, timeout) };
+        if n > 0 && fds[2].revents != 0 {
+            // SAFETY: signalfd_siginfo is plain data; all-zero is a valid value.
+            let mut si: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+            let size = std::mem::size_of::<libc::signalfd_siginfo>();
+            let ptr = (&mut si as *mut libc::signalfd_siginfo).cast();
+            // SAFETY: reading whole siginfo records into a properly sized local.
+            while unsafe { libc::read(sigfd, ptr, size) } == size as isize {
+                let sig = si.ssi_signo as i32;
+                if sig != libc::SIGCHLD {
+                    // SAFETY: plain kill of our own child.
+                    unsafe { libc::kill(child, sig) };
+                }
+            }
+        }
         if n > 0 && fds[0].revents != 0 {
             // SAFETY: reading into our buffer from our stdin.
             let r = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
             if r > 0 {
-                sys::write_all(master, &buf[..r as usize]);
+                pending.extend_from_slice(&buf[..r as usize]);
             } else {
-                // EOF on the client's stdin: send the terminal's EOF character instead of
-                // closing the master, which would hang up the session.
-                sys::write_all(master, &[4]);
                 stdin_open = false;
             }
         }
+        if n > 0 && fds[1].revents & libc::POLLOUT != 0 && !pending.is_empty() {
+            // SAFETY: writing our buffer to the non-blocking master.
+            let w = unsafe { libc::write(master, pending.as_ptr().cast(), pending.len()) };
+            if w > 0 {
+                pending.drain(..w as usize);
+            }
+        }
         let mut drained = true;
-        if n > 0 && fds[1].revents != 0 {
+        if n > 0 && fds[1].revents & libc::POLLIN != 0 {
             // SAFETY: reading into our buffer from the master we own.
             let r = unsafe { libc::read(master, buf.as_mut_ptr().cast(), buf.len()) };
             if r > 0 {
@@ -117,6 +161,9 @@ pub fn relay(child: i32, master: RawFd) -> i32 {
             }
         } else if drained {
             sys::close(master);
+            if sigfd >= 0 {
+                sys::close(sigfd);
+            }
             return status.unwrap_or(0);
         }
     }
