@@ -117,12 +117,40 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         services: &[String],
         timeout: Option<Duration>,
     ) -> Result<(), EngineError> {
+        let services = self.with_restart_dependents(project, services)?;
         {
             let _g = self.lock(project).await;
-            self.stop_levels(self.levels_of(project, services)?, timeout)
+            self.stop_levels(self.levels_of(project, &services)?, timeout)
                 .await;
         }
-        self.start_services(project, services).await
+        self.start_services(project, &services).await
+    }
+
+    /// `services` plus, transitively, the services that depend on one of them with
+    /// `restart: true` (compose restarts those with their dependency). Empty stays empty (all).
+    fn with_restart_dependents(
+        &self,
+        project: &str,
+        services: &[String],
+    ) -> Result<Vec<String>, EngineError> {
+        if services.is_empty() {
+            return Ok(Vec::new());
+        }
+        let Some(stack) = self.store.project(project)? else {
+            return Ok(services.to_vec());
+        };
+        let mut out: Vec<String> = services.to_vec();
+        let mut i = 0;
+        while i < out.len() {
+            let dep = out[i].clone();
+            for (name, svc) in &stack.services {
+                if svc.depends_on.get(&dep).is_some_and(|d| d.restart) && !out.contains(name) {
+                    out.push(name.clone());
+                }
+            }
+            i += 1;
+        }
+        Ok(out)
     }
 
     pub async fn kill_services(

@@ -322,3 +322,33 @@ async fn start_resets_the_restart_count() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(rt.starts().len(), 4, "the retry budget is back after start");
 }
+
+#[tokio::test(start_paused = true)]
+async fn restarting_a_dependency_restarts_dependents_that_ask_for_it() {
+    let (e, rt) = engine();
+    let db = svc("db", &["run"]);
+    let mut api = svc("api", &["run"]);
+    api.depends_on.insert(
+        "db".into(),
+        Dependency {
+            condition: DependCondition::ServiceStarted,
+            required: true,
+            restart: true,
+        },
+    );
+    let mut other = svc("other", &["run"]);
+    dep(&mut other, "db", DependCondition::ServiceStarted);
+    e.up(up_req(stack("p13", vec![db, api, other])))
+        .await
+        .expect("up");
+    e.restart_services("p13", &["db".to_string()], None)
+        .await
+        .expect("restart");
+    let mut again: Vec<String> = rt.starts()[3..].to_vec();
+    again.sort();
+    assert_eq!(
+        again,
+        ["api", "db"],
+        "api (restart: true) follows db; other does not"
+    );
+}
