@@ -16,11 +16,27 @@ fn rstack(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
         .expect("run rstack")
 }
 
-fn tempdir(tag: &str) -> PathBuf {
+/// A temporary directory removed when dropped, also when the test fails.
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempdir(tag: &str) -> TempDir {
     let d = std::env::temp_dir().join(format!("rstack-config-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("mkdir");
-    d
+    TempDir(d)
 }
 
 #[test]
@@ -56,7 +72,6 @@ fn config_prints_the_resolved_stack_as_json_and_yaml() {
     assert_eq!(String::from_utf8_lossy(&svcs.stdout), "web\ndb\n");
     let profiles = rstack(&d, &["config", "--profiles"]);
     assert_eq!(String::from_utf8_lossy(&profiles.stdout), "debug\n");
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
@@ -80,7 +95,6 @@ fn validate_lists_every_problem_with_positions() {
     let up = rstack(&d, &["up", "-d"]);
     assert_eq!(up.status.code(), Some(1));
     assert!(!String::from_utf8_lossy(&up.stderr).contains("daemon"));
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
@@ -114,5 +128,4 @@ fn an_unknown_service_on_the_command_line_fails_at_load_time() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
     assert!(err.contains("admn") && err.contains("admin"), "{err}");
-    let _ = std::fs::remove_dir_all(&d);
 }
