@@ -4,6 +4,7 @@
 //! `supervisor` task per container applies restart policies and healthchecks. Both work
 //! against the `Runtime` trait, so they are tested with `fake::FakeRuntime` under paused time.
 
+mod boot;
 mod conditions;
 pub mod engine;
 mod error;
