@@ -73,13 +73,11 @@ fn parent_of(pid: i32) -> Option<i32> {
 }
 
 /// Resolves when the shim exits (it writes exit.json first), then reads the status.
-fn exit_future(pidfd: Option<OwnedFd>, state_dir: std::path::PathBuf) -> ExitFuture {
+fn exit_future(pidfd: OwnedFd, state_dir: std::path::PathBuf) -> ExitFuture {
     Box::pin(async move {
         // A pidfd polls readable once the process has exited.
         // SAFETY: the AsyncFd owns the OwnedFd, which stays open and unchanged until dropped.
-        if let Some(fd) = pidfd
-            && let Ok(afd) = unsafe { AsyncFd::register(fd) }
-        {
+        if let Ok(afd) = unsafe { AsyncFd::register(pidfd) } {
             let _ = afd.readable().await;
         }
         match runtime::read_exit(&state_dir) {
@@ -103,18 +101,20 @@ impl Runtime for NativeRuntime {
         }
         let shims = self.shims.clone();
         let c = cfg.clone();
-        let res: Result<runtime::Launched, RtError> =
+        let res: Result<(runtime::Launched, Option<OwnedFd>), RtError> =
             match tokio::task::spawn_blocking(move || shims.launch(&c)).await {
                 Ok(r) => r.map_err(|e| Box::new(e) as RtError),
                 Err(e) => Err(Box::new(e)),
             };
         // A failed start must not keep the stdin FIFO's hold open.
-        let launched = res.inspect_err(|_| {
+        let (launched, pidfd) = res.inspect_err(|_| {
             self.holds().remove(&cfg.id);
         })?;
-        // No pidfd means the shim has already exited (and been reaped): a container that
-        // ended at once. Its exit.json is then already written.
-        let pidfd = pidfd_open(launched.shim_pid);
+        let Some(pidfd) = pidfd else {
+            // Without a pidfd the exit could not be watched: do not leave it running blind.
+            let _ = runtime::signal(launched.pid, libc::SIGKILL);
+            return Err("cannot watch the container's shim: pidfd_open failed (Linux 5.3 or later is needed)".into());
+        };
         Ok(Running {
             pid: launched.pid,
             shim_pid: launched.shim_pid,
@@ -136,7 +136,7 @@ impl Runtime for NativeRuntime {
         Some(Running {
             pid,
             shim_pid,
-            exit: exit_future(Some(pidfd), cfg.state_dir.clone()),
+            exit: exit_future(pidfd, cfg.state_dir.clone()),
         })
     }
 

@@ -211,7 +211,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
     /// Converges a project to `req.stack` (see `docker compose up`).
     pub async fn up(&self, req: UpRequest) -> Result<UpResponse, EngineError> {
         let stack = req.stack;
-        let _guard = self.lock(&stack.name).await;
+        let guard = self.lock(&stack.name).await;
         let graph = crate::graph::build(&stack).map_err(|e| EngineError::Invalid(e.to_string()))?;
         for s in &req.services {
             if !stack.services.contains_key(s) {
@@ -346,6 +346,8 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         if !errors.is_empty() {
             return Err(EngineError::Failed(errors));
         }
+        // Waiting needs no lock: `stop`/`down` must not queue behind a slow healthcheck.
+        drop(guard);
         if req.wait {
             self.wait_stack(&stack, &selected).await?;
         }

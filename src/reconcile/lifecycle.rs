@@ -63,6 +63,11 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         services: &[String],
     ) -> Result<(), EngineError> {
         let _g = self.lock(project).await;
+        self.start_locked(project, services).await
+    }
+
+    /// `start_services` for a caller that holds the project lock.
+    async fn start_locked(&self, project: &str, services: &[String]) -> Result<(), EngineError> {
         let levels = self.levels_of(project, services)?;
         if levels.is_empty() && !services.is_empty() {
             return Err(EngineError::NotFound(format!(
@@ -118,12 +123,11 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         timeout: Option<Duration>,
     ) -> Result<(), EngineError> {
         let services = self.with_restart_dependents(project, services)?;
-        {
-            let _g = self.lock(project).await;
-            self.stop_levels(self.levels_of(project, &services)?, timeout)
-                .await;
-        }
-        self.start_services(project, &services).await
+        // One lock for both halves: nothing (a `down`, say) slips in between.
+        let _g = self.lock(project).await;
+        self.stop_levels(self.levels_of(project, &services)?, timeout)
+            .await;
+        self.start_locked(project, &services).await
     }
 
     /// `services` plus, transitively, the services that depend on one of them with

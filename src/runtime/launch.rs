@@ -21,6 +21,11 @@ pub struct Launched {
 /// Starts a container and returns once its process has exec'd (or failed to). Blocking.
 pub fn launch(cfg: &ContainerConfig, exe: &SelfExe) -> Result<Launched> {
     write_state(cfg)?;
+    launch_fresh(cfg, exe).map(|(l, _)| l)
+}
+
+/// A launch on a newly exec'd shim (state already written).
+fn launch_fresh(cfg: &ContainerConfig, exe: &SelfExe) -> Result<(Launched, Option<OwnedFd>)> {
     let shim_log = open_shim_log(&cfg.state_dir)?;
     let shim = spawn_shim(
         exe,
@@ -52,7 +57,9 @@ impl ShimPool {
     }
 
     /// Like `launch`, on the spare shim when there is one; then prepares the next spare.
-    pub fn launch(&self, cfg: &ContainerConfig) -> Result<Launched> {
+    /// Also returns a pidfd of the shim, opened before anything could reap it (so it can
+    /// never name a reused pid); it polls readable when the shim exits.
+    pub fn launch(&self, cfg: &ContainerConfig) -> Result<(Launched, Option<OwnedFd>)> {
         write_state(cfg)?;
         let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).take();
         let res = match spare {
@@ -64,11 +71,11 @@ impl ShimPool {
                     // The spare died (killed by someone): fall back to a fresh shim.
                     Err(_) => {
                         let _ = finish(shim);
-                        launch(cfg, &self.exe)
+                        launch_fresh(cfg, &self.exe)
                     }
                 }
             }
-            None => launch(cfg, &self.exe),
+            None => launch_fresh(cfg, &self.exe),
         };
         self.refill();
         res
@@ -140,10 +147,16 @@ fn spawn_shim(exe: &SelfExe, arg: &std::ffi::OsStr, stdin: Stdio, stderr: Stdio)
     Ok(Shim { child, ready: r })
 }
 
-/// Waits for the shim's report, leaves a thread to reap it, and parses the report.
-fn finish(mut shim: Shim) -> Result<Launched> {
+/// Waits for the shim's report, opens its pidfd, leaves a thread to reap it, and parses the
+/// report.
+fn finish(mut shim: Shim) -> Result<(Launched, Option<OwnedFd>)> {
     let shim_pid = shim.child.id() as i32;
     let report = read_report(&shim.ready, &mut shim.child);
+    // SAFETY: pidfd_open of our own, not yet reaped child; on success we own the fd.
+    let pidfd = unsafe {
+        let fd = libc::syscall(libc::SYS_pidfd_open, shim_pid, 0);
+        (fd >= 0).then(|| OwnedFd::from_raw_fd(fd as i32))
+    };
     let mut child = shim.child;
     // The shim runs for the container's lifetime; reap it whenever it ends so it never lingers
     // as a zombie of the daemon.
@@ -153,7 +166,7 @@ fn finish(mut shim: Shim) -> Result<Launched> {
         .spawn(move || {
             let _ = child.wait();
         });
-    parse_report(&report?, shim_pid)
+    Ok((parse_report(&report?, shim_pid)?, pidfd))
 }
 
 /// Reads the one report line; gives up once the shim has exited without writing one.
