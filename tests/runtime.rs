@@ -66,6 +66,7 @@ impl Fixture {
                 no_new_privileges: false,
                 rlimits: runtime::default_rlimits(),
                 stdin: false,
+                tty: None,
             },
             mounts: vec![MountConfig {
                 destination: "/tmp".into(),

@@ -868,7 +868,7 @@ fn run_rm_containers_are_removed_even_when_the_daemon_restarted_meanwhile() {
 }
 
 #[test]
-fn exec_on_a_terminal_gets_a_tty_inside_the_container() {
+fn exec_and_run_on_a_terminal_get_a_tty_inside_the_container() {
     if skip_unless_root("exec_tty") {
         return;
     }
@@ -901,6 +901,42 @@ fn exec_on_a_terminal_gets_a_tty_inside_the_container() {
         "{out:?}"
     );
     assert_eq!(out.status.code(), Some(5));
+    // run too: the one-off's own init gets a terminal from its devpts.
+    let out = script("run --rm s sh -c 'tty; exit 6'");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("/dev/pts/0"),
+        "{out:?}"
+    );
+    assert_eq!(out.status.code(), Some(6));
+    // Typed input reaches the one-off through its terminal.
+    let mut typed = std::process::Command::new("script")
+        .args(["-qec", &format!("{} run --rm s sh", bin()), "/dev/null"])
+        .current_dir(&env.work)
+        .env("RSTACK_SOCKET", &env.socket)
+        .env("RSTACK_DATA_ROOT", &env.data_root)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script");
+    {
+        use std::io::Write;
+        let mut stdin = typed.stdin.take().expect("stdin");
+        stdin
+            .write_all(b"echo typed-$((40+2))\nexit 3\n")
+            .expect("type");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let out = typed.wait_with_output().expect("wait");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("typed-42"),
+        "{out:?}"
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let out = script("run --rm -T s tty");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("not a tty"),
+        "{out:?}"
+    );
     // Without a terminal (or with -T) there is no TTY, as in compose.
     let out = script("exec -T s tty");
     assert!(

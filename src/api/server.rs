@@ -401,7 +401,7 @@ async fn run<R: Runtime, I: ImageSource>(
     }
     let handle = st
         .engine
-        .run_oneoff(&req.stack, &req.service, &req.cmd, req.rm)
+        .run_oneoff(&req.stack, &req.service, &req.cmd, req.rm, req.tty)
         .await?;
     let stdin = st.engine.open_stdin(&handle.record());
     let engine = st.engine.clone();

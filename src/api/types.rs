@@ -115,6 +115,9 @@ pub struct RunRequest {
     pub rm: bool,
     /// Start the service's dependencies first (compose default).
     pub deps: bool,
+    /// Give the container a terminal of (rows, columns).
+    #[serde(default)]
+    pub tty: Option<(u16, u16)>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

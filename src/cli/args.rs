@@ -158,6 +158,9 @@ pub struct RunArgs {
     /// Do not start the service's dependencies
     #[arg(long)]
     pub no_deps: bool,
+    /// Do not allocate a TTY (by default one is allocated when stdin and stdout are terminals)
+    #[arg(short = 'T', long = "no-TTY")]
+    pub no_tty: bool,
     pub service: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,

@@ -289,12 +289,18 @@ fn run_oneoff(cli: &Cli, client: &Client, a: &RunArgs) -> Result<i32> {
     // An unknown service is a load error (with the stack's services and a hint).
     let stack = project::load_for(cli, std::slice::from_ref(&a.service))?;
     let name = stack.name.clone();
+    let tty = (!a.no_tty && is_tty(0) && is_tty(1)).then(super::terminal::size);
     let req = RunRequest {
         stack,
         service: a.service.clone(),
         cmd: a.command.clone(),
         rm: a.rm,
         deps: !a.no_deps,
+        tty,
+    };
+    let _raw = match tty {
+        Some(_) => Some(super::terminal::RawMode::enter()?),
+        None => None,
     };
     let path = format!("/v1/projects/{name}/run");
     autostart(client, || attach(client, &path, &req))

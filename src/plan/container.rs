@@ -79,6 +79,7 @@ pub fn container_config(
             rlimits: crate::runtime::default_rlimits(),
             // One-off containers (`run`, given a command override) read the client's stdin.
             stdin: command.is_some(),
+            tty: None,
         },
         mounts: service
             .tmpfs

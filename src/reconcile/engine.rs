@@ -522,13 +522,15 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             .map_err(|e| EngineError::Conflict(format!("exec in {}: {e}", rec.name)))
     }
 
-    /// Creates and starts a one-off container for `run`; `rm`: remove it once it exited.
+    /// Creates and starts a one-off container for `run`; `rm`: remove it once it exited;
+    /// `tty`: give it a terminal of (rows, columns).
     pub async fn run_oneoff(
         &self,
         stack: &Stack,
         service: &str,
         cmd: &[String],
         rm: bool,
+        tty: Option<(u16, u16)>,
     ) -> Result<Handle, EngineError> {
         let names: BTreeSet<String> = [service.to_string()].into();
         let images = self.resolve_images(stack, &names)?;
@@ -537,6 +539,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             .ok_or_else(|| EngineError::Invalid(format!("no such service: {service}")))?;
         let mut rec = self.new_record(stack, service, img, Some(cmd))?;
         rec.auto_remove = rm;
+        rec.config.process.tty = tty;
         let id = rec.id.clone();
         match self.create_and_start(rec).await {
             Ok(h) => Ok(h),

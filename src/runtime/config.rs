@@ -61,6 +61,10 @@ pub struct ProcessConfig {
     /// writes, e.g. for `run`); otherwise stdin is /dev/null.
     #[serde(default)]
     pub stdin: bool,
+    /// Give the process a terminal of (rows, columns), created in the container's devpts;
+    /// its output is then logged as stdout, and stdin (if any) is typed into it.
+    #[serde(default)]
+    pub tty: Option<(u16, u16)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -18,8 +18,10 @@ pub struct ChildFds {
     pub err_w: RawFd,
     pub stdout_w: RawFd,
     pub stderr_w: RawFd,
-    /// Read end of the stdin FIFO, when the container has stdin.
+    /// Read end of the stdin FIFO, when the container has stdin (and no terminal).
     pub stdin_r: Option<RawFd>,
+    /// Socket to hand the terminal's master to the shim, when the container has a terminal.
+    pub console: Option<RawFd>,
     /// Shim-side ends the child must close.
     pub close: Vec<RawFd>,
 }
@@ -72,6 +74,13 @@ fn setup(cfg: &ContainerConfig, fds: &ChildFds) -> Result<()> {
         }
     }
     rootfs::setup(cfg)?;
+    if let (Some((rows, cols)), Some(sock)) = (cfg.process.tty, fds.console) {
+        // Created here, after pivot_root: the terminal lives in the container's own devpts.
+        let pty = super::tty::open(rows, cols)?;
+        super::tty::send_fd(sock, pty.master).map_err(RuntimeError::Start)?;
+        super::tty::attach_child(&pty).map_err(RuntimeError::Start)?;
+        sys::close(sock);
+    }
     rootfs::loopback_up()?;
     nix::unistd::sethostname(&cfg.hostname)
         .map_err(|e| RuntimeError::sys(format!("sethostname {:?}", cfg.hostname), e))?;

@@ -24,6 +24,8 @@ struct Running {
     stdout_r: RawFd,
     stderr_r: RawFd,
     sigfd: RawFd,
+    /// With a terminal: the stdin FIFO, typed into the master (which is `stdout_r`).
+    tty_input: Option<super::tty::Input>,
 }
 
 /// Entry point of the hidden `rstack shim DIR` subcommand; returns the process exit code.
@@ -153,13 +155,14 @@ fn start(state_dir: &Path, layout: Layout) -> Result<Running> {
         }
     };
     match spawn(&cfg, &cgroup) {
-        Ok((pid, stdout_r, stderr_r, sigfd)) => Ok(Running {
+        Ok((pid, stdout_r, stderr_r, sigfd, tty_input)) => Ok(Running {
             cfg,
             cgroup,
             pid,
             stdout_r,
             stderr_r,
             sigfd,
+            tty_input,
         }),
         Err(e) => {
             teardown(&cfg, &cgroup);
@@ -169,7 +172,11 @@ fn start(state_dir: &Path, layout: Layout) -> Result<Running> {
 }
 
 /// Clones the container init and waits until it exec'd (or failed).
-fn spawn(cfg: &ContainerConfig, cgroup: &Cgroup) -> Result<(i32, RawFd, RawFd, RawFd)> {
+/// What a started container hands the supervise loop: pid, stdout and stderr readers, the
+/// signalfd, and the terminal input when it has a terminal.
+type Spawned = (i32, RawFd, RawFd, RawFd, Option<super::tty::Input>);
+
+fn spawn(cfg: &ContainerConfig, cgroup: &Cgroup) -> Result<Spawned> {
     sys::block(&[libc::SIGCHLD]);
     let mut mask = nix::sys::signal::SigSet::empty();
     mask.add(nix::sys::signal::Signal::SIGCHLD);
@@ -187,6 +194,12 @@ fn spawn(cfg: &ContainerConfig, cgroup: &Cgroup) -> Result<(i32, RawFd, RawFd, R
         Some(open_stdin_fifo(&cfg.state_dir)?)
     } else {
         None
+    };
+    // With a terminal, the init sends its master back over this socket pair; the FIFO is
+    // then the shim's to type into the terminal, not the container's stdin.
+    let console = match cfg.process.tty {
+        Some(_) => Some(sys::socketpair()?),
+        None => None,
     };
     let cg_fd = if cgroup.v2 {
         cgroup.dirs.first().and_then(|d| {
@@ -207,15 +220,25 @@ fn spawn(cfg: &ContainerConfig, cgroup: &Cgroup) -> Result<(i32, RawFd, RawFd, R
             err_w,
             stdout_w: out_w,
             stderr_w: errp_w,
-            stdin_r,
-            close: vec![sync_w, err_r, out_r, errp_r, sigfd],
+            stdin_r: if console.is_some() { None } else { stdin_r },
+            console: console.map(|(_, child_end)| child_end),
+            close: [sync_w, err_r, out_r, errp_r, sigfd]
+                .into_iter()
+                .chain(console.map(|(shim_end, _)| shim_end))
+                .chain(stdin_r.filter(|_| console.is_some()))
+                .collect(),
         };
         child_main(cfg, &fds);
     }
     if let Some(fd) = cg_fd {
         sys::close(fd);
     }
-    for fd in [sync_r, err_w, out_w, errp_w].into_iter().chain(stdin_r) {
+    let tty_fifo = stdin_r.filter(|_| console.is_some());
+    for fd in [sync_r, err_w, out_w, errp_w]
+        .into_iter()
+        .chain(stdin_r.filter(|_| console.is_none()))
+        .chain(console.map(|(_, child_end)| child_end))
+    {
         sys::close(fd);
     }
     // A failure here usually means the child already failed: its own message (on the error
@@ -242,10 +265,27 @@ fn spawn(cfg: &ContainerConfig, cgroup: &Cgroup) -> Result<(i32, RawFd, RawFd, R
     }
     let msg = sys::read_to_end(err_r);
     sys::close(err_r);
+    // The init sent its terminal before exec, so it is waiting on the socket by now.
+    let master = console.and_then(|(shim_end, _)| {
+        let m = super::tty::recv_fd(shim_end);
+        sys::close(shim_end);
+        m
+    });
+    if console.is_some() && master.is_none() && msg.is_empty() && failure.is_none() {
+        failure = Some(RuntimeError::Start(
+            "the container did not hand over its terminal".into(),
+        ));
+        // SAFETY: kill our own child.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
     if !msg.is_empty() || failure.is_some() {
         // SAFETY: reap our own child, which exits right after writing the message.
         unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
-        for fd in [out_r, errp_r, sigfd] {
+        for fd in [out_r, errp_r, sigfd]
+            .into_iter()
+            .chain(master)
+            .chain(tty_fifo)
+        {
             sys::close(fd);
         }
         return Err(match failure {
@@ -253,7 +293,16 @@ fn spawn(cfg: &ContainerConfig, cgroup: &Cgroup) -> Result<(i32, RawFd, RawFd, R
             _ => RuntimeError::Start(String::from_utf8_lossy(&msg).into_owned()),
         });
     }
-    Ok((pid, out_r, errp_r, sigfd))
+    match master {
+        // With a terminal the output comes from the master (logged as stdout), and the
+        // stdout pipe is unused.
+        Some(m) => {
+            sys::close(out_r);
+            let input = tty_fifo.map(|f| super::tty::Input::new(f, m));
+            Ok((pid, m, errp_r, sigfd, input))
+        }
+        None => Ok((pid, out_r, errp_r, sigfd, None)),
+    }
 }
 
 /// Pumps logs and reaps until the container init exits, then records and tears down.
@@ -272,6 +321,7 @@ fn supervise(run: Running) {
     };
     let mut streams = [StreamLog::new("stdout"), StreamLog::new("stderr")];
     let mut fds = [run.stdout_r, run.stderr_r];
+    let mut tty_input = run.tty_input;
     let mut status: Option<i32> = None;
     let mut deadline: Option<Instant> = None;
     let mut buf = vec![0u8; 64 * 1024];
@@ -305,19 +355,36 @@ fn supervise(run: Running) {
                 events: libc::POLLIN,
                 revents: 0,
             },
+            libc::pollfd {
+                fd: tty_input.as_ref().map_or(-1, |t| t.poll_fifo()),
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
+        if tty_input.as_ref().is_some_and(|t| t.wants_master()) && fds[0] >= 0 {
+            pfds[0].events |= libc::POLLOUT;
+        }
         // SAFETY: valid pollfd array; negative fds are ignored by poll.
-        unsafe { libc::poll(pfds.as_mut_ptr(), 3, timeout) };
+        unsafe { libc::poll(pfds.as_mut_ptr(), 4, timeout) };
+        if let Some(t) = tty_input.as_mut() {
+            if pfds[3].revents != 0 {
+                t.read_fifo(&mut buf);
+            }
+            if pfds[0].revents & libc::POLLOUT != 0 {
+                t.write_master();
+            }
+        }
         for i in 0..2 {
-            if fds[i] < 0 || pfds[i].revents == 0 {
+            if fds[i] < 0 || pfds[i].revents & !libc::POLLOUT == 0 {
                 continue;
             }
             // SAFETY: reading into our buffer from an fd we own.
             let n = unsafe { libc::read(fds[i], buf.as_mut_ptr().cast(), buf.len()) };
+            let errno = std::io::Error::last_os_error().raw_os_error();
             if n > 0 {
                 let _ = streams[i].feed(&buf[..n as usize], &mut out);
-            } else if n == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR)
-            {
+            } else if n == 0 || !matches!(errno, Some(libc::EINTR) | Some(libc::EAGAIN)) {
+                // EOF, or EIO from a terminal's master once the container is gone.
                 let _ = streams[i].finish(&mut out);
                 sys::close(fds[i]);
                 fds[i] = -1;

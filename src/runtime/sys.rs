@@ -84,6 +84,28 @@ pub fn clone_fork(flags: u64, cgroup_fd: Option<RawFd>) -> Result<(i32, bool)> {
     Ok((r as i32, false))
 }
 
+/// socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC) -> two connected ends.
+pub fn socketpair() -> Result<(RawFd, RawFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: valid out array of two ints.
+    let rc = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    if rc != 0 {
+        return Err(RuntimeError::io(
+            "socketpair",
+            "",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok((fds[0], fds[1]))
+}
+
 /// pipe2(O_CLOEXEC) -> (read, write).
 pub fn pipe() -> Result<(RawFd, RawFd)> {
     let mut fds = [0; 2];

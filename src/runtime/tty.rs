@@ -168,3 +168,140 @@ pub fn relay(child: i32, master: RawFd, set: &libc::sigset_t) -> i32 {
         }
     }
 }
+
+/// Sends `fd` (a pty master) over a unix socket (SCM_RIGHTS), as runc's console socket does:
+/// the container's init creates its terminal inside its own devpts and hands the master out.
+pub fn send_fd(sock: RawFd, fd: RawFd) -> std::result::Result<(), String> {
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+    let mut cbuf = vec![0u8; space];
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // SAFETY: msghdr/cmsg set up over buffers that outlive the sendmsg call.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = space;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
+        if libc::sendmsg(sock, &msg, 0) != 1 {
+            return Err(format!(
+                "send terminal: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Receives a descriptor sent by `send_fd` (close-on-exec); `None` if the peer sent none.
+pub fn recv_fd(sock: RawFd) -> Option<RawFd> {
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+    let mut cbuf = vec![0u8; space];
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // SAFETY: msghdr/cmsg over buffers that outlive recvmsg; the cmsg is checked before use.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = space;
+        if libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC | libc::MSG_DONTWAIT) != 1 {
+            return None;
+        }
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null()
+            || (*cmsg).cmsg_level != libc::SOL_SOCKET
+            || (*cmsg).cmsg_type != libc::SCM_RIGHTS
+        {
+            return None;
+        }
+        Some(std::ptr::read_unaligned(
+            libc::CMSG_DATA(cmsg).cast::<RawFd>(),
+        ))
+    }
+}
+
+/// The shim's side of a container's terminal input: bytes from the daemon's stdin FIFO go to
+/// the pty master through a buffer, written only as the (non-blocking) master takes them, so
+/// the shim never blocks on a container that is not reading its terminal.
+pub struct Input {
+    /// The FIFO's read end; -1 once at EOF.
+    pub fifo: RawFd,
+    master: RawFd,
+    pending: Vec<u8>,
+    eof_sent: bool,
+}
+
+impl Input {
+    /// `master` is made non-blocking (its readers must take EAGAIN as "nothing yet").
+    pub fn new(fifo: RawFd, master: RawFd) -> Input {
+        // SAFETY: fcntl on a descriptor we own.
+        unsafe {
+            let fl = libc::fcntl(master, libc::F_GETFL);
+            libc::fcntl(master, libc::F_SETFL, fl | libc::O_NONBLOCK);
+        }
+        Input {
+            fifo,
+            master,
+            pending: Vec::new(),
+            eof_sent: false,
+        }
+    }
+
+    /// The FIFO to poll for input: only while nothing is waiting for the master.
+    pub fn poll_fifo(&self) -> RawFd {
+        if self.pending.is_empty() {
+            self.fifo
+        } else {
+            -1
+        }
+    }
+
+    /// Whether the master should be polled for POLLOUT.
+    pub fn wants_master(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// The FIFO is readable: take what it has (EOF becomes the terminal's EOF character).
+    pub fn read_fifo(&mut self, buf: &mut [u8]) {
+        // SAFETY: reading into the caller's buffer from the FIFO we own.
+        let n = unsafe { libc::read(self.fifo, buf.as_mut_ptr().cast(), buf.len()) };
+        if n > 0 {
+            self.pending.extend_from_slice(&buf[..n as usize]);
+        } else if n == 0 {
+            sys::close(self.fifo);
+            self.fifo = -1;
+            if !self.eof_sent {
+                self.pending.push(4);
+                self.eof_sent = true;
+            }
+        }
+    }
+
+    /// The master can take input: write what it takes.
+    pub fn write_master(&mut self) {
+        // SAFETY: writing our buffer to the non-blocking master.
+        let w = unsafe {
+            libc::write(
+                self.master,
+                self.pending.as_ptr().cast(),
+                self.pending.len(),
+            )
+        };
+        if w > 0 {
+            self.pending.drain(..w as usize);
+        }
+    }
+}
