@@ -305,3 +305,52 @@ impl Input {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_descriptor_crosses_the_console_socket() {
+        let (a, b) = sys::socketpair().expect("socketpair");
+        let (r, w) = sys::pipe().expect("pipe");
+        send_fd(a, w).expect("send");
+        let got = recv_fd(b).expect("received");
+        assert_ne!(got, w, "a new descriptor for the same pipe");
+        sys::write_all(got, b"x");
+        let mut buf = [0u8; 1];
+        // SAFETY: reading one byte into a local buffer from our pipe.
+        assert_eq!(unsafe { libc::read(r, buf.as_mut_ptr().cast(), 1) }, 1);
+        assert_eq!(&buf, b"x");
+        assert_eq!(recv_fd(b), None, "nothing more was sent");
+        for fd in [a, b, r, w, got] {
+            sys::close(fd);
+        }
+    }
+
+    #[test]
+    fn terminal_input_waits_in_a_buffer_and_eof_becomes_ctrl_d() {
+        let (fifo_r, fifo_w) = sys::pipe().expect("pipe");
+        let (master_r, master_w) = sys::pipe().expect("pipe");
+        let mut input = Input::new(fifo_r, master_w);
+        sys::write_all(fifo_w, b"ls\n");
+        sys::close(fifo_w);
+        let mut buf = [0u8; 64];
+        input.read_fifo(&mut buf);
+        assert!(input.wants_master());
+        assert_eq!(
+            input.poll_fifo(),
+            -1,
+            "no more input read while some is pending"
+        );
+        input.write_master();
+        input.read_fifo(&mut buf); // EOF
+        assert_eq!(input.fifo, -1);
+        input.write_master();
+        // SAFETY: reading into a local buffer from our pipe.
+        let n = unsafe { libc::read(master_r, buf.as_mut_ptr().cast(), buf.len()) };
+        assert_eq!(&buf[..n as usize], b"ls\n\x04");
+        sys::close(master_r);
+        sys::close(master_w);
+    }
+}
