@@ -390,18 +390,7 @@ fn containers_outlive_a_daemon_restart_and_stay_supervised() {
     );
     env.ok(&["up", "-d"]);
     let before = env.wait_for(&p, "svc", 5, |r| r["state"] == "running");
-    let daemon: i32 = std::fs::read_to_string(env.data_root.join("daemon.lock"))
-        .expect("lock")
-        .trim()
-        .parse()
-        .expect("pid");
-    // SAFETY: stopping the daemon this test started.
-    unsafe { libc::kill(daemon, libc::SIGTERM) };
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while std::path::Path::new(&format!("/proc/{daemon}")).exists() {
-        assert!(std::time::Instant::now() < deadline, "daemon did not stop");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    env.stop_daemon(libc::SIGTERM);
     let pid = before["pid"].as_i64().expect("pid");
     assert!(
         std::path::Path::new(&format!("/proc/{pid}")).exists(),
@@ -582,39 +571,19 @@ fn after_a_simulated_host_crash_the_daemon_restarts_services_in_dependency_order
     env.ok(&["up", "-d"]);
     env.ok(&["exec", "app", "sh", "-c", "echo precious > /root/data.txt"]);
     let rows = env.ps_json(&p);
-    let daemon: i32 = std::fs::read_to_string(env.data_root.join("daemon.lock"))
-        .expect("lock")
-        .trim()
-        .parse()
-        .expect("pid");
     // A crash of everything: daemon, shims, containers (SIGKILL, no teardown).
-    // SAFETY: killing processes this test started, by pid.
-    unsafe { libc::kill(daemon, libc::SIGKILL) };
+    env.stop_daemon(libc::SIGKILL);
     for r in &rows {
         let pid = r["pid"].as_i64().expect("running");
         if let Some(shim) = parent_of(pid) {
-            // SAFETY: as above.
+            // SAFETY: killing processes this test started, by pid.
             unsafe { libc::kill(shim, libc::SIGKILL) };
         }
         // SAFETY: as above.
         unsafe { libc::kill(pid as i32, libc::SIGKILL) };
     }
     std::thread::sleep(Duration::from_millis(300));
-    let mut daemon = env
-        .cmd(&["daemon", "--socket", env.socket.to_str().expect("utf8")])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(env.dir.join("daemon2.log")).expect("log"))
-        .spawn()
-        .expect("daemon");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !String::from_utf8_lossy(&env.run(&["version"]).stdout).contains("daemon version") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "daemon did not come up: {}",
-            std::fs::read_to_string(env.dir.join("daemon2.log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut daemon = env.start_daemon();
     let db = env.wait_for(&p, "db", 10, |r| {
         r["state"] == "running" && r["health"] == "healthy"
     });
@@ -837,20 +806,9 @@ fn run_rm_containers_are_removed_even_when_the_daemon_restarted_meanwhile() {
         .spawn()
         .expect("run");
     env.wait_for(&p, "s", 5, |r| r["state"] == "running");
-    let daemon: i32 = std::fs::read_to_string(env.data_root.join("daemon.lock"))
-        .expect("lock")
-        .trim()
-        .parse()
-        .expect("pid");
-    // SAFETY: stopping the daemon this test started.
-    unsafe { libc::kill(daemon, libc::SIGTERM) };
+    env.stop_daemon(libc::SIGTERM);
     let _ = run.wait();
-    let mut daemon = env
-        .cmd(&["daemon", "--socket", env.socket.to_str().expect("utf8")])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("daemon");
+    let mut daemon = env.start_daemon();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let out = env.run(&["-p", &p, "ps", "-a", "--format", "json"]);

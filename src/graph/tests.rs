@@ -1,11 +1,8 @@
 //! Graph tests: levels, closures, cycles named in full.
 
 use super::{GraphError, build, cycles};
-use crate::model::{
-    DependCondition, Dependency, Resources, RestartPolicy, Service, ServiceExtensions, Stack,
-};
+use crate::model::{DependCondition, Dependency, Service, Stack};
 use indexmap::IndexMap;
-use std::time::Duration;
 
 fn stack(spec: &[(&str, &[&str])]) -> Stack {
     let mut services = IndexMap::new();
@@ -23,29 +20,9 @@ fn stack(spec: &[(&str, &[&str])]) -> Stack {
                 )
             })
             .collect();
-        services.insert(
-            name.to_string(),
-            Service {
-                name: name.to_string(),
-                image: "b".into(),
-                entrypoint: None,
-                command: None,
-                environment: IndexMap::new(),
-                working_dir: None,
-                user: None,
-                hostname: None,
-                depends_on,
-                restart: RestartPolicy::No,
-                healthcheck: None,
-                resources: Resources::default(),
-                stop_signal: "SIGTERM".into(),
-                stop_grace_period: Duration::from_secs(10),
-                read_only: false,
-                tmpfs: Vec::new(),
-                init: false,
-                x_rstack: ServiceExtensions::default(),
-            },
-        );
+        let mut svc = Service::new(*name, "b");
+        svc.depends_on = depends_on;
+        services.insert(name.to_string(), svc);
     }
     Stack {
         name: "t".into(),

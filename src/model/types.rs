@@ -48,6 +48,32 @@ pub struct Service {
     pub x_rstack: ServiceExtensions,
 }
 
+impl Service {
+    /// A service running `image` with every other key at its Compose default.
+    pub fn new(name: impl Into<String>, image: impl Into<String>) -> Service {
+        Service {
+            name: name.into(),
+            image: image.into(),
+            entrypoint: None,
+            command: None,
+            environment: IndexMap::new(),
+            working_dir: None,
+            user: None,
+            hostname: None,
+            depends_on: IndexMap::new(),
+            restart: RestartPolicy::No,
+            healthcheck: None,
+            resources: Resources::default(),
+            stop_signal: "SIGTERM".into(),
+            stop_grace_period: Duration::from_secs(10),
+            read_only: false,
+            tmpfs: Vec::new(),
+            init: false,
+            x_rstack: ServiceExtensions::default(),
+        }
+    }
+}
+
 /// `depends_on` entry, long form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dependency {

@@ -2,32 +2,11 @@
 
 use super::*;
 use crate::image::{ImageConfig, ResolvedImage};
-use crate::model::{Resources, RestartPolicy, Service, ServiceExtensions, Tmpfs};
-use indexmap::IndexMap;
+use crate::model::{Resources, Service, Tmpfs};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 pub(crate) fn service(name: &str) -> Service {
-    Service {
-        name: name.into(),
-        image: "busybox:latest".into(),
-        entrypoint: None,
-        command: None,
-        environment: IndexMap::new(),
-        working_dir: None,
-        user: None,
-        hostname: None,
-        depends_on: IndexMap::new(),
-        restart: RestartPolicy::No,
-        healthcheck: None,
-        resources: Resources::default(),
-        stop_signal: "SIGTERM".into(),
-        stop_grace_period: Duration::from_secs(10),
-        read_only: false,
-        tmpfs: Vec::new(),
-        init: false,
-        x_rstack: ServiceExtensions::default(),
-    }
+    Service::new(name, "busybox:latest")
 }
 
 fn image(entrypoint: Option<&[&str]>, cmd: Option<&[&str]>) -> ResolvedImage {

@@ -10,7 +10,6 @@ use crate::model::{
     ServiceExtensions,
 };
 use indexmap::IndexMap;
-use std::time::Duration;
 
 /// What the converter needs besides the tree.
 pub struct ServiceInput<'a> {
@@ -33,26 +32,8 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
     let entries = cx.map(&base, input.node)?;
     let before = cx.report.items.iter().filter(|d| d.is_error()).count();
 
-    let mut svc = Service {
-        name: name.to_string(),
-        image: String::new(),
-        entrypoint: None,
-        command: None,
-        environment: input.env_file.into_iter().collect(),
-        working_dir: None,
-        user: None,
-        hostname: None,
-        depends_on: IndexMap::new(),
-        restart: RestartPolicy::No,
-        healthcheck: None,
-        resources: Resources::default(),
-        stop_signal: "SIGTERM".into(),
-        stop_grace_period: Duration::from_secs(10),
-        read_only: false,
-        tmpfs: Vec::new(),
-        init: false,
-        x_rstack: ServiceExtensions::default(),
-    };
+    let mut svc = Service::new(name, "");
+    svc.environment = input.env_file.into_iter().collect();
     let mut image_seen = false;
     let mut deploy_limits = Resources::default();
     let known: Vec<&str> = keys::SERVICE_IMPLEMENTED

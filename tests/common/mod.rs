@@ -168,6 +168,39 @@ impl Env {
         }
     }
 
+    /// Sends `signal` to this Env's daemon and waits (5 s at most) until it is gone.
+    pub fn stop_daemon(&self, signal: i32) {
+        let pid = self.daemon_pid().expect("a running daemon");
+        // SAFETY: signalling the daemon this test started, by its pid.
+        unsafe { libc::kill(pid, signal) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Path::new(&format!("/proc/{pid}")).exists() {
+            assert!(Instant::now() < deadline, "daemon {pid} did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts `rstack daemon` by hand (log in the test dir) and waits until it answers.
+    pub fn start_daemon(&self) -> std::process::Child {
+        let log = self.dir.join("daemon-by-hand.log");
+        let child = self
+            .cmd(&["daemon", "--socket", self.socket.to_str().expect("utf8")])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("daemon");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !String::from_utf8_lossy(&self.run(&["version"]).stdout).contains("daemon version") {
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not come up: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child
+    }
+
     fn daemon_pid(&self) -> Option<i32> {
         std::fs::read_to_string(self.data_root.join("daemon.lock"))
             .ok()?
