@@ -36,37 +36,41 @@ pub fn build(stack: &Stack) -> Result<Graph, GraphError> {
 /// Every dependency cycle of the stack, each in walk order starting at its earliest service
 /// (file order). Unknown dependencies are ignored here.
 pub fn cycles(stack: &Stack) -> Vec<Vec<String>> {
-    let mut g = DiGraph::new();
-    let mut idx = HashMap::new();
-    for name in stack.services.keys() {
-        idx.insert(name.clone(), g.add_node(name.clone()));
-    }
-    for (name, svc) in &stack.services {
-        for dep in svc.depends_on.keys() {
-            if let (Some(a), Some(b)) = (idx.get(name), idx.get(dep)) {
-                g.add_edge(*a, *b, ());
-            }
-        }
-    }
-    cycles_of(&g)
+    cycles_of(&graph_of(stack).0)
 }
 
 fn raw_graph(stack: &Stack) -> Result<DiGraph<String, ()>, GraphError> {
+    match graph_of(stack) {
+        (g, None) => Ok(g),
+        (_, Some((service, dependency))) => Err(GraphError::UnknownDependency {
+            service,
+            dependency,
+        }),
+    }
+}
+
+/// The dependency graph (edges service -> dependency), and the first dependency that names
+/// no service, if any (left out of the graph).
+fn graph_of(stack: &Stack) -> (DiGraph<String, ()>, Option<(String, String)>) {
     let mut g = DiGraph::new();
     let mut idx = HashMap::new();
     for name in stack.services.keys() {
         idx.insert(name.clone(), g.add_node(name.clone()));
     }
+    let mut unknown = None;
     for (name, svc) in &stack.services {
         for dep in svc.depends_on.keys() {
-            let b = idx.get(dep).ok_or_else(|| GraphError::UnknownDependency {
-                service: name.clone(),
-                dependency: dep.clone(),
-            })?;
-            g.add_edge(idx[name], *b, ());
+            match (idx.get(name), idx.get(dep)) {
+                (Some(a), Some(b)) => {
+                    g.add_edge(*a, *b, ());
+                }
+                _ => {
+                    unknown.get_or_insert_with(|| (name.clone(), dep.clone()));
+                }
+            }
         }
     }
-    Ok(g)
+    (g, unknown)
 }
 
 fn cycles_of(g: &DiGraph<String, ()>) -> Vec<Vec<String>> {

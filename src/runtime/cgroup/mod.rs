@@ -289,6 +289,15 @@ pub(crate) fn parse_keyed(text: &str, key: &str) -> Option<u64> {
     })
 }
 
+/// pids.max for a limit: zero or negative means unlimited, as Docker's pids_limit.
+pub(crate) fn pids_max(limit: i64) -> String {
+    if limit <= 0 {
+        "max".to_string()
+    } else {
+        limit.to_string()
+    }
+}
+
 pub(crate) fn write_file(path: &Path, value: &str) -> Result<()> {
     std::fs::write(path, value).map_err(|e| RuntimeError::io("write", path, e))
 }

@@ -30,12 +30,7 @@ pub fn create(controller: &str, dir: &Path, res: &ResourceConfig) -> Result<()> 
         }
         "pids" => {
             if let Some(p) = res.pids {
-                let v = if p <= 0 {
-                    "max".to_string()
-                } else {
-                    p.to_string()
-                };
-                write_file(&dir.join("pids.max"), &v)?;
+                write_file(&dir.join("pids.max"), &super::pids_max(p))?;
             }
         }
         _ => {}

@@ -36,12 +36,7 @@ pub fn create(root: &Path, rel: &Path, res: &ResourceConfig) -> Result<()> {
         write_file(&dir.join("cpu.max"), &format!("{quota} {period}"))?;
     }
     if let Some(p) = res.pids {
-        let v = if p <= 0 {
-            "max".to_string()
-        } else {
-            p.to_string()
-        };
-        write_file(&dir.join("pids.max"), &v)?;
+        write_file(&dir.join("pids.max"), &super::pids_max(p))?;
     }
     Ok(())
 }
