@@ -37,20 +37,9 @@ fn config_round_trips(f: &std::path::Path, l: &super::super::Loaded) {
 
 #[test]
 fn corpus_files_load_or_fail_with_positions() {
-    let dir = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/compat/compose"
-    ));
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        println!("note: {} missing, skipping the corpus test", dir.display());
+    let Some((dir, files)) = super::corpus_files("the corpus test") else {
         return;
     };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-        .collect();
-    files.sort();
     assert!(!files.is_empty());
     let (mut loaded, mut failed) = (0, 0);
     for f in &files {

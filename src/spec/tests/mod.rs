@@ -16,6 +16,26 @@ mod yaml_tests;
 use super::{Diagnostics, LoadOptions, Loaded, MemFs, load};
 use std::path::PathBuf;
 
+/// The shared Compose corpus (`../shared/compat/compose`, beside the repository in CI), as
+/// (directory, sorted yaml files); `None`, with a note naming `test`, when it is absent.
+pub fn corpus_files(test: &str) -> Option<(PathBuf, Vec<PathBuf>)> {
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/compat/compose"
+    ));
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        println!("note: {} missing, skipping {test}", dir.display());
+        return None;
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .collect();
+    files.sort();
+    Some((dir, files))
+}
+
 pub fn opts() -> LoadOptions {
     LoadOptions {
         working_dir: PathBuf::from("/p"),

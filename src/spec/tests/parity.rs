@@ -26,23 +26,9 @@ fn corpus_matches_docker_compose_config() {
         println!("note: RSTACK_COMPOSE_BIN not set, skipping the compose parity test");
         return;
     };
-    let dir = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/compat/compose"
-    ));
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        println!(
-            "note: {} missing, skipping the compose parity test",
-            dir.display()
-        );
+    let Some((dir, files)) = super::corpus_files("the compose parity test") else {
         return;
     };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-        .collect();
-    files.sort();
     let mut compared = 0;
     let mut mismatches = Vec::new();
     for f in &files {
