@@ -176,23 +176,14 @@ fn attach_until_interrupt(
         drop(stopper);
         std::process::exit(130);
     });
-    let mut printer = LogPrinter::new(names, true, false);
+    let printer = LogPrinter::new(names, true, false);
     let q = LogsQuery {
         services: services.to_vec(),
         follow: true,
         tail: None,
         since: Some(since),
     };
-    client.stream(
-        "POST",
-        &format!("/v1/projects/{project}/logs/stream"),
-        Some(&q),
-        |item| {
-            printer.print(&item);
-            Ok(())
-        },
-    )?;
-    Ok(0)
+    print_logs(client, project, &q, printer)
 }
 
 fn ps(cli: &Cli, client: &Client, a: &PsArgs) -> Result<i32> {
@@ -229,17 +220,27 @@ fn logs(cli: &Cli, client: &Client, a: &LogsArgs) -> Result<i32> {
             }
         }
     }
-    let mut printer = LogPrinter::new(&names, !a.no_log_prefix, a.timestamps);
+    let printer = LogPrinter::new(&names, !a.no_log_prefix, a.timestamps);
     let q = LogsQuery {
         services: a.services.clone(),
         follow: a.follow,
         tail: a.tail,
         since: None,
     };
+    print_logs(client, &p, &q, printer)
+}
+
+/// Streams a project's logs through `printer` until the daemon ends the stream.
+fn print_logs(
+    client: &Client,
+    project: &str,
+    q: &LogsQuery,
+    mut printer: LogPrinter,
+) -> Result<i32> {
     client.stream(
         "POST",
-        &format!("/v1/projects/{p}/logs/stream"),
-        Some(&q),
+        &format!("/v1/projects/{project}/logs/stream"),
+        Some(q),
         |item| {
             printer.print(&item);
             Ok(())
