@@ -13,18 +13,27 @@ x-base: &base
   stop_grace_period: 1s
 "#;
 
+/// A root test's environment: its own daemon (started on first use), a unique project name,
+/// and the busybox image imported. `None` (skipped, or failed under CI) without root.
+fn setup(tag: &str) -> Option<(Env, String)> {
+    if skip_unless_root(tag) {
+        return None;
+    }
+    let mut env = Env::new(tag);
+    let p = env.project(tag);
+    env.import_busybox();
+    Some((env, p))
+}
+
 fn stack(project: &str, services: &str) -> String {
     format!("name: {project}\n{BASE}\nservices:\n{services}")
 }
 
 #[test]
 fn up_ps_exec_logs_run_down_leave_nothing_behind() {
-    if skip_unless_root("up_ps_exec_logs_run_down") {
+    let Some((env, p)) = setup("life") else {
         return;
-    }
-    let mut env = Env::new("life");
-    let p = env.project("life");
-    env.import_busybox();
+    };
     env.write(
         "compose.yaml",
         &stack(
@@ -161,12 +170,9 @@ fn up_ps_exec_logs_run_down_leave_nothing_behind() {
 
 #[test]
 fn restart_policy_brings_back_a_killed_service_and_oom_is_reported() {
-    if skip_unless_root("restart_policy_and_oom") {
+    let Some((env, p)) = setup("restart") else {
         return;
-    }
-    let mut env = Env::new("restart");
-    let p = env.project("restart");
-    env.import_busybox();
+    };
     env.write(
         "compose.yaml",
         &stack(
@@ -238,12 +244,9 @@ fn restart_policy_brings_back_a_killed_service_and_oom_is_reported() {
 
 #[test]
 fn stop_start_restart_kill_follow_the_stack() {
-    if skip_unless_root("stop_start_restart_kill") {
+    let Some((env, p)) = setup("verbs") else {
         return;
-    }
-    let mut env = Env::new("verbs");
-    let p = env.project("verbs");
-    env.import_busybox();
+    };
     env.write(
         "compose.yaml",
         &stack(
@@ -277,12 +280,9 @@ fn stop_start_restart_kill_follow_the_stack() {
 
 #[test]
 fn bad_input_gets_clear_errors_and_starts_nothing() {
-    if skip_unless_root("bad_input") {
+    let Some((env, p)) = setup("errors") else {
         return;
-    }
-    let mut env = Env::new("errors");
-    let p = env.project("errors");
-    env.import_busybox();
+    };
 
     // Unknown image: names the service and the image; nothing starts.
     env.write(
@@ -375,12 +375,9 @@ fn bad_input_gets_clear_errors_and_starts_nothing() {
 
 #[test]
 fn containers_outlive_a_daemon_restart_and_stay_supervised() {
-    if skip_unless_root("daemon_restart") {
+    let Some((env, p)) = setup("restartd") else {
         return;
-    }
-    let mut env = Env::new("restartd");
-    let p = env.project("restartd");
-    env.import_busybox();
+    };
     env.write(
         "compose.yaml",
         &stack(
@@ -413,12 +410,9 @@ fn containers_outlive_a_daemon_restart_and_stay_supervised() {
 
 #[test]
 fn foreground_up_streams_logs_and_ctrl_c_stops_the_stack() {
-    if skip_unless_root("foreground_up") {
+    let Some((env, p)) = setup("fg") else {
         return;
-    }
-    let mut env = Env::new("fg");
-    let p = env.project("fg");
-    env.import_busybox();
+    };
     env.write(
         "compose.yaml",
         &stack(
@@ -455,12 +449,9 @@ fn foreground_up_streams_logs_and_ctrl_c_stops_the_stack() {
 
 #[test]
 fn images_list_and_remove_refuses_images_in_use() {
-    if skip_unless_root("images") {
+    let Some((env, p)) = setup("img") else {
         return;
-    }
-    let mut env = Env::new("img");
-    let p = env.project("img");
-    env.import_busybox();
+    };
     let list: serde_json::Value =
         serde_json::from_str(&env.ok(&["image", "ls", "--format", "json"])).expect("json");
     let refs: Vec<&str> = list
@@ -493,12 +484,9 @@ fn images_list_and_remove_refuses_images_in_use() {
 
 #[test]
 fn a_restarted_container_keeps_its_writable_layer() {
-    if skip_unless_root("writable_layer") {
+    let Some((env, p)) = setup("layer") else {
         return;
-    }
-    let mut env = Env::new("layer");
-    let p = env.project("layer");
-    env.import_busybox();
+    };
     env.write(
         "compose.yaml",
         &stack(
@@ -536,12 +524,9 @@ fn parent_of(pid: i64) -> Option<i32> {
 
 #[test]
 fn after_a_simulated_host_crash_the_daemon_restarts_services_in_dependency_order() {
-    if skip_unless_root("boot_order") {
+    let Some((env, p)) = setup("boot") else {
         return;
-    }
-    let mut env = Env::new("boot");
-    let p = env.project("boot");
-    env.import_busybox();
+    };
     env.write(
         "compose.yaml",
         &stack(
@@ -612,12 +597,9 @@ fn after_a_simulated_host_crash_the_daemon_restarts_services_in_dependency_order
 
 #[test]
 fn exec_passes_stdin_through() {
-    if skip_unless_root("exec_stdin") {
+    let Some((env, p)) = setup("stdin") else {
         return;
-    }
-    let mut env = Env::new("stdin");
-    let p = env.project("stdin");
-    env.import_busybox();
+    };
     env.write(
         "compose.yaml",
         &stack(&p, "  s:\n    <<: *base\n    command: [sleep, '1000']\n"),
@@ -644,12 +626,9 @@ fn exec_passes_stdin_through() {
 
 #[test]
 fn attached_up_shows_one_shots_output_and_returns_when_all_have_exited() {
-    if skip_unless_root("attached_up_oneshots") {
+    let Some((env, p)) = setup("oneshot") else {
         return;
-    }
-    let mut env = Env::new("oneshot");
-    let p = env.project("oneshot");
-    env.import_busybox();
+    };
     env.write(
         "compose.yaml",
         &stack(
@@ -678,12 +657,9 @@ fn attached_up_shows_one_shots_output_and_returns_when_all_have_exited() {
 
 #[test]
 fn run_passes_stdin_and_output_through() {
-    if skip_unless_root("run_stdin") {
+    let Some((env, p)) = setup("runin") else {
         return;
-    }
-    let mut env = Env::new("runin");
-    let p = env.project("runin");
-    env.import_busybox();
+    };
     env.write(
         "compose.yaml",
         &stack(&p, "  s:\n    <<: *base\n    command: [sleep, '1000']\n"),
@@ -725,12 +701,9 @@ fn run_passes_stdin_and_output_through() {
 
 #[test]
 fn up_wait_returns_once_services_are_healthy_and_awaited_one_shots_succeeded() {
-    if skip_unless_root("up_wait") {
+    let Some((env, p)) = setup("wait") else {
         return;
-    }
-    let mut env = Env::new("wait");
-    let p = env.project("wait");
-    env.import_busybox();
+    };
     env.write(
         "compose.yaml",
         &stack(
@@ -789,12 +762,9 @@ fn up_wait_returns_once_services_are_healthy_and_awaited_one_shots_succeeded() {
 
 #[test]
 fn run_rm_containers_are_removed_even_when_the_daemon_restarted_meanwhile() {
-    if skip_unless_root("run_rm_restart") {
+    let Some((env, p)) = setup("rmrestart") else {
         return;
-    }
-    let mut env = Env::new("rmrestart");
-    let p = env.project("rmrestart");
-    env.import_busybox();
+    };
     env.write(
         "compose.yaml",
         &stack(&p, "  s:\n    <<: *base\n    command: [sleep, '1000']\n"),
@@ -827,16 +797,13 @@ fn run_rm_containers_are_removed_even_when_the_daemon_restarted_meanwhile() {
 
 #[test]
 fn exec_and_run_on_a_terminal_get_a_tty_inside_the_container() {
-    if skip_unless_root("exec_tty") {
+    let Some((env, p)) = setup("tty") else {
         return;
-    }
-    if !std::path::Path::new("/usr/bin/script").exists() {
-        eprintln!("skipping exec_tty: needs script(1) (apt-get install bsdutils)");
-        return;
-    }
-    let mut env = Env::new("tty");
-    let p = env.project("tty");
-    env.import_busybox();
+    };
+    assert!(
+        std::path::Path::new("/usr/bin/script").exists(),
+        "needs script(1): apt-get install bsdutils"
+    );
     env.write(
         "compose.yaml",
         &stack(&p, "  s:\n    <<: *base\n    command: [sleep, '1000']\n"),
@@ -907,12 +874,9 @@ fn exec_and_run_on_a_terminal_get_a_tty_inside_the_container() {
 
 #[test]
 fn a_profiled_service_named_on_the_command_line_starts_without_its_profile() {
-    if skip_unless_root("targets") {
+    let Some((env, p)) = setup("targets") else {
         return;
-    }
-    let mut env = Env::new("targets");
-    let p = env.project("targets");
-    env.import_busybox();
+    };
     env.write(
         "compose.yaml",
         &stack(
@@ -932,12 +896,9 @@ fn a_profiled_service_named_on_the_command_line_starts_without_its_profile() {
 
 #[test]
 fn probes_that_time_out_leave_no_process_in_the_container() {
-    if skip_unless_root("probe_timeout") {
+    let Some((env, p)) = setup("probe") else {
         return;
-    }
-    let mut env = Env::new("probe");
-    let p = env.project("probe");
-    env.import_busybox();
+    };
     env.write(
         "compose.yaml",
         &stack(
