@@ -13,6 +13,18 @@ pub struct DotenvError {
     pub message: String,
 }
 
+impl DotenvError {
+    /// Where the problem is, in the env file registered as source `file`.
+    pub fn span(&self, file: u32) -> super::yaml::Span {
+        super::yaml::Span {
+            file,
+            line: self.line,
+            col: self.col,
+            len: 1,
+        }
+    }
+}
+
 /// Parses `text`; variables in values resolve first against earlier lines of the same file,
 /// then against `lookup`.
 pub fn parse(

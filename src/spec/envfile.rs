@@ -110,15 +110,7 @@ pub fn read(
             }
             Err(e) => {
                 let id = cx.sources.add(abs.clone(), display, text);
-                cx.error(
-                    Span {
-                        file: id,
-                        line: e.line,
-                        col: e.col,
-                        len: 1,
-                    },
-                    e.message,
-                );
+                cx.error(e.span(id), e.message);
             }
         }
     }

@@ -132,15 +132,7 @@ fn entry_vars(
         let id = loader.sources.add(path, display, text);
         match parsed {
             Ok(list) => from_files.extend(list),
-            Err(e) => loader.cx().error(
-                Span {
-                    file: id,
-                    line: e.line,
-                    col: e.col,
-                    len: 1,
-                },
-                e.message,
-            ),
+            Err(e) => loader.cx().error(e.span(id), e.message),
         }
     }
     let mut vars = loader.vars().clone();

@@ -6,7 +6,7 @@ use super::files::{self, absolute, normalize_project_name};
 use super::source::{SourceMap, display_path};
 use super::targets::{self, Candidate};
 use super::value::Cx;
-use super::yaml::{Kind, Node, Span};
+use super::yaml::{Kind, Node};
 use super::{LoadOptions, Loaded, SourceFs, dotenv, keys, merge, service};
 use crate::model::Stack;
 use indexmap::IndexMap;
@@ -156,16 +156,7 @@ fn environment(
                 let id = sources.add(path.clone(), display, text);
                 match parsed {
                     Ok(list) => vars.extend(list),
-                    Err(e) => report.error(
-                        sources,
-                        Span {
-                            file: id,
-                            line: e.line,
-                            col: e.col,
-                            len: 1,
-                        },
-                        e.message,
-                    ),
+                    Err(e) => report.error(sources, e.span(id), e.message),
                 }
             }
             Err(e) if required => report.push(Diagnostic::plain(
