@@ -407,16 +407,20 @@ async fn run<R: Runtime, I: ImageSource>(
     let engine = st.engine.clone();
     tokio::spawn(async move {
         let id = handle.record().id;
-        // With --rm the container is gone before the client hears the exit code, so a `ps`
-        // right after `run --rm` never shows it (as with docker).
-        let remove = async {
+        // With --rm the container has left the API before the client hears the exit code, so
+        // a `ps` right after `run --rm` never shows it (as with docker); its files, cgroups
+        // and record go right after (or at the next boot, should the daemon die first).
+        let hide = || {
             if req.rm {
-                engine.remove_by_id(&id).await;
+                engine.hide_removing(&id);
             }
         };
         match on_upgrade.await {
-            Ok(io) => relay_oneoff(handle, stdin, TokioIo::new(io), remove).await,
-            Err(_) => remove.await,
+            Ok(io) => relay_oneoff(handle, stdin, TokioIo::new(io), hide).await,
+            Err(_) => hide(),
+        }
+        if req.rm {
+            engine.remove_by_id(&id).await;
         }
     });
     switching_protocols()
@@ -427,7 +431,7 @@ async fn relay_oneoff(
     handle: crate::reconcile::supervisor::Handle,
     stdin: Option<tokio::net::unix::pipe::Sender>,
     io: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
-    before_exit: impl std::future::Future<Output = ()>,
+    before_exit: impl FnOnce(),
 ) {
     use tokio::io::AsyncWriteExt;
     let (mut from_client, mut to_client) = tokio::io::split(io);
@@ -466,7 +470,7 @@ async fn relay_oneoff(
         }
     };
     input.abort();
-    before_exit.await;
+    before_exit();
     let _ = to_client
         .write_all(&attach::encode(attach::EXIT, &code.to_be_bytes()))
         .await;

@@ -9,6 +9,7 @@ use crate::reconcile::health::wait_probe_process;
 use crate::reconcile::runtime::{ExecSpec, ExitFuture, RtError, Running, Runtime};
 use crate::runtime::config::{ContainerConfig, ExitStatus};
 use crate::runtime::{self, SelfExe, ShimPool};
+use std::collections::HashMap;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -20,6 +21,10 @@ pub struct NativeRuntime {
     /// Per container with stdin: a read-write handle on its FIFO, held from before the start
     /// until `open_stdin`, so the container blocks on stdin instead of seeing EOF meanwhile.
     stdin_holds: std::sync::Mutex<std::collections::HashMap<String, OwnedFd>>,
+    /// The pidfds of the shims this daemon started, until they exit. A shim reports the exit
+    /// before it tears down, so a new run of the same container (same cgroup path and
+    /// directories) and its release or removal first wait here for the shim to be gone.
+    shims_alive: Arc<std::sync::Mutex<HashMap<String, Arc<AsyncFd<OwnedFd>>>>>,
 }
 
 impl NativeRuntime {
@@ -29,8 +34,47 @@ impl NativeRuntime {
         NativeRuntime {
             shims,
             stdin_holds: Default::default(),
+            shims_alive: Default::default(),
         }
     }
+
+    /// Waits until the shim of an earlier run of this container has torn down.
+    async fn wait_shim_gone(&self, id: &str) {
+        let pidfd = lock(&self.shims_alive).get(id).cloned();
+        if let Some(pidfd) = pidfd {
+            // Teardown takes milliseconds; a shim stuck for longer is reported, not waited
+            // on forever (the release that follows kills and removes what it holds).
+            if tokio::time::timeout(SHIM_TEARDOWN_LIMIT, pidfd.readable())
+                .await
+                .is_err()
+            {
+                eprintln!(
+                    "rstack: the shim of container {id} has not exited after its container did; going on"
+                );
+            }
+        }
+    }
+
+    /// Remembers a started shim until it exits.
+    fn track_shim(&self, id: &str, pidfd: Arc<AsyncFd<OwnedFd>>) {
+        lock(&self.shims_alive).insert(id.to_string(), pidfd.clone());
+        let alive = self.shims_alive.clone();
+        let id = id.to_string();
+        tokio::spawn(async move {
+            let _ = pidfd.readable().await;
+            let mut map = lock(&alive);
+            if map.get(&id).is_some_and(|p| Arc::ptr_eq(p, &pidfd)) {
+                map.remove(&id);
+            }
+        });
+    }
+}
+
+/// How long a new run or a removal waits for the previous run's shim to finish tearing down.
+const SHIM_TEARDOWN_LIMIT: Duration = Duration::from_secs(10);
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn pidfd_open(pid: i32) -> Option<OwnedFd> {
@@ -44,8 +88,8 @@ fn pidfd_open(pid: i32) -> Option<OwnedFd> {
 }
 
 impl NativeRuntime {
-    fn holds(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, OwnedFd>> {
-        self.stdin_holds.lock().unwrap_or_else(|p| p.into_inner())
+    fn holds(&self) -> std::sync::MutexGuard<'_, HashMap<String, OwnedFd>> {
+        lock(&self.stdin_holds)
     }
 }
 
@@ -72,53 +116,103 @@ fn parent_of(pid: i32) -> Option<i32> {
     rest.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Resolves when the shim exits (it writes exit.json first), then reads the status.
-fn exit_future(pidfd: OwnedFd, state_dir: std::path::PathBuf) -> ExitFuture {
+/// The exit of a container whose shim this daemon started: the shim's report as soon as it
+/// arrives, or else (the shim was killed) what it recorded once it is gone.
+fn reported_exit(
+    pidfd: Arc<AsyncFd<OwnedFd>>,
+    reports: OwnedFd,
+    pending: Vec<u8>,
+    state_dir: std::path::PathBuf,
+) -> ExitFuture {
+    Box::pin(async move {
+        if let Some(st) = read_exit_report(reports, pending).await {
+            return st;
+        }
+        let _ = pidfd.readable().await;
+        recorded_or_lost(&state_dir)
+    })
+}
+
+/// Reads the shim's report pipe up to its `exit` line; `None` if it closed without one.
+async fn read_exit_report(reports: OwnedFd, mut buf: Vec<u8>) -> Option<ExitStatus> {
+    use tokio::io::AsyncReadExt;
+    let mut pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(reports).ok();
+    loop {
+        while let Some(i) = buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=i).collect();
+            if let Some(st) = runtime::parse_exit_report(&String::from_utf8_lossy(&line)) {
+                return Some(st);
+            }
+        }
+        let mut chunk = [0u8; 512];
+        match pipe.as_mut()?.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// The exit of an adopted container: known once its shim is gone (it writes exit.json last).
+fn adopted_exit(pidfd: OwnedFd, state_dir: std::path::PathBuf) -> ExitFuture {
     Box::pin(async move {
         // A pidfd polls readable once the process has exited.
         // SAFETY: the AsyncFd owns the OwnedFd, which stays open and unchanged until dropped.
         if let Ok(afd) = unsafe { AsyncFd::register(pidfd) } {
             let _ = afd.readable().await;
         }
-        match runtime::read_exit(&state_dir) {
-            Ok(Some(st)) => st,
-            // The shim died without recording an exit (killed itself): report it as lost.
-            _ => ExitStatus {
-                code: 255,
-                signal: None,
-                oom_killed: false,
-                finished_at_ms: crate::reconcile::supervisor::now_ms(),
-            },
-        }
+        recorded_or_lost(&state_dir)
     })
+}
+
+fn recorded_or_lost(state_dir: &std::path::Path) -> ExitStatus {
+    match runtime::read_exit(state_dir) {
+        Ok(Some(st)) => st,
+        // The shim died without recording an exit (killed itself): report it as lost.
+        _ => ExitStatus {
+            code: 255,
+            signal: None,
+            oom_killed: false,
+            finished_at_ms: crate::reconcile::supervisor::now_ms(),
+        },
+    }
 }
 
 impl Runtime for NativeRuntime {
     async fn start(&self, cfg: &ContainerConfig) -> Result<Running, RtError> {
+        self.wait_shim_gone(&cfg.id).await;
         if cfg.process.stdin {
             let hold = stdin_fifo(&cfg.state_dir)?;
             self.holds().insert(cfg.id.clone(), hold);
         }
         let shims = self.shims.clone();
         let c = cfg.clone();
-        let res: Result<(runtime::Launched, Option<OwnedFd>), RtError> =
+        let res: Result<(runtime::Launched, runtime::ShimWatch), RtError> =
             match tokio::task::spawn_blocking(move || shims.launch(&c)).await {
                 Ok(r) => r.map_err(|e| Box::new(e) as RtError),
                 Err(e) => Err(Box::new(e)),
             };
+        // The next spare is exec'd beside, not before, the rest of this start.
+        let shims = self.shims.clone();
+        tokio::task::spawn_blocking(move || shims.refill());
         // A failed start must not keep the stdin FIFO's hold open.
-        let (launched, pidfd) = res.inspect_err(|_| {
+        let (launched, watch) = res.inspect_err(|_| {
             self.holds().remove(&cfg.id);
         })?;
-        let Some(pidfd) = pidfd else {
+        // SAFETY: the AsyncFd owns the OwnedFd, which stays open and unchanged until dropped.
+        let registered = watch
+            .pidfd
+            .and_then(|fd| unsafe { AsyncFd::register(fd) }.ok());
+        let Some(pidfd) = registered else {
             // Without a pidfd the exit could not be watched: do not leave it running blind.
             let _ = runtime::signal(launched.pid, libc::SIGKILL);
             return Err("cannot watch the container's shim: pidfd_open failed (Linux 5.3 or later is needed)".into());
         };
+        let pidfd = Arc::new(pidfd);
+        self.track_shim(&cfg.id, pidfd.clone());
         Ok(Running {
             pid: launched.pid,
             shim_pid: launched.shim_pid,
-            exit: exit_future(pidfd, cfg.state_dir.clone()),
+            exit: reported_exit(pidfd, watch.reports, watch.pending, cfg.state_dir.clone()),
         })
     }
 
@@ -136,7 +230,7 @@ impl Runtime for NativeRuntime {
         Some(Running {
             pid,
             shim_pid,
-            exit: exit_future(pidfd, cfg.state_dir.clone()),
+            exit: adopted_exit(pidfd, cfg.state_dir.clone()),
         })
     }
 
@@ -199,6 +293,7 @@ impl Runtime for NativeRuntime {
     }
 
     async fn release(&self, cfg: &ContainerConfig) -> Result<(), RtError> {
+        self.wait_shim_gone(&cfg.id).await;
         let c = cfg.clone();
         tokio::task::spawn_blocking(move || {
             runtime::release(&c).map_err(|e| Box::new(e) as RtError)
@@ -209,6 +304,7 @@ impl Runtime for NativeRuntime {
 
     async fn remove(&self, cfg: &ContainerConfig) -> Result<(), RtError> {
         self.holds().remove(&cfg.id);
+        self.wait_shim_gone(&cfg.id).await;
         let c = cfg.clone();
         tokio::task::spawn_blocking(move || -> Result<(), RtError> {
             runtime::cleanup(&c)?;

@@ -35,6 +35,9 @@ pub struct Engine<R: Runtime, I: ImageSource> {
     pub(super) store: Arc<Store>,
     containers_dir: PathBuf,
     handles: Mutex<HashMap<String, Handle>>,
+    /// Containers being removed: no longer listed, though their record stays until the
+    /// removal is done (so a daemon that dies meanwhile finishes it at boot).
+    removing: Mutex<HashSet<String>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -61,6 +64,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             store,
             containers_dir,
             handles: Mutex::new(HashMap::new()),
+            removing: Mutex::new(HashSet::new()),
             locks: Mutex::new(HashMap::new()),
         }
     }
@@ -563,6 +567,16 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         if let Some(rec) = rec {
             self.remove_container(&rec, None).await;
         }
+        self.removing().remove(id);
+    }
+
+    /// Takes a container out of listings ahead of its removal (`remove_by_id`).
+    pub fn hide_removing(&self, id: &str) {
+        self.removing().insert(id.to_string());
+    }
+
+    pub(super) fn removing(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.removing.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

@@ -218,8 +218,11 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         Ok(removed)
     }
 
-    /// All containers (optionally of one project), as last saved.
+    /// All containers (optionally of one project), as last saved, but those being removed.
     pub fn list(&self, project: Option<&str>) -> Result<Vec<ContainerRecord>, EngineError> {
-        Ok(self.store.containers(project)?)
+        let mut all = self.store.containers(project)?;
+        let removing = self.removing();
+        all.retain(|r| !removing.contains(&r.id));
+        Ok(all)
     }
 }

@@ -352,3 +352,25 @@ async fn restarting_a_dependency_restarts_dependents_that_ask_for_it() {
         "api (restart: true) follows db; other does not"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_removed_one_off_leaves_listings_before_its_record_goes() {
+    let (e, _rt) = engine();
+    let s = stack("p14", vec![svc("job", &["run"])]);
+    let h = e
+        .run_oneoff(&s, "job", &["true".to_string()], true, None)
+        .await
+        .expect("run");
+    let id = h.record().id;
+    assert_eq!(e.list(Some("p14")).expect("list").len(), 1);
+    e.hide_removing(&id);
+    assert!(e.list(Some("p14")).expect("list").is_empty(), "hidden");
+    assert_eq!(
+        e.store().containers(Some("p14")).expect("store").len(),
+        1,
+        "the record stays until the removal is done"
+    );
+    e.remove_by_id(&id).await;
+    assert!(e.store().containers(Some("p14")).expect("store").is_empty());
+    assert!(e.list(Some("p14")).expect("list").is_empty());
+}

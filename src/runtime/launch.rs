@@ -18,6 +18,18 @@ pub struct Launched {
     pub pid: i32,
 }
 
+/// What the daemon keeps of a shim it started, to hear of the container's exit.
+pub struct ShimWatch {
+    /// Polls readable once the shim has exited; opened before anything could reap the shim,
+    /// so it can never name a reused pid.
+    pub pidfd: Option<OwnedFd>,
+    /// The shim's report pipe: `exit {json}` arrives here as soon as the container's init has
+    /// exited, before the shim tears down (see `parse_exit_report`).
+    pub reports: OwnedFd,
+    /// What was read from `reports` past the start report.
+    pub pending: Vec<u8>,
+}
+
 /// Starts a container and returns once its process has exec'd (or failed to). Blocking.
 pub fn launch(cfg: &ContainerConfig, exe: &SelfExe) -> Result<Launched> {
     write_state(cfg)?;
@@ -25,7 +37,7 @@ pub fn launch(cfg: &ContainerConfig, exe: &SelfExe) -> Result<Launched> {
 }
 
 /// A launch on a newly exec'd shim (state already written).
-fn launch_fresh(cfg: &ContainerConfig, exe: &SelfExe) -> Result<(Launched, Option<OwnedFd>)> {
+fn launch_fresh(cfg: &ContainerConfig, exe: &SelfExe) -> Result<(Launched, ShimWatch)> {
     let shim_log = open_shim_log(&cfg.state_dir)?;
     let shim = spawn_shim(
         exe,
@@ -56,13 +68,12 @@ impl ShimPool {
         &self.exe
     }
 
-    /// Like `launch`, on the spare shim when there is one; then prepares the next spare.
-    /// Also returns a pidfd of the shim, opened before anything could reap it (so it can
-    /// never name a reused pid); it polls readable when the shim exits.
-    pub fn launch(&self, cfg: &ContainerConfig) -> Result<(Launched, Option<OwnedFd>)> {
+    /// Like `launch`, on the spare shim when there is one. Also returns what it takes to
+    /// watch the shim (`ShimWatch`). The caller calls `refill` afterwards, off its start path.
+    pub fn launch(&self, cfg: &ContainerConfig) -> Result<(Launched, ShimWatch)> {
         write_state(cfg)?;
         let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let res = match spare {
+        match spare {
             Some((shim, mut stdin)) => {
                 let mut line = cfg.state_dir.as_os_str().as_encoded_bytes().to_vec();
                 line.push(b'\n');
@@ -76,9 +87,7 @@ impl ShimPool {
                 }
             }
             None => launch_fresh(cfg, &self.exe),
-        };
-        self.refill();
-        res
+        }
     }
 
     /// Execs the next spare unless one is waiting already.
@@ -149,7 +158,7 @@ fn spawn_shim(exe: &SelfExe, arg: &std::ffi::OsStr, stdin: Stdio, stderr: Stdio)
 
 /// Waits for the shim's report, opens its pidfd, leaves a thread to reap it, and parses the
 /// report.
-fn finish(mut shim: Shim) -> Result<(Launched, Option<OwnedFd>)> {
+fn finish(mut shim: Shim) -> Result<(Launched, ShimWatch)> {
     let shim_pid = shim.child.id() as i32;
     let report = read_report(&shim.ready, &mut shim.child);
     // SAFETY: pidfd_open of our own, not yet reaped child; on success we own the fd.
@@ -166,11 +175,23 @@ fn finish(mut shim: Shim) -> Result<(Launched, Option<OwnedFd>)> {
         .spawn(move || {
             let _ = child.wait();
         });
-    Ok((parse_report(&report?, shim_pid)?, pidfd))
+    let mut report = report?;
+    // A container that exits at once may have its exit report read with the start report.
+    let pending = match report.iter().position(|b| *b == b'\n') {
+        Some(i) => report.split_off(i + 1),
+        None => Vec::new(),
+    };
+    let launched = parse_report(&String::from_utf8_lossy(&report), shim_pid)?;
+    let watch = ShimWatch {
+        pidfd,
+        reports: shim.ready,
+        pending,
+    };
+    Ok((launched, watch))
 }
 
-/// Reads the one report line; gives up once the shim has exited without writing one.
-fn read_report(r: &OwnedFd, child: &mut std::process::Child) -> Result<String> {
+/// Reads up to the first report line; gives up once the shim has exited without writing one.
+fn read_report(r: &OwnedFd, child: &mut std::process::Child) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     let mut file = std::fs::File::from(
         r.try_clone()
@@ -203,7 +224,7 @@ fn read_report(r: &OwnedFd, child: &mut std::process::Child) -> Result<String> {
             break;
         }
     }
-    Ok(String::from_utf8_lossy(&out).into_owned())
+    Ok(out)
 }
 
 fn parse_report(report: &str, shim_pid: i32) -> Result<Launched> {
@@ -286,6 +307,24 @@ mod tests {
         );
         assert!(parse_report("", 9).is_err());
         assert!(parse_report("ok x\n", 9).is_err());
+    }
+
+    #[test]
+    fn exit_reports_round_trip() {
+        let exit = ExitStatus {
+            code: 137,
+            signal: Some(9),
+            oom_killed: true,
+            finished_at_ms: 42,
+        };
+        let line = super::super::shim::exit_report(&exit);
+        assert!(
+            line.starts_with("exit {") && line.ends_with('\n'),
+            "{line:?}"
+        );
+        assert_eq!(super::super::shim::parse_exit_report(&line), Some(exit));
+        assert_eq!(super::super::shim::parse_exit_report("ok 1 2\n"), None);
+        assert_eq!(super::super::shim::parse_exit_report("exit {"), None);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `rstack shim DIR`: one per container, single-threaded. Creates the cgroup, clones the
 //! container init into new namespaces, reports ready (on its stdout, a pipe from `launch`),
-//! pumps the container's stdout/stderr into container.log, reaps as a subreaper, records
-//! exit.json and tears everything down.
+//! pumps the container's stdout/stderr into container.log, reaps as a subreaper, reports the
+//! exit on the same pipe, then tears everything down and records exit.json.
 
 use super::cgroup::{Cgroup, Layout};
 use super::config::{ContainerConfig, ExitStatus};
@@ -26,6 +26,10 @@ struct Running {
     sigfd: RawFd,
     /// With a terminal: the stdin FIFO, typed into the master (which is `stdout_r`).
     tty_input: Option<super::tty::Input>,
+    /// The container's mount namespace, held open so that the init's exit does not unmount
+    /// its whole tree (an expedited RCU grace period and every superblock's teardown) before
+    /// the shim can reap it: the exit is reported first, the namespace released after.
+    mnt_ns: Option<RawFd>,
 }
 
 /// Entry point of the hidden `rstack shim DIR` subcommand; returns the process exit code.
@@ -59,7 +63,6 @@ pub fn shim_main(state_dir: &Path) -> i32 {
         Ok(run) => {
             let msg = format!("ok {} {}\n", std::process::id(), run.pid);
             sys::write_all(READY_FD, msg.as_bytes());
-            release_ready_fd();
             supervise(run);
             0
         }
@@ -82,14 +85,6 @@ fn detach() {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
         libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
         libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-    }
-}
-
-/// After reporting, fd 1 points at /dev/null so a vanished daemon cannot SIGPIPE/EPIPE us.
-fn release_ready_fd() {
-    if let Ok(null) = sys::open_raw("/dev/null", libc::O_WRONLY) {
-        let _ = sys::dup2(null, READY_FD);
-        sys::close(null);
     }
 }
 
@@ -156,6 +151,7 @@ fn start(state_dir: &Path, layout: Layout) -> Result<Running> {
     };
     match spawn(&cfg, &cgroup) {
         Ok((pid, stdout_r, stderr_r, sigfd, tty_input)) => Ok(Running {
+            mnt_ns: sys::open_raw(&format!("/proc/{pid}/ns/mnt"), libc::O_RDONLY).ok(),
             cfg,
             cgroup,
             pid,
@@ -427,11 +423,31 @@ fn supervise(run: Running) {
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0),
     };
+    // The daemon that started us hears the exit now; one that adopted us (or none) learns it
+    // from exit.json once we are gone. SIGPIPE is ignored, so a vanished reader costs nothing.
+    sys::write_all(READY_FD, exit_report(&exit).as_bytes());
+    sys::close(READY_FD);
+    if let Some(fd) = run.mnt_ns {
+        sys::close(fd);
+    }
     // Torn down first: once exit.json exists the daemon may reuse the cgroup path and dirs.
     teardown(&run.cfg, &run.cgroup);
     if let Err(e) = write_exit(&run.cfg.state_dir, &exit) {
         eprintln!("rstack shim: {e}");
     }
+}
+
+/// The line a shim writes on its report pipe when the container's init has exited.
+pub(crate) fn exit_report(exit: &ExitStatus) -> String {
+    format!(
+        "exit {}\n",
+        serde_json::to_string(exit).unwrap_or_else(|_| "{}".into())
+    )
+}
+
+/// Parses `exit_report`'s line.
+pub fn parse_exit_report(line: &str) -> Option<ExitStatus> {
+    serde_json::from_str(line.trim_end().strip_prefix("exit ")?).ok()
 }
 
 /// Opens the read end of the daemon's stdin FIFO without waiting for a writer (the daemon
