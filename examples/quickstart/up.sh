@@ -8,7 +8,7 @@ if [ ! -x /bin/busybox ]; then
   apt-get update -qq && apt-get install -y -qq busybox-static
 fi
 cargo build --release
-rstack=target/release/rstack
+rstack=target/x86_64-unknown-linux-gnu/release/rstack
 
 # A root filesystem from Debian's static busybox: no registry needed.
 work=$(mktemp -d /tmp/rstack-quickstart.XXXXXX)
