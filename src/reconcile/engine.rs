@@ -81,6 +81,20 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         self.handles().get(id).cloned()
     }
 
+    /// The containers of a project (or all), each as its supervisor knows it now: a
+    /// supervisor publishes a change before it saves it, so the store may lag behind.
+    pub(super) fn records(
+        &self,
+        project: Option<&str>,
+    ) -> Result<Vec<ContainerRecord>, EngineError> {
+        let saved = self.store.containers(project)?;
+        let handles = self.handles();
+        Ok(saved
+            .into_iter()
+            .map(|r| handles.get(&r.id).map(|h| h.record()).unwrap_or(r))
+            .collect())
+    }
+
     pub(super) async fn lock(&self, project: &str) -> OwnedMutexGuard<()> {
         let m = {
             let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
@@ -249,7 +263,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                 })
             })
             .collect();
-        let records = self.store.containers(Some(&stack.name))?;
+        let records = self.records(Some(&stack.name))?;
         let observed: Vec<Observed> = records
             .iter()
             .filter(|r| !r.one_off)
@@ -416,8 +430,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             Action::Create { .. } | Action::Recreate { .. } => {
                 if let Action::Recreate { old, .. } = action
                     && let Some(old) = self
-                        .store
-                        .containers(Some(&stack.name))
+                        .records(Some(&stack.name))
                         .ok()
                         .and_then(|v| v.into_iter().find(|r| &r.id == old))
                 {

@@ -189,7 +189,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
     ) -> Result<Vec<String>, EngineError> {
         let _g = self.lock(project).await;
         let known = self.store.project(project)?.is_some();
-        let records = self.store.containers(Some(project))?;
+        let records = self.records(Some(project))?;
         if !known && records.is_empty() {
             // As compose: taking down what is not there is not an error.
             return Ok(Vec::new());
@@ -218,9 +218,9 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         Ok(removed)
     }
 
-    /// All containers (optionally of one project), as last saved, but those being removed.
+    /// All containers (optionally of one project), but those being removed.
     pub fn list(&self, project: Option<&str>) -> Result<Vec<ContainerRecord>, EngineError> {
-        let mut all = self.store.containers(project)?;
+        let mut all = self.records(project)?;
         let removing = self.removing();
         all.retain(|r| !removing.contains(&r.id));
         Ok(all)

@@ -410,12 +410,15 @@ impl<R: Runtime> Supervisor<R> {
     }
 
     fn save(&mut self) {
-        // A failed write is logged by the store's caller side; the in-memory state stays
-        // authoritative until the next successful write.
+        // Published first: whoever waits on this container (an exit code for `run`, a
+        // depends_on condition) goes on while the write happens. The engine reads live state
+        // from the handles, and a daemon that dies before the write reconciles at boot.
+        self.status.send_replace(self.rec.clone());
+        // A failed write is logged; the in-memory state stays authoritative until the next
+        // successful write.
         if let Err(e) = self.store.put_container(&self.rec) {
             eprintln!("rstack: saving container {}: {e}", self.rec.name);
         }
-        self.status.send_replace(self.rec.clone());
     }
 }
 
