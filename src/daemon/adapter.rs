@@ -25,6 +25,8 @@ pub struct NativeRuntime {
     /// before it tears down, so a new run of the same container (same cgroup path and
     /// directories) and its release or removal first wait here for the shim to be gone.
     shims_alive: Arc<std::sync::Mutex<HashMap<String, Arc<AsyncFd<OwnedFd>>>>>,
+    /// Containers prepared up to their exec (`Runtime::prepare`), by id.
+    prepared: std::sync::Mutex<HashMap<String, runtime::Prepared>>,
 }
 
 impl NativeRuntime {
@@ -35,6 +37,7 @@ impl NativeRuntime {
             shims,
             stdin_holds: Default::default(),
             shims_alive: Default::default(),
+            prepared: Default::default(),
         }
     }
 
@@ -180,14 +183,20 @@ fn recorded_or_lost(state_dir: &std::path::Path) -> ExitStatus {
 impl Runtime for NativeRuntime {
     async fn start(&self, cfg: &ContainerConfig) -> Result<Running, RtError> {
         self.wait_shim_gone(&cfg.id).await;
-        if cfg.process.stdin {
+        let prepared = lock(&self.prepared).remove(&cfg.id);
+        if prepared.is_none() && cfg.process.stdin {
             let hold = stdin_fifo(&cfg.state_dir)?;
             self.holds().insert(cfg.id.clone(), hold);
         }
         let shims = self.shims.clone();
         let c = cfg.clone();
         let res: Result<(runtime::Launched, runtime::ShimWatch), RtError> =
-            match tokio::task::spawn_blocking(move || shims.launch(&c)).await {
+            match tokio::task::spawn_blocking(move || match prepared {
+                Some(p) => shims.go(p, &c.process.args),
+                None => shims.launch(&c),
+            })
+            .await
+            {
                 Ok(r) => r.map_err(|e| Box::new(e) as RtError),
                 Err(e) => Err(Box::new(e)),
             };
@@ -300,6 +309,40 @@ impl Runtime for NativeRuntime {
         })
         .await
         .map_err(|e| Box::new(e) as RtError)?
+    }
+
+    async fn prepare(&self, cfg: &ContainerConfig) -> Result<(), RtError> {
+        if cfg.process.stdin {
+            let hold = stdin_fifo(&cfg.state_dir)?;
+            self.holds().insert(cfg.id.clone(), hold);
+        }
+        let shims = self.shims.clone();
+        let c = cfg.clone();
+        let res = tokio::task::spawn_blocking(move || shims.prepare(&c)).await;
+        let shims = self.shims.clone();
+        tokio::task::spawn_blocking(move || shims.refill());
+        match res {
+            Ok(Ok(p)) => {
+                lock(&self.prepared).insert(cfg.id.clone(), p);
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                self.holds().remove(&cfg.id);
+                Err(Box::new(e))
+            }
+            Err(e) => {
+                self.holds().remove(&cfg.id);
+                Err(Box::new(e))
+            }
+        }
+    }
+
+    async fn discard(&self, cfg: &ContainerConfig) {
+        self.holds().remove(&cfg.id);
+        let prepared = lock(&self.prepared).remove(&cfg.id);
+        if let Some(p) = prepared {
+            let _ = tokio::task::spawn_blocking(move || p.abandon()).await;
+        }
     }
 
     async fn remove(&self, cfg: &ContainerConfig) -> Result<(), RtError> {

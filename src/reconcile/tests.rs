@@ -374,3 +374,68 @@ async fn a_removed_one_off_leaves_listings_before_its_record_goes() {
     assert!(e.store().containers(Some("p14")).expect("store").is_empty());
     assert!(e.list(Some("p14")).expect("list").is_empty());
 }
+
+/// Waits (in paused time) until the fake runtime holds a prepared container; returns its id.
+async fn prepared_one(rt: &FakeRuntime) -> String {
+    for _ in 0..100 {
+        if let Some(id) = rt.prepared().0.first() {
+            return id.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("nothing was prepared");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_next_one_off_is_prepared_taken_if_unchanged_and_discarded_by_down() {
+    let (e, rt) = engine();
+    let quick: Vec<String> = ["exit", "0", "5"].iter().map(|a| a.to_string()).collect();
+    let s = stack("p15", vec![svc("job", &["run"])]);
+    e.run_oneoff(&s, "job", &quick, true, None)
+        .await
+        .expect("first run");
+    let prepared = prepared_one(&rt).await;
+    let second = e
+        .run_oneoff(
+            &s,
+            "job",
+            &["exit".into(), "3".into(), "5".into()],
+            true,
+            None,
+        )
+        .await
+        .expect("second run");
+    assert_eq!(
+        second.record().id,
+        prepared,
+        "the prepared container was taken"
+    );
+    assert_eq!(
+        second.record().config.process.args[1],
+        "3",
+        "with this run's command"
+    );
+    assert_eq!(rt.prepared().1, [prepared]);
+
+    // A changed service is not run in a container prepared for the old one.
+    let stale = prepared_one(&rt).await;
+    let mut changed = s.clone();
+    if let Some(job) = changed.services.get_mut("job") {
+        job.hostname = Some("renamed".into());
+    }
+    let third = e
+        .run_oneoff(&changed, "job", &quick, true, None)
+        .await
+        .expect("third run");
+    assert_ne!(third.record().id, stale);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        rt.prepared().2.contains(&stale),
+        "the stale one was discarded"
+    );
+
+    let left = prepared_one(&rt).await;
+    e.down("p15", None).await.expect("down");
+    assert!(rt.prepared().0.is_empty(), "down leaves nothing prepared");
+    assert!(rt.prepared().2.contains(&left));
+}
