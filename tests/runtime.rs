@@ -327,6 +327,7 @@ fn exec_runs_inside_the_container() {
         capabilities: runtime::docker_default_capabilities(),
         no_new_privileges: true,
         tty: None,
+        resize_fifo: None,
     };
     let out = runtime::exec_command(&exe(), l.pid, &spec)
         .output()

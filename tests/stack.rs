@@ -872,6 +872,97 @@ fn exec_and_run_on_a_terminal_get_a_tty_inside_the_container() {
     assert!(String::from_utf8_lossy(&plain.stdout).contains("not a tty"));
 }
 
+/// Runs the CLI on a pseudo-terminal of our own (as a user's terminal emulator would), and
+/// returns the master, to read its output, type and resize it.
+fn on_terminal(env: &Env, args: &[&str]) -> (std::fs::File, std::process::Child) {
+    use std::os::fd::AsRawFd;
+    let size = libc::winsize {
+        ws_row: 24,
+        ws_col: 80,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = nix::pty::openpty(Some(&size), None).expect("openpty");
+    let slave = std::fs::File::from(pty.slave);
+    let mut cmd = env.cmd(args);
+    cmd.stdin(slave.try_clone().expect("dup"))
+        .stdout(slave.try_clone().expect("dup"))
+        .stderr(slave);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            // Own session, with the terminal as its controlling one: SIGWINCH reaches it.
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().expect("spawn on a terminal");
+    let master = std::fs::File::from(pty.master);
+    // SAFETY: fcntl on our own descriptor.
+    unsafe {
+        let fd = master.as_raw_fd();
+        libc::fcntl(
+            fd,
+            libc::F_SETFL,
+            libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK,
+        );
+    }
+    (master, child)
+}
+
+/// Reads the terminal until `want` shows up (or fails after 10 s); returns all it read.
+fn read_until(master: &mut std::fs::File, seen: &mut String, want: &str) {
+    use std::io::Read;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !seen.contains(want) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {want:?} on the terminal; it shows: {seen:?}"
+        );
+        let mut buf = [0u8; 4096];
+        match master.read(&mut buf) {
+            Ok(n) if n > 0 => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+            _ => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+#[test]
+fn a_resized_terminal_reaches_exec_and_run() {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    let Some((env, p)) = setup("resize") else {
+        return;
+    };
+    env.write(
+        "compose.yaml",
+        &stack(&p, "  s:\n    <<: *base\n    command: [sleep, '1000']\n"),
+    );
+    env.ok(&["up", "-d"]);
+    let probe = "echo size-$(stty size | tr ' ' x); read x; echo size-$(stty size | tr ' ' x)";
+    for verb in [&["exec", "s"][..], &["run", "--rm", "s"][..]] {
+        let args: Vec<&str> = verb.iter().copied().chain(["sh", "-c", probe]).collect();
+        let (mut master, mut child) = on_terminal(&env, &args);
+        let mut seen = String::new();
+        read_until(&mut master, &mut seen, "size-24x80");
+        let bigger = libc::winsize {
+            ws_row: 30,
+            ws_col: 100,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ on our master with a winsize; the kernel signals the CLI.
+        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &bigger) };
+        std::thread::sleep(Duration::from_millis(300));
+        master.write_all(b"go\r").expect("type");
+        read_until(&mut master, &mut seen, "size-30x100");
+        let status = child.wait().expect("wait");
+        assert!(status.success(), "{verb:?}: {status:?}; terminal: {seen:?}");
+    }
+}
+
 #[test]
 fn a_profiled_service_named_on_the_command_line_starts_without_its_profile() {
     let Some((env, p)) = setup("targets") else {

@@ -121,11 +121,14 @@ impl Client {
 impl Client {
     /// `exec`-style request: upgrades the connection, sends `stdin` to the process (in a
     /// thread; half-closed at EOF) and hands every frame to `each`. Returns the exit code.
+    /// With `terminal_size`, the client's stdin is its terminal (fd 0): keys go as stdin
+    /// frames, and each SIGWINCH sends the new size.
     pub fn attach<B: Serialize>(
         &self,
         path: &str,
         body: &B,
         stdin: impl Read + Send + 'static,
+        terminal_size: Option<fn() -> (u16, u16)>,
         mut each: impl FnMut(super::attach::Frame),
     ) -> Result<i32, ApiError> {
         let payload = serde_json::to_vec(body).map_err(|e| ApiError::Protocol(e.to_string()))?;
@@ -153,7 +156,26 @@ impl Client {
             .err()
             .unwrap_or_else(|| ApiError::Protocol(format!("expected an upgrade, got {status}"))));
         }
-        std::thread::spawn(move || super::attach::pump_stdin(stdin, writer));
+        match terminal_size {
+            Some(size) => {
+                // Blocked before the pump thread starts, so it inherits the mask and the
+                // signal waits for its signalfd.
+                let mut winch = nix::sys::signal::SigSet::empty();
+                winch.add(nix::sys::signal::Signal::SIGWINCH);
+                let _ = winch.thread_block();
+                let sigfd = nix::sys::signalfd::SignalFd::with_flags(
+                    &winch,
+                    nix::sys::signalfd::SfdFlags::SFD_CLOEXEC
+                        | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
+                )
+                .map_err(|e| ApiError::Io(e.into()))?;
+                let sigfd = std::os::fd::OwnedFd::from(sigfd);
+                std::thread::spawn(move || super::attach::pump_terminal(0, sigfd, size, writer));
+            }
+            None => {
+                std::thread::spawn(move || super::attach::pump_stdin(stdin, writer));
+            }
+        }
         loop {
             match super::attach::read_frame(&mut reader).map_err(ApiError::Io)? {
                 Some(super::attach::Frame::Exit(code)) => return Ok(code),

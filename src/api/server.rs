@@ -260,15 +260,55 @@ async fn exec<R: Runtime, I: ImageSource>(
         stdin: true,
         tty: req.tty,
     };
-    let child = st.engine.spawn_exec(&rec, pid, &spec)?;
+    let process = st.engine.spawn_exec(&rec, pid, &spec)?;
+    let terminal = spec.tty.is_some();
     tokio::spawn(async move {
         match on_upgrade.await {
-            Ok(io) => relay_process(child, TokioIo::new(io)).await,
+            Ok(io) => relay_process(process, terminal, TokioIo::new(io)).await,
             // The client went away before the switch: do not leave the process behind.
-            Err(_) => drop(child),
+            Err(_) => drop(process),
         }
     });
     switching_protocols()
+}
+
+/// Copies the client's input to a process: raw bytes to its stdin, or, with a terminal,
+/// stdin and resize frames. Dropping stdin at the end gives EOF.
+async fn client_input(
+    mut from_client: impl tokio::io::AsyncRead + Unpin,
+    stdin: Option<impl tokio::io::AsyncWrite + Unpin>,
+    terminal: bool,
+    mut resize: Option<tokio::net::unix::pipe::Sender>,
+) {
+    use tokio::io::AsyncWriteExt;
+    if !terminal {
+        if let Some(mut stdin) = stdin {
+            let _ = tokio::io::copy(&mut from_client, &mut stdin).await;
+        }
+        return;
+    }
+    let mut stdin = stdin;
+    while let Ok(Some(frame)) = attach::read_frame_async(&mut from_client).await {
+        match frame {
+            attach::Frame::Stdin(data) => {
+                if let Some(s) = stdin.as_mut()
+                    && s.write_all(&data).await.is_err()
+                {
+                    stdin = None;
+                }
+            }
+            attach::Frame::Resize(rows, cols) => {
+                let record = crate::runtime::tty::resize_record(rows, cols);
+                if let Some(r) = resize.as_mut()
+                    && r.write_all(&record).await.is_err()
+                {
+                    resize = None;
+                }
+            }
+            // Only a daemon sends the other kinds.
+            _ => break,
+        }
+    }
 }
 
 /// Takes the pending connection upgrade and the JSON body of an attach-style request.
@@ -318,18 +358,15 @@ fn merge_env(base: &[String], overrides: &[String]) -> Vec<String> {
 
 /// Client bytes to stdin; stdout/stderr and the exit code back as frames.
 async fn relay_process(
-    mut child: tokio::process::Child,
+    process: crate::reconcile::runtime::ExecProcess,
+    terminal: bool,
     io: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
 ) {
     use tokio::io::AsyncWriteExt;
-    let (mut from_client, to_client) = tokio::io::split(io);
+    let mut child = process.child;
+    let (from_client, to_client) = tokio::io::split(io);
     let stdin = child.stdin.take();
-    let input = tokio::spawn(async move {
-        if let Some(mut stdin) = stdin {
-            let _ = tokio::io::copy(&mut from_client, &mut stdin).await;
-            // Dropping stdin closes it: the process sees EOF.
-        }
-    });
+    let input = tokio::spawn(client_input(from_client, stdin, terminal, process.resize));
     let to_client = std::sync::Arc::new(tokio::sync::Mutex::new(to_client));
     let pump = |pipe: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>, kind: u8| {
         let out = to_client.clone();
@@ -404,6 +441,7 @@ async fn run<R: Runtime, I: ImageSource>(
         .run_oneoff(&req.stack, &req.service, &req.cmd, req.rm, req.tty)
         .await?;
     let stdin = st.engine.open_stdin(&handle.record());
+    let resize = st.engine.open_resize(&handle.record());
     let engine = st.engine.clone();
     tokio::spawn(async move {
         let id = handle.record().id;
@@ -416,7 +454,10 @@ async fn run<R: Runtime, I: ImageSource>(
             }
         };
         match on_upgrade.await {
-            Ok(io) => relay_oneoff(handle, stdin, TokioIo::new(io), hide).await,
+            Ok(io) => {
+                let input = (stdin, req.tty.is_some(), resize);
+                relay_oneoff(handle, input, TokioIo::new(io), hide).await
+            }
             Err(_) => hide(),
         }
         if req.rm {
@@ -426,20 +467,23 @@ async fn run<R: Runtime, I: ImageSource>(
     switching_protocols()
 }
 
+/// A one-off's stdin, whether it has a terminal, and where its window sizes go.
+type OneoffInput = (
+    Option<tokio::net::unix::pipe::Sender>,
+    bool,
+    Option<tokio::net::unix::pipe::Sender>,
+);
+
 /// Client bytes to the one-off's stdin FIFO; its log lines and exit code back as frames.
 async fn relay_oneoff(
     handle: crate::reconcile::supervisor::Handle,
-    stdin: Option<tokio::net::unix::pipe::Sender>,
+    (stdin, terminal, resize): OneoffInput,
     io: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
     before_exit: impl FnOnce(),
 ) {
     use tokio::io::AsyncWriteExt;
-    let (mut from_client, mut to_client) = tokio::io::split(io);
-    let input = tokio::spawn(async move {
-        if let Some(mut stdin) = stdin {
-            let _ = tokio::io::copy(&mut from_client, &mut stdin).await;
-        }
-    });
+    let (from_client, mut to_client) = tokio::io::split(io);
+    let input = tokio::spawn(client_input(from_client, stdin, terminal, resize));
     let mut cursor = LogCursor::new(&handle.record());
     let mut status = handle.status.clone();
     let mut gone = false;

@@ -251,15 +251,16 @@ fn print_logs(
 
 /// Attaches to a process (exec, run): stdin goes to it, its output is printed as it comes,
 /// and its exit code is returned.
-fn attach(client: &Client, path: &str, body: &impl serde::Serialize) -> Result<i32> {
-    let code = client.attach(path, body, std::io::stdin(), |frame| {
+fn attach(client: &Client, path: &str, body: &impl serde::Serialize, tty: bool) -> Result<i32> {
+    let size: Option<fn() -> (u16, u16)> = tty.then_some(super::terminal::size);
+    let code = client.attach(path, body, std::io::stdin(), size, |frame| {
         let _ = match frame {
             Frame::Stdout(d) => {
                 let mut out = std::io::stdout().lock();
                 out.write_all(&d).and_then(|_| out.flush())
             }
             Frame::Stderr(d) => std::io::stderr().write_all(&d),
-            Frame::Exit(_) => Ok(()),
+            Frame::Exit(_) | Frame::Stdin(_) | Frame::Resize(..) => Ok(()),
         };
     })?;
     Ok(code)
@@ -283,7 +284,12 @@ fn exec(cli: &Cli, client: &Client, a: &ExecArgs) -> Result<i32> {
         Some(_) => Some(super::terminal::RawMode::enter()?),
         None => None,
     };
-    attach(client, &format!("/v1/projects/{p}/exec"), &req)
+    attach(
+        client,
+        &format!("/v1/projects/{p}/exec"),
+        &req,
+        tty.is_some(),
+    )
 }
 
 fn run_oneoff(cli: &Cli, client: &Client, a: &RunArgs) -> Result<i32> {
@@ -304,7 +310,7 @@ fn run_oneoff(cli: &Cli, client: &Client, a: &RunArgs) -> Result<i32> {
         None => None,
     };
     let path = format!("/v1/projects/{name}/run");
-    autostart(client, || attach(client, &path, &req))
+    autostart(client, || attach(client, &path, &req, tty.is_some()))
 }
 
 /// Runs `f`; when no daemon answers, starts one and runs `f` again. Trying first saves the

@@ -6,7 +6,7 @@ use crate::api::types::ImageView;
 use crate::image::{ImageStore, ResolvedImage};
 use crate::reconcile::engine::ImageSource;
 use crate::reconcile::health::wait_probe_process;
-use crate::reconcile::runtime::{ExecSpec, ExitFuture, RtError, Running, Runtime};
+use crate::reconcile::runtime::{ExecProcess, ExecSpec, ExitFuture, RtError, Running, Runtime};
 use crate::runtime::config::{ContainerConfig, ExitStatus};
 use crate::runtime::{self, SelfExe, ShimPool};
 use std::collections::HashMap;
@@ -21,6 +21,9 @@ pub struct NativeRuntime {
     /// Per container with stdin: a read-write handle on its FIFO, held from before the start
     /// until `open_stdin`, so the container blocks on stdin instead of seeing EOF meanwhile.
     stdin_holds: std::sync::Mutex<std::collections::HashMap<String, OwnedFd>>,
+    /// Per container with a terminal: a read-write handle on its resize FIFO, until
+    /// `open_resize` hands it out.
+    resize_holds: std::sync::Mutex<HashMap<String, OwnedFd>>,
     /// The pidfds of the shims this daemon started, until they exit. A shim reports the exit
     /// before it tears down, so a new run of the same container (same cgroup path and
     /// directories) and its release or removal first wait here for the shim to be gone.
@@ -36,6 +39,7 @@ impl NativeRuntime {
         NativeRuntime {
             shims,
             stdin_holds: Default::default(),
+            resize_holds: Default::default(),
             shims_alive: Default::default(),
             prepared: Default::default(),
         }
@@ -73,6 +77,9 @@ impl NativeRuntime {
     }
 }
 
+/// Numbers the resize FIFOs of `exec -t` sessions.
+static EXEC_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// How long a new run or a removal waits for the previous run's shim to finish tearing down.
 const SHIM_TEARDOWN_LIMIT: Duration = Duration::from_secs(10);
 
@@ -99,8 +106,15 @@ impl NativeRuntime {
 /// Creates a container's stdin FIFO and opens it read-write: on Linux that never blocks, and
 /// it keeps a writer present until the real one is opened.
 fn stdin_fifo(state_dir: &std::path::Path) -> Result<OwnedFd, RtError> {
-    std::fs::create_dir_all(state_dir)?;
-    let path = state_dir.join(runtime::STDIN_FIFO);
+    fifo(&state_dir.join(runtime::STDIN_FIFO))
+}
+
+/// Creates a FIFO (replacing a leftover) and opens it read-write.
+fn fifo(path: &std::path::Path) -> Result<OwnedFd, RtError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let path = path.to_path_buf();
     let _ = std::fs::remove_file(&path);
     nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600))
         .map_err(|e| format!("mkfifo {}: {e}", path.display()))?;
@@ -188,6 +202,10 @@ impl Runtime for NativeRuntime {
             let hold = stdin_fifo(&cfg.state_dir)?;
             self.holds().insert(cfg.id.clone(), hold);
         }
+        if cfg.process.tty.is_some() {
+            let hold = fifo(&cfg.state_dir.join(runtime::RESIZE_FIFO))?;
+            lock(&self.resize_holds).insert(cfg.id.clone(), hold);
+        }
         let shims = self.shims.clone();
         let c = cfg.clone();
         let res: Result<(runtime::Launched, runtime::ShimWatch), RtError> =
@@ -206,6 +224,7 @@ impl Runtime for NativeRuntime {
         // A failed start must not keep the stdin FIFO's hold open.
         let (launched, watch) = res.inspect_err(|_| {
             self.holds().remove(&cfg.id);
+            lock(&self.resize_holds).remove(&cfg.id);
         })?;
         // SAFETY: the AsyncFd owns the OwnedFd, which stays open and unchanged until dropped.
         let registered = watch
@@ -252,6 +271,11 @@ impl Runtime for NativeRuntime {
         sender
     }
 
+    fn open_resize(&self, cfg: &ContainerConfig) -> Option<tokio::net::unix::pipe::Sender> {
+        let hold = lock(&self.resize_holds).remove(&cfg.id)?;
+        tokio::net::unix::pipe::Sender::from_owned_fd(hold).ok()
+    }
+
     fn recorded_exit(&self, cfg: &ContainerConfig) -> Option<ExitStatus> {
         runtime::read_exit(&cfg.state_dir).ok().flatten()
     }
@@ -265,7 +289,18 @@ impl Runtime for NativeRuntime {
         cfg: &ContainerConfig,
         pid: i32,
         spec: &ExecSpec,
-    ) -> Result<tokio::process::Child, RtError> {
+    ) -> Result<ExecProcess, RtError> {
+        // With a terminal, sizes travel on a FIFO of its own (nsexec unlinks it once open).
+        let resize = match spec.tty {
+            Some(_) => {
+                let n = EXEC_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let path = cfg
+                    .state_dir
+                    .join(format!("exec-{}-{n}.resize", std::process::id()));
+                Some((fifo(&path)?, path))
+            }
+            None => None,
+        };
         let rspec = runtime::ExecSpec {
             args: spec.args.clone(),
             env: spec.env.clone(),
@@ -274,6 +309,7 @@ impl Runtime for NativeRuntime {
             capabilities: cfg.process.capabilities.clone(),
             no_new_privileges: cfg.process.no_new_privileges,
             tty: spec.tty,
+            resize_fifo: resize.as_ref().map(|(_, p)| p.clone()),
         };
         let mut cmd =
             tokio::process::Command::from(runtime::exec_command(self.shims.exe(), pid, &rspec));
@@ -285,7 +321,16 @@ impl Runtime for NativeRuntime {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-        Ok(cmd.spawn()?)
+        let child = cmd.spawn().inspect_err(|_| {
+            if let Some((_, p)) = &resize {
+                let _ = std::fs::remove_file(p);
+            }
+        })?;
+        Ok(ExecProcess {
+            child,
+            resize: resize
+                .and_then(|(fd, _)| tokio::net::unix::pipe::Sender::from_owned_fd(fd).ok()),
+        })
     }
 
     async fn probe(
@@ -296,7 +341,7 @@ impl Runtime for NativeRuntime {
         timeout: Duration,
     ) -> bool {
         match self.spawn_exec(cfg, pid, spec) {
-            Ok(child) => wait_probe_process(child, timeout).await,
+            Ok(p) => wait_probe_process(p.child, timeout).await,
             Err(_) => false,
         }
     }
@@ -347,6 +392,7 @@ impl Runtime for NativeRuntime {
 
     async fn remove(&self, cfg: &ContainerConfig) -> Result<(), RtError> {
         self.holds().remove(&cfg.id);
+        lock(&self.resize_holds).remove(&cfg.id);
         self.wait_shim_gone(&cfg.id).await;
         let c = cfg.clone();
         tokio::task::spawn_blocking(move || -> Result<(), RtError> {

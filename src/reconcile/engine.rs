@@ -548,7 +548,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         rec: &ContainerRecord,
         pid: i32,
         spec: &ExecSpec,
-    ) -> Result<tokio::process::Child, EngineError> {
+    ) -> Result<super::runtime::ExecProcess, EngineError> {
         self.rt
             .spawn_exec(&rec.config, pid, spec)
             .map_err(|e| EngineError::Conflict(format!("exec in {}: {e}", rec.name)))
@@ -711,6 +711,11 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
     /// The write end of a one-off container's stdin (see `Runtime::open_stdin`).
     pub fn open_stdin(&self, rec: &ContainerRecord) -> Option<tokio::net::unix::pipe::Sender> {
         self.rt.open_stdin(&rec.config)
+    }
+
+    /// Where a one-off container's window sizes go (see `Runtime::open_resize`).
+    pub fn open_resize(&self, rec: &ContainerRecord) -> Option<tokio::net::unix::pipe::Sender> {
+        self.rt.open_resize(&rec.config)
     }
 
     /// Removes a one-off container after its run.

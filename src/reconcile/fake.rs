@@ -148,11 +148,15 @@ impl Runtime for Arc<FakeRuntime> {
         _cfg: &ContainerConfig,
         _pid: i32,
         _spec: &ExecSpec,
-    ) -> Result<tokio::process::Child, RtError> {
+    ) -> Result<super::runtime::ExecProcess, RtError> {
         Err("the fake runtime does not exec".into())
     }
 
     fn open_stdin(&self, _cfg: &ContainerConfig) -> Option<tokio::net::unix::pipe::Sender> {
+        None
+    }
+
+    fn open_resize(&self, _cfg: &ContainerConfig) -> Option<tokio::net::unix::pipe::Sender> {
         None
     }
 

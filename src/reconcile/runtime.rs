@@ -18,6 +18,13 @@ pub struct Running {
     pub exit: ExitFuture,
 }
 
+/// A process started by `Runtime::spawn_exec`.
+pub struct ExecProcess {
+    pub child: tokio::process::Child,
+    /// With a terminal: where its window sizes go (see `Runtime::open_resize`).
+    pub resize: Option<tokio::net::unix::pipe::Sender>,
+}
+
 /// What `exec` runs inside a container.
 #[derive(Debug, Clone, Default)]
 pub struct ExecSpec {
@@ -50,11 +57,15 @@ pub trait Runtime: Send + Sync + 'static {
         cfg: &ContainerConfig,
         pid: i32,
         spec: &ExecSpec,
-    ) -> Result<tokio::process::Child, RtError>;
+    ) -> Result<ExecProcess, RtError>;
 
     /// The write end of a started container's stdin (`process.stdin`), once; dropping it
     /// gives the container EOF.
     fn open_stdin(&self, cfg: &ContainerConfig) -> Option<tokio::net::unix::pipe::Sender>;
+
+    /// For a started container with a terminal: where its window sizes go, once (each write
+    /// is one `runtime::tty::resize_record`).
+    fn open_resize(&self, cfg: &ContainerConfig) -> Option<tokio::net::unix::pipe::Sender>;
 
     /// Runs a healthcheck test inside the container: true when it exits 0 within `timeout`.
     fn probe(

@@ -26,6 +26,10 @@ pub struct ExecSpec {
     /// Run on a new pseudo-terminal of this size (rows, columns) instead of plain pipes.
     #[serde(default)]
     pub tty: Option<(u16, u16)>,
+    /// With `tty`: a FIFO on which later sizes arrive (`tty::resize_record`). nsexec opens
+    /// it, then unlinks it.
+    #[serde(default)]
+    pub resize_fifo: Option<PathBuf>,
 }
 
 /// The command running `spec` inside the container whose init is `pid`. Its stdio is passed
@@ -83,7 +87,13 @@ fn nsexec(args: &[String]) -> Result<i32> {
     // (runc does the same); execve restores dumpability for the container's program.
     // SAFETY: prctl with integer arguments only.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
-    // All handles first: /proc changes meaning once we are in the container's mount ns.
+    // All handles first: /proc and host paths change meaning once we are in the container's
+    // mount ns.
+    let resize = spec.resize_fifo.as_deref().and_then(|p| {
+        let fd = tty::open_resize_fifo(p);
+        let _ = std::fs::remove_file(p);
+        fd
+    });
     let mut ns = Vec::new();
     for kind in ["cgroup", "ipc", "uts", "net", "pid", "mnt"] {
         let p = format!("/proc/{pid}/ns/{kind}");
@@ -176,7 +186,7 @@ fn nsexec(args: &[String]) -> Result<i32> {
         unsafe { libc::_exit(code) };
     }
     let st = match pty {
-        Some(pty) => tty::relay(child, pty.master, &set),
+        Some(pty) => tty::relay(child, pty.master, resize, &set),
         None => sys::forward_and_wait(child, &set),
     };
     Ok(sys::wait_status(st).0)

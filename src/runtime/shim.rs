@@ -26,6 +26,8 @@ struct Running {
     sigfd: RawFd,
     /// With a terminal: the stdin FIFO, typed into the master (which is `stdout_r`).
     tty_input: Option<super::tty::Input>,
+    /// With a terminal: the FIFO on which the daemon sends window sizes (`RESIZE_FIFO`).
+    resize: Option<RawFd>,
     /// The container's mount namespace, held open so that the init's exit does not unmount
     /// its whole tree (an expedited RCU grace period and every superblock's teardown) before
     /// the shim can reap it: the exit is reported first, the namespace released after.
@@ -171,7 +173,6 @@ fn start(state_dir: &Path, layout: Layout, mode: Mode) -> Result<Running> {
     };
     match spawn(&cfg, &cgroup, mode) {
         Ok(sp) => Ok(Running {
-            cfg,
             cgroup,
             pid: sp.pid,
             stdout_r: sp.stdout_r,
@@ -179,6 +180,11 @@ fn start(state_dir: &Path, layout: Layout, mode: Mode) -> Result<Running> {
             sigfd: sp.sigfd,
             tty_input: sp.tty_input,
             mnt_ns: sp.mnt_ns,
+            resize: cfg
+                .process
+                .tty
+                .and_then(|_| super::tty::open_resize_fifo(&cfg.state_dir.join(RESIZE_FIFO))),
+            cfg,
         }),
         Err(e) => {
             teardown(&cfg, &cgroup);
@@ -399,6 +405,7 @@ fn supervise(run: Running) {
     let mut streams = [StreamLog::new("stdout"), StreamLog::new("stderr")];
     let mut fds = [run.stdout_r, run.stderr_r];
     let mut tty_input = run.tty_input;
+    let mut resize = run.resize;
     let mut status: Option<i32> = None;
     let mut deadline: Option<Instant> = None;
     let mut buf = vec![0u8; 64 * 1024];
@@ -437,12 +444,28 @@ fn supervise(run: Running) {
                 events: libc::POLLIN,
                 revents: 0,
             },
+            libc::pollfd {
+                fd: if fds[0] >= 0 {
+                    resize.unwrap_or(-1)
+                } else {
+                    -1
+                },
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
         if tty_input.as_ref().is_some_and(|t| t.wants_master()) && fds[0] >= 0 {
             pfds[0].events |= libc::POLLOUT;
         }
         // SAFETY: valid pollfd array; negative fds are ignored by poll.
-        unsafe { libc::poll(pfds.as_mut_ptr(), 4, timeout) };
+        unsafe { libc::poll(pfds.as_mut_ptr(), 5, timeout) };
+        if pfds[4].revents != 0
+            && let Some(fd) = resize
+            && !super::tty::apply_resizes(fd, fds[0])
+        {
+            sys::close(fd);
+            resize = None;
+        }
         if let Some(t) = tty_input.as_mut() {
             if pfds[3].revents != 0 {
                 t.read_fifo(&mut buf);
@@ -547,6 +570,9 @@ fn open_stdin_fifo(state_dir: &Path) -> Result<RawFd> {
 
 /// The FIFO a container with `process.stdin` reads its stdin from, in its state directory.
 pub const STDIN_FIFO: &str = "stdin.fifo";
+
+/// The FIFO on which a container with a terminal gets window sizes, in its state directory.
+pub const RESIZE_FIFO: &str = "resize.fifo";
 
 /// exit.json via temp file + rename, so readers never see half a file.
 fn write_exit(state_dir: &Path, exit: &ExitStatus) -> Result<()> {

@@ -42,6 +42,52 @@ pub fn open(rows: u16, cols: u16) -> Result<Pty> {
     })
 }
 
+/// Sets a terminal's window size (the kernel then sends SIGWINCH to its foreground group).
+fn set_size(master: RawFd, rows: u16, cols: u16) {
+    let size = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ on a descriptor we own, with a pointer to a winsize.
+    unsafe { libc::ioctl(master, libc::TIOCSWINSZ, &size) };
+}
+
+/// One resize on a resize FIFO: rows and columns as big-endian u16s (4 bytes, well below
+/// PIPE_BUF, so each arrives whole).
+pub fn resize_record(rows: u16, cols: u16) -> [u8; 4] {
+    let (r, c) = (rows.to_be_bytes(), cols.to_be_bytes());
+    [r[0], r[1], c[0], c[1]]
+}
+
+/// Applies every resize waiting on the non-blocking `fifo` to `master`; false once the FIFO
+/// has no writer left (stop polling it then).
+pub fn apply_resizes(fifo: RawFd, master: RawFd) -> bool {
+    let mut rec = [0u8; 4];
+    loop {
+        // SAFETY: reading one record into a buffer of its size.
+        let n = unsafe { libc::read(fifo, rec.as_mut_ptr().cast(), rec.len()) };
+        match n {
+            4 => set_size(
+                master,
+                u16::from_be_bytes([rec[0], rec[1]]),
+                u16::from_be_bytes([rec[2], rec[3]]),
+            ),
+            // Nothing more now (EAGAIN) keeps it; EOF, an error or a torn record ends it.
+            _ => {
+                return n < 0
+                    && std::io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN);
+            }
+        }
+    }
+}
+
+/// Opens a resize FIFO's read end without waiting for a writer.
+pub fn open_resize_fifo(path: &std::path::Path) -> Option<RawFd> {
+    sys::open_raw(&path.to_string_lossy(), libc::O_RDONLY | libc::O_NONBLOCK).ok()
+}
+
 /// In the forked child: new session, the slave as controlling terminal and as 0, 1 and 2.
 pub fn attach_child(pty: &Pty) -> std::result::Result<(), String> {
     // SAFETY: setsid has no preconditions in a fresh child.
@@ -71,7 +117,7 @@ pub fn attach_child(pty: &Pty) -> std::result::Result<(), String> {
 ///
 /// The master is non-blocking and input waits in a buffer until the master takes it, so a
 /// child that is busy writing output can never deadlock against our writes of its input.
-pub fn relay(child: i32, master: RawFd, set: &libc::sigset_t) -> i32 {
+pub fn relay(child: i32, master: RawFd, mut resize: Option<RawFd>, set: &libc::sigset_t) -> i32 {
     // SAFETY: fcntl on the master we own; signalfd on a copy of the blocked set.
     let sigfd = unsafe {
         let fl = libc::fcntl(master, libc::F_GETFL);
@@ -109,11 +155,24 @@ pub fn relay(child: i32, master: RawFd, set: &libc::sigset_t) -> i32 {
                 events: libc::POLLIN,
                 revents: 0,
             },
+            libc::pollfd {
+                fd: resize.unwrap_or(-1),
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
         // After the child exited, only drain what is buffered (no waiting).
         let timeout = if status.is_some() { 0 } else { 50 };
-        // SAFETY: a valid pollfd array of length 3 (negative fds are ignored).
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 3, timeout) };
+        // SAFETY: a valid pollfd array of length 4 (negative fds are ignored).
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 4, timeout) };
+        if n > 0
+            && fds[3].revents != 0
+            && let Some(fd) = resize
+            && !apply_resizes(fd, master)
+        {
+            sys::close(fd);
+            resize = None;
+        }
         if n > 0 && fds[2].revents != 0 {
             // SAFETY: signalfd_siginfo is plain data; all-zero is a valid value.
             let mut si: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
@@ -161,8 +220,8 @@ pub fn relay(child: i32, master: RawFd, set: &libc::sigset_t) -> i32 {
             }
         } else if drained {
             sys::close(master);
-            if sigfd >= 0 {
-                sys::close(sigfd);
+            for fd in resize.into_iter().chain((sigfd >= 0).then_some(sigfd)) {
+                sys::close(fd);
             }
             return status.unwrap_or(0);
         }
