@@ -97,20 +97,6 @@ crun_ms=$(median crun crun run --bundle "$work/bundle" "bench-crun-{i}" 2>"$work
 [ "$crun_ms" = nan ] && echo "crun failed on this host: $(tail -c 200 "$work/crun.err")"
 rstack_ms=$(cd "$work/proj" && median rstack "$rstack" run --rm t true)
 
-# The same without a prepared one-off: each run is followed by an untimed `down`, which
-# discards the container rstack prepares for the service's next run.
-cold_ms=$(cd "$work/proj" && python3 - "$runs" "$rstack" <<'PY'
-import subprocess, sys, time, statistics
-runs, rstack = int(sys.argv[1]), sys.argv[2]
-ts = []
-for _ in range(runs):
-    t = time.perf_counter()
-    subprocess.run([rstack, "run", "--rm", "t", "true"], stdout=subprocess.DEVNULL)
-    ts.append((time.perf_counter() - t) * 1000)
-    subprocess.run([rstack, "down"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-print(f"{statistics.median(ts):.2f}")
-PY
-)
 
 # Median ms of `TOOL up -d` of the tree over RUNS runs, each followed by an untimed `down`.
 median_up() {
@@ -142,15 +128,14 @@ docker import "$work/busybox.tar" bench/busybox:1 >/dev/null
 docker_run_ms=$(median docker docker run --rm bench/busybox:1 true)
 dc_ms=$(median_up "$compose" 5)
 
-python3 - "$floor" "$runc_ms" "$crun_ms" "$rstack_ms" "$up_ms" "$runs" "$docker_run_ms" "$dc_ms" "$cold_ms" <<'PY'
+python3 - "$floor" "$runc_ms" "$crun_ms" "$rstack_ms" "$up_ms" "$runs" "$docker_run_ms" "$dc_ms" <<'PY'
 import sys
-floor, runc, crun, rs, up, runs, drun, dc, cold = map(float, sys.argv[1:])
+floor, runc, crun, rs, up, runs, drun, dc = map(float, sys.argv[1:])
 print(f"runs per figure: {int(runs)} (medians; up -d: 10 runs)")
 print(f"kernel floor (unshare pid,mnt,uts,ipc,net + true): {floor:7.2f} ms")
 print(f"runc run (bundle, true):                          {runc:7.2f} ms")
 print(f"crun run (bundle, true):                          {crun:7.2f} ms" if crun == crun else "crun run: refused on this host (see above)")
 print(f"rstack run --rm t true (CLI->daemon->shim):       {rs:7.2f} ms   {runc/rs:4.1f}x faster than runc" + (f", {crun/rs:4.1f}x than crun" if crun == crun else ""))
-print(f"  the same with nothing prepared (down between runs): {cold:7.2f} ms   {runc/cold:4.1f}x faster than runc")
 print(f"docker run --rm IMAGE true (dockerd 20.10):       {drun:7.2f} ms   rstack run is {drun/rs:4.1f}x faster")
 print(f"rstack up -d, 10-service dependency tree:         {up:7.1f} ms")
 print(f"docker compose up -d, same tree (v2.40.3):        {dc:7.1f} ms   rstack is {dc/up:4.0f}x faster")

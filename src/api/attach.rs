@@ -10,6 +10,10 @@
 use std::io::{Read, Write};
 
 pub const UPGRADE_PROTOCOL: &str = "rstack-exec";
+/// The header (lower case) with which a client asks to send framed input, and a daemon
+/// agrees (value `FRAMED`): either side may be older than the other.
+pub const INPUT_HEADER: &str = "x-rstack-input";
+pub const FRAMED: &str = "framed";
 pub const STDOUT: u8 = 1;
 pub const STDERR: u8 = 2;
 pub const EXIT: u8 = 3;
@@ -128,8 +132,9 @@ pub fn pump_stdin(mut from: impl Read, mut to: std::os::unix::net::UnixStream) {
     let _ = to.shutdown(std::net::Shutdown::Write);
 }
 
-/// With a terminal: sends `from` as stdin frames, and a resize frame from `size()` whenever
-/// `sigwinch` (a signalfd for SIGWINCH) fires, until `from` ends; then half-closes `to`.
+/// With a terminal: sends `from` as stdin frames, and a resize frame from `size()` at the
+/// start (the size may have changed since the request) and whenever `sigwinch` (a signalfd
+/// for SIGWINCH) fires, until `from` ends; then half-closes `to`.
 pub fn pump_terminal(
     from: std::os::fd::RawFd,
     sigwinch: std::os::fd::OwnedFd,
@@ -137,6 +142,10 @@ pub fn pump_terminal(
     mut to: std::os::unix::net::UnixStream,
 ) {
     use std::os::fd::AsRawFd;
+    let (rows, cols) = size();
+    if to.write_all(&encode_resize(rows, cols)).is_err() {
+        return;
+    }
     let mut buf = [0u8; 16 * 1024];
     loop {
         let mut fds = [

@@ -69,7 +69,7 @@ impl Client {
         msg.extend_from_slice(&payload);
         stream.write_all(&msg).map_err(ApiError::Io)?;
         let mut reader = BufReader::new(stream);
-        let (status, framing) = read_head(&mut reader)?;
+        let (status, framing, _) = read_head(&mut reader)?;
         Ok(Response {
             status,
             body: BodyReader {
@@ -133,8 +133,18 @@ impl Client {
     ) -> Result<i32, ApiError> {
         let payload = serde_json::to_vec(body).map_err(|e| ApiError::Protocol(e.to_string()))?;
         let mut stream = self.connect()?;
+        // With a terminal, ask to send framed input (keys and resizes); a daemon that does
+        // not say yes gets raw keys, and sizes stay as they were at the start.
+        let ask_framed = match terminal_size {
+            Some(_) => format!(
+                "{}: {}\r\n",
+                super::attach::INPUT_HEADER,
+                super::attach::FRAMED
+            ),
+            None => String::new(),
+        };
         let head = format!(
-            "POST {path} HTTP/1.1\r\nHost: rstack\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: Upgrade\r\nUpgrade: {}\r\n\r\n",
+            "POST {path} HTTP/1.1\r\nHost: rstack\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: Upgrade\r\nUpgrade: {}\r\n{ask_framed}\r\n",
             payload.len(),
             super::attach::UPGRADE_PROTOCOL
         );
@@ -143,7 +153,7 @@ impl Client {
         stream.write_all(&msg).map_err(ApiError::Io)?;
         let writer = stream.try_clone().map_err(ApiError::Io)?;
         let mut reader = BufReader::new(stream);
-        let (status, framing) = read_head(&mut reader)?;
+        let (status, framing, framed_input) = read_head(&mut reader)?;
         if status != 101 {
             return Err(Response {
                 status,
@@ -156,7 +166,7 @@ impl Client {
             .err()
             .unwrap_or_else(|| ApiError::Protocol(format!("expected an upgrade, got {status}"))));
         }
-        match terminal_size {
+        match terminal_size.filter(|_| framed_input) {
             Some(size) => {
                 // Blocked before the pump thread starts, so it inherits the mask and the
                 // signal waits for its signalfd.
@@ -212,7 +222,8 @@ impl Response {
 }
 
 /// Reads the status line and headers; returns the status and how the body is framed.
-fn read_head(reader: &mut BufReader<UnixStream>) -> Result<(u16, Framing), ApiError> {
+/// The status, the body's framing, and whether the daemon takes framed input (attach).
+fn read_head(reader: &mut BufReader<UnixStream>) -> Result<(u16, Framing, bool), ApiError> {
     let mut line = String::new();
     reader.read_line(&mut line).map_err(ApiError::Io)?;
     let status: u16 = line
@@ -221,6 +232,7 @@ fn read_head(reader: &mut BufReader<UnixStream>) -> Result<(u16, Framing), ApiEr
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| ApiError::Protocol(format!("bad status line {line:?}")))?;
     let mut framing = Framing::Close;
+    let mut framed_input = false;
     loop {
         line.clear();
         if reader.read_line(&mut line).map_err(ApiError::Io)? == 0 {
@@ -234,6 +246,8 @@ fn read_head(reader: &mut BufReader<UnixStream>) -> Result<(u16, Framing), ApiEr
             let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
             if k == "content-length" {
                 framing = Framing::Length(v.parse().unwrap_or(0));
+            } else if k == super::attach::INPUT_HEADER {
+                framed_input = v == super::attach::FRAMED;
             } else if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
                 framing = Framing::Chunked {
                     left: 0,
@@ -242,7 +256,7 @@ fn read_head(reader: &mut BufReader<UnixStream>) -> Result<(u16, Framing), ApiEr
             }
         }
     }
-    Ok((status, framing))
+    Ok((status, framing, framed_input))
 }
 
 impl Read for BodyReader {

@@ -250,6 +250,7 @@ async fn exec<R: Runtime, I: ImageSource>(
     Path(project): Path<String>,
     req: axum::extract::Request,
 ) -> Result<Response, ApiFailure> {
+    let asks_framed = asks_framed_input(&req);
     let (on_upgrade, req): (_, ExecRequest) = upgrade_request(req).await?;
     let (rec, pid) = st.engine.exec_target(&project, &req.service)?;
     let spec = ExecSpec {
@@ -261,7 +262,7 @@ async fn exec<R: Runtime, I: ImageSource>(
         tty: req.tty,
     };
     let process = st.engine.spawn_exec(&rec, pid, &spec)?;
-    let terminal = spec.tty.is_some();
+    let terminal = asks_framed && spec.tty.is_some();
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(io) => relay_process(process, terminal, TokioIo::new(io)).await,
@@ -269,7 +270,7 @@ async fn exec<R: Runtime, I: ImageSource>(
             Err(_) => drop(process),
         }
     });
-    switching_protocols()
+    switching_protocols(terminal)
 }
 
 /// Copies the client's input to a process: raw bytes to its stdin, or, with a terminal,
@@ -335,12 +336,23 @@ async fn upgrade_request<T: serde::de::DeserializeOwned>(
     Ok((on_upgrade, parsed))
 }
 
-fn switching_protocols() -> Result<Response, ApiFailure> {
-    Response::builder()
+/// Whether an attach request asks to send framed input (see `attach::INPUT_HEADER`).
+fn asks_framed_input(req: &axum::extract::Request) -> bool {
+    req.headers()
+        .get(attach::INPUT_HEADER)
+        .is_some_and(|v| v.as_bytes() == attach::FRAMED.as_bytes())
+}
+
+/// The 101 answer; `framed_input`: the client's input will be read as frames.
+fn switching_protocols(framed_input: bool) -> Result<Response, ApiFailure> {
+    let mut r = Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
         .header("connection", "upgrade")
-        .header("upgrade", attach::UPGRADE_PROTOCOL)
-        .body(Body::empty())
+        .header("upgrade", attach::UPGRADE_PROTOCOL);
+    if framed_input {
+        r = r.header(attach::INPUT_HEADER, attach::FRAMED);
+    }
+    r.body(Body::empty())
         .map_err(|e| ApiFailure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
@@ -419,7 +431,9 @@ async fn run<R: Runtime, I: ImageSource>(
     Path(project): Path<String>,
     req: axum::extract::Request,
 ) -> Result<Response, ApiFailure> {
+    let asks_framed = asks_framed_input(&req);
     let (on_upgrade, req): (_, RunRequest) = upgrade_request(req).await?;
+    let terminal = asks_framed && req.tty.is_some();
     check_project(&project, &req.stack.name)?;
     let Some(def) = req.stack.services.get(&req.service) else {
         return Err(EngineError::Invalid(format!("no such service: {}", req.service)).into());
@@ -455,7 +469,7 @@ async fn run<R: Runtime, I: ImageSource>(
         };
         match on_upgrade.await {
             Ok(io) => {
-                let input = (stdin, req.tty.is_some(), resize);
+                let input = (stdin, terminal, resize);
                 relay_oneoff(handle, input, TokioIo::new(io), hide).await
             }
             Err(_) => hide(),
@@ -464,7 +478,7 @@ async fn run<R: Runtime, I: ImageSource>(
             engine.remove_by_id(&id).await;
         }
     });
-    switching_protocols()
+    switching_protocols(terminal)
 }
 
 /// A one-off's stdin, whether it has a terminal, and where its window sizes go.

@@ -20,15 +20,10 @@ pub fn main() -> i32 {
     // light, and are never typed by users.
     match args.get(1).map(String::as_str) {
         Some("shim") => {
-            use crate::runtime::ShimMode;
-            let (mode, dir) = match args.get(2).map(String::as_str) {
-                Some("--prepare") => (ShimMode::Prepare, args.get(3)),
-                _ => (ShimMode::Start, args.get(2)),
-            };
-            return match dir {
-                Some(dir) => crate::runtime::shim_main(std::path::Path::new(dir), mode),
+            return match args.get(2) {
+                Some(dir) => crate::runtime::shim_main(std::path::Path::new(dir)),
                 None => {
-                    eprintln!("usage: rstack shim [--prepare] STATE_DIR");
+                    eprintln!("usage: rstack shim STATE_DIR");
                     2
                 }
             };

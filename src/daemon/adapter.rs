@@ -10,7 +10,7 @@ use crate::reconcile::runtime::{ExecProcess, ExecSpec, ExitFuture, RtError, Runn
 use crate::runtime::config::{ContainerConfig, ExitStatus};
 use crate::runtime::{self, SelfExe, ShimPool};
 use std::collections::HashMap;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,8 +28,6 @@ pub struct NativeRuntime {
     /// before it tears down, so a new run of the same container (same cgroup path and
     /// directories) and its release or removal first wait here for the shim to be gone.
     shims_alive: Arc<std::sync::Mutex<HashMap<String, Arc<AsyncFd<OwnedFd>>>>>,
-    /// Containers prepared up to their exec (`Runtime::prepare`), by id.
-    prepared: std::sync::Mutex<HashMap<String, runtime::Prepared>>,
 }
 
 impl NativeRuntime {
@@ -41,7 +39,6 @@ impl NativeRuntime {
             stdin_holds: Default::default(),
             resize_holds: Default::default(),
             shims_alive: Default::default(),
-            prepared: Default::default(),
         }
     }
 
@@ -49,15 +46,27 @@ impl NativeRuntime {
     async fn wait_shim_gone(&self, id: &str) {
         let pidfd = lock(&self.shims_alive).get(id).cloned();
         if let Some(pidfd) = pidfd {
-            // Teardown takes milliseconds; a shim stuck for longer is reported, not waited
-            // on forever (the release that follows kills and removes what it holds).
+            // Teardown takes milliseconds. A shim stuck for longer is killed: going on beside
+            // it would let its late teardown hit the next run (same cgroup path and dirs).
             if tokio::time::timeout(SHIM_TEARDOWN_LIMIT, pidfd.readable())
                 .await
                 .is_err()
             {
                 eprintln!(
-                    "rstack: the shim of container {id} has not exited after its container did; going on"
+                    "rstack: the shim of container {id} has not exited {}s after its container did; killing it",
+                    SHIM_TEARDOWN_LIMIT.as_secs()
                 );
+                // SAFETY: pidfd_send_signal on a pidfd we own; no siginfo.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_pidfd_send_signal,
+                        pidfd.get_ref().as_raw_fd(),
+                        libc::SIGKILL,
+                        std::ptr::null::<libc::siginfo_t>(),
+                        0u32,
+                    )
+                };
+                let _ = tokio::time::timeout(SHIM_TEARDOWN_LIMIT, pidfd.readable()).await;
             }
         }
     }
@@ -197,8 +206,7 @@ fn recorded_or_lost(state_dir: &std::path::Path) -> ExitStatus {
 impl Runtime for NativeRuntime {
     async fn start(&self, cfg: &ContainerConfig) -> Result<Running, RtError> {
         self.wait_shim_gone(&cfg.id).await;
-        let prepared = lock(&self.prepared).remove(&cfg.id);
-        if prepared.is_none() && cfg.process.stdin {
+        if cfg.process.stdin {
             let hold = stdin_fifo(&cfg.state_dir)?;
             self.holds().insert(cfg.id.clone(), hold);
         }
@@ -209,12 +217,7 @@ impl Runtime for NativeRuntime {
         let shims = self.shims.clone();
         let c = cfg.clone();
         let res: Result<(runtime::Launched, runtime::ShimWatch), RtError> =
-            match tokio::task::spawn_blocking(move || match prepared {
-                Some(p) => shims.go(p, &c.process.args),
-                None => shims.launch(&c),
-            })
-            .await
-            {
+            match tokio::task::spawn_blocking(move || shims.launch(&c)).await {
                 Ok(r) => r.map_err(|e| Box::new(e) as RtError),
                 Err(e) => Err(Box::new(e)),
             };
@@ -354,40 +357,6 @@ impl Runtime for NativeRuntime {
         })
         .await
         .map_err(|e| Box::new(e) as RtError)?
-    }
-
-    async fn prepare(&self, cfg: &ContainerConfig) -> Result<(), RtError> {
-        if cfg.process.stdin {
-            let hold = stdin_fifo(&cfg.state_dir)?;
-            self.holds().insert(cfg.id.clone(), hold);
-        }
-        let shims = self.shims.clone();
-        let c = cfg.clone();
-        let res = tokio::task::spawn_blocking(move || shims.prepare(&c)).await;
-        let shims = self.shims.clone();
-        tokio::task::spawn_blocking(move || shims.refill());
-        match res {
-            Ok(Ok(p)) => {
-                lock(&self.prepared).insert(cfg.id.clone(), p);
-                Ok(())
-            }
-            Ok(Err(e)) => {
-                self.holds().remove(&cfg.id);
-                Err(Box::new(e))
-            }
-            Err(e) => {
-                self.holds().remove(&cfg.id);
-                Err(Box::new(e))
-            }
-        }
-    }
-
-    async fn discard(&self, cfg: &ContainerConfig) {
-        self.holds().remove(&cfg.id);
-        let prepared = lock(&self.prepared).remove(&cfg.id);
-        if let Some(p) = prepared {
-            let _ = tokio::task::spawn_blocking(move || p.abandon()).await;
-        }
     }
 
     async fn remove(&self, cfg: &ContainerConfig) -> Result<(), RtError> {

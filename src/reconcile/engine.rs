@@ -38,9 +38,6 @@ pub struct Engine<R: Runtime, I: ImageSource> {
     /// Containers being removed: no longer listed, though their record stays until the
     /// removal is done (so a daemon that dies meanwhile finishes it at boot).
     removing: Mutex<HashSet<String>>,
-    /// One-off containers prepared (or being prepared) ahead of the next `run` of their
-    /// service, by (project, service): see `run_oneoff`.
-    warm: Mutex<HashMap<(String, String), Warm>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -68,7 +65,6 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             containers_dir,
             handles: Mutex::new(HashMap::new()),
             removing: Mutex::new(HashSet::new()),
-            warm: Mutex::new(HashMap::new()),
             locks: Mutex::new(HashMap::new()),
         }
     }
@@ -151,22 +147,11 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         image: &ResolvedImage,
         one_off: Option<&[String]>,
     ) -> Result<ContainerRecord, EngineError> {
-        self.new_record_as(stack, service, image, one_off, new_id())
-    }
-
-    /// `new_record` with a given container id.
-    fn new_record_as(
-        &self,
-        stack: &Stack,
-        service: &str,
-        image: &ResolvedImage,
-        one_off: Option<&[String]>,
-        id: String,
-    ) -> Result<ContainerRecord, EngineError> {
         let svc = stack
             .services
             .get(service)
             .ok_or_else(|| EngineError::Invalid(format!("no such service: {service}")))?;
+        let id = new_id();
         let state_dir = self.containers_dir.join(&id);
         let mut def = svc.clone();
         let name = match one_off {
@@ -556,14 +541,8 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
 
     /// Creates and starts a one-off container for `run`; `rm`: remove it once it exited;
     /// `tty`: give it a terminal of (rows, columns).
-    ///
-    /// Once a one-off without a terminal has started, the next one of the same service is
-    /// prepared in the background, up to the exec of its process (`Runtime::prepare`). The
-    /// next `run` of that service takes it when its container config is the same but for the
-    /// command, so it only has to exec: repeated runs (tests, tools in containers) skip the
-    /// namespaces, mounts and cgroups. `down` and ten idle minutes discard it.
     pub async fn run_oneoff(
-        self: &Arc<Self>,
+        &self,
         stack: &Stack,
         service: &str,
         cmd: &[String],
@@ -576,33 +555,11 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             .get(service)
             .ok_or_else(|| EngineError::Invalid(format!("no such service: {service}")))?;
         let mut rec = self.new_record(stack, service, img, Some(cmd))?;
-        if tty.is_none()
-            && let Some(claimed) = self.claim_warm(stack, service, img, cmd).await?
-        {
-            rec = claimed;
-        }
         rec.auto_remove = rm;
         rec.config.process.tty = tty;
         let id = rec.id.clone();
         match self.create_and_start(rec).await {
-            Ok(h) => {
-                if tty.is_none() {
-                    // Prepared once this one has exited: not beside its run and exit, which
-                    // are someone's wait.
-                    let (me, status) = (self.clone(), h.status.clone());
-                    let (stack, service, img, cmd) = (
-                        stack.clone(),
-                        service.to_string(),
-                        img.clone(),
-                        cmd.to_vec(),
-                    );
-                    tokio::spawn(async move {
-                        let _ = wait_ready(status, WaitMode::Exited).await;
-                        me.prewarm(&stack, &service, &img, &cmd);
-                    });
-                }
-                Ok(h)
-            }
+            Ok(h) => Ok(h),
             Err(e) => {
                 if rm {
                     self.remove_by_id(&id).await;
@@ -610,102 +567,6 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                 Err(EngineError::Failed(vec![e]))
             }
         }
-    }
-
-    /// The record of a one-off taking over the prepared container of its service, if there
-    /// is one ready and its config differs only in the command; a mismatch is discarded.
-    async fn claim_warm(
-        self: &Arc<Self>,
-        stack: &Stack,
-        service: &str,
-        img: &ResolvedImage,
-        cmd: &[String],
-    ) -> Result<Option<ContainerRecord>, EngineError> {
-        let slot = self
-            .warm()
-            .remove(&(stack.name.clone(), service.to_string()));
-        let Some(mut warm) = slot else {
-            return Ok(None);
-        };
-        if warm_ready(&mut warm.ready, WARM_CLAIM_WAIT).await != Some(true) {
-            // Failed, or still preparing: a start from scratch is faster than waiting.
-            let me = self.clone();
-            tokio::spawn(async move { me.discard_warm(warm).await });
-            return Ok(None);
-        }
-        let claim = self.new_record_as(stack, service, img, Some(cmd), warm.rec.id.clone())?;
-        let mut prepared = warm.rec.config.clone();
-        prepared.process.args = claim.config.process.args.clone();
-        if prepared == claim.config {
-            return Ok(Some(claim));
-        }
-        let me = self.clone();
-        tokio::spawn(async move { me.discard_warm(warm).await });
-        Ok(None)
-    }
-
-    /// Prepares the next one-off of a service in the background (see `run_oneoff`).
-    fn prewarm(
-        self: &Arc<Self>,
-        stack: &Stack,
-        service: &str,
-        img: &ResolvedImage,
-        cmd: &[String],
-    ) {
-        let Ok(rec) = self.new_record(stack, service, img, Some(cmd)) else {
-            return;
-        };
-        let key = (stack.name.clone(), service.to_string());
-        let (ready_tx, ready) = tokio::sync::watch::channel(None);
-        let replaced = self.warm().insert(
-            key.clone(),
-            Warm {
-                rec: rec.clone(),
-                ready,
-            },
-        );
-        let me = self.clone();
-        tokio::spawn(async move {
-            if let Some(old) = replaced {
-                me.discard_warm(old).await;
-            }
-            let ok = me.rt.prepare(&rec.config).await.is_ok();
-            let _ = ready_tx.send(Some(ok));
-            if ok {
-                tokio::time::sleep(WARM_IDLE_LIMIT).await;
-            }
-            let expired = {
-                let mut warm = me.warm();
-                match warm.get(&key) {
-                    Some(w) if w.rec.id == rec.id => warm.remove(&key),
-                    _ => None,
-                }
-            };
-            if let Some(w) = expired {
-                me.discard_warm(w).await;
-            }
-        });
-    }
-
-    /// Removes a prepared one-off that will not run (once it is prepared).
-    async fn discard_warm(&self, mut warm: Warm) {
-        if warm_ready(&mut warm.ready, WARM_PREPARE_LIMIT).await == Some(true) {
-            self.rt.discard(&warm.rec.config).await;
-        }
-    }
-
-    /// Discards the prepared one-offs of a project (for `down`).
-    pub(super) async fn discard_project_warm(&self, project: &str) {
-        let mine: Vec<Warm> = {
-            let mut warm = self.warm();
-            let keys: Vec<_> = warm.keys().filter(|k| k.0 == project).cloned().collect();
-            keys.iter().filter_map(|k| warm.remove(k)).collect()
-        };
-        join_all(mine.into_iter().map(|w| self.discard_warm(w))).await;
-    }
-
-    fn warm(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Warm>> {
-        self.warm.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The write end of a one-off container's stdin (see `Runtime::open_stdin`).
@@ -734,32 +595,6 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
 
     pub(super) fn removing(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
         self.removing.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// A one-off container prepared (or being prepared) for the next `run` of its service.
-struct Warm {
-    rec: ContainerRecord,
-    /// None while it is being prepared, then whether that worked.
-    ready: tokio::sync::watch::Receiver<Option<bool>>,
-}
-
-/// How long a `run` waits for the prepared one-off still being prepared.
-const WARM_CLAIM_WAIT: Duration = Duration::from_millis(10);
-/// How long discarding waits for a preparation to end.
-const WARM_PREPARE_LIMIT: Duration = Duration::from_secs(10);
-/// A prepared one-off nobody took is discarded after this long.
-const WARM_IDLE_LIMIT: Duration = Duration::from_secs(600);
-
-/// Whether a prepared one-off is ready: None while still preparing after `limit`.
-async fn warm_ready(
-    ready: &mut tokio::sync::watch::Receiver<Option<bool>>,
-    limit: Duration,
-) -> Option<bool> {
-    let r = tokio::time::timeout(limit, ready.wait_for(Option::is_some)).await;
-    match r {
-        Ok(Ok(v)) => *v,
-        _ => None,
     }
 }
 

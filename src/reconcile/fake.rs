@@ -27,11 +27,6 @@ struct Inner {
     /// Every start, in order: container hostnames.
     pub starts: Vec<String>,
     removed: Vec<String>,
-    /// Prepared (not yet started) container ids.
-    prepared: Vec<String>,
-    /// Ids of prepared containers that were started, and of those discarded.
-    claimed: Vec<String>,
-    discarded: Vec<String>,
 }
 
 fn status(code: i32) -> ExitStatus {
@@ -68,12 +63,6 @@ impl FakeRuntime {
         self.inner().removed.len()
     }
 
-    /// (prepared and waiting, started after being prepared, discarded) container ids.
-    pub fn prepared(&self) -> (Vec<String>, Vec<String>, Vec<String>) {
-        let i = self.inner();
-        (i.prepared.clone(), i.claimed.clone(), i.discarded.clone())
-    }
-
     pub fn live(&self) -> usize {
         self.inner().live.len()
     }
@@ -98,10 +87,6 @@ impl Runtime for Arc<FakeRuntime> {
             let mut inner = self.inner();
             inner.starts.push(cfg.hostname.clone());
             inner.live.insert(pid, (cfg.id.clone(), tx));
-            if let Some(i) = inner.prepared.iter().position(|p| p == &cfg.id) {
-                inner.prepared.remove(i);
-                inner.claimed.push(cfg.id.clone());
-            }
         }
         if args.first().map(String::as_str) == Some("exit") {
             let code: i32 = args.get(1).and_then(|c| c.parse().ok()).unwrap_or(0);
@@ -181,16 +166,5 @@ impl Runtime for Arc<FakeRuntime> {
     async fn remove(&self, cfg: &ContainerConfig) -> Result<(), RtError> {
         self.inner().removed.push(cfg.id.clone());
         Ok(())
-    }
-
-    async fn prepare(&self, cfg: &ContainerConfig) -> Result<(), RtError> {
-        self.inner().prepared.push(cfg.id.clone());
-        Ok(())
-    }
-
-    async fn discard(&self, cfg: &ContainerConfig) {
-        let mut i = self.inner();
-        i.prepared.retain(|p| p != &cfg.id);
-        i.discarded.push(cfg.id.clone());
     }
 }

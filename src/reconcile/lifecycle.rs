@@ -188,7 +188,6 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         timeout: Option<Duration>,
     ) -> Result<Vec<String>, EngineError> {
         let _g = self.lock(project).await;
-        self.discard_project_warm(project).await;
         let known = self.store.project(project)?.is_some();
         let records = self.records(Some(project))?;
         if !known && records.is_empty() {

@@ -82,11 +82,4 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// Removes everything the container left: mounts, cgroups, its state directory.
     fn remove(&self, cfg: &ContainerConfig) -> impl Future<Output = Result<(), RtError>> + Send;
-
-    /// Sets a container up ahead of its start, up to the exec of its process, so that a later
-    /// `start` of a config with the same id only has to exec (with that config's args).
-    fn prepare(&self, cfg: &ContainerConfig) -> impl Future<Output = Result<(), RtError>> + Send;
-
-    /// Removes a prepared container that will not be started.
-    fn discard(&self, cfg: &ContainerConfig) -> impl Future<Output = ()> + Send;
 }

@@ -45,60 +45,17 @@ fn run(cfg: &ContainerConfig, fds: &ChildFds) -> std::result::Result<String, Str
     // The root is built while the shim moves us into the cgroup: on v1 that write waits for an
     // RCU grace period, which would otherwise sit on the start path.
     setup(cfg, fds).map_err(|e| e.to_string())?;
-    let args = read_go(fds.sync_r)?;
+    let mut go = [0u8; 1];
+    // SAFETY: one-byte read into a valid buffer.
+    let n = unsafe { libc::read(fds.sync_r, go.as_mut_ptr().cast(), 1) };
+    if n != 1 {
+        return Err("shim could not place the container in its cgroup".into());
+    }
     sys::close(fds.sync_r);
     // Now inside its cgroup, so the new cgroup namespace is rooted there.
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
         .map_err(|e| format!("unshare cgroup namespace: {e}"))?;
-    exec(cfg, args.as_deref().unwrap_or(&cfg.process.args), fds)
-}
-
-/// Waits for the shim's go (see `go_message`): the args to run instead of the configured
-/// ones when the container was prepared ahead of its start.
-fn read_go(fd: RawFd) -> std::result::Result<Option<Vec<String>>, String> {
-    let placed = || "shim could not place the container in its cgroup".to_string();
-    let mut kind = [0u8; 1];
-    if !sys::read_exact(fd, &mut kind) {
-        return Err(placed());
-    }
-    if kind[0] == GO {
-        return Ok(None);
-    }
-    let mut len = [0u8; 4];
-    if kind[0] != GO_WITH_ARGS || !sys::read_exact(fd, &mut len) {
-        return Err(placed());
-    }
-    let len = u32::from_le_bytes(len) as usize;
-    if len > MAX_GO_ARGS {
-        return Err(format!("the start's arguments are too long ({len} bytes)"));
-    }
-    let mut data = vec![0u8; len];
-    if !sys::read_exact(fd, &mut data) {
-        return Err(placed());
-    }
-    serde_json::from_slice(&data)
-        .map(Some)
-        .map_err(|e| format!("the start's arguments: {e}"))
-}
-
-const GO: u8 = b'g';
-const GO_WITH_ARGS: u8 = b'a';
-/// ARG_MAX-sized, far above any command line execve would take.
-const MAX_GO_ARGS: usize = 2 << 20;
-
-/// What the shim writes on the sync pipe once the init is in its cgroup: start as configured,
-/// or (a prepared container) with these args.
-pub fn go_message(args: Option<&[String]>) -> Vec<u8> {
-    match args {
-        None => vec![GO],
-        Some(a) => {
-            let json = serde_json::to_vec(a).unwrap_or_else(|_| b"[]".to_vec());
-            let mut m = vec![GO_WITH_ARGS];
-            m.extend_from_slice(&(json.len() as u32).to_le_bytes());
-            m.extend_from_slice(&json);
-            m
-        }
-    }
+    exec(cfg, fds)
 }
 
 fn setup(cfg: &ContainerConfig, fds: &ChildFds) -> Result<()> {
@@ -132,14 +89,10 @@ fn setup(cfg: &ContainerConfig, fds: &ChildFds) -> Result<()> {
 }
 
 /// User, capabilities, no_new_privs, cwd and execve (with the optional tiny init in between).
-fn exec(
-    cfg: &ContainerConfig,
-    args: &[String],
-    fds: &ChildFds,
-) -> std::result::Result<String, String> {
+fn exec(cfg: &ContainerConfig, fds: &ChildFds) -> std::result::Result<String, String> {
     let p = &cfg.process;
     let (path, env) = prepare_identity(
-        args,
+        &p.args,
         &p.env,
         p.user.as_deref(),
         &p.capabilities,
@@ -147,9 +100,9 @@ fn exec(
         &p.cwd,
     )?;
     if cfg.init {
-        return run_init(&path, args, &env, fds);
+        return run_init(&path, &p.args, &env, fds);
     }
-    Ok(sys::execve(&path, args, &env))
+    Ok(sys::execve(&path, &p.args, &env))
 }
 
 /// Shared by the container init and nsexec: switches identity, drops privileges, chdirs and

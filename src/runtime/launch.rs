@@ -41,27 +41,11 @@ fn launch_fresh(cfg: &ContainerConfig, exe: &SelfExe) -> Result<(Launched, ShimW
     let shim_log = open_shim_log(&cfg.state_dir)?;
     let shim = spawn_shim(
         exe,
-        &[cfg.state_dir.as_os_str()],
+        cfg.state_dir.as_os_str(),
         Stdio::null(),
         Stdio::from(shim_log),
     )?;
     finish(shim)
-}
-
-/// A container set up up to the exec of its process (`ShimPool::prepare`), waiting for `go`.
-/// Dropping it makes its shim remove everything it made (`abandon` waits for that).
-pub struct Prepared {
-    shim: Shim,
-    stdin: std::process::ChildStdin,
-}
-
-impl Prepared {
-    /// Drops the prepared container and waits until its shim has removed it. Blocking.
-    pub fn abandon(self) {
-        let Prepared { mut shim, stdin } = self;
-        drop(stdin);
-        let _ = shim.child.wait();
-    }
 }
 
 /// Keeps one shim exec'd and initialized ahead of time, so a container start skips the
@@ -88,78 +72,22 @@ impl ShimPool {
     /// watch the shim (`ShimWatch`). The caller calls `refill` afterwards, off its start path.
     pub fn launch(&self, cfg: &ContainerConfig) -> Result<(Launched, ShimWatch)> {
         write_state(cfg)?;
-        match self.assign_spare("start", cfg) {
-            Some(shim) => finish(shim),
+        let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match spare {
+            Some((shim, mut stdin)) => {
+                let mut line = cfg.state_dir.as_os_str().as_encoded_bytes().to_vec();
+                line.push(b'\n');
+                match std::io::Write::write_all(&mut stdin, &line) {
+                    Ok(()) => finish(shim),
+                    // The spare died (killed by someone): fall back to a fresh shim.
+                    Err(_) => {
+                        let _ = finish(shim);
+                        launch_fresh(cfg, &self.exe)
+                    }
+                }
+            }
             None => launch_fresh(cfg, &self.exe),
         }
-    }
-
-    /// Hands the state directory to the spare shim, if there is one alive.
-    fn assign_spare(&self, verb: &str, cfg: &ContainerConfig) -> Option<Shim> {
-        let (shim, mut stdin) = self
-            .spare
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()?;
-        let mut line = format!("{verb} ").into_bytes();
-        line.extend_from_slice(cfg.state_dir.as_os_str().as_encoded_bytes());
-        line.push(b'\n');
-        match std::io::Write::write_all(&mut stdin, &line) {
-            Ok(()) => Some(Shim {
-                stdin: Some(stdin),
-                ..shim
-            }),
-            // The spare died (killed by someone): the caller starts a fresh shim.
-            Err(_) => {
-                let _ = finish(shim);
-                None
-            }
-        }
-    }
-
-    /// Sets a container up to the exec of its process, ahead of its start (see
-    /// `shim::Mode::Prepare`); returns once it waits for `go`. Blocking. The caller calls
-    /// `refill` afterwards.
-    pub fn prepare(&self, cfg: &ContainerConfig) -> Result<Prepared> {
-        write_state(cfg)?;
-        let mut shim = match self.assign_spare("prepare", cfg) {
-            Some(shim) => shim,
-            None => spawn_shim(
-                &self.exe,
-                &[std::ffi::OsStr::new("--prepare"), cfg.state_dir.as_os_str()],
-                Stdio::piped(),
-                Stdio::from(open_shim_log(&cfg.state_dir)?),
-            )?,
-        };
-        let report = read_report(&shim.ready, &mut shim.child)?;
-        let stdin = shim.stdin.take().or_else(|| shim.child.stdin.take());
-        match stdin {
-            Some(stdin) if report == super::shim::PREPARED_REPORT.as_bytes() => {
-                Ok(Prepared { shim, stdin })
-            }
-            _ => {
-                // It failed (and removed what it made) or said something else: let it go.
-                let _ = shim.child.wait();
-                let line = String::from_utf8_lossy(&report);
-                Err(RuntimeError::Start(
-                    line.trim_end()
-                        .strip_prefix("err ")
-                        .unwrap_or(&format!("preparing the container: {line:?}"))
-                        .to_string(),
-                ))
-            }
-        }
-    }
-
-    /// Starts a prepared container with these args; then as `launch`.
-    pub fn go(&self, prepared: Prepared, args: &[String]) -> Result<(Launched, ShimWatch)> {
-        let Prepared { shim, mut stdin } = prepared;
-        let mut line = b"go ".to_vec();
-        line.extend_from_slice(&serde_json::to_vec(args).unwrap_or_else(|_| b"[]".to_vec()));
-        line.push(b'\n');
-        // A failed write means the shim is gone: its report (or its absence) says why.
-        let _ = std::io::Write::write_all(&mut stdin, &line);
-        finish(shim)
     }
 
     /// Execs the next spare unless one is waiting already.
@@ -170,7 +98,7 @@ impl ShimPool {
         }
         let spawned = spawn_shim(
             &self.exe,
-            &[std::ffi::OsStr::new(super::shim::SPARE_ARG)],
+            std::ffi::OsStr::new(super::shim::SPARE_ARG),
             Stdio::piped(),
             Stdio::null(),
         );
@@ -186,8 +114,6 @@ impl ShimPool {
 struct Shim {
     child: std::process::Child,
     ready: OwnedFd,
-    /// The write end of its stdin, for a shim that reads a `go` line there.
-    stdin: Option<std::process::ChildStdin>,
 }
 
 fn write_state(cfg: &ContainerConfig) -> Result<()> {
@@ -213,12 +139,7 @@ fn open_shim_log(dir: &Path) -> Result<std::fs::File> {
         .map_err(|e| RuntimeError::io("open", &log_path, e))
 }
 
-fn spawn_shim(
-    exe: &SelfExe,
-    args: &[&std::ffi::OsStr],
-    stdin: Stdio,
-    stderr: Stdio,
-) -> Result<Shim> {
+fn spawn_shim(exe: &SelfExe, arg: &std::ffi::OsStr, stdin: Stdio, stderr: Stdio) -> Result<Shim> {
     let (r, w) = super::sys::pipe()?;
     // SAFETY: both fds were just created and are owned here.
     let (r, w) = unsafe { (OwnedFd::from_raw_fd(r), OwnedFd::from_raw_fd(w)) };
@@ -226,17 +147,13 @@ fn spawn_shim(
     // leak into processes other threads spawn meanwhile.
     let child = Command::new(exe.path())
         .arg("shim")
-        .args(args)
+        .arg(arg)
         .stdin(stdin)
         .stdout(Stdio::from(w))
         .stderr(stderr)
         .spawn()
         .map_err(|e| RuntimeError::io("spawn shim", exe.path(), e))?;
-    Ok(Shim {
-        child,
-        ready: r,
-        stdin: None,
-    })
+    Ok(Shim { child, ready: r })
 }
 
 /// Waits for the shim's report, opens its pidfd, leaves a thread to reap it, and parses the

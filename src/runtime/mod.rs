@@ -32,8 +32,8 @@ pub use defaults::{
 };
 pub use error::RuntimeError;
 pub use exec::{ExecSpec, exec_command, nsexec_main};
-pub use launch::{Launched, Prepared, ShimPool, ShimWatch, cleanup, launch, read_exit, release};
+pub use launch::{Launched, ShimPool, ShimWatch, cleanup, launch, read_exit, release};
 pub use selfexe::SelfExe;
 pub use shim::parse_exit_report;
-pub use shim::{Mode as ShimMode, RESIZE_FIFO, STDIN_FIFO, shim_main};
+pub use shim::{RESIZE_FIFO, STDIN_FIFO, shim_main};
 pub use signal::{parse_signal, signal};

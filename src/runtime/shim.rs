@@ -34,20 +34,10 @@ struct Running {
     mnt_ns: Option<RawFd>,
 }
 
-/// How a shim is to start its container.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Set up and exec right away.
-    Start,
-    /// Set up everything up to the exec, report `prepared`, then wait on stdin for
-    /// `go ARGS_JSON` (exec those args) or EOF (the daemon dropped it: remove it all).
-    Prepare,
-}
-
-/// Entry point of the hidden `rstack shim [--prepare] DIR` subcommand; returns the process
-/// exit code. `DIR` = `-` starts a spare: it initializes, then waits for its assignment on
-/// stdin (see `launch::ShimPool`), which takes the shim's exec and start-up off the start path.
-pub fn shim_main(state_dir: &Path, mode: Mode) -> i32 {
+/// Entry point of the hidden `rstack shim DIR` subcommand; returns the process exit code.
+/// `DIR` = `-` starts a spare: it initializes, then waits for its state directory on stdin
+/// (see `launch::ShimPool`), which takes the shim's exec and start-up off the start path.
+pub fn shim_main(state_dir: &Path) -> i32 {
     let spare = state_dir == Path::new(SPARE_ARG);
     if spare {
         // A spare initializes only on otherwise idle CPU: it must not slow the containers
@@ -57,24 +47,21 @@ pub fn shim_main(state_dir: &Path, mode: Mode) -> i32 {
     detach();
     let layout = Layout::detect();
     let assigned;
-    let (state_dir, mode) = if spare {
-        match wait_for_assignment() {
-            Some((dir, mode)) => {
-                set_policy(libc::SCHED_OTHER);
+    let state_dir = if spare {
+        let dir = wait_for_assignment();
+        set_policy(libc::SCHED_OTHER);
+        match dir {
+            Some(dir) => {
                 assigned = dir;
-                (assigned.as_path(), mode)
+                assigned.as_path()
             }
             // The daemon closed the pipe (it exits, or dropped its spare): nothing to do.
             None => return 0,
         }
     } else {
-        (state_dir, mode)
+        state_dir
     };
-    if mode == Mode::Prepare {
-        // Preparing is speculative: it yields to the work that is wanted now.
-        set_nice(0, PREPARE_NICE);
-    }
-    match layout.and_then(|l| start(state_dir, l, mode)) {
+    match layout.and_then(|l| start(state_dir, l)) {
         Ok(run) => {
             let msg = format!("ok {} {}\n", std::process::id(), run.pid);
             sys::write_all(READY_FD, msg.as_bytes());
@@ -88,14 +75,6 @@ pub fn shim_main(state_dir: &Path, mode: Mode) -> i32 {
             1
         }
     }
-}
-
-/// The niceness a shim prepares a container at (and its init inherits until `go`).
-const PREPARE_NICE: i32 = 10;
-
-fn set_nice(pid: i32, nice: i32) {
-    // SAFETY: setpriority with integer arguments; failure leaves the niceness as it was.
-    unsafe { libc::setpriority(libc::PRIO_PROCESS, pid as libc::id_t, nice) };
 }
 
 /// Own session, immune to the daemon's terminal and pipes going away, reaper of orphans, and
@@ -127,24 +106,26 @@ fn set_policy(policy: i32) {
 /// The argument that makes `rstack shim` a spare waiting for its assignment.
 pub const SPARE_ARG: &str = "-";
 
-/// Reads the assignment of a spare (one line on stdin: `start DIR` or `prepare DIR`), then
-/// points stderr at the container's shim.log, and (to start) stdin at /dev/null. `None` on EOF.
-fn wait_for_assignment() -> Option<(std::path::PathBuf, Mode)> {
-    // The daemon writes the whole line at once, and nothing after it until it hears back
-    // (the `go` of a prepared container comes after our `prepared`).
-    let line = sys::read_line(0)?;
-    let (mode, dir) = if let Some(d) = line.strip_prefix(b"start ") {
-        (Mode::Start, d)
-    } else if let Some(d) = line.strip_prefix(b"prepare ") {
-        (Mode::Prepare, d)
-    } else {
-        return None;
-    };
+/// Reads the state directory a spare is assigned (one line on stdin), then points stdin at
+/// /dev/null and stderr at the container's shim.log. `None` on EOF.
+fn wait_for_assignment() -> Option<std::path::PathBuf> {
+    // The daemon writes the whole line at once (far below PIPE_BUF, so atomically) and
+    // nothing after it: reading in blocks cannot swallow anything meant for later.
+    let mut line = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !line.ends_with(b"\n") {
+        // SAFETY: reading into a buffer we own, within its length.
+        let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+        match n {
+            n if n > 0 => line.extend_from_slice(&buf[..n as usize]),
+            -1 if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
+            _ => return None,
+        }
+    }
+    line.pop();
     let dir: std::path::PathBuf =
-        <std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(dir.to_vec()).into();
-    if mode == Mode::Start
-        && let Ok(null) = sys::open_raw("/dev/null", libc::O_RDONLY)
-    {
+        <std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(line).into();
+    if let Ok(null) = sys::open_raw("/dev/null", libc::O_RDONLY) {
         let _ = sys::dup2(null, 0);
         sys::close(null);
     }
@@ -155,10 +136,10 @@ fn wait_for_assignment() -> Option<(std::path::PathBuf, Mode)> {
     {
         let _ = sys::dup2(std::os::fd::AsRawFd::as_raw_fd(&log), 2);
     }
-    Some((dir, mode))
+    Some(dir)
 }
 
-fn start(state_dir: &Path, layout: Layout, mode: Mode) -> Result<Running> {
+fn start(state_dir: &Path, layout: Layout) -> Result<Running> {
     let cfg = read_config(state_dir)?;
     let cgroup = match Cgroup::create(&layout, &cfg.cgroup_path, &cfg.resources) {
         Ok(c) => c,
@@ -167,11 +148,10 @@ fn start(state_dir: &Path, layout: Layout, mode: Mode) -> Result<Running> {
             if let Ok(c) = Cgroup::locate(&layout, &cfg.cgroup_path, &cfg.resources) {
                 let _ = c.remove();
             }
-            abandon(&cfg, mode);
             return Err(e);
         }
     };
-    match spawn(&cfg, &cgroup, mode) {
+    match spawn(&cfg, &cgroup) {
         Ok(sp) => Ok(Running {
             cgroup,
             pid: sp.pid,
@@ -188,46 +168,9 @@ fn start(state_dir: &Path, layout: Layout, mode: Mode) -> Result<Running> {
         }),
         Err(e) => {
             teardown(&cfg, &cgroup);
-            abandon(&cfg, mode);
             Err(e)
         }
     }
-}
-
-/// A prepared container that never started belongs to no record: its shim removes it all.
-fn abandon(cfg: &ContainerConfig, mode: Mode) {
-    if mode == Mode::Prepare {
-        let _ = super::launch::cleanup(cfg);
-        let _ = std::fs::remove_dir_all(&cfg.state_dir);
-    }
-}
-
-/// Reports `prepared` and waits for `go ARGS_JSON` on stdin; then lets the init (`pid`) run
-/// at full priority with those args.
-fn wait_for_go(pid: i32, sync_w: RawFd) -> Result<()> {
-    sys::write_all(READY_FD, PREPARED_REPORT.as_bytes());
-    let dropped = || RuntimeError::Start("the daemon dropped this prepared container".into());
-    let line = sys::read_line(0).ok_or_else(dropped)?;
-    let args: Vec<String> = line
-        .strip_prefix(b"go ")
-        .and_then(|j| serde_json::from_slice(j).ok())
-        .ok_or_else(dropped)?;
-    set_nice(0, 0);
-    set_nice(pid, 0);
-    if !sys::write_all(sync_w, &super::init::go_message(Some(&args))) {
-        return Err(RuntimeError::Start(
-            "container init died before start".into(),
-        ));
-    }
-    Ok(())
-}
-
-/// The line a shim in `Mode::Prepare` reports once its container waits for `go`.
-pub const PREPARED_REPORT: &str = "prepared\n";
-
-fn write_pid_file(cfg: &ContainerConfig, pid: i32) -> Result<()> {
-    let pid_file = cfg.state_dir.join("pid");
-    std::fs::write(&pid_file, pid.to_string()).map_err(|e| RuntimeError::io("write", &pid_file, e))
 }
 
 /// What a started container hands the supervise loop (see `Running`).
@@ -241,7 +184,7 @@ struct Spawned {
 }
 
 /// Clones the container init and waits until it exec'd (or failed).
-fn spawn(cfg: &ContainerConfig, cgroup: &Cgroup, mode: Mode) -> Result<Spawned> {
+fn spawn(cfg: &ContainerConfig, cgroup: &Cgroup) -> Result<Spawned> {
     sys::block(&[libc::SIGCHLD]);
     let mut mask = nix::sys::signal::SigSet::empty();
     mask.add(nix::sys::signal::Signal::SIGCHLD);
@@ -314,19 +257,18 @@ fn spawn(cfg: &ContainerConfig, cgroup: &Cgroup, mode: Mode) -> Result<Spawned> 
     let mut failure: Option<RuntimeError> = None;
     if !placed && let Err(e) = cgroup.add_pid(pid) {
         failure = Some(e);
-    } else if mode == Mode::Prepare {
-        failure = write_pid_file(cfg, pid)
-            .and_then(|()| wait_for_go(pid, sync_w))
-            .err();
-    } else if !sys::write_all(sync_w, &super::init::go_message(None)) {
+    } else if !sys::write_all(sync_w, b"g") {
         failure = Some(RuntimeError::Start(
             "container init died before start".into(),
         ));
     }
     sys::close(sync_w);
-    if failure.is_none() && mode == Mode::Start {
+    if failure.is_none() {
         // Written while the child sets up its root, so it costs no start latency.
-        failure = write_pid_file(cfg, pid).err();
+        let pid_file = cfg.state_dir.join("pid");
+        if let Err(e) = std::fs::write(&pid_file, pid.to_string()) {
+            failure = Some(RuntimeError::io("write", &pid_file, e));
+        }
     }
     if failure.is_some() {
         // SAFETY: kill our own child; its error pipe then reaches EOF.
@@ -530,7 +472,11 @@ fn supervise(run: Running) {
     // The daemon that started us hears the exit now; one that adopted us (or none) learns it
     // from exit.json once we are gone. SIGPIPE is ignored, so a vanished reader costs nothing.
     sys::write_all(READY_FD, exit_report(&exit).as_bytes());
-    sys::close(READY_FD);
+    // Pointed at /dev/null rather than closed, so no file opened later can become fd 1.
+    if let Ok(null) = sys::open_raw("/dev/null", libc::O_WRONLY) {
+        let _ = sys::dup2(null, READY_FD);
+        sys::close(null);
+    }
     if let Some(fd) = run.mnt_ns {
         sys::close(fd);
     }

@@ -163,40 +163,6 @@ pub fn write_all(fd: RawFd, mut buf: &[u8]) -> bool {
     true
 }
 
-/// Fills `buf`; false on EOF or error first.
-pub fn read_exact(fd: RawFd, mut buf: &mut [u8]) -> bool {
-    while !buf.is_empty() {
-        // SAFETY: reading into a valid buffer within its length.
-        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-        if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-            continue;
-        }
-        if n <= 0 {
-            return false;
-        }
-        buf = &mut buf[n as usize..];
-    }
-    true
-}
-
-/// Reads one line (without its newline); None on EOF or error before the newline. Reads in
-/// blocks: only for a pipe on which the writer sends nothing more until it hears back.
-pub fn read_line(fd: RawFd) -> Option<Vec<u8>> {
-    let mut line = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !line.ends_with(b"\n") {
-        // SAFETY: reading into a buffer we own, within its length.
-        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-        match n {
-            n if n > 0 => line.extend_from_slice(&buf[..n as usize]),
-            -1 if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => {}
-            _ => return None,
-        }
-    }
-    line.pop();
-    Some(line)
-}
-
 /// Reads until EOF.
 pub fn read_to_end(fd: RawFd) -> Vec<u8> {
     let mut out = Vec::new();
