@@ -134,6 +134,12 @@ fn fifo(path: &std::path::Path) -> Result<OwnedFd, RtError> {
     Ok(f.into())
 }
 
+/// Whether `pid` is the shim of the container in `state_dir`: a shim's stderr is always its
+/// container's shim.log.
+fn shim_serves(pid: i32, state_dir: &std::path::Path) -> bool {
+    std::fs::read_link(format!("/proc/{pid}/fd/2")).is_ok_and(|p| p == state_dir.join("shim.log"))
+}
+
 /// The parent pid of a live process, from /proc/PID/stat.
 fn parent_of(pid: i32) -> Option<i32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -251,13 +257,18 @@ impl Runtime for NativeRuntime {
         if matches!(runtime::read_exit(&cfg.state_dir), Ok(Some(_))) {
             return None;
         }
+        // Opened first, so the checks below are about the process this pidfd names.
+        let pidfd = pidfd_open(shim_pid)?;
         // Guards against reused pids: the container's init must still be the shim's child,
         // and the shim's pid file must name it.
-        let recorded = std::fs::read_to_string(cfg.state_dir.join("pid")).ok()?;
-        if recorded.trim().parse::<i32>().ok()? != pid || parent_of(pid)? != shim_pid {
+        let recorded = std::fs::read_to_string(cfg.state_dir.join("pid")).ok();
+        let init_is_ours = recorded.and_then(|r| r.trim().parse::<i32>().ok()) == Some(pid)
+            && parent_of(pid) == Some(shim_pid);
+        // Or the container has exited and its shim is still tearing down: its exit.json
+        // comes as soon as it is done, which is what the adopted exit waits for.
+        if !init_is_ours && !shim_serves(shim_pid, &cfg.state_dir) {
             return None;
         }
-        let pidfd = pidfd_open(shim_pid)?;
         Some(Running {
             pid,
             shim_pid,
@@ -419,5 +430,29 @@ impl ImageAdmin for Images {
 
     fn id_of(&self, reference: &str) -> Option<String> {
         self.0.resolve(reference).ok().map(|r| r.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shim_is_known_by_its_stderr() {
+        let dir = std::env::temp_dir().join(format!("rstack-shim-serves-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let log = std::fs::File::create(dir.join("shim.log")).expect("log");
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .stderr(log)
+            .spawn()
+            .expect("sleep");
+        let pid = child.id() as i32;
+        assert!(shim_serves(pid, &dir));
+        assert!(!shim_serves(pid, &dir.join("other")));
+        assert!(!shim_serves(std::process::id() as i32, &dir));
+        let _ = child.kill();
+        let _ = child.wait();
+        std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 }
