@@ -1,5 +1,5 @@
-//! The cloned container child up to execve: stdio, root filesystem, network loopback,
-//! hostname, rlimits, then (once the shim says it is in its cgroup) cgroup namespace, user,
+//! The cloned container child up to execve: stdio, root filesystem (the shim made the
+//! network namespace with loopback up), hostname, rlimits, then (once the shim says it is in its cgroup) cgroup namespace, user,
 //! capabilities, no_new_privs, exec.
 //!
 //! Any failure is written to the CLOEXEC error pipe (EOF there means exec succeeded) and the
@@ -81,7 +81,6 @@ fn setup(cfg: &ContainerConfig, fds: &ChildFds) -> Result<()> {
         super::tty::attach_child(&pty).map_err(RuntimeError::Start)?;
         sys::close(sock);
     }
-    rootfs::loopback_up()?;
     nix::unistd::sethostname(&cfg.hostname)
         .map_err(|e| RuntimeError::sys(format!("sethostname {:?}", cfg.hostname), e))?;
     rlimit::apply(&cfg.process.rlimits)?;
