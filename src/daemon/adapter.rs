@@ -71,19 +71,71 @@ impl NativeRuntime {
         }
     }
 
-    /// Remembers a started shim until it exits.
-    fn track_shim(&self, id: &str, pidfd: Arc<AsyncFd<OwnedFd>>) {
+    /// Remembers a started shim until it exits, then reaps it.
+    fn track_shim(&self, id: &str, pidfd: Arc<AsyncFd<OwnedFd>>, mut child: std::process::Child) {
         lock(&self.shims_alive).insert(id.to_string(), pidfd.clone());
         let alive = self.shims_alive.clone();
         let id = id.to_string();
         tokio::spawn(async move {
             let _ = pidfd.readable().await;
+            // It has exited: this does not block, and it leaves no zombie.
+            let _ = child.try_wait();
             let mut map = lock(&alive);
             if map.get(&id).is_some_and(|p| Arc::ptr_eq(p, &pidfd)) {
                 map.remove(&id);
             }
         });
     }
+
+    /// Waits for the start report of a shim that has its container, and watches the shim.
+    async fn await_report(
+        &self,
+        cfg: &ContainerConfig,
+        begun: runtime::Begun,
+    ) -> Result<Running, RtError> {
+        let runtime::Begun { child, ready } = begun;
+        let shim_pid = child.id() as i32;
+        // Opened before anything can reap the shim (we hold it unreaped), so it never names a
+        // reused pid; it polls readable once the shim has exited.
+        // SAFETY: the AsyncFd owns the OwnedFd, which stays open and unchanged until dropped.
+        let pidfd = pidfd_open(shim_pid).and_then(|fd| unsafe { AsyncFd::register(fd) }.ok());
+        let mut reports = tokio::net::unix::pipe::Receiver::from_owned_fd(ready)?;
+        let report = read_until_newline(&mut reports).await;
+        let Some(pidfd) = pidfd else {
+            // Reaped whenever it ends, on a thread of its own (there is no pidfd to poll).
+            drop(tokio::task::spawn_blocking(move || {
+                let mut child = child;
+                let _ = child.wait();
+            }));
+            if let Ok((launched, _)) = runtime::finish_report(report, shim_pid) {
+                // Without a pidfd the exit could not be watched: do not leave it running blind.
+                let _ = runtime::signal(launched.pid, libc::SIGKILL);
+            }
+            return Err("cannot watch the container's shim: pidfd_open failed (Linux 5.3 or later is needed)".into());
+        };
+        let pidfd = Arc::new(pidfd);
+        self.track_shim(&cfg.id, pidfd.clone(), child);
+        let (launched, pending) = runtime::finish_report(report, shim_pid)?;
+        Ok(Running {
+            pid: launched.pid,
+            shim_pid: launched.shim_pid,
+            exit: reported_exit(pidfd, reports, pending, cfg.state_dir.clone()),
+        })
+    }
+}
+
+/// Reads a shim's report pipe up to and including a newline, or to EOF (the shim died).
+async fn read_until_newline(pipe: &mut tokio::net::unix::pipe::Receiver) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 512];
+    while !out.contains(&b'\n') {
+        match pipe.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+        }
+    }
+    out
 }
 
 /// Numbers the resize FIFOs of `exec -t` sessions.
@@ -152,7 +204,7 @@ fn parent_of(pid: i32) -> Option<i32> {
 /// arrives, or else (the shim was killed) what it recorded once it is gone.
 fn reported_exit(
     pidfd: Arc<AsyncFd<OwnedFd>>,
-    reports: OwnedFd,
+    reports: tokio::net::unix::pipe::Receiver,
     pending: Vec<u8>,
     state_dir: std::path::PathBuf,
 ) -> ExitFuture {
@@ -166,9 +218,11 @@ fn reported_exit(
 }
 
 /// Reads the shim's report pipe up to its `exit` line; `None` if it closed without one.
-async fn read_exit_report(reports: OwnedFd, mut buf: Vec<u8>) -> Option<ExitStatus> {
+async fn read_exit_report(
+    mut pipe: tokio::net::unix::pipe::Receiver,
+    mut buf: Vec<u8>,
+) -> Option<ExitStatus> {
     use tokio::io::AsyncReadExt;
-    let mut pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(reports).ok();
     loop {
         while let Some(i) = buf.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = buf.drain(..=i).collect();
@@ -177,7 +231,7 @@ async fn read_exit_report(reports: OwnedFd, mut buf: Vec<u8>) -> Option<ExitStat
             }
         }
         let mut chunk = [0u8; 512];
-        match pipe.as_mut()?.read(&mut chunk).await {
+        match pipe.read(&mut chunk).await {
             Ok(0) | Err(_) => return None,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
@@ -220,36 +274,20 @@ impl Runtime for NativeRuntime {
             let hold = fifo(&cfg.state_dir.join(runtime::RESIZE_FIFO))?;
             lock(&self.resize_holds).insert(cfg.id.clone(), hold);
         }
-        let shims = self.shims.clone();
-        let c = cfg.clone();
-        let res: Result<(runtime::Launched, runtime::ShimWatch), RtError> =
-            match tokio::task::spawn_blocking(move || shims.launch(&c)).await {
-                Ok(r) => r.map_err(|e| Box::new(e) as RtError),
-                Err(e) => Err(Box::new(e)),
-            };
+        // Inline, not on a blocking thread: a config.json write and a line to the spare (a
+        // shim is exec'd here only when no spare is alive). The report is awaited below.
+        let begun = self.shims.begin(cfg);
         // The next spare is exec'd beside, not before, the rest of this start.
         let shims = self.shims.clone();
         tokio::task::spawn_blocking(move || shims.refill());
+        let res = match begun {
+            Ok(b) => self.await_report(cfg, b).await,
+            Err(e) => Err(Box::new(e) as RtError),
+        };
         // A failed start must not keep the stdin FIFO's hold open.
-        let (launched, watch) = res.inspect_err(|_| {
+        res.inspect_err(|_| {
             self.holds().remove(&cfg.id);
             lock(&self.resize_holds).remove(&cfg.id);
-        })?;
-        // SAFETY: the AsyncFd owns the OwnedFd, which stays open and unchanged until dropped.
-        let registered = watch
-            .pidfd
-            .and_then(|fd| unsafe { AsyncFd::register(fd) }.ok());
-        let Some(pidfd) = registered else {
-            // Without a pidfd the exit could not be watched: do not leave it running blind.
-            let _ = runtime::signal(launched.pid, libc::SIGKILL);
-            return Err("cannot watch the container's shim: pidfd_open failed (Linux 5.3 or later is needed)".into());
-        };
-        let pidfd = Arc::new(pidfd);
-        self.track_shim(&cfg.id, pidfd.clone());
-        Ok(Running {
-            pid: launched.pid,
-            shim_pid: launched.shim_pid,
-            exit: reported_exit(pidfd, watch.reports, watch.pending, cfg.state_dir.clone()),
         })
     }
 

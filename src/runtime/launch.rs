@@ -38,14 +38,39 @@ pub fn launch(cfg: &ContainerConfig, exe: &SelfExe) -> Result<Launched> {
 
 /// A launch on a newly exec'd shim (state already written).
 fn launch_fresh(cfg: &ContainerConfig, exe: &SelfExe) -> Result<(Launched, ShimWatch)> {
+    finish(fresh_shim(cfg, exe)?)
+}
+
+/// Execs a shim for a container whose state is written.
+fn fresh_shim(cfg: &ContainerConfig, exe: &SelfExe) -> Result<Shim> {
     let shim_log = open_shim_log(&cfg.state_dir)?;
-    let shim = spawn_shim(
+    spawn_shim(
         exe,
         cfg.state_dir.as_os_str(),
         Stdio::null(),
         Stdio::from(shim_log),
-    )?;
-    finish(shim)
+    )
+}
+
+/// A shim that has its container (`ShimPool::begin`) and whose report is still to come.
+pub struct Begun {
+    /// The shim, for its pid and to be reaped once it exits.
+    pub child: std::process::Child,
+    /// Its report pipe: the start report, then (see `ShimWatch::reports`) the exit report.
+    pub ready: OwnedFd,
+}
+
+/// Parses what a shim reported up to its first newline; returns the launch and what came
+/// after that line (an exit report, for a container that exited at once).
+pub fn finish_report(mut report: Vec<u8>, shim_pid: i32) -> Result<(Launched, Vec<u8>)> {
+    let pending = match report.iter().position(|b| *b == b'\n') {
+        Some(i) => report.split_off(i + 1),
+        None => Vec::new(),
+    };
+    Ok((
+        parse_report(&String::from_utf8_lossy(&report), shim_pid)?,
+        pending,
+    ))
 }
 
 /// Keeps one shim exec'd and initialized ahead of time, so a container start skips the
@@ -68,26 +93,33 @@ impl ShimPool {
         &self.exe
     }
 
-    /// Like `launch`, on the spare shim when there is one. Also returns what it takes to
-    /// watch the shim (`ShimWatch`). The caller calls `refill` afterwards, off its start path.
-    pub fn launch(&self, cfg: &ContainerConfig) -> Result<(Launched, ShimWatch)> {
+    /// Writes the container's state and hands it to the spare shim, or execs a shim when
+    /// there is no spare alive. The shim's report then arrives on `Begun::ready`, for the
+    /// caller to wait on (`finish_report` parses it). The caller calls `refill` afterwards,
+    /// off its start path.
+    pub fn begin(&self, cfg: &ContainerConfig) -> Result<Begun> {
         write_state(cfg)?;
         let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).take();
-        match spare {
+        let shim = match spare {
             Some((shim, mut stdin)) => {
                 let mut line = cfg.state_dir.as_os_str().as_encoded_bytes().to_vec();
                 line.push(b'\n');
                 match std::io::Write::write_all(&mut stdin, &line) {
-                    Ok(()) => finish(shim),
-                    // The spare died (killed by someone): fall back to a fresh shim.
+                    Ok(()) => shim,
+                    // The spare died (killed by someone): reap it, start a fresh shim.
                     Err(_) => {
-                        let _ = finish(shim);
-                        launch_fresh(cfg, &self.exe)
+                        let mut dead = shim.child;
+                        let _ = dead.wait();
+                        fresh_shim(cfg, &self.exe)?
                     }
                 }
             }
-            None => launch_fresh(cfg, &self.exe),
-        }
+            None => fresh_shim(cfg, &self.exe)?,
+        };
+        Ok(Begun {
+            child: shim.child,
+            ready: shim.ready,
+        })
     }
 
     /// Execs the next spare unless one is waiting already.
@@ -157,7 +189,8 @@ fn spawn_shim(exe: &SelfExe, arg: &std::ffi::OsStr, stdin: Stdio, stderr: Stdio)
 }
 
 /// Waits for the shim's report, opens its pidfd, leaves a thread to reap it, and parses the
-/// report.
+/// report: the blocking path of `launch` (the daemon waits on the report asynchronously,
+/// see `ShimPool::begin`, and reaps its shims from their pidfds).
 fn finish(mut shim: Shim) -> Result<(Launched, ShimWatch)> {
     let shim_pid = shim.child.id() as i32;
     let report = read_report(&shim.ready, &mut shim.child);
@@ -175,13 +208,7 @@ fn finish(mut shim: Shim) -> Result<(Launched, ShimWatch)> {
         .spawn(move || {
             let _ = child.wait();
         });
-    let mut report = report?;
-    // A container that exits at once may have its exit report read with the start report.
-    let pending = match report.iter().position(|b| *b == b'\n') {
-        Some(i) => report.split_off(i + 1),
-        None => Vec::new(),
-    };
-    let launched = parse_report(&String::from_utf8_lossy(&report), shim_pid)?;
+    let (launched, pending) = finish_report(report?, shim_pid)?;
     let watch = ShimWatch {
         pidfd,
         reports: shim.ready,
