@@ -394,11 +394,27 @@ fn containers_outlive_a_daemon_restart_and_stay_supervised() {
         "container outlives the daemon"
     );
 
+    // State a crash could leave without a record: the next daemon removes it at boot.
+    let orphan = env.data_root.join("containers").join(format!("orphan-{p}"));
+    std::fs::create_dir_all(orphan.join("upper")).expect("orphan dir");
+    std::fs::write(orphan.join("shim.log"), "left by a crash\n").expect("orphan file");
+
     // `up` starts a new daemon, which adopts the running container instead of recreating it.
     env.ok(&["up", "-d"]);
     let after = env.wait_for(&p, "svc", 5, |r| r["state"] == "running");
     assert_eq!(after["pid"], before["pid"]);
     assert_eq!(after["id"], before["id"]);
+    assert!(!orphan.exists(), "boot removes unrecorded container state");
+    let kept = env
+        .data_root
+        .join("containers")
+        .join(after["id"].as_str().expect("id"));
+    assert!(kept.is_dir(), "and keeps the adopted container's");
+    assert!(
+        env.daemon_log().contains(&format!("orphan-{p}")),
+        "{}",
+        env.daemon_log()
+    );
 
     // Still supervised: a kill -9 is noticed and the policy restarts it.
     // SAFETY: killing the container process this test started.

@@ -186,6 +186,32 @@ fn fifo(path: &std::path::Path) -> Result<OwnedFd, RtError> {
     Ok(f.into())
 }
 
+/// Removes the state directories under `dir` whose names are not in `known`, with what their
+/// configs say the containers hold (processes, mounts, cgroups, writable layers).
+fn sweep_dir(dir: &std::path::Path, known: &std::collections::HashSet<String>) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if known.contains(&name) {
+            continue;
+        }
+        let path = entry.path();
+        if let Ok(cfg) = runtime::shim::read_config(&path)
+            && let Err(e) = runtime::cleanup(&cfg)
+        {
+            eprintln!("rstack: cleaning up unrecorded container {name}: {e}");
+        }
+        match std::fs::remove_dir_all(&path) {
+            Ok(()) => removed.push(name),
+            Err(e) => eprintln!("rstack: removing {}: {e}", path.display()),
+        }
+    }
+    removed
+}
+
 /// Whether `pid` is the shim of the container in `state_dir`: a shim's stderr is always its
 /// container's shim.log.
 fn shim_serves(pid: i32, state_dir: &std::path::Path) -> bool {
@@ -406,6 +432,18 @@ impl Runtime for NativeRuntime {
         })
         .await
         .map_err(|e| Box::new(e) as RtError)?
+    }
+
+    async fn sweep(
+        &self,
+        containers_dir: &std::path::Path,
+        known: &std::collections::HashSet<String>,
+    ) -> Vec<String> {
+        let dir = containers_dir.to_path_buf();
+        let known = known.clone();
+        tokio::task::spawn_blocking(move || sweep_dir(&dir, &known))
+            .await
+            .unwrap_or_default()
     }
 
     async fn remove(&self, cfg: &ContainerConfig) -> Result<(), RtError> {

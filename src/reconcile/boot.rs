@@ -19,7 +19,13 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
     /// so the API answers while services wait on their dependencies.
     pub async fn boot(self: &Arc<Self>) -> Result<(), EngineError> {
         let mut to_start: HashMap<String, Vec<ContainerRecord>> = HashMap::new();
-        for mut rec in self.store.containers(None)? {
+        let records = self.store.containers(None)?;
+        let known: std::collections::HashSet<String> =
+            records.iter().map(|r| r.id.clone()).collect();
+        for id in self.rt.sweep(&self.containers_dir, &known).await {
+            eprintln!("rstack: removed container {id}, which had no record (left by a crash)");
+        }
+        for mut rec in records {
             let live = match (rec.state, rec.shim_pid, rec.pid) {
                 (State::Running, Some(shim), Some(pid)) => self.rt.adopt(&rec.config, shim, pid),
                 _ => None,

@@ -33,7 +33,7 @@ pub struct Engine<R: Runtime, I: ImageSource> {
     pub(super) rt: Arc<R>,
     images: I,
     pub(super) store: Arc<Store>,
-    containers_dir: PathBuf,
+    pub(super) containers_dir: PathBuf,
     handles: Mutex<HashMap<String, Handle>>,
     /// Containers being removed: no longer listed, though their record stays until the
     /// removal is done (so a daemon that dies meanwhile finishes it at boot).

@@ -167,4 +167,12 @@ impl Runtime for Arc<FakeRuntime> {
         self.inner().removed.push(cfg.id.clone());
         Ok(())
     }
+
+    async fn sweep(
+        &self,
+        _containers_dir: &std::path::Path,
+        _known: &std::collections::HashSet<String>,
+    ) -> Vec<String> {
+        Vec::new()
+    }
 }

@@ -82,4 +82,13 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// Removes everything the container left: mounts, cgroups, its state directory.
     fn remove(&self, cfg: &ContainerConfig) -> impl Future<Output = Result<(), RtError>> + Send;
+
+    /// At boot: removes the containers under `containers_dir` that have no record (`known`
+    /// holds the ids of those that do), as `remove` would, killing what still runs in them.
+    /// Only a crash at the wrong moment leaves such a directory. Returns the ids removed.
+    fn sweep(
+        &self,
+        containers_dir: &std::path::Path,
+        known: &std::collections::HashSet<String>,
+    ) -> impl Future<Output = Vec<String>> + Send;
 }
