@@ -8,7 +8,7 @@
 //! collection an exclusive one, so GC never deletes what an import is about to reference;
 //! `index.lock` serializes read-modify-write of `index.json`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -68,10 +68,21 @@ pub struct ResolvedImage {
     pub config: ImageConfig,
 }
 
-/// Handle on an image store directory. Cheap to clone; all state is on disk.
+/// Handle on an image store directory. Cheap to clone; all state is on disk, but for a
+/// cache of resolved references that any change of index.json invalidates.
 #[derive(Debug, Clone)]
 pub struct ImageStore {
     root: PathBuf,
+    resolved: std::sync::Arc<std::sync::Mutex<HashMap<String, (IndexStamp, ResolvedImage)>>>,
+}
+
+/// What identifies one version of index.json: it is only ever replaced by a rename (a new
+/// inode), by this process or any other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct IndexStamp {
+    ino: u64,
+    mtime_ns: i128,
+    len: u64,
 }
 
 /// A stored image loaded from its manifest.
@@ -86,6 +97,7 @@ impl ImageStore {
     pub fn open(root: &Path) -> Result<ImageStore, ImageError> {
         let store = ImageStore {
             root: root.to_path_buf(),
+            resolved: Default::default(),
         };
         for dir in [
             root.to_path_buf(),
@@ -376,6 +388,33 @@ impl ImageStore {
 
     /// Resolves a reference to its extracted layers (topmost first) and config.
     pub fn resolve(&self, reference: &str) -> Result<ResolvedImage, ImageError> {
+        // A start resolves its image every time: skip reading three files while index.json
+        // is the same file as when this reference was last resolved.
+        let stamp = self.index_stamp();
+        let mut cache = self.resolved.lock().unwrap_or_else(|p| p.into_inner());
+        if let (Some(now), Some((then, img))) = (stamp, cache.get(reference))
+            && now == *then
+        {
+            return Ok(img.clone());
+        }
+        let img = self.resolve_uncached(reference)?;
+        if let Some(now) = stamp {
+            cache.insert(reference.to_string(), (now, img.clone()));
+        }
+        Ok(img)
+    }
+
+    fn index_stamp(&self) -> Option<IndexStamp> {
+        use std::os::unix::fs::MetadataExt;
+        let md = fs::metadata(self.root.join("index.json")).ok()?;
+        Some(IndexStamp {
+            ino: md.ino(),
+            mtime_ns: md.mtime() as i128 * 1_000_000_000 + md.mtime_nsec() as i128,
+            len: md.len(),
+        })
+    }
+
+    fn resolve_uncached(&self, reference: &str) -> Result<ResolvedImage, ImageError> {
         let index = self.read_index()?;
         let found = self.lookup(&index, reference)?;
         let Some((i, shown)) = found.into_iter().next() else {

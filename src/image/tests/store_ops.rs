@@ -132,6 +132,11 @@ fn reimport_under_same_tag_replaces_and_collects_old_content() {
     let first = s
         .import(&archive(&dir, "old.tar", std::slice::from_ref(&old)), "app")
         .unwrap();
+    // Resolved (and cached) before the re-import, and by a second handle on the same store,
+    // which must see the new image too.
+    assert_eq!(s.resolve("app").unwrap().id, first.id);
+    let other = ImageStore::open(s.root()).unwrap();
+    assert_eq!(other.resolve("app").unwrap().id, first.id);
     let second = s
         .import(
             &archive(&dir, "new.tar", std::slice::from_ref(&new)),
@@ -141,6 +146,7 @@ fn reimport_under_same_tag_replaces_and_collects_old_content() {
     assert_ne!(first.id, second.id);
     assert_eq!(s.list().unwrap(), vec![second.clone()]);
     assert_eq!(s.resolve("app").unwrap().id, second.id);
+    assert_eq!(other.resolve("app").unwrap().id, second.id);
     assert!(!s.root().join("layers").join(&old.diff_id).exists());
     assert!(s.root().join("layers").join(&new.diff_id).is_dir());
     // Importing identical content again is a no-op that keeps the image.
