@@ -18,26 +18,10 @@ pub struct Launched {
     pub pid: i32,
 }
 
-/// What the daemon keeps of a shim it started, to hear of the container's exit.
-pub struct ShimWatch {
-    /// Polls readable once the shim has exited; opened before anything could reap the shim,
-    /// so it can never name a reused pid.
-    pub pidfd: Option<OwnedFd>,
-    /// The shim's report pipe: `exit {json}` arrives here as soon as the container's init has
-    /// exited, before the shim tears down (see `parse_exit_report`).
-    pub reports: OwnedFd,
-    /// What was read from `reports` past the start report.
-    pub pending: Vec<u8>,
-}
-
-/// Starts a container and returns once its process has exec'd (or failed to). Blocking.
+/// Starts a container on a newly exec'd shim and returns once its process has exec'd (or
+/// failed to). Blocking; the daemon uses `ShimPool::begin` and waits asynchronously.
 pub fn launch(cfg: &ContainerConfig, exe: &SelfExe) -> Result<Launched> {
     write_state(cfg)?;
-    launch_fresh(cfg, exe).map(|(l, _)| l)
-}
-
-/// A launch on a newly exec'd shim (state already written).
-fn launch_fresh(cfg: &ContainerConfig, exe: &SelfExe) -> Result<(Launched, ShimWatch)> {
     finish(fresh_shim(cfg, exe)?)
 }
 
@@ -56,7 +40,8 @@ fn fresh_shim(cfg: &ContainerConfig, exe: &SelfExe) -> Result<Shim> {
 pub struct Begun {
     /// The shim, for its pid and to be reaped once it exits.
     pub child: std::process::Child,
-    /// Its report pipe: the start report, then (see `ShimWatch::reports`) the exit report.
+    /// Its report pipe: the start report, then the exit report (`parse_exit_report`), which
+    /// the shim writes as soon as the container's init has exited, before it tears down.
     pub ready: OwnedFd,
 }
 
@@ -188,33 +173,20 @@ fn spawn_shim(exe: &SelfExe, arg: &std::ffi::OsStr, stdin: Stdio, stderr: Stdio)
     Ok(Shim { child, ready: r })
 }
 
-/// Waits for the shim's report, opens its pidfd, leaves a thread to reap it, and parses the
-/// report: the blocking path of `launch` (the daemon waits on the report asynchronously,
-/// see `ShimPool::begin`, and reaps its shims from their pidfds).
-fn finish(mut shim: Shim) -> Result<(Launched, ShimWatch)> {
+/// Waits for the shim's report, leaves a thread to reap the shim, and parses the report.
+fn finish(mut shim: Shim) -> Result<Launched> {
     let shim_pid = shim.child.id() as i32;
     let report = read_report(&shim.ready, &mut shim.child);
-    // SAFETY: pidfd_open of our own, not yet reaped child; on success we own the fd.
-    let pidfd = unsafe {
-        let fd = libc::syscall(libc::SYS_pidfd_open, shim_pid, 0);
-        (fd >= 0).then(|| OwnedFd::from_raw_fd(fd as i32))
-    };
     let mut child = shim.child;
     // The shim runs for the container's lifetime; reap it whenever it ends so it never lingers
-    // as a zombie of the daemon.
+    // as a zombie.
     let _ = std::thread::Builder::new()
         .name("shim-reaper".into())
         .stack_size(64 * 1024)
         .spawn(move || {
             let _ = child.wait();
         });
-    let (launched, pending) = finish_report(report?, shim_pid)?;
-    let watch = ShimWatch {
-        pidfd,
-        reports: shim.ready,
-        pending,
-    };
-    Ok((launched, watch))
+    finish_report(report?, shim_pid).map(|(launched, _)| launched)
 }
 
 /// Reads up to the first report line; gives up once the shim has exited without writing one.
