@@ -123,6 +123,18 @@ fn up_ps_exec_logs_run_down_leave_nothing_behind() {
         env.ok(&["run", "--rm", "api", "echo", "one-off"]).trim(),
         "one-off"
     );
+    // A one-off that cannot start says why on stderr, exits 1, and leaves nothing (--rm).
+    let nope = env.run(&["run", "--rm", "api", "/no/such/program"]);
+    let err = String::from_utf8_lossy(&nope.stderr);
+    assert_eq!(nope.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("error: ") && err.contains("/no/such/program"),
+        "{err}"
+    );
+    assert!(
+        !env.ok(&["ps", "-a"]).contains("-run-"),
+        "the failed one-off was removed"
+    );
 
     // Logs are prefixed by service.
     let logs = env.ok(&["logs", "db"]);

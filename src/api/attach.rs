@@ -4,8 +4,10 @@
 //! the client's terminal can travel beside the keys.
 //!
 //! Frame: one kind byte, a big-endian u32 length, the payload. From the daemon: 1 stdout,
-//! 2 stderr, 3 exit (the code as a big-endian i32; it ends the stream). From a client with a
-//! terminal: 4 stdin, 5 resize (rows and columns as big-endian u16s).
+//! 2 stderr, 3 exit (the code as a big-endian i32; it ends the stream), 6 error (the process
+//! could not start: an HTTP status as a big-endian u16, then the message; it ends the
+//! stream). From a client with a terminal: 4 stdin, 5 resize (rows and columns as big-endian
+//! u16s).
 
 use std::io::{Read, Write};
 
@@ -19,6 +21,7 @@ pub const STDERR: u8 = 2;
 pub const EXIT: u8 = 3;
 pub const STDIN: u8 = 4;
 pub const RESIZE: u8 = 5;
+pub const ERROR: u8 = 6;
 
 /// Largest payload a frame may claim; anything bigger is a protocol error, not an allocation.
 const MAX_FRAME: u32 = 1 << 20;
@@ -47,6 +50,8 @@ pub enum Frame {
     Stdin(Vec<u8>),
     /// (rows, columns)
     Resize(u16, u16),
+    /// (HTTP status, message): the process could not start.
+    Error(u16, String),
 }
 
 fn invalid(msg: String) -> std::io::Error {
@@ -79,6 +84,10 @@ fn decode(kind: u8, payload: Vec<u8>) -> std::io::Result<Frame> {
             Frame::Exit(code)
         }
         STDIN => Frame::Stdin(payload),
+        ERROR => match be16(0) {
+            Some(status) => Frame::Error(status, String::from_utf8_lossy(&payload[2..]).into()),
+            None => return Err(invalid("error frame without a status".into())),
+        },
         RESIZE => match (be16(0), be16(2)) {
             (Some(rows), Some(cols)) => Frame::Resize(rows, cols),
             _ => return Err(invalid("resize frame without a size".into())),
@@ -224,5 +233,10 @@ mod tests {
         assert_eq!(read_frame(&mut r).unwrap(), Some(Frame::Resize(30, 100)));
         let mut short = &encode(RESIZE, &[0, 30])[..];
         assert!(read_frame(&mut short).is_err());
+        let mut failed = &encode(ERROR, b"\x01\xf4no such file")[..];
+        assert_eq!(
+            read_frame(&mut failed).unwrap(),
+            Some(Frame::Error(500, "no such file".into()))
+        );
     }
 }

@@ -189,6 +189,9 @@ impl Client {
         loop {
             match super::attach::read_frame(&mut reader).map_err(ApiError::Io)? {
                 Some(super::attach::Frame::Exit(code)) => return Ok(code),
+                Some(super::attach::Frame::Error(status, message)) => {
+                    return Err(ApiError::Daemon { status, message });
+                }
                 Some(f) => each(f),
                 None => {
                     return Err(ApiError::Protocol(

@@ -450,15 +450,28 @@ async fn run<R: Runtime, I: ImageSource>(
             })
             .await?;
     }
-    let handle = st
+    // Errors about the request (an unknown image, say) are still answers to it; the start
+    // itself goes on beside the switch to the attached stream, and its failure, should it
+    // fail, comes as an error frame.
+    let rec = st
         .engine
-        .run_oneoff(&req.stack, &req.service, &req.cmd, req.rm, req.tty)
-        .await?;
-    let stdin = st.engine.open_stdin(&handle.record());
-    let resize = st.engine.open_resize(&handle.record());
+        .oneoff_record(&req.stack, &req.service, &req.cmd, req.rm, req.tty)?;
+    let id = rec.id.clone();
     let engine = st.engine.clone();
     tokio::spawn(async move {
-        let id = handle.record().id;
+        let (started, upgraded) = tokio::join!(engine.start_oneoff(rec), on_upgrade);
+        let handle = match started {
+            Ok(h) => h,
+            Err(e) => {
+                if let Ok(io) = upgraded {
+                    let ApiFailure(status, message) = e.into();
+                    send_error(TokioIo::new(io), status, &message).await;
+                }
+                return;
+            }
+        };
+        let stdin = engine.open_stdin(&handle.record());
+        let resize = engine.open_resize(&handle.record());
         // With --rm the container has left the API before the client hears the exit code, so
         // a `ps` right after `run --rm` never shows it (as with docker); its files, cgroups
         // and record go right after (or at the next boot, should the daemon die first).
@@ -467,7 +480,7 @@ async fn run<R: Runtime, I: ImageSource>(
                 engine.hide_removing(&id);
             }
         };
-        match on_upgrade.await {
+        match upgraded {
             Ok(io) => {
                 let input = (stdin, terminal, resize);
                 relay_oneoff(handle, input, TokioIo::new(io), hide).await
@@ -479,6 +492,16 @@ async fn run<R: Runtime, I: ImageSource>(
         }
     });
     switching_protocols(terminal)
+}
+
+/// Ends an attached stream with the failure that stopped its process from starting.
+async fn send_error(io: impl tokio::io::AsyncWrite + Unpin, status: StatusCode, message: &str) {
+    use tokio::io::AsyncWriteExt;
+    let mut io = io;
+    let mut payload = status.as_u16().to_be_bytes().to_vec();
+    payload.extend_from_slice(message.as_bytes());
+    let _ = io.write_all(&attach::encode(attach::ERROR, &payload)).await;
+    let _ = io.shutdown().await;
 }
 
 /// A one-off's stdin, whether it has a terminal, and where its window sizes go.

@@ -549,6 +549,20 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         rm: bool,
         tty: Option<(u16, u16)>,
     ) -> Result<Handle, EngineError> {
+        let rec = self.oneoff_record(stack, service, cmd, rm, tty)?;
+        self.start_oneoff(rec).await
+    }
+
+    /// The first half of `run_oneoff`: the one-off's record, its image resolved (errors about
+    /// the request come from here), nothing started or saved.
+    pub fn oneoff_record(
+        &self,
+        stack: &Stack,
+        service: &str,
+        cmd: &[String],
+        rm: bool,
+        tty: Option<(u16, u16)>,
+    ) -> Result<ContainerRecord, EngineError> {
         let names: BTreeSet<String> = [service.to_string()].into();
         let images = self.resolve_images(stack, &names)?;
         let img = images
@@ -557,7 +571,13 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         let mut rec = self.new_record(stack, service, img, Some(cmd))?;
         rec.auto_remove = rm;
         rec.config.process.tty = tty;
-        let id = rec.id.clone();
+        Ok(rec)
+    }
+
+    /// The second half of `run_oneoff`: starts the one-off; one with --rm that fails to start
+    /// is removed again.
+    pub async fn start_oneoff(&self, rec: ContainerRecord) -> Result<Handle, EngineError> {
+        let (id, rm) = (rec.id.clone(), rec.auto_remove);
         match self.create_and_start(rec).await {
             Ok(h) => Ok(h),
             Err(e) => {
