@@ -182,6 +182,11 @@ impl Client {
                 let sigfd = std::os::fd::OwnedFd::from(sigfd);
                 std::thread::spawn(move || super::attach::pump_terminal(0, sigfd, size, writer));
             }
+            // Nothing to read (stdin is /dev/null): the process gets EOF at once, and the
+            // CLI spares itself a thread.
+            None if stdin_is_null() => {
+                let _ = writer.shutdown(std::net::Shutdown::Write);
+            }
             None => {
                 std::thread::spawn(move || super::attach::pump_stdin(stdin, writer));
             }
@@ -307,4 +312,11 @@ impl Read for BodyReader {
             }
         }
     }
+}
+
+/// Whether our stdin is /dev/null (the character device 1:3).
+fn stdin_is_null() -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    std::fs::metadata("/proc/self/fd/0")
+        .is_ok_and(|m| m.file_type().is_char_device() && m.rdev() == nix::sys::stat::makedev(1, 3))
 }
