@@ -485,6 +485,10 @@ fn supervise(run: Running) {
     // The daemon that started us hears the exit now; one that adopted us (or none) learns it
     // from exit.json once we are gone. SIGPIPE is ignored, so a vanished reader costs nothing.
     sys::write_all(READY_FD, exit_report(&exit).as_bytes());
+    // The rest (unmounting the tree, removing the cgroup) is nobody's wait but a new run of
+    // this container: it yields to the exit being delivered and to other starts.
+    // SAFETY: setpriority on ourselves with integer arguments.
+    unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, TEARDOWN_NICE) };
     // Pointed at /dev/null rather than closed, so no file opened later can become fd 1.
     if let Ok(null) = sys::open_raw("/dev/null", libc::O_WRONLY) {
         let _ = sys::dup2(null, READY_FD);
@@ -499,6 +503,9 @@ fn supervise(run: Running) {
         eprintln!("rstack shim: {e}");
     }
 }
+
+/// The niceness a shim tears down at, once it has reported the exit.
+const TEARDOWN_NICE: i32 = 10;
 
 /// The line a shim writes on its report pipe when the container's init has exited.
 pub(crate) fn exit_report(exit: &ExitStatus) -> String {
