@@ -164,25 +164,19 @@ impl NativeRuntime {
     }
 }
 
-/// Creates a container's stdin FIFO and opens it read-write: on Linux that never blocks, and
-/// it keeps a writer present until the real one is opened.
-fn stdin_fifo(state_dir: &std::path::Path) -> Result<OwnedFd, RtError> {
-    fifo(&state_dir.join(runtime::STDIN_FIFO))
-}
-
-/// Creates a FIFO (replacing a leftover) and opens it read-write.
+/// Creates a FIFO (replacing a leftover) and opens it read-write: on Linux that never blocks,
+/// and it keeps a writer present (a container's stdin sees no EOF) until the real one opens.
 fn fifo(path: &std::path::Path) -> Result<OwnedFd, RtError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let path = path.to_path_buf();
-    let _ = std::fs::remove_file(&path);
-    nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600))
+    let _ = std::fs::remove_file(path);
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600))
         .map_err(|e| format!("mkfifo {}: {e}", path.display()))?;
     let f = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
-        .open(&path)?;
+        .open(path)?;
     Ok(f.into())
 }
 
@@ -293,7 +287,7 @@ impl Runtime for NativeRuntime {
     async fn start(&self, cfg: &ContainerConfig) -> Result<Running, RtError> {
         self.wait_shim_gone(&cfg.id).await;
         if cfg.process.stdin {
-            let hold = stdin_fifo(&cfg.state_dir)?;
+            let hold = fifo(&cfg.state_dir.join(runtime::STDIN_FIFO))?;
             self.holds().insert(cfg.id.clone(), hold);
         }
         if cfg.process.tty.is_some() {

@@ -539,22 +539,9 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             .map_err(|e| EngineError::Conflict(format!("exec in {}: {e}", rec.name)))
     }
 
-    /// Creates and starts a one-off container for `run`; `rm`: remove it once it exited;
-    /// `tty`: give it a terminal of (rows, columns).
-    pub async fn run_oneoff(
-        &self,
-        stack: &Stack,
-        service: &str,
-        cmd: &[String],
-        rm: bool,
-        tty: Option<(u16, u16)>,
-    ) -> Result<Handle, EngineError> {
-        let rec = self.oneoff_record(stack, service, cmd, rm, tty)?;
-        self.start_oneoff(rec).await
-    }
-
-    /// The first half of `run_oneoff`: the one-off's record, its image resolved (errors about
-    /// the request come from here), nothing started or saved.
+    /// The record of a one-off container for `run`, its image resolved (errors about the
+    /// request come from here), nothing started or saved; `rm`: remove it once it exited;
+    /// `tty`: give it a terminal of (rows, columns). `start_oneoff` starts it.
     pub fn oneoff_record(
         &self,
         stack: &Stack,
@@ -574,8 +561,8 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         Ok(rec)
     }
 
-    /// The second half of `run_oneoff`: starts the one-off; one with --rm that fails to start
-    /// is removed again.
+    /// Starts a one-off made by `oneoff_record`; one with --rm that fails to start is removed
+    /// again.
     pub async fn start_oneoff(&self, rec: ContainerRecord) -> Result<Handle, EngineError> {
         let (id, rm) = (rec.id.clone(), rec.auto_remove);
         match self.create_and_start(rec).await {

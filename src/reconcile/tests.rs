@@ -357,10 +357,10 @@ async fn restarting_a_dependency_restarts_dependents_that_ask_for_it() {
 async fn a_removed_one_off_leaves_listings_before_its_record_goes() {
     let (e, _rt) = engine();
     let s = stack("p14", vec![svc("job", &["run"])]);
-    let h = e
-        .run_oneoff(&s, "job", &["true".to_string()], true, None)
-        .await
-        .expect("run");
+    let rec = e
+        .oneoff_record(&s, "job", &["true".to_string()], true, None)
+        .expect("record");
+    let h = e.start_oneoff(rec).await.expect("run");
     let id = h.record().id;
     assert_eq!(e.list(Some("p14")).expect("list").len(), 1);
     e.hide_removing(&id);

@@ -1,6 +1,6 @@
 //! The cloned container child up to execve: stdio, root filesystem (the shim made the
-//! network namespace with loopback up), hostname, rlimits, then (once the shim says it is in its cgroup) cgroup namespace, user,
-//! capabilities, no_new_privs, exec.
+//! network namespace with loopback up), hostname, rlimits, then (once the shim says it is in
+//! its cgroup) cgroup namespace, user, capabilities, no_new_privs, exec.
 //!
 //! Any failure is written to the CLOEXEC error pipe (EOF there means exec succeeded) and the
 //! child exits; it never returns into the shim's code.

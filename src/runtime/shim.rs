@@ -93,6 +93,15 @@ fn own_namespaces() -> Result<()> {
     super::rootfs::loopback_up()
 }
 
+/// After the exit report, fd 1 points at /dev/null rather than being closed, so no file
+/// opened later can become fd 1.
+fn release_ready_fd() {
+    if let Ok(null) = sys::open_raw("/dev/null", libc::O_WRONLY) {
+        let _ = sys::dup2(null, READY_FD);
+        sys::close(null);
+    }
+}
+
 /// Own session, immune to the daemon's terminal and pipes going away, reaper of orphans, and
 /// holding no descriptor of the daemon's but the ready pipe.
 fn detach() {
@@ -318,29 +327,23 @@ fn spawn(cfg: &ContainerConfig, cgroup: &Cgroup) -> Result<Spawned> {
             _ => RuntimeError::Start(String::from_utf8_lossy(&msg).into_owned()),
         });
     }
-    match master {
+    let (stdout_r, tty_input) = match master {
         // With a terminal the output comes from the master (logged as stdout), and the
         // stdout pipe is unused.
         Some(m) => {
             sys::close(out_r);
-            Ok(Spawned {
-                pid,
-                stdout_r: m,
-                stderr_r: errp_r,
-                sigfd,
-                tty_input: tty_fifo.map(|f| super::tty::Input::new(f, m)),
-                mnt_ns,
-            })
+            (m, tty_fifo.map(|f| super::tty::Input::new(f, m)))
         }
-        None => Ok(Spawned {
-            pid,
-            stdout_r: out_r,
-            stderr_r: errp_r,
-            sigfd,
-            tty_input: None,
-            mnt_ns,
-        }),
-    }
+        None => (out_r, None),
+    };
+    Ok(Spawned {
+        pid,
+        stdout_r,
+        stderr_r: errp_r,
+        sigfd,
+        tty_input,
+        mnt_ns,
+    })
 }
 
 /// Pumps logs and reaps until the container init exits, then records and tears down.
@@ -489,11 +492,7 @@ fn supervise(run: Running) {
     // this container: it yields to the exit being delivered and to other starts.
     // SAFETY: setpriority on ourselves with integer arguments.
     unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, TEARDOWN_NICE) };
-    // Pointed at /dev/null rather than closed, so no file opened later can become fd 1.
-    if let Ok(null) = sys::open_raw("/dev/null", libc::O_WRONLY) {
-        let _ = sys::dup2(null, READY_FD);
-        sys::close(null);
-    }
+    release_ready_fd();
     if let Some(fd) = run.mnt_ns {
         sys::close(fd);
     }
