@@ -121,13 +121,14 @@ impl Client {
 impl Client {
     /// `exec`-style request: upgrades the connection, sends `stdin` to the process (in a
     /// thread; half-closed at EOF) and hands every frame to `each`. Returns the exit code.
-    /// With `terminal_size`, the client's stdin is its terminal (fd 0): keys go as stdin
-    /// frames, and each SIGWINCH sends the new size.
+    /// `stdin`: what to send as the process's stdin (`None`: nothing, EOF at once). With
+    /// `terminal_size`, the client's stdin is its terminal (fd 0): keys go as stdin frames,
+    /// and each SIGWINCH sends the new size.
     pub fn attach<B: Serialize>(
         &self,
         path: &str,
         body: &B,
-        stdin: impl Read + Send + 'static,
+        stdin: Option<impl Read + Send + 'static>,
         terminal_size: Option<fn() -> (u16, u16)>,
         mut each: impl FnMut(super::attach::Frame),
     ) -> Result<i32, ApiError> {
@@ -182,14 +183,14 @@ impl Client {
                 let sigfd = std::os::fd::OwnedFd::from(sigfd);
                 std::thread::spawn(move || super::attach::pump_terminal(0, sigfd, size, writer));
             }
-            // Nothing to read (stdin is /dev/null): the process gets EOF at once, and the
-            // CLI spares itself a thread.
-            None if stdin_is_null() => {
-                let _ = writer.shutdown(std::net::Shutdown::Write);
-            }
-            None => {
-                std::thread::spawn(move || super::attach::pump_stdin(stdin, writer));
-            }
+            None => match stdin {
+                Some(stdin) => {
+                    std::thread::spawn(move || super::attach::pump_stdin(stdin, writer));
+                }
+                None => {
+                    let _ = writer.shutdown(std::net::Shutdown::Write);
+                }
+            },
         }
         loop {
             match super::attach::read_frame(&mut reader).map_err(ApiError::Io)? {
@@ -312,11 +313,4 @@ impl Read for BodyReader {
             }
         }
     }
-}
-
-/// Whether our stdin is /dev/null (the character device 1:3).
-fn stdin_is_null() -> bool {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    std::fs::metadata("/proc/self/fd/0")
-        .is_ok_and(|m| m.file_type().is_char_device() && m.rdev() == nix::sys::stat::makedev(1, 3))
 }

@@ -253,7 +253,10 @@ fn print_logs(
 /// and its exit code is returned.
 fn attach(client: &Client, path: &str, body: &impl serde::Serialize, tty: bool) -> Result<i32> {
     let size: Option<fn() -> (u16, u16)> = tty.then_some(super::terminal::size);
-    let code = client.attach(path, body, std::io::stdin(), size, |frame| {
+    // Nothing to read from /dev/null: the process gets EOF at once, and the CLI spares
+    // itself a thread.
+    let stdin = (!stdin_is_null()).then(std::io::stdin);
+    let code = client.attach(path, body, stdin, size, |frame| {
         let _ = match frame {
             Frame::Stdout(d) => {
                 let mut out = std::io::stdout().lock();
@@ -264,6 +267,13 @@ fn attach(client: &Client, path: &str, body: &impl serde::Serialize, tty: bool) 
         };
     })?;
     Ok(code)
+}
+
+/// Whether our stdin is /dev/null (the character device 1:3).
+fn stdin_is_null() -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    std::fs::metadata("/proc/self/fd/0")
+        .is_ok_and(|m| m.file_type().is_char_device() && m.rdev() == nix::sys::stat::makedev(1, 3))
 }
 
 fn exec(cli: &Cli, client: &Client, a: &ExecArgs) -> Result<i32> {
