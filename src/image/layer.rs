@@ -431,7 +431,7 @@ fn set_xattr(path: &Path, name: &str, value: &[u8]) -> io::Result<()> {
 fn set_times_nofollow(path: &Path, secs: u64) -> io::Result<()> {
     let c = cpath(path)?;
     let ts = libc::timespec {
-        tv_sec: libc::time_t::try_from(secs).unwrap_or(0),
+        tv_sec: secs.try_into().unwrap_or(0),
         tv_nsec: 0,
     };
     let times = [ts, ts];

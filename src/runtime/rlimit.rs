@@ -4,8 +4,14 @@
 use super::config::Rlimit;
 use super::error::{Result, RuntimeError};
 
+/// The type glibc gives resource numbers (musl uses a plain int).
+#[cfg(target_env = "gnu")]
+pub type Resource = libc::__rlimit_resource_t;
+#[cfg(not(target_env = "gnu"))]
+pub type Resource = libc::c_int;
+
 /// "RLIMIT_NOFILE" / "nofile" -> resource number.
-pub fn resource(kind: &str) -> Option<libc::__rlimit_resource_t> {
+pub fn resource(kind: &str) -> Option<Resource> {
     let up = kind.trim().to_ascii_uppercase();
     let bare = up.strip_prefix("RLIMIT_").unwrap_or(&up);
     Some(match bare {

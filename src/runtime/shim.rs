@@ -122,7 +122,9 @@ pub(crate) fn read_config(state_dir: &Path) -> Result<ContainerConfig> {
 }
 
 fn set_policy(policy: i32) {
-    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: sched_param is plain data (musl's has more fields than glibc's); all-zero is
+    // priority 0, which SCHED_OTHER, SCHED_BATCH and SCHED_IDLE require.
+    let param: libc::sched_param = unsafe { std::mem::zeroed() };
     // SAFETY: sched_setscheduler on ourselves with a valid parameter block; failure only
     // leaves the current policy in place.
     unsafe { libc::sched_setscheduler(0, policy, &param) };

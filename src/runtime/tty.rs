@@ -244,7 +244,7 @@ fn with_fd_msghdr<T>(f: impl FnOnce(&mut libc::msghdr) -> T) -> T {
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = cbuf.as_mut_ptr().cast();
-    msg.msg_controllen = space;
+    msg.msg_controllen = space as _;
     f(&mut msg)
 }
 
@@ -257,7 +257,7 @@ pub fn send_fd(sock: RawFd, fd: RawFd) -> std::result::Result<(), String> {
             let cmsg = libc::CMSG_FIRSTHDR(msg);
             (*cmsg).cmsg_level = libc::SOL_SOCKET;
             (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
             std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
             if libc::sendmsg(sock, msg, 0) != 1 {
                 return Err(format!(
