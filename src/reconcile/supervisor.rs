@@ -173,7 +173,7 @@ impl<R: Runtime> Supervisor<R> {
                     Ended::Exited(st) => self.after_exit(st).await,
                     Ended::Stopped(st, reply) => {
                         self.rec.stopped_by_user = true;
-                        self.record_exit(&st);
+                        self.record_exit(&st).await;
                         match reply {
                             Reply::Stop(r) => {
                                 let _ = r.send(());
@@ -185,7 +185,7 @@ impl<R: Runtime> Supervisor<R> {
                         None
                     }
                     Ended::Restart(st, reply) => {
-                        self.record_exit(&st);
+                        self.record_exit(&st).await;
                         if reply.is_none() {
                             self.rec.restarts += 1;
                         }
@@ -215,7 +215,7 @@ impl<R: Runtime> Supervisor<R> {
                     self.rec.state = State::Exited;
                 }
                 self.rec.stopped_by_user = true;
-                self.save();
+                self.save().await;
                 let _ = reply.send(());
                 None
             }
@@ -242,7 +242,7 @@ impl<R: Runtime> Supervisor<R> {
                 rec.restart_delay_ms = None;
                 self.health = rec.service_def.healthcheck.clone().map(Health::new);
                 rec.health = self.health.as_ref().map(|h| h.status().to_string());
-                self.save();
+                self.save().await;
                 (Some(r), Ok(()))
             }
             Err(e) => {
@@ -253,7 +253,7 @@ impl<R: Runtime> Supervisor<R> {
                 rec.exit_code = Some(127);
                 rec.error = Some(msg.clone());
                 rec.finished_at = Some(now_ms());
-                self.save();
+                self.save().await;
                 (None, Err(msg))
             }
         }
@@ -295,7 +295,7 @@ impl<R: Runtime> Supervisor<R> {
                 },
                 ok = probe.wait(), if probe.0.is_some() => {
                     probe.0 = None;
-                    if self.on_probe(ok) {
+                    if self.on_probe(ok).await {
                         let st = self.stop_running(&mut r, None).await;
                         return Ended::Restart(st, None);
                     }
@@ -316,7 +316,7 @@ impl<R: Runtime> Supervisor<R> {
     }
 
     /// Applies a probe result; true when the container must be restarted for it.
-    fn on_probe(&mut self, ok: bool) -> bool {
+    async fn on_probe(&mut self, ok: bool) -> bool {
         let Some(h) = &mut self.health else {
             return false;
         };
@@ -325,7 +325,7 @@ impl<R: Runtime> Supervisor<R> {
         let after = h.status();
         if before != after {
             self.rec.health = Some(after.to_string());
-            self.save();
+            self.save().await;
         }
         after == super::health::UNHEALTHY
             && before != after
@@ -346,9 +346,9 @@ impl<R: Runtime> Supervisor<R> {
         (&mut r.exit).await
     }
 
-    fn record_exit(&mut self, st: &ExitStatus) {
+    async fn record_exit(&mut self, st: &ExitStatus) {
         self.apply_exit(st);
-        self.save();
+        self.save().await;
     }
 
     /// The exit's facts on the record, not yet published.
@@ -377,13 +377,13 @@ impl<R: Runtime> Supervisor<R> {
             self.rec.restarts,
             self.rec.stopped_by_user,
         ) {
-            self.save();
+            self.save().await;
             return None;
         }
         let delay = self.backoff.next_delay(self.started.elapsed());
         self.rec.state = State::Restarting;
         self.rec.restart_delay_ms = Some(delay.as_millis() as u64);
-        self.save();
+        self.save().await;
         tokio::select! {
             _ = sleep(delay) => {}
             cmd = self.rx.recv() => return match cmd {
@@ -409,11 +409,14 @@ impl<R: Runtime> Supervisor<R> {
         self.start().await.0
     }
 
-    fn save(&mut self) {
+    async fn save(&mut self) {
         // Published first: whoever waits on this container (an exit code for `run`, a
         // depends_on condition) goes on while the write happens. The engine reads live state
         // from the handles, and a daemon that dies before the write reconciles at boot.
         self.status.send_replace(self.rec.clone());
+        // The waiter just woken sits in this worker's next slot; yielding lets it run (send
+        // `run`'s exit code, say) before the SQLite write instead of after it.
+        tokio::task::yield_now().await;
         // A failed write is logged; the in-memory state stays authoritative until the next
         // successful write.
         if let Err(e) = self.store.put_container(&self.rec) {
