@@ -297,13 +297,12 @@ impl Runtime for NativeRuntime {
         // Inline, not on a blocking thread: a config.json write and a line to the spare (a
         // shim is exec'd here only when no spare is alive). The report is awaited below.
         let begun = self.shims.begin(cfg);
-        // The next spare is exec'd beside, not before, the rest of this start.
-        let shims = self.shims.clone();
-        tokio::task::spawn_blocking(move || shims.refill());
         let res = match begun {
             Ok(b) => self.await_report(cfg, b).await,
             Err(e) => Err(Box::new(e) as RtError),
         };
+        let shims = self.shims.clone();
+        tokio::task::spawn_blocking(move || shims.refill());
         // A failed start must not keep the stdin FIFO's hold open.
         res.inspect_err(|_| {
             self.holds().remove(&cfg.id);
