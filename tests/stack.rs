@@ -123,6 +123,14 @@ fn up_ps_exec_logs_run_down_leave_nothing_behind() {
         env.ok(&["run", "--rm", "api", "echo", "one-off"]).trim(),
         "one-off"
     );
+    // A client whose stdin is /dev/null gives the one-off /dev/null, not a FIFO.
+    let fd0 = [
+        "sh",
+        "-c",
+        "test -c /proc/self/fd/0 && echo char || echo other",
+    ];
+    let kind = env.ok(&[&["run", "--rm", "api"][..], &fd0[..]].concat());
+    assert_eq!(kind.trim(), "char");
     // A one-off that cannot start says why on stderr, exits 1, and leaves nothing (--rm).
     let nope = env.run(&["run", "--rm", "api", "/no/such/program"]);
     let err = String::from_utf8_lossy(&nope.stderr);

@@ -453,9 +453,10 @@ async fn run<R: Runtime, I: ImageSource>(
     // Errors about the request (an unknown image, say) are still answers to it; the start
     // itself goes on beside the switch to the attached stream, and its failure, should it
     // fail, comes as an error frame.
-    let rec = st
+    let mut rec = st
         .engine
         .oneoff_record(&req.stack, &req.service, &req.cmd, req.rm, req.tty)?;
+    rec.config.process.stdin &= req.stdin;
     let id = rec.id.clone();
     let engine = st.engine.clone();
     tokio::spawn(async move {

@@ -118,6 +118,14 @@ pub struct RunRequest {
     /// Give the container a terminal of (rows, columns).
     #[serde(default)]
     pub tty: Option<(u16, u16)>,
+    /// The client has input to send. Without (its stdin is /dev/null) the container's stdin
+    /// is /dev/null too, and no FIFO is made for it.
+    #[serde(default = "yes")]
+    pub stdin: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -314,6 +314,7 @@ fn run_oneoff(cli: &Cli, client: &Client, a: &RunArgs) -> Result<i32> {
         rm: a.rm,
         deps: !a.no_deps,
         tty,
+        stdin: !stdin_is_null(),
     };
     let _raw = match tty {
         Some(_) => Some(super::terminal::RawMode::enter()?),
