@@ -89,10 +89,21 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
     ) -> Result<Vec<ContainerRecord>, EngineError> {
         let saved = self.store.containers(project)?;
         let handles = self.handles();
-        Ok(saved
+        let stored: HashSet<&str> = saved.iter().map(|r| r.id.as_str()).collect();
+        // A `run --rm` one-off is saved once it runs (see `create_and_start`).
+        let unsaved: Vec<ContainerRecord> = handles
+            .iter()
+            .filter(|(id, _)| !stored.contains(id.as_str()))
+            .map(|(_, h)| h.record())
+            .filter(|r| project.is_none_or(|p| r.project == p))
+            .collect();
+        let mut all: Vec<ContainerRecord> = saved
             .into_iter()
             .map(|r| handles.get(&r.id).map(|h| h.record()).unwrap_or(r))
-            .collect())
+            .collect();
+        all.extend(unsaved);
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(all)
     }
 
     pub(super) async fn lock(&self, project: &str) -> OwnedMutexGuard<()> {
@@ -197,7 +208,14 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
 
     /// Saves, supervises and starts a new container.
     pub(super) async fn create_and_start(&self, rec: ContainerRecord) -> Result<Handle, String> {
-        self.store.put_container(&rec).map_err(|e| e.to_string())?;
+        // A record is saved before its container starts, so that whatever runs is known at
+        // the next boot. A `run --rm` one-off is the exception: its supervisor saves it once
+        // it runs, and the start does not wait for SQLite. A daemon that dies in between
+        // leaves a state directory without a record, which the next boot removes, stopping
+        // what runs there: what `--rm` asked for anyway.
+        if !rec.is_ephemeral() {
+            self.store.put_container(&rec).map_err(|e| e.to_string())?;
+        }
         let id = rec.id.clone();
         let (reply, rx) = oneshot::channel();
         let handle = supervisor::spawn(

@@ -417,6 +417,11 @@ impl<R: Runtime> Supervisor<R> {
         // The waiter just woken sits in this worker's next slot; yielding lets it run (send
         // `run`'s exit code, say) before the SQLite write instead of after it.
         tokio::task::yield_now().await;
+        // A `run --rm` one-off that has exited is removed next, record included; until then
+        // its saved state (running) is what a boot needs to remove it.
+        if self.rec.is_ephemeral() && self.rec.state == State::Exited {
+            return;
+        }
         // A failed write is logged; the in-memory state stays authoritative until the next
         // successful write.
         if let Err(e) = self.store.put_container(&self.rec) {

@@ -81,6 +81,13 @@ pub struct ContainerRecord {
     pub auto_remove: bool,
 }
 
+impl ContainerRecord {
+    /// A `run --rm` one-off: saved only while it runs (see `Engine::create_and_start`).
+    pub fn is_ephemeral(&self) -> bool {
+        self.one_off && self.auto_remove
+    }
+}
+
 pub struct Store {
     conn: Mutex<Connection>,
 }
