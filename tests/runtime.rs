@@ -56,6 +56,7 @@ impl Fixture {
                 work: base.join("work"),
                 merged: base.join("merged"),
                 readonly: false,
+                volatile: false,
             },
             process: ProcessConfig {
                 args: args.iter().map(|s| s.to_string()).collect(),

@@ -123,6 +123,23 @@ fn up_ps_exec_logs_run_down_leave_nothing_behind() {
         env.ok(&["run", "--rm", "api", "echo", "one-off"]).trim(),
         "one-off"
     );
+    // A --rm one-off's writable layer is thrown away with it, so it is never synced
+    // (overlayfs `volatile`); a service's is kept, and synced as usual.
+    let root_mount = |args: &[&str]| {
+        let info = env.ok(args);
+        let root = info.lines().find(|l| l.split(' ').nth(4) == Some("/"));
+        root.unwrap_or_default().to_string()
+    };
+    let oneoff = root_mount(&["run", "--rm", "api", "cat", "/proc/self/mountinfo"]);
+    assert!(
+        oneoff.contains(" - overlay ") && oneoff.contains("volatile"),
+        "{oneoff}"
+    );
+    let kept = root_mount(&["exec", "api", "cat", "/proc/self/mountinfo"]);
+    assert!(
+        kept.contains(" - overlay ") && !kept.contains("volatile"),
+        "{kept}"
+    );
     // A client whose stdin is /dev/null gives the one-off /dev/null, not a FIFO.
     let fd0 = [
         "sh",

@@ -59,6 +59,7 @@ pub fn container_config(
             work: state.join("work"),
             merged: state.join("rootfs"),
             readonly: service.read_only,
+            volatile: false,
         },
         process: ProcessConfig {
             args,

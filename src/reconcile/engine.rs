@@ -575,6 +575,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             .ok_or_else(|| EngineError::Invalid(format!("no such service: {service}")))?;
         let mut rec = self.new_record(stack, service, img, Some(cmd))?;
         rec.auto_remove = rm;
+        rec.config.root.volatile = rm;
         rec.config.process.tty = tty;
         Ok(rec)
     }

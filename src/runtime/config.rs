@@ -40,6 +40,10 @@ pub struct RootConfig {
     /// Where the overlay is mounted on the host before pivot_root.
     pub merged: PathBuf,
     pub readonly: bool,
+    /// The writable layer goes with the container (`run --rm`): overlayfs's `volatile`
+    /// skips syncing it to disk, which otherwise flushes the disk at every unmount.
+    #[serde(default)]
+    pub volatile: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

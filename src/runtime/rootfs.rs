@@ -50,13 +50,19 @@ pub fn setup(cfg: &ContainerConfig) -> Result<()> {
         root.work.display()
     );
     // The overlay is itself a mount point, which is all pivot_root needs: no extra self-bind.
-    mount(
-        Some("overlay"),
-        &root.merged,
-        Some("overlay"),
-        MsFlags::empty(),
-        Some(&data),
-    )?;
+    // `volatile` needs Linux 5.10; an older kernel refuses it, and gets the plain mount.
+    let mount_overlay = |data: &str| {
+        mount(
+            Some("overlay"),
+            &root.merged,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(data),
+        )
+    };
+    if !root.volatile || mount_overlay(&format!("{data},volatile")).is_err() {
+        mount_overlay(&data)?;
+    }
     let m = &root.merged;
 
     let proc_ = secure_join(m, "/proc");
