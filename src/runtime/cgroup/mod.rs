@@ -23,8 +23,18 @@ pub enum Layout {
 }
 
 impl Layout {
-    /// Reads /proc/self/mountinfo.
+    /// Reads /proc/self/mountinfo, once a process: where cgroups are mounted does not change
+    /// under a running host, and the daemon asks at every container removal.
     pub fn detect() -> Result<Layout> {
+        static DETECTED: std::sync::OnceLock<Layout> = std::sync::OnceLock::new();
+        if let Some(l) = DETECTED.get() {
+            return Ok(l.clone());
+        }
+        let l = Self::read()?;
+        Ok(DETECTED.get_or_init(|| l).clone())
+    }
+
+    fn read() -> Result<Layout> {
         let text = std::fs::read_to_string("/proc/self/mountinfo")
             .map_err(|e| RuntimeError::io("read", "/proc/self/mountinfo", e))?;
         Self::from_mountinfo(&text, |p| {
