@@ -51,12 +51,15 @@ json.dump(c, open("config.json", "w"))
 PY
 )
 
-# Times one command RUNS times; prints the median in ms.
+# Times one command RUNS times, back to back; prints the median in ms. Each figure starts on a
+# settled machine: the previous figure's leftovers (network namespaces the kernel is still
+# destroying, cgroups, RCU callbacks) would otherwise be charged to it.
 median() {
   local name=$1; shift
   python3 - "$runs" "$@" <<'PY'
 import subprocess, sys, time, statistics
 runs = int(sys.argv[1]); cmd = sys.argv[2:]
+time.sleep(2)
 ts = []
 for i in range(runs):
     c = [a.replace("{i}", str(i)) for a in cmd]
@@ -98,10 +101,32 @@ crun_ms=$(median crun crun run --bundle "$work/bundle" "bench-crun-{i}" 2>"$work
 [ "$crun_ms" = nan ] && echo "crun failed on this host: $(tail -c 200 "$work/crun.err")"
 rstack_ms=$(cd "$work/proj" && median rstack "$rstack" run --rm t true)
 
+# The same two, alternating in one loop: each run then starts after the other tool's, so
+# neither pays for its own previous run's leftovers, and both see the same moments of this
+# shared machine. Prints "runc_ms rstack_ms".
+interleaved=$(cd "$work/proj" && python3 - "$runs" "$work/bundle" "$rstack" <<'PY'
+import subprocess, sys, time, statistics
+runs, bundle, rstack = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+time.sleep(2)
+cmds = {"runc": lambda i: ["runc", "run", "--bundle", bundle, f"bench-alt-{i}"],
+        "rstack": lambda i: [rstack, "run", "--rm", "t", "true"]}
+ts = {k: [] for k in cmds}
+for i in range(runs):
+    for k, c in cmds.items():
+        t = time.perf_counter()
+        r = subprocess.run(c(i), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if r.returncode != 0:
+            sys.exit(f"{k}: {r.stderr.decode(errors='replace')[-300:]}")
+        ts[k].append((time.perf_counter() - t) * 1000)
+print(f"{statistics.median(ts['runc']):.2f} {statistics.median(ts['rstack']):.2f}")
+PY
+)
+
 
 # Median ms of `TOOL up -d` of the tree over RUNS runs, each followed by an untimed `down`.
 median_up() {
   local tool=$1 n=$2 times=()
+  sleep 2
   for _ in $(seq 1 "$n"); do
     local t0 t1
     t0=$(date +%s%N)
@@ -129,14 +154,15 @@ docker import "$work/busybox.tar" bench/busybox:1 >/dev/null
 docker_run_ms=$(median docker docker run --rm bench/busybox:1 true)
 dc_ms=$(median_up "$compose" 5)
 
-python3 - "$floor" "$runc_ms" "$crun_ms" "$rstack_ms" "$up_ms" "$runs" "$docker_run_ms" "$dc_ms" <<'PY'
+python3 - "$floor" "$runc_ms" "$crun_ms" "$rstack_ms" "$up_ms" "$runs" "$docker_run_ms" "$dc_ms" $interleaved <<'PY'
 import sys
-floor, runc, crun, rs, up, runs, drun, dc = map(float, sys.argv[1:])
+floor, runc, crun, rs, up, runs, drun, dc, alt_runc, alt_rs = map(float, sys.argv[1:])
 print(f"runs per figure: {int(runs)} (medians; up -d: 10 runs)")
 print(f"kernel floor (unshare pid,mnt,uts,ipc,net + true): {floor:7.2f} ms")
 print(f"runc run (bundle, true):                          {runc:7.2f} ms")
 print(f"crun run (bundle, true):                          {crun:7.2f} ms" if crun == crun else "crun run: refused on this host (see above)")
 print(f"rstack run --rm t true (CLI->daemon->shim):       {rs:7.2f} ms   {runc/rs:4.1f}x faster than runc" + (f", {crun/rs:4.1f}x than crun" if crun == crun else ""))
+print(f"interleaved, runc and rstack alternating:         runc {alt_runc:.2f} ms, rstack {alt_rs:.2f} ms   {alt_runc/alt_rs:4.1f}x")
 print(f"docker run --rm IMAGE true (dockerd 20.10):       {drun:7.2f} ms   rstack run is {drun/rs:4.1f}x faster")
 print(f"rstack up -d, 10-service dependency tree:         {up:7.1f} ms")
 print(f"docker compose up -d, same tree (v2.40.3):        {dc:7.1f} ms   rstack is {dc/up:4.0f}x faster")
