@@ -14,9 +14,9 @@ export DEBIAN_FRONTEND=noninteractive
 for pkg in runc crun busybox-static docker.io; do
   dpkg -s "$pkg" >/dev/null 2>&1 || { apt-get update -qq; apt-get install -y -qq "$pkg" >/dev/null; }
 done
-.ci/toolchain
-cargo build --release -q
-rstack=$PWD/target/x86_64-unknown-linux-musl/release/rstack
+target=$(.ci/toolchain)
+cargo build --release -q --target "$target"
+rstack=$PWD/target/$target/release/rstack
 
 work=$(mktemp -d /tmp/rstack-bench.XXXXXX)
 export RSTACK_SOCKET=$work/rstack.sock RSTACK_DATA_ROOT=$work/data

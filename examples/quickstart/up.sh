@@ -7,9 +7,9 @@ cd "$(dirname "$0")/../.."
 if [ ! -x /bin/busybox ]; then
   apt-get update -qq && apt-get install -y -qq busybox-static
 fi
-.ci/toolchain  # the musl target and musl-gcc (the binary is static musl)
-cargo build --release
-rstack=target/x86_64-unknown-linux-musl/release/rstack
+target=$(.ci/toolchain)  # the musl target and musl-gcc (the binary is static musl)
+cargo build --release --target "$target"
+rstack=target/$target/release/rstack
 
 # A root filesystem from Debian's static busybox: no registry needed.
 work=$(mktemp -d /tmp/rstack-quickstart.XXXXXX)
