@@ -125,9 +125,18 @@ fn set_policy(policy: i32) {
     // SAFETY: sched_param is plain data (musl's has more fields than glibc's); all-zero is
     // priority 0, which SCHED_OTHER, SCHED_BATCH and SCHED_IDLE require.
     let param: libc::sched_param = unsafe { std::mem::zeroed() };
-    // SAFETY: sched_setscheduler on ourselves with a valid parameter block; failure only
-    // leaves the current policy in place.
-    unsafe { libc::sched_setscheduler(0, policy, &param) };
+    // The system call, not libc's wrapper: musl's sched_setscheduler is a stub that fails
+    // with ENOSYS (POSIX makes it process-wide, which Linux's per-thread call is not).
+    // SAFETY: sched_setscheduler on the calling thread with a valid parameter block; failure
+    // only leaves the current policy in place.
+    unsafe {
+        libc::syscall(
+            libc::SYS_sched_setscheduler,
+            0,
+            policy,
+            &param as *const libc::sched_param,
+        )
+    };
 }
 
 /// The argument that makes `rstack shim` a spare waiting for its assignment.
@@ -565,4 +574,25 @@ pub(crate) fn teardown(cfg: &ContainerConfig, cgroup: &Cgroup) {
     // upper/work are the container's writable layer: kept for a restart (Docker keeps it
     // until the container is removed; `cleanup` deletes it then).
     let _ = std::fs::remove_dir(&cfg.root.merged);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A spare must really run at idle priority: a libc whose wrapper is a stub (musl's)
+    /// would leave it competing with the containers starting beside it.
+    #[test]
+    fn set_policy_changes_the_calling_thread() {
+        let policy = std::thread::spawn(|| {
+            set_policy(libc::SCHED_IDLE);
+            // SAFETY: sched_getscheduler of the calling thread; plain integer arguments.
+            let got = unsafe { libc::syscall(libc::SYS_sched_getscheduler, 0) };
+            set_policy(libc::SCHED_OTHER);
+            got
+        })
+        .join()
+        .expect("thread");
+        assert_eq!(policy, libc::SCHED_IDLE as libc::c_long);
+    }
 }
