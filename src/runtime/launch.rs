@@ -87,6 +87,9 @@ impl ShimPool {
         let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).take();
         let shim = match spare {
             Some((shim, mut stdin)) => {
+                // A spare makes its namespaces at idle priority; one still at it when it is
+                // needed would be starved by the very load it must not slow. It is needed now.
+                super::sys::set_sched_policy(shim.child.id() as i32, libc::SCHED_OTHER);
                 let mut line = cfg.state_dir.as_os_str().as_encoded_bytes().to_vec();
                 line.push(b'\n');
                 match std::io::Write::write_all(&mut stdin, &line) {

@@ -122,21 +122,7 @@ pub(crate) fn read_config(state_dir: &Path) -> Result<ContainerConfig> {
 }
 
 fn set_policy(policy: i32) {
-    // SAFETY: sched_param is plain data (musl's has more fields than glibc's); all-zero is
-    // priority 0, which SCHED_OTHER, SCHED_BATCH and SCHED_IDLE require.
-    let param: libc::sched_param = unsafe { std::mem::zeroed() };
-    // The system call, not libc's wrapper: musl's sched_setscheduler is a stub that fails
-    // with ENOSYS (POSIX makes it process-wide, which Linux's per-thread call is not).
-    // SAFETY: sched_setscheduler on the calling thread with a valid parameter block; failure
-    // only leaves the current policy in place.
-    unsafe {
-        libc::syscall(
-            libc::SYS_sched_setscheduler,
-            0,
-            policy,
-            &param as *const libc::sched_param,
-        )
-    };
+    sys::set_sched_policy(0, policy);
 }
 
 /// The argument that makes `rstack shim` a spare waiting for its assignment.
