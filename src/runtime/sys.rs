@@ -357,6 +357,25 @@ pub fn forward_and_wait(child: i32, set: &libc::sigset_t) -> i32 {
     }
 }
 
+/// Sets the scheduling policy (priority 0) of thread `tid` (0: the calling thread). The system
+/// call, not libc's wrapper: musl's sched_setscheduler is a stub that fails with ENOSYS (POSIX
+/// makes it process-wide, which Linux's per-thread call is not). Failure leaves the policy as
+/// it was, which only costs speed.
+pub fn set_sched_policy(tid: i32, policy: i32) {
+    // SAFETY: sched_param is plain data (musl's has more fields than glibc's); all-zero is
+    // priority 0, which SCHED_OTHER, SCHED_BATCH and SCHED_IDLE require.
+    let param: libc::sched_param = unsafe { std::mem::zeroed() };
+    // SAFETY: sched_setscheduler with a valid parameter block and integer arguments.
+    unsafe {
+        libc::syscall(
+            libc::SYS_sched_setscheduler,
+            tid,
+            policy,
+            &param as *const libc::sched_param,
+        )
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,23 +403,4 @@ mod tests {
         let e = complete_env(&["PATH=/x".into(), "HOME=/h".into()], "/root");
         assert_eq!(e.len(), 2);
     }
-}
-
-/// Sets the scheduling policy (priority 0) of thread `tid` (0: the calling thread). The system
-/// call, not libc's wrapper: musl's sched_setscheduler is a stub that fails with ENOSYS (POSIX
-/// makes it process-wide, which Linux's per-thread call is not). Failure leaves the policy as
-/// it was, which only costs speed.
-pub fn set_sched_policy(tid: i32, policy: i32) {
-    // SAFETY: sched_param is plain data (musl's has more fields than glibc's); all-zero is
-    // priority 0, which SCHED_OTHER, SCHED_BATCH and SCHED_IDLE require.
-    let param: libc::sched_param = unsafe { std::mem::zeroed() };
-    // SAFETY: sched_setscheduler with a valid parameter block and integer arguments.
-    unsafe {
-        libc::syscall(
-            libc::SYS_sched_setscheduler,
-            tid,
-            policy,
-            &param as *const libc::sched_param,
-        )
-    };
 }
