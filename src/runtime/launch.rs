@@ -110,23 +110,44 @@ impl ShimPool {
         })
     }
 
-    /// Execs the next spare unless one is waiting already.
+    /// Execs the next spare unless one is waiting already. The slot is not locked during
+    /// the exec: `begin` takes the spare on the daemon's async thread, and must never wait
+    /// on an exec at idle priority.
     pub fn refill(&self) {
-        let mut slot = self.spare.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_some() {
+        if self
+            .spare
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+        {
             return;
         }
+        // The whole exec at idle priority (the child inherits the policy): a spare is for
+        // later, and its exec must not slow the container that runs now. `begin` raises it
+        // when it is needed.
+        super::sys::set_sched_policy(0, libc::SCHED_IDLE);
         let spawned = spawn_shim(
             &self.exe,
             std::ffi::OsStr::new(super::shim::SPARE_ARG),
             Stdio::piped(),
             Stdio::null(),
         );
-        if let Ok(mut shim) = spawned
-            && let Some(stdin) = shim.child.stdin.take()
-        {
+        super::sys::set_sched_policy(0, libc::SCHED_OTHER);
+        let Ok(mut shim) = spawned else {
+            return;
+        };
+        let Some(stdin) = shim.child.stdin.take() else {
+            return;
+        };
+        let mut slot = self.spare.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
             *slot = Some((shim, stdin));
+            return;
         }
+        drop(slot);
+        // Another refill filled the slot meanwhile: this spare reads EOF and exits.
+        drop(stdin);
+        let _ = shim.child.wait();
     }
 }
 
