@@ -3,12 +3,15 @@
 //! Rows hold a JSON document plus the columns queries filter on; every write is one
 //! transaction, so a daemon killed at any point restarts from a consistent picture.
 
+mod checkpoint;
+
 use crate::model::{Service, Stack};
 use crate::runtime::config::ContainerConfig;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Mutex;
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -90,15 +93,29 @@ impl ContainerRecord {
 
 pub struct Store {
     conn: Mutex<Connection>,
+    /// For a database on disk: checkpoints off the writer's thread (see `checkpoint`).
+    _checkpointer: Option<checkpoint::Checkpointer>,
 }
+
+/// How often the WAL is checkpointed into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 
 impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+        Self::open_with(path, CHECKPOINT_EVERY)
+    }
+
+    fn open_with(path: &Path, checkpoint_every: Duration) -> Result<Store, StoreError> {
+        let open_err = |source| StoreError::Open {
             path: path.display().to_string(),
             source,
-        })?;
-        Self::init(conn)
+        };
+        let conn = Connection::open(path).map_err(open_err)?;
+        let mut store = Self::init(conn)?;
+        store.conn().pragma_update(None, "wal_autocheckpoint", 0)?;
+        store._checkpointer =
+            Some(checkpoint::Checkpointer::start(path, checkpoint_every).map_err(open_err)?);
+        Ok(store)
     }
 
     pub fn in_memory() -> Result<Store, StoreError> {
@@ -120,6 +137,7 @@ impl Store {
         )?;
         Ok(Store {
             conn: Mutex::new(conn),
+            _checkpointer: None,
         })
     }
 
@@ -201,5 +219,48 @@ impl Store {
         docs.iter()
             .map(|d| serde_json::from_str(d).map_err(StoreError::from))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// Removes the test's directory even when the test fails.
+    struct TempDir(std::path::PathBuf);
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn the_wal_is_checkpointed_off_the_writer() {
+        let dir = TempDir(
+            std::env::temp_dir().join(format!("rstack-store-checkpoint-{}", std::process::id())),
+        );
+        std::fs::create_dir_all(&dir.0).expect("mkdir");
+        let db = dir.0.join("state.db");
+        let store = Store::open_with(&db, Duration::from_millis(20)).expect("open");
+        let size = || std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
+        let before = size();
+        {
+            let conn = store.conn();
+            conn.execute_batch("CREATE TABLE filler (b BLOB)")
+                .expect("table");
+            for _ in 0..100 {
+                conn.execute("INSERT INTO filler VALUES (zeroblob(4000))", [])
+                    .expect("insert");
+            }
+        }
+        // The writer never checkpoints: only the checkpointer moves pages into the file.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while size() < before + 200_000 {
+            assert!(Instant::now() < deadline, "the WAL was never checkpointed");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        drop(store);
     }
 }
