@@ -57,12 +57,11 @@ impl NativeRuntime {
     async fn wait_shim_gone(&self, id: &str, patience: Duration) {
         let alive = lock(&self.shims_alive).get(id).cloned();
         if let Some(ShimAlive { pid, pidfd }) = alive {
-            let waited = patience.is_zero()
+            if patience.is_zero()
                 || tokio::time::timeout(patience, pidfd.readable())
                     .await
-                    .is_err();
-            // Only while it has not exited: until then it is unreaped, so `pid` is still it.
-            if waited && !has_exited(&pidfd) {
+                    .is_err()
+            {
                 runtime::sys::set_sched_policy(pid, libc::SCHED_OTHER);
             }
             // Teardown takes milliseconds. A shim stuck for longer is killed: going on beside
@@ -480,17 +479,6 @@ impl Runtime for NativeRuntime {
         .await
         .map_err(|e| Box::new(e) as RtError)?
     }
-}
-
-/// Whether the process behind `pidfd` has exited (its pidfd polls readable), without waiting.
-fn has_exited(pidfd: &AsyncFd<OwnedFd>) -> bool {
-    let mut pfd = libc::pollfd {
-        fd: pidfd.get_ref().as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, no timeout.
-    unsafe { libc::poll(&mut pfd, 1, 0) > 0 }
 }
 
 /// How long a removal lets a shim tear down at idle priority before raising it.
