@@ -27,15 +27,7 @@ pub struct NativeRuntime {
     /// The pidfds of the shims this daemon started, until they exit. A shim reports the exit
     /// before it tears down, so a new run of the same container (same cgroup path and
     /// directories) and its release or removal first wait here for the shim to be gone.
-    shims_alive: Arc<std::sync::Mutex<HashMap<String, ShimAlive>>>,
-}
-
-/// A shim this daemon started, until it exits: its pid (ours to reap, so never reused while
-/// here) and a pidfd that polls readable once it has exited.
-#[derive(Clone)]
-struct ShimAlive {
-    pid: i32,
-    pidfd: Arc<AsyncFd<OwnedFd>>,
+    shims_alive: Arc<std::sync::Mutex<HashMap<String, Arc<AsyncFd<OwnedFd>>>>>,
 }
 
 impl NativeRuntime {
@@ -50,20 +42,10 @@ impl NativeRuntime {
         }
     }
 
-    /// Waits until the shim of an earlier run of this container has torn down. A shim tears
-    /// down at idle priority, on CPU nothing else wants; one still at it after `patience`
-    /// (zero when a new run of the container waits) is raised to normal priority, so that a
-    /// busy host cannot starve it.
-    async fn wait_shim_gone(&self, id: &str, patience: Duration) {
-        let alive = lock(&self.shims_alive).get(id).cloned();
-        if let Some(ShimAlive { pid, pidfd }) = alive {
-            if patience.is_zero()
-                || tokio::time::timeout(patience, pidfd.readable())
-                    .await
-                    .is_err()
-            {
-                runtime::sys::set_sched_policy(pid, libc::SCHED_OTHER);
-            }
+    /// Waits until the shim of an earlier run of this container has torn down.
+    async fn wait_shim_gone(&self, id: &str) {
+        let pidfd = lock(&self.shims_alive).get(id).cloned();
+        if let Some(pidfd) = pidfd {
             // Teardown takes milliseconds. A shim stuck for longer is killed: going on beside
             // it would let its late teardown hit the next run (same cgroup path and dirs).
             if tokio::time::timeout(SHIM_TEARDOWN_LIMIT, pidfd.readable())
@@ -91,12 +73,7 @@ impl NativeRuntime {
 
     /// Remembers a started shim until it exits, then reaps it.
     fn track_shim(&self, id: &str, pidfd: Arc<AsyncFd<OwnedFd>>, mut child: std::process::Child) {
-        let pid = child.id() as i32;
-        let entry = ShimAlive {
-            pid,
-            pidfd: pidfd.clone(),
-        };
-        lock(&self.shims_alive).insert(id.to_string(), entry);
+        lock(&self.shims_alive).insert(id.to_string(), pidfd.clone());
         let alive = self.shims_alive.clone();
         let id = id.to_string();
         tokio::spawn(async move {
@@ -104,7 +81,7 @@ impl NativeRuntime {
             // It has exited: this does not block, and it leaves no zombie.
             let _ = child.try_wait();
             let mut map = lock(&alive);
-            if map.get(&id).is_some_and(|p| Arc::ptr_eq(&p.pidfd, &pidfd)) {
+            if map.get(&id).is_some_and(|p| Arc::ptr_eq(p, &pidfd)) {
                 map.remove(&id);
             }
         });
@@ -308,7 +285,7 @@ fn recorded_or_lost(state_dir: &std::path::Path) -> ExitStatus {
 
 impl Runtime for NativeRuntime {
     async fn start(&self, cfg: &ContainerConfig) -> Result<Running, RtError> {
-        self.wait_shim_gone(&cfg.id, Duration::ZERO).await;
+        self.wait_shim_gone(&cfg.id).await;
         if cfg.process.stdin {
             let hold = fifo(&cfg.state_dir.join(runtime::STDIN_FIFO))?;
             self.holds().insert(cfg.id.clone(), hold);
@@ -441,7 +418,7 @@ impl Runtime for NativeRuntime {
     }
 
     async fn release(&self, cfg: &ContainerConfig) -> Result<(), RtError> {
-        self.wait_shim_gone(&cfg.id, Duration::ZERO).await;
+        self.wait_shim_gone(&cfg.id).await;
         let c = cfg.clone();
         tokio::task::spawn_blocking(move || {
             runtime::release(&c).map_err(|e| Box::new(e) as RtError)
@@ -465,8 +442,7 @@ impl Runtime for NativeRuntime {
     async fn remove(&self, cfg: &ContainerConfig) -> Result<(), RtError> {
         self.holds().remove(&cfg.id);
         lock(&self.resize_holds).remove(&cfg.id);
-        // Nobody but `down` waits on a removal: the teardown gets a moment on idle CPU first.
-        self.wait_shim_gone(&cfg.id, REMOVE_PATIENCE).await;
+        self.wait_shim_gone(&cfg.id).await;
         let c = cfg.clone();
         tokio::task::spawn_blocking(move || -> Result<(), RtError> {
             runtime::cleanup(&c)?;
@@ -480,9 +456,6 @@ impl Runtime for NativeRuntime {
         .map_err(|e| Box::new(e) as RtError)?
     }
 }
-
-/// How long a removal lets a shim tear down at idle priority before raising it.
-const REMOVE_PATIENCE: Duration = Duration::from_millis(100);
 
 /// The image store behind both the engine (resolve) and the API (import/list/remove).
 pub struct Images(pub Arc<ImageStore>);

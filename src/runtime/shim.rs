@@ -486,9 +486,9 @@ fn supervise(run: Running) {
     // from exit.json once we are gone. SIGPIPE is ignored, so a vanished reader costs nothing.
     sys::write_all(READY_FD, exit_report(&exit).as_bytes());
     // The rest (unmounting the tree, removing the cgroup) is nobody's wait but a new run of
-    // this container, whose start raises us again: it runs on otherwise idle CPU, after the
-    // exit is delivered and the next starts.
-    set_policy(libc::SCHED_IDLE);
+    // this container: it yields to the exit being delivered and to other starts.
+    // SAFETY: setpriority on ourselves with integer arguments.
+    unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, TEARDOWN_NICE) };
     release_ready_fd();
     if let Some(fd) = run.mnt_ns {
         sys::close(fd);
@@ -499,6 +499,9 @@ fn supervise(run: Running) {
         eprintln!("rstack shim: {e}");
     }
 }
+
+/// The niceness a shim tears down at, once it has reported the exit.
+const TEARDOWN_NICE: i32 = 10;
 
 /// The line a shim writes on its report pipe when the container's init has exited.
 pub(crate) fn exit_report(exit: &ExitStatus) -> String {
