@@ -554,3 +554,20 @@ fn exec_latency() {
     f.wait();
     f.assert_gone();
 }
+
+#[test]
+fn a_volatile_root_starts_again_on_the_same_layer() {
+    // A one-off of `run --rm` has a volatile root; overlayfs leaves a marker in its work
+    // directory that refuses the next mount unless it is removed first.
+    let mut f = Fixture::new(
+        "volatile",
+        &["sh", "-c", "grep -c volatile /proc/self/mountinfo"],
+    );
+    f.cfg.root.volatile = true;
+    for _ in 0..2 {
+        f.launch().expect("launch");
+        assert_eq!(f.wait().code, 0, "the root is volatile: {}", f.stdout());
+        std::fs::remove_file(f.cfg.state_dir.join("exit.json")).expect("exit.json");
+    }
+    f.assert_gone();
+}

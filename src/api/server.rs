@@ -560,8 +560,11 @@ async fn relay_oneoff(
 }
 
 async fn images_list<R: Runtime, I: ImageSource>(st: St<R, I>) -> ApiResult<Vec<ImageView>> {
-    st.images
-        .list()
+    // Off the daemon's one async thread, as all image store work (it reads and locks files).
+    let images = st.images.clone();
+    tokio::task::spawn_blocking(move || images.list())
+        .await
+        .map_err(|e| ApiFailure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
         .map(Json)
         .map_err(|e| ApiFailure(StatusCode::INTERNAL_SERVER_ERROR, e))
 }
@@ -607,8 +610,12 @@ async fn images_remove<R: Runtime, I: ImageSource>(
             ),
         ));
     }
-    st.images
-        .remove(&req.reference)
+    // Off the async thread: the removal's garbage collection waits for running imports
+    // (their lock) and deletes layer trees.
+    let images = st.images.clone();
+    tokio::task::spawn_blocking(move || images.remove(&req.reference))
+        .await
+        .map_err(|e| ApiFailure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
         .map_err(|e| ApiFailure(StatusCode::NOT_FOUND, e))?;
     Ok(Json(serde_json::json!({})))
 }

@@ -45,6 +45,9 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                     let me = self.clone();
                     tokio::spawn(async move {
                         let _ = wait_ready(h.status.clone(), WaitMode::Exited).await;
+                        // Out of listings first: its exit is not saved, so the stored record
+                        // still says running until the removal deletes it.
+                        me.hide_removing(&id);
                         me.remove_by_id(&id).await;
                     });
                 }

@@ -111,8 +111,8 @@ impl ShimPool {
     }
 
     /// Execs the next spare unless one is waiting already. The slot is not locked during
-    /// the exec: `begin` takes the spare on the daemon's async thread, and must never wait
-    /// on an exec at idle priority.
+    /// the exec: `begin` takes the spare on the daemon's async thread, and must not wait on
+    /// an exec.
     pub fn refill(&self) {
         if self
             .spare
@@ -122,17 +122,15 @@ impl ShimPool {
         {
             return;
         }
-        // The whole exec at idle priority (the child inherits the policy): a spare is for
-        // later, and its exec must not slow the container that runs now. `begin` raises it
-        // when it is needed.
-        super::sys::set_sched_policy(0, libc::SCHED_IDLE);
+        // At normal priority: this thread at idle priority would hold musl's spawn lock and
+        // the allocator's lock where the daemon's async thread needs them. The spare lowers
+        // itself first thing (`shim_main`).
         let spawned = spawn_shim(
             &self.exe,
             std::ffi::OsStr::new(super::shim::SPARE_ARG),
             Stdio::piped(),
             Stdio::null(),
         );
-        super::sys::set_sched_policy(0, libc::SCHED_OTHER);
         let Ok(mut shim) = spawned else {
             return;
         };

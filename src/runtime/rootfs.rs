@@ -60,7 +60,21 @@ pub fn setup(cfg: &ContainerConfig) -> Result<()> {
             Some(data),
         )
     };
-    if !root.volatile || mount_overlay(&format!("{data},volatile")).is_err() {
+    if root.volatile {
+        // A volatile mount leaves work/work/incompat/volatile behind, and overlayfs refuses
+        // the work directory while it is there: a restart of the same one-off would fail.
+        // The layer is thrown away anyway.
+        let _ = std::fs::remove_dir_all(root.work.join("work/incompat"));
+        match mount_overlay(&format!("{data},volatile")) {
+            Ok(()) => {}
+            // Linux before 5.10 does not know the option.
+            Err(RuntimeError::Sys {
+                source: nix::errno::Errno::EINVAL,
+                ..
+            }) => mount_overlay(&data)?,
+            Err(e) => return Err(e),
+        }
+    } else {
         mount_overlay(&data)?;
     }
     let m = &root.merged;

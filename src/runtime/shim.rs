@@ -40,9 +40,10 @@ struct Running {
 /// (see `launch::ShimPool`), which takes the shim's exec and start-up off the start path.
 pub fn shim_main(state_dir: &Path) -> i32 {
     let spare = state_dir == Path::new(SPARE_ARG);
-    if spare {
-        // A spare initializes only on otherwise idle CPU: it must not slow the containers
-        // that are starting or exiting right now.
+    // A spare initializes only on otherwise idle CPU: it must not slow the containers that
+    // are starting or exiting right now. Only where it can return to normal priority
+    // (CAP_SYS_NICE): otherwise its container would run at idle priority.
+    if spare && sys::can_raise_priority() {
         set_policy(libc::SCHED_IDLE);
     }
     detach();

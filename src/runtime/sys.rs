@@ -357,6 +357,23 @@ pub fn forward_and_wait(child: i32, set: &libc::sigset_t) -> i32 {
     }
 }
 
+/// Whether this process may raise a thread's priority again (CAP_SYS_NICE in its effective
+/// set): leaving SCHED_IDLE needs it.
+pub fn can_raise_priority() -> bool {
+    const CAP_SYS_NICE: u32 = 23;
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let hex = s
+                .lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))?
+                .trim()
+                .to_string();
+            u64::from_str_radix(&hex, 16).ok()
+        })
+        .is_some_and(|eff| eff & (1 << CAP_SYS_NICE) != 0)
+}
+
 /// Sets the scheduling policy (priority 0) of thread `tid` (0: the calling thread). The system
 /// call, not libc's wrapper: musl's sched_setscheduler is a stub that fails with ENOSYS (POSIX
 /// makes it process-wide, which Linux's per-thread call is not). Failure leaves the policy as
