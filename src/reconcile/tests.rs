@@ -375,23 +375,35 @@ async fn a_removed_one_off_leaves_listings_before_its_record_goes() {
     assert!(e.list(Some("p14")).expect("list").is_empty());
 }
 
+/// Starts a one-off of `job` in project `p`, then kills it from outside (`kill -9`) and
+/// waits until its exit is published.
+async fn one_off_killed(
+    e: &TestEngine,
+    rt: &FakeRuntime,
+    p: &str,
+    rm: bool,
+) -> super::supervisor::Handle {
+    let s = stack(p, vec![svc("job", &["run"])]);
+    let rec = e
+        .oneoff_record(&s, "job", &["sleep".to_string()], rm, None)
+        .expect("record");
+    let h = e.start_oneoff(rec).await.expect("run");
+    let saved = e.store().containers(Some(p)).expect("store");
+    assert_eq!(saved.len(), 1);
+    assert_eq!(saved[0].state, State::Running, "saved once it runs");
+    rt.crash(h.record().pid.expect("pid"));
+    super::conditions::wait_ready(h.status.clone(), super::conditions::WaitMode::Exited)
+        .await
+        .expect("exited");
+    // The supervisor's write, if any, follows its publication.
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    h
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_run_rm_one_off_is_saved_only_while_it_runs() {
     let (e, rt) = engine();
-    let s = stack("p15", vec![svc("job", &["run"])]);
-    let rec = e
-        .oneoff_record(&s, "job", &["sleep".to_string()], true, None)
-        .expect("record");
-    let h = e.start_oneoff(rec).await.expect("run");
-    let saved = e.store().containers(Some("p15")).expect("store");
-    assert_eq!(saved.len(), 1);
-    assert_eq!(saved[0].state, State::Running, "saved once it runs");
-    let mut status = h.status.clone();
-    rt.crash(h.record().pid.expect("pid"));
-    while status.borrow_and_update().state != State::Exited {
-        status.changed().await.expect("supervisor");
-    }
-    tokio::time::sleep(Duration::from_millis(10)).await;
+    let h = one_off_killed(&e, &rt, "p15", true).await;
     assert_eq!(
         e.store().containers(Some("p15")).expect("store")[0].state,
         State::Running,
@@ -405,17 +417,7 @@ async fn a_run_rm_one_off_is_saved_only_while_it_runs() {
 #[tokio::test(start_paused = true)]
 async fn a_kept_one_off_saves_its_exit() {
     let (e, rt) = engine();
-    let s = stack("p16", vec![svc("job", &["run"])]);
-    let rec = e
-        .oneoff_record(&s, "job", &["sleep".to_string()], false, None)
-        .expect("record");
-    let h = e.start_oneoff(rec).await.expect("run");
-    let mut status = h.status.clone();
-    rt.crash(h.record().pid.expect("pid"));
-    while status.borrow_and_update().state != State::Exited {
-        status.changed().await.expect("supervisor");
-    }
-    tokio::time::sleep(Duration::from_millis(10)).await;
+    one_off_killed(&e, &rt, "p16", false).await;
     let saved = e.store().containers(Some("p16")).expect("store");
     assert_eq!(saved[0].state, State::Exited);
     assert_eq!(saved[0].exit_code, Some(137));
