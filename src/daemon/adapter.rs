@@ -31,8 +31,9 @@ pub struct NativeRuntime {
 }
 
 impl NativeRuntime {
-    pub fn new(exe: SelfExe) -> NativeRuntime {
-        let shims = Arc::new(ShimPool::new(exe));
+    /// `spare_dirs`: where container directories are made ahead of their start.
+    pub fn new(exe: SelfExe, spare_dirs: Option<std::path::PathBuf>) -> NativeRuntime {
+        let shims = Arc::new(ShimPool::new(exe, spare_dirs));
         shims.refill();
         NativeRuntime {
             shims,
@@ -72,7 +73,7 @@ impl NativeRuntime {
     }
 
     /// Remembers a started shim until it exits, then reaps it.
-    fn track_shim(&self, id: &str, pidfd: Arc<AsyncFd<OwnedFd>>, mut child: std::process::Child) {
+    fn track_shim(&self, id: &str, pidfd: Arc<AsyncFd<OwnedFd>>, mut child: runtime::spawn::Proc) {
         lock(&self.shims_alive).insert(id.to_string(), pidfd.clone());
         let alive = self.shims_alive.clone();
         let id = id.to_string();

@@ -58,7 +58,8 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
     std::fs::create_dir_all(&containers)
         .with_context(|| format!("creating {}", containers.display()))?;
     let engine = Arc::new(Engine::new(
-        Arc::new(NativeRuntime::new(exe)),
+        // Beside `containers/`, on the same filesystem: a spare is renamed into it.
+        Arc::new(NativeRuntime::new(exe, Some(root.join("spare")))),
         Images(images.clone()),
         store,
         containers,

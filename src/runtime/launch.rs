@@ -5,10 +5,11 @@ use super::cgroup::{Cgroup, Layout};
 use super::config::{ContainerConfig, ExitStatus};
 use super::error::{Result, RuntimeError};
 use super::selfexe::SelfExe;
+use super::spare_dir::SpareDirs;
+use super::spawn::{Proc, Spawn, spawn};
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,25 +22,28 @@ pub struct Launched {
 /// Starts a container on a newly exec'd shim and returns once its process has exec'd (or
 /// failed to). Blocking; the daemon uses `ShimPool::begin` and waits asynchronously.
 pub fn launch(cfg: &ContainerConfig, exe: &SelfExe) -> Result<Launched> {
-    write_state(cfg)?;
+    write_state(cfg, None)?;
     finish(fresh_shim(cfg, exe)?)
 }
 
 /// Execs a shim for a container whose state is written.
 fn fresh_shim(cfg: &ContainerConfig, exe: &SelfExe) -> Result<Shim> {
     let shim_log = open_shim_log(&cfg.state_dir)?;
-    spawn_shim(
-        exe,
-        cfg.state_dir.as_os_str(),
-        Stdio::null(),
-        Stdio::from(shim_log),
-    )
+    let null =
+        std::fs::File::open("/dev/null").map_err(|e| RuntimeError::io("open", "/dev/null", e))?;
+    let dir = cfg.state_dir.to_str().ok_or_else(|| {
+        RuntimeError::Start(format!(
+            "state directory {} is not UTF-8",
+            cfg.state_dir.display()
+        ))
+    })?;
+    spawn_shim(exe, dir, null.as_raw_fd(), shim_log.as_raw_fd(), None)
 }
 
 /// A shim that has its container (`ShimPool::begin`) and whose report is still to come.
 pub struct Begun {
     /// The shim, for its pid and to be reaped once it exits.
-    pub child: std::process::Child,
+    pub child: Proc,
     /// Its report pipe: the start report, then the exit report (`parse_exit_report`), which
     /// the shim writes as soon as the container's init has exited, before it tears down.
     pub ready: OwnedFd,
@@ -63,14 +67,22 @@ pub fn finish_report(mut report: Vec<u8>, shim_pid: i32) -> Result<(Launched, Ve
 /// waits for its state directory on stdin; a launch that finds no spare execs one directly.
 pub struct ShimPool {
     exe: SelfExe,
-    spare: std::sync::Mutex<Option<(Shim, std::process::ChildStdin)>>,
+    spare: std::sync::Mutex<Option<(Shim, std::fs::File)>>,
+    /// Spares exec at idle priority: only where the daemon can raise them again when it
+    /// hands them a container (CAP_SYS_NICE).
+    idle_spares: bool,
+    /// A container directory made ahead, for the next new container.
+    dirs: SpareDirs,
 }
 
 impl ShimPool {
-    pub fn new(exe: SelfExe) -> ShimPool {
+    /// `spare_dirs`: where container directories are made ahead (see `SpareDirs`).
+    pub fn new(exe: SelfExe, spare_dirs: Option<std::path::PathBuf>) -> ShimPool {
         ShimPool {
             exe,
             spare: std::sync::Mutex::new(None),
+            idle_spares: super::sys::can_raise_priority(),
+            dirs: SpareDirs::new(spare_dirs),
         }
     }
 
@@ -83,7 +95,7 @@ impl ShimPool {
     /// caller to wait on (`finish_report` parses it). The caller calls `refill` afterwards,
     /// off its start path.
     pub fn begin(&self, cfg: &ContainerConfig) -> Result<Begun> {
-        write_state(cfg)?;
+        write_state(cfg, Some(&self.dirs))?;
         let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).take();
         let shim = match spare {
             Some((shim, mut stdin)) => {
@@ -110,10 +122,16 @@ impl ShimPool {
         })
     }
 
-    /// Execs the next spare unless one is waiting already. The slot is not locked during
-    /// the exec: `begin` takes the spare on the daemon's async thread, and must not wait on
-    /// an exec.
+    /// Execs the next spare shim and makes the next container directory, unless they are
+    /// ready already.
     pub fn refill(&self) {
+        self.refill_shim();
+        self.dirs.refill();
+    }
+
+    /// The slot is not locked during the exec: `begin` takes the spare on the daemon's async
+    /// thread, and must not wait on an exec.
+    fn refill_shim(&self) {
         if self
             .spare
             .lock()
@@ -122,21 +140,35 @@ impl ShimPool {
         {
             return;
         }
-        // At normal priority: this thread at idle priority would hold musl's spawn lock and
-        // the allocator's lock where the daemon's async thread needs them. The spare lowers
-        // itself first thing (`shim_main`).
+        // The spare's exec at idle priority: it must not slow the container that has just
+        // started, nor the next start. Only the child takes that priority, before its exec;
+        // this thread stays at normal priority, holding no lock the async thread needs.
+        let Ok((stdin_r, stdin_w)) = super::sys::pipe() else {
+            return;
+        };
+        // SAFETY: both fds were just created and are owned here.
+        let (stdin_r, stdin_w) = unsafe {
+            (
+                OwnedFd::from_raw_fd(stdin_r),
+                std::fs::File::from_raw_fd(stdin_w),
+            )
+        };
+        let Ok(null) = std::fs::File::open("/dev/null") else {
+            return;
+        };
+        let policy = self.idle_spares.then_some(libc::SCHED_IDLE);
         let spawned = spawn_shim(
             &self.exe,
-            std::ffi::OsStr::new(super::shim::SPARE_ARG),
-            Stdio::piped(),
-            Stdio::null(),
+            super::shim::SPARE_ARG,
+            stdin_r.as_raw_fd(),
+            null.as_raw_fd(),
+            policy,
         );
+        drop(stdin_r);
         let Ok(mut shim) = spawned else {
             return;
         };
-        let Some(stdin) = shim.child.stdin.take() else {
-            return;
-        };
+        let stdin = stdin_w;
         let mut slot = self.spare.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_none() {
             *slot = Some((shim, stdin));
@@ -151,15 +183,18 @@ impl ShimPool {
 
 /// A shim process and the read end of its ready pipe.
 struct Shim {
-    child: std::process::Child,
+    child: Proc,
     ready: OwnedFd,
 }
 
-fn write_state(cfg: &ContainerConfig) -> Result<()> {
+fn write_state(cfg: &ContainerConfig, spare: Option<&SpareDirs>) -> Result<()> {
     let dir = &cfg.state_dir;
-    std::fs::create_dir_all(dir).map_err(|e| RuntimeError::io("mkdir", dir, e))?;
-    for stale in ["exit.json", "pid"] {
-        let _ = std::fs::remove_file(dir.join(stale));
+    // A new container's directory has no previous run's files to remove.
+    if !spare.is_some_and(|s| s.take_as(dir)) {
+        std::fs::create_dir_all(dir).map_err(|e| RuntimeError::io("mkdir", dir, e))?;
+        for stale in ["exit.json", "pid"] {
+            let _ = std::fs::remove_file(dir.join(stale));
+        }
     }
     let cfg_path = dir.join("config.json");
     let data = serde_json::to_vec(cfg).map_err(|source| RuntimeError::Config {
@@ -178,20 +213,25 @@ fn open_shim_log(dir: &Path) -> Result<std::fs::File> {
         .map_err(|e| RuntimeError::io("open", &log_path, e))
 }
 
-fn spawn_shim(exe: &SelfExe, arg: &std::ffi::OsStr, stdin: Stdio, stderr: Stdio) -> Result<Shim> {
+/// Execs `rstack shim ARG` with the ready pipe as its stdout (dup2'd in the child only, so
+/// it cannot leak into processes other threads spawn meanwhile).
+fn spawn_shim(
+    exe: &SelfExe,
+    arg: &str,
+    stdin: std::os::fd::RawFd,
+    stderr: std::os::fd::RawFd,
+    policy: Option<libc::c_int>,
+) -> Result<Shim> {
     let (r, w) = super::sys::pipe()?;
     // SAFETY: both fds were just created and are owned here.
     let (r, w) = unsafe { (OwnedFd::from_raw_fd(r), OwnedFd::from_raw_fd(w)) };
-    // The ready pipe is the shim's stdout: dup2'd in the child by posix_spawn, so it cannot
-    // leak into processes other threads spawn meanwhile.
-    let child = Command::new(exe.path())
-        .arg("shim")
-        .arg(arg)
-        .stdin(stdin)
-        .stdout(Stdio::from(w))
-        .stderr(stderr)
-        .spawn()
-        .map_err(|e| RuntimeError::io("spawn shim", exe.path(), e))?;
+    let child = spawn(&Spawn {
+        path: exe.path(),
+        args: &["rstack", "shim", arg],
+        stdio: [stdin, w.as_raw_fd(), stderr],
+        policy,
+    })
+    .map_err(|e| RuntimeError::io("spawn shim", exe.path(), e))?;
     Ok(Shim { child, ready: r })
 }
 
@@ -212,7 +252,7 @@ fn finish(mut shim: Shim) -> Result<Launched> {
 }
 
 /// Reads up to the first report line; gives up once the shim has exited without writing one.
-fn read_report(r: &OwnedFd, child: &mut std::process::Child) -> Result<Vec<u8>> {
+fn read_report(r: &OwnedFd, child: &mut Proc) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     let mut file = std::fs::File::from(
         r.try_clone()

@@ -21,6 +21,8 @@ pub mod rootfs;
 pub mod selfexe;
 pub mod shim;
 pub mod signal;
+pub mod spare_dir;
+pub mod spawn;
 pub mod sys;
 pub mod tty;
 pub mod user;

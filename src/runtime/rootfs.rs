@@ -32,8 +32,11 @@ pub fn setup(cfg: &ContainerConfig) -> Result<()> {
         None,
     )?;
     let root = &cfg.root;
+    // Usually made already (a spare container directory, or a restart): one stat each.
     for d in [&root.upper, &root.work, &root.merged] {
-        mkdir_p(d)?;
+        if !d.is_dir() {
+            mkdir_p(d)?;
+        }
     }
     let lower: Vec<String> = root
         .layers
