@@ -36,7 +36,10 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Each subcommand's arguments are built only when it is the one invoked: every call of the
+// CLI, `run` on the start path included, would otherwise build all of them first.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Create and start the stack's services (starts the daemon if needed)
     Up(UpArgs),
@@ -209,6 +212,7 @@ pub struct KillArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ImageCommand {
     /// Import a rootfs tar, a `docker save` tar or an OCI archive as NAME[:TAG]
     Import { file: PathBuf, name: String },
