@@ -53,21 +53,24 @@ PY
 
 # Times one command RUNS times, back to back; prints the median in ms. Each figure starts on a
 # settled machine: the previous figure's leftovers (network namespaces the kernel is still
-# destroying, cgroups, RCU callbacks) would otherwise be charged to it.
+# destroying, cgroups, RCU callbacks) would otherwise be charged to it. Every tool runs with
+# stdin and stdout on /dev/null and stderr in a file, whatever the benchmark's own are: from a
+# terminal, `rstack run` (as `docker compose run`) would attach its stdin to the container.
 median() {
   local name=$1; shift
   python3 - "$runs" "$@" <<'PY'
-import subprocess, sys, time, statistics
+import subprocess, sys, time, statistics, tempfile
 runs = int(sys.argv[1]); cmd = sys.argv[2:]
 time.sleep(2)
 ts = []
+err = tempfile.TemporaryFile()
 for i in range(runs):
     c = [a.replace("{i}", str(i)) for a in cmd]
     t = time.perf_counter()
-    r = subprocess.run(c, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    r = subprocess.run(c, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
     if r.returncode != 0:
         # e.g. crun refuses cgroup v1/v2 hybrid hosts outright.
-        print("nan"); sys.stderr.write(r.stderr.decode(errors="replace")[-300:]); sys.exit(0)
+        err.seek(0); print("nan"); sys.stderr.write(err.read().decode(errors="replace")[-300:]); sys.exit(0)
     ts.append((time.perf_counter() - t) * 1000)
 print(f"{statistics.median(ts):.2f}")
 PY
@@ -105,8 +108,9 @@ rstack_ms=$(cd "$work/proj" && median rstack "$rstack" run --rm t true)
 # neither pays for its own previous run's leftovers, and both see the same moments of this
 # shared machine. Prints "runc_ms rstack_ms".
 interleaved=$(cd "$work/proj" && python3 - "$runs" "$work/bundle" "$rstack" <<'PY'
-import subprocess, sys, time, statistics
+import subprocess, sys, time, statistics, tempfile
 runs, bundle, rstack = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+err = tempfile.TemporaryFile()
 time.sleep(2)
 cmds = {"runc": lambda i: ["runc", "run", "--bundle", bundle, f"bench-alt-{i}"],
         "rstack": lambda i: [rstack, "run", "--rm", "t", "true"]}
@@ -114,9 +118,9 @@ ts = {k: [] for k in cmds}
 for i in range(runs):
     for k, c in cmds.items():
         t = time.perf_counter()
-        r = subprocess.run(c(i), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        r = subprocess.run(c(i), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
         if r.returncode != 0:
-            sys.exit(f"{k}: {r.stderr.decode(errors='replace')[-300:]}")
+            err.seek(0); sys.exit(f"{k}: {err.read().decode(errors='replace')[-300:]}")
         ts[k].append((time.perf_counter() - t) * 1000)
 print(f"{statistics.median(ts['runc']):.2f} {statistics.median(ts['rstack']):.2f}")
 PY
