@@ -60,13 +60,15 @@ impl Client {
             Some(b) => serde_json::to_vec(b).map_err(|e| ApiError::Protocol(e.to_string()))?,
             None => Vec::new(),
         };
-        let mut stream = self.connect()?;
         let head = format!(
             "{method} {path} HTTP/1.1\r\nHost: rstack\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             payload.len()
         );
         let mut msg = head.into_bytes();
         msg.extend_from_slice(&payload);
+        // The request is whole before the connect: the daemon wakes on the connect, and a
+        // request not there yet when it reads costs it another wake-up.
+        let mut stream = self.connect()?;
         stream.write_all(&msg).map_err(ApiError::Io)?;
         let mut reader = BufReader::new(stream);
         let (status, framing, _) = read_head(&mut reader)?;
@@ -133,7 +135,6 @@ impl Client {
         mut each: impl FnMut(super::attach::Frame),
     ) -> Result<i32, ApiError> {
         let payload = serde_json::to_vec(body).map_err(|e| ApiError::Protocol(e.to_string()))?;
-        let mut stream = self.connect()?;
         // With a terminal, ask to send framed input (keys and resizes); a daemon that does
         // not say yes gets raw keys, and sizes stay as they were at the start.
         let ask_framed = match terminal_size {
@@ -151,6 +152,9 @@ impl Client {
         );
         let mut msg = head.into_bytes();
         msg.extend_from_slice(&payload);
+        // The request is whole before the connect: the daemon wakes on the connect, and a
+        // request not there yet when it reads costs it another wake-up.
+        let mut stream = self.connect()?;
         stream.write_all(&msg).map_err(ApiError::Io)?;
         let writer = stream.try_clone().map_err(ApiError::Io)?;
         let mut reader = BufReader::new(stream);

@@ -8,7 +8,6 @@ use super::config::ContainerConfig;
 use super::error::{Result, RuntimeError};
 use super::mounts::{mkdir_p, mount, parse_options, secure_join, touch};
 use nix::mount::{MntFlags, MsFlags};
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 const DEVICES: [(&str, u64, u64); 6] = [
@@ -145,6 +144,9 @@ fn setup_dev(m: &Path) -> Result<()> {
         MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
         Some("mode=755,size=65536k"),
     )?;
+    // Nodes get exactly 0666 (no chmod after each); the umask is restored below.
+    // SAFETY: umask has no failure mode; the init is single-threaded.
+    let umask = unsafe { libc::umask(0) };
     for (name, major, minor) in DEVICES {
         let p = dev.join(name);
         let devno = nix::sys::stat::makedev(major, minor);
@@ -154,10 +156,7 @@ fn setup_dev(m: &Path) -> Result<()> {
             nix::sys::stat::Mode::from_bits_truncate(0o666),
             devno,
         );
-        if made.is_ok() {
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666))
-                .map_err(|e| RuntimeError::io("chmod", &p, e))?;
-        } else {
+        if made.is_err() {
             // Without CAP_MKNOD, bind the host's node instead.
             touch(&p)?;
             let host = format!("/dev/{name}");
@@ -174,6 +173,8 @@ fn setup_dev(m: &Path) -> Result<()> {
         let p = dev.join(link);
         std::os::unix::fs::symlink(target, &p).map_err(|e| RuntimeError::io("symlink", &p, e))?;
     }
+    // SAFETY: as above.
+    unsafe { libc::umask(umask) };
     let pts = dev.join("pts");
     mkdir_p(&pts)?;
     mount(

@@ -92,17 +92,26 @@ pub fn resolve_in_root(spec: &str) -> Result<ExecUser> {
 
 /// setgroups, setgid, setuid, in that order (each later call needs privileges the earlier kept).
 pub fn switch_to(u: &ExecUser) -> Result<()> {
-    let gids: Vec<nix::unistd::Gid> = u
-        .groups
-        .iter()
-        .map(|g| nix::unistd::Gid::from_raw(*g))
-        .collect();
-    nix::unistd::setgroups(&gids).map_err(|e| RuntimeError::sys("setgroups", e))?;
-    nix::unistd::setgid(nix::unistd::Gid::from_raw(u.gid))
-        .map_err(|e| RuntimeError::sys(format!("setgid {}", u.gid), e))?;
-    nix::unistd::setuid(nix::unistd::Uid::from_raw(u.uid))
-        .map_err(|e| RuntimeError::sys(format!("setuid {}", u.uid), e))?;
-    Ok(())
+    // The system calls themselves, not libc's wrappers: those stop every thread of the
+    // process to change them all (musl's __synccall, about ten system calls), and the
+    // container init and nsexec, the only callers, are single-threaded.
+    let gids: Vec<libc::gid_t> = u.groups.clone();
+    // SAFETY: setgroups with a valid array of `gids.len()` entries.
+    let r = unsafe { libc::syscall(libc::SYS_setgroups, gids.len(), gids.as_ptr()) };
+    check(r, || "setgroups".to_string())?;
+    // SAFETY: setgid and setuid with integer arguments.
+    let r = unsafe { libc::syscall(libc::SYS_setgid, u.gid) };
+    check(r, || format!("setgid {}", u.gid))?;
+    // SAFETY: as above.
+    let r = unsafe { libc::syscall(libc::SYS_setuid, u.uid) };
+    check(r, || format!("setuid {}", u.uid))
+}
+
+fn check(r: libc::c_long, what: impl FnOnce() -> String) -> Result<()> {
+    if r == 0 {
+        return Ok(());
+    }
+    Err(RuntimeError::sys(what(), nix::errno::Errno::last()))
 }
 
 #[cfg(test)]
