@@ -445,7 +445,12 @@ impl Runtime for NativeRuntime {
         lock(&self.resize_holds).remove(&cfg.id);
         self.wait_shim_gone(&cfg.id).await;
         let c = cfg.clone();
+        let shims = self.shims.clone();
         tokio::task::spawn_blocking(move || -> Result<(), RtError> {
+            runtime::release(&c)?;
+            if shims.recycle_dir(&c.state_dir) {
+                return Ok(());
+            }
             runtime::cleanup(&c)?;
             match std::fs::remove_dir_all(&c.state_dir) {
                 Ok(()) => Ok(()),

@@ -122,6 +122,12 @@ impl ShimPool {
         })
     }
 
+    /// Keeps a removed container's directory for the next new container (see
+    /// `SpareDirs::recycle`); false if the caller is to delete it.
+    pub fn recycle_dir(&self, dir: &Path) -> bool {
+        self.dirs.recycle(dir)
+    }
+
     /// Execs the next spare shim and makes the next container directory, unless they are
     /// ready already.
     pub fn refill(&self) {

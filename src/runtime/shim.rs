@@ -559,8 +559,8 @@ pub(crate) fn teardown(cfg: &ContainerConfig, cgroup: &Cgroup) {
         eprintln!("rstack shim: {e}");
     }
     // upper/work are the container's writable layer: kept for a restart (Docker keeps it
-    // until the container is removed; `cleanup` deletes it then).
-    let _ = std::fs::remove_dir(&cfg.root.merged);
+    // until the container is removed; `cleanup` deletes it then). The empty mount point
+    // stays too: removing a directory waits for the disk where it is mounted with `discard`.
 }
 
 #[cfg(test)]

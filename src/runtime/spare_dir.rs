@@ -16,9 +16,15 @@ const SUBDIRS: [&str; 3] = ["upper", "work", "rootfs"];
 pub struct SpareDirs {
     /// Where spares are made; `None` disables them (tests, or no data root given).
     root: Option<PathBuf>,
-    ready: Mutex<Option<PathBuf>>,
+    /// Up to `KEEP` spares. `refill` makes one only when there is none, and a removal adds
+    /// the one it recycles up to `KEEP`: in a loop of one-offs (start, exit, removal) the
+    /// removed directory is always the next one, and none is made or deleted.
+    ready: Mutex<Vec<PathBuf>>,
     counter: AtomicU64,
 }
+
+/// Spares kept at most.
+const KEEP: usize = 2;
 
 impl SpareDirs {
     /// Spares under `root`, which is emptied first (a previous daemon's leftovers).
@@ -28,15 +34,15 @@ impl SpareDirs {
         }
         SpareDirs {
             root,
-            ready: Mutex::new(None),
+            ready: Mutex::new(Vec::new()),
             counter: AtomicU64::new(0),
         }
     }
 
-    /// Puts the spare in place as `dir` if `dir` does not exist yet. True when it did, so
+    /// Puts a spare in place as `dir` if `dir` does not exist yet. True when it did, so
     /// `dir` and its subdirectories exist and are empty.
     pub fn take_as(&self, dir: &Path) -> bool {
-        let Some(spare) = lock(&self.ready).take() else {
+        let Some(spare) = lock(&self.ready).pop() else {
             return false;
         };
         // rename fails if `dir` exists (a container started again keeps its directory): the
@@ -44,24 +50,45 @@ impl SpareDirs {
         if std::fs::rename(&spare, dir).is_ok() {
             return true;
         }
-        let mut slot = lock(&self.ready);
-        if slot.is_none() {
-            *slot = Some(spare);
-        } else {
-            drop(slot);
-            let _ = std::fs::remove_dir_all(&spare);
-        }
+        self.keep(spare);
         false
     }
 
-    /// Makes a spare unless one is ready. Off the start path: it costs four mkdirs.
+    /// Keeps a removed container's directory as a spare instead of deleting it, unless
+    /// enough are ready: removing a directory frees its block, which on a filesystem mounted
+    /// with `discard` waits for the disk, while holding the parent directory's lock that the
+    /// next start's rename needs. Everything in it goes but `work` (emptied: overlayfs's
+    /// private directory) and `rootfs` (the mount point, empty); `upper`, the only one a
+    /// container sees (its `/`, whose mode, owner and attributes it may have changed), is
+    /// made anew. False when `dir` was not kept: the caller deletes it.
+    pub fn recycle(&self, dir: &Path) -> bool {
+        let Some(root) = &self.root else {
+            return false;
+        };
+        if lock(&self.ready).len() >= KEEP || !empty_but(dir, &["work", "rootfs"]) {
+            return false;
+        }
+        let emptied = empty_but(&dir.join("work"), &[])
+            && std::fs::read_dir(dir.join("rootfs")).is_ok_and(|mut d| d.next().is_none())
+            && std::fs::create_dir(dir.join("upper")).is_ok();
+        if !emptied {
+            return false;
+        }
+        let spare = self.new_name(root);
+        if std::fs::create_dir_all(root).is_err() || std::fs::rename(dir, &spare).is_err() {
+            return false;
+        }
+        self.keep(spare);
+        true
+    }
+
+    /// Makes a spare unless one is ready. Off the start path.
     pub fn refill(&self) {
         let Some(root) = &self.root else { return };
-        if lock(&self.ready).is_some() {
+        if !lock(&self.ready).is_empty() {
             return;
         }
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let dir = root.join(format!("{}-{n}", std::process::id()));
+        let dir = self.new_name(root);
         let made = std::fs::create_dir_all(root).is_ok()
             && std::fs::create_dir(&dir).is_ok()
             && SUBDIRS
@@ -71,14 +98,48 @@ impl SpareDirs {
             let _ = std::fs::remove_dir_all(&dir);
             return;
         }
-        let mut slot = lock(&self.ready);
-        if slot.is_none() {
-            *slot = Some(dir);
-        } else {
-            drop(slot);
-            let _ = std::fs::remove_dir_all(&dir);
+        self.keep(dir);
+    }
+
+    fn new_name(&self, root: &Path) -> PathBuf {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        root.join(format!("{}-{n}", std::process::id()))
+    }
+
+    /// Adds a spare, or deletes it if enough are ready meanwhile.
+    fn keep(&self, spare: PathBuf) {
+        let mut ready = lock(&self.ready);
+        if ready.len() < KEEP {
+            ready.push(spare);
+            return;
+        }
+        drop(ready);
+        let _ = std::fs::remove_dir_all(&spare);
+    }
+}
+
+/// Removes everything in `dir` but the directories named in `keep` (not their contents);
+/// true if that left nothing else.
+fn empty_but(dir: &Path, keep: &[&str]) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    for e in entries.flatten() {
+        let kept =
+            keep.iter().any(|k| e.file_name() == *k) && e.file_type().is_ok_and(|t| t.is_dir());
+        if kept {
+            continue;
+        }
+        let path = e.path();
+        let gone = match e.file_type() {
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path),
+            _ => std::fs::remove_file(&path),
+        };
+        if gone.is_err() {
+            return false;
         }
     }
+    true
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -126,6 +187,62 @@ mod tests {
             "kept"
         );
         assert!(spares.take_as(&base.join("d")), "the spare is still there");
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_removed_directory_becomes_the_spare_with_a_new_upper() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = tmp("recycle");
+        let spares = SpareDirs::new(Some(base.join("spare")));
+        let old = base.join("old");
+        for d in ["upper/etc", "work/work/incompat/volatile", "rootfs"] {
+            std::fs::create_dir_all(old.join(d)).unwrap();
+        }
+        for f in ["config.json", "container.log", "upper/etc/secret"] {
+            std::fs::write(old.join(f), "x").unwrap();
+        }
+        std::fs::set_permissions(old.join("upper"), std::fs::Permissions::from_mode(0o700))
+            .unwrap();
+        assert!(spares.recycle(&old));
+        assert!(!old.exists());
+        let new = base.join("new");
+        assert!(spares.take_as(&new));
+        let mut names: Vec<_> = std::fs::read_dir(&new)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["rootfs", "upper", "work"]);
+        for d in SUBDIRS {
+            assert_eq!(std::fs::read_dir(new.join(d)).unwrap().count(), 0, "{d}");
+        }
+        let mode = std::fs::metadata(new.join("upper"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_ne!(mode & 0o777, 0o700, "upper is made anew");
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_directory_is_not_recycled_when_enough_spares_are_ready() {
+        let base = tmp("no-recycle");
+        let spares = SpareDirs::new(Some(base.join("spare")));
+        spares.refill();
+        spares.refill();
+        let old = base.join("old");
+        let make = || {
+            for d in SUBDIRS {
+                std::fs::create_dir_all(old.join(d)).unwrap();
+            }
+        };
+        make();
+        assert!(spares.recycle(&old), "a second spare is kept");
+        make();
+        assert!(!spares.recycle(&old));
+        assert!(old.exists(), "left for the caller to delete");
+        assert!(!SpareDirs::new(None).recycle(&old));
         std::fs::remove_dir_all(&base).unwrap();
     }
 
