@@ -13,6 +13,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// The subdirectories every container directory has (`plan::container` names them).
 const SUBDIRS: [&str; 3] = ["upper", "work", "rootfs"];
 
+/// Logs every start opens for appending: made empty ahead, and kept by a recycling while
+/// still empty (a file with data is removed: its blocks are freed, as for a directory). A
+/// file that exists is opened without a journaled inode creation.
+const LOGS: [&str; 2] = ["shim.log", "container.log"];
+
 pub struct SpareDirs {
     /// Where spares are made; `None` disables them (tests, or no data root given).
     root: Option<PathBuf>,
@@ -65,10 +70,10 @@ impl SpareDirs {
         let Some(root) = &self.root else {
             return false;
         };
-        if lock(&self.ready).len() >= KEEP || !empty_but(dir, &["work", "rootfs"]) {
+        if lock(&self.ready).len() >= KEEP || !empty_but(dir, &["work", "rootfs"], &LOGS) {
             return false;
         }
-        let emptied = empty_but(&dir.join("work"), &[])
+        let emptied = empty_but(&dir.join("work"), &[], &[])
             && std::fs::read_dir(dir.join("rootfs")).is_ok_and(|mut d| d.next().is_none())
             && std::fs::create_dir(dir.join("upper")).is_ok();
         if !emptied {
@@ -93,7 +98,10 @@ impl SpareDirs {
             && std::fs::create_dir(&dir).is_ok()
             && SUBDIRS
                 .iter()
-                .all(|s| std::fs::create_dir(dir.join(s)).is_ok());
+                .all(|s| std::fs::create_dir(dir.join(s)).is_ok())
+            && LOGS
+                .iter()
+                .all(|f| std::fs::File::create_new(dir.join(f)).is_ok());
         if !made {
             let _ = std::fs::remove_dir_all(&dir);
             return;
@@ -118,15 +126,16 @@ impl SpareDirs {
     }
 }
 
-/// Removes everything in `dir` but the directories named in `keep` (not their contents);
-/// true if that left nothing else.
-fn empty_but(dir: &Path, keep: &[&str]) -> bool {
+/// Removes everything in `dir` but the directories named in `keep` (not their contents)
+/// and the empty files named in `keep_empty`; true if that left nothing else.
+fn empty_but(dir: &Path, keep: &[&str], keep_empty: &[&str]) -> bool {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return false;
     };
     for e in entries.flatten() {
-        let kept =
-            keep.iter().any(|k| e.file_name() == *k) && e.file_type().is_ok_and(|t| t.is_dir());
+        let named = |names: &[&str]| names.iter().any(|k| e.file_name() == *k);
+        let kept = (named(keep) && e.file_type().is_ok_and(|t| t.is_dir()))
+            || (named(keep_empty) && e.metadata().is_ok_and(|m| m.is_file() && m.len() == 0));
         if kept {
             continue;
         }
@@ -169,6 +178,9 @@ mod tests {
         for s in SUBDIRS {
             assert!(dir.join(s).is_dir(), "{s}");
         }
+        for f in LOGS {
+            assert_eq!(std::fs::metadata(dir.join(f)).unwrap().len(), 0, "{f}");
+        }
         assert!(!spares.take_as(&base.join("containers/def")), "used up");
         std::fs::remove_dir_all(&base).unwrap();
     }
@@ -202,6 +214,8 @@ mod tests {
         for f in ["config.json", "container.log", "upper/etc/secret"] {
             std::fs::write(old.join(f), "x").unwrap();
         }
+        // An empty log is kept; one with data is not.
+        std::fs::write(old.join("shim.log"), "").unwrap();
         std::fs::set_permissions(old.join("upper"), std::fs::Permissions::from_mode(0o700))
             .unwrap();
         assert!(spares.recycle(&old));
@@ -213,7 +227,7 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         names.sort();
-        assert_eq!(names, ["rootfs", "upper", "work"]);
+        assert_eq!(names, ["rootfs", "shim.log", "upper", "work"]);
         for d in SUBDIRS {
             assert_eq!(std::fs::read_dir(new.join(d)).unwrap().count(), 0, "{d}");
         }
