@@ -110,6 +110,8 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
         } => {}
     }
     let _ = std::fs::remove_file(&cfg.socket);
+    // Spare container directories are the running daemon's alone (the next one starts anew).
+    let _ = std::fs::remove_dir_all(root.join("spare"));
     if let Ok(layout) = crate::runtime::cgroup::Layout::detect() {
         crate::runtime::cgroup::remove_empty_parents(&layout, crate::plan::CGROUP_PARENT);
     }
