@@ -159,11 +159,27 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 mod tests {
     use super::*;
 
-    fn tmp(name: &str) -> PathBuf {
+    /// A scratch directory, removed when dropped (when a test fails too).
+    struct Tmp(PathBuf);
+
+    impl std::ops::Deref for Tmp {
+        type Target = Path;
+        fn deref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Tmp {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn tmp(name: &str) -> Tmp {
         let d = std::env::temp_dir().join(format!("rstack-spare-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
-        d
+        Tmp(d)
     }
 
     #[test]
@@ -182,7 +198,6 @@ mod tests {
             assert_eq!(std::fs::metadata(dir.join(f)).unwrap().len(), 0, "{f}");
         }
         assert!(!spares.take_as(&base.join("containers/def")), "used up");
-        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]
@@ -199,7 +214,6 @@ mod tests {
             "kept"
         );
         assert!(spares.take_as(&base.join("d")), "the spare is still there");
-        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]
@@ -236,7 +250,6 @@ mod tests {
             .permissions()
             .mode();
         assert_ne!(mode & 0o777, 0o700, "upper is made anew");
-        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]
@@ -257,7 +270,6 @@ mod tests {
         assert!(!spares.recycle(&old));
         assert!(old.exists(), "left for the caller to delete");
         assert!(!SpareDirs::new(None).recycle(&old));
-        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]
@@ -269,6 +281,5 @@ mod tests {
         let off = SpareDirs::new(None);
         off.refill();
         assert!(!off.take_as(&base.join("x")));
-        std::fs::remove_dir_all(&base).unwrap();
     }
 }
