@@ -49,6 +49,14 @@ impl Client {
         UnixStream::connect(&self.socket).map_err(|e| ApiError::connect(&self.socket, e))
     }
 
+    /// Connects and writes a whole request. Callers build it first: the daemon wakes on the
+    /// connect, and a request not there yet when it reads costs it another wake-up.
+    fn send(&self, msg: &[u8]) -> Result<UnixStream, ApiError> {
+        let mut stream = self.connect()?;
+        stream.write_all(msg).map_err(ApiError::Io)?;
+        Ok(stream)
+    }
+
     /// Sends one request; `body` is serialized as JSON when given.
     pub fn request<B: Serialize>(
         &self,
@@ -66,10 +74,7 @@ impl Client {
         );
         let mut msg = head.into_bytes();
         msg.extend_from_slice(&payload);
-        // The request is whole before the connect: the daemon wakes on the connect, and a
-        // request not there yet when it reads costs it another wake-up.
-        let mut stream = self.connect()?;
-        stream.write_all(&msg).map_err(ApiError::Io)?;
+        let stream = self.send(&msg)?;
         let mut reader = BufReader::new(stream);
         let (status, framing, _) = read_head(&mut reader)?;
         Ok(Response {
@@ -152,10 +157,7 @@ impl Client {
         );
         let mut msg = head.into_bytes();
         msg.extend_from_slice(&payload);
-        // The request is whole before the connect: the daemon wakes on the connect, and a
-        // request not there yet when it reads costs it another wake-up.
-        let mut stream = self.connect()?;
-        stream.write_all(&msg).map_err(ApiError::Io)?;
+        let stream = self.send(&msg)?;
         let writer = stream.try_clone().map_err(ApiError::Io)?;
         let mut reader = BufReader::new(stream);
         let (status, framing, framed_input) = read_head(&mut reader)?;

@@ -448,10 +448,10 @@ impl Runtime for NativeRuntime {
         let shims = self.shims.clone();
         tokio::task::spawn_blocking(move || -> Result<(), RtError> {
             runtime::release(&c)?;
-            if shims.recycle_dir(&c.state_dir) {
+            if shims.recycle_dir(&c) {
                 return Ok(());
             }
-            runtime::cleanup(&c)?;
+            runtime::remove_layer(&c)?;
             match std::fs::remove_dir_all(&c.state_dir) {
                 Ok(()) => Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

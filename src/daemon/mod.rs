@@ -55,11 +55,13 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
     let store = Arc::new(Store::open(&root.join("state.db"))?);
     let images = Arc::new(ImageStore::open(&root.join("images"))?);
     let containers = root.join("containers");
+    // Spare container directories: beside `containers/`, on the same filesystem (a spare is
+    // renamed into it), and the running daemon's alone (emptied at start and at stop).
+    let spare = root.join("spare");
     std::fs::create_dir_all(&containers)
         .with_context(|| format!("creating {}", containers.display()))?;
     let engine = Arc::new(Engine::new(
-        // Beside `containers/`, on the same filesystem: a spare is renamed into it.
-        Arc::new(NativeRuntime::new(exe, Some(root.join("spare")))),
+        Arc::new(NativeRuntime::new(exe, Some(spare.clone()))),
         Images(images.clone()),
         store,
         containers,
@@ -110,8 +112,7 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
         } => {}
     }
     let _ = std::fs::remove_file(&cfg.socket);
-    // Spare container directories are the running daemon's alone (the next one starts anew).
-    let _ = std::fs::remove_dir_all(root.join("spare"));
+    let _ = std::fs::remove_dir_all(&spare);
     if let Ok(layout) = crate::runtime::cgroup::Layout::detect() {
         crate::runtime::cgroup::remove_empty_parents(&layout, crate::plan::CGROUP_PARENT);
     }

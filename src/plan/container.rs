@@ -7,7 +7,7 @@
 use crate::image::ResolvedImage;
 use crate::model::Service;
 use crate::runtime::config::{
-    ContainerConfig, MountConfig, ProcessConfig, ResourceConfig, RootConfig,
+    ContainerConfig, MountConfig, ProcessConfig, ROOT_DIRS, ResourceConfig, RootConfig,
 };
 use std::path::Path;
 
@@ -55,9 +55,9 @@ pub fn container_config(
             .unwrap_or_else(|| who.id.chars().take(12).collect()),
         root: RootConfig {
             layers: image.layers.clone(),
-            upper: state.join("upper"),
-            work: state.join("work"),
-            merged: state.join("rootfs"),
+            upper: state.join(ROOT_DIRS.upper),
+            work: state.join(ROOT_DIRS.work),
+            merged: state.join(ROOT_DIRS.merged),
             readonly: service.read_only,
             volatile: false,
         },

@@ -31,6 +31,20 @@ pub struct ContainerConfig {
 }
 
 /// Overlay root: image layers below (topmost first), the container's own upper/work dirs.
+/// Where the writable layer's directories sit in a state directory: `plan` lays every
+/// container out so, and `spare_dir` makes them ahead.
+pub const ROOT_DIRS: RootDirs = RootDirs {
+    upper: "upper",
+    work: "work",
+    merged: "rootfs",
+};
+
+pub struct RootDirs {
+    pub upper: &'static str,
+    pub work: &'static str,
+    pub merged: &'static str,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RootConfig {
     /// Lower directories, topmost layer first (overlayfs `lowerdir` order).
@@ -44,6 +58,15 @@ pub struct RootConfig {
     /// skips syncing it to disk, which otherwise flushes the disk at every unmount.
     #[serde(default)]
     pub volatile: bool,
+}
+
+impl RootConfig {
+    /// Whether the writable layer's directories are laid out in `dir` as `ROOT_DIRS` says.
+    pub fn is_laid_out_in(&self, dir: &std::path::Path) -> bool {
+        self.upper == dir.join(ROOT_DIRS.upper)
+            && self.work == dir.join(ROOT_DIRS.work)
+            && self.merged == dir.join(ROOT_DIRS.merged)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -115,4 +138,27 @@ pub struct ExitStatus {
     pub oom_killed: bool,
     /// Unix time in milliseconds.
     pub finished_at_ms: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn the_standard_layout_is_recognized() {
+        let dir = Path::new("/d/containers/abc");
+        let mut root = RootConfig {
+            layers: vec![],
+            upper: dir.join("upper"),
+            work: dir.join("work"),
+            merged: dir.join("rootfs"),
+            readonly: false,
+            volatile: false,
+        };
+        assert!(root.is_laid_out_in(dir));
+        assert!(!root.is_laid_out_in(Path::new("/d/containers/other")));
+        root.work = PathBuf::from("/elsewhere/work");
+        assert!(!root.is_laid_out_in(dir));
+    }
 }

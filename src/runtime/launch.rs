@@ -31,12 +31,7 @@ fn fresh_shim(cfg: &ContainerConfig, exe: &SelfExe) -> Result<Shim> {
     let shim_log = open_shim_log(&cfg.state_dir)?;
     let null =
         std::fs::File::open("/dev/null").map_err(|e| RuntimeError::io("open", "/dev/null", e))?;
-    let dir = cfg.state_dir.to_str().ok_or_else(|| {
-        RuntimeError::Start(format!(
-            "state directory {} is not UTF-8",
-            cfg.state_dir.display()
-        ))
-    })?;
+    let dir = cfg.state_dir.as_os_str();
     spawn_shim(exe, dir, null.as_raw_fd(), shim_log.as_raw_fd(), None)
 }
 
@@ -122,10 +117,10 @@ impl ShimPool {
         })
     }
 
-    /// Keeps a removed container's directory for the next new container (see
+    /// Keeps a released container's directory for the next new container (see
     /// `SpareDirs::recycle`); false if the caller is to delete it.
-    pub fn recycle_dir(&self, dir: &Path) -> bool {
-        self.dirs.recycle(dir)
+    pub fn recycle_dir(&self, cfg: &ContainerConfig) -> bool {
+        cfg.root.is_laid_out_in(&cfg.state_dir) && self.dirs.recycle(&cfg.state_dir)
     }
 
     /// Execs the next spare shim and makes the next container directory, unless they are
@@ -165,7 +160,7 @@ impl ShimPool {
         let policy = self.idle_spares.then_some(libc::SCHED_IDLE);
         let spawned = spawn_shim(
             &self.exe,
-            super::shim::SPARE_ARG,
+            std::ffi::OsStr::new(super::shim::SPARE_ARG),
             stdin_r.as_raw_fd(),
             null.as_raw_fd(),
             policy,
@@ -174,15 +169,14 @@ impl ShimPool {
         let Ok(mut shim) = spawned else {
             return;
         };
-        let stdin = stdin_w;
         let mut slot = self.spare.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_none() {
-            *slot = Some((shim, stdin));
+            *slot = Some((shim, stdin_w));
             return;
         }
         drop(slot);
         // Another refill filled the slot meanwhile: this spare reads EOF and exits.
-        drop(stdin);
+        drop(stdin_w);
         let _ = shim.child.wait();
     }
 }
@@ -195,8 +189,10 @@ struct Shim {
 
 fn write_state(cfg: &ContainerConfig, spare: Option<&SpareDirs>) -> Result<()> {
     let dir = &cfg.state_dir;
-    // A new container's directory has no previous run's files to remove.
-    if !spare.is_some_and(|s| s.take_as(dir)) {
+    // A new container's directory has no previous run's files to remove. A spare has the
+    // standard layout only.
+    let fresh = cfg.root.is_laid_out_in(dir) && spare.is_some_and(|s| s.take_as(dir));
+    if !fresh {
         std::fs::create_dir_all(dir).map_err(|e| RuntimeError::io("mkdir", dir, e))?;
         for stale in ["exit.json", "pid"] {
             let _ = std::fs::remove_file(dir.join(stale));
@@ -223,7 +219,7 @@ fn open_shim_log(dir: &Path) -> Result<std::fs::File> {
 /// it cannot leak into processes other threads spawn meanwhile).
 fn spawn_shim(
     exe: &SelfExe,
-    arg: &str,
+    arg: &std::ffi::OsStr,
     stdin: std::os::fd::RawFd,
     stderr: std::os::fd::RawFd,
     policy: Option<libc::c_int>,
@@ -233,7 +229,7 @@ fn spawn_shim(
     let (r, w) = unsafe { (OwnedFd::from_raw_fd(r), OwnedFd::from_raw_fd(w)) };
     let child = spawn(&Spawn {
         path: exe.path(),
-        args: &["rstack", "shim", arg],
+        args: &["rstack".as_ref(), "shim".as_ref(), arg],
         stdio: [stdin, w.as_raw_fd(), stderr],
         policy,
     })
@@ -336,10 +332,14 @@ pub fn release(cfg: &ContainerConfig) -> Result<()> {
     cg.remove()
 }
 
-/// Removes a container from the host: `release`, then its upper/work/merged dirs.
-/// Idempotent.
+/// Removes a container from the host: `release`, then `remove_layer`. Idempotent.
 pub fn cleanup(cfg: &ContainerConfig) -> Result<()> {
     release(cfg)?;
+    remove_layer(cfg)
+}
+
+/// Removes a released container's upper, work and merged directories. Idempotent.
+pub fn remove_layer(cfg: &ContainerConfig) -> Result<()> {
     for d in [&cfg.root.upper, &cfg.root.work] {
         match std::fs::remove_dir_all(d) {
             Ok(()) => {}

@@ -34,7 +34,9 @@ pub use defaults::{
 };
 pub use error::RuntimeError;
 pub use exec::{ExecSpec, exec_command, nsexec_main};
-pub use launch::{Begun, Launched, ShimPool, cleanup, finish_report, launch, read_exit, release};
+pub use launch::{
+    Begun, Launched, ShimPool, cleanup, finish_report, launch, read_exit, release, remove_layer,
+};
 pub use selfexe::SelfExe;
 pub use shim::parse_exit_report;
 pub use shim::{RESIZE_FIFO, STDIN_FIFO, shim_main};

@@ -6,12 +6,13 @@
 //! The spares live in a directory of their own beside `containers/` (same filesystem, so a
 //! rename moves them), which the daemon empties at start: nothing of them is container state.
 
+use super::config::ROOT_DIRS;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The subdirectories every container directory has (`plan::container` names them).
-const SUBDIRS: [&str; 3] = ["upper", "work", "rootfs"];
+/// The subdirectories every container directory has.
+const SUBDIRS: [&str; 3] = [ROOT_DIRS.upper, ROOT_DIRS.work, ROOT_DIRS.merged];
 
 /// Logs every start opens for appending: made empty ahead, and kept by a recycling while
 /// still empty (a file with data is removed: its blocks are freed, as for a directory). A
@@ -70,12 +71,13 @@ impl SpareDirs {
         let Some(root) = &self.root else {
             return false;
         };
-        if lock(&self.ready).len() >= KEEP || !empty_but(dir, &["work", "rootfs"], &LOGS) {
+        let keep = [ROOT_DIRS.work, ROOT_DIRS.merged];
+        if lock(&self.ready).len() >= KEEP || !empty_but(dir, &keep, &LOGS) {
             return false;
         }
-        let emptied = empty_but(&dir.join("work"), &[], &[])
-            && std::fs::read_dir(dir.join("rootfs")).is_ok_and(|mut d| d.next().is_none())
-            && std::fs::create_dir(dir.join("upper")).is_ok();
+        let emptied = empty_but(&dir.join(ROOT_DIRS.work), &[], &[])
+            && std::fs::read_dir(dir.join(ROOT_DIRS.merged)).is_ok_and(|mut d| d.next().is_none())
+            && std::fs::create_dir(dir.join(ROOT_DIRS.upper)).is_ok();
         if !emptied {
             return false;
         }

@@ -65,7 +65,7 @@ impl Proc {
 /// before its exec (SCHED_IDLE for a spare shim).
 pub struct Spawn<'a> {
     pub path: &'a std::path::Path,
-    pub args: &'a [&'a str],
+    pub args: &'a [&'a std::ffi::OsStr],
     pub stdio: [RawFd; 3],
     pub policy: Option<c_int>,
 }
@@ -104,7 +104,10 @@ pub fn spawn(spawn: &Spawn) -> io::Result<Proc> {
     let args: Vec<CString> = spawn
         .args
         .iter()
-        .map(|a| CString::new(*a).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL)))
+        .map(|a| {
+            CString::new(a.as_encoded_bytes())
+                .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+        })
         .collect::<io::Result<_>>()?;
     let mut argv: Vec<*const c_char> = args.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
@@ -281,28 +284,32 @@ mod tests {
     use super::*;
     use std::io::Read;
 
-    fn pipe() -> (std::fs::File, OwnedFd) {
+    /// Runs `sh -c SCRIPT` through `spawn`, stdin on /dev/null and stdout and stderr both on
+    /// one pipe; returns what it wrote, its wait status and the reaped process.
+    fn sh(script: &str, policy: Option<c_int>) -> (String, i32, Proc) {
         let (r, w) = crate::runtime::sys::pipe().unwrap();
         // SAFETY: fresh fds owned here.
-        unsafe { (std::fs::File::from_raw_fd(r), OwnedFd::from_raw_fd(w)) }
-    }
-
-    #[test]
-    fn spawns_with_stdio_and_reaps() {
-        let (mut out, w) = pipe();
+        let (mut out, w) = unsafe { (std::fs::File::from_raw_fd(r), OwnedFd::from_raw_fd(w)) };
         let null = std::fs::File::open("/dev/null").unwrap();
+        let args = ["sh", "-c", script].map(std::ffi::OsStr::new);
         let mut p = spawn(&Spawn {
             path: std::path::Path::new("/bin/sh"),
-            args: &["sh", "-c", "echo hi; exit 3"],
+            args: &args,
             stdio: [null.as_raw_fd(), w.as_raw_fd(), w.as_raw_fd()],
-            policy: None,
+            policy,
         })
         .unwrap();
         drop(w);
         let mut s = String::new();
         out.read_to_string(&mut s).unwrap();
-        assert_eq!(s, "hi\n");
         let status = p.wait().unwrap();
+        (s, status, p)
+    }
+
+    #[test]
+    fn spawns_with_stdio_and_reaps() {
+        let (out, status, mut p) = sh("echo out; echo err >&2; exit 3", None);
+        assert_eq!(out, "out\nerr\n");
         assert_eq!(libc::WEXITSTATUS(status), 3);
         assert!(p.try_wait().is_err(), "reaped twice");
     }
@@ -313,7 +320,7 @@ mod tests {
         let fd = null.as_raw_fd();
         let e = spawn(&Spawn {
             path: std::path::Path::new("/nonexistent/rstack-test"),
-            args: &["x"],
+            args: &[std::ffi::OsStr::new("x")],
             stdio: [fd, fd, fd],
             policy: None,
         })
@@ -323,39 +330,9 @@ mod tests {
 
     #[test]
     fn the_child_takes_its_policy_before_exec() {
-        let (mut out, w) = pipe();
-        let null = std::fs::File::open("/dev/null").unwrap();
-        // SCHED_BATCH needs no privilege to take (SCHED_IDLE would to leave again).
-        let mut p = spawn(&Spawn {
-            path: std::path::Path::new("/bin/sh"),
-            args: &["sh", "-c", "cut -d' ' -f41 /proc/self/stat"],
-            stdio: [null.as_raw_fd(), w.as_raw_fd(), w.as_raw_fd()],
-            policy: Some(libc::SCHED_BATCH),
-        })
-        .unwrap();
-        drop(w);
-        let mut s = String::new();
-        out.read_to_string(&mut s).unwrap();
-        p.wait().unwrap();
-        // Field 41 of /proc/PID/stat is the policy; `cut` inherits it from the shell.
-        assert_eq!(s.trim(), libc::SCHED_BATCH.to_string());
-    }
-
-    #[test]
-    fn one_fd_can_be_both_stdout_and_stderr() {
-        let (mut out, w) = pipe();
-        let null = std::fs::File::open("/dev/null").unwrap();
-        let mut p = spawn(&Spawn {
-            path: std::path::Path::new("/bin/sh"),
-            args: &["sh", "-c", "echo out; echo err >&2"],
-            stdio: [null.as_raw_fd(), w.as_raw_fd(), w.as_raw_fd()],
-            policy: None,
-        })
-        .unwrap();
-        drop(w);
-        let mut s = String::new();
-        out.read_to_string(&mut s).unwrap();
-        p.wait().unwrap();
-        assert_eq!(s, "out\nerr\n");
+        // SCHED_BATCH needs no privilege to take (SCHED_IDLE would to leave again). Field 41
+        // of /proc/PID/stat is the policy; `cut` inherits it from the shell.
+        let (out, _, _) = sh("cut -d' ' -f41 /proc/self/stat", Some(libc::SCHED_BATCH));
+        assert_eq!(out.trim(), libc::SCHED_BATCH.to_string());
     }
 }
