@@ -37,7 +37,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
         Command::Kill(a) => verb(cli, &client()?, "kill", &a.services, None, Some(&a.signal)),
         Command::Config(a) => config(cli, a),
         Command::Validate => {
-            let loaded = project::load_full(cli, true)?;
+            let loaded = project::load_full(cli, true, true)?;
             println!(
                 "{}: valid ({} services)",
                 loaded
@@ -78,7 +78,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
 
 /// `config`: offline, no daemon involved.
 fn config(cli: &Cli, a: &ConfigArgs) -> Result<i32> {
-    let loaded = project::load_full(cli, true)?;
+    let loaded = project::load_full(cli, true, false)?;
     if a.quiet {
         return Ok(0);
     }

@@ -17,6 +17,9 @@ pub fn options(cli: &Cli) -> Result<LoadOptions> {
         profiles: cli.profiles.clone(),
         build_image_names: false,
         target_services: Vec::new(),
+        host_cpus: std::thread::available_parallelism()
+            .ok()
+            .and_then(|n| u32::try_from(n.get()).ok()),
     })
 }
 
@@ -35,9 +38,14 @@ pub fn load_for(cli: &Cli, targets: &[String]) -> Result<Stack> {
 
 /// The whole load result (for `config`/`validate`). `build_image_names`: a service with only
 /// `build:` gets compose's image name instead of an error (nothing is run from it).
-pub fn load_full(cli: &Cli, build_image_names: bool) -> Result<spec::Loaded> {
+/// `for_this_host`: check what depends on the host (its CPU count), as `validate` does;
+/// `config` renders a file that may be meant for another machine.
+pub fn load_full(cli: &Cli, build_image_names: bool, for_this_host: bool) -> Result<spec::Loaded> {
     let mut opts = options(cli)?;
     opts.build_image_names = build_image_names;
+    if !for_this_host {
+        opts.host_cpus = None;
+    }
     load_with(opts)
 }
 

@@ -7,7 +7,7 @@ use crate::image::{ImageStore, ResolvedImage};
 use crate::reconcile::engine::ImageSource;
 use crate::reconcile::health::wait_probe_process;
 use crate::reconcile::runtime::{ExecProcess, ExecSpec, ExitFuture, RtError, Running, Runtime};
-use crate::runtime::config::{ContainerConfig, ExitStatus};
+use crate::runtime::config::{ContainerConfig, ExitStatus, ROOT_DIRS};
 use crate::runtime::{self, SelfExe, ShimPool};
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -120,7 +120,7 @@ impl NativeRuntime {
         Ok(Running {
             pid: launched.pid,
             shim_pid: launched.shim_pid,
-            exit: reported_exit(pidfd, reports, pending, cfg.state_dir.clone()),
+            exit: reported_exit(pidfd, reports, pending, cfg.clone()),
         })
     }
 }
@@ -181,8 +181,12 @@ fn fifo(path: &std::path::Path) -> Result<OwnedFd, RtError> {
     Ok(f.into())
 }
 
-/// Removes the state directories under `dir` whose names are not in `known`, with what their
-/// configs say the containers hold (processes, mounts, cgroups, writable layers).
+/// Removes the state directories under `dir` whose names are not in `known` and that are
+/// provably leftovers of this daemon, with what their configs say the containers hold
+/// (processes, mounts, cgroups, writable layers). Only a `run --rm` one-off (its root is
+/// volatile) lives on disk before its record is written, so only such a directory, or one
+/// whose start never got as far as its config and whose writable layer is empty, is
+/// removed. Anything else without a record is kept, and named: its data is not ours to lose.
 fn sweep_dir(dir: &std::path::Path, known: &std::collections::HashSet<String>) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
@@ -194,10 +198,24 @@ fn sweep_dir(dir: &std::path::Path, known: &std::collections::HashSet<String>) -
             continue;
         }
         let path = entry.path();
-        if let Ok(cfg) = runtime::shim::read_config(&path)
-            && let Err(e) = runtime::cleanup(&cfg)
-        {
-            eprintln!("rstack: cleaning up unrecorded container {name}: {e}");
+        match runtime::shim::read_config(&path) {
+            Ok(cfg) if cfg.root.volatile => {
+                if let Err(e) = runtime::cleanup(&cfg) {
+                    eprintln!("rstack: cleaning up unrecorded container {name}: {e}");
+                }
+            }
+            Err(_)
+                if !path.join("config.json").exists()
+                    && empty_or_missing(&path.join(ROOT_DIRS.upper)) => {}
+            _ => {
+                eprintln!(
+                    "rstack: {} has no record in the state database and is not a leftover of a \
+                     one-off run: kept. Remove it by hand once its processes are stopped if it \
+                     is not needed.",
+                    path.display()
+                );
+                continue;
+            }
         }
         match std::fs::remove_dir_all(&path) {
             Ok(()) => removed.push(name),
@@ -205,6 +223,13 @@ fn sweep_dir(dir: &std::path::Path, known: &std::collections::HashSet<String>) -
         }
     }
     removed
+}
+
+fn empty_or_missing(dir: &std::path::Path) -> bool {
+    match std::fs::read_dir(dir) {
+        Ok(mut it) => it.next().is_none(),
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
 }
 
 /// Whether `pid` is the shim of the container in `state_dir`: a shim's stderr is always its
@@ -227,14 +252,14 @@ fn reported_exit(
     pidfd: Arc<AsyncFd<OwnedFd>>,
     reports: tokio::net::unix::pipe::Receiver,
     pending: Vec<u8>,
-    state_dir: std::path::PathBuf,
+    cfg: ContainerConfig,
 ) -> ExitFuture {
     Box::pin(async move {
         if let Some(st) = read_exit_report(reports, pending).await {
             return st;
         }
         let _ = pidfd.readable().await;
-        recorded_or_lost(&state_dir)
+        recorded_or_lost(cfg).await
     })
 }
 
@@ -260,27 +285,36 @@ async fn read_exit_report(
 }
 
 /// The exit of an adopted container: known once its shim is gone (it writes exit.json last).
-fn adopted_exit(pidfd: OwnedFd, state_dir: std::path::PathBuf) -> ExitFuture {
+fn adopted_exit(pidfd: OwnedFd, cfg: ContainerConfig) -> ExitFuture {
     Box::pin(async move {
         // A pidfd polls readable once the process has exited.
         // SAFETY: the AsyncFd owns the OwnedFd, which stays open and unchanged until dropped.
         if let Ok(afd) = unsafe { AsyncFd::register(pidfd) } {
             let _ = afd.readable().await;
         }
-        recorded_or_lost(&state_dir)
+        recorded_or_lost(cfg).await
     })
 }
 
-fn recorded_or_lost(state_dir: &std::path::Path) -> ExitStatus {
-    match runtime::read_exit(state_dir) {
-        Ok(Some(st)) => st,
-        // The shim died without recording an exit (killed itself): report it as lost.
-        _ => ExitStatus {
-            code: 255,
-            signal: None,
-            oom_killed: false,
-            finished_at_ms: crate::reconcile::supervisor::now_ms(),
-        },
+/// The exit a gone shim recorded. A shim that died without recording one (killed) tore
+/// nothing down: what is left of the run (processes in its cgroup that outlived their
+/// death signal, the overlay, the cgroup) is released here, before the exit is reported,
+/// so a restart by policy never runs beside the old run or reuses its live overlay.
+async fn recorded_or_lost(cfg: ContainerConfig) -> ExitStatus {
+    if let Ok(Some(st)) = runtime::read_exit(&cfg.state_dir) {
+        return st;
+    }
+    let id = cfg.id.clone();
+    match tokio::task::spawn_blocking(move || runtime::release(&cfg)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => eprintln!("rstack: releasing container {id} after its shim died: {e}"),
+        Err(e) => eprintln!("rstack: releasing container {id} after its shim died: {e}"),
+    }
+    ExitStatus {
+        code: 255,
+        signal: None,
+        oom_killed: false,
+        finished_at_ms: crate::reconcile::supervisor::now_ms(),
     }
 }
 
@@ -330,7 +364,7 @@ impl Runtime for NativeRuntime {
         Some(Running {
             pid,
             shim_pid,
-            exit: adopted_exit(pidfd, cfg.state_dir.clone()),
+            exit: adopted_exit(pidfd, cfg.clone()),
         })
     }
 

@@ -22,8 +22,7 @@ use std::sync::Arc;
 pub use lock::DataRootLock;
 
 pub fn run(cfg: DaemonConfig) -> Result<()> {
-    std::fs::create_dir_all(&cfg.data_root)
-        .with_context(|| format!("creating data root {}", cfg.data_root.display()))?;
+    private_data_root(&cfg.data_root)?;
     // Taken before anything else touches the data root: a second daemon stops here, and
     // the first one's socket and state stay untouched.
     let lock = DataRootLock::acquire(&cfg.data_root)?;
@@ -52,9 +51,14 @@ pub fn run(cfg: DaemonConfig) -> Result<()> {
 
 async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
     let root = &cfg.data_root;
-    let store = Arc::new(Store::open(&root.join("state.db"))?);
-    let images = Arc::new(ImageStore::open(&root.join("images"))?);
     let containers = root.join("containers");
+    let db = root.join("state.db");
+    // Checked before the store is opened, which writes its schema into an empty file.
+    if Store::has_no_schema(&db)? {
+        refuse_lost_store(&db, &containers)?;
+    }
+    let store = Arc::new(Store::open(&db)?);
+    let images = Arc::new(ImageStore::open(&root.join("images"))?);
     // Spare container directories: beside `containers/`, on the same filesystem (a spare is
     // renamed into it), and the running daemon's alone (emptied at start and at stop).
     let spare = root.join("spare");
@@ -117,6 +121,41 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
         crate::runtime::cgroup::remove_empty_parents(&layout, crate::plan::CGROUP_PARENT);
     }
     eprintln!("rstack daemon stopped; containers keep running and are adopted at next start");
+    Ok(())
+}
+
+/// Creates the data root, or fixes an existing one, as root's alone (0700, as Docker keeps
+/// /var/lib/docker): image layers and containers' writable layers below it may hold setuid
+/// files, which no other local user may reach and run, and configs hold secrets.
+fn private_data_root(root: &Path) -> Result<()> {
+    std::fs::create_dir_all(root)
+        .with_context(|| format!("creating data root {}", root.display()))?;
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("making data root {} private (chmod 0700)", root.display()))
+}
+
+/// A state database without a schema while containers exist on disk has been lost
+/// (truncated after a crash, or replaced): taking it for a fresh store would let the boot
+/// sweep remove every container and its writable layer.
+fn refuse_lost_store(db: &Path, containers: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(containers) else {
+        return Ok(());
+    };
+    let n = entries
+        .flatten()
+        .filter(|e| e.path().join("config.json").exists())
+        .count();
+    if n > 0 {
+        anyhow::bail!(
+            "the state database {} is empty, but {n} container(s) exist in {}: the database was \
+             lost (truncated or replaced). Restore it from a backup; or, to start afresh, stop \
+             the containers' processes and move {} away. The daemon will not start on it, so \
+             that nothing is removed.",
+            db.display(),
+            containers.display(),
+            containers.display()
+        );
+    }
     Ok(())
 }
 

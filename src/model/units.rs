@@ -95,6 +95,21 @@ pub fn parse_cpus(s: &str) -> Result<f64, UnitError> {
     check_cpus(v).ok_or_else(|| UnitError::Cpus(s.to_string()))
 }
 
+/// Docker's smallest memory limit (`linuxMinMemory`): 6 MiB.
+pub const MIN_MEMORY_LIMIT: u64 = 6 * 1024 * 1024;
+
+/// Docker's check of a CPU count against the host: 0 is unlimited, otherwise from 0.01 to the
+/// host's CPUs. Returns the message for a count out of that range.
+pub fn cpus_out_of_range(cpus: f64, host_cpus: u32) -> Option<String> {
+    if cpus == 0.0 || (0.01..=f64::from(host_cpus)).contains(&cpus) {
+        return None;
+    }
+    Some(format!(
+        "{cpus} CPUs is out of range: the range of CPUs is from 0.01 to {host_cpus}.00, as there \
+         are only {host_cpus} CPUs available (0 means no limit)"
+    ))
+}
+
 /// Validates a numeric CPU count.
 pub fn check_cpus(v: f64) -> Option<f64> {
     (v.is_finite() && v >= 0.0).then_some(v)
@@ -194,6 +209,20 @@ mod tests {
         for s in ["", "10", "s", "1x", "-1s", "1m30", "ms", "1..2s", "."] {
             assert!(parse_duration(s).is_err(), "{s} should fail");
         }
+    }
+
+    #[test]
+    fn cpus_against_the_host() {
+        assert_eq!(cpus_out_of_range(0.0, 2), None);
+        assert_eq!(cpus_out_of_range(0.01, 2), None);
+        assert_eq!(cpus_out_of_range(2.0, 2), None);
+        assert!(
+            cpus_out_of_range(2.5, 2)
+                .unwrap()
+                .contains("from 0.01 to 2.00")
+        );
+        assert!(cpus_out_of_range(1e30, 2).is_some());
+        assert!(cpus_out_of_range(0.001, 2).is_some());
     }
 
     #[test]

@@ -47,6 +47,7 @@ pub fn container_config(
         });
     }
     let state = who.state_dir;
+    let cpus = service.resources.cpus.filter(|c| *c > 0.0);
     Ok(ContainerConfig {
         id: who.id.to_string(),
         hostname: service
@@ -102,12 +103,11 @@ pub fn container_config(
             })
             .collect(),
         resources: ResourceConfig {
-            memory: service.resources.memory,
-            cpu_quota: service
-                .resources
-                .cpus
-                .map(|c| (c * CPU_PERIOD_US as f64).round() as i64),
-            cpu_period: service.resources.cpus.map(|_| CPU_PERIOD_US),
+            // 0 is "no limit" for both, as in Docker (a memory limit of 0 bytes would
+            // OOM-kill the container at once, a CFS quota of 0 is refused by the kernel).
+            memory: service.resources.memory.filter(|m| *m > 0),
+            cpu_quota: cpus.map(|c| (c * CPU_PERIOD_US as f64).round() as i64),
+            cpu_period: cpus.map(|_| CPU_PERIOD_US),
             pids: service.resources.pids,
         },
         cgroup_path: format!("{CGROUP_PARENT}/{}", who.id),

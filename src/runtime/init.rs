@@ -98,10 +98,37 @@ fn exec(cfg: &ContainerConfig, fds: &ChildFds) -> std::result::Result<String, St
         p.no_new_privileges,
         &p.cwd,
     )?;
+    die_with_shim(fds.err_w)?;
     if cfg.init {
         return run_init(&path, &p.args, &env, fds);
     }
     Ok(sys::execve(&path, &p.args, &env))
+}
+
+/// The container dies with its shim: a SIGKILLed shim must not leave its container running
+/// unwatched, beside the next run of it on the same overlay. Set after the identity switch,
+/// which clears the parent-death signal. The shim may have died before it was set: then the
+/// error pipe's read end (the shim's alone) is gone, which poll shows as POLLERR.
+fn die_with_shim(err_w: RawFd) -> std::result::Result<(), String> {
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) } != 0 {
+        return Err(format!(
+            "prctl PR_SET_PDEATHSIG: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    let mut pfd = libc::pollfd {
+        fd: err_w,
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: poll of one valid pollfd, without waiting.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    if n > 0 && pfd.revents & libc::POLLERR != 0 {
+        // SAFETY: nobody is left to report to.
+        unsafe { libc::_exit(137) }
+    }
+    Ok(())
 }
 
 /// Shared by the container init and nsexec: switches identity, drops privileges, chdirs and

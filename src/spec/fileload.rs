@@ -81,6 +81,7 @@ impl<'a> FileLoader<'a> {
         Cx {
             sources: &mut self.sources,
             report: &mut self.report,
+            host_cpus: None,
         }
     }
 

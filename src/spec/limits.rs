@@ -27,7 +27,7 @@ pub fn deploy(cx: &mut Cx<'_>, path: &str, v: &Node, limits: &mut Resources) {
                             for (lk, lknode, lv) in lim {
                                 let lp = format!("{rp}.{lk}");
                                 match lk.as_str() {
-                                    "memory" => limits.memory = cx.size(&lp, lv),
+                                    "memory" => limits.memory = cx.memory_limit(&lp, lv),
                                     "cpus" => limits.cpus = cx.cpus(&lp, lv),
                                     "pids" => limits.pids = cx.int(&lp, lv).filter(|p| *p > 0),
                                     "devices" => cx.unsupported(lknode.span, &lp),

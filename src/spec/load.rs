@@ -79,6 +79,7 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
     let mut cx = Cx {
         sources: &mut sources,
         report: &mut report,
+        host_cpus: opts.host_cpus,
     };
     let name_node = top_level(&mut cx, &root);
     let name = project_name(&mut cx, opts, name_node, &vars, &project_dir);

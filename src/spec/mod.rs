@@ -87,6 +87,9 @@ pub struct LoadOptions {
     /// A service with `build` but no `image` gets Compose's image name `<project>-<service>`
     /// and a warning instead of an error (for `config`/`validate`; the image must exist to run).
     pub build_image_names: bool,
+    /// CPUs of the host that will run the stack: `cpus` (and deploy limits) above it are
+    /// errors at their file:line:col, as Docker refuses them at start. `None`: not checked.
+    pub host_cpus: Option<u32>,
 }
 
 /// A successfully loaded stack and the warnings found on the way.

@@ -76,7 +76,7 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
                 }
             }
             "healthcheck" => svc.healthcheck = healthcheck(cx, &path, v),
-            "mem_limit" => svc.resources.memory = cx.size(&path, v),
+            "mem_limit" => svc.resources.memory = cx.memory_limit(&path, v),
             "cpus" => svc.resources.cpus = cx.cpus(&path, v),
             "pids_limit" => svc.resources.pids = cx.int(&path, v).filter(|p| *p > 0),
             "deploy" => limits::deploy(cx, &path, v, &mut deploy_limits),

@@ -12,6 +12,9 @@ use std::time::Duration;
 pub struct Cx<'a> {
     pub sources: &'a mut SourceMap,
     pub report: &'a mut Report,
+    /// CPUs of the host the stack is for (`LoadOptions::host_cpus`); `cpus` above it is
+    /// refused, as Docker refuses it. `None`: not checked.
+    pub host_cpus: Option<u32>,
 }
 
 impl Cx<'_> {
@@ -196,12 +199,38 @@ impl Cx<'_> {
             }
         };
         match r {
-            Ok(v) => Some(v),
+            Ok(v) => match self
+                .host_cpus
+                .and_then(|host| units::cpus_out_of_range(v, host))
+            {
+                Some(msg) => {
+                    self.error(n.span, format!("{path}: {msg}"));
+                    None
+                }
+                None => Some(v),
+            },
             Err(e) => {
                 self.error(n.span, format!("{path}: {e}"));
                 None
             }
         }
+    }
+
+    /// A memory limit: a size, where 0 means no limit and anything else must be at least
+    /// Docker's minimum of 6 MiB (below it, the container would be OOM-killed at once).
+    pub fn memory_limit(&mut self, path: &str, n: &Node) -> Option<u64> {
+        let v = self.size(path, n)?;
+        if v != 0 && v < units::MIN_MEMORY_LIMIT {
+            self.error(
+                n.span,
+                format!(
+                    "{path}: {v} bytes is below the minimum memory limit of 6MB (6291456 bytes); \
+                     use at least \"6m\", or 0 for no limit"
+                ),
+            );
+            return None;
+        }
+        Some(v)
     }
 
     /// A list of scalars as strings.

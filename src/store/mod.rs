@@ -20,6 +20,11 @@ pub enum StoreError {
         path: String,
         source: rusqlite::Error,
     },
+    #[error("state database {path}: making it private to root: {source}")]
+    Private {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("state database: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("state database holds a record it cannot read: {0}")]
@@ -27,6 +32,28 @@ pub enum StoreError {
 }
 
 /// Where a container is in its life, as `ps` shows it.
+/// The database and its WAL and shared-memory files hold every service's environment, so
+/// secrets: mode 0600. SQLite gives the WAL and shm files the database file's mode, so the
+/// database is created 0600 before SQLite opens it; existing files are fixed.
+fn private_files(db: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(db)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = db.as_os_str().to_owned();
+        p.push(suffix);
+        match std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
@@ -110,6 +137,10 @@ impl Store {
             path: path.display().to_string(),
             source,
         };
+        private_files(path).map_err(|e| StoreError::Private {
+            path: path.display().to_string(),
+            source: e,
+        })?;
         let conn = Connection::open(path).map_err(open_err)?;
         let mut store = Self::init(conn)?;
         store.conn().pragma_update(None, "wal_autocheckpoint", 0)?;
@@ -139,6 +170,24 @@ impl Store {
             conn: Mutex::new(conn),
             _checkpointer: None,
         })
+    }
+
+    /// Whether the database at `path` holds no schema (missing, empty, or never written),
+    /// read without creating or changing it. With containers on disk, that is a lost
+    /// database (truncated after a crash, or replaced), not a fresh start.
+    pub fn has_no_schema(path: &Path) -> Result<bool, StoreError> {
+        if !path.exists() {
+            return Ok(true);
+        }
+        // Read-write without create: a read-only open of a WAL database can fail for want of
+        // its shm file, and reading never writes a schema.
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .map_err(|source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+        Ok(tables == 0)
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
