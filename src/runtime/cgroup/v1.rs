@@ -3,7 +3,8 @@
 use super::{mkdir_all, write_file};
 use crate::runtime::config::ResourceConfig;
 use crate::runtime::devices::Rule;
-use crate::runtime::error::Result;
+use crate::runtime::error::{Result, RuntimeError};
+use std::io::Write;
 use std::path::Path;
 
 /// Creates `dir` in the hierarchy of `controller` and writes that controller's limits (for
@@ -41,12 +42,32 @@ pub fn create(controller: &str, dir: &Path, res: &ResourceConfig, devices: &[Rul
     Ok(())
 }
 
-/// One write per rule, in order (the kernel parses one rule a write). The first, `a` to
-/// devices.deny, empties the cgroup's list, so a directory left by an earlier run starts over.
+/// One write per rule, in order (the kernel parses one rule a write), each file opened once:
+/// the opens cost more than the writes. The first rule, `a` to devices.deny, empties the
+/// cgroup's list, so a directory left by an earlier run starts over.
 fn write_device_rules(dir: &Path, rules: &[Rule]) -> Result<()> {
-    let (allow, deny) = (dir.join("devices.allow"), dir.join("devices.deny"));
+    let mut files: [Option<(std::path::PathBuf, std::fs::File)>; 2] = [None, None];
     for r in rules {
-        write_file(if r.allow { &allow } else { &deny }, &r.v1_line())?;
+        let (slot, name) = if r.allow {
+            (0, "devices.allow")
+        } else {
+            (1, "devices.deny")
+        };
+        if files[slot].is_none() {
+            let path = dir.join(name);
+            // `create` only matters to the unit tests' plain directories.
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(|e| RuntimeError::io("open", &path, e))?;
+            files[slot] = Some((path, f));
+        }
+        if let Some((path, f)) = &mut files[slot] {
+            f.write_all(r.v1_line().as_bytes())
+                .map_err(|e| RuntimeError::io("write", &*path, e))?;
+        }
     }
     Ok(())
 }
@@ -88,16 +109,15 @@ mod tests {
             cpu_period: Some(100000),
             pids: Some(20),
         };
-        // The kernel takes one rule a write; a plain file keeps the last one.
-        let rules = [Rule::allow(
-            crate::runtime::devices::DevKind::Char,
-            Some(1),
-            Some(3),
-            7,
-        )];
-        let cg = Cgroup::create(&layout, "rstack/p/c", &res, &rules).unwrap();
+        // In a plain directory the separate writes (one rule each) end up side by side.
+        let rules = &crate::runtime::devices::DEFAULT_RULES[..5];
+        let cg = Cgroup::create(&layout, "rstack/p/c", &res, rules).unwrap();
         let rd = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
-        assert_eq!(rd("devices/rstack/p/c/devices.allow"), "c 1:3 rwm");
+        assert_eq!(rd("devices/rstack/p/c/devices.deny"), "a *:* rwm");
+        assert_eq!(
+            rd("devices/rstack/p/c/devices.allow"),
+            "c *:* mb *:* mc 1:3 rwmc 1:5 rwm"
+        );
         assert_eq!(rd("memory/rstack/p/c/memory.limit_in_bytes"), "33554432");
         assert_eq!(
             rd("memory/rstack/p/c/memory.memsw.limit_in_bytes"),
