@@ -81,6 +81,8 @@ impl Fixture {
             masked_paths: runtime::docker_default_masked_paths(),
             readonly_paths: runtime::docker_default_readonly_paths(),
             state_dir: base.join("state"),
+            devices: Vec::new(),
+            device_rules: Vec::new(),
         };
         Fixture {
             base,

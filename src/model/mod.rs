@@ -3,9 +3,11 @@
 //! `types` is the contract the daemon is coded against; `units` parses the unit strings stack
 //! files use (sizes, durations, CPUs, signals).
 
+pub mod devices;
 mod error;
 mod types;
 pub mod units;
 
+pub use devices::{Device, DeviceRule};
 pub use error::UnitError;
 pub use types::*;

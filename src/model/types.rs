@@ -46,6 +46,12 @@ pub struct Service {
     pub init: bool,
     /// rstack extensions (`x-rstack` on the service).
     pub x_rstack: ServiceExtensions,
+    /// Host devices given to the container (`devices:`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<super::Device>,
+    /// Device cgroup rules added to Docker's defaults (`device_cgroup_rules:`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub device_cgroup_rules: Vec<super::DeviceRule>,
 }
 
 impl Service {
@@ -70,6 +76,8 @@ impl Service {
             tmpfs: Vec::new(),
             init: false,
             x_rstack: ServiceExtensions::default(),
+            devices: Vec::new(),
+            device_cgroup_rules: Vec::new(),
         }
     }
 }

@@ -7,8 +7,10 @@
 use crate::image::ResolvedImage;
 use crate::model::Service;
 use crate::runtime::config::{
-    ContainerConfig, MountConfig, ProcessConfig, ROOT_DIRS, ResourceConfig, RootConfig,
+    ContainerConfig, DeviceConfig, MountConfig, ProcessConfig, ROOT_DIRS, ResourceConfig,
+    RootConfig,
 };
+use crate::runtime::devices::{ACC_MKNOD, ACC_READ, ACC_WRITE, DevKind, Rule};
 use std::path::Path;
 
 /// Every container's cgroup lives below this directory of each hierarchy.
@@ -115,7 +117,37 @@ pub fn container_config(
         masked_paths: crate::runtime::docker_default_masked_paths(),
         readonly_paths: crate::runtime::docker_default_readonly_paths(),
         state_dir: state.to_path_buf(),
+        devices: service
+            .devices
+            .iter()
+            .map(|d| DeviceConfig {
+                host_path: d.source.clone(),
+                path: d.target.clone(),
+                access: d.permissions.clone(),
+            })
+            .collect(),
+        device_rules: service
+            .device_cgroup_rules
+            .iter()
+            .map(device_rule)
+            .collect(),
     })
+}
+
+/// A `device_cgroup_rules` entry as the runtime applies it (always an allow rule).
+fn device_rule(r: &crate::model::DeviceRule) -> Rule {
+    let kind = match r.kind {
+        'b' => DevKind::Block,
+        'c' => DevKind::Char,
+        _ => DevKind::All,
+    };
+    let access = r.access.chars().fold(0, |a, c| match c {
+        'r' => a | ACC_READ,
+        'w' => a | ACC_WRITE,
+        'm' => a | ACC_MKNOD,
+        _ => a,
+    });
+    Rule::allow(kind, r.major, r.minor, access)
 }
 
 fn argv(service: &Service, image: &ResolvedImage, command: Option<&[String]>) -> Vec<String> {

@@ -28,6 +28,24 @@ pub struct ContainerConfig {
     pub readonly_paths: Vec<String>,
     /// Directory holding config.json, the log, pid and exit files.
     pub state_dir: PathBuf,
+    /// Host devices made inside the container and allowed in its device cgroup (`devices:`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<DeviceConfig>,
+    /// Device cgroup rules after Docker's defaults and the devices' (`device_cgroup_rules:`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub device_rules: Vec<super::devices::Rule>,
+}
+
+/// A host device given to the container: its node is made at `path` with the host node's
+/// type and numbers, and the cgroup allows it with `access`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceConfig {
+    /// Device node on the host (stat'ed at start; a symlink is followed).
+    pub host_path: String,
+    /// Absolute path inside the container.
+    pub path: String,
+    /// cgroup permissions, letters from `rwm`.
+    pub access: String,
 }
 
 /// Overlay root: image layers below (topmost first), the container's own upper/work dirs.

@@ -188,6 +188,8 @@ struct Shim {
 }
 
 fn write_state(cfg: &ContainerConfig, spare: Option<&SpareDirs>) -> Result<()> {
+    // A missing or non-device host path fails here, in the daemon, with its name.
+    super::devices::check_host(&cfg.devices)?;
     let dir = &cfg.state_dir;
     // A new container's directory has no previous run's files to remove. A spare has the
     // standard layout only.

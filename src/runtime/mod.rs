@@ -10,6 +10,7 @@ pub mod caps;
 pub mod cgroup;
 pub mod config;
 pub mod defaults;
+pub mod devices;
 pub mod error;
 pub mod exec;
 pub mod init;

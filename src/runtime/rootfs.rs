@@ -110,6 +110,8 @@ pub fn setup(cfg: &ContainerConfig) -> Result<()> {
     for mc in &cfg.mounts {
         mount_one(m, mc)?;
     }
+    // Before pivot_root: the host's nodes are read for their type and numbers.
+    super::devices::make_nodes(m, &cfg.devices)?;
     // Docker creates a missing working directory.
     let cwd = secure_join(m, &cfg.process.cwd);
     mkdir_p(&cwd)?;

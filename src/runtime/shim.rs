@@ -164,7 +164,8 @@ fn wait_for_assignment() -> Option<std::path::PathBuf> {
 
 fn start(state_dir: &Path, layout: Layout) -> Result<Running> {
     let cfg = read_config(state_dir)?;
-    let cgroup = match Cgroup::create(&layout, &cfg.cgroup_path, &cfg.resources) {
+    let devices = super::devices::container_rules(&cfg)?;
+    let cgroup = match Cgroup::create(&layout, &cfg.cgroup_path, &cfg.resources, &devices) {
         Ok(c) => c,
         Err(e) => {
             // Some hierarchies may already have their directory.

@@ -30,6 +30,7 @@ const RENDERED: &[&str] = &[
     "read_only",
     "init",
     "tmpfs",
+    "devices",
     "ports",
     "volumes",
     "networks",
@@ -334,6 +335,15 @@ fn service_json(loaded: &Loaded, svc: &Service, node: Option<&Node>) -> Value {
             m.insert("tmpfs".into(), Value::Array(list));
         }
         _ => {}
+    }
+    // Compose prints every device in the long form, the defaults filled in.
+    if !svc.devices.is_empty() {
+        let list: Vec<Value> = svc
+            .devices
+            .iter()
+            .map(|d| json!({"source": d.source, "target": d.target, "permissions": d.permissions}))
+            .collect();
+        m.insert("devices".into(), Value::Array(list));
     }
     let home = loaded.home.as_deref();
     if let Some(ports) = node.and_then(|n| n.get("ports")).and_then(Node::as_seq) {

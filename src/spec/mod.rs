@@ -10,6 +10,7 @@
 //! multi-file merge so that a type error found late still points at the text that produced it.
 
 mod config;
+mod devices;
 mod dotenv;
 mod emit;
 mod envfile;

@@ -77,6 +77,13 @@ fn implemented(key: &str) -> Value {
         "stop_grace_period" => duration(),
         "read_only" | "init" => boolish(),
         "tmpfs" => string_or_list(),
+        "devices" => json!({"type": "array", "items": {"oneOf": [
+            {"type": "string", "description": "HOST_PATH[:CONTAINER_PATH[:PERMISSIONS]]"},
+            {"type": "object", "properties": {"source": {"type": "string"}, "target": {"type": "string"}, "permissions": {"type": "string", "pattern": "^[rwm]{1,3}$"}}, "required": ["source"], "patternProperties": {"^x-": {}}, "additionalProperties": false}
+        ]}}),
+        "device_cgroup_rules" => {
+            json!({"type": "array", "items": {"type": "string", "pattern": "^[acb] ([0-9]+|\\*):([0-9]+|\\*) [rwm]{1,3}$"}, "uniqueItems": true})
+        }
         "env_file" => json!({"oneOf": [
             {"type": "string"},
             {"type": "array", "items": {"oneOf": [

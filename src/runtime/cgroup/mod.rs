@@ -3,11 +3,14 @@
 //!
 //! Every function takes the hierarchy roots as paths so unit tests can point them at a temp dir.
 
+pub mod bpf;
+pub mod devfilter;
 pub mod dynmods;
 pub mod v1;
 pub mod v2;
 
 use super::config::ResourceConfig;
+use super::devices::Rule;
 use super::error::{Result, RuntimeError};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -123,14 +126,18 @@ pub struct Cgroup {
 }
 
 /// v1 hierarchies a container uses: pids always (so every process can be found and killed via
-/// cgroup.procs; memory or freezer when a host lacks pids), the others only when limited,
-/// because each extra mkdir/rmdir/procs write costs.
+/// cgroup.procs; memory or freezer when a host lacks pids), devices always (its rules keep
+/// the container off the host's devices), the others only when limited, because each extra
+/// mkdir/rmdir/procs write costs.
 fn v1_controllers(layout: &Layout, res: &ResourceConfig) -> Vec<&'static str> {
     let tracker = ["pids", "memory", "freezer", "cpu"]
         .into_iter()
         .find(|c| layout.v1_mount(c).is_some())
         .unwrap_or("pids");
     let mut c = vec![tracker];
+    if layout.v1_mount("devices").is_some() {
+        c.push("devices");
+    }
     if res.memory.is_some() && tracker != "memory" {
         c.push("memory");
     }
@@ -177,15 +184,21 @@ impl Cgroup {
         }
     }
 
-    /// Creates the cgroup and writes its limits.
-    pub fn create(layout: &Layout, path: &str, res: &ResourceConfig) -> Result<Cgroup> {
+    /// Creates the cgroup and writes its limits and its device rules (`devices`: the whole
+    /// list, Docker's defaults first), before any process joins it.
+    pub fn create(
+        layout: &Layout,
+        path: &str,
+        res: &ResourceConfig,
+        devices: &[Rule],
+    ) -> Result<Cgroup> {
         let cg = Self::locate(layout, path, res)?;
         match layout {
-            Layout::V2(root) => v2::create(root, rel_path(path)?, res)?,
+            Layout::V2(root) => v2::create(root, rel_path(path)?, res, devices)?,
             Layout::V1(_) => {
                 for c in v1_controllers(layout, res) {
                     if let Some(mount) = layout.v1_mount(c) {
-                        v1::create(c, &mount.join(rel_path(path)?), res)?;
+                        v1::create(c, &mount.join(rel_path(path)?), res, devices)?;
                     }
                 }
             }
@@ -404,6 +417,20 @@ mod tests {
     }
 
     #[test]
+    fn v1_always_uses_the_devices_hierarchy() {
+        let l = Layout::V1(vec![
+            ("pids".into(), "/p".into()),
+            ("devices".into(), "/d".into()),
+            ("memory".into(), "/m".into()),
+        ]);
+        let cg = Cgroup::locate(&l, "rstack/x", &ResourceConfig::default()).unwrap();
+        assert_eq!(
+            cg.dirs,
+            vec![PathBuf::from("/p/rstack/x"), PathBuf::from("/d/rstack/x")]
+        );
+    }
+
+    #[test]
     fn parses_oom_kill_counter() {
         let t = "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n";
         assert_eq!(parse_keyed(t, "oom_kill"), Some(3));
@@ -421,7 +448,8 @@ mod tests {
             pids: Some(10),
             ..Default::default()
         };
-        let cg = Cgroup::create(&layout, &path, &res).unwrap();
+        let rules = crate::runtime::devices::DEFAULT_RULES;
+        let cg = Cgroup::create(&layout, &path, &res, &rules).unwrap();
         struct Guard(Cgroup, Vec<PathBuf>);
         impl Drop for Guard {
             fn drop(&mut self) {
@@ -455,6 +483,19 @@ mod tests {
             std::fs::read_to_string(mem.join(mem_file)).unwrap().trim(),
             "67108864"
         );
+        if !cg.v2
+            && let Some(dev) = cg
+                .dirs
+                .iter()
+                .find(|d| d.starts_with("/sys/fs/cgroup/devices"))
+        {
+            let list = std::fs::read_to_string(dev.join("devices.list")).unwrap();
+            assert!(
+                list.contains("c 1:3 rwm") && list.contains("c *:* m"),
+                "{list}"
+            );
+            assert!(!list.contains("a *:* rwm"), "{list}");
+        }
         let mut child = std::process::Command::new("sleep")
             .arg("30")
             .spawn()

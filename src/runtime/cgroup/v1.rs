@@ -2,13 +2,17 @@
 
 use super::{mkdir_all, write_file};
 use crate::runtime::config::ResourceConfig;
-use crate::runtime::error::Result;
+use crate::runtime::devices::Rule;
+use crate::runtime::error::{Result, RuntimeError};
+use std::io::Write;
 use std::path::Path;
 
-/// Creates `dir` in the hierarchy of `controller` and writes that controller's limits.
-pub fn create(controller: &str, dir: &Path, res: &ResourceConfig) -> Result<()> {
+/// Creates `dir` in the hierarchy of `controller` and writes that controller's limits (for
+/// `devices`, the rules).
+pub fn create(controller: &str, dir: &Path, res: &ResourceConfig, devices: &[Rule]) -> Result<()> {
     mkdir_all(dir)?;
     match controller {
+        "devices" => write_device_rules(dir, devices)?,
         "memory" => {
             if let Some(m) = res.memory {
                 write_file(&dir.join("memory.limit_in_bytes"), &m.to_string())?;
@@ -38,6 +42,36 @@ pub fn create(controller: &str, dir: &Path, res: &ResourceConfig) -> Result<()> 
     Ok(())
 }
 
+/// One write per rule, in order (the kernel parses one rule a write), each file opened once:
+/// the opens cost more than the writes. The first rule, `a` to devices.deny, empties the
+/// cgroup's list, so a directory left by an earlier run starts over.
+fn write_device_rules(dir: &Path, rules: &[Rule]) -> Result<()> {
+    let mut files: [Option<(std::path::PathBuf, std::fs::File)>; 2] = [None, None];
+    for r in rules {
+        let (slot, name) = if r.allow {
+            (0, "devices.allow")
+        } else {
+            (1, "devices.deny")
+        };
+        if files[slot].is_none() {
+            let path = dir.join(name);
+            // `create` only matters to the unit tests' plain directories.
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(|e| RuntimeError::io("open", &path, e))?;
+            files[slot] = Some((path, f));
+        }
+        if let Some((path, f)) = &mut files[slot] {
+            f.write_all(r.v1_line().as_bytes())
+                .map_err(|e| RuntimeError::io("write", &*path, e))?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,7 +86,7 @@ mod tests {
     #[test]
     fn writes_limits_into_limited_hierarchies_only() {
         let root = tmp("limits");
-        let ctrls = ["memory", "cpu", "pids", "blkio"];
+        let ctrls = ["memory", "cpu", "pids", "blkio", "devices"];
         for c in ctrls {
             std::fs::create_dir_all(root.join(c)).unwrap();
         }
@@ -75,8 +109,15 @@ mod tests {
             cpu_period: Some(100000),
             pids: Some(20),
         };
-        let cg = Cgroup::create(&layout, "rstack/p/c", &res).unwrap();
+        // In a plain directory the separate writes (one rule each) end up side by side.
+        let rules = &crate::runtime::devices::DEFAULT_RULES[..5];
+        let cg = Cgroup::create(&layout, "rstack/p/c", &res, rules).unwrap();
         let rd = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+        assert_eq!(rd("devices/rstack/p/c/devices.deny"), "a *:* rwm");
+        assert_eq!(
+            rd("devices/rstack/p/c/devices.allow"),
+            "c *:* mb *:* mc 1:3 rwmc 1:5 rwm"
+        );
         assert_eq!(rd("memory/rstack/p/c/memory.limit_in_bytes"), "33554432");
         assert_eq!(
             rd("memory/rstack/p/c/memory.memsw.limit_in_bytes"),
@@ -86,7 +127,7 @@ mod tests {
         assert_eq!(rd("cpu/rstack/p/c/cpu.cfs_period_us"), "100000");
         assert_eq!(rd("pids/rstack/p/c/pids.max"), "20");
         assert!(!root.join("blkio/rstack").exists());
-        assert_eq!(cg.dirs.len(), 3);
+        assert_eq!(cg.dirs.len(), 4);
         cg.add_pid(42).unwrap();
         assert_eq!(rd("pids/rstack/p/c/cgroup.procs"), "42");
         assert_eq!(cg.pids(), vec![42]);
@@ -108,7 +149,7 @@ mod tests {
             ("pids".into(), root.join("pids")),
             ("memory".into(), root.join("memory")),
         ]);
-        let cg = Cgroup::create(&layout, "x/y", &ResourceConfig::default()).unwrap();
+        let cg = Cgroup::create(&layout, "x/y", &ResourceConfig::default(), &[]).unwrap();
         assert_eq!(cg.dirs, vec![root.join("pids/x/y")]);
         assert!(!root.join("pids/x/y/pids.max").exists());
         assert!(!root.join("memory/x").exists());

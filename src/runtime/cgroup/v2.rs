@@ -3,11 +3,13 @@
 
 use super::{mkdir_all, write_file};
 use crate::runtime::config::ResourceConfig;
+use crate::runtime::devices::Rule;
 use crate::runtime::error::Result;
 use std::path::Path;
 
-/// Creates `root/rel`, enabling memory/cpu/pids in the ancestors, and writes the limits.
-pub fn create(root: &Path, rel: &Path, res: &ResourceConfig) -> Result<()> {
+/// Creates `root/rel`, enabling memory/cpu/pids in the ancestors, writes the limits, and
+/// attaches the device program for `devices` (v2 has no devices files).
+pub fn create(root: &Path, rel: &Path, res: &ResourceConfig, devices: &[Rule]) -> Result<()> {
     let wanted = ["memory", "cpu", "pids"];
     let mut dir = root.to_path_buf();
     for comp in rel.components() {
@@ -37,6 +39,10 @@ pub fn create(root: &Path, rel: &Path, res: &ResourceConfig) -> Result<()> {
     }
     if let Some(p) = res.pids {
         write_file(&dir.join("pids.max"), &super::pids_max(p))?;
+    }
+    // A temporary directory of the unit tests is no cgroup to attach to.
+    if !devices.is_empty() && !is_tmp(root) {
+        super::bpf::apply(&dir, devices)?;
     }
     Ok(())
 }
@@ -97,7 +103,8 @@ mod tests {
             pids: Some(20),
         };
         let layout = Layout::V2(root.clone());
-        let cg = Cgroup::create(&layout, "rstack/proj/c1", &res).unwrap();
+        let rules = crate::runtime::devices::DEFAULT_RULES;
+        let cg = Cgroup::create(&layout, "rstack/proj/c1", &res, &rules).unwrap();
         let rd = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
         assert_eq!(rd("cgroup.subtree_control"), "+memory +cpu +pids");
         assert_eq!(rd("rstack/cgroup.subtree_control"), "+cpu +pids");
@@ -124,7 +131,7 @@ mod tests {
         let root = std::env::temp_dir().join(format!("rstack-cg2n-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap();
-        create(&root, Path::new("a/b"), &ResourceConfig::default()).unwrap();
+        create(&root, Path::new("a/b"), &ResourceConfig::default(), &[]).unwrap();
         assert!(root.join("a/b").is_dir());
         assert_eq!(std::fs::read_dir(root.join("a/b")).unwrap().count(), 0);
         std::fs::remove_dir_all(&root).unwrap();

@@ -93,3 +93,22 @@ fn relative_paths_resolve_from_the_file_that_wrote_them() {
         json!("/proj/lib/ctx")
     );
 }
+
+/// Compose prints `devices` in the long form with target and permissions filled in, and
+/// `device_cgroup_rules` as written.
+#[test]
+fn devices_render_in_the_long_form() {
+    let v = config(
+        "services:\n  a:\n    image: i\n    devices:\n      - /dev/fuse\n      - /dev/zero:/dev/myzero:r\n      - {source: /dev/kvm}\n    device_cgroup_rules: ['c 1:11 r']\n",
+    );
+    let a = &v["services"]["a"];
+    assert_eq!(
+        a["devices"],
+        json!([
+            {"source": "/dev/fuse", "target": "/dev/fuse", "permissions": "rwm"},
+            {"source": "/dev/zero", "target": "/dev/myzero", "permissions": "r"},
+            {"source": "/dev/kvm", "target": "/dev/kvm", "permissions": "rwm"},
+        ])
+    );
+    assert_eq!(a["device_cgroup_rules"], json!(["c 1:11 r"]));
+}

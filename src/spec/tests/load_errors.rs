@@ -84,6 +84,42 @@ fn invalid_values_point_at_the_value() {
         ("    tmpfs: /run:size=big\n", "invalid size \"big\"", 4, 12),
         ("    tmpfs: /run:mode=999\n", "invalid tmpfs mode", 4, 12),
         (
+            "    devices: [/dev/null, \"/dev/fuse:/dev/fuse:rwx\"]\n",
+            "services.api.devices[1]: invalid device permissions \"rwx\"",
+            4,
+            26,
+        ),
+        (
+            "    devices:\n      - dev/fuse\n",
+            "the host path must be absolute",
+            5,
+            9,
+        ),
+        (
+            "    devices:\n      - target: /dev/x\n",
+            "services.api.devices[0]: source is required",
+            5,
+            9,
+        ),
+        (
+            "    devices:\n      - {source: /dev/zero, mode: r}\n",
+            "services.api.devices[0]: unknown key \"mode\"",
+            5,
+            29,
+        ),
+        (
+            "    device_cgroup_rules:\n      - c 1:3 rwm\n      - \"c 1:3\"\n",
+            "services.api.device_cgroup_rules[1]: invalid device cgroup rule \"c 1:3\"",
+            6,
+            9,
+        ),
+        (
+            "    device_cgroup_rules: [\"x *:* r\"]\n",
+            "the type must be a, b or c",
+            4,
+            27,
+        ),
+        (
             "    healthcheck:\n      test: [\"curl\", \"x\"]\n",
             "test must start with CMD, CMD-SHELL or NONE",
             5,

@@ -264,6 +264,35 @@ fn tmpfs_forms() {
 }
 
 #[test]
+fn devices_and_cgroup_rules() {
+    let s = svc(
+        "    devices:\n      - /dev/fuse\n      - /dev/zero:/dev/myzero:r\n      - {source: /dev/loop-control, permissions: rw}\n    device_cgroup_rules: ['c 1:11 r', 'a *:* rwm']\n",
+    );
+    let d = |src: &str, dst: &str, p: &str| crate::model::Device {
+        source: src.into(),
+        target: dst.into(),
+        permissions: p.into(),
+    };
+    assert_eq!(
+        s.devices,
+        vec![
+            d("/dev/fuse", "/dev/fuse", "rwm"),
+            d("/dev/zero", "/dev/myzero", "r"),
+            d("/dev/loop-control", "/dev/loop-control", "rw"),
+        ]
+    );
+    let rules: Vec<String> = s
+        .device_cgroup_rules
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    assert_eq!(rules, ["c 1:11 r", "a *:* rwm"]);
+    // A service without them keeps its old serialized form (and so its config hash).
+    let plain = serde_json::to_value(svc("")).unwrap();
+    assert!(plain.get("devices").is_none() && plain.get("device_cgroup_rules").is_none());
+}
+
+#[test]
 fn x_rstack_extension() {
     let s = svc(
         "    x-rstack:\n      restart_on_unhealthy: true\n      restart_backoff: {initial: 200ms, max: 30s}\n    x-other: ignored\n",
