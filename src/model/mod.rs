@@ -4,6 +4,7 @@
 //! files use (sizes, durations, CPUs, signals).
 
 mod error;
+pub mod names;
 mod types;
 pub mod units;
 
