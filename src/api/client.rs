@@ -86,6 +86,40 @@ impl Client {
         })
     }
 
+    /// `POST path` with the `len` bytes of `body` as the request body, streamed (an image
+    /// archive may be gigabytes); the answer is JSON as with `call`.
+    pub fn upload<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: impl Read,
+        len: u64,
+    ) -> Result<T, ApiError> {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: rstack\r\nContent-Type: application/octet-stream\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+        );
+        let mut stream = self.send(head.as_bytes())?;
+        let copied = std::io::copy(&mut body.take(len), &mut stream);
+        let mut reader = BufReader::new(stream);
+        // A daemon that refuses the upload may answer (and close) before it has read it all:
+        // its answer says more than the broken pipe.
+        let (status, framing, _) = match (read_head(&mut reader), copied) {
+            (Ok(head), _) => head,
+            (Err(_), Err(e)) => return Err(ApiError::Io(e)),
+            (Err(e), Ok(_)) => return Err(e),
+        };
+        let resp = Response {
+            status,
+            body: BodyReader {
+                inner: reader,
+                framing,
+            },
+        }
+        .ok()?;
+        let bytes = resp.bytes()?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::Protocol(format!("POST {path}: bad answer: {e}")))
+    }
+
     /// Request expecting a JSON answer; non-2xx answers become `ApiError::Daemon`.
     pub fn call<B: Serialize, T: DeserializeOwned>(
         &self,
@@ -318,5 +352,27 @@ impl Read for BodyReader {
                 Ok(n)
             }
         }
+    }
+}
+
+/// Percent-encodes `s` for a URL query value (everything but RFC 3986's unreserved bytes).
+pub fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn query_values_are_escaped() {
+        assert_eq!(super::query_escape("busybox:test"), "busybox%3Atest");
+        assert_eq!(super::query_escape("a b/&=é"), "a%20b%2F%26%3D%C3%A9");
     }
 }

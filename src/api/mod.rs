@@ -3,9 +3,12 @@
 pub mod attach;
 pub mod client;
 mod error;
+pub mod listener;
 pub mod logs;
 pub mod server;
 pub mod types;
+mod upload;
+mod validate;
 
 pub use client::Client;
 pub use error::ApiError;

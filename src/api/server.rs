@@ -4,6 +4,7 @@
 use super::attach;
 use super::logs::{LogCursor, follow_logs};
 use super::types::*;
+use super::validate;
 use crate::reconcile::engine::ImageSource;
 use crate::reconcile::runtime::{ExecSpec, Runtime};
 use crate::reconcile::{Engine, EngineError};
@@ -25,7 +26,16 @@ use tokio_stream::wrappers::ReceiverStream;
 
 /// Image administration as the API needs it (the daemon's image store implements it).
 pub trait ImageAdmin: Send + Sync + 'static {
-    fn import(&self, path: &std::path::Path, reference: &str) -> Result<ImageView, String>;
+    /// Imports the archive at `archive`, a file of the daemon's own (an upload's spool file);
+    /// `name` is what messages call it.
+    fn import(
+        &self,
+        archive: &std::path::Path,
+        name: &str,
+        reference: &str,
+    ) -> Result<ImageView, String>;
+    /// Where uploads are spooled before their import.
+    fn uploads_dir(&self) -> std::path::PathBuf;
     fn list(&self) -> Result<Vec<ImageView>, String>;
     fn remove(&self, reference: &str) -> Result<(), String>;
     /// The image id a reference names, if it exists.
@@ -57,7 +67,7 @@ pub fn router<R: Runtime, I: ImageSource>(state: Arc<ServerState<R, I>>) -> Rout
 }
 
 /// An error answer: status + `ErrorBody`.
-pub struct ApiFailure(StatusCode, String);
+pub struct ApiFailure(pub StatusCode, pub String);
 
 impl IntoResponse for ApiFailure {
     fn into_response(self) -> Response {
@@ -78,6 +88,11 @@ impl From<EngineError> for ApiFailure {
 }
 
 type ApiResult<T> = Result<Json<T>, ApiFailure>;
+
+/// A name check's refusal as a 400 answer.
+fn valid(check: Result<(), String>) -> Result<(), ApiFailure> {
+    check.map_err(|m| ApiFailure(StatusCode::BAD_REQUEST, m))
+}
 
 async fn version<R: Runtime, I: ImageSource>(st: St<R, I>) -> Json<VersionInfo> {
     Json(st.version.clone())
@@ -123,6 +138,9 @@ async fn containers<R: Runtime, I: ImageSource>(
     st: St<R, I>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Vec<ContainerView>> {
+    if let Some(p) = &q.project {
+        valid(validate::names(p, []))?;
+    }
     let recs = st.engine.list(q.project.as_deref())?;
     Ok(Json(recs.iter().map(view).collect()))
 }
@@ -142,6 +160,8 @@ async fn up<R: Runtime, I: ImageSource>(
     Path(project): Path<String>,
     Json(req): Json<UpRequest>,
 ) -> ApiResult<UpResponse> {
+    valid(validate::names(&project, &req.services))?;
+    valid(validate::stack(&req.stack))?;
     check_project(&project, &req.stack.name)?;
     Ok(Json(st.engine.up(req).await?))
 }
@@ -151,6 +171,7 @@ async fn down<R: Runtime, I: ImageSource>(
     Path(project): Path<String>,
     Json(req): Json<DownRequest>,
 ) -> ApiResult<Vec<String>> {
+    valid(validate::names(&project, []))?;
     let t = req.timeout.map(Duration::from_secs);
     Ok(Json(st.engine.down(&project, t).await?))
 }
@@ -160,6 +181,7 @@ async fn services_verb<R: Runtime, I: ImageSource>(
     Path((project, verb)): Path<(String, String)>,
     Json(req): Json<ServicesRequest>,
 ) -> ApiResult<serde_json::Value> {
+    valid(validate::names(&project, &req.services))?;
     let t = req.timeout.map(Duration::from_secs);
     let e = &st.engine;
     match verb.as_str() {
@@ -216,6 +238,7 @@ async fn logs<R: Runtime, I: ImageSource>(
     Path(project): Path<String>,
     Json(q): Json<LogsQuery>,
 ) -> Result<Response, ApiFailure> {
+    valid(validate::names(&project, &q.services))?;
     let recs: Vec<ContainerRecord> = st
         .engine
         .list(Some(&project))?
@@ -252,6 +275,7 @@ async fn exec<R: Runtime, I: ImageSource>(
 ) -> Result<Response, ApiFailure> {
     let asks_framed = asks_framed_input(&req);
     let (on_upgrade, req): (_, ExecRequest) = upgrade_request(req).await?;
+    valid(validate::names(&project, [&req.service]))?;
     let (rec, pid) = st.engine.exec_target(&project, &req.service)?;
     let spec = ExecSpec {
         args: req.cmd.clone(),
@@ -434,6 +458,8 @@ async fn run<R: Runtime, I: ImageSource>(
     let asks_framed = asks_framed_input(&req);
     let (on_upgrade, req): (_, RunRequest) = upgrade_request(req).await?;
     let terminal = asks_framed && req.tty.is_some();
+    valid(validate::names(&project, [&req.service]))?;
+    valid(validate::stack(&req.stack))?;
     check_project(&project, &req.stack.name)?;
     let Some(def) = req.stack.services.get(&req.service) else {
         return Err(EngineError::Invalid(format!("no such service: {}", req.service)).into());
@@ -569,13 +595,24 @@ async fn images_list<R: Runtime, I: ImageSource>(st: St<R, I>) -> ApiResult<Vec<
         .map_err(|e| ApiFailure(StatusCode::INTERNAL_SERVER_ERROR, e))
 }
 
+/// `image import`: the archive comes as the request body and is spooled to a file of the
+/// daemon's own (streamed, never held in memory), then imported from there.
 async fn images_import<R: Runtime, I: ImageSource>(
     st: St<R, I>,
-    Json(req): Json<ImageImportRequest>,
+    Query(q): Query<ImageImportQuery>,
+    body: Body,
 ) -> ApiResult<ImageView> {
+    let spool = super::upload::spool(body, &st.images.uploads_dir()).await?;
     let images = st.images.clone();
+    let name = if q.name.is_empty() {
+        "the uploaded archive".to_string()
+    } else {
+        q.name.clone()
+    };
     tokio::task::spawn_blocking(move || {
-        images.import(std::path::Path::new(&req.path), &req.reference)
+        let res = images.import(spool.path(), &name, &q.reference);
+        drop(spool);
+        res
     })
     .await
     .map_err(|e| ApiFailure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?

@@ -128,18 +128,24 @@ fn yes() -> bool {
     true
 }
 
+/// `POST /v1/images/import?reference=R&name=N`: the archive itself is the request body
+/// (the daemon never opens a path a client names). `name` only labels messages.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ImageImportRequest {
-    /// Absolute path on the daemon's host.
-    pub path: String,
+pub struct ImageImportQuery {
     pub reference: String,
+    #[serde(default)]
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ImageView {
     pub reference: String,
     pub id: String,
+    /// Unpacked size in bytes (the files of its layers).
     pub size: u64,
+    /// Sum of the compressed layer blobs, in bytes.
+    #[serde(default)]
+    pub compressed_size: u64,
     pub created: Option<String>,
 }
 

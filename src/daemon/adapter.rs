@@ -511,16 +511,26 @@ fn view(i: crate::image::ImageInfo) -> ImageView {
         reference: i.reference,
         id: i.id,
         size: i.size,
+        compressed_size: i.compressed_size,
         created: i.created,
     }
 }
 
 impl ImageAdmin for Images {
-    fn import(&self, path: &std::path::Path, reference: &str) -> Result<ImageView, String> {
+    fn import(
+        &self,
+        archive: &std::path::Path,
+        name: &str,
+        reference: &str,
+    ) -> Result<ImageView, String> {
         self.0
-            .import(path, reference)
+            .import_named(archive, name, reference)
             .map(view)
             .map_err(|e| e.to_string())
+    }
+
+    fn uploads_dir(&self) -> std::path::PathBuf {
+        self.0.uploads_dir()
     }
 
     fn list(&self) -> Result<Vec<ImageView>, String> {

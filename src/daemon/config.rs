@@ -16,7 +16,20 @@ pub struct DaemonConfig {
     pub socket_group: String,
     /// Remount the host's cgroup2 hierarchy with `favordynmods` at start (host-wide).
     pub cgroup_favordynmods: bool,
+    /// Most bytes the layers of one imported image may unpack to ("20GiB", Docker units).
+    pub image_max_unpacked: String,
+    /// Most API connections open at once; at the cap the oldest idle one is closed.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's header ("10s", Go duration syntax);
+    /// also how long an idle keep-alive connection is kept.
+    pub header_read_timeout: String,
 }
+
+/// The default `max_connections`: far above what the CLI uses (one per command, plus one
+/// per `logs -f`, attached `up` or `exec`), far below the daemon's file descriptor limit.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+pub const DEFAULT_HEADER_READ_TIMEOUT: &str = "10s";
+pub const DEFAULT_IMAGE_MAX_UNPACKED: &str = "20GiB";
 
 impl Default for DaemonConfig {
     fn default() -> Self {
@@ -25,6 +38,9 @@ impl Default for DaemonConfig {
             socket: DEFAULT_SOCKET.into(),
             socket_group: String::new(),
             cgroup_favordynmods: false,
+            image_max_unpacked: DEFAULT_IMAGE_MAX_UNPACKED.into(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT.into(),
         }
     }
 }
@@ -59,7 +75,28 @@ impl DaemonConfig {
     }
 
     pub fn parse(text: &str) -> Result<DaemonConfig, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+        let cfg: DaemonConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        cfg.image_max_unpacked()?;
+        cfg.header_read_timeout()?;
+        if cfg.max_connections < 2 {
+            return Err("max_connections must be at least 2".into());
+        }
+        Ok(cfg)
+    }
+
+    /// `image_max_unpacked` in bytes.
+    pub fn image_max_unpacked(&self) -> Result<u64, String> {
+        crate::model::units::parse_size(&self.image_max_unpacked)
+            .map_err(|e| format!("image_max_unpacked: {e}"))
+    }
+
+    /// `header_read_timeout` as a duration (at least 1 ms).
+    pub fn header_read_timeout(&self) -> Result<std::time::Duration, String> {
+        match crate::model::units::parse_duration(&self.header_read_timeout) {
+            Ok(d) if !d.is_zero() => Ok(d),
+            Ok(_) => Err("header_read_timeout must be longer than 0".into()),
+            Err(e) => Err(format!("header_read_timeout: {e}")),
+        }
     }
 }
 
@@ -74,6 +111,22 @@ mod tests {
             DaemonConfig::parse(text).expect("parse"),
             DaemonConfig::default()
         );
+    }
+
+    #[test]
+    fn limits_parse_with_units() {
+        let c = DaemonConfig::parse(
+            "image_max_unpacked = \"1m\"\nmax_connections = 8\nheader_read_timeout = \"300ms\"",
+        )
+        .expect("parse");
+        assert_eq!(c.image_max_unpacked(), Ok(1 << 20));
+        assert_eq!(
+            c.header_read_timeout(),
+            Ok(std::time::Duration::from_millis(300))
+        );
+        assert!(DaemonConfig::parse("image_max_unpacked = \"lots\"").is_err());
+        assert!(DaemonConfig::parse("header_read_timeout = \"0s\"").is_err());
+        assert!(DaemonConfig::parse("max_connections = 1").is_err());
     }
 
     #[test]

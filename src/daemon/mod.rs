@@ -58,7 +58,10 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
         refuse_lost_store(&db, &containers)?;
     }
     let store = Arc::new(Store::open(&db)?);
-    let images = Arc::new(ImageStore::open(&root.join("images"))?);
+    let max_unpacked = cfg.image_max_unpacked().map_err(anyhow::Error::msg)?;
+    let images = Arc::new(ImageStore::open(&root.join("images"))?.with_max_unpacked(max_unpacked));
+    // Uploads of a daemon that died mid-import: nobody else writes there.
+    empty_dir(&images.uploads_dir());
     // Spare container directories: beside `containers/`, on the same filesystem (a spare is
     // renamed into it), and the running daemon's alone (emptied at start and at stop).
     let spare = root.join("spare");
@@ -101,20 +104,20 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
         }
     };
-    let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = stopping_tx.send(());
-    });
-    tokio::select! {
-        res = server => res.context("serving the API")?,
-        // Followers (`logs -f`, attached `up`) would hold a graceful shutdown open forever:
-        // give open requests a moment, then close them.
-        _ = async {
-            let _ = stopping.await;
-            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-        } => {}
-    }
+    let limits = crate::api::listener::Limits {
+        max_connections: cfg.max_connections,
+        header_read_timeout: cfg.header_read_timeout().map_err(anyhow::Error::msg)?,
+    };
+    // Followers (`logs -f`, attached `up`) would hold a graceful shutdown open forever:
+    // open requests get a moment, then they are closed.
+    crate::api::listener::serve(
+        listener,
+        app,
+        limits,
+        shutdown,
+        std::time::Duration::from_secs(2),
+    )
+    .await;
     let _ = std::fs::remove_file(&cfg.socket);
     let _ = std::fs::remove_dir_all(&spare);
     if let Ok(layout) = crate::runtime::cgroup::Layout::detect() {
@@ -157,6 +160,15 @@ fn refuse_lost_store(db: &Path, containers: &Path) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Removes the files in `dir` (best effort).
+fn empty_dir(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Binds the API socket with mode 0660 (and the configured group).

@@ -7,6 +7,7 @@ use std::fs::{self, File};
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
+use super::budget::{Budget, Charge, Metered};
 use super::error::{ImageError, io_err, json_err};
 use super::fsutil::{Compression, HashReader, open_decompressed, sniff_file};
 use super::oci::{
@@ -61,14 +62,18 @@ struct StagedFile {
     size: u64,
 }
 
-/// Detects the archive format and stages + verifies its content under `staging`.
+/// Detects the archive format and stages + verifies its content under `staging`, charging
+/// what it writes to `budget`. `name` is how messages call the file.
 pub(crate) fn prepare(
     file: &Path,
+    name: &str,
     staging: &Path,
     reference: &Reference,
+    budget: &Budget,
 ) -> Result<Prepared, ImageError> {
     let ctx = Ctx {
-        file: file.display().to_string(),
+        file: name.to_string(),
+        budget,
     };
     match ctx.detect(file)? {
         Format::Oci => {
@@ -83,11 +88,12 @@ pub(crate) fn prepare(
     }
 }
 
-struct Ctx {
+struct Ctx<'a> {
     file: String,
+    budget: &'a Budget,
 }
 
-impl Ctx {
+impl Ctx<'_> {
     fn invalid(&self, reason: impl Into<String>) -> ImageError {
         ImageError::InvalidArchive {
             file: self.file.clone(),
@@ -109,7 +115,12 @@ impl Ctx {
 
     /// One pass over the tar headers: is it a tar at all, and which markers does it hold?
     fn detect(&self, file: &Path) -> Result<Format, ImageError> {
-        let mut archive = self.open(file)?;
+        // The scan writes nothing, but it decompresses everything that staging will write:
+        // a bomb is stopped here, before its first byte reaches the disk.
+        let scan = self.budget.for_scan();
+        let f = File::open(file).map_err(io_err(format!("opening {}", self.file)))?;
+        let (reader, _) = open_decompressed(f).map_err(io_err(format!("reading {}", self.file)))?;
+        let mut archive = tar::Archive::new(Metered::new(reader, &scan, Charge::Written));
         let entries = archive.entries().map_err(|_| self.not_archive())?;
         let mut count = 0usize;
         let mut markers = HashSet::new();
@@ -117,6 +128,7 @@ impl Ctx {
         for entry in entries {
             let mut entry = match entry {
                 Ok(e) => e,
+                Err(_) if scan.exceeded() => return Err(scan.error(&self.file)),
                 Err(_) if count == 0 => return Err(self.not_archive()),
                 Err(e) => return Err(self.invalid(format!("truncated or corrupt tar: {e}"))),
             };
@@ -170,7 +182,8 @@ impl Ctx {
                     let dest = dir.join(format!("f{n}"));
                     let mut out = File::create(&dest)
                         .map_err(io_err(format!("creating {}", dest.display())))?;
-                    let mut hashed = HashReader::new(&mut entry);
+                    let mut hashed =
+                        HashReader::new(Metered::new(&mut entry, self.budget, Charge::Written));
                     io::copy(&mut hashed, &mut out)
                         .map_err(|e| self.invalid(format!("reading {key}: {e}")))?;
                     let (sha256, size) = hashed
@@ -493,7 +506,7 @@ impl Ctx {
         let src = File::open(file).map_err(io_err(format!("opening {}", self.file)))?;
         let mut out =
             File::create(&dest).map_err(io_err(format!("creating {}", dest.display())))?;
-        let mut hashed = HashReader::new(src);
+        let mut hashed = HashReader::new(Metered::new(src, self.budget, Charge::Written));
         io::copy(&mut hashed, &mut out).map_err(io_err(format!("copying {}", self.file)))?;
         let (digest, size) = hashed
             .finish()

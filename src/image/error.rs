@@ -61,6 +61,10 @@ pub enum ImageError {
         source: serde_json::Error,
     },
 
+    /// The import would write more than its limits allow (see `budget`); nothing was kept.
+    #[error("image archive \"{file}\" is refused: {reason}; nothing of it was imported")]
+    TooLarge { file: String, reason: String },
+
     /// The store on disk is inconsistent (missing blob or layer directory).
     #[error("image store is damaged: {reason}")]
     Corrupt { reason: String },

@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tar::{EntryType, Header};
 
+use super::budget::{Budget, Charge, Metered};
 use super::error::{ImageError, io_err};
 use super::fsutil::{HashReader, is_root, open_decompressed, remove_tree};
 
@@ -23,9 +24,14 @@ const WHITEOUT_PREFIX: &str = ".wh.";
 const OPAQUE_WHITEOUT: &str = ".wh..wh..opq";
 const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 
-/// Extracts the layer blob at `blob` into the existing empty directory `dest`.
-/// Returns the diff_id (sha256 hex of the uncompressed tar).
-pub(crate) fn extract_layer(blob: &Path, dest: &Path) -> Result<String, ImageError> {
+/// Extracts the layer blob at `blob` into the existing empty directory `dest`, charging the
+/// content of its files to `budget`. Returns the diff_id (sha256 hex of the uncompressed tar)
+/// and the unpacked size (the bytes of its regular files).
+pub(crate) fn extract_layer(
+    blob: &Path,
+    dest: &Path,
+    budget: &Budget,
+) -> Result<(String, u64), ImageError> {
     let name = blob.display().to_string();
     let file = File::open(blob).map_err(io_err(format!("opening layer {name}")))?;
     let (reader, _) = open_decompressed(file).map_err(io_err(format!("reading layer {name}")))?;
@@ -35,6 +41,8 @@ pub(crate) fn extract_layer(blob: &Path, dest: &Path) -> Result<String, ImageErr
         layer: &name,
         root: is_root(),
         dirs: Vec::new(),
+        budget,
+        unpacked: 0,
     };
     {
         let mut archive = tar::Archive::new(&mut hashed);
@@ -50,7 +58,7 @@ pub(crate) fn extract_layer(blob: &Path, dest: &Path) -> Result<String, ImageErr
     let (diff_id, _) = hashed
         .finish()
         .map_err(io_err(format!("reading layer {name}")))?;
-    Ok(diff_id)
+    Ok((diff_id, ex.unpacked))
 }
 
 struct Extractor<'a> {
@@ -60,6 +68,9 @@ struct Extractor<'a> {
     /// Directories whose mode and mtime are applied last, so that a read-only directory does
     /// not block its own children and child creation does not bump the mtime afterwards.
     dirs: Vec<(PathBuf, u32, u64)>,
+    budget: &'a Budget,
+    /// Bytes written to regular files so far.
+    unpacked: u64,
 }
 
 impl Extractor<'_> {
@@ -184,7 +195,11 @@ impl Extractor<'_> {
                     .custom_flags(libc::O_NOFOLLOW)
                     .open(&full)
                     .map_err(self.io("creating", &full))?;
-                io::copy(entry, &mut f).map_err(self.io("writing", &full))?;
+                // Charged as written: a sparse entry's holes come out as zeros too.
+                let mut content = Metered::new(entry, self.budget, Charge::Unpacked);
+                let copied = io::copy(&mut content, &mut f);
+                self.unpacked += content.count;
+                copied.map_err(self.io("writing", &full))?;
                 if self.root {
                     std::os::unix::fs::fchown(&f, Some(uid(&header)), Some(gid(&header)))
                         .map_err(self.io("chown", &full))?;
@@ -448,4 +463,25 @@ fn set_times_nofollow(path: &Path, secs: u64) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// The bytes of the regular files of an extracted layer (each hard-linked file once): the
+/// unpacked size of a layer that an earlier import extracted.
+pub(crate) fn unpacked_size(dir: &Path) -> io::Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let mut seen = std::collections::HashSet::new();
+    let mut total = 0u64;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d)? {
+            let entry = entry?;
+            let m = entry.metadata()?;
+            if m.is_dir() {
+                stack.push(entry.path());
+            } else if m.is_file() && (m.nlink() == 1 || seen.insert(m.ino())) {
+                total += m.len();
+            }
+        }
+    }
+    Ok(total)
 }

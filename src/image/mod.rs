@@ -3,6 +3,7 @@
 //! lowerdirs, topmost first) and image configs, listing and removal with garbage collection.
 
 mod archive;
+pub mod budget;
 mod error;
 mod fsutil;
 mod layer;

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::archive::{self, ConfigSource, PreparedLayer};
+use super::budget::{Budget, DEFAULT_MAX_UNPACKED};
 use super::error::{ImageError, io_err, json_err};
 use super::fsutil::{
     FileLock, TempDir, atomic_write, remove_tree, sha256_hex, syncfs, unique_name,
@@ -31,6 +32,8 @@ use super::reference::{Reference, is_sha256_hex};
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const GC_LOCK: &str = "gc.lock";
 const INDEX_LOCK: &str = "index.lock";
+/// Index annotation holding an image's unpacked size (the bytes of its layers' files).
+const UNPACKED_SIZE: &str = "io.rstack.image.unpacked-size";
 
 /// A summary of one stored image, as `rstack image ls` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -39,8 +42,10 @@ pub struct ImageInfo {
     pub reference: String,
     /// `sha256:<hex>` of the config blob (docker's image id).
     pub id: String,
-    /// Sum of the layer blob sizes, in bytes.
+    /// Unpacked size: the bytes of the files of its layers (what it takes on disk).
     pub size: u64,
+    /// Sum of the layer blob sizes (compressed, as stored or downloaded), in bytes.
+    pub compressed_size: u64,
     /// The config's `created` timestamp, if it has one.
     pub created: Option<String>,
 }
@@ -73,6 +78,8 @@ pub struct ResolvedImage {
 #[derive(Debug, Clone)]
 pub struct ImageStore {
     root: PathBuf,
+    /// Most bytes the layers of one imported image may unpack to.
+    max_unpacked: u64,
     resolved: std::sync::Arc<std::sync::Mutex<HashMap<String, (IndexStamp, ResolvedImage)>>>,
 }
 
@@ -97,6 +104,7 @@ impl ImageStore {
     pub fn open(root: &Path) -> Result<ImageStore, ImageError> {
         let store = ImageStore {
             root: root.to_path_buf(),
+            max_unpacked: DEFAULT_MAX_UNPACKED,
             resolved: Default::default(),
         };
         for dir in [
@@ -104,6 +112,7 @@ impl ImageStore {
             root.join("blobs").join("sha256"),
             store.layers_dir(),
             store.tmp_dir(),
+            store.uploads_dir(),
         ] {
             fs::create_dir_all(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
         }
@@ -114,6 +123,23 @@ impl ImageStore {
             atomic_write(&layout, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
         }
         Ok(store)
+    }
+
+    /// Sets the most bytes the layers of one imported image may unpack to.
+    pub fn with_max_unpacked(mut self, bytes: u64) -> ImageStore {
+        self.max_unpacked = bytes;
+        self
+    }
+
+    /// Most bytes the layers of one imported image may unpack to.
+    pub fn max_unpacked(&self) -> u64 {
+        self.max_unpacked
+    }
+
+    /// Where the daemon spools archives uploaded for import. Not swept by `gc` (an upload
+    /// runs before its import takes the store's lock); the daemon empties it at start.
+    pub fn uploads_dir(&self) -> PathBuf {
+        self.root.join("uploads")
     }
 
     /// The store's root directory.
@@ -144,6 +170,41 @@ impl ImageStore {
     /// Imports an image archive file (OCI archive, docker-save tar or rootfs tar; gzip allowed)
     /// and tags it `reference`, replacing any image previously tagged so.
     pub fn import(&self, file: &Path, reference: &str) -> Result<ImageInfo, ImageError> {
+        self.import_named(file, &file.display().to_string(), reference)
+    }
+
+    /// `import`, with messages calling the file `name` (an upload's spool file has a name
+    /// that means nothing to the user). An import refused for its size, or failed half way,
+    /// leaves nothing behind: the layers it extracted are collected again.
+    pub fn import_named(
+        &self,
+        file: &Path,
+        name: &str,
+        reference: &str,
+    ) -> Result<ImageInfo, ImageError> {
+        let budget = Budget::for_store(self.max_unpacked, &self.root);
+        match self.import_within(file, name, reference, &budget) {
+            Ok(info) => Ok(info),
+            Err(e) => {
+                if let Err(gc) = self.gc() {
+                    eprintln!("rstack: cleaning up after a failed import: {gc}");
+                }
+                Err(if budget.exceeded() {
+                    budget.error(name)
+                } else {
+                    e
+                })
+            }
+        }
+    }
+
+    fn import_within(
+        &self,
+        file: &Path,
+        name: &str,
+        reference: &str,
+        budget: &Budget,
+    ) -> Result<ImageInfo, ImageError> {
         let parsed = Reference::parse(reference)?;
         if parsed.digest.is_some() {
             return Err(ImageError::InvalidReference {
@@ -155,11 +216,14 @@ impl ImageStore {
         let (info, replaced) = {
             let _gc = self.lock(GC_LOCK, false)?;
             let staging = TempDir::create(&self.tmp_dir(), "import")?;
-            let prepared = archive::prepare(file, staging.path(), &parsed)?;
+            let prepared = archive::prepare(file, name, staging.path(), &parsed, budget)?;
             let mut diff_ids = Vec::new();
             let mut layer_descs = Vec::new();
+            let mut unpacked = 0u64;
             for l in &prepared.layers {
-                diff_ids.push(self.ensure_layer(l)?);
+                let (diff, size) = self.ensure_layer(l, budget)?;
+                diff_ids.push(diff);
+                unpacked += size;
                 self.store_blob_file(&l.blob, &l.digest)?;
                 layer_descs.push(Descriptor {
                     media_type: l.media_type.clone(),
@@ -208,11 +272,13 @@ impl ImageStore {
             let info = ImageInfo {
                 reference: key.clone(),
                 id: format!("sha256:{config_hex}"),
-                size: prepared.layers.iter().map(|l| l.size).sum(),
+                size: unpacked,
+                compressed_size: prepared.layers.iter().map(|l| l.size).sum(),
                 created: config.created,
             };
             let mut annotations = BTreeMap::new();
             annotations.insert(REF_NAME.to_string(), key.clone());
+            annotations.insert(UNPACKED_SIZE.to_string(), unpacked.to_string());
             let desc = Descriptor {
                 media_type,
                 digest: format!("sha256:{manifest_hex}"),
@@ -246,18 +312,25 @@ impl ImageStore {
         Ok(info)
     }
 
-    /// Extracts a layer unless an identical one (same diff_id) is already in place.
-    fn ensure_layer(&self, l: &PreparedLayer) -> Result<String, ImageError> {
+    /// Extracts a layer unless an identical one (same diff_id) is already in place; returns
+    /// its diff_id and unpacked size.
+    fn ensure_layer(
+        &self,
+        l: &PreparedLayer,
+        budget: &Budget,
+    ) -> Result<(String, u64), ImageError> {
         if let Some(d) = &l.diff_id
             && self.layer_path(d).is_dir()
         {
-            return Ok(d.clone());
+            let size = layer::unpacked_size(&self.layer_path(d))
+                .map_err(io_err(format!("measuring layer {d}")))?;
+            return Ok((d.clone(), size));
         }
         let tmp = TempDir::create(&self.tmp_dir(), "layer")?;
         // The layer root is the container's "/": 0755 unless the tar's "./" entry says otherwise.
         fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755))
             .map_err(io_err("chmod layer directory"))?;
-        let diff = layer::extract_layer(&l.blob, tmp.path())?;
+        let (diff, size) = layer::extract_layer(&l.blob, tmp.path(), budget)?;
         if let Some(expected) = &l.diff_id
             && *expected != diff
         {
@@ -275,7 +348,7 @@ impl ImageStore {
             Err(_) if dest.is_dir() => {}
             Err(e) => return Err(io_err(format!("moving layer to {}", dest.display()))(e)),
         }
-        Ok(diff)
+        Ok((diff, size))
     }
 
     fn store_blob_file(&self, src: &Path, hex: &str) -> Result<(), ImageError> {
@@ -470,10 +543,27 @@ impl ImageStore {
                 continue;
             };
             let loaded = self.load(&d.digest)?;
+            // Images imported before the size was recorded are measured on disk.
+            let size = match d
+                .annotations
+                .get(UNPACKED_SIZE)
+                .and_then(|s| s.parse().ok())
+            {
+                Some(n) => n,
+                None => loaded
+                    .config
+                    .rootfs
+                    .diff_ids
+                    .iter()
+                    .filter_map(|diff| sha256_of(diff))
+                    .map(|hex| layer::unpacked_size(&self.layer_path(hex)).unwrap_or(0))
+                    .sum(),
+            };
             out.push(ImageInfo {
                 reference: name.clone(),
                 id: format!("sha256:{}", loaded.config_hex),
-                size: loaded.manifest.layers.iter().map(|l| l.size).sum(),
+                size,
+                compressed_size: loaded.manifest.layers.iter().map(|l| l.size).sum(),
                 created: loaded.config.created,
             });
         }

@@ -5,6 +5,7 @@
 
 pub mod devices;
 mod error;
+pub mod names;
 mod types;
 pub mod units;
 

@@ -230,9 +230,12 @@ fn project_name(
         (dir, None)
     };
     let name = normalize_project_name(&raw);
-    if name.is_empty() {
-        let msg = format!("invalid project name \"{raw}\"");
-        let hint = "a project name needs lowercase letters, digits, `_` or `-`; set one with -p NAME or name:";
+    if let Err(e) = crate::model::names::check_project(&name) {
+        let msg = match e {
+            crate::model::names::NameError::TooLong { .. } => e.to_string(),
+            _ => format!("invalid project name \"{raw}\""),
+        };
+        let hint = "a project name needs lowercase letters, digits, `_` or `-` (at most 100); set one with -p NAME or name:";
         match span {
             Some(s) => cx.error_hint(s, msg, hint),
             None => cx
@@ -242,12 +245,6 @@ fn project_name(
         return None;
     }
     Some(name)
-}
-
-fn valid_service_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
 }
 
 /// What selects the services to load and how build-only services are named.
@@ -278,12 +275,14 @@ fn services(
     let mut candidates = Vec::new();
     let mut keys = Vec::new();
     for (name, knode, svc) in entries {
-        if !valid_service_name(&name) {
-            cx.error_hint(
-                knode.span,
-                format!("invalid service name \"{name}\""),
-                "service names may only contain letters, digits, `.`, `_` and `-`",
-            );
+        if let Err(e) = crate::model::names::check_service(&name) {
+            let msg = match e {
+                crate::model::names::NameError::Invalid { .. } => {
+                    format!("invalid service name \"{name}\"")
+                }
+                e => e.to_string(),
+            };
+            cx.error_hint(knode.span, msg, crate::model::names::SERVICE_RULE);
             continue;
         }
         let profs = match svc.get("profiles") {

@@ -52,8 +52,25 @@ pub struct YamlError {
     pub span: Span,
 }
 
-/// Alias expansion beyond this many nodes is refused (billion-laughs guard).
-const MAX_NODES: usize = 2_000_000;
+/// Bounds on the tree a document may expand to through aliases (billion-laughs guard).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Nodes, aliases expanded.
+    pub nodes: usize,
+    /// Bytes, aliases expanded: every scalar's text plus `NODE_BYTES` per node. A count of
+    /// nodes alone lets a few aliases of 4 KB strings grow to gigabytes.
+    pub bytes: usize,
+}
+
+/// The bounds every stack file is parsed with. A large real stack file is well under a
+/// megabyte, expanded.
+pub const LIMITS: Limits = Limits {
+    nodes: 2_000_000,
+    bytes: 64 << 20,
+};
+
+/// What one node costs besides its text (the size of a `Node` and its slot in a parent).
+pub const NODE_BYTES: usize = std::mem::size_of::<Node>();
 /// Nesting deeper than this is refused: later passes recurse over the tree.
 const MAX_DEPTH: usize = 200;
 
@@ -124,11 +141,17 @@ impl Node {
         }
     }
 
-    fn count(&self) -> usize {
+    /// (nodes, bytes) of the tree, as `Limits` counts them.
+    fn count(&self) -> (usize, usize) {
+        let add = |(n, b): (usize, usize), (n2, b2): (usize, usize)| (n + n2, b + b2);
         match &self.kind {
-            Kind::Seq(s) => 1 + s.iter().map(Node::count).sum::<usize>(),
-            Kind::Map(m) => 1 + m.iter().map(|(k, v)| k.count() + v.count()).sum::<usize>(),
-            _ => 1,
+            Kind::Seq(s) => s.iter().map(Node::count).fold((1, NODE_BYTES), add),
+            Kind::Map(m) => m
+                .iter()
+                .map(|(k, v)| add(k.count(), v.count()))
+                .fold((1, NODE_BYTES), add),
+            Kind::Str(s) => (1, NODE_BYTES + s.len()),
+            _ => (1, NODE_BYTES),
         }
     }
 }
@@ -191,10 +214,24 @@ fn merge_tag(t: Option<&PTag>) -> Option<Tag> {
 
 /// Parses the first document of `text`. An empty document gives a `Null` root.
 pub fn parse(text: &str, file: u32) -> Result<Node, YamlError> {
+    parse_limited(text, file, LIMITS)
+}
+
+/// `parse` within `limits`.
+pub fn parse_limited(text: &str, file: u32, limits: Limits) -> Result<Node, YamlError> {
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, (Node, usize)> = HashMap::new();
+    let mut anchors: HashMap<usize, (Node, (usize, usize))> = HashMap::new();
     let mut total = 0usize;
+    let mut bytes = 0usize;
+    let too_big = |what: &str| {
+        format!(
+            "document too large after expanding aliases: {what} (at most {} nodes and {} MiB; \
+             anchors and aliases may repeat only that much)",
+            limits.nodes,
+            limits.bytes >> 20
+        )
+    };
     let mut root: Option<Node> = None;
     let mut docs = 0;
     let err = |message: String, span: Span| YamlError { message, span };
@@ -226,20 +263,23 @@ pub fn parse(text: &str, file: u32) -> Result<Node, YamlError> {
                 None
             }
             Event::Alias(id) => {
-                let (node, n) = anchors
+                let (node, (n, b)) = anchors
                     .get(&id)
                     .ok_or_else(|| err("alias to an unknown anchor".into(), span))?;
                 total += n;
-                if total > MAX_NODES {
-                    return Err(err(
-                        "document too large after expanding aliases".into(),
-                        span,
-                    ));
+                bytes += b;
+                // Checked before the copy: the copy is what would take the memory.
+                if total > limits.nodes {
+                    return Err(err(too_big("this alias goes past the node limit"), span));
+                }
+                if bytes > limits.bytes {
+                    return Err(err(too_big("this alias goes past the size limit"), span));
                 }
                 Some((node.clone(), 0))
             }
             Event::Scalar(value, style, anchor, tag) => {
                 total += 1;
+                bytes += NODE_BYTES + value.len();
                 let mut node =
                     Node::new(resolve_scalar(&value, style, tag.as_deref(), span)?, span);
                 node.tag = merge_tag(tag.as_deref());
@@ -278,6 +318,7 @@ pub fn parse(text: &str, file: u32) -> Result<Node, YamlError> {
                     items,
                 }) => {
                     total += 1;
+                    bytes += NODE_BYTES;
                     Some((
                         Node {
                             kind: Kind::Seq(items),
@@ -298,6 +339,7 @@ pub fn parse(text: &str, file: u32) -> Result<Node, YamlError> {
                     ..
                 }) => {
                     total += 1;
+                    bytes += NODE_BYTES;
                     let entries = apply_merges(entries)?;
                     Some((
                         Node {
@@ -311,7 +353,7 @@ pub fn parse(text: &str, file: u32) -> Result<Node, YamlError> {
                 _ => return Err(err("unbalanced mapping".into(), span)),
             },
         };
-        if total > MAX_NODES {
+        if total > limits.nodes || bytes > limits.bytes {
             return Err(err("document too large".into(), span));
         }
         let Some((node, anchor)) = done else { continue };

@@ -95,10 +95,17 @@ fn oci_archive_two_layers_with_whiteouts() {
     assert_eq!(info.reference, "app:1.0");
     assert_eq!(info.id, format!("sha256:{}", sha(&config)));
     assert_eq!(
-        info.size,
+        info.compressed_size,
         (lower.blob.len() + upper.blob.len()) as u64,
-        "size is the sum of layer blobs"
+        "compressed size is the sum of layer blobs"
     );
+    // keep, gone and old below; new and top above (whiteouts are not files).
+    assert_eq!(
+        info.size,
+        4 + 4 + 3 + 3 + 3,
+        "size is the unpacked files' bytes"
+    );
+    assert_eq!(s.list().unwrap()[0].size, info.size);
     assert_eq!(info.created.as_deref(), Some("2024-01-02T03:04:05Z"));
     check_two_layer_image(&s, "app:1.0", &lower, &upper);
     let img = s.resolve("docker.io/library/app:1.0").unwrap();
@@ -204,7 +211,8 @@ fn gzip_rootfs_tar() {
     let img = s.resolve("rootfs").unwrap();
     assert_eq!(img.layers, vec![s.root().join("layers").join(sha(&tar))]);
     assert_eq!(fs::read(img.layers[0].join("bin/sh")).unwrap(), b"shell");
-    assert_eq!(info.size, fs::metadata(&archive).unwrap().len());
+    assert_eq!(info.compressed_size, fs::metadata(&archive).unwrap().len());
+    assert_eq!(info.size, 5);
     assert_eq!(info.created, None);
     // The config blob is what the id names.
     let hex = info.id.strip_prefix("sha256:").unwrap();
@@ -490,4 +498,69 @@ fn rootfs_with_marker_like_files_stays_a_rootfs() {
         br#"{"name": "my-web-app"}"#
     );
     assert!(img.layers[0].join("app/main.js").is_file());
+}
+
+/// The entries of a store directory (empty when nothing of an import is left).
+fn entries(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_gzip_bomb_layer_is_refused_and_leaves_nothing() {
+    let dir = TestDir::new("bomb");
+    let mut t = Tar::new();
+    t.dir("./", 0o755)
+        .file("./small", b"fine", 0o644)
+        .file("./zeros", &vec![0u8; 1 << 20], 0o644);
+    let archive = dir.write("bomb.tar.gz", &gzip(&t.finish()));
+    assert!(
+        fs::metadata(&archive).unwrap().len() < 16 << 10,
+        "compresses well"
+    );
+    let root = dir.path().join("store");
+    let s = ImageStore::open(&root)
+        .unwrap()
+        .with_max_unpacked(256 << 10);
+    let e = s.import(&archive, "bomb").unwrap_err();
+    assert!(matches!(e, ImageError::TooLarge { .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("unpack to more than 256.0 KiB") && msg.contains("image_max_unpacked"),
+        "{msg}"
+    );
+    assert_eq!(entries(&root.join("layers")), Vec::<String>::new());
+    assert_eq!(entries(&root.join("blobs/sha256")), Vec::<String>::new());
+    assert_eq!(entries(&root.join("tmp")), Vec::<String>::new());
+    assert!(s.list().unwrap().is_empty());
+    // The same archive under a limit it fits in is imported.
+    let s = s.with_max_unpacked(2 << 20);
+    let info = s.import(&archive, "bomb").expect("import");
+    assert_eq!(info.size, 4 + (1 << 20));
+}
+
+#[test]
+fn an_oci_layer_that_overflows_after_a_good_one_leaves_no_layer() {
+    let dir = TestDir::new("bomb2");
+    let mut good = Tar::new();
+    good.dir("a/", 0o755).file("a/x", b"x", 0o644);
+    let mut bomb = Tar::new();
+    bomb.file("zeros", &vec![0u8; 1 << 20], 0o644);
+    let layers = [
+        TestLayer::plain(good.finish()),
+        TestLayer::gzip(bomb.finish()),
+    ];
+    let config = config_json(&layers);
+    let archive = dir.write("img.tar", &oci_archive(&config, &layers, Some("1.0")));
+    let root = dir.path().join("store");
+    let s = ImageStore::open(&root).unwrap().with_max_unpacked(64 << 10);
+    let e = s.import(&archive, "app:1.0").unwrap_err();
+    assert!(matches!(e, ImageError::TooLarge { .. }), "{e:?}");
+    assert_eq!(entries(&root.join("layers")), Vec::<String>::new());
+    assert_eq!(entries(&root.join("blobs/sha256")), Vec::<String>::new());
 }

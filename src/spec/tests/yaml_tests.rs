@@ -161,3 +161,41 @@ fn empty_document_is_null() {
     assert!(root("").is_null());
     assert!(root("# only a comment\n").is_null());
 }
+
+/// Nested anchors over a 4 KB string: a few KB of text that expand to gigabytes.
+fn string_bomb(levels: usize) -> String {
+    let mut text = format!("x-s0: &s0 \"{}\"\n", "A".repeat(4096));
+    for i in 1..=levels {
+        let p = i - 1;
+        let items = vec![format!("*s{p}"); 10].join(", ");
+        text.push_str(&format!("x-s{i}: &s{i} [{items}]\n"));
+    }
+    text
+}
+
+#[test]
+fn alias_bomb_of_long_strings_is_refused_by_size_at_the_alias() {
+    let text = string_bomb(6);
+    assert!(text.len() < 5000, "a small file: {}", text.len());
+    let e = parse(&text, 0).expect_err("bomb");
+    assert!(e.message.contains("past the size limit"), "{}", e.message);
+    assert!(e.message.contains("64 MiB"), "{}", e.message);
+    // The first alias that crosses 64 MiB: in the line of x-s5 (4 MB per item of x-s4...).
+    assert_eq!(e.span.line, 6, "{e:?}");
+    assert!(e.span.col > 8, "at an alias, not the key: {e:?}");
+}
+
+#[test]
+fn the_byte_limit_is_counted_through_aliases() {
+    let limits = super::super::yaml::Limits {
+        nodes: 1000,
+        bytes: 2 * 500 + 12 * super::super::yaml::NODE_BYTES,
+    };
+    let long = "b".repeat(500);
+    let ok = format!("x: &a {long}\ny: *a\n");
+    assert!(super::super::yaml::parse_limited(&ok, 0, limits).is_ok());
+    let bad = format!("x: &a {long}\ny: *a\nz: [1, *a]\n");
+    let e = super::super::yaml::parse_limited(&bad, 0, limits).expect_err("over");
+    assert_eq!((e.span.line, e.span.col), (3, 8), "{e:?}");
+    assert!(e.message.contains("size limit"), "{}", e.message);
+}
