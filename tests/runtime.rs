@@ -81,6 +81,7 @@ impl Fixture {
             masked_paths: runtime::docker_default_masked_paths(),
             readonly_paths: runtime::docker_default_readonly_paths(),
             state_dir: base.join("state"),
+            log: Default::default(),
         };
         Fixture {
             base,

@@ -16,6 +16,46 @@ pub struct DaemonConfig {
     pub socket_group: String,
     /// Remount the host's cgroup2 hierarchy with `favordynmods` at start (host-wide).
     pub cgroup_favordynmods: bool,
+    /// Containers' log rotation unless a service's `logging.options` says otherwise.
+    pub log: LogDefaults,
+}
+
+/// `[log]`: the rotation every container's log gets by default (Docker's `local` driver's).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogDefaults {
+    /// Bytes per file (a number, or a string such as "20m" in Docker's decimal units);
+    /// 0: never rotate.
+    #[serde(deserialize_with = "size")]
+    pub max_size: u64,
+    /// Files kept per container, the one being written included.
+    pub max_file: u32,
+}
+
+impl Default for LogDefaults {
+    fn default() -> Self {
+        LogDefaults {
+            max_size: crate::runtime::log_rotate::DEFAULT_MAX_SIZE,
+            max_file: crate::runtime::log_rotate::DEFAULT_MAX_FILE,
+        }
+    }
+}
+
+fn size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Bytes(u64),
+        Text(String),
+    }
+    match Size::deserialize(d)? {
+        Size::Bytes(b) => Ok(b),
+        Size::Text(t) => crate::spec::human_size(&t).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "invalid size \"{t}\": use a number of bytes or e.g. \"20m\""
+            ))
+        }),
+    }
 }
 
 impl Default for DaemonConfig {
@@ -25,6 +65,7 @@ impl Default for DaemonConfig {
             socket: DEFAULT_SOCKET.into(),
             socket_group: String::new(),
             cgroup_favordynmods: false,
+            log: LogDefaults::default(),
         }
     }
 }
@@ -59,7 +100,15 @@ impl DaemonConfig {
     }
 
     pub fn parse(text: &str) -> Result<DaemonConfig, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+        let cfg: DaemonConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        let bound = crate::runtime::log_rotate::MAX_FILES;
+        if !(1..=bound).contains(&cfg.log.max_file) {
+            return Err(format!(
+                "log.max_file = {}: must be from 1 to {bound}",
+                cfg.log.max_file
+            ));
+        }
+        Ok(cfg)
     }
 }
 
@@ -74,6 +123,22 @@ mod tests {
             DaemonConfig::parse(text).expect("parse"),
             DaemonConfig::default()
         );
+    }
+
+    #[test]
+    fn log_rotation_settings() {
+        let c = DaemonConfig::parse("[log]\nmax_size = \"10m\"\nmax_file = 3").expect("parse");
+        assert_eq!(c.log.max_size, 10_000_000);
+        assert_eq!(c.log.max_file, 3);
+        let c = DaemonConfig::parse("[log]\nmax_size = 4096").expect("parse");
+        assert_eq!((c.log.max_size, c.log.max_file), (4096, 5));
+        for bad in [
+            "[log]\nmax_size = \"lots\"",
+            "[log]\nmax_file = 0",
+            "[log]\nmax_fil = 2",
+        ] {
+            assert!(DaemonConfig::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

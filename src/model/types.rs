@@ -46,6 +46,34 @@ pub struct Service {
     pub init: bool,
     /// rstack extensions (`x-rstack` on the service).
     pub x_rstack: ServiceExtensions,
+    /// `logging`; `None`: the daemon's default (json lines, rotated as rstack.toml says).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logging: Option<Logging>,
+}
+
+/// The most files `max-file` may keep (the runtime's rotation has the same bound).
+pub const MAX_LOG_FILES: u32 = 100;
+
+/// `logging` of a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Logging {
+    pub driver: LogDriver,
+    /// `options.max-size` in bytes; `None`: the daemon's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<u64>,
+    /// `options.max-file`: files kept, the one being written included; `None`: the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_file: Option<u32>,
+}
+
+/// The logging drivers rstack has: both keep docker json-file lines on disk (`local` does not
+/// use Docker's binary format); `none` keeps nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogDriver {
+    JsonFile,
+    Local,
+    None,
 }
 
 impl Service {
@@ -70,6 +98,7 @@ impl Service {
             tmpfs: Vec::new(),
             init: false,
             x_rstack: ServiceExtensions::default(),
+            logging: None,
         }
     }
 }

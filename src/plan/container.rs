@@ -5,9 +5,9 @@
 //! image's; the hostname defaults to the short container id.
 
 use crate::image::ResolvedImage;
-use crate::model::Service;
+use crate::model::{LogDriver, Service};
 use crate::runtime::config::{
-    ContainerConfig, MountConfig, ProcessConfig, ROOT_DIRS, ResourceConfig, RootConfig,
+    ContainerConfig, LogConfig, MountConfig, ProcessConfig, ROOT_DIRS, ResourceConfig, RootConfig,
 };
 use std::path::Path;
 
@@ -115,7 +115,20 @@ pub fn container_config(
         masked_paths: crate::runtime::docker_default_masked_paths(),
         readonly_paths: crate::runtime::docker_default_readonly_paths(),
         state_dir: state.to_path_buf(),
+        log: log_config(service),
     })
+}
+
+/// `logging` as the shim applies it; what the service leaves unset is the daemon's default.
+fn log_config(service: &Service) -> LogConfig {
+    match &service.logging {
+        None => LogConfig::default(),
+        Some(l) => LogConfig {
+            disabled: l.driver == LogDriver::None,
+            max_size: l.max_size,
+            max_file: l.max_file,
+        },
+    }
 }
 
 fn argv(service: &Service, image: &ResolvedImage, command: Option<&[String]>) -> Vec<String> {

@@ -28,6 +28,31 @@ pub struct ContainerConfig {
     pub readonly_paths: Vec<String>,
     /// Directory holding config.json, the log, pid and exit files.
     pub state_dir: PathBuf,
+    /// How the shim keeps container.log (rotation, or no log at all).
+    #[serde(default, skip_serializing_if = "LogConfig::is_default")]
+    pub log: LogConfig,
+}
+
+/// The container's log: docker json-file lines in `container.log`, rotated by size.
+/// Unset sizes are the daemon's defaults, which it fills in before the start (`[log]` in
+/// rstack.toml); a shim that still finds them unset uses `log_rotate`'s built-in defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogConfig {
+    /// `logging.driver: none`: output is discarded, nothing is written.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
+    /// Bytes a file may reach before it is rotated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<u64>,
+    /// Files kept in all, the one being written included (Docker's `max-file`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_file: Option<u32>,
+}
+
+impl LogConfig {
+    pub fn is_default(&self) -> bool {
+        *self == LogConfig::default()
+    }
 }
 
 /// Overlay root: image layers below (topmost first), the container's own upper/work dirs.

@@ -96,6 +96,7 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
             "read_only" => svc.read_only = cx.boolean(&path, v).unwrap_or(false),
             "init" => svc.init = cx.boolean(&path, v).unwrap_or(false),
             "tmpfs" => svc.tmpfs = limits::tmpfs(cx, &path, v),
+            "logging" => svc.logging = super::logging::logging(cx, &path, v),
             "x-rstack" => svc.x_rstack = x_rstack(cx, &path, v),
             "ports" | "volumes" => {
                 // Not run yet, but a malformed entry is still an error, as in Compose.
