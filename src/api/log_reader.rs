@@ -78,6 +78,8 @@ pub struct LogReader {
     /// Set once `seg` is known not to be written any more: its end is final.
     seg_final: bool,
     partial: Vec<u8>,
+    /// The read buffer (`CHUNK` bytes once used).
+    buf: Vec<u8>,
     container: String,
     service: String,
 }
@@ -106,6 +108,7 @@ impl LogReader {
             follow: false,
             seg_final: false,
             partial: Vec::new(),
+            buf: Vec::new(),
             container: container.to_string(),
             service: service.to_string(),
         }
@@ -157,7 +160,15 @@ impl LogReader {
 
     /// Reads one chunk and appends the complete lines in it to `out`.
     pub fn read(&mut self, out: &mut Vec<LogLine>) -> Read {
-        let mut buf = vec![0u8; CHUNK];
+        // Kept between calls: a follower polls every reader several times a second.
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.resize(CHUNK, 0);
+        let res = self.read_into(&mut buf, out);
+        self.buf = buf;
+        res
+    }
+
+    fn read_into(&mut self, buf: &mut [u8], out: &mut Vec<LogLine>) -> Read {
         loop {
             let Some(seg) = self.seg.as_mut() else {
                 if self.follow {
