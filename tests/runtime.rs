@@ -83,6 +83,7 @@ impl Fixture {
             state_dir: base.join("state"),
             devices: Vec::new(),
             device_rules: Vec::new(),
+            log: Default::default(),
         };
         Fixture {
             base,

@@ -4,6 +4,7 @@ pub mod attach;
 pub mod client;
 mod error;
 pub mod listener;
+pub mod log_reader;
 pub mod logs;
 pub mod server;
 pub mod types;

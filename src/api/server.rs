@@ -2,7 +2,8 @@
 //! engine. Streaming answers (logs, exec, run) are newline-delimited `LogLine`s.
 
 use super::attach;
-use super::logs::{LogCursor, follow_logs};
+use super::log_reader::Read;
+use super::logs::stream_logs;
 use super::types::*;
 use super::validate;
 use crate::reconcile::engine::ImageSource;
@@ -216,6 +217,10 @@ fn stream_response() -> (Sender, Response) {
     (Sender(tx), resp)
 }
 
+/// The client of a streaming answer has gone away.
+#[derive(Debug)]
+pub struct ClientGone;
+
 /// Sends `LogLine`s; `send` fails once the client went away.
 #[derive(Clone)]
 pub struct Sender(mpsc::Sender<Result<Bytes, std::io::Error>>);
@@ -224,6 +229,19 @@ impl Sender {
     /// Resolves when the client has gone away.
     pub async fn closed(&self) {
         self.0.closed().await
+    }
+
+    /// Whether the client has gone away.
+    pub fn is_closed(&self) -> bool {
+        self.0.is_closed()
+    }
+
+    /// Sends ready-made newline-delimited items from a blocking thread, waiting while the
+    /// channel is full: the client's pace holds the reader back.
+    pub fn send_blocking(&self, items: Vec<u8>) -> Result<(), ClientGone> {
+        self.0
+            .blocking_send(Ok(Bytes::from(items)))
+            .map_err(|_| ClientGone)
     }
 
     pub async fn send(&self, item: &LogLine) -> Result<(), ()> {
@@ -262,7 +280,8 @@ async fn logs<R: Runtime, I: ImageSource>(
                     .is_none_or(|h| matches!(h.record().state, State::Exited | State::Dead))
             })
     };
-    tokio::spawn(follow_logs(recs, q, tx, all_stopped));
+    // A thread of its own: it reads files and waits on the client's pace.
+    tokio::task::spawn_blocking(move || stream_logs(recs, q, tx, all_stopped));
     Ok(resp)
 }
 
@@ -548,7 +567,12 @@ async fn relay_oneoff(
     use tokio::io::AsyncWriteExt;
     let (from_client, mut to_client) = tokio::io::split(io);
     let input = tokio::spawn(client_input(from_client, stdin, terminal, resize));
-    let mut cursor = LogCursor::new(&handle.record());
+    // A one-off's log is always kept (see `Engine::oneoff_record`): its output comes from it.
+    let mut cursor = super::logs::reader(&handle.record());
+    if let Some(c) = cursor.as_mut() {
+        c.follow();
+    }
+    let mut items = Vec::new();
     let mut status = handle.status.clone();
     let mut gone = false;
     let code = loop {
@@ -556,17 +580,23 @@ async fn relay_oneoff(
             let r = status.borrow_and_update();
             matches!(r.state, State::Exited | State::Dead).then(|| r.exit_code.unwrap_or(255))
         };
-        // Read after the state check: once exited, the log is complete.
-        for item in cursor.read_new() {
-            let kind = if item.stream == "stderr" {
-                attach::STDERR
-            } else {
-                attach::STDOUT
-            };
-            let frame = attach::encode(kind, item.data.as_bytes());
-            // A client that went away stops getting output, but the run (and --rm) goes on.
-            if !gone && to_client.write_all(&frame).await.is_err() {
-                gone = true;
+        // Read after the state check: once exited, the log is complete. A chunk at a time.
+        while let Some(c) = cursor.as_mut() {
+            let more = c.read(&mut items) == Read::More;
+            for item in items.drain(..) {
+                let kind = if item.stream == "stderr" {
+                    attach::STDERR
+                } else {
+                    attach::STDOUT
+                };
+                let frame = attach::encode(kind, item.data.as_bytes());
+                // A client that went away stops getting output, but the run (and --rm) goes on.
+                if !gone && to_client.write_all(&frame).await.is_err() {
+                    gone = true;
+                }
+            }
+            if !more {
+                break;
             }
         }
         if let Some(code) = done {

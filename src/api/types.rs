@@ -156,12 +156,16 @@ pub struct LogLine {
     pub container: String,
     /// Service name (the CLI's prefix).
     pub service: String,
-    /// "stdout" or "stderr".
+    /// "stdout" or "stderr"; `WARNING_STREAM` for a note about the container's log itself
+    /// (it keeps none), which the CLI prints as a warning.
     pub stream: String,
     /// RFC 3339 timestamp.
     pub time: String,
     pub data: String,
 }
+
+/// `LogLine::stream` of a warning about a container's log rather than a line of it.
+pub const WARNING_STREAM: &str = "warning";
 
 /// Body of every non-2xx answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,6 +1,6 @@
 //! Terminal output: the `ps` table, status phrases, service-prefixed colored log lines.
 
-use crate::api::types::{ContainerView, LogLine};
+use crate::api::types::{ContainerView, LogLine, WARNING_STREAM};
 use std::io::Write;
 
 pub fn is_tty(fd: i32) -> bool {
@@ -129,6 +129,14 @@ impl LogPrinter {
     }
 
     pub fn print(&mut self, item: &LogLine) {
+        if item.stream == WARNING_STREAM {
+            // As compose when a container's driver keeps no log.
+            eprintln!(
+                "WARN Can't retrieve logs for \"{}\": {}",
+                item.container, item.data
+            );
+            return;
+        }
         let LogLine {
             service,
             stream,

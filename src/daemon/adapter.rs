@@ -3,6 +3,7 @@
 
 use crate::api::server::ImageAdmin;
 use crate::api::types::ImageView;
+use crate::daemon::config::LogDefaults;
 use crate::image::{ImageStore, ResolvedImage};
 use crate::reconcile::engine::ImageSource;
 use crate::reconcile::health::wait_probe_process;
@@ -28,6 +29,8 @@ pub struct NativeRuntime {
     /// before it tears down, so a new run of the same container (same cgroup path and
     /// directories) and its release or removal first wait here for the shim to be gone.
     shims_alive: Arc<std::sync::Mutex<HashMap<String, Arc<AsyncFd<OwnedFd>>>>>,
+    /// Log rotation for the containers whose service sets none (`[log]` in rstack.toml).
+    log_defaults: LogDefaults,
 }
 
 impl NativeRuntime {
@@ -40,7 +43,26 @@ impl NativeRuntime {
             stdin_holds: Default::default(),
             resize_holds: Default::default(),
             shims_alive: Default::default(),
+            log_defaults: LogDefaults::default(),
         }
+    }
+
+    /// The log rotation of containers whose service leaves it unset.
+    pub fn with_log_defaults(mut self, d: LogDefaults) -> NativeRuntime {
+        self.log_defaults = d;
+        self
+    }
+
+    /// `cfg` with the daemon's log rotation where the service sets none; the shim reads it
+    /// from config.json, the record keeps the service's own settings.
+    fn log_filled(&self, cfg: &ContainerConfig) -> Option<ContainerConfig> {
+        if cfg.log.max_size.is_some() && cfg.log.max_file.is_some() {
+            return None;
+        }
+        let mut c = cfg.clone();
+        c.log.max_size.get_or_insert(self.log_defaults.max_size);
+        c.log.max_file.get_or_insert(self.log_defaults.max_file);
+        Some(c)
     }
 
     /// Waits until the shim of an earlier run of this container has torn down.
@@ -331,7 +353,8 @@ impl Runtime for NativeRuntime {
         }
         // Inline, not on a blocking thread: a config.json write and a line to the spare (a
         // shim is exec'd here only when no spare is alive). The report is awaited below.
-        let begun = self.shims.begin(cfg);
+        let filled = self.log_filled(cfg);
+        let begun = self.shims.begin(filled.as_ref().unwrap_or(cfg));
         let res = match begun {
             Ok(b) => self.await_report(cfg, b).await,
             Err(e) => Err(Box::new(e) as RtError),

@@ -23,6 +23,46 @@ pub struct DaemonConfig {
     /// How long a client may take to send a request's header ("10s", Go duration syntax);
     /// also how long an idle keep-alive connection is kept.
     pub header_read_timeout: String,
+    /// Containers' log rotation unless a service's `logging.options` says otherwise.
+    pub log: LogDefaults,
+}
+
+/// `[log]`: the rotation every container's log gets by default (Docker's `local` driver's).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogDefaults {
+    /// Bytes per file (a number, or a string such as "20m" in Docker's decimal units);
+    /// 0: never rotate.
+    #[serde(deserialize_with = "size")]
+    pub max_size: u64,
+    /// Files kept per container, the one being written included.
+    pub max_file: u32,
+}
+
+impl Default for LogDefaults {
+    fn default() -> Self {
+        LogDefaults {
+            max_size: crate::runtime::log_rotate::DEFAULT_MAX_SIZE,
+            max_file: crate::runtime::log_rotate::DEFAULT_MAX_FILE,
+        }
+    }
+}
+
+fn size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Bytes(u64),
+        Text(String),
+    }
+    match Size::deserialize(d)? {
+        Size::Bytes(b) => Ok(b),
+        Size::Text(t) => crate::spec::human_size(&t).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "invalid size \"{t}\": use a number of bytes or e.g. \"20m\""
+            ))
+        }),
+    }
 }
 
 /// The default `max_connections`: far above what the CLI uses (one per command, plus one
@@ -41,6 +81,7 @@ impl Default for DaemonConfig {
             image_max_unpacked: DEFAULT_IMAGE_MAX_UNPACKED.into(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT.into(),
+            log: LogDefaults::default(),
         }
     }
 }
@@ -76,6 +117,13 @@ impl DaemonConfig {
 
     pub fn parse(text: &str) -> Result<DaemonConfig, String> {
         let cfg: DaemonConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        let bound = crate::runtime::log_rotate::MAX_FILES;
+        if !(1..=bound).contains(&cfg.log.max_file) {
+            return Err(format!(
+                "log.max_file = {}: must be from 1 to {bound}",
+                cfg.log.max_file
+            ));
+        }
         cfg.image_max_unpacked()?;
         cfg.header_read_timeout()?;
         if cfg.max_connections < 2 {
@@ -127,6 +175,22 @@ mod tests {
         assert!(DaemonConfig::parse("image_max_unpacked = \"lots\"").is_err());
         assert!(DaemonConfig::parse("header_read_timeout = \"0s\"").is_err());
         assert!(DaemonConfig::parse("max_connections = 1").is_err());
+    }
+
+    #[test]
+    fn log_rotation_settings() {
+        let c = DaemonConfig::parse("[log]\nmax_size = \"10m\"\nmax_file = 3").expect("parse");
+        assert_eq!(c.log.max_size, 10_000_000);
+        assert_eq!(c.log.max_file, 3);
+        let c = DaemonConfig::parse("[log]\nmax_size = 4096").expect("parse");
+        assert_eq!((c.log.max_size, c.log.max_file), (4096, 5));
+        for bad in [
+            "[log]\nmax_size = \"lots\"",
+            "[log]\nmax_file = 0",
+            "[log]\nmax_fil = 2",
+        ] {
+            assert!(DaemonConfig::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

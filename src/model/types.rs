@@ -52,6 +52,34 @@ pub struct Service {
     /// Device cgroup rules added to Docker's defaults (`device_cgroup_rules:`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub device_cgroup_rules: Vec<super::DeviceRule>,
+    /// `logging`; `None`: the daemon's default (json lines, rotated as rstack.toml says).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logging: Option<Logging>,
+}
+
+/// The most files `max-file` may keep (the runtime's rotation has the same bound).
+pub const MAX_LOG_FILES: u32 = 100;
+
+/// `logging` of a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Logging {
+    pub driver: LogDriver,
+    /// `options.max-size` in bytes; `None`: the daemon's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<u64>,
+    /// `options.max-file`: files kept, the one being written included; `None`: the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_file: Option<u32>,
+}
+
+/// The logging drivers rstack has: both keep docker json-file lines on disk (`local` does not
+/// use Docker's binary format); `none` keeps nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogDriver {
+    JsonFile,
+    Local,
+    None,
 }
 
 impl Service {
@@ -78,6 +106,7 @@ impl Service {
             x_rstack: ServiceExtensions::default(),
             devices: Vec::new(),
             device_cgroup_rules: Vec::new(),
+            logging: None,
         }
     }
 }

@@ -5,10 +5,10 @@
 //! image's; the hostname defaults to the short container id.
 
 use crate::image::ResolvedImage;
-use crate::model::Service;
+use crate::model::{LogDriver, Service};
 use crate::runtime::config::{
-    ContainerConfig, DeviceConfig, MountConfig, ProcessConfig, ROOT_DIRS, ResourceConfig,
-    RootConfig,
+    ContainerConfig, DeviceConfig, LogConfig, MountConfig, ProcessConfig, ROOT_DIRS,
+    ResourceConfig, RootConfig,
 };
 use crate::runtime::devices::{ACC_MKNOD, ACC_READ, ACC_WRITE, DevKind, Rule};
 use std::path::Path;
@@ -131,6 +131,7 @@ pub fn container_config(
             .iter()
             .map(device_rule)
             .collect(),
+        log: log_config(service),
     })
 }
 
@@ -148,6 +149,18 @@ fn device_rule(r: &crate::model::DeviceRule) -> Rule {
         _ => a,
     });
     Rule::allow(kind, r.major, r.minor, access)
+}
+
+/// `logging` as the shim applies it; what the service leaves unset is the daemon's default.
+fn log_config(service: &Service) -> LogConfig {
+    match &service.logging {
+        None => LogConfig::default(),
+        Some(l) => LogConfig {
+            disabled: l.driver == LogDriver::None,
+            max_size: l.max_size,
+            max_file: l.max_file,
+        },
+    }
 }
 
 fn argv(service: &Service, image: &ResolvedImage, command: Option<&[String]>) -> Vec<String> {

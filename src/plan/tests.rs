@@ -79,6 +79,35 @@ fn no_command_is_an_error_naming_the_service() {
 }
 
 #[test]
+fn logging_reaches_the_runtime_and_is_absent_where_unset() {
+    use crate::model::{LogDriver, Logging};
+    let img = image(None, Some(&["sh"]));
+    let mut svc = service("api");
+    // Unset: nothing new in the hashed service nor in config.json (no recreate on upgrade).
+    let json = serde_json::to_string(&svc).expect("json");
+    assert!(!json.contains("logging"), "{json}");
+    let c = cfg(&svc, &img);
+    assert!(c.log.is_default());
+    assert!(!serde_json::to_string(&c).expect("json").contains("\"log\""));
+    svc.logging = Some(Logging {
+        driver: LogDriver::Local,
+        max_size: Some(10_000_000),
+        max_file: Some(3),
+    });
+    let c = cfg(&svc, &img);
+    assert_eq!(
+        (c.log.disabled, c.log.max_size, c.log.max_file),
+        (false, Some(10_000_000), Some(3))
+    );
+    svc.logging = Some(Logging {
+        driver: LogDriver::None,
+        max_size: None,
+        max_file: None,
+    });
+    assert!(cfg(&svc, &img).log.disabled);
+}
+
+#[test]
 fn env_limits_and_mounts_are_translated() {
     let img = image(None, Some(&["sh"]));
     let mut svc = service("api");

@@ -576,6 +576,8 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         let mut rec = self.new_record(stack, service, img, Some(cmd))?;
         rec.auto_remove = rm;
         rec.config.root.volatile = rm;
+        // `run` relays the container's output from its log, so a one-off always keeps one.
+        rec.config.log.disabled = false;
         rec.config.process.tty = tty;
         Ok(rec)
     }

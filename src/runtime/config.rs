@@ -34,6 +34,9 @@ pub struct ContainerConfig {
     /// Device cgroup rules after Docker's defaults and the devices' (`device_cgroup_rules:`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub device_rules: Vec<super::devices::Rule>,
+    /// How the shim keeps container.log (rotation, or no log at all).
+    #[serde(default, skip_serializing_if = "LogConfig::is_default")]
+    pub log: LogConfig,
 }
 
 /// A host device given to the container: its node is made at `path` with the host node's
@@ -46,6 +49,28 @@ pub struct DeviceConfig {
     pub path: String,
     /// cgroup permissions, letters from `rwm`.
     pub access: String,
+}
+
+/// The container's log: docker json-file lines in `container.log`, rotated by size.
+/// Unset sizes are the daemon's defaults, which it fills in before the start (`[log]` in
+/// rstack.toml); a shim that still finds them unset uses `log_rotate`'s built-in defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogConfig {
+    /// `logging.driver: none`: output is discarded, nothing is written.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
+    /// Bytes a file may reach before it is rotated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<u64>,
+    /// Files kept in all, the one being written included (Docker's `max-file`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_file: Option<u32>,
+}
+
+impl LogConfig {
+    pub fn is_default(&self) -> bool {
+        *self == LogConfig::default()
+    }
 }
 
 /// Overlay root: image layers below (topmost first), the container's own upper/work dirs.

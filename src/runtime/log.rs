@@ -2,7 +2,6 @@
 //! `{"stream":"stdout","time":"<RFC3339 ns, UTC>","log":"<line incl. \n>"}`.
 
 use serde::Serialize;
-use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Docker splits lines longer than this into several records.
@@ -13,6 +12,29 @@ struct Entry<'a> {
     stream: &'a str,
     time: &'a str,
     log: &'a str,
+}
+
+/// Where records go: each call is one whole record (a JSON line with its newline), so a
+/// rotating writer can start a new file between records, never inside one.
+pub trait Records {
+    fn record(&mut self, rec: &[u8]) -> std::io::Result<()>;
+}
+
+impl Records for Vec<u8> {
+    fn record(&mut self, rec: &[u8]) -> std::io::Result<()> {
+        self.extend_from_slice(rec);
+        Ok(())
+    }
+}
+
+/// `None`: the log is off (`logging.driver: none`), records are dropped.
+impl<R: Records> Records for Option<R> {
+    fn record(&mut self, rec: &[u8]) -> std::io::Result<()> {
+        match self {
+            Some(r) => r.record(rec),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Splits one stream into lines and appends them as JSON records.
@@ -30,7 +52,7 @@ impl StreamLog {
     }
 
     /// Emits every complete line in `data` (and over-long partial lines); keeps the rest.
-    pub fn feed(&mut self, data: &[u8], out: &mut impl Write) -> std::io::Result<()> {
+    pub fn feed(&mut self, data: &[u8], out: &mut impl Records) -> std::io::Result<()> {
         self.partial.extend_from_slice(data);
         let now = rfc3339_nanos(SystemTime::now());
         let mut start = 0;
@@ -48,7 +70,7 @@ impl StreamLog {
     }
 
     /// At EOF: the last line without a newline is still a record.
-    pub fn finish(&mut self, out: &mut impl Write) -> std::io::Result<()> {
+    pub fn finish(&mut self, out: &mut impl Records) -> std::io::Result<()> {
         if !self.partial.is_empty() {
             let now = rfc3339_nanos(SystemTime::now());
             write_entry(out, self.name, &now, &self.partial)?;
@@ -58,7 +80,12 @@ impl StreamLog {
     }
 }
 
-fn write_entry(out: &mut impl Write, stream: &str, time: &str, line: &[u8]) -> std::io::Result<()> {
+fn write_entry(
+    out: &mut impl Records,
+    stream: &str,
+    time: &str,
+    line: &[u8],
+) -> std::io::Result<()> {
     let log = String::from_utf8_lossy(line);
     let mut buf = serde_json::to_vec(&Entry {
         stream,
@@ -67,7 +94,7 @@ fn write_entry(out: &mut impl Write, stream: &str, time: &str, line: &[u8]) -> s
     })
     .map_err(std::io::Error::other)?;
     buf.push(b'\n');
-    out.write_all(&buf)
+    out.record(&buf)
 }
 
 /// `2026-11-28T06:43:05.123456789Z`.

@@ -16,6 +16,7 @@ pub mod exec;
 pub mod init;
 pub mod launch;
 pub mod log;
+pub mod log_rotate;
 pub mod mounts;
 pub mod rlimit;
 pub mod rootfs;
@@ -40,5 +41,5 @@ pub use launch::{
 };
 pub use selfexe::SelfExe;
 pub use shim::parse_exit_report;
-pub use shim::{RESIZE_FIFO, STDIN_FIFO, shim_main};
+pub use shim::{LOG_FILE, RESIZE_FIFO, STDIN_FIFO, shim_main};
 pub use signal::{parse_signal, signal};

@@ -9,8 +9,8 @@ use super::config::{ContainerConfig, ExitStatus};
 use super::error::{Result, RuntimeError};
 use super::init::{ChildFds, child_main};
 use super::log::StreamLog;
+use super::log_rotate::{DEFAULT_MAX_FILE, DEFAULT_MAX_SIZE, RotatingLog};
 use super::sys;
-use std::io::Write;
 use std::os::fd::RawFd;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -347,18 +347,7 @@ fn spawn(cfg: &ContainerConfig, cgroup: &Cgroup) -> Result<Spawned> {
 
 /// Pumps logs and reaps until the container init exits, then records and tears down.
 fn supervise(run: Running) {
-    let log_path = run.cfg.state_dir.join("container.log");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path);
-    let mut out: Box<dyn Write> = match file {
-        Ok(f) => Box::new(std::io::BufWriter::with_capacity(64 * 1024, f)),
-        Err(e) => {
-            eprintln!("rstack shim: open {}: {e}", log_path.display());
-            Box::new(std::io::sink())
-        }
-    };
+    let mut out = open_log(&run.cfg);
     let mut streams = [StreamLog::new("stdout"), StreamLog::new("stderr")];
     let mut fds = [run.stdout_r, run.stderr_r];
     let mut tty_input = run.tty_input;
@@ -447,7 +436,7 @@ fn supervise(run: Running) {
                 fds[i] = -1;
             }
         }
-        let _ = out.flush();
+        flush_log(&mut out);
         if pfds[2].revents != 0 {
             let mut si = [0u8; 128];
             // SAFETY: draining the nonblocking signalfd into a siginfo-sized buffer.
@@ -473,7 +462,7 @@ fn supervise(run: Running) {
             sys::close(fds[i]);
         }
     }
-    let _ = out.flush();
+    flush_log(&mut out);
     let (code, signal) = sys::wait_status(status.unwrap_or(0));
     let exit = ExitStatus {
         code,
@@ -501,6 +490,29 @@ fn supervise(run: Running) {
         eprintln!("rstack shim: {e}");
     }
 }
+
+/// container.log, rotated as the config says; `None` when the log is off (`driver: none`)
+/// or cannot be opened (the container runs anyway, as its output is not its purpose).
+fn open_log(cfg: &ContainerConfig) -> Option<RotatingLog> {
+    if cfg.log.disabled {
+        return None;
+    }
+    let path = cfg.state_dir.join(LOG_FILE);
+    let max_size = cfg.log.max_size.unwrap_or(DEFAULT_MAX_SIZE);
+    let max_file = cfg.log.max_file.unwrap_or(DEFAULT_MAX_FILE);
+    RotatingLog::open(&path, max_size, max_file)
+        .inspect_err(|e| eprintln!("rstack shim: open {}: {e}", path.display()))
+        .ok()
+}
+
+fn flush_log(out: &mut Option<RotatingLog>) {
+    if let Some(Err(e)) = out.as_mut().map(RotatingLog::flush) {
+        eprintln!("rstack shim: writing the log: {e}");
+    }
+}
+
+/// The log file's name inside a container's state directory; rotated files add `.1`, `.2`...
+pub const LOG_FILE: &str = "container.log";
 
 /// The niceness a shim tears down at, once it has reported the exit.
 const TEARDOWN_NICE: i32 = 10;

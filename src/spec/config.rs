@@ -31,6 +31,7 @@ const RENDERED: &[&str] = &[
     "init",
     "tmpfs",
     "devices",
+    "logging",
     "ports",
     "volumes",
     "networks",
@@ -345,6 +346,9 @@ fn service_json(loaded: &Loaded, svc: &Service, node: Option<&Node>) -> Value {
             .collect();
         m.insert("devices".into(), Value::Array(list));
     }
+    if let Some(l) = node.and_then(|n| n.get("logging")) {
+        m.insert("logging".into(), logging_json(l));
+    }
     let home = loaded.home.as_deref();
     if let Some(ports) = node.and_then(|n| n.get("ports")).and_then(Node::as_seq) {
         let mut out = Vec::new();
@@ -435,6 +439,35 @@ fn service_json(loaded: &Loaded, svc: &Service, node: Option<&Node>) -> Value {
         if !RENDERED.contains(&key.as_str()) && !m.contains_key(&key) {
             m.insert(key, node_json(v));
         }
+    }
+    Value::Object(m)
+}
+
+/// `logging` as Compose prints it: option values are strings (`max-file: 3` -> "3"), in
+/// key order.
+fn logging_json(n: &Node) -> Value {
+    let mut m = Map::new();
+    let Value::Object(src) = node_json(n) else {
+        return node_json(n);
+    };
+    for (k, v) in src {
+        let v = match (k.as_str(), v) {
+            ("options", Value::Object(opts)) => {
+                let mut sorted: Vec<(String, Value)> = opts.into_iter().collect();
+                sorted.sort_by(|a, b| a.0.cmp(&b.0));
+                Value::Object(
+                    sorted
+                        .into_iter()
+                        .map(|(k, v)| match v {
+                            Value::Number(n) => (k, json!(n.to_string())),
+                            other => (k, other),
+                        })
+                        .collect(),
+                )
+            }
+            (_, v) => v,
+        };
+        m.insert(k, v);
     }
     Value::Object(m)
 }

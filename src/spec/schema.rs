@@ -91,6 +91,23 @@ fn implemented(key: &str) -> Value {
                 {"type": "object", "properties": {"path": {"type": "string"}, "required": boolish(), "format": {"type": "string"}}, "required": ["path"]}
             ]}}
         ]}),
+        "logging" => json!({
+            "type": "object",
+            "properties": {
+                "driver": {"enum": ["json-file", "local", "none"]},
+                "options": {
+                    "type": "object",
+                    "properties": {
+                        "max-size": {"type": ["string", "integer"]},
+                        "max-file": {"type": ["string", "integer"]},
+                        "compress": {"type": ["string", "boolean"]}
+                    },
+                    "additionalProperties": false
+                }
+            },
+            "patternProperties": {"^x-": {}},
+            "additionalProperties": false
+        }),
         "profiles" => json!({"type": "array", "items": {"type": "string"}}),
         "extends" => json!({"oneOf": [
             {"type": "string"},

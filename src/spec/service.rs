@@ -100,6 +100,7 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
             "device_cgroup_rules" => {
                 svc.device_cgroup_rules = super::devices::cgroup_rules(cx, &path, v)
             }
+            "logging" => svc.logging = super::logging::logging(cx, &path, v),
             "x-rstack" => svc.x_rstack = x_rstack(cx, &path, v),
             "ports" | "volumes" => {
                 // Not run yet, but a malformed entry is still an error, as in Compose.

@@ -7,6 +7,7 @@ mod include_tests;
 mod interp_tests;
 mod load_errors;
 mod load_keys;
+mod logging_tests;
 mod merge_tests;
 mod mutate;
 mod parity;
