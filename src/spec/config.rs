@@ -304,7 +304,7 @@ fn service_json(loaded: &Loaded, svc: &Service, node: Option<&Node>) -> Value {
     if let Some(hc_node) = node.and_then(|n| n.get("healthcheck")) {
         m.insert("healthcheck".into(), healthcheck_json(svc, hc_node));
     }
-    if let Some(mem) = svc.resources.memory.filter(|_| has("mem_limit")) {
+    if let Some(mem) = svc.resources.memory.filter(|m| *m > 0 && has("mem_limit")) {
         m.insert("mem_limit".into(), json!(mem.to_string()));
     }
     if let Some(c) = svc.resources.cpus.filter(|_| has("cpus")) {
