@@ -81,6 +81,8 @@ impl Fixture {
             masked_paths: runtime::docker_default_masked_paths(),
             readonly_paths: runtime::docker_default_readonly_paths(),
             state_dir: base.join("state"),
+            seccomp: Default::default(),
+            seccomp_filter: None,
         };
         Fixture {
             base,
@@ -334,6 +336,7 @@ fn exec_runs_inside_the_container() {
         user: None,
         capabilities: runtime::docker_default_capabilities(),
         no_new_privileges: true,
+        seccomp_filter: None,
         tty: None,
         resize_fifo: None,
     };

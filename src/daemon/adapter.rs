@@ -28,11 +28,18 @@ pub struct NativeRuntime {
     /// before it tears down, so a new run of the same container (same cgroup path and
     /// directories) and its release or removal first wait here for the shim to be gone.
     shims_alive: Arc<std::sync::Mutex<HashMap<String, Arc<AsyncFd<OwnedFd>>>>>,
+    /// Seccomp filters compiled once per daemon, by profile and capability set.
+    seccomp: runtime::seccomp::FilterCache,
 }
 
 impl NativeRuntime {
-    /// `spare_dirs`: where container directories are made ahead of their start.
-    pub fn new(exe: SelfExe, spare_dirs: Option<std::path::PathBuf>) -> NativeRuntime {
+    /// `spare_dirs`: where container directories are made ahead of their start;
+    /// `seccomp_dir`: where compiled seccomp filters are written.
+    pub fn new(
+        exe: SelfExe,
+        spare_dirs: Option<std::path::PathBuf>,
+        seccomp_dir: std::path::PathBuf,
+    ) -> NativeRuntime {
         let shims = Arc::new(ShimPool::new(exe, spare_dirs));
         shims.refill();
         NativeRuntime {
@@ -40,7 +47,15 @@ impl NativeRuntime {
             stdin_holds: Default::default(),
             resize_holds: Default::default(),
             shims_alive: Default::default(),
+            seccomp: runtime::seccomp::FilterCache::new(seccomp_dir),
         }
+    }
+
+    /// The compiled seccomp filter file for this container's processes (`None`: unconfined).
+    fn seccomp_filter(&self, cfg: &ContainerConfig) -> Result<Option<std::path::PathBuf>, RtError> {
+        Ok(self
+            .seccomp
+            .filter_for(&cfg.seccomp, &cfg.process.capabilities)?)
     }
 
     /// Waits until the shim of an earlier run of this container has torn down.
@@ -287,6 +302,10 @@ fn recorded_or_lost(state_dir: &std::path::Path) -> ExitStatus {
 impl Runtime for NativeRuntime {
     async fn start(&self, cfg: &ContainerConfig) -> Result<Running, RtError> {
         self.wait_shim_gone(&cfg.id).await;
+        // Compiled at the first start with this profile and capability set only.
+        let mut cfg = cfg.clone();
+        cfg.seccomp_filter = self.seccomp_filter(&cfg)?;
+        let cfg = &cfg;
         if cfg.process.stdin {
             let hold = fifo(&cfg.state_dir.join(runtime::STDIN_FIFO))?;
             self.holds().insert(cfg.id.clone(), hold);
@@ -380,6 +399,7 @@ impl Runtime for NativeRuntime {
             user: spec.user.clone(),
             capabilities: cfg.process.capabilities.clone(),
             no_new_privileges: cfg.process.no_new_privileges,
+            seccomp_filter: self.seccomp_filter(cfg)?,
             tty: spec.tty,
             resize_fifo: resize.as_ref().map(|(_, p)| p.clone()),
         };

@@ -61,7 +61,11 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
     std::fs::create_dir_all(&containers)
         .with_context(|| format!("creating {}", containers.display()))?;
     let engine = Arc::new(Engine::new(
-        Arc::new(NativeRuntime::new(exe, Some(spare.clone()))),
+        Arc::new(NativeRuntime::new(
+            exe,
+            Some(spare.clone()),
+            root.join("seccomp"),
+        )),
         Images(images.clone()),
         store,
         containers,

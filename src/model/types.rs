@@ -46,6 +46,23 @@ pub struct Service {
     pub init: bool,
     /// rstack extensions (`x-rstack` on the service).
     pub x_rstack: ServiceExtensions,
+    /// `security_opt: seccomp=...`; absent means Docker's default profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<SeccompProfile>,
+    /// `security_opt: no-new-privileges[:true|false]`; absent means rstack's default (set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_new_privileges: Option<bool>,
+}
+
+/// A service's own seccomp profile (`security_opt`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeccompProfile {
+    /// `seccomp=unconfined`: no filter.
+    Unconfined,
+    /// `seccomp=FILE.json`: the file's text (Docker's JSON format), read by the loader so the
+    /// daemon never opens a path the client names.
+    Json(String),
 }
 
 impl Service {
@@ -70,6 +87,8 @@ impl Service {
             tmpfs: Vec::new(),
             init: false,
             x_rstack: ServiceExtensions::default(),
+            seccomp: None,
+            no_new_privileges: None,
         }
     }
 }

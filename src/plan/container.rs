@@ -5,9 +5,9 @@
 //! image's; the hostname defaults to the short container id.
 
 use crate::image::ResolvedImage;
-use crate::model::Service;
+use crate::model::{SeccompProfile, Service};
 use crate::runtime::config::{
-    ContainerConfig, MountConfig, ProcessConfig, ROOT_DIRS, ResourceConfig, RootConfig,
+    ContainerConfig, MountConfig, ProcessConfig, ROOT_DIRS, ResourceConfig, RootConfig, Seccomp,
 };
 use std::path::Path;
 
@@ -76,7 +76,8 @@ pub fn container_config(
                 .or_else(|| image.config.user.clone())
                 .filter(|u| !u.is_empty()),
             capabilities: crate::runtime::docker_default_capabilities(),
-            no_new_privileges: true,
+            // rstack sets no_new_privs unless the service turns it off (Docker's default is off).
+            no_new_privileges: service.no_new_privileges.unwrap_or(true),
             rlimits: crate::runtime::default_rlimits(),
             // One-off containers (`run`, given a command override) read the client's stdin.
             stdin: command.is_some(),
@@ -115,6 +116,13 @@ pub fn container_config(
         masked_paths: crate::runtime::docker_default_masked_paths(),
         readonly_paths: crate::runtime::docker_default_readonly_paths(),
         state_dir: state.to_path_buf(),
+        seccomp: match &service.seccomp {
+            None => Seccomp::Default,
+            Some(SeccompProfile::Unconfined) => Seccomp::Unconfined,
+            Some(SeccompProfile::Json(text)) => Seccomp::Profile(text.clone()),
+        },
+        // Compiled and named by the daemon at the start.
+        seccomp_filter: None,
     })
 }
 

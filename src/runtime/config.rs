@@ -28,6 +28,32 @@ pub struct ContainerConfig {
     pub readonly_paths: Vec<String>,
     /// Directory holding config.json, the log, pid and exit files.
     pub state_dir: PathBuf,
+    /// The seccomp profile; absent means Docker's default profile.
+    #[serde(default, skip_serializing_if = "Seccomp::is_default")]
+    pub seccomp: Seccomp,
+    /// The compiled filter for `seccomp` (`runtime::seccomp::FilterCache`), set by the daemon
+    /// at each start. Without it, the shim compiles `seccomp` itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp_filter: Option<PathBuf>,
+}
+
+/// Which seccomp profile a container runs under (`security_opt: seccomp=...`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Seccomp {
+    /// Docker's default profile.
+    #[default]
+    Default,
+    /// No filter.
+    Unconfined,
+    /// A profile in Docker's JSON format, as text.
+    Profile(String),
+}
+
+impl Seccomp {
+    pub fn is_default(&self) -> bool {
+        *self == Seccomp::Default
+    }
 }
 
 /// Overlay root: image layers below (topmost first), the container's own upper/work dirs.

@@ -18,6 +18,7 @@ pub mod log;
 pub mod mounts;
 pub mod rlimit;
 pub mod rootfs;
+pub mod seccomp;
 pub mod selfexe;
 pub mod shim;
 pub mod signal;

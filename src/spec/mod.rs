@@ -24,6 +24,7 @@ mod limits;
 mod load;
 mod merge;
 mod schema;
+mod security;
 mod service;
 mod shortsyntax;
 mod source;
