@@ -156,6 +156,64 @@ fn position_of(text: &str, needle: &str) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::{Diagnostics, LoadOptions, Loaded, MemFs, load};
+
+    fn load_with(opts: &str, files: &[(&str, &str)]) -> Result<Loaded, Diagnostics> {
+        let yaml = format!("services:\n  s:\n    image: img\n    security_opt: {opts}\n");
+        let mut fs = MemFs::new().with("/p/compose.yaml", yaml);
+        for (p, t) in files {
+            fs.insert(*p, *t);
+        }
+        let o = LoadOptions {
+            working_dir: PathBuf::from("/p"),
+            ..LoadOptions::default()
+        };
+        load(&o, &fs)
+    }
+
+    #[test]
+    fn options_reach_the_model() {
+        let svc = |l: Loaded| l.stack.services["s"].clone();
+        let s = svc(load_with("[seccomp=unconfined, no-new-privileges:false]", &[]).unwrap());
+        assert_eq!(s.seccomp, Some(SeccompProfile::Unconfined));
+        assert_eq!(s.no_new_privileges, Some(false));
+        let s = svc(load_with("[no-new-privileges]", &[]).unwrap());
+        assert_eq!((s.seccomp, s.no_new_privileges), (None, Some(true)));
+        let text = r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#;
+        let s = svc(load_with("[\"seccomp:prof/p.json\"]", &[("/p/prof/p.json", text)]).unwrap());
+        assert_eq!(s.seccomp, Some(SeccompProfile::Json(text.into())));
+        // Not set: nothing in the model, so the config hash of such a service is unchanged.
+        let s = svc(load_with("[]", &[]).unwrap());
+        assert_eq!((s.seccomp.clone(), s.no_new_privileges), (None, None));
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(!json.contains("seccomp") && !json.contains("no_new_privileges"));
+    }
+
+    #[test]
+    fn unsupported_options_warn_and_bad_ones_fail_at_their_place() {
+        let l = load_with("[label=disable, apparmor=x]", &[]).unwrap();
+        assert_eq!(l.warnings.len(), 2, "{:?}", l.warnings);
+        assert!(l.warnings[0].message.contains("not supported yet"));
+        assert_eq!((l.warnings[0].line, l.warnings[0].col), (4, 20));
+        let e = load_with("[seccomp=missing.json]", &[]).unwrap_err();
+        let e: Vec<_> = e.errors().collect();
+        assert!(
+            e[0].message
+                .contains("cannot read seccomp profile /p/missing.json")
+        );
+        assert_eq!((e[0].file.as_str(), e[0].line), ("compose.yaml", 4));
+        let e = load_with("[no-new-privileges:maybe, bogus]", &[]).unwrap_err();
+        assert_eq!(e.errors().count(), 2);
+        let bad = "{\n \"defaultAction\": \"SCMP_ACT_ERRNO\",\n \"syscalls\": [{\"names\": [\"nope\"], \"action\": \"SCMP_ACT_ALLOW\"}]}";
+        let e = load_with("[seccomp=p.json]", &[("/p/p.json", bad)]).unwrap_err();
+        let e: Vec<_> = e.errors().collect();
+        assert_eq!((e[0].file.as_str(), e[0].line, e[0].col), ("p.json", 3, 26));
+        assert!(
+            e[0].message.contains("unknown system call \"nope\""),
+            "{}",
+            e[0].message
+        );
+    }
 
     #[test]
     fn positions_are_one_based() {
