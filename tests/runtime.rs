@@ -84,6 +84,8 @@ impl Fixture {
             devices: Vec::new(),
             device_rules: Vec::new(),
             log: Default::default(),
+            seccomp: Default::default(),
+            seccomp_filter: None,
         };
         Fixture {
             base,
@@ -337,6 +339,7 @@ fn exec_runs_inside_the_container() {
         user: None,
         capabilities: runtime::docker_default_capabilities(),
         no_new_privileges: true,
+        seccomp_filter: None,
         tty: None,
         resize_fifo: None,
     };

@@ -31,11 +31,18 @@ pub struct NativeRuntime {
     shims_alive: Arc<std::sync::Mutex<HashMap<String, Arc<AsyncFd<OwnedFd>>>>>,
     /// Log rotation for the containers whose service sets none (`[log]` in rstack.toml).
     log_defaults: LogDefaults,
+    /// Seccomp filters compiled once per daemon, by profile and capability set.
+    seccomp: runtime::seccomp::FilterCache,
 }
 
 impl NativeRuntime {
-    /// `spare_dirs`: where container directories are made ahead of their start.
-    pub fn new(exe: SelfExe, spare_dirs: Option<std::path::PathBuf>) -> NativeRuntime {
+    /// `spare_dirs`: where container directories are made ahead of their start;
+    /// `seccomp_dir`: where compiled seccomp filters are written.
+    pub fn new(
+        exe: SelfExe,
+        spare_dirs: Option<std::path::PathBuf>,
+        seccomp_dir: std::path::PathBuf,
+    ) -> NativeRuntime {
         let shims = Arc::new(ShimPool::new(exe, spare_dirs));
         shims.refill();
         NativeRuntime {
@@ -44,6 +51,7 @@ impl NativeRuntime {
             resize_holds: Default::default(),
             shims_alive: Default::default(),
             log_defaults: LogDefaults::default(),
+            seccomp: runtime::seccomp::FilterCache::new(seccomp_dir),
         }
     }
 
@@ -53,16 +61,18 @@ impl NativeRuntime {
         self
     }
 
-    /// `cfg` with the daemon's log rotation where the service sets none; the shim reads it
+    /// Fills in the daemon's log rotation where the service sets none; the shim reads it
     /// from config.json, the record keeps the service's own settings.
-    fn log_filled(&self, cfg: &ContainerConfig) -> Option<ContainerConfig> {
-        if cfg.log.max_size.is_some() && cfg.log.max_file.is_some() {
-            return None;
-        }
-        let mut c = cfg.clone();
-        c.log.max_size.get_or_insert(self.log_defaults.max_size);
-        c.log.max_file.get_or_insert(self.log_defaults.max_file);
-        Some(c)
+    fn fill_log_defaults(&self, cfg: &mut ContainerConfig) {
+        cfg.log.max_size.get_or_insert(self.log_defaults.max_size);
+        cfg.log.max_file.get_or_insert(self.log_defaults.max_file);
+    }
+
+    /// The compiled seccomp filter file for this container's processes (`None`: unconfined).
+    fn seccomp_filter(&self, cfg: &ContainerConfig) -> Result<Option<std::path::PathBuf>, RtError> {
+        Ok(self
+            .seccomp
+            .filter_for(&cfg.seccomp, &cfg.process.capabilities)?)
     }
 
     /// Waits until the shim of an earlier run of this container has torn down.
@@ -343,6 +353,11 @@ async fn recorded_or_lost(cfg: ContainerConfig) -> ExitStatus {
 impl Runtime for NativeRuntime {
     async fn start(&self, cfg: &ContainerConfig) -> Result<Running, RtError> {
         self.wait_shim_gone(&cfg.id).await;
+        // Compiled at the first start with this profile and capability set only.
+        let mut cfg = cfg.clone();
+        cfg.seccomp_filter = self.seccomp_filter(&cfg)?;
+        self.fill_log_defaults(&mut cfg);
+        let cfg = &cfg;
         if cfg.process.stdin {
             let hold = fifo(&cfg.state_dir.join(runtime::STDIN_FIFO))?;
             self.holds().insert(cfg.id.clone(), hold);
@@ -353,8 +368,7 @@ impl Runtime for NativeRuntime {
         }
         // Inline, not on a blocking thread: a config.json write and a line to the spare (a
         // shim is exec'd here only when no spare is alive). The report is awaited below.
-        let filled = self.log_filled(cfg);
-        let begun = self.shims.begin(filled.as_ref().unwrap_or(cfg));
+        let begun = self.shims.begin(cfg);
         let res = match begun {
             Ok(b) => self.await_report(cfg, b).await,
             Err(e) => Err(Box::new(e) as RtError),
@@ -437,6 +451,7 @@ impl Runtime for NativeRuntime {
             user: spec.user.clone(),
             capabilities: cfg.process.capabilities.clone(),
             no_new_privileges: cfg.process.no_new_privileges,
+            seccomp_filter: self.seccomp_filter(cfg)?,
             tty: spec.tty,
             resize_fifo: resize.as_ref().map(|(_, p)| p.clone()),
         };

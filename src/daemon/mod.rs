@@ -68,7 +68,10 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
     std::fs::create_dir_all(&containers)
         .with_context(|| format!("creating {}", containers.display()))?;
     let engine = Arc::new(Engine::new(
-        Arc::new(NativeRuntime::new(exe, Some(spare.clone())).with_log_defaults(cfg.log)),
+        Arc::new(
+            NativeRuntime::new(exe, Some(spare.clone()), root.join("seccomp"))
+                .with_log_defaults(cfg.log),
+        ),
         Images(images.clone()),
         store,
         containers,

@@ -55,6 +55,12 @@ pub struct Service {
     /// `logging`; `None`: the daemon's default (json lines, rotated as rstack.toml says).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logging: Option<Logging>,
+    /// `security_opt: seccomp=...`; absent means Docker's default profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<SeccompProfile>,
+    /// `security_opt: no-new-privileges[:true|false]`; absent means rstack's default (set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_new_privileges: Option<bool>,
 }
 
 /// The most files `max-file` may keep (the runtime's rotation has the same bound).
@@ -82,6 +88,17 @@ pub enum LogDriver {
     None,
 }
 
+/// A service's own seccomp profile (`security_opt`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeccompProfile {
+    /// `seccomp=unconfined`: no filter.
+    Unconfined,
+    /// `seccomp=FILE.json`: the file's text (Docker's JSON format), read by the loader so the
+    /// daemon never opens a path the client names.
+    Json(String),
+}
+
 impl Service {
     /// A service running `image` with every other key at its Compose default.
     pub fn new(name: impl Into<String>, image: impl Into<String>) -> Service {
@@ -107,6 +124,8 @@ impl Service {
             devices: Vec::new(),
             device_cgroup_rules: Vec::new(),
             logging: None,
+            seccomp: None,
+            no_new_privileges: None,
         }
     }
 }

@@ -5,10 +5,10 @@
 //! image's; the hostname defaults to the short container id.
 
 use crate::image::ResolvedImage;
-use crate::model::{LogDriver, Service};
+use crate::model::{LogDriver, SeccompProfile, Service};
 use crate::runtime::config::{
     ContainerConfig, DeviceConfig, LogConfig, MountConfig, ProcessConfig, ROOT_DIRS,
-    ResourceConfig, RootConfig,
+    ResourceConfig, RootConfig, Seccomp,
 };
 use crate::runtime::devices::{ACC_MKNOD, ACC_READ, ACC_WRITE, DevKind, Rule};
 use std::path::Path;
@@ -79,7 +79,8 @@ pub fn container_config(
                 .or_else(|| image.config.user.clone())
                 .filter(|u| !u.is_empty()),
             capabilities: crate::runtime::docker_default_capabilities(),
-            no_new_privileges: true,
+            // rstack sets no_new_privs unless the service turns it off (Docker's default is off).
+            no_new_privileges: service.no_new_privileges.unwrap_or(true),
             rlimits: crate::runtime::default_rlimits(),
             // One-off containers (`run`, given a command override) read the client's stdin.
             stdin: command.is_some(),
@@ -132,6 +133,13 @@ pub fn container_config(
             .map(device_rule)
             .collect(),
         log: log_config(service),
+        seccomp: match &service.seccomp {
+            None => Seccomp::Default,
+            Some(SeccompProfile::Unconfined) => Seccomp::Unconfined,
+            Some(SeccompProfile::Json(text)) => Seccomp::Profile(text.clone()),
+        },
+        // Compiled and named by the daemon at the start.
+        seccomp_filter: None,
     })
 }
 

@@ -206,3 +206,26 @@ fn diff_keeps_unchanged_and_recreates_changed() {
     assert!(matches!(acts[0], Action::Recreate { .. }));
     assert_eq!(acts.last(), Some(&Action::RemoveOrphan { id: "io".into() }));
 }
+
+#[test]
+fn security_options_reach_the_container_config() {
+    use crate::model::SeccompProfile;
+    use crate::runtime::config::Seccomp;
+    let img = image(None, Some(&["sh"]));
+    let mut svc = service("api");
+    let plain = cfg(&svc, &img);
+    assert_eq!(plain.seccomp, Seccomp::Default);
+    assert!(plain.process.no_new_privileges);
+    // The default leaves config.json (and stored records) as they were.
+    let json = serde_json::to_string(&plain).unwrap();
+    assert!(!json.contains("seccomp"), "{json}");
+    let hash = config_hash(&svc, "sha256:abc");
+    svc.seccomp = Some(SeccompProfile::Unconfined);
+    svc.no_new_privileges = Some(false);
+    let c = cfg(&svc, &img);
+    assert_eq!(c.seccomp, Seccomp::Unconfined);
+    assert!(!c.process.no_new_privileges);
+    assert_ne!(config_hash(&svc, "sha256:abc"), hash);
+    svc.seccomp = Some(SeccompProfile::Json("{}".into()));
+    assert_eq!(cfg(&svc, &img).seccomp, Seccomp::Profile("{}".into()));
+}

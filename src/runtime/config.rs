@@ -37,6 +37,13 @@ pub struct ContainerConfig {
     /// How the shim keeps container.log (rotation, or no log at all).
     #[serde(default, skip_serializing_if = "LogConfig::is_default")]
     pub log: LogConfig,
+    /// The seccomp profile; absent means Docker's default profile.
+    #[serde(default, skip_serializing_if = "Seccomp::is_default")]
+    pub seccomp: Seccomp,
+    /// The compiled filter for `seccomp` (`runtime::seccomp::FilterCache`), set by the daemon
+    /// at each start. Without it, the shim compiles `seccomp` itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp_filter: Option<PathBuf>,
 }
 
 /// A host device given to the container: its node is made at `path` with the host node's
@@ -70,6 +77,25 @@ pub struct LogConfig {
 impl LogConfig {
     pub fn is_default(&self) -> bool {
         *self == LogConfig::default()
+    }
+}
+
+/// Which seccomp profile a container runs under (`security_opt: seccomp=...`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Seccomp {
+    /// Docker's default profile.
+    #[default]
+    Default,
+    /// No filter.
+    Unconfined,
+    /// A profile in Docker's JSON format, as text.
+    Profile(String),
+}
+
+impl Seccomp {
+    pub fn is_default(&self) -> bool {
+        *self == Seccomp::Default
     }
 }
 

@@ -36,6 +36,8 @@ pub enum RuntimeError {
     Start(String),
     #[error("container process {0} is not running")]
     NotRunning(i32),
+    #[error("seccomp: {0}")]
+    Seccomp(String),
     #[error("invalid argument: {0}")]
     Invalid(String),
 }

@@ -26,6 +26,10 @@ pub struct ExecSpec {
     /// Run on a new pseudo-terminal of this size (rows, columns) instead of plain pipes.
     #[serde(default)]
     pub tty: Option<(u16, u16)>,
+    /// The container's compiled seccomp filter (`ContainerConfig::seccomp_filter`), installed
+    /// before the exec as in the container's init; `None` runs unconfined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp_filter: Option<PathBuf>,
     /// With `tty`: a FIFO on which later sizes arrive (`tty::resize_record`). nsexec opens
     /// it, then unlinks it.
     #[serde(default)]
@@ -89,6 +93,10 @@ fn nsexec(args: &[String]) -> Result<i32> {
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     // All handles first: /proc and host paths change meaning once we are in the container's
     // mount ns.
+    let seccomp = match &spec.seccomp_filter {
+        Some(p) => Some(super::seccomp::Filters::read(p).map_err(RuntimeError::Seccomp)?),
+        None => None,
+    };
     let resize = spec.resize_fifo.as_deref().and_then(|p| {
         let fd = tty::open_resize_fifo(p);
         let _ = std::fs::remove_file(p);
@@ -159,6 +167,7 @@ fn nsexec(args: &[String]) -> Result<i32> {
             &spec.capabilities,
             spec.no_new_privileges,
             cwd,
+            seccomp.as_ref(),
         ) {
             Ok((path, env)) => {
                 // Dies with this helper: a probe killed at its timeout, or an exec whose client

@@ -1,12 +1,13 @@
 //! The cloned container child up to execve: stdio, root filesystem (the shim made the
 //! network namespace with loopback up), hostname, rlimits, then (once the shim says it is in
-//! its cgroup) cgroup namespace, user, capabilities, no_new_privs, exec.
+//! its cgroup) cgroup namespace, user, capabilities, no_new_privs, seccomp, exec.
 //!
 //! Any failure is written to the CLOEXEC error pipe (EOF there means exec succeeded) and the
 //! child exits; it never returns into the shim's code.
 
 use super::config::ContainerConfig;
 use super::error::{Result, RuntimeError};
+use super::seccomp::Filters;
 use super::{caps, rlimit, rootfs, sys, user};
 use std::os::fd::RawFd;
 
@@ -26,12 +27,12 @@ pub struct ChildFds {
     pub close: Vec<RawFd>,
 }
 
-/// Runs in the child; never returns.
-pub fn child_main(cfg: &ContainerConfig, fds: &ChildFds) -> ! {
+/// Runs in the child; never returns. `seccomp`: the filters to install before execve.
+pub fn child_main(cfg: &ContainerConfig, fds: &ChildFds, seccomp: Option<&Filters>) -> ! {
     for fd in &fds.close {
         sys::close(*fd);
     }
-    let err = match run(cfg, fds) {
+    let err = match run(cfg, fds, seccomp) {
         Ok(msg) | Err(msg) => msg,
     };
     sys::write_all(fds.err_w, err.as_bytes());
@@ -40,7 +41,11 @@ pub fn child_main(cfg: &ContainerConfig, fds: &ChildFds) -> ! {
 }
 
 /// Returns only with an error message (Ok carries the message of a failed exec).
-fn run(cfg: &ContainerConfig, fds: &ChildFds) -> std::result::Result<String, String> {
+fn run(
+    cfg: &ContainerConfig,
+    fds: &ChildFds,
+    seccomp: Option<&Filters>,
+) -> std::result::Result<String, String> {
     sys::reset_signals();
     // The root is built while the shim moves us into the cgroup: on v1 that write waits for an
     // RCU grace period, which would otherwise sit on the start path.
@@ -55,7 +60,7 @@ fn run(cfg: &ContainerConfig, fds: &ChildFds) -> std::result::Result<String, Str
     // Now inside its cgroup, so the new cgroup namespace is rooted there.
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
         .map_err(|e| format!("unshare cgroup namespace: {e}"))?;
-    exec(cfg, fds)
+    exec(cfg, fds, seccomp)
 }
 
 fn setup(cfg: &ContainerConfig, fds: &ChildFds) -> Result<()> {
@@ -88,7 +93,11 @@ fn setup(cfg: &ContainerConfig, fds: &ChildFds) -> Result<()> {
 }
 
 /// User, capabilities, no_new_privs, cwd and execve (with the optional tiny init in between).
-fn exec(cfg: &ContainerConfig, fds: &ChildFds) -> std::result::Result<String, String> {
+fn exec(
+    cfg: &ContainerConfig,
+    fds: &ChildFds,
+    seccomp: Option<&Filters>,
+) -> std::result::Result<String, String> {
     let p = &cfg.process;
     let (path, env) = prepare_identity(
         &p.args,
@@ -97,6 +106,7 @@ fn exec(cfg: &ContainerConfig, fds: &ChildFds) -> std::result::Result<String, St
         &p.capabilities,
         p.no_new_privileges,
         &p.cwd,
+        seccomp,
     )?;
     die_with_shim(fds.err_w)?;
     if cfg.init {
@@ -131,8 +141,9 @@ fn die_with_shim(err_w: RawFd) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// Shared by the container init and nsexec: switches identity, drops privileges, chdirs and
-/// resolves the program. Returns (program path, final environment).
+/// Shared by the container init and nsexec: switches identity, drops privileges, chdirs,
+/// resolves the program and installs the seccomp filters. Returns (program path, final
+/// environment); only the execve may follow.
 pub fn prepare_identity(
     args: &[String],
     env: &[String],
@@ -140,12 +151,18 @@ pub fn prepare_identity(
     capabilities: &[String],
     no_new_privs: bool,
     cwd: &str,
+    seccomp: Option<&Filters>,
 ) -> std::result::Result<(String, Vec<String>), String> {
     let u = match user_spec.filter(|s| !s.is_empty()) {
         Some(s) => user::resolve_in_root(s).map_err(|e| e.to_string())?,
         None => user::resolve_in_root("0").map_err(|e| e.to_string())?,
     };
     let mask = caps::cap_mask(capabilities).map_err(|e| e.to_string())?;
+    // As runc: without no_new_privs, installing a filter takes CAP_SYS_ADMIN, so it goes in
+    // before the capabilities are dropped (everything below is allowed by the profile).
+    if !no_new_privs && let Some(f) = seccomp {
+        f.install()?;
+    }
     let cwd = if cwd.is_empty() { "/" } else { cwd };
     nix::unistd::chdir(cwd).map_err(|e| format!("chdir {cwd}: {}", sys::errno_text(e as i32)))?;
     caps::drop_bounding(mask).map_err(|e| e.to_string())?;
@@ -166,6 +183,10 @@ pub fn prepare_identity(
     let env = sys::complete_env(env, &u.home);
     let prog = args.first().map(String::as_str).unwrap_or("");
     let path = sys::lookup(prog, &env)?;
+    // With no_new_privs, as late as possible: the filter then sees only the execve.
+    if no_new_privs && let Some(f) = seccomp {
+        f.install()?;
+    }
     Ok((path, env))
 }
 

@@ -20,6 +20,7 @@ pub mod log_rotate;
 pub mod mounts;
 pub mod rlimit;
 pub mod rootfs;
+pub mod seccomp;
 pub mod selfexe;
 pub mod shim;
 pub mod signal;

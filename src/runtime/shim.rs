@@ -240,6 +240,8 @@ fn spawn(cfg: &ContainerConfig, cgroup: &Cgroup) -> Result<Spawned> {
     } else {
         None
     };
+    // Read before the clone: the child has the filters in memory, whatever its new root holds.
+    let seccomp = super::seccomp::filters_for(cfg)?;
     // The network, IPC and UTS namespaces are the shim's own already (`own_namespaces`).
     let flags = (libc::CLONE_NEWPID | libc::CLONE_NEWNS) as u64;
     let (pid, placed) = sys::clone_fork(flags, cg_fd)?;
@@ -257,7 +259,7 @@ fn spawn(cfg: &ContainerConfig, cgroup: &Cgroup) -> Result<Spawned> {
                 .chain(stdin_r.filter(|_| console.is_some()))
                 .collect(),
         };
-        child_main(cfg, &fds);
+        child_main(cfg, &fds, seccomp.as_ref());
     }
     if let Some(fd) = cg_fd {
         sys::close(fd);

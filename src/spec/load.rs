@@ -320,7 +320,8 @@ fn services(
             env_file,
             build_image: sel.build_images.map(|project| format!("{project}-{name}")),
         };
-        if let Some(s) = service::convert(cx, input) {
+        if let Some(mut s) = service::convert(cx, input) {
+            super::security::read(cx, name, svc, fs, dirs, &mut s);
             out.insert(name.clone(), s);
         }
         check_dependencies(cx, name, svc, &all, &disabled);

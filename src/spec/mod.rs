@@ -26,6 +26,7 @@ mod load;
 mod logging;
 mod merge;
 mod schema;
+mod security;
 mod service;
 mod shortsyntax;
 mod source;

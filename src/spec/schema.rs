@@ -109,6 +109,11 @@ fn implemented(key: &str) -> Value {
             "additionalProperties": false
         }),
         "profiles" => json!({"type": "array", "items": {"type": "string"}}),
+        "security_opt" => json!({
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "seccomp=unconfined, seccomp=PROFILE.json (Docker's format, relative to the stack file), no-new-privileges[:true|false]"
+        }),
         "extends" => json!({"oneOf": [
             {"type": "string"},
             {"type": "object", "properties": {"service": {"type": "string"}, "file": {"type": "string"}}, "required": ["service"]}

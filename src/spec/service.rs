@@ -107,8 +107,9 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
                 cx.unsupported(knode.span, &path);
                 super::shortsyntax::check_list(cx, &path, v, key == "ports");
             }
-            // Consumed earlier in the pipeline (env_file, profiles, extends).
-            "env_file" | "profiles" | "extends" => {}
+            // Consumed earlier in the pipeline (env_file, profiles, extends), or after the
+            // conversion, where files can be read (security_opt).
+            "env_file" | "profiles" | "extends" | "security_opt" => {}
             k if k.starts_with("x-") => {}
             k if keys::service_unsupported(k) => cx.unsupported(knode.span, &path),
             k => cx.unknown_key(knode.span, &base, k, &known),
