@@ -16,3 +16,5 @@ pub mod reconcile;
 pub mod runtime;
 pub mod spec;
 pub mod store;
+#[cfg(test)]
+mod testutil;

@@ -1,6 +1,9 @@
 //! Real containers from a busybox rootfs, driven through the runtime's public API and the built
 //! `rstack` binary (shim and nsexec). Needs root, cgroups and /bin/busybox (busybox-static).
 
+mod common;
+
+use common::skip_unless_root;
 use rstack::runtime::cgroup::{Cgroup, Layout};
 use rstack::runtime::config::{
     ContainerConfig, ExitStatus, MountConfig, ProcessConfig, ResourceConfig, RootConfig,
@@ -201,6 +204,9 @@ fn alive(pid: i32) -> bool {
 
 #[test]
 fn isolation_hostname_caps_and_exit_code() {
+    if skip_unless_root("isolation_hostname_caps_and_exit_code") {
+        return;
+    }
     let script = "echo pid=$$; ps -o pid,comm; echo host=$(hostname); grep CapEff /proc/self/status; \
         mount -t tmpfs none /mnt && echo MOUNTED || echo DENIED; echo nofile=$(ulimit -n); \
         grep -c ' /tmp tmpfs' /proc/mounts; echo kcore=$(cat /proc/kcore | wc -c); \
@@ -256,6 +262,9 @@ fn isolation_hostname_caps_and_exit_code() {
 
 #[test]
 fn container_starts_with_only_stdio() {
+    if skip_unless_root("container_starts_with_only_stdio") {
+        return;
+    }
     // ls's own directory handle is 3; anything above leaked from the shim or the daemon.
     let mut f = Fixture::new("fds", &["ls", "/proc/self/fd"]);
     f.launch().unwrap();
@@ -266,6 +275,9 @@ fn container_starts_with_only_stdio() {
 
 #[test]
 fn start_error_is_reported_and_cleaned_up() {
+    if skip_unless_root("start_error_is_reported_and_cleaned_up") {
+        return;
+    }
     let mut f = Fixture::new("nope", &["/nope"]);
     let err = f.launch().unwrap_err().to_string();
     assert!(
@@ -288,6 +300,9 @@ fn start_error_is_reported_and_cleaned_up() {
 
 #[test]
 fn memory_hog_is_oom_killed() {
+    if skip_unless_root("memory_hog_is_oom_killed") {
+        return;
+    }
     let mut f = Fixture::new("oom", &["tail", "/dev/zero"]);
     f.cfg.resources.memory = Some(32 << 20);
     f.launch().unwrap();
@@ -299,6 +314,9 @@ fn memory_hog_is_oom_killed() {
 
 #[test]
 fn fork_bomb_is_held_by_pids_limit() {
+    if skip_unless_root("fork_bomb_is_held_by_pids_limit") {
+        return;
+    }
     // ash gives up ("can't fork") at the first failed fork; every started sleep is counted.
     let script = "for i in $(seq 40); do sleep 30 & echo $i; done; echo ALL";
     let mut f = Fixture::new("pids", &["sh", "-c", script]);
@@ -325,6 +343,9 @@ fn fork_bomb_is_held_by_pids_limit() {
 
 #[test]
 fn exec_runs_inside_the_container() {
+    if skip_unless_root("exec_runs_inside_the_container") {
+        return;
+    }
     let mut f = Fixture::new("exec", &["sleep", "30"]);
     f.cfg.resources.memory = Some(64 << 20);
     let l = f.launch().unwrap();
@@ -394,6 +415,9 @@ fn exec_runs_inside_the_container() {
 
 #[test]
 fn init_forwards_signals_and_user_drops_caps() {
+    if skip_unless_root("init_forwards_signals_and_user_drops_caps") {
+        return;
+    }
     let mut f = Fixture::new("init", &["sleep", "30"]);
     f.cfg.init = true;
     let l = f.launch().unwrap();
@@ -433,6 +457,9 @@ fn init_forwards_signals_and_user_drops_caps() {
 
 #[test]
 fn memfd_self_exe_hides_the_host_binary() {
+    if skip_unless_root("memfd_self_exe_hides_the_host_binary") {
+        return;
+    }
     let mut f = Fixture::new("memfd", &["sleep", "30"]);
     let exe = SelfExe::sealed_copy(Path::new(env!("CARGO_BIN_EXE_rstack"))).unwrap();
     let l = runtime::launch(&f.cfg, &exe).unwrap();
@@ -450,6 +477,9 @@ fn memfd_self_exe_hides_the_host_binary() {
 
 #[test]
 fn cleanup_after_a_dead_shim_removes_everything() {
+    if skip_unless_root("cleanup_after_a_dead_shim_removes_everything") {
+        return;
+    }
     let mut f = Fixture::new("dead", &["sh", "-c", "sleep 30 & sleep 30"]);
     f.cfg.resources.memory = Some(64 << 20);
     let l = f.launch().unwrap();
@@ -472,6 +502,9 @@ fn cleanup_after_a_dead_shim_removes_everything() {
 
 #[test]
 fn parallel_launches_do_not_interfere() {
+    if skip_unless_root("parallel_launches_do_not_interfere") {
+        return;
+    }
     let handles: Vec<_> = (0..6)
         .map(|i| {
             std::thread::spawn(move || {
@@ -496,6 +529,9 @@ fn parallel_launches_do_not_interfere() {
 #[test]
 #[ignore = "benchmark; run with --ignored --nocapture"]
 fn start_latency() {
+    if skip_unless_root("start_latency") {
+        return;
+    }
     // The daemon's way: shim exec'd from a sealed memfd.
     let memfd = SelfExe::sealed_copy(Path::new(env!("CARGO_BIN_EXE_rstack"))).unwrap();
     for limited in [false, true] {
@@ -532,6 +568,9 @@ fn start_latency() {
 #[test]
 #[ignore = "benchmark; run with --ignored --nocapture"]
 fn exec_latency() {
+    if skip_unless_root("exec_latency") {
+        return;
+    }
     let mut f = Fixture::new("execlat", &["sleep", "30"]);
     f.cfg.resources.memory = Some(64 << 20);
     let l = f.launch().unwrap();
@@ -563,6 +602,9 @@ fn exec_latency() {
 
 #[test]
 fn a_volatile_root_starts_again_on_the_same_layer() {
+    if skip_unless_root("a_volatile_root_starts_again_on_the_same_layer") {
+        return;
+    }
     // A one-off of `run --rm` has a volatile root; overlayfs leaves a marker in its work
     // directory that refuses the next mount unless it is removed first.
     let mut f = Fixture::new(

@@ -95,11 +95,14 @@ mod tests {
                 rlim_cur: 0,
                 rlim_max: 0,
             };
+            // SAFETY: getrlimit into a valid rlimit.
             unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut cur) };
             let good = ok && cur.rlim_cur == cur.rlim_max && cur.rlim_max <= 1048576;
+            // SAFETY: the forked test child exits without running the parent's destructors.
             unsafe { libc::_exit(if good { 0 } else { 1 }) };
         }
         let mut st = 0;
+        // SAFETY: waitpid of our own child into a valid int.
         unsafe { libc::waitpid(pid, &mut st, 0) };
         assert!(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0);
     }

@@ -104,6 +104,7 @@ mod tests {
     fn memfd_copy_is_sealed_and_identical() {
         let s = SelfExe::new().unwrap();
         let fd = s._memfd.as_ref().unwrap().as_raw_fd();
+        // SAFETY: fcntl on a descriptor the SelfExe owns.
         let seals = unsafe { libc::fcntl(fd, libc::F_GET_SEALS) };
         assert_ne!(seals & libc::F_SEAL_WRITE, 0);
         let a = std::fs::metadata("/proc/self/exe").unwrap().len();
@@ -114,6 +115,7 @@ mod tests {
                 .write(true)
                 .open(s.path())
                 .is_err()
+                // SAFETY: a one-byte write from a static buffer to a descriptor we own.
                 || unsafe { libc::write(fd, b"x".as_ptr().cast(), 1) } < 0
         );
     }

@@ -76,6 +76,7 @@ pub fn signal(pid: i32, sig: i32) -> Result<()> {
     // SAFETY: raw syscalls with integer arguments; the fd is closed below.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
     let r = if fd >= 0 {
+        // SAFETY: pidfd_send_signal on the pidfd opened above, without siginfo.
         let r = unsafe {
             libc::syscall(
                 libc::SYS_pidfd_send_signal,
@@ -85,6 +86,7 @@ pub fn signal(pid: i32, sig: i32) -> Result<()> {
                 0,
             )
         };
+        // SAFETY: closing the pidfd we opened.
         unsafe { libc::close(fd) };
         r
     } else {
@@ -92,6 +94,7 @@ pub fn signal(pid: i32, sig: i32) -> Result<()> {
         if e.raw_os_error() == Some(libc::ESRCH) {
             return Err(RuntimeError::NotRunning(pid));
         }
+        // SAFETY: plain kill(2) with integer arguments.
         unsafe { libc::kill(pid, sig) as libc::c_long }
     };
     if r != 0 {

@@ -121,6 +121,7 @@ pub fn spawn(spawn: &Spawn) -> io::Result<Proc> {
     // signals around the clone (the child inherits the mask and restores it before its exec).
     // SAFETY: sigset_t is plain data, filled and used by libc.
     let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
     let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
     // SAFETY: valid sigset pointers.
     unsafe {

@@ -392,8 +392,12 @@ impl Drop for MountGuard {
 
 #[test]
 fn layers_stack_correctly_under_a_real_overlay_mount() {
-    if !is_root() {
-        eprintln!("skipped: overlay mount needs root");
+    if !is_root()
+        && crate::testutil::skip(
+            "layers_stack_correctly_under_a_real_overlay_mount",
+            "not root",
+        )
+    {
         return;
     }
     let dir = TestDir::new("overlay");
@@ -421,9 +425,9 @@ fn layers_stack_correctly_under_a_real_overlay_mount() {
         )
     };
     if rc != 0 {
-        eprintln!(
-            "skipped: overlay mount failed: {}",
-            std::io::Error::last_os_error()
+        crate::testutil::skip(
+            "layers_stack_correctly_under_a_real_overlay_mount",
+            &format!("overlay mount failed: {}", std::io::Error::last_os_error()),
         );
         return;
     }

@@ -25,7 +25,7 @@ pub fn corpus_files(test: &str) -> Option<(PathBuf, Vec<PathBuf>)> {
         "/../shared/compat/compose"
     ));
     let Ok(entries) = std::fs::read_dir(&dir) else {
-        println!("note: {} missing, skipping {test}", dir.display());
+        crate::testutil::skip(test, &format!("{} missing", dir.display()));
         return None;
     };
     let mut files: Vec<PathBuf> = entries

@@ -23,7 +23,10 @@ const KEYS: &[&str] = &[
 #[test]
 fn corpus_matches_docker_compose_config() {
     let Some(bin) = std::env::var_os("RSTACK_COMPOSE_BIN") else {
-        println!("note: RSTACK_COMPOSE_BIN not set, skipping the compose parity test");
+        crate::testutil::skip(
+            "the compose parity test",
+            "RSTACK_COMPOSE_BIN does not name a docker compose binary",
+        );
         return;
     };
     let Some((dir, files)) = super::corpus_files("the compose parity test") else {
