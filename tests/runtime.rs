@@ -29,6 +29,8 @@ struct Fixture {
     base: PathBuf,
     cfg: ContainerConfig,
     launched: Option<Launched>,
+    /// The daemon's start path: a spare shim made ahead, handed the container.
+    pool: runtime::ShimPool,
 }
 
 impl Fixture {
@@ -94,11 +96,15 @@ impl Fixture {
             base,
             cfg,
             launched: None,
+            pool: runtime::ShimPool::new(exe(), None),
         }
     }
 
+    /// Starts the container as the daemon does: the spare shim (exec'd ahead by `refill`) is
+    /// handed the container, and its start report is read with the daemon's parser.
     fn launch(&mut self) -> Result<Launched, runtime::RuntimeError> {
-        let l = runtime::launch(&self.cfg, &exe())?;
+        self.pool.refill();
+        let l = self.pool.launch(&self.cfg)?;
         self.launched = Some(l);
         Ok(l)
     }
@@ -462,8 +468,8 @@ fn memfd_self_exe_hides_the_host_binary() {
     }
     let mut f = Fixture::new("memfd", &["sleep", "30"]);
     let exe = SelfExe::sealed_copy(Path::new(env!("CARGO_BIN_EXE_rstack"))).unwrap();
-    let l = runtime::launch(&f.cfg, &exe).unwrap();
-    f.launched = Some(l);
+    f.pool = runtime::ShimPool::new(exe, None);
+    let l = f.launch().unwrap();
     let link = std::fs::read_link(format!("/proc/{}/exe", l.shim_pid)).unwrap();
     assert!(
         link.to_string_lossy().starts_with("/memfd:"),
@@ -534,6 +540,7 @@ fn start_latency() {
     }
     // The daemon's way: shim exec'd from a sealed memfd.
     let memfd = SelfExe::sealed_copy(Path::new(env!("CARGO_BIN_EXE_rstack"))).unwrap();
+    let pool = runtime::ShimPool::new(memfd, None);
     for limited in [false, true] {
         let mut times = Vec::new();
         for _ in 0..30 {
@@ -547,7 +554,8 @@ fn start_latency() {
                 };
             }
             let t = Instant::now();
-            f.launched = Some(runtime::launch(&f.cfg, &memfd).unwrap());
+            pool.refill();
+            f.launched = Some(pool.launch(&f.cfg).unwrap());
             times.push(t.elapsed());
             f.wait();
             // Spaced out like real starts, so no previous cgroup write keeps the kernel's

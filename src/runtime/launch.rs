@@ -1,5 +1,6 @@
-//! Daemon side of a container's life: `launch` (write config, exec the shim, wait for its ready
-//! report), `read_exit`, and `cleanup` for when a shim died without tearing down.
+//! Daemon side of a container's life: `ShimPool` (write config, hand it to a spare shim or
+//! exec one, read its start report), `read_exit`, and `cleanup` for when a shim died without
+//! tearing down.
 
 use super::cgroup::{Cgroup, Layout};
 use super::config::{ContainerConfig, ExitStatus};
@@ -17,13 +18,6 @@ pub struct Launched {
     pub shim_pid: i32,
     /// Container init as seen from the host.
     pub pid: i32,
-}
-
-/// Starts a container on a newly exec'd shim and returns once its process has exec'd (or
-/// failed to). Blocking; the daemon uses `ShimPool::begin` and waits asynchronously.
-pub fn launch(cfg: &ContainerConfig, exe: &SelfExe) -> Result<Launched> {
-    write_state(cfg, None)?;
-    finish(fresh_shim(cfg, exe)?)
 }
 
 /// Execs a shim for a container whose state is written.
@@ -117,6 +111,24 @@ impl ShimPool {
         })
     }
 
+    /// `begin`, then a blocking wait for the start report, parsed as the daemon parses it
+    /// (`finish_report`): the daemon's start path for callers without an async runtime (the
+    /// runtime's integration tests). A thread reaps the shim once it exits.
+    pub fn launch(&self, cfg: &ContainerConfig) -> Result<Launched> {
+        let Begun { mut child, ready } = self.begin(cfg)?;
+        let shim_pid = child.id() as i32;
+        let report = read_report(&ready, &mut child);
+        // The shim runs for the container's lifetime; reap it whenever it ends so it never
+        // lingers as a zombie.
+        let _ = std::thread::Builder::new()
+            .name("shim-reaper".into())
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                let _ = child.wait();
+            });
+        finish_report(report?, shim_pid).map(|(launched, _)| launched)
+    }
+
     /// Keeps a released container's directory for the next new container (see
     /// `SpareDirs::recycle`); false if the caller is to delete it.
     pub fn recycle_dir(&self, cfg: &ContainerConfig) -> bool {
@@ -178,6 +190,21 @@ impl ShimPool {
         // Another refill filled the slot meanwhile: this spare reads EOF and exits.
         drop(stdin_w);
         let _ = shim.child.wait();
+    }
+}
+
+impl Drop for ShimPool {
+    /// The spare reads EOF on its stdin and exits: reap it.
+    fn drop(&mut self) {
+        let spare = self
+            .spare
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some((mut shim, stdin)) = spare {
+            drop(stdin);
+            let _ = shim.child.wait();
+        }
     }
 }
 
@@ -252,22 +279,6 @@ fn spawn_shim(
     })
     .map_err(|e| RuntimeError::io("spawn shim", exe.path(), e))?;
     Ok(Shim { child, ready: r })
-}
-
-/// Waits for the shim's report, leaves a thread to reap the shim, and parses the report.
-fn finish(mut shim: Shim) -> Result<Launched> {
-    let shim_pid = shim.child.id() as i32;
-    let report = read_report(&shim.ready, &mut shim.child);
-    let mut child = shim.child;
-    // The shim runs for the container's lifetime; reap it whenever it ends so it never lingers
-    // as a zombie.
-    let _ = std::thread::Builder::new()
-        .name("shim-reaper".into())
-        .stack_size(64 * 1024)
-        .spawn(move || {
-            let _ = child.wait();
-        });
-    finish_report(report?, shim_pid).map(|(launched, _)| launched)
 }
 
 /// Reads up to the first report line; gives up once the shim has exited without writing one.

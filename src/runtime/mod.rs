@@ -1,6 +1,7 @@
 //! Container runtime: the only module that makes kernel calls for containers.
 //!
-//! Flow: `launch` (in the daemon) execs the shim from a sealed memfd (`selfexe`); the shim
+//! Flow: `ShimPool` (in the daemon) hands a container to a spare shim exec'd ahead from a
+//! sealed memfd (`selfexe`); the shim
 //! (`shim`) creates the cgroup (`cgroup`), clones the container init (`init`), which builds its
 //! root (`rootfs`, `mounts`), applies limits and identity (`rlimit`, `user`, `caps`) and execs;
 //! the shim then pumps logs (`log`), reaps, records `exit.json` and tears down. `exec` joins a
@@ -38,7 +39,7 @@ pub use defaults::{
 pub use error::RuntimeError;
 pub use exec::{ExecSpec, exec_command, nsexec_main};
 pub use launch::{
-    Begun, Launched, ShimPool, cleanup, finish_report, launch, read_exit, release, remove_layer,
+    Begun, Launched, ShimPool, cleanup, finish_report, read_exit, release, remove_layer,
 };
 pub use selfexe::SelfExe;
 pub use shim::parse_exit_report;
