@@ -7,7 +7,8 @@
 //! Every struct deserializes with its defaults for absent fields and serializes without the
 //! fields at their default (`defaults.rs`): records of an older release decode, and a field
 //! added later changes neither the stored document nor the config hash of a service that
-//! does not use it. A new field MUST follow the rule (`tests::defaults_serialize_to_nothing`).
+//! does not use it. A new field MUST follow the rule
+//! (`plan::hash_tests::every_model_default_serializes_to_nothing` checks it).
 
 use super::defaults::{self, backoff, health, is_default, is_true};
 use indexmap::IndexMap;
