@@ -1,27 +1,47 @@
 //! `devices:` and `device_cgroup_rules:` of a service: the types and the parsers of their
 //! string forms (Docker's `--device` and `--device-cgroup-rule` syntax).
 
+use super::defaults::{DEVICE_PERMISSIONS, is_default_device_permissions};
 use serde::{Deserialize, Serialize};
 
-/// A host device given to the container.
+/// A host device given to the container. `source` and `target` are always set by `spec`;
+/// their empty defaults only let a document that lacks them decode (and fail the daemon's
+/// check that the device exists) instead of failing the whole record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Device {
     /// Device node on the host.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub source: String,
     /// Path inside the container (defaults to `source`).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub target: String,
     /// cgroup permissions, letters from `rwm` (default `rwm`).
+    #[serde(skip_serializing_if = "is_default_device_permissions")]
     pub permissions: String,
 }
 
+impl Default for Device {
+    fn default() -> Self {
+        Device {
+            source: String::new(),
+            target: String::new(),
+            permissions: DEVICE_PERMISSIONS.into(),
+        }
+    }
+}
+
 /// A device cgroup rule, `TYPE MAJOR:MINOR ACCESS` (`c 1:3 mr`, `a *:* rwm`); always an
-/// allow rule, as Docker's.
+/// allow rule, as Docker's. `kind` and `access` have no default (a rule without them means
+/// nothing, and defaulting to `a ... rwm` would grant everything), so they stay required.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceRule {
     /// 'a', 'b' or 'c'.
     pub kind: char,
     /// `None` is `*`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub major: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minor: Option<u32>,
     /// Letters from `rwm`, as written.
     pub access: String,

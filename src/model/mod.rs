@@ -3,6 +3,7 @@
 //! `types` is the contract the daemon is coded against; `units` parses the unit strings stack
 //! files use (sizes, durations, CPUs, signals).
 
+mod defaults;
 pub mod devices;
 mod error;
 pub mod names;

@@ -3,63 +3,93 @@
 //! All units are resolved (bytes, nanoseconds of CPU per period, `Duration`s), all defaults
 //! applied, and every reference (depends_on targets) checked. Types here are plain data with
 //! serde so `plan` can hash them and `api` can ship them to the daemon.
+//!
+//! Every struct deserializes with its defaults for absent fields and serializes without the
+//! fields at their default (`defaults.rs`): records of an older release decode, and a field
+//! added later changes neither the stored document nor the config hash of a service that
+//! does not use it. A new field MUST follow the rule
+//! (`plan::hash_tests::every_model_default_serializes_to_nothing` checks it).
 
+use super::defaults::{self, backoff, health, is_default, is_true};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// A whole project: the unit `up` and `down` work on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Stack {
     /// Project name (`-p`, `name:`, `COMPOSE_PROJECT_NAME`, or the directory name).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub name: String,
     /// Directory relative paths resolve from (the first stack file's directory).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub working_dir: String,
     /// Services in file order.
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
     pub services: IndexMap<String, Service>,
 }
 
-/// One service after validation.
+/// One service after validation. `Default` is `Service::new("", "")`: Compose's defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Service {
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub image: String,
     /// `entrypoint` override; `None` keeps the image's.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub entrypoint: Option<Vec<String>>,
     /// `command` override; `None` keeps the image's.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
     /// Environment in declaration order; a `None` value means "take it from the caller's
     /// environment", already resolved by `spec`, so values here are always set.
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
     pub environment: IndexMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub working_dir: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
     pub depends_on: IndexMap<String, Dependency>,
+    #[serde(skip_serializing_if = "is_default")]
     pub restart: RestartPolicy,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<Healthcheck>,
+    #[serde(skip_serializing_if = "is_default")]
     pub resources: Resources,
     /// Signal name as written, e.g. "SIGTERM".
+    #[serde(skip_serializing_if = "defaults::is_default_stop_signal")]
     pub stop_signal: String,
+    #[serde(skip_serializing_if = "defaults::is_default_stop_grace_period")]
     pub stop_grace_period: Duration,
+    #[serde(skip_serializing_if = "is_default")]
     pub read_only: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tmpfs: Vec<Tmpfs>,
+    #[serde(skip_serializing_if = "is_default")]
     pub init: bool,
     /// rstack extensions (`x-rstack` on the service).
+    #[serde(skip_serializing_if = "is_default")]
     pub x_rstack: ServiceExtensions,
     /// Host devices given to the container (`devices:`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<super::Device>,
     /// Device cgroup rules added to Docker's defaults (`device_cgroup_rules:`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub device_cgroup_rules: Vec<super::DeviceRule>,
     /// `logging`; `None`: the daemon's default (json lines, rotated as rstack.toml says).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub logging: Option<Logging>,
     /// `security_opt: seccomp=...`; absent means Docker's default profile.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub seccomp: Option<SeccompProfile>,
     /// `security_opt: no-new-privileges[:true|false]`; absent means rstack's default (set).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub no_new_privileges: Option<bool>,
 }
 
@@ -67,22 +97,25 @@ pub struct Service {
 pub const MAX_LOG_FILES: u32 = 100;
 
 /// `logging` of a service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Logging {
+    #[serde(skip_serializing_if = "is_default")]
     pub driver: LogDriver,
     /// `options.max-size` in bytes; `None`: the daemon's default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_size: Option<u64>,
     /// `options.max-file`: files kept, the one being written included; `None`: the default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_file: Option<u32>,
 }
 
 /// The logging drivers rstack has: both keep docker json-file lines on disk (`local` does not
-/// use Docker's binary format); `none` keeps nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// use Docker's binary format); `none` keeps nothing. Compose's default is `json-file`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LogDriver {
+    #[default]
     JsonFile,
     Local,
     None,
@@ -105,6 +138,17 @@ impl Service {
         Service {
             name: name.into(),
             image: image.into(),
+            ..Service::default()
+        }
+    }
+}
+
+impl Default for Service {
+    /// Compose's defaults; what an absent field of a stored document decodes to.
+    fn default() -> Service {
+        Service {
+            name: String::new(),
+            image: String::new(),
             entrypoint: None,
             command: None,
             environment: IndexMap::new(),
@@ -115,8 +159,8 @@ impl Service {
             restart: RestartPolicy::No,
             healthcheck: None,
             resources: Resources::default(),
-            stop_signal: "SIGTERM".into(),
-            stop_grace_period: Duration::from_secs(10),
+            stop_signal: defaults::STOP_SIGNAL.into(),
+            stop_grace_period: defaults::STOP_GRACE_PERIOD,
             read_only: false,
             tmpfs: Vec::new(),
             init: false,
@@ -130,32 +174,49 @@ impl Service {
     }
 }
 
-/// `depends_on` entry, long form.
+/// `depends_on` entry, long form. `Default` is Compose's: started, required, no restart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Dependency {
+    #[serde(skip_serializing_if = "is_default")]
     pub condition: DependCondition,
     /// false: a failing dependency only warns.
+    #[serde(skip_serializing_if = "is_true")]
     pub required: bool,
     /// true: restart this service when the dependency is restarted by rstack.
+    #[serde(skip_serializing_if = "is_default")]
     pub restart: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+impl Default for Dependency {
+    fn default() -> Self {
+        Dependency {
+            condition: DependCondition::ServiceStarted,
+            required: true,
+            restart: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DependCondition {
+    #[default]
     ServiceStarted,
     ServiceHealthy,
     ServiceCompletedSuccessfully,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "policy", rename_all = "kebab-case")]
 pub enum RestartPolicy {
+    #[default]
     No,
     Always,
     UnlessStopped,
     /// `max_retries` 0 = unlimited (Docker's meaning).
     OnFailure {
+        #[serde(default)]
         max_retries: u32,
     },
 }
@@ -170,44 +231,71 @@ pub enum HealthTest {
     Shell(String),
 }
 
+/// A healthcheck; `Default` holds Docker's timings (and an empty test, which `spec` never
+/// leaves: it turns a missing test into the image's).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Healthcheck {
+    #[serde(skip_serializing_if = "is_default")]
     pub test: HealthTest,
+    #[serde(skip_serializing_if = "health::is_interval")]
     pub interval: Duration,
+    #[serde(skip_serializing_if = "health::is_timeout")]
     pub timeout: Duration,
+    #[serde(skip_serializing_if = "health::is_retries")]
     pub retries: u32,
+    #[serde(skip_serializing_if = "is_default")]
     pub start_period: Duration,
+    #[serde(skip_serializing_if = "health::is_start_interval")]
     pub start_interval: Duration,
+}
+
+impl Default for HealthTest {
+    fn default() -> Self {
+        HealthTest::Cmd(Vec::new())
+    }
 }
 
 /// Resource limits; `None` = unlimited.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Resources {
     /// Bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<u64>,
     /// Fractional CPUs ("1.5").
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cpus: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pids: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Tmpfs {
     /// Absolute path inside the container.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub target: String,
     /// Bytes; `None` = kernel default (half of RAM).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
     /// Octal mode, e.g. 0o1777.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<u32>,
 }
 
 /// `x-rstack` keys on a service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ServiceExtensions {
     /// Restart the container when its healthcheck turns unhealthy (moby#28400).
+    #[serde(skip_serializing_if = "is_default")]
     pub restart_on_unhealthy: bool,
     /// First restart delay (Docker: 100 ms).
+    #[serde(skip_serializing_if = "backoff::is_initial")]
     pub restart_backoff_initial: Duration,
     /// Cap on the restart delay (Docker: 1 min).
+    #[serde(skip_serializing_if = "backoff::is_max")]
     pub restart_backoff_max: Duration,
 }
 
@@ -215,8 +303,8 @@ impl Default for ServiceExtensions {
     fn default() -> Self {
         ServiceExtensions {
             restart_on_unhealthy: false,
-            restart_backoff_initial: Duration::from_millis(100),
-            restart_backoff_max: Duration::from_secs(60),
+            restart_backoff_initial: backoff::INITIAL,
+            restart_backoff_max: backoff::MAX,
         }
     }
 }
@@ -224,12 +312,12 @@ impl Default for ServiceExtensions {
 impl Default for Healthcheck {
     fn default() -> Self {
         Healthcheck {
-            test: HealthTest::Cmd(Vec::new()),
-            interval: Duration::from_secs(30),
-            timeout: Duration::from_secs(30),
-            retries: 3,
+            test: HealthTest::default(),
+            interval: health::INTERVAL,
+            timeout: health::TIMEOUT,
+            retries: health::RETRIES,
             start_period: Duration::ZERO,
-            start_interval: Duration::from_secs(5),
+            start_interval: health::START_INTERVAL,
         }
     }
 }

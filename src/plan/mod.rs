@@ -5,10 +5,13 @@
 mod container;
 mod diff;
 mod hash;
+mod hash_shape;
 
 pub use container::{CGROUP_PARENT, ContainerIdentity, PlanError, container_config};
 pub use diff::{Action, Desired, Observed, diff, orphans};
 pub use hash::config_hash;
 
+#[cfg(test)]
+mod hash_tests;
 #[cfg(test)]
 pub(crate) mod tests;

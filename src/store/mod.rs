@@ -4,6 +4,9 @@
 //! transaction, so a daemon killed at any point restarts from a consistent picture.
 
 mod checkpoint;
+mod schema;
+#[cfg(test)]
+mod upgrade_tests;
 
 use crate::model::{Service, Stack};
 use crate::runtime::config::ContainerConfig;
@@ -29,6 +32,14 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
     #[error("state database holds a record it cannot read: {0}")]
     Decode(#[from] serde_json::Error),
+    #[error(
+        "state database {path} was written by a newer rstack (schema {found}, this one knows up to {known}): upgrade rstack, or run the rstack that wrote it; the file was left unchanged"
+    )]
+    NewerSchema {
+        path: String,
+        found: i64,
+        known: i64,
+    },
 }
 
 /// Where a container is in its life, as `ps` shows it.
@@ -142,7 +153,7 @@ impl Store {
             source: e,
         })?;
         let conn = Connection::open(path).map_err(open_err)?;
-        let mut store = Self::init(conn)?;
+        let mut store = Self::init(conn, &path.display().to_string())?;
         store.conn().pragma_update(None, "wal_autocheckpoint", 0)?;
         store._checkpointer =
             Some(checkpoint::Checkpointer::start(path, checkpoint_every).map_err(open_err)?);
@@ -150,22 +161,17 @@ impl Store {
     }
 
     pub fn in_memory() -> Result<Store, StoreError> {
-        Self::init(Connection::open_in_memory()?)
+        Self::init(Connection::open_in_memory()?, ":memory:")
     }
 
-    fn init(conn: Connection) -> Result<Store, StoreError> {
+    fn init(mut conn: Connection, path: &str) -> Result<Store, StoreError> {
+        // First, and before any write: a newer rstack's database is refused untouched.
+        let version = schema::check_version(&conn, path)?;
         // WAL + NORMAL: durable across a daemon crash (not a power cut mid-commit), and a
         // commit costs tens of microseconds instead of an fsync on the start path.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS projects (
-                name TEXT PRIMARY KEY, stack TEXT NOT NULL, updated_ms INTEGER NOT NULL);
-             CREATE TABLE IF NOT EXISTS containers (
-                id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, project TEXT NOT NULL,
-                service TEXT NOT NULL, doc TEXT NOT NULL);
-             CREATE INDEX IF NOT EXISTS containers_project ON containers(project);",
-        )?;
+        schema::migrate(&mut conn, version)?;
         Ok(Store {
             conn: Mutex::new(conn),
             _checkpointer: None,
