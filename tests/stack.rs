@@ -588,9 +588,12 @@ fn after_a_simulated_host_crash_the_daemon_restarts_services_in_dependency_order
   db:
     <<: *base
     restart: always
-    command: ["sh", "-c", "rm -f /tmp/ready; sleep 0.3; touch /tmp/ready; sleep 1000"]
+    # The marker lives on a tmpfs: the writable layer survives the crash, and a marker
+    # kept in it could pass the first probe of the next run before the command removed it.
+    tmpfs: [/run]
+    command: ["sh", "-c", "sleep 0.3; touch /run/ready; sleep 1000"]
     healthcheck:
-      test: ["CMD", "test", "-f", "/tmp/ready"]
+      test: ["CMD", "test", "-f", "/run/ready"]
       start_interval: 50ms
   app:
     <<: *base
