@@ -263,6 +263,11 @@ impl Response {
         Err(ApiError::Daemon { status, message })
     }
 
+    /// The body as a reader (streamed answers read line by line).
+    pub fn into_reader(self) -> impl Read {
+        self.body
+    }
+
     pub fn bytes(mut self) -> Result<Vec<u8>, ApiError> {
         let mut out = Vec::new();
         self.body.read_to_end(&mut out).map_err(ApiError::Io)?;

@@ -6,6 +6,7 @@ mod error;
 pub mod listener;
 pub mod log_reader;
 pub mod logs;
+pub mod registry;
 pub mod server;
 pub mod types;
 mod upload;

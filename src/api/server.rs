@@ -46,6 +46,8 @@ pub trait ImageAdmin: Send + Sync + 'static {
 pub struct ServerState<R: Runtime, I: ImageSource> {
     pub engine: Arc<Engine<R, I>>,
     pub images: Arc<dyn ImageAdmin>,
+    /// Pull, push and login (`api::registry`).
+    pub registry: Arc<dyn super::registry::RegistryAdmin>,
     pub version: VersionInfo,
 }
 
@@ -64,6 +66,9 @@ pub fn router<R: Runtime, I: ImageSource>(state: Arc<ServerState<R, I>>) -> Rout
         .route("/v1/images", get(images_list::<R, I>))
         .route("/v1/images/import", post(images_import::<R, I>))
         .route("/v1/images/remove", post(images_remove::<R, I>))
+        .route("/v1/images/pull", post(super::registry::pull::<R, I>))
+        .route("/v1/images/push", post(super::registry::push::<R, I>))
+        .route("/v1/registry/login", post(super::registry::login::<R, I>))
         .with_state(state)
 }
 

@@ -68,6 +68,13 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Log in to a registry (credentials saved in ~/.docker/config.json)
+    Login(LoginArgs),
+    /// Log out from a registry (removes its credentials from ~/.docker/config.json)
+    Logout {
+        /// Registry host[:port] (default docker.io)
+        registry: Option<String>,
+    },
     /// Show version information
     Version,
     /// Run the rstack daemon (normally started by `rstack up`)
@@ -216,6 +223,10 @@ pub struct KillArgs {
 pub enum ImageCommand {
     /// Import a rootfs tar, a `docker save` tar or an OCI archive as NAME[:TAG]
     Import { file: PathBuf, name: String },
+    /// Pull an image from a registry (docker.io by default)
+    Pull { reference: String },
+    /// Push an image to the registry its name names (e.g. 127.0.0.1:5000/app:1)
+    Push { reference: String },
     /// List images
     #[command(alias = "list")]
     Ls {
@@ -225,6 +236,21 @@ pub enum ImageCommand {
     /// Remove an image
     #[command(alias = "remove")]
     Rm { name: String },
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// User name
+    #[arg(short = 'u', long)]
+    pub username: Option<String>,
+    /// Password (visible to other users in the process list: prefer --password-stdin)
+    #[arg(short = 'p', long)]
+    pub password: Option<String>,
+    /// Read the password from stdin
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Registry host[:port] (default docker.io)
+    pub registry: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -50,7 +50,17 @@ pub fn run(cli: &Cli) -> Result<i32> {
             );
             Ok(0)
         }
+        Command::Image(ImageCommand::Pull { reference }) => {
+            let c = client()?;
+            autostart(&c, || super::registry::pull(&c, reference))
+        }
+        Command::Image(ImageCommand::Push { reference }) => {
+            let c = client()?;
+            autostart(&c, || super::registry::push(&c, reference))
+        }
         Command::Image(c) => image(&client()?, c),
+        Command::Login(a) => super::registry::login(&client()?, a),
+        Command::Logout { registry } => super::registry::logout(registry.as_deref()),
         Command::Version => {
             println!("rstack version {}", env!("CARGO_PKG_VERSION"));
             match client()?.call::<(), VersionInfo>("GET", "/v1/version", None) {
@@ -326,7 +336,7 @@ fn run_oneoff(cli: &Cli, client: &Client, a: &RunArgs) -> Result<i32> {
 
 /// Runs `f`; when no daemon answers, starts one and runs `f` again. Trying first saves the
 /// start-up path a round trip when the daemon is already there (the usual case).
-fn autostart<T>(client: &Client, f: impl Fn() -> Result<T>) -> Result<T> {
+pub(super) fn autostart<T>(client: &Client, f: impl Fn() -> Result<T>) -> Result<T> {
     match f() {
         Err(e)
             if e.downcast_ref::<ApiError>()
@@ -395,6 +405,7 @@ fn image(client: &Client, c: &ImageCommand) -> Result<i32> {
                 }
             }
         }
+        ImageCommand::Pull { .. } | ImageCommand::Push { .. } => {}
         ImageCommand::Rm { name } => {
             client.call::<_, serde_json::Value>(
                 "POST",

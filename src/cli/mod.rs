@@ -6,6 +6,7 @@ mod commands;
 mod connect;
 mod output;
 mod project;
+mod registry;
 mod terminal;
 
 use args::Cli;

@@ -25,6 +25,28 @@ pub struct DaemonConfig {
     pub header_read_timeout: String,
     /// Containers' log rotation unless a service's `logging.options` says otherwise.
     pub log: LogDefaults,
+    /// `[registry]`: docker.io mirrors and registries reached over plain HTTP.
+    pub registry: RegistryConfig,
+}
+
+/// `[registry]`: Docker's `registry-mirrors` and `insecure-registries`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistryConfig {
+    /// Mirrors of docker.io (`http://host:port`, `https://host`), tried in order before it.
+    pub mirrors: Vec<String>,
+    /// `host[:port]` of registries reached over plain HTTP (127.0.0.0/8 always is).
+    pub insecure: Vec<String>,
+}
+
+impl RegistryConfig {
+    /// The settings the registry client uses.
+    pub fn settings(&self) -> crate::image::registry::Settings {
+        crate::image::registry::Settings {
+            mirrors: self.mirrors.clone(),
+            insecure: self.insecure.clone(),
+        }
+    }
 }
 
 /// `[log]`: the rotation every container's log gets by default (Docker's `local` driver's).
@@ -82,6 +104,7 @@ impl Default for DaemonConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT.into(),
             log: LogDefaults::default(),
+            registry: RegistryConfig::default(),
         }
     }
 }
@@ -126,6 +149,13 @@ impl DaemonConfig {
         }
         cfg.image_max_unpacked()?;
         cfg.header_read_timeout()?;
+        for m in &cfg.registry.mirrors {
+            if !(m.starts_with("http://") || m.starts_with("https://")) {
+                return Err(format!(
+                    "registry.mirrors: \"{m}\" must be a URL such as \"http://127.0.0.1:5000\""
+                ));
+            }
+        }
         if cfg.max_connections < 2 {
             return Err("max_connections must be at least 2".into());
         }
@@ -191,6 +221,18 @@ mod tests {
         ] {
             assert!(DaemonConfig::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn registry_settings() {
+        let c = DaemonConfig::parse(
+            "[registry]\nmirrors = [\"http://127.0.0.1:5000\"]\ninsecure = [\"reg:5000\"]",
+        )
+        .expect("parse");
+        assert_eq!(c.registry.mirrors, ["http://127.0.0.1:5000"]);
+        assert_eq!(c.registry.insecure, ["reg:5000"]);
+        assert!(DaemonConfig::parse("[registry]\nmirrors = [\"127.0.0.1:5000\"]").is_err());
+        assert!(DaemonConfig::parse("[registry]\nmirror = []").is_err());
     }
 
     #[test]

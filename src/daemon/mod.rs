@@ -5,6 +5,7 @@
 mod adapter;
 pub mod config;
 mod lock;
+mod registry;
 
 use crate::api::server::{ServerState, router};
 use crate::api::types::VersionInfo;
@@ -79,7 +80,11 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
     engine.boot().await?;
     let state = Arc::new(ServerState {
         engine,
-        images: Arc::new(Images(images)),
+        images: Arc::new(Images(images.clone())),
+        registry: Arc::new(registry::Registries {
+            store: images,
+            settings: cfg.registry.settings(),
+        }),
         version: VersionInfo {
             version: env!("CARGO_PKG_VERSION").to_string(),
             api: "v1".into(),

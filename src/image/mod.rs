@@ -9,6 +9,7 @@ mod fsutil;
 mod layer;
 mod oci;
 mod reference;
+pub mod registry;
 mod store;
 mod zstd;
 

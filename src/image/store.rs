@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::archive::{self, ConfigSource, PreparedLayer};
+use super::archive::{self, ConfigSource, Prepared, PreparedLayer};
 use super::budget::{Budget, DEFAULT_MAX_UNPACKED};
 use super::error::{ImageError, io_err, json_err};
 use super::fsutil::{
@@ -90,6 +90,23 @@ struct IndexStamp {
     ino: u64,
     mtime_ns: i128,
     len: u64,
+}
+
+/// What a push sends: manifest bytes, its media type, and the blobs it names with their paths.
+pub(crate) type PushParts = (Vec<u8>, String, Vec<(Descriptor, PathBuf)>);
+
+/// A pull in progress: its staging directory and the shared GC lock (see `begin_transfer`).
+pub(crate) struct Transfer {
+    staging: TempDir,
+    _gc: FileLock,
+    pub(crate) budget: Budget,
+}
+
+impl Transfer {
+    /// Where downloads are written before their commit (same filesystem as the store).
+    pub(crate) fn staging(&self) -> &Path {
+        self.staging.path()
+    }
 }
 
 /// A stored image loaded from its manifest.
@@ -217,99 +234,203 @@ impl ImageStore {
             let _gc = self.lock(GC_LOCK, false)?;
             let staging = TempDir::create(&self.tmp_dir(), "import")?;
             let prepared = archive::prepare(file, name, staging.path(), &parsed, budget)?;
-            let mut diff_ids = Vec::new();
-            let mut layer_descs = Vec::new();
-            let mut unpacked = 0u64;
-            for l in &prepared.layers {
-                let (diff, size) = self.ensure_layer(l, budget)?;
-                diff_ids.push(diff);
-                unpacked += size;
-                self.store_blob_file(&l.blob, &l.digest)?;
-                layer_descs.push(Descriptor {
-                    media_type: l.media_type.clone(),
-                    digest: format!("sha256:{}", l.digest),
-                    size: l.size,
-                    annotations: BTreeMap::new(),
-                    platform: None,
-                });
-            }
-            let (config_bytes, config_hex) = match prepared.config {
-                ConfigSource::Given { bytes, digest } => (bytes, digest),
-                ConfigSource::Generate => {
-                    let bytes = generated_config(&diff_ids)?;
-                    let hex = sha256_hex(&bytes);
-                    (bytes, hex)
-                }
-            };
-            self.store_blob_bytes(&config_bytes, &config_hex)?;
-            let config: ConfigFile =
-                serde_json::from_slice(&config_bytes).map_err(json_err("parsing image config"))?;
-            let (manifest_bytes, manifest_hex, media_type) = match prepared.manifest {
-                Some(m) => m,
-                None => {
-                    let manifest = Manifest {
-                        schema_version: 2,
-                        media_type: MT_MANIFEST.to_string(),
-                        config: Descriptor {
-                            media_type: MT_CONFIG.to_string(),
-                            digest: format!("sha256:{config_hex}"),
-                            size: config_bytes.len() as u64,
-                            annotations: BTreeMap::new(),
-                            platform: None,
-                        },
-                        layers: layer_descs,
-                    };
-                    let bytes =
-                        serde_json::to_vec(&manifest).map_err(json_err("serializing manifest"))?;
-                    let hex = sha256_hex(&bytes);
-                    (bytes, hex, MT_MANIFEST.to_string())
-                }
-            };
-            self.store_blob_bytes(&manifest_bytes, &manifest_hex)?;
+            let done = self.commit_prepared(prepared, &key, budget)?;
             drop(staging);
-            // Everything the index will point at must be durable before the index is.
-            syncfs(&self.root).map_err(io_err("syncing image store"))?;
-            let info = ImageInfo {
-                reference: key.clone(),
-                id: format!("sha256:{config_hex}"),
-                size: unpacked,
-                compressed_size: prepared.layers.iter().map(|l| l.size).sum(),
-                created: config.created,
-            };
-            let mut annotations = BTreeMap::new();
-            annotations.insert(REF_NAME.to_string(), key.clone());
-            annotations.insert(UNPACKED_SIZE.to_string(), unpacked.to_string());
-            let desc = Descriptor {
-                media_type,
-                digest: format!("sha256:{manifest_hex}"),
-                size: manifest_bytes.len() as u64,
-                annotations,
-                platform: None,
-            };
-            let _index = self.lock(INDEX_LOCK, true)?;
-            let mut index = self.read_index()?;
-            let replaced = match index
-                .manifests
-                .iter_mut()
-                .find(|d| d.annotations.get(REF_NAME) == Some(&key))
-            {
-                Some(old) => {
-                    let changed = old.digest != desc.digest;
-                    *old = desc;
-                    changed
-                }
-                None => {
-                    index.manifests.push(desc);
-                    false
-                }
-            };
-            self.write_index(&index)?;
-            (info, replaced)
+            done
         };
         if replaced {
             self.gc()?;
         }
         Ok(info)
+    }
+
+    /// Commits verified, staged content as the image `key`: extracts the layers not yet
+    /// present, stores the blobs, then points index.json at the manifest. The caller holds
+    /// the shared GC lock. Returns the image and whether it replaced another one.
+    pub(crate) fn commit_prepared(
+        &self,
+        prepared: Prepared,
+        key: &str,
+        budget: &Budget,
+    ) -> Result<(ImageInfo, bool), ImageError> {
+        let key = key.to_string();
+        let mut diff_ids = Vec::new();
+        let mut layer_descs = Vec::new();
+        let mut unpacked = 0u64;
+        for l in &prepared.layers {
+            let (diff, size) = self.ensure_layer(l, budget)?;
+            diff_ids.push(diff);
+            unpacked += size;
+            self.store_blob_file(&l.blob, &l.digest)?;
+            layer_descs.push(Descriptor {
+                media_type: l.media_type.clone(),
+                digest: format!("sha256:{}", l.digest),
+                size: l.size,
+                annotations: BTreeMap::new(),
+                platform: None,
+            });
+        }
+        let (config_bytes, config_hex) = match prepared.config {
+            ConfigSource::Given { bytes, digest } => (bytes, digest),
+            ConfigSource::Generate => {
+                let bytes = generated_config(&diff_ids)?;
+                let hex = sha256_hex(&bytes);
+                (bytes, hex)
+            }
+        };
+        self.store_blob_bytes(&config_bytes, &config_hex)?;
+        let config: ConfigFile =
+            serde_json::from_slice(&config_bytes).map_err(json_err("parsing image config"))?;
+        let (manifest_bytes, manifest_hex, media_type) = match prepared.manifest {
+            Some(m) => m,
+            None => {
+                let manifest = Manifest {
+                    schema_version: 2,
+                    media_type: MT_MANIFEST.to_string(),
+                    config: Descriptor {
+                        media_type: MT_CONFIG.to_string(),
+                        digest: format!("sha256:{config_hex}"),
+                        size: config_bytes.len() as u64,
+                        annotations: BTreeMap::new(),
+                        platform: None,
+                    },
+                    layers: layer_descs,
+                };
+                let bytes =
+                    serde_json::to_vec(&manifest).map_err(json_err("serializing manifest"))?;
+                let hex = sha256_hex(&bytes);
+                (bytes, hex, MT_MANIFEST.to_string())
+            }
+        };
+        self.store_blob_bytes(&manifest_bytes, &manifest_hex)?;
+        // Everything the index will point at must be durable before the index is.
+        syncfs(&self.root).map_err(io_err("syncing image store"))?;
+        let info = ImageInfo {
+            reference: key.clone(),
+            id: format!("sha256:{config_hex}"),
+            size: unpacked,
+            compressed_size: prepared.layers.iter().map(|l| l.size).sum(),
+            created: config.created,
+        };
+        let mut annotations = BTreeMap::new();
+        annotations.insert(REF_NAME.to_string(), key.clone());
+        annotations.insert(UNPACKED_SIZE.to_string(), unpacked.to_string());
+        let desc = Descriptor {
+            media_type,
+            digest: format!("sha256:{manifest_hex}"),
+            size: manifest_bytes.len() as u64,
+            annotations,
+            platform: None,
+        };
+        let _index = self.lock(INDEX_LOCK, true)?;
+        let mut index = self.read_index()?;
+        let replaced = match index
+            .manifests
+            .iter_mut()
+            .find(|d| d.annotations.get(REF_NAME) == Some(&key))
+        {
+            Some(old) => {
+                let changed = old.digest != desc.digest;
+                *old = desc;
+                changed
+            }
+            None => {
+                index.manifests.push(desc);
+                false
+            }
+        };
+        self.write_index(&index)?;
+        Ok((info, replaced))
+    }
+
+    /// Starts a transfer from a registry: holds the shared GC lock (so nothing it finds
+    /// present is collected before its commit) and gives it a staging directory.
+    pub(crate) fn begin_transfer(&self) -> Result<Transfer, ImageError> {
+        let gc = self.lock(GC_LOCK, false)?;
+        let staging = TempDir::create(&self.tmp_dir(), "pull")?;
+        Ok(Transfer {
+            staging,
+            _gc: gc,
+            budget: Budget::for_store(self.max_unpacked, &self.root),
+        })
+    }
+
+    /// The stored blob `sha256:<hex>`, if present.
+    pub(crate) fn blob_if_present(&self, hex: &str) -> Option<PathBuf> {
+        let p = self.blob_path(hex);
+        p.is_file().then_some(p)
+    }
+
+    /// Whether the layer with diff_id `sha256:<hex>` is already extracted.
+    pub(crate) fn has_layer(&self, diff_hex: &str) -> bool {
+        self.layer_path(diff_hex).is_dir()
+    }
+
+    /// Commits a pulled image (staged under `transfer`) as `key`. A failure leaves nothing:
+    /// what it extracted is collected again.
+    pub(crate) fn commit_transfer(
+        &self,
+        transfer: Transfer,
+        prepared: Prepared,
+        key: &str,
+    ) -> Result<ImageInfo, ImageError> {
+        let res = self.commit_prepared(prepared, key, &transfer.budget);
+        let exceeded = transfer.budget.exceeded();
+        let budget_err = exceeded.then(|| transfer.budget.error(key));
+        drop(transfer);
+        match res {
+            Ok((info, replaced)) => {
+                if replaced {
+                    self.gc()?;
+                }
+                Ok(info)
+            }
+            Err(e) => {
+                if let Err(gc) = self.gc() {
+                    eprintln!("rstack: cleaning up after a failed pull: {gc}");
+                }
+                Err(budget_err.unwrap_or(e))
+            }
+        }
+    }
+
+    /// What a push sends: the manifest (bytes and media type) and the stored blobs it names
+    /// (config last), each with its descriptor.
+    pub(crate) fn push_parts(
+        &self,
+        reference: &str,
+    ) -> Result<PushParts, ImageError> {
+        let index = self.read_index()?;
+        let found = self.lookup(&index, reference)?;
+        let desc = found
+            .first()
+            .and_then(|(i, _)| index.manifests.get(*i))
+            .ok_or_else(|| ImageError::NotFound {
+                reference: reference.to_string(),
+            })?;
+        let hex = sha256_of(&desc.digest).ok_or_else(|| ImageError::Corrupt {
+            reason: format!("bad manifest digest {}", desc.digest),
+        })?;
+        let bytes = self.read_blob(hex, "manifest")?;
+        let loaded = self.load(&desc.digest)?;
+        let mut blobs = Vec::new();
+        for d in loaded
+            .manifest
+            .layers
+            .iter()
+            .chain(std::iter::once(&loaded.manifest.config))
+        {
+            let hex = sha256_of(&d.digest).ok_or_else(|| ImageError::Corrupt {
+                reason: format!("bad blob digest {}", d.digest),
+            })?;
+            blobs.push((d.clone(), self.blob_path(hex)));
+        }
+        let media_type = if desc.media_type.is_empty() {
+            MT_MANIFEST.to_string()
+        } else {
+            desc.media_type.clone()
+        };
+        Ok((bytes, media_type, blobs))
     }
 
     /// Extracts a layer unless an identical one (same diff_id) is already in place; returns

@@ -1,0 +1,155 @@
+//! Registry endpoints: `POST /v1/images/pull`, `/v1/images/push` (answers stream one JSON
+//! `TransferLine` per step, the result or the error last) and `/v1/registry/login`.
+//!
+//! The work runs on a blocking thread (downloads, hashing, extraction); its progress lines go
+//! through a bounded channel, so a slow client holds it back rather than filling memory.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State as AxState;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::server::{ApiFailure, ServerState};
+use super::types::ImageView;
+use crate::reconcile::engine::ImageSource;
+use crate::reconcile::runtime::Runtime;
+
+/// Registry operations as the API needs them (the daemon implements them with its image
+/// store and `[registry]` settings).
+pub trait RegistryAdmin: Send + Sync + 'static {
+    /// Pulls `reference`; `progress` gets one line per step.
+    fn pull(
+        &self,
+        reference: &str,
+        auths: &BTreeMap<String, String>,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> Result<ImageView, String>;
+    /// Pushes the stored image `reference`; returns its manifest digest.
+    fn push(
+        &self,
+        reference: &str,
+        auths: &BTreeMap<String, String>,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> Result<String, String>;
+    /// Checks credentials against a registry.
+    fn login(&self, registry: &str, username: &str, password: &str) -> Result<(), String>;
+}
+
+/// Body of pull and push.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransferRequest {
+    pub reference: String,
+    /// The client's `auths` (registry key -> base64 `user:password`), from its
+    /// ~/.docker/config.json; used for this request only, never stored.
+    #[serde(default)]
+    pub auths: BTreeMap<String, String>,
+}
+
+/// One line of a pull's or push's answer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TransferLine {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The pulled image (last line of a pull).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageView>,
+    /// The pushed manifest's digest (last line of a push).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub registry: String,
+    pub username: String,
+    pub password: String,
+}
+
+type St<R, I> = AxState<Arc<ServerState<R, I>>>;
+
+fn line(item: &TransferLine) -> Bytes {
+    let mut v = serde_json::to_vec(item).unwrap_or_default();
+    v.push(b'\n');
+    Bytes::from(v)
+}
+
+/// Runs `work` on a blocking thread, streaming its progress lines and then its last line.
+fn streamed(
+    work: impl FnOnce(&(dyn Fn(&str) + Sync)) -> TransferLine + Send + 'static,
+) -> Response {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
+    tokio::task::spawn_blocking(move || {
+        let progress = |s: &str| {
+            let _ = tx.blocking_send(Ok(line(&TransferLine {
+                status: Some(s.to_string()),
+                ..TransferLine::default()
+            })));
+        };
+        let last = work(&progress);
+        let _ = tx.blocking_send(Ok(line(&last)));
+    });
+    Response::builder()
+        .header("content-type", "application/x-ndjson")
+        .body(Body::from_stream(ReceiverStream::new(rx)))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+pub(crate) async fn pull<R: Runtime, I: ImageSource>(
+    st: St<R, I>,
+    Json(req): Json<TransferRequest>,
+) -> Response {
+    let reg = st.registry.clone();
+    streamed(
+        move |progress| match reg.pull(&req.reference, &req.auths, progress) {
+            Ok(v) => TransferLine {
+                image: Some(v),
+                ..TransferLine::default()
+            },
+            Err(e) => TransferLine {
+                error: Some(e),
+                ..TransferLine::default()
+            },
+        },
+    )
+}
+
+pub(crate) async fn push<R: Runtime, I: ImageSource>(
+    st: St<R, I>,
+    Json(req): Json<TransferRequest>,
+) -> Response {
+    let reg = st.registry.clone();
+    streamed(
+        move |progress| match reg.push(&req.reference, &req.auths, progress) {
+            Ok(d) => TransferLine {
+                digest: Some(d),
+                ..TransferLine::default()
+            },
+            Err(e) => TransferLine {
+                error: Some(e),
+                ..TransferLine::default()
+            },
+        },
+    )
+}
+
+pub(crate) async fn login<R: Runtime, I: ImageSource>(
+    st: St<R, I>,
+    Json(req): Json<LoginRequest>,
+) -> Result<Json<serde_json::Value>, ApiFailure> {
+    let reg = st.registry.clone();
+    tokio::task::spawn_blocking(move || reg.login(&req.registry, &req.username, &req.password))
+        .await
+        .map_err(|e| ApiFailure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| ApiFailure(StatusCode::UNAUTHORIZED, e))?;
+    Ok(Json(serde_json::json!({})))
+}

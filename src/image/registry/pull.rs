@@ -1,0 +1,403 @@
+//! `pull`: manifest (through an index to the host's platform), config, then the layers the
+//! store lacks, downloaded in parallel (at most `PARALLEL` at once), streamed to the store's
+//! staging directory, verified against their digest, and committed with the image as an
+//! import is (layers already extracted are neither downloaded nor extracted again).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fs::File;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::error::RegistryError;
+use super::http::Body;
+use super::manifest::{self, Kind};
+use super::session::Session;
+use super::{Settings, session};
+use crate::image::ImageInfo;
+use crate::image::ImageStore;
+use crate::image::archive::{ConfigSource, Prepared, PreparedLayer};
+use crate::image::budget::{Budget, Charge, Metered};
+use crate::image::error::{ImageError, io_err};
+use crate::image::fsutil::{HashReader, sha256_hex};
+use crate::image::oci::{ConfigFile, Descriptor, Index, MT_LAYER_TAR, Manifest, sha256_of};
+use crate::image::reference::Reference;
+
+/// Layers downloaded at once.
+const PARALLEL: usize = 3;
+/// Largest manifest or config accepted.
+const MAX_DOCUMENT: u64 = 8 << 20;
+/// Index -> manifest is one level; a deeper chain is malformed.
+const MAX_DEPTH: usize = 3;
+
+/// Pulls `reference` into `store`, tagging it with its normalized name. `progress` gets one
+/// line per step (per layer: downloaded, or already present).
+pub fn pull(
+    store: &ImageStore,
+    settings: &Settings,
+    reference: &str,
+    auths: &BTreeMap<String, String>,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<ImageInfo, RegistryError> {
+    let parsed = Reference::parse(reference)?;
+    let shown = parsed.familiar();
+    let endpoints = settings.endpoints(&parsed.domain)?;
+    let mut last_err = None;
+    for (i, ep) in endpoints.iter().enumerate() {
+        let s = session(ep, auths, &parsed.path, "pull");
+        match fetch_image_manifest(&s, &parsed, &shown) {
+            Ok(found) => return pull_from(store, &s, &parsed, &shown, found, progress),
+            Err(e) if i + 1 < endpoints.len() => {
+                progress(&format!("{}: {e}; trying the next source", ep.name));
+                last_err = Some(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last_err.unwrap_or_else(|| RegistryError::Protocol {
+        registry: parsed.domain.clone(),
+        reason: "no source to pull from".into(),
+    }))
+}
+
+/// A verified image manifest: its bytes, sha256 hex and media type, parsed.
+struct Found {
+    bytes: Vec<u8>,
+    hex: String,
+    media_type: String,
+    manifest: Manifest,
+}
+
+fn fetch_image_manifest(s: &Session, r: &Reference, shown: &str) -> Result<Found, RegistryError> {
+    let mut want = r
+        .digest
+        .clone()
+        .or_else(|| r.tag.clone())
+        .unwrap_or_else(|| "latest".into());
+    let mut expected = r.digest.clone();
+    for _ in 0..MAX_DEPTH {
+        let resp = s.request(
+            "GET",
+            &format!("/v2/{}/manifests/{want}", r.path),
+            &[("Accept", manifest::accept())],
+            &Body::Empty,
+        )?;
+        match resp.status {
+            200 => {}
+            404 => {
+                return Err(RegistryError::ManifestUnknown {
+                    reference: shown.to_string(),
+                    registry: s.name.clone(),
+                });
+            }
+            _ => return Err(s.unexpected(&format!("manifest of {shown}"), resp)),
+        }
+        let content_type = resp.header("content-type").map(str::to_string);
+        let bytes = resp
+            .bytes(MAX_DOCUMENT)
+            .map_err(|e| s.protocol(format!("reading the manifest of {shown}: {e}")))?;
+        let hex = sha256_hex(&bytes);
+        if let Some(exp) = &expected
+            && *exp != format!("sha256:{hex}")
+        {
+            return Err(ImageError::DigestMismatch {
+                what: format!("manifest of {shown} from {}", s.name),
+                expected: exp.clone(),
+                actual: format!("sha256:{hex}"),
+            }
+            .into());
+        }
+        let unsupported = |reason: String| RegistryError::Unsupported {
+            reference: shown.to_string(),
+            reason,
+        };
+        let (kind, media_type) =
+            manifest::classify(content_type.as_deref(), &bytes).map_err(unsupported)?;
+        match kind {
+            Kind::Index => {
+                let index: Index = serde_json::from_slice(&bytes)
+                    .map_err(|e| unsupported(format!("bad index: {e}")))?;
+                let d = manifest::select_platform(&index).map_err(unsupported)?;
+                want = d.digest.clone();
+                expected = Some(d.digest.clone());
+            }
+            Kind::Image => {
+                let manifest: Manifest = serde_json::from_slice(&bytes)
+                    .map_err(|e| unsupported(format!("bad manifest: {e}")))?;
+                return Ok(Found {
+                    bytes,
+                    hex,
+                    media_type,
+                    manifest,
+                });
+            }
+        }
+    }
+    Err(RegistryError::Unsupported {
+        reference: shown.to_string(),
+        reason: "image indexes nested too deeply".into(),
+    })
+}
+
+fn pull_from(
+    store: &ImageStore,
+    s: &Session,
+    r: &Reference,
+    shown: &str,
+    found: Found,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<ImageInfo, RegistryError> {
+    let m = &found.manifest;
+    let unsupported = |reason: String| RegistryError::Unsupported {
+        reference: shown.to_string(),
+        reason,
+    };
+    for l in &m.layers {
+        // Artifacts (wasm modules, helm charts...) are not filesystem layers.
+        if !l.media_type.is_empty() && !l.media_type.contains("tar") {
+            return Err(unsupported(format!(
+                "layer {} has media type {}, which is not a filesystem tar",
+                l.digest, l.media_type
+            )));
+        }
+    }
+    let config_bytes = fetch_small_blob(s, &r.path, &m.config, shown)?;
+    let config_hex = sha256_hex(&config_bytes);
+    let config: ConfigFile = serde_json::from_slice(&config_bytes)
+        .map_err(|e| unsupported(format!("bad image config: {e}")))?;
+    if config.rootfs.diff_ids.len() != m.layers.len() {
+        return Err(unsupported(format!(
+            "its config lists {} diff_ids for {} layers",
+            config.rootfs.diff_ids.len(),
+            m.layers.len()
+        )));
+    }
+    let transfer = store.begin_transfer()?;
+    // What each layer needs: a download, or nothing (blob stored; extracted or not).
+    let mut plan = Vec::new();
+    for (l, diff) in m.layers.iter().zip(&config.rootfs.diff_ids) {
+        let hex = sha256_of(&l.digest)
+            .ok_or_else(|| unsupported(format!("unsupported layer digest \"{}\"", l.digest)))?;
+        let diff_hex = sha256_of(diff)
+            .ok_or_else(|| unsupported(format!("unsupported diff_id \"{diff}\"")))?;
+        let present = store.blob_if_present(hex);
+        plan.push((l.clone(), hex.to_string(), diff_hex.to_string(), present));
+    }
+    let todo: VecDeque<usize> = plan
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.3.is_none())
+        .map(|(i, _)| i)
+        .collect();
+    for (l, _, diff_hex, present) in &plan {
+        if present.is_some() {
+            let what = if store.has_layer(diff_hex) {
+                "already present"
+            } else {
+                "stored, to unpack"
+            };
+            progress(&format!("{}: {what}", short(&l.digest)));
+        }
+    }
+    let downloaded = download_all(
+        s,
+        &r.path,
+        &plan,
+        todo,
+        transfer.staging(),
+        &transfer.budget,
+        progress,
+    );
+    let downloaded = match downloaded {
+        Ok(d) => d,
+        Err(e) => {
+            let exceeded = transfer
+                .budget
+                .exceeded()
+                .then(|| transfer.budget.error(shown));
+            drop(transfer);
+            return Err(exceeded.map_or(e, RegistryError::from));
+        }
+    };
+    let mut layers = Vec::new();
+    for (i, (l, hex, diff_hex, present)) in plan.iter().enumerate() {
+        let blob = match present {
+            Some(p) => p.clone(),
+            None => downloaded
+                .get(&i)
+                .cloned()
+                .ok_or_else(|| s.protocol(format!("layer {} was not downloaded", l.digest)))?,
+        };
+        layers.push(PreparedLayer {
+            blob,
+            digest: hex.clone(),
+            size: l.size,
+            media_type: if l.media_type.is_empty() {
+                MT_LAYER_TAR.to_string()
+            } else {
+                l.media_type.clone()
+            },
+            diff_id: Some(diff_hex.clone()),
+        });
+    }
+    let prepared = Prepared {
+        config: ConfigSource::Given {
+            bytes: config_bytes,
+            digest: config_hex,
+        },
+        layers,
+        manifest: Some((found.bytes, found.hex.clone(), found.media_type)),
+    };
+    let info = store.commit_transfer(transfer, prepared, shown)?;
+    progress(&format!("Digest: sha256:{}", found.hex));
+    Ok(info)
+}
+
+fn short(digest: &str) -> &str {
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    &hex[..hex.len().min(12)]
+}
+
+/// Downloads the layers `todo` names (indexes into `plan`), `PARALLEL` at a time; the first
+/// failure stops the others from starting new downloads.
+fn download_all(
+    s: &Session,
+    repo: &str,
+    plan: &[(Descriptor, String, String, Option<PathBuf>)],
+    todo: VecDeque<usize>,
+    staging: &std::path::Path,
+    budget: &Budget,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<BTreeMap<usize, PathBuf>, RegistryError> {
+    let queue = Mutex::new(todo);
+    let failed = AtomicBool::new(false);
+    let done: Mutex<BTreeMap<usize, PathBuf>> = Mutex::new(BTreeMap::new());
+    let first_err: Mutex<Option<RegistryError>> = Mutex::new(None);
+    let workers = PARALLEL
+        .min(queue.lock().map(|q| q.len()).unwrap_or(1))
+        .max(1);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    if failed.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+                    let Some(i) = next else { return };
+                    let Some((d, hex, _, _)) = plan.get(i) else {
+                        return;
+                    };
+                    let dest = staging.join(format!("layer-{hex}"));
+                    match download(s, repo, d, hex, &dest, budget) {
+                        Ok(()) => {
+                            progress(&format!(
+                                "{}: downloaded {}",
+                                short(&d.digest),
+                                crate::image::budget::human(d.size)
+                            ));
+                            done.lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .insert(i, dest);
+                        }
+                        Err(e) => {
+                            let _ = std::fs::remove_file(&dest);
+                            failed.store(true, Ordering::Relaxed);
+                            first_err
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .get_or_insert(e);
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = first_err.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    Ok(done.into_inner().unwrap_or_else(|p| p.into_inner()))
+}
+
+/// Streams one blob to `dest`, hashing on the way; refuses it unless it is the digest and
+/// size its descriptor names.
+fn download(
+    s: &Session,
+    repo: &str,
+    d: &Descriptor,
+    hex: &str,
+    dest: &std::path::Path,
+    budget: &Budget,
+) -> Result<(), RegistryError> {
+    let resp = s.request(
+        "GET",
+        &format!("/v2/{repo}/blobs/{}", d.digest),
+        &[],
+        &Body::Empty,
+    )?;
+    if resp.status != 200 {
+        return Err(s.unexpected(&format!("layer {}", d.digest), resp));
+    }
+    let mut out = File::create(dest).map_err(io_err(format!("creating {}", dest.display())))?;
+    let mut hashed = HashReader::new(Metered::new(resp.reader(), budget, Charge::Written));
+    io::copy(&mut hashed, &mut out).map_err(|e| {
+        if budget.exceeded() {
+            RegistryError::Image(budget.error(&d.digest))
+        } else {
+            s.protocol(format!("downloading layer {}: {e}", d.digest))
+        }
+    })?;
+    let (actual, size) = hashed
+        .finish()
+        .map_err(|e| s.protocol(format!("downloading layer {}: {e}", d.digest)))?;
+    if actual != hex {
+        return Err(ImageError::DigestMismatch {
+            what: format!("layer {} from {}", d.digest, s.name),
+            expected: d.digest.clone(),
+            actual: format!("sha256:{actual}"),
+        }
+        .into());
+    }
+    if d.size != 0 && size != d.size {
+        return Err(s.protocol(format!(
+            "layer {} is {size} bytes, its descriptor says {}",
+            d.digest, d.size
+        )));
+    }
+    out.sync_all()
+        .map_err(io_err(format!("writing {}", dest.display())))?;
+    Ok(())
+}
+
+/// Fetches a small blob (the config) into memory, verified.
+fn fetch_small_blob(
+    s: &Session,
+    repo: &str,
+    d: &Descriptor,
+    shown: &str,
+) -> Result<Vec<u8>, RegistryError> {
+    let resp = s.request(
+        "GET",
+        &format!("/v2/{repo}/blobs/{}", d.digest),
+        &[],
+        &Body::Empty,
+    )?;
+    if resp.status != 200 {
+        return Err(s.unexpected(&format!("config of {shown}"), resp));
+    }
+    let bytes = resp
+        .bytes(MAX_DOCUMENT)
+        .map_err(|e| s.protocol(format!("reading the config of {shown}: {e}")))?;
+    let actual = format!("sha256:{}", sha256_hex(&bytes));
+    if actual != d.digest {
+        return Err(ImageError::DigestMismatch {
+            what: format!("config of {shown} from {}", s.name),
+            expected: d.digest.clone(),
+            actual,
+        }
+        .into());
+    }
+    Ok(bytes)
+}
