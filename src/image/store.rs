@@ -396,10 +396,7 @@ impl ImageStore {
 
     /// What a push sends: the manifest (bytes and media type) and the stored blobs it names
     /// (config last), each with its descriptor.
-    pub(crate) fn push_parts(
-        &self,
-        reference: &str,
-    ) -> Result<PushParts, ImageError> {
+    pub(crate) fn push_parts(&self, reference: &str) -> Result<PushParts, ImageError> {
         let index = self.read_index()?;
         let found = self.lookup(&index, reference)?;
         let desc = found

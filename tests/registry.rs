@@ -1,0 +1,455 @@
+//! Registries through the real binary (root only), against Debian's `docker-registry`
+//! (the distribution reference implementation) serving on 127.0.0.1 from a temporary
+//! directory, and `skopeo` as the independent client: push, pull back, run; images that
+//! skopeo pushes (a multi-platform index) pull and run; a docker.io mirror; errors; htpasswd
+//! basic auth with `rstack login`.
+
+mod common;
+
+use common::*;
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `docker-registry` process on a free loopback port; stopped (by its pid) and its
+/// directory removed when dropped, even if the test failed.
+struct Registry {
+    child: Child,
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Registry {
+    /// Starts a registry; with `htpasswd`, only that user (bcrypt) may use it.
+    fn start(dir: &Path, htpasswd: Option<(&str, &str)>) -> Registry {
+        let port = free_port();
+        let dir = dir.join(format!("registry-{port}"));
+        std::fs::create_dir_all(dir.join("data")).expect("mkdir registry");
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.join("data").display()
+        );
+        if let Some((user, password)) = htpasswd {
+            // bcrypt through libcrypt (perl's crypt): docker-registry accepts only bcrypt.
+            let out = Command::new("perl")
+                .args([
+                    "-e",
+                    "print crypt($ARGV[0], q($2b$05$abcdefghijklmnopqrstuu))",
+                    password,
+                ])
+                .output()
+                .expect("perl");
+            let hash = String::from_utf8(out.stdout).expect("utf8");
+            assert!(hash.starts_with("$2b$"), "no bcrypt from crypt(3): {hash}");
+            std::fs::write(dir.join("htpasswd"), format!("{user}:{hash}\n")).expect("htpasswd");
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: rstack-test\n    path: {}\n",
+                dir.join("htpasswd").display()
+            ));
+        }
+        let cfg = dir.join("config.yml");
+        std::fs::write(&cfg, config).expect("config");
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("log")).expect("log"))
+            .spawn()
+            .expect("docker-registry");
+        let reg = Registry { child, dir, port };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "docker-registry did not come up: {}",
+                std::fs::read_to_string(reg.dir.join("log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        reg
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// Skips unless root, busybox, docker-registry and skopeo are here (fails in CI instead).
+fn setup(tag: &str) -> Option<Env> {
+    if skip_unless_root(tag) {
+        return None;
+    }
+    for tool in ["docker-registry", "skopeo", "perl"] {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !found {
+            assert!(
+                std::env::var_os("RSTACK_REQUIRE_ROOT_TESTS").is_none(),
+                "{tag} needs {tool} (apt-get install docker-registry skopeo)"
+            );
+            eprintln!("skipping {tag}: needs {tool}");
+            return None;
+        }
+    }
+    Some(Env::new(tag))
+}
+
+/// rstack with the test's own Docker client config (credentials).
+fn rs(env: &Env, args: &[&str]) -> Output {
+    env.cmd(args)
+        .env("DOCKER_CONFIG", env.dir.join("docker-config"))
+        .output()
+        .expect("rstack")
+}
+
+fn ok(env: &Env, args: &[&str]) -> (String, String) {
+    let out = rs(env, args);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(
+        out.status.success(),
+        "rstack {args:?} failed:\nstdout: {stdout}\nstderr: {stderr}\ndaemon log: {}",
+        env.daemon_log()
+    );
+    (stdout, stderr)
+}
+
+fn fails(env: &Env, args: &[&str]) -> String {
+    let out = rs(env, args);
+    assert!(!out.status.success(), "rstack {args:?} should fail");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn import(env: &Env, reference: &str) {
+    let tar = busybox_rootfs_tar(&env.dir);
+    ok(
+        env,
+        &["image", "import", tar.to_str().expect("utf8"), reference],
+    );
+}
+
+fn references(env: &Env) -> Vec<String> {
+    let (out, _) = ok(env, &["image", "ls", "--format", "json"]);
+    let list: serde_json::Value = serde_json::from_str(&out).expect("json");
+    list.as_array()
+        .expect("array")
+        .iter()
+        .map(|i| i["reference"].as_str().expect("reference").to_string())
+        .collect()
+}
+
+/// Runs `echo` in a one-off container of `image`; returns its output.
+fn run_echo(env: &mut Env, image: &str, word: &str) -> String {
+    let p = env.project("reg");
+    env.write(
+        "compose.yaml",
+        &format!("name: {p}\nservices:\n  s:\n    image: {image}\n"),
+    );
+    let (out, _) = ok(env, &["run", "--rm", "-T", "s", "echo", word]);
+    out
+}
+
+fn skopeo_digest(image: &str) -> String {
+    let out = Command::new("skopeo")
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{image}"),
+        ])
+        .output()
+        .expect("skopeo");
+    assert!(
+        out.status.success(),
+        "skopeo inspect {image}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    v["Digest"].as_str().expect("Digest").to_string()
+}
+
+#[test]
+fn a_pushed_image_pulls_back_with_the_same_digest_and_runs() {
+    let Some(mut env) = setup("regrt") else {
+        return;
+    };
+    let reg = Registry::start(&env.dir, None);
+    let image = format!("{}/rt/busybox:test", reg.host());
+    import(&env, &image);
+    let (out, push_log) = ok(&env, &["image", "push", &image]);
+    let pushed = out
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("(sha256:"))
+        .map(|h| format!("sha256:{}", h.trim_end_matches(')')))
+        .expect("pushed digest");
+    assert!(push_log.contains("pushed"), "{push_log}");
+    // An independent client reads what rstack pushed, under the same digest.
+    assert_eq!(skopeo_digest(&image), pushed);
+    // A second push finds every blob there.
+    let (_, again) = ok(&env, &["image", "push", &image]);
+    assert!(!again.contains(": pushed"), "{again}");
+
+    ok(&env, &["image", "rm", &image]);
+    assert!(!references(&env).contains(&image));
+    let (out, log) = ok(&env, &["image", "pull", &image]);
+    assert!(out.contains("Pulled"), "{out}");
+    assert!(log.contains(&format!("Digest: {pushed}")), "{log}");
+    assert!(references(&env).contains(&image));
+    assert_eq!(run_echo(&mut env, &image, "pulled-ok").trim(), "pulled-ok");
+
+    // Pulling what is present downloads and unpacks nothing.
+    let (_, again) = ok(&env, &["image", "pull", &image]);
+    assert!(
+        again.contains("already present") && !again.contains("downloaded"),
+        "{again}"
+    );
+}
+
+/// A layout for `skopeo copy oci:`: one gzip layer (busybox), an amd64 and an arm64
+/// manifest, and the index over both.
+fn oci_layout(dir: &Path) -> PathBuf {
+    let tar = std::fs::read(busybox_rootfs_tar(dir)).expect("rootfs tar");
+    let layout = dir.join("oci-layout-dir");
+    let blobs = layout.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).expect("mkdir");
+    let put = |bytes: &[u8]| -> (String, usize) {
+        let hex = hex::encode(Sha256::digest(bytes));
+        std::fs::write(blobs.join(&hex), bytes).expect("blob");
+        (format!("sha256:{hex}"), bytes.len())
+    };
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar).expect("gzip");
+    let layer_gz = gz.finish().expect("gzip");
+    let (layer, layer_size) = put(&layer_gz);
+    let diff_id = format!("sha256:{}", hex::encode(Sha256::digest(&tar)));
+    let mut platforms = Vec::new();
+    for arch in ["arm64", "amd64"] {
+        let config = serde_json::json!({
+            "architecture": arch, "os": "linux",
+            "config": {"Env": ["PATH=/bin"], "Cmd": ["sh"], "Labels": {"arch": arch}},
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]}
+        });
+        let (cd, cs) = put(&serde_json::to_vec(&config).expect("json"));
+        let manifest = serde_json::json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer, "size": layer_size}]
+        });
+        let (md, ms) = put(&serde_json::to_vec(&manifest).expect("json"));
+        platforms.push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms,
+            "platform": {"architecture": arch, "os": "linux"}
+        }));
+    }
+    let index = serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": platforms
+    });
+    let (id, is) = put(&serde_json::to_vec(&index).expect("json"));
+    let top = serde_json::json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.index.v1+json", "digest": id, "size": is,
+        "annotations": {"org.opencontainers.image.ref.name": "multi"}
+    }]});
+    std::fs::write(layout.join("index.json"), top.to_string()).expect("index.json");
+    std::fs::write(
+        layout.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .expect("oci-layout");
+    layout
+}
+
+#[test]
+fn a_multi_platform_image_pushed_by_skopeo_pulls_for_amd64_and_runs() {
+    let Some(mut env) = setup("regsk") else {
+        return;
+    };
+    let reg = Registry::start(&env.dir, None);
+    let layout = oci_layout(&env.dir);
+    let image = format!("{}/sk/multi:1", reg.host());
+    let out = Command::new("skopeo")
+        .args([
+            "copy",
+            "--all",
+            "--dest-tls-verify=false",
+            &format!("oci:{}:multi", layout.display()),
+            &format!("docker://{image}"),
+        ])
+        .output()
+        .expect("skopeo copy");
+    assert!(
+        out.status.success(),
+        "skopeo copy failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ok(&env, &["image", "pull", &image]);
+    assert_eq!(
+        run_echo(&mut env, &image, "from-skopeo").trim(),
+        "from-skopeo"
+    );
+    // The amd64 manifest was chosen: its config says so.
+    let (out, _) = ok(&env, &["image", "ls", "--format", "json"]);
+    let list: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let id = list[0]["id"]
+        .as_str()
+        .expect("id")
+        .trim_start_matches("sha256:")
+        .to_string();
+    let config = std::fs::read_to_string(env.data_root.join("images/blobs/sha256").join(id))
+        .expect("config blob");
+    assert!(config.contains(r#""arch":"amd64""#), "{config}");
+}
+
+#[test]
+fn a_mirror_serves_docker_io_references() {
+    let Some(mut env) = setup("regmirror") else {
+        return;
+    };
+    let reg = Registry::start(&env.dir, None);
+    // The mirror holds `library/mirrortest:1`, i.e. docker.io's `mirrortest:1`.
+    let in_mirror = format!("{}/library/mirrortest:1", reg.host());
+    import(&env, &in_mirror);
+    ok(&env, &["image", "push", &in_mirror]);
+    ok(&env, &["image", "rm", &in_mirror]);
+    // Restart the daemon with the mirror configured.
+    env.stop_daemon(libc::SIGTERM);
+    let cfg = env.write(
+        "rstack.toml",
+        &format!("[registry]\nmirrors = [\"http://{}\"]\n", reg.host()),
+    );
+    let mut daemon = env
+        .cmd(&[
+            "daemon",
+            "--config",
+            cfg.to_str().expect("utf8"),
+            "--socket",
+            env.socket.to_str().expect("utf8"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("daemon");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !String::from_utf8_lossy(&env.run(&["version"]).stdout).contains("daemon version") {
+        assert!(Instant::now() < deadline, "daemon did not come up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    ok(&env, &["image", "pull", "mirrortest:1"]);
+    assert!(references(&env).contains(&"mirrortest:1".to_string()));
+    // The stack file names the docker.io image, unchanged.
+    assert_eq!(
+        run_echo(&mut env, "mirrortest:1", "mirrored").trim(),
+        "mirrored"
+    );
+    // A tag the mirror lacks falls through to docker.io, which is not reached from the
+    // tests: only the mirror's answer is checked, not the fallback's.
+    drop(env);
+    let _ = daemon.wait();
+}
+
+#[test]
+fn unknown_tags_and_unreachable_registries_are_clear_errors() {
+    let Some(env) = setup("regerr") else {
+        return;
+    };
+    let reg = Registry::start(&env.dir, None);
+    import(&env, &format!("{}/e/busybox:1", reg.host()));
+    ok(
+        &env,
+        &["image", "push", &format!("{}/e/busybox:1", reg.host())],
+    );
+    let before = references(&env);
+    let missing = format!("{}/e/busybox:nope", reg.host());
+    let err = fails(&env, &["image", "pull", &missing]);
+    assert!(
+        err.contains(&format!("manifest unknown: {missing}")),
+        "{err}"
+    );
+    // Nothing listens on a port just freed.
+    let dead = format!("127.0.0.1:{}/e/busybox:1", free_port());
+    let err = fails(&env, &["image", "pull", &dead]);
+    assert!(
+        err.contains("unreachable") && err.contains(dead.split('/').next().unwrap_or("")),
+        "{err}"
+    );
+    assert_eq!(references(&env), before, "a failed pull left an image");
+    let err = fails(&env, &["image", "push", "no-such-local-image:1"]);
+    assert!(err.contains("not found"), "{err}");
+}
+
+#[test]
+fn a_basic_auth_registry_refuses_anonymous_pushes_and_accepts_after_login() {
+    let Some(env) = setup("regauth") else {
+        return;
+    };
+    let reg = Registry::start(&env.dir, Some(("alice", "s3cret")));
+    let image = format!("{}/auth/busybox:1", reg.host());
+    import(&env, &image);
+    let err = fails(&env, &["image", "push", &image]);
+    assert!(
+        err.contains("requires credentials")
+            && err.contains(&format!("rstack login {}", reg.host())),
+        "{err}"
+    );
+    let login = |password: &str| {
+        let mut child = env
+            .cmd(&["login", "-u", "alice", "--password-stdin", &reg.host()])
+            .env("DOCKER_CONFIG", env.dir.join("docker-config"))
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("login");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{password}\n").as_bytes())
+            .expect("password");
+        child.wait_with_output().expect("login")
+    };
+    let bad = login("wrong");
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("refused the credentials of \"alice\""),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    let good = login("s3cret");
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    let saved = std::fs::read_to_string(env.dir.join("docker-config/config.json")).expect("config");
+    assert!(
+        saved.contains(&reg.host()) && saved.contains("YWxpY2U6czNjcmV0"),
+        "{saved}"
+    );
+    ok(&env, &["image", "push", &image]);
+    ok(&env, &["image", "rm", &image]);
+    ok(&env, &["image", "pull", &image]);
+    ok(&env, &["logout", &reg.host()]);
+    let err = fails(&env, &["image", "pull", &image]);
+    assert!(err.contains("requires credentials"), "{err}");
+}
