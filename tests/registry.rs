@@ -396,6 +396,47 @@ fn unknown_tags_and_unreachable_registries_are_clear_errors() {
     assert_eq!(references(&env), before, "a failed pull left an image");
     let err = fails(&env, &["image", "push", "no-such-local-image:1"]);
     assert!(err.contains("not found"), "{err}");
+
+    // A layer the registry serves corrupted (same size, one byte changed) is refused by its
+    // digest, and nothing of the image is kept.
+    let image = format!("{}/e/busybox:1", reg.host());
+    let out = Command::new("skopeo")
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{image}"),
+        ])
+        .output()
+        .expect("skopeo");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let layer = v["Layers"][0].as_str().expect("layer").to_string();
+    let hex = layer.trim_start_matches("sha256:");
+    let data = reg
+        .dir
+        .join("data/docker/registry/v2/blobs/sha256")
+        .join(&hex[..2])
+        .join(hex)
+        .join("data");
+    let mut bytes = std::fs::read(&data).expect("stored layer");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&data, bytes).expect("corrupt layer");
+    ok(&env, &["image", "rm", &image]);
+    let before = references(&env);
+    let err = fails(&env, &["image", "pull", &image]);
+    assert!(
+        err.contains(&format!("digest mismatch for layer {layer}")),
+        "{err}"
+    );
+    assert_eq!(references(&env), before, "a failed pull left an image");
+    let layers = std::fs::read_dir(env.data_root.join("images/layers"))
+        .expect("layers")
+        .count();
+    assert_eq!(layers, 0, "a failed pull left a layer");
+    let tmp = std::fs::read_dir(env.data_root.join("images/tmp"))
+        .expect("tmp")
+        .count();
+    assert_eq!(tmp, 0, "a failed pull left staged files");
 }
 
 #[test]
