@@ -158,6 +158,44 @@ mod tests {
     use super::*;
 
     #[test]
+    fn references_name_registry_repository_and_manifest_as_docker_does() {
+        use crate::image::Reference;
+        let r = Reference::parse("redis").expect("redis");
+        assert_eq!(
+            (r.domain.as_str(), r.path.as_str()),
+            ("docker.io", "library/redis")
+        );
+        assert_eq!(
+            (r.tag.as_deref(), r.digest.as_deref()),
+            (Some("latest"), None)
+        );
+        let r = Reference::parse("bitnami/redis:7").expect("user repo");
+        assert_eq!(
+            (r.domain.as_str(), r.path.as_str()),
+            ("docker.io", "bitnami/redis")
+        );
+        let d = format!("sha256:{}", "a".repeat(64));
+        let r = Reference::parse(&format!("127.0.0.1:5000/a/b@{d}")).expect("digest");
+        assert_eq!(
+            (r.domain.as_str(), r.path.as_str()),
+            ("127.0.0.1:5000", "a/b")
+        );
+        assert_eq!(
+            (r.tag.as_deref(), r.digest.as_deref()),
+            (None, Some(d.as_str()))
+        );
+        let r = Reference::parse("localhost/x:1").expect("localhost");
+        assert_eq!((r.domain.as_str(), r.path.as_str()), ("localhost", "x"));
+        // docker.io's mirror keeps the repository path, library/ included.
+        assert_eq!(
+            Reference::parse("index.docker.io/redis")
+                .expect("idx")
+                .domain,
+            "docker.io"
+        );
+    }
+
+    #[test]
     fn loopback_and_listed_hosts_are_insecure() {
         let s = Settings {
             mirrors: vec![],

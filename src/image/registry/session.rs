@@ -234,3 +234,113 @@ impl Session {
         self.protocol(format!("{what}: answered {status} {detail}"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+    use std::sync::Arc;
+
+    /// A fake registry with a token server: answers each request by its path and
+    /// Authorization, and records "PATH AUTH" for every request it got.
+    fn fake_registry() -> (u16, Arc<Mutex<Vec<String>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().take(8) {
+                let Ok(mut conn) = conn else { return };
+                let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+                let mut first = String::new();
+                let _ = reader.read_line(&mut first);
+                let path = first.split_whitespace().nth(1).unwrap_or("").to_string();
+                let mut auth = String::new();
+                loop {
+                    let mut l = String::new();
+                    if reader.read_line(&mut l).unwrap_or(0) == 0 || l.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(v) = l.strip_prefix("Authorization: ") {
+                        auth = v.trim().to_string();
+                    }
+                }
+                log.lock().expect("log").push(format!("{path} {auth}"));
+                let answer = if path.starts_with("/token?") {
+                    if auth == "Basic YWxpY2U6cHc=" {
+                        "HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n{\"token\":\"T1\"}\n"
+                            .to_string()
+                    } else {
+                        "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n".to_string()
+                    }
+                } else if path == "/v2/old" {
+                    "HTTP/1.1 307 Temporary Redirect\r\nLocation: /v2/x/manifests/1\r\nContent-Length: 0\r\n\r\n".to_string()
+                } else if auth == "Bearer T1" {
+                    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
+                        .to_string()
+                } else {
+                    format!(
+                        "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"reg\",scope=\"repository:x:pull\"\r\nContent-Length: 0\r\n\r\n"
+                    )
+                };
+                let _ = conn.write_all(answer.as_bytes());
+            }
+        });
+        (port, seen)
+    }
+
+    fn session(port: u16, creds: Option<Credentials>) -> Session {
+        Session::new(
+            format!("127.0.0.1:{port}"),
+            Url::parse(&format!("http://127.0.0.1:{port}")).expect("url"),
+            creds,
+            Some("repository:x:pull,push".into()),
+        )
+    }
+
+    #[test]
+    fn bearer_challenges_get_a_token_with_the_credentials() {
+        let (port, seen) = fake_registry();
+        let s = session(
+            port,
+            Some(Credentials {
+                username: "alice".into(),
+                password: "pw".into(),
+            }),
+        );
+        let resp = s
+            .request("GET", "/v2/old", &[], &Body::Empty)
+            .expect("request");
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.bytes(100).expect("body"), b"ok");
+        let seen = seen.lock().expect("log").clone();
+        assert_eq!(seen[0], "/v2/old ");
+        assert_eq!(seen[1], "/v2/x/manifests/1 ");
+        // Our scope (pull,push) is asked for, not the challenge's, with Basic credentials.
+        assert_eq!(
+            seen[2],
+            "/token?service=reg&scope=repository%3Ax%3Apull%2Cpush Basic YWxpY2U6cHc="
+        );
+        assert_eq!(seen[3], "/v2/x/manifests/1 Bearer T1");
+        // The token is reused.
+        let again = s
+            .request("GET", "/v2/x/manifests/1", &[], &Body::Empty)
+            .expect("request");
+        assert_eq!(again.status, 200);
+    }
+
+    #[test]
+    fn a_refused_token_request_is_an_auth_error() {
+        let (port, _) = fake_registry();
+        let err = session(port, None)
+            .request("GET", "/v2/x/manifests/1", &[], &Body::Empty)
+            .err()
+            .expect("refused");
+        let msg = err.to_string();
+        assert!(
+            matches!(err, RegistryError::Auth { .. }) && msg.contains("rstack login 127.0.0.1:"),
+            "{msg}"
+        );
+    }
+}
