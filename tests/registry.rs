@@ -224,6 +224,23 @@ fn a_pushed_image_pulls_back_with_the_same_digest_and_runs() {
         again.contains("already present") && !again.contains("downloaded"),
         "{again}"
     );
+
+    // `rstack pull` pulls the stack's images.
+    ok(&env, &["image", "rm", &image]);
+    let p = env.project("regpull");
+    env.write(
+        "compose.yaml",
+        &format!("name: {p}\nservices:\n  a:\n    image: {image}\n  b:\n    image: {image}\n"),
+    );
+    let (out, _) = ok(&env, &["pull"]);
+    assert_eq!(
+        out.matches("Pulled").count(),
+        1,
+        "one pull per distinct image: {out}"
+    );
+    assert!(references(&env).contains(&image));
+    let err = fails(&env, &["pull", "nosuchservice"]);
+    assert!(err.contains("nosuchservice"), "{err}");
 }
 
 /// A layout for `skopeo copy oci:`: one gzip layer (busybox), an amd64 and an arm64

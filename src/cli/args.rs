@@ -68,6 +68,10 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Pull the images of the stack's services (all, or those named)
+    Pull(ServicesArgs),
+    /// Push the images of the stack's services (all, or those named)
+    Push(ServicesArgs),
     /// Log in to a registry (credentials saved in ~/.docker/config.json)
     Login(LoginArgs),
     /// Log out from a registry (removes its credentials from ~/.docker/config.json)

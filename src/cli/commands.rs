@@ -59,6 +59,14 @@ pub fn run(cli: &Cli) -> Result<i32> {
             autostart(&c, || super::registry::push(&c, reference))
         }
         Command::Image(c) => image(&client()?, c),
+        Command::Pull(a) => {
+            let c = client()?;
+            super::registry::services(cli, &c, &a.services, false)
+        }
+        Command::Push(a) => {
+            let c = client()?;
+            super::registry::services(cli, &c, &a.services, true)
+        }
         Command::Login(a) => super::registry::login(&client()?, a),
         Command::Logout { registry } => super::registry::logout(registry.as_deref()),
         Command::Version => {

@@ -109,6 +109,52 @@ pub fn push(client: &Client, reference: &str) -> Result<i32> {
     Ok(0)
 }
 
+/// `pull|push [SERVICE...]`: each distinct image of the services (all, or those named),
+/// one after the other (each pull downloads its layers in parallel). A failure is reported
+/// and the others still go; the exit status says whether any failed.
+pub fn services(
+    cli: &super::args::Cli,
+    client: &Client,
+    names: &[String],
+    push_them: bool,
+) -> Result<i32> {
+    let stack = super::project::load_for(cli, names)?;
+    for n in names {
+        if !stack.services.contains_key(n) {
+            bail!("no such service: {n}");
+        }
+    }
+    let mut images: Vec<String> = Vec::new();
+    for (name, s) in &stack.services {
+        if !names.is_empty() && !names.contains(name) {
+            continue;
+        }
+        if s.image.is_empty() {
+            eprintln!(
+                "{name}: no image to {}",
+                if push_them { "push" } else { "pull" }
+            );
+        } else if !images.contains(&s.image) {
+            images.push(s.image.clone());
+        }
+    }
+    let mut failed = 0;
+    for image in &images {
+        let res = autostart(client, || {
+            if push_them {
+                push(client, image)
+            } else {
+                pull(client, image)
+            }
+        });
+        if let Err(e) = res {
+            eprintln!("error: {image}: {e:#}");
+            failed += 1;
+        }
+    }
+    Ok(if failed > 0 { 1 } else { 0 })
+}
+
 fn read_password(a: &LoginArgs) -> Result<String> {
     if let Some(p) = &a.password {
         if a.password_stdin {
