@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::server::{ApiFailure, ServerState};
-use super::types::ImageView;
+use super::server::ServerState;
+use super::types::{ErrorBody, ImageView};
 use crate::reconcile::engine::ImageSource;
 use crate::reconcile::runtime::Runtime;
 
@@ -145,11 +145,16 @@ pub(crate) async fn push<R: Runtime, I: ImageSource>(
 pub(crate) async fn login<R: Runtime, I: ImageSource>(
     st: St<R, I>,
     Json(req): Json<LoginRequest>,
-) -> Result<Json<serde_json::Value>, ApiFailure> {
+) -> Response {
     let reg = st.registry.clone();
-    tokio::task::spawn_blocking(move || reg.login(&req.registry, &req.username, &req.password))
-        .await
-        .map_err(|e| ApiFailure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(|e| ApiFailure(StatusCode::UNAUTHORIZED, e))?;
-    Ok(Json(serde_json::json!({})))
+    // Answered here rather than through `ApiFailure`: a refused login is a 401 of its own.
+    let res =
+        tokio::task::spawn_blocking(move || reg.login(&req.registry, &req.username, &req.password))
+            .await;
+    let (status, message) = match res {
+        Ok(Ok(())) => return Json(serde_json::json!({})).into_response(),
+        Ok(Err(e)) => (StatusCode::UNAUTHORIZED, e),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    (status, Json(ErrorBody { message })).into_response()
 }
