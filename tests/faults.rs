@@ -894,3 +894,40 @@ fn hand_started_shim(dir: &Path, listen: bool) -> (Child, i32) {
         .unwrap_or_else(|| panic!("shim report: {line:?}"));
     (shim, init)
 }
+
+/// Found by the campaign's first version, which let the CLI start the daemon right after a
+/// kill: several commands that find no daemon at once each start one; all but one of those
+/// lose the data root's lock, and their commands used to fail ("the rstack daemon exited at
+/// start") instead of using the daemon that won.
+#[test]
+fn commands_that_start_the_daemon_at_once_share_it() {
+    if skip_unless_root("autostart") {
+        return;
+    }
+    let mut env = Env::new("autostart");
+    let p = env.project("autostart");
+    env.import_busybox();
+    env.stop_daemon(libc::SIGTERM);
+    env.write(
+        "compose.yaml",
+        &format!("name: {p}\nservices:\n  s:\n    image: busybox:test\n    command: [\"true\"]\n"),
+    );
+    let runs: Vec<Child> = (0..4)
+        .map(|_| {
+            env.cmd(&["up", "-d"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("up")
+        })
+        .collect();
+    for r in runs {
+        let out = r.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            env.daemon_log()
+        );
+    }
+}
