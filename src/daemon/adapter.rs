@@ -270,6 +270,66 @@ fn shim_serves(pid: i32, state_dir: &std::path::Path) -> bool {
     std::fs::read_link(format!("/proc/{pid}/fd/2")).is_ok_and(|p| p == state_dir.join("shim.log"))
 }
 
+/// Kills the shims that serve `state_dir` (found by their stderr, see `shim_serves`) and
+/// waits (5 s at most each) until they are gone. Called once this daemon's own shim of the
+/// container is gone, so any shim left is a stray: one whose start a killed daemon handed
+/// over but did not live to record. Its run is unknown to the store, and it would otherwise
+/// run beside the next run of the container, on the same overlay and cgroup, and tear them
+/// down under it when it ends. Its init dies with it (PR_SET_PDEATHSIG); `runtime::release`
+/// then frees the rest. Returns the pids killed.
+fn kill_stray_shims(state_dir: &std::path::Path) -> Vec<i32> {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut killed = Vec::new();
+    for e in procs.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if !shim_serves(pid, state_dir) {
+            continue;
+        }
+        // Through a pidfd opened first and checked again, so a reused pid is never hit.
+        let Some(pidfd) = pidfd_open(pid) else {
+            continue;
+        };
+        if !shim_serves(pid, state_dir) {
+            continue;
+        }
+        // SAFETY: pidfd_send_signal on a pidfd we own; no siginfo.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                pidfd.as_raw_fd(),
+                libc::SIGKILL,
+                std::ptr::null::<libc::siginfo_t>(),
+                0u32,
+            )
+        };
+        if rc != 0 {
+            continue;
+        }
+        let mut pfd = libc::pollfd {
+            fd: pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll on one valid pollfd; a pidfd polls readable once the process exited.
+        unsafe { libc::poll(&mut pfd, 1, 5000) };
+        killed.push(pid);
+    }
+    killed
+}
+
+fn report_strays(cfg: &ContainerConfig, pids: &[i32]) {
+    if !pids.is_empty() {
+        eprintln!(
+            "rstack: container {}: killed shim {pids:?}, whose start no daemon recorded (a daemon died during it)",
+            cfg.id
+        );
+    }
+}
+
 /// The parent pid of a live process, from /proc/PID/stat.
 fn parent_of(pid: i32) -> Option<i32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -494,6 +554,7 @@ impl Runtime for NativeRuntime {
         self.wait_shim_gone(&cfg.id).await;
         let c = cfg.clone();
         tokio::task::spawn_blocking(move || {
+            report_strays(&c, &kill_stray_shims(&c.state_dir));
             runtime::release(&c).map_err(|e| Box::new(e) as RtError)
         })
         .await
@@ -519,6 +580,7 @@ impl Runtime for NativeRuntime {
         let c = cfg.clone();
         let shims = self.shims.clone();
         tokio::task::spawn_blocking(move || -> Result<(), RtError> {
+            report_strays(&c, &kill_stray_shims(&c.state_dir));
             runtime::release(&c)?;
             if shims.recycle_dir(&c) {
                 return Ok(());

@@ -77,7 +77,9 @@ pub trait Runtime: Send + Sync + 'static {
     ) -> impl Future<Output = bool> + Send;
 
     /// Releases what a run left when its shim died unseen (processes, mounts, cgroups),
-    /// keeping the writable layer and the log for the next start.
+    /// keeping the writable layer and the log for the next start. A shim of the container
+    /// that this daemon did not start or adopt (a start an earlier daemon died in) is killed
+    /// first, as `remove` does.
     fn release(&self, cfg: &ContainerConfig) -> impl Future<Output = Result<(), RtError>> + Send;
 
     /// Removes everything the container left: mounts, cgroups, its state directory.

@@ -67,7 +67,13 @@ pub fn shim_main(state_dir: &Path) -> i32 {
     match layout.and_then(|l| start(state_dir, l)) {
         Ok(run) => {
             let msg = format!("ok {} {}\n", std::process::id(), run.pid);
-            sys::write_all(READY_FD, msg.as_bytes());
+            if !sys::write_all(READY_FD, msg.as_bytes()) {
+                // The daemon that asked for this start is gone (killed during it): no store
+                // holds this run, so nobody would supervise or stop it. It is undone at once;
+                // supervising it to its end tears it down and records the exit as usual.
+                // SAFETY: kill our own child, the container's init.
+                unsafe { libc::kill(run.pid, libc::SIGKILL) };
+            }
             supervise(run);
             0
         }
