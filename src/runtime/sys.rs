@@ -27,8 +27,17 @@ struct CloneArgs {
 /// optionally straight into the cgroup directory `cgroup_fd` (clone3 CLONE_INTO_CGROUP, v2).
 /// Returns 0 in the child, the child's pid in the parent, and whether the cgroup was applied.
 ///
-/// Only sound in a single-threaded process (the shim, nsexec).
-pub fn clone_fork(flags: u64, cgroup_fd: Option<RawFd>) -> Result<(i32, bool)> {
+/// # Safety
+///
+/// The caller must be single-threaded (the shim, nsexec): the child is a copy of this one
+/// thread only, so a lock another thread held (the allocator's, stdio's) would stay locked
+/// in it forever. In the child, the caller must not return into code that assumes it is
+/// the parent: it must exec or leave with `libc::_exit`, without unwinding, running
+/// destructors or atexit handlers (they would flush or close the parent's state a second
+/// time). `flags` must not include CLONE_VM, CLONE_VFORK, CLONE_THREAD or CLONE_SETTLS:
+/// without a stack of its own, the child would run on the parent's stack at the same time.
+/// `cgroup_fd`, if given, must be an open cgroup v2 directory.
+pub unsafe fn clone_fork(flags: u64, cgroup_fd: Option<RawFd>) -> Result<(i32, bool)> {
     const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
     let mut args = CloneArgs {
         flags,
@@ -58,7 +67,8 @@ pub fn clone_fork(flags: u64, cgroup_fd: Option<RawFd>) -> Result<(i32, bool)> {
             libc::EINVAL | libc::E2BIG | libc::EOPNOTSUPP | libc::ENOSYS
         )
     {
-        return clone_fork(flags, None).map(|(p, _)| (p, false));
+        // SAFETY: the caller's contract, unchanged.
+        return unsafe { clone_fork(flags, None) }.map(|(p, _)| (p, false));
     }
     if code != libc::ENOSYS {
         return Err(RuntimeError::io("clone3", "", err));
