@@ -1,7 +1,7 @@
 //! The reconciler's `Runtime` trait on top of `crate::runtime` (shim processes), and the API's
 //! image traits on top of the image store.
 
-use crate::api::server::ImageAdmin;
+use crate::api::server::{ApiFailure, ImageAdmin};
 use crate::api::types::ImageView;
 use crate::daemon::config::LogDefaults;
 use crate::image::{ImageStore, ResolvedImage};
@@ -144,7 +144,10 @@ impl NativeRuntime {
                 // Without a pidfd the exit could not be watched: do not leave it running blind.
                 let _ = runtime::signal(launched.pid, libc::SIGKILL);
             }
-            return Err("cannot watch the container's shim: pidfd_open failed (Linux 5.3 or later is needed)".into());
+            return Err(RtError::Failed(
+                "cannot watch the container's shim: pidfd_open failed (Linux 5.3 or later is needed)"
+                    .into(),
+            ));
         };
         let pidfd = Arc::new(pidfd);
         self.track_shim(&cfg.id, pidfd.clone(), child);
@@ -201,15 +204,17 @@ impl NativeRuntime {
 /// and it keeps a writer present (a container's stdin sees no EOF) until the real one opens.
 fn fifo(path: &std::path::Path) -> Result<OwnedFd, RtError> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| RtError::io(format_args!("creating {}", dir.display()), e))?;
     }
     let _ = std::fs::remove_file(path);
     nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600))
-        .map_err(|e| format!("mkfifo {}: {e}", path.display()))?;
+        .map_err(|e| RtError::io(format_args!("mkfifo {}", path.display()), e.into()))?;
     let f = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
-        .open(path)?;
+        .open(path)
+        .map_err(|e| RtError::io(format_args!("opening {}", path.display()), e))?;
     Ok(f.into())
 }
 
@@ -431,7 +436,7 @@ impl Runtime for NativeRuntime {
         let begun = self.shims.begin(cfg);
         let res = match begun {
             Ok(b) => self.await_report(cfg, b).await,
-            Err(e) => Err(Box::new(e) as RtError),
+            Err(e) => Err(RtError::from(e)),
         };
         let shims = self.shims.clone();
         tokio::task::spawn_blocking(move || shims.refill());
@@ -525,11 +530,14 @@ impl Runtime for NativeRuntime {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-        let child = cmd.spawn().inspect_err(|_| {
-            if let Some((_, p)) = &resize {
-                let _ = std::fs::remove_file(p);
-            }
-        })?;
+        let child = cmd
+            .spawn()
+            .inspect_err(|_| {
+                if let Some((_, p)) = &resize {
+                    let _ = std::fs::remove_file(p);
+                }
+            })
+            .map_err(|e| RtError::io("starting the exec helper", e))?;
         Ok(ExecProcess {
             child,
             resize: resize
@@ -555,10 +563,10 @@ impl Runtime for NativeRuntime {
         let c = cfg.clone();
         tokio::task::spawn_blocking(move || {
             report_strays(&c, &kill_stray_shims(&c.state_dir));
-            runtime::release(&c).map_err(|e| Box::new(e) as RtError)
+            runtime::release(&c).map_err(RtError::from)
         })
         .await
-        .map_err(|e| Box::new(e) as RtError)?
+        .map_err(|e| RtError::Failed(e.to_string()))?
     }
 
     async fn sweep(
@@ -589,11 +597,14 @@ impl Runtime for NativeRuntime {
             match std::fs::remove_dir_all(&c.state_dir) {
                 Ok(()) => Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(format!("removing {}: {e}", c.state_dir.display()).into()),
+                Err(e) => Err(RtError::io(
+                    format_args!("removing {}", c.state_dir.display()),
+                    e,
+                )),
             }
         })
         .await
-        .map_err(|e| Box::new(e) as RtError)?
+        .map_err(|e| RtError::Failed(e.to_string()))?
     }
 }
 
@@ -622,29 +633,20 @@ impl ImageAdmin for Images {
         archive: &std::path::Path,
         name: &str,
         reference: &str,
-    ) -> Result<ImageView, String> {
-        self.0
-            .import_named(archive, name, reference)
-            .map(view)
-            .map_err(|e| e.to_string())
+    ) -> Result<ImageView, ApiFailure> {
+        Ok(self.0.import_named(archive, name, reference).map(view)?)
     }
 
     fn uploads_dir(&self) -> std::path::PathBuf {
         self.0.uploads_dir()
     }
 
-    fn list(&self) -> Result<Vec<ImageView>, String> {
-        Ok(self
-            .0
-            .list()
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(view)
-            .collect())
+    fn list(&self) -> Result<Vec<ImageView>, ApiFailure> {
+        Ok(self.0.list()?.into_iter().map(view).collect())
     }
 
-    fn remove(&self, reference: &str) -> Result<(), String> {
-        self.0.remove(reference).map_err(|e| e.to_string())
+    fn remove(&self, reference: &str) -> Result<(), ApiFailure> {
+        Ok(self.0.remove(reference)?)
     }
 
     fn id_of(&self, reference: &str) -> Option<String> {

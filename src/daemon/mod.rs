@@ -4,6 +4,7 @@
 
 mod adapter;
 pub mod config;
+mod errors;
 mod lock;
 
 use crate::api::server::{ServerState, router};
