@@ -299,10 +299,24 @@ fn read_head(reader: &mut BufReader<UnixStream>) -> Result<(u16, Framing, bool),
         if let Some((k, v)) = l.split_once(':') {
             let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
             if k == "content-length" {
-                framing = Framing::Length(v.parse().unwrap_or(0));
+                // Digits only: a sign, spaces or a second value inside mean a broken answer,
+                // and guessing its length would cut it or read into nothing.
+                let n = Some(v)
+                    .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(|| ApiError::Protocol(format!("bad Content-Length {v:?}")))?;
+                if matches!(framing, Framing::Length(m) if m != n) {
+                    return Err(ApiError::Protocol(
+                        "conflicting Content-Length headers".into(),
+                    ));
+                }
+                if !matches!(framing, Framing::Chunked { .. }) {
+                    framing = Framing::Length(n);
+                }
             } else if k == super::attach::INPUT_HEADER {
                 framed_input = v == super::attach::FRAMED;
             } else if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
+                // Chunked framing wins over a Content-Length (RFC 9112 6.3).
                 framing = Framing::Chunked {
                     left: 0,
                     done: false,
@@ -323,6 +337,9 @@ impl Read for BodyReader {
                 }
                 let max = buf.len().min(*left as usize);
                 let n = self.inner.read(&mut buf[..max])?;
+                if n == 0 && max > 0 {
+                    return Err(cut_short(format!("{left} bytes of its body missing")));
+                }
                 *left -= n as u64;
                 Ok(n)
             }
@@ -332,11 +349,15 @@ impl Read for BodyReader {
                 }
                 if *left == 0 {
                     let mut size = String::new();
-                    self.inner.read_line(&mut size)?;
+                    if self.inner.read_line(&mut size)? == 0 {
+                        return Err(cut_short("no last chunk".into()));
+                    }
                     if size.trim().is_empty() {
                         // CRLF closing the previous chunk.
                         size.clear();
-                        self.inner.read_line(&mut size)?;
+                        if self.inner.read_line(&mut size)? == 0 {
+                            return Err(cut_short("no last chunk".into()));
+                        }
                     }
                     let hex = size.trim().split(';').next().unwrap_or("");
                     let n = u64::from_str_radix(hex, 16).map_err(|_| {
@@ -350,14 +371,22 @@ impl Read for BodyReader {
                 }
                 let max = buf.len().min(*left as usize);
                 let n = self.inner.read(&mut buf[..max])?;
-                if n == 0 {
-                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                if n == 0 && max > 0 {
+                    return Err(cut_short(format!("{left} bytes of a chunk missing")));
                 }
                 *left -= n as u64;
                 Ok(n)
             }
         }
     }
+}
+
+/// The error of an answer whose connection closed before its body was complete.
+fn cut_short(what: String) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::UnexpectedEof,
+        format!("the daemon's answer was cut short: {what}"),
+    )
 }
 
 /// Percent-encodes `s` for a URL query value (everything but RFC 3986's unreserved bytes).
@@ -375,6 +404,109 @@ pub fn query_escape(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// The response the client reads when a server writes `raw` and closes.
+    fn answer(raw: &[u8]) -> Result<Response, ApiError> {
+        let (client, mut server) = UnixStream::pair().expect("socketpair");
+        let raw = raw.to_vec();
+        // A thread plays the server, so an answer larger than the socket buffer works too;
+        // it ends (closing its end) once all is written or the client end is dropped.
+        std::thread::spawn(move || {
+            let _ = server.write_all(&raw);
+        });
+        let mut reader = BufReader::new(client);
+        read_head(&mut reader).map(|(status, framing, _)| Response {
+            status,
+            body: BodyReader {
+                inner: reader,
+                framing,
+            },
+        })
+    }
+
+    fn body(raw: &[u8]) -> Result<Vec<u8>, ApiError> {
+        answer(raw)?.bytes()
+    }
+
+    #[test]
+    fn a_content_length_body_is_read_whole() {
+        let got = body(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello and more").unwrap();
+        assert_eq!(got, b"hello");
+    }
+
+    #[test]
+    fn a_malformed_content_length_is_an_error() {
+        for bad in [
+            "abc",
+            "-1",
+            "+5",
+            "5 5",
+            "",
+            "1e3",
+            "99999999999999999999999",
+        ] {
+            let raw = format!("HTTP/1.1 200 OK\r\nContent-Length: {bad}\r\n\r\nhello");
+            match answer(raw.as_bytes()) {
+                Err(ApiError::Protocol(m)) => assert!(m.contains("Content-Length"), "{m}"),
+                Err(e) => panic!("{bad:?}: {e}"),
+                Ok(_) => panic!("{bad:?} was accepted"),
+            }
+        }
+        let two = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!";
+        assert!(matches!(answer(two), Err(ApiError::Protocol(_))));
+    }
+
+    #[test]
+    fn a_body_cut_short_is_an_error() {
+        let e = body(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello").unwrap_err();
+        match e {
+            ApiError::Io(e) => {
+                assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
+                assert!(e.to_string().contains("cut short"), "{e}");
+            }
+            e => panic!("{e}"),
+        }
+        // An error answer cut short is an error too, not a shorter message.
+        let e = answer(b"HTTP/1.1 500 Internal\r\nContent-Length: 50\r\n\r\n{\"message\"")
+            .unwrap()
+            .ok()
+            .err()
+            .expect("an error");
+        assert!(matches!(e, ApiError::Io(_)), "{e}");
+    }
+
+    #[test]
+    fn chunked_bodies_are_joined() {
+        let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\n\r\n";
+        assert_eq!(body(raw).unwrap(), b"hello, world");
+        // Chunked wins over a Content-Length beside it.
+        let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+        assert_eq!(body(raw).unwrap(), b"abc");
+        // A large chunk, read in several pieces.
+        let big = vec![b'x'; 300_000];
+        let mut raw = format!(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n",
+            big.len()
+        )
+        .into_bytes();
+        raw.extend_from_slice(&big);
+        raw.extend_from_slice(b"\r\n0\r\n\r\n");
+        assert_eq!(body(&raw).unwrap(), big);
+    }
+
+    #[test]
+    fn a_chunked_body_cut_short_or_malformed_is_an_error() {
+        for raw in [
+            &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel"[..],
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+        ] {
+            let e = body(raw).unwrap_err();
+            assert!(matches!(e, ApiError::Io(_)), "{e}");
+        }
+    }
+
     #[test]
     fn query_values_are_escaped() {
         assert_eq!(super::query_escape("busybox:test"), "busybox%3Atest");

@@ -25,7 +25,8 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-/// Image administration as the API needs it (the daemon's image store implements it).
+/// Image administration as the API needs it (the daemon's image store implements it, and
+/// maps its errors to the kinds the API answers by).
 pub trait ImageAdmin: Send + Sync + 'static {
     /// Imports the archive at `archive`, a file of the daemon's own (an upload's spool file);
     /// `name` is what messages call it.
@@ -34,11 +35,11 @@ pub trait ImageAdmin: Send + Sync + 'static {
         archive: &std::path::Path,
         name: &str,
         reference: &str,
-    ) -> Result<ImageView, String>;
+    ) -> Result<ImageView, ApiFailure>;
     /// Where uploads are spooled before their import.
     fn uploads_dir(&self) -> std::path::PathBuf;
-    fn list(&self) -> Result<Vec<ImageView>, String>;
-    fn remove(&self, reference: &str) -> Result<(), String>;
+    fn list(&self) -> Result<Vec<ImageView>, ApiFailure>;
+    fn remove(&self, reference: &str) -> Result<(), ApiFailure>;
     /// The image id a reference names, if it exists.
     fn id_of(&self, reference: &str) -> Option<String>;
 }
@@ -72,32 +73,13 @@ pub fn router<R: Runtime, I: ImageSource>(state: Arc<ServerState<R, I>>) -> Rout
         .with_state(state)
 }
 
-/// An error answer: status + `ErrorBody`.
-pub struct ApiFailure(pub StatusCode, pub String);
-
-impl IntoResponse for ApiFailure {
-    fn into_response(self) -> Response {
-        (self.0, Json(ErrorBody { message: self.1 })).into_response()
-    }
-}
-
-impl From<EngineError> for ApiFailure {
-    fn from(e: EngineError) -> Self {
-        let status = match &e {
-            EngineError::Invalid(_) => StatusCode::BAD_REQUEST,
-            EngineError::NotFound(_) => StatusCode::NOT_FOUND,
-            EngineError::Conflict(_) => StatusCode::CONFLICT,
-            EngineError::Failed(_) | EngineError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        ApiFailure(status, e.to_string())
-    }
-}
+pub use super::failure::ApiFailure;
 
 type ApiResult<T> = Result<Json<T>, ApiFailure>;
 
 /// A name check's refusal as a 400 answer.
 fn valid(check: Result<(), String>) -> Result<(), ApiFailure> {
-    check.map_err(|m| ApiFailure(StatusCode::BAD_REQUEST, m))
+    check.map_err(ApiFailure::BadRequest)
 }
 
 async fn version<R: Runtime, I: ImageSource>(st: St<R, I>) -> Json<VersionInfo> {
@@ -153,10 +135,9 @@ async fn containers<R: Runtime, I: ImageSource>(
 
 fn check_project(path: &str, body: &str) -> Result<(), ApiFailure> {
     if path != body {
-        return Err(ApiFailure(
-            StatusCode::BAD_REQUEST,
-            format!("project in path ({path}) and body ({body}) differ"),
-        ));
+        return Err(ApiFailure::BadRequest(format!(
+            "project in path ({path}) and body ({body}) differ"
+        )));
     }
     Ok(())
 }
@@ -196,16 +177,12 @@ async fn services_verb<R: Runtime, I: ImageSource>(
         "restart" => e.restart_services(&project, &req.services, t).await?,
         "kill" => {
             let name = req.signal.as_deref().unwrap_or("SIGKILL");
-            let sig = crate::runtime::parse_signal(name).ok_or_else(|| {
-                ApiFailure(StatusCode::BAD_REQUEST, format!("unknown signal {name:?}"))
-            })?;
+            let sig = crate::runtime::parse_signal(name)
+                .ok_or_else(|| ApiFailure::BadRequest(format!("unknown signal {name:?}")))?;
             e.kill_services(&project, &req.services, sig).await?
         }
         _ => {
-            return Err(ApiFailure(
-                StatusCode::NOT_FOUND,
-                format!("unknown operation {verb:?}"),
-            ));
+            return Err(ApiFailure::NotFound(format!("unknown operation {verb:?}")));
         }
     }
     Ok(Json(serde_json::json!({})))
@@ -269,10 +246,9 @@ async fn logs<R: Runtime, I: ImageSource>(
         .filter(|r| !r.one_off && (q.services.is_empty() || q.services.contains(&r.service)))
         .collect();
     if recs.is_empty() && !q.follow {
-        return Err(ApiFailure(
-            StatusCode::NOT_FOUND,
-            format!("no containers for project \"{project}\""),
-        ));
+        return Err(ApiFailure::NotFound(format!(
+            "no containers for project \"{project}\""
+        )));
     }
     let (tx, resp) = stream_response();
     let engine = st.engine.clone();
@@ -368,19 +344,16 @@ async fn upgrade_request<T: serde::de::DeserializeOwned>(
         .extensions_mut()
         .remove::<hyper::upgrade::OnUpgrade>()
         .ok_or_else(|| {
-            ApiFailure(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "this endpoint needs a connection upgrade to {}",
-                    attach::UPGRADE_PROTOCOL
-                ),
-            )
+            ApiFailure::BadRequest(format!(
+                "this endpoint needs a connection upgrade to {}",
+                attach::UPGRADE_PROTOCOL
+            ))
         })?;
     let body = axum::body::to_bytes(req.into_body(), 16 << 20)
         .await
-        .map_err(|e| ApiFailure(StatusCode::BAD_REQUEST, e.to_string()))?;
+        .map_err(|e| ApiFailure::BadRequest(e.to_string()))?;
     let parsed = serde_json::from_slice(&body)
-        .map_err(|e| ApiFailure(StatusCode::BAD_REQUEST, format!("request body: {e}")))?;
+        .map_err(|e| ApiFailure::BadRequest(format!("request body: {e}")))?;
     Ok((on_upgrade, parsed))
 }
 
@@ -401,7 +374,7 @@ fn switching_protocols(framed_input: bool) -> Result<Response, ApiFailure> {
         r = r.header(attach::INPUT_HEADER, attach::FRAMED);
     }
     r.body(Body::empty())
-        .map_err(|e| ApiFailure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+        .map_err(|e| ApiFailure::Internal(e.to_string()))
 }
 
 /// The container's environment with `exec -e` entries replacing theirs by key (a duplicate
@@ -515,8 +488,8 @@ async fn run<R: Runtime, I: ImageSource>(
             Ok(h) => h,
             Err(e) => {
                 if let Ok(io) = upgraded {
-                    let ApiFailure(status, message) = e.into();
-                    send_error(TokioIo::new(io), status, &message).await;
+                    let f = ApiFailure::from(e);
+                    send_error(TokioIo::new(io), f.status(), &f.to_string()).await;
                 }
                 return;
             }
@@ -625,9 +598,8 @@ async fn images_list<R: Runtime, I: ImageSource>(st: St<R, I>) -> ApiResult<Vec<
     let images = st.images.clone();
     tokio::task::spawn_blocking(move || images.list())
         .await
-        .map_err(|e| ApiFailure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(ApiFailure::join)?
         .map(Json)
-        .map_err(|e| ApiFailure(StatusCode::INTERNAL_SERVER_ERROR, e))
 }
 
 /// `image import`: the archive comes as the request body and is spooled to a file of the
@@ -650,9 +622,8 @@ async fn images_import<R: Runtime, I: ImageSource>(
         res
     })
     .await
-    .map_err(|e| ApiFailure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(ApiFailure::join)?
     .map(Json)
-    .map_err(|e| ApiFailure(StatusCode::BAD_REQUEST, e))
 }
 
 #[derive(Deserialize)]
@@ -673,21 +644,17 @@ async fn images_remove<R: Runtime, I: ImageSource>(
         .map(|r| r.name)
         .collect();
     if !users.is_empty() {
-        return Err(ApiFailure(
-            StatusCode::CONFLICT,
-            format!(
-                "image \"{}\" is used by container(s) {}: remove them first (rstack down)",
-                req.reference,
-                users.join(", ")
-            ),
-        ));
+        return Err(ApiFailure::Conflict(format!(
+            "image \"{}\" is used by container(s) {}: remove them first (rstack down)",
+            req.reference,
+            users.join(", ")
+        )));
     }
     // Off the async thread: the removal's garbage collection waits for running imports
     // (their lock) and deletes layer trees.
     let images = st.images.clone();
     tokio::task::spawn_blocking(move || images.remove(&req.reference))
         .await
-        .map_err(|e| ApiFailure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(|e| ApiFailure(StatusCode::NOT_FOUND, e))?;
+        .map_err(ApiFailure::join)??;
     Ok(Json(serde_json::json!({})))
 }

@@ -5,7 +5,6 @@
 
 use super::server::ApiFailure;
 use axum::body::Body;
-use axum::http::StatusCode;
 use futures_util::StreamExt;
 use std::path::{Path, PathBuf};
 use tokio::io::AsyncWriteExt;
@@ -29,21 +28,16 @@ impl Drop for Spool {
 
 static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-fn failure(status: StatusCode, message: String) -> ApiFailure {
-    ApiFailure(status, message)
-}
-
 /// Writes `body` to a new file in `dir` (mode 0600).
 pub async fn spool(body: Body, dir: &Path) -> Result<Spool, ApiFailure> {
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let spool = Spool {
         path: dir.join(format!("upload-{}-{n}", std::process::id())),
     };
-    let internal = |what: &str, e: std::io::Error| {
-        failure(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("{what} {}: {e}", spool.path.display()),
-        )
+    // A full disk here is answered 507, with the OS error.
+    let internal = |what: &str, e: std::io::Error| ApiFailure::Io {
+        message: format!("{what} {}: {e}", spool.path.display()),
+        source: e,
     };
     let mut file = tokio::fs::OpenOptions::new()
         .write(true)
@@ -56,22 +50,15 @@ pub async fn spool(body: Body, dir: &Path) -> Result<Spool, ApiFailure> {
     let mut total = 0u64;
     let mut data = body.into_data_stream();
     while let Some(chunk) = data.next().await {
-        let chunk = chunk.map_err(|e| {
-            failure(
-                StatusCode::BAD_REQUEST,
-                format!("reading the uploaded archive: {e}"),
-            )
-        })?;
+        let chunk = chunk
+            .map_err(|e| ApiFailure::BadRequest(format!("reading the uploaded archive: {e}")))?;
         total += chunk.len() as u64;
         if total > free {
-            return Err(failure(
-                StatusCode::INSUFFICIENT_STORAGE,
-                format!(
-                    "the uploaded archive is larger than the {} free on the filesystem of {}: free some space and import again",
-                    crate::image::budget::human(free),
-                    dir.display()
-                ),
-            ));
+            return Err(ApiFailure::NoSpace(format!(
+                "the uploaded archive is larger than the {} free on the filesystem of {}: free some space and import again",
+                crate::image::budget::human(free),
+                dir.display()
+            )));
         }
         file.write_all(&chunk)
             .await

@@ -33,6 +33,31 @@ fn data_root() -> PathBuf {
     }
 }
 
+/// Whether a process holds the flock on the data root's `daemon.lock` (a daemon that is
+/// starting, serving or exiting). Read from /proc/locks, without taking the lock even
+/// briefly: a probe holding it would make a starting daemon fail.
+fn lock_held(root: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(root.join("daemon.lock")) else {
+        return false;
+    };
+    let dev = meta.dev();
+    let id = format!(
+        "{:02x}:{:02x}:{}",
+        libc::major(dev),
+        libc::minor(dev),
+        meta.ino()
+    );
+    std::fs::read_to_string("/proc/locks")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"
+            f.get(1) == Some(&"FLOCK") && f.get(5) == Some(&id.as_str())
+        })
+}
+
 /// A client for a daemon that answers, starting one if none does.
 pub fn ensure_daemon(client: &Client) -> Result<()> {
     match client.call::<(), VersionInfo>("GET", "/v1/version", None) {
@@ -71,6 +96,12 @@ pub fn ensure_daemon(client: &Client) -> Result<()> {
             return Ok(());
         }
         if let Ok(Some(st)) = child.try_wait() {
+            // Another command started a daemon on this data root at the same moment, and ours
+            // lost the race for its lock: that one answers soon, wait for it.
+            if lock_held(&root) {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            }
             let tail = std::fs::read_to_string(&log_path).unwrap_or_default();
             let last: Vec<&str> = tail.lines().rev().take(3).collect();
             bail!(

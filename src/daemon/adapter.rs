@@ -1,7 +1,7 @@
 //! The reconciler's `Runtime` trait on top of `crate::runtime` (shim processes), and the API's
 //! image traits on top of the image store.
 
-use crate::api::server::ImageAdmin;
+use crate::api::server::{ApiFailure, ImageAdmin};
 use crate::api::types::ImageView;
 use crate::daemon::config::LogDefaults;
 use crate::image::{ImageStore, ResolvedImage};
@@ -144,7 +144,10 @@ impl NativeRuntime {
                 // Without a pidfd the exit could not be watched: do not leave it running blind.
                 let _ = runtime::signal(launched.pid, libc::SIGKILL);
             }
-            return Err("cannot watch the container's shim: pidfd_open failed (Linux 5.3 or later is needed)".into());
+            return Err(RtError::Failed(
+                "cannot watch the container's shim: pidfd_open failed (Linux 5.3 or later is needed)"
+                    .into(),
+            ));
         };
         let pidfd = Arc::new(pidfd);
         self.track_shim(&cfg.id, pidfd.clone(), child);
@@ -201,15 +204,17 @@ impl NativeRuntime {
 /// and it keeps a writer present (a container's stdin sees no EOF) until the real one opens.
 fn fifo(path: &std::path::Path) -> Result<OwnedFd, RtError> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| RtError::io(format_args!("creating {}", dir.display()), e))?;
     }
     let _ = std::fs::remove_file(path);
     nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600))
-        .map_err(|e| format!("mkfifo {}: {e}", path.display()))?;
+        .map_err(|e| RtError::io(format_args!("mkfifo {}", path.display()), e.into()))?;
     let f = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
-        .open(path)?;
+        .open(path)
+        .map_err(|e| RtError::io(format_args!("opening {}", path.display()), e))?;
     Ok(f.into())
 }
 
@@ -268,6 +273,66 @@ fn empty_or_missing(dir: &std::path::Path) -> bool {
 /// container's shim.log.
 fn shim_serves(pid: i32, state_dir: &std::path::Path) -> bool {
     std::fs::read_link(format!("/proc/{pid}/fd/2")).is_ok_and(|p| p == state_dir.join("shim.log"))
+}
+
+/// Kills the shims that serve `state_dir` (found by their stderr, see `shim_serves`) and
+/// waits (5 s at most each) until they are gone. Called once this daemon's own shim of the
+/// container is gone, so any shim left is a stray: one whose start a killed daemon handed
+/// over but did not live to record. Its run is unknown to the store, and it would otherwise
+/// run beside the next run of the container, on the same overlay and cgroup, and tear them
+/// down under it when it ends. Its init dies with it (PR_SET_PDEATHSIG); `runtime::release`
+/// then frees the rest. Returns the pids killed.
+fn kill_stray_shims(state_dir: &std::path::Path) -> Vec<i32> {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut killed = Vec::new();
+    for e in procs.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if !shim_serves(pid, state_dir) {
+            continue;
+        }
+        // Through a pidfd opened first and checked again, so a reused pid is never hit.
+        let Some(pidfd) = pidfd_open(pid) else {
+            continue;
+        };
+        if !shim_serves(pid, state_dir) {
+            continue;
+        }
+        // SAFETY: pidfd_send_signal on a pidfd we own; no siginfo.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                pidfd.as_raw_fd(),
+                libc::SIGKILL,
+                std::ptr::null::<libc::siginfo_t>(),
+                0u32,
+            )
+        };
+        if rc != 0 {
+            continue;
+        }
+        let mut pfd = libc::pollfd {
+            fd: pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll on one valid pollfd; a pidfd polls readable once the process exited.
+        unsafe { libc::poll(&mut pfd, 1, 5000) };
+        killed.push(pid);
+    }
+    killed
+}
+
+fn report_strays(cfg: &ContainerConfig, pids: &[i32]) {
+    if !pids.is_empty() {
+        eprintln!(
+            "rstack: container {}: killed shim {pids:?}, whose start no daemon recorded (a daemon died during it)",
+            cfg.id
+        );
+    }
 }
 
 /// The parent pid of a live process, from /proc/PID/stat.
@@ -371,7 +436,7 @@ impl Runtime for NativeRuntime {
         let begun = self.shims.begin(cfg);
         let res = match begun {
             Ok(b) => self.await_report(cfg, b).await,
-            Err(e) => Err(Box::new(e) as RtError),
+            Err(e) => Err(RtError::from(e)),
         };
         let shims = self.shims.clone();
         tokio::task::spawn_blocking(move || shims.refill());
@@ -465,11 +530,14 @@ impl Runtime for NativeRuntime {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-        let child = cmd.spawn().inspect_err(|_| {
-            if let Some((_, p)) = &resize {
-                let _ = std::fs::remove_file(p);
-            }
-        })?;
+        let child = cmd
+            .spawn()
+            .inspect_err(|_| {
+                if let Some((_, p)) = &resize {
+                    let _ = std::fs::remove_file(p);
+                }
+            })
+            .map_err(|e| RtError::io("starting the exec helper", e))?;
         Ok(ExecProcess {
             child,
             resize: resize
@@ -494,10 +562,11 @@ impl Runtime for NativeRuntime {
         self.wait_shim_gone(&cfg.id).await;
         let c = cfg.clone();
         tokio::task::spawn_blocking(move || {
-            runtime::release(&c).map_err(|e| Box::new(e) as RtError)
+            report_strays(&c, &kill_stray_shims(&c.state_dir));
+            runtime::release(&c).map_err(RtError::from)
         })
         .await
-        .map_err(|e| Box::new(e) as RtError)?
+        .map_err(|e| RtError::Failed(e.to_string()))?
     }
 
     async fn sweep(
@@ -519,6 +588,7 @@ impl Runtime for NativeRuntime {
         let c = cfg.clone();
         let shims = self.shims.clone();
         tokio::task::spawn_blocking(move || -> Result<(), RtError> {
+            report_strays(&c, &kill_stray_shims(&c.state_dir));
             runtime::release(&c)?;
             if shims.recycle_dir(&c) {
                 return Ok(());
@@ -527,11 +597,14 @@ impl Runtime for NativeRuntime {
             match std::fs::remove_dir_all(&c.state_dir) {
                 Ok(()) => Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(format!("removing {}: {e}", c.state_dir.display()).into()),
+                Err(e) => Err(RtError::io(
+                    format_args!("removing {}", c.state_dir.display()),
+                    e,
+                )),
             }
         })
         .await
-        .map_err(|e| Box::new(e) as RtError)?
+        .map_err(|e| RtError::Failed(e.to_string()))?
     }
 }
 
@@ -560,29 +633,20 @@ impl ImageAdmin for Images {
         archive: &std::path::Path,
         name: &str,
         reference: &str,
-    ) -> Result<ImageView, String> {
-        self.0
-            .import_named(archive, name, reference)
-            .map(view)
-            .map_err(|e| e.to_string())
+    ) -> Result<ImageView, ApiFailure> {
+        Ok(self.0.import_named(archive, name, reference).map(view)?)
     }
 
     fn uploads_dir(&self) -> std::path::PathBuf {
         self.0.uploads_dir()
     }
 
-    fn list(&self) -> Result<Vec<ImageView>, String> {
-        Ok(self
-            .0
-            .list()
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(view)
-            .collect())
+    fn list(&self) -> Result<Vec<ImageView>, ApiFailure> {
+        Ok(self.0.list()?.into_iter().map(view).collect())
     }
 
-    fn remove(&self, reference: &str) -> Result<(), String> {
-        self.0.remove(reference).map_err(|e| e.to_string())
+    fn remove(&self, reference: &str) -> Result<(), ApiFailure> {
+        Ok(self.0.remove(reference)?)
     }
 
     fn id_of(&self, reference: &str) -> Option<String> {

@@ -4,6 +4,7 @@
 
 mod adapter;
 pub mod config;
+mod errors;
 mod lock;
 mod registry;
 

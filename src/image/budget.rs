@@ -87,7 +87,8 @@ impl Budget {
     /// The error that says which limit stopped the import of `file` and what to do.
     pub(crate) fn error(&self, file: &str) -> ImageError {
         let unpacked = self.unpacked.load(Ordering::Relaxed);
-        let reason = if unpacked > self.max_unpacked {
+        let no_space = unpacked <= self.max_unpacked;
+        let reason = if !no_space {
             format!(
                 "its layers unpack to more than {} (image_max_unpacked in the daemon's config)",
                 human(self.max_unpacked)
@@ -102,6 +103,7 @@ impl Budget {
         ImageError::TooLarge {
             file: file.to_string(),
             reason,
+            no_space,
         }
     }
 }

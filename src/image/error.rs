@@ -62,8 +62,13 @@ pub enum ImageError {
     },
 
     /// The import would write more than its limits allow (see `budget`); nothing was kept.
+    /// `no_space`: the limit was the free space of the store's filesystem (not a setting).
     #[error("image archive \"{file}\" is refused: {reason}; nothing of it was imported")]
-    TooLarge { file: String, reason: String },
+    TooLarge {
+        file: String,
+        reason: String,
+        no_space: bool,
+    },
 
     /// The store on disk is inconsistent (missing blob or layer directory).
     #[error("image store is damaged: {reason}")]

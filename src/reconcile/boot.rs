@@ -53,6 +53,12 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                 }
                 continue;
             }
+            // Whatever the record says, a daemon killed during a start may have left that
+            // run's shim alive, unrecorded: it must be gone before the container is started
+            // again (same overlay and cgroup) or removed.
+            if !matches!(rec.state, State::Running | State::Restarting) {
+                let _ = self.rt.release(&rec.config).await;
+            }
             if matches!(rec.state, State::Running | State::Restarting) {
                 let st = self.rt.recorded_exit(&rec.config);
                 rec.state = State::Exited;

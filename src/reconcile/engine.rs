@@ -554,7 +554,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
     ) -> Result<super::runtime::ExecProcess, EngineError> {
         self.rt
             .spawn_exec(&rec.config, pid, spec)
-            .map_err(|e| EngineError::Conflict(format!("exec in {}: {e}", rec.name)))
+            .map_err(|e| EngineError::Runtime(e.within(&format!("exec in {}", rec.name))))
     }
 
     /// The record of a one-off container for `run`, its image resolved (errors about the

@@ -14,6 +14,9 @@ pub enum EngineError {
     /// One or more services could not be brought up; every message names its service.
     #[error("{}", .0.join("\n"))]
     Failed(Vec<String>),
+    /// The runtime failed (e.g. an exec helper could not be spawned); its kind is kept.
+    #[error(transparent)]
+    Runtime(#[from] super::runtime::RtError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }

@@ -6,7 +6,76 @@ use crate::runtime::config::{ContainerConfig, ExitStatus};
 use std::future::Future;
 use std::pin::Pin;
 
-pub type RtError = Box<dyn std::error::Error + Send + Sync>;
+/// Why a runtime operation failed. The kind is kept so the API can answer by it: a full
+/// disk is not the caller's fault, a configuration the runtime cannot apply is.
+#[derive(Debug, thiserror::Error)]
+pub enum RtError {
+    /// A file or system call failed; `message` names what and where and ends with the OS
+    /// error, `source` keeps it (ENOSPC, EACCES...).
+    #[error("{message}")]
+    Io {
+        message: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The container's configuration cannot be applied (unknown user, capability, rlimit).
+    #[error("{0}")]
+    Invalid(String),
+    /// Anything else (a failed start the shim reported, a process that is gone...).
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl RtError {
+    /// An I/O failure of `what`, e.g. `RtError::io(format!("mkfifo {path}"), e)`.
+    pub fn io(what: impl std::fmt::Display, source: std::io::Error) -> RtError {
+        RtError::Io {
+            message: format!("{what}: {source}"),
+            source,
+        }
+    }
+
+    /// The same failure with `what: ` before its message (its kind and OS error kept).
+    pub fn within(self, what: &str) -> RtError {
+        match self {
+            RtError::Io { message, source } => RtError::Io {
+                message: format!("{what}: {message}"),
+                source,
+            },
+            RtError::Invalid(m) => RtError::Invalid(format!("{what}: {m}")),
+            RtError::Failed(m) => RtError::Failed(format!("{what}: {m}")),
+        }
+    }
+
+    /// The OS error behind this failure, if one is.
+    pub fn io_error(&self) -> Option<&std::io::Error> {
+        match self {
+            RtError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<std::io::Error> for RtError {
+    fn from(source: std::io::Error) -> RtError {
+        RtError::Io {
+            message: source.to_string(),
+            source,
+        }
+    }
+}
+
+impl From<String> for RtError {
+    fn from(message: String) -> RtError {
+        RtError::Failed(message)
+    }
+}
+
+impl From<&str> for RtError {
+    fn from(message: &str) -> RtError {
+        RtError::Failed(message.to_string())
+    }
+}
 
 /// Resolves once, when the container's init process has exited.
 pub type ExitFuture = Pin<Box<dyn Future<Output = ExitStatus> + Send>>;
@@ -77,7 +146,9 @@ pub trait Runtime: Send + Sync + 'static {
     ) -> impl Future<Output = bool> + Send;
 
     /// Releases what a run left when its shim died unseen (processes, mounts, cgroups),
-    /// keeping the writable layer and the log for the next start.
+    /// keeping the writable layer and the log for the next start. A shim of the container
+    /// that this daemon did not start or adopt (a start an earlier daemon died in) is killed
+    /// first, as `remove` does.
     fn release(&self, cfg: &ContainerConfig) -> impl Future<Output = Result<(), RtError>> + Send;
 
     /// Removes everything the container left: mounts, cgroups, its state directory.

@@ -160,7 +160,7 @@ fn nsexec(args: &[String]) -> Result<i32> {
             unsafe { libc::_exit(126) };
         }
         let cwd = spec.cwd.as_deref().unwrap_or("/");
-        let msg = match init::prepare_identity(
+        let err = match init::prepare_identity(
             &spec.args,
             &spec.env,
             spec.user.as_deref(),
@@ -183,16 +183,12 @@ fn nsexec(args: &[String]) -> Result<i32> {
                 }
                 sys::execve(&path, &spec.args, &env)
             }
-            Err(m) => m,
+            Err(e) => e,
         };
-        let code = if msg.contains("not found") || msg.contains("no such file") {
-            127
-        } else {
-            126
-        };
-        sys::write_all(2, format!("rstack exec: {msg}\n").as_bytes());
+        // 127 for a program that is not there, 126 for one that cannot run: by the errno.
+        sys::write_all(2, format!("rstack exec: {err}\n").as_bytes());
         // SAFETY: leave the forked child without running the parent's destructors.
-        unsafe { libc::_exit(code) };
+        unsafe { libc::_exit(err.exit_code()) };
     }
     let st = match pty {
         Some(pty) => tty::relay(child, pty.master, resize, &set),

@@ -107,12 +107,13 @@ fn exec(
         p.no_new_privileges,
         &p.cwd,
         seccomp,
-    )?;
+    )
+    .map_err(|e| e.to_string())?;
     die_with_shim(fds.err_w)?;
     if cfg.init {
         return run_init(&path, &p.args, &env, fds);
     }
-    Ok(sys::execve(&path, &p.args, &env))
+    Ok(sys::execve(&path, &p.args, &env).to_string())
 }
 
 /// The container dies with its shim: a SIGKILLed shim must not leave its container running
@@ -152,7 +153,7 @@ pub fn prepare_identity(
     no_new_privs: bool,
     cwd: &str,
     seccomp: Option<&Filters>,
-) -> std::result::Result<(String, Vec<String>), String> {
+) -> std::result::Result<(String, Vec<String>), sys::ExecError> {
     let u = match user_spec.filter(|s| !s.is_empty()) {
         Some(s) => user::resolve_in_root(s).map_err(|e| e.to_string())?,
         None => user::resolve_in_root("0").map_err(|e| e.to_string())?,
@@ -173,10 +174,10 @@ pub fn prepare_identity(
     if no_new_privs {
         // SAFETY: prctl with integer arguments only.
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-            return Err(format!(
+            return Err(sys::ExecError::CannotRun(format!(
                 "prctl no_new_privs: {}",
                 std::io::Error::last_os_error()
-            ));
+            )));
         }
     }
     sys::cloexec_from(3);
@@ -211,7 +212,7 @@ fn run_init(
     }
     if pid == 0 {
         sys::reset_signals();
-        return Ok(sys::execve(path, args, env));
+        return Ok(sys::execve(path, args, env).to_string());
     }
     // The child's exec (or its error) decides what the shim reads from the pipe.
     sys::close(fds.err_w);

@@ -11,7 +11,7 @@ use super::init::{ChildFds, child_main};
 use super::log::StreamLog;
 use super::log_rotate::{DEFAULT_MAX_FILE, DEFAULT_MAX_SIZE, RotatingLog};
 use super::sys;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -67,7 +67,13 @@ pub fn shim_main(state_dir: &Path) -> i32 {
     match layout.and_then(|l| start(state_dir, l)) {
         Ok(run) => {
             let msg = format!("ok {} {}\n", std::process::id(), run.pid);
-            sys::write_all(READY_FD, msg.as_bytes());
+            if !sys::write_all(READY_FD, msg.as_bytes()) {
+                // The daemon that asked for this start is gone (killed during it): no store
+                // holds this run, so nobody would supervise or stop it. It is undone at once;
+                // supervising it to its end tears it down and records the exit as usual.
+                // SAFETY: kill our own child, the container's init.
+                unsafe { libc::kill(run.pid, libc::SIGKILL) };
+            }
             supervise(run);
             0
         }
@@ -207,7 +213,21 @@ struct Spawned {
     mnt_ns: Option<RawFd>,
 }
 
-/// Clones the container init and waits until it exec'd (or failed).
+/// Owns a descriptor a raw call just returned.
+fn owned(fd: RawFd) -> OwnedFd {
+    // SAFETY: callers pass a descriptor just created and owned by nobody else.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// A pipe as owned descriptors (read end, write end).
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    let (r, w) = sys::pipe()?;
+    Ok((owned(r), owned(w)))
+}
+
+/// Clones the container init and waits until it exec'd (or failed). Every descriptor is
+/// owned until it is handed over, so any early return closes what was opened so far; the
+/// child never returns (it execs or `_exit`s), so it drops none of them.
 fn spawn(cfg: &ContainerConfig, cgroup: &Cgroup) -> Result<Spawned> {
     sys::block(&[libc::SIGCHLD]);
     let mut mask = nix::sys::signal::SigSet::empty();
@@ -217,25 +237,34 @@ fn spawn(cfg: &ContainerConfig, cgroup: &Cgroup) -> Result<Spawned> {
         nix::sys::signalfd::SfdFlags::SFD_CLOEXEC | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
     )
     .map_err(|e| RuntimeError::sys("signalfd", e))?;
-    let sigfd = std::os::fd::IntoRawFd::into_raw_fd(std::os::fd::OwnedFd::from(sigfd));
-    let (sync_r, sync_w) = sys::pipe()?;
-    let (err_r, err_w) = sys::pipe()?;
-    let (out_r, out_w) = sys::pipe()?;
-    let (errp_r, errp_w) = sys::pipe()?;
+    let sigfd = OwnedFd::from(sigfd);
+    let (sync_r, sync_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let (out_r, out_w) = pipe()?;
+    let (errp_r, errp_w) = pipe()?;
     let stdin_r = if cfg.process.stdin {
-        Some(open_stdin_fifo(&cfg.state_dir)?)
+        Some(owned(open_stdin_fifo(&cfg.state_dir)?))
     } else {
         None
     };
     // With a terminal, the init sends its master back over this socket pair; the FIFO is
     // then the shim's to type into the terminal, not the container's stdin.
     let console = match cfg.process.tty {
-        Some(_) => Some(sys::socketpair()?),
+        Some(_) => {
+            let (shim_end, child_end) = sys::socketpair()?;
+            Some((owned(shim_end), owned(child_end)))
+        }
         None => None,
+    };
+    let (stdin_r, tty_fifo) = match console {
+        Some(_) => (None, stdin_r),
+        None => (stdin_r, None),
     };
     let cg_fd = if cgroup.v2 {
         cgroup.dirs.first().and_then(|d| {
-            sys::open_raw(&d.to_string_lossy(), libc::O_DIRECTORY | libc::O_RDONLY).ok()
+            sys::open_raw(&d.to_string_lossy(), libc::O_DIRECTORY | libc::O_RDONLY)
+                .ok()
+                .map(owned)
         })
     } else {
         None
@@ -244,48 +273,48 @@ fn spawn(cfg: &ContainerConfig, cgroup: &Cgroup) -> Result<Spawned> {
     let seccomp = super::seccomp::filters_for(cfg)?;
     // The network, IPC and UTS namespaces are the shim's own already (`own_namespaces`).
     let flags = (libc::CLONE_NEWPID | libc::CLONE_NEWNS) as u64;
-    let (pid, placed) = sys::clone_fork(flags, cg_fd)?;
+    // SAFETY: the shim is single-threaded (see `sys::clone_fork`), and the child only sets
+    // itself up and execs or `_exit`s (`child_main` never returns).
+    let (pid, placed) = unsafe { sys::clone_fork(flags, cg_fd.as_ref().map(|fd| fd.as_raw_fd())) }?;
     if pid == 0 {
+        let raw = |fd: &OwnedFd| fd.as_raw_fd();
         let fds = ChildFds {
-            sync_r,
-            err_w,
-            stdout_w: out_w,
-            stderr_w: errp_w,
-            stdin_r: if console.is_some() { None } else { stdin_r },
-            console: console.map(|(_, child_end)| child_end),
-            close: [sync_w, err_r, out_r, errp_r, sigfd]
+            sync_r: raw(&sync_r),
+            err_w: raw(&err_w),
+            stdout_w: raw(&out_w),
+            stderr_w: raw(&errp_w),
+            stdin_r: stdin_r.as_ref().map(raw),
+            console: console.as_ref().map(|(_, child_end)| raw(child_end)),
+            close: [&sync_w, &err_r, &out_r, &errp_r, &sigfd]
                 .into_iter()
-                .chain(console.map(|(shim_end, _)| shim_end))
-                .chain(stdin_r.filter(|_| console.is_some()))
+                .chain(console.as_ref().map(|(shim_end, _)| shim_end))
+                .chain(tty_fifo.as_ref())
+                .map(raw)
                 .collect(),
         };
         child_main(cfg, &fds, seccomp.as_ref());
     }
-    if let Some(fd) = cg_fd {
-        sys::close(fd);
-    }
+    drop(cg_fd);
     // Taken before the init can exec: a process that exits at once would otherwise unmount
     // its tree itself (see `Running::mnt_ns`).
-    let mnt_ns = sys::open_raw(&format!("/proc/{pid}/ns/mnt"), libc::O_RDONLY).ok();
-    let tty_fifo = stdin_r.filter(|_| console.is_some());
-    for fd in [sync_r, err_w, out_w, errp_w]
-        .into_iter()
-        .chain(stdin_r.filter(|_| console.is_none()))
-        .chain(console.map(|(_, child_end)| child_end))
-    {
-        sys::close(fd);
-    }
+    let mnt_ns = sys::open_raw(&format!("/proc/{pid}/ns/mnt"), libc::O_RDONLY)
+        .ok()
+        .map(owned);
+    // The child's ends: the shim must not hold them (EOF on the error pipe means exec).
+    drop((sync_r, err_w, out_w, errp_w, stdin_r));
+    let (shim_end, child_end) = console.unzip();
+    drop(child_end);
     // A failure here usually means the child already failed: its own message (on the error
     // pipe) is then the one worth reporting.
     let mut failure: Option<RuntimeError> = None;
     if !placed && let Err(e) = cgroup.add_pid(pid) {
         failure = Some(e);
-    } else if !sys::write_all(sync_w, b"g") {
+    } else if !sys::write_all(sync_w.as_raw_fd(), b"g") {
         failure = Some(RuntimeError::Start(
             "container init died before start".into(),
         ));
     }
-    sys::close(sync_w);
+    drop(sync_w);
     if failure.is_none() {
         // Written while the child sets up its root, so it costs no start latency.
         let pid_file = cfg.state_dir.join("pid");
@@ -297,15 +326,12 @@ fn spawn(cfg: &ContainerConfig, cgroup: &Cgroup) -> Result<Spawned> {
         // SAFETY: kill our own child; its error pipe then reaches EOF.
         unsafe { libc::kill(pid, libc::SIGKILL) };
     }
-    let msg = sys::read_to_end(err_r);
-    sys::close(err_r);
+    let msg = sys::read_to_end(err_r.as_raw_fd());
+    drop(err_r);
     // The init sent its terminal before exec, so it is waiting on the socket by now.
-    let master = console.and_then(|(shim_end, _)| {
-        let m = super::tty::recv_fd(shim_end);
-        sys::close(shim_end);
-        m
-    });
-    if console.is_some() && master.is_none() && msg.is_empty() && failure.is_none() {
+    let had_console = shim_end.is_some();
+    let master = shim_end.and_then(|s| super::tty::recv_fd(s.as_raw_fd()).map(owned));
+    if had_console && master.is_none() && msg.is_empty() && failure.is_none() {
         failure = Some(RuntimeError::Start(
             "the container did not hand over its terminal".into(),
         ));
@@ -315,35 +341,33 @@ fn spawn(cfg: &ContainerConfig, cgroup: &Cgroup) -> Result<Spawned> {
     if !msg.is_empty() || failure.is_some() {
         // SAFETY: reap our own child, which exits right after writing the message.
         unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
-        for fd in [out_r, errp_r, sigfd]
-            .into_iter()
-            .chain(master)
-            .chain(tty_fifo)
-            .chain(mnt_ns)
-        {
-            sys::close(fd);
-        }
+        // Everything still open here closes as it goes out of scope.
         return Err(match failure {
             Some(e) if msg.is_empty() => e,
             _ => RuntimeError::Start(String::from_utf8_lossy(&msg).into_owned()),
         });
     }
+    // From here the supervise loop owns the descriptors, and closes them itself.
     let (stdout_r, tty_input) = match master {
         // With a terminal the output comes from the master (logged as stdout), and the
         // stdout pipe is unused.
         Some(m) => {
-            sys::close(out_r);
-            (m, tty_fifo.map(|f| super::tty::Input::new(f, m)))
+            drop(out_r);
+            let m = m.into_raw_fd();
+            (
+                m,
+                tty_fifo.map(|f| super::tty::Input::new(f.into_raw_fd(), m)),
+            )
         }
-        None => (out_r, None),
+        None => (out_r.into_raw_fd(), None),
     };
     Ok(Spawned {
         pid,
         stdout_r,
-        stderr_r: errp_r,
-        sigfd,
+        stderr_r: errp_r.into_raw_fd(),
+        sigfd: sigfd.into_raw_fd(),
         tty_input,
-        mnt_ns,
+        mnt_ns: mnt_ns.map(IntoRawFd::into_raw_fd),
     })
 }
 

@@ -114,8 +114,8 @@ pub fn spawn(spawn: &Spawn) -> io::Result<Proc> {
     let (err_r, err_w) = super::sys::pipe().map_err(|_| io::Error::last_os_error())?;
     // SAFETY: both fds were just created and are owned here.
     let (err_r, err_w) = unsafe { (OwnedFd::from_raw_fd(err_r), OwnedFd::from_raw_fd(err_w)) };
-    let mut stack = vec![0u8; STACK_SIZE];
-    let top = (stack.as_mut_ptr() as usize + STACK_SIZE) & !15;
+    let stack = ChildStack::new()?;
+    let top = stack.top();
 
     // No signal handler may run in the child before it has reset the handlers: block all
     // signals around the clone (the child inherits the mask and restores it before its exec).
@@ -166,6 +166,57 @@ pub fn spawn(spawn: &Spawn) -> io::Result<Proc> {
             Err(io::Error::from_raw_os_error(code))
         }
         None => Ok(proc),
+    }
+}
+
+/// The child's stack: `STACK_SIZE` bytes above a PROT_NONE guard page, so a child that ran
+/// past its end faults at once instead of writing over whatever the daemon's heap held below
+/// (the stack grows down, and the child shares the daemon's memory).
+struct ChildStack {
+    base: *mut c_void,
+    len: usize,
+}
+
+impl ChildStack {
+    fn new() -> io::Result<ChildStack> {
+        // SAFETY: sysconf has no preconditions.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
+            .ok()
+            .filter(|p| *p > 0)
+            .unwrap_or(4096);
+        let len = STACK_SIZE + page;
+        // SAFETY: a new private anonymous mapping; nothing else refers to it.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let stack = ChildStack { base, len };
+        // SAFETY: the lowest page of the mapping just made.
+        if unsafe { libc::mprotect(base, page, libc::PROT_NONE) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(stack)
+    }
+
+    /// The initial stack pointer: the top of the mapping (page-aligned, so 16-byte aligned).
+    fn top(&self) -> usize {
+        self.base as usize + self.len
+    }
+}
+
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, no longer used (the child has exec'd or exited).
+        unsafe { libc::munmap(self.base, self.len) };
     }
 }
 
@@ -313,6 +364,31 @@ mod tests {
         assert_eq!(out, "out\nerr\n");
         assert_eq!(libc::WEXITSTATUS(status), 3);
         assert!(p.try_wait().is_err(), "reaped twice");
+    }
+
+    #[test]
+    fn the_child_stack_has_a_guard_page_below_it() {
+        let stack = ChildStack::new().unwrap();
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        let range = |l: &str| {
+            let r = l.split_whitespace().next()?;
+            let (a, b) = r.split_once('-')?;
+            Some((
+                usize::from_str_radix(a, 16).ok()?,
+                usize::from_str_radix(b, 16).ok()?,
+            ))
+        };
+        let perms_at = |addr: usize| {
+            maps.lines()
+                .find(|l| range(l).is_some_and(|(a, b)| a <= addr && addr < b))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .map(str::to_string)
+        };
+        let base = stack.base as usize;
+        assert_eq!(perms_at(base).as_deref(), Some("---p"), "{maps}");
+        assert_eq!(perms_at(stack.top() - 1).as_deref(), Some("rw-p"));
+        assert_eq!(perms_at(stack.top() - STACK_SIZE).as_deref(), Some("rw-p"));
+        assert_eq!(stack.top() % 16, 0);
     }
 
     #[test]

@@ -27,8 +27,17 @@ struct CloneArgs {
 /// optionally straight into the cgroup directory `cgroup_fd` (clone3 CLONE_INTO_CGROUP, v2).
 /// Returns 0 in the child, the child's pid in the parent, and whether the cgroup was applied.
 ///
-/// Only sound in a single-threaded process (the shim, nsexec).
-pub fn clone_fork(flags: u64, cgroup_fd: Option<RawFd>) -> Result<(i32, bool)> {
+/// # Safety
+///
+/// The caller must be single-threaded (the shim, nsexec): the child is a copy of this one
+/// thread only, so a lock another thread held (the allocator's, stdio's) would stay locked
+/// in it forever. In the child, the caller must not return into code that assumes it is
+/// the parent: it must exec or leave with `libc::_exit`, without unwinding, running
+/// destructors or atexit handlers (they would flush or close the parent's state a second
+/// time). `flags` must not include CLONE_VM, CLONE_VFORK, CLONE_THREAD or CLONE_SETTLS:
+/// without a stack of its own, the child would run on the parent's stack at the same time.
+/// `cgroup_fd`, if given, must be an open cgroup v2 directory.
+pub unsafe fn clone_fork(flags: u64, cgroup_fd: Option<RawFd>) -> Result<(i32, bool)> {
     const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
     let mut args = CloneArgs {
         flags,
@@ -58,7 +67,8 @@ pub fn clone_fork(flags: u64, cgroup_fd: Option<RawFd>) -> Result<(i32, bool)> {
             libc::EINVAL | libc::E2BIG | libc::EOPNOTSUPP | libc::ENOSYS
         )
     {
-        return clone_fork(flags, None).map(|(p, _)| (p, false));
+        // SAFETY: the caller's contract, unchanged.
+        return unsafe { clone_fork(flags, None) }.map(|(p, _)| (p, false));
     }
     if code != libc::ENOSYS {
         return Err(RuntimeError::io("clone3", "", err));
@@ -243,10 +253,50 @@ pub fn complete_env(env: &[String], home: &str) -> Vec<String> {
     out
 }
 
+/// Why a program could not be run, told apart as a shell does: by the errno, never by the
+/// message (which carries the program's name and could say anything).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExecError {
+    /// No such program: not in `PATH`, or execve said ENOENT. Exit code 127.
+    #[error("{0}")]
+    NotFound(String),
+    /// The program exists but cannot be run (EACCES, ENOEXEC...), or the process could not
+    /// be set up for it (user, capabilities, working directory). Exit code 126.
+    #[error("{0}")]
+    CannotRun(String),
+}
+
+impl ExecError {
+    /// The failure of execve of `path` with `errno`, in runc's words.
+    pub fn from_errno(path: &str, errno: i32) -> ExecError {
+        let message = format!("exec: \"{path}\": {}", errno_text(errno));
+        if errno == libc::ENOENT {
+            ExecError::NotFound(message)
+        } else {
+            ExecError::CannotRun(message)
+        }
+    }
+
+    /// The exit code a shell (and docker exec) gives this failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ExecError::NotFound(_) => 127,
+            ExecError::CannotRun(_) => 126,
+        }
+    }
+}
+
+/// A failure to set the process up for its program (it never got as far as the program).
+impl From<String> for ExecError {
+    fn from(message: String) -> ExecError {
+        ExecError::CannotRun(message)
+    }
+}
+
 /// Finds `prog` in `PATH` from `env` (no lookup when it contains '/').
-pub fn lookup(prog: &str, env: &[String]) -> std::result::Result<String, String> {
+pub fn lookup(prog: &str, env: &[String]) -> std::result::Result<String, ExecError> {
     if prog.is_empty() {
-        return Err("exec: no command given".into());
+        return Err(ExecError::CannotRun("exec: no command given".into()));
     }
     if prog.contains('/') {
         return Ok(prog.to_string());
@@ -272,20 +322,20 @@ pub fn lookup(prog: &str, env: &[String]) -> std::result::Result<String, String>
             return Ok(cand);
         }
     }
-    Err(format!(
+    Err(ExecError::NotFound(format!(
         "exec: \"{prog}\": executable file not found in $PATH"
-    ))
+    )))
 }
 
-/// execve; returns only on failure with a runc-style message.
-pub fn execve(path: &str, args: &[String], env: &[String]) -> String {
+/// execve; returns only on failure, with a runc-style message and the errno's kind.
+pub fn execve(path: &str, args: &[String], env: &[String]) -> ExecError {
     let cstr = |s: &str| CString::new(s.as_bytes()).ok();
     let (Some(p), Some(a), Some(e)) = (
         cstr(path),
         args.iter().map(|s| cstr(s)).collect::<Option<Vec<_>>>(),
         env.iter().map(|s| cstr(s)).collect::<Option<Vec<_>>>(),
     ) else {
-        return format!("exec: \"{path}\": argument contains a NUL byte");
+        return ExecError::CannotRun(format!("exec: \"{path}\": argument contains a NUL byte"));
     };
     let mut av: Vec<*const libc::c_char> = a.iter().map(|c| c.as_ptr()).collect();
     av.push(std::ptr::null());
@@ -294,7 +344,7 @@ pub fn execve(path: &str, args: &[String], env: &[String]) -> String {
     // SAFETY: NUL-terminated arrays of valid C strings that outlive the call.
     unsafe { libc::execve(p.as_ptr(), av.as_ptr(), ev.as_ptr()) };
     let code = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
-    format!("exec: \"{path}\": {}", errno_text(code))
+    ExecError::from_errno(path, code)
 }
 
 /// Waits for `pid` and maps its status to the shell convention: (code, signal).
@@ -398,12 +448,45 @@ mod tests {
     use super::*;
 
     #[test]
+    fn exec_failures_are_told_apart_by_errno_not_by_message() {
+        assert_eq!(ExecError::from_errno("/x", libc::ENOENT).exit_code(), 127);
+        for errno in [libc::EACCES, libc::ENOEXEC, libc::ENOTDIR, libc::ETXTBSY] {
+            assert_eq!(
+                ExecError::from_errno("/x", errno).exit_code(),
+                126,
+                "{errno}"
+            );
+        }
+        // A real execve that fails either way (it returns only on failure). The names hold
+        // the words a message check would have looked for.
+        let dir = std::env::temp_dir().join(format!("rstack-execve-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let plain = dir.join("not found here");
+        std::fs::write(&plain, "#!/bin/sh\n").expect("write");
+        let plain = plain.to_str().expect("utf8");
+        let e = execve(plain, &[plain.to_string()], &[]);
+        assert_eq!(e.exit_code(), 126, "{e}");
+        assert!(e.to_string().contains("permission denied"), "{e}");
+        let missing = dir.join("no such file or directory? no: is missing");
+        let missing = missing.to_str().expect("utf8");
+        let e = execve(missing, &[missing.to_string()], &[]);
+        assert_eq!(e, ExecError::from_errno(missing, libc::ENOENT));
+        assert_eq!(e.exit_code(), 127);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
     fn lookup_uses_env_path() {
         let env = vec!["PATH=/nonexistent:/bin:/usr/bin".to_string()];
         assert!(lookup("sh", &env).unwrap().ends_with("/sh"));
         assert_eq!(lookup("/x/y", &env).unwrap(), "/x/y");
         let e = lookup("definitely-not-here", &env).unwrap_err();
-        assert!(e.contains("executable file not found in $PATH"), "{e}");
+        assert!(matches!(e, ExecError::NotFound(_)), "{e:?}");
+        assert_eq!(e.exit_code(), 127);
+        assert!(
+            e.to_string().contains("executable file not found in $PATH"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -257,9 +257,13 @@ fn service_json(loaded: &Loaded, svc: &Service, node: Option<&Node>) -> Value {
             m.insert(k.into(), json!(v));
         }
     }
-    let mut deps: Map<String, Value> = svc
+    // From the model, which holds every dependency of a converted service but those on
+    // profile-disabled services: Compose prints them too, so the loader kept them aside.
+    let dropped = loaded.disabled_dependencies.get(&svc.name);
+    let deps: Map<String, Value> = svc
         .depends_on
         .iter()
+        .chain(dropped.into_iter().flatten())
         .map(|(k, d)| {
             let mut o = Map::new();
             o.insert("condition".into(), json!(condition_text(d.condition)));
@@ -270,31 +274,6 @@ fn service_json(loaded: &Loaded, svc: &Service, node: Option<&Node>) -> Value {
             (k.clone(), Value::Object(o))
         })
         .collect();
-    // Dependencies on profile-disabled services are left out of the model but Compose still
-    // prints them.
-    if let Some(list) = node
-        .and_then(|n| n.get("depends_on"))
-        .and_then(Node::as_map)
-    {
-        for (k, v) in list {
-            let key = k.scalar_text().unwrap_or_default();
-            if deps.contains_key(&key) {
-                continue;
-            }
-            let mut o = Map::new();
-            let cond = v
-                .get("condition")
-                .and_then(Node::as_str)
-                .unwrap_or("service_started");
-            o.insert("condition".into(), json!(cond));
-            let required = !matches!(v.get("required").map(|r| &r.kind), Some(Kind::Bool(false)));
-            o.insert("required".into(), json!(required));
-            if matches!(v.get("restart").map(|r| &r.kind), Some(Kind::Bool(true))) {
-                o.insert("restart".into(), json!(true));
-            }
-            deps.insert(key, Value::Object(o));
-        }
-    }
     if !deps.is_empty() {
         m.insert("depends_on".into(), Value::Object(deps));
     }

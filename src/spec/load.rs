@@ -86,7 +86,7 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
     let build_images = opts
         .build_image_names
         .then_some(name.as_deref().unwrap_or_default());
-    let (services, added) = services(
+    let (services, added, disabled_dependencies) = services(
         &mut cx,
         &root,
         fs,
@@ -123,6 +123,7 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
         sources: sources.paths(),
         bases: sources.base_dirs(&project_dir, &paths),
         files: paths,
+        disabled_dependencies,
     })
 }
 
@@ -257,7 +258,11 @@ struct Selection<'a> {
     build_images: Option<&'a str>,
 }
 
-/// Converts the enabled services; also returns the profiles the targets activated.
+/// Per service, the dependencies on disabled services that were left out of the model.
+type DroppedDependencies = BTreeMap<String, IndexMap<String, crate::model::Dependency>>;
+
+/// Converts the enabled services; also returns the profiles the targets activated and the
+/// dependencies left out because their services are disabled.
 fn services(
     cx: &mut Cx<'_>,
     root: &Node,
@@ -265,7 +270,11 @@ fn services(
     dirs: (&Path, &[PathBuf]),
     lookup: &dyn Fn(&str) -> Option<String>,
     sel: &Selection<'_>,
-) -> (IndexMap<String, crate::model::Service>, Vec<String>) {
+) -> (
+    IndexMap<String, crate::model::Service>,
+    Vec<String>,
+    DroppedDependencies,
+) {
     let mut out = IndexMap::new();
     let entries = match root.get("services") {
         Some(node) if !node.is_null() => cx.map("services", node).unwrap_or_default(),
@@ -326,11 +335,19 @@ fn services(
         }
         check_dependencies(cx, name, svc, &all, &disabled);
     }
-    // A disabled dependency that is not required is dropped (Compose warns and continues).
-    for s in out.values_mut() {
-        s.depends_on.retain(|d, _| !disabled.contains_key(d));
+    // A disabled dependency that is not required is dropped (Compose warns and continues);
+    // `config` still prints it.
+    let mut dropped = BTreeMap::new();
+    for (name, s) in out.iter_mut() {
+        let (keep, gone): (IndexMap<_, _>, IndexMap<_, _>) = std::mem::take(&mut s.depends_on)
+            .into_iter()
+            .partition(|(d, _)| !disabled.contains_key(d));
+        s.depends_on = keep;
+        if !gone.is_empty() {
+            dropped.insert(name.clone(), gone);
+        }
     }
-    (out, added)
+    (out, added, dropped)
 }
 
 /// Reports depends_on entries naming unknown or profile-disabled services, at the entry.

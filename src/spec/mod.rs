@@ -10,6 +10,7 @@
 //! multi-file merge so that a type error found late still points at the text that produced it.
 
 mod config;
+mod depends;
 mod devices;
 mod dotenv;
 mod emit;
@@ -113,6 +114,10 @@ pub struct Loaded {
     pub sources: Vec<PathBuf>,
     /// For each of `sources`, the directory relative paths written in it resolve from.
     pub bases: Vec<PathBuf>,
+    /// Per service, its dependencies on profile-disabled services that are not required:
+    /// left out of the model (nothing waits on them) but printed by `config`, as Compose does.
+    pub disabled_dependencies:
+        BTreeMap<String, indexmap::IndexMap<String, crate::model::Dependency>>,
 }
 
 impl Loaded {

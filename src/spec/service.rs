@@ -69,7 +69,12 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
             "working_dir" => svc.working_dir = opt_string(cx, &path, v),
             "user" => svc.user = opt_string(cx, &path, v),
             "hostname" => svc.hostname = opt_string(cx, &path, v),
-            "depends_on" => svc.depends_on = depends_on(cx, &path, v),
+            "depends_on" => {
+                svc.depends_on = super::depends::read(cx, &path, v)
+                    .into_iter()
+                    .map(|e| (e.name, e.dep))
+                    .collect()
+            }
             "restart" => {
                 if let Some(r) = restart(cx, &path, v) {
                     svc.restart = r;
@@ -244,94 +249,6 @@ fn environment(
             ),
         ),
     }
-}
-
-fn depends_on(cx: &mut Cx<'_>, path: &str, v: &Node) -> IndexMap<String, Dependency> {
-    let mut out = IndexMap::new();
-    let started = Dependency {
-        condition: DependCondition::ServiceStarted,
-        required: true,
-        restart: false,
-    };
-    match &v.kind {
-        Kind::Seq(_) => {
-            for name in cx.string_list(path, v).unwrap_or_default() {
-                out.insert(name, started.clone());
-            }
-        }
-        Kind::Map(m) => {
-            for (k, d) in m {
-                let dep = k.scalar_text().unwrap_or_default();
-                let dpath = format!("{path}.{dep}");
-                let mut entry = started.clone();
-                let Some(fields) = cx.map(&dpath, d) else {
-                    continue;
-                };
-                if d.get("condition").is_none() {
-                    // Required by the compose schema; docker compose rejects the file too.
-                    cx.error_hint(
-                        k.span,
-                        format!("{dpath}: condition is required in the long form"),
-                        "add condition: service_started (or service_healthy, service_completed_successfully)",
-                    );
-                }
-                for (fk, fknode, fv) in fields {
-                    let fpath = format!("{dpath}.{fk}");
-                    match fk.as_str() {
-                        "condition" => {
-                            if let Some(c) = cx.string(&fpath, fv) {
-                                match c.as_str() {
-                                    "service_started" => {
-                                        entry.condition = DependCondition::ServiceStarted
-                                    }
-                                    "service_healthy" => {
-                                        entry.condition = DependCondition::ServiceHealthy
-                                    }
-                                    "service_completed_successfully" => {
-                                        entry.condition =
-                                            DependCondition::ServiceCompletedSuccessfully
-                                    }
-                                    other => {
-                                        let conds = [
-                                            "service_started",
-                                            "service_healthy",
-                                            "service_completed_successfully",
-                                        ];
-                                        let msg = format!("{fpath}: unknown condition \"{other}\"");
-                                        match keys::suggest(other, &conds) {
-                                            Some(s) => cx.error_hint(
-                                                fv.span,
-                                                msg,
-                                                format!("did you mean {s}?"),
-                                            ),
-                                            None => cx.error_hint(
-                                                fv.span,
-                                                msg,
-                                                "expected service_started, service_healthy or service_completed_successfully",
-                                            ),
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                        "required" => entry.required = cx.boolean(&fpath, fv).unwrap_or(true),
-                        "restart" => entry.restart = cx.boolean(&fpath, fv).unwrap_or(false),
-                        k if k.starts_with("x-") => {}
-                        k => cx.unknown_key(fknode.span, &dpath, k, keys::DEPENDS_ON),
-                    }
-                }
-                out.insert(dep, entry);
-            }
-        }
-        _ => cx.error(
-            v.span,
-            format!(
-                "{path}: expected a list of service names or a mapping, found {}",
-                v.type_name()
-            ),
-        ),
-    }
-    out
 }
 
 fn restart(cx: &mut Cx<'_>, path: &str, v: &Node) -> Option<RestartPolicy> {

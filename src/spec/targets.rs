@@ -11,7 +11,7 @@ use super::error::{Diagnostic, Severity};
 use super::keys;
 use super::service;
 use super::value::Cx;
-use super::yaml::{Kind, Node, Span};
+use super::yaml::{Node, Span};
 use std::collections::BTreeSet;
 
 /// One service of the merged tree as the profile pass sees it.
@@ -84,22 +84,10 @@ fn unknown_target(target: &str, names: &[&str]) -> Diagnostic {
 /// Every service `svc` depends on: `depends_on` entries (with whether they are required), then
 /// the implied ones (links, volumes_from, network_mode: service:).
 pub fn dependencies(svc: &Node) -> Vec<(String, Span, bool)> {
-    let mut entries: Vec<(String, Span, bool)> = match svc.get("depends_on").map(|d| &d.kind) {
-        Some(Kind::Seq(items)) => items
-            .iter()
-            .filter_map(|i| i.as_str().map(|s| (s.to_string(), i.span, true)))
-            .collect(),
-        Some(Kind::Map(m)) => m
-            .iter()
-            .map(|(k, v)| {
-                let required =
-                    !matches!(v.get("required").map(|r| &r.kind), Some(Kind::Bool(false)))
-                        && v.get("required").and_then(Node::as_str) != Some("false");
-                (k.scalar_text().unwrap_or_default(), k.span, required)
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    let mut entries: Vec<(String, Span, bool)> = super::depends::entries(svc)
+        .into_iter()
+        .map(|e| (e.name, e.span, e.dep.required))
+        .collect();
     entries.extend(
         service::implied_dependencies(svc)
             .into_iter()

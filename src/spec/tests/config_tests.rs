@@ -112,3 +112,19 @@ fn devices_render_in_the_long_form() {
     );
     assert_eq!(a["device_cgroup_rules"], json!(["c 1:11 r"]));
 }
+
+#[test]
+fn dependencies_come_from_the_model_with_disabled_ones_kept_aside() {
+    // docker compose v2.40.3 prints both, not required, though their services are disabled.
+    let v = config(
+        "services:\n  web:\n    image: a\n    depends_on:\n      db:\n        condition: service_healthy\n        required: false\n      cache:\n        condition: service_started\n        required: false\n        restart: true\n      up: {condition: service_started}\n  up:\n    image: u\n  db:\n    image: b\n    profiles: [x]\n  cache:\n    image: c\n    profiles: [x]\n",
+    );
+    assert_eq!(
+        v["services"]["web"]["depends_on"],
+        json!({
+            "db": {"condition": "service_healthy", "required": false},
+            "cache": {"condition": "service_started", "required": false, "restart": true},
+            "up": {"condition": "service_started", "required": true},
+        })
+    );
+}
