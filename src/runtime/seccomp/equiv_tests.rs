@@ -509,3 +509,98 @@ fn time_install(progs: &[Vec<Insn>]) -> u64 {
         dt
     }
 }
+
+/// The kernel runs the default program as `interp` does: calls the interpreter says the
+/// filter allows give in a filtered child what they give in an unfiltered one; the others
+/// fail with the filter's errno. Every probe is harmless when allowed (bad arguments, or an
+/// effect confined to the throwaway child).
+#[test]
+fn the_kernel_runs_the_default_program_as_the_interpreter_does() {
+    const CLONE_THREAD: u64 = 0x1_0000;
+    const CLONE_NEWUSER: u64 = 0x1000_0000;
+    let docker = crate::runtime::docker_default_capabilities();
+    let prog = compile(&default_policy(&docker, (6, 1))).unwrap().unwrap();
+    let probes: Vec<(u32, [u64; 6])> = vec![
+        (libc::SYS_getpid as u32, [0; 6]),
+        (libc::SYS_getpid as u32 | X32, [0; 6]),
+        (1000, [0; 6]),
+        (libc::SYS_personality as u32, [0xffff_ffff, 0, 0, 0, 0, 0]),
+        (libc::SYS_personality as u32, [0x1_0000_0008, 0, 0, 0, 0, 0]),
+        (
+            libc::SYS_socket as u32,
+            [libc::AF_INET as u64, 999, 0, 0, 0, 0],
+        ),
+        (
+            libc::SYS_socket as u32,
+            [libc::AF_VSOCK as u64, 999, 0, 0, 0, 0],
+        ),
+        (libc::SYS_clone as u32, [CLONE_THREAD, 0, 0, 0, 0, 0]),
+        (
+            libc::SYS_clone as u32,
+            [CLONE_THREAD | CLONE_NEWUSER, 0, 0, 0, 0, 0],
+        ),
+        (libc::SYS_clone3 as u32, [0; 6]),
+        (libc::SYS_unshare as u32, [CLONE_NEWUSER, 0, 0, 0, 0, 0]),
+        (libc::SYS_mount as u32, [0; 6]),
+    ];
+    let filtered = run_probes(Some(&prog), &probes);
+    let free = run_probes(None, &probes);
+    for (i, (nr, args)) in probes.iter().enumerate() {
+        let ret = interp::run(&prog, &Data::x86_64(*nr, *args));
+        let want = match ret {
+            bpf::RET_ALLOW => free[i],
+            r => {
+                assert_eq!(r & 0xffff_0000, 0x0005_0000, "{nr}: {r:#x}");
+                -i64::from(r & 0xffff)
+            }
+        };
+        assert_eq!(filtered[i], want, "call {nr:#x} {args:x?}: interp {ret:#x}");
+    }
+    // Both kinds of outcome were exercised.
+    assert!(filtered.iter().zip(&free).any(|(a, b)| a == b));
+    assert!(filtered.contains(&-i64::from(libc::ENOSYS)) && filtered.contains(&-1));
+}
+
+/// Each probe's result in a fresh child (0: success, -errno: failure), under `prog` if any.
+fn run_probes(prog: Option<&[Insn]>, probes: &[(u32, [u64; 6])]) -> Vec<i64> {
+    let fprog = prog.map(|p| libc::sock_fprog {
+        len: p.len() as u16,
+        filter: p.as_ptr().cast::<libc::sock_filter>().cast_mut(),
+    });
+    let mut out = vec![0i64; probes.len()];
+    let mut fds = [0; 2];
+    // SAFETY: the child only makes system calls on memory prepared before the fork (Insn has
+    // sock_filter's layout), then _exits.
+    unsafe {
+        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+        let pid = libc::fork();
+        assert!(pid >= 0);
+        if pid == 0 {
+            libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+            if let Some(f) = &fprog
+                && libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, f) != 0
+            {
+                libc::_exit(1);
+            }
+            for (i, (nr, a)) in probes.iter().enumerate() {
+                let r = libc::syscall(libc::c_long::from(*nr), a[0], a[1], a[2], a[3], a[4], a[5]);
+                out[i] = if r == -1 {
+                    -i64::from(*libc::__errno_location())
+                } else {
+                    0
+                };
+            }
+            let bytes = std::mem::size_of_val(out.as_slice());
+            libc::write(fds[1], out.as_ptr().cast(), bytes);
+            libc::_exit(0);
+        }
+        libc::close(fds[1]);
+        let bytes = std::mem::size_of_val(out.as_slice());
+        let got = libc::read(fds[0], out.as_mut_ptr().cast(), bytes);
+        libc::close(fds[0]);
+        let mut status = 0;
+        libc::waitpid(pid, &mut status, 0);
+        assert_eq!(got as usize, bytes, "the probe child failed");
+    }
+    out
+}
