@@ -1,8 +1,9 @@
 //! Seccomp for every container, as Docker does it: Docker's default profile unless the service
 //! says `seccomp=unconfined` or names its own profile (Docker's JSON format).
 //!
-//! The daemon compiles a profile for a capability set once (`FilterCache`), to a file of BPF
-//! programs under `<data_root>/seccomp/` that config.json names (`seccomp_filter`). The shim
+//! The daemon compiles a profile for a capability set once (`FilterCache`), to one classic BPF
+//! program (`compile`: rstack's own emitter, a binary search over the call numbers) in a file
+//! under `<data_root>/seccomp/` that config.json names (`seccomp_filter`). The shim
 //! reads it before the clone, and the init installs it just before execve; nsexec (`exec`,
 //! healthcheck probes) installs the same file. Only x86_64 is supported: elsewhere no filter
 //! is installed.
@@ -12,8 +13,10 @@
 //! Copyright The Moby Authors, licensed under the Apache License, Version 2.0
 //! (http://www.apache.org/licenses/LICENSE-2.0).
 
+mod bpf;
 pub mod compile;
 pub mod install;
+mod layout;
 pub mod profile;
 mod syscalls;
 
@@ -47,12 +50,9 @@ pub fn compile_for(
     let p = profile::parse(text).map_err(|e| fail(e.to_string()))?;
     let policy =
         profile::resolve(&p, &profile::Host { caps, kernel }).map_err(|e| fail(e.to_string()))?;
-    let programs = compile::compile(&policy).map_err(fail)?;
-    if programs.is_empty() {
-        // defaultAction ALLOW and no rules: nothing to filter.
-        return Ok(None);
-    }
-    Ok(Some(compile::encode(&programs)))
+    // None: defaultAction ALLOW and no rules, nothing to filter.
+    let program = compile::compile(&policy).map_err(fail)?;
+    Ok(program.map(|p| compile::encode(&[p])))
 }
 
 /// The filters a container's processes install: the daemon's compiled file when config.json
@@ -140,5 +140,11 @@ fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| RuntimeError::io("rename", path, e))
 }
 
+#[cfg(test)]
+mod equiv_tests;
+#[cfg(test)]
+mod interp;
+#[cfg(test)]
+mod legacy;
 #[cfg(test)]
 mod tests;

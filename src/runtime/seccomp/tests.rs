@@ -108,28 +108,17 @@ fn personality_is_allowed_for_listed_values_only() {
 }
 
 #[test]
-fn the_default_filter_fits_the_kernel_limit() {
+fn the_default_filter_is_one_program_within_the_kernel_limit() {
     for extra in [&[][..], &["CAP_SYS_ADMIN", "CAP_SYS_PTRACE"][..]] {
-        let progs = compile(&default_policy(&caps(extra))).unwrap();
-        assert!(!progs.is_empty());
-        for p in &progs {
-            assert!(p.len() <= MAX_INSNS, "{} instructions", p.len());
-        }
-        let f = Filters::decode(&encode(&progs)).unwrap();
-        assert_eq!(f.instructions(), progs.iter().map(Vec::len).sum::<usize>());
+        let prog = compile(&default_policy(&caps(extra))).unwrap().unwrap();
+        assert!(prog.len() <= MAX_INSNS, "{} instructions", prog.len());
+        let f = Filters::decode(&encode(std::slice::from_ref(&prog))).unwrap();
+        assert_eq!(f.instructions(), prog.len());
     }
-    // Without CAP_SYS_ADMIN: the allow-list, then clone3's ENOSYS filter.
-    assert_eq!(compile(&default_policy(&caps(&[]))).unwrap().len(), 2);
-    assert_eq!(
-        compile(&default_policy(&caps(&["CAP_SYS_ADMIN"])))
-            .unwrap()
-            .len(),
-        1
-    );
 }
 
 #[test]
-fn an_allow_by_default_profile_has_only_its_deny_filter() {
+fn an_allow_by_default_profile_has_only_its_deny_rules() {
     let text = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
         {"names":["mkdir"],"action":"SCMP_ACT_ERRNO"},
         {"name":"rmdir","action":"SCMP_ACT_ALLOW"}]}"#;
@@ -143,7 +132,7 @@ fn an_allow_by_default_profile_has_only_its_deny_filter() {
     )
     .unwrap();
     assert_eq!(p.rules[0].action, Action::Errno(libc::EPERM as u32));
-    assert_eq!(compile(&p).unwrap().len(), 1);
+    assert!(compile(&p).unwrap().is_some());
     let none = r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#;
     assert_eq!(
         compile_for(&Seccomp::Profile(none.into()), &[], (6, 1)).unwrap(),
