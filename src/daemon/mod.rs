@@ -4,7 +4,9 @@
 
 mod adapter;
 pub mod config;
+mod images;
 mod lock;
+mod state;
 
 use crate::api::server::{ServerState, router};
 use crate::api::types::VersionInfo;
