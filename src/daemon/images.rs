@@ -71,6 +71,57 @@ fn typed(e: ImageError) -> ImageSourceError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::ImageStore;
+    use futures_util::FutureExt;
+    use std::sync::Arc;
+
+    /// Removes the test's directory even when the test fails.
+    struct TempDir(std::path::PathBuf);
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_present_image_resolves_at_once_and_a_missing_one_by_kind() {
+        let dir = TempDir(
+            std::env::temp_dir().join(format!("rstack-daemon-images-{}", std::process::id())),
+        );
+        std::fs::create_dir_all(&dir.0).expect("mkdir");
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(2);
+        h.set_mode(0o755);
+        h.set_cksum();
+        tar.append_data(&mut h, "bin/x", &b"x\n"[..]).expect("tar");
+        let file = dir.0.join("rootfs.tar");
+        std::fs::write(&file, tar.into_inner().expect("tar")).expect("write");
+        let store = ImageStore::open(&dir.0.join("store")).expect("store");
+        store.import(&file, "app:1").expect("import");
+        let images = Images(Arc::new(store));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        // A first resolution reads the store's files, on a blocking thread.
+        let first = rt.block_on(images.resolve("app:1")).expect("resolve");
+        assert_eq!(first.reference, "app:1");
+        assert_eq!(first.layers.len(), 1);
+        // Then it is answered at the first poll, outside any runtime: no thread hop (a
+        // spawn_blocking here would panic).
+        let again = images
+            .resolve("app:1")
+            .now_or_never()
+            .expect("ready at the first poll")
+            .expect("resolve");
+        assert_eq!(again, first);
+        let missing = rt.block_on(images.resolve("nope:1")).unwrap_err();
+        assert!(
+            matches!(&missing, ImageSourceError::NotFound { reference } if reference == "nope:1"),
+            "{missing:?}"
+        );
+    }
 
     #[test]
     fn kinds_and_messages_survive_the_mapping() {
