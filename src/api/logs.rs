@@ -24,6 +24,12 @@ const CHUNKS_PER_ROUND: usize = 8;
 /// How often a follower looks for new lines once it has read everything.
 const POLL: Duration = Duration::from_millis(100);
 
+/// `LogsQuery::since` for the lines written from now on, in the logs' own time format (the
+/// client's clock is the daemon's: both run on the same host).
+pub fn since_now() -> String {
+    crate::runtime::log::rfc3339_nanos(std::time::SystemTime::now())
+}
+
 /// A reader of `rec`'s log, as it is now; `None` when it keeps none (`driver: none`).
 pub fn reader(rec: &ContainerRecord) -> Option<LogReader> {
     (!rec.config.log.disabled).then(|| {

@@ -177,7 +177,7 @@ async fn services_verb<R: Runtime, I: ImageSource>(
         "restart" => e.restart_services(&project, &req.services, t).await?,
         "kill" => {
             let name = req.signal.as_deref().unwrap_or("SIGKILL");
-            let sig = crate::runtime::parse_signal(name)
+            let sig = crate::runtime::config::parse_signal(name)
                 .ok_or_else(|| ApiFailure::BadRequest(format!("unknown signal {name:?}")))?;
             e.kill_services(&project, &req.services, sig).await?
         }
@@ -478,7 +478,8 @@ async fn run<R: Runtime, I: ImageSource>(
     // fail, comes as an error frame.
     let mut rec = st
         .engine
-        .oneoff_record(&req.stack, &req.service, &req.cmd, req.rm, req.tty)?;
+        .oneoff_record(&req.stack, &req.service, &req.cmd, req.rm, req.tty)
+        .await?;
     rec.config.process.stdin &= req.stdin;
     let id = rec.id.clone();
     let engine = st.engine.clone();

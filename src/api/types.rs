@@ -14,32 +14,8 @@ pub struct VersionInfo {
     pub cgroup: String,
 }
 
-/// `up`: converge the project to `stack`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct UpRequest {
-    pub stack: Stack,
-    /// Limit to these services (plus their dependencies); empty = all.
-    pub services: Vec<String>,
-    /// Return only once every service is running/healthy and awaited one-shots exited 0.
-    pub wait: bool,
-    pub force_recreate: bool,
-    pub remove_orphans: bool,
-}
-
-/// What `up` did, one entry per container touched.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct UpResponse {
-    pub actions: Vec<ActionReport>,
-    pub warnings: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ActionReport {
-    pub container: String,
-    pub service: String,
-    /// "created", "recreated", "started", "running" (unchanged), "removed".
-    pub action: String,
-}
+// `up`'s request and answer are the engine's own types, served as they are.
+pub use crate::reconcile::{ActionReport, UpRequest, UpResponse};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DownRequest {

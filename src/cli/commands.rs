@@ -7,7 +7,6 @@ use super::project;
 use crate::api::attach::Frame;
 use crate::api::types::*;
 use crate::api::{ApiError, Client};
-use crate::daemon::config::DaemonConfig;
 use anyhow::{Context, Result};
 use std::io::Write;
 
@@ -80,17 +79,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Command::Daemon(a) => {
-            let mut cfg = DaemonConfig::load(a.config.as_deref())?;
-            if let Some(d) = &a.data_root {
-                cfg.data_root = d.clone();
-            }
-            if let Some(s) = &a.socket {
-                cfg.socket = s.clone();
-            }
-            crate::daemon::run(cfg)?;
-            Ok(0)
-        }
+        Command::Daemon(a) => super::roles::daemon(a),
     }
 }
 
@@ -134,7 +123,7 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         remove_orphans: a.remove_orphans,
     };
     // Attached output starts from here, so fast one-shots' lines are not lost.
-    let since = crate::runtime::log::rfc3339_nanos(std::time::SystemTime::now());
+    let since = crate::api::logs::since_now();
     let path = format!("/v1/projects/{name}/up");
     let resp: UpResponse = autostart(client, || Ok(client.call("POST", &path, Some(&req))?))?;
     for w in &resp.warnings {

@@ -1,9 +1,9 @@
 //! Finding the daemon: `--host unix://PATH`, `$RSTACK_SOCKET`, or the default socket; and
 //! starting one (detached, its output in a log file) when `up` finds none.
 
+use super::roles::{DEFAULT_DATA_ROOT, DEFAULT_SOCKET};
 use crate::api::Client;
 use crate::api::types::VersionInfo;
-use crate::daemon::config::{DEFAULT_DATA_ROOT, DEFAULT_SOCKET};
 use anyhow::{Context, Result, bail};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;

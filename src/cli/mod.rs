@@ -1,5 +1,8 @@
 //! Command-line interface: a thin client of the daemon, except for the hidden runtime roles
 //! (`shim`, `nsexec`) that the daemon execs from a sealed copy of this same binary.
+//!
+//! The client reaches the daemon only through `api`; `roles` is the one file that enters the
+//! daemon and the runtime themselves (tests/deps.rs holds it to that).
 
 mod args;
 mod commands;
@@ -7,6 +10,7 @@ mod connect;
 mod output;
 mod project;
 mod registry;
+mod roles;
 mod terminal;
 
 use args::Cli;
@@ -19,18 +23,8 @@ pub fn main() -> i32 {
     let args: Vec<String> = std::env::args().collect();
     // Hidden roles first, before clap: the shim and nsexec must stay single-threaded and
     // light, and are never typed by users.
-    match args.get(1).map(String::as_str) {
-        Some("shim") => {
-            return match args.get(2) {
-                Some(dir) => crate::runtime::shim_main(std::path::Path::new(dir)),
-                None => {
-                    eprintln!("usage: rstack shim STATE_DIR");
-                    2
-                }
-            };
-        }
-        Some("nsexec") => return crate::runtime::nsexec_main(&args[2..]),
-        _ => {}
+    if let Some(code) = roles::hidden(&args) {
+        return code;
     }
     let cli = Cli::parse();
     match commands::run(&cli) {

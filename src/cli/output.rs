@@ -9,7 +9,10 @@ pub fn is_tty(fd: i32) -> bool {
 }
 
 pub fn now_ms() -> u64 {
-    crate::reconcile::supervisor::now_ms()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// "3 seconds", "2 minutes", "1 hour" like docker's human durations.

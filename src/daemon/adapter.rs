@@ -4,8 +4,7 @@
 use crate::api::server::{ApiFailure, ImageAdmin};
 use crate::api::types::ImageView;
 use crate::daemon::config::LogDefaults;
-use crate::image::{ImageStore, ResolvedImage};
-use crate::reconcile::engine::ImageSource;
+use crate::image::ImageStore;
 use crate::reconcile::health::wait_probe_process;
 use crate::reconcile::runtime::{ExecProcess, ExecSpec, ExitFuture, RtError, Running, Runtime};
 use crate::runtime::config::{ContainerConfig, ExitStatus, ROOT_DIRS};
@@ -610,12 +609,6 @@ impl Runtime for NativeRuntime {
 
 /// The image store behind both the engine (resolve) and the API (import/list/remove).
 pub struct Images(pub Arc<ImageStore>);
-
-impl ImageSource for Images {
-    fn resolve(&self, reference: &str) -> Result<ResolvedImage, String> {
-        self.0.resolve(reference).map_err(|e| e.to_string())
-    }
-}
 
 fn view(i: crate::image::ImageInfo) -> ImageView {
     ImageView {

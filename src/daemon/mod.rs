@@ -5,8 +5,10 @@
 mod adapter;
 pub mod config;
 mod errors;
+mod images;
 mod lock;
 mod registry;
+mod state;
 
 use crate::api::server::{ServerState, router};
 use crate::api::types::VersionInfo;

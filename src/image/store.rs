@@ -582,17 +582,29 @@ impl ImageStore {
         // A start resolves its image every time: skip reading three files while index.json
         // is the same file as when this reference was last resolved.
         let stamp = self.index_stamp();
-        let mut cache = self.resolved.lock().unwrap_or_else(|p| p.into_inner());
-        if let (Some(now), Some((then, img))) = (stamp, cache.get(reference))
-            && now == *then
-        {
-            return Ok(img.clone());
+        if let Some(img) = self.cached(reference, stamp) {
+            return Ok(img);
         }
         let img = self.resolve_uncached(reference)?;
+        let mut cache = self.resolved.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(now) = stamp {
             cache.insert(reference.to_string(), (now, img.clone()));
         }
         Ok(img)
+    }
+
+    /// `resolve` of a reference resolved before, as long as index.json has not changed
+    /// since: one `stat`, no file read, so a caller may run it where it must not block long.
+    pub fn resolve_cached(&self, reference: &str) -> Option<ResolvedImage> {
+        self.cached(reference, self.index_stamp())
+    }
+
+    fn cached(&self, reference: &str, stamp: Option<IndexStamp>) -> Option<ResolvedImage> {
+        let cache = self.resolved.lock().unwrap_or_else(|p| p.into_inner());
+        match (stamp, cache.get(reference)) {
+            (Some(now), Some((then, img))) if now == *then => Some(img.clone()),
+            _ => None,
+        }
     }
 
     fn index_stamp(&self) -> Option<IndexStamp> {

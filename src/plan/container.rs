@@ -4,13 +4,13 @@
 //! service environment overrides the image's by key; working_dir and user fall back to the
 //! image's; the hostname defaults to the short container id.
 
-use crate::image::ResolvedImage;
+use super::ResolvedImage;
 use crate::model::{LogDriver, SeccompProfile, Service};
 use crate::runtime::config::{
-    ContainerConfig, DeviceConfig, LogConfig, MountConfig, ProcessConfig, ROOT_DIRS,
-    ResourceConfig, RootConfig, Seccomp,
+    ACC_MKNOD, ACC_READ, ACC_WRITE, ContainerConfig, DEFAULT_RLIMITS, DOCKER_DEFAULT_CAPABILITIES,
+    DOCKER_DEFAULT_MASKED_PATHS, DOCKER_DEFAULT_READONLY_PATHS, DevKind, DeviceConfig, LogConfig,
+    MountConfig, ProcessConfig, ROOT_DIRS, ResourceConfig, Rlimit, RootConfig, Rule, Seccomp,
 };
-use crate::runtime::devices::{ACC_MKNOD, ACC_READ, ACC_WRITE, DevKind, Rule};
 use std::path::Path;
 
 /// Every container's cgroup lives below this directory of each hierarchy.
@@ -78,10 +78,17 @@ pub fn container_config(
                 .clone()
                 .or_else(|| image.config.user.clone())
                 .filter(|u| !u.is_empty()),
-            capabilities: crate::runtime::docker_default_capabilities(),
+            capabilities: strings(&DOCKER_DEFAULT_CAPABILITIES),
             // rstack sets no_new_privs unless the service turns it off (Docker's default is off).
             no_new_privileges: service.no_new_privileges.unwrap_or(true),
-            rlimits: crate::runtime::default_rlimits(),
+            rlimits: DEFAULT_RLIMITS
+                .iter()
+                .map(|&(kind, soft, hard)| Rlimit {
+                    kind: kind.to_string(),
+                    soft,
+                    hard,
+                })
+                .collect(),
             // One-off containers (`run`, given a command override) read the client's stdin.
             stdin: command.is_some(),
             tty: None,
@@ -115,8 +122,8 @@ pub fn container_config(
         },
         cgroup_path: format!("{CGROUP_PARENT}/{}", who.id),
         init: service.init,
-        masked_paths: crate::runtime::docker_default_masked_paths(),
-        readonly_paths: crate::runtime::docker_default_readonly_paths(),
+        masked_paths: strings(&DOCKER_DEFAULT_MASKED_PATHS),
+        readonly_paths: strings(&DOCKER_DEFAULT_READONLY_PATHS),
         state_dir: state.to_path_buf(),
         devices: service
             .devices
@@ -141,6 +148,10 @@ pub fn container_config(
         // Compiled and named by the daemon at the start.
         seccomp_filter: None,
     })
+}
+
+fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
 }
 
 /// A `device_cgroup_rules` entry as the runtime applies it (always an allow rule).

@@ -6,10 +6,12 @@ mod container;
 mod diff;
 mod hash;
 mod hash_shape;
+mod image;
 
 pub use container::{CGROUP_PARENT, ContainerIdentity, PlanError, container_config};
 pub use diff::{Action, Desired, Observed, diff, orphans};
 pub use hash::config_hash;
+pub use image::{ImageConfig, ResolvedImage};
 
 #[cfg(test)]
 mod hash_tests;

@@ -1,7 +1,6 @@
 //! Unit tests for hashing, container configs and the convergence diff.
 
 use super::*;
-use crate::image::{ImageConfig, ResolvedImage};
 use crate::model::{Resources, Service, Tmpfs};
 use std::path::{Path, PathBuf};
 

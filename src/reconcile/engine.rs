@@ -7,13 +7,14 @@
 
 use super::EngineError;
 use super::conditions::{WaitMode, wait_condition, wait_ready};
+pub use super::images::ImageSource;
+use super::request::{ActionReport, UpRequest, UpResponse};
 use super::runtime::{ExecSpec, Runtime};
+use super::state::StateStore;
 use super::supervisor::{self, Handle, Initial, now_ms};
-use crate::api::types::{ActionReport, UpRequest, UpResponse};
-use crate::image::ResolvedImage;
 use crate::model::{DependCondition, RestartPolicy, Stack};
-use crate::plan::{self, Action, ContainerIdentity, Desired, Observed};
-use crate::store::{ContainerRecord, State, Store};
+use crate::plan::{self, Action, ContainerIdentity, Desired, Observed, ResolvedImage};
+use crate::store::{ContainerRecord, State};
 use futures_util::future::join_all;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -23,16 +24,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{OwnedMutexGuard, oneshot};
 
-/// Where images come from (the daemon's image store; a map in tests).
-pub trait ImageSource: Send + Sync + 'static {
-    /// Resolves a reference; the error says what to do (e.g. import the image).
-    fn resolve(&self, reference: &str) -> Result<ResolvedImage, String>;
-}
-
 pub struct Engine<R: Runtime, I: ImageSource> {
     pub(super) rt: Arc<R>,
     images: I,
-    pub(super) store: Arc<Store>,
+    pub(super) store: Arc<dyn StateStore>,
     pub(super) containers_dir: PathBuf,
     handles: Mutex<HashMap<String, Handle>>,
     /// Containers being removed: no longer listed, though their record stays until the
@@ -57,7 +52,7 @@ fn new_id() -> String {
 }
 
 impl<R: Runtime, I: ImageSource> Engine<R, I> {
-    pub fn new(rt: Arc<R>, images: I, store: Arc<Store>, containers_dir: PathBuf) -> Self {
+    pub fn new(rt: Arc<R>, images: I, store: Arc<dyn StateStore>, containers_dir: PathBuf) -> Self {
         Engine {
             rt,
             images,
@@ -69,8 +64,8 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         }
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
+    pub fn store(&self) -> &dyn StateStore {
+        &*self.store
     }
 
     pub(super) fn handles(&self) -> std::sync::MutexGuard<'_, HashMap<String, Handle>> {
@@ -125,7 +120,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             .cloned()
     }
 
-    fn resolve_images(
+    async fn resolve_images(
         &self,
         stack: &Stack,
         names: &BTreeSet<String>,
@@ -136,7 +131,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             let Some(svc) = stack.services.get(name) else {
                 continue;
             };
-            match self.images.resolve(&svc.image) {
+            match self.images.resolve(&svc.image).await {
                 Ok(img) => {
                     out.insert(name.clone(), img);
                 }
@@ -270,7 +265,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                 .closure(&names)
                 .map_err(|e| EngineError::Invalid(e.to_string()))?
         };
-        let images = self.resolve_images(&stack, &selected)?;
+        let images = self.resolve_images(&stack, &selected).await?;
         let desired: Vec<Desired> = selected
             .iter()
             .filter_map(|n| {
@@ -560,7 +555,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
     /// The record of a one-off container for `run`, its image resolved (errors about the
     /// request come from here), nothing started or saved; `rm`: remove it once it exited;
     /// `tty`: give it a terminal of (rows, columns). `start_oneoff` starts it.
-    pub fn oneoff_record(
+    pub async fn oneoff_record(
         &self,
         stack: &Stack,
         service: &str,
@@ -569,7 +564,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         tty: Option<(u16, u16)>,
     ) -> Result<ContainerRecord, EngineError> {
         let names: BTreeSet<String> = [service.to_string()].into();
-        let images = self.resolve_images(stack, &names)?;
+        let images = self.resolve_images(stack, &names).await?;
         let img = images
             .get(service)
             .ok_or_else(|| EngineError::Invalid(format!("no such service: {service}")))?;

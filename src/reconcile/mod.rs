@@ -2,22 +2,32 @@
 //!
 //! `engine` runs project operations (up, down, start/stop...) in dependency order; one
 //! `supervisor` task per container applies restart policies and healthchecks. Both work
-//! against the `Runtime` trait, so they are tested with `fake::FakeRuntime` under paused time.
+//! against traits, `Runtime`, `StateStore` and `ImageSource`, which the daemon implements on
+//! the real runtime, store and image store; tests use `fake::FakeRuntime` under paused time
+//! and `fake_state::MemState`.
 
 mod boot;
 mod conditions;
 pub mod engine;
 mod error;
 pub mod health;
+mod images;
 mod lifecycle;
 pub mod policy;
+mod request;
 pub mod runtime;
+mod state;
 pub mod supervisor;
 
 #[cfg(test)]
 mod fake;
 #[cfg(test)]
+mod fake_state;
+#[cfg(test)]
 mod tests;
 
 pub use engine::Engine;
 pub use error::EngineError;
+pub use images::{ImageSource, ImageSourceError};
+pub use request::{ActionReport, UpRequest, UpResponse};
+pub use state::StateStore;

@@ -7,8 +7,9 @@
 use super::health::{Health, Probe};
 use super::policy::{Backoff, should_restart};
 use super::runtime::{Running, Runtime};
+use super::state::StateStore;
 use crate::runtime::config::ExitStatus;
-use crate::store::{ContainerRecord, State, Store};
+use crate::store::{ContainerRecord, State};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -95,7 +96,7 @@ pub fn now_ms() -> u64 {
 /// Spawns the supervisor task for `rec`.
 pub fn spawn<R: Runtime>(
     rt: Arc<R>,
-    store: Arc<Store>,
+    store: Arc<dyn StateStore>,
     rec: ContainerRecord,
     initial: Initial,
 ) -> Handle {
@@ -122,7 +123,7 @@ pub fn spawn<R: Runtime>(
 
 struct Supervisor<R: Runtime> {
     rt: Arc<R>,
-    store: Arc<Store>,
+    store: Arc<dyn StateStore>,
     rec: ContainerRecord,
     status: watch::Sender<ContainerRecord>,
     rx: mpsc::Receiver<Command>,
@@ -334,7 +335,7 @@ impl<R: Runtime> Supervisor<R> {
 
     async fn stop_running(&mut self, r: &mut Running, timeout: Option<Duration>) -> ExitStatus {
         let grace = timeout.unwrap_or(self.rec.service_def.stop_grace_period);
-        let sig = crate::runtime::parse_signal(&self.rec.service_def.stop_signal)
+        let sig = crate::runtime::config::parse_signal(&self.rec.service_def.stop_signal)
             .unwrap_or(libc::SIGTERM);
         if self.rt.signal(r.pid, sig).is_ok() {
             tokio::select! {

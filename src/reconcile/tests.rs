@@ -2,13 +2,13 @@
 
 use super::engine::ImageSource;
 use super::fake::FakeRuntime;
+use super::fake_state::MemState;
 use super::*;
-use crate::api::types::UpRequest;
-use crate::image::{ImageConfig, ResolvedImage};
 use crate::model::{
     DependCondition, Dependency, HealthTest, Healthcheck, RestartPolicy, Service, Stack,
 };
-use crate::store::{State, Store};
+use crate::plan::{ImageConfig, ResolvedImage};
+use crate::store::State;
 use indexmap::IndexMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,9 +16,11 @@ use std::time::Duration;
 struct Images;
 
 impl ImageSource for Images {
-    fn resolve(&self, reference: &str) -> Result<ResolvedImage, String> {
+    async fn resolve(&self, reference: &str) -> Result<ResolvedImage, ImageSourceError> {
         if reference == "missing:1" {
-            return Err(format!("image \"{reference}\" not found"));
+            return Err(ImageSourceError::NotFound {
+                reference: reference.into(),
+            });
         }
         Ok(ResolvedImage {
             id: format!("sha256:{reference}"),
@@ -33,7 +35,7 @@ type TestEngine = Engine<Arc<FakeRuntime>, Images>;
 
 fn engine() -> (Arc<TestEngine>, Arc<FakeRuntime>) {
     let rt = FakeRuntime::new();
-    let store = Arc::new(Store::in_memory().expect("store"));
+    let store = Arc::new(MemState::default());
     let e = Engine::new(Arc::new(rt.clone()), Images, store, "/nonexistent".into());
     (Arc::new(e), rt)
 }
@@ -359,6 +361,7 @@ async fn a_removed_one_off_leaves_listings_before_its_record_goes() {
     let s = stack("p14", vec![svc("job", &["run"])]);
     let rec = e
         .oneoff_record(&s, "job", &["true".to_string()], true, None)
+        .await
         .expect("record");
     let h = e.start_oneoff(rec).await.expect("run");
     let id = h.record().id;
@@ -386,6 +389,7 @@ async fn one_off_killed(
     let s = stack(p, vec![svc("job", &["run"])]);
     let rec = e
         .oneoff_record(&s, "job", &["sleep".to_string()], rm, None)
+        .await
         .expect("record");
     let h = e.start_oneoff(rec).await.expect("run");
     let saved = e.store().containers(Some(p)).expect("store");

@@ -7,6 +7,17 @@
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+// The rest of the runtime's vocabulary, so that `plan`, `reconcile`, `store` and `api` name
+// nothing of the runtime but this module (tests/deps.rs): the device rules `device_rules` is
+// made of, Docker's defaults for the lists below as constants, and signal names. All pure:
+// nothing reachable from here makes a kernel call.
+pub use super::defaults::{
+    DEFAULT_RLIMITS, DOCKER_DEFAULT_CAPABILITIES, DOCKER_DEFAULT_MASKED_PATHS,
+    DOCKER_DEFAULT_READONLY_PATHS,
+};
+pub use super::devices::{ACC_ALL, ACC_MKNOD, ACC_READ, ACC_WRITE, DevKind, Rule};
+pub use super::signal::parse_signal;
+
 /// Everything the shim needs to create, run and clean up one container.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContainerConfig {

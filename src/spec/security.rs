@@ -9,7 +9,7 @@ use super::source::{SourceFs, display_path};
 use super::value::Cx;
 use super::yaml::{Node, Span};
 use crate::model::{SeccompProfile, Service};
-use crate::runtime::seccomp::{ProfileError, profile};
+use crate::runtime::seccomp::profile::{self, ProfileError};
 use std::path::{Path, PathBuf};
 
 /// Reads `security_opt` of service `name` (its tree `svc`) into `out`.

@@ -216,3 +216,26 @@ fn concurrent_imports_do_not_corrupt_the_store() {
     assert_eq!(count(root.join("layers")), 7);
     assert_eq!(count(root.join("tmp")), 0);
 }
+
+/// The start path's cheap lookup answers only what a full resolve would answer now.
+#[test]
+fn a_cached_resolution_lasts_while_the_index_is_unchanged() {
+    let dir = TestDir::new("cached");
+    let s = ImageStore::open(&dir.path().join("store")).unwrap();
+    s.import(&archive(&dir, "a.tar", &[layer(b"a")]), "app:1")
+        .unwrap();
+    assert_eq!(s.resolve_cached("app:1"), None, "never resolved");
+    let img = s.resolve("app:1").unwrap();
+    assert_eq!(s.resolve_cached("app:1"), Some(img.clone()));
+    assert_eq!(
+        s.resolve_cached("app"),
+        None,
+        "cached by the reference asked for"
+    );
+    s.import(&archive(&dir, "b.tar", &[layer(b"b")]), "app:1")
+        .unwrap();
+    assert_eq!(s.resolve_cached("app:1"), None, "index.json changed");
+    assert_ne!(s.resolve("app:1").unwrap().id, img.id);
+    s.remove("app:1").unwrap();
+    assert_eq!(s.resolve_cached("app:1"), None, "removed");
+}

@@ -1,0 +1,32 @@
+//! What `up` is asked and what it answers. These are the engine's own types: the API serves
+//! them as they are (`api::types` re-exports them), so the engine never imports the API.
+
+use crate::model::Stack;
+use serde::{Deserialize, Serialize};
+
+/// `up`: converge the project to `stack`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UpRequest {
+    pub stack: Stack,
+    /// Limit to these services (plus their dependencies); empty = all.
+    pub services: Vec<String>,
+    /// Return only once every service is running/healthy and awaited one-shots exited 0.
+    pub wait: bool,
+    pub force_recreate: bool,
+    pub remove_orphans: bool,
+}
+
+/// What `up` did, one entry per container touched.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UpResponse {
+    pub actions: Vec<ActionReport>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActionReport {
+    pub container: String,
+    pub service: String,
+    /// "created", "recreated", "started", "running" (unchanged), "removed".
+    pub action: String,
+}
