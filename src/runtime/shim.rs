@@ -171,7 +171,16 @@ fn wait_for_assignment() -> Option<std::path::PathBuf> {
 fn start(state_dir: &Path, layout: Layout) -> Result<Running> {
     let cfg = read_config(state_dir)?;
     let devices = super::devices::container_rules(&cfg)?;
-    let cgroup = match Cgroup::create(&layout, &cfg.cgroup_path, &cfg.resources, &devices) {
+    // v2 clones straight into the cgroup, which must exist first. On v1 the init is moved in
+    // after the clone anyway, so its directories and limits (a mkdir per hierarchy, a dozen
+    // device rules) are made then, while the init builds its root on the other CPU.
+    let later = matches!(layout, Layout::V1(_));
+    let made = if later {
+        Cgroup::locate(&layout, &cfg.cgroup_path, &cfg.resources)
+    } else {
+        Cgroup::create(&layout, &cfg.cgroup_path, &cfg.resources, &devices)
+    };
+    let cgroup = match made {
         Ok(c) => c,
         Err(e) => {
             // Some hierarchies may already have their directory.
@@ -181,7 +190,8 @@ fn start(state_dir: &Path, layout: Layout) -> Result<Running> {
             return Err(e);
         }
     };
-    match spawn(&cfg, &cgroup) {
+    let make_later = later.then_some((&layout, devices.as_slice()));
+    match spawn(&cfg, &cgroup, make_later) {
         Ok(sp) => Ok(Running {
             cgroup,
             pid: sp.pid,
@@ -228,7 +238,12 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
 /// Clones the container init and waits until it exec'd (or failed). Every descriptor is
 /// owned until it is handed over, so any early return closes what was opened so far; the
 /// child never returns (it execs or `_exit`s), so it drops none of them.
-fn spawn(cfg: &ContainerConfig, cgroup: &Cgroup) -> Result<Spawned> {
+/// `make_later`: the cgroup's directories and limits are to be made after the clone (v1).
+fn spawn(
+    cfg: &ContainerConfig,
+    cgroup: &Cgroup,
+    make_later: Option<(&Layout, &[super::devices::Rule])>,
+) -> Result<Spawned> {
     sys::block(&[libc::SIGCHLD]);
     let mut mask = nix::sys::signal::SigSet::empty();
     mask.add(nix::sys::signal::Signal::SIGCHLD);
@@ -307,7 +322,11 @@ fn spawn(cfg: &ContainerConfig, cgroup: &Cgroup) -> Result<Spawned> {
     // A failure here usually means the child already failed: its own message (on the error
     // pipe) is then the one worth reporting.
     let mut failure: Option<RuntimeError> = None;
-    if !placed && let Err(e) = cgroup.add_pid(pid) {
+    if let Some((layout, devices)) = make_later
+        && let Err(e) = Cgroup::create(layout, &cfg.cgroup_path, &cfg.resources, devices)
+    {
+        failure = Some(e);
+    } else if !placed && let Err(e) = cgroup.add_pid(pid) {
         failure = Some(e);
     } else if !sys::write_all(sync_w.as_raw_fd(), b"g") {
         failure = Some(RuntimeError::Start(
