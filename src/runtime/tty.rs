@@ -420,4 +420,26 @@ mod tests {
         assert_eq!(&buf[..n as usize], b"ls\n\x04");
         sys::close(master_r);
     }
+
+    /// The input owns its FIFO: dropping it (the shim's supervise loop ending) closes the
+    /// read end, which the writer sees as a broken pipe.
+    #[test]
+    fn dropping_the_input_closes_its_fifo() {
+        let (fifo_r, fifo_w) = sys::pipe().expect("pipe");
+        let (master_r, master_w) = sys::pipe().expect("pipe");
+        // SAFETY: both pipe ends were just created and are owned by nothing else.
+        let (fifo_r, master_w) = unsafe {
+            use std::os::fd::FromRawFd;
+            (OwnedFd::from_raw_fd(fifo_r), OwnedFd::from_raw_fd(master_w))
+        };
+        let input = Input::new(fifo_r, master_w.as_fd());
+        drop(input);
+        // SAFETY: writing one byte from a local buffer to our pipe's write end (the Rust
+        // runtime ignores SIGPIPE, so a closed reader is an EPIPE error).
+        let n = unsafe { libc::write(fifo_w, b"x".as_ptr().cast(), 1) };
+        let errno = std::io::Error::last_os_error().raw_os_error();
+        assert_eq!((n, errno), (-1, Some(libc::EPIPE)));
+        sys::close(fifo_w);
+        sys::close(master_r);
+    }
 }
