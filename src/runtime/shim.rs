@@ -11,28 +11,30 @@ use super::init::{ChildFds, child_main};
 use super::log::StreamLog;
 use super::log_rotate::{DEFAULT_MAX_FILE, DEFAULT_MAX_SIZE, RotatingLog};
 use super::sys;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The pipe `launch` reads the start result from.
 const READY_FD: RawFd = 1;
 
+/// The descriptors are owned: whatever the supervise loop does not close itself closes when
+/// it returns, and no path can close one twice.
 struct Running {
     cfg: ContainerConfig,
     cgroup: Cgroup,
     pid: i32,
-    stdout_r: RawFd,
-    stderr_r: RawFd,
-    sigfd: RawFd,
+    stdout_r: OwnedFd,
+    stderr_r: OwnedFd,
+    sigfd: OwnedFd,
     /// With a terminal: the stdin FIFO, typed into the master (which is `stdout_r`).
     tty_input: Option<super::tty::Input>,
     /// With a terminal: the FIFO on which the daemon sends window sizes (`RESIZE_FIFO`).
-    resize: Option<RawFd>,
+    resize: Option<OwnedFd>,
     /// The container's mount namespace, held open so that the init's exit does not unmount
     /// its whole tree (an expedited RCU grace period and every superblock's teardown) before
     /// the shim can reap it: the exit is reported first, the namespace released after.
-    mnt_ns: Option<RawFd>,
+    mnt_ns: Option<OwnedFd>,
 }
 
 /// Entry point of the hidden `rstack shim DIR` subcommand; returns the process exit code.
@@ -103,9 +105,8 @@ fn own_namespaces() -> Result<()> {
 /// After the exit report, fd 1 points at /dev/null rather than being closed, so no file
 /// opened later can become fd 1.
 fn release_ready_fd() {
-    if let Ok(null) = sys::open_raw("/dev/null", libc::O_WRONLY) {
-        let _ = sys::dup2(null, READY_FD);
-        sys::close(null);
+    if let Ok(null) = sys::open_raw("/dev/null", libc::O_WRONLY).map(owned) {
+        let _ = sys::dup2(null.as_raw_fd(), READY_FD);
     }
 }
 
@@ -154,16 +155,15 @@ fn wait_for_assignment() -> Option<std::path::PathBuf> {
     line.pop();
     let dir: std::path::PathBuf =
         <std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(line).into();
-    if let Ok(null) = sys::open_raw("/dev/null", libc::O_RDONLY) {
-        let _ = sys::dup2(null, 0);
-        sys::close(null);
+    if let Ok(null) = sys::open_raw("/dev/null", libc::O_RDONLY).map(owned) {
+        let _ = sys::dup2(null.as_raw_fd(), 0);
     }
     if let Ok(log) = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(dir.join("shim.log"))
     {
-        let _ = sys::dup2(std::os::fd::AsRawFd::as_raw_fd(&log), 2);
+        let _ = sys::dup2(log.as_raw_fd(), 2);
     }
     Some(dir)
 }
@@ -203,7 +203,8 @@ fn start(state_dir: &Path, layout: Layout) -> Result<Running> {
             resize: cfg
                 .process
                 .tty
-                .and_then(|_| super::tty::open_resize_fifo(&cfg.state_dir.join(RESIZE_FIFO))),
+                .and_then(|_| super::tty::open_resize_fifo(&cfg.state_dir.join(RESIZE_FIFO)))
+                .map(owned),
             cfg,
         }),
         Err(e) => {
@@ -216,11 +217,11 @@ fn start(state_dir: &Path, layout: Layout) -> Result<Running> {
 /// What a started container hands the supervise loop (see `Running`).
 struct Spawned {
     pid: i32,
-    stdout_r: RawFd,
-    stderr_r: RawFd,
-    sigfd: RawFd,
+    stdout_r: OwnedFd,
+    stderr_r: OwnedFd,
+    sigfd: OwnedFd,
     tty_input: Option<super::tty::Input>,
-    mnt_ns: Option<RawFd>,
+    mnt_ns: Option<OwnedFd>,
 }
 
 /// Owns a descriptor a raw call just returned.
@@ -258,7 +259,7 @@ fn spawn(
     let (out_r, out_w) = pipe()?;
     let (errp_r, errp_w) = pipe()?;
     let stdin_r = if cfg.process.stdin {
-        Some(owned(open_stdin_fifo(&cfg.state_dir)?))
+        Some(open_stdin_fifo(&cfg.state_dir)?)
     } else {
         None
     };
@@ -366,42 +367,42 @@ fn spawn(
             _ => RuntimeError::Start(String::from_utf8_lossy(&msg).into_owned()),
         });
     }
-    // From here the supervise loop owns the descriptors, and closes them itself.
+    // From here the supervise loop owns the descriptors.
     let (stdout_r, tty_input) = match master {
         // With a terminal the output comes from the master (logged as stdout), and the
         // stdout pipe is unused.
         Some(m) => {
             drop(out_r);
-            let m = m.into_raw_fd();
-            (
-                m,
-                tty_fifo.map(|f| super::tty::Input::new(f.into_raw_fd(), m)),
-            )
+            let input = tty_fifo.map(|f| super::tty::Input::new(f, m.as_fd()));
+            (m, input)
         }
-        None => (out_r.into_raw_fd(), None),
+        None => (out_r, None),
     };
     Ok(Spawned {
         pid,
         stdout_r,
-        stderr_r: errp_r.into_raw_fd(),
-        sigfd: sigfd.into_raw_fd(),
+        stderr_r: errp_r,
+        sigfd,
         tty_input,
-        mnt_ns: mnt_ns.map(IntoRawFd::into_raw_fd),
+        mnt_ns,
     })
 }
 
 /// Pumps logs and reaps until the container init exits, then records and tears down.
+/// A stream's descriptor is dropped (closed) at its EOF; the signalfd, the terminal's input
+/// FIFO and the resize FIFO live until the end, the mount namespace until after the report.
 fn supervise(run: Running) {
     let mut out = open_log(&run.cfg);
     let mut streams = [StreamLog::new("stdout"), StreamLog::new("stderr")];
-    let mut fds = [run.stdout_r, run.stderr_r];
+    let mut fds = [Some(run.stdout_r), Some(run.stderr_r)];
+    let raw = |fd: &Option<OwnedFd>| fd.as_ref().map_or(-1, AsRawFd::as_raw_fd);
     let mut tty_input = run.tty_input;
     let mut resize = run.resize;
     let mut status: Option<i32> = None;
     let mut deadline: Option<Instant> = None;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        if status.is_some() && fds.iter().all(|f| *f < 0) {
+        if status.is_some() && fds.iter().all(Option::is_none) {
             break;
         }
         let timeout = match deadline {
@@ -416,17 +417,17 @@ fn supervise(run: Running) {
         };
         let mut pfds = [
             libc::pollfd {
-                fd: fds[0],
+                fd: raw(&fds[0]),
                 events: libc::POLLIN,
                 revents: 0,
             },
             libc::pollfd {
-                fd: fds[1],
+                fd: raw(&fds[1]),
                 events: libc::POLLIN,
                 revents: 0,
             },
             libc::pollfd {
-                fd: run.sigfd,
+                fd: run.sigfd.as_raw_fd(),
                 events: libc::POLLIN,
                 revents: 0,
             },
@@ -436,56 +437,55 @@ fn supervise(run: Running) {
                 revents: 0,
             },
             libc::pollfd {
-                fd: if fds[0] >= 0 {
-                    resize.unwrap_or(-1)
-                } else {
-                    -1
-                },
+                fd: if fds[0].is_some() { raw(&resize) } else { -1 },
                 events: libc::POLLIN,
                 revents: 0,
             },
         ];
-        if tty_input.as_ref().is_some_and(|t| t.wants_master()) && fds[0] >= 0 {
+        if tty_input.as_ref().is_some_and(|t| t.wants_master()) && fds[0].is_some() {
             pfds[0].events |= libc::POLLOUT;
         }
         // SAFETY: valid pollfd array; negative fds are ignored by poll.
         unsafe { libc::poll(pfds.as_mut_ptr(), 5, timeout) };
         if pfds[4].revents != 0
-            && let Some(fd) = resize
-            && !super::tty::apply_resizes(fd, fds[0])
+            && let Some(fd) = &resize
+            && !super::tty::apply_resizes(fd.as_raw_fd(), raw(&fds[0]))
         {
-            sys::close(fd);
             resize = None;
         }
         if let Some(t) = tty_input.as_mut() {
             if pfds[3].revents != 0 {
                 t.read_fifo(&mut buf);
             }
-            if pfds[0].revents & libc::POLLOUT != 0 {
-                t.write_master();
+            // Polled for POLLOUT only while the master is open.
+            if pfds[0].revents & libc::POLLOUT != 0
+                && let Some(master) = &fds[0]
+            {
+                t.write_master(master.as_fd());
             }
         }
         for i in 0..2 {
-            if fds[i] < 0 || pfds[i].revents & !libc::POLLOUT == 0 {
+            let Some(fd) = &fds[i] else { continue };
+            if pfds[i].revents & !libc::POLLOUT == 0 {
                 continue;
             }
             // SAFETY: reading into our buffer from an fd we own.
-            let n = unsafe { libc::read(fds[i], buf.as_mut_ptr().cast(), buf.len()) };
+            let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
             let errno = std::io::Error::last_os_error().raw_os_error();
             if n > 0 {
                 let _ = streams[i].feed(&buf[..n as usize], &mut out);
             } else if n == 0 || !matches!(errno, Some(libc::EINTR) | Some(libc::EAGAIN)) {
                 // EOF, or EIO from a terminal's master once the container is gone.
                 let _ = streams[i].finish(&mut out);
-                sys::close(fds[i]);
-                fds[i] = -1;
+                fds[i] = None;
             }
         }
         flush_log(&mut out);
         if pfds[2].revents != 0 {
             let mut si = [0u8; 128];
+            let sigfd = run.sigfd.as_raw_fd();
             // SAFETY: draining the nonblocking signalfd into a siginfo-sized buffer.
-            while unsafe { libc::read(run.sigfd, si.as_mut_ptr().cast(), si.len()) } > 0 {}
+            while unsafe { libc::read(sigfd, si.as_mut_ptr().cast(), si.len()) } > 0 {}
         }
         loop {
             let mut st = 0;
@@ -501,11 +501,9 @@ fn supervise(run: Running) {
             }
         }
     }
-    for (i, s) in streams.iter_mut().enumerate() {
+    for (s, fd) in streams.iter_mut().zip(&mut fds) {
         let _ = s.finish(&mut out);
-        if fds[i] >= 0 {
-            sys::close(fds[i]);
-        }
+        *fd = None;
     }
     flush_log(&mut out);
     let (code, signal) = sys::wait_status(status.unwrap_or(0));
@@ -526,9 +524,7 @@ fn supervise(run: Running) {
     // SAFETY: setpriority on ourselves with integer arguments.
     unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, TEARDOWN_NICE) };
     release_ready_fd();
-    if let Some(fd) = run.mnt_ns {
-        sys::close(fd);
-    }
+    drop(run.mnt_ns);
     // Torn down first: once exit.json exists the daemon may reuse the cgroup path and dirs.
     teardown(&run.cfg, &run.cgroup);
     if let Err(e) = write_exit(&run.cfg.state_dir, &exit) {
@@ -577,14 +573,15 @@ pub fn parse_exit_report(line: &str) -> Option<ExitStatus> {
 
 /// Opens the read end of the daemon's stdin FIFO without waiting for a writer (the daemon
 /// holds one open already), then makes it blocking again for the container.
-fn open_stdin_fifo(state_dir: &Path) -> Result<RawFd> {
+fn open_stdin_fifo(state_dir: &Path) -> Result<OwnedFd> {
     let path = state_dir.join(STDIN_FIFO);
     let fd = sys::open_raw(&path.to_string_lossy(), libc::O_RDONLY | libc::O_NONBLOCK)
+        .map(owned)
         .map_err(|e| RuntimeError::io("open", &path, e))?;
     // SAFETY: fcntl on a descriptor we own, with integer flags.
     unsafe {
-        let fl = libc::fcntl(fd, libc::F_GETFL);
-        libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK);
+        let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl & !libc::O_NONBLOCK);
     }
     Ok(fd)
 }

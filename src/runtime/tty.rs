@@ -4,7 +4,7 @@
 
 use super::error::{Result, RuntimeError};
 use super::sys;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 /// The master side of a new pty and its slave's path (inside the container's mount ns).
 pub struct Pty {
@@ -295,37 +295,40 @@ pub fn recv_fd(sock: RawFd) -> Option<RawFd> {
 /// The shim's side of a container's terminal input: bytes from the daemon's stdin FIFO go to
 /// the pty master through a buffer, written only as the (non-blocking) master takes them, so
 /// the shim never blocks on a container that is not reading its terminal.
+/// It owns the FIFO; the master stays its owner's (the shim's stdout stream), lent per call.
 pub struct Input {
-    /// The FIFO's read end; -1 once at EOF.
-    pub fifo: RawFd,
-    master: RawFd,
+    /// The FIFO's read end; `None` once at EOF (closed then).
+    fifo: Option<OwnedFd>,
     pending: Vec<u8>,
     eof_sent: bool,
 }
 
 impl Input {
     /// `master` is made non-blocking (its readers must take EAGAIN as "nothing yet").
-    pub fn new(fifo: RawFd, master: RawFd) -> Input {
-        // SAFETY: fcntl on a descriptor we own.
+    pub fn new(fifo: OwnedFd, master: BorrowedFd<'_>) -> Input {
+        // SAFETY: fcntl on a descriptor borrowed for the call.
         unsafe {
-            let fl = libc::fcntl(master, libc::F_GETFL);
-            libc::fcntl(master, libc::F_SETFL, fl | libc::O_NONBLOCK);
+            let fl = libc::fcntl(master.as_raw_fd(), libc::F_GETFL);
+            libc::fcntl(master.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK);
         }
         Input {
-            fifo,
-            master,
+            fifo: Some(fifo),
             pending: Vec::new(),
             eof_sent: false,
         }
     }
 
-    /// The FIFO to poll for input: only while nothing is waiting for the master.
+    /// The FIFO to poll for input: only while nothing is waiting for the master (-1: none).
     pub fn poll_fifo(&self) -> RawFd {
-        if self.pending.is_empty() {
-            self.fifo
-        } else {
-            -1
+        match &self.fifo {
+            Some(fd) if self.pending.is_empty() => fd.as_raw_fd(),
+            _ => -1,
         }
+    }
+
+    /// Whether the FIFO is still open (no EOF yet).
+    pub fn fifo_open(&self) -> bool {
+        self.fifo.is_some()
     }
 
     /// Whether the master should be polled for POLLOUT.
@@ -335,13 +338,13 @@ impl Input {
 
     /// The FIFO is readable: take what it has (EOF becomes the terminal's EOF character).
     pub fn read_fifo(&mut self, buf: &mut [u8]) {
+        let Some(fifo) = &self.fifo else { return };
         // SAFETY: reading into the caller's buffer from the FIFO we own.
-        let n = unsafe { libc::read(self.fifo, buf.as_mut_ptr().cast(), buf.len()) };
+        let n = unsafe { libc::read(fifo.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
         if n > 0 {
             self.pending.extend_from_slice(&buf[..n as usize]);
         } else if n == 0 {
-            sys::close(self.fifo);
-            self.fifo = -1;
+            self.fifo = None;
             if !self.eof_sent {
                 self.pending.push(4);
                 self.eof_sent = true;
@@ -350,11 +353,11 @@ impl Input {
     }
 
     /// The master can take input: write what it takes.
-    pub fn write_master(&mut self) {
-        // SAFETY: writing our buffer to the non-blocking master.
+    pub fn write_master(&mut self, master: BorrowedFd<'_>) {
+        // SAFETY: writing our buffer to the non-blocking master, borrowed for the call.
         let w = unsafe {
             libc::write(
-                self.master,
+                master.as_raw_fd(),
                 self.pending.as_ptr().cast(),
                 self.pending.len(),
             )
@@ -368,6 +371,7 @@ impl Input {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsFd;
 
     #[test]
     fn a_descriptor_crosses_the_console_socket() {
@@ -391,7 +395,12 @@ mod tests {
     fn terminal_input_waits_in_a_buffer_and_eof_becomes_ctrl_d() {
         let (fifo_r, fifo_w) = sys::pipe().expect("pipe");
         let (master_r, master_w) = sys::pipe().expect("pipe");
-        let mut input = Input::new(fifo_r, master_w);
+        // SAFETY: both pipe ends were just created and are owned by nothing else.
+        let (fifo_r, master_w) = unsafe {
+            use std::os::fd::FromRawFd;
+            (OwnedFd::from_raw_fd(fifo_r), OwnedFd::from_raw_fd(master_w))
+        };
+        let mut input = Input::new(fifo_r, master_w.as_fd());
         sys::write_all(fifo_w, b"ls\n");
         sys::close(fifo_w);
         let mut buf = [0u8; 64];
@@ -402,14 +411,35 @@ mod tests {
             -1,
             "no more input read while some is pending"
         );
-        input.write_master();
+        input.write_master(master_w.as_fd());
         input.read_fifo(&mut buf); // EOF
-        assert_eq!(input.fifo, -1);
-        input.write_master();
+        assert!(!input.fifo_open(), "closed at EOF");
+        input.write_master(master_w.as_fd());
         // SAFETY: reading into a local buffer from our pipe.
         let n = unsafe { libc::read(master_r, buf.as_mut_ptr().cast(), buf.len()) };
         assert_eq!(&buf[..n as usize], b"ls\n\x04");
         sys::close(master_r);
-        sys::close(master_w);
+    }
+
+    /// The input owns its FIFO: dropping it (the shim's supervise loop ending) closes the
+    /// read end, which the writer sees as a broken pipe.
+    #[test]
+    fn dropping_the_input_closes_its_fifo() {
+        let (fifo_r, fifo_w) = sys::pipe().expect("pipe");
+        let (master_r, master_w) = sys::pipe().expect("pipe");
+        // SAFETY: both pipe ends were just created and are owned by nothing else.
+        let (fifo_r, master_w) = unsafe {
+            use std::os::fd::FromRawFd;
+            (OwnedFd::from_raw_fd(fifo_r), OwnedFd::from_raw_fd(master_w))
+        };
+        let input = Input::new(fifo_r, master_w.as_fd());
+        drop(input);
+        // SAFETY: writing one byte from a local buffer to our pipe's write end (the Rust
+        // runtime ignores SIGPIPE, so a closed reader is an EPIPE error).
+        let n = unsafe { libc::write(fifo_w, b"x".as_ptr().cast(), 1) };
+        let errno = std::io::Error::last_os_error().raw_os_error();
+        assert_eq!((n, errno), (-1, Some(libc::EPIPE)));
+        sys::close(fifo_w);
+        sys::close(master_r);
     }
 }
