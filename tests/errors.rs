@@ -1,6 +1,7 @@
 //! Issue 10's errors that keep their kind, through the real binary: a full disk during an
-//! image import is answered 507 with the OS error (it was 400), and `exec` tells a missing
-//! program (127) from one that cannot run (126) by the errno.
+//! image import is answered 507 with the OS error (it was 400), so is a full disk while `up`
+//! starts a container (it was 500), and `exec` tells a missing program (127) from one that
+//! cannot run (126) by the errno.
 
 mod common;
 
@@ -105,4 +106,57 @@ fn a_full_disk_during_an_import_is_507_with_the_os_error() {
     // SAFETY: signalling the daemon this test started, by its pid; then reaping it.
     unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
     let _ = daemon.wait();
+}
+
+/// `POST path` with a JSON body; the status and the whole answer.
+fn post_json(socket: &std::path::Path, path: &str, body: &str) -> (u16, String) {
+    let mut s = UnixStream::connect(socket).expect("connect");
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: rstack\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).expect("send");
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, answer)
+}
+
+#[test]
+fn a_full_disk_while_up_starts_a_container_is_507_with_the_os_error() {
+    if skip_unless_root("full_disk_up") {
+        return;
+    }
+    let mut env = Env::new("full-disk-up");
+    let p = env.project("fulldiskup");
+    // The containers' state directories on a full filesystem, the image store and the state
+    // database on the roomy one: the start itself is what finds the disk full. Env's drop
+    // unmounts it (lazily) once the daemon is stopped, even after a failure.
+    let containers = env.data_root.join("containers");
+    std::fs::create_dir_all(&containers).expect("mkdir containers");
+    let st = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4k,mode=0700", "tmpfs"])
+        .arg(&containers)
+        .status()
+        .expect("mount");
+    assert!(st.success(), "mount tmpfs");
+    let mut filler = std::fs::File::create(containers.join("filler")).expect("filler");
+    let page = [0u8; 4096];
+    while filler.write_all(&page).is_ok() {}
+    drop(filler);
+    env.import_busybox();
+    let body = format!(
+        "{{\"stack\":{{\"name\":\"{p}\",\"working_dir\":\"/\",\"services\":{{\"web\":{{\"name\":\"web\",\"image\":\"busybox:test\",\"command\":[\"sleep\",\"1000\"]}}}}}},\"services\":[],\"wait\":false,\"force_recreate\":false,\"remove_orphans\":false}}"
+    );
+    let (status, answer) = post_json(&env.socket, &format!("/v1/projects/{p}/up"), &body);
+    assert_eq!(status, 507, "{answer}");
+    assert!(
+        answer.contains(&format!("container {p}-web-1: "))
+            && answer.contains("No space left on device"),
+        "{answer}"
+    );
 }

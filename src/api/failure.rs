@@ -4,8 +4,8 @@
 //! failure's message always ends with the OS error.
 
 use super::types::ErrorBody;
-use crate::reconcile::EngineError;
 use crate::reconcile::runtime::RtError;
+use crate::reconcile::{Cause, ContainerError, EngineError, ImageSourceError, ServiceError};
 use crate::store::StoreError;
 use axum::Json;
 use axum::http::StatusCode;
@@ -81,9 +81,55 @@ fn engine_status(e: &EngineError) -> StatusCode {
         EngineError::Invalid(_) => StatusCode::BAD_REQUEST,
         EngineError::NotFound(_) => StatusCode::NOT_FOUND,
         EngineError::Conflict(_) => StatusCode::CONFLICT,
-        EngineError::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        EngineError::Failed(errors) => failed_status(errors),
         EngineError::Runtime(e) => runtime_status(e),
         EngineError::Store(e) => store_status(e),
+    }
+}
+
+/// Services that failed: 507 when any cause is a full disk (freeing space is what helps,
+/// whatever else failed); the causes' common status when they agree; else 500.
+fn failed_status(errors: &[ServiceError]) -> StatusCode {
+    let statuses: Vec<StatusCode> = errors.iter().map(|e| cause_status(&e.cause)).collect();
+    if statuses.contains(&StatusCode::INSUFFICIENT_STORAGE) {
+        return StatusCode::INSUFFICIENT_STORAGE;
+    }
+    match statuses.split_first() {
+        Some((first, rest)) if rest.iter().all(|s| s == first) => *first,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+fn cause_status(c: &Cause) -> StatusCode {
+    match c {
+        Cause::Image(e) => image_status(e),
+        Cause::Engine(e) => engine_status(e),
+        Cause::Container(e) | Cause::Wait(e) => container_status(e),
+        // A dependency that failed or exited: the service's side, not the request's.
+        Cause::DependencyFailed(_) | Cause::DependencyMissing(_) | Cause::Internal(_) => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    }
+}
+
+fn container_status(e: &ContainerError) -> StatusCode {
+    match e {
+        ContainerError::Runtime(e) => runtime_status(e),
+        ContainerError::Store(e) => store_status(e),
+        ContainerError::NotRunning(_) => StatusCode::CONFLICT,
+        ContainerError::Failed(_) | ContainerError::Removed | ContainerError::Gone => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    }
+}
+
+/// As Docker answers a create with a missing image: 404.
+fn image_status(e: &ImageSourceError) -> StatusCode {
+    match e {
+        ImageSourceError::NotFound { .. } => StatusCode::NOT_FOUND,
+        ImageSourceError::InvalidReference { .. } => StatusCode::BAD_REQUEST,
+        ImageSourceError::Corrupt { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        ImageSourceError::Io { source, .. } => io_status(source),
     }
 }
 
@@ -158,7 +204,14 @@ mod tests {
             (EngineError::Invalid("x".into()).into(), 400),
             (EngineError::NotFound("x".into()).into(), 404),
             (EngineError::Conflict("name taken".into()).into(), 409),
-            (EngineError::Failed(vec!["a".into()]).into(), 500),
+            (
+                EngineError::Failed(vec![ServiceError::new(
+                    "a",
+                    Cause::DependencyFailed("b".into()),
+                )])
+                .into(),
+                500,
+            ),
             (RtError::Invalid("unknown capability".into()).into(), 400),
             (RtError::Failed("x".into()).into(), 500),
             (
@@ -174,6 +227,78 @@ mod tests {
         for (f, status) in cases {
             assert_eq!(f.status().as_u16(), status, "{f}");
         }
+    }
+
+    /// A start that fails on a full disk during `up` (the fake runtime's ENOSPC) is 507, with
+    /// the container and the OS error in its message; a start that fails otherwise stays 500.
+    #[tokio::test(start_paused = true)]
+    async fn a_full_disk_during_up_is_507() {
+        let f: ApiFailure = crate::reconcile::tests::up_error("f1", &["nospace"])
+            .await
+            .into();
+        assert_eq!(f.status(), StatusCode::INSUFFICIENT_STORAGE, "{f}");
+        let msg = f.to_string();
+        assert!(
+            msg.starts_with("container f1-web-1: ") && msg.ends_with("(os error 28)"),
+            "{msg}"
+        );
+        let f: ApiFailure = crate::reconcile::tests::up_error("f2", &["nostart"])
+            .await
+            .into();
+        assert_eq!(f.status(), StatusCode::INTERNAL_SERVER_ERROR, "{f}");
+        assert_eq!(
+            f.to_string(),
+            "container f2-web-1: exec: \"nostart\": executable file not found"
+        );
+    }
+
+    #[test]
+    fn a_full_disk_among_failed_services_is_507_and_agreeing_causes_keep_their_status() {
+        let enospc = || {
+            ContainerError::Runtime(RtError::io(
+                "writing config.json",
+                Error::from_raw_os_error(libc::ENOSPC),
+            ))
+        };
+        let failed = |errors: Vec<ServiceError>| ApiFailure::from(EngineError::Failed(errors));
+        let exited = ServiceError::wait("b", ContainerError::Failed("exited with code 1".into()));
+        let f = failed(vec![exited, ServiceError::new("a", enospc())]);
+        assert_eq!(f.status(), StatusCode::INSUFFICIENT_STORAGE);
+        let missing = |s: &str| {
+            ServiceError::new(
+                s,
+                ImageSourceError::NotFound {
+                    reference: "x:1".into(),
+                },
+            )
+        };
+        assert_eq!(failed(vec![missing("a"), missing("b")]).status(), 404);
+        let bad_ref = ServiceError::new(
+            "a",
+            ImageSourceError::InvalidReference {
+                reference: "X".into(),
+                reason: "uppercase".into(),
+            },
+        );
+        assert_eq!(failed(vec![bad_ref]).status(), 400);
+        let bad_config = ServiceError::new("a", EngineError::Invalid("bad user".into()));
+        assert_eq!(failed(vec![bad_config]).status(), 400);
+        let not_running = ServiceError::new("a", ContainerError::NotRunning("p-a-1".into()));
+        assert_eq!(failed(vec![not_running]).status(), 409);
+        let mixed = vec![
+            missing("a"),
+            ServiceError::new("b", Cause::DependencyFailed("a".into())),
+        ];
+        assert_eq!(failed(mixed).status(), 500);
+        // A full disk under the image store is 507 too.
+        let io = ServiceError::new(
+            "a",
+            ImageSourceError::Io {
+                context: "reading layer".into(),
+                source: Error::from_raw_os_error(libc::EDQUOT),
+            },
+        );
+        assert_eq!(failed(vec![io]).status(), 507);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Waiting on a container's published state: depends_on conditions and `up --wait`.
 
+use super::error::ContainerError;
 use super::health::{HEALTHY, UNHEALTHY};
 use crate::model::DependCondition;
 use crate::store::{ContainerRecord, State};
@@ -19,7 +20,7 @@ pub enum WaitMode {
 pub async fn wait_condition(
     rx: watch::Receiver<ContainerRecord>,
     cond: DependCondition,
-) -> Result<(), String> {
+) -> Result<(), ContainerError> {
     let mode = match cond {
         DependCondition::ServiceStarted => None,
         DependCondition::ServiceHealthy => Some(WaitMode::Healthy),
@@ -34,7 +35,7 @@ pub async fn wait_condition(
 pub async fn wait_ready(
     rx: watch::Receiver<ContainerRecord>,
     mode: WaitMode,
-) -> Result<(), String> {
+) -> Result<(), ContainerError> {
     match mode {
         WaitMode::Running => wait_for(rx, running).await,
         WaitMode::Healthy => wait_for(rx, healthy).await,
@@ -45,33 +46,35 @@ pub async fn wait_ready(
 
 async fn wait_for(
     mut rx: watch::Receiver<ContainerRecord>,
-    check: fn(&ContainerRecord) -> Option<Result<(), String>>,
-) -> Result<(), String> {
+    check: fn(&ContainerRecord) -> Option<Result<(), ContainerError>>,
+) -> Result<(), ContainerError> {
     loop {
         if let Some(res) = check(&rx.borrow_and_update()) {
             return res;
         }
         if rx.changed().await.is_err() {
-            return Err("container was removed".into());
+            return Err(ContainerError::Removed);
         }
     }
 }
 
-fn failed_start(r: &ContainerRecord) -> Option<Result<(), String>> {
-    r.error.as_ref().map(|e| Err(e.clone()))
+fn failed_start(r: &ContainerRecord) -> Option<Result<(), ContainerError>> {
+    r.error
+        .as_ref()
+        .map(|e| Err(ContainerError::Failed(e.clone())))
 }
 
-fn exited(r: &ContainerRecord) -> String {
+fn exited(r: &ContainerRecord) -> ContainerError {
     let code = r.exit_code.unwrap_or(-1);
-    if r.oom_killed {
+    ContainerError::Failed(if r.oom_killed {
         format!("container {} was OOM-killed (exit code {code})", r.name)
     } else {
         format!("container {} exited with code {code}", r.name)
-    }
+    })
 }
 
 /// service_started: it has started (a one-shot that already finished counts).
-fn started(r: &ContainerRecord) -> Option<Result<(), String>> {
+fn started(r: &ContainerRecord) -> Option<Result<(), ContainerError>> {
     match r.state {
         State::Running | State::Restarting => Some(Ok(())),
         State::Exited if r.error.is_none() && r.started_at.is_some() => Some(Ok(())),
@@ -79,7 +82,7 @@ fn started(r: &ContainerRecord) -> Option<Result<(), String>> {
     }
 }
 
-fn running(r: &ContainerRecord) -> Option<Result<(), String>> {
+fn running(r: &ContainerRecord) -> Option<Result<(), ContainerError>> {
     match r.state {
         State::Running => Some(Ok(())),
         State::Exited | State::Dead => failed_start(r).or_else(|| Some(Err(exited(r)))),
@@ -87,21 +90,25 @@ fn running(r: &ContainerRecord) -> Option<Result<(), String>> {
     }
 }
 
-fn healthy(r: &ContainerRecord) -> Option<Result<(), String>> {
+fn healthy(r: &ContainerRecord) -> Option<Result<(), ContainerError>> {
     if r.service_def.healthcheck.is_none() {
-        return Some(Err(format!("container {} has no healthcheck", r.name)));
+        return Some(Err(ContainerError::Failed(format!(
+            "container {} has no healthcheck",
+            r.name
+        ))));
     }
     match (r.state, r.health.as_deref()) {
         (State::Running, Some(HEALTHY)) => Some(Ok(())),
-        (State::Running, Some(UNHEALTHY)) => {
-            Some(Err(format!("container {} is unhealthy", r.name)))
-        }
+        (State::Running, Some(UNHEALTHY)) => Some(Err(ContainerError::Failed(format!(
+            "container {} is unhealthy",
+            r.name
+        )))),
         (State::Exited | State::Dead, _) => failed_start(r).or_else(|| Some(Err(exited(r)))),
         _ => None,
     }
 }
 
-fn completed(r: &ContainerRecord) -> Option<Result<(), String>> {
+fn completed(r: &ContainerRecord) -> Option<Result<(), ContainerError>> {
     match (r.state, r.exit_code) {
         (State::Exited, Some(0)) => Some(Ok(())),
         (State::Exited | State::Dead, _) => failed_start(r).or_else(|| Some(Err(exited(r)))),
@@ -109,6 +116,6 @@ fn completed(r: &ContainerRecord) -> Option<Result<(), String>> {
     }
 }
 
-fn exited_for_good(r: &ContainerRecord) -> Option<Result<(), String>> {
+fn exited_for_good(r: &ContainerRecord) -> Option<Result<(), ContainerError>> {
     matches!(r.state, State::Exited | State::Dead).then_some(Ok(()))
 }

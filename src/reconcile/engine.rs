@@ -7,6 +7,7 @@
 
 use super::EngineError;
 use super::conditions::{WaitMode, wait_condition, wait_ready};
+use super::error::{Cause, ContainerError, ServiceError, all_ok};
 pub use super::images::ImageSource;
 use super::request::{ActionReport, UpRequest, UpResponse};
 use super::runtime::{ExecSpec, Runtime};
@@ -135,7 +136,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                 Ok(img) => {
                     out.insert(name.clone(), img);
                 }
-                Err(e) => errs.push(format!("service \"{name}\": {e}")),
+                Err(e) => errs.push(ServiceError::new(name, e)),
             }
         }
         if errs.is_empty() {
@@ -202,14 +203,17 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
     }
 
     /// Saves, supervises and starts a new container.
-    pub(super) async fn create_and_start(&self, rec: ContainerRecord) -> Result<Handle, String> {
+    pub(super) async fn create_and_start(
+        &self,
+        rec: ContainerRecord,
+    ) -> Result<Handle, ContainerError> {
         // A record is saved before its container starts, so that whatever runs is known at
         // the next boot. A `run --rm` one-off is the exception: its supervisor saves it once
         // it runs, and the start does not wait for SQLite. A daemon that dies in between
         // leaves a state directory without a record, which the next boot removes, stopping
         // what runs there: what `--rm` asked for anyway.
         if !rec.is_ephemeral() {
-            self.store.put_container(&rec).map_err(|e| e.to_string())?;
+            self.store.put_container(&rec)?;
         }
         let id = rec.id.clone();
         let (reply, rx) = oneshot::channel();
@@ -220,8 +224,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             Initial::Start(reply),
         );
         self.handles().insert(id, handle.clone());
-        rx.await
-            .map_err(|_| "container supervisor has stopped".to_string())??;
+        rx.await.map_err(|_| ContainerError::Gone)??;
         Ok(handle)
     }
 
@@ -409,24 +412,26 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         let mut restart_for_dep = false;
         for (dep, d) in &def.depends_on {
             let res = if failed.contains(dep) {
-                Err(format!("dependency \"{dep}\" failed to start"))
+                Err(Cause::DependencyFailed(dep.clone()))
             } else {
                 match self.service_handle(&stack.name, dep) {
-                    Some(h) => wait_condition(h.status.clone(), d.condition).await,
-                    None => Err(format!("dependency \"{dep}\" has no container")),
+                    Some(h) => wait_condition(h.status.clone(), d.condition)
+                        .await
+                        .map_err(Cause::Wait),
+                    None => Err(Cause::DependencyMissing(dep.clone())),
                 }
             };
             if let Err(e) = res {
-                let msg = format!("service \"{svc}\": {e}");
+                let e = ServiceError::new(svc, e);
                 if d.required {
-                    return Err(Outcome::Fail(msg));
+                    return Err(Outcome::Fail(e));
                 }
                 // compose: an optional dependency that fails is reported, and the service
                 // starts anyway.
                 warnings
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .push(format!("{msg} (not required: continuing)"));
+                    .push(format!("{e} (not required: continuing)"));
             }
             restart_for_dep |= d.restart && changed.contains(dep);
         }
@@ -435,10 +440,10 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             service: svc.to_string(),
             action: a.to_string(),
         };
-        let fail = |e: String| Outcome::Fail(e);
+        let fail = |e: Cause| Outcome::Fail(ServiceError::new(svc, e));
         let img = images
             .get(svc)
-            .ok_or_else(|| fail(format!("service \"{svc}\": image not resolved")))?;
+            .ok_or_else(|| fail(Cause::Internal("image not resolved".into())))?;
         match action {
             Action::Create { .. } | Action::Recreate { .. } => {
                 if let Action::Recreate { old, .. } = action
@@ -451,9 +456,11 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                 }
                 let rec = self
                     .new_record(stack, svc, img, None)
-                    .map_err(|e| fail(e.to_string()))?;
+                    .map_err(|e| fail(e.into()))?;
                 let name = rec.name.clone();
-                self.create_and_start(rec).await.map_err(fail)?;
+                self.create_and_start(rec)
+                    .await
+                    .map_err(|e| fail(e.into()))?;
                 let verb = if matches!(action, Action::Create { .. }) {
                     "created"
                 } else {
@@ -463,16 +470,14 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             }
             Action::Start { id, .. } | Action::Keep { id, .. } => {
                 let h = self.handle(id).ok_or_else(|| {
-                    fail(format!(
-                        "service \"{svc}\": container {id} is not supervised"
-                    ))
+                    fail(Cause::Internal(format!("container {id} is not supervised")))
                 })?;
                 let name = h.record().name;
                 if matches!(action, Action::Start { .. }) {
-                    h.start().await.map_err(fail)?;
+                    h.start().await.map_err(|e| fail(e.into()))?;
                     Ok(Some(report(&name, "started")))
                 } else if restart_for_dep {
-                    h.restart(None).await.map_err(fail)?;
+                    h.restart(None).await.map_err(|e| fail(e.into()))?;
                     Ok(Some(report(&name, "restarted")))
                 } else {
                     Ok(Some(report(&name, "running")))
@@ -506,15 +511,15 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             Some(async move {
                 wait_ready(h.status.clone(), mode)
                     .await
-                    .map_err(|e| format!("service \"{name}\": {e}"))
+                    .map_err(|e| ServiceError::wait(name, e))
             })
         });
-        let errs: Vec<String> = join_all(waits)
+        let errs: Vec<ServiceError> = join_all(waits)
             .await
             .into_iter()
             .filter_map(|r| r.err())
             .collect();
-        super::error::all_ok(errs)
+        all_ok(errs)
     }
 
     /// For `exec`: the running container of a service and its pid.
@@ -580,14 +585,14 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
     /// Starts a one-off made by `oneoff_record`; one with --rm that fails to start is removed
     /// again.
     pub async fn start_oneoff(&self, rec: ContainerRecord) -> Result<Handle, EngineError> {
-        let (id, rm) = (rec.id.clone(), rec.auto_remove);
+        let (id, rm, service) = (rec.id.clone(), rec.auto_remove, rec.service.clone());
         match self.create_and_start(rec).await {
             Ok(h) => Ok(h),
             Err(e) => {
                 if rm {
                     self.remove_by_id(&id).await;
                 }
-                Err(EngineError::Failed(vec![e]))
+                Err(EngineError::Failed(vec![ServiceError::new(&service, e)]))
             }
         }
     }
@@ -633,5 +638,5 @@ struct SoFar<'a> {
 
 /// A service that could not be converged: fatal for it and its dependents.
 enum Outcome {
-    Fail(String),
+    Fail(ServiceError),
 }

@@ -2,7 +2,8 @@
 //! is read from their argv, so tests run without root and under paused time.
 //!
 //! argv forms: `["run"]` runs until signalled; `["exit", CODE, MS]` exits with CODE after MS
-//! milliseconds; `["nostart"]` fails to start. Health probes answer from `set_healthy`.
+//! milliseconds; `["nostart"]` fails to start; `["nospace"]` fails to start on a full disk
+//! (ENOSPC). Health probes answer from `set_healthy`.
 
 use super::runtime::{ExecSpec, ExitFuture, RtError, Running, Runtime};
 use crate::runtime::config::{ContainerConfig, ExitStatus};
@@ -80,6 +81,10 @@ impl Runtime for Arc<FakeRuntime> {
         let args = &cfg.process.args;
         if args.first().map(String::as_str) == Some("nostart") {
             return Err("exec: \"nostart\": executable file not found".into());
+        }
+        if args.first().map(String::as_str) == Some("nospace") {
+            let e = std::io::Error::from_raw_os_error(libc::ENOSPC);
+            return Err(RtError::io(format!("writing {}/config.json", cfg.id), e));
         }
         let pid = self.next_pid.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();

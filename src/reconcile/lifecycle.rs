@@ -3,6 +3,7 @@
 //! levels, each level in parallel (compose#9800).
 
 use super::conditions::wait_condition;
+use super::error::{ServiceError, all_ok};
 use super::runtime::Runtime;
 use super::supervisor::Handle;
 use super::{Engine, EngineError, engine::ImageSource};
@@ -83,15 +84,17 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                         && let Err(e) = wait_condition(dh.status.clone(), d.condition).await
                         && d.required
                     {
-                        return Err(format!("service \"{}\": {e}", rec.service));
+                        return Err(ServiceError::wait(&rec.service, e));
                     }
                 }
-                h.start().await
+                h.start()
+                    .await
+                    .map_err(|e| ServiceError::new(&rec.service, e))
             }))
             .await;
             errors.extend(res.into_iter().filter_map(|r| r.err()));
         }
-        super::error::all_ok(errors)
+        all_ok(errors)
     }
 
     pub async fn stop_services(
@@ -172,12 +175,16 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             .filter(|(r, _)| r.pid.is_some() || r.state == crate::store::State::Restarting)
             .map(|(_, h)| h)
             .collect();
-        let errs: Vec<String> = join_all(targets.iter().map(|h| h.kill(signal)))
-            .await
-            .into_iter()
-            .filter_map(|r| r.err())
-            .collect();
-        super::error::all_ok(errs)
+        let errs: Vec<ServiceError> = join_all(targets.iter().map(|h| async move {
+            h.kill(signal)
+                .await
+                .map_err(|e| ServiceError::new(&h.record().service, e))
+        }))
+        .await
+        .into_iter()
+        .filter_map(|r| r.err())
+        .collect();
+        all_ok(errs)
     }
 
     /// Stops everything of the project in reverse order and removes it all: containers,

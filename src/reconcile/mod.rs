@@ -24,10 +24,10 @@ mod fake;
 #[cfg(test)]
 mod fake_state;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use engine::Engine;
-pub use error::EngineError;
+pub use error::{Cause, ContainerError, EngineError, ServiceError};
 pub use images::{ImageSource, ImageSourceError};
 pub use request::{ActionReport, UpRequest, UpResponse};
 pub use state::StateStore;

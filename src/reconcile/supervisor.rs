@@ -4,6 +4,7 @@
 //! The supervisor is the only writer of its container's record: every change is persisted to
 //! the store and published on a watch channel that `up`, `--wait` and depends_on read.
 
+use super::error::ContainerError;
 use super::health::{Health, Probe};
 use super::policy::{Backoff, should_restart};
 use super::runtime::{Running, Runtime};
@@ -17,7 +18,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, sleep_until};
 
 pub enum Command {
-    Start(oneshot::Sender<Result<(), String>>),
+    Start(oneshot::Sender<Result<(), ContainerError>>),
     /// `user`: counts as a manual stop for the restart policy.
     Stop {
         timeout: Option<Duration>,
@@ -25,18 +26,18 @@ pub enum Command {
     },
     Kill {
         signal: i32,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), ContainerError>>,
     },
     Restart {
         timeout: Option<Duration>,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), ContainerError>>,
     },
 }
 
 /// How the task begins.
 pub enum Initial {
     Idle,
-    Start(oneshot::Sender<Result<(), String>>),
+    Start(oneshot::Sender<Result<(), ContainerError>>),
     Adopted(Running),
 }
 
@@ -52,7 +53,7 @@ impl Handle {
         self.status.borrow().clone()
     }
 
-    pub async fn start(&self) -> Result<(), String> {
+    pub async fn start(&self) -> Result<(), ContainerError> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Start(reply)).await?;
         rx.await.map_err(|_| gone())?
@@ -65,25 +66,25 @@ impl Handle {
         }
     }
 
-    pub async fn kill(&self, signal: i32) -> Result<(), String> {
+    pub async fn kill(&self, signal: i32) -> Result<(), ContainerError> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Kill { signal, reply }).await?;
         rx.await.map_err(|_| gone())?
     }
 
-    pub async fn restart(&self, timeout: Option<Duration>) -> Result<(), String> {
+    pub async fn restart(&self, timeout: Option<Duration>) -> Result<(), ContainerError> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Restart { timeout, reply }).await?;
         rx.await.map_err(|_| gone())?
     }
 
-    async fn send(&self, cmd: Command) -> Result<(), String> {
+    async fn send(&self, cmd: Command) -> Result<(), ContainerError> {
         self.tx.send(cmd).await.map_err(|_| gone())
     }
 }
 
-fn gone() -> String {
-    "container supervisor has stopped".to_string()
+fn gone() -> ContainerError {
+    ContainerError::Gone
 }
 
 pub fn now_ms() -> u64 {
@@ -138,14 +139,17 @@ enum Ended {
     /// Stopped on request; the reply goes out after the record is saved.
     Stopped(ExitStatus, Reply),
     /// Restart requested (or unhealthy with restart_on_unhealthy).
-    Restart(ExitStatus, Option<oneshot::Sender<Result<(), String>>>),
+    Restart(
+        ExitStatus,
+        Option<oneshot::Sender<Result<(), ContainerError>>>,
+    ),
     /// All handles dropped: the container was removed, or the daemon is going away.
     Detached,
 }
 
 enum Reply {
     Stop(oneshot::Sender<()>),
-    Kill(oneshot::Sender<Result<(), String>>),
+    Kill(oneshot::Sender<Result<(), ContainerError>>),
 }
 
 impl<R: Runtime> Supervisor<R> {
@@ -221,13 +225,13 @@ impl<R: Runtime> Supervisor<R> {
                 None
             }
             Command::Kill { reply, .. } => {
-                let _ = reply.send(Err(format!("container {} is not running", self.rec.name)));
+                let _ = reply.send(Err(ContainerError::NotRunning(self.rec.name.clone())));
                 None
             }
         }
     }
 
-    async fn start(&mut self) -> (Option<Running>, Result<(), String>) {
+    async fn start(&mut self) -> (Option<Running>, Result<(), ContainerError>) {
         match self.rt.start(&self.rec.config).await {
             Ok(r) => {
                 self.started = Instant::now();
@@ -247,15 +251,16 @@ impl<R: Runtime> Supervisor<R> {
                 (Some(r), Ok(()))
             }
             Err(e) => {
-                let msg = format!("container {}: {e}", self.rec.name);
+                // The kind (a full disk...) goes to the caller; the record keeps the message.
+                let e = e.within(&format!("container {}", self.rec.name));
                 let rec = &mut self.rec;
                 rec.state = State::Exited;
                 rec.pid = None;
                 rec.exit_code = Some(127);
-                rec.error = Some(msg.clone());
+                rec.error = Some(e.to_string());
                 rec.finished_at = Some(now_ms());
                 self.save().await;
-                (None, Err(msg))
+                (None, Err(e.into()))
             }
         }
     }
@@ -279,7 +284,7 @@ impl<R: Runtime> Supervisor<R> {
                         // the process ends after it, the policy does not restart it.
                         self.rec.stopped_by_user = true;
                         if let Err(e) = self.rt.signal(r.pid, signal) {
-                            let _ = reply.send(Err(e.to_string()));
+                            let _ = reply.send(Err(e.into()));
                             continue;
                         }
                         // A kill that ends the process counts as a manual stop (Docker).

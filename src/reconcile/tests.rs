@@ -426,3 +426,74 @@ async fn a_kept_one_off_saves_its_exit() {
     assert_eq!(saved[0].state, State::Exited);
     assert_eq!(saved[0].exit_code, Some(137));
 }
+
+/// The error of `up` for a one-service stack whose command is `args` (for the API's tests of
+/// how an engine error is answered).
+pub(crate) async fn up_error(project: &str, args: &[&str]) -> EngineError {
+    let (e, _rt) = engine();
+    e.up(up_req(stack(project, vec![svc("web", args)])))
+        .await
+        .expect_err("up must fail")
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_start_on_a_full_disk_keeps_its_os_error() {
+    let err = up_error("p17", &["nospace"]).await;
+    let EngineError::Failed(errors) = &err else {
+        panic!("not a service failure: {err:?}");
+    };
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].service, "web");
+    let Cause::Container(ContainerError::Runtime(rt)) = &errors[0].cause else {
+        panic!("not a runtime failure: {:?}", errors[0].cause);
+    };
+    let os = rt.io_error().and_then(|e| e.raw_os_error());
+    assert_eq!(os, Some(libc::ENOSPC), "{rt}");
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("container p17-web-1: writing ") && msg.ends_with("(os error 28)"),
+        "{msg}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn failure_messages_name_the_service_or_container_as_before() {
+    let err = up_error("p18", &["nostart"]).await.to_string();
+    assert_eq!(
+        err,
+        "container p18-web-1: exec: \"nostart\": executable file not found"
+    );
+    // A dependent of a service that failed names itself and the dependency.
+    let (e, _rt) = engine();
+    let bad = svc("bad", &["nostart"]);
+    let mut web = svc("web", &["run"]);
+    dep(&mut web, "bad", DependCondition::ServiceStarted);
+    let err = e
+        .up(up_req(stack("p19", vec![bad, web])))
+        .await
+        .expect_err("up must fail")
+        .to_string();
+    assert_eq!(
+        err,
+        "container p19-bad-1: exec: \"nostart\": executable file not found\n\
+         service \"web\": dependency \"bad\" failed to start"
+    );
+    // A dependency that exits names the dependent and the container.
+    let (e, _rt) = engine();
+    let once = svc("once", &["exit", "3", "10"]);
+    let mut web = svc("web", &["run"]);
+    dep(
+        &mut web,
+        "once",
+        DependCondition::ServiceCompletedSuccessfully,
+    );
+    let err = e
+        .up(up_req(stack("p20", vec![once, web])))
+        .await
+        .expect_err("up must fail")
+        .to_string();
+    assert_eq!(
+        err,
+        "service \"web\": container p20-once-1 exited with code 3"
+    );
+}
