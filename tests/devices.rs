@@ -6,16 +6,6 @@ mod common;
 
 use common::*;
 
-fn setup(tag: &str) -> Option<(Env, String)> {
-    if skip_unless_root(tag) {
-        return None;
-    }
-    let mut env = Env::new(tag);
-    let p = env.project(tag);
-    env.import_busybox();
-    Some((env, p))
-}
-
 /// Runs `script` in a one-off container of `service`; returns its stdout.
 fn sh(env: &Env, service: &str, script: &str) -> String {
     env.ok(&["run", "--rm", service, "sh", "-c", script])

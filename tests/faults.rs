@@ -163,17 +163,6 @@ fn all_pids() -> Vec<i32> {
         .unwrap_or_default()
 }
 
-/// A live process that is not a zombie.
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.get(s.rfind(')')? + 2..)
-                .map(|r| !r.starts_with('Z') && !r.starts_with('X'))
-        })
-        .unwrap_or(false)
-}
-
 /// Whether every thread of `pid` has exited (the leader may remain a zombie).
 fn all_threads_gone(pid: i32) -> bool {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
@@ -188,15 +177,6 @@ fn all_threads_gone(pid: i32) -> bool {
             })
             .unwrap_or(true)
     })
-}
-
-fn parent_of(pid: i32) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 1..]
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
 }
 
 fn children(pid: i32) -> Vec<i32> {
@@ -243,7 +223,7 @@ fn leaked_processes(data_root: &Path, ids: &BTreeSet<String>, daemon: Option<i32
         .filter(|&pid| {
             let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
             let in_cgroup = ids.iter().any(|id| cg.contains(&format!("/rstack/{id}")));
-            let spare = daemon.is_some() && parent_of(pid) == daemon;
+            let spare = daemon.is_some() && parent_of(i64::from(pid)) == daemon;
             in_cgroup
                 || (!spare
                     && held_paths(pid)
@@ -569,7 +549,7 @@ impl Campaign {
             problems.push(format!(
                 "process {pid} ({}) left, parent {:?}, cgroup {}",
                 cmdline(pid),
-                parent_of(pid),
+                parent_of(i64::from(pid)),
                 std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
                     .unwrap_or_default()
                     .trim()

@@ -15,16 +15,6 @@ x-base: &base
   stop_grace_period: 1s
 "#;
 
-fn setup(tag: &str) -> Option<(Env, String)> {
-    if skip_unless_root(tag) {
-        return None;
-    }
-    let mut env = Env::new(tag);
-    let p = env.project(tag);
-    env.import_busybox();
-    Some((env, p))
-}
-
 fn stack(project: &str, services: &str) -> String {
     format!("name: {project}\n{BASE}\nservices:\n{services}")
 }
@@ -35,26 +25,6 @@ fn mode(p: &Path) -> u32 {
         .permissions()
         .mode()
         & 0o7777
-}
-
-fn parent_of(pid: i64) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 1..]
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
-/// A live process that is not a zombie.
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.get(s.rfind(')')? + 2..)
-                .map(|r| !r.starts_with('Z') && !r.starts_with('X'))
-        })
-        .unwrap_or(false)
 }
 
 #[test]
@@ -159,26 +129,7 @@ fn an_emptied_state_database_is_refused_and_no_container_is_swept() {
     }
     std::fs::write(&db, b"").expect("truncate");
 
-    let log = env.dir.join("refused-daemon.log");
-    let mut refused = env
-        .cmd(&["daemon", "--socket", env.socket.to_str().expect("utf8")])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log"))
-        .spawn()
-        .expect("daemon");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let st = loop {
-        if let Some(st) = refused.try_wait().expect("wait") {
-            break Some(st);
-        }
-        if Instant::now() > deadline {
-            let _ = refused.kill();
-            let _ = refused.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let msg = std::fs::read_to_string(&log).unwrap_or_default();
+    let (st, msg) = env.daemon_refusal();
     assert!(
         st.is_some_and(|s| !s.success()),
         "a daemon started on an emptied database: {msg}"

@@ -6,16 +6,6 @@ mod common;
 
 use common::*;
 
-fn setup(tag: &str) -> Option<(Env, String)> {
-    if skip_unless_root(tag) {
-        return None;
-    }
-    let mut env = Env::new(tag);
-    let p = env.project(tag);
-    env.import_busybox();
-    Some((env, p))
-}
-
 /// The `Seccomp:` mode of /proc/self/status in `out` (0 none, 2 filter).
 fn seccomp_mode(out: &str) -> &str {
     out.lines()

@@ -13,18 +13,6 @@ x-base: &base
   stop_grace_period: 1s
 "#;
 
-/// A root test's environment: its own daemon (started on first use), a unique project name,
-/// and the busybox image imported. `None` (skipped, or failed under CI) without root.
-fn setup(tag: &str) -> Option<(Env, String)> {
-    if skip_unless_root(tag) {
-        return None;
-    }
-    let mut env = Env::new(tag);
-    let p = env.project(tag);
-    env.import_busybox();
-    Some((env, p))
-}
-
 fn stack(project: &str, services: &str) -> String {
     format!("name: {project}\n{BASE}\nservices:\n{services}")
 }
@@ -564,15 +552,6 @@ fn a_restarted_container_keeps_its_writable_layer() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-fn parent_of(pid: i64) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 1..]
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
 }
 
 #[test]

@@ -9,7 +9,6 @@ use rusqlite::Connection;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/store/fixtures/v1");
 
@@ -152,26 +151,7 @@ fn a_state_database_of_a_newer_rstack_is_refused_and_left_unchanged() {
         .expect("version");
     let bytes = std::fs::read(&db).expect("read");
 
-    let log = env.dir.join("refused-daemon.log");
-    let mut refused = env
-        .cmd(&["daemon", "--socket", env.socket.to_str().expect("utf8")])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log"))
-        .spawn()
-        .expect("daemon");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let st = loop {
-        if let Some(st) = refused.try_wait().expect("wait") {
-            break Some(st);
-        }
-        if Instant::now() > deadline {
-            let _ = refused.kill();
-            let _ = refused.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let msg = std::fs::read_to_string(&log).unwrap_or_default();
+    let (st, msg) = env.daemon_refusal();
     assert!(
         st.is_some_and(|s| !s.success()),
         "a daemon started on a newer database: {msg}"

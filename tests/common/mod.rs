@@ -304,3 +304,64 @@ pub fn mounts_under(dir: &Path) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// A root test's environment: its own daemon (started on first use), a unique project name,
+/// and the busybox image imported. `None` (skipped, or failed under CI) without root.
+pub fn setup(tag: &str) -> Option<(Env, String)> {
+    if skip_unless_root(tag) {
+        return None;
+    }
+    let mut env = Env::new(tag);
+    let p = env.project(tag);
+    env.import_busybox();
+    Some((env, p))
+}
+
+/// The parent pid of a live process, from /proc/PID/stat.
+pub fn parent_of(pid: i64) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: parse after its last ')'.
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// A live process that is not a zombie.
+pub fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.get(s.rfind(')')? + 2..)
+                .map(|r| !r.starts_with('Z') && !r.starts_with('X'))
+        })
+        .unwrap_or(false)
+}
+
+impl Env {
+    /// Runs `rstack daemon` by hand where it is expected to refuse to start: its exit status
+    /// (`None` if it was still running after 10 s, and was then killed) and what it logged.
+    pub fn daemon_refusal(&self) -> (Option<std::process::ExitStatus>, String) {
+        let log = self.dir.join("refused-daemon.log");
+        let mut refused = self
+            .cmd(&["daemon", "--socket", self.socket.to_str().expect("utf8")])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("daemon");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let st = loop {
+            if let Some(st) = refused.try_wait().expect("wait") {
+                break Some(st);
+            }
+            if Instant::now() > deadline {
+                let _ = refused.kill();
+                let _ = refused.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        (st, std::fs::read_to_string(&log).unwrap_or_default())
+    }
+}
