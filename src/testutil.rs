@@ -12,3 +12,22 @@ pub(crate) fn skip(test: &str, missing: &str) -> bool {
     println!("note: skipping {test}: {missing}");
     true
 }
+
+/// A scratch directory under the system's temp dir, named for the test and the process,
+/// removed even when the test fails.
+pub(crate) struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub(crate) fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("rstack-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir scratch dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

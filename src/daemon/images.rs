@@ -75,21 +75,11 @@ mod tests {
     use futures_util::FutureExt;
     use std::sync::Arc;
 
-    /// Removes the test's directory even when the test fails.
-    struct TempDir(std::path::PathBuf);
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::testutil::TempDir;
 
     #[test]
     fn a_present_image_resolves_at_once_and_a_missing_one_by_kind() {
-        let dir = TempDir(
-            std::env::temp_dir().join(format!("rstack-daemon-images-{}", std::process::id())),
-        );
-        std::fs::create_dir_all(&dir.0).expect("mkdir");
+        let dir = TempDir::new("daemon-images");
         let mut tar = tar::Builder::new(Vec::new());
         let mut h = tar::Header::new_gnu();
         h.set_size(2);

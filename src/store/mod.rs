@@ -282,21 +282,11 @@ mod tests {
     use super::*;
     use std::time::Instant;
 
-    /// Removes the test's directory even when the test fails.
-    struct TempDir(std::path::PathBuf);
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::testutil::TempDir;
 
     #[test]
     fn the_wal_is_checkpointed_off_the_writer() {
-        let dir = TempDir(
-            std::env::temp_dir().join(format!("rstack-store-checkpoint-{}", std::process::id())),
-        );
-        std::fs::create_dir_all(&dir.0).expect("mkdir");
+        let dir = TempDir::new("store-checkpoint");
         let db = dir.0.join("state.db");
         let store = Store::open_with(&db, Duration::from_millis(20)).expect("open");
         let size = || std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
