@@ -91,6 +91,7 @@ impl Fixture {
             log: Default::default(),
             seccomp: Default::default(),
             seccomp_filter: None,
+            host_network: false,
         };
         Fixture {
             base,
@@ -367,6 +368,7 @@ fn exec_runs_inside_the_container() {
         capabilities: runtime::docker_default_capabilities(),
         no_new_privileges: true,
         seccomp_filter: None,
+        host_network: false,
         tty: None,
         resize_fifo: None,
     };

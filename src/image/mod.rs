@@ -4,15 +4,18 @@
 
 mod archive;
 pub mod budget;
+mod built;
 mod error;
 mod fsutil;
 mod layer;
+pub mod layer_write;
 mod oci;
 mod reference;
 pub mod registry;
 mod store;
 mod zstd;
 
+pub use built::{BuildSession, CacheRecord, LayerDesc, StoredImage};
 pub use error::ImageError;
 pub use reference::{Reference, normalize_reference};
 pub use store::{ImageConfig, ImageInfo, ImageStore, ResolvedImage};

@@ -30,10 +30,10 @@ use super::oci::{
 use super::reference::{Reference, is_sha256_hex};
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-const GC_LOCK: &str = "gc.lock";
-const INDEX_LOCK: &str = "index.lock";
+pub(crate) const GC_LOCK: &str = "gc.lock";
+pub(crate) const INDEX_LOCK: &str = "index.lock";
 /// Index annotation holding an image's unpacked size (the bytes of its layers' files).
-const UNPACKED_SIZE: &str = "io.rstack.image.unpacked-size";
+pub(crate) const UNPACKED_SIZE: &str = "io.rstack.image.unpacked-size";
 
 /// A summary of one stored image, as `rstack image ls` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -110,10 +110,10 @@ impl Transfer {
 }
 
 /// A stored image loaded from its manifest.
-struct Loaded {
-    manifest: Manifest,
-    config_hex: String,
-    config: ConfigFile,
+pub(crate) struct Loaded {
+    pub(crate) manifest: Manifest,
+    pub(crate) config_hex: String,
+    pub(crate) config: ConfigFile,
 }
 
 impl ImageStore {
@@ -164,23 +164,23 @@ impl ImageStore {
         &self.root
     }
 
-    fn layers_dir(&self) -> PathBuf {
+    pub(crate) fn layers_dir(&self) -> PathBuf {
         self.root.join("layers")
     }
 
-    fn tmp_dir(&self) -> PathBuf {
+    pub(crate) fn tmp_dir(&self) -> PathBuf {
         self.root.join("tmp")
     }
 
-    fn blob_path(&self, hex: &str) -> PathBuf {
+    pub(crate) fn blob_path(&self, hex: &str) -> PathBuf {
         self.root.join("blobs").join("sha256").join(hex)
     }
 
-    fn layer_path(&self, hex: &str) -> PathBuf {
+    pub(crate) fn layer_path(&self, hex: &str) -> PathBuf {
         self.layers_dir().join(hex)
     }
 
-    fn lock(&self, name: &str, exclusive: bool) -> Result<FileLock, ImageError> {
+    pub(crate) fn lock(&self, name: &str, exclusive: bool) -> Result<FileLock, ImageError> {
         FileLock::acquire(&self.root.join(name), exclusive)
     }
 
@@ -490,7 +490,7 @@ impl ImageStore {
         atomic_write(&dest, bytes)
     }
 
-    fn read_index(&self) -> Result<Index, ImageError> {
+    pub(crate) fn read_index(&self) -> Result<Index, ImageError> {
         let path = self.root.join("index.json");
         match fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(json_err("parsing index.json")),
@@ -499,7 +499,7 @@ impl ImageStore {
         }
     }
 
-    fn write_index(&self, index: &Index) -> Result<(), ImageError> {
+    pub(crate) fn write_index(&self, index: &Index) -> Result<(), ImageError> {
         let bytes = serde_json::to_vec_pretty(index).map_err(json_err("serializing index.json"))?;
         atomic_write(&self.root.join("index.json"), &bytes)
     }
@@ -510,7 +510,7 @@ impl ImageStore {
         })
     }
 
-    fn load(&self, manifest_digest: &str) -> Result<Loaded, ImageError> {
+    pub(crate) fn load(&self, manifest_digest: &str) -> Result<Loaded, ImageError> {
         let corrupt = |reason: String| ImageError::Corrupt { reason };
         let hex = sha256_of(manifest_digest)
             .ok_or_else(|| corrupt(format!("bad manifest digest {manifest_digest}")))?;
@@ -532,7 +532,11 @@ impl ImageStore {
 
     /// Finds the index entry for a reference: a tag, `name@sha256:..` (manifest digest or image
     /// id) or a bare image id `sha256:<hex>`. Returns the entry and the reference to report.
-    fn lookup(&self, index: &Index, reference: &str) -> Result<Vec<(usize, String)>, ImageError> {
+    pub(crate) fn lookup(
+        &self,
+        index: &Index,
+        reference: &str,
+    ) -> Result<Vec<(usize, String)>, ImageError> {
         let by_id = reference
             .strip_prefix("sha256:")
             .filter(|h| is_sha256_hex(h));
@@ -746,6 +750,11 @@ impl ImageStore {
             for diff in &loaded.config.rootfs.diff_ids {
                 layers.extend(sha256_of(diff).map(str::to_string));
             }
+        }
+        // The build cache keeps what its steps made, so a rebuild finds them.
+        for (b, l) in self.cache_roots() {
+            blobs.insert(b);
+            layers.insert(l);
         }
         let tmp = self.tmp_dir();
         let sweep = |dir: PathBuf, keep: &dyn Fn(&str) -> bool| -> Result<(), ImageError> {

@@ -147,6 +147,7 @@ pub fn container_config(
         },
         // Compiled and named by the daemon at the start.
         seccomp_filter: None,
+        host_network: false,
     })
 }
 

@@ -55,6 +55,10 @@ pub struct ContainerConfig {
     /// at each start. Without it, the shim compiles `seccomp` itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seccomp_filter: Option<PathBuf>,
+    /// Share the host's network namespace instead of a new one (`docker build`'s RUN with
+    /// the default network, `network_mode: host`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub host_network: bool,
 }
 
 /// A host device given to the container: its node is made at `path` with the host node's

@@ -85,7 +85,11 @@ impl ShimPool {
     /// off its start path.
     pub fn begin(&self, cfg: &ContainerConfig) -> Result<Begun> {
         write_state(cfg, Some(&self.dirs))?;
-        let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).take();
+        // A spare already lives in a network namespace of its own.
+        let spare = match cfg.host_network {
+            true => None,
+            false => self.spare.lock().unwrap_or_else(|p| p.into_inner()).take(),
+        };
         let shim = match spare {
             Some((shim, mut stdin)) => {
                 // A spare makes its namespaces at idle priority; one still at it when it is

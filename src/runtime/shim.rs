@@ -50,7 +50,10 @@ pub fn shim_main(state_dir: &Path) -> i32 {
     }
     detach();
     // Before the assignment: for a spare this happens on idle CPU, not on the start path.
-    let layout = Layout::detect().and_then(|l| own_namespaces().map(|()| l));
+    // A spare cannot know its container yet: it makes a private network namespace, and a
+    // container on the host's network never gets a spare (`ShimPool::begin`).
+    let host_network = !spare && read_config(state_dir).is_ok_and(|c| c.host_network);
+    let layout = Layout::detect().and_then(|l| own_namespaces(host_network).map(|()| l));
     let assigned;
     let state_dir = if spare {
         let dir = wait_for_assignment();
@@ -92,11 +95,15 @@ pub fn shim_main(state_dir: &Path) -> i32 {
 /// ahead of the clone, which then makes only the pid and mount ones: a network namespace is
 /// the costliest to create (0.3–0.4 ms here). The shim lives in them too, which it never
 /// notices: it uses no network, IPC or host name.
-fn own_namespaces() -> Result<()> {
+/// With `host_network`, the network namespace stays the host's.
+fn own_namespaces(host_network: bool) -> Result<()> {
+    use nix::sched::CloneFlags;
+    if host_network {
+        return nix::sched::unshare(CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS)
+            .map_err(|e| RuntimeError::sys("unshare IPC and UTS namespaces", e));
+    }
     nix::sched::unshare(
-        nix::sched::CloneFlags::CLONE_NEWNET
-            | nix::sched::CloneFlags::CLONE_NEWIPC
-            | nix::sched::CloneFlags::CLONE_NEWUTS,
+        CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS,
     )
     .map_err(|e| RuntimeError::sys("unshare network, IPC and UTS namespaces", e))?;
     super::rootfs::loopback_up()
