@@ -120,6 +120,35 @@ impl Client {
             .map_err(|e| ApiError::Protocol(format!("POST {path}: bad answer: {e}")))
     }
 
+    /// `POST path` with the `len` bytes of `body` as the request body (streamed), returning
+    /// the answer unread, for an answer that streams (a build's lines).
+    pub fn upload_streaming(
+        &self,
+        path: &str,
+        body: impl Read,
+        len: u64,
+    ) -> Result<Response, ApiError> {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: rstack\r\nContent-Type: application/x-tar\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+        );
+        let mut stream = self.send(head.as_bytes())?;
+        let copied = std::io::copy(&mut body.take(len), &mut stream);
+        let mut reader = BufReader::new(stream);
+        let (status, framing, _) = match (read_head(&mut reader), copied) {
+            (Ok(head), _) => head,
+            (Err(_), Err(e)) => return Err(ApiError::Io(e)),
+            (Err(e), Ok(_)) => return Err(e),
+        };
+        Response {
+            status,
+            body: BodyReader {
+                inner: reader,
+                framing,
+            },
+        }
+        .ok()
+    }
+
     /// Request expecting a JSON answer; non-2xx answers become `ApiError::Daemon`.
     pub fn call<B: Serialize, T: DeserializeOwned>(
         &self,

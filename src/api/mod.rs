@@ -1,6 +1,7 @@
 //! Versioned REST API over the daemon's unix socket: types, the axum server, the CLI's client.
 
 pub mod attach;
+pub mod build;
 pub mod client;
 mod error;
 mod failure;

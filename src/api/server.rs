@@ -49,6 +49,8 @@ pub struct ServerState<R: Runtime, I: ImageSource> {
     pub images: Arc<dyn ImageAdmin>,
     /// Pull, push and login (`api::registry`).
     pub registry: Arc<dyn super::registry::RegistryAdmin>,
+    /// Image builds (`api::build`).
+    pub builder: Arc<dyn super::build::BuildAdmin>,
     pub version: VersionInfo,
 }
 
@@ -68,6 +70,7 @@ pub fn router<R: Runtime, I: ImageSource>(state: Arc<ServerState<R, I>>) -> Rout
         .route("/v1/images/import", post(images_import::<R, I>))
         .route("/v1/images/remove", post(images_remove::<R, I>))
         .route("/v1/images/pull", post(super::registry::pull::<R, I>))
+        .route("/v1/images/build", post(super::build::build::<R, I>))
         .route("/v1/images/push", post(super::registry::push::<R, I>))
         .route("/v1/registry/login", post(super::registry::login::<R, I>))
         .with_state(state)

@@ -227,6 +227,8 @@ pub struct KillArgs {
 pub enum ImageCommand {
     /// Import a rootfs tar, a `docker save` tar or an OCI archive as NAME[:TAG]
     Import { file: PathBuf, name: String },
+    /// Build an image from a Dockerfile
+    Build(ImageBuildArgs),
     /// Pull an image from a registry (docker.io by default)
     Pull { reference: String },
     /// Push an image to the registry its name names (e.g. 127.0.0.1:5000/app:1)
@@ -290,4 +292,37 @@ mod tests {
             Command::Logs(LogsArgs { follow: true, .. })
         ));
     }
+}
+
+#[derive(Debug, Args)]
+pub struct ImageBuildArgs {
+    /// Name and optionally a tag (NAME[:TAG]); may be given several times
+    #[arg(short = 't', long = "tag")]
+    pub tags: Vec<String>,
+    /// The Dockerfile (default: CONTEXT/Dockerfile)
+    #[arg(short = 'f', long = "file")]
+    pub file: Option<PathBuf>,
+    /// A build argument (KEY=VALUE, or KEY to take it from the environment)
+    #[arg(long = "build-arg")]
+    pub build_args: Vec<String>,
+    /// The stage to build (default: the last)
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Run every step, using no cached result
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Pull base images even when they are present
+    #[arg(long)]
+    pub pull: bool,
+    /// A label for the image (KEY=VALUE)
+    #[arg(long = "label")]
+    pub labels: Vec<String>,
+    /// Network for RUN steps: host (default) or none
+    #[arg(long)]
+    pub network: Option<String>,
+    /// Print only the image id
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// The build context: a directory
+    pub context: PathBuf,
 }

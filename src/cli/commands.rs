@@ -57,6 +57,10 @@ pub fn run(cli: &Cli) -> Result<i32> {
             let c = client()?;
             autostart(&c, || super::registry::push(&c, reference))
         }
+        Command::Image(ImageCommand::Build(a)) => {
+            let c = client()?;
+            autostart(&c, || super::build::image_build(&c, a))
+        }
         Command::Image(c) => image(&client()?, c),
         Command::Pull(a) => {
             let c = client()?;
@@ -402,7 +406,7 @@ fn image(client: &Client, c: &ImageCommand) -> Result<i32> {
                 }
             }
         }
-        ImageCommand::Pull { .. } | ImageCommand::Push { .. } => {}
+        ImageCommand::Pull { .. } | ImageCommand::Push { .. } | ImageCommand::Build(_) => {}
         ImageCommand::Rm { name } => {
             client.call::<_, serde_json::Value>(
                 "POST",

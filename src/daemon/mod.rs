@@ -3,6 +3,7 @@
 //! SIGINT. Containers keep running across a daemon restart (their shims outlive it).
 
 mod adapter;
+mod build;
 pub mod config;
 mod errors;
 mod images;
@@ -71,11 +72,12 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
     let spare = root.join("spare");
     std::fs::create_dir_all(&containers)
         .with_context(|| format!("creating {}", containers.display()))?;
+    let native = Arc::new(
+        NativeRuntime::new(exe, Some(spare.clone()), root.join("seccomp"))
+            .with_log_defaults(cfg.log),
+    );
     let engine = Arc::new(Engine::new(
-        Arc::new(
-            NativeRuntime::new(exe, Some(spare.clone()), root.join("seccomp"))
-                .with_log_defaults(cfg.log),
-        ),
+        native.clone(),
         Images(images.clone()),
         store,
         containers,
@@ -85,8 +87,14 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
         engine,
         images: Arc::new(Images(images.clone())),
         registry: Arc::new(registry::Registries {
-            store: images,
+            store: images.clone(),
             settings: cfg.registry.settings(),
+        }),
+        builder: Arc::new(build::Builder {
+            store: images,
+            runtime: native,
+            settings: cfg.registry.settings(),
+            handle: tokio::runtime::Handle::current(),
         }),
         version: VersionInfo {
             version: env!("CARGO_PKG_VERSION").to_string(),

@@ -46,6 +46,8 @@ pub struct StoredImage {
     pub config: serde_json::Value,
     /// Bottom layer first.
     pub layers: Vec<LayerDesc>,
+    /// Bytes of its layers' files.
+    pub unpacked: u64,
 }
 
 /// The state after a cached build step.
@@ -120,10 +122,16 @@ impl ImageStore {
                 unpacked: 0,
             });
         }
+        let unpacked = desc
+            .annotations
+            .get(UNPACKED_SIZE)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         Ok(StoredImage {
             id: format!("sha256:{}", loaded.config_hex),
             config,
             layers,
+            unpacked,
         })
     }
 
@@ -311,7 +319,12 @@ impl ImageStore {
         let dir = self.root().join(CACHE_DIR);
         fs::create_dir_all(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
         let bytes = serde_json::to_vec(rec).map_err(json_err("serializing a cache record"))?;
-        atomic_write(&dir.join(key), &bytes)
+        // Not synced: a record lost in a crash is a cache miss, and one cut short does not
+        // parse (also a miss). The layers it names are synced with the build's commit.
+        let tmp = dir.join(super::fsutil::unique_name(".tmp"));
+        fs::write(&tmp, &bytes)
+            .and_then(|()| fs::rename(&tmp, dir.join(key)))
+            .map_err(io_err(format!("writing build cache record {key}")))
     }
 
     /// Empties the build cache; returns how many records it held. What only the cache kept

@@ -22,3 +22,23 @@ pub use store::{ImageConfig, ImageInfo, ImageStore, ResolvedImage};
 
 #[cfg(test)]
 mod tests;
+
+/// The OCI architecture name of this host (`amd64`, `arm64`, ...).
+pub fn host_arch() -> &'static str {
+    oci::host_arch()
+}
+
+/// A name unique on this host for the life of the store (process id, counter, time).
+pub fn unique_id() -> String {
+    fsutil::unique_name("b")
+}
+
+/// Extracts a tar archive (plain or gzip) into the directory `dest` with the same safety
+/// as a layer import (no entry escapes `dest`): ADD of a local archive.
+pub fn extract_archive(
+    archive: &std::path::Path,
+    dest: &std::path::Path,
+) -> Result<(), ImageError> {
+    let budget = budget::Budget::for_store(budget::DEFAULT_MAX_UNPACKED, dest);
+    layer::extract_layer(archive, dest, &budget).map(|_| ())
+}
