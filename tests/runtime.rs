@@ -368,7 +368,6 @@ fn exec_runs_inside_the_container() {
         capabilities: runtime::docker_default_capabilities(),
         no_new_privileges: true,
         seccomp_filter: None,
-        host_network: false,
         tty: None,
         resize_fifo: None,
     };
