@@ -32,6 +32,10 @@ const RULES: &[(&str, &[&str])] = &[
     ),
     ("runtime", &[]),
     ("image", &["runtime"]),
+    // Builds run against the image store; RUN's container is described in the runtime's
+    // vocabulary and started by the daemon (`build::StepRunner`); history times are the
+    // log's RFC 3339.
+    ("build", &["image", "runtime::config", "runtime::log"]),
     ("store", &["model", "runtime::config"]),
     (
         "api",
@@ -59,11 +63,24 @@ const RULES: &[(&str, &[&str])] = &[
             "image",
             "store",
             "api",
+            "build",
         ],
     ),
     // `image::registry::auth` is pure: the keys and encoding of Docker's client config,
     // which the CLI reads and writes with the user's rights.
-    ("cli", &["api", "spec", "model", "image::registry::auth"]),
+    // `build::dockerfile` and `build::ignore` are pure: the CLI checks a Dockerfile before
+    // it sends anything, and leaves what .dockerignore excludes out of the context.
+    (
+        "cli",
+        &[
+            "api",
+            "spec",
+            "model",
+            "image::registry::auth",
+            "build::dockerfile",
+            "build::ignore",
+        ],
+    ),
     // Unit-test helpers (compiled only for tests), which every module's tests may use.
     ("testutil", &[]),
 ];
