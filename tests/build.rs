@@ -184,7 +184,10 @@ fn dockerfile_errors_and_missing_sources_are_reported_with_their_place() {
     let ctx = context(
         &env,
         "bad",
-        &[("Dockerfile", "FROM busybox:test\nRUNN echo hi\nCOPY --form=x a /b\n")],
+        &[(
+            "Dockerfile",
+            "FROM busybox:test\nRUNN echo hi\nCOPY --form=x a /b\n",
+        )],
     );
     let out = build(&env, &["-t", "bad:1", ctx.to_str().expect("utf8")]);
     assert!(!out.status.success());
@@ -232,7 +235,11 @@ fn add_extracts_a_local_tar_and_chown_and_chmod_apply() {
     built(&env, &["-t", "add:1", ctx.to_str().expect("utf8")]);
     let out = run_in(&mut env, "add:1", &["cat", "/opt/pkg/inside.txt"]);
     assert_eq!(out, "inside\n");
-    let out = run_in(&mut env, "add:1", &["stat", "-c", "%U:%G %a", "/opt/plain.txt"]);
+    let out = run_in(
+        &mut env,
+        "add:1",
+        &["stat", "-c", "%U:%G %a", "/opt/plain.txt"],
+    );
     assert_eq!(out, "nobody:nogroup 600\n");
 }
 
@@ -257,9 +264,7 @@ fn run_steps_reach_the_hosts_network_unless_it_is_none() {
         "ctx",
         &[(
             "Dockerfile",
-            &format!(
-                "FROM busybox:test\nRUN wget -q -O /fetched http://127.0.0.1:{port}/\n"
-            ),
+            &format!("FROM busybox:test\nRUN wget -q -O /fetched http://127.0.0.1:{port}/\n"),
         )],
     );
     built(&env, &["-t", "net:1", ctx.to_str().expect("utf8")]);
@@ -270,9 +275,19 @@ fn run_steps_reach_the_hosts_network_unless_it_is_none() {
     // With --network none the same step has only its own loopback.
     let out = build(
         &env,
-        &["-t", "net:2", "--no-cache", "--network", "none", ctx.to_str().expect("utf8")],
+        &[
+            "-t",
+            "net:2",
+            "--no-cache",
+            "--network",
+            "none",
+            ctx.to_str().expect("utf8"),
+        ],
     );
-    assert!(!out.status.success(), "a RUN without network reached the host");
+    assert!(
+        !out.status.success(),
+        "a RUN without network reached the host"
+    );
 }
 
 #[test]
@@ -283,10 +298,17 @@ fn a_build_leaves_no_container_mount_or_cgroup_behind() {
     let ctx = context(
         &env,
         "ctx",
-        &[("Dockerfile", "FROM busybox:test\nRUN echo a > /a\nRUN echo b > /b\n")],
+        &[(
+            "Dockerfile",
+            "FROM busybox:test\nRUN echo a > /a\nRUN echo b > /b\n",
+        )],
     );
     built(&env, &["-t", "clean:1", ctx.to_str().expect("utf8")]);
-    assert!(mounts_under(&env.data_root).is_empty(), "{:?}", mounts_under(&env.data_root));
+    assert!(
+        mounts_under(&env.data_root).is_empty(),
+        "{:?}",
+        mounts_under(&env.data_root)
+    );
     // Build containers are named b-<daemon pid>-...: only this daemon's are looked for.
     let pid = std::fs::read_to_string(env.data_root.join("daemon.lock")).expect("daemon.lock");
     let mine = format!("b-{}-", pid.trim());
@@ -295,7 +317,11 @@ fn a_build_leaves_no_container_mount_or_cgroup_behind() {
         .map(|h| Path::new("/sys/fs/cgroup").join(h).join("rstack/build"))
         .filter_map(|d| std::fs::read_dir(&d).ok())
         .flat_map(|rd| rd.flatten().map(|e| e.path()))
-        .filter(|p| p.is_dir() && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&mine)))
+        .filter(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(&mine))
+        })
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
     let tmp = env.data_root.join("images/tmp");
@@ -303,4 +329,40 @@ fn a_build_leaves_no_container_mount_or_cgroup_behind() {
         .map(|rd| rd.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn independent_stages_build_at_the_same_time() {
+    let Some((mut env, _)) = setup("bldpar") else {
+        return;
+    };
+    // The server answers only once both stages' RUNs are connected: built one after the
+    // other, the first RUN's wget would time out and fail the build. (busybox wget -T
+    // crashes, so `timeout` bounds it.)
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = std::thread::spawn(move || {
+        let mut conns = Vec::new();
+        while conns.len() < 2 {
+            match listener.accept() {
+                Ok((s, _)) => conns.push(s),
+                Err(_) => return,
+            }
+        }
+        for mut s in conns {
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        }
+    });
+    let df = format!(
+        "FROM busybox:test AS a\nRUN timeout 30 wget -q -O /a http://127.0.0.1:{port}/a\n\
+         FROM busybox:test AS b\nRUN timeout 30 wget -q -O /b http://127.0.0.1:{port}/b\n\
+         FROM busybox:test\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n"
+    );
+    let ctx = context(&env, "ctx", &[("Dockerfile", &df)]);
+    built(&env, &["-t", "par:1", ctx.to_str().expect("utf8")]);
+    let _ = server.join();
+    let out = run_in(&mut env, "par:1", &["cat", "/a", "/b"]);
+    assert_eq!(out, "okok");
 }

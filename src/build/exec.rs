@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
 
 use serde_json::{Map, Value, json};
@@ -79,10 +80,10 @@ struct Ctx<'a> {
     events: &'a (dyn Fn(Event) + Sync),
     /// Values of the ARGs declared before the first FROM.
     meta: BTreeMap<String, Option<String>>,
-    step: usize,
-    total: usize,
+    step: AtomicUsize,
+    total: AtomicUsize,
     /// A counter for scratch directories and container ids.
-    seq: usize,
+    seq: AtomicUsize,
     build_id: String,
 }
 
@@ -120,7 +121,7 @@ pub fn build(
         .iter()
         .map(|&i| 1 + df.stages[i].instructions.len())
         .sum();
-    let mut cx = Ctx {
+    let cx = Ctx {
         store,
         runner,
         context,
@@ -129,15 +130,49 @@ pub fn build(
         session: &session,
         events,
         meta,
-        step: 0,
-        total,
-        seq: 0,
+        step: AtomicUsize::new(0),
+        total: AtomicUsize::new(total),
+        seq: AtomicUsize::new(0),
         build_id: crate::image::unique_id(),
     };
+    // Stages whose dependencies are built run at once, each on its own thread.
     let mut done: BTreeMap<usize, StageState> = BTreeMap::new();
-    for &i in &order {
-        let state = cx.stage(&df.stages[i], &done)?;
-        done.insert(i, state);
+    let mut todo: Vec<usize> = order.clone();
+    while !todo.is_empty() {
+        let (ready, later): (Vec<usize>, Vec<usize>) = todo
+            .iter()
+            .partition(|&&i| stage_deps(&df, i).iter().all(|d| done.contains_key(d)));
+        if ready.is_empty() {
+            // Cannot happen: a stage depends only on earlier ones (`stage_order`).
+            return Err(BuildError::Stage(dockerfile::StageError::NoStage));
+        }
+        let results: Vec<(usize, Result<StageState, BuildError>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = ready
+                .iter()
+                .map(|&i| {
+                    let (cx, done, df) = (&cx, &done, &df);
+                    (i, s.spawn(move || cx.stage(&df.stages[i], done)))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|(i, h)| {
+                    (
+                        i,
+                        h.join().unwrap_or_else(|_| {
+                            Err(BuildError::Io {
+                                what: format!("building stage {i}"),
+                                source: std::io::Error::other("the stage's thread panicked"),
+                            })
+                        }),
+                    )
+                })
+                .collect()
+        });
+        for (i, r) in results {
+            done.insert(i, r?);
+        }
+        todo = later;
     }
     let last = order.last().copied().unwrap_or(0);
     let mut state = done
@@ -163,6 +198,25 @@ pub fn build(
     Ok(store.commit_built(session, &state.config, &state.layers, unpacked, &tags)?)
 }
 
+/// The earlier stages stage `i` needs: its FROM and its `COPY --from`s, by name or index
+/// as written (one built from an ARG names an image, as `stage_order` takes it).
+fn stage_deps(df: &Dockerfile, i: usize) -> Vec<usize> {
+    let stage = &df.stages[i];
+    let mut deps: Vec<usize> = df
+        .stage_ref(&stage.base.to_ascii_lowercase(), i)
+        .into_iter()
+        .collect();
+    for ins in &stage.instructions {
+        if let Kind::Copy(c) = &ins.kind
+            && let Some(f) = &c.from
+            && let Some(j) = df.stage_ref(&f.to_ascii_lowercase(), i)
+        {
+            deps.push(j);
+        }
+    }
+    deps
+}
+
 fn subst_err(req: &BuildRequest, line: usize, source: dockerfile::SubstError) -> BuildError {
     BuildError::Subst {
         file: req.file_name.clone(),
@@ -180,11 +234,11 @@ impl Ctx<'_> {
         (self.events)(e)
     }
 
-    fn step_event(&mut self, text: &str, cached: bool) {
-        self.step += 1;
+    fn step_event(&self, text: &str, cached: bool) {
+        let n = self.step.fetch_add(1, Ordering::Relaxed) + 1;
         self.event(Event::Step {
-            n: self.step,
-            total: self.total,
+            n,
+            total: self.total.load(Ordering::Relaxed),
             text: text.to_string(),
             cached,
         });
@@ -205,7 +259,7 @@ impl Ctx<'_> {
     }
 
     fn stage(
-        &mut self,
+        &self,
         stage: &Stage,
         done: &BTreeMap<usize, StageState>,
     ) -> Result<StageState, BuildError> {
@@ -238,7 +292,7 @@ impl Ctx<'_> {
                 .map_err(BuildError::Dockerfile)?;
             for mut i in parsed.stages.into_iter().flat_map(|s| s.instructions) {
                 i.line = stage.line;
-                self.total += 1;
+                self.total.fetch_add(1, Ordering::Relaxed);
                 self.instruction(&mut st, &i, done)?;
             }
         }
@@ -248,7 +302,7 @@ impl Ctx<'_> {
         Ok(st)
     }
 
-    fn base_image(&mut self, stage: &Stage, base: &str) -> Result<StageState, BuildError> {
+    fn base_image(&self, stage: &Stage, base: &str) -> Result<StageState, BuildError> {
         let present = self.store.stored_image(base);
         let img = match present {
             Ok(img) if !self.req.pull => img,
@@ -277,7 +331,7 @@ impl Ctx<'_> {
 
     /// Runs one instruction: from the cache when its key is recorded, else for real.
     fn instruction(
-        &mut self,
+        &self,
         st: &mut StageState,
         i: &Instruction,
         done: &BTreeMap<usize, StageState>,
@@ -393,7 +447,7 @@ impl Ctx<'_> {
     }
 
     fn execute(
-        &mut self,
+        &self,
         st: &mut StageState,
         i: &Instruction,
         sources: Option<CopySources>,
@@ -574,16 +628,16 @@ impl Ctx<'_> {
         Ok(View::new(dirs))
     }
 
-    fn scratch_dir(&mut self, what: &str) -> Result<PathBuf, BuildError> {
-        self.seq += 1;
-        let d = self.session.staging().join(format!("{what}-{}", self.seq));
+    fn scratch_dir(&self, what: &str) -> Result<PathBuf, BuildError> {
+        let n = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let d = self.session.staging().join(format!("{what}-{n}"));
         fs::create_dir_all(&d).map_err(BuildError::io(format!("creating {}", d.display())))?;
         Ok(d)
     }
 
     /// Makes the directory `dir` the step's layer (none if it is empty) and records it.
     fn layer_step(
-        &mut self,
+        &self,
         st: &mut StageState,
         i: &Instruction,
         dir: &Path,
@@ -601,7 +655,7 @@ impl Ctx<'_> {
     }
 
     fn run_step(
-        &mut self,
+        &self,
         st: &mut StageState,
         i: &Instruction,
         r: &dockerfile::Run,
@@ -642,7 +696,13 @@ impl Ctx<'_> {
                 env.push(format!("{k}={v}"));
             }
         }
-        let id = format!("{}-{}", self.build_id, self.seq);
+        let id = format!(
+            "{}-{}",
+            self.build_id,
+            dir.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
+        );
         let spec = RunSpec {
             id: &id,
             dir: &dir,
@@ -868,7 +928,7 @@ impl Ctx<'_> {
     }
 
     fn copy_step(
-        &mut self,
+        &self,
         st: &mut StageState,
         i: &Instruction,
         src: CopySources,

@@ -35,6 +35,8 @@ impl StepRunner for Runner<'_> {
     fn run(&self, cfg: &ContainerConfig, output: &(dyn Fn(&str) + Sync)) -> Result<i32, String> {
         let rt = self.b.runtime.clone();
         let h = &self.b.handle;
+        // Stages run on threads of their own, outside the runtime: timers need it entered.
+        let _in_runtime = h.enter();
         let running = h.block_on(rt.start(cfg)).map_err(|e| e.to_string())?;
         let log = cfg.state_dir.join(crate::runtime::LOG_FILE);
         let mut tail = Tail::default();
