@@ -33,6 +33,9 @@ pub enum ApiFailure {
     /// Refused ahead because the data would not fit on the filesystem (507).
     #[error("{0}")]
     NoSpace(String),
+    /// A registry failed or refused (502), e.g. one without a catalog to search.
+    #[error("{0}")]
+    Upstream(String),
     /// Something on the daemon's side failed (500).
     #[error("{0}")]
     Internal(String),
@@ -51,6 +54,7 @@ impl ApiFailure {
             ApiFailure::Io { source, .. } => io_status(source),
             ApiFailure::NoSpace(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiFailure::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiFailure::Upstream(_) => StatusCode::BAD_GATEWAY,
             ApiFailure::Engine(e) => engine_status(e),
             ApiFailure::Runtime(e) => runtime_status(e),
         }

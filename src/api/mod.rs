@@ -4,6 +4,7 @@ pub mod attach;
 pub mod client;
 mod error;
 mod failure;
+pub mod images;
 pub mod listener;
 pub mod log_reader;
 pub mod logs;

@@ -7,6 +7,7 @@
 mod args;
 mod commands;
 mod connect;
+mod images;
 mod output;
 mod project;
 mod registry;

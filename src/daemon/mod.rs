@@ -5,6 +5,7 @@
 mod adapter;
 pub mod config;
 mod errors;
+mod image_tools;
 mod images;
 mod lock;
 mod registry;

@@ -61,7 +61,7 @@ fn rm_of_a_used_image_keeps_it_dangling_with_its_layers() {
     assert!(layers.iter().all(|l| l.is_dir()));
     // Removed by id once unused: everything goes.
     let removed = s.remove_image(&info.id, false).unwrap();
-    assert_eq!(removed.deleted, [info.id.clone()]);
+    assert_eq!(removed.deleted, [info.id.as_str()]);
     assert!(s.list().unwrap().is_empty());
     assert!(layers.iter().all(|l| !l.exists()));
 }
