@@ -109,7 +109,10 @@ fn tag_inspect_history_and_ls_formats() {
     assert!(a["Config"]["Env"].is_array(), "{a}");
     assert_eq!(a["RootFS"]["Layers"].as_array().map(Vec::len), Some(1));
     assert_eq!(a["Manifest"]["Layers"].as_array().map(Vec::len), Some(1));
-    let digest = a["Manifest"]["Digest"].as_str().expect("digest").to_string();
+    let digest = a["Manifest"]["Digest"]
+        .as_str()
+        .expect("digest")
+        .to_string();
 
     let err = fails(&env, &["image", "inspect", "nope:1"]);
     assert!(err.contains("\"nope:1\" not found"), "{err}");
@@ -128,21 +131,22 @@ fn tag_inspect_history_and_ls_formats() {
     // history: one row for the import of a rootfs tar, the size of its layer.
     let out = env.ok(&["image", "history", "busybox:test"]);
     let lines: Vec<&str> = out.lines().collect();
-    assert!(lines[0].starts_with("IMAGE") && lines[0].contains("CREATED BY"), "{out}");
+    assert!(
+        lines[0].starts_with("IMAGE") && lines[0].contains("CREATED BY"),
+        "{out}"
+    );
     assert_eq!(lines.len(), 2, "{out}");
     let short = &a["Id"].as_str().expect("id")[7..19];
     assert!(lines[1].starts_with(short), "{out}");
     assert!(lines[1].contains("rstack image import"), "{out}");
-    let rows: Vec<Value> = serde_json::from_str(&env.ok(&[
-        "image",
-        "history",
-        "--format",
-        "json",
-        "busybox:test",
-    ]))
-    .expect("history json");
+    let rows: Vec<Value> =
+        serde_json::from_str(&env.ok(&["image", "history", "--format", "json", "busybox:test"]))
+            .expect("history json");
     assert_eq!(rows.len(), 1);
-    assert!(rows[0]["size"].as_u64().expect("size") > 100_000, "{rows:?}");
+    assert!(
+        rows[0]["size"].as_u64().expect("size") > 100_000,
+        "{rows:?}"
+    );
     assert_eq!(
         env.ok(&["image", "history", "-q", "busybox:test"]).trim(),
         short
@@ -192,7 +196,10 @@ fn rm_is_refused_while_a_container_uses_the_image_and_force_only_untags() {
     // Once the container is gone, prune removes the image and its content.
     env.ok(&["down"]);
     let out = env.ok(&["image", "prune"]);
-    assert!(out.contains(&format!("deleted: {}", id.as_str().expect("id"))), "{out}");
+    assert!(
+        out.contains(&format!("deleted: {}", id.as_str().expect("id"))),
+        "{out}"
+    );
     assert!(out.contains("Total reclaimed space"), "{out}");
     assert!(ls(&env).is_empty());
     let layers = std::fs::read_dir(env.data_root.join("images/layers"))
@@ -218,7 +225,10 @@ fn reimport_leaves_a_dangling_image_that_prune_removes_and_prune_all_keeps_used_
     assert!(table.contains("<none>:<none>"), "{table}");
 
     let out = env.ok(&["image", "prune"]);
-    assert!(out.contains(&format!("deleted: {}", old.as_str().expect("id"))), "{out}");
+    assert!(
+        out.contains(&format!("deleted: {}", old.as_str().expect("id"))),
+        "{out}"
+    );
     let rows = ls(&env);
     assert!(row(&rows, "<none>:<none>").is_none());
     assert!(row(&rows, "app:1").is_some() && row(&rows, "busybox:test").is_some());
@@ -258,7 +268,13 @@ fn save_is_read_by_skopeo_and_load_restores_ids_digests_and_names() {
     env.ok(&["image", "tag", "busybox:test", "example.local/bb:2"]);
     let before = ls(&env);
     let one = env.dir.join("one.tar");
-    env.ok(&["image", "save", "-o", one.to_str().expect("utf8"), "busybox:test"]);
+    env.ok(&[
+        "image",
+        "save",
+        "-o",
+        one.to_str().expect("utf8"),
+        "busybox:test",
+    ]);
 
     let digest = row(&before, "busybox:test").expect("row")["digest"].clone();
     let oci = skopeo_inspect(&format!("oci-archive:{}", one.display()));
@@ -409,7 +425,10 @@ fn search_lists_matching_repositories_of_a_registry_with_their_tags() {
         env.ok(&["image", "push", &r]);
     }
     let out = env.ok(&["image", "search", &format!("{host}/web")]);
-    assert!(out.contains("team/web-front") && out.contains("1, 2"), "{out}");
+    assert!(
+        out.contains("team/web-front") && out.contains("1, 2"),
+        "{out}"
+    );
     assert!(!out.contains("db-main"), "{out}");
     let all: Value = serde_json::from_str(&env.ok(&[
         "image",

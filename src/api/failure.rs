@@ -1,7 +1,7 @@
 //! The daemon's error answers. Each failure keeps its kind, and the kind alone decides the
 //! HTTP status: bad input 400, nothing there 404, the wrong state or a name or image in use
-//! 409, a full disk or quota 507, another I/O failure or an internal error 500. An I/O
-//! failure's message always ends with the OS error.
+//! 409, a full disk or quota 507, a registry's failure 502, another I/O failure or an
+//! internal error 500. An I/O failure's message always ends with the OS error.
 
 use super::types::ErrorBody;
 use crate::reconcile::runtime::RtError;
@@ -205,6 +205,7 @@ mod tests {
             (ApiFailure::Conflict("image in use".into()), 409),
             (ApiFailure::NoSpace("x".into()), 507),
             (ApiFailure::Internal("x".into()), 500),
+            (ApiFailure::Upstream("no catalog".into()), 502),
             (EngineError::Invalid("x".into()).into(), 400),
             (EngineError::NotFound("x".into()).into(), 404),
             (EngineError::Conflict("name taken".into()).into(), 409),

@@ -94,7 +94,14 @@ pub fn search(
     input: &str,
     auths: &BTreeMap<String, String>,
 ) -> Result<(String, Vec<SearchHit>), RegistryError> {
-    let q = parse_query(input);
+    let mut q = parse_query(input);
+    // Docker Hub named outright is the same as no registry: only a mirror can answer.
+    if matches!(
+        q.registry.as_deref(),
+        Some("docker.io" | "index.docker.io" | "registry-1.docker.io")
+    ) {
+        q.registry = None;
+    }
     let ep = match &q.registry {
         Some(r) => settings.endpoints(r)?.into_iter().next(),
         None if settings.mirrors.is_empty() => {
