@@ -460,3 +460,40 @@ fn search_lists_matching_repositories_of_a_registry_with_their_tags() {
     assert_eq!(out.status.code(), Some(1));
     assert!(output(&out).contains("no catalog"), "{}", output(&out));
 }
+
+#[test]
+fn gc_keeps_the_layers_of_a_container_whose_image_left_the_index() {
+    let Some((mut env, _)) = setup("imgpin") else {
+        return;
+    };
+    let p = env.project("imgpin");
+    env.write("compose.yaml", &format!("name: {p}\n{STACK}"));
+    env.ok(&["up", "-d"]);
+    let before = env.wait_for(&p, "sleeper", 10, |r| r["state"] == "running");
+    // As an older release left things: the image removed from index.json while a
+    // container used it.
+    let index = env.data_root.join("images/index.json");
+    let mut v: Value =
+        serde_json::from_slice(&std::fs::read(&index).expect("index")).expect("json");
+    v["manifests"] = serde_json::json!([]);
+    let tmp = env.data_root.join("images/index.json.test");
+    std::fs::write(&tmp, serde_json::to_vec(&v).expect("json")).expect("write");
+    std::fs::rename(&tmp, &index).expect("rename");
+    env.ok(&["image", "prune", "-a"]);
+    let layers: Vec<_> = std::fs::read_dir(env.data_root.join("images/layers"))
+        .expect("layers")
+        .collect();
+    assert_eq!(layers.len(), 1, "the container's lowerdir was collected");
+    env.ok(&["restart", "sleeper"]);
+    env.wait_for(&p, "sleeper", 10, |r| {
+        r["state"] == "running" && r["pid"] != before["pid"]
+    });
+    let out = env.ok(&["exec", "sleeper", "cat", "/etc/passwd"]);
+    assert!(out.contains("root"), "{out}");
+    env.ok(&["down"]);
+    env.ok(&["image", "prune", "-a"]);
+    let left = std::fs::read_dir(env.data_root.join("images/layers"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(left, 0);
+}

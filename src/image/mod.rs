@@ -22,7 +22,7 @@ pub use details::HistoryRow;
 pub use error::ImageError;
 pub use reference::{Reference, normalize_reference};
 pub use save::SavePlan;
-pub use store::{ImageConfig, ImageInfo, ImageStore, NONE_REFERENCE, Removed, ResolvedImage};
+pub use store::{ImageConfig, ImageInfo, ImageStore, NONE_REFERENCE, Pins, Removed, ResolvedImage};
 
 #[cfg(test)]
 mod tests;

@@ -92,6 +92,19 @@ pub struct ImageStore {
     /// Most bytes the layers of one imported image may unpack to.
     max_unpacked: u64,
     resolved: std::sync::Arc<std::sync::Mutex<HashMap<String, (IndexStamp, ResolvedImage)>>>,
+    /// Layer directories that must survive garbage collection whatever index.json says:
+    /// the lowerdirs of existing containers (see `set_pins`).
+    pins: std::sync::Arc<std::sync::OnceLock<Pins>>,
+}
+
+/// Tells garbage collection which layer directories are in use outside the store.
+/// An error (the containers could not be listed) keeps every layer directory.
+pub struct Pins(pub Box<dyn Fn() -> Result<Vec<PathBuf>, String> + Send + Sync>);
+
+impl std::fmt::Debug for Pins {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pins")
+    }
 }
 
 /// What identifies one version of index.json: it is only ever replaced by a rename (a new
@@ -137,6 +150,7 @@ impl ImageStore {
             root: root.to_path_buf(),
             max_unpacked: DEFAULT_MAX_UNPACKED,
             resolved: Default::default(),
+            pins: Default::default(),
         };
         for dir in [
             root.to_path_buf(),
@@ -160,6 +174,13 @@ impl ImageStore {
     pub fn with_max_unpacked(mut self, bytes: u64) -> ImageStore {
         self.max_unpacked = bytes;
         self
+    }
+
+    /// Sets (once) what tells garbage collection the layer directories containers use
+    /// (their configs' lowerdirs): those are kept even when no image in index.json names
+    /// them any more, e.g. an image removed by an older release while a container used it.
+    pub fn set_pins(&self, pins: Pins) {
+        let _ = self.pins.set(pins);
     }
 
     /// Most bytes the layers of one imported image may unpack to.
@@ -819,6 +840,22 @@ impl ImageStore {
                 layers.extend(sha256_of(diff).map(str::to_string));
             }
         }
+        let layers_dir = self.layers_dir();
+        let mut keep_all_layers = false;
+        if let Some(pins) = self.pins.get() {
+            let pinned = (pins.0)().unwrap_or_else(|e| {
+                eprintln!("rstack: image gc keeps every layer: {e}");
+                keep_all_layers = true;
+                Vec::new()
+            });
+            for dir in pinned {
+                if dir.parent() == Some(layers_dir.as_path())
+                    && let Some(name) = dir.file_name()
+                {
+                    layers.insert(name.to_string_lossy().into_owned());
+                }
+            }
+        }
         let tmp = self.tmp_dir();
         let freed = std::cell::Cell::new(0u64);
         let sweep = |dir: PathBuf, keep: &dyn Fn(&str) -> bool| -> Result<(), ImageError> {
@@ -856,7 +893,9 @@ impl ImageStore {
         sweep(self.root.join("blobs").join("sha256"), &|n| {
             blobs.contains(n)
         })?;
-        sweep(self.layers_dir(), &|n| layers.contains(n))?;
+        sweep(self.layers_dir(), &|n| {
+            keep_all_layers || layers.contains(n)
+        })?;
         // No import runs while we hold the exclusive lock, so all of tmp/ is stale, and so are
         // temp files of index writes interrupted by a crash.
         sweep(tmp.clone(), &|_| false)?;

@@ -149,3 +149,26 @@ fn load_reads_every_image_of_a_docker_save() {
     let err = s.load_archive(&rootfs, "r.tar").unwrap_err();
     assert!(err.to_string().contains("image import"), "{err}");
 }
+
+#[test]
+fn gc_keeps_layer_directories_that_pins_name_and_all_when_they_fail() {
+    let dir = TestDir::new("pins");
+    let s = ImageStore::open(&dir.path().join("store")).unwrap();
+    s.import(&archive(&dir, "a.tar", &[layer(b"a")]), "app:1")
+        .unwrap();
+    let layers = s.resolve("app:1").unwrap().layers;
+    let pinned = std::sync::Arc::new(std::sync::Mutex::new(Ok(layers.clone())));
+    let p = pinned.clone();
+    s.set_pins(crate::image::Pins(Box::new(move || {
+        p.lock().unwrap().clone()
+    })));
+    // The image goes (as an older release removed images), its layer stays while pinned.
+    s.remove_image("app:1", false).unwrap();
+    assert!(layers.iter().all(|l| l.is_dir()));
+    *pinned.lock().unwrap() = Err("no list".to_string());
+    s.gc().unwrap();
+    assert!(layers.iter().all(|l| l.is_dir()));
+    *pinned.lock().unwrap() = Ok(Vec::new());
+    s.gc().unwrap();
+    assert!(layers.iter().all(|l| !l.exists()));
+}
