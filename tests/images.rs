@@ -459,6 +459,39 @@ fn search_lists_matching_repositories_of_a_registry_with_their_tags() {
     let out = env.run(&["image", "search", "redis"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(output(&out).contains("no catalog"), "{}", output(&out));
+
+    // Without a registry named, the first [registry] mirror is searched.
+    env.stop_daemon(libc::SIGTERM);
+    let cfg = env.write(
+        "rstack.toml",
+        &format!("[registry]\nmirrors = [\"http://{host}\"]\n"),
+    );
+    let mut daemon = env
+        .cmd(&[
+            "daemon",
+            "--config",
+            cfg.to_str().expect("utf8"),
+            "--socket",
+            env.socket.to_str().expect("utf8"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("daemon");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !String::from_utf8_lossy(&env.run(&["version"]).stdout).contains("daemon version") {
+        assert!(Instant::now() < deadline, "daemon did not come up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = env.run(&["image", "search", "db"]);
+    let text = output(&out);
+    drop(env);
+    let _ = daemon.wait();
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("db-main") && !text.contains("web-front"),
+        "{text}"
+    );
 }
 
 #[test]
