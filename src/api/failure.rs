@@ -1,7 +1,7 @@
 //! The daemon's error answers. Each failure keeps its kind, and the kind alone decides the
 //! HTTP status: bad input 400, nothing there 404, the wrong state or a name or image in use
-//! 409, a full disk or quota 507, another I/O failure or an internal error 500. An I/O
-//! failure's message always ends with the OS error.
+//! 409, a full disk or quota 507, a registry's failure 502, another I/O failure or an
+//! internal error 500. An I/O failure's message always ends with the OS error.
 
 use super::types::ErrorBody;
 use crate::reconcile::runtime::RtError;
@@ -33,6 +33,9 @@ pub enum ApiFailure {
     /// Refused ahead because the data would not fit on the filesystem (507).
     #[error("{0}")]
     NoSpace(String),
+    /// A registry failed or refused (502), e.g. one without a catalog to search.
+    #[error("{0}")]
+    Upstream(String),
     /// Something on the daemon's side failed (500).
     #[error("{0}")]
     Internal(String),
@@ -51,6 +54,7 @@ impl ApiFailure {
             ApiFailure::Io { source, .. } => io_status(source),
             ApiFailure::NoSpace(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiFailure::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiFailure::Upstream(_) => StatusCode::BAD_GATEWAY,
             ApiFailure::Engine(e) => engine_status(e),
             ApiFailure::Runtime(e) => runtime_status(e),
         }
@@ -201,6 +205,7 @@ mod tests {
             (ApiFailure::Conflict("image in use".into()), 409),
             (ApiFailure::NoSpace("x".into()), 507),
             (ApiFailure::Internal("x".into()), 500),
+            (ApiFailure::Upstream("no catalog".into()), 502),
             (EngineError::Invalid("x".into()).into(), 400),
             (EngineError::NotFound("x".into()).into(), 404),
             (EngineError::Conflict("name taken".into()).into(), 409),

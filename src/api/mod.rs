@@ -5,6 +5,7 @@ pub mod build;
 pub mod client;
 mod error;
 mod failure;
+pub mod images;
 pub mod listener;
 pub mod log_reader;
 pub mod logs;

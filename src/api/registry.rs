@@ -24,7 +24,7 @@ use crate::reconcile::runtime::Runtime;
 
 /// Registry operations as the API needs them (the daemon implements them with its image
 /// store and `[registry]` settings).
-pub trait RegistryAdmin: Send + Sync + 'static {
+pub trait RegistryAdmin: super::images::RegistrySearch + Send + Sync + 'static {
     /// Pulls `reference`; `progress` gets one line per step.
     fn pull(
         &self,

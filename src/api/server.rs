@@ -27,7 +27,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 /// Image administration as the API needs it (the daemon's image store implements it, and
 /// maps its errors to the kinds the API answers by).
-pub trait ImageAdmin: Send + Sync + 'static {
+pub trait ImageAdmin: super::images::ImageTools + Send + Sync + 'static {
     /// Imports the archive at `archive`, a file of the daemon's own (an upload's spool file);
     /// `name` is what messages call it.
     fn import(
@@ -68,7 +68,14 @@ pub fn router<R: Runtime, I: ImageSource>(state: Arc<ServerState<R, I>>) -> Rout
         .route("/v1/projects/{project}/run", post(run::<R, I>))
         .route("/v1/images", get(images_list::<R, I>))
         .route("/v1/images/import", post(images_import::<R, I>))
-        .route("/v1/images/remove", post(images_remove::<R, I>))
+        .route("/v1/images/remove", post(super::images::remove::<R, I>))
+        .route("/v1/images/tag", post(super::images::tag::<R, I>))
+        .route("/v1/images/inspect", post(super::images::inspect::<R, I>))
+        .route("/v1/images/history", post(super::images::history::<R, I>))
+        .route("/v1/images/prune", post(super::images::prune::<R, I>))
+        .route("/v1/images/save", post(super::images::save::<R, I>))
+        .route("/v1/images/load", post(super::images::load::<R, I>))
+        .route("/v1/images/search", post(super::images::search::<R, I>))
         .route("/v1/images/pull", post(super::registry::pull::<R, I>))
         .route("/v1/images/build", post(super::build::build::<R, I>))
         .route("/v1/images/push", post(super::registry::push::<R, I>))
@@ -628,37 +635,4 @@ async fn images_import<R: Runtime, I: ImageSource>(
     .await
     .map_err(ApiFailure::join)?
     .map(Json)
-}
-
-#[derive(Deserialize)]
-struct RemoveImage {
-    reference: String,
-}
-
-async fn images_remove<R: Runtime, I: ImageSource>(
-    st: St<R, I>,
-    Json(req): Json<RemoveImage>,
-) -> ApiResult<serde_json::Value> {
-    let id = st.images.id_of(&req.reference);
-    let users: Vec<String> = st
-        .engine
-        .list(None)?
-        .into_iter()
-        .filter(|r| id.as_deref() == Some(r.image_id.as_str()))
-        .map(|r| r.name)
-        .collect();
-    if !users.is_empty() {
-        return Err(ApiFailure::Conflict(format!(
-            "image \"{}\" is used by container(s) {}: remove them first (rstack down)",
-            req.reference,
-            users.join(", ")
-        )));
-    }
-    // Off the async thread: the removal's garbage collection waits for running imports
-    // (their lock) and deletes layer trees.
-    let images = st.images.clone();
-    tokio::task::spawn_blocking(move || images.remove(&req.reference))
-        .await
-        .map_err(ApiFailure::join)??;
-    Ok(Json(serde_json::json!({})))
 }

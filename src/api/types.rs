@@ -117,6 +117,9 @@ pub struct ImageImportQuery {
 pub struct ImageView {
     pub reference: String,
     pub id: String,
+    /// `sha256:<hex>` of the manifest (the registry digest).
+    #[serde(default)]
+    pub digest: String,
     /// Unpacked size in bytes (the files of its layers).
     pub size: u64,
     /// Sum of the compressed layer blobs, in bytes.

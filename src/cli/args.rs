@@ -233,15 +233,71 @@ pub enum ImageCommand {
     Pull { reference: String },
     /// Push an image to the registry its name names (e.g. 127.0.0.1:5000/app:1)
     Push { reference: String },
-    /// List images
+    /// List images (dangling ones, whose tag moved to another image, as <none>:<none>)
     #[command(alias = "list")]
     Ls {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
+        /// Show the manifest digests
+        #[arg(long)]
+        digests: bool,
+        /// Only image ids
+        #[arg(short, long)]
+        quiet: bool,
     },
-    /// Remove an image
-    #[command(alias = "remove")]
-    Rm { name: String },
+    /// Remove images (refused while a container uses one, unless --force: then only the
+    /// tag goes, and the image stays while containers use it)
+    #[command(alias = "remove", alias = "rmi")]
+    Rm {
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Give an image another name
+    Tag { source: String, target: String },
+    /// Show images' config and manifest as JSON
+    Inspect {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Show the steps that made an image, newest first
+    History {
+        name: String,
+        /// Do not truncate the CREATED BY column
+        #[arg(long)]
+        no_trunc: bool,
+        /// Only image ids
+        #[arg(short, long)]
+        quiet: bool,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Remove dangling images; with --all every image no container uses
+    Prune {
+        #[arg(short, long)]
+        all: bool,
+    },
+    /// Write images to a tar archive (OCI layout with docker's manifest.json)
+    Save {
+        /// Output file (default: stdout, unless it is a terminal)
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Load images from a docker-save or OCI archive, keeping their names
+    Load {
+        /// Input file (default: stdin)
+        #[arg(short, long)]
+        input: Option<PathBuf>,
+    },
+    /// Search a registry's catalog: [REGISTRY/]TERM (default: the first [registry] mirror)
+    Search {
+        term: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
 }
 
 #[derive(Debug, Args)]

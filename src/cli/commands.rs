@@ -389,37 +389,13 @@ fn image(client: &Client, c: &ImageCommand) -> Result<i32> {
             })?;
             println!("Imported {} ({})", v.reference, v.id);
         }
-        ImageCommand::Ls { format } => {
-            let list: Vec<ImageView> = client.call::<(), _>("GET", "/v1/images", None)?;
-            if *format == Format::Json {
-                println!("{}", serde_json::to_string(&list)?);
-            } else {
-                println!("{:<30} {:<20} {:>10}", "REFERENCE", "ID", "SIZE");
-                for i in list {
-                    let id = i.id.trim_start_matches("sha256:");
-                    println!(
-                        "{:<30} {:<20} {:>10}",
-                        i.reference,
-                        &id[..id.len().min(12)],
-                        size(i.size)
-                    );
-                }
-            }
-        }
         ImageCommand::Pull { .. } | ImageCommand::Push { .. } | ImageCommand::Build(_) => {}
-        ImageCommand::Rm { name } => {
-            client.call::<_, serde_json::Value>(
-                "POST",
-                "/v1/images/remove",
-                Some(&serde_json::json!({ "reference": name })),
-            )?;
-            println!("Untagged: {name}");
-        }
+        other => return super::images::run(client, other),
     }
     Ok(0)
 }
 
-fn size(b: u64) -> String {
+pub(super) fn size(b: u64) -> String {
     const UNITS: [&str; 4] = ["B", "kB", "MB", "GB"];
     let mut v = b as f64;
     let mut u = 0;

@@ -8,6 +8,7 @@ mod args;
 mod build;
 mod commands;
 mod connect;
+mod images;
 mod output;
 mod project;
 mod registry;

@@ -36,7 +36,7 @@ fn read_config() -> Result<serde_json::Value> {
 
 /// The `auths` entries of the user's Docker config (registry key -> base64 `user:pass`).
 /// An unreadable config is warned about and pulls go anonymous.
-pub(crate) fn auths() -> BTreeMap<String, String> {
+pub(super) fn auths() -> BTreeMap<String, String> {
     let cfg = match read_config() {
         Ok(c) => c,
         Err(e) => {

@@ -614,6 +614,7 @@ fn view(i: crate::image::ImageInfo) -> ImageView {
     ImageView {
         reference: i.reference,
         id: i.id,
+        digest: i.digest,
         size: i.size,
         compressed_size: i.compressed_size,
         created: i.created,

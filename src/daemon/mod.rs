@@ -6,6 +6,7 @@ mod adapter;
 mod build;
 pub mod config;
 mod errors;
+mod image_tools;
 mod images;
 mod lock;
 mod registry;
@@ -82,6 +83,19 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
         store,
         containers,
     ));
+    // Garbage collection keeps the lowerdirs of every container the engine has a record
+    // of, whatever index.json says (a weak handle: the engine holds the store too).
+    let weak = Arc::downgrade(&engine);
+    images.set_pins(crate::image::Pins(Box::new(move || {
+        let Some(engine) = weak.upgrade() else {
+            return Err("the engine is gone".to_string());
+        };
+        let records = engine.list(None).map_err(|e| e.to_string())?;
+        Ok(records
+            .into_iter()
+            .flat_map(|r| r.config.root.layers)
+            .collect())
+    })));
     engine.boot().await?;
     let state = Arc::new(ServerState {
         engine,

@@ -26,6 +26,7 @@ impl RegistryAdmin for Registries {
         Ok(ImageView {
             reference: i.reference,
             id: i.id,
+            digest: i.digest,
             size: i.size,
             compressed_size: i.compressed_size,
             created: i.created,

@@ -88,6 +88,74 @@ pub(crate) fn prepare(
     }
 }
 
+/// One image of an archive being loaded: the names the archive gives it and its content.
+pub(crate) struct Named {
+    pub names: Vec<String>,
+    pub prepared: Prepared,
+}
+
+/// `image load`: stages a docker-save or OCI archive once and prepares every image in it,
+/// each with the names the archive gives it (RepoTags; an OCI index entry's
+/// `io.containerd.image.name`, else its ref name when that is a whole reference).
+pub(crate) fn prepare_all(
+    file: &Path,
+    name: &str,
+    staging: &Path,
+    budget: &Budget,
+) -> Result<Vec<Named>, ImageError> {
+    let ctx = Ctx {
+        file: name.to_string(),
+        budget,
+    };
+    let format = ctx.detect(file)?;
+    if format == Format::Rootfs {
+        return Err(ctx.invalid(
+            "it is neither a docker-save nor an OCI archive (a plain rootfs tar is added with \"rstack image import FILE NAME\")",
+        ));
+    }
+    let files = ctx.stage(file, staging)?;
+    let mut out: Vec<Named> = Vec::new();
+    if format == Format::DockerSave {
+        let bytes = ctx.read(ctx.get(&files, "manifest.json")?, "manifest.json")?;
+        let entries: Vec<DockerSaveEntry> = serde_json::from_slice(&bytes)
+            .map_err(|e| ctx.invalid(format!("manifest.json: {e}")))?;
+        for entry in &entries {
+            out.push(Named {
+                names: entry.repo_tags.clone().unwrap_or_default(),
+                prepared: ctx.prepare_docker_entry(&files, entry)?,
+            });
+        }
+        return Ok(out);
+    }
+    let index_bytes = ctx.read(ctx.get(&files, "index.json")?, "index.json")?;
+    let index: Index = serde_json::from_slice(&index_bytes)
+        .map_err(|e| ctx.invalid(format!("index.json: {e}")))?;
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    for desc in &index.manifests {
+        let name = desc
+            .annotations
+            .get(CONTAINERD_NAME)
+            .or_else(|| {
+                desc.annotations
+                    .get(REF_NAME)
+                    .filter(|n| n.contains(':') || n.contains('/'))
+            })
+            .filter(|n| Reference::parse(n).is_ok())
+            .cloned();
+        match seen.iter().find(|(d, _)| *d == desc.digest) {
+            Some((_, i)) => out[*i].names.extend(name),
+            None => {
+                seen.push((desc.digest.clone(), out.len()));
+                out.push(Named {
+                    names: name.into_iter().collect(),
+                    prepared: ctx.prepare_oci_from(&files, desc.clone())?,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
 struct Ctx<'a> {
     file: String,
     budget: &'a Budget,
@@ -280,7 +348,16 @@ impl Ctx<'_> {
         let index_bytes = self.read(self.get(files, "index.json")?, "index.json")?;
         let index: Index = serde_json::from_slice(&index_bytes)
             .map_err(|e| self.invalid(format!("index.json: {e}")))?;
-        let mut desc = self.select_named(&index.manifests, reference)?.clone();
+        let desc = self.select_named(&index.manifests, reference)?.clone();
+        self.prepare_oci_from(files, desc)
+    }
+
+    /// Prepares the image an OCI index entry names (an index resolves to the host platform).
+    fn prepare_oci_from(
+        &self,
+        files: &HashMap<String, StagedFile>,
+        mut desc: Descriptor,
+    ) -> Result<Prepared, ImageError> {
         for _ in 0..MAX_INDEX_DEPTH {
             let staged = self.blob(files, &desc, "manifest")?;
             let bytes = self.read(staged, "manifest")?;
@@ -449,6 +526,14 @@ impl Ctx<'_> {
                 )));
             }
         };
+        self.prepare_docker_entry(files, entry)
+    }
+
+    fn prepare_docker_entry(
+        &self,
+        files: &HashMap<String, StagedFile>,
+        entry: &DockerSaveEntry,
+    ) -> Result<Prepared, ImageError> {
         let config_file = self.get(files, &entry.config)?;
         self.check_named_digest(&entry.config, config_file, "image config")?;
         let config_bytes = self.read(config_file, "image config")?;

@@ -18,7 +18,8 @@ use super::fsutil::{FileLock, TempDir, atomic_write, sha256_hex, syncfs};
 use super::layer_write::write_layer_tar;
 use super::oci::{Descriptor, MT_CONFIG, MT_LAYER_TAR, MT_MANIFEST, Manifest, REF_NAME, sha256_of};
 use super::reference::Reference;
-use super::store::{GC_LOCK, INDEX_LOCK, ImageInfo, ImageStore, UNPACKED_SIZE};
+use super::store::{GC_LOCK, INDEX_LOCK, ImageInfo, ImageStore, NONE_REFERENCE, UNPACKED_SIZE};
+use super::tags;
 
 const CACHE_DIR: &str = "build-cache";
 
@@ -238,20 +239,24 @@ impl ImageStore {
         let info = |reference: &str| ImageInfo {
             reference: reference.to_string(),
             id: format!("sha256:{config_hex}"),
+            digest: format!("sha256:{manifest_hex}"),
             size: unpacked,
             compressed_size: layers.iter().map(|l| l.size).sum(),
             created: created.clone(),
         };
-        let first = keys.first().cloned().unwrap_or_default();
-        let mut replaced = false;
+        let first = keys
+            .first()
+            .cloned()
+            .unwrap_or_else(|| NONE_REFERENCE.to_string());
         {
             let index = self.read_index()?;
-            let same = keys.iter().all(|k| {
-                index.manifests.iter().any(|d| {
-                    d.annotations.get(REF_NAME) == Some(k)
-                        && d.digest == format!("sha256:{manifest_hex}")
-                })
-            });
+            let same = !keys.is_empty()
+                && keys.iter().all(|k| {
+                    index.manifests.iter().any(|d| {
+                        d.annotations.get(REF_NAME) == Some(k)
+                            && d.digest == format!("sha256:{manifest_hex}")
+                    })
+                });
             if same {
                 drop(session);
                 return Ok(info(&first));
@@ -270,35 +275,26 @@ impl ImageStore {
         {
             let _index = self.lock(INDEX_LOCK, true)?;
             let mut index = self.read_index()?;
+            let mut annotations = BTreeMap::new();
+            annotations.insert(UNPACKED_SIZE.to_string(), unpacked.to_string());
+            let desc = Descriptor {
+                media_type: MT_MANIFEST.to_string(),
+                digest: format!("sha256:{manifest_hex}"),
+                size: manifest_bytes.len() as u64,
+                annotations,
+                platform: None,
+            };
+            // The image a tag named before stays, untagged (as Docker keeps it); a build
+            // without a tag is kept untagged too, found by its id.
             for key in &keys {
-                let mut annotations = BTreeMap::new();
-                annotations.insert(REF_NAME.to_string(), key.clone());
-                annotations.insert(UNPACKED_SIZE.to_string(), unpacked.to_string());
-                let desc = Descriptor {
-                    media_type: MT_MANIFEST.to_string(),
-                    digest: format!("sha256:{manifest_hex}"),
-                    size: manifest_bytes.len() as u64,
-                    annotations,
-                    platform: None,
-                };
-                match index
-                    .manifests
-                    .iter_mut()
-                    .find(|d| d.annotations.get(REF_NAME) == Some(key))
-                {
-                    Some(old) => {
-                        replaced |= old.digest != desc.digest;
-                        *old = desc;
-                    }
-                    None => index.manifests.push(desc),
-                }
+                tags::set_tag(&mut index, key, &desc);
+            }
+            if keys.is_empty() {
+                tags::keep_untagged(&mut index, desc);
             }
             self.write_index(&index)?;
         }
         drop(session);
-        if replaced {
-            self.gc()?;
-        }
         Ok(info(&first))
     }
 

@@ -2,9 +2,11 @@
 //! tar, plain rootfs tar), resolution of references to extracted layer directories (overlay
 //! lowerdirs, topmost first) and image configs, listing and removal with garbage collection.
 
+mod admin;
 mod archive;
 pub mod budget;
 mod built;
+mod details;
 mod error;
 mod fsutil;
 mod layer;
@@ -12,13 +14,18 @@ pub mod layer_write;
 mod oci;
 mod reference;
 pub mod registry;
+mod save;
 mod store;
+mod tags;
 mod zstd;
 
+pub use admin::{LoadedImage, Pruned};
 pub use built::{BuildSession, CacheRecord, LayerDesc, StoredImage};
+pub use details::HistoryRow;
 pub use error::ImageError;
 pub use reference::{Reference, normalize_reference};
-pub use store::{ImageConfig, ImageInfo, ImageStore, ResolvedImage};
+pub use save::SavePlan;
+pub use store::{ImageConfig, ImageInfo, ImageStore, NONE_REFERENCE, Pins, Removed, ResolvedImage};
 
 #[cfg(test)]
 mod tests;

@@ -83,6 +83,25 @@ pub(crate) struct ConfigFile {
     pub config: Option<RunConfig>,
     #[serde(default)]
     pub rootfs: RootFs,
+    /// One entry per build step, oldest first (absent in old configs and some imports).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<History>,
+}
+
+/// One `history` entry of an image config: the step that made a layer (or only changed the
+/// config, `empty_layer`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub(crate) struct History {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub empty_layer: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -111,7 +130,7 @@ pub(crate) struct RootFs {
 }
 
 /// One image entry of docker-save's `manifest.json`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct DockerSaveEntry {
     pub config: String,

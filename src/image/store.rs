@@ -24,30 +24,41 @@ use super::fsutil::{
 };
 use super::layer;
 use super::oci::{
-    ConfigFile, Descriptor, Index, MT_CONFIG, MT_MANIFEST, Manifest, REF_NAME, RootFs, RunConfig,
-    host_arch, sha256_of,
+    ConfigFile, Descriptor, History, Index, MT_CONFIG, MT_MANIFEST, Manifest, REF_NAME, RootFs,
+    RunConfig, host_arch, sha256_of,
 };
 use super::reference::{Reference, is_sha256_hex};
+use super::tags;
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-pub(crate) const GC_LOCK: &str = "gc.lock";
-pub(crate) const INDEX_LOCK: &str = "index.lock";
+pub(super) const GC_LOCK: &str = "gc.lock";
+pub(super) const INDEX_LOCK: &str = "index.lock";
 /// Index annotation holding an image's unpacked size (the bytes of its layers' files).
-pub(crate) const UNPACKED_SIZE: &str = "io.rstack.image.unpacked-size";
+pub(super) const UNPACKED_SIZE: &str = "io.rstack.image.unpacked-size";
 
 /// A summary of one stored image, as `rstack image ls` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImageInfo {
-    /// Normalized reference (`busybox:latest`).
+    /// Normalized reference (`busybox:latest`), `<none>:<none>` for a dangling image.
     pub reference: String,
     /// `sha256:<hex>` of the config blob (docker's image id).
     pub id: String,
+    /// `sha256:<hex>` of the manifest (the registry digest).
+    pub digest: String,
     /// Unpacked size: the bytes of the files of its layers (what it takes on disk).
     pub size: u64,
     /// Sum of the layer blob sizes (compressed, as stored or downloaded), in bytes.
     pub compressed_size: u64,
     /// The config's `created` timestamp, if it has one.
     pub created: Option<String>,
+}
+
+/// What `image rm` did: the tags it removed, the images (ids) it deleted, the bytes freed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Removed {
+    pub untagged: Vec<String>,
+    pub deleted: Vec<String>,
+    pub reclaimed: u64,
 }
 
 /// What a container needs from its image, from the image config.
@@ -81,6 +92,19 @@ pub struct ImageStore {
     /// Most bytes the layers of one imported image may unpack to.
     max_unpacked: u64,
     resolved: std::sync::Arc<std::sync::Mutex<HashMap<String, (IndexStamp, ResolvedImage)>>>,
+    /// Layer directories that must survive garbage collection whatever index.json says:
+    /// the lowerdirs of existing containers (see `set_pins`).
+    pins: std::sync::Arc<std::sync::OnceLock<Pins>>,
+}
+
+/// Tells garbage collection which layer directories are in use outside the store.
+/// An error (the containers could not be listed) keeps every layer directory.
+pub struct Pins(pub Box<dyn Fn() -> Result<Vec<PathBuf>, String> + Send + Sync>);
+
+impl std::fmt::Debug for Pins {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pins")
+    }
 }
 
 /// What identifies one version of index.json: it is only ever replaced by a rename (a new
@@ -110,11 +134,14 @@ impl Transfer {
 }
 
 /// A stored image loaded from its manifest.
-pub(crate) struct Loaded {
-    pub(crate) manifest: Manifest,
-    pub(crate) config_hex: String,
-    pub(crate) config: ConfigFile,
+pub(super) struct Loaded {
+    pub(super) manifest: Manifest,
+    pub(super) config_hex: String,
+    pub(super) config: ConfigFile,
 }
+
+/// What `image ls` shows for a dangling image.
+pub const NONE_REFERENCE: &str = "<none>:<none>";
 
 impl ImageStore {
     /// Opens (creating if needed) the store rooted at `root`.
@@ -123,6 +150,7 @@ impl ImageStore {
             root: root.to_path_buf(),
             max_unpacked: DEFAULT_MAX_UNPACKED,
             resolved: Default::default(),
+            pins: Default::default(),
         };
         for dir in [
             root.to_path_buf(),
@@ -148,6 +176,13 @@ impl ImageStore {
         self
     }
 
+    /// Sets (once) what tells garbage collection the layer directories containers use
+    /// (their configs' lowerdirs): those are kept even when no image in index.json names
+    /// them any more, e.g. an image removed by an older release while a container used it.
+    pub fn set_pins(&self, pins: Pins) {
+        let _ = self.pins.set(pins);
+    }
+
     /// Most bytes the layers of one imported image may unpack to.
     pub fn max_unpacked(&self) -> u64 {
         self.max_unpacked
@@ -164,23 +199,23 @@ impl ImageStore {
         &self.root
     }
 
-    pub(crate) fn layers_dir(&self) -> PathBuf {
+    pub(super) fn layers_dir(&self) -> PathBuf {
         self.root.join("layers")
     }
 
-    pub(crate) fn tmp_dir(&self) -> PathBuf {
+    pub(super) fn tmp_dir(&self) -> PathBuf {
         self.root.join("tmp")
     }
 
-    pub(crate) fn blob_path(&self, hex: &str) -> PathBuf {
+    pub(super) fn blob_path(&self, hex: &str) -> PathBuf {
         self.root.join("blobs").join("sha256").join(hex)
     }
 
-    pub(crate) fn layer_path(&self, hex: &str) -> PathBuf {
+    pub(super) fn layer_path(&self, hex: &str) -> PathBuf {
         self.layers_dir().join(hex)
     }
 
-    pub(crate) fn lock(&self, name: &str, exclusive: bool) -> Result<FileLock, ImageError> {
+    pub(super) fn lock(&self, name: &str, exclusive: bool) -> Result<FileLock, ImageError> {
         FileLock::acquire(&self.root.join(name), exclusive)
     }
 
@@ -253,7 +288,17 @@ impl ImageStore {
         key: &str,
         budget: &Budget,
     ) -> Result<(ImageInfo, bool), ImageError> {
-        let key = key.to_string();
+        self.commit_prepared_as(prepared, Some(key), budget)
+    }
+
+    /// `commit_prepared`, or with no `key` as a dangling image (an unnamed image of a
+    /// loaded archive).
+    pub(super) fn commit_prepared_as(
+        &self,
+        prepared: Prepared,
+        key: Option<&str>,
+        budget: &Budget,
+    ) -> Result<(ImageInfo, bool), ImageError> {
         let mut diff_ids = Vec::new();
         let mut layer_descs = Vec::new();
         let mut unpacked = 0u64;
@@ -306,14 +351,14 @@ impl ImageStore {
         // Everything the index will point at must be durable before the index is.
         syncfs(&self.root).map_err(io_err("syncing image store"))?;
         let info = ImageInfo {
-            reference: key.clone(),
+            reference: key.map_or_else(|| NONE_REFERENCE.to_string(), str::to_string),
             id: format!("sha256:{config_hex}"),
+            digest: format!("sha256:{manifest_hex}"),
             size: unpacked,
             compressed_size: prepared.layers.iter().map(|l| l.size).sum(),
             created: config.created,
         };
         let mut annotations = BTreeMap::new();
-        annotations.insert(REF_NAME.to_string(), key.clone());
         annotations.insert(UNPACKED_SIZE.to_string(), unpacked.to_string());
         let desc = Descriptor {
             media_type,
@@ -324,18 +369,10 @@ impl ImageStore {
         };
         let _index = self.lock(INDEX_LOCK, true)?;
         let mut index = self.read_index()?;
-        let replaced = match index
-            .manifests
-            .iter_mut()
-            .find(|d| d.annotations.get(REF_NAME) == Some(&key))
-        {
-            Some(old) => {
-                let changed = old.digest != desc.digest;
-                *old = desc;
-                changed
-            }
+        let replaced = match key {
+            Some(key) => tags::set_tag(&mut index, key, &desc),
             None => {
-                index.manifests.push(desc);
+                tags::keep_untagged(&mut index, desc);
                 false
             }
         };
@@ -490,7 +527,7 @@ impl ImageStore {
         atomic_write(&dest, bytes)
     }
 
-    pub(crate) fn read_index(&self) -> Result<Index, ImageError> {
+    pub(super) fn read_index(&self) -> Result<Index, ImageError> {
         let path = self.root.join("index.json");
         match fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(json_err("parsing index.json")),
@@ -499,18 +536,18 @@ impl ImageStore {
         }
     }
 
-    pub(crate) fn write_index(&self, index: &Index) -> Result<(), ImageError> {
+    pub(super) fn write_index(&self, index: &Index) -> Result<(), ImageError> {
         let bytes = serde_json::to_vec_pretty(index).map_err(json_err("serializing index.json"))?;
         atomic_write(&self.root.join("index.json"), &bytes)
     }
 
-    fn read_blob(&self, hex: &str, what: &str) -> Result<Vec<u8>, ImageError> {
+    pub(super) fn read_blob(&self, hex: &str, what: &str) -> Result<Vec<u8>, ImageError> {
         fs::read(self.blob_path(hex)).map_err(|e| ImageError::Corrupt {
             reason: format!("{what} blob sha256:{hex}: {e}"),
         })
     }
 
-    pub(crate) fn load(&self, manifest_digest: &str) -> Result<Loaded, ImageError> {
+    pub(super) fn load(&self, manifest_digest: &str) -> Result<Loaded, ImageError> {
         let corrupt = |reason: String| ImageError::Corrupt { reason };
         let hex = sha256_of(manifest_digest)
             .ok_or_else(|| corrupt(format!("bad manifest digest {manifest_digest}")))?;
@@ -532,7 +569,7 @@ impl ImageStore {
 
     /// Finds the index entry for a reference: a tag, `name@sha256:..` (manifest digest or image
     /// id) or a bare image id `sha256:<hex>`. Returns the entry and the reference to report.
-    pub(crate) fn lookup(
+    pub(super) fn lookup(
         &self,
         index: &Index,
         reference: &str,
@@ -546,8 +583,11 @@ impl ImageStore {
         };
         let mut found = Vec::new();
         for (i, d) in index.manifests.iter().enumerate() {
-            let Some(name) = d.annotations.get(REF_NAME) else {
-                continue;
+            let name = match (d.annotations.get(REF_NAME), by_id) {
+                (Some(n), _) => n.clone(),
+                // A dangling image is only found by its id or digest.
+                (None, Some(_)) => NONE_REFERENCE.to_string(),
+                (None, None) => continue,
             };
             let digest_matches = |want: &str| {
                 d.digest == want
@@ -558,9 +598,10 @@ impl ImageStore {
             let hit = match (&parsed, by_id) {
                 (None, _) => digest_matches(reference),
                 (Some(r), _) => match &r.digest {
-                    None => *name == r.familiar(),
+                    None => name == r.familiar(),
                     Some(want) => {
-                        Reference::parse(name).is_ok_and(|n| n.familiar_name() == r.familiar_name())
+                        Reference::parse(&name)
+                            .is_ok_and(|n| n.familiar_name() == r.familiar_name())
                             && digest_matches(want)
                     }
                 },
@@ -568,7 +609,7 @@ impl ImageStore {
             if hit {
                 let shown = match &parsed {
                     Some(r) => r.familiar(),
-                    None => name.clone(),
+                    None => name,
                 };
                 found.push((i, shown));
             }
@@ -673,9 +714,11 @@ impl ImageStore {
         let index = self.read_index()?;
         let mut out = Vec::new();
         for d in &index.manifests {
-            let Some(name) = d.annotations.get(REF_NAME) else {
-                continue;
-            };
+            let name = d
+                .annotations
+                .get(REF_NAME)
+                .cloned()
+                .unwrap_or_else(|| NONE_REFERENCE.to_string());
             let loaded = self.load(&d.digest)?;
             // Images imported before the size was recorded are measured on disk.
             let size = match d
@@ -694,20 +737,40 @@ impl ImageStore {
                     .sum(),
             };
             out.push(ImageInfo {
-                reference: name.clone(),
+                reference: name,
                 id: format!("sha256:{}", loaded.config_hex),
+                digest: d.digest.clone(),
                 size,
                 compressed_size: loaded.manifest.layers.iter().map(|l| l.size).sum(),
                 created: loaded.config.created,
             });
         }
-        out.sort_by(|a, b| a.reference.cmp(&b.reference));
+        // Tagged images by name, then the dangling ones.
+        out.sort_by(|a, b| {
+            (a.reference == NONE_REFERENCE, &a.reference, &a.id).cmp(&(
+                b.reference == NONE_REFERENCE,
+                &b.reference,
+                &b.id,
+            ))
+        });
         Ok(out)
     }
 
     /// Removes the tag(s) matching `reference`, then deletes blobs and layer directories no
     /// longer used by any image. The caller makes sure no container still uses the layers.
     pub fn remove(&self, reference: &str) -> Result<(), ImageError> {
+        self.remove_image(reference, false).map(|_| ())
+    }
+
+    /// Removes the tag(s) matching `reference`. With `keep_untagged` (the image is still
+    /// used by a container), an image left without a tag stays as a dangling entry, so its
+    /// layers (the container's lowerdirs) survive; otherwise its content is collected.
+    pub fn remove_image(
+        &self,
+        reference: &str,
+        keep_untagged: bool,
+    ) -> Result<Removed, ImageError> {
+        let mut report = Removed::default();
         {
             let _gc = self.lock(GC_LOCK, false)?;
             let _index = self.lock(INDEX_LOCK, true)?;
@@ -717,19 +780,45 @@ impl ImageStore {
                 .into_iter()
                 .map(|(i, _)| i)
                 .collect();
+            let mut gone = Vec::new();
             let mut i = 0;
-            index.manifests.retain(|_| {
+            index.manifests.retain(|d| {
                 let keep = !found.contains(&i);
                 i += 1;
+                if !keep {
+                    gone.push(d.clone());
+                }
                 keep
             });
+            for d in gone {
+                if let Some(name) = d.annotations.get(REF_NAME) {
+                    report.untagged.push(name.clone());
+                }
+                if keep_untagged {
+                    tags::keep_untagged(&mut index, d);
+                } else if !index.manifests.iter().any(|k| k.digest == d.digest) {
+                    let id = self
+                        .load(&d.digest)
+                        .map(|l| format!("sha256:{}", l.config_hex))
+                        .unwrap_or(d.digest.clone());
+                    if !report.deleted.contains(&id) {
+                        report.deleted.push(id);
+                    }
+                }
+            }
             self.write_index(&index)?;
         }
-        self.gc()
+        report.reclaimed = self.gc_measured()?;
+        Ok(report)
     }
 
     /// Deletes unreferenced blobs, layer directories and leftovers of interrupted imports.
     pub fn gc(&self) -> Result<(), ImageError> {
+        self.gc_measured().map(|_| ())
+    }
+
+    /// `gc`, returning the bytes it freed (blobs and the files of layer directories).
+    pub(super) fn gc_measured(&self) -> Result<u64, ImageError> {
         let _gc = self.lock(GC_LOCK, true)?;
         let index = self.read_index()?;
         let mut blobs = HashSet::new();
@@ -756,7 +845,24 @@ impl ImageStore {
             blobs.insert(b);
             layers.insert(l);
         }
+        let layers_dir = self.layers_dir();
+        let mut keep_all_layers = false;
+        if let Some(pins) = self.pins.get() {
+            let pinned = (pins.0)().unwrap_or_else(|e| {
+                eprintln!("rstack: image gc keeps every layer: {e}");
+                keep_all_layers = true;
+                Vec::new()
+            });
+            for dir in pinned {
+                if dir.parent() == Some(layers_dir.as_path())
+                    && let Some(name) = dir.file_name()
+                {
+                    layers.insert(name.to_string_lossy().into_owned());
+                }
+            }
+        }
         let tmp = self.tmp_dir();
+        let freed = std::cell::Cell::new(0u64);
         let sweep = |dir: PathBuf, keep: &dyn Fn(&str) -> bool| -> Result<(), ImageError> {
             let entries =
                 fs::read_dir(&dir).map_err(io_err(format!("listing {}", dir.display())))?;
@@ -767,6 +873,13 @@ impl ImageStore {
                     continue;
                 }
                 let path = entry.path();
+                if dir != tmp && dir != self.root {
+                    let size = match entry.file_type() {
+                        Ok(t) if t.is_dir() => layer::unpacked_size(&path).unwrap_or(0),
+                        _ => entry.metadata().map(|m| m.len()).unwrap_or(0),
+                    };
+                    freed.set(freed.get() + size);
+                }
                 // A layer directory is first moved out of layers/ in one atomic step: a crash
                 // half way through deleting it must not leave a partial layer that a later
                 // import would take as already extracted.
@@ -785,11 +898,14 @@ impl ImageStore {
         sweep(self.root.join("blobs").join("sha256"), &|n| {
             blobs.contains(n)
         })?;
-        sweep(self.layers_dir(), &|n| layers.contains(n))?;
+        sweep(self.layers_dir(), &|n| {
+            keep_all_layers || layers.contains(n)
+        })?;
         // No import runs while we hold the exclusive lock, so all of tmp/ is stale, and so are
         // temp files of index writes interrupted by a crash.
         sweep(tmp.clone(), &|_| false)?;
-        sweep(self.root.clone(), &|n| !n.starts_with(".tmp-"))
+        sweep(self.root.clone(), &|n| !n.starts_with(".tmp-"))?;
+        Ok(freed.get())
     }
 }
 
@@ -807,6 +923,12 @@ fn generated_config(diff_ids: &[String]) -> Result<Vec<u8>, ImageError> {
             kind: "layers".to_string(),
             diff_ids: diff_ids.iter().map(|d| format!("sha256:{d}")).collect(),
         },
+        // No time and no file name: the same rootfs imported again is the same image.
+        history: vec![History {
+            created_by: Some("rstack image import".to_string()),
+            comment: Some("imported from a rootfs tar".to_string()),
+            ..History::default()
+        }],
     };
     serde_json::to_vec(&config).map_err(json_err("serializing image config"))
 }

@@ -14,6 +14,7 @@ mod http;
 mod manifest;
 mod pull;
 mod push;
+mod search;
 mod session;
 mod tls;
 
@@ -24,6 +25,7 @@ pub use auth::Credentials;
 pub use error::RegistryError;
 pub use pull::pull;
 pub use push::push;
+pub use search::{SearchHit, search};
 
 use http::{Body, Url};
 use session::Session;

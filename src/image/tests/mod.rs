@@ -3,6 +3,7 @@
 
 mod extract;
 mod import;
+mod store_admin;
 mod store_ops;
 
 use std::io::Write;

@@ -5,7 +5,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use super::{Tar, TestDir, TestLayer, config_json, oci_archive, sha};
-use crate::image::{ImageError, ImageStore};
+use crate::image::{ImageError, ImageInfo, ImageStore};
 
 fn layer(content: &[u8]) -> TestLayer {
     let mut t = Tar::new();
@@ -125,7 +125,7 @@ fn list_remove_and_garbage_collection() {
 }
 
 #[test]
-fn reimport_under_same_tag_replaces_and_collects_old_content() {
+fn reimport_under_same_tag_leaves_the_old_image_dangling_until_pruned() {
     let dir = TestDir::new("retag");
     let s = ImageStore::open(&dir.path().join("store")).unwrap();
     let (old, new) = (layer(b"old"), layer(b"new"));
@@ -144,14 +144,33 @@ fn reimport_under_same_tag_replaces_and_collects_old_content() {
         )
         .unwrap();
     assert_ne!(first.id, second.id);
-    assert_eq!(s.list().unwrap(), vec![second.clone()]);
+    // The old image stays, untagged, as docker keeps it (a container may still use it).
+    let dangling = ImageInfo {
+        reference: crate::image::NONE_REFERENCE.to_string(),
+        ..first.clone()
+    };
+    assert_eq!(s.list().unwrap(), vec![second.clone(), dangling.clone()]);
     assert_eq!(s.resolve("app").unwrap().id, second.id);
     assert_eq!(other.resolve("app").unwrap().id, second.id);
+    assert_eq!(s.resolve(&first.id).unwrap().id, first.id);
+    assert!(s.root().join("layers").join(&old.diff_id).is_dir());
+    // Importing identical content again is a no-op that keeps the image.
+    let again = s
+        .import(
+            &archive(&dir, "new2.tar", std::slice::from_ref(&new)),
+            "app",
+        )
+        .unwrap();
+    assert_eq!(again, second);
+    // A prune that is told the old image is in use keeps it; then it collects it.
+    let used: std::collections::HashSet<String> = [first.id.clone()].into();
+    assert!(s.prune(false, &used).unwrap().deleted.is_empty());
+    let pruned = s.prune(false, &Default::default()).unwrap();
+    assert_eq!(pruned.deleted, [(dangling.reference, first.id.clone())]);
+    assert!(pruned.reclaimed > 0);
+    assert_eq!(s.list().unwrap(), vec![second.clone()]);
     assert!(!s.root().join("layers").join(&old.diff_id).exists());
     assert!(s.root().join("layers").join(&new.diff_id).is_dir());
-    // Importing identical content again is a no-op that keeps the image.
-    let again = s.import(&archive(&dir, "new2.tar", &[new]), "app").unwrap();
-    assert_eq!(again, second);
 }
 
 #[test]
