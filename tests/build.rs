@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::registry;
 use common::*;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -365,4 +366,65 @@ fn independent_stages_build_at_the_same_time() {
     let _ = server.join();
     let out = run_in(&mut env, "par:1", &["cat", "/a", "/b"]);
     assert_eq!(out, "okok");
+}
+
+#[test]
+fn a_built_image_pushes_and_pulls_back_with_the_same_digest_and_runs() {
+    let Some((mut env, _)) = setup("bldreg") else {
+        return;
+    };
+    if !registry::have_tools("bldreg", &["docker-registry", "skopeo"]) {
+        return;
+    }
+    let reg = registry::Registry::start(&env.dir, None);
+    let image = format!("{}/built/app:1", reg.host());
+    let ctx = context(
+        &env,
+        "ctx",
+        &[
+            ("Dockerfile", MULTI),
+            ("app.txt", "app v1\n"),
+            ("other.txt", "other v1\n"),
+        ],
+    );
+    built(&env, &["-t", &image, ctx.to_str().expect("utf8")]);
+    let history = env.ok(&["image", "history", "--no-trunc", &image]);
+    assert!(history.contains("RUN echo \"mode=$MODE\""), "{history}");
+    assert!(history.contains("COPY other.txt ./"), "{history}");
+    let digest = |env: &Env| -> String {
+        let out = env.ok(&["image", "ls", "--format", "json"]);
+        let list: serde_json::Value = serde_json::from_str(&out).expect("json");
+        list.as_array()
+            .expect("array")
+            .iter()
+            .find(|i| i["reference"] == image.as_str())
+            .and_then(|i| i["digest"].as_str())
+            .expect("digest")
+            .to_string()
+    };
+    let before = digest(&env);
+    env.ok(&["image", "push", &image]);
+    // An independent client reads what was pushed, under the same digest.
+    let out = std::process::Command::new("skopeo")
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{image}"),
+        ])
+        .output()
+        .expect("skopeo");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["Digest"].as_str(), Some(before.as_str()));
+
+    env.ok(&["image", "rm", &image]);
+    assert_eq!(image_id(&env, &image), None);
+    env.ok(&["image", "pull", &image]);
+    assert_eq!(digest(&env), before);
+    let out = run_in(&mut env, &image, &["cat", "/app/mode", "/app/greeting"]);
+    assert_eq!(out, "mode=production\nhello from RUN\n");
 }

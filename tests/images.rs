@@ -5,12 +5,13 @@
 
 mod common;
 
+use common::registry::Registry;
 use common::*;
 use serde_json::Value;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const STACK: &str = r#"
@@ -337,57 +338,6 @@ fn save_is_read_by_skopeo_and_load_restores_ids_digests_and_names() {
     assert_eq!(shape(&ls(&env)), shape(&before)[..1].to_vec());
 }
 
-/// A `docker-registry` process on a free loopback port, stopped (by its pid) and its
-/// directory removed when dropped.
-struct Registry {
-    child: Child,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Registry {
-    fn start(dir: &Path) -> Registry {
-        let port = free_port();
-        let dir = dir.join(format!("registry-{port}"));
-        std::fs::create_dir_all(dir.join("data")).expect("mkdir registry");
-        let config = format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.join("data").display()
-        );
-        let cfg = dir.join("config.yml");
-        std::fs::write(&cfg, config).expect("config");
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&cfg)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("log")).expect("log"))
-            .spawn()
-            .expect("docker-registry");
-        let reg = Registry { child, dir, port };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "docker-registry did not come up");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        reg
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
 /// A server on 127.0.0.1 that answers every request 404 (a registry without a catalog).
 fn not_found_server() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -417,7 +367,7 @@ fn search_lists_matching_repositories_of_a_registry_with_their_tags() {
     let Some((env, _)) = setup_with("imgsearch", &["docker-registry"]) else {
         return;
     };
-    let reg = Registry::start(&env.dir);
+    let reg = Registry::start(&env.dir, None);
     let host = format!("127.0.0.1:{}", reg.port);
     for name in ["team/web-front:1", "team/web-front:2", "db-main:5"] {
         let r = format!("{host}/{name}");

@@ -365,3 +365,4 @@ impl Env {
         (st, std::fs::read_to_string(&log).unwrap_or_default())
     }
 }
+pub mod registry;
