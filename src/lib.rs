@@ -6,6 +6,7 @@
 //! `api` serves it over a unix socket, `cli` is the thin client. See ARCHITECTURE.md.
 
 pub mod api;
+pub mod build;
 pub mod cli;
 pub mod daemon;
 pub mod graph;

@@ -17,6 +17,8 @@ const RULES: &[(&str, &[&str])] = &[
     ("model", &[]),
     ("spec", &["model", "graph", "runtime::seccomp::profile"]),
     ("graph", &["model"]),
+    // The Dockerfile parser, substitution and .dockerignore: pure.
+    ("build", &[]),
     ("plan", &["model", "graph", "runtime::config"]),
     (
         "reconcile",
