@@ -1,4 +1,4 @@
-//! Glob patterns: the shell's (`*`, `?`, `[...]`, `\` escapes) for `${VAR%pattern}`, and
+//! Glob patterns: the shell's as Docker's lexer has them (`*`, `?`, `\` escapes) for `${VAR%pattern}`, and
 //! with a separator and `**` for `.dockerignore`, as moby's patternmatcher compiles them.
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +60,8 @@ impl Glob {
                     }
                     None => toks.push(Tok::Lit('\\')),
                 },
-                '[' => {
+                // Shell patterns in Docker's lexer have no classes: `[` is literal there.
+                '[' if sep.is_some() => {
                     let mut neg = false;
                     if matches!(chars.get(i), Some('^') | Some('!')) {
                         neg = true;

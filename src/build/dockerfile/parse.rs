@@ -152,9 +152,9 @@ fn check_copy_from(cx: &mut Cx<'_>, df: &Dockerfile, lines: &[Logical]) {
                     .map(|s| s.index),
             };
             let problem = match target {
+                Some(t) if t >= df.stages.len() => Some("names a stage that does not exist"),
                 Some(t) if t == stage.index => Some("names its own stage"),
                 Some(t) if t > stage.index => Some("names a later stage"),
-                None if lower.parse::<usize>().is_ok() => Some("names a stage that does not exist"),
                 _ => None,
             };
             let Some(problem) = problem else { continue };

@@ -308,8 +308,9 @@ impl<'a> Shell<'a> {
                     self.next();
                 }
                 let (pattern, _) = self.process(Some(&['/', '}']), true)?;
+                // BuildKit keeps escapes in the replacement too (`${v//\//\/}` is `\/...`).
                 let repl = if self.next() == Some('/') {
-                    self.word_to_brace(false)?
+                    self.word_to_brace(true)?
                 } else {
                     String::new()
                 };
