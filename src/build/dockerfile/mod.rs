@@ -25,7 +25,7 @@ mod words;
 pub use error::{Diagnostic, Diagnostics};
 pub use parse::parse;
 pub use stages::StageError;
-pub use subst::{SubstError, expand, expand_words};
+pub use subst::{SubstError, expand, expand_heredoc, expand_words};
 
 use std::time::Duration;
 
@@ -172,6 +172,27 @@ pub struct Healthcheck {
     pub start_period: Option<Duration>,
     pub start_interval: Option<Duration>,
     pub retries: Option<u32>,
+}
+
+impl Dockerfile {
+    /// Parses an ONBUILD trigger (`Kind::Onbuild`'s text, or one from a base image's config)
+    /// as the instruction it is, with `escape` the escape character of the Dockerfile it is
+    /// run in. Its line numbers are 1.
+    pub fn parse_trigger(text: &str, escape: char) -> Result<Instruction, Diagnostics> {
+        let directive = if escape == '`' { "# escape=`\n" } else { "" };
+        let df = parse(&format!("{directive}FROM scratch\n{text}\n"), "ONBUILD")?;
+        let mut ins = df
+            .stages
+            .into_iter()
+            .next()
+            .and_then(|s| s.instructions.into_iter().next())
+            .ok_or_else(|| {
+                Diagnostics(vec![Diagnostic::file("ONBUILD", "empty ONBUILD trigger")])
+            })?;
+        ins.line = 1;
+        ins.end_line = 1;
+        Ok(ins)
+    }
 }
 
 impl Kind {

@@ -44,6 +44,20 @@ pub fn expand_words(
     Ok(w.finish())
 }
 
+/// Expands the body of a here-document whose name was not quoted (`Heredoc::expand`), for
+/// COPY/ADD: variables and escapes as in `expand`, but quotes are ordinary characters, as
+/// BuildKit does it (`SkipProcessQuotes`).
+pub fn expand_heredoc(
+    body: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    escape: char,
+) -> Result<String, SubstError> {
+    let mut sh = Shell::new(body, lookup, escape);
+    sh.keep_quotes = true;
+    let (s, _) = sh.process(None, false)?;
+    Ok(s)
+}
+
 /// Word splitting alongside the plain result.
 #[derive(Default)]
 struct Words {
@@ -92,6 +106,8 @@ struct Shell<'a> {
     pos: usize,
     lookup: &'a dyn Fn(&str) -> Option<String>,
     escape: char,
+    /// Quotes are ordinary characters (here-document bodies).
+    keep_quotes: bool,
 }
 
 impl<'a> Shell<'a> {
@@ -101,6 +117,7 @@ impl<'a> Shell<'a> {
             pos: 0,
             lookup,
             escape,
+            keep_quotes: false,
         }
     }
 
@@ -139,12 +156,12 @@ impl<'a> Shell<'a> {
                 break;
             }
             match c {
-                '\'' => {
+                '\'' if !self.keep_quotes => {
                     let s = self.single_quote()?;
                     out.push_str(&s);
                     words.add_raw_string(&s);
                 }
-                '"' => {
+                '"' if !self.keep_quotes => {
                     let s = self.double_quote()?;
                     out.push_str(&s);
                     words.add_raw_string(&s);

@@ -239,3 +239,12 @@ fn backtick_escape() {
     assert_eq!(e("`$PWD"), "$PWD");
     assert_eq!(e(r#""a`"b""#), "a\"b");
 }
+
+#[test]
+fn heredoc_bodies_keep_quotes() {
+    let body = "echo \"$PWD\" '${SHELL}' \\$PWD\n";
+    assert_eq!(
+        expand_heredoc(body, &env, '\\').unwrap(),
+        "echo \"/home\" 'bash' $PWD\n"
+    );
+}

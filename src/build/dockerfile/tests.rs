@@ -314,3 +314,68 @@ fn stage_order_follows_dependencies() {
         "target stage \"nope\" not found; the stages are: base, build, unrelated, tools, final"
     );
 }
+
+/// BuildKit's parser test files (continueIndent, escapes, env): the same logical lines and
+/// words, as facts.
+#[test]
+fn buildkit_parser_facts() {
+    let df = ok(
+        "FROM ubuntu:14.04\n\nRUN echo hello\\\n  world\\\n  goodnight  \\\n  moon\\\n  light\\\nning\nRUN echo hello  \\  \nworld\nRUN echo hi \\\n \\\n world \\\n\\\n good\\\n\\\nnight\nRUN echo hello \\\n# this is a comment\n\n# this is a comment with a blank line surrounding it\n\nthis is some more useful stuff\nRUN foo \\\n\nbar \\\n\nbaz\nLABEL maintainer Erik \\\\Hollensbe <erik@hollensbe.org>\\\"\nCMD [ \"\\/usr\\\\\\\"/bin/znc\", \"-f\", \"-r\" ]\nENV name='a\\'b''\nENV SCUBA 1 DUBA 3\n",
+    );
+    let runs: Vec<String> = df.stages[0]
+        .instructions
+        .iter()
+        .filter_map(|i| match &i.kind {
+            Kind::Run(r) => match &r.command {
+                Command::Shell(s) => Some(s.clone()),
+                Command::Exec(_) => None,
+            },
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        runs,
+        vec![
+            "echo hello  world  goodnight    moon  lightning",
+            "echo hello  world",
+            "echo hi   world  goodnight",
+            "echo hello this is some more useful stuff",
+            "foo bar baz",
+        ]
+    );
+    let k = kinds(&df, 0);
+    assert_eq!(
+        k[5],
+        Kind::Label(vec![(
+            "maintainer".into(),
+            "Erik \\\\Hollensbe <erik@hollensbe.org>\\\"".into()
+        )])
+    );
+    assert_eq!(
+        k[6],
+        Kind::Cmd(Command::Exec(vec![
+            "/usr\\\"/bin/znc".into(),
+            "-f".into(),
+            "-r".into()
+        ]))
+    );
+    assert_eq!(k[7], Kind::Env(vec![("name".into(), "'a\\'b''".into())]));
+    assert_eq!(k[8], Kind::Env(vec![("SCUBA".into(), "1 DUBA 3".into())]));
+    assert_eq!(df.warnings.len(), 2, "empty continuation lines (two RUNs)");
+}
+
+#[test]
+fn onbuild_triggers_parse_as_instructions() {
+    let t = Dockerfile::parse_trigger("COPY --chown=1 a /b", '\\').unwrap();
+    let Kind::Copy(c) = t.kind else { panic!() };
+    assert_eq!(
+        (c.sources, c.dest, c.chown),
+        (
+            vec!["a".to_string()],
+            "/b".to_string(),
+            Some("1".to_string())
+        )
+    );
+    assert_eq!(t.line, 1);
+    assert!(Dockerfile::parse_trigger("RUNN x", '\\').is_err());
+}
