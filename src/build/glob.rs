@@ -12,7 +12,8 @@ enum Tok {
     DeepDirs,
     /// `**` at the end: anything.
     DeepAll,
-    /// `[...]`: ranges, negated with `^` (or `!`).
+    /// `[...]`: ranges, negated with `^` (Docker compiles these to regular expressions, where
+    /// `[!a]` is `!` or `a`).
     Class {
         neg: bool,
         ranges: Vec<(char, char)>,
@@ -63,7 +64,7 @@ impl Glob {
                 // Shell patterns in Docker's lexer have no classes: `[` is literal there.
                 '[' if sep.is_some() => {
                     let mut neg = false;
-                    if matches!(chars.get(i), Some('^') | Some('!')) {
+                    if chars.get(i) == Some(&'^') {
                         neg = true;
                         i += 1;
                     }

@@ -13,8 +13,9 @@
 //!
 //! Files: `lex` (physical lines to logical lines: directives, comments, continuations,
 //! here-documents), `parse` (instructions and stages), `subst` (variables), `error`
-//! (diagnostics), `stages` (which stages a target needs).
+//! (diagnostics), `stages` (which stages a target needs), `args` (the ARGs before FROM).
 
+mod args;
 mod error;
 mod lex;
 mod parse;

@@ -456,9 +456,6 @@ impl Cx<'_> {
                     );
                     return None;
                 }
-                if lower.parse::<usize>().is_ok() {
-                    return None;
-                }
                 (b.text.clone(), Some(lower), Some(a.rest_off + n.at))
             }
             _ => {

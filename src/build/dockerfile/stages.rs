@@ -1,7 +1,7 @@
 //! Which stages a build target needs, in an order that builds each after its dependencies.
 
 use super::{Dockerfile, Kind, Stage};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StageError {
@@ -18,8 +18,18 @@ impl Dockerfile {
     /// Docker). `None` is the last stage. A dependency is a FROM naming an earlier stage
     /// or a `COPY --from`/`RUN --mount=from=` naming one by name or index. Names are
     /// compared as written (unexpanded): a base or `--from` built from an ARG is taken as
-    /// an image reference.
+    /// an image reference; `stage_order_with` expands bases with the meta args.
     pub fn stage_order(&self, target: Option<&str>) -> Result<Vec<usize>, StageError> {
+        self.stage_order_with(target, &BTreeMap::new())
+    }
+
+    /// `stage_order`, with FROM lines expanded with `meta` (`Dockerfile::meta_args`), so
+    /// `ARG BASE=builder` / `FROM $BASE` depends on the stage `builder`.
+    pub fn stage_order_with(
+        &self,
+        target: Option<&str>,
+        meta: &BTreeMap<String, String>,
+    ) -> Result<Vec<usize>, StageError> {
         let last = self
             .stages
             .len()
@@ -40,7 +50,7 @@ impl Dockerfile {
             if !need.insert(i) {
                 continue;
             }
-            todo.extend(self.dependencies(&self.stages[i]));
+            todo.extend(self.dependencies(&self.stages[i], meta));
         }
         Ok(need.into_iter().collect())
     }
@@ -63,10 +73,17 @@ impl Dockerfile {
         (i < before).then_some(i)
     }
 
-    fn dependencies(&self, stage: &Stage) -> Vec<usize> {
+    fn dependencies(&self, stage: &Stage, meta: &BTreeMap<String, String>) -> Vec<usize> {
         let mut deps = Vec::new();
         // A FROM names a stage by name only; `FROM 0` is an image.
-        if let Some(i) = self.stage_by_name(&stage.base).filter(|i| *i < stage.index) {
+        let base = if stage.base.contains('$') {
+            self.resolved_base(stage.index, meta)
+                .map(|(b, _)| b)
+                .unwrap_or_else(|_| stage.base.clone())
+        } else {
+            stage.base.clone()
+        };
+        if let Some(i) = self.stage_by_name(&base).filter(|i| *i < stage.index) {
             deps.push(i);
         }
         for ins in &stage.instructions {

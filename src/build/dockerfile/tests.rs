@@ -379,3 +379,30 @@ fn onbuild_triggers_parse_as_instructions() {
     assert_eq!(t.line, 1);
     assert!(Dockerfile::parse_trigger("RUNN x", '\\').is_err());
 }
+
+/// No input panics: every prefix of a rich Dockerfile, and each position with a special
+/// character put in, parses or fails with diagnostics (and substitution never panics).
+#[test]
+fn no_input_panics() {
+    let rich = "# escape=\\\nARG A=1\nFROM --platform=x ${A} AS b\nRUN <<-\"E\" cat <<F\n\tx\n\tE\ny\nF\nCOPY --from=b --chmod=7 [\"a\", \"b\"] /c\nENV a=\"b c\" d='e' f=g\\ h\nHEALTHCHECK --interval=1s CMD [\"x\"]\nONBUILD RUN x\nLABEL é=ü\nEXPOSE 80/tcp\n";
+    let specials = [
+        '\\', '`', '"', '\'', '[', ']', '<', '-', '$', '{', '}', '\n', '#', '=', ' ', 'é',
+    ];
+    let mut inputs: Vec<String> = Vec::new();
+    for (i, _) in rich.char_indices() {
+        inputs.push(rich[..i].to_string());
+        for c in specials {
+            let mut s = rich.to_string();
+            s.insert(i, c);
+            inputs.push(s);
+        }
+    }
+    let none = |_: &str| None;
+    for text in &inputs {
+        let _ = parse(text, "Dockerfile").map(|d| d.stage_order(None));
+        let _ = expand(text, &none, '\\');
+        let _ = expand_words(text, &none, '`');
+        let _ = subst::expand_heredoc(text, &none, '\\');
+        let _ = crate::build::ignore::Ignore::parse(text).is_excluded(text);
+    }
+}
