@@ -255,4 +255,77 @@ mod tests {
             ]
         );
     }
+
+    /// moby/patternmatcher's cases (pattern, path, excluded), as facts.
+    #[test]
+    fn patternmatcher_cases() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("**", "file", true),
+            ("**", "dir/file/", true),
+            ("**/", "file", true),
+            ("**/**", "dir/file", true),
+            ("dir/**", "dir/dir2/file", true),
+            ("**/dir", "dir", true),
+            ("**/dir", "dir/file", true),
+            ("**/dir2/*", "dir/dir2/file", true),
+            ("**/dir2/**", "dir/dir2/dir3/file", true),
+            ("**file", "file", true),
+            ("**file", "dir/dir/file", true),
+            ("**/file*.txt*", "dir/dir/file.txt", true),
+            ("**/**/*.txt2", "dir/dir/file.txt", false),
+            ("**/**/*.txt", "file.txt", true),
+            ("a**/*.txt", "a/file.txt", true),
+            ("a**/*.txt", "a/dir/dir/file.txt", true),
+            ("a/*.txt", "a/dir/file.txt", false),
+            ("a/*.txt**", "a/file.txt", true),
+            ("a[b-d]e", "ae", false),
+            ("a[b-d]e", "ace", true),
+            ("a[^b-d]e", "aze", true),
+            (".*", ".foo", true),
+            (".*", "foo", false),
+            ("abc.def", "abcZdef", false),
+            ("abc?def", "abcZdef", true),
+            ("a\\\\", "a\\", true),
+            ("**/foo/bar", "dir/dir2/foo/bar", true),
+            ("abc/**", "abc", false),
+            ("abc/**", "abc/def/ghi", true),
+            ("**/.foo", "bar.foo", false),
+            ("a(b)c/def", "a(b)c/def", true),
+            ("a.|)$(}+{bc", "a.|)$(}+{bc", true),
+            (
+                "dist/*.whl",
+                "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl",
+                true,
+            ),
+            ("a*", "ab/c", true),
+            ("a*/b", "a/c/b", false),
+            ("a\\*b", "a*b", true),
+        ];
+        for (pattern, path, want) in cases {
+            assert_eq!(
+                Ignore::parse(pattern).is_excluded(path),
+                *want,
+                "{pattern} {path}"
+            );
+        }
+        let multi: &[(&str, &str, bool)] = &[
+            ("**\n!util/docker/web", "util/docker/web/foo", false),
+            (
+                "**\n!util/docker/web\nutil/docker/web/foo",
+                "util/docker/web/foo",
+                true,
+            ),
+            ("**\n!dist/*.whl", "dist/x-1.0+g0-py3.whl", false),
+            ("docs\n!docs/README.md", "docs/README.md", false),
+            ("docs/\n!docs/README.md", "docs/README.md", false),
+            ("!fileutils.go\n*.go", "fileutils.go", true),
+        ];
+        for (text, path, want) in multi {
+            assert_eq!(
+                Ignore::parse(text).is_excluded(path),
+                *want,
+                "{text:?} {path}"
+            );
+        }
+    }
 }

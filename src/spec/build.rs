@@ -92,6 +92,8 @@ pub fn read(
                     "no_cache" => spec.no_cache = cx.boolean(&kpath, v).unwrap_or(false),
                     "pull" => spec.pull = cx.boolean(&kpath, v).unwrap_or(false),
                     "network" => spec.network = non_empty(cx, &kpath, v),
+                    // Builds are for the host's platform: naming only it changes nothing.
+                    "platforms" if only_host_platform(v) => {}
                     k if IGNORED.contains(&k) => {
                         if !v.is_null() {
                             cx.warn(
@@ -147,6 +149,14 @@ pub fn read(
     }
     let after = cx.report.items.iter().filter(|d| d.is_error()).count();
     (after == before).then_some(spec)
+}
+
+fn only_host_platform(v: &Node) -> bool {
+    v.as_seq().is_some_and(|items| {
+        items
+            .iter()
+            .all(|i| matches!(i.as_str(), Some("linux/amd64") | Some("linux/x86_64")))
+    })
 }
 
 /// git URLs and other remote contexts (Compose accepts them; rstack builds local ones only).

@@ -79,7 +79,7 @@ fn value_less_args_take_the_environment() {
 #[test]
 fn inline_dockerfile_and_ignored_keys() {
     let l = ok(
-        "services:\n  s:\n    build:\n      dockerfile_inline: |\n        FROM alpine\n      cache_from: [a]\n      platforms: [linux/amd64]\n",
+        "services:\n  s:\n    build:\n      dockerfile_inline: |\n        FROM alpine\n      cache_from: [a]\n      platforms: [linux/arm64]\n  t:\n    build:\n      platforms: [linux/amd64]\n",
     );
     let b = l.stack.services["s"].build.clone().expect("build");
     assert_eq!(b.dockerfile_inline.as_deref(), Some("FROM alpine\n"));
