@@ -17,11 +17,10 @@ fn debian_tar() -> PathBuf {
     std::fs::create_dir_all(CACHE).expect("mkdir cache");
     let tar = Path::new(CACHE).join("debian-bookworm-redis.tar");
     let lock = std::fs::File::create(Path::new(CACHE).join("debian.lock")).expect("lock file");
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&lock);
     // SAFETY: flock on a descriptor we own; released when `lock` is dropped.
-    assert_eq!(
-        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) },
-        0
-    );
+    let rc = unsafe { libc::flock(fd, libc::LOCK_EX) };
+    assert_eq!(rc, 0);
     if tar.exists() {
         return tar;
     }

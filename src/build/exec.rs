@@ -78,8 +78,8 @@ struct Ctx<'a> {
     df: &'a Dockerfile,
     session: &'a BuildSession,
     events: &'a (dyn Fn(Event) + Sync),
-    /// Values of the ARGs declared before the first FROM.
-    meta: BTreeMap<String, Option<String>>,
+    /// Values of the ARGs declared before the first FROM (those that have one).
+    meta: BTreeMap<String, String>,
     step: AtomicUsize,
     total: AtomicUsize,
     /// A counter for scratch directories and container ids.
@@ -96,27 +96,11 @@ pub fn build(
     events: &(dyn Fn(Event) + Sync),
 ) -> Result<ImageInfo, BuildError> {
     let df = dockerfile::parse(&req.dockerfile, &req.file_name).map_err(BuildError::Dockerfile)?;
-    let order = df.stage_order(req.target.as_deref())?;
+    let meta = df
+        .meta_args(&|n| req.args.get(n).cloned())
+        .map_err(|e| subst_err(req, 1, e))?;
+    let order = df.stage_order_with(req.target.as_deref(), &meta)?;
     let session = store.begin_build()?;
-    let mut meta = BTreeMap::new();
-    for i in &df.args_before_from {
-        if let Kind::Arg(decls) = &i.kind {
-            for (name, default) in decls {
-                let lookup = |n: &str| meta.get(n).cloned().flatten();
-                let v = match req.args.get(name) {
-                    Some(v) => Some(v.clone()),
-                    None => match default {
-                        Some(d) => Some(
-                            dockerfile::expand(d, &lookup, df.escape)
-                                .map_err(|e| subst_err(req, i.line, e))?,
-                        ),
-                        None => None,
-                    },
-                };
-                meta.insert(name.clone(), v);
-            }
-        }
-    }
     let total = order
         .iter()
         .map(|&i| 1 + df.stages[i].instructions.len())
@@ -139,9 +123,11 @@ pub fn build(
     let mut done: BTreeMap<usize, StageState> = BTreeMap::new();
     let mut todo: Vec<usize> = order.clone();
     while !todo.is_empty() {
-        let (ready, later): (Vec<usize>, Vec<usize>) = todo
-            .iter()
-            .partition(|&&i| stage_deps(&df, i).iter().all(|d| done.contains_key(d)));
+        let (ready, later): (Vec<usize>, Vec<usize>) = todo.iter().partition(|&&i| {
+            stage_deps(&df, &cx.meta, i)
+                .iter()
+                .all(|d| done.contains_key(d))
+        });
         if ready.is_empty() {
             // Cannot happen: a stage depends only on earlier ones (`stage_order`).
             return Err(BuildError::Stage(dockerfile::StageError::NoStage));
@@ -200,10 +186,12 @@ pub fn build(
 
 /// The earlier stages stage `i` needs: its FROM and its `COPY --from`s, by name or index
 /// as written (one built from an ARG names an image, as `stage_order` takes it).
-fn stage_deps(df: &Dockerfile, i: usize) -> Vec<usize> {
+fn stage_deps(df: &Dockerfile, meta: &BTreeMap<String, String>, i: usize) -> Vec<usize> {
     let stage = &df.stages[i];
     let mut deps: Vec<usize> = df
-        .stage_ref(&stage.base.to_ascii_lowercase(), i)
+        .resolved_base(i, meta)
+        .ok()
+        .and_then(|(_, earlier)| earlier)
         .into_iter()
         .collect();
     for ins in &stage.instructions {
@@ -263,12 +251,12 @@ impl Ctx<'_> {
         stage: &Stage,
         done: &BTreeMap<usize, StageState>,
     ) -> Result<StageState, BuildError> {
-        let meta = self.meta.clone();
-        let lookup = |n: &str| meta.get(n).cloned().flatten();
-        let base = dockerfile::expand(&stage.base, &lookup, self.df.escape)
+        let (base, earlier) = self
+            .df
+            .resolved_base(stage.index, &self.meta)
             .map_err(|e| subst_err(self.req, stage.line, e))?;
         self.step_event(&stage.from_text, false);
-        let mut st = match self.df.stage_ref(&base.to_ascii_lowercase(), stage.index) {
+        let mut st = match earlier {
             Some(j) => {
                 let mut s = done.get(&j).cloned().ok_or_else(|| BuildError::Base {
                     file: self.req.file_name.clone(),
@@ -288,13 +276,11 @@ impl Ctx<'_> {
         let triggers: Vec<String> = st.strings("OnBuild").unwrap_or_default();
         st.run_config().remove("OnBuild");
         for t in triggers {
-            let parsed = dockerfile::parse(&format!("FROM scratch\n{t}\n"), &self.req.file_name)
-                .map_err(BuildError::Dockerfile)?;
-            for mut i in parsed.stages.into_iter().flat_map(|s| s.instructions) {
-                i.line = stage.line;
-                self.total.fetch_add(1, Ordering::Relaxed);
-                self.instruction(&mut st, &i, done)?;
-            }
+            let mut i =
+                Dockerfile::parse_trigger(&t, self.df.escape).map_err(BuildError::Dockerfile)?;
+            i.line = stage.line;
+            self.total.fetch_add(1, Ordering::Relaxed);
+            self.instruction(&mut st, &i, done)?;
         }
         for i in &stage.instructions {
             self.instruction(&mut st, i, done)?;
@@ -345,7 +331,7 @@ impl Ctx<'_> {
                     None => match default {
                         Some(d) => Some(self.expand(st, i, d)?),
                         // An ARG declared again after FROM takes the global value.
-                        None => self.meta.get(name).cloned().flatten(),
+                        None => self.meta.get(name).cloned(),
                     },
                 };
                 st.args.insert(name.clone(), v.clone());
@@ -861,7 +847,8 @@ impl Ctx<'_> {
         d: &dockerfile::Heredoc,
     ) -> Result<String, BuildError> {
         if d.expand {
-            self.expand(st, i, &d.body)
+            dockerfile::expand_heredoc(&d.body, &|n| st.lookup(n), self.df.escape)
+                .map_err(|e| subst_err(self.req, i.line, e))
         } else {
             Ok(d.body.clone())
         }

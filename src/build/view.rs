@@ -247,7 +247,7 @@ mod tests {
         );
         // `..` stops at the image's root, never the host's.
         assert_eq!(
-            v.resolve(Path::new("/usr/bin/up/up/etc"), true).expect("r"),
+            v.resolve(Path::new("/usr/bin/up/etc"), true).expect("r"),
             PathBuf::from("etc")
         );
         assert_eq!(

@@ -3,6 +3,7 @@
 //! `types` is the contract the daemon is coded against; `units` parses the unit strings stack
 //! files use (sizes, durations, CPUs, signals).
 
+mod build;
 mod defaults;
 pub mod devices;
 mod error;
@@ -10,6 +11,7 @@ pub mod names;
 mod types;
 pub mod units;
 
+pub use build::BuildSpec;
 pub use devices::{Device, DeviceRule};
 pub use error::UnitError;
 pub use types::*;

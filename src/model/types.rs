@@ -91,6 +91,10 @@ pub struct Service {
     /// `security_opt: no-new-privileges[:true|false]`; absent means rstack's default (set).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub no_new_privileges: Option<bool>,
+    /// `build:`: how to build the image (named `image`, or `<project>-<service>` when the
+    /// service has no `image:`). `None`: the image is pulled or imported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build: Option<super::BuildSpec>,
 }
 
 /// The most files `max-file` may keep (the runtime's rotation has the same bound).
@@ -170,6 +174,7 @@ impl Default for Service {
             logging: None,
             seccomp: None,
             no_new_privileges: None,
+            build: None,
         }
     }
 }

@@ -3,7 +3,8 @@
 
 use super::hash::{canonical_json, hash_value};
 use crate::model::{
-    Dependency, Device, Healthcheck, Logging, Resources, Service, ServiceExtensions, Stack, Tmpfs,
+    BuildSpec, Dependency, Device, Healthcheck, Logging, Resources, Service, ServiceExtensions,
+    Stack, Tmpfs,
 };
 use crate::plan::config_hash;
 use serde::Serialize;
@@ -51,6 +52,7 @@ fn every_model_default_serializes_to_nothing() {
     empty::<Dependency>("Dependency");
     empty::<Device>("Device");
     empty::<Logging>("Logging");
+    empty::<BuildSpec>("BuildSpec");
 }
 
 #[test]
@@ -157,4 +159,20 @@ fn a_value_set_to_its_default_hashes_as_left_out() {
                         "interval": {"secs": 30, "nanos": 0}},
     });
     assert_eq!(hash_value(written, "i"), config_hash(&a, "i"));
+}
+
+#[test]
+fn the_build_spec_is_not_hashed() {
+    // The image id carries what a build made; the spec alone recreates nothing.
+    let plain = Service::new("web", "app");
+    let mut built = plain.clone();
+    built.build = Some(BuildSpec {
+        context: "/src".into(),
+        args: [("A".to_string(), "1".to_string())].into_iter().collect(),
+        ..BuildSpec::default()
+    });
+    assert_eq!(
+        config_hash(&plain, "sha256:1"),
+        config_hash(&built, "sha256:1")
+    );
 }

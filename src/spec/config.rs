@@ -384,7 +384,10 @@ fn service_json(loaded: &Loaded, svc: &Service, node: Option<&Node>) -> Value {
         );
     }
     if let Some(b) = node.and_then(|n| n.get("build")) {
-        m.insert("build".into(), build_json(b, &loaded.base_dir(b)));
+        m.insert(
+            "build".into(),
+            build_json(b, &loaded.base_dir(b), svc.build.as_ref()),
+        );
     }
     if let Some(Value::Array(list)) = node.and_then(|n| n.get("expose")).map(node_json) {
         let list: Vec<Value> = list
@@ -452,7 +455,7 @@ fn logging_json(n: &Node) -> Value {
 }
 
 /// `build: DIR` or its long form, with an absolute context and the default Dockerfile name.
-fn build_json(b: &Node, dir: &std::path::Path) -> Value {
+fn build_json(b: &Node, dir: &std::path::Path, spec: Option<&crate::model::BuildSpec>) -> Value {
     let mut o = match node_json(b) {
         Value::String(ctx) => {
             let mut o = Map::new();
@@ -474,6 +477,30 @@ fn build_json(b: &Node, dir: &std::path::Path) -> Value {
     }
     if !o.contains_key("dockerfile_inline") {
         o.entry("dockerfile").or_insert(json!("Dockerfile"));
+    }
+    // As Compose prints them: mappings of strings, value-less args resolved from the
+    // environment (or left out), local additional contexts absolute, flags as booleans.
+    if let Some(spec) = spec {
+        let strings = |m: &indexmap::IndexMap<String, String>| {
+            Value::Object(m.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
+        };
+        if o.contains_key("args") {
+            o.insert("args".into(), strings(&spec.args));
+        }
+        if o.contains_key("labels") {
+            o.insert("labels".into(), strings(&spec.labels));
+        }
+        if o.contains_key("additional_contexts") {
+            o.insert(
+                "additional_contexts".into(),
+                strings(&spec.additional_contexts),
+            );
+        }
+        for (key, v) in [("no_cache", spec.no_cache), ("pull", spec.pull)] {
+            if o.contains_key(key) {
+                o.insert(key.into(), json!(v));
+            }
+        }
     }
     Value::Object(o)
 }

@@ -3,6 +3,7 @@
 
 /// Service keys the converter reads.
 pub const SERVICE_IMPLEMENTED: &[&str] = &[
+    "build",
     "command",
     "cpus",
     "depends_on",
@@ -36,7 +37,6 @@ pub const SERVICE_UNSUPPORTED: &[&str] = &[
     "annotations",
     "attach",
     "blkio_config",
-    "build",
     "cap_add",
     "cap_drop",
     "cgroup",

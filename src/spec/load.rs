@@ -83,9 +83,8 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
     };
     let name_node = top_level(&mut cx, &root);
     let name = project_name(&mut cx, opts, name_node, &vars, &project_dir);
-    let build_images = opts
-        .build_image_names
-        .then_some(name.as_deref().unwrap_or_default());
+    // A service with `build:` and no `image:` builds `<project>-<service>`, as Compose names it.
+    let build_images = Some(name.as_deref().unwrap_or_default());
     let (services, added, disabled_dependencies) = services(
         &mut cx,
         &root,
@@ -331,6 +330,7 @@ fn services(
         };
         if let Some(mut s) = service::convert(cx, input) {
             super::security::read(cx, name, svc, fs, dirs, &mut s);
+            s.build = super::build::read(cx, name, svc, lookup, dirs);
             out.insert(name.clone(), s);
         }
         check_dependencies(cx, name, svc, &all, &disabled);

@@ -9,6 +9,7 @@
 //! serde-saphyr's typed deserialization is not used: spans must survive interpolation and the
 //! multi-file merge so that a type error found late still points at the text that produced it.
 
+mod build;
 mod config;
 mod depends;
 mod devices;
@@ -89,8 +90,8 @@ pub struct LoadOptions {
     /// (transitively) depends on; they are added to `Loaded::profiles`. A name that is not a
     /// service of the stack is an error (with a did-you-mean hint). Empty: no effect.
     pub target_services: Vec<String>,
-    /// A service with `build` but no `image` gets Compose's image name `<project>-<service>`
-    /// and a warning instead of an error (for `config`/`validate`; the image must exist to run).
+    /// No effect any more: a service with `build` but no `image` always gets Compose's image
+    /// name `<project>-<service>`, since rstack builds it. Kept so callers compile.
     pub build_image_names: bool,
     /// CPUs of the host that will run the stack: `cpus` (and deploy limits) above it are
     /// errors at their file:line:col, as Docker refuses them at start. `None`: not checked.

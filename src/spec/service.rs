@@ -21,7 +21,7 @@ pub struct ServiceInput<'a> {
     pub lookup: &'a dyn Fn(&str) -> Option<String>,
     /// Environment read from `env_file`, already in order; `environment` overrides it.
     pub env_file: Vec<(String, String)>,
-    /// Image name for a `build`-only service (`Some` only when `LoadOptions::build_image_names`).
+    /// Image name for a `build`-only service: `<project>-<service>`, as Compose names it.
     pub build_image: Option<String>,
 }
 
@@ -114,7 +114,7 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
             }
             // Consumed earlier in the pipeline (env_file, profiles, extends), or after the
             // conversion, where files can be read (security_opt).
-            "env_file" | "profiles" | "extends" | "security_opt" => {}
+            "env_file" | "profiles" | "extends" | "security_opt" | "build" => {}
             k if k.starts_with("x-") => {}
             k if keys::service_unsupported(k) => cx.unsupported(knode.span, &path),
             k => cx.unknown_key(knode.span, &base, k, &known),
@@ -124,20 +124,14 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
         && input.node.get("build").is_some()
         && let Some(img) = input.build_image
     {
-        // Compose names built images `<project>-<service>`; rstack cannot build yet, so the
-        // image must already be in the store under that name.
-        cx.warn(
-            input.key.span,
-            format!("{base}: no image given and building is not supported yet; using image \"{img}\", which must already exist (rstack image import)"),
-        );
+        // Compose names built images `<project>-<service>`.
         svc.image = img;
     } else if !image_seen {
-        let hint = if input.node.get("build").is_some() {
-            "building images is not supported yet: build it elsewhere and `rstack image import` it, then set image:"
-        } else {
-            "add image: NAME[:TAG]"
-        };
-        cx.error_hint(input.key.span, format!("{base}: image is required"), hint);
+        cx.error_hint(
+            input.key.span,
+            format!("{base}: image is required"),
+            "add image: NAME[:TAG], or build: DIR to build it",
+        );
     }
     // deploy.resources.limits wins over the legacy keys (Compose rejects differing values;
     // rstack takes the deploy value).

