@@ -428,3 +428,41 @@ fn a_built_image_pushes_and_pulls_back_with_the_same_digest_and_runs() {
     let out = run_in(&mut env, &image, &["cat", "/app/mode", "/app/greeting"]);
     assert_eq!(out, "mode=production\nhello from RUN\n");
 }
+
+#[test]
+fn rstack_build_builds_a_services_image_with_its_args_and_additional_contexts() {
+    let Some((mut env, _)) = setup("bldsvc") else {
+        return;
+    };
+    let p = env.project("bldsvc");
+    context(
+        &env,
+        "stack",
+        &[
+            (
+                "web/Dockerfile",
+                "FROM busybox:test\nARG GREETING=unset\nRUN echo \"$GREETING\" > /greeting\nCOPY --from=extra extra.txt /extra.txt\n",
+            ),
+            ("extra/extra.txt", "from the extra context\n"),
+            (
+                "compose.yaml",
+                &format!(
+                    "name: {p}\nservices:\n  web:\n    build:\n      context: ./web\n      args: [GREETING=hey]\n      additional_contexts:\n        extra: ./extra\n    command: [\"cat\", \"/greeting\", \"/extra.txt\"]\n  plain:\n    image: busybox:test\n"
+                ),
+            ),
+        ],
+    );
+    let file = env.dir.join("stack/compose.yaml");
+    let f = file.to_str().expect("utf8");
+    let out = env.run(&["-f", f, "build", "plain"]);
+    assert!(!out.status.success(), "plain has no build: section");
+    let out = env.run(&["-f", f, "build"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(image_id(&env, &format!("{p}-web:latest")).is_some());
+    let out = env.ok(&["-f", f, "run", "--rm", "-T", "web"]);
+    assert_eq!(out, "hey\nfrom the extra context\n");
+}

@@ -1,5 +1,5 @@
-//! `POST /v1/images/build?options=JSON`: the body is the build context as a tar (the client
-//! applied .dockerignore); the answer streams one JSON `BuildLine` per step or output line,
+//! `POST /v1/images/build?options=JSON`: the body is a tar of the build context under `ctx/`
+//! (the client applied .dockerignore) and of each additional context under `named/N/`; the answer streams one JSON `BuildLine` per step or output line,
 //! the built image or the error last.
 //!
 //! The build runs on a blocking thread (it copies files and waits for RUN containers); its
@@ -44,6 +44,10 @@ pub struct BuildOptions {
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
     pub network: Option<String>,
+    /// Named contexts (`additional_contexts`): `named/N` (a directory in the uploaded tar),
+    /// `image:REF` (an image), or `unsupported:VALUE`.
+    #[serde(default)]
+    pub contexts: BTreeMap<String, String>,
     /// The client's registry credentials, for pulling base images (this request only).
     #[serde(default)]
     pub auths: BTreeMap<String, String>,

@@ -46,6 +46,9 @@ pub struct BuildRequest {
     pub network: Option<String>,
     /// Named contexts (`additional_contexts`): `COPY --from=NAME` reads them.
     pub contexts: BTreeMap<String, PathBuf>,
+    /// Named contexts that are images (`docker-image://REF`): `FROM NAME` and
+    /// `COPY --from=NAME` use the image.
+    pub context_images: BTreeMap<String, String>,
 }
 
 /// What a build reports as it goes.
@@ -270,7 +273,10 @@ impl Ctx<'_> {
             None if base.eq_ignore_ascii_case("scratch") => {
                 StageState::scratch(crate::image::host_arch())
             }
-            None => self.base_image(stage, &base)?,
+            None => match self.req.context_images.get(&base) {
+                Some(r) => self.base_image(stage, r)?,
+                None => self.base_image(stage, &base)?,
+            },
         };
         // ONBUILD triggers of the base run first, and are not inherited.
         let triggers: Vec<String> = st.strings("OnBuild").unwrap_or_default();
@@ -766,6 +772,7 @@ impl Ctx<'_> {
                     }
                     (None, Some(dir)) => (Origin::Context(dir.clone()), format!("context {f}")),
                     (None, None) => {
+                        let f = self.req.context_images.get(f).unwrap_or(f);
                         let img = self.store.stored_image(f).map_err(|e| {
                             self.step_err(i, format!("--from={f}: no such stage, and {e}"))
                         })?;

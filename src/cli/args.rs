@@ -68,6 +68,8 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Build the images of the stack's services that have `build:` (all, or those named)
+    Build(BuildServicesArgs),
     /// Pull the images of the stack's services (all, or those named)
     Pull(ServicesArgs),
     /// Push the images of the stack's services (all, or those named)
@@ -203,6 +205,20 @@ pub struct ConfigArgs {
 
 #[derive(Debug, Args)]
 pub struct ServicesArgs {
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildServicesArgs {
+    /// Run every step, using no cached result
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Pull base images even when they are present
+    #[arg(long)]
+    pub pull: bool,
+    /// Print only the image ids
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     pub services: Vec<String>,
 }
 

@@ -31,6 +31,8 @@ pub struct BuildSpec {
     pub pull: bool,
     pub labels: BTreeMap<String, String>,
     pub network: Option<String>,
+    /// Named contexts (`additional_contexts`): a directory, or `docker-image://REF`.
+    pub additional: BTreeMap<String, String>,
     /// Print only the image id at the end (`-q`).
     pub quiet: bool,
 }
@@ -70,12 +72,25 @@ pub fn build(client: &Client, spec: &BuildSpec) -> Result<String> {
         .map(|t| Ignore::parse(&t))
         .unwrap_or_default();
     let mut spool = Spool::new();
+    // The main context under ctx/, each additional one under named/N/.
     {
         let mut b = tar::Builder::new(&mut spool);
         b.mode(tar::HeaderMode::Complete);
         b.follow_symlinks(false);
-        add_dir(&mut b, &spec.context, Path::new(""), &ign)
+        add_dir(&mut b, &spec.context, Path::new(""), Path::new("ctx"), &ign)
             .with_context(|| format!("reading the build context {}", spec.context.display()))?;
+        for (i, (name, value)) in spec.additional.iter().enumerate() {
+            if value.contains("://") {
+                continue;
+            }
+            let dir = Path::new(value);
+            if !dir.is_dir() {
+                bail!("additional context {name}: {value} is not a directory");
+            }
+            let prefix = PathBuf::from(format!("named/{i}"));
+            add_dir(&mut b, dir, Path::new(""), &prefix, &Ignore::default())
+                .with_context(|| format!("reading the additional context {name} ({value})"))?;
+        }
         b.finish().context("writing the build context")?;
     }
     let options = BuildOptions {
@@ -88,6 +103,19 @@ pub fn build(client: &Client, spec: &BuildSpec) -> Result<String> {
         pull: spec.pull,
         labels: spec.labels.clone(),
         network: spec.network.clone(),
+        contexts: spec
+            .additional
+            .iter()
+            .enumerate()
+            .map(|(i, (name, value))| {
+                let v = match value.strip_prefix("docker-image://") {
+                    Some(r) => format!("image:{r}"),
+                    None if value.contains("://") => format!("unsupported:{value}"),
+                    None => format!("named/{i}"),
+                };
+                (name.clone(), v)
+            })
+            .collect(),
         auths: super::registry::auths(),
     };
     let path = format!(
@@ -145,6 +173,81 @@ pub fn build(client: &Client, spec: &BuildSpec) -> Result<String> {
     }
 }
 
+/// Options of `rstack build` and `up --build` for every service built.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceOptions {
+    pub no_cache: bool,
+    pub pull: bool,
+    pub quiet: bool,
+}
+
+/// What building service `svc` means: its `build:` with the service's image as the first
+/// tag. `None` for a service without `build:`.
+pub fn service_spec(svc: &crate::model::Service, o: &ServiceOptions) -> Option<BuildSpec> {
+    let b = svc.build.as_ref()?;
+    let mut tags = vec![svc.image.clone()];
+    tags.extend(b.tags.iter().filter(|t| **t != svc.image).cloned());
+    Some(BuildSpec {
+        context: PathBuf::from(&b.context),
+        file: (b.dockerfile_inline.is_none() && !b.dockerfile.is_empty())
+            .then(|| PathBuf::from(&b.dockerfile)),
+        inline: b.dockerfile_inline.clone(),
+        tags,
+        args: b.args.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        target: b.target.clone(),
+        no_cache: b.no_cache || o.no_cache,
+        pull: b.pull || o.pull,
+        labels: b
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        network: b.network.clone().filter(|n| n != "default"),
+        additional: b.additional_contexts.clone().into_iter().collect(),
+        quiet: o.quiet,
+    })
+}
+
+/// Builds the services named (all when none is) that have `build:`, one after the other;
+/// services that share an image are built once. A named service without `build:` is an
+/// error, as in Compose.
+pub fn build_services(
+    client: &Client,
+    stack: &crate::model::Stack,
+    names: &[String],
+    o: &ServiceOptions,
+) -> Result<()> {
+    for n in names {
+        let Some(svc) = stack.services.get(n) else {
+            bail!("no such service: {n}");
+        };
+        if svc.build.is_none() {
+            bail!(
+                "service {n} has no build: section; it uses the image {}",
+                svc.image
+            );
+        }
+    }
+    let mut done: Vec<String> = Vec::new();
+    for (name, svc) in &stack.services {
+        if !names.is_empty() && !names.contains(name) {
+            continue;
+        }
+        let Some(spec) = service_spec(svc, o) else {
+            continue;
+        };
+        if done.contains(&svc.image) {
+            continue;
+        }
+        if !o.quiet {
+            eprintln!("Building {name} ({})", svc.image);
+        }
+        build(client, &spec).with_context(|| format!("building service {name}"))?;
+        done.push(svc.image.clone());
+    }
+    Ok(())
+}
+
 /// `rstack image build`.
 pub fn image_build(client: &Client, a: &super::args::ImageBuildArgs) -> Result<i32> {
     let spec = BuildSpec {
@@ -158,6 +261,7 @@ pub fn image_build(client: &Client, a: &super::args::ImageBuildArgs) -> Result<i
         pull: a.pull,
         labels: key_values(&a.labels, false)?,
         network: a.network.clone(),
+        additional: BTreeMap::new(),
         quiet: a.quiet,
     };
     build(client, &spec)?;
@@ -184,11 +288,13 @@ fn key_values(list: &[String], from_env: bool) -> Result<BTreeMap<String, String
     Ok(out)
 }
 
-/// Adds the contents of `dir` (context-relative `rel`) that `.dockerignore` keeps.
+/// Adds the contents of `dir` (context-relative `rel`) that `.dockerignore` keeps, under
+/// `prefix` in the tar.
 fn add_dir<W: Write>(
     b: &mut tar::Builder<W>,
     dir: &Path,
     rel: &Path,
+    prefix: &Path,
     ign: &Ignore,
 ) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<std::io::Result<_>>()?;
@@ -203,11 +309,11 @@ fn add_dir<W: Write>(
                 continue;
             }
             if !excluded {
-                b.append_path_with_name(e.path(), &r)?;
+                b.append_path_with_name(e.path(), prefix.join(&r))?;
             }
-            add_dir(b, &e.path(), &r, ign)?;
+            add_dir(b, &e.path(), &r, prefix, ign)?;
         } else if !excluded && (md.is_file() || md.file_type().is_symlink()) {
-            b.append_path_with_name(e.path(), &r)?;
+            b.append_path_with_name(e.path(), prefix.join(&r))?;
         }
     }
     Ok(())

@@ -62,6 +62,19 @@ pub fn run(cli: &Cli) -> Result<i32> {
             autostart(&c, || super::build::image_build(&c, a))
         }
         Command::Image(c) => image(&client()?, c),
+        Command::Build(a) => {
+            let c = client()?;
+            let stack = project::load_for(cli, &a.services)?;
+            let opts = super::build::ServiceOptions {
+                no_cache: a.no_cache,
+                pull: a.pull,
+                quiet: a.quiet,
+            };
+            autostart(&c, || {
+                super::build::build_services(&c, &stack, &a.services, &opts)?;
+                Ok(0)
+            })
+        }
         Command::Pull(a) => {
             let c = client()?;
             super::registry::services(cli, &c, &a.services, false)

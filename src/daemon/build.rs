@@ -146,6 +146,27 @@ impl BuildAdmin for Builder {
         std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
         crate::image::extract_archive(context, &dir)
             .map_err(|e| format!("unpacking the build context: {e}"))?;
+        let main = dir.join("ctx");
+        std::fs::create_dir_all(&main).map_err(|e| format!("creating {}: {e}", main.display()))?;
+        let mut contexts = BTreeMap::new();
+        let mut context_images = BTreeMap::new();
+        for (name, v) in &o.contexts {
+            if let Some(r) = v.strip_prefix("image:") {
+                context_images.insert(name.clone(), r.to_string());
+            } else if let Some(rel) = v.strip_prefix("named/")
+                && rel.chars().all(|c| c.is_ascii_digit())
+            {
+                let d = dir.join("named").join(rel);
+                std::fs::create_dir_all(&d)
+                    .map_err(|e| format!("creating {}: {e}", d.display()))?;
+                contexts.insert(name.clone(), d);
+            } else {
+                return Err(format!(
+                    "additional context {name}: {} is not supported; give a directory or docker-image://REF",
+                    v.strip_prefix("unsupported:").unwrap_or(v)
+                ));
+            }
+        }
         let req = BuildRequest {
             dockerfile: o.dockerfile,
             file_name: o.file_name,
@@ -156,7 +177,8 @@ impl BuildAdmin for Builder {
             pull: o.pull,
             labels: o.labels,
             network: o.network,
-            contexts: BTreeMap::new(),
+            contexts,
+            context_images,
         };
         let runner = Runner {
             b: self,
@@ -184,7 +206,7 @@ impl BuildAdmin for Builder {
                 },
             })
         };
-        build::build(&self.store, &runner, &dir, &req, &events)
+        build::build(&self.store, &runner, &main, &req, &events)
             .map(view)
             .map_err(|e| e.to_string())
     }
