@@ -7,9 +7,11 @@ mod defaults;
 pub mod devices;
 mod error;
 pub mod names;
+mod pull;
 mod types;
 pub mod units;
 
 pub use devices::{Device, DeviceRule};
 pub use error::UnitError;
+pub use pull::{Platform, PullPolicy, host_arch};
 pub use types::*;

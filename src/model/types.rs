@@ -91,6 +91,12 @@ pub struct Service {
     /// `security_opt: no-new-privileges[:true|false]`; absent means rstack's default (set).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub no_new_privileges: Option<bool>,
+    /// `pull_policy`: when `up` pulls the image (default `missing`).
+    #[serde(skip_serializing_if = "is_default")]
+    pub pull_policy: super::PullPolicy,
+    /// `platform`: which platform of a multi-platform image to pull and run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<super::Platform>,
 }
 
 /// The most files `max-file` may keep (the runtime's rotation has the same bound).
@@ -170,6 +176,8 @@ impl Default for Service {
             logging: None,
             seccomp: None,
             no_new_privileges: None,
+            pull_policy: super::PullPolicy::Missing,
+            platform: None,
         }
     }
 }
