@@ -511,3 +511,203 @@ fn a_basic_auth_registry_refuses_anonymous_pushes_and_accepts_after_login() {
     let err = fails(&env, &["image", "pull", &image]);
     assert!(err.contains("requires credentials"), "{err}");
 }
+
+/// A loopback port that is listening but never answers: whether anyone connected to it is
+/// known afterwards, without the connection doing anything.
+struct Watched(TcpListener);
+
+impl Watched {
+    fn new() -> Watched {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.set_nonblocking(true).expect("nonblocking");
+        Watched(l)
+    }
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.0.local_addr().expect("addr").port())
+    }
+    fn connected(&self) -> bool {
+        self.0.accept().is_ok()
+    }
+}
+
+fn sleeper(image: &str, name: &str, extra: &str) -> String {
+    format!("  {name}:\n    image: {image}\n    command: [\"sleep\", \"300\"]\n{extra}")
+}
+
+#[test]
+fn up_with_its_images_present_asks_no_registry_and_never_refuses_a_missing_one() {
+    let Some(mut env) = setup("ppnone") else {
+        return;
+    };
+    let reg = Watched::new();
+    let image = format!("{}/pp/busybox:1", reg.host());
+    import(&env, &image);
+    let p = env.project("ppnone");
+    let services = [
+        sleeper(&image, "a", ""),
+        sleeper(&image, "b", "    pull_policy: never\n"),
+        sleeper(
+            &image,
+            "c",
+            "    pull_policy: weekly\n    platform: linux/amd64\n",
+        ),
+    ];
+    // weekly: an imported image has no pull time, so only a/b are in this stack.
+    env.write(
+        "compose.yaml",
+        &format!("name: {p}\nservices:\n{}{}", services[0], services[1]),
+    );
+    ok(&env, &["up", "-d"]);
+    assert!(!reg.connected(), "up connected to the registry");
+    assert_eq!(env.ps_json(&p).len(), 2);
+    ok(&env, &["down"]);
+
+    // A missing image with pull_policy never: an error naming service and image, nothing
+    // started, no connection.
+    let absent = format!("{}/pp/absent:1", reg.host());
+    env.write(
+        "compose.yaml",
+        &format!(
+            "name: {p}\nservices:\n{}{}",
+            services[0],
+            sleeper(&absent, "n", "    pull_policy: never\n")
+        ),
+    );
+    let err = fails(&env, &["up", "-d"]);
+    assert!(
+        err.contains("service n") && err.contains(&absent) && err.contains("never"),
+        "{err}"
+    );
+    assert!(env.ps_json(&p).is_empty(), "a refused up started something");
+    assert!(!reg.connected(), "up connected to the registry");
+
+    // --pull never: the same for the default policy; --pull always: a pull, which fails on
+    // the silent registry... so use a closed port for a bounded, named failure.
+    env.write(
+        "compose.yaml",
+        &format!("name: {p}\nservices:\n{}", sleeper(&absent, "m", "")),
+    );
+    let err = fails(&env, &["up", "-d", "--pull", "never"]);
+    assert!(
+        err.contains("--pull never") && err.contains(&absent),
+        "{err}"
+    );
+    let dead = format!("127.0.0.1:{}/pp/busybox:1", free_port());
+    import(&env, &dead);
+    env.write(
+        "compose.yaml",
+        &format!("name: {p}\nservices:\n{}", sleeper(&dead, "d", "")),
+    );
+    ok(&env, &["up", "-d"]);
+    ok(&env, &["down"]);
+    let err = fails(&env, &["up", "-d", "--pull", "always"]);
+    assert!(
+        err.contains("unreachable") && err.contains(dead.split('/').next().unwrap_or("")),
+        "{err}"
+    );
+    assert!(
+        env.ps_json(&p).is_empty(),
+        "a failed pull started something"
+    );
+    // weekly on an imported image (no pull time): it is pulled, so this fails the same way.
+    env.write(
+        "compose.yaml",
+        &format!(
+            "name: {p}\nservices:\n{}",
+            sleeper(&dead, "w", "    pull_policy: weekly\n")
+        ),
+    );
+    let err = fails(&env, &["up", "-d"]);
+    assert!(err.contains("unreachable"), "{err}");
+}
+
+#[test]
+fn up_pulls_each_missing_image_once_and_then_only_what_its_policy_asks() {
+    let Some(mut env) = setup("ppull") else {
+        return;
+    };
+    let reg = Registry::start(&env.dir, None);
+    let one = format!("{}/pp/one:1", reg.host());
+    let two = format!("{}/pp/two:1", reg.host());
+    for i in [&one, &two] {
+        import(&env, i);
+        ok(&env, &["image", "push", i]);
+        ok(&env, &["image", "rm", i]);
+    }
+    let p = env.project("ppull");
+    env.write(
+        "compose.yaml",
+        &format!(
+            "name: {p}\nservices:\n{}{}{}",
+            sleeper(&one, "a", ""),
+            sleeper(&one, "b", ""),
+            sleeper(&two, "c", "    pull_policy: daily\n"),
+        ),
+    );
+    let (_, log) = ok(&env, &["up", "-d"]);
+    assert_eq!(log.matches(&format!("{one}: pulling")).count(), 1, "{log}");
+    assert_eq!(log.matches(&format!("{two}: pulling")).count(), 1, "{log}");
+    assert!(references(&env).contains(&one) && references(&env).contains(&two));
+    assert_eq!(env.ps_json(&p).len(), 3);
+
+    // Pulled just now: daily and missing pull nothing, even with the registry gone.
+    let host = reg.host();
+    drop(reg);
+    let (_, log) = ok(&env, &["up", "-d"]);
+    assert!(!log.contains("pulling"), "{log}");
+    // always pulls, and fails naming the registry; what runs is left as it was.
+    let err = fails(&env, &["up", "-d", "--pull", "always"]);
+    assert!(err.contains(&host), "{err}");
+    assert_eq!(env.ps_json(&p).len(), 3);
+}
+
+#[test]
+fn a_platform_picks_from_an_index_and_a_stored_image_of_another_is_refused() {
+    let Some(mut env) = setup("ppplat") else {
+        return;
+    };
+    let reg = Registry::start(&env.dir, None);
+    let layout = oci_layout(&env.dir);
+    let image = format!("{}/pp/multi:1", reg.host());
+    let out = Command::new("skopeo")
+        .args([
+            "copy",
+            "--all",
+            "--dest-tls-verify=false",
+            &format!("oci:{}:multi", layout.display()),
+            &format!("docker://{image}"),
+        ])
+        .output()
+        .expect("skopeo");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let p = env.project("ppplat");
+    env.write(
+        "compose.yaml",
+        &format!(
+            "name: {p}\nservices:\n{}",
+            sleeper(&image, "a", "    platform: linux/arm64/v8\n")
+        ),
+    );
+    // The arm64 manifest is pulled (it would not run here: only pull).
+    ok(&env, &["pull"]);
+    let (out, _) = ok(&env, &["image", "ls", "--format", "json"]);
+    assert!(out.contains(&image), "{out}");
+    // Stored is arm64; a service wanting amd64 is refused, naming both.
+    env.write(
+        "compose.yaml",
+        &format!(
+            "name: {p}\nservices:\n{}",
+            sleeper(&image, "a", "    platform: linux/amd64\n")
+        ),
+    );
+    let err = fails(&env, &["up", "-d"]);
+    assert!(
+        err.contains("linux/amd64") && err.contains("linux/arm64"),
+        "{err}"
+    );
+    assert!(env.ps_json(&p).is_empty());
+}

@@ -1,5 +1,6 @@
 //! Registry endpoints: `POST /v1/images/pull`, `/v1/images/push` (answers stream one JSON
-//! `TransferLine` per step, the result or the error last) and `/v1/registry/login`.
+//! `TransferLine` per step, the result or the error last), `/v1/images/status` (what the
+//! store holds of a list of references, for `up`'s pull policies) and `/v1/registry/login`.
 //!
 //! The work runs on a blocking thread (downloads, hashing, extraction); its progress lines go
 //! through a bounded channel, so a slow client holds it back rather than filling memory.
@@ -25,10 +26,12 @@ use crate::reconcile::runtime::Runtime;
 /// Registry operations as the API needs them (the daemon implements them with its image
 /// store and `[registry]` settings).
 pub trait RegistryAdmin: Send + Sync + 'static {
-    /// Pulls `reference`; `progress` gets one line per step.
+    /// Pulls `reference` (for `platform`, default the host's); `progress` gets one line per
+    /// step.
     fn pull(
         &self,
         reference: &str,
+        platform: Option<&str>,
         auths: &BTreeMap<String, String>,
         progress: &(dyn Fn(&str) + Sync),
     ) -> Result<ImageView, String>;
@@ -39,6 +42,9 @@ pub trait RegistryAdmin: Send + Sync + 'static {
         auths: &BTreeMap<String, String>,
         progress: &(dyn Fn(&str) + Sync),
     ) -> Result<String, String>;
+    /// What the store holds of each reference (one answer per reference, in order): what
+    /// `up` needs to apply pull policies without asking any registry.
+    fn status(&self, references: &[String]) -> Result<Vec<ImageStatusView>, String>;
     /// Checks credentials against a registry.
     fn login(&self, registry: &str, username: &str, password: &str) -> Result<(), String>;
 }
@@ -51,6 +57,30 @@ pub struct TransferRequest {
     /// ~/.docker/config.json; used for this request only, never stored.
     #[serde(default)]
     pub auths: BTreeMap<String, String>,
+    /// `os/arch[/variant]` to pull of a multi-platform image; absent: the host's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+}
+
+/// Body of `POST /v1/images/status`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ImageStatusRequest {
+    pub references: Vec<String>,
+}
+
+/// One stored image as `up` sees it before deciding what to pull.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageStatusView {
+    pub reference: String,
+    pub present: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Unix seconds of its last pull (absent: never pulled, e.g. imported).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pulled_at: Option<u64>,
+    /// `os/arch[/variant]` of its config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
 }
 
 /// One line of a pull's or push's answer.
@@ -109,8 +139,13 @@ pub(crate) async fn pull<R: Runtime, I: ImageSource>(
     Json(req): Json<TransferRequest>,
 ) -> Response {
     let reg = st.registry.clone();
-    streamed(
-        move |progress| match reg.pull(&req.reference, &req.auths, progress) {
+    streamed(move |progress| {
+        match reg.pull(
+            &req.reference,
+            req.platform.as_deref(),
+            &req.auths,
+            progress,
+        ) {
             Ok(v) => TransferLine {
                 image: Some(v),
                 ..TransferLine::default()
@@ -119,8 +154,8 @@ pub(crate) async fn pull<R: Runtime, I: ImageSource>(
                 error: Some(e),
                 ..TransferLine::default()
             },
-        },
-    )
+        }
+    })
 }
 
 pub(crate) async fn push<R: Runtime, I: ImageSource>(
@@ -140,6 +175,24 @@ pub(crate) async fn push<R: Runtime, I: ImageSource>(
             },
         },
     )
+}
+
+pub(crate) async fn status<R: Runtime, I: ImageSource>(
+    st: St<R, I>,
+    Json(req): Json<ImageStatusRequest>,
+) -> Response {
+    let reg = st.registry.clone();
+    let res = tokio::task::spawn_blocking(move || reg.status(&req.references)).await;
+    let message = match res {
+        Ok(Ok(v)) => return Json(v).into_response(),
+        Ok(Err(e)) => e,
+        Err(e) => e.to_string(),
+    };
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(ErrorBody { message }),
+    )
+        .into_response()
 }
 
 pub(crate) async fn login<R: Runtime, I: ImageSource>(

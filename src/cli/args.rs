@@ -99,7 +99,19 @@ pub struct UpArgs {
     /// Remove containers of services no longer in the stack file
     #[arg(long)]
     pub remove_orphans: bool,
+    /// Pull images before starting: policy (each service's pull_policy), always, missing, never
+    #[arg(long, value_enum, default_value = "policy")]
+    pub pull: PullFlag,
     pub services: Vec<String>,
+}
+
+/// `up --pull`: each service's `pull_policy`, or one rule for all.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum PullFlag {
+    Policy,
+    Always,
+    Missing,
+    Never,
 }
 
 #[derive(Debug, Args)]

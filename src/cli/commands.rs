@@ -115,6 +115,8 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
     } else {
         a.services.clone()
     };
+    // Images first: nothing starts unless every image the services need is here.
+    super::pull_policy::prepare(client, &stack, &a.services, a.pull)?;
     let req = UpRequest {
         stack,
         services: a.services.clone(),

@@ -9,6 +9,7 @@ mod commands;
 mod connect;
 mod output;
 mod project;
+mod pull_policy;
 mod registry;
 mod roles;
 mod terminal;

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::api::registry::RegistryAdmin;
+use crate::api::registry::{ImageStatusView, RegistryAdmin};
 use crate::api::types::ImageView;
 use crate::image::ImageStore;
 use crate::image::registry::{self, Credentials, Settings};
@@ -18,11 +18,30 @@ impl RegistryAdmin for Registries {
     fn pull(
         &self,
         reference: &str,
+        platform: Option<&str>,
         auths: &BTreeMap<String, String>,
         progress: &(dyn Fn(&str) + Sync),
     ) -> Result<ImageView, String> {
-        let i = registry::pull(&self.store, &self.settings, reference, auths, progress)
-            .map_err(|e| e.to_string())?;
+        let platform = match platform {
+            Some(p) => {
+                let p = crate::model::Platform::parse(p, crate::model::host_arch())?;
+                Some(registry::Platform {
+                    os: p.os,
+                    architecture: p.architecture,
+                    variant: p.variant,
+                })
+            }
+            None => None,
+        };
+        let i = registry::pull(
+            &self.store,
+            &self.settings,
+            reference,
+            platform.as_ref(),
+            auths,
+            progress,
+        )
+        .map_err(|e| e.to_string())?;
         Ok(ImageView {
             reference: i.reference,
             id: i.id,
@@ -40,6 +59,28 @@ impl RegistryAdmin for Registries {
     ) -> Result<String, String> {
         registry::push(&self.store, &self.settings, reference, auths, progress)
             .map_err(|e| e.to_string())
+    }
+
+    fn status(&self, references: &[String]) -> Result<Vec<ImageStatusView>, String> {
+        references
+            .iter()
+            .map(|r| {
+                let st = self.store.pull_status(r).map_err(|e| format!("{r}: {e}"))?;
+                Ok(match st {
+                    Some(s) => ImageStatusView {
+                        reference: r.clone(),
+                        present: true,
+                        id: Some(s.id),
+                        pulled_at: s.pulled_at,
+                        platform: Some(s.platform),
+                    },
+                    None => ImageStatusView {
+                        reference: r.clone(),
+                        ..ImageStatusView::default()
+                    },
+                })
+            })
+            .collect()
     }
 
     fn login(&self, registry: &str, username: &str, password: &str) -> Result<(), String> {

@@ -15,7 +15,7 @@ mod zstd;
 
 pub use error::ImageError;
 pub use reference::{Reference, normalize_reference};
-pub use store::{ImageConfig, ImageInfo, ImageStore, ResolvedImage};
+pub use store::{ImageConfig, ImageInfo, ImageStore, PullStatus, ResolvedImage};
 
 #[cfg(test)]
 mod tests;

@@ -29,6 +29,11 @@ use super::oci::{
 };
 use super::reference::{Reference, is_sha256_hex};
 
+// A child of the store (for its index helpers), kept in its own file.
+#[path = "pulled.rs"]
+mod pulled;
+pub use pulled::PullStatus;
+
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const GC_LOCK: &str = "gc.lock";
 const INDEX_LOCK: &str = "index.lock";
@@ -790,6 +795,7 @@ fn generated_config(diff_ids: &[String]) -> Result<Vec<u8>, ImageError> {
         created: None,
         architecture: host_arch().to_string(),
         os: "linux".to_string(),
+        variant: None,
         config: Some(RunConfig {
             env: Some(vec![DEFAULT_PATH.to_string()]),
             ..RunConfig::default()

@@ -14,7 +14,7 @@ use super::error::RegistryError;
 use super::http::Body;
 use super::manifest::{self, Kind};
 use super::session::Session;
-use super::{Settings, session};
+use super::{Platform, Settings, session};
 use crate::image::ImageInfo;
 use crate::image::ImageStore;
 use crate::image::archive::{ConfigSource, Prepared, PreparedLayer};
@@ -31,23 +31,34 @@ const MAX_DOCUMENT: u64 = 8 << 20;
 /// Index -> manifest is one level; a deeper chain is malformed.
 const MAX_DEPTH: usize = 3;
 
-/// Pulls `reference` into `store`, tagging it with its normalized name. `progress` gets one
-/// line per step (per layer: downloaded, or already present).
+/// Pulls `reference` into `store` for `platform` (default: the host's), tagging it with its
+/// normalized name and recording the time of the pull. `progress` gets one line per step
+/// (per layer: downloaded, or already present).
 pub fn pull(
     store: &ImageStore,
     settings: &Settings,
     reference: &str,
+    platform: Option<&Platform>,
     auths: &BTreeMap<String, String>,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<ImageInfo, RegistryError> {
+    let host = Platform::host();
+    let platform = platform.unwrap_or(&host);
     let parsed = Reference::parse(reference)?;
     let shown = parsed.familiar();
     let endpoints = settings.endpoints(&parsed.domain)?;
     let mut last_err = None;
     for (i, ep) in endpoints.iter().enumerate() {
         let s = session(ep, auths, &parsed.path, "pull");
-        match fetch_image_manifest(&s, &parsed, &shown) {
-            Ok(found) => return pull_from(store, &s, &parsed, &shown, found, progress),
+        match fetch_image_manifest(&s, &parsed, &shown, platform) {
+            Ok(found) => {
+                let info = pull_from(store, &s, &parsed, &shown, found, platform, progress)?;
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                store.mark_pulled(&info.reference, now)?;
+                return Ok(info);
+            }
             Err(e) if i + 1 < endpoints.len() => {
                 progress(&format!("{}: {e}; trying the next source", ep.name));
                 last_err = Some(e);
@@ -69,7 +80,12 @@ struct Found {
     manifest: Manifest,
 }
 
-fn fetch_image_manifest(s: &Session, r: &Reference, shown: &str) -> Result<Found, RegistryError> {
+fn fetch_image_manifest(
+    s: &Session,
+    r: &Reference,
+    shown: &str,
+    platform: &Platform,
+) -> Result<Found, RegistryError> {
     let mut want = r
         .digest
         .clone()
@@ -118,7 +134,7 @@ fn fetch_image_manifest(s: &Session, r: &Reference, shown: &str) -> Result<Found
             Kind::Index => {
                 let index: Index = serde_json::from_slice(&bytes)
                     .map_err(|e| unsupported(format!("bad index: {e}")))?;
-                let d = manifest::select_platform(&index).map_err(unsupported)?;
+                let d = manifest::select_platform(&index, platform).map_err(unsupported)?;
                 want = d.digest.clone();
                 expected = Some(d.digest.clone());
             }
@@ -146,6 +162,7 @@ fn pull_from(
     r: &Reference,
     shown: &str,
     found: Found,
+    platform: &Platform,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<ImageInfo, RegistryError> {
     let m = &found.manifest;
@@ -166,6 +183,18 @@ fn pull_from(
     let config_hex = sha256_hex(&config_bytes);
     let config: ConfigFile = serde_json::from_slice(&config_bytes)
         .map_err(|e| unsupported(format!("bad image config: {e}")))?;
+    // A single-platform image (no index to choose from) must be the one asked for.
+    if !config.architecture.is_empty()
+        && !platform.matches(&config.os, &config.architecture, config.variant.as_deref())
+    {
+        let mut have = format!("{}/{}", config.os, config.architecture);
+        if let Some(v) = &config.variant {
+            have = format!("{have}/{v}");
+        }
+        return Err(unsupported(format!(
+            "it is for {have}, not the {platform} asked for"
+        )));
+    }
     if config.rootfs.diff_ids.len() != m.layers.len() {
         return Err(unsupported(format!(
             "its config lists {} diff_ids for {} layers",
