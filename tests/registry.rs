@@ -221,7 +221,7 @@ fn a_pushed_image_pulls_back_with_the_same_digest_and_runs() {
     // Pulling what is present downloads and unpacks nothing.
     let (_, again) = ok(&env, &["image", "pull", &image]);
     assert!(
-        again.contains("already present") && !again.contains("downloaded"),
+        again.contains(": exists") && !again.contains("downloaded"),
         "{again}"
     );
 
@@ -710,4 +710,67 @@ fn a_platform_picks_from_an_index_and_a_stored_image_of_another_is_refused() {
         "{err}"
     );
     assert!(env.ps_json(&p).is_empty());
+}
+
+#[test]
+fn pull_progress_is_a_line_per_layer_off_a_terminal_and_redrawn_rows_on_one() {
+    let Some(env) = setup("ppprog") else {
+        return;
+    };
+    let reg = Registry::start(&env.dir, None);
+    let image = format!("{}/pp/prog:1", reg.host());
+    import(&env, &image);
+    ok(&env, &["image", "push", &image]);
+    ok(&env, &["image", "rm", &image]);
+    // No terminal: one line per layer as it completes, with its short digest and size.
+    let (_, log) = ok(&env, &["image", "pull", &image]);
+    let downloaded: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(": downloaded "))
+        .collect();
+    assert_eq!(downloaded.len(), 1, "{log}");
+    let layer = downloaded[0].split(':').next().unwrap_or("");
+    assert_eq!(layer.len(), 12, "{log}");
+    assert!(log.contains(&format!("{layer}: extracted ")), "{log}");
+    assert!(!log.contains("downloading"), "{log}");
+
+    // A client that does not ask for byte counts (an older CLI) gets only lines it knows.
+    ok(&env, &["image", "rm", &image]);
+    let body = format!("{{\"reference\":\"{image}\"}}");
+    let out = Command::new("curl")
+        .args(["-sS", "--unix-socket"])
+        .arg(&env.socket)
+        .args(["-d", &body, "-H", "content-type: application/json"])
+        .arg("http://rstack/v1/images/pull")
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert!(lines.len() > 1, "{text}");
+    let (last, steps) = lines.split_last().expect("lines");
+    assert!(last["image"].is_object(), "{text}");
+    assert!(steps.iter().all(|l| l["status"].is_string()), "{text}");
+
+    // On a terminal (script(1) gives one): byte counts drawn in place.
+    ok(&env, &["image", "rm", &image]);
+    let cmdline = format!(
+        "RSTACK_SOCKET={} RSTACK_DATA_ROOT={} DOCKER_CONFIG={} {} image pull {image}",
+        env.socket.display(),
+        env.data_root.display(),
+        env.dir.join("docker-config").display(),
+        bin()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmdline, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("script");
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains(&format!("{layer}: downloading ")), "{shown}");
+    assert!(shown.contains("/s)") && shown.contains("\x1b["), "{shown}");
+    assert!(shown.contains(&format!("{layer}: downloaded ")), "{shown}");
 }

@@ -27,13 +27,13 @@ use crate::reconcile::runtime::Runtime;
 /// store and `[registry]` settings).
 pub trait RegistryAdmin: Send + Sync + 'static {
     /// Pulls `reference` (for `platform`, default the host's); `progress` gets one line per
-    /// step.
+    /// step, per layer state, and per layer byte count (lines without `status`).
     fn pull(
         &self,
         reference: &str,
         platform: Option<&str>,
         auths: &BTreeMap<String, String>,
-        progress: &(dyn Fn(&str) + Sync),
+        progress: &(dyn Fn(TransferLine) + Sync),
     ) -> Result<ImageView, String>;
     /// Pushes the stored image `reference`; returns its manifest digest.
     fn push(
@@ -60,6 +60,10 @@ pub struct TransferRequest {
     /// `os/arch[/variant]` to pull of a multi-platform image; absent: the host's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
+    /// Whether the client wants byte counts (lines with `layer`, `current`, `total` and no
+    /// `status`); clients that do not ask get the per-step lines only, as before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub progress: bool,
 }
 
 /// Body of `POST /v1/images/status`.
@@ -96,6 +100,18 @@ pub struct TransferLine {
     /// The pushed manifest's digest (last line of a push).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// A layer's short digest, on per-layer lines (a byte count or a state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
+    /// Bytes of `layer` downloaded so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<u64>,
+    /// Bytes of `layer` in all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+    /// The state `layer` reached: "exists", "downloaded" or "extracted".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -114,16 +130,17 @@ fn line(item: &TransferLine) -> Bytes {
 }
 
 /// Runs `work` on a blocking thread, streaming its progress lines and then its last line.
+/// Byte-count lines (no `status`) go only to clients that asked for them (`bytes`).
 fn streamed(
-    work: impl FnOnce(&(dyn Fn(&str) + Sync)) -> TransferLine + Send + 'static,
+    bytes: bool,
+    work: impl FnOnce(&(dyn Fn(TransferLine) + Sync)) -> TransferLine + Send + 'static,
 ) -> Response {
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
     tokio::task::spawn_blocking(move || {
-        let progress = |s: &str| {
-            let _ = tx.blocking_send(Ok(line(&TransferLine {
-                status: Some(s.to_string()),
-                ..TransferLine::default()
-            })));
+        let progress = |l: TransferLine| {
+            if l.status.is_some() || bytes {
+                let _ = tx.blocking_send(Ok(line(&l)));
+            }
         };
         let last = work(&progress);
         let _ = tx.blocking_send(Ok(line(&last)));
@@ -139,7 +156,8 @@ pub(crate) async fn pull<R: Runtime, I: ImageSource>(
     Json(req): Json<TransferRequest>,
 ) -> Response {
     let reg = st.registry.clone();
-    streamed(move |progress| {
+    let bytes = req.progress;
+    streamed(bytes, move |progress| {
         match reg.pull(
             &req.reference,
             req.platform.as_deref(),
@@ -163,8 +181,14 @@ pub(crate) async fn push<R: Runtime, I: ImageSource>(
     Json(req): Json<TransferRequest>,
 ) -> Response {
     let reg = st.registry.clone();
-    streamed(
-        move |progress| match reg.push(&req.reference, &req.auths, progress) {
+    streamed(false, move |progress| {
+        let text = |s: &str| {
+            progress(TransferLine {
+                status: Some(s.to_string()),
+                ..TransferLine::default()
+            })
+        };
+        match reg.push(&req.reference, &req.auths, &text) {
             Ok(d) => TransferLine {
                 digest: Some(d),
                 ..TransferLine::default()
@@ -173,8 +197,8 @@ pub(crate) async fn push<R: Runtime, I: ImageSource>(
                 error: Some(e),
                 ..TransferLine::default()
             },
-        },
-    )
+        }
+    })
 }
 
 pub(crate) async fn status<R: Runtime, I: ImageSource>(

@@ -8,6 +8,7 @@ mod args;
 mod commands;
 mod connect;
 mod output;
+mod progress;
 mod project;
 mod pull_policy;
 mod registry;

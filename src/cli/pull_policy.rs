@@ -227,6 +227,7 @@ fn pull_all(client: &Client, pulls: BTreeMap<String, Option<String>>) -> Result<
     let queue = Mutex::new(pulls.into_iter().collect::<Vec<_>>());
     let errors = Mutex::new(Vec::new());
     let socket = client.socket().to_path_buf();
+    let display = super::progress::Display::new();
     std::thread::scope(|scope| {
         for _ in 0..PARALLEL {
             scope.spawn(|| {
@@ -236,16 +237,26 @@ fn pull_all(client: &Client, pulls: BTreeMap<String, Option<String>>) -> Result<
                     let Some((image, platform)) = next else {
                         return;
                     };
-                    eprintln!("{image}: pulling");
-                    let show = |line: &str| eprintln!("{image}: {line}");
+                    let prefix = format!("{image}: ");
+                    let step = |s: &str| {
+                        display.line(
+                            &prefix,
+                            &crate::api::registry::TransferLine {
+                                status: Some(s.to_string()),
+                                ..Default::default()
+                            },
+                        )
+                    };
+                    step("pulling");
                     match super::registry::transfer_with(
                         &c,
                         "/v1/images/pull",
                         &image,
                         platform.as_deref(),
-                        &show,
+                        &display,
+                        &prefix,
                     ) {
-                        Ok(_) => eprintln!("{image}: pulled"),
+                        Ok(_) => step("pulled"),
                         Err(e) => errors
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())

@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 use super::args::LoginArgs;
 use super::commands::autostart;
 use super::output::is_tty;
+use super::progress::Display;
 use crate::api::Client;
 use crate::api::registry::{LoginRequest, TransferLine, TransferRequest};
 use crate::image::registry::auth::{self, Credentials};
@@ -61,21 +62,23 @@ fn auths() -> BTreeMap<String, String> {
 
 /// Sends a pull or push and prints its progress; the last line carries the result.
 fn transfer(client: &Client, path: &str, reference: &str) -> Result<TransferLine> {
-    transfer_with(client, path, reference, None, &|s| eprintln!("{s}"))
+    transfer_with(client, path, reference, None, &Display::new(), "")
 }
 
-/// `transfer` for a `platform`, its progress lines given to `show`.
+/// `transfer` for a `platform`, its progress shown on `display`, prefixed with `prefix`.
 pub(super) fn transfer_with(
     client: &Client,
     path: &str,
     reference: &str,
     platform: Option<&str>,
-    show: &(dyn Fn(&str) + Sync),
+    display: &Display,
+    prefix: &str,
 ) -> Result<TransferLine> {
     let req = TransferRequest {
         reference: reference.to_string(),
         auths: auths(),
         platform: platform.map(str::to_string),
+        progress: display.wants_bytes(),
     };
     let resp = client.request("POST", path, Some(&req))?.ok()?;
     let mut reader = BufReader::new(resp.into_reader());
@@ -94,8 +97,8 @@ pub(super) fn transfer_with(
         }
         let item: TransferLine =
             serde_json::from_str(&buf).context("reading the daemon's answer")?;
-        if let Some(s) = &item.status {
-            show(s);
+        if item.status.is_some() || item.layer.is_some() {
+            display.line(prefix, &item);
             continue;
         }
         if let Some(e) = item.error {
@@ -166,7 +169,8 @@ pub fn services(
                     "/v1/images/pull",
                     image,
                     platform.as_deref(),
-                    &|s| eprintln!("{s}"),
+                    &Display::new(),
+                    "",
                 )?;
                 if let Some(v) = last.image {
                     println!("Pulled {} ({})", v.reference, v.id);

@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::api::registry::{ImageStatusView, RegistryAdmin};
+use crate::api::registry::{ImageStatusView, RegistryAdmin, TransferLine};
 use crate::api::types::ImageView;
 use crate::image::ImageStore;
-use crate::image::registry::{self, Credentials, Settings};
+use crate::image::registry::{self, Credentials, Event, Settings};
 
 pub struct Registries {
     pub store: Arc<ImageStore>,
@@ -20,8 +20,9 @@ impl RegistryAdmin for Registries {
         reference: &str,
         platform: Option<&str>,
         auths: &BTreeMap<String, String>,
-        progress: &(dyn Fn(&str) + Sync),
+        progress: &(dyn Fn(TransferLine) + Sync),
     ) -> Result<ImageView, String> {
+        let report = |e: Event| progress(line_of(e));
         let platform = match platform {
             Some(p) => {
                 let p = crate::model::Platform::parse(p, crate::model::host_arch())?;
@@ -39,7 +40,7 @@ impl RegistryAdmin for Registries {
             reference,
             platform.as_ref(),
             auths,
-            progress,
+            &report,
         )
         .map_err(|e| e.to_string())?;
         Ok(ImageView {
@@ -90,4 +91,27 @@ impl RegistryAdmin for Registries {
         };
         registry::login(&self.settings, registry, &creds).map_err(|e| e.to_string())
     }
+}
+
+/// A pull's event as the API streams it: its text as `status` (what every client prints),
+/// and per layer the fields a client draws progress from.
+fn line_of(e: Event) -> TransferLine {
+    let mut l = TransferLine {
+        status: e.text(),
+        ..TransferLine::default()
+    };
+    match e {
+        Event::Step(_) => {}
+        Event::Bytes { layer, done, total } => {
+            l.layer = Some(layer.to_string());
+            l.current = Some(done);
+            l.total = Some(total);
+        }
+        Event::Layer { layer, size, state } => {
+            l.layer = Some(layer.to_string());
+            l.total = Some(size);
+            l.state = Some(state.to_string());
+        }
+    }
+    l
 }

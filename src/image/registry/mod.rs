@@ -12,6 +12,7 @@ pub mod auth;
 mod error;
 mod http;
 mod manifest;
+pub mod progress;
 mod pull;
 mod push;
 mod session;
@@ -22,6 +23,7 @@ use std::net::IpAddr;
 
 pub use auth::Credentials;
 pub use error::RegistryError;
+pub use progress::Event;
 pub use pull::pull;
 pub use push::push;
 

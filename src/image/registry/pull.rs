@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::error::RegistryError;
 use super::http::Body;
 use super::manifest::{self, Kind};
+use super::progress::{Counted, Event, short};
 use super::session::Session;
 use super::{Platform, Settings, session};
 use crate::image::ImageInfo;
@@ -40,7 +41,7 @@ pub fn pull(
     reference: &str,
     platform: Option<&Platform>,
     auths: &BTreeMap<String, String>,
-    progress: &(dyn Fn(&str) + Sync),
+    progress: &(dyn Fn(Event) + Sync),
 ) -> Result<ImageInfo, RegistryError> {
     let host = Platform::host();
     let platform = platform.unwrap_or(&host);
@@ -60,7 +61,10 @@ pub fn pull(
                 return Ok(info);
             }
             Err(e) if i + 1 < endpoints.len() => {
-                progress(&format!("{}: {e}; trying the next source", ep.name));
+                progress(Event::Step(&format!(
+                    "{}: {e}; trying the next source",
+                    ep.name
+                )));
                 last_err = Some(e);
             }
             Err(e) => return Err(e),
@@ -163,7 +167,7 @@ fn pull_from(
     shown: &str,
     found: Found,
     platform: &Platform,
-    progress: &(dyn Fn(&str) + Sync),
+    progress: &(dyn Fn(Event) + Sync),
 ) -> Result<ImageInfo, RegistryError> {
     let m = &found.manifest;
     let unsupported = |reason: String| RegistryError::Unsupported {
@@ -219,14 +223,19 @@ fn pull_from(
         .filter(|(_, p)| p.3.is_none())
         .map(|(i, _)| i)
         .collect();
-    for (l, _, diff_hex, present) in &plan {
+    // Layers not yet extracted are extracted by the commit; said once it is done.
+    let to_extract: Vec<(String, u64)> = plan
+        .iter()
+        .filter(|(_, _, diff_hex, _)| !store.has_layer(diff_hex))
+        .map(|(l, ..)| (short(&l.digest).to_string(), l.size))
+        .collect();
+    for (l, _, _, present) in &plan {
         if present.is_some() {
-            let what = if store.has_layer(diff_hex) {
-                "already present"
-            } else {
-                "stored, to unpack"
-            };
-            progress(&format!("{}: {what}", short(&l.digest)));
+            progress(Event::Layer {
+                layer: short(&l.digest),
+                size: l.size,
+                state: "exists",
+            });
         }
     }
     let downloaded = download_all(
@@ -279,13 +288,15 @@ fn pull_from(
         manifest: Some((found.bytes, found.hex.clone(), found.media_type)),
     };
     let info = store.commit_transfer(transfer, prepared, shown)?;
-    progress(&format!("Digest: sha256:{}", found.hex));
+    for (layer, size) in &to_extract {
+        progress(Event::Layer {
+            layer,
+            size: *size,
+            state: "extracted",
+        });
+    }
+    progress(Event::Step(&format!("Digest: sha256:{}", found.hex)));
     Ok(info)
-}
-
-fn short(digest: &str) -> &str {
-    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-    &hex[..hex.len().min(12)]
 }
 
 /// Downloads the layers `todo` names (indexes into `plan`), `PARALLEL` at a time; the first
@@ -297,7 +308,7 @@ fn download_all(
     todo: VecDeque<usize>,
     staging: &std::path::Path,
     budget: &Budget,
-    progress: &(dyn Fn(&str) + Sync),
+    progress: &(dyn Fn(Event) + Sync),
 ) -> Result<BTreeMap<usize, PathBuf>, RegistryError> {
     let queue = Mutex::new(todo);
     let failed = AtomicBool::new(false);
@@ -319,13 +330,13 @@ fn download_all(
                         return;
                     };
                     let dest = staging.join(format!("layer-{hex}"));
-                    match download(s, repo, d, hex, &dest, budget) {
+                    match download(s, repo, d, hex, &dest, budget, progress) {
                         Ok(()) => {
-                            progress(&format!(
-                                "{}: downloaded {}",
-                                short(&d.digest),
-                                crate::image::budget::human(d.size)
-                            ));
+                            progress(Event::Layer {
+                                layer: short(&d.digest),
+                                size: d.size,
+                                state: "downloaded",
+                            });
                             done.lock()
                                 .unwrap_or_else(|p| p.into_inner())
                                 .insert(i, dest);
@@ -359,6 +370,7 @@ fn download(
     hex: &str,
     dest: &std::path::Path,
     budget: &Budget,
+    progress: &(dyn Fn(Event) + Sync),
 ) -> Result<(), RegistryError> {
     let resp = s.request(
         "GET",
@@ -370,7 +382,9 @@ fn download(
         return Err(s.unexpected(&format!("layer {}", d.digest), resp));
     }
     let mut out = File::create(dest).map_err(io_err(format!("creating {}", dest.display())))?;
-    let mut hashed = HashReader::new(Metered::new(resp.reader(), budget, Charge::Written));
+    let layer = short(&d.digest);
+    let counted = Counted::new(resp.reader(), layer, 0, d.size, progress);
+    let mut hashed = HashReader::new(Metered::new(counted, budget, Charge::Written));
     io::copy(&mut hashed, &mut out).map_err(|e| {
         if budget.exceeded() {
             RegistryError::Image(budget.error(&d.digest))
