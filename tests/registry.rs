@@ -774,3 +774,192 @@ fn pull_progress_is_a_line_per_layer_off_a_terminal_and_redrawn_rows_on_one() {
     assert!(shown.contains("/s)") && shown.contains("\x1b["), "{shown}");
     assert!(shown.contains(&format!("{layer}: downloaded ")), "{shown}");
 }
+
+/// What the cutting proxy does to the next blob download it forwards.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Cut {
+    /// Forward everything.
+    None,
+    /// Close the connection after this many bytes of the answer.
+    After(usize),
+    /// Forward this many bytes, then hold the connection open without sending more.
+    Stall(usize),
+}
+
+/// A loopback TCP proxy in front of a registry that spoils blob downloads as told (one
+/// connection per request: the client closes after each), and records each blob request's
+/// `Range` header.
+struct Proxy {
+    port: u16,
+    plan: std::sync::Arc<std::sync::Mutex<Vec<Cut>>>,
+    /// Only blob requests naming this (the layer's digest) are spoiled and recorded.
+    target: std::sync::Arc<std::sync::Mutex<String>>,
+    ranges: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stalled: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Proxy {
+    fn start(upstream: u16) -> Proxy {
+        use std::io::{BufRead, BufReader, Read};
+        use std::sync::atomic::Ordering;
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let p = Proxy {
+            port,
+            plan: Default::default(),
+            target: Default::default(),
+            ranges: Default::default(),
+            stalled: Default::default(),
+        };
+        let (plan, ranges, stalled) = (p.plan.clone(), p.ranges.clone(), p.stalled.clone());
+        let target = p.target.clone();
+        std::thread::spawn(move || {
+            for client in l.incoming() {
+                let Ok(client) = client else { return };
+                let (plan, ranges, stalled) = (plan.clone(), ranges.clone(), stalled.clone());
+                let target = target.lock().expect("lock").clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(client.try_clone().expect("clone"));
+                    let mut head = String::new();
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        head.push_str(&line);
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let blob = head.starts_with("GET ")
+                        && !target.is_empty()
+                        && head.contains(&format!("/blobs/{target}"));
+                    let mut cut = Cut::None;
+                    if blob {
+                        let range = head
+                            .lines()
+                            .find(|l| l.to_ascii_lowercase().starts_with("range:"))
+                            .unwrap_or("")
+                            .to_string();
+                        ranges.lock().expect("lock").push(range);
+                        let mut plan = plan.lock().expect("lock");
+                        if !plan.is_empty() {
+                            cut = plan.remove(0);
+                        }
+                    }
+                    let mut up = TcpStream::connect(("127.0.0.1", upstream)).expect("upstream");
+                    up.write_all(head.as_bytes()).expect("forward");
+                    let mut client = client;
+                    let mut sent = 0usize;
+                    let mut buf = [0u8; 4096];
+                    loop {
+                        let n = match up.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n,
+                        };
+                        let limit = match cut {
+                            Cut::None => usize::MAX,
+                            Cut::After(k) | Cut::Stall(k) => k,
+                        };
+                        let take = n.min(limit.saturating_sub(sent));
+                        if client.write_all(&buf[..take]).is_err() {
+                            return;
+                        }
+                        sent += take;
+                        if take < n || sent >= limit {
+                            if let Cut::Stall(_) = cut {
+                                stalled.store(true, Ordering::SeqCst);
+                                // Held until the client goes away (the daemon is killed).
+                                let _ = reader.read(&mut [0u8; 1]);
+                            }
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        p
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+#[test]
+fn an_interrupted_layer_download_resumes_with_a_range_request() {
+    use std::sync::atomic::Ordering;
+    let Some(env) = setup("ppresume") else {
+        return;
+    };
+    let reg = Registry::start(&env.dir, None);
+    let proxy = Proxy::start(reg.port);
+    // Pushed straight to the registry, pulled through the proxy (same repository).
+    let direct = format!("{}/pp/resume:1", reg.host());
+    let image = format!("{}/pp/resume:1", proxy.host());
+    import(&env, &direct);
+    ok(&env, &["image", "push", &direct]);
+    ok(&env, &["image", "rm", &direct]);
+    let out = Command::new("skopeo")
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{direct}"),
+        ])
+        .output()
+        .expect("skopeo");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    *proxy.target.lock().expect("lock") = v["Layers"][0].as_str().expect("layer").to_string();
+
+    // 1. The daemon dies in the middle of the layer: what it received stays in partial/.
+    *proxy.plan.lock().expect("lock") = vec![Cut::Stall(150_000)];
+    let mut child = env
+        .cmd(&["image", "pull", &image])
+        .env("DOCKER_CONFIG", env.dir.join("docker-config"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("pull");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !proxy.stalled.load(Ordering::SeqCst) {
+        assert!(
+            Instant::now() < deadline,
+            "the pull never reached the layer"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Let the daemon write what it got, then kill it.
+    std::thread::sleep(Duration::from_millis(300));
+    env.stop_daemon(9);
+    let _ = child.wait();
+    let partial = env.data_root.join("images/partial");
+    let kept: Vec<u64> = std::fs::read_dir(&partial)
+        .expect("partial dir")
+        .map(|e| e.expect("entry").metadata().expect("meta").len())
+        .collect();
+    assert!(
+        kept.len() == 1 && kept[0] > 0 && kept[0] < 150_000,
+        "partial downloads: {kept:?}"
+    );
+
+    // 2. The next pull asks for the rest; its connection is cut too, and the retry resumes.
+    *proxy.plan.lock().expect("lock") = vec![Cut::After(100_000)];
+    let (_, log) = ok(&env, &["image", "pull", &image]);
+    assert!(log.contains("resuming at"), "{log}");
+    let ranges = proxy.ranges.lock().expect("lock").clone();
+    let resumed: Vec<&String> = ranges
+        .iter()
+        .filter(|r| r.contains("bytes=") && !r.contains("bytes=0-"))
+        .collect();
+    assert!(
+        resumed.len() >= 2,
+        "blob requests' Range headers: {ranges:?}"
+    );
+    assert!(references(&env).contains(&image));
+    // Complete: nothing is left in partial/.
+    assert_eq!(
+        std::fs::read_dir(&partial).expect("partial").count(),
+        0,
+        "a completed download stayed in partial/"
+    );
+}

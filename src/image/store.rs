@@ -30,6 +30,8 @@ use super::oci::{
 use super::reference::{Reference, is_sha256_hex};
 
 // A child of the store (for its index helpers), kept in its own file.
+#[path = "partial.rs"]
+mod partial;
 #[path = "pulled.rs"]
 mod pulled;
 pub use pulled::PullStatus;
@@ -785,6 +787,7 @@ impl ImageStore {
         // No import runs while we hold the exclusive lock, so all of tmp/ is stale, and so are
         // temp files of index writes interrupted by a crash.
         sweep(tmp.clone(), &|_| false)?;
+        self.sweep_partials(partial::STALE_AFTER)?;
         sweep(self.root.clone(), &|n| !n.starts_with(".tmp-"))
     }
 }

@@ -15,6 +15,7 @@ mod manifest;
 pub mod progress;
 mod pull;
 mod push;
+mod resume;
 mod session;
 mod tls;
 

@@ -4,8 +4,6 @@
 //! import is (layers already extracted are neither downloaded nor extracted again).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fs::File;
-use std::io;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,15 +11,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::error::RegistryError;
 use super::http::Body;
 use super::manifest::{self, Kind};
-use super::progress::{Counted, Event, short};
+use super::progress::{Event, short};
+use super::resume;
 use super::session::Session;
 use super::{Platform, Settings, session};
 use crate::image::ImageInfo;
 use crate::image::ImageStore;
 use crate::image::archive::{ConfigSource, Prepared, PreparedLayer};
-use crate::image::budget::{Budget, Charge, Metered};
-use crate::image::error::{ImageError, io_err};
-use crate::image::fsutil::{HashReader, sha256_hex};
+use crate::image::budget::Budget;
+use crate::image::error::ImageError;
+use crate::image::fsutil::sha256_hex;
 use crate::image::oci::{ConfigFile, Descriptor, Index, MT_LAYER_TAR, Manifest, sha256_of};
 use crate::image::reference::Reference;
 
@@ -239,6 +238,7 @@ fn pull_from(
         }
     }
     let downloaded = download_all(
+        store,
         s,
         &r.path,
         &plan,
@@ -301,7 +301,9 @@ fn pull_from(
 
 /// Downloads the layers `todo` names (indexes into `plan`), `PARALLEL` at a time; the first
 /// failure stops the others from starting new downloads.
+#[allow(clippy::too_many_arguments)]
 fn download_all(
+    store: &ImageStore,
     s: &Session,
     repo: &str,
     plan: &[(Descriptor, String, String, Option<PathBuf>)],
@@ -330,7 +332,7 @@ fn download_all(
                         return;
                     };
                     let dest = staging.join(format!("layer-{hex}"));
-                    match download(s, repo, d, hex, &dest, budget, progress) {
+                    match resume::download(store, s, repo, d, hex, &dest, budget, progress) {
                         Ok(()) => {
                             progress(Event::Layer {
                                 layer: short(&d.digest),
@@ -359,59 +361,6 @@ fn download_all(
         return Err(e);
     }
     Ok(done.into_inner().unwrap_or_else(|p| p.into_inner()))
-}
-
-/// Streams one blob to `dest`, hashing on the way; refuses it unless it is the digest and
-/// size its descriptor names.
-fn download(
-    s: &Session,
-    repo: &str,
-    d: &Descriptor,
-    hex: &str,
-    dest: &std::path::Path,
-    budget: &Budget,
-    progress: &(dyn Fn(Event) + Sync),
-) -> Result<(), RegistryError> {
-    let resp = s.request(
-        "GET",
-        &format!("/v2/{repo}/blobs/{}", d.digest),
-        &[],
-        &Body::Empty,
-    )?;
-    if resp.status != 200 {
-        return Err(s.unexpected(&format!("layer {}", d.digest), resp));
-    }
-    let mut out = File::create(dest).map_err(io_err(format!("creating {}", dest.display())))?;
-    let layer = short(&d.digest);
-    let counted = Counted::new(resp.reader(), layer, 0, d.size, progress);
-    let mut hashed = HashReader::new(Metered::new(counted, budget, Charge::Written));
-    io::copy(&mut hashed, &mut out).map_err(|e| {
-        if budget.exceeded() {
-            RegistryError::Image(budget.error(&d.digest))
-        } else {
-            s.protocol(format!("downloading layer {}: {e}", d.digest))
-        }
-    })?;
-    let (actual, size) = hashed
-        .finish()
-        .map_err(|e| s.protocol(format!("downloading layer {}: {e}", d.digest)))?;
-    if actual != hex {
-        return Err(ImageError::DigestMismatch {
-            what: format!("layer {} from {}", d.digest, s.name),
-            expected: d.digest.clone(),
-            actual: format!("sha256:{actual}"),
-        }
-        .into());
-    }
-    if d.size != 0 && size != d.size {
-        return Err(s.protocol(format!(
-            "layer {} is {size} bytes, its descriptor says {}",
-            d.digest, d.size
-        )));
-    }
-    out.sync_all()
-        .map_err(io_err(format!("writing {}", dest.display())))?;
-    Ok(())
 }
 
 /// Fetches a small blob (the config) into memory, verified.
