@@ -353,7 +353,10 @@ fn a_mirror_serves_docker_io_references() {
     env.stop_daemon(libc::SIGTERM);
     let cfg = env.write(
         "rstack.toml",
-        &format!("[registry]\nmirrors = [\"http://{}\"]\n", reg.host()),
+        &format!(
+            "[registry]\nmirrors = [\"http://{}\"]\ninsecure = [\"myreg.example:5000\"]\n",
+            reg.host()
+        ),
     );
     let mut daemon = env
         .cmd(&[
@@ -372,6 +375,20 @@ fn a_mirror_serves_docker_io_references() {
         assert!(Instant::now() < deadline, "daemon did not come up");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // version and info show the daemon's registry settings.
+    let (out, _) = ok(&env, &["version"]);
+    let mirror = format!("http://{}", reg.host());
+    assert!(
+        out.contains(&format!("registry mirrors: {mirror}"))
+            && out.contains("insecure registries: myreg.example:5000"),
+        "{out}"
+    );
+    let (out, _) = ok(&env, &["info"]);
+    assert!(
+        out.contains(&format!("Registry Mirrors:\n {mirror}\n"))
+            && out.contains("Insecure Registries:\n myreg.example:5000\n"),
+        "{out}"
+    );
     ok(&env, &["image", "pull", "mirrortest:1"]);
     assert!(references(&env).contains(&"mirrortest:1".to_string()));
     // The stack file names the docker.io image, unchanged.

@@ -81,6 +81,8 @@ pub enum Command {
     },
     /// Show version information
     Version,
+    /// Show the daemon's settings: data root, cgroups, registry mirrors and insecure registries
+    Info,
     /// Run the rstack daemon (normally started by `rstack up`)
     Daemon(DaemonArgs),
 }
