@@ -471,6 +471,10 @@ fn unknown_tags_and_unreachable_registries_are_clear_errors() {
         .expect("tmp")
         .count();
     assert_eq!(tmp, 0, "a failed pull left staged files");
+    let partial = std::fs::read_dir(env.data_root.join("images/partial"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(partial, 0, "a corrupted download was kept to resume");
 }
 
 #[test]
@@ -979,4 +983,49 @@ fn an_interrupted_layer_download_resumes_with_a_range_request() {
         0,
         "a completed download stayed in partial/"
     );
+}
+
+#[test]
+fn a_full_disk_during_a_pull_is_a_clear_error_and_leaves_nothing() {
+    let Some(env) = setup("ppfull") else {
+        return;
+    };
+    let reg = Registry::start(&env.dir, None);
+    let image = format!("{}/pp/full:1", reg.host());
+    import(&env, &image);
+    ok(&env, &["image", "push", &image]);
+    let len = std::fs::metadata(busybox_rootfs_tar(&env.dir))
+        .expect("tar")
+        .len();
+    // A second Env whose data root is a tmpfs with room for the daemon's own files and half
+    // the layer. Env's drop unmounts it (lazily) once the daemon is stopped.
+    let small = Env::new("ppfull-small");
+    std::fs::create_dir_all(&small.data_root).expect("mkdir data root");
+    let st = Command::new("mount")
+        .args(["-t", "tmpfs", "-o"])
+        .arg(format!("size={},mode=0700", (512 << 10) + len / 2))
+        .arg("tmpfs")
+        .arg(&small.data_root)
+        .status()
+        .expect("mount");
+    assert!(st.success(), "mount tmpfs");
+    let out = small
+        .cmd(&["image", "pull", &image])
+        .env("DOCKER_CONFIG", env.dir.join("docker-config"))
+        .output()
+        .expect("pull");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("No space left on device") || err.contains("free on the filesystem"),
+        "{err}"
+    );
+    let (list, _) = ok(&small, &["image", "ls", "--format", "json"]);
+    assert_eq!(list.trim(), "[]", "a failed pull left an image");
+    for dir in ["images/tmp", "images/layers", "images/partial"] {
+        let left = std::fs::read_dir(small.data_root.join(dir))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        assert_eq!(left, 0, "a failed pull left files in {dir}");
+    }
 }

@@ -64,7 +64,12 @@ pub(crate) fn download(
         }
         match fetch_rest(s, repo, d, &mut file, have, budget, progress, layer) {
             Ok(()) => break,
-            Err(Fetch::Fatal(e)) => return Err(e),
+            // Not worth keeping (a full disk, the budget, a refusal): give the space back.
+            Err(Fetch::Fatal(e)) => {
+                drop(file);
+                let _ = std::fs::remove_file(&part);
+                return Err(e);
+            }
             Err(Fetch::Dropped(e)) if round < RETRIES => {
                 round += 1;
                 let now = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -74,7 +79,13 @@ pub(crate) fn download(
                 )));
                 std::thread::sleep(Duration::from_millis(200 * u64::from(round)));
             }
-            Err(Fetch::Dropped(e)) => return Err(e),
+            Err(Fetch::Dropped(e)) => {
+                // Kept for the next pull to resume, unless nothing came.
+                if file.metadata().is_ok_and(|m| m.len() == 0) {
+                    let _ = std::fs::remove_file(&part);
+                }
+                return Err(e);
+            }
         }
     }
     verify(s, d, hex, &mut file, &part)?;
