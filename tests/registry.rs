@@ -596,7 +596,7 @@ fn up_with_its_images_present_asks_no_registry_and_never_refuses_a_missing_one()
     );
     let err = fails(&env, &["up", "-d"]);
     assert!(
-        err.contains("service n") && err.contains(&absent) && err.contains("never"),
+        err.contains("service \"n\"") && err.contains(&absent) && err.contains("never"),
         "{err}"
     );
     assert!(env.ps_json(&p).is_empty(), "a refused up started something");

@@ -59,7 +59,7 @@ pub fn decide(
                 ImageAction::Build
             } else {
                 ImageAction::Fail(format!(
-                    "service {}: image {} is not present and {} forbids pulling it: pull or import it first (rstack image pull {})",
+                    "service \"{}\": image {} is not present and {} forbids pulling it: pull it (rstack image pull {}) or import it (rstack image import FILE {})",
                     svc.name,
                     svc.image,
                     if flag == PullFlag::Never {
@@ -67,6 +67,7 @@ pub fn decide(
                     } else {
                         "its pull_policy never".to_string()
                     },
+                    svc.image,
                     svc.image
                 ))
             }
@@ -114,7 +115,7 @@ fn check_platform(svc: &Service, stored: &ImageStatusView) -> ImageAction {
         return ImageAction::Use;
     }
     ImageAction::Fail(format!(
-        "service {}: its platform is {want} but the stored image {} is {have}: pull it for {want} (rstack up --pull always) or remove the platform key",
+        "service \"{}\": its platform is {want} but the stored image {} is {have}: pull it for {want} (rstack up --pull always) or remove the platform key",
         svc.name, svc.image
     ))
 }
@@ -124,13 +125,13 @@ fn check_platform(svc: &Service, stored: &ImageStatusView) -> ImageAction {
 pub fn build(svc: &Service, stored: &ImageStatusView) -> Result<()> {
     if stored.present {
         eprintln!(
-            "warning: service {}: not rebuilding image {}: this rstack cannot build images yet; using the stored one",
+            "warning: service \"{}\": not rebuilding image {}: this rstack cannot build images yet; using the stored one",
             svc.name, svc.image
         );
         return Ok(());
     }
     bail!(
-        "service {}: image {} must be built, and this rstack cannot build images yet: build it elsewhere and `rstack image import` it (or `rstack image pull` it), or set pull_policy to missing and an image a registry has",
+        "service \"{}\": image {} must be built, and this rstack cannot build images yet: build it elsewhere and `rstack image import` it (or `rstack image pull` it), or set pull_policy to missing and an image a registry has",
         svc.name,
         svc.image
     )
@@ -306,7 +307,7 @@ mod tests {
         assert_eq!(d("always", &here), ImageAction::Pull);
         assert_eq!(d("never", &here), ImageAction::Use);
         assert!(
-            matches!(d("never", &gone), ImageAction::Fail(m) if m.contains("service web") && m.contains("busybox:1"))
+            matches!(d("never", &gone), ImageAction::Fail(m) if m.contains("service \"web\"") && m.contains("busybox:1"))
         );
         assert_eq!(d("daily", &here), ImageAction::Use);
         let old = stored(true, Some(now - 2 * 86_400), "linux/amd64");
