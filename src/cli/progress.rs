@@ -82,9 +82,8 @@ impl Default for Display {
 }
 
 fn row_text(prefix: &str, layer: &str, l: &TransferLine, st: &State, key: &str) -> String {
-    let human = crate::image::budget::human;
     if let Some(state) = &l.state {
-        return format!("{prefix}{layer}: {state} {}", human(l.total.unwrap_or(0)));
+        return format!("{prefix}{layer}: {state} {}", bytes(l.total.unwrap_or(0)));
     }
     let done = l.current.unwrap_or(0);
     let total = l.total.unwrap_or(0);
@@ -103,9 +102,9 @@ fn row_text(prefix: &str, layer: &str, l: &TransferLine, st: &State, key: &str) 
         .unwrap_or(0);
     format!(
         "{prefix}{layer}: downloading {} / {} ({}/s)",
-        human(done),
-        human(total),
-        human(rate)
+        bytes(done),
+        bytes(total),
+        bytes(rate)
     )
 }
 
@@ -123,4 +122,16 @@ fn redraw(st: &mut State, err: &mut impl Write, above: Option<&str>) {
     }
     st.drawn = st.rows.len();
     let _ = err.flush();
+}
+
+/// Sizes as `image ls` and docker print them (decimal units).
+fn bytes(b: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "kB", "MB", "GB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u + 1 < UNITS.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    format!("{v:.1}{}", UNITS[u])
 }
