@@ -1,5 +1,5 @@
-//! Pull progress on stderr. On a terminal, one row per layer with bytes done/total and rate,
-//! redrawn in place (steps are printed above the rows); otherwise the daemon's text lines
+//! Pull progress on stderr. On a terminal, one row per layer in flight with bytes done/total
+//! and rate, redrawn in place (steps and finished layers are printed above the rows); otherwise the daemon's text lines
 //! only: one per step and one per layer as it completes (exists, downloaded, extracted).
 //! Shared by the parallel pulls of `up`, so every write goes through one lock.
 
@@ -52,6 +52,14 @@ impl Display {
             return;
         }
         match &l.layer {
+            // A layer done leaves the live rows for a line above them, so the rows redrawn
+            // are only the downloads in flight (a few per image), never more than a screen.
+            Some(layer) if l.state.is_some() => {
+                let key = format!("{prefix}{layer}");
+                let text = row_text(prefix, layer, l, &st, &key);
+                st.rows.retain(|r| r.key != key);
+                redraw(&mut st, &mut err, Some(&text));
+            }
             Some(layer) => {
                 let key = format!("{prefix}{layer}");
                 let text = row_text(prefix, layer, l, &st, &key);
