@@ -466,3 +466,65 @@ fn rstack_build_builds_a_services_image_with_its_args_and_additional_contexts() 
     let out = env.ok(&["-f", f, "run", "--rm", "-T", "web"]);
     assert_eq!(out, "hey\nfrom the extra context\n");
 }
+
+#[test]
+fn up_builds_a_missing_image_once_and_up_build_rebuilds_it() {
+    let Some((mut env, _)) = setup("bldup") else {
+        return;
+    };
+    let p = env.project("bldup");
+    context(
+        &env,
+        "stack",
+        &[
+            ("web/Dockerfile", "FROM busybox:test\nRUN echo v1 > /v\n"),
+            (
+                "compose.yaml",
+                &format!(
+                    "name: {p}\nservices:\n  web:\n    build: ./web\n    init: true\n    command: [\"sleep\", \"1000\"]\n"
+                ),
+            ),
+        ],
+    );
+    let file = env.dir.join("stack/compose.yaml");
+    let f = file.to_str().expect("utf8");
+    let up = |env: &Env, extra: &[&str]| -> String {
+        let mut a = vec!["-f", f, "up", "-d"];
+        a.extend_from_slice(extra);
+        let out = env.run(&a);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            out.status.success(),
+            "up {extra:?}: {err}\n{}",
+            env.daemon_log()
+        );
+        err
+    };
+    let first = up(&env, &[]);
+    assert!(first.contains("Building web"), "{first}");
+    assert_eq!(env.ok(&["-f", f, "exec", "-T", "web", "cat", "/v"]), "v1\n");
+    // Present now: not built again.
+    let second = up(&env, &[]);
+    assert!(!second.contains("Building"), "{second}");
+    // An edit is built only when asked, and the container follows the new image.
+    std::fs::write(
+        env.dir.join("stack/web/Dockerfile"),
+        "FROM busybox:test\nRUN echo v2 > /v\n",
+    )
+    .expect("write");
+    up(&env, &[]);
+    assert_eq!(env.ok(&["-f", f, "exec", "-T", "web", "cat", "/v"]), "v1\n");
+    let rebuilt = up(&env, &["--build"]);
+    assert!(rebuilt.contains("Building web"), "{rebuilt}");
+    assert_eq!(env.ok(&["-f", f, "exec", "-T", "web", "cat", "/v"]), "v2\n");
+    // --no-build with the image gone is an error that says what to do.
+    env.ok(&["-f", f, "down"]);
+    env.ok(&["image", "rm", &format!("{p}-web")]);
+    let out = env.run(&["-f", f, "up", "-d", "--no-build", "--pull", "never"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rstack build web") || err.contains("not present"),
+        "{err}"
+    );
+}

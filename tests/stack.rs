@@ -317,7 +317,8 @@ fn bad_input_gets_clear_errors_and_starts_nothing() {
             "  ok:\n    <<: *base\n    command: [sleep, '100']\n  app:\n    image: nothere:1\n",
         ),
     );
-    let out = env.run(&["up", "-d"]);
+    // `--pull never`: without it `up` would try to pull nothere:1 from docker.io.
+    let out = env.run(&["up", "-d", "--pull", "never"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -515,10 +516,11 @@ fn images_list_and_remove_refuses_images_in_use() {
     );
     env.ok(&["down"]);
     env.ok(&["image", "rm", "busybox:test"]);
-    let out = env.run(&["up", "-d"]);
+    // `--pull never`: without it `up` would pull the missing image from docker.io.
+    let out = env.run(&["up", "-d", "--pull", "never"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("not found") && err.contains("rstack image import"),
+        err.contains("not present") && err.contains("rstack image import"),
         "{err}"
     );
 }

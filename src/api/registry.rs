@@ -1,5 +1,6 @@
 //! Registry endpoints: `POST /v1/images/pull`, `/v1/images/push` (answers stream one JSON
-//! `TransferLine` per step, the result or the error last) and `/v1/registry/login`.
+//! `TransferLine` per step, the result or the error last), `/v1/images/status` (what the
+//! store holds of a list of references, for `up`'s pull policies) and `/v1/registry/login`.
 //!
 //! The work runs on a blocking thread (downloads, hashing, extraction); its progress lines go
 //! through a bounded channel, so a slow client holds it back rather than filling memory.
@@ -25,12 +26,14 @@ use crate::reconcile::runtime::Runtime;
 /// Registry operations as the API needs them (the daemon implements them with its image
 /// store and `[registry]` settings).
 pub trait RegistryAdmin: super::images::RegistrySearch + Send + Sync + 'static {
-    /// Pulls `reference`; `progress` gets one line per step.
+    /// Pulls `reference` (for `platform`, default the host's); `progress` gets one line per
+    /// step, per layer state, and per layer byte count (lines without `status`).
     fn pull(
         &self,
         reference: &str,
+        platform: Option<&str>,
         auths: &BTreeMap<String, String>,
-        progress: &(dyn Fn(&str) + Sync),
+        progress: &(dyn Fn(TransferLine) + Sync),
     ) -> Result<ImageView, String>;
     /// Pushes the stored image `reference`; returns its manifest digest.
     fn push(
@@ -39,6 +42,9 @@ pub trait RegistryAdmin: super::images::RegistrySearch + Send + Sync + 'static {
         auths: &BTreeMap<String, String>,
         progress: &(dyn Fn(&str) + Sync),
     ) -> Result<String, String>;
+    /// What the store holds of each reference (one answer per reference, in order): what
+    /// `up` needs to apply pull policies without asking any registry.
+    fn status(&self, references: &[String]) -> Result<Vec<ImageStatusView>, String>;
     /// Checks credentials against a registry.
     fn login(&self, registry: &str, username: &str, password: &str) -> Result<(), String>;
 }
@@ -51,6 +57,34 @@ pub struct TransferRequest {
     /// ~/.docker/config.json; used for this request only, never stored.
     #[serde(default)]
     pub auths: BTreeMap<String, String>,
+    /// `os/arch[/variant]` to pull of a multi-platform image; absent: the host's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// Whether the client wants byte counts (lines with `layer`, `current`, `total` and no
+    /// `status`); clients that do not ask get the per-step lines only, as before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub progress: bool,
+}
+
+/// Body of `POST /v1/images/status`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ImageStatusRequest {
+    pub references: Vec<String>,
+}
+
+/// One stored image as `up` sees it before deciding what to pull.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageStatusView {
+    pub reference: String,
+    pub present: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Unix seconds of its last pull (absent: never pulled, e.g. imported).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pulled_at: Option<u64>,
+    /// `os/arch[/variant]` of its config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
 }
 
 /// One line of a pull's or push's answer.
@@ -66,6 +100,18 @@ pub struct TransferLine {
     /// The pushed manifest's digest (last line of a push).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// A layer's short digest, on per-layer lines (a byte count or a state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
+    /// Bytes of `layer` downloaded so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<u64>,
+    /// Bytes of `layer` in all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+    /// The state `layer` reached: "exists", "downloaded" or "extracted".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -84,16 +130,17 @@ fn line(item: &TransferLine) -> Bytes {
 }
 
 /// Runs `work` on a blocking thread, streaming its progress lines and then its last line.
+/// Byte-count lines (no `status`) go only to clients that asked for them (`bytes`).
 fn streamed(
-    work: impl FnOnce(&(dyn Fn(&str) + Sync)) -> TransferLine + Send + 'static,
+    bytes: bool,
+    work: impl FnOnce(&(dyn Fn(TransferLine) + Sync)) -> TransferLine + Send + 'static,
 ) -> Response {
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
     tokio::task::spawn_blocking(move || {
-        let progress = |s: &str| {
-            let _ = tx.blocking_send(Ok(line(&TransferLine {
-                status: Some(s.to_string()),
-                ..TransferLine::default()
-            })));
+        let progress = |l: TransferLine| {
+            if l.status.is_some() || bytes {
+                let _ = tx.blocking_send(Ok(line(&l)));
+            }
         };
         let last = work(&progress);
         let _ = tx.blocking_send(Ok(line(&last)));
@@ -109,8 +156,14 @@ pub(crate) async fn pull<R: Runtime, I: ImageSource>(
     Json(req): Json<TransferRequest>,
 ) -> Response {
     let reg = st.registry.clone();
-    streamed(
-        move |progress| match reg.pull(&req.reference, &req.auths, progress) {
+    let bytes = req.progress;
+    streamed(bytes, move |progress| {
+        match reg.pull(
+            &req.reference,
+            req.platform.as_deref(),
+            &req.auths,
+            progress,
+        ) {
             Ok(v) => TransferLine {
                 image: Some(v),
                 ..TransferLine::default()
@@ -119,8 +172,8 @@ pub(crate) async fn pull<R: Runtime, I: ImageSource>(
                 error: Some(e),
                 ..TransferLine::default()
             },
-        },
-    )
+        }
+    })
 }
 
 pub(crate) async fn push<R: Runtime, I: ImageSource>(
@@ -128,8 +181,14 @@ pub(crate) async fn push<R: Runtime, I: ImageSource>(
     Json(req): Json<TransferRequest>,
 ) -> Response {
     let reg = st.registry.clone();
-    streamed(
-        move |progress| match reg.push(&req.reference, &req.auths, progress) {
+    streamed(false, move |progress| {
+        let text = |s: &str| {
+            progress(TransferLine {
+                status: Some(s.to_string()),
+                ..TransferLine::default()
+            })
+        };
+        match reg.push(&req.reference, &req.auths, &text) {
             Ok(d) => TransferLine {
                 digest: Some(d),
                 ..TransferLine::default()
@@ -138,8 +197,26 @@ pub(crate) async fn push<R: Runtime, I: ImageSource>(
                 error: Some(e),
                 ..TransferLine::default()
             },
-        },
+        }
+    })
+}
+
+pub(crate) async fn status<R: Runtime, I: ImageSource>(
+    st: St<R, I>,
+    Json(req): Json<ImageStatusRequest>,
+) -> Response {
+    let reg = st.registry.clone();
+    let res = tokio::task::spawn_blocking(move || reg.status(&req.references)).await;
+    let message = match res {
+        Ok(Ok(v)) => return Json(v).into_response(),
+        Ok(Err(e)) => e,
+        Err(e) => e.to_string(),
+    };
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(ErrorBody { message }),
     )
+        .into_response()
 }
 
 pub(crate) async fn login<R: Runtime, I: ImageSource>(

@@ -79,6 +79,7 @@ pub fn router<R: Runtime, I: ImageSource>(state: Arc<ServerState<R, I>>) -> Rout
         .route("/v1/images/pull", post(super::registry::pull::<R, I>))
         .route("/v1/images/build", post(super::build::build::<R, I>))
         .route("/v1/images/push", post(super::registry::push::<R, I>))
+        .route("/v1/images/status", post(super::registry::status::<R, I>))
         .route("/v1/registry/login", post(super::registry::login::<R, I>))
         .with_state(state)
 }

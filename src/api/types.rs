@@ -12,6 +12,12 @@ pub struct VersionInfo {
     pub api: String,
     pub data_root: String,
     pub cgroup: String,
+    /// `[registry] mirrors` of docker.io, in the order tried.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub registry_mirrors: Vec<String>,
+    /// `[registry] insecure`: registries reached over plain HTTP (loopback ones always are).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub insecure_registries: Vec<String>,
 }
 
 // `up`'s request and answer are the engine's own types, served as they are.

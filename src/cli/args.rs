@@ -83,6 +83,8 @@ pub enum Command {
     },
     /// Show version information
     Version,
+    /// Show the daemon's settings: data root, cgroups, registry mirrors and insecure registries
+    Info,
     /// Run the rstack daemon (normally started by `rstack up`)
     Daemon(DaemonArgs),
 }
@@ -101,7 +103,25 @@ pub struct UpArgs {
     /// Remove containers of services no longer in the stack file
     #[arg(long)]
     pub remove_orphans: bool,
+    /// Pull images before starting: policy (each service's pull_policy), always, missing, never
+    #[arg(long, value_enum, default_value = "policy")]
+    pub pull: PullFlag,
+    /// Build the images of services with `build:` before starting, even when present
+    #[arg(long, conflicts_with = "no_build")]
+    pub build: bool,
+    /// Never build: a `build:` service's image must be present
+    #[arg(long)]
+    pub no_build: bool,
     pub services: Vec<String>,
+}
+
+/// `up --pull`: each service's `pull_policy`, or one rule for all.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum PullFlag {
+    Policy,
+    Always,
+    Missing,
+    Never,
 }
 
 #[derive(Debug, Args)]

@@ -88,16 +88,55 @@ pub fn run(cli: &Cli) -> Result<i32> {
         Command::Version => {
             println!("rstack version {}", env!("CARGO_PKG_VERSION"));
             match client()?.call::<(), VersionInfo>("GET", "/v1/version", None) {
-                Ok(v) => println!(
-                    "daemon version {} (api {}), data root {}, cgroups {}",
-                    v.version, v.api, v.data_root, v.cgroup
-                ),
+                Ok(v) => {
+                    println!(
+                        "daemon version {} (api {}), data root {}, cgroups {}",
+                        v.version, v.api, v.data_root, v.cgroup
+                    );
+                    println!("{}", registry_summary(&v));
+                }
                 Err(e) => println!("daemon: {e}"),
             }
             Ok(0)
         }
+        Command::Info => {
+            let c = client()?;
+            let v: VersionInfo = autostart(&c, || {
+                Ok(c.call::<(), VersionInfo>("GET", "/v1/version", None)?)
+            })?;
+            println!("Server Version: {}", v.version);
+            println!("API Version: {}", v.api);
+            println!("Data Root: {}", v.data_root);
+            println!("Cgroup Version: {}", v.cgroup);
+            println!("Registry Mirrors:");
+            for m in &v.registry_mirrors {
+                println!(" {m}");
+            }
+            println!("Insecure Registries:");
+            for i in &v.insecure_registries {
+                println!(" {i}");
+            }
+            println!(" 127.0.0.0/8, localhost, ::1 (always)");
+            Ok(0)
+        }
         Command::Daemon(a) => super::roles::daemon(a),
     }
+}
+
+/// The daemon's registry settings in one line (`version`).
+fn registry_summary(v: &VersionInfo) -> String {
+    let list = |l: &[String]| {
+        if l.is_empty() {
+            "none".to_string()
+        } else {
+            l.join(", ")
+        }
+    };
+    format!(
+        "registry mirrors: {}; insecure registries: {} (loopback always)",
+        list(&v.registry_mirrors),
+        list(&v.insecure_registries)
+    )
 }
 
 /// `config`: offline, no daemon involved.
@@ -132,6 +171,12 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
     } else {
         a.services.clone()
     };
+    // Images first: nothing starts unless every image the services need is here.
+    let builds = super::pull_policy::Builds {
+        always: a.build,
+        never: a.no_build,
+    };
+    super::pull_policy::prepare(client, &stack, &a.services, a.pull, builds)?;
     let req = UpRequest {
         stack,
         services: a.services.clone(),

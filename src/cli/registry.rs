@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 use super::args::LoginArgs;
 use super::commands::autostart;
 use super::output::is_tty;
+use super::progress::Display;
 use crate::api::Client;
 use crate::api::registry::{LoginRequest, TransferLine, TransferRequest};
 use crate::image::registry::auth::{self, Credentials};
@@ -61,9 +62,23 @@ pub(super) fn auths() -> BTreeMap<String, String> {
 
 /// Sends a pull or push and prints its progress; the last line carries the result.
 fn transfer(client: &Client, path: &str, reference: &str) -> Result<TransferLine> {
+    transfer_with(client, path, reference, None, &Display::new(), "")
+}
+
+/// `transfer` for a `platform`, its progress shown on `display`, prefixed with `prefix`.
+pub(super) fn transfer_with(
+    client: &Client,
+    path: &str,
+    reference: &str,
+    platform: Option<&str>,
+    display: &Display,
+    prefix: &str,
+) -> Result<TransferLine> {
     let req = TransferRequest {
         reference: reference.to_string(),
         auths: auths(),
+        platform: platform.map(str::to_string),
+        progress: display.wants_bytes(),
     };
     let resp = client.request("POST", path, Some(&req))?.ok()?;
     let mut reader = BufReader::new(resp.into_reader());
@@ -82,8 +97,8 @@ fn transfer(client: &Client, path: &str, reference: &str) -> Result<TransferLine
         }
         let item: TransferLine =
             serde_json::from_str(&buf).context("reading the daemon's answer")?;
-        if let Some(s) = &item.status {
-            eprintln!("{s}");
+        if item.status.is_some() || item.layer.is_some() {
+            display.line(prefix, &item);
             continue;
         }
         if let Some(e) = item.error {
@@ -124,7 +139,8 @@ pub fn services(
             bail!("no such service: {n}");
         }
     }
-    let mut images: Vec<String> = Vec::new();
+    // Each distinct image once, for the platform of the first service naming one.
+    let mut images: Vec<(String, Option<String>)> = Vec::new();
     for (name, s) in &stack.services {
         if !names.is_empty() && !names.contains(name) {
             continue;
@@ -134,17 +150,32 @@ pub fn services(
                 "{name}: no image to {}",
                 if push_them { "push" } else { "pull" }
             );
-        } else if !images.contains(&s.image) {
-            images.push(s.image.clone());
+        } else if let Some(seen) = images.iter_mut().find(|(i, _)| *i == s.image) {
+            if seen.1.is_none() {
+                seen.1 = s.platform.as_ref().map(|p| p.to_string());
+            }
+        } else {
+            images.push((s.image.clone(), s.platform.as_ref().map(|p| p.to_string())));
         }
     }
     let mut failed = 0;
-    for image in &images {
+    for (image, platform) in &images {
         let res = autostart(client, || {
             if push_them {
                 push(client, image)
             } else {
-                pull(client, image)
+                let last = transfer_with(
+                    client,
+                    "/v1/images/pull",
+                    image,
+                    platform.as_deref(),
+                    &Display::new(),
+                    "",
+                )?;
+                if let Some(v) = last.image {
+                    println!("Pulled {} ({})", v.reference, v.id);
+                }
+                Ok(0)
             }
         });
         if let Err(e) = res {

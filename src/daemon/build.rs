@@ -59,12 +59,19 @@ impl StepRunner for Runner<'_> {
     }
 
     fn pull(&self, reference: &str, output: &(dyn Fn(&str) + Sync)) -> Result<(), String> {
+        // Steps and finished layers only: a build's output has no byte counters.
+        let progress = |e: registry::Event| {
+            if let Some(t) = e.text() {
+                output(&t);
+            }
+        };
         registry::pull(
             &self.b.store,
             &self.b.settings,
             reference,
+            None,
             self.auths,
-            output,
+            &progress,
         )
         .map(|_| ())
         .map_err(|e| e.to_string())

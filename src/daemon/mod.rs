@@ -119,6 +119,8 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
                 Ok(crate::runtime::cgroup::Layout::V2(_)) => "v2".into(),
                 Err(e) => format!("unknown ({e})"),
             },
+            registry_mirrors: cfg.registry.mirrors.clone(),
+            insecure_registries: cfg.registry.insecure.clone(),
         },
     });
     let listener = bind(&cfg.socket, &cfg.socket_group)?;

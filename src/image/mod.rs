@@ -25,7 +25,9 @@ pub use details::HistoryRow;
 pub use error::ImageError;
 pub use reference::{Reference, normalize_reference};
 pub use save::SavePlan;
-pub use store::{ImageConfig, ImageInfo, ImageStore, NONE_REFERENCE, Pins, Removed, ResolvedImage};
+pub use store::{
+    ImageConfig, ImageInfo, ImageStore, NONE_REFERENCE, Pins, PullStatus, Removed, ResolvedImage,
+};
 
 #[cfg(test)]
 mod tests;

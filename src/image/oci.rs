@@ -79,6 +79,8 @@ pub(crate) struct ConfigFile {
     pub architecture: String,
     #[serde(default)]
     pub os: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
     #[serde(default)]
     pub config: Option<RunConfig>,
     #[serde(default)]

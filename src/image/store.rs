@@ -30,6 +30,13 @@ use super::oci::{
 use super::reference::{Reference, is_sha256_hex};
 use super::tags;
 
+// A child of the store (for its index helpers), kept in its own file.
+#[path = "partial.rs"]
+mod partial;
+#[path = "pulled.rs"]
+mod pulled;
+pub use pulled::PullStatus;
+
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 pub(super) const GC_LOCK: &str = "gc.lock";
 pub(super) const INDEX_LOCK: &str = "index.lock";
@@ -904,6 +911,7 @@ impl ImageStore {
         // No import runs while we hold the exclusive lock, so all of tmp/ is stale, and so are
         // temp files of index writes interrupted by a crash.
         sweep(tmp.clone(), &|_| false)?;
+        self.sweep_partials(partial::STALE_AFTER)?;
         sweep(self.root.clone(), &|n| !n.starts_with(".tmp-"))?;
         Ok(freed.get())
     }
@@ -915,6 +923,7 @@ fn generated_config(diff_ids: &[String]) -> Result<Vec<u8>, ImageError> {
         created: None,
         architecture: host_arch().to_string(),
         os: "linux".to_string(),
+        variant: None,
         config: Some(RunConfig {
             env: Some(vec![DEFAULT_PATH.to_string()]),
             ..RunConfig::default()

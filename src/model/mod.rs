@@ -8,10 +8,12 @@ mod defaults;
 pub mod devices;
 mod error;
 pub mod names;
+mod pull;
 mod types;
 pub mod units;
 
 pub use build::BuildSpec;
 pub use devices::{Device, DeviceRule};
 pub use error::UnitError;
+pub use pull::{Platform, PullPolicy, host_arch};
 pub use types::*;

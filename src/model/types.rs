@@ -95,6 +95,12 @@ pub struct Service {
     /// service has no `image:`). `None`: the image is pulled or imported.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub build: Option<super::BuildSpec>,
+    /// `pull_policy`: when `up` pulls the image (default `missing`).
+    #[serde(skip_serializing_if = "is_default")]
+    pub pull_policy: super::PullPolicy,
+    /// `platform`: which platform of a multi-platform image to pull and run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<super::Platform>,
 }
 
 /// The most files `max-file` may keep (the runtime's rotation has the same bound).
@@ -175,6 +181,8 @@ impl Default for Service {
             seccomp: None,
             no_new_privileges: None,
             build: None,
+            pull_policy: super::PullPolicy::Missing,
+            platform: None,
         }
     }
 }

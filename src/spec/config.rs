@@ -29,6 +29,7 @@ const RENDERED: &[&str] = &[
     "stop_grace_period",
     "read_only",
     "init",
+    "pull_policy",
     "tmpfs",
     "devices",
     "logging",
@@ -324,6 +325,11 @@ fn service_json(loaded: &Loaded, svc: &Service, node: Option<&Node>) -> Value {
             .map(|d| json!({"source": d.source, "target": d.target, "permissions": d.permissions}))
             .collect();
         m.insert("devices".into(), Value::Array(list));
+    }
+    // As Compose prints it: normalized (`if_not_present` is `missing`). `platform` passes
+    // through as written, as Compose prints it.
+    if has("pull_policy") {
+        m.insert("pull_policy".into(), json!(svc.pull_policy.to_string()));
     }
     if let Some(l) = node.and_then(|n| n.get("logging")) {
         m.insert("logging".into(), logging_json(l));

@@ -24,6 +24,16 @@ fn boolish() -> Value {
 fn implemented(key: &str) -> Value {
     match key {
         "image" | "working_dir" | "user" | "hostname" | "stop_signal" => json!({"type": "string"}),
+        "pull_policy" => json!({
+            "type": "string",
+            "pattern": "^(always|never|build|if_not_present|missing|refresh|daily|weekly|every_([0-9]+[wdhms])+)$",
+            "description": "When up pulls the image (default missing)"
+        }),
+        "platform" => json!({
+            "type": "string",
+            "pattern": "^linux(/[A-Za-z0-9_.-]+){0,2}$",
+            "description": "linux/ARCH[/VARIANT] to pull of a multi-platform image"
+        }),
         "command" | "entrypoint" => string_or_list(),
         "environment" => json!({"oneOf": [
             {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean", "null"]}},

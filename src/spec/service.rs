@@ -105,6 +105,22 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
             "device_cgroup_rules" => {
                 svc.device_cgroup_rules = super::devices::cgroup_rules(cx, &path, v)
             }
+            "pull_policy" => {
+                if let Some(s) = cx.string(&path, v) {
+                    match crate::model::PullPolicy::parse(&s) {
+                        Ok(p) => svc.pull_policy = p,
+                        Err(e) => cx.error(v.span, format!("{path}: {e}")),
+                    }
+                }
+            }
+            "platform" => {
+                if let Some(s) = cx.string(&path, v) {
+                    match crate::model::Platform::parse(&s, crate::model::host_arch()) {
+                        Ok(p) => svc.platform = Some(p),
+                        Err(e) => cx.error(v.span, format!("{path}: {e}")),
+                    }
+                }
+            }
             "logging" => svc.logging = super::logging::logging(cx, &path, v),
             "x-rstack" => svc.x_rstack = x_rstack(cx, &path, v),
             "ports" | "volumes" => {

@@ -2,7 +2,8 @@
 //! single manifests and indexes / manifest lists), telling them apart, and picking the
 //! linux/amd64 (the host's) manifest of a multi-platform index.
 
-use crate::image::oci::{Descriptor, Index, MT_INDEX, MT_MANIFEST, host_arch};
+use super::Platform;
+use crate::image::oci::{Descriptor, Index, MT_INDEX, MT_MANIFEST};
 
 pub(crate) const MT_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub(crate) const MT_DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
@@ -50,18 +51,20 @@ pub(crate) fn classify(content_type: Option<&str>, body: &[u8]) -> Result<(Kind,
     }
 }
 
-/// Picks the manifest for linux on the host's architecture (`amd64` here) from an index,
-/// preferring no variant or the first one listed; attestation entries (`unknown/unknown`)
+/// Picks the manifest for `want` from an index, preferring the first one listed (a wanted
+/// variant must match; none wanted takes any); attestation entries (`unknown/unknown`)
 /// never match.
-pub(crate) fn select_platform(index: &Index) -> Result<&Descriptor, String> {
-    let arch = host_arch();
+pub(crate) fn select_platform<'a>(
+    index: &'a Index,
+    want: &Platform,
+) -> Result<&'a Descriptor, String> {
     index
         .manifests
         .iter()
         .find(|d| {
             d.platform
                 .as_ref()
-                .is_some_and(|p| p.os == "linux" && p.architecture == arch)
+                .is_some_and(|p| want.matches(&p.os, &p.architecture, p.variant.as_deref()))
         })
         .ok_or_else(|| {
             let have: Vec<String> = index
@@ -75,7 +78,7 @@ pub(crate) fn select_platform(index: &Index) -> Result<&Descriptor, String> {
                 })
                 .collect();
             format!(
-                "no manifest for linux/{arch} in the index (it has: {})",
+                "no manifest for {want} in the index (it has: {})",
                 if have.is_empty() {
                     "none".to_string()
                 } else {
@@ -124,8 +127,13 @@ mod tests {
               {"digest":"sha256:d","size":1,"platform":{"os":"linux","architecture":"arm64","variant":"v8"}}]}"#,
         )
         .expect("index");
-        if host_arch() == "amd64" {
-            assert_eq!(select_platform(&index).expect("amd64").digest, "sha256:c");
+        if crate::image::oci::host_arch() == "amd64" {
+            assert_eq!(
+                select_platform(&index, &Platform::host())
+                    .expect("amd64")
+                    .digest,
+                "sha256:c"
+            );
         }
         let only_arm: Index = serde_json::from_str(
             r#"{"schemaVersion":2,"manifests":[
@@ -133,7 +141,31 @@ mod tests {
               {"digest":"sha256:b","size":1,"platform":{"os":"unknown","architecture":"unknown"}}]}"#,
         )
         .expect("index");
-        let e = select_platform(&only_arm).expect_err("none");
+        let e = select_platform(&only_arm, &Platform::host()).expect_err("none");
         assert!(e.contains("linux/riscv64") && !e.contains("unknown"), "{e}");
+    }
+
+    #[test]
+    fn a_named_platform_is_picked_from_the_index() {
+        let index: Index = serde_json::from_str(
+            r#"{"schemaVersion":2,"manifests":[
+              {"digest":"sha256:a","size":1,"platform":{"os":"linux","architecture":"arm","variant":"v7"}},
+              {"digest":"sha256:c","size":1,"platform":{"os":"linux","architecture":"amd64"}},
+              {"digest":"sha256:d","size":1,"platform":{"os":"linux","architecture":"arm64","variant":"v8"}}]}"#,
+        )
+        .expect("index");
+        let want = |a: &str, v: Option<&str>| Platform {
+            os: "linux".into(),
+            architecture: a.into(),
+            variant: v.map(str::to_string),
+        };
+        let pick = |p: Platform| select_platform(&index, &p).map(|d| d.digest.clone());
+        assert_eq!(pick(want("arm64", None)).expect("arm64"), "sha256:d");
+        assert_eq!(pick(want("arm", Some("v7"))).expect("v7"), "sha256:a");
+        let e = pick(want("arm", Some("v6"))).expect_err("v6");
+        assert!(
+            e.contains("linux/arm/v6") && e.contains("linux/arm/v7"),
+            "{e}"
+        );
     }
 }

@@ -12,8 +12,10 @@ pub mod auth;
 mod error;
 mod http;
 mod manifest;
+pub mod progress;
 mod pull;
 mod push;
+mod resume;
 mod search;
 mod session;
 mod tls;
@@ -23,6 +25,7 @@ use std::net::IpAddr;
 
 pub use auth::Credentials;
 pub use error::RegistryError;
+pub use progress::Event;
 pub use pull::pull;
 pub use push::push;
 pub use search::{SearchHit, search};
@@ -40,6 +43,45 @@ pub struct Settings {
     pub mirrors: Vec<String>,
     /// `host[:port]` of registries reached over plain HTTP.
     pub insecure: Vec<String>,
+}
+
+/// The platform a pull asks for of a multi-platform image (names normalized as OCI's:
+/// `amd64`, `arm64`; an arm64 `v8` variant is no variant).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Platform {
+    pub os: String,
+    pub architecture: String,
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    /// linux on the host's architecture: what a pull without `platform` takes.
+    pub fn host() -> Platform {
+        Platform {
+            os: "linux".into(),
+            architecture: crate::image::oci::host_arch().into(),
+            variant: None,
+        }
+    }
+
+    /// Whether an image or index entry of `os`/`arch`/`variant` is this platform; a
+    /// variant missing on either side matches any.
+    pub fn matches(&self, os: &str, arch: &str, variant: Option<&str>) -> bool {
+        let variant = variant.filter(|v| !(arch == "arm64" && *v == "v8"));
+        self.os == os
+            && self.architecture == arch
+            && (self.variant.is_none() || variant.is_none() || self.variant.as_deref() == variant)
+    }
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
 }
 
 /// Where to reach one registry, and how messages name it.

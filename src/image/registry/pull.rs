@@ -4,8 +4,6 @@
 //! import is (layers already extracted are neither downloaded nor extracted again).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fs::File;
-use std::io;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,14 +11,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::error::RegistryError;
 use super::http::Body;
 use super::manifest::{self, Kind};
+use super::progress::{Event, short};
+use super::resume;
 use super::session::Session;
-use super::{Settings, session};
+use super::{Platform, Settings, session};
 use crate::image::ImageInfo;
 use crate::image::ImageStore;
 use crate::image::archive::{ConfigSource, Prepared, PreparedLayer};
-use crate::image::budget::{Budget, Charge, Metered};
-use crate::image::error::{ImageError, io_err};
-use crate::image::fsutil::{HashReader, sha256_hex};
+use crate::image::budget::Budget;
+use crate::image::error::ImageError;
+use crate::image::fsutil::sha256_hex;
 use crate::image::oci::{ConfigFile, Descriptor, Index, MT_LAYER_TAR, Manifest, sha256_of};
 use crate::image::reference::Reference;
 
@@ -31,25 +31,39 @@ const MAX_DOCUMENT: u64 = 8 << 20;
 /// Index -> manifest is one level; a deeper chain is malformed.
 const MAX_DEPTH: usize = 3;
 
-/// Pulls `reference` into `store`, tagging it with its normalized name. `progress` gets one
-/// line per step (per layer: downloaded, or already present).
+/// Pulls `reference` into `store` for `platform` (default: the host's), tagging it with its
+/// normalized name and recording the time of the pull. `progress` gets one line per step
+/// (per layer: downloaded, or already present).
 pub fn pull(
     store: &ImageStore,
     settings: &Settings,
     reference: &str,
+    platform: Option<&Platform>,
     auths: &BTreeMap<String, String>,
-    progress: &(dyn Fn(&str) + Sync),
+    progress: &(dyn Fn(Event) + Sync),
 ) -> Result<ImageInfo, RegistryError> {
+    let host = Platform::host();
+    let platform = platform.unwrap_or(&host);
     let parsed = Reference::parse(reference)?;
     let shown = parsed.familiar();
     let endpoints = settings.endpoints(&parsed.domain)?;
     let mut last_err = None;
     for (i, ep) in endpoints.iter().enumerate() {
         let s = session(ep, auths, &parsed.path, "pull");
-        match fetch_image_manifest(&s, &parsed, &shown) {
-            Ok(found) => return pull_from(store, &s, &parsed, &shown, found, progress),
+        match fetch_image_manifest(&s, &parsed, &shown, platform) {
+            Ok(found) => {
+                let info = pull_from(store, &s, &parsed, &shown, found, platform, progress)?;
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                store.mark_pulled(&info.reference, now)?;
+                return Ok(info);
+            }
             Err(e) if i + 1 < endpoints.len() => {
-                progress(&format!("{}: {e}; trying the next source", ep.name));
+                progress(Event::Step(&format!(
+                    "{}: {e}; trying the next source",
+                    ep.name
+                )));
                 last_err = Some(e);
             }
             Err(e) => return Err(e),
@@ -69,7 +83,12 @@ struct Found {
     manifest: Manifest,
 }
 
-fn fetch_image_manifest(s: &Session, r: &Reference, shown: &str) -> Result<Found, RegistryError> {
+fn fetch_image_manifest(
+    s: &Session,
+    r: &Reference,
+    shown: &str,
+    platform: &Platform,
+) -> Result<Found, RegistryError> {
     let mut want = r
         .digest
         .clone()
@@ -118,7 +137,7 @@ fn fetch_image_manifest(s: &Session, r: &Reference, shown: &str) -> Result<Found
             Kind::Index => {
                 let index: Index = serde_json::from_slice(&bytes)
                     .map_err(|e| unsupported(format!("bad index: {e}")))?;
-                let d = manifest::select_platform(&index).map_err(unsupported)?;
+                let d = manifest::select_platform(&index, platform).map_err(unsupported)?;
                 want = d.digest.clone();
                 expected = Some(d.digest.clone());
             }
@@ -146,7 +165,8 @@ fn pull_from(
     r: &Reference,
     shown: &str,
     found: Found,
-    progress: &(dyn Fn(&str) + Sync),
+    platform: &Platform,
+    progress: &(dyn Fn(Event) + Sync),
 ) -> Result<ImageInfo, RegistryError> {
     let m = &found.manifest;
     let unsupported = |reason: String| RegistryError::Unsupported {
@@ -166,6 +186,18 @@ fn pull_from(
     let config_hex = sha256_hex(&config_bytes);
     let config: ConfigFile = serde_json::from_slice(&config_bytes)
         .map_err(|e| unsupported(format!("bad image config: {e}")))?;
+    // A single-platform image (no index to choose from) must be the one asked for.
+    if !config.architecture.is_empty()
+        && !platform.matches(&config.os, &config.architecture, config.variant.as_deref())
+    {
+        let mut have = format!("{}/{}", config.os, config.architecture);
+        if let Some(v) = &config.variant {
+            have = format!("{have}/{v}");
+        }
+        return Err(unsupported(format!(
+            "it is for {have}, not the {platform} asked for"
+        )));
+    }
     if config.rootfs.diff_ids.len() != m.layers.len() {
         return Err(unsupported(format!(
             "its config lists {} diff_ids for {} layers",
@@ -190,17 +222,23 @@ fn pull_from(
         .filter(|(_, p)| p.3.is_none())
         .map(|(i, _)| i)
         .collect();
-    for (l, _, diff_hex, present) in &plan {
+    // Layers not yet extracted are extracted by the commit; said once it is done.
+    let to_extract: Vec<(String, u64)> = plan
+        .iter()
+        .filter(|(_, _, diff_hex, _)| !store.has_layer(diff_hex))
+        .map(|(l, ..)| (short(&l.digest).to_string(), l.size))
+        .collect();
+    for (l, _, _, present) in &plan {
         if present.is_some() {
-            let what = if store.has_layer(diff_hex) {
-                "already present"
-            } else {
-                "stored, to unpack"
-            };
-            progress(&format!("{}: {what}", short(&l.digest)));
+            progress(Event::Layer {
+                layer: short(&l.digest),
+                size: l.size,
+                state: "exists",
+            });
         }
     }
     let downloaded = download_all(
+        store,
         s,
         &r.path,
         &plan,
@@ -250,25 +288,29 @@ fn pull_from(
         manifest: Some((found.bytes, found.hex.clone(), found.media_type)),
     };
     let info = store.commit_transfer(transfer, prepared, shown)?;
-    progress(&format!("Digest: sha256:{}", found.hex));
+    for (layer, size) in &to_extract {
+        progress(Event::Layer {
+            layer,
+            size: *size,
+            state: "extracted",
+        });
+    }
+    progress(Event::Step(&format!("Digest: sha256:{}", found.hex)));
     Ok(info)
-}
-
-fn short(digest: &str) -> &str {
-    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-    &hex[..hex.len().min(12)]
 }
 
 /// Downloads the layers `todo` names (indexes into `plan`), `PARALLEL` at a time; the first
 /// failure stops the others from starting new downloads.
+#[allow(clippy::too_many_arguments)]
 fn download_all(
+    store: &ImageStore,
     s: &Session,
     repo: &str,
     plan: &[(Descriptor, String, String, Option<PathBuf>)],
     todo: VecDeque<usize>,
     staging: &std::path::Path,
     budget: &Budget,
-    progress: &(dyn Fn(&str) + Sync),
+    progress: &(dyn Fn(Event) + Sync),
 ) -> Result<BTreeMap<usize, PathBuf>, RegistryError> {
     let queue = Mutex::new(todo);
     let failed = AtomicBool::new(false);
@@ -290,13 +332,13 @@ fn download_all(
                         return;
                     };
                     let dest = staging.join(format!("layer-{hex}"));
-                    match download(s, repo, d, hex, &dest, budget) {
+                    match resume::download(store, s, repo, d, hex, &dest, budget, progress) {
                         Ok(()) => {
-                            progress(&format!(
-                                "{}: downloaded {}",
-                                short(&d.digest),
-                                crate::image::budget::human(d.size)
-                            ));
+                            progress(Event::Layer {
+                                layer: short(&d.digest),
+                                size: d.size,
+                                state: "downloaded",
+                            });
                             done.lock()
                                 .unwrap_or_else(|p| p.into_inner())
                                 .insert(i, dest);
@@ -319,56 +361,6 @@ fn download_all(
         return Err(e);
     }
     Ok(done.into_inner().unwrap_or_else(|p| p.into_inner()))
-}
-
-/// Streams one blob to `dest`, hashing on the way; refuses it unless it is the digest and
-/// size its descriptor names.
-fn download(
-    s: &Session,
-    repo: &str,
-    d: &Descriptor,
-    hex: &str,
-    dest: &std::path::Path,
-    budget: &Budget,
-) -> Result<(), RegistryError> {
-    let resp = s.request(
-        "GET",
-        &format!("/v2/{repo}/blobs/{}", d.digest),
-        &[],
-        &Body::Empty,
-    )?;
-    if resp.status != 200 {
-        return Err(s.unexpected(&format!("layer {}", d.digest), resp));
-    }
-    let mut out = File::create(dest).map_err(io_err(format!("creating {}", dest.display())))?;
-    let mut hashed = HashReader::new(Metered::new(resp.reader(), budget, Charge::Written));
-    io::copy(&mut hashed, &mut out).map_err(|e| {
-        if budget.exceeded() {
-            RegistryError::Image(budget.error(&d.digest))
-        } else {
-            s.protocol(format!("downloading layer {}: {e}", d.digest))
-        }
-    })?;
-    let (actual, size) = hashed
-        .finish()
-        .map_err(|e| s.protocol(format!("downloading layer {}: {e}", d.digest)))?;
-    if actual != hex {
-        return Err(ImageError::DigestMismatch {
-            what: format!("layer {} from {}", d.digest, s.name),
-            expected: d.digest.clone(),
-            actual: format!("sha256:{actual}"),
-        }
-        .into());
-    }
-    if d.size != 0 && size != d.size {
-        return Err(s.protocol(format!(
-            "layer {} is {size} bytes, its descriptor says {}",
-            d.digest, d.size
-        )));
-    }
-    out.sync_all()
-        .map_err(io_err(format!("writing {}", dest.display())))?;
-    Ok(())
 }
 
 /// Fetches a small blob (the config) into memory, verified.

@@ -334,3 +334,43 @@ fn service_order_and_stack_fields() {
     assert_eq!(l.stack.working_dir, "/p");
     assert_eq!(l.stack.services["zeta"].name, "zeta");
 }
+
+#[test]
+fn pull_policy_and_platform_reach_the_model_and_print_as_compose_does() {
+    use crate::model::{Platform, PullPolicy};
+    assert_eq!(svc("").pull_policy, PullPolicy::Missing);
+    assert_eq!(svc("").platform, None);
+    let s = svc("    pull_policy: if_not_present\n    platform: linux/arm64/v8\n");
+    assert_eq!(s.pull_policy, PullPolicy::Missing);
+    assert_eq!(
+        s.platform,
+        Some(Platform::parse("linux/arm64", "amd64").expect("p"))
+    );
+    let s = svc("    pull_policy: every_1d12h\n");
+    assert_eq!(
+        s.pull_policy.max_age(),
+        Some(Duration::from_secs(36 * 3600))
+    );
+    let l = ok(
+        "services:\n  s:\n    image: busybox\n    pull_policy: if_not_present\n    platform: linux/arm64/v8\n",
+    );
+    let v = crate::spec::to_compose_json(&l);
+    assert_eq!(v["services"]["s"]["pull_policy"], "missing");
+    assert_eq!(v["services"]["s"]["platform"], "linux/arm64/v8");
+}
+
+#[test]
+fn a_bad_pull_policy_or_platform_points_at_its_value() {
+    let errs = super::errors("services:\n  s:\n    image: busybox\n    pull_policy: sometimes\n");
+    assert!(
+        errs.iter()
+            .any(|(m, l, c)| m.contains("not a pull policy") && (*l, *c) == (4, 18)),
+        "{errs:?}"
+    );
+    let errs = super::errors("services:\n  s:\n    image: busybox\n    platform: windows/amd64\n");
+    assert!(
+        errs.iter()
+            .any(|(m, l, c)| m.contains("linux containers only") && (*l, *c) == (4, 15)),
+        "{errs:?}"
+    );
+}
