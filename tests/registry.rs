@@ -6,91 +6,14 @@
 
 mod common;
 
+use common::registry::{Registry, free_port};
 use common::*;
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-/// A `docker-registry` process on a free loopback port; stopped (by its pid) and its
-/// directory removed when dropped, even if the test failed.
-struct Registry {
-    child: Child,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Registry {
-    /// Starts a registry; with `htpasswd`, only that user (bcrypt) may use it.
-    fn start(dir: &Path, htpasswd: Option<(&str, &str)>) -> Registry {
-        let port = free_port();
-        let dir = dir.join(format!("registry-{port}"));
-        std::fs::create_dir_all(dir.join("data")).expect("mkdir registry");
-        let mut config = format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.join("data").display()
-        );
-        if let Some((user, password)) = htpasswd {
-            // bcrypt through libcrypt (perl's crypt): docker-registry accepts only bcrypt.
-            let out = Command::new("perl")
-                .args([
-                    "-e",
-                    "print crypt($ARGV[0], q($2b$05$abcdefghijklmnopqrstuu))",
-                    password,
-                ])
-                .output()
-                .expect("perl");
-            let hash = String::from_utf8(out.stdout).expect("utf8");
-            assert!(hash.starts_with("$2b$"), "no bcrypt from crypt(3): {hash}");
-            std::fs::write(dir.join("htpasswd"), format!("{user}:{hash}\n")).expect("htpasswd");
-            config.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: rstack-test\n    path: {}\n",
-                dir.join("htpasswd").display()
-            ));
-        }
-        let cfg = dir.join("config.yml");
-        std::fs::write(&cfg, config).expect("config");
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&cfg)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("log")).expect("log"))
-            .spawn()
-            .expect("docker-registry");
-        let reg = Registry { child, dir, port };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "docker-registry did not come up: {}",
-                std::fs::read_to_string(reg.dir.join("log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        reg
-    }
-
-    fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
 
 /// Skips unless root, busybox, docker-registry and skopeo are here (fails in CI instead).
 fn setup(tag: &str) -> Option<Env> {
@@ -1028,4 +951,84 @@ fn a_full_disk_during_a_pull_is_a_clear_error_and_leaves_nothing() {
             .unwrap_or(0);
         assert_eq!(left, 0, "a failed pull left files in {dir}");
     }
+}
+
+/// Runs a tool of the test and asserts it succeeded.
+fn tool(cmd: &mut Command) {
+    let out = cmd.output().expect("spawn");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn an_image_umoci_makes_and_skopeo_pushes_pulls_and_runs() {
+    let Some(mut env) = setup("regumoci") else {
+        return;
+    };
+    if !common::registry::have_tools("regumoci", &["umoci"]) {
+        return;
+    }
+    let reg = Registry::start(&env.dir, None);
+    // umoci makes an image layer by layer from a bundle's rootfs: busybox, then a file.
+    let layout = env.dir.join("umoci-layout");
+    let bundle = env.dir.join("umoci-bundle");
+    let img = format!("{}:app", layout.display());
+    tool(
+        Command::new("umoci")
+            .args(["init", "--layout"])
+            .arg(&layout),
+    );
+    tool(Command::new("umoci").args(["new", "--image", &img]));
+    tool(
+        Command::new("umoci")
+            .args(["unpack", "--image", &img])
+            .arg(&bundle),
+    );
+    let rootfs = bundle.join("rootfs");
+    let tar = busybox_rootfs_tar(&env.dir);
+    tool(
+        Command::new("tar")
+            .arg("-C")
+            .arg(&rootfs)
+            .arg("-xf")
+            .arg(&tar),
+    );
+    tool(
+        Command::new("umoci")
+            .args(["repack", "--image", &img])
+            .arg(&bundle),
+    );
+    std::fs::write(rootfs.join("made-by"), "umoci\n").expect("write");
+    tool(
+        Command::new("umoci")
+            .args(["repack", "--image", &img])
+            .arg(&bundle),
+    );
+    tool(Command::new("umoci").args([
+        "config",
+        "--image",
+        &img,
+        "--config.cmd",
+        "cat",
+        "--config.cmd",
+        "/made-by",
+    ]));
+    let remote = format!("{}/umoci/app:1", reg.host());
+    tool(Command::new("skopeo").args([
+        "copy",
+        "--dest-tls-verify=false",
+        &format!("oci:{img}"),
+        &format!("docker://{remote}"),
+    ]));
+    ok(&env, &["image", "pull", &remote]);
+    let p = env.project("umoci");
+    env.write(
+        "compose.yaml",
+        &format!("name: {p}\nservices:\n  s:\n    image: {remote}\n"),
+    );
+    let (out, _) = ok(&env, &["run", "--rm", "-T", "s"]);
+    assert_eq!(out, "umoci\n");
 }
