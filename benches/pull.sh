@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Pull benchmark, side by side in one run: a Debian image of one gzip layer (made here with
+# mmdebstrap from Debian's packages and umoci, cached under /var/cache/rstack-test) served by
+# Debian's docker-registry on 127.0.0.1, pulled until it is ready to run by
+#   - `rstack image pull` (release binary, its own daemon; downloaded, verified, unpacked),
+#   - `docker pull` (Debian's dockerd 20.10 on a private data root this script starts/stops),
+#   - `skopeo copy` to an OCI directory (download and verify only, no unpack),
+# each from an empty store every time (the image removed and garbage-collected between runs).
+# Runs alternate between the tools. Prints medians and ratios. Needs root.
+# Usage: benches/pull.sh [RUNS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-5}
+export DEBIAN_FRONTEND=noninteractive
+for pkg in docker.io docker-registry skopeo umoci mmdebstrap; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || { apt-get update -qq; apt-get install -y -qq "$pkg" >/dev/null; }
+done
+target=$(.ci/toolchain)
+cargo build --release -q --target "$target"
+rstack=$PWD/target/$target/release/rstack
+
+cache=/var/cache/rstack-test
+mkdir -p "$cache"
+rootfs_tar=$cache/bench-debian-python.tar
+if [ ! -f "$rootfs_tar" ]; then
+  mmdebstrap --variant=essential --include=python3,redis-server,procps,perl bookworm "$rootfs_tar.partial" >/dev/null 2>&1
+  mv "$rootfs_tar.partial" "$rootfs_tar"
+fi
+
+work=$(mktemp -d /tmp/rstack-bench-pull.XXXXXX)
+export RSTACK_SOCKET=$work/rstack.sock RSTACK_DATA_ROOT=$work/data
+cleanup() {
+  [ -n "${reg_pid:-}" ] && kill "$reg_pid" 2>/dev/null || true
+  if [ -f "$work/docker/docker.pid" ]; then
+    kill "$(cat "$work/docker/docker.pid")" 2>/dev/null || true
+    for _ in $(seq 50); do [ -f "$work/docker/docker.pid" ] || break; sleep 0.2; done
+  fi
+  if [ -f "$work/data/daemon.lock" ]; then kill "$(cat "$work/data/daemon.lock")" 2>/dev/null || true; sleep 0.5; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The registry, on a free port.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$work/registry"
+cat >"$work/registry/config.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $work/registry/data
+http:
+  addr: 127.0.0.1:$port
+EOF
+docker-registry serve "$work/registry/config.yml" >"$work/registry/log" 2>&1 &
+reg_pid=$!
+for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+
+# One gzip layer, made by umoci from the rootfs, pushed by skopeo.
+umoci init --layout "$work/layout"
+umoci new --image "$work/layout:debian"
+umoci unpack --image "$work/layout:debian" "$work/bundle" >/dev/null
+tar -C "$work/bundle/rootfs" -xf "$rootfs_tar"
+umoci repack --image "$work/layout:debian" "$work/bundle"
+rm -rf "$work/bundle"
+image=127.0.0.1:$port/bench/debian:1
+skopeo copy -q --dest-tls-verify=false "oci:$work/layout:debian" "docker://$image"
+sizes=$(skopeo inspect --tls-verify=false "docker://$image" | python3 -c '
+import json,sys; m=json.load(sys.stdin); print(len(m["Layers"]))')
+compressed=$(du -sb "$work/registry/data/docker/registry/v2/blobs" | cut -f1)
+unpacked=$(tar -tvf "$rootfs_tar" | awk '{s+=$3} END {print s}')
+
+mkdir -p "$work/docker"
+dockerd --iptables=false --ip-masq=false --bridge=none --data-root "$work/docker/root" \
+  --exec-root "$work/docker/exec" --pidfile "$work/docker/docker.pid" \
+  -H "unix://$work/docker/docker.sock" >"$work/docker/log" 2>&1 &
+export DOCKER_HOST=unix://$work/docker/docker.sock
+for _ in $(seq 100); do docker version >/dev/null 2>&1 && break; sleep 0.1; done
+"$rstack" version >/dev/null 2>&1 || true   # the daemon starts with the first command
+
+python3 - "$runs" "$rstack" "$image" "$work" "$sizes" "$compressed" "$unpacked" <<'PY'
+import subprocess, sys, time, statistics, shutil, os
+runs, rstack, image, work = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+layers, compressed, unpacked = sys.argv[5], int(sys.argv[6]), int(sys.argv[7])
+def run(c):
+    r = subprocess.run(c, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        sys.exit(f"{c}: {r.stderr.decode(errors='replace')[-500:]}")
+def reset():
+    subprocess.run([rstack, "image", "rm", "--force", image], capture_output=True)
+    subprocess.run([rstack, "image", "prune", "-a"], capture_output=True)
+    subprocess.run(["docker", "rmi", "-f", image], capture_output=True)
+    shutil.rmtree(f"{work}/skopeo-out", ignore_errors=True)
+    subprocess.run(["sync"])
+    time.sleep(1)
+tools = {
+    "rstack": [rstack, "image", "pull", image],
+    "docker": ["docker", "pull", "-q", image],
+    "skopeo": ["skopeo", "copy", "-q", "--src-tls-verify=false", f"docker://{image}", f"oci:{work}/skopeo-out:x"],
+}
+ts = {k: [] for k in tools}
+for i in range(runs):
+    for k, c in tools.items():
+        reset()
+        t = time.perf_counter()
+        run(c)
+        ts[k].append((time.perf_counter() - t) * 1000)
+m = {k: statistics.median(v) for k, v in ts.items()}
+print(f"runs per figure: {runs} (medians, tools alternating, each from an empty store)")
+print(f"image: Debian bookworm, {layers} gzip layer, {compressed/1e6:.0f} MB compressed, {unpacked/1e6:.0f} MB unpacked")
+print(f"  rstack image pull (download, verify, unpack): {m['rstack']:7.0f} ms")
+print(f"  docker pull:                                  {m['docker']:7.0f} ms   rstack is {m['docker']/m['rstack']:4.1f}x faster")
+print(f"  skopeo copy to an OCI dir (download only):    {m['skopeo']:7.0f} ms   rstack takes {m['rstack']/m['skopeo']:4.2f}x its time")
+PY
