@@ -44,6 +44,9 @@ pub(crate) struct PreparedLayer {
     pub media_type: String,
     /// Expected diff_id hex, when the config names one.
     pub diff_id: Option<String>,
+    /// Already extracted (while it downloaded) and checked against `diff_id`: the
+    /// directory, on the store's filesystem, and its unpacked size.
+    pub extracted: Option<(PathBuf, u64)>,
 }
 
 /// Everything the store needs to commit an image.
@@ -398,6 +401,7 @@ impl Ctx<'_> {
                         d.media_type.clone()
                     },
                     diff_id: Some(diff_id),
+                    extracted: None,
                 });
             }
             let media_type = if desc.media_type.is_empty() {
@@ -557,6 +561,7 @@ impl Ctx<'_> {
                 size: f.size,
                 media_type: media_type.to_string(),
                 diff_id: Some(diff_id),
+                extracted: None,
             });
         }
         Ok(Prepared {
@@ -612,6 +617,7 @@ impl Ctx<'_> {
                 size,
                 media_type: media_type.to_string(),
                 diff_id: None,
+                extracted: None,
             }],
             manifest: None,
         })

@@ -58,7 +58,9 @@ pub(crate) enum Compression {
 }
 
 /// Peeks at the first bytes of `file` and returns a reader yielding the decompressed stream.
-pub(crate) fn open_decompressed(file: File) -> io::Result<(Box<dyn Read + Send>, Compression)> {
+pub(crate) fn open_decompressed<R: Read + Send + 'static>(
+    file: R,
+) -> io::Result<(Box<dyn Read + Send>, Compression)> {
     let mut buf = BufReader::with_capacity(64 * 1024, file);
     let head = buf.fill_buf()?;
     let compression = sniff(head);

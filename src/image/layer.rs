@@ -34,7 +34,18 @@ pub(crate) fn extract_layer(
 ) -> Result<(String, u64), ImageError> {
     let name = blob.display().to_string();
     let file = File::open(blob).map_err(io_err(format!("opening layer {name}")))?;
-    let (reader, _) = open_decompressed(file).map_err(io_err(format!("reading layer {name}")))?;
+    extract_from(file, &name, dest, budget)
+}
+
+/// `extract_layer` of a blob read from `blob` (as it arrives, in a pull), called `name`.
+pub(crate) fn extract_from<R: io::Read + Send + 'static>(
+    blob: R,
+    name: &str,
+    dest: &Path,
+    budget: &Budget,
+) -> Result<(String, u64), ImageError> {
+    let name = name.to_string();
+    let (reader, _) = open_decompressed(blob).map_err(io_err(format!("reading layer {name}")))?;
     let mut hashed = HashReader::new(reader);
     let mut ex = Extractor {
         dest,

@@ -488,6 +488,16 @@ impl ImageStore {
                 .map_err(io_err(format!("measuring layer {d}")))?;
             return Ok((d.clone(), size));
         }
+        // Extracted while it downloaded (a pull), diff_id checked: only moved into place.
+        if let (Some((dir, size)), Some(d)) = (&l.extracted, &l.diff_id) {
+            let dest = self.layer_path(d);
+            match fs::rename(dir, &dest) {
+                Ok(()) => return Ok((d.clone(), *size)),
+                Err(_) if dest.is_dir() => return Ok((d.clone(), *size)),
+                // Extracted elsewhere than the store's filesystem: extract again below.
+                Err(_) => {}
+            }
+        }
         let tmp = TempDir::create(&self.tmp_dir(), "layer")?;
         // The layer root is the container's "/": 0755 unless the tar's "./" entry says otherwise.
         fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755))
@@ -502,7 +512,8 @@ impl ImageStore {
                 actual: format!("sha256:{diff}"),
             });
         }
-        syncfs(tmp.path()).map_err(io_err("syncing extracted layer"))?;
+        // Not synced here: the commit syncs the store's filesystem once, before index.json
+        // names the layer.
         let dest = self.layer_path(&diff);
         match fs::rename(tmp.path(), &dest) {
             Ok(()) => tmp.keep(),

@@ -18,6 +18,7 @@ mod push;
 mod resume;
 mod search;
 mod session;
+mod stream;
 mod tls;
 
 use std::collections::BTreeMap;

@@ -14,6 +14,7 @@ use super::manifest::{self, Kind};
 use super::progress::{Event, short};
 use super::resume;
 use super::session::Session;
+use super::stream::{GrowingReader, Growth};
 use super::{Platform, Settings, session};
 use crate::image::ImageInfo;
 use crate::image::ImageStore;
@@ -247,7 +248,7 @@ fn pull_from(
         &transfer.budget,
         progress,
     );
-    let downloaded = match downloaded {
+    let (downloaded, mut extracted) = match downloaded {
         Ok(d) => d,
         Err(e) => {
             let exceeded = transfer
@@ -277,6 +278,7 @@ fn pull_from(
                 l.media_type.clone()
             },
             diff_id: Some(diff_hex.clone()),
+            extracted: extracted.remove(&i),
         });
     }
     let prepared = Prepared {
@@ -311,10 +313,11 @@ fn download_all(
     staging: &std::path::Path,
     budget: &Budget,
     progress: &(dyn Fn(Event) + Sync),
-) -> Result<BTreeMap<usize, PathBuf>, RegistryError> {
+) -> Result<Downloaded, RegistryError> {
     let queue = Mutex::new(todo);
     let failed = AtomicBool::new(false);
     let done: Mutex<BTreeMap<usize, PathBuf>> = Mutex::new(BTreeMap::new());
+    let extracted: Mutex<BTreeMap<usize, (PathBuf, u64)>> = Mutex::new(BTreeMap::new());
     let first_err: Mutex<Option<RegistryError>> = Mutex::new(None);
     let workers = PARALLEL
         .min(queue.lock().map(|q| q.len()).unwrap_or(1))
@@ -328,11 +331,39 @@ fn download_all(
                     }
                     let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
                     let Some(i) = next else { return };
-                    let Some((d, hex, _, _)) = plan.get(i) else {
+                    let Some((d, hex, diff_hex, _)) = plan.get(i) else {
                         return;
                     };
                     let dest = staging.join(format!("layer-{hex}"));
-                    match resume::download(store, s, repo, d, hex, &dest, budget, progress) {
+                    // A layer not extracted yet is extracted as it arrives (`stream.rs`).
+                    let growth = Growth::default();
+                    let unpack = !store.has_layer(diff_hex);
+                    let into = staging.join(format!("extract-{diff_hex}"));
+                    let (res, unpacked) = std::thread::scope(|sc| {
+                        let ex = unpack.then(|| {
+                            sc.spawn(|| {
+                                extract_streaming(&growth, &d.digest, &into, diff_hex, budget)
+                            })
+                        });
+                        let res = resume::download(
+                            store, s, repo, d, hex, &dest, budget, progress, &growth,
+                        );
+                        match &res {
+                            Ok(()) => growth.finish(),
+                            Err(_) => growth.fail(),
+                        }
+                        let unpacked = ex.and_then(|h| h.join().ok()).flatten();
+                        (res, unpacked)
+                    });
+                    if let (Ok(()), Some(size)) = (&res, unpacked) {
+                        extracted
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(i, (into.clone(), size));
+                    } else {
+                        let _ = crate::image::fsutil::remove_tree(&into);
+                    }
+                    match res {
                         Ok(()) => {
                             progress(Event::Layer {
                                 layer: short(&d.digest),
@@ -360,7 +391,93 @@ fn download_all(
     if let Some(e) = first_err.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
     }
-    Ok(done.into_inner().unwrap_or_else(|p| p.into_inner()))
+    Ok((
+        done.into_inner().unwrap_or_else(|p| p.into_inner()),
+        extracted.into_inner().unwrap_or_else(|p| p.into_inner()),
+    ))
+}
+
+/// The downloaded blobs, and the layers extracted as they arrived (directory, unpacked
+/// size), by their index in the plan.
+type Downloaded = (BTreeMap<usize, PathBuf>, BTreeMap<usize, (PathBuf, u64)>);
+
+/// Extracts a layer from its download as it arrives into `into`; its unpacked size when the
+/// result is the layer `diff_hex`, else `None` (the commit extracts it again, from the
+/// verified blob, and reports what is wrong).
+fn extract_streaming(
+    growth: &Growth,
+    digest: &str,
+    into: &std::path::Path,
+    diff_hex: &str,
+    budget: &Budget,
+) -> Option<u64> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir(into).ok()?;
+    // The layer root is the container's "/": 0755 unless the tar's "./" entry says otherwise.
+    std::fs::set_permissions(into, std::fs::Permissions::from_mode(0o755)).ok()?;
+    let reader = GrowingReader::new(growth);
+    // The reader borrows `growth`; extraction needs a 'static reader, so it reads through a
+    // scoped pipe of chunks instead.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
+    std::thread::scope(|sc| {
+        let feeder = sc.spawn(move || {
+            let mut reader = reader;
+            loop {
+                let mut buf = vec![0u8; 256 * 1024];
+                match std::io::Read::read(&mut reader, &mut buf) {
+                    Ok(0) => return true,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        if tx.send(buf).is_err() {
+                            return false;
+                        }
+                    }
+                    Err(_) => return false,
+                }
+            }
+        });
+        let res = crate::image::layer::extract_from(ChunkReader::new(rx), digest, into, budget);
+        let fed = feeder.join().unwrap_or(false);
+        match res {
+            Ok((diff, size)) if fed && diff == diff_hex => Some(size),
+            _ => None,
+        }
+    })
+}
+
+/// Reads the chunks a channel delivers, in order; EOF when the sender is gone.
+struct ChunkReader {
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    cur: Vec<u8>,
+    at: usize,
+}
+
+impl ChunkReader {
+    fn new(rx: std::sync::mpsc::Receiver<Vec<u8>>) -> ChunkReader {
+        ChunkReader {
+            rx,
+            cur: Vec::new(),
+            at: 0,
+        }
+    }
+}
+
+impl std::io::Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at >= self.cur.len() {
+            match self.rx.recv() {
+                Ok(c) => {
+                    self.cur = c;
+                    self.at = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len() - self.at);
+        buf[..n].copy_from_slice(&self.cur[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 /// Fetches a small blob (the config) into memory, verified.

@@ -14,6 +14,7 @@ use super::error::RegistryError;
 use super::http::Body;
 use super::progress::{Counted, Event, short};
 use super::session::Session;
+use super::stream::Growth;
 use crate::image::ImageStore;
 use crate::image::budget::{Budget, Charge, Metered};
 use crate::image::error::{ImageError, io_err};
@@ -34,6 +35,7 @@ pub(crate) fn download(
     dest: &Path,
     budget: &Budget,
     progress: &(dyn Fn(Event) + Sync),
+    growth: &Growth,
 ) -> Result<(), RegistryError> {
     let dir = store.partial_dir()?;
     let shared = dir.join(hex);
@@ -53,6 +55,12 @@ pub(crate) fn download(
         }
     };
     let layer = short(&d.digest);
+    growth.opened(
+        &file,
+        file.metadata()
+            .map_err(io_err(format!("reading {}", part.display())))?
+            .len(),
+    );
     let mut round = 0;
     loop {
         let have = file
@@ -62,7 +70,7 @@ pub(crate) fn download(
         if d.size != 0 && have >= d.size {
             break;
         }
-        match fetch_rest(s, repo, d, &mut file, have, budget, progress, layer) {
+        match fetch_rest(s, repo, d, &mut file, have, budget, progress, layer, growth) {
             Ok(()) => break,
             // Not worth keeping (a full disk, the budget, a refusal): give the space back.
             Err(Fetch::Fatal(e)) => {
@@ -89,8 +97,8 @@ pub(crate) fn download(
         }
     }
     verify(s, d, hex, &mut file, &part)?;
-    file.sync_all()
-        .map_err(io_err(format!("writing {}", part.display())))?;
+    // Not synced here: the commit syncs the store's filesystem once, before index.json
+    // names the blob (and a partial file cut short by a crash fails its digest check).
     std::fs::rename(&part, dest).map_err(io_err(format!(
         "moving {} to {}",
         part.display(),
@@ -116,6 +124,7 @@ fn fetch_rest(
     budget: &Budget,
     progress: &(dyn Fn(Event) + Sync),
     layer: &str,
+    growth: &Growth,
 ) -> Result<(), Fetch> {
     let headers = if have > 0 {
         vec![("Range", format!("bytes={have}-"))]
@@ -139,6 +148,7 @@ fn fetch_rest(
         // The registry refused the range (416, or it ignores it and errs): start over.
         416 => {
             file.set_len(0).map_err(|e| Fetch::Fatal(io_fail(e)))?;
+            growth.truncated(0);
             return Err(Fetch::Dropped(s.protocol(format!(
                 "layer {}: the registry refused to resume; starting over",
                 d.digest
@@ -151,6 +161,7 @@ fn fetch_rest(
         }
     };
     file.set_len(start).map_err(|e| Fetch::Fatal(io_fail(e)))?;
+    growth.truncated(start);
     file.seek(SeekFrom::Start(start))
         .map_err(|e| Fetch::Fatal(io_fail(e)))?;
     let mut body = Metered::new(
@@ -158,7 +169,8 @@ fn fetch_rest(
         budget,
         Charge::Written,
     );
-    match io::copy(&mut body, file) {
+    let mut out = Told { file, growth };
+    match io::copy(&mut body, &mut out) {
         Ok(_) => Ok(()),
         Err(_) if budget.exceeded() => {
             Err(Fetch::Fatal(RegistryError::Image(budget.error(&d.digest))))
@@ -168,6 +180,23 @@ fn fetch_rest(
         Err(e) => Err(Fetch::Dropped(
             s.protocol(format!("downloading layer {}: {e}", d.digest)),
         )),
+    }
+}
+
+/// The download's file, telling the reader of each write (`stream.rs`).
+struct Told<'a> {
+    file: &'a mut File,
+    growth: &'a Growth,
+}
+
+impl io::Write for Told<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.growth.grew(n as u64);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
     }
 }
 
