@@ -23,8 +23,9 @@ cache=/var/cache/rstack-test
 mkdir -p "$cache"
 rootfs_tar=$cache/bench-debian-python.tar
 if [ ! -f "$rootfs_tar" ]; then
-  mmdebstrap --variant=essential --include=python3,redis-server,procps,perl bookworm "$rootfs_tar.partial" >/dev/null 2>&1
-  mv "$rootfs_tar.partial" "$rootfs_tar"
+  # mmdebstrap picks the output format from the name's extension: keep .tar.
+  mmdebstrap --variant=essential --include=python3,redis-server,procps,perl bookworm "$cache/partial-$$.tar" >/dev/null 2>&1
+  mv "$cache/partial-$$.tar" "$rootfs_tar"
 fi
 
 work=$(mktemp -d /tmp/rstack-bench-pull.XXXXXX)

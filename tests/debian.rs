@@ -24,7 +24,8 @@ fn debian_tar() -> PathBuf {
     if tar.exists() {
         return tar;
     }
-    let partial = tar.with_extension(format!("partial-{}", std::process::id()));
+    // mmdebstrap picks the output format from the name's extension: keep .tar.
+    let partial = Path::new(CACHE).join(format!("partial-{}.tar", std::process::id()));
     let out = Command::new("mmdebstrap")
         .args([
             "--variant=essential",
