@@ -528,3 +528,55 @@ fn up_builds_a_missing_image_once_and_up_build_rebuilds_it() {
         "{err}"
     );
 }
+
+#[test]
+fn cache_mounts_persist_across_builds_and_platform_args_are_the_hosts() {
+    let Some((mut env, _)) = setup("bldmnt") else {
+        return;
+    };
+    let ctx = context(
+        &env,
+        "ctx",
+        &[(
+            "Dockerfile",
+            "FROM --platform=$BUILDPLATFORM busybox:test\n\
+             ARG TARGETARCH\n\
+             RUN --mount=type=cache,target=/cache echo run >> /cache/log && wc -l < /cache/log > /runs\n\
+             RUN --mount=type=tmpfs,target=/scratch touch /scratch/x && echo \"$TARGETARCH\" > /arch\n",
+        )],
+    );
+    let c = ctx.to_str().expect("utf8");
+    built(&env, &["-t", "mnt:1", "--no-cache", c]);
+    built(&env, &["-t", "mnt:2", "--no-cache", c]);
+    // The cache directory outlived the first build; its content is in no layer.
+    assert_eq!(run_in(&mut env, "mnt:1", &["cat", "/runs"]).trim(), "1");
+    assert_eq!(run_in(&mut env, "mnt:2", &["cat", "/runs"]).trim(), "2");
+    assert_eq!(
+        run_in(&mut env, "mnt:2", &["ls", "-A", "/cache", "/scratch"]).trim(),
+        "/cache:\n\n/scratch:"
+    );
+    let arch = run_in(&mut env, "mnt:2", &["cat", "/arch"]);
+    assert!(!arch.trim().is_empty(), "TARGETARCH is set");
+
+    // What rstack cannot do is refused with the line and what to do.
+    for (df, what) in [
+        ("FROM --platform=linux/s390x busybox:test\n", "s390x"),
+        (
+            "FROM busybox:test\nADD https://example.invalid/x.tgz /x\n",
+            "RUN",
+        ),
+        (
+            "FROM busybox:test\nRUN --mount=type=secret,id=s,target=/s true\n",
+            "secret",
+        ),
+    ] {
+        std::fs::write(ctx.join("Dockerfile"), df).expect("write");
+        let out = build(&env, &["-t", "mnt:bad", c]);
+        assert!(!out.status.success(), "{df}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(what) && err.contains("Dockerfile:"),
+            "{df}: {err}"
+        );
+    }
+}

@@ -99,9 +99,15 @@ pub fn build(
     events: &(dyn Fn(Event) + Sync),
 ) -> Result<ImageInfo, BuildError> {
     let df = dockerfile::parse(&req.dockerfile, &req.file_name).map_err(BuildError::Dockerfile)?;
-    let meta = df
-        .meta_args(&|n| req.args.get(n).cloned())
+    let mut meta = df
+        .meta_args(&|n| req.args.get(n).cloned().or_else(|| platform_arg(n)))
         .map_err(|e| subst_err(req, 1, e))?;
+    // BuildKit's automatic platform ARGs are in the global scope without a declaration.
+    for name in PLATFORM_ARGS {
+        if let Some(v) = platform_arg(name) {
+            meta.entry(name.to_string()).or_insert(v);
+        }
+    }
     let order = df.stage_order_with(req.target.as_deref(), &meta)?;
     let session = store.begin_build()?;
     let total = order
@@ -208,6 +214,29 @@ fn stage_deps(df: &Dockerfile, meta: &BTreeMap<String, String>, i: usize) -> Vec
     deps
 }
 
+/// The platform ARGs BuildKit defines automatically; rstack builds for its host only.
+const PLATFORM_ARGS: [&str; 8] = [
+    "TARGETPLATFORM",
+    "TARGETOS",
+    "TARGETARCH",
+    "TARGETVARIANT",
+    "BUILDPLATFORM",
+    "BUILDOS",
+    "BUILDARCH",
+    "BUILDVARIANT",
+];
+
+fn platform_arg(name: &str) -> Option<String> {
+    let arch = crate::image::host_arch();
+    Some(match name {
+        "TARGETPLATFORM" | "BUILDPLATFORM" => format!("linux/{arch}"),
+        "TARGETOS" | "BUILDOS" => "linux".to_string(),
+        "TARGETARCH" | "BUILDARCH" => arch.to_string(),
+        "TARGETVARIANT" | "BUILDVARIANT" => String::new(),
+        _ => return None,
+    })
+}
+
 fn subst_err(req: &BuildRequest, line: usize, source: dockerfile::SubstError) -> BuildError {
     BuildError::Subst {
         file: req.file_name.clone(),
@@ -258,6 +287,22 @@ impl Ctx<'_> {
             .df
             .resolved_base(stage.index, &self.meta)
             .map_err(|e| subst_err(self.req, stage.line, e))?;
+        if let Some(p) = &stage.platform {
+            let lookup = |n: &str| self.meta.get(n).cloned();
+            let p = dockerfile::expand(p, &lookup, self.df.escape)
+                .map_err(|e| subst_err(self.req, stage.line, e))?;
+            let host = format!("linux/{}", crate::image::host_arch());
+            if p != host && p.trim_end_matches("/v8") != host {
+                return Err(BuildError::Base {
+                    file: self.req.file_name.clone(),
+                    line: stage.line,
+                    image: base.clone(),
+                    message: format!(
+                        "--platform={p}: rstack builds for this host's platform ({host}) only"
+                    ),
+                });
+            }
+        }
         self.step_event(&stage.from_text, false);
         let mut st = match earlier {
             Some(j) => {
@@ -381,7 +426,7 @@ impl Ctx<'_> {
     ) -> Result<(String, Option<CopySources>), BuildError> {
         match &i.kind {
             Kind::Run(r) => {
-                let mut d = format!("RUN {:?} {:?}", r.command, r.heredocs);
+                let mut d = format!("RUN {:?} {:?} {:?}", r.command, r.heredocs, r.mounts);
                 for (k, v) in &st.args {
                     d.push_str(&format!("\0{k}={}", v.as_deref().unwrap_or("")));
                 }
@@ -706,7 +751,12 @@ impl Ctx<'_> {
             host_network,
             binds,
         };
-        let cfg = run::container_config(&spec);
+        let mut cfg = run::container_config(&spec);
+        for m in &r.mounts {
+            let mount = run::mount(m, &self.store.root().join("build-mounts"))
+                .map_err(|message| self.step_err(i, message))?;
+            cfg.mounts.push(mount);
+        }
         for d in [&cfg.state_dir, &cfg.root.upper] {
             fs::create_dir_all(d).map_err(BuildError::io(format!("creating {}", d.display())))?;
         }
@@ -792,6 +842,16 @@ impl Ctx<'_> {
             {
                 patterns.push(w);
             }
+        }
+        if let Some(u) = patterns.iter().find(|p| {
+            p.starts_with("http://") || p.starts_with("https://") || p.starts_with("git@")
+        }) {
+            return Err(self.step_err(
+                i,
+                format!(
+                    "{u}: rstack copies local files only; fetch it in a RUN (curl, wget, git) instead"
+                ),
+            ));
         }
         let dest = self.expand(st, i, &c.dest)?;
         let tree = origin.tree();

@@ -91,6 +91,68 @@ pub fn container_config(s: &RunSpec) -> ContainerConfig {
     }
 }
 
+/// A `RUN --mount=` as the runtime mounts it: `type=cache` (a directory kept under
+/// `cache_root` across builds, by its `id`, else its target) and `type=tmpfs`. The others
+/// (bind, secret, ssh) are refused with what to do instead.
+pub fn mount(spec: &str, cache_root: &Path) -> Result<MountConfig, String> {
+    let mut kind = "bind";
+    let mut target = None;
+    let mut id = None;
+    let mut size = None;
+    let mut readonly = false;
+    for part in spec.split(',') {
+        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+        match k {
+            "type" => kind = v,
+            "target" | "dst" | "destination" => target = Some(v),
+            "id" => id = Some(v),
+            "size" => size = Some(v),
+            "ro" | "readonly" => readonly = v.is_empty() || v == "true",
+            _ => {}
+        }
+    }
+    let target = target
+        .filter(|t| t.starts_with('/'))
+        .ok_or_else(|| format!("--mount={spec}: give an absolute target="))?;
+    match kind {
+        "cache" => {
+            let key = super::cache::key(&[id.unwrap_or(target)]);
+            let dir = cache_root.join(&key[..32]);
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| format!("--mount={spec}: creating {}: {e}", dir.display()))?;
+            let mut options = vec![
+                "rbind".to_string(),
+                "nosuid".to_string(),
+                "nodev".to_string(),
+            ];
+            if readonly {
+                options.push("ro".into());
+            }
+            Ok(MountConfig {
+                destination: target.to_string(),
+                kind: "bind".into(),
+                source: dir.display().to_string(),
+                options,
+            })
+        }
+        "tmpfs" => {
+            let mut options = vec!["nosuid".to_string(), "nodev".to_string()];
+            if let Some(s) = size {
+                options.push(format!("size={s}"));
+            }
+            Ok(MountConfig {
+                destination: target.to_string(),
+                kind: "tmpfs".into(),
+                source: "tmpfs".into(),
+                options,
+            })
+        }
+        other => Err(format!(
+            "--mount=type={other} is not supported by rstack yet (cache and tmpfs are): COPY what the step needs first"
+        )),
+    }
+}
+
 /// The argv of a RUN: the exec form as is; the shell form through the stage's shell. A
 /// command that is only a here-document runs its body as the script; other here-documents
 /// are handed to the shell with the command, which feeds them as it would in a script.
