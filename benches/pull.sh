@@ -5,8 +5,7 @@
 #   - `rstack image pull` (release binary, its own daemon; downloaded, verified, unpacked),
 #   - `docker pull` (Debian's dockerd 20.10 on a private data root this script starts/stops),
 #   - `skopeo copy` to an OCI directory (download and verify only, no unpack),
-# each from an empty store every time (the image removed and garbage-collected between runs).
-# Runs alternate between the tools. Prints medians and ratios. Needs root.
+# each into a fresh store every run. Runs alternate between the tools. Prints medians and ratios. Needs root.
 # Usage: benches/pull.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,14 +28,8 @@ if [ ! -f "$rootfs_tar" ]; then
 fi
 
 work=$(mktemp -d /tmp/rstack-bench-pull.XXXXXX)
-export RSTACK_SOCKET=$work/rstack.sock RSTACK_DATA_ROOT=$work/data
 cleanup() {
   [ -n "${reg_pid:-}" ] && kill "$reg_pid" 2>/dev/null || true
-  if [ -f "$work/docker/docker.pid" ]; then
-    kill "$(cat "$work/docker/docker.pid")" 2>/dev/null || true
-    for _ in $(seq 50); do [ -f "$work/docker/docker.pid" ] || break; sleep 0.2; done
-  fi
-  if [ -f "$work/data/daemon.lock" ]; then kill "$(cat "$work/data/daemon.lock")" 2>/dev/null || true; sleep 0.5; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -72,43 +65,55 @@ import json,sys; m=json.load(sys.stdin); print(len(m["Layers"]))')
 compressed=$(du -sb "$work/registry/data/docker/registry/v2/blobs" | cut -f1)
 unpacked=$(tar -tvf "$rootfs_tar" | awk '{s+=$3} END {print s}')
 
-mkdir -p "$work/docker"
-dockerd --iptables=false --ip-masq=false --bridge=none --data-root "$work/docker/root" \
-  --exec-root "$work/docker/exec" --pidfile "$work/docker/docker.pid" \
-  -H "unix://$work/docker/docker.sock" >"$work/docker/log" 2>&1 &
-export DOCKER_HOST=unix://$work/docker/docker.sock
-for _ in $(seq 100); do docker version >/dev/null 2>&1 && break; sleep 0.1; done
-"$rstack" version >/dev/null 2>&1 || true   # the daemon starts with the first command
-
+# Every run pulls into a store of its own (a fresh rstack data root and daemon, a fresh
+# dockerd data root, a fresh skopeo directory), started before the clock and removed only at
+# the end: deleting the previous copy first would make each run pay ext4's skipping of
+# recently deleted inodes (60 s and more), which no real first pull pays.
 python3 - "$runs" "$rstack" "$image" "$work" "$sizes" "$compressed" "$unpacked" <<'PY'
-import subprocess, sys, time, statistics, shutil, os
+import subprocess, sys, time, statistics, os
 runs, rstack, image, work = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 layers, compressed, unpacked = sys.argv[5], int(sys.argv[6]), int(sys.argv[7])
-def run(c):
-    r = subprocess.run(c, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def run(c, env=None):
+    r = subprocess.run(c, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     if r.returncode != 0:
         sys.exit(f"{c}: {r.stderr.decode(errors='replace')[-500:]}")
-def reset():
-    subprocess.run([rstack, "image", "rm", "--force", image], capture_output=True)
-    subprocess.run([rstack, "image", "prune", "-a"], capture_output=True)
-    subprocess.run(["docker", "rmi", "-f", image], capture_output=True)
-    shutil.rmtree(f"{work}/skopeo-out", ignore_errors=True)
-    subprocess.run(["sync"])
-    time.sleep(1)
-tools = {
-    "rstack": [rstack, "image", "pull", image],
-    "docker": ["docker", "pull", "-q", image],
-    "skopeo": ["skopeo", "copy", "-q", "--src-tls-verify=false", f"docker://{image}", f"oci:{work}/skopeo-out:x"],
-}
-ts = {k: [] for k in tools}
+def wait_for(cmd, env):
+    for _ in range(200):
+        if subprocess.run(cmd, capture_output=True, env=env).returncode == 0:
+            return
+        time.sleep(0.1)
+    sys.exit(f"not up: {cmd}")
+ts = {"rstack": [], "docker": [], "skopeo": []}
 for i in range(runs):
-    for k, c in tools.items():
-        reset()
-        t = time.perf_counter()
-        run(c)
-        ts[k].append((time.perf_counter() - t) * 1000)
+    # rstack: its own daemon on a fresh data root.
+    d = f"{work}/r{i}"
+    env = dict(os.environ, RSTACK_SOCKET=f"{d}/s.sock", RSTACK_DATA_ROOT=f"{d}/data")
+    os.makedirs(d)
+    daemon = subprocess.Popen([rstack, "daemon", "--data-root", f"{d}/data", "--socket", f"{d}/s.sock"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for([rstack, "image", "ls"], env)
+    subprocess.run(["sync"]); time.sleep(1)
+    t = time.perf_counter(); run([rstack, "image", "pull", image], env); ts["rstack"].append((time.perf_counter() - t) * 1000)
+    daemon.terminate(); daemon.wait()
+    # docker: a dockerd of its own on a fresh data root.
+    dd = f"{work}/d{i}"
+    os.makedirs(dd)
+    denv = dict(os.environ, DOCKER_HOST=f"unix://{dd}/docker.sock")
+    dockerd = subprocess.Popen(["dockerd", "--iptables=false", "--ip-masq=false", "--bridge=none",
+                                "--data-root", f"{dd}/root", "--exec-root", f"{dd}/exec",
+                                "--pidfile", f"{dd}/docker.pid", "-H", f"unix://{dd}/docker.sock"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(f"{dd}/log", "w"))
+    wait_for(["docker", "version"], denv)
+    subprocess.run(["sync"]); time.sleep(1)
+    t = time.perf_counter(); run(["docker", "pull", "-q", image], denv); ts["docker"].append((time.perf_counter() - t) * 1000)
+    dockerd.terminate(); dockerd.wait()
+    # skopeo: a fresh directory.
+    subprocess.run(["sync"]); time.sleep(1)
+    t = time.perf_counter()
+    run(["skopeo", "copy", "-q", "--src-tls-verify=false", f"docker://{image}", f"oci:{work}/s{i}:x"])
+    ts["skopeo"].append((time.perf_counter() - t) * 1000)
 m = {k: statistics.median(v) for k, v in ts.items()}
-print(f"runs per figure: {runs} (medians, tools alternating, each from an empty store)")
+print(f"runs per figure: {runs} (medians; each run into a fresh store)")
 print(f"image: Debian bookworm, {layers} gzip layer, {compressed/1e6:.0f} MB compressed, {unpacked/1e6:.0f} MB unpacked")
 print(f"  rstack image pull (download, verify, unpack): {m['rstack']:7.0f} ms")
 print(f"  docker pull:                                  {m['docker']:7.0f} ms   rstack is {m['docker']/m['rstack']:4.1f}x faster")

@@ -234,3 +234,38 @@ pub(crate) fn is_root() -> bool {
     // SAFETY: geteuid has no failure modes.
     unsafe { libc::geteuid() == 0 }
 }
+
+/// Reads the chunks a channel delivers, in order; EOF when the sender is gone.
+pub(crate) struct ChunkReader {
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    cur: Vec<u8>,
+    at: usize,
+}
+
+impl ChunkReader {
+    pub(crate) fn new(rx: std::sync::mpsc::Receiver<Vec<u8>>) -> ChunkReader {
+        ChunkReader {
+            rx,
+            cur: Vec::new(),
+            at: 0,
+        }
+    }
+}
+
+impl std::io::Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at >= self.cur.len() {
+            match self.rx.recv() {
+                Ok(c) => {
+                    self.cur = c;
+                    self.at = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len() - self.at);
+        buf[..n].copy_from_slice(&self.cur[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}

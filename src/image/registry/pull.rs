@@ -436,48 +436,18 @@ fn extract_streaming(
                 }
             }
         });
-        let res = crate::image::layer::extract_from(ChunkReader::new(rx), digest, into, budget);
+        let res = crate::image::layer::extract_from(
+            crate::image::fsutil::ChunkReader::new(rx),
+            digest,
+            into,
+            budget,
+        );
         let fed = feeder.join().unwrap_or(false);
         match res {
             Ok((diff, size)) if fed && diff == diff_hex => Some(size),
             _ => None,
         }
     })
-}
-
-/// Reads the chunks a channel delivers, in order; EOF when the sender is gone.
-struct ChunkReader {
-    rx: std::sync::mpsc::Receiver<Vec<u8>>,
-    cur: Vec<u8>,
-    at: usize,
-}
-
-impl ChunkReader {
-    fn new(rx: std::sync::mpsc::Receiver<Vec<u8>>) -> ChunkReader {
-        ChunkReader {
-            rx,
-            cur: Vec::new(),
-            at: 0,
-        }
-    }
-}
-
-impl std::io::Read for ChunkReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.at >= self.cur.len() {
-            match self.rx.recv() {
-                Ok(c) => {
-                    self.cur = c;
-                    self.at = 0;
-                }
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.cur.len() - self.at);
-        buf[..n].copy_from_slice(&self.cur[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
-    }
 }
 
 /// Fetches a small blob (the config) into memory, verified.
