@@ -19,7 +19,10 @@ pub fn run(cli: &Cli) -> Result<i32> {
             let removed: Vec<String> = client()?.call(
                 "POST",
                 &format!("/v1/projects/{p}/down"),
-                Some(&DownRequest { timeout: a.timeout }),
+                Some(&DownRequest {
+                    timeout: a.timeout,
+                    volumes: a.volumes,
+                }),
             )?;
             for name in removed {
                 eprintln!("Container {name}  Removed");
@@ -62,6 +65,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
             autostart(&c, || super::build::image_build(&c, a))
         }
         Command::Image(c) => image(&client()?, c),
+        Command::Volume(c) => super::volumes::run(&client()?, c),
         Command::Build(a) => {
             let c = client()?;
             let stack = project::load_for(cli, &a.services)?;

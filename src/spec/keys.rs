@@ -31,6 +31,7 @@ pub const SERVICE_IMPLEMENTED: &[&str] = &[
     "stop_signal",
     "tmpfs",
     "user",
+    "volumes",
     "working_dir",
 ];
 
@@ -97,7 +98,6 @@ pub const SERVICE_UNSUPPORTED: &[&str] = &[
     "use_api_socket",
     "userns_mode",
     "uts",
-    "volumes",
     "volumes_from",
 ];
 
