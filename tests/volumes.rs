@@ -187,3 +187,43 @@ fn bad_volume_input_is_refused_at_its_position() {
         assert!(!env.work.join("absent").exists());
     }
 }
+
+#[test]
+fn an_image_volume_gets_a_seeded_anonymous_volume_removed_with_its_container() {
+    let Some((env, p)) = setup("volimage") else {
+        return;
+    };
+    let ctx = env.work.join("ctx");
+    std::fs::create_dir_all(&ctx).expect("mkdir");
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox:test\nRUN mkdir -p /vol && echo seeded > /vol/f\nVOLUME /vol\n",
+    )
+    .expect("write");
+    let tag = format!("{p}-img:1");
+    env.ok(&[
+        "image",
+        "build",
+        "-q",
+        "-t",
+        &tag,
+        ctx.to_str().expect("utf8"),
+    ]);
+    env.write(
+        "compose.yaml",
+        &format!(
+            "name: {p}\nservices:\n  box:\n    image: {tag}\n    init: true\n    stop_grace_period: 1s\n    command: [sleep, '1000']\n"
+        ),
+    );
+    env.ok(&["up", "-d"]);
+    assert_eq!(exec(&env, "cat /vol/f"), "seeded\n");
+    let list: Vec<serde_json::Value> = env
+        .ok(&["volume", "ls", "--format", "json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["Anonymous"], true);
+    env.ok(&["down", "-t", "1"]);
+    assert!(volume_names(&env).is_empty(), "removed with its container");
+}

@@ -93,7 +93,7 @@ pub fn container_config(
             stdin: command.is_some(),
             tty: None,
         },
-        mounts: super::mounts::mounts(who.id, service),
+        mounts: super::mounts::mounts(who.id, service, &image.config.volumes),
         resources: ResourceConfig {
             // 0 is "no limit" for both, as in Docker (a memory limit of 0 bytes would
             // OOM-kill the container at once, a CFS quota of 0 is refused by the kernel).

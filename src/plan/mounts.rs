@@ -10,7 +10,9 @@ use crate::model::{MountKind, Service, Tmpfs, VolumeMount};
 use crate::runtime::config::{MountConfig, VolumeSource};
 use sha2::{Digest, Sha256};
 
-pub fn mounts(container_id: &str, service: &Service) -> Vec<MountConfig> {
+/// `image_volumes`: the image's `VOLUME` paths; each one the service mounts nothing at gets
+/// an anonymous volume, as Docker gives it.
+pub fn mounts(container_id: &str, service: &Service, image_volumes: &[String]) -> Vec<MountConfig> {
     let mut out: Vec<MountConfig> = service.tmpfs.iter().map(tmpfs).collect();
     out.extend(
         service
@@ -18,9 +20,28 @@ pub fn mounts(container_id: &str, service: &Service) -> Vec<MountConfig> {
             .iter()
             .map(|v| volume_mount(container_id, v)),
     );
+    for path in image_volumes {
+        let target = clean(path);
+        if target.starts_with('/') && !out.iter().any(|m| m.destination == target) {
+            let anon = VolumeMount {
+                kind: MountKind::Volume,
+                target,
+                ..VolumeMount::default()
+            };
+            out.push(volume_mount(container_id, &anon));
+        }
+    }
     // A stable sort by depth: `/data` before `/data/cache`, file order otherwise.
     out.sort_by_key(|m| m.destination.split('/').filter(|c| !c.is_empty()).count());
     out
+}
+
+/// `/data/` and `/data` are the same mount point.
+fn clean(p: &str) -> String {
+    match p.trim_end_matches('/') {
+        "" => "/".to_string(),
+        t => t.to_string(),
+    }
 }
 
 fn tmpfs(t: &Tmpfs) -> MountConfig {
@@ -141,7 +162,7 @@ mod tests {
                 ..Default::default()
             },
         ];
-        let m = mounts("cid", &s);
+        let m = mounts("cid", &s, &["/anon/".into(), "/img".into()]);
         assert_eq!(m[0].destination, "/data");
         let v = m[0].volume.as_ref().expect("volume");
         assert_eq!(
@@ -153,6 +174,10 @@ mod tests {
         assert!(a.anonymous);
         assert_eq!(a.name, anonymous_name("cid", "/anon"));
         assert_ne!(a.name, anonymous_name("cid2", "/anon"));
+        assert_eq!(m[2].destination, "/img");
+        assert!(m[2].volume.as_ref().is_some_and(|v| v.anonymous));
+        assert_eq!(m.len(), 4, "/anon/ of the image is the service's /anon");
+        let m = &m[1..];
         assert_eq!(m[2].destination, "/data/sub");
         assert_eq!(m[2].options, ["rbind", "ro"]);
         assert!(m[2].create_source);
