@@ -227,3 +227,22 @@ fn an_image_volume_gets_a_seeded_anonymous_volume_removed_with_its_container() {
     env.ok(&["down", "-t", "1"]);
     assert!(volume_names(&env).is_empty(), "removed with its container");
 }
+
+#[test]
+fn volumes_from_shares_a_services_volumes() {
+    let Some((env, p)) = setup("volfrom") else {
+        return;
+    };
+    env.write(
+        "compose.yaml",
+        &format!(
+            "name: {p}\nservices:\n  src:\n    image: busybox:test\n    init: true\n    stop_grace_period: 1s\n    command: [sleep, '1000']\n    volumes: [d:/d]\n  box:\n    image: busybox:test\n    init: true\n    stop_grace_period: 1s\n    command: [sleep, '1000']\n    volumes_from: ['src:ro']\n    depends_on: [src]\nvolumes:\n  d: {{}}\n"
+        ),
+    );
+    env.ok(&["up", "-d"]);
+    env.ok(&["exec", "src", "sh", "-c", "echo shared > /d/f"]);
+    assert_eq!(exec(&env, "cat /d/f"), "shared\n");
+    let out = exec(&env, "(echo x > /d/g) 2>&1; echo rc=$?");
+    assert!(out.contains("Read-only file system"), "{out}");
+    env.ok(&["down", "-t", "1", "-v"]);
+}

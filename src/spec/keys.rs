@@ -32,6 +32,7 @@ pub const SERVICE_IMPLEMENTED: &[&str] = &[
     "tmpfs",
     "user",
     "volumes",
+    "volumes_from",
     "working_dir",
 ];
 
@@ -98,7 +99,6 @@ pub const SERVICE_UNSUPPORTED: &[&str] = &[
     "use_api_socket",
     "userns_mode",
     "uts",
-    "volumes_from",
 ];
 
 /// Service keys docker compose accepts that are newer than the checked-in schema.

@@ -110,6 +110,7 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
         name.as_deref().unwrap_or_default(),
         &mut services,
     );
+    super::volumes::volumes_from(&mut cx, &root, &mut services);
     let stack = Stack {
         name: name.unwrap_or_default(),
         working_dir: project_dir.display().to_string(),

@@ -131,7 +131,8 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
             // Consumed earlier in the pipeline (env_file, profiles, extends), or after the
             // conversion, where files can be read (security_opt).
             // `volumes` resolves relative paths from its file's directory (`spec::volumes`).
-            "env_file" | "profiles" | "extends" | "security_opt" | "build" | "volumes" => {}
+            "env_file" | "profiles" | "extends" | "security_opt" | "build" | "volumes"
+            | "volumes_from" => {}
             k if k.starts_with("x-") => {}
             k if keys::service_unsupported(k) => cx.unsupported(knode.span, &path),
             k => cx.unknown_key(knode.span, &base, k, &known),

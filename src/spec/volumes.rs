@@ -507,6 +507,95 @@ pub fn resolve(
     }
 }
 
+/// `volumes_from: [SERVICE[:ro|rw]]`: the service gets the binds and named volumes of
+/// SERVICE (read-only with `:ro`), but where it mounts something itself. Anonymous volumes
+/// belong to one container and are not shared (warned); `container:NAME` is not supported.
+pub fn volumes_from(cx: &mut Cx<'_>, root: &Node, services: &mut IndexMap<String, Service>) {
+    let mut wants: Vec<(String, String, bool)> = Vec::new();
+    for name in services.keys() {
+        let Some(list) = root
+            .get("services")
+            .and_then(|s| s.get(name))
+            .and_then(|s| s.get("volumes_from"))
+        else {
+            continue;
+        };
+        let path = format!("services.{name}.volumes_from");
+        let Some(items) = cx.string_list(&path, list) else {
+            continue;
+        };
+        let nodes = list.as_seq().unwrap_or(&[]);
+        for (i, text) in items.iter().enumerate() {
+            let span = nodes.get(i).map_or(list.span, |n| n.span);
+            let p = format!("{path}[{i}]");
+            if text.starts_with("container:") {
+                cx.error_hint(
+                    span,
+                    format!("{p}: \"{text}\": volumes from a container outside the stack are not supported"),
+                    "name a service of this stack instead",
+                );
+                continue;
+            }
+            let (from, mode) = text.split_once(':').unwrap_or((text, "rw"));
+            let ro = match mode {
+                "ro" => true,
+                "rw" => false,
+                m => {
+                    cx.error_hint(
+                        span,
+                        format!("{p}: invalid mode \"{m}\""),
+                        "expected ro or rw",
+                    );
+                    continue;
+                }
+            };
+            match services.get(from) {
+                None => cx.error(span, format!("{p}: no service \"{from}\" in the stack")),
+                Some(src) => {
+                    if src
+                        .volumes
+                        .iter()
+                        .any(|m| m.kind == MountKind::Volume && m.source.is_empty())
+                    {
+                        cx.warn(
+                            span,
+                            format!("{p}: the anonymous volumes of \"{from}\" are not shared (each container has its own)"),
+                        );
+                    }
+                    wants.push((name.clone(), from.to_string(), ro));
+                }
+            }
+        }
+    }
+    // Chains (a from b from c) settle in as many passes as there are links.
+    for _ in 0..wants.len() {
+        for (to, from, ro) in &wants {
+            let Some(src) = services.get(from) else {
+                continue;
+            };
+            let shared: Vec<VolumeMount> = src
+                .volumes
+                .iter()
+                .filter(|m| {
+                    m.kind != MountKind::Tmpfs
+                        && !(m.kind == MountKind::Volume && m.source.is_empty())
+                })
+                .cloned()
+                .collect();
+            let Some(dst) = services.get_mut(to) else {
+                continue;
+            };
+            for mut m in shared {
+                if dst.volumes.iter().any(|d| d.target == m.target) {
+                    continue;
+                }
+                m.read_only |= *ro;
+                dst.volumes.push(m);
+            }
+        }
+    }
+}
+
 fn entry_names(it: &Node, key: &str) -> bool {
     match &it.kind {
         Kind::Str(s) => s.split(':').next() == Some(key),
@@ -539,6 +628,26 @@ mod tests {
         assert_eq!(v[1].volume.as_ref().map(|d| d.project.as_str()), Some("p"));
         assert_eq!((v[2].kind, v[2].source.as_str()), (MountKind::Volume, ""));
         assert_eq!(v[3].source, "/h");
+    }
+
+    #[test]
+    fn volumes_from_copies_binds_and_named_volumes() {
+        let l = load_str(
+            "name: p\nservices:\n  a:\n    image: x\n    volumes: [db:/db, /anon, /h:/h]\n  b:\n    image: x\n    volumes_from: ['a:ro']\n    volumes: [/h2:/h]\n  c:\n    image: x\n    volumes_from: [b]\nvolumes: {db: {}}\n",
+        )
+        .expect("loads");
+        let b = &l.stack.services["b"].volumes;
+        assert_eq!(b.len(), 2, "{b:?}");
+        assert_eq!(b[0].source, "/h2");
+        assert!(b[1].read_only && b[1].source == "p_db");
+        assert_eq!(l.stack.services["c"].volumes.len(), 2);
+        assert!(
+            l.warnings
+                .iter()
+                .any(|w| w.to_string().contains("anonymous volumes of \"a\""))
+        );
+        let e = err("services:\n  a:\n    image: x\n    volumes_from: ['container:x']\n");
+        assert!(e.contains("not supported"), "{e}");
     }
 
     #[test]
