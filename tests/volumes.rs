@@ -246,3 +246,49 @@ fn volumes_from_shares_a_services_volumes() {
     assert!(out.contains("Read-only file system"), "{out}");
     env.ok(&["down", "-t", "1", "-v"]);
 }
+
+#[test]
+fn driver_opts_ro_volumes_and_a_missing_external_volume() {
+    let Some((env, p)) = setup("volopts") else {
+        return;
+    };
+    let dev = env.work.join("device");
+    std::fs::create_dir_all(&dev).expect("mkdir");
+    std::fs::write(dev.join("f"), "on-device\n").expect("write");
+    // A missing external volume stops `up` before anything is made.
+    env.write(
+        "compose.yaml",
+        &stack(
+            &p,
+            "      - ext:/e\n",
+            &format!("volumes:\n  ext:\n    external: true\n    name: {p}missing\n"),
+        ),
+    );
+    let out = env.run(&["up", "-d"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains(&format!("external volume \"{p}missing\" not found")),
+        "{err}"
+    );
+    assert!(env.ps_json(&p).is_empty());
+    env.write(
+        "compose.yaml",
+        &stack(
+            &p,
+            "      - dev:/dev-vol\n      - mem:/mem\n      - plain:/ro:ro\n",
+            &format!(
+                "volumes:\n  dev:\n    driver_opts: {{type: none, o: bind, device: {}}}\n  mem:\n    driver: local\n    driver_opts: {{type: tmpfs, o: size=1m}}\n  plain: {{}}\n",
+                dev.display()
+            ),
+        ),
+    );
+    env.ok(&["up", "-d"]);
+    assert_eq!(exec(&env, "cat /dev-vol/f"), "on-device\n");
+    assert!(exec(&env, "grep ' /mem ' /proc/mounts").starts_with("tmpfs"));
+    let out = exec(&env, "(echo x > /ro/x) 2>&1; echo rc=$?");
+    assert!(out.contains("Read-only file system"), "{out}");
+    env.ok(&["down", "-t", "1", "-v"]);
+    // The device's content is the host's: down -v removes the volume, not the directory.
+    assert!(dev.join("f").is_file());
+    assert!(volume_names(&env).is_empty());
+}

@@ -181,6 +181,7 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         never: a.no_build,
     };
     super::pull_policy::prepare(client, &stack, &a.services, a.pull, builds)?;
+    super::volumes::check_external(client, &stack)?;
     let req = UpRequest {
         stack,
         services: a.services.clone(),

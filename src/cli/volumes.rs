@@ -65,6 +65,33 @@ fn pairs(list: &[String], what: &str) -> Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
+/// Before `up` creates anything: every external volume the stack mounts must exist, as
+/// Compose checks (the daemon would refuse the container's start otherwise, half-way up).
+pub fn check_external(client: &Client, stack: &crate::model::Stack) -> Result<()> {
+    let mut external: Vec<(&str, &str)> = Vec::new();
+    for (svc, s) in &stack.services {
+        for m in &s.volumes {
+            if m.volume.as_ref().is_some_and(|v| v.external) {
+                external.push((svc, &m.source));
+            }
+        }
+    }
+    if external.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<VolumeView> = super::commands::autostart(client, || {
+        Ok(client.call::<(), _>("GET", "/v1/volumes", None)?)
+    })?;
+    for (svc, name) in external {
+        if !list.iter().any(|v| v.name == name) {
+            bail!(
+                "service \"{svc}\": external volume \"{name}\" not found: create it first with `rstack volume create {name}`"
+            );
+        }
+    }
+    Ok(())
+}
+
 pub fn run(client: &Client, c: &VolumeCommand) -> Result<i32> {
     match c {
         VolumeCommand::Ls { format, quiet } => {

@@ -104,7 +104,9 @@ fn implemented(key: &str) -> Value {
                 "tmpfs": {"type": "object", "properties": {"size": size(), "mode": {"type": ["integer", "string"]}}, "patternProperties": {"^x-": {}}, "additionalProperties": false}
             }, "required": ["type", "target"], "patternProperties": {"^x-": {}}, "additionalProperties": false}
         ]}}),
-        "volumes_from" => json!({"type": "array", "items": {"type": "string", "description": "SERVICE[:ro|rw]"}}),
+        "volumes_from" => {
+            json!({"type": "array", "items": {"type": "string", "description": "SERVICE[:ro|rw]"}})
+        }
         "devices" => json!({"type": "array", "items": {"oneOf": [
             {"type": "string", "description": "HOST_PATH[:CONTAINER_PATH[:PERMISSIONS]]"},
             {"type": "object", "properties": {"source": {"type": "string"}, "target": {"type": "string"}, "permissions": {"type": "string", "pattern": "^[rwm]{1,3}$"}}, "required": ["source"], "patternProperties": {"^x-": {}}, "additionalProperties": false}

@@ -66,8 +66,18 @@ pub struct VolumeStore {
 }
 
 impl VolumeStore {
+    /// Opens the directory, removing what a creation cut short left (the daemon holds the
+    /// data root's lock: no other creation runs).
     pub fn open(root: &Path) -> Result<VolumeStore, VolumeError> {
         std::fs::create_dir_all(root).map_err(io("creating", root))?;
+        for e in std::fs::read_dir(root)
+            .map_err(io("reading", root))?
+            .flatten()
+        {
+            if e.file_name().to_string_lossy().starts_with(".new-") {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
         Ok(VolumeStore {
             root: root.to_path_buf(),
         })
