@@ -50,6 +50,12 @@ fn a_named_volume_survives_down_and_goes_with_down_v() {
     exec(&env, "echo kept > /data/v");
     env.ok(&["down", "-t", "1"]);
     assert!(volume_names(&env).contains(&vol), "down keeps volumes");
+    // Recorded on disk: a new daemon lists them.
+    env.stop_daemon(libc::SIGTERM);
+    assert!(
+        volume_names(&env).contains(&vol),
+        "listed after a daemon restart"
+    );
     env.ok(&["up", "-d"]);
     assert_eq!(exec(&env, "cat /data/v"), "kept\n");
     env.ok(&["down", "-t", "1", "-v"]);

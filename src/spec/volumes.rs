@@ -60,6 +60,13 @@ pub fn read(
             },
         };
         let Some(m) = m else { continue };
+        if let Some(prop) = m.propagation.as_deref().filter(|p| !p.ends_with("private")) {
+            // The container's mount tree is made private before its mounts (runtime::rootfs).
+            cx.warn(
+                it.span,
+                format!("{p}: propagation \"{prop}\" is not applied yet: the mount stays private"),
+            );
+        }
         if !m.target.starts_with('/') {
             cx.error_hint(
                 it.span,
