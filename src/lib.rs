@@ -19,3 +19,4 @@ pub mod spec;
 pub mod store;
 #[cfg(test)]
 mod testutil;
+pub mod volume;

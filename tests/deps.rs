@@ -37,6 +37,8 @@ const RULES: &[(&str, &[&str])] = &[
     // log's RFC 3339.
     ("build", &["image", "runtime::config", "runtime::log"]),
     ("store", &["model", "runtime::config"]),
+    // Volumes are prepared in the runtime's vocabulary; names follow the model's rule.
+    ("volume", &["runtime::config", "model::check_volume_name"]),
     (
         "api",
         &[
@@ -64,6 +66,7 @@ const RULES: &[(&str, &[&str])] = &[
             "store",
             "api",
             "build",
+            "volume",
         ],
     ),
     // `image::registry::auth` is pure: the keys and encoding of Docker's client config,

@@ -14,6 +14,7 @@ pub mod server;
 pub mod types;
 mod upload;
 mod validate;
+pub mod volumes;
 
 pub use client::Client;
 pub use error::ApiError;

@@ -51,6 +51,8 @@ pub struct ServerState<R: Runtime, I: ImageSource> {
     pub registry: Arc<dyn super::registry::RegistryAdmin>,
     /// Image builds (`api::build`).
     pub builder: Arc<dyn super::build::BuildAdmin>,
+    /// Named and anonymous volumes (`api::volumes`).
+    pub volumes: Arc<dyn super::volumes::VolumeAdmin>,
     pub version: VersionInfo,
 }
 
@@ -80,6 +82,10 @@ pub fn router<R: Runtime, I: ImageSource>(state: Arc<ServerState<R, I>>) -> Rout
         .route("/v1/images/build", post(super::build::build::<R, I>))
         .route("/v1/images/push", post(super::registry::push::<R, I>))
         .route("/v1/images/status", post(super::registry::status::<R, I>))
+        .route("/v1/volumes", get(super::volumes::list::<R, I>))
+        .route("/v1/volumes/create", post(super::volumes::create::<R, I>))
+        .route("/v1/volumes/remove", post(super::volumes::remove::<R, I>))
+        .route("/v1/volumes/prune", post(super::volumes::prune::<R, I>))
         .route("/v1/registry/login", post(super::registry::login::<R, I>))
         .with_state(state)
 }
@@ -171,7 +177,11 @@ async fn down<R: Runtime, I: ImageSource>(
 ) -> ApiResult<Vec<String>> {
     valid(validate::names(&project, []))?;
     let t = req.timeout.map(Duration::from_secs);
-    Ok(Json(st.engine.down(&project, t).await?))
+    let removed = st.engine.down(&project, t).await?;
+    if req.volumes {
+        super::volumes::remove_project(&st, &project).await?;
+    }
+    Ok(Json(removed))
 }
 
 async fn services_verb<R: Runtime, I: ImageSource>(

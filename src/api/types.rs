@@ -27,6 +27,9 @@ pub use crate::reconcile::{ActionReport, UpRequest, UpResponse};
 pub struct DownRequest {
     /// Seconds before SIGKILL; `None` = each service's stop_grace_period.
     pub timeout: Option<u64>,
+    /// `down -v`: also remove the project's named volumes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub volumes: bool,
 }
 
 /// `start`, `stop`, `restart`, `kill` on some (or all) services of a project.

@@ -74,6 +74,9 @@ pub fn container_config(s: &RunSpec) -> ContainerConfig {
                 kind: "bind".into(),
                 source: f.to_string(),
                 options: vec!["bind".into(), "ro".into(), "nosuid".into(), "nodev".into()],
+                create_source: false,
+                volume: None,
+                seed: false,
             })
             .collect(),
         resources: ResourceConfig::default(),

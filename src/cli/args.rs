@@ -68,6 +68,9 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(super::volumes::VolumeCommand),
     /// Build the images of the stack's services that have `build:` (all, or those named)
     Build(BuildServicesArgs),
     /// Pull the images of the stack's services (all, or those named)
@@ -129,6 +132,9 @@ pub struct DownArgs {
     /// Seconds to wait for each container to stop before SIGKILL
     #[arg(short = 't', long = "timeout")]
     pub timeout: Option<u64>,
+    /// Also remove the named volumes the stack declares (external ones are kept)
+    #[arg(short = 'v', long)]
+    pub volumes: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

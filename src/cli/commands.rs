@@ -19,7 +19,10 @@ pub fn run(cli: &Cli) -> Result<i32> {
             let removed: Vec<String> = client()?.call(
                 "POST",
                 &format!("/v1/projects/{p}/down"),
-                Some(&DownRequest { timeout: a.timeout }),
+                Some(&DownRequest {
+                    timeout: a.timeout,
+                    volumes: a.volumes,
+                }),
             )?;
             for name in removed {
                 eprintln!("Container {name}  Removed");
@@ -62,6 +65,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
             autostart(&c, || super::build::image_build(&c, a))
         }
         Command::Image(c) => image(&client()?, c),
+        Command::Volume(c) => super::volumes::run(&client()?, c),
         Command::Build(a) => {
             let c = client()?;
             let stack = project::load_for(cli, &a.services)?;
@@ -177,6 +181,7 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         never: a.no_build,
     };
     super::pull_policy::prepare(client, &stack, &a.services, a.pull, builds)?;
+    super::volumes::check_external(client, &stack)?;
     let req = UpRequest {
         stack,
         services: a.services.clone(),

@@ -16,6 +16,7 @@ mod pull_policy;
 mod registry;
 mod roles;
 mod terminal;
+mod volumes;
 
 use args::Cli;
 use clap::Parser;

@@ -32,6 +32,8 @@ pub struct NativeRuntime {
     log_defaults: LogDefaults,
     /// Seccomp filters compiled once per daemon, by profile and capability set.
     seccomp: runtime::seccomp::FilterCache,
+    /// Named and anonymous volumes, resolved into mounts before each start.
+    volumes: Option<Arc<crate::volume::VolumeStore>>,
 }
 
 impl NativeRuntime {
@@ -51,7 +53,14 @@ impl NativeRuntime {
             shims_alive: Default::default(),
             log_defaults: LogDefaults::default(),
             seccomp: runtime::seccomp::FilterCache::new(seccomp_dir),
+            volumes: None,
         }
+    }
+
+    /// Where containers' volumes live.
+    pub fn with_volumes(mut self, v: Arc<crate::volume::VolumeStore>) -> NativeRuntime {
+        self.volumes = Some(v);
+        self
     }
 
     /// The log rotation of containers whose service leaves it unset.
@@ -418,7 +427,10 @@ impl Runtime for NativeRuntime {
     async fn start(&self, cfg: &ContainerConfig) -> Result<Running, RtError> {
         self.wait_shim_gone(&cfg.id).await;
         // Compiled at the first start with this profile and capability set only.
-        let mut cfg = cfg.clone();
+        let mut cfg = match &self.volumes {
+            Some(v) => v.prepare(cfg).map_err(|e| RtError::Failed(e.to_string()))?,
+            None => cfg.clone(),
+        };
         cfg.seccomp_filter = self.seccomp_filter(&cfg)?;
         self.fill_log_defaults(&mut cfg);
         let cfg = &cfg;
@@ -586,9 +598,20 @@ impl Runtime for NativeRuntime {
         self.wait_shim_gone(&cfg.id).await;
         let c = cfg.clone();
         let shims = self.shims.clone();
+        let volumes = self.volumes.clone();
         tokio::task::spawn_blocking(move || -> Result<(), RtError> {
             report_strays(&c, &kill_stray_shims(&c.state_dir));
             runtime::release(&c)?;
+            // Anonymous volumes go with their container.
+            if let Some(v) = &volumes {
+                for name in crate::volume::VolumeStore::anonymous_of(&c) {
+                    if let Err(e) = v.remove(&name)
+                        && !matches!(e, crate::volume::VolumeError::NotFound(_))
+                    {
+                        eprintln!("rstack: removing anonymous volume {name}: {e}");
+                    }
+                }
+            }
             if shims.recycle_dir(&c) {
                 return Ok(());
             }

@@ -48,6 +48,7 @@ fn plain(img: image::ResolvedImage) -> ResolvedImage {
             working_dir: c.working_dir,
             user: c.user,
             stop_signal: c.stop_signal,
+            volumes: c.volumes,
         },
     }
 }

@@ -11,6 +11,7 @@ mod images;
 mod lock;
 mod registry;
 mod state;
+mod volumes;
 
 use crate::api::server::{ServerState, router};
 use crate::api::types::VersionInfo;
@@ -73,9 +74,11 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
     let spare = root.join("spare");
     std::fs::create_dir_all(&containers)
         .with_context(|| format!("creating {}", containers.display()))?;
+    let volumes = Arc::new(crate::volume::VolumeStore::open(&root.join("volumes"))?);
     let native = Arc::new(
         NativeRuntime::new(exe, Some(spare.clone()), root.join("seccomp"))
-            .with_log_defaults(cfg.log),
+            .with_log_defaults(cfg.log)
+            .with_volumes(volumes.clone()),
     );
     let engine = Arc::new(Engine::new(
         native.clone(),
@@ -110,6 +113,7 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
             settings: cfg.registry.settings(),
             handle: tokio::runtime::Handle::current(),
         }),
+        volumes: Arc::new(volumes::Volumes(volumes)),
         version: VersionInfo {
             version: env!("CARGO_PKG_VERSION").to_string(),
             api: "v1".into(),

@@ -77,6 +77,8 @@ pub struct ImageConfig {
     pub working_dir: Option<String>,
     pub user: Option<String>,
     pub stop_signal: Option<String>,
+    /// The image's `VOLUME` paths.
+    pub volumes: Vec<String>,
 }
 
 /// An image ready to be run: layer directories and config.
@@ -723,6 +725,7 @@ impl ImageStore {
                 working_dir: non_empty(run.working_dir),
                 user: non_empty(run.user),
                 stop_signal: non_empty(run.stop_signal),
+                volumes: run.volumes.unwrap_or_default().into_keys().collect(),
             },
         })
     }

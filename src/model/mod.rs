@@ -11,9 +11,11 @@ pub mod names;
 mod pull;
 mod types;
 pub mod units;
+mod volumes;
 
 pub use build::BuildSpec;
 pub use devices::{Device, DeviceRule};
 pub use error::UnitError;
 pub use pull::{Platform, PullPolicy, host_arch};
 pub use types::*;
+pub use volumes::{MountKind, VolumeDef, VolumeMount, check_volume_name};

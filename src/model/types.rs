@@ -101,6 +101,9 @@ pub struct Service {
     /// `platform`: which platform of a multi-platform image to pull and run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub platform: Option<super::Platform>,
+    /// `volumes:`: bind mounts, named and anonymous volumes, tmpfs mounts, in file order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<super::VolumeMount>,
 }
 
 /// The most files `max-file` may keep (the runtime's rotation has the same bound).
@@ -183,6 +186,7 @@ impl Default for Service {
             build: None,
             pull_policy: super::PullPolicy::Missing,
             platform: None,
+            volumes: Vec::new(),
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::model::{LogDriver, SeccompProfile, Service};
 use crate::runtime::config::{
     ACC_MKNOD, ACC_READ, ACC_WRITE, ContainerConfig, DEFAULT_RLIMITS, DOCKER_DEFAULT_CAPABILITIES,
     DOCKER_DEFAULT_MASKED_PATHS, DOCKER_DEFAULT_READONLY_PATHS, DevKind, DeviceConfig, LogConfig,
-    MountConfig, ProcessConfig, ROOT_DIRS, ResourceConfig, Rlimit, RootConfig, Rule, Seccomp,
+    ProcessConfig, ROOT_DIRS, ResourceConfig, Rlimit, RootConfig, Rule, Seccomp,
 };
 use std::path::Path;
 
@@ -93,25 +93,7 @@ pub fn container_config(
             stdin: command.is_some(),
             tty: None,
         },
-        mounts: service
-            .tmpfs
-            .iter()
-            .map(|t| {
-                let mut options = vec!["nosuid".into(), "nodev".into(), "noexec".into()];
-                if let Some(size) = t.size {
-                    options.push(format!("size={size}"));
-                }
-                if let Some(mode) = t.mode {
-                    options.push(format!("mode={mode:o}"));
-                }
-                MountConfig {
-                    destination: t.target.clone(),
-                    kind: "tmpfs".into(),
-                    source: "tmpfs".into(),
-                    options,
-                }
-            })
-            .collect(),
+        mounts: super::mounts::mounts(who.id, service, &image.config.volumes),
         resources: ResourceConfig {
             // 0 is "no limit" for both, as in Docker (a memory limit of 0 bytes would
             // OOM-kill the container at once, a CFS quota of 0 is refused by the kernel).

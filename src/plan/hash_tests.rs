@@ -53,6 +53,8 @@ fn every_model_default_serializes_to_nothing() {
     empty::<Device>("Device");
     empty::<Logging>("Logging");
     empty::<BuildSpec>("BuildSpec");
+    empty::<crate::model::VolumeMount>("VolumeMount");
+    empty::<crate::model::VolumeDef>("VolumeDef");
 }
 
 #[test]

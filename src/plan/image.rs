@@ -13,6 +13,8 @@ pub struct ImageConfig {
     pub working_dir: Option<String>,
     pub user: Option<String>,
     pub stop_signal: Option<String>,
+    /// `VOLUME` paths: each gets an anonymous volume unless the service mounts something there.
+    pub volumes: Vec<String>,
 }
 
 /// An image ready to be run: layer directories and config.

@@ -7,6 +7,7 @@ mod diff;
 mod hash;
 mod hash_shape;
 mod image;
+mod mounts;
 
 pub use container::{CGROUP_PARENT, ContainerIdentity, PlanError, container_config};
 pub use diff::{Action, Desired, Observed, diff, orphans};

@@ -196,6 +196,44 @@ pub struct MountConfig {
     pub source: String,
     /// mount(8)-style options: "ro", "nosuid", "size=65536k", "mode=1777", "rbind", ...
     pub options: Vec<String>,
+    /// A bind whose missing host directory the daemon creates before the start (Compose's
+    /// `create_host_path`, on by default).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create_source: bool,
+    /// A named or anonymous volume: the daemon creates (and seeds) it before the start and
+    /// hands the runtime a bind of its directory (or its tmpfs) instead. The runtime itself
+    /// never sees a mount with this set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<VolumeSource>,
+    /// A bind of a volume made just now: before the bind, the runtime copies what the image
+    /// has at `destination` into `source`, as Docker seeds a new volume.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub seed: bool,
+}
+
+/// A volume a mount is made from (`MountConfig::volume`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VolumeSource {
+    /// The volume's full name (`<project>_<key>`, `name:`, or a hash for anonymous ones).
+    pub name: String,
+    /// Made for this container alone; removed with it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub anonymous: bool,
+    /// Must exist already; never created nor removed by rstack.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub external: bool,
+    /// Not seeded from the image's content at the target (`volume.nocopy`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub nocopy: bool,
+    /// The project whose stack declares it (empty for `volume create` and anonymous ones).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub project: String,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// The local driver's `type`, `o`, `device`.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub driver_opts: std::collections::BTreeMap<String, String>,
 }
 
 /// Limits applied through cgroups; `None` leaves a controller untouched (and, on v1, the

@@ -113,6 +113,45 @@ pub fn touch(p: &Path) -> Result<()> {
         .map_err(|e| RuntimeError::io("create", p, e))
 }
 
+/// Copies the content of `from` (the image's directory at a volume's target, inside the
+/// new root) into `to` (the new volume's empty directory), keeping modes and owners.
+pub fn seed(from: &Path, to: &Path) -> Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let rd = match std::fs::read_dir(from) {
+        Ok(rd) => rd,
+        Err(_) => return Ok(()),
+    };
+    for e in rd {
+        let e = e.map_err(|e| RuntimeError::io("read", from, e))?;
+        let src = e.path();
+        let dst = to.join(e.file_name());
+        let md = std::fs::symlink_metadata(&src).map_err(|e| RuntimeError::io("stat", &src, e))?;
+        let ft = md.file_type();
+        if ft.is_symlink() {
+            let t = std::fs::read_link(&src).map_err(|e| RuntimeError::io("readlink", &src, e))?;
+            std::os::unix::fs::symlink(&t, &dst)
+                .map_err(|e| RuntimeError::io("symlink", &dst, e))?;
+        } else if ft.is_dir() {
+            std::fs::create_dir(&dst).map_err(|e| RuntimeError::io("mkdir", &dst, e))?;
+            seed(&src, &dst)?;
+        } else if ft.is_file() {
+            std::fs::copy(&src, &dst).map_err(|e| RuntimeError::io("copy", &src, e))?;
+        } else {
+            continue;
+        }
+        let _ = std::os::unix::fs::lchown(&dst, Some(md.uid()), Some(md.gid()));
+        if !ft.is_symlink() {
+            let _ = std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(md.mode()));
+        }
+    }
+    // The volume's root takes the owner and mode of the image's directory.
+    if let Ok(md) = std::fs::metadata(from) {
+        let _ = std::os::unix::fs::chown(to, Some(md.uid()), Some(md.gid()));
+        let _ = std::fs::set_permissions(to, std::fs::Permissions::from_mode(md.mode()));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

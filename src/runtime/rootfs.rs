@@ -231,6 +231,10 @@ fn mount_one(m: &Path, mc: &super::config::MountConfig) -> Result<()> {
         } else {
             touch(&dest)?
         }
+        if mc.seed && src_dir {
+            // A new volume starts with what the image has there (Docker's copy-up).
+            super::mounts::seed(&dest, Path::new(&mc.source))?;
+        }
         let bind_flags = flags & (MsFlags::MS_BIND | MsFlags::MS_REC);
         mount(Some(&mc.source), &dest, None, bind_flags, None)?;
         // Bind ignores every other flag; they take effect on a remount.

@@ -31,6 +31,8 @@ pub const SERVICE_IMPLEMENTED: &[&str] = &[
     "stop_signal",
     "tmpfs",
     "user",
+    "volumes",
+    "volumes_from",
     "working_dir",
 ];
 
@@ -97,8 +99,6 @@ pub const SERVICE_UNSUPPORTED: &[&str] = &[
     "use_api_socket",
     "userns_mode",
     "uts",
-    "volumes",
-    "volumes_from",
 ];
 
 /// Service keys docker compose accepts that are newer than the checked-in schema.

@@ -103,6 +103,14 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
         }
     }
 
+    let mut services = services;
+    super::volumes::resolve(
+        &mut cx,
+        &root,
+        name.as_deref().unwrap_or_default(),
+        &mut services,
+    );
+    super::volumes::volumes_from(&mut cx, &root, &mut services);
     let stack = Stack {
         name: name.unwrap_or_default(),
         working_dir: project_dir.display().to_string(),
@@ -331,6 +339,17 @@ fn services(
         if let Some(mut s) = service::convert(cx, input) {
             super::security::read(cx, name, svc, fs, dirs, &mut s);
             s.build = super::build::read(cx, name, svc, lookup, dirs);
+            if let Some(v) = svc.get("volumes") {
+                let base = cx.sources.base_dir(v.span.file, dirs.0, dirs.1);
+                let home = lookup("HOME");
+                s.volumes = super::volumes::read(
+                    cx,
+                    &format!("services.{name}.volumes"),
+                    v,
+                    &base,
+                    home.as_deref(),
+                );
+            }
             out.insert(name.clone(), s);
         }
         check_dependencies(cx, name, svc, &all, &disabled);

@@ -34,6 +34,7 @@ mod shortsyntax;
 mod source;
 mod targets;
 mod value;
+mod volumes;
 pub mod yaml;
 
 #[cfg(test)]

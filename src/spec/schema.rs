@@ -87,6 +87,26 @@ fn implemented(key: &str) -> Value {
         "stop_grace_period" => duration(),
         "read_only" | "init" => boolish(),
         "tmpfs" => string_or_list(),
+        "volumes" => json!({"type": "array", "items": {"oneOf": [
+            {"type": "string", "description": "[SOURCE:]TARGET[:ro|rw|z|Z|nocopy|PROPAGATION]; a SOURCE starting with ., / or ~ is a host path"},
+            {"type": "object", "properties": {
+                "type": {"enum": ["bind", "volume", "tmpfs"]},
+                "source": {"type": "string"},
+                "target": {"type": "string"},
+                "read_only": boolish(),
+                "consistency": {"type": "string"},
+                "bind": {"type": "object", "properties": {
+                    "propagation": {"enum": ["shared", "rshared", "slave", "rslave", "private", "rprivate"]},
+                    "create_host_path": boolish(),
+                    "selinux": {"enum": ["z", "Z"]}
+                }, "patternProperties": {"^x-": {}}, "additionalProperties": false},
+                "volume": {"type": "object", "properties": {"nocopy": boolish(), "subpath": {"type": "string"}}, "patternProperties": {"^x-": {}}, "additionalProperties": false},
+                "tmpfs": {"type": "object", "properties": {"size": size(), "mode": {"type": ["integer", "string"]}}, "patternProperties": {"^x-": {}}, "additionalProperties": false}
+            }, "required": ["type", "target"], "patternProperties": {"^x-": {}}, "additionalProperties": false}
+        ]}}),
+        "volumes_from" => {
+            json!({"type": "array", "items": {"type": "string", "description": "SERVICE[:ro|rw]"}})
+        }
         "devices" => json!({"type": "array", "items": {"oneOf": [
             {"type": "string", "description": "HOST_PATH[:CONTAINER_PATH[:PERMISSIONS]]"},
             {"type": "object", "properties": {"source": {"type": "string"}, "target": {"type": "string"}, "permissions": {"type": "string", "pattern": "^[rwm]{1,3}$"}}, "required": ["source"], "patternProperties": {"^x-": {}}, "additionalProperties": false}

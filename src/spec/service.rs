@@ -123,14 +123,16 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
             }
             "logging" => svc.logging = super::logging::logging(cx, &path, v),
             "x-rstack" => svc.x_rstack = x_rstack(cx, &path, v),
-            "ports" | "volumes" => {
+            "ports" => {
                 // Not run yet, but a malformed entry is still an error, as in Compose.
                 cx.unsupported(knode.span, &path);
-                super::shortsyntax::check_list(cx, &path, v, key == "ports");
+                super::shortsyntax::check_list(cx, &path, v, true);
             }
             // Consumed earlier in the pipeline (env_file, profiles, extends), or after the
             // conversion, where files can be read (security_opt).
-            "env_file" | "profiles" | "extends" | "security_opt" | "build" => {}
+            // `volumes` resolves relative paths from its file's directory (`spec::volumes`).
+            "env_file" | "profiles" | "extends" | "security_opt" | "build" | "volumes"
+            | "volumes_from" => {}
             k if k.starts_with("x-") => {}
             k if keys::service_unsupported(k) => cx.unsupported(knode.span, &path),
             k => cx.unknown_key(knode.span, &base, k, &known),

@@ -131,11 +131,11 @@ pub fn port_long(m: &Map<String, Value>) -> Value {
     Value::Object(out)
 }
 
-fn is_path(src: &str) -> bool {
+pub(super) fn is_path(src: &str) -> bool {
     src.starts_with('.') || src.starts_with('/') || src.starts_with('~')
 }
 
-fn absolute(src: &str, project_dir: &Path, home: Option<&str>) -> String {
+pub(super) fn absolute(src: &str, project_dir: &Path, home: Option<&str>) -> String {
     if let Some(rest) = src.strip_prefix('~')
         && let Some(h) = home
     {
@@ -147,7 +147,7 @@ fn absolute(src: &str, project_dir: &Path, home: Option<&str>) -> String {
 }
 
 /// Compose cleans the container path: no trailing `/` (except for `/` itself).
-fn clean_target(t: &str) -> String {
+pub(super) fn clean_target(t: &str) -> String {
     let trimmed = t.trim_end_matches('/');
     if trimmed.is_empty() && t.starts_with('/') {
         "/".into()

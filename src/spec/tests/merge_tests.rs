@@ -61,8 +61,8 @@ fn command_entrypoint_and_healthcheck_test_replace() {
 #[test]
 fn sequences_append_and_keyed_lists_merge_on_target() {
     let l = two(
-        "services:\n  a:\n    image: x\n    tmpfs: [/run]\n    ports: ['80:80', '443:443']\n    volumes: ['data:/data', '/host:/cfg:ro']\n    dns: [1.1.1.1]\n",
-        "services:\n  a:\n    tmpfs: [/tmp]\n    ports: ['80:80', '8080:8080']\n    volumes: ['other:/data']\n    dns: [8.8.8.8]\n",
+        "services:\n  a:\n    image: x\n    tmpfs: [/run]\n    ports: ['80:80', '443:443']\n    volumes: ['data:/data', '/host:/cfg:ro']\n    dns: [1.1.1.1]\nvolumes: {data: {}}\n",
+        "services:\n  a:\n    tmpfs: [/tmp]\n    ports: ['80:80', '8080:8080']\n    volumes: ['other:/data']\n    dns: [8.8.8.8]\nvolumes: {other: {}}\n",
     );
     let a = &l.stack.services["a"];
     assert_eq!(
