@@ -136,6 +136,9 @@ pub fn mount(spec: &str, cache_root: &Path) -> Result<MountConfig, String> {
                 kind: "bind".into(),
                 source: dir.display().to_string(),
                 options,
+                create_source: false,
+                volume: None,
+                seed: false,
             })
         }
         "tmpfs" => {
@@ -148,6 +151,9 @@ pub fn mount(spec: &str, cache_root: &Path) -> Result<MountConfig, String> {
                 kind: "tmpfs".into(),
                 source: "tmpfs".into(),
                 options,
+                create_source: false,
+                volume: None,
+                seed: false,
             })
         }
         other => Err(format!(
