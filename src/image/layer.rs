@@ -6,6 +6,7 @@
 //! (never a symlink) inside the layer; missing parents are created. Symlinks are created but
 //! never followed. The target directory is private to this import, so nothing else races us.
 
+use std::collections::HashSet;
 use std::ffi::CString;
 use std::fs::{self, DirBuilder, File, FileTimes, OpenOptions};
 use std::io;
@@ -75,6 +76,7 @@ pub(crate) fn extract_from<R: io::Read + Send + 'static>(
             dirs: Vec::new(),
             budget,
             unpacked: 0,
+            known_dirs: HashSet::new(),
         };
         let extracted = (|| -> Result<(), ImageError> {
             let mut chunks = ChunkReader::new(rx);
@@ -131,6 +133,10 @@ struct Extractor<'a> {
     budget: &'a Budget,
     /// Bytes written to regular files so far.
     unpacked: u64,
+    /// Directories of the layer (relative) known to be real directories made or checked
+    /// by this extraction: their children skip the check. A path removed or replaced drops
+    /// itself and what is under it.
+    known_dirs: HashSet<PathBuf>,
 }
 
 impl Extractor<'_> {
@@ -162,11 +168,17 @@ impl Extractor<'_> {
 
     /// Makes sure every parent of `rel` is a real directory inside the layer, creating missing
     /// ones; returns the absolute path of `rel`.
-    fn prepare_parents(&self, rel: &Path, create: bool) -> Result<PathBuf, ImageError> {
+    fn prepare_parents(&mut self, rel: &Path, create: bool) -> Result<PathBuf, ImageError> {
         let mut cur = self.dest.to_path_buf();
+        let mut cur_rel = PathBuf::new();
         let parent = rel.parent().unwrap_or(Path::new(""));
         for c in parent.components() {
             cur.push(c);
+            cur_rel.push(c);
+            if self.known_dirs.contains(&cur_rel) {
+                continue;
+            }
+            self.known_dirs.insert(cur_rel.clone());
             match fs::symlink_metadata(&cur) {
                 Ok(m) if m.is_dir() => {}
                 Ok(m) if is_whiteout(&m) && create => {
@@ -175,9 +187,13 @@ impl Extractor<'_> {
                     self.mkdir_opaque(&cur)?;
                 }
                 Ok(m) if m.file_type().is_symlink() => {
+                    self.known_dirs.remove(&cur_rel);
                     return Err(self.unsafe_path(rel, "a parent directory is a symlink"));
                 }
-                Ok(_) => return Err(self.unsafe_path(rel, "a parent is not a directory")),
+                Ok(_) => {
+                    self.known_dirs.remove(&cur_rel);
+                    return Err(self.unsafe_path(rel, "a parent is not a directory"));
+                }
                 Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
                     DirBuilder::new()
                         .mode(0o755)
@@ -188,18 +204,35 @@ impl Extractor<'_> {
                         .map_err(self.io("chmod", &cur))?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    self.known_dirs.remove(&cur_rel);
                     return Err(self.unsafe_path(rel, "a parent directory does not exist"));
                 }
-                Err(e) => return Err(self.io("inspecting", &cur)(e)),
+                Err(e) => {
+                    self.known_dirs.remove(&cur_rel);
+                    return Err(self.io("inspecting", &cur)(e));
+                }
             }
         }
         Ok(self.dest.join(rel))
     }
 
     /// Removes whatever is at `full` unless it is a directory and `keep_dir` is set.
-    fn clear(&self, full: &Path, keep_dir: bool) -> Result<(), ImageError> {
+    fn clear(&mut self, full: &Path, keep_dir: bool) -> Result<(), ImageError> {
         match fs::symlink_metadata(full) {
             Ok(m) if m.is_dir() && keep_dir => Ok(()),
+            Ok(_) => {
+                if let Ok(rel) = full.strip_prefix(self.dest) {
+                    self.known_dirs.retain(|d| !d.starts_with(rel));
+                }
+                self.remove(full)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.io("inspecting", full)(e)),
+        }
+    }
+
+    fn remove(&self, full: &Path) -> Result<(), ImageError> {
+        match fs::symlink_metadata(full) {
             Ok(m) if m.is_dir() => remove_tree(full).map_err(self.io("replacing", full)),
             Ok(_) => fs::remove_file(full).map_err(self.io("replacing", full)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
@@ -244,23 +277,36 @@ impl Extractor<'_> {
                         .create(&full)
                         .map_err(self.io("creating", &full))?;
                 }
+                self.known_dirs.insert(rel.clone());
                 self.dir_meta(full, &header, &xattrs)?;
             }
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                self.clear(&full, false)?;
-                let mut f = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .custom_flags(libc::O_NOFOLLOW)
-                    .open(&full)
-                    .map_err(self.io("creating", &full))?;
+                let create = || {
+                    OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o600)
+                        .custom_flags(libc::O_NOFOLLOW)
+                        .open(&full)
+                };
+                // Created first; only a path taken already (a later entry replacing an
+                // earlier one) costs a look and a removal.
+                let mut f = match create() {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        self.clear(&full, false)?;
+                        create().map_err(self.io("creating", &full))?
+                    }
+                    Err(e) => return Err(self.io("creating", &full)(e)),
+                };
                 // Charged as written: a sparse entry's holes come out as zeros too.
                 let mut content = Metered::new(entry, self.budget, Charge::Unpacked);
                 let copied = io::copy(&mut content, &mut f);
                 self.unpacked += content.count;
                 copied.map_err(self.io("writing", &full))?;
-                if self.root {
+                // A new file of root's is root's already (parent directories get their
+                // modes, setgid included, only at the end).
+                if self.root && (uid(&header), gid(&header)) != (0, 0) {
                     std::os::unix::fs::fchown(&f, Some(uid(&header)), Some(gid(&header)))
                         .map_err(self.io("chown", &full))?;
                 }
@@ -325,7 +371,7 @@ impl Extractor<'_> {
         Ok(())
     }
 
-    fn whiteout(&self, rel: &Path, name: &str, target: &str) -> Result<(), ImageError> {
+    fn whiteout(&mut self, rel: &Path, name: &str, target: &str) -> Result<(), ImageError> {
         let parent_full = self.prepare_parents(rel, true)?;
         let parent_dir = parent_full.parent().unwrap_or(self.dest).to_path_buf();
         if name == OPAQUE_WHITEOUT {

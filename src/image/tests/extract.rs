@@ -187,6 +187,20 @@ fn symlinked_parents_are_never_followed() {
         s.import(&archive, "sym2"),
         Err(ImageError::UnsafePath { .. })
     ));
+
+    // A directory the extraction has already used, replaced by a symlink: its next child
+    // must not follow it (the extractor remembers checked directories).
+    let mut t = Tar::new();
+    t.dir("d", 0o755)
+        .file("d/first", b"x", 0o644)
+        .symlink("d", outside.to_str().unwrap())
+        .file("d/pwned", b"x", 0o644);
+    let archive = dir.write("sym3.tar", &t.finish());
+    assert!(matches!(
+        s.import(&archive, "sym3"),
+        Err(ImageError::UnsafePath { .. })
+    ));
+    assert!(!outside.join("pwned").exists());
     assert_store_clean(&dir);
 }
 
