@@ -20,6 +20,7 @@ use tar::{EntryType, Header};
 use super::budget::{Budget, Charge, Metered};
 use super::error::{ImageError, io_err};
 use super::fsutil::{ChunkReader, HashReader, is_root, open_decompressed, remove_tree};
+use super::writers::{Job, Writers};
 
 const WHITEOUT_PREFIX: &str = ".wh.";
 const OPAQUE_WHITEOUT: &str = ".wh..wh..opq";
@@ -69,6 +70,7 @@ pub(crate) fn extract_from<R: io::Read + Send + 'static>(
             drop(tx);
             hashed.finish()
         });
+        let writers = Writers::start(sc, WRITERS);
         let mut ex = Extractor {
             dest,
             layer: &name,
@@ -77,6 +79,8 @@ pub(crate) fn extract_from<R: io::Read + Send + 'static>(
             budget,
             unpacked: 0,
             known_dirs: HashSet::new(),
+            writers: Some(&writers),
+            pending: HashSet::new(),
         };
         let extracted = (|| -> Result<(), ImageError> {
             let mut chunks = ChunkReader::new(rx);
@@ -100,11 +104,24 @@ pub(crate) fn extract_from<R: io::Read + Send + 'static>(
             .unwrap_or_else(|_| Err(io::Error::other("the decompressing thread panicked")));
         // A decompression error explains a cut-short archive better than the tar error.
         let (diff_id, _) = hashed.map_err(io_err(format!("reading layer {name}")))?;
+        // Every file handed out is written before the directories get their metadata (and
+        // before an error returns, so no worker writes into a directory being removed).
+        let written = ex.barrier();
         extracted?;
+        written?;
         ex.finish_dirs()?;
-        Ok((diff_id, ex.unpacked))
+        let ex_unpacked = ex.unpacked;
+        drop(ex);
+        drop(writers);
+        Ok((diff_id, ex_unpacked))
     })
 }
+
+/// Workers writing small files (`writers.rs`), beside the extracting thread.
+const WRITERS: usize = 2;
+
+/// Files up to this size are written by the workers; larger ones by the extractor itself.
+const SMALL_FILE: u64 = 1 << 20;
 
 /// Bytes handed from the decompressing thread to the extractor at a time.
 const CHUNK: usize = 256 * 1024;
@@ -137,6 +154,10 @@ struct Extractor<'a> {
     /// by this extraction: their children skip the check. A path removed or replaced drops
     /// itself and what is under it.
     known_dirs: HashSet<PathBuf>,
+    /// Workers for small files; `None` writes everything here.
+    writers: Option<&'a Writers>,
+    /// Files handed to the workers since their last barrier.
+    pending: HashSet<PathBuf>,
 }
 
 impl Extractor<'_> {
@@ -216,6 +237,22 @@ impl Extractor<'_> {
         Ok(self.dest.join(rel))
     }
 
+    /// Waits for every file handed to the workers; their first failure, if any.
+    fn barrier(&mut self) -> Result<(), ImageError> {
+        self.pending.clear();
+        match self.writers {
+            Some(w) => w
+                .barrier()
+                .map_err(|(what, path, e)| self.io(what, &path)(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether `full`, or a parent of it, is a file still being written by a worker.
+    fn touches_pending(&self, full: &Path) -> bool {
+        !self.pending.is_empty() && full.ancestors().any(|a| self.pending.contains(a))
+    }
+
     /// Removes whatever is at `full` unless it is a directory and `keep_dir` is set.
     fn clear(&mut self, full: &Path, keep_dir: bool) -> Result<(), ImageError> {
         match fs::symlink_metadata(full) {
@@ -250,9 +287,22 @@ impl Extractor<'_> {
         let kind = header.entry_type();
         let file_name = rel.file_name().map(|n| n.to_string_lossy().into_owned());
 
+        let small_file = matches!(kind, EntryType::Regular | EntryType::Continuous)
+            && header.size().is_ok_and(|n| n <= SMALL_FILE);
+        // What could depend on a file a worker is still writing waits for them all.
+        let ordered = !matches!(
+            kind,
+            EntryType::Regular | EntryType::Directory | EntryType::Symlink
+        );
+        if !self.pending.is_empty() && (ordered || self.touches_pending(&self.dest.join(&rel))) {
+            self.barrier()?;
+        }
         if let Some(name) = file_name.as_deref()
             && let Some(target) = name.strip_prefix(WHITEOUT_PREFIX)
         {
+            if !self.pending.is_empty() {
+                self.barrier()?;
+            }
             return self.whiteout(&rel, name, target);
         }
         let xattrs = read_xattrs(entry).map_err(self.io("reading xattrs of", &raw))?;
@@ -279,6 +329,30 @@ impl Extractor<'_> {
                 }
                 self.known_dirs.insert(rel.clone());
                 self.dir_meta(full, &header, &xattrs)?;
+            }
+            EntryType::Regular | EntryType::Continuous
+                if small_file && self.writers.is_some() && fs::symlink_metadata(&full).is_err() =>
+            {
+                let mut data = Vec::with_capacity(header.size().unwrap_or(0) as usize);
+                let mut content = Metered::new(entry, self.budget, Charge::Unpacked);
+                let read = io::copy(&mut content, &mut data);
+                self.unpacked += content.count;
+                read.map_err(self.io("reading", &full))?;
+                let owner = (self.root && (uid(&header), gid(&header)) != (0, 0))
+                    .then(|| (uid(&header), gid(&header)));
+                let job = Job {
+                    full: full.clone(),
+                    data,
+                    owner,
+                    mode: mode(&header),
+                    mtime: mtime(&header),
+                    xattrs,
+                };
+                if let Some(w) = self.writers {
+                    w.submit(job)
+                        .map_err(|(what, path, e)| self.io(what, &path)(e))?;
+                }
+                self.pending.insert(full);
             }
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
                 let create = || {
@@ -529,7 +603,7 @@ fn mknod(path: &Path, mode: libc::mode_t, dev: libc::dev_t) -> io::Result<()> {
     Ok(())
 }
 
-fn set_xattr(path: &Path, name: &str, value: &[u8]) -> io::Result<()> {
+pub(super) fn set_xattr(path: &Path, name: &str, value: &[u8]) -> io::Result<()> {
     let c = cpath(path)?;
     let n = CString::new(name)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "xattr name contains NUL"))?;

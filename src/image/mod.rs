@@ -17,6 +17,7 @@ pub mod registry;
 mod save;
 mod store;
 mod tags;
+mod writers;
 mod zstd;
 
 pub use admin::{LoadedImage, Pruned};
