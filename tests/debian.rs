@@ -129,4 +129,21 @@ fn a_debian_image_builds_with_copy_and_run_and_the_result_runs() {
         "755 root\n"
     );
     assert_eq!(run(&["id", "-un"]), "app\n");
+
+    // Real software under its own healthcheck: redis, probed with `redis-cli ping`, which
+    // prints PONG (issue 13: a printing probe died of SIGPIPE and never turned healthy).
+    let r = env.project("debredis");
+    let file = env.write(
+        "redis.yaml",
+        &format!(
+            "name: {r}\nservices:\n  redis:\n    image: debian:test\n    user: redis\n    command: [\"redis-server\", \"--save\", \"\", \"--appendonly\", \"no\"]\n    healthcheck:\n      test: [\"CMD\", \"redis-cli\", \"ping\"]\n      start_interval: 100ms\n"
+        ),
+    );
+    let f = file.to_str().expect("utf8");
+    env.ok(&["-f", f, "up", "-d"]);
+    env.wait_for(&r, "redis", 30, |row| row["health"] == "healthy");
+    assert_eq!(
+        env.ok(&["-f", f, "exec", "-T", "redis", "redis-cli", "ping"]),
+        "PONG\n"
+    );
 }

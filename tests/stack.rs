@@ -1051,3 +1051,36 @@ fn probes_that_time_out_leave_no_process_in_the_container() {
         "timed-out probes must be killed, found {stuck}:\n{ps}"
     );
 }
+
+#[test]
+fn a_probe_that_prints_turns_healthy() {
+    let Some((env, p)) = setup("probeout") else {
+        return;
+    };
+    // Each probe prints, one of them far more than a pipe holds (issue 13: the probe's
+    // output pipes were closed before it ran, so every printing probe died of SIGPIPE).
+    env.write(
+        "compose.yaml",
+        &stack(
+            &p,
+            r#"
+  talk:
+    <<: *base
+    command: ["sleep", "1000"]
+    healthcheck:
+      test: ["CMD", "echo", "PONG"]
+      start_interval: 50ms
+  shout:
+    <<: *base
+    command: ["sleep", "1000"]
+    healthcheck:
+      test: ["CMD-SHELL", "seq 1 50000; seq 1 50000 >&2"]
+      start_interval: 50ms
+"#,
+        ),
+    );
+    env.ok(&["up", "-d"]);
+    for s in ["talk", "shout"] {
+        env.wait_for(&p, s, 20, |r| r["health"] == "healthy");
+    }
+}

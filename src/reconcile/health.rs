@@ -124,15 +124,27 @@ impl Probe {
     }
 }
 
-/// Waits for a probe process, killing it when it overruns `limit`.
+/// Waits for a probe process, killing it when it overruns `limit`. Its stdout and stderr
+/// are read to their end meanwhile: a probe that prints (`redis-cli ping`, `curl`) must not
+/// die of SIGPIPE on a closed pipe. (What it printed is not kept yet.)
 pub async fn wait_probe_process(
     mut child: tokio::process::Child,
     limit: std::time::Duration,
 ) -> bool {
-    // Probe output is not kept yet; dropping the pipes keeps a chatty probe from blocking.
-    drop(child.stdout.take());
-    drop(child.stderr.take());
-    match timeout(limit, child.wait()).await {
+    // Drained on tasks of their own: the verdict is the exit status, and a process the
+    // probe left behind holding the pipes must not hold the probe up.
+    if let Some(mut p) = child.stdout.take() {
+        tokio::spawn(async move {
+            let _ = tokio::io::copy(&mut p, &mut tokio::io::sink()).await;
+        });
+    }
+    if let Some(mut p) = child.stderr.take() {
+        tokio::spawn(async move {
+            let _ = tokio::io::copy(&mut p, &mut tokio::io::sink()).await;
+        });
+    }
+    let waited = child.wait();
+    match timeout(limit, waited).await {
         Ok(Ok(st)) => st.success(),
         Ok(Err(_)) => false,
         Err(_) => {
