@@ -258,6 +258,11 @@ impl Extractor<'_> {
         match fs::symlink_metadata(full) {
             Ok(m) if m.is_dir() && keep_dir => Ok(()),
             Ok(_) => {
+                // A worker may still be writing under what goes (`d/inner`, then `d` as a
+                // file): every file handed out is written first.
+                if !self.pending.is_empty() {
+                    self.barrier()?;
+                }
                 if let Ok(rel) = full.strip_prefix(self.dest) {
                     self.known_dirs.retain(|d| !d.starts_with(rel));
                 }

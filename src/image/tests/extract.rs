@@ -254,6 +254,19 @@ fn later_entries_replace_earlier_ones() {
     assert_eq!(fs::read(l.join("x")).unwrap(), b"new");
     assert_eq!(fs::read(l.join("d")).unwrap(), b"now a file");
     assert!(fs::symlink_metadata(l.join("s")).unwrap().is_file());
+
+    // Many small files (handed to the writer threads) under a directory that a later entry
+    // replaces: the replacement waits until they are written, then removes them all.
+    let mut t = Tar::new();
+    t.dir("many/", 0o755);
+    for i in 0..300 {
+        t.file(&format!("many/f{i}"), &[b'x'; 2048], 0o644);
+    }
+    t.file("many", b"one file", 0o644);
+    let archive = dir.write("many.tar", &t.finish());
+    s.import(&archive, "many").expect("import");
+    let l = &s.resolve("many").unwrap().layers[0];
+    assert_eq!(fs::read(l.join("many")).unwrap(), b"one file");
 }
 
 #[test]
