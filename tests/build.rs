@@ -315,7 +315,7 @@ fn a_build_leaves_no_container_mount_or_cgroup_behind() {
     let mine = format!("b-{}-", pid.trim());
     let leftovers: Vec<PathBuf> = ["pids", "memory", "cpu,cpuacct", "devices", "unified"]
         .iter()
-        .map(|h| Path::new("/sys/fs/cgroup").join(h).join("rstack/build"))
+        .map(|h| Path::new("/sys/fs/cgroup").join(h).join("rstack"))
         .filter_map(|d| std::fs::read_dir(&d).ok())
         .flat_map(|rd| rd.flatten().map(|e| e.path()))
         .filter(|p| {

@@ -8,9 +8,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::runtime::config::{
-    ContainerConfig, DEFAULT_RLIMITS, DOCKER_DEFAULT_CAPABILITIES, DOCKER_DEFAULT_MASKED_PATHS,
-    DOCKER_DEFAULT_READONLY_PATHS, LogConfig, MountConfig, ProcessConfig, ResourceConfig, Rlimit,
-    RootConfig, Seccomp,
+    CGROUP_PARENT, ContainerConfig, DEFAULT_RLIMITS, DOCKER_DEFAULT_CAPABILITIES,
+    DOCKER_DEFAULT_MASKED_PATHS, DOCKER_DEFAULT_READONLY_PATHS, LogConfig, MountConfig,
+    ProcessConfig, ResourceConfig, Rlimit, RootConfig, Seccomp,
 };
 
 /// Files bound from the host into a build container on the host's network.
@@ -80,7 +80,7 @@ pub fn container_config(s: &RunSpec) -> ContainerConfig {
             })
             .collect(),
         resources: ResourceConfig::default(),
-        cgroup_path: format!("rstack/build/{}", s.id),
+        cgroup_path: format!("{CGROUP_PARENT}/{}", s.id),
         init: false,
         masked_paths: strings(&DOCKER_DEFAULT_MASKED_PATHS),
         readonly_paths: strings(&DOCKER_DEFAULT_READONLY_PATHS),

@@ -13,8 +13,7 @@ use crate::runtime::config::{
 };
 use std::path::Path;
 
-/// Every container's cgroup lives below this directory of each hierarchy.
-pub const CGROUP_PARENT: &str = "rstack";
+pub use crate::runtime::config::CGROUP_PARENT;
 
 /// CFS period used for `cpus` (Docker's default).
 const CPU_PERIOD_US: u64 = 100_000;

@@ -18,6 +18,10 @@ pub use super::defaults::{
 pub use super::devices::{ACC_ALL, ACC_MKNOD, ACC_READ, ACC_WRITE, DevKind, Rule};
 pub use super::signal::parse_signal;
 
+/// The cgroup every container of rstack (services, one-offs, build steps) lives under:
+/// one level, so the daemon can remove it once it is empty (`cgroup::remove_empty_parents`).
+pub const CGROUP_PARENT: &str = "rstack";
+
 /// Everything the shim needs to create, run and clean up one container.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContainerConfig {
