@@ -95,6 +95,7 @@ impl Fixture {
             seccomp: Default::default(),
             seccomp_filter: None,
             host_network: false,
+            network: Default::default(),
         };
         Fixture {
             base,

@@ -91,6 +91,7 @@ pub fn container_config(s: &RunSpec) -> ContainerConfig {
         seccomp: Seccomp::Default,
         seccomp_filter: None,
         host_network: s.host_network,
+        network: Default::default(),
     }
 }
 

@@ -8,6 +8,7 @@ mod defaults;
 pub mod devices;
 mod error;
 pub mod names;
+pub mod network;
 mod pull;
 mod types;
 pub mod units;
@@ -16,6 +17,10 @@ mod volumes;
 pub use build::BuildSpec;
 pub use devices::{Device, DeviceRule};
 pub use error::UnitError;
+pub use network::{
+    HostEntry, IpamConfig, Link, NetworkDef, NetworkMode, PortMapping, PortRange, Protocol,
+    ServiceNetwork, ServiceNetworking,
+};
 pub use pull::{Platform, PullPolicy, host_arch};
 pub use types::*;
 pub use volumes::{MountKind, VolumeDef, VolumeMount, check_volume_name};

@@ -104,6 +104,10 @@ pub struct Service {
     /// `volumes:`: bind mounts, named and anonymous volumes, tmpfs mounts, in file order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<super::VolumeMount>,
+    /// `networks`, `network_mode`, `ports` and the other networking keys (flattened: each
+    /// key sits at the service's top level, as in the stack file).
+    #[serde(flatten)]
+    pub net: super::ServiceNetworking,
 }
 
 /// The most files `max-file` may keep (the runtime's rotation has the same bound).
@@ -187,6 +191,7 @@ impl Default for Service {
             pull_policy: super::PullPolicy::Missing,
             platform: None,
             volumes: Vec::new(),
+            net: super::ServiceNetworking::default(),
         }
     }
 }

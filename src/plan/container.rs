@@ -129,6 +129,7 @@ pub fn container_config(
         // Compiled and named by the daemon at the start.
         seccomp_filter: None,
         host_network: false,
+        network: Default::default(),
     })
 }
 

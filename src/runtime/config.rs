@@ -63,6 +63,51 @@ pub struct ContainerConfig {
     /// the default network, `network_mode: host`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub host_network: bool,
+    /// The container's network interfaces, or the namespace it joins (`NetConfig`); set by
+    /// the daemon at each start. Empty: loopback only (`network_mode: none`).
+    #[serde(default, skip_serializing_if = "NetConfig::is_empty")]
+    pub network: NetConfig,
+}
+
+/// Where the shim puts the container's network namespace.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NetConfig {
+    /// Join the network namespace of this process (`network_mode: service:x`/`container:x`)
+    /// instead of the shim's own; `interfaces` is then empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub join_pid: Option<i32>,
+    /// One veth per attached network, the first one holding the default route.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub interfaces: Vec<Interface>,
+}
+
+impl NetConfig {
+    pub fn is_empty(&self) -> bool {
+        self.join_pid.is_none() && self.interfaces.is_empty()
+    }
+}
+
+/// One network attachment: a veth pair whose host end is enslaved to `bridge` and whose
+/// other end is `name` inside the container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interface {
+    /// The network's bridge in the host's namespace.
+    pub bridge: String,
+    /// The host end's name (at most 15 bytes, unique on the host).
+    pub host_name: String,
+    /// The name inside the container (`eth0`, `eth1`...).
+    pub name: String,
+    /// The container's address on the network.
+    pub address: std::net::Ipv4Addr,
+    /// The subnet's prefix length.
+    pub prefix: u8,
+    /// The default route's next hop (on the first interface of a non-internal network).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<std::net::Ipv4Addr>,
+    /// `aa:bb:cc:dd:ee:ff`; absent: derived from the address as Docker does (02:42:a.b.c.d).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 /// A host device given to the container: its node is made at `path` with the host node's
