@@ -24,7 +24,8 @@ impl From<RuntimeError> for RtError {
             | RuntimeError::Config { .. }
             | RuntimeError::Start(_)
             | RuntimeError::NotRunning(_)
-            | RuntimeError::Seccomp(_) => RtError::Failed(message),
+            | RuntimeError::Seccomp(_)
+            | RuntimeError::Net(_) => RtError::Failed(message),
         }
     }
 }

@@ -38,6 +38,8 @@ pub enum RuntimeError {
     NotRunning(i32),
     #[error("seccomp: {0}")]
     Seccomp(String),
+    #[error("network: {0}")]
+    Net(String),
     #[error("invalid argument: {0}")]
     Invalid(String),
 }

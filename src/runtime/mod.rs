@@ -19,6 +19,8 @@ pub mod launch;
 pub mod log;
 pub mod log_rotate;
 pub mod mounts;
+pub mod netlink;
+pub mod netns;
 pub mod rlimit;
 pub mod rootfs;
 pub mod seccomp;

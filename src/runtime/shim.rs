@@ -53,6 +53,9 @@ pub fn shim_main(state_dir: &Path) -> i32 {
     // A spare cannot know its container yet: it makes a private network namespace, and a
     // container on the host's network never gets a spare (`ShimPool::begin`).
     let host_network = !spare && read_config(state_dir).is_ok_and(|c| c.host_network);
+    // Opened in the host's namespace, before the shim makes its own: the host ends of the
+    // container's veths are made through it.
+    let mut host_netlink = super::netns::HostNetlink::open();
     let layout = Layout::detect().and_then(|l| own_namespaces(host_network).map(|()| l));
     let assigned;
     let state_dir = if spare {
@@ -69,7 +72,7 @@ pub fn shim_main(state_dir: &Path) -> i32 {
     } else {
         state_dir
     };
-    match layout.and_then(|l| start(state_dir, l)) {
+    match layout.and_then(|l| start(state_dir, l, &mut host_netlink)) {
         Ok(run) => {
             let msg = format!("ok {} {}\n", std::process::id(), run.pid);
             if !sys::write_all(READY_FD, msg.as_bytes()) {
@@ -175,8 +178,15 @@ fn wait_for_assignment() -> Option<std::path::PathBuf> {
     Some(dir)
 }
 
-fn start(state_dir: &Path, layout: Layout) -> Result<Running> {
+fn start(
+    state_dir: &Path,
+    layout: Layout,
+    host_netlink: &mut super::netns::HostNetlink,
+) -> Result<Running> {
     let cfg = read_config(state_dir)?;
+    if !cfg.host_network {
+        super::netns::attach(host_netlink, &cfg.network)?;
+    }
     let devices = super::devices::container_rules(&cfg)?;
     // v2 clones straight into the cgroup, which must exist first. On v1 the init is moved in
     // after the clone anyway, so its directories and limits (a mkdir per hierarchy, a dozen

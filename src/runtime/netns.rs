@@ -1,0 +1,162 @@
+//! The container's place on its networks, made by the shim before the clone: a veth pair
+//! per network (host end on the network's bridge, the other end `eth0`... in the shim's own
+//! network namespace, which the container inherits), its address and the default route; or
+//! the namespace of another container joined (`network_mode: service:x`).
+//!
+//! The bridge, its address and the packet rules are the daemon's, made once per network
+//! (`crate::network`): a start only adds a veth and configures it, three netlink requests.
+//! Nothing is removed at the exit: the kernel deletes a veth pair when the namespace holding
+//! one end goes, after the shim and the container are gone, off every start path.
+
+use super::config::NetConfig;
+use super::error::{Result, RuntimeError};
+use super::netlink::{self, Netlink};
+use std::os::fd::AsRawFd;
+
+/// A netlink socket in the host's network namespace, opened before the shim makes its own
+/// namespace: through it the shim creates the host end of each veth.
+pub struct HostNetlink(Option<Netlink>);
+
+impl HostNetlink {
+    /// Opens it in the current (the host's) namespace; a failure is reported only if a
+    /// container needs it.
+    pub fn open() -> HostNetlink {
+        HostNetlink(Netlink::open().ok())
+    }
+}
+
+fn fail(what: &str, e: impl std::fmt::Display) -> RuntimeError {
+    RuntimeError::Net(format!("{what}: {e}"))
+}
+
+/// Puts the calling process (the shim, in its own fresh network namespace) on the
+/// container's networks.
+pub fn attach(host: &mut HostNetlink, cfg: &NetConfig) -> Result<()> {
+    if let Some(pid) = cfg.join_pid {
+        return join(pid);
+    }
+    if cfg.interfaces.is_empty() {
+        return Ok(());
+    }
+    let host = host.0.as_mut().ok_or_else(|| {
+        fail(
+            "opening a netlink socket",
+            "failed before the namespace was made",
+        )
+    })?;
+    let own = std::fs::File::open("/proc/thread-self/ns/net")
+        .map_err(|e| fail("opening the container's network namespace", e))?;
+    let mut inner = Netlink::open().map_err(|e| fail("opening a netlink socket", e))?;
+    let mut routed = false;
+    for ifc in &cfg.interfaces {
+        let master = host
+            .index_of(&ifc.bridge)
+            .map_err(|e| fail(&format!("network bridge {}", ifc.bridge), e))?;
+        let mac = ifc
+            .mac
+            .as_deref()
+            .and_then(netlink::parse_mac)
+            .unwrap_or_else(|| netlink::mac_for(ifc.address));
+        host.add_veth(&ifc.host_name, master, &ifc.name, own.as_raw_fd(), mac)
+            .map_err(|e| fail(&format!("attaching to bridge {}", ifc.bridge), e))?;
+        let index = netlink::link_index(&ifc.name).map_err(|e| fail("veth", e))?;
+        inner
+            .set_up(index, &ifc.name)
+            .map_err(|e| fail(&format!("{} up", ifc.name), e))?;
+        inner
+            .add_address(index, ifc.address, ifc.prefix)
+            .map_err(|e| fail(&format!("{} of {}", ifc.address, ifc.name), e))?;
+        if let (Some(gw), false) = (ifc.gateway, routed) {
+            inner
+                .add_default_route(gw)
+                .map_err(|e| fail("default route", e))?;
+            routed = true;
+        }
+    }
+    Ok(())
+}
+
+/// Joins the network namespace of process `pid`.
+fn join(pid: i32) -> Result<()> {
+    let path = format!("/proc/{pid}/ns/net");
+    let f = std::fs::File::open(&path).map_err(|e| {
+        fail(
+            &format!("the network of process {pid} (is its container running?)"),
+            e,
+        )
+    })?;
+    nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)
+        .map_err(|e| fail(&format!("joining {path}"), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::config::Interface;
+    use std::io::{Read, Write};
+    use std::net::{Ipv4Addr, TcpListener, TcpStream};
+
+    /// Everything happens in namespaces of this test's own threads: a "host" namespace with
+    /// a bridge, and a "container" namespace made from it, as the shim makes one. They go
+    /// with the threads.
+    #[test]
+    fn a_container_namespace_reaches_its_bridge() {
+        if !nix::unistd::geteuid().is_root() {
+            crate::testutil::skip("a_container_namespace_reaches_its_bridge", "needs root");
+            return;
+        }
+        let host = std::thread::spawn(|| -> std::result::Result<(), String> {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| e.to_string())?;
+            let gw = Ipv4Addr::new(10, 99, 0, 1);
+            let mut nl = Netlink::open().map_err(|e| e.to_string())?;
+            nl.add_bridge("rstb0", gw, 24).map_err(|e| e.to_string())?;
+            // Made twice: the second call finds it.
+            nl.add_bridge("rstb0", gw, 24).map_err(|e| e.to_string())?;
+            let listener = TcpListener::bind((gw, 0)).map_err(|e| e.to_string())?;
+            let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+            let container = std::thread::spawn(move || -> std::result::Result<String, String> {
+                let mut host_nl = HostNetlink::open();
+                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+                    .map_err(|e| e.to_string())?;
+                let cfg = NetConfig {
+                    join_pid: None,
+                    interfaces: vec![Interface {
+                        bridge: "rstb0".into(),
+                        host_name: "rstv-test0".into(),
+                        name: "eth0".into(),
+                        address: Ipv4Addr::new(10, 99, 0, 2),
+                        prefix: 24,
+                        gateway: Some(gw),
+                        mac: None,
+                    }],
+                };
+                attach(&mut host_nl, &cfg).map_err(|e| e.to_string())?;
+                let mut s = TcpStream::connect((gw, port)).map_err(|e| e.to_string())?;
+                s.write_all(b"hello").map_err(|e| e.to_string())?;
+                let mut back = String::new();
+                s.read_to_string(&mut back).map_err(|e| e.to_string())?;
+                Ok(back)
+            });
+            // Answered on a thread of its own, so a failed attach reports instead of hanging.
+            std::thread::spawn(move || {
+                if let Ok((mut conn, _)) = listener.accept() {
+                    let mut buf = [0u8; 5];
+                    if conn.read_exact(&mut buf).is_ok() {
+                        let _ = conn.write_all(&buf);
+                    }
+                }
+            });
+            let back = container
+                .join()
+                .map_err(|_| "container thread panicked")??;
+            assert_eq!(back, "hello");
+            // The veth's host end is on the bridge, with Docker's MAC derived from the address.
+            let idx = netlink::link_index("rstv-test0").map_err(|e| e.to_string())?;
+            assert!(idx > 0);
+            nl.delete_link("rstb0").map_err(|e| e.to_string())?;
+            nl.delete_link("rstb0").map_err(|e| e.to_string())?;
+            Ok(())
+        });
+        host.join().expect("host thread").expect("network set-up");
+    }
+}
