@@ -174,6 +174,38 @@ pub fn resolve(
         }
         svc.net.networks = map;
     }
+    check_ports(cx, root, services);
+}
+
+/// Published ports need the service's own network namespace: under `network_mode: host`
+/// they mean nothing (warned, as Docker discards them); in another container's namespace
+/// they cannot be set up (an error, as Docker refuses them).
+fn check_ports(cx: &mut Cx<'_>, root: &Node, services: &IndexMap<String, Service>) {
+    for (name, svc) in services {
+        if svc.net.ports.is_empty() {
+            continue;
+        }
+        let Some((key, _)) = root
+            .get("services")
+            .and_then(|s| s.get(name))
+            .and_then(|n| entry(n, "ports"))
+        else {
+            continue;
+        };
+        let p = format!("services.{name}.ports");
+        match &svc.net.network_mode {
+            NetworkMode::Host => cx.warn(
+                key.span,
+                format!("{p}: ignored under network_mode: host (the service listens on the host's ports directly)"),
+            ),
+            NetworkMode::Service(other) | NetworkMode::Container(other) => cx.error_hint(
+                key.span,
+                format!("{p}: a service in the network namespace of \"{other}\" cannot publish ports"),
+                format!("publish them on \"{other}\" instead"),
+            ),
+            NetworkMode::Networks | NetworkMode::None => {}
+        }
+    }
 }
 
 fn attach_default(svc: &mut Service, declared: &IndexMap<String, Declared>) {

@@ -106,7 +106,8 @@ pub fn parse_short(text: &str) -> Result<Vec<PortMapping>, String> {
         return Err(format!("\"{ip}\" is not an IP address"));
     }
     let (t0, t1) = range(target, "container port")?;
-    let published = match published.filter(|p| !p.is_empty()) {
+    // Host port 0 asks for any free port, as an absent one does (Docker's reading).
+    let published = match published.filter(|p| !p.is_empty() && *p != "0") {
         Some(p) => Some(range(p, "host port")?),
         None => None,
     };
@@ -208,7 +209,7 @@ fn long(cx: &mut Cx<'_>, p: &str, it: &Node) -> Option<PortMapping> {
             },
             "published" => match v.kind {
                 Kind::Null => {}
-                Kind::Int(_) | Kind::Str(_) if text().is_empty() => {}
+                Kind::Int(_) | Kind::Str(_) if text().is_empty() || text() == "0" => {}
                 Kind::Int(_) | Kind::Str(_) => match range(&text(), "host port") {
                     Ok((start, end)) => m.published = Some(PortRange { start, end }),
                     Err(why) => {
@@ -327,6 +328,7 @@ mod tests {
     #[test]
     fn short_forms() {
         assert_eq!(parse_short("80"), Ok(vec![one(80, None)]));
+        assert_eq!(parse_short("0:80"), Ok(vec![one(80, None)]));
         assert_eq!(
             parse_short("8080:80"),
             Ok(vec![one(80, Some((8080, 8080)))])

@@ -206,6 +206,12 @@ fn network_mode_forms() {
     }
     // network_mode: service: is a dependency, as in Compose.
     assert!(l.stack.services["c"].depends_on.contains_key("a"));
+    let l = ok("services:\n  a:\n    image: x\n    network_mode: host\n    ports: [80]\n");
+    assert!(
+        l.warnings
+            .iter()
+            .any(|w| w.message.contains("ignored under network_mode: host") && w.line == 5)
+    );
 }
 
 #[test]
@@ -286,6 +292,7 @@ fn malformed_ports_are_errors_at_their_position() {
     for (item, want) in [
         ("      - 0\n", "container port 0 is out of range"),
         ("      - \"65536:80\"\n", "host port 65536 is out of range"),
+        ("      - \"80:0\"\n", "container port 0 is out of range"),
         (
             "      - \"80/sctp\"\n",
             "protocol \"sctp\" is not supported",
@@ -463,6 +470,12 @@ fn bad_service_keys_are_errors_at_their_position() {
             "services.a.mac_address: invalid MAC address",
             4,
             18,
+        ),
+        (
+            "    network_mode: service:b\n    ports: [80]\n  b:\n    image: x\n",
+            "services.a.ports: a service in the network namespace of \"b\" cannot publish ports",
+            5,
+            5,
         ),
         (
             "    network_mode: bridged\n",
