@@ -109,6 +109,10 @@ pub fn resolve(
         let mut special = None;
         for (key, span, mut sn, ip_span) in wanted {
             let Some(d) = declared.get(&key) else {
+                if root.get("networks").and_then(|n| n.get(&key)).is_some() {
+                    // Declared, but invalid: reported at the declaration.
+                    continue;
+                }
                 let list: Vec<&str> = names.iter().map(String::as_str).collect();
                 let msg = format!(
                     "{path}: network \"{key}\" is not declared under the top-level networks:"

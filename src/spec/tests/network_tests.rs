@@ -699,3 +699,27 @@ fn the_corpus_file_with_a_subnet_resolves_it() {
     }
     assert!(found, "no corpus service on a network with a subnet");
 }
+
+/// Every networking form (all accepted by docker compose 2.40.3 too) goes through `config`
+/// and back to the same model, so `config` output can be deployed as it is.
+#[test]
+fn networking_forms_survive_config_round_trip() {
+    let yaml = include_str!("data/networking.yaml");
+    let first = super::load_str(yaml).unwrap_or_else(|d| panic!("{d}"));
+    let out = crate::spec::to_yaml(&crate::spec::to_compose_json(&first));
+    let again = super::load_str(&out).unwrap_or_else(|d| panic!("{d}\n{out}"));
+    assert_eq!(again.stack, first.stack, "{out}");
+    let a = &first.stack.services["a"].net;
+    assert_eq!(a.ports.len(), 11);
+    assert_eq!(a.networks["back"].network.name, "custom-back");
+    assert!(first.stack.services["b"].net.networks.is_empty());
+}
+
+#[test]
+fn an_invalid_network_is_reported_once_at_its_declaration() {
+    let errs = errors(
+        "services:\n  a:\n    image: x\n    networks: [n]\nnetworks:\n  n:\n    driver: overlay\n",
+    );
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!((errs[0].1, errs[0].2), (7, 13));
+}
