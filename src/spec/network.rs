@@ -122,7 +122,10 @@ pub fn resolve(
                     None => cx.error_hint(
                         span,
                         msg,
-                        format!("add `networks: {{{key}: {{}}}}` at the top level"),
+                        format!(
+                            "add `networks: {{{key}: {{}}}}` at the top level, or use one of: {}",
+                            list.join(", ")
+                        ),
                     ),
                 }
                 continue;
