@@ -111,6 +111,12 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
         &mut services,
     );
     super::volumes::volumes_from(&mut cx, &root, &mut services);
+    super::network::resolve(
+        &mut cx,
+        &root,
+        name.as_deref().unwrap_or_default(),
+        &mut services,
+    );
     let stack = Stack {
         name: name.unwrap_or_default(),
         working_dir: project_dir.display().to_string(),
@@ -205,7 +211,9 @@ fn top_level<'n>(cx: &mut Cx<'_>, root: &'n Node) -> Option<&'n Node> {
             ),
             "name" => name = Some(v),
             "services" => {}
-            "networks" | "volumes" | "secrets" | "configs" | "models" | "include" => {
+            // Read with the services (`spec::network`, `spec::volumes`).
+            "networks" => {}
+            "volumes" | "secrets" | "configs" | "models" | "include" => {
                 if !v.is_null() && v.as_map().is_none_or(|m| !m.is_empty()) {
                     cx.unsupported(k.span, &key);
                 }
@@ -379,10 +387,10 @@ fn check_dependencies(
 ) {
     let entries = targets::dependencies(svc);
     let names: Vec<&str> = all.iter().map(String::as_str).collect();
-    for (dep, span, required) in entries {
+    for (dep, span, required, key) in entries {
         if let Some(profs) = disabled.get(&dep) {
             let msg = format!(
-                "services.{name}.depends_on: service \"{dep}\" is disabled (profiles: {})",
+                "services.{name}.{key}: service \"{dep}\" is disabled (profiles: {})",
                 profs.join(", ")
             );
             if required {
@@ -400,7 +408,7 @@ fn check_dependencies(
             continue;
         }
         if !all.contains(&dep) {
-            let msg = format!("services.{name}.depends_on: unknown service \"{dep}\"");
+            let msg = format!("services.{name}.{key}: unknown service \"{dep}\"");
             match keys::suggest(&dep, &names) {
                 Some(s) => cx.error_hint(span, msg, format!("did you mean {s}?")),
                 None => cx.error(span, msg),

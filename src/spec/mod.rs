@@ -10,6 +10,7 @@
 //! multi-file merge so that a type error found late still points at the text that produced it.
 
 mod build;
+mod cidr;
 mod config;
 mod depends;
 mod devices;
@@ -27,6 +28,9 @@ mod limits;
 mod load;
 mod logging;
 mod merge;
+mod netopts;
+mod network;
+mod ports;
 mod schema;
 mod security;
 mod service;

@@ -148,8 +148,87 @@ fn implemented(key: &str) -> Value {
             {"type": "string"},
             {"type": "object", "properties": {"service": {"type": "string"}, "file": {"type": "string"}}, "required": ["service"]}
         ]}),
+        "ports" => json!({"type": "array", "items": {"oneOf": [
+            {"type": "integer"},
+            {"type": "string", "description": "[HOST_IP:][HOST_PORT[-RANGE]:]CONTAINER_PORT[-RANGE][/tcp|/udp]; an IPv6 HOST_IP in brackets"},
+            {"type": "object", "properties": {
+                "target": {"type": ["integer", "string"]},
+                "published": {"type": ["integer", "string"], "description": "PORT or START-END"},
+                "host_ip": {"type": "string"},
+                "protocol": {"enum": ["tcp", "udp"]},
+                "mode": {"enum": ["ingress", "host"]},
+                "name": {"type": "string"},
+                "app_protocol": {"type": "string"}
+            }, "required": ["target"], "patternProperties": {"^x-": {}}, "additionalProperties": false}
+        ]}}),
+        "expose" => {
+            json!({"type": "array", "items": {"type": ["string", "integer"], "description": "PORT[-END][/tcp|/udp]"}})
+        }
+        "links" => {
+            json!({"type": "array", "items": {"type": "string", "description": "SERVICE[:ALIAS]"}})
+        }
+        "extra_hosts" => json!({"oneOf": [
+            {"type": "array", "items": {"type": "string", "description": "HOST:IP or HOST=IP (IP may be host-gateway)"}},
+            {"type": "object", "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}}
+        ]}),
+        "dns" | "dns_search" => string_or_list(),
+        "dns_opt" => json!({"type": "array", "items": {"type": "string"}}),
+        "domainname" => json!({"type": "string"}),
+        "mac_address" => {
+            json!({"type": "string", "pattern": "^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$"})
+        }
+        "network_mode" => json!({
+            "type": "string",
+            "pattern": "^(none|host|bridge|default|service:.+|container:.+)$"
+        }),
+        "networks" => json!({"oneOf": [
+            {"type": "array", "items": {"type": "string"}},
+            {"type": "object", "additionalProperties": {"oneOf": [
+                {"type": "null"},
+                {"type": "object", "properties": {
+                    "aliases": {"type": "array", "items": {"type": "string"}},
+                    "ipv4_address": {"type": "string"},
+                    "ipv6_address": {"type": "string", "description": "ignored: IPv4 only"},
+                    "link_local_ips": {"type": "array", "description": "ignored"},
+                    "mac_address": {"type": "string"},
+                    "priority": {"type": ["integer", "string"]},
+                    "gw_priority": {"description": "ignored"},
+                    "interface_name": {"description": "ignored"},
+                    "driver_opts": {"description": "ignored"}
+                }, "patternProperties": {"^x-": {}}, "additionalProperties": false}
+            ]}}
+        ]}),
         _ => json!({}),
     }
+}
+
+fn network() -> Value {
+    json!({"oneOf": [{"type": "null"}, {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "driver": {"enum": ["bridge", "host", "none"]},
+            "driver_opts": {"type": "object", "description": "ignored"},
+            "external": {"oneOf": [boolish(), {"type": "object", "properties": {"name": {"type": "string"}}}]},
+            "internal": boolish(),
+            "attachable": boolish(),
+            "enable_ipv4": boolish(),
+            "enable_ipv6": {"oneOf": [{"type": "boolean"}, {"type": "string"}], "description": "rstack's networks are IPv4 only"},
+            "labels": {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "string"}}]},
+            "ipam": {"type": "object", "properties": {
+                "driver": {"enum": ["default"]},
+                "options": {"type": "object", "description": "ignored"},
+                "config": {"type": "array", "items": {"type": "object", "properties": {
+                    "subnet": {"type": "string", "description": "IPv4 CIDR, e.g. 10.5.0.0/24"},
+                    "ip_range": {"type": "string"},
+                    "gateway": {"type": "string"},
+                    "aux_addresses": {"type": "object", "description": "ignored"}
+                }, "patternProperties": {"^x-": {}}, "additionalProperties": false}}
+            }, "patternProperties": {"^x-": {}}, "additionalProperties": false}
+        },
+        "patternProperties": {"^x-": {}},
+        "additionalProperties": false
+    }]})
 }
 
 fn x_rstack() -> Value {
@@ -198,6 +277,7 @@ pub fn json_schema() -> Value {
                 "additionalProperties": {"$ref": "#/definitions/service"}
             }),
             "include" => json!({"type": "array"}),
+            "networks" => json!({"type": ["object", "null"], "additionalProperties": network()}),
             _ => json!({"type": ["object", "null"]}),
         };
         top.insert((*k).into(), v);

@@ -123,16 +123,21 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
             }
             "logging" => svc.logging = super::logging::logging(cx, &path, v),
             "x-rstack" => svc.x_rstack = x_rstack(cx, &path, v),
-            "ports" => {
-                // Not run yet, but a malformed entry is still an error, as in Compose.
-                cx.unsupported(knode.span, &path);
-                super::shortsyntax::check_list(cx, &path, v, true);
-            }
+            "ports" => svc.net.ports = super::ports::read(cx, &path, v),
+            "expose" => svc.net.expose = super::ports::expose(cx, &path, v),
+            "links" => svc.net.links = super::netopts::links(cx, &path, v),
+            "extra_hosts" => svc.net.extra_hosts = super::netopts::extra_hosts(cx, &path, v),
+            "dns" => svc.net.dns = super::netopts::dns(cx, &path, v),
+            "dns_search" => svc.net.dns_search = super::netopts::dns_search(cx, &path, v),
+            "dns_opt" => svc.net.dns_opt = super::netopts::dns_opt(cx, &path, v),
+            "domainname" => svc.net.domainname = opt_string(cx, &path, v),
+            "mac_address" => svc.net.mac_address = super::netopts::mac_address(cx, &path, v),
             // Consumed earlier in the pipeline (env_file, profiles, extends), or after the
             // conversion, where files can be read (security_opt).
-            // `volumes` resolves relative paths from its file's directory (`spec::volumes`).
+            // `volumes` resolves relative paths from its file's directory (`spec::volumes`);
+            // `networks` and `network_mode` need the top-level networks (`spec::network`).
             "env_file" | "profiles" | "extends" | "security_opt" | "build" | "volumes"
-            | "volumes_from" => {}
+            | "volumes_from" | "networks" | "network_mode" => {}
             k if k.starts_with("x-") => {}
             k if keys::service_unsupported(k) => cx.unsupported(knode.span, &path),
             k => cx.unknown_key(knode.span, &base, k, &known),
@@ -162,7 +167,7 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
     if deploy_limits.pids.is_some() {
         svc.resources.pids = deploy_limits.pids;
     }
-    for (dep, _) in implied_dependencies(input.node) {
+    for (dep, _, _) in implied_dependencies(input.node) {
         svc.depends_on.entry(dep).or_insert(Dependency {
             condition: DependCondition::ServiceStarted,
             required: true,
@@ -175,8 +180,8 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
 
 /// Dependencies Compose derives from other keys: `links` (`svc[:alias]`), `volumes_from`
 /// (`svc[:mode]`, not `container:`), `network_mode: service:svc`. Each comes with the span of
-/// the entry that implies it.
-pub fn implied_dependencies(node: &Node) -> Vec<(String, super::yaml::Span)> {
+/// the entry that implies it and the key it is written under.
+pub fn implied_dependencies(node: &Node) -> Vec<(String, super::yaml::Span, &'static str)> {
     let mut out = Vec::new();
     for key in ["links", "volumes_from"] {
         for item in node.get(key).and_then(Node::as_seq).unwrap_or(&[]) {
@@ -186,14 +191,14 @@ pub fn implied_dependencies(node: &Node) -> Vec<(String, super::yaml::Span)> {
             }
             let svc = text.split(':').next().unwrap_or(text);
             if !svc.is_empty() {
-                out.push((svc.to_string(), item.span));
+                out.push((svc.to_string(), item.span, key));
             }
         }
     }
     if let Some(n) = node.get("network_mode")
         && let Some(svc) = n.as_str().and_then(|m| m.strip_prefix("service:"))
     {
-        out.push((svc.to_string(), n.span));
+        out.push((svc.to_string(), n.span, "network_mode"));
     }
     out
 }

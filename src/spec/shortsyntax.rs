@@ -222,40 +222,6 @@ pub fn volume_long(v: &Map<String, Value>, project_dir: &Path, home: Option<&str
     Value::Object(out)
 }
 
-/// Reports malformed short-syntax `ports`/`volumes` entries at their position.
-pub fn check_list(cx: &mut super::value::Cx<'_>, path: &str, v: &super::yaml::Node, ports: bool) {
-    let Some(items) = v.as_seq() else {
-        if !v.is_null() {
-            cx.error(
-                v.span,
-                format!("{path}: expected a list, found {}", v.type_name()),
-            );
-        }
-        return;
-    };
-    for (i, it) in items.iter().enumerate() {
-        let Some(text) = it.as_str().map(str::to_string).or_else(|| match it.kind {
-            super::yaml::Kind::Int(n) => Some(n.to_string()),
-            _ => None,
-        }) else {
-            continue;
-        };
-        if ports && port(&text).is_none() {
-            cx.error_hint(
-                it.span,
-                format!("{path}[{i}]: invalid port \"{text}\""),
-                "expected [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL], e.g. \"8080:80\"",
-            );
-        } else if !ports && text.split(':').any(str::is_empty) {
-            cx.error_hint(
-                it.span,
-                format!("{path}[{i}]: invalid volume \"{text}\": empty section between colons"),
-                "expected [SOURCE:]TARGET[:MODE]; is a variable in it unset?",
-            );
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

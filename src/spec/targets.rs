@@ -62,7 +62,7 @@ pub fn enable(
             c.on = true;
         }
         if c.on {
-            queue.extend(dependencies(c.node).into_iter().map(|(d, _, _)| d));
+            queue.extend(dependencies(c.node).into_iter().map(|(d, _, _, _)| d));
         }
     }
     added
@@ -82,16 +82,17 @@ fn unknown_target(target: &str, names: &[&str]) -> Diagnostic {
 }
 
 /// Every service `svc` depends on: `depends_on` entries (with whether they are required), then
-/// the implied ones (links, volumes_from, network_mode: service:).
-pub fn dependencies(svc: &Node) -> Vec<(String, Span, bool)> {
-    let mut entries: Vec<(String, Span, bool)> = super::depends::entries(svc)
+/// the implied ones (links, volumes_from, network_mode: service:), each with the key that
+/// names it.
+pub fn dependencies(svc: &Node) -> Vec<(String, Span, bool, &'static str)> {
+    let mut entries: Vec<(String, Span, bool, &'static str)> = super::depends::entries(svc)
         .into_iter()
-        .map(|e| (e.name, e.span, e.dep.required))
+        .map(|e| (e.name, e.span, e.dep.required, "depends_on"))
         .collect();
     entries.extend(
         service::implied_dependencies(svc)
             .into_iter()
-            .map(|(d, span)| (d, span, true)),
+            .map(|(d, span, key)| (d, span, true, key)),
     );
     entries
 }

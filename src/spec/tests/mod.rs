@@ -11,6 +11,7 @@ mod load_keys;
 mod logging_tests;
 mod merge_tests;
 mod mutate;
+mod network_tests;
 mod parity;
 mod target_tests;
 mod yaml_tests;
