@@ -379,6 +379,29 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn edns_queries_get_an_opt_record_and_a_larger_udp_limit() {
+        let t = DnsTable::new();
+        for i in 0..60u8 {
+            t.set_endpoint(
+                "n",
+                &format!("c{i}"),
+                Ipv4Addr::new(10, 0, 1, i),
+                vec!["big".into()],
+            );
+        }
+        let mut m = Message::from_vec(&query(11, "big", RecordType::A)).unwrap();
+        let mut edns = Edns::new();
+        edns.set_max_payload(4096);
+        m.set_edns(edns);
+        let q = m.to_vec().unwrap();
+        let asker = IpAddr::V4(Ipv4Addr::new(10, 0, 1, 0));
+        let r = decode(answer(&t, "n", asker, &q, Transport::Udp, 0));
+        assert!(r.edns.is_some());
+        assert!(!r.metadata.truncation);
+        assert_eq!(r.answers.len(), 60);
+    }
+
+    #[test]
     fn other_opcodes_are_not_implemented() {
         let mut q = query(9, "web", RecordType::A);
         q[2] = (q[2] & !0x78) | (2 << 3); // opcode STATUS

@@ -342,6 +342,38 @@ async fn no_reachable_upstream_is_servfail() {
 }
 
 #[tokio::test]
+async fn forwards_past_the_bound_get_servfail_at_once() {
+    let table = DnsTable::new();
+    table.set_endpoint("net", "c1", lo(2), names(&["web"]));
+    let upstream = udp_upstream(1).await;
+    let full = DnsOptions {
+        max_forwards: 0,
+        ..options(vec![upstream.addr])
+    };
+    let server = start(&table, "net", full).await;
+    let m = ask(&server, lo(2), "example.org", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+    let m = ask_tcp(&server, lo(2), "example.org", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+    assert_eq!(upstream.queries.load(Ordering::SeqCst), 0);
+    // Local names do not need a forward slot.
+    assert_eq!(
+        addrs(&ask(&server, lo(2), "web", RecordType::A).await),
+        vec![lo(2)]
+    );
+}
+
+#[tokio::test]
+async fn a_container_naming_this_server_as_upstream_makes_no_loop() {
+    let table = DnsTable::new();
+    table.set_endpoint("net", "c1", lo(2), names(&["web"]));
+    let server = start(&table, "net", options(vec![])).await;
+    table.set_upstream_addrs("c1", vec![server.local_addr()]);
+    let m = ask(&server, lo(2), "example.org", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+}
+
+#[tokio::test]
 async fn tcp_answers_and_forwards_over_tcp() {
     let table = DnsTable::new();
     table.set_endpoint("net", "c1", lo(2), names(&["web"]));
