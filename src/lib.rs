@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod graph;
 pub mod image;
 pub mod model;
+pub mod network;
 pub mod plan;
 pub mod reconcile;
 pub mod runtime;

@@ -1,0 +1,1 @@
+//! Host port reservation (WIP).
