@@ -1,5 +1,5 @@
 //! The real kernel: the rules forward, masquerade and isolate. Everything happens in network
-//! namespaces this test makes (a "host", two "containers", a "remote" machine), so the
+//! namespaces this test makes (a "host", three "containers", a "remote" machine), so the
 //! machine's own tables and links are never touched; they are deleted even when it fails.
 //! Root, `ip` and `nft` only (skipped elsewhere, failing under RSTACK_REQUIRE_ROOT_TESTS).
 
@@ -162,7 +162,11 @@ fn published_ports_forward_masquerade_and_isolate_in_the_kernel() {
     // The "host": two bridges (one internal) and an uplink to a "remote" machine.
     let host = Netns::new("host");
     let remote = Netns::new("remote");
-    for (br, addr) in [("rs-a", "10.88.0.1/24"), ("rs-i", "10.90.0.1/24")] {
+    for (br, addr) in [
+        ("rs-a", "10.88.0.1/24"),
+        ("rs-b", "10.89.0.1/24"),
+        ("rs-i", "10.90.0.1/24"),
+    ] {
         host.ip(&["link", "add", br, "type", "bridge"]);
         host.ip(&["addr", "add", addr, "dev", br]);
         host.ip(&["link", "set", br, "up"]);
@@ -176,6 +180,7 @@ fn published_ports_forward_masquerade_and_isolate_in_the_kernel() {
     remote.ip(&["link", "set", "eth0", "up"]);
 
     let c1 = container(&host, "rs-a", "veth-c1", "10.88.0.2/24", "10.88.0.1");
+    let c2 = container(&host, "rs-b", "veth-c2", "10.89.0.2/24", "10.89.0.1");
     let ci = container(&host, "rs-i", "veth-ci", "10.90.0.2/24", "10.90.0.1");
     let servers = [serve(&c1), serve(&ci), serve(&remote)];
 
@@ -185,6 +190,11 @@ fn published_ports_forward_masquerade_and_isolate_in_the_kernel() {
             NetRules {
                 bridge: "rs-a".to_string(),
                 subnet: "10.88.0.0/24".parse().unwrap(),
+                internal: false,
+            },
+            NetRules {
+                bridge: "rs-b".to_string(),
+                subnet: "10.89.0.0/24".parse().unwrap(),
                 internal: false,
             },
             NetRules {
@@ -231,6 +241,7 @@ fn published_ports_forward_masquerade_and_isolate_in_the_kernel() {
     host.run(|| {
         enable_forwarding().unwrap();
         set_route_localnet("rs-a").unwrap();
+        set_route_localnet("rs-b").unwrap();
         set_route_localnet("rs-i").unwrap();
         apply(&rs).unwrap();
         // Applying again replaces the table (it exists now), atomically.
@@ -263,6 +274,12 @@ fn published_ports_forward_masquerade_and_isolate_in_the_kernel() {
     assert_eq!(talk(&c1, "198.51.100.1:8080", "f").unwrap(), "10.88.0.1");
     // Going out: masqueraded to the host's uplink address.
     assert_eq!(talk(&c1, "198.51.100.2:80", "g").unwrap(), "198.51.100.1");
+
+    // Another network: not by the container's address, but by the published port (as in
+    // Docker), masqueraded to the address of the bridge it leaves by.
+    assert!(talk(&c2, "10.88.0.2:80", "x").is_err());
+    assert_eq!(talk(&c2, "198.51.100.1:8080", "y").unwrap(), "10.88.0.1");
+    assert_eq!(talk(&c2, "198.51.100.2:80", "z").unwrap(), "198.51.100.1");
 
     // The internal network: the host reaches its published port; nothing else gets in or out.
     assert_eq!(talk(&host, "127.0.0.1:8090", "i").unwrap(), "10.90.0.1");
