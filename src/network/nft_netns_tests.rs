@@ -182,7 +182,33 @@ fn published_ports_forward_masquerade_and_isolate_in_the_kernel() {
     let c1 = container(&host, "rs-a", "veth-c1", "10.88.0.2/24", "10.88.0.1");
     let c2 = container(&host, "rs-b", "veth-c2", "10.89.0.2/24", "10.89.0.1");
     let ci = container(&host, "rs-i", "veth-ci", "10.90.0.2/24", "10.90.0.1");
-    let servers = [serve(&c1), serve(&ci), serve(&remote)];
+    let servers = [serve(&c1), serve(&ci), serve(&remote), serve(&host)];
+    // c1 sends 127.0.0.1 to the host, as a hostile container could (the lookup of the local
+    // table moved after a rule that routes it to the gateway).
+    c1.ip(&["rule", "add", "pref", "100", "lookup", "local"]);
+    c1.ip(&["rule", "del", "pref", "0"]);
+    c1.ip(&[
+        "rule",
+        "add",
+        "pref",
+        "10",
+        "to",
+        "127.0.0.1",
+        "lookup",
+        "100",
+    ]);
+    c1.ip(&[
+        "route",
+        "add",
+        "127.0.0.1/32",
+        "via",
+        "10.88.0.1",
+        "dev",
+        "eth0",
+        "table",
+        "100",
+    ]);
+    c1.run(|| std::fs::write("/proc/sys/net/ipv4/conf/eth0/route_localnet", "1").unwrap());
 
     let rs = Ruleset {
         table: "rstack_test".to_string(),
@@ -274,6 +300,9 @@ fn published_ports_forward_masquerade_and_isolate_in_the_kernel() {
     assert_eq!(talk(&c1, "198.51.100.1:8080", "f").unwrap(), "10.88.0.1");
     // Going out: masqueraded to the host's uplink address.
     assert_eq!(talk(&c1, "198.51.100.2:80", "g").unwrap(), "198.51.100.1");
+    // The host's loopback-only services are not reachable from a container, even with
+    // route_localnet on the bridge.
+    assert!(talk(&c1, "127.0.0.1:80", "h").is_err());
 
     // Another network: not by the container's address, but by the published port (as in
     // Docker), masqueraded to the address of the bridge it leaves by.
@@ -302,8 +331,10 @@ fn published_ports_forward_masquerade_and_isolate_in_the_kernel() {
         talk(&host, &format!("{addr}:80"), "quit").unwrap();
         udp_talk(&host, &format!("{addr}:53"), "quit").unwrap();
     }
-    talk(&remote, "127.0.0.1:80", "quit").unwrap();
-    udp_talk(&remote, "127.0.0.1:53", "quit").unwrap();
+    for ns in [&remote, &host] {
+        talk(ns, "127.0.0.1:80", "quit").unwrap();
+        udp_talk(ns, "127.0.0.1:53", "quit").unwrap();
+    }
     for s in servers.into_iter().flatten() {
         s.join().unwrap();
     }
