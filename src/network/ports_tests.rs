@@ -8,6 +8,19 @@ fn this_process() -> String {
     format!("pid {} (", std::process::id())
 }
 
+/// Retries `f` until it succeeds (at most ~10 s). A freed port can stay taken for a moment:
+/// a child that another test thread is spawning holds a copy of every descriptor of this
+/// process (ours too) from its fork until its exec closes them (close-on-exec).
+fn once_free<T, E: std::fmt::Debug>(mut f: impl FnMut() -> Result<T, E>) -> T {
+    for _ in 0..1000 {
+        if let Ok(v) = f() {
+            return v;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    f().unwrap()
+}
+
 #[test]
 fn a_reserved_port_is_held_and_its_holder_named() {
     let r = reserve(None, None, Proto::Tcp).unwrap();
@@ -44,7 +57,7 @@ fn a_reserved_port_is_held_and_its_holder_named() {
     assert!(TcpListener::bind(("127.0.0.1", port)).is_err());
     drop(r);
     // Dropping the reservation frees the port.
-    let again = reserve(Some(Ipv4Addr::LOCALHOST), Some((port, port)), Proto::Tcp).unwrap();
+    let again = once_free(|| reserve(Some(Ipv4Addr::LOCALHOST), Some((port, port)), Proto::Tcp));
     assert_eq!(again.port(), port);
     assert_eq!(again.ip(), Ipv4Addr::LOCALHOST);
 }
@@ -63,25 +76,35 @@ fn a_listener_of_another_kind_is_named_too() {
 
 #[test]
 fn a_range_takes_the_next_free_port() {
-    // Three consecutive free ports: hold the first, the range gets the second.
-    let (first, _hold) = loop {
-        let r = reserve(None, None, Proto::Tcp).unwrap();
-        let p = r.port();
-        let free = |q: u16| reserve(None, Some((q, q)), Proto::Tcp).is_ok();
-        if p < 65534 && free(p + 1) && free(p + 2) {
-            break (p, r);
+    // Hold two consecutive ports (never probing by binding and closing: a closed port can
+    // stay taken for a moment, see once_free).
+    let (p, _a, _b) = loop {
+        let a = reserve(None, None, Proto::Tcp).unwrap();
+        let p = a.port();
+        if p >= 65000 {
+            continue;
+        }
+        if let Ok(b) = reserve(None, Some((p + 1, p + 1)), Proto::Tcp) {
+            break (p, a, b);
         }
     };
-    let next = reserve(None, Some((first, first + 2)), Proto::Tcp).unwrap();
-    assert_eq!(next.port(), first + 1);
-    let last = reserve(None, Some((first, first + 2)), Proto::Tcp).unwrap();
-    assert_eq!(last.port(), first + 2);
-    let err = reserve(None, Some((first, first + 2)), Proto::Tcp).unwrap_err();
+    let err = reserve(None, Some((p, p + 1)), Proto::Tcp).unwrap_err();
     assert!(
-        matches!(err, PortError::RangeInUse { start, end, .. } if (start, end) == (first, first + 2)),
+        matches!(err, PortError::RangeInUse { start, end, .. } if (start, end) == (p, p + 1)),
         "{err}"
     );
-    assert!(err.to_string().contains(&format!("{first}-{}", first + 2)));
+    assert!(err.to_string().contains(&format!("{p}-{}", p + 1)), "{err}");
+    // The first free port after the held ones; the ports skipped are all taken.
+    let q = reserve(None, Some((p, p + 200)), Proto::Tcp).unwrap();
+    assert!(q.port() > p + 1, "{}", q.port());
+    for skipped in p + 2..q.port() {
+        assert!(
+            TcpListener::bind(("0.0.0.0", skipped)).is_err(),
+            "{skipped}"
+        );
+    }
+    let r = reserve(None, Some((p, p + 200)), Proto::Tcp).unwrap();
+    assert!(r.port() > q.port());
 }
 
 #[test]
@@ -94,7 +117,7 @@ fn udp_ports_are_held_apart_from_tcp() {
     assert!(msg.contains(&format!("0.0.0.0:{port}/udp")), "{msg}");
     assert!(msg.contains(&this_process()), "{msg}");
     drop(r);
-    assert!(UdpSocket::bind(("127.0.0.1", port)).is_ok());
+    once_free(|| UdpSocket::bind(("127.0.0.1", port)));
 }
 
 #[test]
