@@ -1,5 +1,9 @@
-//! Container networking owned by the daemon: the embedded DNS resolver (`dns`), and the bridge,
-//! veth, address pool and published-port pieces as they land. Kernel calls are allowed here (see
-//! ARCHITECTURE.md's layering), nowhere in the pure spec/model/graph/plan modules.
+//! Container networking owned by the daemon, on the host's kernel: each network's bridge and
+//! address range (`ipam`, `manager`), the embedded DNS resolver (`dns`), the nftables table
+//! (`nft`: DNAT of published ports, masquerade, isolation) and host ports held by bound
+//! sockets while they are published (`ports`). The container's side of a veth is made by the
+//! shim (`runtime::netns`), through the same netlink client (`runtime::netlink`).
 
 pub mod dns;
+pub mod nft;
+pub mod ports;
