@@ -34,6 +34,8 @@ pub struct NativeRuntime {
     seccomp: runtime::seccomp::FilterCache,
     /// Named and anonymous volumes, resolved into mounts before each start.
     volumes: Option<Arc<crate::volume::VolumeStore>>,
+    /// Networks: each start's interfaces, names, files and ports.
+    networks: Option<Arc<crate::network::NetworkManager>>,
 }
 
 impl NativeRuntime {
@@ -54,7 +56,14 @@ impl NativeRuntime {
             log_defaults: LogDefaults::default(),
             seccomp: runtime::seccomp::FilterCache::new(seccomp_dir),
             volumes: None,
+            networks: None,
         }
+    }
+
+    /// Where containers' networks come from.
+    pub fn with_networks(mut self, n: Arc<crate::network::NetworkManager>) -> NativeRuntime {
+        self.networks = Some(n);
+        self
     }
 
     /// Where containers' volumes live.
@@ -165,6 +174,28 @@ impl NativeRuntime {
             shim_pid: launched.shim_pid,
             exit: reported_exit(pidfd, reports, pending, cfg.clone()),
         })
+    }
+}
+
+/// The run's exit, after which its names and host ports are released.
+fn with_network_exit(
+    n: Arc<crate::network::NetworkManager>,
+    cfg: ContainerConfig,
+    run: Running,
+) -> Running {
+    let Running {
+        pid,
+        shim_pid,
+        exit,
+    } = run;
+    Running {
+        pid,
+        shim_pid,
+        exit: Box::pin(async move {
+            let st = exit.await;
+            n.exited(&cfg).await;
+            st
+        }),
     }
 }
 
@@ -431,6 +462,12 @@ impl Runtime for NativeRuntime {
             Some(v) => v.prepare(cfg).map_err(|e| RtError::Failed(e.to_string()))?,
             None => cfg.clone(),
         };
+        if let Some(n) = &self.networks {
+            cfg = n
+                .prepare(&cfg)
+                .await
+                .map_err(|e| RtError::Failed(e.to_string()))?;
+        }
         cfg.seccomp_filter = self.seccomp_filter(&cfg)?;
         self.fill_log_defaults(&mut cfg);
         let cfg = &cfg;
@@ -452,10 +489,21 @@ impl Runtime for NativeRuntime {
         let shims = self.shims.clone();
         tokio::task::spawn_blocking(move || shims.refill());
         // A failed start must not keep the stdin FIFO's hold open.
-        res.inspect_err(|_| {
+        let res = res.inspect_err(|_| {
             self.holds().remove(&cfg.id);
             lock(&self.resize_holds).remove(&cfg.id);
-        })
+        });
+        match (&self.networks, res) {
+            (Some(n), Ok(run)) => {
+                n.started(cfg, run.pid);
+                Ok(with_network_exit(n.clone(), cfg.clone(), run))
+            }
+            (Some(n), Err(e)) => {
+                n.exited(cfg).await;
+                Err(e)
+            }
+            (None, res) => res,
+        }
     }
 
     fn adopt(&self, cfg: &ContainerConfig, shim_pid: i32, pid: i32) -> Option<Running> {
@@ -471,14 +519,26 @@ impl Runtime for NativeRuntime {
             && parent_of(pid) == Some(shim_pid);
         // Or the container has exited and its shim is still tearing down: its exit.json
         // comes as soon as it is done, which is what the adopted exit waits for.
+        // The config its run was started with holds its addresses and ports.
+        let run_cfg = runtime::shim::read_config(&cfg.state_dir).ok();
         if !init_is_ours && !shim_serves(shim_pid, &cfg.state_dir) {
+            if let (Some(n), Some(run_cfg)) = (&self.networks, &run_cfg) {
+                n.adopt_stopped(run_cfg);
+            }
             return None;
         }
-        Some(Running {
+        let run = Running {
             pid,
             shim_pid,
             exit: adopted_exit(pidfd, cfg.clone()),
-        })
+        };
+        match (&self.networks, run_cfg) {
+            (Some(n), Some(run_cfg)) => {
+                n.adopt(&run_cfg, pid);
+                Some(with_network_exit(n.clone(), run_cfg, run))
+            }
+            _ => Some(run),
+        }
     }
 
     fn open_stdin(&self, cfg: &ContainerConfig) -> Option<tokio::net::unix::pipe::Sender> {
@@ -593,6 +653,9 @@ impl Runtime for NativeRuntime {
     }
 
     async fn remove(&self, cfg: &ContainerConfig) -> Result<(), RtError> {
+        if let Some(n) = &self.networks {
+            n.removed(cfg);
+        }
         self.holds().remove(&cfg.id);
         lock(&self.resize_holds).remove(&cfg.id);
         self.wait_shim_gone(&cfg.id).await;

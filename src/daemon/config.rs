@@ -27,6 +27,49 @@ pub struct DaemonConfig {
     pub log: LogDefaults,
     /// `[registry]`: docker.io mirrors and registries reached over plain HTTP.
     pub registry: RegistryConfig,
+    /// `[network]`: where new networks' subnets come from.
+    pub network: NetworkConfig,
+}
+
+/// `[network]`: Docker's `default-address-pools`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkConfig {
+    /// `{ base = "10.89.0.0/16", size = 24 }`: blocks of `/size` cut from `base`, tried in
+    /// order; empty: rstack's default (10.89.0.0/16 in /24s).
+    pub address_pools: Vec<PoolConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PoolConfig {
+    pub base: String,
+    pub size: u8,
+}
+
+impl NetworkConfig {
+    /// The pools, checked.
+    pub fn pools(&self) -> Result<Vec<crate::network::ipam::Pool>, String> {
+        if self.address_pools.is_empty() {
+            return Ok(crate::network::ipam::default_pools());
+        }
+        self.address_pools
+            .iter()
+            .map(|p| {
+                let base: crate::network::nft::Ipv4Net = p
+                    .base
+                    .parse()
+                    .map_err(|_| format!("[network] address_pools: base {:?} is not an IPv4 subnet like 10.89.0.0/16", p.base))?;
+                if p.size < base.prefix || p.size > 30 {
+                    return Err(format!(
+                        "[network] address_pools: size {} must be between {} (the base's prefix) and 30",
+                        p.size, base.prefix
+                    ));
+                }
+                Ok(crate::network::ipam::Pool { base, size: p.size })
+            })
+            .collect()
+    }
 }
 
 /// `[registry]`: Docker's `registry-mirrors` and `insecure-registries`.
@@ -105,6 +148,7 @@ impl Default for DaemonConfig {
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT.into(),
             log: LogDefaults::default(),
             registry: RegistryConfig::default(),
+            network: NetworkConfig::default(),
         }
     }
 }

@@ -75,10 +75,18 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
     std::fs::create_dir_all(&containers)
         .with_context(|| format!("creating {}", containers.display()))?;
     let volumes = Arc::new(crate::volume::VolumeStore::open(&root.join("volumes"))?);
+    let pools = cfg.network.pools().map_err(anyhow::Error::msg)?;
+    let networks = Arc::new(crate::network::NetworkManager::open(
+        &root.join("networks"),
+        nft_table(root),
+        pools,
+    )?);
+    networks.restore().await;
     let native = Arc::new(
         NativeRuntime::new(exe, Some(spare.clone()), root.join("seccomp"))
             .with_log_defaults(cfg.log)
-            .with_volumes(volumes.clone()),
+            .with_volumes(volumes.clone())
+            .with_networks(networks.clone()),
     );
     let engine = Arc::new(Engine::new(
         native.clone(),
@@ -100,6 +108,8 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
             .collect())
     })));
     engine.boot().await?;
+    // With the adopted containers' host ports.
+    networks.reapply().await;
     let state = Arc::new(ServerState {
         engine,
         images: Arc::new(Images(images.clone())),
@@ -159,11 +169,20 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
     .await;
     let _ = std::fs::remove_file(&cfg.socket);
     let _ = std::fs::remove_dir_all(&spare);
+    networks.shutdown();
     if let Ok(layout) = crate::runtime::cgroup::Layout::detect() {
         crate::runtime::cgroup::remove_empty_parents(&layout, crate::plan::CGROUP_PARENT);
     }
     eprintln!("rstack daemon stopped; containers keep running and are adopted at next start");
     Ok(())
+}
+
+/// This daemon's nftables table: one per data root, so daemons of other data roots (tests)
+/// never touch each other's rules.
+fn nft_table(root: &Path) -> String {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(root.as_os_str().as_encoded_bytes());
+    format!("rstack_{}", &hex::encode(h)[..8])
 }
 
 /// Creates the data root, or fixes an existing one, as root's alone (0700, as Docker keeps

@@ -5,5 +5,10 @@
 //! shim (`runtime::netns`), through the same netlink client (`runtime::netlink`).
 
 pub mod dns;
+pub mod files;
+pub mod ipam;
+pub mod manager;
 pub mod nft;
 pub mod ports;
+
+pub use manager::{CreateOptions, Endpoint, NetError, NetworkManager, NetworkRecord, Published};

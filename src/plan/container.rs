@@ -29,6 +29,9 @@ pub enum PlanError {
 /// Identity of the container being planned.
 pub struct ContainerIdentity<'a> {
     pub id: &'a str,
+    /// The project and the container's name (`<project>-<service>-1`), for its network names.
+    pub project: &'a str,
+    pub name: &'a str,
     pub state_dir: &'a Path,
 }
 
@@ -49,12 +52,23 @@ pub fn container_config(
     }
     let state = who.state_dir;
     let cpus = service.resources.cpus.filter(|c| *c > 0.0);
+    let hostname = service
+        .hostname
+        .clone()
+        .unwrap_or_else(|| who.id.chars().take(12).collect());
+    let host_network = service.net.network_mode == crate::model::NetworkMode::Host;
     Ok(ContainerConfig {
         id: who.id.to_string(),
-        hostname: service
-            .hostname
-            .clone()
-            .unwrap_or_else(|| who.id.chars().take(12).collect()),
+        network: crate::runtime::config::NetConfig {
+            request: Some(super::net::request(
+                who.project,
+                who.name,
+                &hostname,
+                service,
+            )),
+            ..Default::default()
+        },
+        hostname,
         root: RootConfig {
             layers: image.layers.clone(),
             upper: state.join(ROOT_DIRS.upper),
@@ -128,8 +142,7 @@ pub fn container_config(
         },
         // Compiled and named by the daemon at the start.
         seccomp_filter: None,
-        host_network: false,
-        network: Default::default(),
+        host_network,
     })
 }
 

@@ -8,6 +8,7 @@ mod hash;
 mod hash_shape;
 mod image;
 mod mounts;
+mod net;
 
 pub use container::{CGROUP_PARENT, ContainerIdentity, PlanError, container_config};
 pub use diff::{Action, Desired, Observed, diff, orphans};

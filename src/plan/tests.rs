@@ -26,6 +26,8 @@ fn image(entrypoint: Option<&[&str]>, cmd: Option<&[&str]>) -> ResolvedImage {
 fn cfg(svc: &Service, img: &ResolvedImage) -> crate::runtime::config::ContainerConfig {
     let who = ContainerIdentity {
         id: "0123456789abcdef",
+        project: "p",
+        name: "p-api-1",
         state_dir: Path::new("/data/c/0123"),
     };
     container_config(&who, svc, img, None).expect("config")
@@ -71,6 +73,8 @@ fn no_command_is_an_error_naming_the_service() {
     let img = image(None, None);
     let who = ContainerIdentity {
         id: "x",
+        project: "p",
+        name: "p-api-1",
         state_dir: Path::new("/s"),
     };
     let err = container_config(&who, &service("api"), &img, None).unwrap_err();

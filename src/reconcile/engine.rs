@@ -171,6 +171,8 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         };
         let who = ContainerIdentity {
             id: &id,
+            project: &stack.name,
+            name: &name,
             state_dir: &state_dir,
         };
         let config = plan::container_config(&who, &def, image, one_off)

@@ -80,12 +80,103 @@ pub struct NetConfig {
     /// One veth per attached network, the first one holding the default route.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub interfaces: Vec<Interface>,
+    /// What the stack file asks for, written by `plan`; the daemon resolves it into
+    /// `interfaces` or `join_pid` at each start (`network::NetworkManager::prepare`). The
+    /// shim never reads it. `None`: a container planned before networks existed, or a build
+    /// step: loopback only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<NetRequest>,
 }
 
 impl NetConfig {
     pub fn is_empty(&self) -> bool {
-        self.join_pid.is_none() && self.interfaces.is_empty()
+        self.join_pid.is_none() && self.interfaces.is_empty() && self.request.is_none()
     }
+}
+
+/// A container's networking as the stack file gives it, in the runtime's vocabulary.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NetRequest {
+    pub project: String,
+    /// The container's name (`<project>-<service>-1`): what `container:x` joins by.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// Names it answers to on each of its networks (service, container name, hostname).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
+    /// `network_mode: none`: loopback only, no files but its own /etc/hosts.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub none: bool,
+    /// `network_mode: service:x` (the container's name, `<project>-x-1`) or `container:x`
+    /// (a name or id): the container whose namespace it joins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub join: Option<String>,
+    /// The networks, highest priority first (the first holds the default route).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<NetAttach>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<PortRequest>,
+    /// `links`: (alias, target container name).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<(String, String)>,
+    /// `extra_hosts`: (host, ip or `host-gateway`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extra_hosts: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns_search: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns_opt: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domainname: Option<String>,
+}
+
+/// One network to attach to, with its definition (a network is created at its first use).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NetAttach {
+    /// The network's full name.
+    pub name: String,
+    /// The project that declares it ("" for one made by `network create`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub project: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub external: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub internal: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub attachable: bool,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_range: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
+    /// Names it also answers to on this network only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipv4_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+}
+
+/// One published container port.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PortRequest {
+    pub target: u16,
+    /// The host port or the range a free one is taken from; `None`: an ephemeral port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published: Option<(u16, u16)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_ip: Option<String>,
+    /// `tcp` or `udp`.
+    pub protocol: String,
 }
 
 /// One network attachment: a veth pair whose host end is enslaved to `bridge` and whose

@@ -120,6 +120,7 @@ mod tests {
                     .map_err(|e| e.to_string())?;
                 let cfg = NetConfig {
                     join_pid: None,
+                    request: None,
                     interfaces: vec![Interface {
                         bridge: "rstb0".into(),
                         host_name: "rstv-test0".into(),

@@ -1,0 +1,985 @@
+//! The daemon's networks: records on disk, bridges, leases, DNS names, published ports and
+//! the nftables table, kept together so that each start, exit and removal updates them all.
+//!
+//! A network is made at its first use (or by `network create`): a subnet from the pools
+//! (`ipam`), a bridge with the gateway address, a DNS server on the gateway, and the
+//! table's rules. It stays until `down` (or `network rm`) finds no container on it: bridges
+//! are slow to delete (RCU grace periods), so none is made or removed on a start path.
+//!
+//! Per container: `prepare` turns the request `plan` wrote (`NetConfig::request`) into what
+//! the shim makes (`Interface`s, or the namespace it joins), writes its resolv.conf, hosts
+//! and hostname, registers its names and holds its host ports; `exited` undoes the names and
+//! ports, `removed` frees its addresses. `adopt` re-registers a container an earlier daemon
+//! started, from the config.json its run was started with.
+
+use super::dns::{DnsServer, DnsTable};
+use super::nft::{self, Forward, Ipv4Net, NetRules, Proto, Ruleset};
+use super::ports::{self, Reservation};
+use super::{files, ipam};
+use crate::runtime::config::{ContainerConfig, Interface, MountConfig, NetAttach, NetRequest};
+use crate::runtime::netlink::Netlink;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error("no such network: {0}")]
+    NotFound(String),
+    #[error(
+        "network \"{0}\" is declared as external, but could not be found: create it first with `rstack network create {0}`"
+    )]
+    ExternalMissing(String),
+    #[error("network \"{name}\" is in use by container {containers}: remove the containers first")]
+    InUse { name: String, containers: String },
+    #[error("network \"{0}\" already exists")]
+    Exists(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(
+        "no free subnet left in the address pools ([network] address_pools in rstack.toml): remove unused networks (`rstack network prune`) or add a pool"
+    )]
+    PoolExhausted,
+    #[error(transparent)]
+    Port(#[from] ports::PortError),
+    #[error("{0}")]
+    Kernel(String),
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> NetError {
+    let path = path.to_path_buf();
+    move |source| NetError::Io { what, path, source }
+}
+
+/// What `<data_root>/networks/<name>.json` holds (and `network inspect` shows).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NetworkRecord {
+    pub name: String,
+    pub id: String,
+    /// The bridge on the host (`rs-` and the id's first 12 characters).
+    pub bridge: String,
+    pub subnet: String,
+    pub gateway: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_range: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub internal: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub attachable: bool,
+    /// The project that made it; empty for `network create`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub project: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Seconds since the epoch.
+    pub created: u64,
+}
+
+impl NetworkRecord {
+    fn subnet(&self) -> Option<Ipv4Net> {
+        self.subnet.parse().ok()
+    }
+    fn gateway(&self) -> Option<Ipv4Addr> {
+        self.gateway.parse().ok()
+    }
+}
+
+/// What `network create` asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CreateOptions {
+    pub name: String,
+    pub subnet: Option<String>,
+    pub gateway: Option<String>,
+    pub ip_range: Option<String>,
+    pub internal: bool,
+    pub attachable: bool,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A container on a network, as `network inspect` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub container_id: String,
+    pub address: Ipv4Addr,
+}
+
+/// A published port as `port` and `ps` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Published {
+    pub host_ip: Ipv4Addr,
+    pub host_port: u16,
+    pub target: u16,
+    pub protocol: String,
+}
+
+/// The file in a container's state directory that records the ports its run holds, so a
+/// daemon that adopts it holds the same ones.
+const PORTS_FILE: &str = "ports.json";
+
+#[derive(Default)]
+struct Inner {
+    networks: BTreeMap<String, NetworkRecord>,
+    servers: HashMap<String, DnsServer>,
+    /// Per network: address -> container id, for each container that exists.
+    leases: HashMap<String, BTreeMap<Ipv4Addr, String>>,
+    /// Per running container: its host ports.
+    ports: HashMap<String, Vec<(Reservation, Forward, Published)>>,
+    /// Running containers by id and by name: their init's pid and state directory.
+    running: HashMap<String, (i32, PathBuf)>,
+    forwarding_on: bool,
+}
+
+pub struct NetworkManager {
+    dir: PathBuf,
+    table: String,
+    pools: Vec<ipam::Pool>,
+    dns: DnsTable,
+    inner: Mutex<Inner>,
+    /// Held while a network is made, so two starts never make the same one twice.
+    creating: tokio::sync::Mutex<()>,
+    /// The DNS port (53; tests of the manager alone may use another).
+    dns_port: u16,
+}
+
+impl NetworkManager {
+    /// Opens `<data_root>/networks`; `table` is this daemon's nftables table.
+    pub fn open(
+        dir: &Path,
+        table: String,
+        pools: Vec<ipam::Pool>,
+    ) -> Result<NetworkManager, NetError> {
+        std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
+        let mut networks = BTreeMap::new();
+        for e in std::fs::read_dir(dir)
+            .map_err(io("reading", dir))?
+            .flatten()
+        {
+            let p = e.path();
+            if p.extension().is_none_or(|x| x != "json") {
+                continue;
+            }
+            match std::fs::read(&p)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<NetworkRecord>(&b).ok())
+            {
+                Some(r) => {
+                    networks.insert(r.name.clone(), r);
+                }
+                None => eprintln!("rstack: {}: not a network record, ignored", p.display()),
+            }
+        }
+        Ok(NetworkManager {
+            dir: dir.to_path_buf(),
+            table,
+            pools,
+            dns: DnsTable::new(),
+            inner: Mutex::new(Inner {
+                networks,
+                ..Inner::default()
+            }),
+            creating: tokio::sync::Mutex::new(()),
+            dns_port: super::dns::DNS_PORT,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// At boot: every recorded network's bridge (made again after a host reboot), its DNS
+    /// server, and the table (which replaces whatever an earlier daemon left).
+    pub async fn restore(&self) {
+        let records: Vec<NetworkRecord> = self.lock().networks.values().cloned().collect();
+        for r in records {
+            if let Err(e) = self.bring_up(&r).await {
+                eprintln!("rstack: network {}: {e}", r.name);
+            }
+        }
+        if let Err(e) = self.apply().await {
+            eprintln!("rstack: {e}");
+        }
+    }
+
+    /// The bridge with its address, and the DNS server on it.
+    async fn bring_up(&self, r: &NetworkRecord) -> Result<(), NetError> {
+        let (Some(subnet), Some(gw)) = (r.subnet(), r.gateway()) else {
+            return Err(NetError::Invalid(format!(
+                "network {}: bad subnet or gateway",
+                r.name
+            )));
+        };
+        let bridge = r.bridge.clone();
+        let first = !std::mem::replace(&mut self.lock().forwarding_on, true);
+        tokio::task::spawn_blocking(move || -> Result<(), NetError> {
+            let mut nl = Netlink::open().map_err(|e| NetError::Kernel(e.to_string()))?;
+            nl.add_bridge(&bridge, gw, subnet.prefix)
+                .map_err(|e| NetError::Kernel(e.to_string()))?;
+            nft::set_route_localnet(&bridge).map_err(|e| NetError::Kernel(e.to_string()))?;
+            if first {
+                nft::enable_forwarding().map_err(|e| NetError::Kernel(e.to_string()))?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| NetError::Kernel(e.to_string()))??;
+        if !self.lock().servers.contains_key(&r.name) {
+            let addr = SocketAddr::new(IpAddr::V4(gw), self.dns_port);
+            let server = DnsServer::start(self.dns.clone(), r.name.clone(), addr)
+                .await
+                .map_err(|e| NetError::Kernel(e.to_string()))?;
+            self.lock().servers.insert(r.name.clone(), server);
+        }
+        Ok(())
+    }
+
+    /// The table for every network and every published port, applied in one transaction.
+    async fn apply(&self) -> Result<(), NetError> {
+        let rs = {
+            let inner = self.lock();
+            Ruleset {
+                table: self.table.clone(),
+                networks: inner
+                    .networks
+                    .values()
+                    .filter_map(|r| {
+                        Some(NetRules {
+                            bridge: r.bridge.clone(),
+                            subnet: r.subnet()?,
+                            internal: r.internal,
+                        })
+                    })
+                    .collect(),
+                forwards: inner
+                    .ports
+                    .values()
+                    .flatten()
+                    .map(|(_, f, _)| f.clone())
+                    .collect(),
+            }
+        };
+        tokio::task::spawn_blocking(move || nft::apply(&rs))
+            .await
+            .map_err(|e| NetError::Kernel(e.to_string()))?
+            .map_err(|e| NetError::Kernel(e.to_string()))
+    }
+
+    /// The network `a` names, made if it does not exist yet (unless external).
+    async fn ensure(&self, a: &NetAttach) -> Result<NetworkRecord, NetError> {
+        if let Some(r) = self.lock().networks.get(&a.name) {
+            return Ok(r.clone());
+        }
+        if a.external {
+            return Err(NetError::ExternalMissing(a.name.clone()));
+        }
+        let opts = CreateOptions {
+            name: a.name.clone(),
+            subnet: a.subnet.clone(),
+            gateway: a.gateway.clone(),
+            ip_range: a.ip_range.clone(),
+            internal: a.internal,
+            attachable: a.attachable,
+            labels: a.labels.clone(),
+        };
+        match self.create(&opts, &a.project).await {
+            Err(NetError::Exists(_)) => self
+                .lock()
+                .networks
+                .get(&a.name)
+                .cloned()
+                .ok_or_else(|| NetError::NotFound(a.name.clone())),
+            r => r,
+        }
+    }
+
+    /// Makes a network (`network create`, or a stack's at its first use).
+    pub async fn create(
+        &self,
+        o: &CreateOptions,
+        project: &str,
+    ) -> Result<NetworkRecord, NetError> {
+        crate::model::check_volume_name(&o.name)
+            .map_err(|e| NetError::Invalid(e.replace("volume", "network")))?;
+        let _creating = self.creating.lock().await;
+        if self.lock().networks.contains_key(&o.name) {
+            return Err(NetError::Exists(o.name.clone()));
+        }
+        let parse = |what: &str, s: &str| -> Result<Ipv4Net, NetError> {
+            s.parse::<Ipv4Net>().map_err(|_| {
+                NetError::Invalid(format!(
+                    "{what} {s:?} is not an IPv4 subnet like 10.5.0.0/24"
+                ))
+            })
+        };
+        // Between daemons too: no two pick the same subnet at once.
+        let _host_lock = HostLock::take();
+        let ours: Vec<(String, Ipv4Net)> = self
+            .lock()
+            .networks
+            .values()
+            .filter_map(|r| Some((r.name.clone(), r.subnet()?)))
+            .collect();
+        let routes = ipam::host_routes();
+        let subnet = match &o.subnet {
+            Some(s) => {
+                let net = parse("subnet", s)?;
+                if let Some((n, _)) = ours.iter().find(|(_, t)| ipam::overlaps(*t, net)) {
+                    return Err(NetError::Conflict(format!(
+                        "subnet {net} of network \"{}\" overlaps network \"{n}\": choose another subnet",
+                        o.name
+                    )));
+                }
+                if let Some(r) = routes.iter().find(|t| ipam::overlaps(**t, net)) {
+                    return Err(NetError::Conflict(format!(
+                        "subnet {net} of network \"{}\" overlaps the host's route to {r}: choose another subnet",
+                        o.name
+                    )));
+                }
+                net
+            }
+            None => {
+                let mut taken: Vec<Ipv4Net> = ours.iter().map(|(_, t)| *t).collect();
+                taken.extend(routes);
+                ipam::choose_subnet(&self.pools, &taken).ok_or(NetError::PoolExhausted)?
+            }
+        };
+        let gateway = match &o.gateway {
+            Some(g) => g
+                .parse::<Ipv4Addr>()
+                .ok()
+                .filter(|g| subnet.contains(*g))
+                .ok_or_else(|| {
+                    NetError::Invalid(format!("gateway {g} is not an address in {subnet}"))
+                })?,
+            None => ipam::default_gateway(subnet),
+        };
+        if let Some(r) = &o.ip_range {
+            let range = parse("ip_range", r)?;
+            if !subnet.contains(range.network()) {
+                return Err(NetError::Invalid(format!(
+                    "ip_range {r} is not inside {subnet}"
+                )));
+            }
+        }
+        let id = random_hex(32);
+        let rec = NetworkRecord {
+            name: o.name.clone(),
+            bridge: format!("rs-{}", &id[..12]),
+            id,
+            subnet: subnet.to_string(),
+            gateway: gateway.to_string(),
+            ip_range: o.ip_range.clone(),
+            internal: o.internal,
+            attachable: o.attachable,
+            project: project.to_string(),
+            labels: o.labels.clone(),
+            created: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        };
+        if let Err(e) = self.bring_up(&rec).await {
+            let _ = delete_bridge(rec.bridge.clone()).await;
+            return Err(e);
+        }
+        let path = self.dir.join(format!("{}.json", rec.name));
+        let tmp = self.dir.join(format!(".{}.json.new", rec.name));
+        let bytes = serde_json::to_vec_pretty(&rec).unwrap_or_default();
+        if let Err(e) = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, &path)) {
+            self.lock().servers.remove(&rec.name);
+            let _ = delete_bridge(rec.bridge.clone()).await;
+            return Err(io("writing", &path)(e));
+        }
+        self.lock().networks.insert(rec.name.clone(), rec.clone());
+        self.apply().await?;
+        Ok(rec)
+    }
+
+    /// Resolves a container's request into its interfaces (or the namespace it joins), its
+    /// files and its ports. Returns the config the shim is to run.
+    pub async fn prepare(&self, cfg: &ContainerConfig) -> Result<ContainerConfig, NetError> {
+        let mut out = cfg.clone();
+        let Some(req) = cfg.network.request.clone() else {
+            return Ok(out);
+        };
+        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        if cfg.host_network || req.none {
+            let resolv =
+                files::host_resolv_conf(&host_resolv, &req.dns, &req.dns_search, &req.dns_opt);
+            let hosts = match cfg.host_network {
+                true => std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
+                false => files::hosts(
+                    None,
+                    &cfg.hostname,
+                    req.domainname.as_deref(),
+                    &req.extra_hosts,
+                    None,
+                ),
+            };
+            self.write_files(&mut out, &resolv, &hosts)?;
+            return Ok(out);
+        }
+        if let Some(target) = &req.join {
+            let (pid, dir) = self
+                .lock()
+                .running
+                .get(target)
+                .cloned()
+                .ok_or_else(|| NetError::Conflict(format!(
+                    "cannot join the network of container {target}: it is not running; start it first"
+                )))?;
+            out.network.join_pid = Some(pid);
+            // Its namespace, so its names and resolver too.
+            let resolv = std::fs::read_to_string(dir.join("resolv.conf")).unwrap_or(host_resolv);
+            let hosts = std::fs::read_to_string(dir.join("hosts")).unwrap_or_default();
+            self.write_files(&mut out, &resolv, &hosts)?;
+            return Ok(out);
+        }
+        let mut interfaces = Vec::new();
+        let mut attached: Vec<(NetworkRecord, Ipv4Addr)> = Vec::new();
+        for (i, a) in req.networks.iter().enumerate() {
+            let rec = self.ensure(a).await?;
+            let ip = self.lease(&rec, &cfg.id, a.ipv4_address.as_deref())?;
+            let (subnet, gw) = (rec.subnet(), rec.gateway());
+            let Some(subnet) = subnet else {
+                return Err(NetError::Invalid(format!(
+                    "network {}: bad subnet",
+                    rec.name
+                )));
+            };
+            interfaces.push(Interface {
+                bridge: rec.bridge.clone(),
+                host_name: format!("rsv{}", random_hex(6)),
+                name: format!("eth{i}"),
+                address: ip,
+                prefix: subnet.prefix,
+                gateway: gw.filter(|_| !rec.internal),
+                mac: a.mac.clone(),
+            });
+            attached.push((rec, ip));
+        }
+        out.network.interfaces = interfaces;
+        // Names: on each network, the container's own and that network's aliases.
+        for ((rec, ip), a) in attached.iter().zip(&req.networks) {
+            let mut names = req.names.clone();
+            names.extend(a.aliases.iter().cloned());
+            self.dns.set_endpoint(&rec.name, &cfg.id, *ip, names);
+        }
+        self.dns.set_links(&cfg.id, req.links.clone());
+        self.dns.set_upstreams(
+            &cfg.id,
+            req.dns
+                .iter()
+                .filter_map(|d| d.parse::<IpAddr>().ok())
+                .collect(),
+        );
+        let first = attached.first().cloned();
+        let gateway = first.as_ref().and_then(|(r, _)| r.gateway());
+        let resolv = match gateway {
+            Some(gw) => files::resolv_conf(gw, &req.dns_search, &req.dns_opt),
+            None => files::host_resolv_conf(&host_resolv, &req.dns, &req.dns_search, &req.dns_opt),
+        };
+        let hosts = files::hosts(
+            first.as_ref().map(|(_, ip)| *ip),
+            &cfg.hostname,
+            req.domainname.as_deref(),
+            &req.extra_hosts,
+            gateway,
+        );
+        self.write_files(&mut out, &resolv, &hosts)?;
+        if let Err(e) = self.publish(cfg, &req, first.as_ref()).await {
+            self.dns.remove_container(&cfg.id);
+            return Err(e);
+        }
+        Ok(out)
+    }
+
+    /// Holds the host ports of `req` and forwards them to the container's first address.
+    async fn publish(
+        &self,
+        cfg: &ContainerConfig,
+        req: &NetRequest,
+        first: Option<&(NetworkRecord, Ipv4Addr)>,
+    ) -> Result<(), NetError> {
+        self.lock().ports.remove(&cfg.id);
+        let Some((rec, ip)) = first else {
+            return Ok(());
+        };
+        if req.ports.is_empty() || rec.internal {
+            return Ok(());
+        }
+        // A restart of an adopted or earlier run holds the same host ports again.
+        let earlier: Vec<Published> = std::fs::read(cfg.state_dir.join(PORTS_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let mut held = Vec::new();
+        for p in &req.ports {
+            let proto = if p.protocol == "udp" {
+                Proto::Udp
+            } else {
+                Proto::Tcp
+            };
+            let host_ip = match p.host_ip.as_deref() {
+                None | Some("") | Some("0.0.0.0") => None,
+                Some(h) => Some(h.parse::<Ipv4Addr>().map_err(|_| {
+                    NetError::Invalid(format!(
+                        "host address {h} of port {}: only IPv4 addresses are published",
+                        p.target
+                    ))
+                })?),
+            };
+            let range = match p.published {
+                Some(r) => Some(r),
+                None => earlier
+                    .iter()
+                    .find(|e| e.target == p.target && e.protocol == p.protocol)
+                    .map(|e| (e.host_port, e.host_port)),
+            };
+            let res = match ports::reserve(host_ip, range, proto) {
+                Ok(r) => r,
+                // The ephemeral port an earlier run had was taken meanwhile: any will do.
+                Err(_) if p.published.is_none() && range.is_some() => {
+                    ports::reserve(host_ip, None, proto)?
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let fwd = Forward {
+                proto,
+                host_ip,
+                host_port: res.port(),
+                bridge: rec.bridge.clone(),
+                container_ip: *ip,
+                container_port: p.target,
+            };
+            let shown = Published {
+                host_ip: host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
+                host_port: res.port(),
+                target: p.target,
+                protocol: p.protocol.clone(),
+            };
+            held.push((res, fwd, shown));
+        }
+        let shown: Vec<&Published> = held.iter().map(|(_, _, s)| s).collect();
+        let path = cfg.state_dir.join(PORTS_FILE);
+        std::fs::write(&path, serde_json::to_vec(&shown).unwrap_or_default())
+            .map_err(io("writing", &path))?;
+        self.lock().ports.insert(cfg.id.clone(), held);
+        self.apply().await
+    }
+
+    /// An address on `rec` for container `id`: the one it already has there, the one it asks
+    /// for, or the next free one.
+    fn lease(
+        &self,
+        rec: &NetworkRecord,
+        id: &str,
+        want: Option<&str>,
+    ) -> Result<Ipv4Addr, NetError> {
+        let (Some(subnet), Some(gw)) = (rec.subnet(), rec.gateway()) else {
+            return Err(NetError::Invalid(format!(
+                "network {}: bad subnet",
+                rec.name
+            )));
+        };
+        let mut inner = self.lock();
+        let leases = inner.leases.entry(rec.name.clone()).or_default();
+        let want = want
+            .map(|w| {
+                w.parse::<Ipv4Addr>()
+                    .ok()
+                    .filter(|ip| subnet.contains(*ip) && *ip != gw)
+                    .ok_or_else(|| {
+                        NetError::Invalid(format!(
+                            "ipv4_address {w} is not a free address of network \"{}\" ({subnet})",
+                            rec.name
+                        ))
+                    })
+            })
+            .transpose()?;
+        let mine = leases.iter().find(|(_, c)| *c == id).map(|(ip, _)| *ip);
+        if let Some(ip) = mine {
+            if want.is_none_or(|w| w == ip) {
+                return Ok(ip);
+            }
+            leases.remove(&ip);
+        }
+        let ip = match want {
+            Some(w) => {
+                if let Some(holder) = leases.get(&w) {
+                    return Err(NetError::Conflict(format!(
+                        "address {w} on network \"{}\" is in use by container {holder}",
+                        rec.name
+                    )));
+                }
+                w
+            }
+            None => {
+                let used: BTreeSet<Ipv4Addr> = leases.keys().copied().collect();
+                let range = rec.ip_range.as_deref().and_then(|r| r.parse().ok());
+                ipam::next_free(subnet, range, gw, &used).ok_or_else(|| {
+                    NetError::Conflict(format!("network \"{}\" has no free address left", rec.name))
+                })?
+            }
+        };
+        leases.insert(ip, id.to_string());
+        Ok(ip)
+    }
+
+    fn write_files(
+        &self,
+        cfg: &mut ContainerConfig,
+        resolv: &str,
+        hosts: &str,
+    ) -> Result<(), NetError> {
+        let hostname = format!("{}\n", cfg.hostname);
+        for (file, text, dest) in [
+            ("resolv.conf", resolv, "/etc/resolv.conf"),
+            ("hosts", hosts, "/etc/hosts"),
+            ("hostname", hostname.as_str(), "/etc/hostname"),
+        ] {
+            let path = cfg.state_dir.join(file);
+            std::fs::write(&path, text).map_err(io("writing", &path))?;
+            // The service's own mount of the same path wins.
+            if cfg.mounts.iter().any(|m| m.destination == dest) {
+                continue;
+            }
+            cfg.mounts.push(MountConfig {
+                destination: dest.to_string(),
+                kind: "bind".into(),
+                source: path.to_string_lossy().into_owned(),
+                options: vec!["rbind".into(), "rprivate".into()],
+                create_source: false,
+                volume: None,
+                seed: false,
+            });
+        }
+        Ok(())
+    }
+
+    /// A container has started: others may join its namespace.
+    pub fn started(&self, cfg: &ContainerConfig, pid: i32) {
+        let mut inner = self.lock();
+        inner
+            .running
+            .insert(cfg.id.clone(), (pid, cfg.state_dir.clone()));
+        if let Some(name) = container_name(cfg) {
+            inner.running.insert(name, (pid, cfg.state_dir.clone()));
+        }
+    }
+
+    /// A container's run has ended: its names and host ports go; its addresses stay until
+    /// it is removed (a restart gets them again).
+    pub async fn exited(&self, cfg: &ContainerConfig) {
+        self.dns.remove_container(&cfg.id);
+        let had_ports = {
+            let mut inner = self.lock();
+            inner.running.remove(&cfg.id);
+            if let Some(name) = container_name(cfg) {
+                inner.running.remove(&name);
+            }
+            inner.ports.remove(&cfg.id).is_some_and(|p| !p.is_empty())
+        };
+        if had_ports && let Err(e) = self.apply().await {
+            eprintln!("rstack: {e}");
+        }
+    }
+
+    /// A container is removed: its addresses are free again.
+    pub fn removed(&self, cfg: &ContainerConfig) {
+        let mut inner = self.lock();
+        for leases in inner.leases.values_mut() {
+            leases.retain(|_, c| *c != cfg.id);
+        }
+    }
+
+    /// A container an earlier daemon started, running: its addresses, names and ports, from
+    /// the config its run was started with (`run_cfg`, its config.json).
+    pub fn adopt(&self, run_cfg: &ContainerConfig, pid: i32) {
+        let Some(req) = run_cfg.network.request.clone() else {
+            return;
+        };
+        self.started(run_cfg, pid);
+        let nets: Vec<NetworkRecord> = {
+            let inner = self.lock();
+            run_cfg
+                .network
+                .interfaces
+                .iter()
+                .filter_map(|i| {
+                    inner
+                        .networks
+                        .values()
+                        .find(|r| r.bridge == i.bridge)
+                        .cloned()
+                })
+                .collect()
+        };
+        for ((rec, ifc), a) in nets
+            .iter()
+            .zip(&run_cfg.network.interfaces)
+            .zip(&req.networks)
+        {
+            self.lock()
+                .leases
+                .entry(rec.name.clone())
+                .or_default()
+                .insert(ifc.address, run_cfg.id.clone());
+            let mut names = req.names.clone();
+            names.extend(a.aliases.iter().cloned());
+            self.dns
+                .set_endpoint(&rec.name, &run_cfg.id, ifc.address, names);
+        }
+        self.dns.set_links(&run_cfg.id, req.links.clone());
+        self.dns.set_upstreams(
+            &run_cfg.id,
+            req.dns
+                .iter()
+                .filter_map(|d| d.parse::<IpAddr>().ok())
+                .collect(),
+        );
+        let earlier: Vec<Published> = std::fs::read(run_cfg.state_dir.join(PORTS_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let (Some(rec), Some(ifc)) = (nets.first(), run_cfg.network.interfaces.first()) else {
+            return;
+        };
+        let mut held = Vec::new();
+        for p in earlier {
+            let proto = if p.protocol == "udp" {
+                Proto::Udp
+            } else {
+                Proto::Tcp
+            };
+            let host_ip = Some(p.host_ip).filter(|ip| !ip.is_unspecified());
+            match ports::reserve(host_ip, Some((p.host_port, p.host_port)), proto) {
+                Ok(res) => held.push((
+                    res,
+                    Forward {
+                        proto,
+                        host_ip,
+                        host_port: p.host_port,
+                        bridge: rec.bridge.clone(),
+                        container_ip: ifc.address,
+                        container_port: p.target,
+                    },
+                    p,
+                )),
+                Err(e) => eprintln!("rstack: container {}: {e}", run_cfg.id),
+            }
+        }
+        self.lock().ports.insert(run_cfg.id.clone(), held);
+    }
+
+    /// A container seen at boot that is not running: its addresses stay reserved.
+    pub fn adopt_stopped(&self, run_cfg: &ContainerConfig) {
+        let inner = &mut *self.lock();
+        for ifc in &run_cfg.network.interfaces {
+            if let Some(rec) = inner.networks.values().find(|r| r.bridge == ifc.bridge) {
+                inner
+                    .leases
+                    .entry(rec.name.clone())
+                    .or_default()
+                    .insert(ifc.address, run_cfg.id.clone());
+            }
+        }
+    }
+
+    /// After adoption: the table with the adopted containers' ports.
+    pub async fn reapply(&self) {
+        if let Err(e) = self.apply().await {
+            eprintln!("rstack: {e}");
+        }
+    }
+
+    /// The host ports a running container publishes.
+    pub fn published(&self, id: &str) -> Vec<Published> {
+        self.lock()
+            .ports
+            .get(id)
+            .map(|v| v.iter().map(|(_, _, p)| p.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn list(&self) -> Vec<(NetworkRecord, Vec<Endpoint>)> {
+        let inner = self.lock();
+        inner
+            .networks
+            .values()
+            .map(|r| (r.clone(), endpoints(&inner, &r.name)))
+            .collect()
+    }
+
+    pub fn inspect(&self, name: &str) -> Result<(NetworkRecord, Vec<Endpoint>), NetError> {
+        let inner = self.lock();
+        let r = inner
+            .networks
+            .get(name)
+            .or_else(|| {
+                inner
+                    .networks
+                    .values()
+                    .find(|r| r.id.starts_with(name) && name.len() >= 4)
+            })
+            .ok_or_else(|| NetError::NotFound(name.to_string()))?;
+        Ok((r.clone(), endpoints(&inner, &r.name)))
+    }
+
+    /// Removes a network no container is on.
+    pub async fn remove(&self, name: &str) -> Result<(), NetError> {
+        let rec = {
+            let inner = self.lock();
+            let rec = inner
+                .networks
+                .get(name)
+                .cloned()
+                .ok_or_else(|| NetError::NotFound(name.to_string()))?;
+            let users = endpoints(&inner, name);
+            if !users.is_empty() {
+                let ids: Vec<&str> = users
+                    .iter()
+                    .map(|e| &e.container_id[..12.min(e.container_id.len())])
+                    .collect();
+                return Err(NetError::InUse {
+                    name: name.to_string(),
+                    containers: ids.join(", "),
+                });
+            }
+            rec
+        };
+        {
+            let mut inner = self.lock();
+            inner.servers.remove(name);
+            inner.networks.remove(name);
+            inner.leases.remove(name);
+        }
+        self.dns.remove_network(name);
+        let path = self.dir.join(format!("{name}.json"));
+        let _ = std::fs::remove_file(&path);
+        self.apply().await?;
+        delete_bridge(rec.bridge).await
+    }
+
+    /// Removes the networks of `project` no container is on (`down`); returns their names.
+    pub async fn remove_project(&self, project: &str) -> Vec<String> {
+        let names: Vec<String> = self
+            .lock()
+            .networks
+            .values()
+            .filter(|r| r.project == project)
+            .map(|r| r.name.clone())
+            .collect();
+        let mut removed = Vec::new();
+        for n in names {
+            match self.remove(&n).await {
+                Ok(()) => removed.push(n),
+                Err(NetError::InUse { .. }) => {}
+                Err(e) => eprintln!("rstack: removing network {n}: {e}"),
+            }
+        }
+        removed
+    }
+
+    /// Removes every network no container is on; returns their names.
+    pub async fn prune(&self) -> Vec<String> {
+        let names: Vec<String> = self.lock().networks.keys().cloned().collect();
+        let mut removed = Vec::new();
+        for n in names {
+            if self.remove(&n).await.is_ok() {
+                removed.push(n);
+            }
+        }
+        removed
+    }
+
+    /// At daemon stop: the DNS servers go; bridges, records and the table stay for the next
+    /// daemon (live containers keep their network).
+    pub fn shutdown(&self) {
+        self.lock().servers.clear();
+    }
+}
+
+fn endpoints(inner: &Inner, network: &str) -> Vec<Endpoint> {
+    inner
+        .leases
+        .get(network)
+        .map(|l| {
+            l.iter()
+                .map(|(ip, c)| Endpoint {
+                    container_id: c.clone(),
+                    address: *ip,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn container_name(cfg: &ContainerConfig) -> Option<String> {
+    cfg.network
+        .request
+        .as_ref()
+        .map(|r| r.name.clone())
+        .filter(|n| !n.is_empty())
+}
+
+async fn delete_bridge(bridge: String) -> Result<(), NetError> {
+    tokio::task::spawn_blocking(move || {
+        Netlink::open()
+            .and_then(|mut nl| nl.delete_link(&bridge))
+            .map_err(|e| NetError::Kernel(e.to_string()))
+    })
+    .await
+    .map_err(|e| NetError::Kernel(e.to_string()))?
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    // SAFETY: getrandom fills the buffer we own, of its length.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n != bytes as isize {
+        // Not cryptographic: names only need to differ.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = (t >> ((i % 16) * 8)) as u8 ^ (std::process::id() as u8).wrapping_add(i as u8);
+        }
+    }
+    hex::encode(buf)
+}
+
+/// An exclusive lock on /run/rstack-ipam.lock: daemons on one host choose subnets one at a
+/// time (each then sees the other's bridge route).
+struct HostLock {
+    _file: Option<std::fs::File>,
+}
+
+impl HostLock {
+    fn take() -> HostLock {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open("/run/rstack-ipam.lock")
+            .ok();
+        if let Some(f) = &f {
+            use std::os::fd::AsRawFd;
+            // SAFETY: flock on a descriptor we own; released when it is closed.
+            unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
+        }
+        HostLock { _file: f }
+    }
+}

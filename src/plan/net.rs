@@ -1,0 +1,90 @@
+//! A service's networking keys (`model::ServiceNetworking`) into the runtime's request
+//! (`runtime::config::NetRequest`), which the daemon resolves at each start.
+
+use crate::model::{NetworkMode, Service};
+use crate::runtime::config::{NetAttach, NetRequest, PortRequest};
+
+/// The request for container `name` of `project` (under `network_mode: host` the container
+/// is in the host's namespace, `ContainerConfig::host_network`, and only its files are made).
+pub fn request(project: &str, name: &str, hostname: &str, service: &Service) -> NetRequest {
+    let net = &service.net;
+    let mut names = vec![service.name.clone(), name.to_string()];
+    if !names.iter().any(|n| n == hostname) {
+        names.push(hostname.to_string());
+    }
+    names.retain(|n| !n.is_empty());
+    let join = match &net.network_mode {
+        NetworkMode::Service(s) => Some(format!("{project}-{s}-1")),
+        NetworkMode::Container(c) => Some(c.clone()),
+        _ => None,
+    };
+    let networks = net
+        .attachments(project)
+        .into_iter()
+        .map(|(_, n)| {
+            let ipam = n.network.ipam.first();
+            NetAttach {
+                name: n.network.name.clone(),
+                project: n.network.project.clone(),
+                external: n.network.external,
+                internal: n.network.internal,
+                attachable: n.network.attachable,
+                labels: n
+                    .network
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                subnet: ipam.and_then(|i| i.subnet.clone()),
+                ip_range: ipam.and_then(|i| i.ip_range.clone()),
+                gateway: ipam.and_then(|i| i.gateway.clone()),
+                aliases: n.aliases.clone(),
+                ipv4_address: n.ipv4_address.clone(),
+                mac: n.mac_address.clone(),
+            }
+        })
+        .collect::<Vec<_>>();
+    let mut networks = networks;
+    // `mac_address` at the service level is the first network's.
+    if let (Some(first), Some(mac)) = (networks.first_mut(), &net.mac_address) {
+        first.mac.get_or_insert_with(|| mac.clone());
+    }
+    NetRequest {
+        project: project.to_string(),
+        name: name.to_string(),
+        names,
+        none: net.network_mode == NetworkMode::None,
+        join,
+        networks,
+        ports: net
+            .ports
+            .iter()
+            .map(|p| PortRequest {
+                target: p.target,
+                published: p.published.map(|r| (r.start, r.end)),
+                host_ip: p.host_ip.clone(),
+                protocol: p.protocol.as_str().to_string(),
+            })
+            .collect(),
+        links: net
+            .links
+            .iter()
+            .map(|l| {
+                // The target is the service's name: every replica answers it.
+                (
+                    l.alias.clone().unwrap_or_else(|| l.service.clone()),
+                    l.service.clone(),
+                )
+            })
+            .collect(),
+        extra_hosts: net
+            .extra_hosts
+            .iter()
+            .map(|h| (h.host.clone(), h.ip.clone()))
+            .collect(),
+        dns: net.dns.clone(),
+        dns_search: net.dns_search.clone(),
+        dns_opt: net.dns_opt.clone(),
+        domainname: net.domainname.clone(),
+    }
+}
