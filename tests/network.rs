@@ -167,6 +167,7 @@ fn a_published_port_answers_on_the_hosts_loopback_and_a_taken_one_is_named() {
     std::fs::create_dir_all(env.work.join("www")).expect("mkdir");
     env.write("www/index.html", "served-through-dnat\n");
     let port = free_port();
+    let port2 = free_port();
     env.write(
         "compose.yaml",
         &format!(
@@ -176,7 +177,7 @@ services:
     image: busybox:test
     command: ["httpd", "-f", "-p", "8000", "-h", "/www"]
     volumes: ["./www:/www:ro"]
-    ports: ["127.0.0.1:{port}:8000"]
+    ports: ["127.0.0.1:{port}:8000", "{port2}:8000"]
 "#
         ),
     );
@@ -198,6 +199,22 @@ services:
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // From the container itself, through a host address (its gateway): the DNAT sends the
+    // connection back into the port it came from (hairpin).
+    let route = env.ok(&["-p", &p, "exec", "web", "ip", "route"]);
+    let gw = route
+        .lines()
+        .find_map(|l| l.strip_prefix("default via "))
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no default route: {route}"))
+        .to_string();
+    let own = format!("http://{gw}:{port2}/index.html");
+    exec_until(
+        &env,
+        &p,
+        &["web", "wget", "-q", "-O", "-", &own],
+        "served-through-dnat",
+    );
     // The port is held by the daemon while it is published.
     assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_err());
 
