@@ -65,6 +65,7 @@ pub fn container_config(
                 who.name,
                 &hostname,
                 service,
+                command.is_some(),
             )),
             ..Default::default()
         },

@@ -6,9 +6,20 @@ use crate::runtime::config::{NetAttach, NetRequest, PortRequest};
 
 /// The request for container `name` of `project` (under `network_mode: host` the container
 /// is in the host's namespace, `ContainerConfig::host_network`, and only its files are made).
-pub fn request(project: &str, name: &str, hostname: &str, service: &Service) -> NetRequest {
+/// A one-off container (`run`) answers to its own names only, not the service's, and
+/// publishes no ports (compose's defaults without `--use-aliases` and `--service-ports`).
+pub fn request(
+    project: &str,
+    name: &str,
+    hostname: &str,
+    service: &Service,
+    one_off: bool,
+) -> NetRequest {
     let net = &service.net;
-    let mut names = vec![service.name.clone(), name.to_string()];
+    let mut names = vec![name.to_string()];
+    if !one_off {
+        names.insert(0, service.name.clone());
+    }
     if !names.iter().any(|n| n == hostname) {
         names.push(hostname.to_string());
     }
@@ -22,6 +33,10 @@ pub fn request(project: &str, name: &str, hostname: &str, service: &Service) -> 
         .attachments(project)
         .into_iter()
         .map(|(_, n)| {
+            let aliases = match one_off {
+                true => Vec::new(),
+                false => n.aliases.clone(),
+            };
             let ipam = n.network.ipam.first();
             NetAttach {
                 name: n.network.name.clone(),
@@ -38,7 +53,7 @@ pub fn request(project: &str, name: &str, hostname: &str, service: &Service) -> 
                 subnet: ipam.and_then(|i| i.subnet.clone()),
                 ip_range: ipam.and_then(|i| i.ip_range.clone()),
                 gateway: ipam.and_then(|i| i.gateway.clone()),
-                aliases: n.aliases.clone(),
+                aliases,
                 ipv4_address: n.ipv4_address.clone(),
                 mac: n.mac_address.clone(),
             }
@@ -59,6 +74,7 @@ pub fn request(project: &str, name: &str, hostname: &str, service: &Service) -> 
         ports: net
             .ports
             .iter()
+            .filter(|_| !one_off)
             .map(|p| PortRequest {
                 target: p.target,
                 published: p.published.map(|r| (r.start, r.end)),
