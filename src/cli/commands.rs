@@ -168,7 +168,8 @@ fn config(cli: &Cli, a: &ConfigArgs) -> Result<i32> {
 }
 
 fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
-    let stack = project::load_for(cli, &a.services)?;
+    let mut stack = project::load_for(cli, &a.services)?;
+    super::scale::apply(&mut stack, &a.scale)?;
     let name = stack.name.clone();
     let services: Vec<String> = if a.services.is_empty() {
         stack.services.keys().cloned().collect()
@@ -361,6 +362,7 @@ fn exec(cli: &Cli, client: &Client, a: &ExecArgs) -> Result<i32> {
         workdir: a.workdir.clone(),
         user: a.user.clone(),
         tty,
+        index: a.index,
     };
     // Raw mode while attached, so keys (Ctrl-C included) reach the container's terminal;
     // restored when the guard drops, before the exit code is returned.
