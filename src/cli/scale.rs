@@ -3,6 +3,7 @@
 
 use crate::model::Stack;
 use anyhow::{Result, bail};
+use std::collections::HashSet;
 
 /// Sets each `SERVICE=NUM` on `stack`; a malformed flag or an unknown service is an error.
 pub fn apply(stack: &mut Stack, flags: &[String]) -> Result<()> {
@@ -23,6 +24,19 @@ pub fn apply(stack: &mut Stack, flags: &[String]) -> Result<()> {
         svc.scale = Some(n);
     }
     Ok(())
+}
+
+/// The services among `services` (one entry per container) that have more than one: their
+/// log lines name the replica.
+pub fn scaled_services<'a>(services: impl Iterator<Item = &'a str>) -> HashSet<String> {
+    let mut seen = HashSet::new();
+    let mut scaled = HashSet::new();
+    for s in services {
+        if !seen.insert(s) {
+            scaled.insert(s.to_string());
+        }
+    }
+    scaled
 }
 
 #[cfg(test)]
@@ -47,6 +61,12 @@ mod tests {
         assert_eq!(s.services["web"].replicas(), 3);
         apply(&mut s, &["web=0".into()]).expect("applies");
         assert_eq!(s.services["web"].replicas(), 0);
+    }
+
+    #[test]
+    fn services_with_several_containers_are_scaled() {
+        let s = scaled_services(["web", "db", "web"].into_iter());
+        assert_eq!(s, HashSet::from(["web".to_string()]));
     }
 
     #[test]
