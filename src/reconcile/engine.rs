@@ -98,7 +98,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             .map(|r| handles.get(&r.id).map(|h| h.record()).unwrap_or(r))
             .collect();
         all.extend(unsaved);
-        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all.sort_by(super::replicas::by_name_and_number);
         Ok(all)
     }
 

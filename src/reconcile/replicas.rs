@@ -81,3 +81,20 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             .collect()
     }
 }
+
+/// Listing order: by name, but replica numbers as numbers (`web-2` before `web-10`).
+pub(super) fn by_name_and_number(
+    a: &crate::store::ContainerRecord,
+    b: &crate::store::ContainerRecord,
+) -> std::cmp::Ordering {
+    fn key(r: &crate::store::ContainerRecord) -> (&str, u32) {
+        match r.name.rsplit_once('-') {
+            Some((stem, n)) if !r.one_off => match n.parse() {
+                Ok(n) => (stem, n),
+                Err(_) => (&r.name, 0),
+            },
+            _ => (&r.name, 0),
+        }
+    }
+    key(a).cmp(&key(b))
+}

@@ -611,6 +611,13 @@ async fn lifecycle_acts_on_every_replica_and_exec_picks_one() {
     e.up(up_req(stack("ps4", vec![scaled("web", 3)])))
         .await
         .expect("up");
+    let listed: Vec<String> = e
+        .list(Some("ps4"))
+        .expect("list")
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(listed, ["ps4-web-1", "ps4-web-2", "ps4-web-3"]);
     let (first, _) = e.exec_target("ps4", "web", None).expect("exec target");
     assert_eq!(first.name, "ps4-web-1");
     let (second, _) = e.exec_target("ps4", "web", Some(2)).expect("index 2");
@@ -668,4 +675,20 @@ async fn a_dependency_scaled_to_zero_is_not_waited_for() {
     dep(&mut api, "db", DependCondition::ServiceHealthy);
     e.up(up_req(stack("ps6", vec![db, api]))).await.expect("up");
     assert_eq!(rt.starts(), ["api"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn listings_order_replica_numbers_as_numbers() {
+    let (e, _rt) = engine();
+    e.up(up_req(stack("ps7", vec![scaled("web", 10)])))
+        .await
+        .expect("up");
+    let listed: Vec<String> = e
+        .list(Some("ps7"))
+        .expect("list")
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    let want: Vec<String> = (1..=10).map(|i| format!("ps7-web-{i}")).collect();
+    assert_eq!(listed, want);
 }
