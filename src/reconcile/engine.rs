@@ -354,7 +354,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             for (svc, res) in todo.into_iter().zip(results) {
                 match res {
                     Ok(reps) => {
-                        if reps.iter().any(|r| r.action != "running") {
+                        if replicas_changed(&reps) {
                             changed.insert(svc.clone());
                         }
                         reports.extend(reps);
@@ -671,6 +671,14 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
     pub(super) fn removing(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
         self.removing.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Whether `up` changed a service for its dependents (depends_on.restart): a replica that
+/// was there was recreated, started or restarted, or the service was created. Scaling a
+/// running service up or down leaves its dependents alone.
+fn replicas_changed(reports: &[ActionReport]) -> bool {
+    let did = |a: &str| reports.iter().any(|r| r.action == a);
+    did("recreated") || did("started") || did("restarted") || (did("created") && !did("running"))
 }
 
 /// What `up` knows from the levels already converged.

@@ -692,3 +692,28 @@ async fn listings_order_replica_numbers_as_numbers() {
     let want: Vec<String> = (1..=10).map(|i| format!("ps7-web-{i}")).collect();
     assert_eq!(listed, want);
 }
+
+#[tokio::test(start_paused = true)]
+async fn scaling_a_dependency_leaves_dependents_that_restart_with_it_alone() {
+    let (e, _rt) = engine();
+    let mut api = svc("api", &["run"]);
+    api.depends_on.insert(
+        "db".into(),
+        Dependency {
+            condition: DependCondition::ServiceStarted,
+            required: true,
+            restart: true,
+        },
+    );
+    e.up(up_req(stack("ps8", vec![scaled("db", 1), api.clone()])))
+        .await
+        .expect("up");
+    let pid = record(&e, "api").pid;
+    for n in [3, 2] {
+        e.up(up_req(stack("ps8", vec![scaled("db", n), api.clone()])))
+            .await
+            .expect("scale");
+        assert_eq!(record(&e, "api").pid, pid, "scale {n}");
+    }
+    assert_eq!(replicas(&e, "ps8", "db").len(), 2);
+}
