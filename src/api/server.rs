@@ -297,7 +297,7 @@ async fn exec<R: Runtime, I: ImageSource>(
     let asks_framed = asks_framed_input(&req);
     let (on_upgrade, req): (_, ExecRequest) = upgrade_request(req).await?;
     valid(validate::names(&project, [&req.service]))?;
-    let (rec, pid) = st.engine.exec_target(&project, &req.service)?;
+    let (rec, pid) = st.engine.exec_target(&project, &req.service, req.index)?;
     let spec = ExecSpec {
         args: req.cmd.clone(),
         env: merge_env(&rec.config.process.env, &req.env),

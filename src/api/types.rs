@@ -89,6 +89,9 @@ pub struct ExecRequest {
     /// Allocate a pseudo-terminal of (rows, columns).
     #[serde(default)]
     pub tty: Option<(u16, u16)>,
+    /// Which replica (`exec --index`); `None`: the lowest number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -115,6 +115,9 @@ pub struct UpArgs {
     /// Never build: a `build:` service's image must be present
     #[arg(long)]
     pub no_build: bool,
+    /// Run NUM containers of SERVICE, over its `scale`/`deploy.replicas` (repeatable)
+    #[arg(long, value_name = "SERVICE=NUM")]
+    pub scale: Vec<String>,
     pub services: Vec<String>,
 }
 
@@ -187,6 +190,9 @@ pub struct ExecArgs {
     /// Do not allocate a TTY (by default one is allocated when stdin and stdout are terminals)
     #[arg(short = 'T', long = "no-TTY")]
     pub no_tty: bool,
+    /// Which replica of a scaled service (default 1)
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub index: Option<u32>,
     pub service: String,
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,

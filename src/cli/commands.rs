@@ -168,8 +168,16 @@ fn config(cli: &Cli, a: &ConfigArgs) -> Result<i32> {
 }
 
 fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
-    let stack = project::load_for(cli, &a.services)?;
+    let mut stack = project::load_for(cli, &a.services)?;
+    super::scale::apply(&mut stack, &a.scale)?;
     let name = stack.name.clone();
+    // Services with several replicas: their attached log lines name the replica.
+    let scaled: Vec<(String, u32)> = stack
+        .services
+        .iter()
+        .filter(|(_, s)| s.replicas() > 1)
+        .map(|(n, s)| (n.clone(), s.replicas()))
+        .collect();
     let services: Vec<String> = if a.services.is_empty() {
         stack.services.keys().cloned().collect()
     } else {
@@ -210,17 +218,22 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
     if a.detach || a.wait {
         return Ok(0);
     }
-    attach_until_interrupt(client, &name, &a.services, &services, since)
+    let mut names = services;
+    for (s, n) in &scaled {
+        names.extend((1..=*n).map(|i| format!("{s}-{i}")));
+    }
+    let scaled = scaled.into_iter().map(|(s, _)| s).collect();
+    attach_until_interrupt(client, &name, &a.services, (&names, scaled), since)
 }
 
 /// Foreground `up`: stream the project's logs; Ctrl-C (or SIGTERM) stops the stack.
 /// `services` (empty = the whole project) are followed and stopped; `names` size the
-/// log prefixes.
+/// log prefixes, whose services in `scaled` name the replica.
 fn attach_until_interrupt(
     client: &Client,
     project: &str,
     services: &[String],
-    names: &[String],
+    (names, scaled): (&[String], std::collections::HashSet<String>),
     since: String,
 ) -> Result<i32> {
     let mut set = nix::sys::signal::SigSet::empty();
@@ -250,7 +263,7 @@ fn attach_until_interrupt(
         drop(stopper);
         std::process::exit(130);
     });
-    let printer = LogPrinter::new(names, true, false);
+    let printer = LogPrinter::new(names, true, false).scaled(scaled);
     let q = LogsQuery {
         services: services.to_vec(),
         follow: true,
@@ -285,16 +298,25 @@ fn logs(cli: &Cli, client: &Client, a: &LogsArgs) -> Result<i32> {
     let p = project::project_name(cli)?;
     // All service names up front, so the prefix column has one width from the first line.
     let mut names = a.services.clone();
-    if names.is_empty() {
-        let rows: Vec<ContainerView> =
-            client.call::<(), _>("GET", &format!("/v1/containers?project={p}"), None)?;
-        for r in rows {
-            if !names.contains(&r.service) {
-                names.push(r.service);
-            }
+    let rows: Vec<ContainerView> =
+        client.call::<(), _>("GET", &format!("/v1/containers?project={p}"), None)?;
+    let rows: Vec<ContainerView> = rows
+        .into_iter()
+        .filter(|r| !r.one_off)
+        .filter(|r| a.services.is_empty() || a.services.contains(&r.service))
+        .collect();
+    let scaled = super::scale::scaled_services(rows.iter().map(|r| r.service.as_str()));
+    for r in &rows {
+        if !names.contains(&r.service) {
+            names.push(r.service.clone());
+        }
+        if scaled.contains(&r.service) {
+            // The `service-N` label, for the width of the prefix column.
+            let n = r.name.rsplit('-').next().unwrap_or_default();
+            names.push(format!("{}-{n}", r.service));
         }
     }
-    let printer = LogPrinter::new(&names, !a.no_log_prefix, a.timestamps);
+    let printer = LogPrinter::new(&names, !a.no_log_prefix, a.timestamps).scaled(scaled);
     let q = LogsQuery {
         services: a.services.clone(),
         follow: a.follow,
@@ -361,6 +383,7 @@ fn exec(cli: &Cli, client: &Client, a: &ExecArgs) -> Result<i32> {
         workdir: a.workdir.clone(),
         user: a.user.clone(),
         tty,
+        index: a.index,
     };
     // Raw mode while attached, so keys (Ctrl-C included) reach the container's terminal;
     // restored when the guard drops, before the exit code is returned.

@@ -15,6 +15,7 @@ mod project;
 mod pull_policy;
 mod registry;
 mod roles;
+mod scale;
 mod terminal;
 mod volumes;
 

@@ -111,9 +111,12 @@ pub fn print_table(rows: &[ContainerView]) {
 
 const COLORS: [&str; 6] = ["36", "33", "32", "35", "34", "31"];
 
-/// Prints stream items as `service  | line`, one color per service.
+/// Prints stream items as `service  | line`, one color per service; a service with several
+/// replicas as `service-N  | line`, one color per replica (as compose).
 pub struct LogPrinter {
     services: Vec<String>,
+    /// Services running more than one container: their lines name the replica.
+    scaled: std::collections::HashSet<String>,
     width: usize,
     color: bool,
     pub prefix: bool,
@@ -124,10 +127,27 @@ impl LogPrinter {
     pub fn new(services: &[String], prefix: bool, timestamps: bool) -> LogPrinter {
         LogPrinter {
             services: services.to_vec(),
+            scaled: Default::default(),
             width: services.iter().map(String::len).max().unwrap_or(0),
             color: is_tty(1),
             prefix,
             timestamps,
+        }
+    }
+
+    /// Names the replica in the prefix of these services' lines (`web-2 | ...`).
+    pub fn scaled(mut self, services: impl IntoIterator<Item = String>) -> LogPrinter {
+        self.scaled.extend(services);
+        self
+    }
+
+    /// The prefix of a line: its service, or `service-N` for a scaled one.
+    fn label(&self, item: &LogLine) -> String {
+        let number = item.container.rsplit('-').next().unwrap_or_default();
+        if self.scaled.contains(&item.service) && number.parse::<u32>().is_ok() {
+            format!("{}-{number}", item.service)
+        } else {
+            item.service.clone()
         }
     }
 
@@ -140,12 +160,9 @@ impl LogPrinter {
             );
             return;
         }
+        let service = &self.label(item);
         let LogLine {
-            service,
-            stream,
-            time,
-            data,
-            ..
+            stream, time, data, ..
         } = item;
         let idx = match self.services.iter().position(|s| s == service) {
             Some(i) => i,
@@ -223,5 +240,19 @@ mod tests {
         );
         assert_eq!(status(&view("created"), 6_000), "Created");
         assert_eq!(human(61_000), "1 minute");
+    }
+
+    #[test]
+    fn scaled_services_name_the_replica_in_the_prefix() {
+        let line = |container: &str, service: &str| LogLine {
+            container: container.into(),
+            service: service.into(),
+            stream: "stdout".into(),
+            time: String::new(),
+            data: "x".into(),
+        };
+        let p = LogPrinter::new(&[], true, false).scaled(["web".to_string()]);
+        assert_eq!(p.label(&line("p-web-2", "web")), "web-2");
+        assert_eq!(p.label(&line("p-db-1", "db")), "db");
     }
 }

@@ -108,6 +108,11 @@ pub struct Service {
     /// key sits at the service's top level, as in the stack file).
     #[serde(flatten)]
     pub net: super::ServiceNetworking,
+    /// `scale` / `deploy.replicas` (or `up --scale`): how many containers the service runs;
+    /// `None` is Compose's default of one. Not part of the config hash: scaling never
+    /// recreates the replicas that stay.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale: Option<u32>,
 }
 
 /// The most files `max-file` may keep (the runtime's rotation has the same bound).
@@ -158,6 +163,11 @@ impl Service {
             ..Service::default()
         }
     }
+
+    /// How many containers the service runs (`scale`, default 1).
+    pub fn replicas(&self) -> u32 {
+        self.scale.unwrap_or(1)
+    }
 }
 
 impl Default for Service {
@@ -192,6 +202,7 @@ impl Default for Service {
             platform: None,
             volumes: Vec::new(),
             net: super::ServiceNetworking::default(),
+            scale: None,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Canonical, versioned config hash: equal hashes mean "nothing to recreate".
 //!
 //! Like compose's `ServiceHash`, the hash covers the resolved service without the keys that do
-//! not change the container (depends_on, build; scale and profiles never reach the model), plus the
+//! not change the container (depends_on, build, scale; profiles never reach the model), plus the
 //! image id, so a re-imported tag recreates exactly the services that use it. The JSON is
 //! canonicalized through `serde_json::Value` (sorted keys), so reordering keys or environment
 //! entries in the file does not recreate anything (compose#9600).
@@ -36,7 +36,7 @@ pub(super) fn hash_value(value: serde_json::Value, image_id: &str) -> String {
     hex::encode(h.finalize())
 }
 
-/// The text that is hashed: without depends_on, v1's keys put back, sorted keys, no
+/// The text that is hashed: without depends_on, build and scale, v1's keys put back, sorted keys, no
 /// whitespace.
 pub(super) fn canonical_json(mut value: serde_json::Value) -> String {
     if let Some(map) = value.as_object_mut() {
@@ -45,6 +45,9 @@ pub(super) fn canonical_json(mut value: serde_json::Value) -> String {
         // hashed: a build spec edit alone recreates nothing, and adding the field changed no
         // stored hash.
         map.remove("build");
+        // The number of replicas is not a container's config: scaling adds or removes
+        // containers and never recreates the ones that stay (compose excludes it too).
+        map.remove("scale");
     }
     fill(&mut value, &SERVICE);
     serde_json::to_string(&value).unwrap_or_default()

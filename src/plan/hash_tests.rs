@@ -178,3 +178,17 @@ fn the_build_spec_is_not_hashed() {
         config_hash(&built, "sha256:1")
     );
 }
+
+#[test]
+fn the_scale_is_not_hashed() {
+    // Scaling adds or removes replicas; the ones that stay keep their container.
+    let plain = Service::new("web", "app");
+    let hash = config_hash(&plain, "sha256:1");
+    for n in [0, 1, 3] {
+        let mut scaled = plain.clone();
+        scaled.scale = Some(n);
+        assert_eq!(config_hash(&scaled, "sha256:1"), hash, "scale {n}");
+    }
+    // Left out at its default: a record of the previous release decodes and hashes the same.
+    assert!(!serde_json::to_string(&plain).unwrap().contains("scale"));
+}

@@ -11,11 +11,13 @@ mod mounts;
 mod net;
 
 pub use container::{CGROUP_PARENT, ContainerIdentity, PlanError, container_config};
-pub use diff::{Action, Desired, Observed, diff, orphans};
+pub use diff::{Action, Desired, Observed, diff, orphans, replica_number};
 pub use hash::config_hash;
 pub use image::{ImageConfig, ResolvedImage};
 
 #[cfg(test)]
 mod hash_tests;
+#[cfg(test)]
+mod scale_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -143,18 +143,22 @@ fn diff_keeps_unchanged_and_recreates_changed() {
         Desired {
             service: "a".into(),
             hash: "1".into(),
+            replicas: 1,
         },
         Desired {
             service: "b".into(),
             hash: "2".into(),
+            replicas: 1,
         },
         Desired {
             service: "c".into(),
             hash: "3".into(),
+            replicas: 1,
         },
         Desired {
             service: "d".into(),
             hash: "4".into(),
+            replicas: 1,
         },
     ];
     let observed = vec![
@@ -163,24 +167,28 @@ fn diff_keeps_unchanged_and_recreates_changed() {
             service: "a".into(),
             hash: "1".into(),
             running: true,
+            number: 1,
         },
         Observed {
             id: "ib".into(),
             service: "b".into(),
             hash: "old".into(),
             running: true,
+            number: 1,
         },
         Observed {
             id: "ic".into(),
             service: "c".into(),
             hash: "3".into(),
             running: false,
+            number: 1,
         },
         Observed {
             id: "io".into(),
             service: "gone".into(),
             hash: "x".into(),
             running: true,
+            number: 1,
         },
     ];
     let acts = diff(&desired, &observed, false, false);
@@ -193,14 +201,16 @@ fn diff_keeps_unchanged_and_recreates_changed() {
             },
             Action::Recreate {
                 service: "b".into(),
-                old: "ib".into()
+                old: "ib".into(),
+                number: 1
             },
             Action::Start {
                 service: "c".into(),
                 id: "ic".into()
             },
             Action::Create {
-                service: "d".into()
+                service: "d".into(),
+                number: 1
             },
         ]
     );

@@ -6,7 +6,7 @@
 //! project are serialized by a per-project lock.
 
 use super::EngineError;
-use super::conditions::{WaitMode, wait_condition, wait_ready};
+use super::conditions::WaitMode;
 use super::error::{Cause, ContainerError, ServiceError, all_ok};
 pub use super::images::ImageSource;
 use super::request::{ActionReport, UpRequest, UpResponse};
@@ -98,7 +98,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             .map(|r| handles.get(&r.id).map(|h| h.record()).unwrap_or(r))
             .collect();
         all.extend(unsaved);
-        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all.sort_by(super::replicas::by_name_and_number);
         Ok(all)
     }
 
@@ -110,15 +110,10 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         m.lock_owned().await
     }
 
-    /// The service's (non one-off) container handle, if it has one.
+    /// The service's (non one-off) container handle of the lowest replica number, if it
+    /// has one.
     pub(super) fn service_handle(&self, project: &str, service: &str) -> Option<Handle> {
-        self.handles()
-            .values()
-            .find(|h| {
-                let r = h.status.borrow();
-                r.project == project && r.service == service && !r.one_off
-            })
-            .cloned()
+        self.service_handles(project, service).into_iter().next()
     }
 
     async fn resolve_images(
@@ -146,13 +141,15 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         }
     }
 
-    /// Builds (but does not start or save) a container record for a service.
+    /// Builds (but does not start or save) a container record for a service: replica
+    /// `number` (`<project>-<service>-<number>`), or a one-off (`number` unused).
     pub(super) fn new_record(
         &self,
         stack: &Stack,
         service: &str,
         image: &ResolvedImage,
         one_off: Option<&[String]>,
+        number: u32,
     ) -> Result<ContainerRecord, EngineError> {
         let svc = stack
             .services
@@ -167,7 +164,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                 def.restart = RestartPolicy::No;
                 format!("{}-{}-run-{}", stack.name, service, &id[..12])
             }
-            None => format!("{}-{}-1", stack.name, service),
+            None => format!("{}-{}-{number}", stack.name, service),
         };
         let who = ContainerIdentity {
             id: &id,
@@ -278,6 +275,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                 Some(Desired {
                     service: n.clone(),
                     hash: plan::config_hash(&stack.services[n], &img.id),
+                    replicas: stack.services[n].replicas(),
                 })
             })
             .collect();
@@ -290,6 +288,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                 service: r.service.clone(),
                 hash: r.config_hash.clone(),
                 running: matches!(r.state, State::Running | State::Restarting),
+                number: plan::replica_number(&r.name, &r.project, &r.service),
             })
             .collect();
         let mut warnings = Vec::new();
@@ -332,16 +331,12 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                 });
             }
         }
-        let by_service: HashMap<&str, &Action> = actions
-            .iter()
-            .filter_map(|a| match a {
-                Action::Create { service }
-                | Action::Recreate { service, .. }
-                | Action::Start { service, .. }
-                | Action::Keep { service, .. } => Some((service.as_str(), a)),
-                Action::RemoveOrphan { .. } => None,
-            })
-            .collect();
+        let mut by_service: HashMap<&str, Vec<&Action>> = HashMap::new();
+        for a in &actions {
+            if let Some(service) = a.service() {
+                by_service.entry(service).or_default().push(a);
+            }
+        }
         let mut changed: HashSet<String> = HashSet::new();
         let mut failed: HashSet<String> = HashSet::new();
         let mut errors = Vec::new();
@@ -349,7 +344,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         for level in graph.levels() {
             let todo: Vec<&String> = level.iter().filter(|s| selected.contains(*s)).collect();
             let results = join_all(todo.iter().map(|svc| {
-                let action = by_service.get(svc.as_str()).copied();
+                let action = by_service.get(svc.as_str()).map(Vec::as_slice);
                 let so_far = SoFar {
                     changed: &changed,
                     failed: &failed,
@@ -360,13 +355,12 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             .await;
             for (svc, res) in todo.into_iter().zip(results) {
                 match res {
-                    Ok(Some(rep)) => {
-                        if rep.action != "running" {
+                    Ok(reps) => {
+                        if replicas_changed(&reps) {
                             changed.insert(svc.clone());
                         }
-                        reports.push(rep);
+                        reports.extend(reps);
                     }
-                    Ok(None) => {}
                     Err(Outcome::Fail(e)) => {
                         failed.insert(svc.clone());
                         errors.push(e);
@@ -393,35 +387,60 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         })
     }
 
-    /// One service of `up`: wait for its dependencies, then act.
+    /// One service of `up`: remove the replicas above its scale, wait for its
+    /// dependencies, then act on each replica (in parallel, as compose).
     async fn converge_one(
         &self,
         stack: &Stack,
         svc: &str,
-        action: Option<&Action>,
+        actions: Option<&[&Action]>,
         images: &HashMap<String, ResolvedImage>,
         so_far: SoFar<'_>,
-    ) -> Result<Option<ActionReport>, Outcome> {
+    ) -> Result<Vec<ActionReport>, Outcome> {
         let SoFar {
             changed,
             failed,
             warnings,
         } = so_far;
-        let Some(action) = action else {
-            return Ok(None);
+        let report = |c: &str, a: &str| ActionReport {
+            container: c.to_string(),
+            service: svc.to_string(),
+            action: a.to_string(),
         };
+        let mut reports = Vec::new();
+        let actions = actions.unwrap_or_default();
+        for a in actions {
+            if let Action::ScaleDown { id, .. } = a
+                && let Some(h) = self.handle(id)
+            {
+                let rec = h.record();
+                self.remove_container(&rec, None).await;
+                reports.push(report(&rec.name, "removed"));
+            }
+        }
+        let actions: Vec<&Action> = actions
+            .iter()
+            .copied()
+            .filter(|a| !matches!(a, Action::ScaleDown { .. }))
+            .collect();
+        if actions.is_empty() {
+            return Ok(reports);
+        }
         let def = &stack.services[svc];
         let mut restart_for_dep = false;
         for (dep, d) in &def.depends_on {
             let res = if failed.contains(dep) {
                 Err(Cause::DependencyFailed(dep.clone()))
+            } else if stack.services.get(dep).is_some_and(|s| s.replicas() == 0) {
+                // compose waits for no dependency scaled to 0.
+                Ok(())
+            } else if self.service_handle(&stack.name, dep).is_none() {
+                Err(Cause::DependencyMissing(dep.clone()))
             } else {
-                match self.service_handle(&stack.name, dep) {
-                    Some(h) => wait_condition(h.status.clone(), d.condition)
-                        .await
-                        .map_err(Cause::Wait),
-                    None => Err(Cause::DependencyMissing(dep.clone())),
-                }
+                // Every replica must meet the condition (compose: healthy = all healthy).
+                self.wait_replicas(&stack.name, dep, d.condition)
+                    .await
+                    .map_err(Cause::Wait)
             };
             if let Err(e) = res {
                 let e = ServiceError::new(svc, e);
@@ -437,6 +456,27 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             }
             restart_for_dep |= d.restart && changed.contains(dep);
         }
+        let results = join_all(
+            actions
+                .iter()
+                .map(|a| self.converge_replica(stack, svc, a, images, restart_for_dep)),
+        )
+        .await;
+        for res in results {
+            reports.extend(res?);
+        }
+        Ok(reports)
+    }
+
+    /// One replica of a service in `up`.
+    async fn converge_replica(
+        &self,
+        stack: &Stack,
+        svc: &str,
+        action: &Action,
+        images: &HashMap<String, ResolvedImage>,
+        restart_for_dep: bool,
+    ) -> Result<Option<ActionReport>, Outcome> {
         let report = |c: &str, a: &str| ActionReport {
             container: c.to_string(),
             service: svc.to_string(),
@@ -447,7 +487,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             .get(svc)
             .ok_or_else(|| fail(Cause::Internal("image not resolved".into())))?;
         match action {
-            Action::Create { .. } | Action::Recreate { .. } => {
+            Action::Create { number, .. } | Action::Recreate { number, .. } => {
                 if let Action::Recreate { old, .. } = action
                     && let Some(old) = self
                         .records(Some(&stack.name))
@@ -457,7 +497,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                     self.remove_container(&old, None).await;
                 }
                 let rec = self
-                    .new_record(stack, svc, img, None)
+                    .new_record(stack, svc, img, None, *number)
                     .map_err(|e| fail(e.into()))?;
                 let name = rec.name.clone();
                 self.create_and_start(rec)
@@ -485,7 +525,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                     Ok(Some(report(&name, "running")))
                 }
             }
-            Action::RemoveOrphan { .. } => Ok(None),
+            Action::ScaleDown { .. } | Action::RemoveOrphan { .. } => Ok(None),
         }
     }
 
@@ -496,7 +536,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         stack: &Stack,
         selected: &BTreeSet<String>,
     ) -> Result<(), EngineError> {
-        let waits = selected.iter().filter_map(|name| {
+        let waits = selected.iter().map(|name| {
             let awaited_completion = stack.services.values().any(|s| {
                 s.depends_on
                     .get(name)
@@ -509,12 +549,12 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             } else {
                 WaitMode::Running
             };
-            let h = self.service_handle(&stack.name, name)?;
-            Some(async move {
-                wait_ready(h.status.clone(), mode)
+            // Every replica (none for a service scaled to 0).
+            async move {
+                self.wait_replicas_ready(&stack.name, name, mode)
                     .await
                     .map_err(|e| ServiceError::wait(name, e))
-            })
+            }
         });
         let errs: Vec<ServiceError> = join_all(waits)
             .await
@@ -524,20 +564,27 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         all_ok(errs)
     }
 
-    /// For `exec`: the running container of a service and its pid.
+    /// For `exec`: the running container of a service (replica `index`, default the
+    /// lowest, as compose's `--index`) and its pid.
     pub fn exec_target(
         &self,
         project: &str,
         service: &str,
+        index: Option<u32>,
     ) -> Result<(ContainerRecord, i32), EngineError> {
-        let rec = self
-            .service_handle(project, service)
-            .map(|h| h.record())
-            .ok_or_else(|| {
+        let handle = match index {
+            Some(n) => self.replica_handle(project, service, n).ok_or_else(|| {
+                EngineError::NotFound(format!(
+                    "service \"{service}\" of project \"{project}\" has no container with index {n}"
+                ))
+            })?,
+            None => self.service_handle(project, service).ok_or_else(|| {
                 EngineError::NotFound(format!(
                     "service \"{service}\" of project \"{project}\" has no container: run \"rstack up\" first"
                 ))
-            })?;
+            })?,
+        };
+        let rec = handle.record();
         match (rec.state, rec.pid) {
             (State::Running, Some(pid)) => Ok((rec, pid)),
             _ => Err(EngineError::Conflict(format!(
@@ -575,7 +622,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         let img = images
             .get(service)
             .ok_or_else(|| EngineError::Invalid(format!("no such service: {service}")))?;
-        let mut rec = self.new_record(stack, service, img, Some(cmd))?;
+        let mut rec = self.new_record(stack, service, img, Some(cmd), 1)?;
         rec.auto_remove = rm;
         rec.config.root.volatile = rm;
         // `run` relays the container's output from its log, so a one-off always keeps one.
@@ -626,6 +673,14 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
     pub(super) fn removing(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
         self.removing.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Whether `up` changed a service for its dependents (depends_on.restart): a replica that
+/// was there was recreated, started or restarted, or the service was created. Scaling a
+/// running service up or down leaves its dependents alone.
+fn replicas_changed(reports: &[ActionReport]) -> bool {
+    let did = |a: &str| reports.iter().any(|r| r.action == a);
+    did("recreated") || did("started") || did("restarted") || (did("created") && !did("running"))
 }
 
 /// What `up` knows from the levels already converged.

@@ -2,7 +2,6 @@
 //! starts go level by level (each level in parallel, conditions honoured), stops in reverse
 //! levels, each level in parallel (compose#9800).
 
-use super::conditions::wait_condition;
 use super::error::{ServiceError, all_ok};
 use super::runtime::Runtime;
 use super::supervisor::Handle;
@@ -80,8 +79,8 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         for level in levels {
             let res = join_all(level.iter().map(|(rec, h)| async move {
                 for (dep, d) in &rec.service_def.depends_on {
-                    if let Some(dh) = self.service_handle(project, dep)
-                        && let Err(e) = wait_condition(dh.status.clone(), d.condition).await
+                    // Every replica of the dependency (none: nothing to wait for).
+                    if let Err(e) = self.wait_replicas(project, dep, d.condition).await
                         && d.required
                     {
                         return Err(ServiceError::wait(&rec.service, e));

@@ -14,6 +14,7 @@ pub mod health;
 mod images;
 mod lifecycle;
 pub mod policy;
+mod replicas;
 mod request;
 pub mod runtime;
 mod state;

@@ -497,3 +497,223 @@ async fn failure_messages_name_the_service_or_container_as_before() {
         "service \"web\": container p20-once-1 exited with code 3"
     );
 }
+
+/// The service's containers as (name, id, pid), by name.
+fn replicas(e: &TestEngine, project: &str, service: &str) -> Vec<(String, String, Option<i32>)> {
+    let mut v: Vec<_> = e
+        .list(Some(project))
+        .expect("list")
+        .into_iter()
+        .filter(|r| r.service == service && !r.one_off)
+        .map(|r| (r.name, r.id, r.pid))
+        .collect();
+    v.sort();
+    v
+}
+
+fn names(v: &[(String, String, Option<i32>)]) -> Vec<&str> {
+    v.iter().map(|(n, _, _)| n.as_str()).collect()
+}
+
+fn scaled(name: &str, n: u32) -> Service {
+    let mut s = svc(name, &["run"]);
+    s.scale = Some(n);
+    s
+}
+
+#[tokio::test(start_paused = true)]
+async fn scaling_up_adds_replicas_and_keeps_the_running_one() {
+    let (e, rt) = engine();
+    e.up(up_req(stack("ps1", vec![scaled("web", 1)])))
+        .await
+        .expect("up");
+    let before = replicas(&e, "ps1", "web");
+    assert_eq!(names(&before), ["ps1-web-1"]);
+    let resp = e
+        .up(up_req(stack("ps1", vec![scaled("web", 3)])))
+        .await
+        .expect("up 3");
+    let after = replicas(&e, "ps1", "web");
+    assert_eq!(names(&after), ["ps1-web-1", "ps1-web-2", "ps1-web-3"]);
+    assert_eq!(after[0], before[0], "replica 1 keeps its id and pid");
+    let acts: Vec<_> = resp
+        .actions
+        .iter()
+        .map(|a| (a.container.as_str(), a.action.as_str()))
+        .collect();
+    assert!(
+        acts.contains(&("ps1-web-1", "running"))
+            && acts.contains(&("ps1-web-2", "created"))
+            && acts.contains(&("ps1-web-3", "created")),
+        "{acts:?}"
+    );
+    assert_eq!(rt.live(), 3);
+    assert_eq!(rt.removed(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn scaling_down_removes_the_highest_numbers_and_keeps_the_rest() {
+    let (e, rt) = engine();
+    e.up(up_req(stack("ps2", vec![scaled("web", 3)])))
+        .await
+        .expect("up");
+    let before = replicas(&e, "ps2", "web");
+    let resp = e
+        .up(up_req(stack("ps2", vec![scaled("web", 1)])))
+        .await
+        .expect("up 1");
+    let after = replicas(&e, "ps2", "web");
+    assert_eq!(after, before[..1], "replica 1 keeps its id and pid");
+    let removed: Vec<&str> = resp
+        .actions
+        .iter()
+        .filter(|a| a.action == "removed")
+        .map(|a| a.container.as_str())
+        .collect();
+    assert_eq!(removed, ["ps2-web-3", "ps2-web-2"]);
+    assert_eq!((rt.live(), rt.removed()), (1, 2));
+    // Up again: the lowest free numbers come back.
+    e.up(up_req(stack("ps2", vec![scaled("web", 2)])))
+        .await
+        .expect("up 2");
+    let again = replicas(&e, "ps2", "web");
+    assert_eq!(names(&again), ["ps2-web-1", "ps2-web-2"]);
+    assert_eq!(again[0], before[0]);
+    // Scale 0: no container at all.
+    e.up(up_req(stack("ps2", vec![scaled("web", 0)])))
+        .await
+        .expect("up 0");
+    assert!(replicas(&e, "ps2", "web").is_empty());
+    assert_eq!(rt.live(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_changed_config_recreates_every_replica_under_its_name() {
+    let (e, rt) = engine();
+    e.up(up_req(stack("ps3", vec![scaled("web", 2)])))
+        .await
+        .expect("up");
+    let before = replicas(&e, "ps3", "web");
+    let mut changed = scaled("web", 2);
+    changed.environment.insert("NEW".into(), "1".into());
+    e.up(up_req(stack("ps3", vec![changed])))
+        .await
+        .expect("up 2");
+    let after = replicas(&e, "ps3", "web");
+    assert_eq!(names(&after), names(&before));
+    assert!(after.iter().zip(&before).all(|(a, b)| a.1 != b.1));
+    assert_eq!((rt.live(), rt.removed()), (2, 2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn lifecycle_acts_on_every_replica_and_exec_picks_one() {
+    let (e, rt) = engine();
+    e.up(up_req(stack("ps4", vec![scaled("web", 3)])))
+        .await
+        .expect("up");
+    let listed: Vec<String> = e
+        .list(Some("ps4"))
+        .expect("list")
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(listed, ["ps4-web-1", "ps4-web-2", "ps4-web-3"]);
+    let (first, _) = e.exec_target("ps4", "web", None).expect("exec target");
+    assert_eq!(first.name, "ps4-web-1");
+    let (second, _) = e.exec_target("ps4", "web", Some(2)).expect("index 2");
+    assert_eq!(second.name, "ps4-web-2");
+    assert!(e.exec_target("ps4", "web", Some(4)).is_err());
+    e.stop_services("ps4", &["web".into()], None)
+        .await
+        .expect("stop");
+    assert_eq!(rt.live(), 0);
+    e.start_services("ps4", &["web".into()])
+        .await
+        .expect("start");
+    assert_eq!(rt.live(), 3);
+    let removed = e.down("ps4", None).await.expect("down");
+    assert_eq!(removed.len(), 3);
+    assert_eq!(rt.live(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dependent_waits_until_every_replica_is_healthy() {
+    let (e, rt) = engine();
+    let mut db = scaled("db", 2);
+    // Each replica answers its own health (the fake's probes go by hostname).
+    db.hostname = None;
+    db.healthcheck = Some(healthcheck());
+    let mut api = svc("api", &["run"]);
+    dep(&mut api, "db", DependCondition::ServiceHealthy);
+    let e2 = e.clone();
+    let up = tokio::spawn(async move { e2.up(up_req(stack("ps5", vec![db, api]))).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let dbs: Vec<_> = e
+        .list(Some("ps5"))
+        .expect("list")
+        .into_iter()
+        .filter(|r| r.service == "db")
+        .collect();
+    assert_eq!(dbs.len(), 2);
+    rt.set_healthy(&dbs[0].config.hostname, true);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(
+        !rt.starts().contains(&"api".to_string()),
+        "one replica is healthy, not both"
+    );
+    rt.set_healthy(&dbs[1].config.hostname, true);
+    up.await.expect("join").expect("up");
+    assert_eq!(rt.starts().last().map(String::as_str), Some("api"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dependency_scaled_to_zero_is_not_waited_for() {
+    let (e, rt) = engine();
+    let mut db = scaled("db", 0);
+    db.healthcheck = Some(healthcheck());
+    let mut api = svc("api", &["run"]);
+    dep(&mut api, "db", DependCondition::ServiceHealthy);
+    e.up(up_req(stack("ps6", vec![db, api]))).await.expect("up");
+    assert_eq!(rt.starts(), ["api"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn listings_order_replica_numbers_as_numbers() {
+    let (e, _rt) = engine();
+    e.up(up_req(stack("ps7", vec![scaled("web", 10)])))
+        .await
+        .expect("up");
+    let listed: Vec<String> = e
+        .list(Some("ps7"))
+        .expect("list")
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    let want: Vec<String> = (1..=10).map(|i| format!("ps7-web-{i}")).collect();
+    assert_eq!(listed, want);
+}
+
+#[tokio::test(start_paused = true)]
+async fn scaling_a_dependency_leaves_dependents_that_restart_with_it_alone() {
+    let (e, _rt) = engine();
+    let mut api = svc("api", &["run"]);
+    api.depends_on.insert(
+        "db".into(),
+        Dependency {
+            condition: DependCondition::ServiceStarted,
+            required: true,
+            restart: true,
+        },
+    );
+    e.up(up_req(stack("ps8", vec![scaled("db", 1), api.clone()])))
+        .await
+        .expect("up");
+    let pid = record(&e, "api").pid;
+    for n in [3, 2] {
+        e.up(up_req(stack("ps8", vec![scaled("db", n), api.clone()])))
+            .await
+            .expect("scale");
+        assert_eq!(record(&e, "api").pid, pid, "scale {n}");
+    }
+    assert_eq!(replicas(&e, "ps8", "db").len(), 2);
+}

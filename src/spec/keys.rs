@@ -37,6 +37,7 @@ pub const SERVICE_IMPLEMENTED: &[&str] = &[
     "pull_policy",
     "read_only",
     "restart",
+    "scale",
     "security_opt",
     "stop_grace_period",
     "stop_signal",
@@ -88,7 +89,6 @@ pub const SERVICE_UNSUPPORTED: &[&str] = &[
     "provider",
     "pull_refresh_after",
     "runtime",
-    "scale",
     "secrets",
     "shm_size",
     "stdin_open",
@@ -126,11 +126,10 @@ pub const HEALTHCHECK: &[&str] = &[
 
 pub const DEPENDS_ON: &[&str] = &["condition", "required", "restart"];
 
-pub const DEPLOY_IMPLEMENTED: &[&str] = &["resources"];
+pub const DEPLOY_IMPLEMENTED: &[&str] = &["resources", "replicas"];
 pub const DEPLOY_UNSUPPORTED: &[&str] = &[
     "mode",
     "endpoint_mode",
-    "replicas",
     "labels",
     "rollback_config",
     "update_config",

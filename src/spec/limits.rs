@@ -1,11 +1,19 @@
-//! `deploy` (resource limits) and `tmpfs` of a service.
+//! `deploy` (resource limits, replicas) and `tmpfs` of a service.
 
 use super::keys;
 use super::value::Cx;
-use super::yaml::{Kind, Node};
+use super::yaml::{Kind, Node, Span};
 use crate::model::{Resources, Tmpfs};
 
-pub fn deploy(cx: &mut Cx<'_>, path: &str, v: &Node, limits: &mut Resources) {
+/// What `deploy` sets: resource limits, and `replicas` with where it was written.
+#[derive(Default)]
+pub struct Deploy {
+    pub limits: Resources,
+    pub replicas: Option<(u32, Span)>,
+}
+
+pub fn deploy(cx: &mut Cx<'_>, path: &str, v: &Node, out: &mut Deploy) {
+    let limits = &mut out.limits;
     let Some(entries) = cx.map(path, v) else {
         return;
     };
@@ -17,6 +25,7 @@ pub fn deploy(cx: &mut Cx<'_>, path: &str, v: &Node, limits: &mut Resources) {
     for (k, knode, val) in entries {
         let p = format!("{path}.{k}");
         match k.as_str() {
+            "replicas" => out.replicas = replicas(cx, &p, val).map(|n| (n, val.span)),
             "resources" => {
                 let Some(res) = cx.map(&p, val) else { continue };
                 for (rk, rknode, rv) in res {
@@ -50,6 +59,21 @@ pub fn deploy(cx: &mut Cx<'_>, path: &str, v: &Node, limits: &mut Resources) {
             k if k.starts_with("x-") => {}
             k if keys::DEPLOY_UNSUPPORTED.contains(&k) => cx.unsupported(knode.span, &p),
             k => cx.unknown_key(knode.span, path, k, &known),
+        }
+    }
+}
+
+/// `scale` or `deploy.replicas`: a count of containers, 0 or more.
+pub fn replicas(cx: &mut Cx<'_>, path: &str, v: &Node) -> Option<u32> {
+    let n = cx.int(path, v)?;
+    match u32::try_from(n) {
+        Ok(n) => Some(n),
+        Err(_) => {
+            cx.error(
+                v.span,
+                format!("{path}: must be a number of containers (0 or more), found {n}"),
+            );
+            None
         }
     }
 }

@@ -69,12 +69,16 @@ fn implemented(key: &str) -> Value {
             "patternProperties": {"^x-": {}},
             "additionalProperties": false
         }),
+        "scale" => {
+            json!({"type": ["integer", "string"], "minimum": 0, "description": "Containers the service runs (default 1)"})
+        }
         "mem_limit" => size(),
         "cpus" => json!({"type": ["number", "string"]}),
         "pids_limit" => json!({"type": ["integer", "string"]}),
         "deploy" => json!({
             "type": "object",
             "properties": {
+                "replicas": {"type": ["integer", "string"], "minimum": 0},
                 "resources": {"type": "object", "properties": {
                     "limits": {"type": "object", "properties": {
                         "memory": size(), "cpus": {"type": ["number", "string"]}, "pids": {"type": ["integer", "string"]}

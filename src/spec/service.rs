@@ -6,8 +6,7 @@ use super::limits;
 use super::value::Cx;
 use super::yaml::{Kind, Node};
 use crate::model::{
-    DependCondition, Dependency, HealthTest, Healthcheck, Resources, RestartPolicy, Service,
-    ServiceExtensions,
+    DependCondition, Dependency, HealthTest, Healthcheck, RestartPolicy, Service, ServiceExtensions,
 };
 use indexmap::IndexMap;
 
@@ -35,7 +34,8 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
     let mut svc = Service::new(name, "");
     svc.environment = input.env_file.into_iter().collect();
     let mut image_seen = false;
-    let mut deploy_limits = Resources::default();
+    let mut deploy = limits::Deploy::default();
+    let mut scale: Option<(u32, super::yaml::Span)> = None;
     let known: Vec<&str> = keys::SERVICE_IMPLEMENTED
         .iter()
         .chain(keys::SERVICE_UNSUPPORTED)
@@ -84,7 +84,8 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
             "mem_limit" => svc.resources.memory = cx.memory_limit(&path, v),
             "cpus" => svc.resources.cpus = cx.cpus(&path, v),
             "pids_limit" => svc.resources.pids = cx.int(&path, v).filter(|p| *p > 0),
-            "deploy" => limits::deploy(cx, &path, v, &mut deploy_limits),
+            "deploy" => limits::deploy(cx, &path, v, &mut deploy),
+            "scale" => scale = limits::replicas(cx, &path, v).map(|n| (n, v.span)),
             "stop_signal" => {
                 if let Some(s) = cx.string(&path, v) {
                     match crate::model::units::normalize_signal(&s) {
@@ -156,6 +157,21 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
             "add image: NAME[:TAG], or build: DIR to build it",
         );
     }
+    svc.scale = match (scale, deploy.replicas) {
+        (Some((a, at)), Some((b, _))) if a != b => {
+            cx.error_hint(
+                at,
+                format!(
+                    "{base}: can't set distinct values on 'scale' ({a}) and 'deploy.replicas' ({b})"
+                ),
+                "keep one of them, or give both the same value",
+            );
+            None
+        }
+        (Some((n, _)), _) | (None, Some((n, _))) => Some(n),
+        (None, None) => None,
+    };
+    let deploy_limits = deploy.limits;
     // deploy.resources.limits wins over the legacy keys (Compose rejects differing values;
     // rstack takes the deploy value).
     if deploy_limits.memory.is_some() {

@@ -97,6 +97,7 @@ fn a_container_of_the_previous_release_is_not_recreated() {
             service: r.service.clone(),
             hash: r.config_hash.clone(),
             running: r.state == State::Running,
+            number: 1,
         })
         .collect();
     let desired: Vec<Desired> = records
@@ -104,6 +105,7 @@ fn a_container_of_the_previous_release_is_not_recreated() {
         .map(|r| Desired {
             service: r.service.clone(),
             hash: config_hash(&loaded.services[&r.service], &r.image_id),
+            replicas: 1,
         })
         .collect();
     let actions = diff(&desired, &observed, false, false);

@@ -13,6 +13,7 @@ mod merge_tests;
 mod mutate;
 mod network_tests;
 mod parity;
+mod scale_tests;
 mod target_tests;
 mod yaml_tests;
 

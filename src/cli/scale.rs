@@ -1,0 +1,84 @@
+//! `up --scale SERVICE=NUM`: the number of containers of a service, over the stack file's
+//! `scale` / `deploy.replicas` (as docker compose).
+
+use crate::model::Stack;
+use anyhow::{Result, bail};
+use std::collections::HashSet;
+
+/// Sets each `SERVICE=NUM` on `stack`; a malformed flag or an unknown service is an error.
+pub fn apply(stack: &mut Stack, flags: &[String]) -> Result<()> {
+    for flag in flags {
+        let Some((service, num)) = flag.split_once('=') else {
+            bail!("--scale {flag}: expected SERVICE=NUM, e.g. --scale web=3");
+        };
+        let Ok(n) = num.trim().parse::<u32>() else {
+            bail!("--scale {flag}: \"{num}\" is not a number of containers (0 or more)");
+        };
+        let Some(svc) = stack.services.get_mut(service) else {
+            let known: Vec<&str> = stack.services.keys().map(String::as_str).collect();
+            bail!(
+                "--scale {flag}: no such service: {service} (the stack has: {})",
+                known.join(", ")
+            );
+        };
+        svc.scale = Some(n);
+    }
+    Ok(())
+}
+
+/// The services among `services` (one entry per container) that have more than one: their
+/// log lines name the replica.
+pub fn scaled_services<'a>(services: impl Iterator<Item = &'a str>) -> HashSet<String> {
+    let mut seen = HashSet::new();
+    let mut scaled = HashSet::new();
+    for s in services {
+        if !seen.insert(s) {
+            scaled.insert(s.to_string());
+        }
+    }
+    scaled
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Service;
+
+    fn stack() -> Stack {
+        let mut s = Stack {
+            name: "p".into(),
+            working_dir: "/".into(),
+            services: Default::default(),
+        };
+        s.services.insert("web".into(), Service::new("web", "img"));
+        s
+    }
+
+    #[test]
+    fn sets_the_scale_of_named_services() {
+        let mut s = stack();
+        apply(&mut s, &["web=3".into()]).expect("applies");
+        assert_eq!(s.services["web"].replicas(), 3);
+        apply(&mut s, &["web=0".into()]).expect("applies");
+        assert_eq!(s.services["web"].replicas(), 0);
+    }
+
+    #[test]
+    fn services_with_several_containers_are_scaled() {
+        let s = scaled_services(["web", "db", "web"].into_iter());
+        assert_eq!(s, HashSet::from(["web".to_string()]));
+    }
+
+    #[test]
+    fn rejects_unknown_services_and_bad_numbers() {
+        for (flag, want) in [
+            ("db=2", "no such service: db"),
+            ("web", "expected SERVICE=NUM"),
+            ("web=-1", "not a number"),
+            ("web=x", "not a number"),
+        ] {
+            let err = apply(&mut stack(), &[flag.into()]).unwrap_err().to_string();
+            assert!(err.contains(want), "{flag}: {err}");
+        }
+    }
+}
