@@ -369,3 +369,114 @@ services:
     assert!(links.lines().count() > 1, "{links}");
     env.ok(&["-p", &p, "down", "-t", "1"]);
 }
+
+#[test]
+fn three_replicas_give_three_dns_answers() {
+    if skip_unless_root("network_replicas") {
+        return;
+    }
+    let mut env = Env::new("netscale");
+    env.import_busybox();
+    let p = env.project("netscale");
+    env.write(
+        "compose.yaml",
+        &format!(
+            "name: {p}\nservices:\n  web:\n    image: busybox:test\n    command: [\"sleep\", \"1000\"]\n    deploy:\n      replicas: 2\n  client:\n    image: busybox:test\n    command: [\"sleep\", \"1000\"]\n"
+        ),
+    );
+    env.ok(&["-p", &p, "up", "-d", "--scale", "web=3"]);
+    let answer = env.ok(&["-p", &p, "exec", "client", "nslookup", "web"]);
+    let addresses: std::collections::BTreeSet<&str> = answer
+        .lines()
+        .filter_map(|l| l.strip_prefix("Address: "))
+        .collect();
+    assert_eq!(addresses.len(), 3, "{answer}");
+    // Each replica by its container name too.
+    for i in 1..=3 {
+        let name = format!("{p}-web-{i}");
+        let one = env.ok(&["-p", &p, "exec", "client", "nslookup", &name]);
+        let n = one.lines().filter(|l| l.starts_with("Address: ")).count();
+        assert_eq!(n, 1, "{one}");
+    }
+    env.ok(&["-p", &p, "down", "-t", "1"]);
+}
+
+#[test]
+fn a_crashed_daemons_successor_keeps_names_and_ports_working() {
+    if skip_unless_root("network_adopt") {
+        return;
+    }
+    let mut env = Env::new("netadopt");
+    env.import_busybox();
+    let p = env.project("netadopt");
+    std::fs::create_dir_all(env.work.join("www")).expect("mkdir");
+    env.write("www/index.html", "still-here\n");
+    let port = free_port();
+    env.write(
+        "compose.yaml",
+        &format!(
+            r#"name: {p}
+services:
+  web:
+    image: busybox:test
+    command: ["httpd", "-f", "-p", "8000", "-h", "/www"]
+    volumes: ["./www:/www:ro"]
+    ports: ["127.0.0.1:{port}:8000"]
+  client:
+    image: busybox:test
+    command: ["sleep", "1000"]
+"#
+        ),
+    );
+    env.ok(&["-p", &p, "up", "-d"]);
+    exec_until(
+        &env,
+        &p,
+        &[
+            "client",
+            "wget",
+            "-q",
+            "-O",
+            "-",
+            "http://web:8000/index.html",
+        ],
+        "still-here",
+    );
+    env.stop_daemon(libc::SIGKILL);
+    // The next daemon adopts the containers: the name is answered again, and the host port
+    // is held and forwarded.
+    let mut daemon = env.start_daemon();
+    let before = env.ps_json(&p);
+    assert_eq!(env.service(&before, "web")["state"], "running");
+    exec_until(
+        &env,
+        &p,
+        &[
+            "client",
+            "wget",
+            "-q",
+            "-O",
+            "-",
+            "http://web:8000/index.html",
+        ],
+        "still-here",
+    );
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "--max-time",
+            "3",
+            &format!("http://127.0.0.1:{port}/index.html"),
+        ])
+        .output()
+        .expect("curl");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("still-here"));
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", port)).is_err(),
+        "the adopting daemon does not hold the host port"
+    );
+    env.ok(&["-p", &p, "down", "-t", "1"]);
+    // SAFETY: signalling the daemon this test started, by its pid; then reaping it.
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    let _ = daemon.wait();
+}
