@@ -625,7 +625,7 @@ fn only_the_role_entry_points_of_cli_reach_daemon_and_runtime() {
 
 #[test]
 fn an_unknown_module_is_reported() {
-    let v = check("src/network/bridge.rs", "use crate::model::Stack;\n");
+    let v = check("src/gitops/source.rs", "use crate::model::Stack;\n");
     assert_eq!(v.len(), 1);
     assert!(v[0].to_string().contains("no rules"), "{}", v[0]);
     assert_eq!(module_of("src/lib.rs"), None);
