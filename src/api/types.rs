@@ -32,6 +32,15 @@ pub struct DownRequest {
     pub volumes: bool,
 }
 
+/// What `down` removed, in that order (names).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DownResponse {
+    pub containers: Vec<String>,
+    pub networks: Vec<String>,
+    pub volumes: Vec<String>,
+}
+
 /// `start`, `stop`, `restart`, `kill` on some (or all) services of a project.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ServicesRequest {
@@ -66,6 +75,9 @@ pub struct ContainerView {
     /// Last start error, if the container could not be started.
     pub error: Option<String>,
     pub one_off: bool,
+    /// Published ports (while it runs) and exposed ones; `ps` shows them as Docker does.
+    #[serde(default)]
+    pub ports: Vec<super::networks::PortView>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -16,7 +16,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
         Command::Up(a) => up(cli, &client()?, a),
         Command::Down(a) => {
             let p = project::project_name(cli)?;
-            let removed: Vec<String> = client()?.call(
+            let removed: DownResponse = client()?.call(
                 "POST",
                 &format!("/v1/projects/{p}/down"),
                 Some(&DownRequest {
@@ -24,8 +24,14 @@ pub fn run(cli: &Cli) -> Result<i32> {
                     volumes: a.volumes,
                 }),
             )?;
-            for name in removed {
+            for name in removed.containers {
                 eprintln!("Container {name}  Removed");
+            }
+            for name in removed.networks {
+                eprintln!("Network {name}  Removed");
+            }
+            for name in removed.volumes {
+                eprintln!("Volume {name}  Removed");
             }
             Ok(0)
         }
@@ -66,6 +72,8 @@ pub fn run(cli: &Cli) -> Result<i32> {
         }
         Command::Image(c) => image(&client()?, c),
         Command::Volume(c) => super::volumes::run(&client()?, c),
+        Command::Network(c) => super::networks::run(&client()?, c),
+        Command::Port(a) => super::networks::port(&client()?, &project::project_name(cli)?, a),
         Command::Build(a) => {
             let c = client()?;
             let stack = project::load_for(cli, &a.services)?;
