@@ -39,6 +39,16 @@ const RULES: &[(&str, &[&str])] = &[
     ("store", &["model", "runtime::config"]),
     // Volumes are prepared in the runtime's vocabulary; names follow the model's rule.
     ("volume", &["runtime::config", "model::check_volume_name"]),
+    // Networks resolve a container's request in the runtime's vocabulary, make bridges and
+    // addresses with the runtime's netlink client; names follow the model's rule.
+    (
+        "network",
+        &[
+            "runtime::config",
+            "runtime::netlink",
+            "model::check_volume_name",
+        ],
+    ),
     (
         "api",
         &[
@@ -67,6 +77,7 @@ const RULES: &[(&str, &[&str])] = &[
             "api",
             "build",
             "volume",
+            "network",
         ],
     ),
     // `image::registry::auth` is pure: the keys and encoding of Docker's client config,

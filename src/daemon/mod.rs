@@ -171,7 +171,7 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
     .await;
     let _ = std::fs::remove_file(&cfg.socket);
     let _ = std::fs::remove_dir_all(&spare);
-    networks.shutdown();
+    networks.shutdown().await;
     if let Ok(layout) = crate::runtime::cgroup::Layout::detect() {
         crate::runtime::cgroup::remove_empty_parents(&layout, crate::plan::CGROUP_PARENT);
     }

@@ -128,6 +128,9 @@ pub struct Published {
 /// daemon that adopts it holds the same ones.
 const PORTS_FILE: &str = "ports.json";
 
+/// The file in `<data_root>/networks` that names this daemon's nftables table.
+pub const TABLE_FILE: &str = "nft-table";
+
 #[derive(Default)]
 struct Inner {
     networks: BTreeMap<String, NetworkRecord>,
@@ -180,6 +183,8 @@ impl NetworkManager {
                 None => eprintln!("rstack: {}: not a network record, ignored", p.display()),
             }
         }
+        // Named for whoever cleans up after this daemon (the tests do).
+        let _ = std::fs::write(dir.join(TABLE_FILE), &table);
         Ok(NetworkManager {
             dir: dir.to_path_buf(),
             table,
@@ -520,7 +525,7 @@ impl NetworkManager {
             return Ok(());
         }
         // A restart of an adopted or earlier run holds the same host ports again.
-        let earlier: Vec<Published> = std::fs::read(cfg.state_dir.join(PORTS_FILE))
+        let earlier: Vec<Published> = std::fs::read(self.files_dir(&cfg.id).join(PORTS_FILE))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
@@ -572,7 +577,7 @@ impl NetworkManager {
             held.push((res, fwd, shown));
         }
         let shown: Vec<&Published> = held.iter().map(|(_, _, s)| s).collect();
-        let path = cfg.state_dir.join(PORTS_FILE);
+        let path = self.files_dir(&cfg.id).join(PORTS_FILE);
         std::fs::write(&path, serde_json::to_vec(&shown).unwrap_or_default())
             .map_err(io("writing", &path))?;
         self.lock().ports.insert(cfg.id.clone(), held);
@@ -637,6 +642,12 @@ impl NetworkManager {
         Ok(ip)
     }
 
+    /// Where a container's network files live: `<networks>/containers/<id>`, beside the
+    /// records (its state directory is only made at the start itself), removed with it.
+    fn files_dir(&self, id: &str) -> PathBuf {
+        self.dir.join("containers").join(id)
+    }
+
     fn write_files(
         &self,
         cfg: &mut ContainerConfig,
@@ -644,12 +655,14 @@ impl NetworkManager {
         hosts: &str,
     ) -> Result<(), NetError> {
         let hostname = format!("{}\n", cfg.hostname);
+        let dir = self.files_dir(&cfg.id);
+        std::fs::create_dir_all(&dir).map_err(io("creating", &dir))?;
         for (file, text, dest) in [
             ("resolv.conf", resolv, "/etc/resolv.conf"),
             ("hosts", hosts, "/etc/hosts"),
             ("hostname", hostname.as_str(), "/etc/hostname"),
         ] {
-            let path = cfg.state_dir.join(file);
+            let path = dir.join(file);
             std::fs::write(&path, text).map_err(io("writing", &path))?;
             // The service's own mount of the same path wins.
             if cfg.mounts.iter().any(|m| m.destination == dest) {
@@ -670,12 +683,11 @@ impl NetworkManager {
 
     /// A container has started: others may join its namespace.
     pub fn started(&self, cfg: &ContainerConfig, pid: i32) {
+        let dir = self.files_dir(&cfg.id);
         let mut inner = self.lock();
-        inner
-            .running
-            .insert(cfg.id.clone(), (pid, cfg.state_dir.clone()));
+        inner.running.insert(cfg.id.clone(), (pid, dir.clone()));
         if let Some(name) = container_name(cfg) {
-            inner.running.insert(name, (pid, cfg.state_dir.clone()));
+            inner.running.insert(name, (pid, dir));
         }
     }
 
@@ -696,8 +708,9 @@ impl NetworkManager {
         }
     }
 
-    /// A container is removed: its addresses are free again.
+    /// A container is removed: its addresses are free again, its files gone.
     pub fn removed(&self, cfg: &ContainerConfig) {
+        let _ = std::fs::remove_dir_all(self.files_dir(&cfg.id));
         let mut inner = self.lock();
         for leases in inner.leases.values_mut() {
             leases.retain(|_, c| *c != cfg.id);
@@ -749,7 +762,7 @@ impl NetworkManager {
                 .filter_map(|d| d.parse::<IpAddr>().ok())
                 .collect(),
         );
-        let earlier: Vec<Published> = std::fs::read(run_cfg.state_dir.join(PORTS_FILE))
+        let earlier: Vec<Published> = std::fs::read(self.files_dir(&run_cfg.id).join(PORTS_FILE))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
@@ -905,9 +918,18 @@ impl NetworkManager {
     }
 
     /// At daemon stop: the DNS servers go; bridges, records and the table stay for the next
-    /// daemon (live containers keep their network).
-    pub fn shutdown(&self) {
-        self.lock().servers.clear();
+    /// daemon (live containers keep their network), unless no network is left: then the
+    /// table goes too, and nothing of this daemon stays in the host's ruleset.
+    pub async fn shutdown(&self) {
+        let empty = {
+            let mut inner = self.lock();
+            inner.servers.clear();
+            inner.networks.is_empty()
+        };
+        if empty {
+            let table = self.table.clone();
+            let _ = tokio::task::spawn_blocking(move || nft::remove_table(&table)).await;
+        }
     }
 }
 

@@ -45,6 +45,7 @@ impl NetlinkError {
 const RTM_NEWLINK: u16 = 16;
 const RTM_DELLINK: u16 = 17;
 const RTM_GETLINK: u16 = 18;
+const RTM_SETLINK: u16 = 19;
 const RTM_NEWADDR: u16 = 20;
 const RTM_NEWROUTE: u16 = 24;
 const NLMSG_ERROR: u16 = 2;
@@ -56,6 +57,8 @@ const NLM_F_CREATE: u16 = 0x400;
 const IFLA_ADDRESS: u16 = 1;
 const IFLA_IFNAME: u16 = 3;
 const IFLA_MASTER: u16 = 10;
+const IFLA_PROTINFO: u16 = 12;
+const IFLA_BRPORT_MODE: u16 = 4;
 const IFLA_LINKINFO: u16 = 18;
 const IFLA_NET_NS_FD: u16 = 28;
 const IFLA_INFO_KIND: u16 = 1;
@@ -291,6 +294,23 @@ impl Netlink {
         let op = format!("looking up {name}");
         self.call_for_index(&op, m)?
             .ok_or(NetlinkError::Malformed(op))
+    }
+
+    /// Turns on hairpin mode on a bridge port: a frame may leave by the port it came in on,
+    /// which a container reaching its own published port through the host address needs
+    /// (the DNAT sends it back into the same port), as Docker sets it.
+    pub fn set_hairpin(&mut self, index: u32, name: &str) -> Result<()> {
+        let mut m = Msg::new(RTM_SETLINK, 0);
+        m.buf.push(libc::AF_BRIDGE as u8);
+        m.buf.push(0);
+        m.buf.extend_from_slice(&0u16.to_ne_bytes());
+        m.buf.extend_from_slice(&(index as i32).to_ne_bytes());
+        m.buf.extend_from_slice(&0u32.to_ne_bytes());
+        m.buf.extend_from_slice(&0u32.to_ne_bytes());
+        m.begin(IFLA_PROTINFO);
+        m.attr(IFLA_BRPORT_MODE, &[1]);
+        m.end();
+        self.call(&format!("hairpin mode on {name}"), m)
     }
 
     /// Brings a link up.

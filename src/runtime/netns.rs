@@ -59,6 +59,11 @@ pub fn attach(host: &mut HostNetlink, cfg: &NetConfig) -> Result<()> {
             .unwrap_or_else(|| netlink::mac_for(ifc.address));
         host.add_veth(&ifc.host_name, master, &ifc.name, own.as_raw_fd(), mac)
             .map_err(|e| fail(&format!("attaching to bridge {}", ifc.bridge), e))?;
+        let host_index = host
+            .index_of(&ifc.host_name)
+            .map_err(|e| fail(&format!("veth {}", ifc.host_name), e))?;
+        host.set_hairpin(host_index, &ifc.host_name)
+            .map_err(|e| fail(&format!("veth {}", ifc.host_name), e))?;
         let index = netlink::link_index(&ifc.name).map_err(|e| fail("veth", e))?;
         inner
             .set_up(index, &ifc.name)

@@ -223,6 +223,9 @@ impl Drop for Env {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
+        // Networks a failed test left (`down` removes a stack's): their bridges and the
+        // daemon's nftables table, so nothing of this test stays on the host.
+        remove_networks_of(&self.data_root);
         // Anything still mounted under our directory means a leak; unmount so the machine
         // stays clean, and let the leak checks in the tests report it.
         if let Ok(mi) = std::fs::read_to_string("/proc/self/mountinfo") {
@@ -366,3 +369,31 @@ impl Env {
     }
 }
 pub mod registry;
+
+/// Deletes the bridges of the network records under `data_root` and its daemon's nftables
+/// table (named in `networks/nft-table`).
+pub fn remove_networks_of(data_root: &Path) {
+    let dir = data_root.join("networks");
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for e in entries.flatten() {
+            let Ok(text) = std::fs::read_to_string(e.path()) else {
+                continue;
+            };
+            let Ok(rec) = serde_json::from_str::<Value>(&text) else {
+                continue;
+            };
+            if let Some(bridge) = rec["bridge"].as_str() {
+                let _ = Command::new("ip")
+                    .args(["link", "del", bridge])
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+    }
+    if let Ok(table) = std::fs::read_to_string(dir.join("nft-table")) {
+        let _ = Command::new("nft")
+            .args(["delete", "table", "ip", table.trim()])
+            .stderr(Stdio::null())
+            .status();
+    }
+}

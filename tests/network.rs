@@ -1,0 +1,371 @@
+//! Networks through the real binary: services find each other by name and alias over TCP
+//! and UDP, other networks and other stacks reach them neither by name nor by address,
+//! published ports answer from the host, a taken port is named, and `down` leaves nothing.
+
+mod common;
+
+use common::{Env, skip_unless_root};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The UDP echo program (tests/data/udpecho.c), built static with musl so its resolver reads
+/// the container's /etc/resolv.conf (busybox's nc has no UDP).
+fn udpecho(env: &Env) -> PathBuf {
+    let out = env.work.join("udpecho");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/udpecho.c");
+    let st = Command::new("musl-gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .expect("musl-gcc (Debian package musl-tools)");
+    assert!(st.success(), "building udpecho failed");
+    out
+}
+
+/// Runs `exec` until it succeeds with output containing `want` (a server may still be
+/// starting), or panics after 10 s.
+fn exec_until(env: &Env, p: &str, args: &[&str], want: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut full = vec!["-p", p, "exec"];
+    full.extend_from_slice(args);
+    loop {
+        let out = env.run(&full);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() && text.contains(want) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{args:?}: {text}{}\ndaemon log: {}",
+            String::from_utf8_lossy(&out.stderr),
+            env.daemon_log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `exec` that must fail (or print nothing).
+fn exec_fails(env: &Env, p: &str, args: &[&str]) -> String {
+    let mut full = vec!["-p", p, "exec"];
+    full.extend_from_slice(args);
+    let out = env.run(&full);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        !out.status.success() || text.trim().is_empty(),
+        "{args:?} should have failed: {text}"
+    );
+    text
+}
+
+/// The container's address on its first network.
+fn address_of(env: &Env, p: &str, service: &str) -> String {
+    let out = env.ok(&["-p", p, "exec", service, "hostname", "-i"]);
+    let ip = out.split_whitespace().next().unwrap_or("").to_string();
+    assert!(
+        ip.starts_with("10.") || ip.contains('.'),
+        "no address: {out}"
+    );
+    ip
+}
+
+const SERVER: &str = r#"
+    image: busybox:test
+    command: ["sh", "-c", "/opt/udpecho -l 7001 & while true; do echo tcp-ok | nc -l -p 7000; done"]
+    volumes: ["./udpecho:/opt/udpecho:ro"]
+"#;
+
+#[test]
+fn services_reach_each_other_by_name_and_alias_and_nothing_else_reaches_them() {
+    if skip_unless_root("network_names") {
+        return;
+    }
+    let mut env = Env::new("netnames");
+    env.import_busybox();
+    udpecho(&env);
+    let p = env.project("netnames");
+    env.write(
+        "compose.yaml",
+        &format!(
+            r#"name: {p}
+services:
+  server:{SERVER}    networks:
+      front:
+        aliases: [srv]
+  client:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    volumes: ["./udpecho:/opt/udpecho:ro"]
+    networks: [front]
+  outsider:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    networks: [back]
+networks:
+  front: {{}}
+  back: {{}}
+"#
+        ),
+    );
+    env.ok(&["-p", &p, "up", "-d"]);
+    for name in ["server", "srv"] {
+        exec_until(&env, &p, &["client", "nc", name, "7000"], "tcp-ok");
+        exec_until(
+            &env,
+            &p,
+            &["client", "/opt/udpecho", name, "7001", "udp-ok"],
+            "udp-ok",
+        );
+    }
+    // Another network of the same stack: neither the name nor the address.
+    let ip = address_of(&env, &p, "server");
+    exec_fails(&env, &p, &["outsider", "nslookup", "server"]);
+    exec_fails(&env, &p, &["outsider", "nc", "-w", "2", &ip, "7000"]);
+
+    // Another stack with the same service names resolves its own, and cannot reach ours.
+    let q = env.project("netnames2");
+    let dir = env.work.join("q");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::copy(env.work.join("udpecho"), dir.join("udpecho")).expect("copy");
+    let q_file = dir.join("compose.yaml");
+    std::fs::write(
+        &q_file,
+        format!(
+            "name: {q}\nservices:\n  server:{SERVER}  client:\n    image: busybox:test\n    command: [\"sleep\", \"1000\"]\n"
+        ),
+    )
+    .expect("write");
+    let qf = q_file.to_str().expect("utf8");
+    env.ok(&["-f", qf, "up", "-d"]);
+    let theirs = address_of(&env, &q, "server");
+    assert_ne!(theirs, ip);
+    let answer = exec_until(&env, &q, &["client", "nslookup", "server"], &theirs);
+    assert!(!answer.contains(&format!("Address: {ip}")), "{answer}");
+    exec_fails(&env, &q, &["client", "nc", "-w", "2", &ip, "7000"]);
+    exec_until(&env, &q, &["client", "nc", "server", "7000"], "tcp-ok");
+    env.ok(&["-f", qf, "down", "-t", "1"]);
+    env.ok(&["-p", &p, "down", "-t", "1"]);
+}
+
+/// A port nobody holds right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+#[test]
+fn a_published_port_answers_on_the_hosts_loopback_and_a_taken_one_is_named() {
+    if skip_unless_root("network_ports") {
+        return;
+    }
+    let mut env = Env::new("netports");
+    env.import_busybox();
+    let p = env.project("netports");
+    std::fs::create_dir_all(env.work.join("www")).expect("mkdir");
+    env.write("www/index.html", "served-through-dnat\n");
+    let port = free_port();
+    let port2 = free_port();
+    env.write(
+        "compose.yaml",
+        &format!(
+            r#"name: {p}
+services:
+  web:
+    image: busybox:test
+    command: ["httpd", "-f", "-p", "8000", "-h", "/www"]
+    volumes: ["./www:/www:ro"]
+    ports: ["127.0.0.1:{port}:8000", "{port2}:8000"]
+"#
+        ),
+    );
+    env.ok(&["-p", &p, "up", "-d"]);
+    let url = format!("http://127.0.0.1:{port}/index.html");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = Command::new("curl")
+            .args(["-s", "--max-time", "2", &url])
+            .output()
+            .expect("curl");
+        if String::from_utf8_lossy(&out.stdout).contains("served-through-dnat") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no answer on {url}\n{}",
+            env.daemon_log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // From the container itself, through a host address (its gateway): the DNAT sends the
+    // connection back into the port it came from (hairpin).
+    let route = env.ok(&["-p", &p, "exec", "web", "ip", "route"]);
+    let gw = route
+        .lines()
+        .find_map(|l| l.strip_prefix("default via "))
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no default route: {route}"))
+        .to_string();
+    let own = format!("http://{gw}:{port2}/index.html");
+    exec_until(
+        &env,
+        &p,
+        &["web", "wget", "-q", "-O", "-", &own],
+        "served-through-dnat",
+    );
+    // The port is held by the daemon while it is published.
+    assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_err());
+
+    // A host port someone else holds fails that service, naming the port.
+    let holder = std::net::TcpListener::bind("0.0.0.0:0").expect("bind");
+    let taken = holder.local_addr().expect("addr").port();
+    env.write(
+        "taken.yaml",
+        &format!(
+            "name: {p}\nservices:\n  other:\n    image: busybox:test\n    command: [\"sleep\", \"100\"]\n    ports: [\"{taken}:80\"]\n"
+        ),
+    );
+    let out = env.run(&["-f", "taken.yaml", "up", "-d", "other"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "up with a taken port succeeded");
+    assert!(err.contains(&taken.to_string()), "{err}");
+    drop(holder);
+    env.ok(&["-p", &p, "down", "-t", "1"]);
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+        "the host port is still held after down"
+    );
+}
+
+/// The bridge of network `name` and the host ends of the veths on it.
+fn bridge_and_veths(env: &Env, name: &str) -> (String, Vec<String>) {
+    let rec: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(env.data_root.join(format!("networks/{name}.json")))
+            .expect("network record"),
+    )
+    .expect("json");
+    let bridge = rec["bridge"].as_str().expect("bridge").to_string();
+    let out = Command::new("ip")
+        .args(["-o", "link", "show", "master", &bridge])
+        .output()
+        .expect("ip");
+    let veths = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split(':').nth(1))
+        .map(|n| n.trim().split('@').next().unwrap_or("").to_string())
+        .collect();
+    (bridge, veths)
+}
+
+fn link_exists(name: &str) -> bool {
+    Command::new("ip")
+        .args(["link", "show", name])
+        .stderr(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn down_leaves_no_link_rule_or_lease_of_the_stack() {
+    if skip_unless_root("network_down") {
+        return;
+    }
+    let mut env = Env::new("netdown");
+    env.import_busybox();
+    let p = env.project("netdown");
+    let port = free_port();
+    env.write(
+        "compose.yaml",
+        &format!(
+            "name: {p}\nservices:\n  a:\n    image: busybox:test\n    command: [\"sleep\", \"1000\"]\n    ports: [\"{port}:80\"]\n  b:\n    image: busybox:test\n    command: [\"sleep\", \"1000\"]\n"
+        ),
+    );
+    env.ok(&["-p", &p, "up", "-d"]);
+    let (bridge, veths) = bridge_and_veths(&env, &format!("{p}_default"));
+    assert_eq!(veths.len(), 2, "{veths:?}");
+    let rules = Command::new("nft")
+        .args(["list", "ruleset"])
+        .output()
+        .expect("nft");
+    let rules = String::from_utf8_lossy(&rules.stdout).into_owned();
+    assert!(
+        rules.contains(&bridge) && rules.contains(&port.to_string()),
+        "{rules}"
+    );
+
+    env.ok(&["-p", &p, "down", "-t", "1"]);
+    assert!(!link_exists(&bridge), "bridge {bridge} outlived down");
+    // The kernel deletes a veth with its namespace, a moment after the container is gone.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while veths.iter().any(|v| link_exists(v)) {
+        assert!(Instant::now() < deadline, "veths {veths:?} outlived down");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let rules = Command::new("nft")
+        .args(["list", "ruleset"])
+        .output()
+        .expect("nft");
+    let rules = String::from_utf8_lossy(&rules.stdout).into_owned();
+    assert!(!rules.contains(&bridge), "{rules}");
+    assert!(!rules.contains(&format!("{port}")), "{rules}");
+    assert!(
+        !env.data_root
+            .join(format!("networks/{p}_default.json"))
+            .exists(),
+        "the network's record (and so its subnet) outlived down"
+    );
+}
+
+#[test]
+fn network_mode_none_host_and_service() {
+    if skip_unless_root("network_modes") {
+        return;
+    }
+    let mut env = Env::new("netmodes");
+    env.import_busybox();
+    let p = env.project("netmodes");
+    env.write(
+        "compose.yaml",
+        &format!(
+            r#"name: {p}
+services:
+  main:
+    image: busybox:test
+    command: ["sh", "-c", "while true; do echo joined | nc -l -p 7000; done"]
+    extra_hosts: ["db.example:10.1.2.3", "gw:host-gateway"]
+    dns_search: [example.com]
+    hostname: mainhost
+  side:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    network_mode: "service:main"
+  lonely:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    network_mode: none
+  hosty:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    network_mode: host
+"#
+        ),
+    );
+    env.ok(&["-p", &p, "up", "-d"]);
+    // `side` shares main's namespace: main's listener is on its loopback.
+    exec_until(&env, &p, &["side", "nc", "127.0.0.1", "7000"], "joined");
+    let hosts = env.ok(&["-p", &p, "exec", "main", "cat", "/etc/hosts"]);
+    assert!(hosts.contains("10.1.2.3\tdb.example"), "{hosts}");
+    assert!(hosts.contains("mainhost"), "{hosts}");
+    let resolv = env.ok(&["-p", &p, "exec", "main", "cat", "/etc/resolv.conf"]);
+    assert!(resolv.contains("search example.com"), "{resolv}");
+    let links = env.ok(&["-p", &p, "exec", "lonely", "ip", "-o", "link"]);
+    assert_eq!(links.lines().count(), 1, "{links}");
+    assert!(links.contains("lo"), "{links}");
+    // The host's namespace: its interfaces, loopback and more.
+    let links = env.ok(&["-p", &p, "exec", "hosty", "ip", "-o", "link"]);
+    assert!(links.lines().count() > 1, "{links}");
+    env.ok(&["-p", &p, "down", "-t", "1"]);
+}
