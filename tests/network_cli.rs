@@ -172,8 +172,15 @@ fn published_ports_show_in_port_and_ps_and_down_removes_the_network() {
             "name: {p}\nservices:\n  web:\n    image: busybox:test\n    init: true\n    stop_grace_period: 1s\n    command: [httpd, -f, -p, '80', -h, /etc]\n    ports: ['80']\n    expose: ['9000']\n"
         ),
     );
-    env.ok(&["up", "-d"]);
     let net = format!("{p}_default");
+    let up = env.cmd(&["up", "-d"]).output().expect("up");
+    let said = String::from_utf8_lossy(&up.stderr);
+    assert!(up.status.success(), "{said}\n{}", env.daemon_log());
+    assert!(said.contains(&format!("Network {net}  Created")), "{said}");
+    // Made once: a second `up` finds it.
+    let again = env.cmd(&["up", "-d"]).output().expect("up");
+    assert!(again.status.success());
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("Network"));
 
     // `port`: the random host port of container port 80.
     let shown = env.ok(&["port", "web", "80"]);

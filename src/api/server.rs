@@ -181,11 +181,28 @@ async fn up<R: Runtime, I: ImageSource>(
     st: St<R, I>,
     Path(project): Path<String>,
     Json(req): Json<UpRequest>,
-) -> ApiResult<UpResponse> {
+) -> ApiResult<UpAnswer> {
     valid(validate::names(&project, &req.services))?;
     valid(validate::stack(&req.stack))?;
     check_project(&project, &req.stack.name)?;
-    Ok(Json(st.engine.up(req).await?))
+    // The networks are made at the first start on them: those there after, not before.
+    let project_networks = || -> Vec<String> {
+        let list = st.networks.list();
+        list.into_iter()
+            .filter(|n| n.project == project)
+            .map(|n| n.name)
+            .collect()
+    };
+    let before = project_networks();
+    let response = st.engine.up(req).await?;
+    let networks_created = project_networks()
+        .into_iter()
+        .filter(|n| !before.contains(n))
+        .collect();
+    Ok(Json(UpAnswer {
+        response,
+        networks_created,
+    }))
 }
 
 async fn down<R: Runtime, I: ImageSource>(

@@ -23,6 +23,16 @@ pub struct VersionInfo {
 // `up`'s request and answer are the engine's own types, served as they are.
 pub use crate::reconcile::{ActionReport, UpRequest, UpResponse};
 
+/// `up`'s answer: the engine's, and the networks of the project it made (`Network X
+/// Created`, printed before the containers as compose does).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UpAnswer {
+    #[serde(flatten)]
+    pub response: UpResponse,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks_created: Vec<String>,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DownRequest {
     /// Seconds before SIGKILL; `None` = each service's stop_grace_period.

@@ -200,7 +200,11 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
     // Attached output starts from here, so fast one-shots' lines are not lost.
     let since = crate::api::logs::since_now();
     let path = format!("/v1/projects/{name}/up");
-    let resp: UpResponse = autostart(client, || Ok(client.call("POST", &path, Some(&req))?))?;
+    let answer: UpAnswer = autostart(client, || Ok(client.call("POST", &path, Some(&req))?))?;
+    for n in &answer.networks_created {
+        eprintln!("Network {n}  Created");
+    }
+    let resp = answer.response;
     for w in &resp.warnings {
         eprintln!("warning: {w}");
     }
