@@ -280,3 +280,59 @@ fn http_get(port: u16) -> String {
     let _ = s.read_to_string(&mut out);
     out
 }
+
+#[test]
+fn an_external_network_is_refused_by_rm_while_in_use_and_kept_by_down() {
+    let Some((env, p)) = setup("netext") else {
+        return;
+    };
+    let _cleanup = Cleanup {
+        env: &env,
+        project: p.clone(),
+    };
+    let ext = format!("{p}shared");
+    env.write(
+        "compose.yaml",
+        &format!(
+            "name: {p}\nservices:\n  box:\n    image: busybox:test\n    init: true\n    stop_grace_period: 1s\n    command: [sleep, '1000']\nnetworks:\n  default:\n    name: {ext}\n    external: true\n"
+        ),
+    );
+    let missing = env.cmd(&["up", "-d"]).output().expect("up");
+    assert!(!missing.status.success());
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        err.contains(&ext) && err.contains("network create"),
+        "{err}"
+    );
+    env.ok(&["-p", &p, "down", "-t", "1"]);
+
+    env.ok(&["network", "create", &ext]);
+    let up = env.cmd(&["up", "-d"]).output().expect("up");
+    assert!(up.status.success(), "{up:?}");
+    assert!(
+        !String::from_utf8_lossy(&up.stderr).contains("Network"),
+        "an external network is not the stack's to create"
+    );
+    let refused = env.run(&["network", "rm", &ext]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("in use") && err.contains(&format!("{p}-box-1")),
+        "{err}"
+    );
+    // Nothing was removed: a refusal leaves every named network in place.
+    assert_eq!(inspect(&env, &ext)["Name"], ext.as_str());
+
+    let down = env.cmd(&["down", "-t", "1"]).output().expect("down");
+    assert!(down.status.success());
+    assert!(!String::from_utf8_lossy(&down.stderr).contains("Network"));
+    let v = inspect(&env, &ext);
+    assert!(
+        v["Containers"].as_object().is_some_and(|c| c.is_empty()),
+        "{v}"
+    );
+    let bridge = v["Bridge"].as_str().expect("Bridge").to_string();
+    assert!(link_exists(&bridge), "down keeps an external network");
+    assert_eq!(env.ok(&["network", "rm", &ext]).trim(), ext);
+    assert!(!link_exists(&bridge));
+}

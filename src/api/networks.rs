@@ -250,10 +250,15 @@ pub(crate) fn ports<R: Runtime, I: ImageSource>(
     ) {
         return Vec::new();
     }
-    let mut out = st.networks.published(&r.id);
-    for e in &r.service_def.net.expose {
+    with_exposed(st.networks.published(&r.id), &r.service_def.net.expose)
+}
+
+/// `published`, then each port of `expose` (`80`, `53/udp`, `8000-8002`) not published.
+fn with_exposed(published: Vec<PortView>, expose: &[String]) -> Vec<PortView> {
+    let mut out = published;
+    for e in expose {
         let (port, proto) = e.split_once('/').unwrap_or((e.as_str(), "tcp"));
-        // A range (`8000-8010`) shows as its ports, as Docker does.
+        // A range shows as its ports, as Docker does.
         let (a, b) = port.split_once('-').unwrap_or((port, port));
         let (Ok(a), Ok(b)) = (a.trim().parse::<u16>(), b.trim().parse::<u16>()) else {
             continue;
@@ -277,7 +282,31 @@ pub(crate) fn ports<R: Runtime, I: ImageSource>(
 
 #[cfg(test)]
 mod tests {
-    use super::PortView;
+    use super::{PortView, with_exposed};
+
+    #[test]
+    fn exposed_ports_follow_the_published_ones_once_each() {
+        let published = vec![PortView {
+            host_ip: Some("0.0.0.0".into()),
+            host_port: Some(8080),
+            target: 80,
+            protocol: "tcp".into(),
+        }];
+        let expose = [
+            "80".to_string(),
+            "53/udp".into(),
+            "7000-7001".into(),
+            "x".into(),
+        ];
+        let got: Vec<String> = with_exposed(published, &expose)
+            .iter()
+            .map(PortView::text)
+            .collect();
+        assert_eq!(
+            got,
+            ["0.0.0.0:8080->80/tcp", "53/udp", "7000/tcp", "7001/tcp"]
+        );
+    }
 
     #[test]
     fn ports_read_like_docker() {

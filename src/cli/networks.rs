@@ -53,7 +53,7 @@ pub enum NetworkCommand {
         /// No access to the outside (no gateway, no masquerade)
         #[arg(long)]
         internal: bool,
-        /// Accepted for Docker's scripts (every rstack network is attachable)
+        /// Let standalone containers attach (recorded, as Docker)
         #[arg(long)]
         attachable: bool,
         /// KEY=VALUE labels
