@@ -9,6 +9,7 @@ pub mod images;
 pub mod listener;
 pub mod log_reader;
 pub mod logs;
+pub mod networks;
 pub mod registry;
 pub mod server;
 pub mod types;

@@ -53,6 +53,8 @@ pub struct ServerState<R: Runtime, I: ImageSource> {
     pub builder: Arc<dyn super::build::BuildAdmin>,
     /// Named and anonymous volumes (`api::volumes`).
     pub volumes: Arc<dyn super::volumes::VolumeAdmin>,
+    /// Networks and published ports (`api::networks`).
+    pub networks: Arc<dyn super::networks::NetworkAdmin>,
     pub version: VersionInfo,
 }
 
@@ -86,6 +88,14 @@ pub fn router<R: Runtime, I: ImageSource>(state: Arc<ServerState<R, I>>) -> Rout
         .route("/v1/volumes/create", post(super::volumes::create::<R, I>))
         .route("/v1/volumes/remove", post(super::volumes::remove::<R, I>))
         .route("/v1/volumes/prune", post(super::volumes::prune::<R, I>))
+        .route("/v1/networks", get(super::networks::list::<R, I>))
+        .route("/v1/networks/create", post(super::networks::create::<R, I>))
+        .route("/v1/networks/remove", post(super::networks::remove::<R, I>))
+        .route("/v1/networks/prune", post(super::networks::prune::<R, I>))
+        .route(
+            "/v1/networks/inspect",
+            post(super::networks::inspect::<R, I>),
+        )
         .route("/v1/registry/login", post(super::registry::login::<R, I>))
         .with_state(state)
 }
@@ -136,6 +146,7 @@ pub fn view(r: &ContainerRecord) -> ContainerView {
         restart_delay_ms: r.restart_delay_ms,
         error: r.error.clone(),
         one_off: r.one_off,
+        ports: Vec::new(),
     }
 }
 
@@ -147,7 +158,14 @@ async fn containers<R: Runtime, I: ImageSource>(
         valid(validate::names(p, []))?;
     }
     let recs = st.engine.list(q.project.as_deref())?;
-    Ok(Json(recs.iter().map(view).collect()))
+    Ok(Json(
+        recs.iter()
+            .map(|r| ContainerView {
+                ports: super::networks::ports(&st, r),
+                ..view(r)
+            })
+            .collect(),
+    ))
 }
 
 fn check_project(path: &str, body: &str) -> Result<(), ApiFailure> {
@@ -163,25 +181,49 @@ async fn up<R: Runtime, I: ImageSource>(
     st: St<R, I>,
     Path(project): Path<String>,
     Json(req): Json<UpRequest>,
-) -> ApiResult<UpResponse> {
+) -> ApiResult<UpAnswer> {
     valid(validate::names(&project, &req.services))?;
     valid(validate::stack(&req.stack))?;
     check_project(&project, &req.stack.name)?;
-    Ok(Json(st.engine.up(req).await?))
+    // The networks are made at the first start on them: those there after, not before.
+    let project_networks = || -> Vec<String> {
+        let list = st.networks.list();
+        list.into_iter()
+            .filter(|n| n.project == project)
+            .map(|n| n.name)
+            .collect()
+    };
+    let before = project_networks();
+    let response = st.engine.up(req).await?;
+    let networks_created = project_networks()
+        .into_iter()
+        .filter(|n| !before.contains(n))
+        .collect();
+    Ok(Json(UpAnswer {
+        response,
+        networks_created,
+    }))
 }
 
 async fn down<R: Runtime, I: ImageSource>(
     st: St<R, I>,
     Path(project): Path<String>,
     Json(req): Json<DownRequest>,
-) -> ApiResult<Vec<String>> {
+) -> ApiResult<DownResponse> {
     valid(validate::names(&project, []))?;
     let t = req.timeout.map(Duration::from_secs);
-    let removed = st.engine.down(&project, t).await?;
-    if req.volumes {
-        super::volumes::remove_project(&st, &project).await?;
-    }
-    Ok(Json(removed))
+    let containers = st.engine.down(&project, t).await?;
+    // After the containers, as compose: a network goes once no container is on it.
+    let networks = st.networks.remove_project(&project).await;
+    let volumes = match req.volumes {
+        true => super::volumes::remove_project(&st, &project).await?,
+        false => Vec::new(),
+    };
+    Ok(Json(DownResponse {
+        containers,
+        networks,
+        volumes,
+    }))
 }
 
 async fn services_verb<R: Runtime, I: ImageSource>(

@@ -23,6 +23,16 @@ pub struct VersionInfo {
 // `up`'s request and answer are the engine's own types, served as they are.
 pub use crate::reconcile::{ActionReport, UpRequest, UpResponse};
 
+/// `up`'s answer: the engine's, and the networks of the project it made (`Network X
+/// Created`, printed before the containers as compose does).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UpAnswer {
+    #[serde(flatten)]
+    pub response: UpResponse,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks_created: Vec<String>,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DownRequest {
     /// Seconds before SIGKILL; `None` = each service's stop_grace_period.
@@ -30,6 +40,15 @@ pub struct DownRequest {
     /// `down -v`: also remove the project's named volumes.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub volumes: bool,
+}
+
+/// What `down` removed, in that order (names).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DownResponse {
+    pub containers: Vec<String>,
+    pub networks: Vec<String>,
+    pub volumes: Vec<String>,
 }
 
 /// `start`, `stop`, `restart`, `kill` on some (or all) services of a project.
@@ -66,6 +85,9 @@ pub struct ContainerView {
     /// Last start error, if the container could not be started.
     pub error: Option<String>,
     pub one_off: bool,
+    /// Published ports (while it runs) and exposed ones; `ps` shows them as Docker does.
+    #[serde(default)]
+    pub ports: Vec<super::networks::PortView>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

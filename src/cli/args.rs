@@ -71,6 +71,11 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(super::volumes::VolumeCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(super::networks::NetworkCommand),
+    /// Print the host address and port a service's container port is published on
+    Port(super::networks::PortArgs),
     /// Build the images of the stack's services that have `build:` (all, or those named)
     Build(BuildServicesArgs),
     /// Pull the images of the stack's services (all, or those named)

@@ -16,7 +16,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
         Command::Up(a) => up(cli, &client()?, a),
         Command::Down(a) => {
             let p = project::project_name(cli)?;
-            let removed: Vec<String> = client()?.call(
+            let removed: DownResponse = client()?.call(
                 "POST",
                 &format!("/v1/projects/{p}/down"),
                 Some(&DownRequest {
@@ -24,8 +24,14 @@ pub fn run(cli: &Cli) -> Result<i32> {
                     volumes: a.volumes,
                 }),
             )?;
-            for name in removed {
+            for name in removed.containers {
                 eprintln!("Container {name}  Removed");
+            }
+            for name in removed.networks {
+                eprintln!("Network {name}  Removed");
+            }
+            for name in removed.volumes {
+                eprintln!("Volume {name}  Removed");
             }
             Ok(0)
         }
@@ -66,6 +72,8 @@ pub fn run(cli: &Cli) -> Result<i32> {
         }
         Command::Image(c) => image(&client()?, c),
         Command::Volume(c) => super::volumes::run(&client()?, c),
+        Command::Network(c) => super::networks::run(&client()?, c),
+        Command::Port(a) => super::networks::port(&client()?, &project::project_name(cli)?, a),
         Command::Build(a) => {
             let c = client()?;
             let stack = project::load_for(cli, &a.services)?;
@@ -200,7 +208,11 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
     // Attached output starts from here, so fast one-shots' lines are not lost.
     let since = crate::api::logs::since_now();
     let path = format!("/v1/projects/{name}/up");
-    let resp: UpResponse = autostart(client, || Ok(client.call("POST", &path, Some(&req))?))?;
+    let answer: UpAnswer = autostart(client, || Ok(client.call("POST", &path, Some(&req))?))?;
+    for n in &answer.networks_created {
+        eprintln!("Network {n}  Created");
+    }
+    let resp = answer.response;
     for w in &resp.warnings {
         eprintln!("warning: {w}");
     }

@@ -68,10 +68,18 @@ pub fn status(c: &ContainerView, now: u64) -> String {
     }
 }
 
+/// The PORTS column: `0.0.0.0:8080->80/tcp, 53/udp`, as Docker.
+pub fn ports(c: &ContainerView) -> String {
+    let list: Vec<String> = c.ports.iter().map(|p| p.text()).collect();
+    list.join(", ")
+}
+
 pub fn print_table(rows: &[ContainerView]) {
     let now = now_ms();
-    let header = ["NAME", "SERVICE", "STATUS", "PID", "RESTARTS", "IMAGE"];
-    let cells: Vec<[String; 6]> = rows
+    let header = [
+        "NAME", "SERVICE", "STATUS", "PID", "RESTARTS", "IMAGE", "PORTS",
+    ];
+    let cells: Vec<[String; 7]> = rows
         .iter()
         .map(|c| {
             [
@@ -81,6 +89,7 @@ pub fn print_table(rows: &[ContainerView]) {
                 c.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
                 c.restarts.to_string(),
                 c.image.clone(),
+                ports(c),
             ]
         })
         .collect();
@@ -222,6 +231,7 @@ mod tests {
             restart_delay_ms: Some(400),
             error: None,
             one_off: false,
+            ports: Vec::new(),
         }
     }
 

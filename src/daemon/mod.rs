@@ -9,6 +9,7 @@ mod errors;
 mod image_tools;
 mod images;
 mod lock;
+mod networks;
 mod registry;
 mod state;
 mod volumes;
@@ -124,6 +125,7 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
             handle: tokio::runtime::Handle::current(),
         }),
         volumes: Arc::new(volumes::Volumes(volumes)),
+        networks: Arc::new(networks::Networks(networks.clone())),
         version: VersionInfo {
             version: env!("CARGO_PKG_VERSION").to_string(),
             api: "v1".into(),
