@@ -212,8 +212,38 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
+        // A test that failed while its daemon was down (killed on purpose) would otherwise
+        // leave its containers running: `down` does not start a daemon.
+        let alive = self
+            .daemon_pid()
+            .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        let mut revived = None;
+        if !alive && !self.projects.is_empty() && self.data_root.join("state.db").exists() {
+            revived = self
+                .cmd(&[
+                    "daemon",
+                    "--socket",
+                    self.socket.to_str().unwrap_or_default(),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .ok();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline
+                && !String::from_utf8_lossy(&self.run(&["version"]).stdout)
+                    .contains("daemon version")
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         for p in &self.projects {
             let _ = self.cmd(&["-p", p, "down", "-t", "1"]).output();
+        }
+        if let Some(mut child) = revived {
+            // SAFETY: signalling the daemon started just above, by its pid; then reaping it.
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            let _ = child.wait();
         }
         if let Some(pid) = self.daemon_pid() {
             // SAFETY: signalling the daemon this test started, by its pid.
