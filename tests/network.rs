@@ -284,8 +284,11 @@ fn down_leaves_no_link_rule_or_lease_of_the_stack() {
         ),
     );
     env.ok(&["-p", &p, "up", "-d"]);
+    // A one-off on the same network, reaching a service by name, removed at its exit.
+    env.ok(&["-p", &p, "run", "--rm", "b", "nslookup", "a"]);
     let (bridge, veths) = bridge_and_veths(&env, &format!("{p}_default"));
-    assert_eq!(veths.len(), 2, "{veths:?}");
+    // The one-off's veth may still be going (the kernel deletes it with its namespace).
+    assert!(veths.len() >= 2, "{veths:?}");
     let rules = Command::new("nft")
         .args(["list", "ruleset"])
         .output()
