@@ -212,8 +212,8 @@ fn top_level<'n>(cx: &mut Cx<'_>, root: &'n Node) -> Option<&'n Node> {
             "name" => name = Some(v),
             "services" => {}
             // Read with the services (`spec::network`, `spec::volumes`).
-            "networks" => {}
-            "volumes" | "secrets" | "configs" | "models" | "include" => {
+            "networks" | "volumes" => {}
+            "secrets" | "configs" | "models" | "include" => {
                 if !v.is_null() && v.as_map().is_none_or(|m| !m.is_empty()) {
                     cx.unsupported(k.span, &key);
                 }

@@ -157,7 +157,8 @@ impl DnsTable {
         }
     }
 
-    /// Answers one question of the endpoint at `source` on `network`.
+    /// Answers one question of the endpoint at `source` on `network`: names on `network`,
+    /// then on the asker's other networks.
     pub(crate) fn lookup(&self, network: &str, source: IpAddr, what: Lookup<'_>) -> Found {
         let source = match source {
             IpAddr::V4(ip) => ip,
@@ -173,6 +174,18 @@ impl DnsTable {
         let Some(asker) = endpoints.iter().find(|e| e.ip == source) else {
             return Found::Stranger;
         };
+        // The networks to search: this one first, then the asker's other networks (sorted by
+        // name), as Docker's resolver answers a container for every network it is on, each
+        // name with its addresses on the network it shares with the asker.
+        let mut others: Vec<(&String, &Vec<Endpoint>)> = inner
+            .networks
+            .iter()
+            .filter(|(n, eps)| {
+                n.as_str() != network && eps.iter().any(|e| e.container_id == asker.container_id)
+            })
+            .collect();
+        others.sort_by(|a, b| a.0.cmp(b.0));
+        let searched = std::iter::once(endpoints).chain(others.into_iter().map(|(_, eps)| eps));
         let found = match what {
             Lookup::Name(name) => {
                 // The asker's links first: an alias hides a service of the same name, as in Docker.
@@ -182,17 +195,19 @@ impl DnsTable {
                     .and_then(|links| links.iter().find(|(alias, _)| alias == name))
                     .map(|(_, target)| target.as_str());
                 let wanted = target.unwrap_or(name);
-                let addrs: Vec<Ipv4Addr> = endpoints
-                    .iter()
-                    .filter(|e| e.names.iter().any(|n| n == wanted))
-                    .map(|e| e.ip)
-                    .collect();
-                (!addrs.is_empty()).then_some(Found::Addrs(addrs))
+                searched
+                    .map(|eps| {
+                        eps.iter()
+                            .filter(|e| e.names.iter().any(|n| n == wanted))
+                            .map(|e| e.ip)
+                            .collect::<Vec<Ipv4Addr>>()
+                    })
+                    .find(|addrs| !addrs.is_empty())
+                    .map(Found::Addrs)
             }
-            Lookup::Ptr(ip) => endpoints
-                .iter()
-                .find(|e| e.ip == ip)
-                .and_then(|e| e.names.first())
+            Lookup::Ptr(ip) => searched
+                .filter_map(|eps| eps.iter().find(|e| e.ip == ip))
+                .find_map(|e| e.names.first())
                 .map(|name| Found::Ptr(name.clone())),
         };
         found.unwrap_or_else(|| {
@@ -283,7 +298,31 @@ mod tests {
     }
 
     #[test]
-    fn links_are_private_to_the_container_and_scoped_to_the_network() {
+    fn a_container_on_two_networks_resolves_names_of_both() {
+        let t = DnsTable::new();
+        // app is on front (10.0.0.2) and back (10.0.0.12); db on back only; web on front.
+        t.set_endpoint("front", "app", ip(2), names(&["app"]));
+        t.set_endpoint("back", "app", ip(12), names(&["app"]));
+        t.set_endpoint("back", "db", ip(13), names(&["db"]));
+        t.set_endpoint("front", "web", ip(3), names(&["web"]));
+        // Asked on front, db is found on back with its address there.
+        assert_eq!(
+            t.lookup("front", src(2), Lookup::Name("db")),
+            Found::Addrs(vec![ip(13)])
+        );
+        assert_eq!(
+            t.lookup("front", src(2), Lookup::Ptr(ip(13))),
+            Found::Ptr("db".into())
+        );
+        // web shares no network with db.
+        assert_eq!(
+            t.lookup("front", src(3), Lookup::Name("db")),
+            Found::Elsewhere(vec![])
+        );
+    }
+
+    #[test]
+    fn links_are_private_to_the_container_and_scoped_to_its_networks() {
         let t = DnsTable::new();
         t.set_endpoint("a", "client", ip(2), names(&["client"]));
         t.set_endpoint("a", "other", ip(3), names(&["other"]));
@@ -293,8 +332,12 @@ mod tests {
         assert_eq!(addrs(&t, "a", 2, "database"), vec![ip(4)]);
         // Another container does not see the alias.
         assert!(addrs(&t, "a", 3, "database").is_empty());
-        // On b the target is not there: the alias resolves nothing.
-        assert!(addrs(&t, "b", 20, "database").is_empty());
+        // Asked on b, where the target is not: found on a, the client's other network.
+        assert_eq!(addrs(&t, "b", 20, "database"), vec![ip(4)]);
+        // A container on b alone sees neither.
+        t.set_endpoint("b", "lonely", ip(21), names(&["lonely"]));
+        assert!(addrs(&t, "b", 21, "database").is_empty());
+        assert!(addrs(&t, "b", 21, "db").is_empty());
         t.set_links("client", vec![]);
         assert!(addrs(&t, "a", 2, "database").is_empty());
     }
