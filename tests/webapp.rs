@@ -110,13 +110,26 @@ fn the_webapp_example_builds_serves_keeps_its_data_and_leaves_nothing() {
     };
     run(&["up", "-d", "--build", "--wait"]);
     let first = get(port);
-    assert_eq!(first["greeting"], "hello from a Dockerfile build arg", "{first}");
+    assert_eq!(
+        first["greeting"], "hello from a Dockerfile build arg",
+        "{first}"
+    );
     let n = first["hits"].as_i64().expect("hits");
     assert_eq!(get(port)["hits"].as_i64(), Some(n + 1));
 
     // The database is on an internal network the front end is not on.
     let out = env
-        .cmd(&["-p", &p, "exec", "web", "curl", "-s", "--max-time", "2", "http://db:6379/"])
+        .cmd(&[
+            "-p",
+            &p,
+            "exec",
+            "web",
+            "curl",
+            "-s",
+            "--max-time",
+            "2",
+            "http://db:6379/",
+        ])
         .output()
         .expect("exec");
     assert!(!out.status.success(), "web reached db");

@@ -85,10 +85,13 @@ impl ShimPool {
     /// off its start path.
     pub fn begin(&self, cfg: &ContainerConfig) -> Result<Begun> {
         write_state(cfg, Some(&self.dirs))?;
-        // A spare already lives in a network namespace of its own.
-        let spare = match cfg.host_network {
-            true => None,
-            false => self.spare.lock().unwrap_or_else(|p| p.into_inner()).take(),
+        // A spare already lives in a network namespace of its own, with a veth pair made
+        // ahead in it: it serves a container that is attached to a network or joins another's
+        // namespace (where the pair goes with the spare's namespace), not one on loopback only.
+        let networked = !cfg.network.interfaces.is_empty() || cfg.network.join_pid.is_some();
+        let spare = match !cfg.host_network && networked {
+            false => None,
+            true => self.spare.lock().unwrap_or_else(|p| p.into_inner()).take(),
         };
         let shim = match spare {
             Some((shim, mut stdin)) => {

@@ -313,6 +313,42 @@ impl Netlink {
         self.call(&format!("hairpin mode on {name}"), m)
     }
 
+    /// Creates a veth pair ahead of its use, both ends down: `host` here, detached; `peer`
+    /// in the namespace `peer_ns`. Returns the host end's index.
+    pub fn add_spare_veth(&mut self, host: &str, peer: &str, peer_ns: RawFd) -> Result<u32> {
+        let mut m = Msg::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+        m.ifinfo(0, 0, 0);
+        m.attr_str(IFLA_IFNAME, host);
+        m.begin(IFLA_LINKINFO);
+        m.attr_str(IFLA_INFO_KIND, "veth");
+        m.begin(IFLA_INFO_DATA);
+        m.begin(VETH_INFO_PEER);
+        m.ifinfo(0, 0, 0);
+        m.attr_str(IFLA_IFNAME, peer);
+        m.attr_u32(IFLA_NET_NS_FD, peer_ns as u32);
+        m.end();
+        m.end();
+        m.end();
+        self.call(&format!("creating veth {host}"), m)?;
+        self.index_of(host)
+    }
+
+    /// Enslaves a link to the bridge `master` and brings it up, in one request.
+    pub fn set_master_up(&mut self, index: u32, master: u32, name: &str) -> Result<()> {
+        let mut m = Msg::new(RTM_NEWLINK, 0);
+        m.ifinfo(index as i32, IFF_UP, IFF_UP);
+        m.attr_u32(IFLA_MASTER, master);
+        self.call(&format!("attaching {name} to its bridge"), m)
+    }
+
+    /// Sets a link's MAC address and brings it up, in one request.
+    pub fn set_mac_up(&mut self, index: u32, mac: [u8; 6], name: &str) -> Result<()> {
+        let mut m = Msg::new(RTM_NEWLINK, 0);
+        m.ifinfo(index as i32, IFF_UP, IFF_UP);
+        m.attr(IFLA_ADDRESS, &mac);
+        self.call(&format!("setting {name} up"), m)
+    }
+
     /// Brings a link up.
     pub fn set_up(&mut self, index: u32, name: &str) -> Result<()> {
         let mut m = Msg::new(RTM_NEWLINK, 0);

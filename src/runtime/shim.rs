@@ -57,6 +57,11 @@ pub fn shim_main(state_dir: &Path) -> i32 {
     // container's veths are made through it.
     let mut host_netlink = super::netns::HostNetlink::open();
     let layout = Layout::detect().and_then(|l| own_namespaces(host_network).map(|()| l));
+    if spare && layout.is_ok() {
+        // Its container's first veth pair too (`ShimPool::begin` gives a spare only to a
+        // container with a network).
+        host_netlink.make_spare_veth();
+    }
     let assigned;
     let state_dir = if spare {
         let dir = wait_for_assignment();
