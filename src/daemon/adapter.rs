@@ -6,7 +6,9 @@ use crate::api::types::ImageView;
 use crate::daemon::config::LogDefaults;
 use crate::image::ImageStore;
 use crate::reconcile::health::wait_probe_process;
-use crate::reconcile::runtime::{ExecProcess, ExecSpec, ExitFuture, RtError, Running, Runtime};
+use crate::reconcile::runtime::{
+    ExecProcess, ExecSpec, ExitFuture, ProbeOutcome, RtError, Running, Runtime,
+};
 use crate::runtime::config::{ContainerConfig, ExitStatus, ROOT_DIRS};
 use crate::runtime::{self, SelfExe, ShimPool};
 use std::collections::HashMap;
@@ -600,6 +602,9 @@ impl Runtime for NativeRuntime {
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        // A group of its own: a probe that overruns its timeout is killed with whatever it
+        // started (`sh -c 'sleep 100 & ...'`), by group (see `wait_probe_process`).
+        .process_group(0)
         .kill_on_drop(true);
         let child = cmd
             .spawn()
@@ -622,10 +627,13 @@ impl Runtime for NativeRuntime {
         pid: i32,
         spec: &ExecSpec,
         timeout: Duration,
-    ) -> bool {
+    ) -> ProbeOutcome {
         match self.spawn_exec(cfg, pid, spec) {
             Ok(p) => wait_probe_process(p.child, timeout).await,
-            Err(_) => false,
+            Err(e) => ProbeOutcome {
+                exit_code: -1,
+                output: format!("rstack exec: {e}"),
+            },
         }
     }
 

@@ -198,6 +198,8 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             error: None,
             restart_delay_ms: None,
             auto_remove: false,
+            health_log: Vec::new(),
+            failing_streak: 0,
         })
     }
 
@@ -440,7 +442,10 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                 // Every replica must meet the condition (compose: healthy = all healthy).
                 self.wait_replicas(&stack.name, dep, d.condition)
                     .await
-                    .map_err(Cause::Wait)
+                    .map_err(|e| match d.condition {
+                        DependCondition::ServiceHealthy => Cause::DependencyUnhealthy(e),
+                        _ => Cause::Wait(e),
+                    })
             };
             if let Err(e) = res {
                 let e = ServiceError::new(svc, e);
