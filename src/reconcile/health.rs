@@ -187,8 +187,10 @@ fn go_duration(d: std::time::Duration) -> String {
 /// Waits for a probe process, killing it with its process group when it overruns
 /// `limit`. Its stdout and stderr are read meanwhile (a probe that prints must not die of
 /// SIGPIPE on a closed pipe) and what they said is kept, as Docker keeps it.
+/// `output`: one pipe the probe writes both streams to, if it was given one.
 pub async fn wait_probe_process(
     mut child: tokio::process::Child,
+    output: Option<tokio::net::unix::pipe::Receiver>,
     limit: std::time::Duration,
 ) -> ProbeOutcome {
     let out: Captured = Default::default();
@@ -197,6 +199,7 @@ pub async fn wait_probe_process(
     let readers: Vec<_> = [
         capture(child.stdout.take(), &out),
         capture(child.stderr.take(), &out),
+        capture(output, &out),
     ]
     .into_iter()
     .flatten()

@@ -31,6 +31,23 @@ pub fn push(log: &mut Vec<ProbeResult>, r: ProbeResult) {
     }
 }
 
+/// While `r` is unhealthy: the last failing probe's output, its last non-empty line (where
+/// programs put their error), or its exit code when it printed nothing.
+pub fn failing_output(r: &super::ContainerRecord) -> Option<String> {
+    if r.health.as_deref() != Some("unhealthy") {
+        return None;
+    }
+    let last = r.health_log.iter().rev().find(|p| p.exit_code != 0)?;
+    Some(
+        last.output
+            .lines()
+            .map(str::trim)
+            .rfind(|l| !l.is_empty())
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("exit code {}", last.exit_code)),
+    )
+}
+
 pub fn is_zero(n: &u32) -> bool {
     *n == 0
 }
