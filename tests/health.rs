@@ -205,4 +205,9 @@ services:
         "{err}"
     );
     assert!(!err.contains("has no healthcheck"), "{err}");
+    // As compose, the dependent is left created; `down` removes it.
+    let rows = env.ps_json(&p);
+    assert_eq!(env.service(&rows, "web")["state"], "created", "{rows:?}");
+    env.ok(&["-p", &p, "down"]);
+    assert!(env.ps_json(&p).is_empty());
 }

@@ -778,7 +778,7 @@ async fn the_record_keeps_the_last_five_probe_results() {
 /// reported as exited, with its code, not as lacking a healthcheck.
 #[tokio::test(start_paused = true)]
 async fn a_healthy_dependency_that_exited_is_reported_as_exited() {
-    let (e, _rt) = engine();
+    let (e, rt) = engine();
     let db = svc("db", &["exit", "1", "10"]);
     let mut web = svc("web", &["run"]);
     dep(&mut web, "db", DependCondition::ServiceHealthy);
@@ -791,4 +791,7 @@ async fn a_healthy_dependency_that_exited_is_reported_as_exited() {
         err,
         "service \"web\": dependency failed to start: container p32-db-1 exited (1)"
     );
+    // As compose: the dependent is left created, not started.
+    assert_eq!(record(&e, "web").state, State::Created);
+    assert_eq!(rt.starts(), ["db"]);
 }
