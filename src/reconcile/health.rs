@@ -305,6 +305,62 @@ mod tests {
         assert_eq!(h.status(), UNHEALTHY);
     }
 
+    fn sh(script: &str) -> tokio::process::Child {
+        tokio::process::Command::new("/bin/sh")
+            .args(["-c", script])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("sh")
+    }
+
+    #[tokio::test]
+    async fn output_is_kept_up_to_4_kib_and_the_rest_drained() {
+        let child = sh("head -c 100000 /dev/zero | tr '\\0' x; echo late >&2; exit 3");
+        let o = wait_probe_process(child, None, Duration::from_secs(30)).await;
+        assert_eq!(o.exit_code, 3, "the probe ran to its end: {}", o.output);
+        assert_eq!(o.output.len(), OUTPUT_LIMIT);
+        assert!(o.output.bytes().all(|b| b == b'x'));
+    }
+
+    #[tokio::test]
+    async fn an_overrunning_probe_is_killed_with_its_group() {
+        let child = sh("echo started; sleep 100 & sleep 100");
+        let pgid = child.id().expect("pid") as i32;
+        let o = wait_probe_process(child, None, Duration::from_millis(300)).await;
+        assert_eq!(o.exit_code, -1);
+        assert_eq!(o.output, "started\nHealth check exceeded timeout (300ms)");
+        // The background sleep was in the group too: none is left alive (SIGKILL takes
+        // effect asynchronously, so give it a moment; a zombie is dead).
+        let live_in_group = || {
+            std::fs::read_dir("/proc")
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+                .filter(|stat| {
+                    let rest: Vec<&str> = stat
+                        .rsplit_once(')')
+                        .map(|(_, r)| r.split_whitespace().collect())
+                        .unwrap_or_default();
+                    rest.get(2) == Some(&pgid.to_string().as_str())
+                        && !matches!(rest.first(), Some(&"Z") | Some(&"X"))
+                })
+                .count()
+        };
+        let gone = (0..100).any(|_| {
+            let n = live_in_group();
+            if n > 0 {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            n == 0
+        });
+        assert!(gone, "processes of group {pgid} outlived the probe");
+    }
+
     #[tokio::test(start_paused = true)]
     async fn zero_durations_mean_the_defaults() {
         let mut c = check();
