@@ -28,6 +28,7 @@ const RULES: &[(&str, &[&str])] = &[
             "store::ContainerRecord",
             "store::State",
             "store::StoreError",
+            "store::health_log",
         ],
     ),
     ("runtime", &[]),

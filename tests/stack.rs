@@ -32,6 +32,7 @@ fn up_ps_exec_logs_run_down_leave_nothing_behind() {
     command: ["sh", "-c", "echo db starting; sleep 0.3; touch /tmp/ready; echo db ready; sleep 1000"]
     healthcheck:
       test: ["CMD", "test", "-f", "/tmp/ready"]
+      start_period: 30s
       start_interval: 100ms
   api:
     <<: *base

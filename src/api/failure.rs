@@ -108,7 +108,7 @@ fn cause_status(c: &Cause) -> StatusCode {
     match c {
         Cause::Image(e) => image_status(e),
         Cause::Engine(e) => engine_status(e),
-        Cause::Container(e) | Cause::Wait(e) => container_status(e),
+        Cause::Container(e) | Cause::Wait(e) | Cause::DependencyUnhealthy(e) => container_status(e),
         // A dependency that failed or exited: the service's side, not the request's.
         Cause::DependencyFailed(_) | Cause::DependencyMissing(_) | Cause::Internal(_) => {
             StatusCode::INTERNAL_SERVER_ERROR

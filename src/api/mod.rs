@@ -6,6 +6,7 @@ pub mod client;
 mod error;
 mod failure;
 pub mod images;
+pub mod inspect;
 pub mod listener;
 pub mod log_reader;
 pub mod logs;

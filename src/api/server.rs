@@ -64,6 +64,10 @@ pub fn router<R: Runtime, I: ImageSource>(state: Arc<ServerState<R, I>>) -> Rout
     Router::new()
         .route("/v1/version", get(version::<R, I>))
         .route("/v1/containers", get(containers::<R, I>))
+        .route(
+            "/v1/containers/inspect",
+            get(super::inspect::inspect::<R, I>),
+        )
         .route("/v1/projects/{project}/up", post(up::<R, I>))
         .route("/v1/projects/{project}/down", post(down::<R, I>))
         .route("/v1/projects/{project}/{verb}", post(services_verb::<R, I>))
@@ -136,6 +140,7 @@ pub fn view(r: &ContainerRecord) -> ContainerView {
         service: r.service.clone(),
         state: r.state.as_str().to_string(),
         health: r.health.clone(),
+        health_output: crate::store::health_log::failing_output(r),
         pid: r.pid,
         exit_code: r.exit_code,
         oom_killed: r.oom_killed,

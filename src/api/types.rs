@@ -71,6 +71,9 @@ pub struct ContainerView {
     pub state: String,
     /// "starting", "healthy", "unhealthy"; null without a healthcheck.
     pub health: Option<String>,
+    /// While unhealthy: what the last failing probe printed (its last line), why it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_output: Option<String>,
     pub pid: Option<i32>,
     pub exit_code: Option<i32>,
     pub oom_killed: bool,

@@ -47,6 +47,8 @@ pub enum Command {
     Down(DownArgs),
     /// List the stack's containers
     Ps(PsArgs),
+    /// Show containers in detail as JSON, health checks' last results included
+    Inspect(super::inspect::InspectArgs),
     /// Show containers' output
     Logs(LogsArgs),
     /// Run a command in a running service container

@@ -9,6 +9,7 @@ mod build;
 mod commands;
 mod connect;
 mod images;
+mod inspect;
 mod networks;
 mod output;
 mod progress;

@@ -35,11 +35,11 @@ pub fn human(ms: u64) -> String {
 /// The STATUS column: "Up 5 seconds (healthy)", "Exited (137) 3 seconds ago (OOM killed)".
 pub fn status(c: &ContainerView, now: u64) -> String {
     let since = |t: Option<u64>| human(now.saturating_sub(t.unwrap_or(now)));
-    let health = c
-        .health
-        .as_deref()
-        .map(|h| format!(" ({h})"))
-        .unwrap_or_default();
+    let health = match (c.health.as_deref(), c.health_output.as_deref()) {
+        (Some(h), Some(why)) => format!(" ({h}: {})", shorten(why, REASON_CHARS)),
+        (Some(h), None) => format!(" ({h})"),
+        _ => String::new(),
+    };
     let code = c.exit_code.unwrap_or(0);
     match c.state.as_str() {
         "running" => format!("Up {}{health}", since(c.started_at)),
@@ -72,6 +72,18 @@ pub fn status(c: &ContainerView, now: u64) -> String {
 pub fn ports(c: &ContainerView) -> String {
     let list: Vec<String> = c.ports.iter().map(|p| p.text()).collect();
     list.join(", ")
+}
+
+/// How much of an unhealthy container's last probe output the STATUS column shows.
+const REASON_CHARS: usize = 40;
+
+/// `s` cut to `max` characters, "..." marking the cut.
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let kept: String = s.chars().take(max.saturating_sub(3)).collect();
+    format!("{}...", kept.trim_end())
 }
 
 pub fn print_table(rows: &[ContainerView]) {
@@ -221,6 +233,7 @@ mod tests {
             service: "a".into(),
             state: state.into(),
             health: None,
+            health_output: None,
             pid: None,
             exit_code: Some(137),
             oom_killed: true,
@@ -240,6 +253,13 @@ mod tests {
         let mut v = view("running");
         v.health = Some("healthy".into());
         assert_eq!(status(&v, 6_000), "Up 5 seconds (healthy)");
+        v.health = Some("unhealthy".into());
+        v.health_output =
+            Some("Could not connect to Redis at 127.0.0.1:6379: Connection refused".into());
+        assert_eq!(
+            status(&v, 6_000),
+            "Up 5 seconds (unhealthy: Could not connect to Redis at 127.0.0...)"
+        );
         assert_eq!(
             status(&view("exited"), 6_000),
             "Exited (137) 2 seconds ago (OOM killed)"

@@ -6,7 +6,9 @@ use crate::api::types::ImageView;
 use crate::daemon::config::LogDefaults;
 use crate::image::ImageStore;
 use crate::reconcile::health::wait_probe_process;
-use crate::reconcile::runtime::{ExecProcess, ExecSpec, ExitFuture, RtError, Running, Runtime};
+use crate::reconcile::runtime::{
+    ExecProcess, ExecSpec, ExitFuture, ProbeOutcome, RtError, Running, Runtime,
+};
 use crate::runtime::config::{ContainerConfig, ExitStatus, ROOT_DIRS};
 use crate::runtime::{self, SelfExe, ShimPool};
 use std::collections::HashMap;
@@ -39,6 +41,72 @@ pub struct NativeRuntime {
 }
 
 impl NativeRuntime {
+    /// `spawn_exec`, with stdout and stderr both to `out` when given.
+    fn spawn_exec_to(
+        &self,
+        cfg: &ContainerConfig,
+        pid: i32,
+        spec: &ExecSpec,
+        out: Option<OwnedFd>,
+    ) -> Result<ExecProcess, RtError> {
+        // With a terminal, sizes travel on a FIFO of its own (nsexec unlinks it once open).
+        let resize = match spec.tty {
+            Some(_) => {
+                let n = EXEC_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let path = cfg
+                    .state_dir
+                    .join(format!("exec-{}-{n}.resize", std::process::id()));
+                Some((fifo(&path)?, path))
+            }
+            None => None,
+        };
+        let rspec = runtime::ExecSpec {
+            args: spec.args.clone(),
+            env: spec.env.clone(),
+            cwd: spec.cwd.clone(),
+            user: spec.user.clone(),
+            capabilities: cfg.process.capabilities.clone(),
+            no_new_privileges: cfg.process.no_new_privileges,
+            seccomp_filter: self.seccomp_filter(cfg)?,
+            tty: spec.tty,
+            resize_fifo: resize.as_ref().map(|(_, p)| p.clone()),
+        };
+        let mut cmd =
+            tokio::process::Command::from(runtime::exec_command(self.shims.exe(), pid, &rspec));
+        cmd.stdin(if spec.stdin {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        if let Some(out) = out {
+            // One pipe for both: a probe's output reads in the order it was written.
+            let err = out
+                .try_clone()
+                .map_err(|e| RtError::io("duplicating the probe's pipe", e))?;
+            cmd.stdout(Stdio::from(out)).stderr(Stdio::from(err));
+        }
+        cmd
+            // A group of its own: a probe that overruns its timeout is killed with whatever it
+            // started (`sh -c 'sleep 100 & ...'`), by group (see `wait_probe_process`).
+            .process_group(0)
+            .kill_on_drop(true);
+        let child = cmd
+            .spawn()
+            .inspect_err(|_| {
+                if let Some((_, p)) = &resize {
+                    let _ = std::fs::remove_file(p);
+                }
+            })
+            .map_err(|e| RtError::io("starting the exec helper", e))?;
+        Ok(ExecProcess {
+            child,
+            resize: resize
+                .and_then(|(fd, _)| tokio::net::unix::pipe::Sender::from_owned_fd(fd).ok()),
+        })
+    }
+
     /// `spare_dirs`: where container directories are made ahead of their start;
     /// `seccomp_dir`: where compiled seccomp filters are written.
     pub fn new(
@@ -569,51 +637,7 @@ impl Runtime for NativeRuntime {
         pid: i32,
         spec: &ExecSpec,
     ) -> Result<ExecProcess, RtError> {
-        // With a terminal, sizes travel on a FIFO of its own (nsexec unlinks it once open).
-        let resize = match spec.tty {
-            Some(_) => {
-                let n = EXEC_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let path = cfg
-                    .state_dir
-                    .join(format!("exec-{}-{n}.resize", std::process::id()));
-                Some((fifo(&path)?, path))
-            }
-            None => None,
-        };
-        let rspec = runtime::ExecSpec {
-            args: spec.args.clone(),
-            env: spec.env.clone(),
-            cwd: spec.cwd.clone(),
-            user: spec.user.clone(),
-            capabilities: cfg.process.capabilities.clone(),
-            no_new_privileges: cfg.process.no_new_privileges,
-            seccomp_filter: self.seccomp_filter(cfg)?,
-            tty: spec.tty,
-            resize_fifo: resize.as_ref().map(|(_, p)| p.clone()),
-        };
-        let mut cmd =
-            tokio::process::Command::from(runtime::exec_command(self.shims.exe(), pid, &rspec));
-        cmd.stdin(if spec.stdin {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-        let child = cmd
-            .spawn()
-            .inspect_err(|_| {
-                if let Some((_, p)) = &resize {
-                    let _ = std::fs::remove_file(p);
-                }
-            })
-            .map_err(|e| RtError::io("starting the exec helper", e))?;
-        Ok(ExecProcess {
-            child,
-            resize: resize
-                .and_then(|(fd, _)| tokio::net::unix::pipe::Sender::from_owned_fd(fd).ok()),
-        })
+        self.spawn_exec_to(cfg, pid, spec, None)
     }
 
     async fn probe(
@@ -622,10 +646,21 @@ impl Runtime for NativeRuntime {
         pid: i32,
         spec: &ExecSpec,
         timeout: Duration,
-    ) -> bool {
-        match self.spawn_exec(cfg, pid, spec) {
-            Ok(p) => wait_probe_process(p.child, timeout).await,
-            Err(_) => false,
+    ) -> ProbeOutcome {
+        let pipe = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| RtError::io("making the probe's pipe", std::io::Error::from(e)))
+            .and_then(|(r, w)| {
+                let r = tokio::net::unix::pipe::Receiver::from_owned_fd(r)
+                    .map_err(|e| RtError::io("reading the probe's pipe", e))?;
+                Ok((r, w))
+            });
+        let spawned = pipe.and_then(|(r, w)| Ok((self.spawn_exec_to(cfg, pid, spec, Some(w))?, r)));
+        match spawned {
+            Ok((p, out)) => wait_probe_process(p.child, Some(out), timeout).await,
+            Err(e) => ProbeOutcome {
+                exit_code: -1,
+                output: format!("rstack exec: {e}"),
+            },
         }
     }
 

@@ -26,11 +26,22 @@ pub async fn wait_condition(
         DependCondition::ServiceHealthy => Some(WaitMode::Healthy),
         DependCondition::ServiceCompletedSuccessfully => Some(WaitMode::Completed),
     };
+    if mode == Some(WaitMode::Healthy) && rx.borrow().service_def.healthcheck.is_none() {
+        // compose looks first at its first 500 ms tick: a dependency that exits by then
+        // (`sh -c "exit 1"`) is reported as exited with its code, not as lacking a
+        // healthcheck. Given a little longer here, for a loaded machine.
+        let _ =
+            tokio::time::timeout(NO_HEALTHCHECK_GRACE, wait_for(rx.clone(), exited_for_good)).await;
+    }
     match mode {
         None => wait_for(rx, started).await,
         Some(m) => wait_ready(rx, m).await,
     }
 }
+
+/// How long a service_healthy dependency without a healthcheck may take to exit before it
+/// is reported as lacking one.
+const NO_HEALTHCHECK_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub async fn wait_ready(
     rx: watch::Receiver<ContainerRecord>,
@@ -91,6 +102,18 @@ fn running(r: &ContainerRecord) -> Option<Result<(), ContainerError>> {
 }
 
 fn healthy(r: &ContainerRecord) -> Option<Result<(), ContainerError>> {
+    // An exited container is reported as exited first, as compose's isServiceHealthy does:
+    // "has no healthcheck" would send the user after the wrong problem.
+    if matches!(r.state, State::Exited | State::Dead) {
+        return failed_start(r).or_else(|| {
+            let code = r.exit_code.unwrap_or(-1);
+            let oom = if r.oom_killed { ", OOM-killed" } else { "" };
+            Some(Err(ContainerError::Failed(format!(
+                "container {} exited ({code}){oom}",
+                r.name
+            ))))
+        });
+    }
     if r.service_def.healthcheck.is_none() {
         return Some(Err(ContainerError::Failed(format!(
             "container {} has no healthcheck",
@@ -103,7 +126,6 @@ fn healthy(r: &ContainerRecord) -> Option<Result<(), ContainerError>> {
             "container {} is unhealthy",
             r.name
         )))),
-        (State::Exited | State::Dead, _) => failed_start(r).or_else(|| Some(Err(exited(r)))),
         _ => None,
     }
 }

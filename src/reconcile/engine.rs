@@ -198,6 +198,8 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             error: None,
             restart_delay_ms: None,
             auto_remove: false,
+            health_log: Vec::new(),
+            failing_streak: 0,
         })
     }
 
@@ -225,6 +227,35 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         self.handles().insert(id, handle.clone());
         rx.await.map_err(|_| ContainerError::Gone)??;
         Ok(handle)
+    }
+
+    /// The new replicas among `actions`, created (saved and supervised) but not started.
+    /// Best effort: the caller reports the failure that stopped the start.
+    async fn create_without_start(
+        &self,
+        stack: &Stack,
+        svc: &str,
+        actions: &[&Action],
+        images: &HashMap<String, ResolvedImage>,
+    ) {
+        let Some(img) = images.get(svc) else {
+            return;
+        };
+        for a in actions {
+            let Action::Create { number, .. } = a else {
+                continue;
+            };
+            let Ok(rec) = self.new_record(stack, svc, img, None, *number) else {
+                continue;
+            };
+            if let Err(e) = self.store.put_container(&rec) {
+                eprintln!("rstack: saving container {}: {e}", rec.name);
+                continue;
+            }
+            let id = rec.id.clone();
+            let h = supervisor::spawn(self.rt.clone(), self.store.clone(), rec, Initial::Idle);
+            self.handles().insert(id, h);
+        }
     }
 
     /// Stops (if needed) and removes one container with everything it left behind.
@@ -440,11 +471,18 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                 // Every replica must meet the condition (compose: healthy = all healthy).
                 self.wait_replicas(&stack.name, dep, d.condition)
                     .await
-                    .map_err(Cause::Wait)
+                    .map_err(|e| match d.condition {
+                        DependCondition::ServiceHealthy => Cause::DependencyUnhealthy(e),
+                        _ => Cause::Wait(e),
+                    })
             };
             if let Err(e) = res {
                 let e = ServiceError::new(svc, e);
                 if d.required {
+                    // compose creates every container before it starts any: the dependent
+                    // of a failed dependency stays created, to be started once it is fixed.
+                    self.create_without_start(stack, svc, &actions, images)
+                        .await;
                     return Err(Outcome::Fail(e));
                 }
                 // compose: an optional dependency that fails is reported, and the service

@@ -75,6 +75,9 @@ pub enum Cause {
     /// A required dependency, or the service itself for `--wait`, did not get ready.
     #[error(transparent)]
     Wait(ContainerError),
+    /// A service_healthy dependency that exited or turned unhealthy (compose's words).
+    #[error("dependency failed to start: {0}")]
+    DependencyUnhealthy(ContainerError),
     #[error("dependency \"{0}\" failed to start")]
     DependencyFailed(String),
     #[error("dependency \"{0}\" has no container")]

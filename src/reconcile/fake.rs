@@ -5,7 +5,7 @@
 //! milliseconds; `["nostart"]` fails to start; `["nospace"]` fails to start on a full disk
 //! (ENOSPC). Health probes answer from `set_healthy`.
 
-use super::runtime::{ExecSpec, ExitFuture, RtError, Running, Runtime};
+use super::runtime::{ExecSpec, ExitFuture, ProbeOutcome, RtError, Running, Runtime};
 use crate::runtime::config::{ContainerConfig, ExitStatus};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -156,12 +156,17 @@ impl Runtime for Arc<FakeRuntime> {
         _pid: i32,
         _spec: &ExecSpec,
         _t: Duration,
-    ) -> bool {
-        self.inner()
+    ) -> ProbeOutcome {
+        let ok = self
+            .inner()
             .healthy
             .get(&cfg.hostname)
             .copied()
-            .unwrap_or(false)
+            .unwrap_or(false);
+        ProbeOutcome {
+            exit_code: if ok { 0 } else { 1 },
+            output: if ok { "ok\n" } else { "connection refused\n" }.into(),
+        }
     }
 
     async fn release(&self, _cfg: &ContainerConfig) -> Result<(), RtError> {

@@ -107,6 +107,21 @@ pub struct ExecSpec {
     pub tty: Option<(u16, u16)>,
 }
 
+/// What one healthcheck probe gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeOutcome {
+    /// The test's exit code; -1 when it could not run or overran its timeout (Docker).
+    pub exit_code: i32,
+    /// Its stdout and stderr, at most `store::health_log::OUTPUT_LIMIT` bytes (lossy UTF-8).
+    pub output: String,
+}
+
+impl ProbeOutcome {
+    pub fn ok(&self) -> bool {
+        self.exit_code == 0
+    }
+}
+
 pub trait Runtime: Send + Sync + 'static {
     /// Creates and starts a container; returns once its process runs (or failed to).
     fn start(&self, cfg: &ContainerConfig)
@@ -136,14 +151,15 @@ pub trait Runtime: Send + Sync + 'static {
     /// is one `runtime::tty::resize_record`).
     fn open_resize(&self, cfg: &ContainerConfig) -> Option<tokio::net::unix::pipe::Sender>;
 
-    /// Runs a healthcheck test inside the container: true when it exits 0 within `timeout`.
+    /// Runs a healthcheck test inside the container, killed (with the processes it started)
+    /// when it overruns `timeout`.
     fn probe(
         &self,
         cfg: &ContainerConfig,
         pid: i32,
         spec: &ExecSpec,
         timeout: std::time::Duration,
-    ) -> impl Future<Output = bool> + Send;
+    ) -> impl Future<Output = ProbeOutcome> + Send;
 
     /// Releases what a run left when its shim died unseen (processes, mounts, cgroups),
     /// keeping the writable layer and the log for the next start. A shim of the container

@@ -10,6 +10,7 @@ use super::policy::{Backoff, should_restart};
 use super::runtime::{Running, Runtime};
 use super::state::StateStore;
 use crate::runtime::config::ExitStatus;
+use crate::store::health_log::{self, ProbeResult};
 use crate::store::{ContainerRecord, State};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -247,6 +248,7 @@ impl<R: Runtime> Supervisor<R> {
                 rec.restart_delay_ms = None;
                 self.health = rec.service_def.healthcheck.clone().map(Health::new);
                 rec.health = self.health.as_ref().map(|h| h.status().to_string());
+                rec.failing_streak = 0;
                 self.save().await;
                 (Some(r), Ok(()))
             }
@@ -299,9 +301,9 @@ impl<R: Runtime> Supervisor<R> {
                         return Ended::Restart(st, Some(reply));
                     }
                 },
-                ok = probe.wait(), if probe.0.is_some() => {
+                res = probe.wait(), if probe.0.is_some() => {
                     probe.0 = None;
-                    if self.on_probe(ok).await {
+                    if self.on_probe(res).await {
                         let st = self.stop_running(&mut r, None).await;
                         return Ended::Restart(st, None);
                     }
@@ -314,7 +316,7 @@ impl<R: Runtime> Supervisor<R> {
         }
     }
 
-    fn spawn_probe(&mut self, pid: i32) -> Option<JoinHandle<bool>> {
+    fn spawn_probe(&mut self, pid: i32) -> Option<JoinHandle<ProbeResult>> {
         let h = self.health.as_ref()?;
         let probe = Probe::new(h.check(), &self.rec.config, pid);
         let rt = self.rt.clone();
@@ -322,17 +324,19 @@ impl<R: Runtime> Supervisor<R> {
     }
 
     /// Applies a probe result; true when the container must be restarted for it.
-    async fn on_probe(&mut self, ok: bool) -> bool {
+    async fn on_probe(&mut self, result: ProbeResult) -> bool {
         let Some(h) = &mut self.health else {
             return false;
         };
         let before = h.status();
-        h.record(ok, Instant::now());
+        h.record(result.exit_code == 0, Instant::now());
         let after = h.status();
-        if before != after {
-            self.rec.health = Some(after.to_string());
-            self.save().await;
-        }
+        // Saved on every probe, as Docker does: `inspect` shows the last results and `ps`
+        // the output of the last failure.
+        self.rec.health = Some(after.to_string());
+        self.rec.failing_streak = h.failing_streak();
+        health_log::push(&mut self.rec.health_log, result);
+        self.save().await;
         after == super::health::UNHEALTHY
             && before != after
             && self.rec.service_def.x_rstack.restart_on_unhealthy
@@ -437,12 +441,17 @@ impl<R: Runtime> Supervisor<R> {
 }
 
 /// The probe in flight, aborted when the running phase ends.
-struct ProbeTask(Option<JoinHandle<bool>>);
+struct ProbeTask(Option<JoinHandle<ProbeResult>>);
 
 impl ProbeTask {
-    async fn wait(&mut self) -> bool {
+    async fn wait(&mut self) -> ProbeResult {
         match self.0.as_mut() {
-            Some(p) => p.await.unwrap_or(false),
+            Some(p) => p.await.unwrap_or_else(|e| ProbeResult {
+                start_ms: now_ms(),
+                end_ms: now_ms(),
+                exit_code: -1,
+                output: format!("the probe task failed: {e}"),
+            }),
             None => std::future::pending().await,
         }
     }

@@ -717,3 +717,81 @@ async fn scaling_a_dependency_leaves_dependents_that_restart_with_it_alone() {
     }
     assert_eq!(replicas(&e, "ps8", "db").len(), 2);
 }
+
+/// compose's TestUpServiceUnhealthy under the engine: `false` every 1 s, retries 3, no
+/// start_period. Docker says unhealthy after its third probe (3 s); rstack says so by then
+/// too (it used to take 15 s with the default 5 s start_interval), and not before.
+#[tokio::test(start_paused = true)]
+async fn unhealthy_after_retries_intervals_as_docker() {
+    let (e, _rt) = engine();
+    let mut s = svc("fail", &["run"]);
+    s.healthcheck = Some(Healthcheck {
+        test: HealthTest::Shell("false".into()),
+        interval: Duration::from_secs(1),
+        retries: 3,
+        ..Healthcheck::default()
+    });
+    e.up(up_req(stack("p30", vec![s]))).await.expect("up");
+    tokio::time::sleep(Duration::from_millis(2900)).await;
+    assert_eq!(record(&e, "fail").health.as_deref(), Some("starting"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let r = record(&e, "fail");
+    assert_eq!(r.health.as_deref(), Some("unhealthy"));
+    assert_eq!(r.failing_streak, 3);
+}
+
+/// The record keeps the last 5 probe results, output and exit code included.
+#[tokio::test(start_paused = true)]
+async fn the_record_keeps_the_last_five_probe_results() {
+    let (e, rt) = engine();
+    let mut s = svc("db", &["run"]);
+    s.healthcheck = Some(Healthcheck {
+        interval: Duration::from_secs(1),
+        ..healthcheck()
+    });
+    e.up(up_req(stack("p31", vec![s]))).await.expect("up");
+    tokio::time::sleep(Duration::from_millis(6500)).await;
+    let r = record(&e, "db");
+    assert_eq!(r.health_log.len(), 5, "{:?}", r.health_log);
+    assert!(
+        r.health_log
+            .iter()
+            .all(|p| p.exit_code == 1 && p.output == "connection refused\n")
+    );
+    assert!(
+        r.health_log
+            .windows(2)
+            .all(|w| w[0].start_ms <= w[1].start_ms)
+    );
+    rt.set_healthy("db", true);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = record(&e, "db");
+    assert_eq!(r.health_log.len(), 5);
+    assert_eq!(r.health_log.last().map(|p| p.exit_code), Some(0));
+    assert_eq!(
+        (r.health.as_deref(), r.failing_streak),
+        (Some("healthy"), 0)
+    );
+}
+
+/// compose's TestUpWithDependencyExit: a service_healthy dependency that exited is
+/// reported as exited, with its code, not as lacking a healthcheck.
+#[tokio::test(start_paused = true)]
+async fn a_healthy_dependency_that_exited_is_reported_as_exited() {
+    let (e, rt) = engine();
+    let db = svc("db", &["exit", "1", "10"]);
+    let mut web = svc("web", &["run"]);
+    dep(&mut web, "db", DependCondition::ServiceHealthy);
+    let err = e
+        .up(up_req(stack("p32", vec![db, web])))
+        .await
+        .expect_err("up must fail")
+        .to_string();
+    assert_eq!(
+        err,
+        "service \"web\": dependency failed to start: container p32-db-1 exited (1)"
+    );
+    // As compose: the dependent is left created, not started.
+    assert_eq!(record(&e, "web").state, State::Created);
+    assert_eq!(rt.starts(), ["db"]);
+}

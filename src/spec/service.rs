@@ -316,6 +316,7 @@ fn healthcheck(cx: &mut Cx<'_>, path: &str, v: &Node) -> Option<Healthcheck> {
     let mut hc = Healthcheck::default();
     let mut test: Option<Option<HealthTest>> = None;
     let mut disabled = false;
+    let (mut start_interval_at, mut has_start_period) = (None, false);
     for (k, knode, val) in entries {
         let p = format!("{path}.{k}");
         match k.as_str() {
@@ -324,8 +325,12 @@ fn healthcheck(cx: &mut Cx<'_>, path: &str, v: &Node) -> Option<Healthcheck> {
             "test" => test = Some(health_test(cx, &p, val)),
             "interval" => hc.interval = cx.duration(&p, val).unwrap_or(hc.interval),
             "timeout" => hc.timeout = cx.duration(&p, val).unwrap_or(hc.timeout),
-            "start_period" => hc.start_period = cx.duration(&p, val).unwrap_or(hc.start_period),
+            "start_period" => {
+                has_start_period = true;
+                hc.start_period = cx.duration(&p, val).unwrap_or(hc.start_period)
+            }
             "start_interval" => {
+                start_interval_at = Some(knode.span);
                 hc.start_interval = cx.duration(&p, val).unwrap_or(hc.start_interval)
             }
             "retries" => match cx.int(&p, val) {
@@ -337,6 +342,19 @@ fn healthcheck(cx: &mut Cx<'_>, path: &str, v: &Node) -> Option<Healthcheck> {
             k if k.starts_with("x-") => {}
             k => cx.unknown_key(knode.span, path, k, keys::HEALTHCHECK),
         }
+    }
+    if let Some(span) = start_interval_at.filter(|_| !has_start_period && !disabled) {
+        // rstack probes at start_interval from the start either way (see reconcile::health);
+        // the file only works with rstack, which its user should know.
+        let loc = cx.location(span);
+        cx.warn(
+            span,
+            format!(
+                "{path}.start_interval{loc}: docker compose rejects this file \
+                 (\"healthcheck.start_interval requires healthcheck.start_period to be set\"); \
+                 rstack accepts it. Add start_period to keep the file portable"
+            ),
+        );
     }
     if disabled {
         return None;

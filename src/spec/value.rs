@@ -30,6 +30,14 @@ impl Cx<'_> {
         self.report.warn(self.sources, span, msg);
     }
 
+    /// " (FILE:LINE:COL)" of `span`, for messages that must keep it on one line.
+    pub fn location(&self, span: Span) -> String {
+        self.sources
+            .get(span.file)
+            .map(|f| format!(" ({}:{}:{})", f.display, span.line, span.col))
+            .unwrap_or_default()
+    }
+
     /// The standard "not supported yet" warning (file:line:col is in the rendered diagnostic and
     /// repeated in the message so single-line log output keeps it).
     pub fn unsupported(&mut self, span: Span, path: &str) {

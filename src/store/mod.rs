@@ -4,6 +4,7 @@
 //! transaction, so a daemon killed at any point restarts from a consistent picture.
 
 mod checkpoint;
+pub mod health_log;
 mod schema;
 #[cfg(test)]
 mod upgrade_tests;
@@ -120,6 +121,12 @@ pub struct ContainerRecord {
     /// the daemon) went away before that.
     #[serde(default)]
     pub auto_remove: bool,
+    /// The last healthcheck results, oldest first (Docker's State.Health.Log).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health_log: Vec<health_log::ProbeResult>,
+    /// Failed probes in a row that counted (Docker's State.Health.FailingStreak).
+    #[serde(default, skip_serializing_if = "health_log::is_zero")]
+    pub failing_streak: u32,
 }
 
 impl ContainerRecord {

@@ -374,3 +374,32 @@ fn a_bad_pull_policy_or_platform_points_at_its_value() {
         "{errs:?}"
     );
 }
+
+/// compose's TestStartInterval: `start_interval` without `start_period` is an error for
+/// docker compose; rstack keeps the file working and says where it is not portable.
+#[test]
+fn start_interval_without_start_period_warns_where() {
+    let yaml = "services:\n  s:\n    image: busybox\n    healthcheck:\n      test: \"true\"\n      start_interval: 1s\n";
+    let l = ok(yaml);
+    let hc = l.stack.services["s"].healthcheck.clone().expect("hc kept");
+    assert_eq!(hc.start_interval, Duration::from_secs(1));
+    let w: Vec<_> = l
+        .warnings
+        .iter()
+        .filter(|w| {
+            w.message
+                .contains("start_interval requires healthcheck.start_period")
+        })
+        .map(|w| (w.line, w.col))
+        .collect();
+    assert_eq!(w, [(6, 7)], "{:?}", l.warnings);
+    let with_period = ok(&format!("{yaml}      start_period: 5s\n"));
+    assert!(
+        !with_period
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("start_interval")),
+        "{:?}",
+        with_period.warnings
+    );
+}
