@@ -136,6 +136,7 @@ pub fn view(r: &ContainerRecord) -> ContainerView {
         restart_delay_ms: r.restart_delay_ms,
         error: r.error.clone(),
         one_off: r.one_off,
+        labels: r.service_def.options.labels.clone(),
     }
 }
 

@@ -66,6 +66,9 @@ pub struct ContainerView {
     /// Last start error, if the container could not be started.
     pub error: Option<String>,
     pub one_off: bool,
+    /// The service's `labels`.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -222,6 +222,7 @@ mod tests {
             restart_delay_ms: Some(400),
             error: None,
             one_off: false,
+            labels: Default::default(),
         }
     }
 

@@ -47,7 +47,13 @@ const NAMES: [&str; 41] = [
     "CHECKPOINT_RESTORE",
 ];
 
-/// "CAP_CHOWN" or "chown" -> 0.
+/// Every capability the runtime knows, as `CAP_NAME` (what `privileged` and `cap_add: [ALL]`
+/// give).
+pub fn all_capabilities() -> Vec<String> {
+    NAMES.iter().map(|n| format!("CAP_{n}")).collect()
+}
+
+/// "CAP_CHOWN" or "chown" -> 0. Pure: `spec` checks `cap_add`/`cap_drop` names with it.
 pub fn cap_number(name: &str) -> Option<u32> {
     let up = name.trim().to_ascii_uppercase();
     let bare = up.strip_prefix("CAP_").unwrap_or(&up);
