@@ -188,6 +188,11 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             }
             None => match &svc.options.container_name {
                 Some(n) => {
+                    if number > 1 {
+                        return Err(EngineError::Invalid(format!(
+                            "service \"{service}\" has container_name \"{n}\": it runs one container only"
+                        )));
+                    }
                     self.check_container_name(n, &stack.name, service)?;
                     n.clone()
                 }

@@ -162,7 +162,9 @@ pub fn prepare_identity(
         Some(s) => user::resolve_in_root(s, group_add).map_err(|e| e.to_string())?,
         None => user::resolve_in_root("0", group_add).map_err(|e| e.to_string())?,
     };
-    let mask = caps::cap_mask(capabilities).map_err(|e| e.to_string())?;
+    // Only what this process holds can be kept (see `caps::permitted`).
+    let mask = caps::cap_mask(capabilities).map_err(|e| e.to_string())?
+        & caps::permitted().map_err(|e| e.to_string())?;
     // As runc: without no_new_privs, installing a filter takes CAP_SYS_ADMIN, so it goes in
     // before the capabilities are dropped (everything below is allowed by the profile).
     if !no_new_privs && let Some(f) = seccomp {
