@@ -311,3 +311,32 @@ fn labels(cx: &mut Cx<'_>, path: &str, v: &Node) -> std::collections::BTreeMap<S
     }
     out
 }
+
+/// The keys `config` prints from the model, as `docker compose config` normalizes them:
+/// `labels` and `sysctls` as mappings of strings, `group_add` as strings, `shm_size` in bytes.
+/// Only keys the service's file sets (`has`).
+pub fn compose_json(
+    o: &ContainerOptions,
+    has: &dyn Fn(&str) -> bool,
+) -> Vec<(String, serde_json::Value)> {
+    use serde_json::{Value, json};
+    let mut out = Vec::new();
+    if has("labels") {
+        out.push(("labels".into(), json!(o.labels)));
+    }
+    if has("sysctls") {
+        let m: serde_json::Map<String, Value> = o
+            .sysctls
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        out.push(("sysctls".into(), Value::Object(m)));
+    }
+    if has("group_add") {
+        out.push(("group_add".into(), json!(o.group_add)));
+    }
+    if let Some(n) = o.shm_size.filter(|_| has("shm_size")) {
+        out.push(("shm_size".into(), json!(n.to_string())));
+    }
+    out
+}
