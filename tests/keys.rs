@@ -199,6 +199,20 @@ fn shm_size_oom_score_adj_group_add_and_pid_host() {
         id.contains("65534(nogroup)") && id.contains("4242"),
         "group_add: {id}"
     );
+    // A process exec'd into the running service has the same groups.
+    stack(
+        &env,
+        &p,
+        "  a:\n    image: busybox:test\n    init: true\n    stop_grace_period: 1s\n    command: [sleep, '1000']\n    group_add: [nogroup, 4242]\n",
+    );
+    env.ok(&["up", "-d"]);
+    let id = env.ok(&["exec", "a", "id"]);
+    assert!(
+        id.contains("65534(nogroup)") && id.contains("4242"),
+        "exec: {id}"
+    );
+    env.ok(&["down"]);
+    stack(&env, &p, "  h:\n    image: busybox:test\n    pid: host\n");
     // The default /dev/shm stays 64 MiB.
     let out = sh(&env, "h", "df -k /dev/shm | tail -n 1; echo pid=$$");
     assert_eq!(out.split_whitespace().nth(1), Some("65536"), "{out}");

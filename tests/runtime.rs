@@ -375,6 +375,7 @@ fn exec_runs_inside_the_container() {
         cwd: Some("/tmp".into()),
         user: None,
         capabilities: runtime::docker_default_capabilities(),
+        group_add: Vec::new(),
         no_new_privileges: true,
         seccomp_filter: None,
         tty: None,

@@ -20,6 +20,9 @@ pub struct ExecSpec {
     pub user: Option<String>,
     /// Kept in bounding/effective/permitted; pass the container's list.
     pub capabilities: Vec<String>,
+    /// The container's `group_add`, added to the user's groups as in the container's init.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_add: Vec<String>,
     /// The container's no_new_privileges setting (added field; Default = false).
     #[serde(default)]
     pub no_new_privileges: bool,
@@ -166,8 +169,7 @@ fn nsexec(args: &[String]) -> Result<i32> {
         let err = match init::prepare_identity(
             &spec.args,
             &spec.env,
-            // The container's `group_add` is not passed to exec'd processes yet.
-            (spec.user.as_deref(), &[]),
+            (spec.user.as_deref(), &spec.group_add),
             &spec.capabilities,
             spec.no_new_privileges,
             cwd,
