@@ -251,12 +251,9 @@ fn pid(cx: &mut Cx<'_>, path: &str, v: &Node) -> bool {
     match cx.string(path, v).as_deref() {
         None | Some("") => false,
         Some("host") => true,
+        // `service:x` / `container:x`: kept as a warning, the container gets its own.
         Some(other) => {
-            cx.error_hint(
-                v.span,
-                format!("{path}: \"{other}\" is not supported"),
-                "rstack supports pid: host only (or leave pid out for the container's own pid namespace)",
-            );
+            cx.unsupported(v.span, &format!("{path} ({other})"));
             false
         }
     }
@@ -298,6 +295,32 @@ fn container_name(cx: &mut Cx<'_>, path: &str, v: &Node) -> Option<String> {
         return None;
     }
     Some(n)
+}
+
+/// Two services of one stack may not share a `container_name`: the second one is refused at
+/// its value.
+pub fn unique_container_names(
+    cx: &mut Cx<'_>,
+    services: &[(String, &Node, &Node)],
+    converted: &indexmap::IndexMap<String, crate::model::Service>,
+) {
+    let mut seen: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    for (name, _, node) in services {
+        let Some(cn) = converted
+            .get(name)
+            .and_then(|s| s.options.container_name.as_deref())
+        else {
+            continue;
+        };
+        if let Some(first) = seen.insert(cn, name) {
+            let span = node.get("container_name").map_or(node.span, |n| n.span);
+            cx.error_hint(
+                span,
+                format!("services.{name}.container_name: \"{cn}\" is already the container name of service {first}"),
+                "give each service its own container_name",
+            );
+        }
+    }
 }
 
 fn labels(cx: &mut Cx<'_>, path: &str, v: &Node) -> std::collections::BTreeMap<String, String> {

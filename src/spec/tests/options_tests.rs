@@ -124,10 +124,12 @@ fn refusals_point_at_their_entry() {
     );
     has(&err("    shm_size: lots\n"), "services.a.shm_size", 4, 15);
     has(
-        &err("    pid: \"container:x\"\n"),
-        "services.a.pid: \"container:x\" is not supported",
-        4,
-        10,
+        &errors(&format!(
+            "{HEAD}    container_name: box\n  b:\n    image: busybox\n    container_name: box\n"
+        )),
+        "services.b.container_name: \"box\" is already the container name of service a",
+        7,
+        21,
     );
     has(
         &err("    runtime: nvidia\n"),
@@ -153,6 +155,19 @@ fn refusals_point_at_their_entry() {
         4,
         21,
     );
+}
+
+#[test]
+fn pid_of_another_container_is_not_supported_yet() {
+    let l = ok(&format!("{HEAD}    pid: \"service:b\"\n"));
+    assert!(
+        l.warnings.iter().any(|w| w.message
+            == "not supported yet: services.a.pid (service:b) (compose.yaml:4:10)"
+            && (w.line, w.col) == (4, 10)),
+        "{:?}",
+        l.warnings
+    );
+    assert!(!l.stack.services["a"].options.pid_host);
 }
 
 #[test]
