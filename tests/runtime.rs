@@ -73,6 +73,7 @@ impl Fixture {
                 rlimits: runtime::default_rlimits(),
                 stdin: false,
                 tty: None,
+                group_add: Vec::new(),
             },
             mounts: vec![MountConfig {
                 destination: "/tmp".into(),
@@ -96,6 +97,10 @@ impl Fixture {
             seccomp_filter: None,
             host_network: false,
             network: Default::default(),
+            sysctls: Vec::new(),
+            shm_size: None,
+            oom_score_adj: None,
+            host_pid: false,
         };
         Fixture {
             base,
@@ -370,6 +375,7 @@ fn exec_runs_inside_the_container() {
         cwd: Some("/tmp".into()),
         user: None,
         capabilities: runtime::docker_default_capabilities(),
+        group_add: Vec::new(),
         no_new_privileges: true,
         seccomp_filter: None,
         tty: None,

@@ -152,6 +152,7 @@ pub fn view(r: &ContainerRecord) -> ContainerView {
         error: r.error.clone(),
         one_off: r.one_off,
         ports: Vec::new(),
+        labels: r.service_def.options.labels.clone(),
     }
 }
 

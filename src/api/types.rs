@@ -91,6 +91,9 @@ pub struct ContainerView {
     /// Published ports (while it runs) and exposed ones; `ps` shows them as Docker does.
     #[serde(default)]
     pub ports: Vec<super::networks::PortView>,
+    /// The service's `labels`.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

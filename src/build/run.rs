@@ -55,12 +55,14 @@ pub fn container_config(s: &RunSpec) -> ContainerConfig {
             capabilities: strings(&DOCKER_DEFAULT_CAPABILITIES),
             // As in Docker: setuid programs (su, sudo, apt's sandbox) work in a RUN.
             no_new_privileges: false,
+            group_add: Vec::new(),
             rlimits: DEFAULT_RLIMITS
                 .iter()
                 .map(|&(kind, soft, hard)| Rlimit {
                     kind: kind.to_string(),
                     soft,
                     hard,
+                    exact: false,
                 })
                 .collect(),
             stdin: false,
@@ -92,6 +94,10 @@ pub fn container_config(s: &RunSpec) -> ContainerConfig {
         seccomp_filter: None,
         host_network: s.host_network,
         network: Default::default(),
+        sysctls: Vec::new(),
+        shm_size: None,
+        oom_score_adj: None,
+        host_pid: false,
     }
 }
 

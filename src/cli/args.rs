@@ -163,6 +163,9 @@ pub struct PsArgs {
     /// Only print container names
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Filter containers: label=KEY or label=KEY=VALUE (repeatable; all must match)
+    #[arg(long = "filter")]
+    pub filter: Vec<String>,
     pub services: Vec<String>,
 }
 

@@ -288,12 +288,14 @@ fn attach_until_interrupt(
 
 fn ps(cli: &Cli, client: &Client, a: &PsArgs) -> Result<i32> {
     let p = project::project_name(cli)?;
+    let filters = super::filter::parse(&a.filter)?;
     let mut rows: Vec<ContainerView> =
         client.call::<(), _>("GET", &format!("/v1/containers?project={p}"), None)?;
     // As compose: stopped containers, and those of `run`, only with -a.
     rows.retain(|c| {
         (a.all || ((c.state == "running" || c.state == "restarting") && !c.one_off))
             && (a.services.is_empty() || a.services.contains(&c.service))
+            && filters.iter().all(|f| f.matches(c))
     });
     if a.quiet {
         for r in &rows {

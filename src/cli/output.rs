@@ -245,6 +245,7 @@ mod tests {
             error: None,
             one_off: false,
             ports: Vec::new(),
+            labels: Default::default(),
         }
     }
 

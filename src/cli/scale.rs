@@ -21,6 +21,13 @@ pub fn apply(stack: &mut Stack, flags: &[String]) -> Result<()> {
                 known.join(", ")
             );
         };
+        if n > 1
+            && let Some(name) = &svc.options.container_name
+        {
+            bail!(
+                "--scale {flag}: service {service} has container_name \"{name}\", and container names are unique: it runs one container only (remove container_name to scale it)"
+            );
+        }
         svc.scale = Some(n);
     }
     Ok(())

@@ -66,6 +66,7 @@ impl NativeRuntime {
             cwd: spec.cwd.clone(),
             user: spec.user.clone(),
             capabilities: cfg.process.capabilities.clone(),
+            group_add: cfg.process.group_add.clone(),
             no_new_privileges: cfg.process.no_new_privileges,
             seccomp_filter: self.seccomp_filter(cfg)?,
             tty: spec.tty,

@@ -9,6 +9,7 @@ pub mod devices;
 mod error;
 pub mod names;
 pub mod network;
+pub mod options;
 mod pull;
 mod types;
 pub mod units;
@@ -21,6 +22,7 @@ pub use network::{
     HostEntry, IpamConfig, Link, NetworkDef, NetworkMode, PortMapping, PortRange, Protocol,
     ServiceNetwork, ServiceNetworking,
 };
+pub use options::{ContainerOptions, Ulimit};
 pub use pull::{Platform, PullPolicy, host_arch};
 pub use types::*;
 pub use volumes::{MountKind, VolumeDef, VolumeMount, check_volume_name};

@@ -113,6 +113,10 @@ pub struct Service {
     /// recreates the replicas that stay.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scale: Option<u32>,
+    /// Capabilities, sysctls, ulimits, labels, `container_name`... (`options.rs`; flattened:
+    /// each key sits at the service's top level, left out at its default).
+    #[serde(flatten)]
+    pub options: super::ContainerOptions,
 }
 
 /// The most files `max-file` may keep (the runtime's rotation has the same bound).
@@ -203,6 +207,7 @@ impl Default for Service {
             volumes: Vec::new(),
             net: super::ServiceNetworking::default(),
             scale: None,
+            options: super::ContainerOptions::default(),
         }
     }
 }

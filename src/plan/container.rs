@@ -57,7 +57,7 @@ pub fn container_config(
         .clone()
         .unwrap_or_else(|| who.id.chars().take(12).collect());
     let host_network = service.net.network_mode == crate::model::NetworkMode::Host;
-    Ok(ContainerConfig {
+    let mut cfg = ContainerConfig {
         id: who.id.to_string(),
         network: crate::runtime::config::NetConfig {
             request: Some(super::net::request(
@@ -101,11 +101,13 @@ pub fn container_config(
                     kind: kind.to_string(),
                     soft,
                     hard,
+                    exact: false,
                 })
                 .collect(),
             // One-off containers (`run`, given a command override) read the client's stdin.
             stdin: command.is_some(),
             tty: None,
+            group_add: Vec::new(),
         },
         mounts: super::mounts::mounts(who.id, service, &image.config.volumes),
         resources: ResourceConfig {
@@ -144,7 +146,14 @@ pub fn container_config(
         // Compiled and named by the daemon at the start.
         seccomp_filter: None,
         host_network,
-    })
+        sysctls: Vec::new(),
+        shm_size: None,
+        oom_score_adj: None,
+        host_pid: false,
+    };
+    // cap_add/cap_drop, privileged, sysctls, ulimits, shm_size, ... (`options`).
+    super::options::apply(service, &mut cfg);
+    Ok(cfg)
 }
 
 fn strings(list: &[&str]) -> Vec<String> {

@@ -55,6 +55,7 @@ fn every_model_default_serializes_to_nothing() {
     empty::<BuildSpec>("BuildSpec");
     empty::<crate::model::VolumeMount>("VolumeMount");
     empty::<crate::model::VolumeDef>("VolumeDef");
+    empty::<crate::model::ContainerOptions>("ContainerOptions");
 }
 
 #[test]

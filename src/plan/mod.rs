@@ -9,6 +9,7 @@ mod hash_shape;
 mod image;
 mod mounts;
 mod net;
+mod options;
 
 pub use container::{CGROUP_PARENT, ContainerIdentity, PlanError, container_config};
 pub use diff::{Action, Desired, Observed, diff, orphans, replica_number};

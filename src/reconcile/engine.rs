@@ -143,6 +143,28 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
 
     /// Builds (but does not start or save) a container record for a service: replica
     /// `number` (`<project>-<service>-<number>`), or a one-off (`number` unused).
+    /// `container_name` is unique on the host: another project's (or service's) container
+    /// by that name refuses this one.
+    fn check_container_name(
+        &self,
+        name: &str,
+        project: &str,
+        service: &str,
+    ) -> Result<(), EngineError> {
+        let clash = self
+            .store
+            .containers(None)?
+            .into_iter()
+            .find(|r| r.name == name && (r.project != project || r.service != service));
+        match clash {
+            Some(r) => Err(EngineError::Conflict(format!(
+                "service \"{service}\": container name \"{name}\" is already in use by service \"{}\" of project \"{}\"; choose another container_name, or remove that container first",
+                r.service, r.project
+            ))),
+            None => Ok(()),
+        }
+    }
+
     pub(super) fn new_record(
         &self,
         stack: &Stack,
@@ -164,7 +186,18 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                 def.restart = RestartPolicy::No;
                 format!("{}-{}-run-{}", stack.name, service, &id[..12])
             }
-            None => format!("{}-{}-{number}", stack.name, service),
+            None => match &svc.options.container_name {
+                Some(n) => {
+                    if number > 1 {
+                        return Err(EngineError::Invalid(format!(
+                            "service \"{service}\" has container_name \"{n}\": it runs one container only"
+                        )));
+                    }
+                    self.check_container_name(n, &stack.name, service)?;
+                    n.clone()
+                }
+                None => format!("{}-{}-{number}", stack.name, service),
+            },
         };
         let who = ContainerIdentity {
             id: &id,

@@ -47,7 +47,13 @@ const NAMES: [&str; 41] = [
     "CHECKPOINT_RESTORE",
 ];
 
-/// "CAP_CHOWN" or "chown" -> 0.
+/// Every capability the runtime knows, as `CAP_NAME` (what `privileged` and `cap_add: [ALL]`
+/// give).
+pub fn all_capabilities() -> Vec<String> {
+    NAMES.iter().map(|n| format!("CAP_{n}")).collect()
+}
+
+/// "CAP_CHOWN" or "chown" -> 0. Pure: `spec` checks `cap_add`/`cap_drop` names with it.
 pub fn cap_number(name: &str) -> Option<u32> {
     let up = name.trim().to_ascii_uppercase();
     let bare = up.strip_prefix("CAP_").unwrap_or(&up);
@@ -151,6 +157,33 @@ pub fn set_caps(mask: u64) -> Result<()> {
         )
     };
     Ok(())
+}
+
+/// The calling process's permitted set. Capabilities outside it (rstack's daemon may run
+/// without some, e.g. CAP_SYS_RESOURCE in a container) cannot be given to a container:
+/// `privileged` and `cap_add` get what the daemon has.
+pub fn permitted() -> Result<u64> {
+    let mut hdr = CapHeader {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: header and two data structs laid out as the kernel's v3 capget ABI expects.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &mut hdr as *mut CapHeader,
+            data.as_mut_ptr(),
+        )
+    };
+    if r != 0 {
+        return Err(RuntimeError::io(
+            "capget",
+            "",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(u64::from(data[0].permitted) | (u64::from(data[1].permitted) << 32))
 }
 
 /// Keep permitted capabilities across the setuid to a non-root user; set_caps runs after it.

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 // nothing of the runtime but this module (tests/deps.rs): the device rules `device_rules` is
 // made of, Docker's defaults for the lists below as constants, and signal names. All pure:
 // nothing reachable from here makes a kernel call.
+pub use super::caps::all_capabilities;
 pub use super::defaults::{
     DEFAULT_RLIMITS, DOCKER_DEFAULT_CAPABILITIES, DOCKER_DEFAULT_MASKED_PATHS,
     DOCKER_DEFAULT_READONLY_PATHS,
@@ -67,6 +68,19 @@ pub struct ContainerConfig {
     /// the daemon at each start. Empty: loopback only (`network_mode: none`).
     #[serde(default, skip_serializing_if = "NetConfig::is_empty")]
     pub network: NetConfig,
+    /// Namespaced sysctls (`sysctls:`), written under /proc/sys by the container's init
+    /// before /proc/sys is made read-only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sysctls: Vec<(String, String)>,
+    /// Size of the /dev/shm tmpfs in bytes (`shm_size`); absent: Docker's 64 MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<u64>,
+    /// Written to the init's /proc/self/oom_score_adj before the exec (`oom_score_adj`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oom_score_adj: Option<i32>,
+    /// Share the host's pid namespace instead of a new one (`pid: host`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub host_pid: bool,
 }
 
 /// Where the shim puts the container's network namespace.
@@ -316,6 +330,10 @@ pub struct ProcessConfig {
     /// its output is then logged as stdout, and stdin (if any) is typed into it.
     #[serde(default)]
     pub tty: Option<(u16, u16)>,
+    /// Supplementary groups added to the user's (`group_add`): names resolved in the
+    /// container's /etc/group, or numbers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_add: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -324,6 +342,10 @@ pub struct Rlimit {
     pub kind: String,
     pub soft: u64,
     pub hard: u64,
+    /// Set as given (`ulimits:`), never lowered to the caller's hard limit: a hard limit
+    /// above it fails the start with an error that says so. Docker's defaults are clamped.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exact: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

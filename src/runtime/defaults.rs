@@ -74,6 +74,7 @@ pub fn default_rlimits() -> Vec<Rlimit> {
             kind: kind.to_string(),
             soft,
             hard,
+            exact: false,
         })
         .collect()
 }

@@ -20,6 +20,9 @@ pub struct ExecSpec {
     pub user: Option<String>,
     /// Kept in bounding/effective/permitted; pass the container's list.
     pub capabilities: Vec<String>,
+    /// The container's `group_add`, added to the user's groups as in the container's init.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_add: Vec<String>,
     /// The container's no_new_privileges setting (added field; Default = false).
     #[serde(default)]
     pub no_new_privileges: bool,
@@ -113,11 +116,12 @@ fn nsexec(args: &[String]) -> Result<i32> {
             Err(e) => return Err(RuntimeError::io("open", p, e)),
         }
     }
-    // A recycled pid could belong to a host process: only enter real containers.
+    // A recycled pid could belong to a host process: only enter real containers. The mount
+    // namespace tells them apart (a `pid: host` container shares the host's pid one).
     let ns_of = |p: &str| std::fs::metadata(p).map(|m| std::os::unix::fs::MetadataExt::ino(&m));
     match (
-        ns_of(&format!("/proc/{pid}/ns/pid")),
-        ns_of("/proc/self/ns/pid"),
+        ns_of(&format!("/proc/{pid}/ns/mnt")),
+        ns_of("/proc/self/ns/mnt"),
     ) {
         (Ok(a), Ok(b)) if a != b => {}
         (Ok(_), Ok(_)) => {
@@ -141,6 +145,8 @@ fn nsexec(args: &[String]) -> Result<i32> {
     let mut sigs = sys::FORWARDED.to_vec();
     sigs.push(libc::SIGCHLD);
     let set = sys::block(&sigs);
+    // SAFETY: getpid has no failure mode.
+    let parent = unsafe { libc::getpid() };
     // SAFETY: nsexec is single-threaded; the child only sets itself up and execs.
     let child = unsafe { libc::fork() };
     if child < 0 {
@@ -163,7 +169,7 @@ fn nsexec(args: &[String]) -> Result<i32> {
         let err = match init::prepare_identity(
             &spec.args,
             &spec.env,
-            spec.user.as_deref(),
+            (spec.user.as_deref(), &spec.group_add),
             &spec.capabilities,
             spec.no_new_privileges,
             cwd,
@@ -173,11 +179,13 @@ fn nsexec(args: &[String]) -> Result<i32> {
                 // Dies with this helper: a probe killed at its timeout, or an exec whose client
                 // went away, must not leave its process running in the container. Set after
                 // the credential change (which clears it); getppid() is 0 while the parent,
-                // outside our pid namespace, still lives.
+                // outside our pid namespace, still lives (or the parent itself, in a
+                // `pid: host` container).
                 // SAFETY: prctl/getppid with integer arguments.
                 unsafe {
                     libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                    if libc::getppid() != 0 {
+                    let pp = libc::getppid();
+                    if pp != 0 && pp != parent {
                         libc::_exit(RUNTIME_FAILURE);
                     }
                 }

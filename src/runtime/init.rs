@@ -1,5 +1,6 @@
 //! The cloned container child up to execve: stdio, root filesystem (the shim made the
-//! network namespace with loopback up), hostname, rlimits, then (once the shim says it is in
+//! network namespace with loopback up; sysctls are written there), hostname, rlimits,
+//! oom_score_adj, then (once the shim says it is in
 //! its cgroup) cgroup namespace, user, capabilities, no_new_privs, seccomp, exec.
 //!
 //! Any failure is written to the CLOEXEC error pipe (EOF there means exec succeeded) and the
@@ -89,6 +90,9 @@ fn setup(cfg: &ContainerConfig, fds: &ChildFds) -> Result<()> {
     nix::unistd::sethostname(&cfg.hostname)
         .map_err(|e| RuntimeError::sys(format!("sethostname {:?}", cfg.hostname), e))?;
     rlimit::apply(&cfg.process.rlimits)?;
+    if let Some(adj) = cfg.oom_score_adj {
+        super::sysctl::oom_score_adj(adj)?;
+    }
     Ok(())
 }
 
@@ -102,7 +106,7 @@ fn exec(
     let (path, env) = prepare_identity(
         &p.args,
         &p.env,
-        p.user.as_deref(),
+        (p.user.as_deref(), &p.group_add),
         &p.capabilities,
         p.no_new_privileges,
         &p.cwd,
@@ -148,17 +152,19 @@ fn die_with_shim(err_w: RawFd) -> std::result::Result<(), String> {
 pub fn prepare_identity(
     args: &[String],
     env: &[String],
-    user_spec: Option<&str>,
+    (user_spec, group_add): (Option<&str>, &[String]),
     capabilities: &[String],
     no_new_privs: bool,
     cwd: &str,
     seccomp: Option<&Filters>,
 ) -> std::result::Result<(String, Vec<String>), sys::ExecError> {
     let u = match user_spec.filter(|s| !s.is_empty()) {
-        Some(s) => user::resolve_in_root(s).map_err(|e| e.to_string())?,
-        None => user::resolve_in_root("0").map_err(|e| e.to_string())?,
+        Some(s) => user::resolve_in_root(s, group_add).map_err(|e| e.to_string())?,
+        None => user::resolve_in_root("0", group_add).map_err(|e| e.to_string())?,
     };
-    let mask = caps::cap_mask(capabilities).map_err(|e| e.to_string())?;
+    // Only what this process holds can be kept (see `caps::permitted`).
+    let mask = caps::cap_mask(capabilities).map_err(|e| e.to_string())?
+        & caps::permitted().map_err(|e| e.to_string())?;
     // As runc: without no_new_privs, installing a filter takes CAP_SYS_ADMIN, so it goes in
     // before the capabilities are dropped (everything below is allowed by the profile).
     if !no_new_privs && let Some(f) = seccomp {

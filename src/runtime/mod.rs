@@ -30,6 +30,7 @@ pub mod signal;
 pub mod spare_dir;
 pub mod spawn;
 pub mod sys;
+pub mod sysctl;
 pub mod tty;
 pub mod user;
 

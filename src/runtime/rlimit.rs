@@ -51,22 +51,48 @@ pub fn apply(limits: &[Rlimit]) -> Result<()> {
         };
         // SAFETY: valid out-pointer.
         unsafe { libc::getrlimit(res, &mut cur) };
-        let (soft, hard) = clamp(l.soft, l.hard, cur.rlim_max, false);
+        let (soft, hard) = if l.exact {
+            (l.soft, l.hard)
+        } else {
+            clamp(l.soft, l.hard, cur.rlim_max, false)
+        };
         let new = libc::rlimit {
             rlim_cur: soft,
             rlim_max: hard,
         };
         // SAFETY: valid in-pointer.
         if unsafe { libc::setrlimit(res, &new) } != 0 {
-            // Raising is allowed with CAP_SYS_RESOURCE; only try the unclamped value then.
-            return Err(RuntimeError::io(
-                "setrlimit",
-                l.kind.clone(),
-                std::io::Error::last_os_error(),
-            ));
+            let e = std::io::Error::last_os_error();
+            if l.exact && hard > cur.rlim_max && e.raw_os_error() == Some(libc::EPERM) {
+                return Err(RuntimeError::Start(above_hard_limit(l, cur.rlim_max)));
+            }
+            return Err(RuntimeError::io("setrlimit", l.kind.clone(), e));
         }
     }
     Ok(())
+}
+
+/// The error of a `ulimits` hard limit above the daemon's own (raising one takes
+/// CAP_SYS_RESOURCE).
+pub fn above_hard_limit(l: &Rlimit, cur_hard: u64) -> String {
+    let name = l
+        .kind
+        .strip_prefix("RLIMIT_")
+        .unwrap_or(&l.kind)
+        .to_ascii_lowercase();
+    let show = |n: u64| {
+        if n == u64::MAX {
+            "unlimited".to_string()
+        } else {
+            n.to_string()
+        }
+    };
+    format!(
+        "ulimits: {name} hard limit {} is above the hard limit rstack's daemon runs with ({}), and raising it takes CAP_SYS_RESOURCE, which the daemon does not have; set {name} to at most {}",
+        show(l.hard),
+        show(cur_hard),
+        show(cur_hard)
+    )
 }
 
 #[cfg(test)]

@@ -85,7 +85,7 @@ pub fn setup(cfg: &ContainerConfig) -> Result<()> {
     mkdir_p(&proc_)?;
     mount(Some("proc"), &proc_, Some("proc"), nosuid_dev_exec, None)?;
 
-    setup_dev(m)?;
+    setup_dev(m, cfg.shm_size)?;
 
     let sys = secure_join(m, "/sys");
     mkdir_p(&sys)?;
@@ -118,6 +118,9 @@ pub fn setup(cfg: &ContainerConfig) -> Result<()> {
 
     pivot(m)?;
 
+    // Through the container's own /proc, before /proc/sys turns read-only below; the
+    // network and IPC namespaces (the shim's) exist already.
+    super::sysctl::write_all(&cfg.sysctls)?;
     for p in &cfg.masked_paths {
         mask(Path::new(p))?;
     }
@@ -136,7 +139,8 @@ pub fn setup(cfg: &ContainerConfig) -> Result<()> {
     Ok(())
 }
 
-fn setup_dev(m: &Path) -> Result<()> {
+/// `shm_size`: bytes of the /dev/shm tmpfs (`shm_size:`); `None`: Docker's 64 MiB.
+fn setup_dev(m: &Path, shm_size: Option<u64>) -> Result<()> {
     let dev = secure_join(m, "/dev");
     mkdir_p(&dev)?;
     mount(
@@ -189,13 +193,8 @@ fn setup_dev(m: &Path) -> Result<()> {
     let shm = dev.join("shm");
     mkdir_p(&shm)?;
     let nde = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    mount(
-        Some("shm"),
-        &shm,
-        Some("tmpfs"),
-        nde,
-        Some("mode=1777,size=65536k"),
-    )?;
+    let shm_opts = format!("mode=1777,size={}", shm_size.unwrap_or(64 << 20));
+    mount(Some("shm"), &shm, Some("tmpfs"), nde, Some(&shm_opts))?;
     let mq = dev.join("mqueue");
     mkdir_p(&mq)?;
     // Kernels without POSIX message queues cannot mount it; Docker would fail, we go on.

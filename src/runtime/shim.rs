@@ -310,7 +310,13 @@ fn spawn(
     // Read before the clone: the child has the filters in memory, whatever its new root holds.
     let seccomp = super::seccomp::filters_for(cfg)?;
     // The network, IPC and UTS namespaces are the shim's own already (`own_namespaces`).
-    let flags = (libc::CLONE_NEWPID | libc::CLONE_NEWNS) as u64;
+    // `pid: host`: no pid namespace of its own; the container sees (and is seen by) every
+    // process of the host, and its init is no PID 1 (the cgroup kills what it leaves).
+    let flags = if cfg.host_pid {
+        libc::CLONE_NEWNS as u64
+    } else {
+        (libc::CLONE_NEWPID | libc::CLONE_NEWNS) as u64
+    };
     // SAFETY: the shim is single-threaded (see `sys::clone_fork`), and the child only sets
     // itself up and execs or `_exit`s (`child_main` never returns).
     let (pid, placed) = unsafe { sys::clone_fork(flags, cg_fd.as_ref().map(|fd| fd.as_raw_fd())) }?;

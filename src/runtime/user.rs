@@ -83,11 +83,42 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser> {
     })
 }
 
-/// Reads /etc/passwd and /etc/group of the current root and resolves `spec`.
-pub fn resolve_in_root(spec: &str) -> Result<ExecUser> {
+/// Adds `group_add` entries (group names looked up in `group`, or numbers) to the user's
+/// supplementary groups, as Docker does: an unknown name is an error.
+pub fn add_groups(u: &mut ExecUser, extra: &[String], group: &str) -> Result<()> {
+    for g in extra {
+        let found = group
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .filter(|f| f.len() >= 4)
+            .find(|f| f[0] == g || (g.parse::<u32>().is_ok() && f[2] == g));
+        let gid = match (found, g.parse::<u32>()) {
+            (Some(f), _) => f[2]
+                .parse()
+                .map_err(|_| RuntimeError::User(format!("{g}: bad gid in group")))?,
+            (None, Ok(n)) => n,
+            (None, Err(_)) => {
+                return Err(RuntimeError::User(format!(
+                    "group_add: unable to find group {g}: no matching entries in the container's /etc/group"
+                )));
+            }
+        };
+        if !u.groups.contains(&gid) {
+            u.groups.push(gid);
+        }
+    }
+    Ok(())
+}
+
+/// Reads /etc/passwd and /etc/group of the current root and resolves `spec`, with the
+/// `group_add` groups.
+pub fn resolve_in_root(spec: &str, group_add: &[String]) -> Result<ExecUser> {
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    resolve(spec, &passwd, &group)
+    let mut u = resolve(spec, &passwd, &group)?;
+    add_groups(&mut u, group_add, &group)?;
+    Ok(u)
 }
 
 /// setgroups, setgid, setuid, in that order (each later call needs privileges the earlier kept).
@@ -143,6 +174,19 @@ mod tests {
         assert_eq!((r.uid, r.gid, r.groups), (4242, 4343, vec![4343]));
         let r = resolve("0", PASSWD, GROUP).unwrap();
         assert_eq!((r.uid, r.gid, r.home.as_str()), (0, 0, "/root"));
+    }
+
+    #[test]
+    fn group_add_by_name_and_number() {
+        let mut r = resolve("app", PASSWD, GROUP).unwrap();
+        add_groups(
+            &mut r,
+            &["nogroup".into(), "4242".into(), "10".into()],
+            GROUP,
+        )
+        .unwrap();
+        assert_eq!(r.groups, vec![1000, 10, 65534, 4242]);
+        assert!(add_groups(&mut r, &["ghosts".into()], GROUP).is_err());
     }
 
     #[test]

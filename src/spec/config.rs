@@ -43,6 +43,10 @@ const RENDERED: &[&str] = &[
     "secrets",
     "configs",
     "x-rstack",
+    "labels",
+    "sysctls",
+    "group_add",
+    "shm_size",
 ];
 
 /// Plain JSON of a tree node (keys as text, NaN/inf as null).
@@ -317,6 +321,8 @@ fn service_json(loaded: &Loaded, svc: &Service, node: Option<&Node>) -> Value {
         }
         _ => {}
     }
+    // labels, sysctls, group_add, shm_size as Compose normalizes them (`spec::options`).
+    m.extend(super::options::compose_json(&svc.options, &has));
     // Compose prints every device in the long form, the defaults filled in.
     if !svc.devices.is_empty() {
         let list: Vec<Value> = svc

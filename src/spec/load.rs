@@ -362,6 +362,7 @@ fn services(
         }
         check_dependencies(cx, name, svc, &all, &disabled);
     }
+    super::options::unique_container_names(cx, &enabled, &out);
     // A disabled dependency that is not required is dropped (Compose warns and continues);
     // `config` still prints it.
     let mut dropped = BTreeMap::new();

@@ -30,6 +30,7 @@ mod logging;
 mod merge;
 mod netopts;
 mod network;
+mod options;
 mod ports;
 mod schema;
 mod security;

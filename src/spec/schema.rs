@@ -202,6 +202,30 @@ fn implemented(key: &str) -> Value {
                 }, "patternProperties": {"^x-": {}}, "additionalProperties": false}
             ]}}
         ]}),
+        "cap_add" | "cap_drop" => json!({
+            "type": "array",
+            "items": {"type": "string", "description": "Capability, e.g. NET_ADMIN or CAP_NET_ADMIN, or ALL"}
+        }),
+        "privileged" => boolish(),
+        "sysctls" | "labels" => json!({"oneOf": [
+            {"type": "array", "items": {"type": "string", "description": "KEY=VALUE"}},
+            {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean", "null"]}}
+        ]}),
+        "ulimits" => json!({"type": "object", "additionalProperties": {"oneOf": [
+            {"type": ["integer", "string"]},
+            {"type": "object", "properties": {"soft": {"type": ["integer", "string"]}, "hard": {"type": ["integer", "string"]}}, "required": ["soft", "hard"]}
+        ]}}),
+        "shm_size" => size(),
+        "oom_score_adj" => json!({"type": ["integer", "string"], "description": "-1000 to 1000"}),
+        "group_add" => json!({"type": "array", "items": {"type": ["string", "integer"]}}),
+        "pid" => {
+            json!({"type": "string", "description": "host, or absent for the container's own"})
+        }
+        "runtime" => {
+            json!({"type": "string", "description": "rstack's own runtime: absent or runc"})
+        }
+        "userns_mode" => json!({"type": "string", "description": "ignored with a warning"}),
+        "container_name" => json!({"type": "string", "pattern": "^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$"}),
         _ => json!({}),
     }
 }

@@ -140,6 +140,7 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
             "env_file" | "profiles" | "extends" | "security_opt" | "build" | "volumes"
             | "volumes_from" | "networks" | "network_mode" => {}
             k if k.starts_with("x-") => {}
+            k if super::options::read(cx, &path, k, v, input.node, &mut svc.options) => {}
             k if keys::service_unsupported(k) => cx.unsupported(knode.span, &path),
             k => cx.unknown_key(knode.span, &base, k, &known),
         }
@@ -171,6 +172,17 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
         (Some((n, _)), _) | (None, Some((n, _))) => Some(n),
         (None, None) => None,
     };
+    if let (Some(n), Some(at)) = (
+        svc.scale.filter(|n| *n > 1),
+        input.node.get("container_name"),
+    ) && svc.options.container_name.is_some()
+    {
+        cx.error_hint(
+            at.span,
+            format!("{base}: container_name \"{}\" cannot be used with {n} replicas: container names must be unique", svc.options.container_name.as_deref().unwrap_or_default()),
+            "remove container_name, or run one replica",
+        );
+    }
     let deploy_limits = deploy.limits;
     // deploy.resources.limits wins over the legacy keys (Compose rejects differing values;
     // rstack takes the deploy value).

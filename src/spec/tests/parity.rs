@@ -19,6 +19,17 @@ const KEYS: &[&str] = &[
     "healthcheck",
     "restart",
     "build",
+    "cap_add",
+    "cap_drop",
+    "privileged",
+    "sysctls",
+    "ulimits",
+    "shm_size",
+    "oom_score_adj",
+    "group_add",
+    "pid",
+    "container_name",
+    "labels",
 ];
 
 #[test]
