@@ -394,17 +394,21 @@ impl NetworkManager {
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
         };
-        if let Err(e) = self.bring_up(&rec).await {
-            let _ = delete_bridge(rec.bridge.clone()).await;
-            return Err(e);
-        }
+        // The record first, the bridge second (and at removal the bridge first): every bridge
+        // rstack made has a record at every moment, so a daemon killed in between leaves
+        // nothing that the next one (which brings up what the records say) or `down` would not
+        // find again.
         let path = self.dir.join(format!("{}.json", rec.name));
         let tmp = self.dir.join(format!(".{}.json.new", rec.name));
         let bytes = serde_json::to_vec_pretty(&rec).unwrap_or_default();
-        if let Err(e) = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, &path)) {
+        std::fs::write(&tmp, bytes)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(io("writing", &path))?;
+        if let Err(e) = self.bring_up(&rec).await {
             self.lock().servers.remove(&rec.name);
             let _ = delete_bridge(rec.bridge.clone()).await;
-            return Err(io("writing", &path)(e));
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
         }
         self.lock().networks.insert(rec.name.clone(), rec.clone());
         self.apply().await?;
@@ -880,9 +884,10 @@ impl NetworkManager {
         }
         self.dns.remove_network(name);
         let path = self.dir.join(format!("{name}.json"));
-        let _ = std::fs::remove_file(&path);
         self.apply().await?;
-        delete_bridge(rec.bridge).await
+        delete_bridge(rec.bridge).await?;
+        // Last: a daemon killed before this finds the record and brings the bridge back.
+        std::fs::remove_file(&path).map_err(io("removing", &path))
     }
 
     /// Removes the networks of `project` no container is on (`down`); returns their names.
