@@ -100,8 +100,13 @@ pub fn mkdir_p(p: &Path) -> Result<()> {
     std::fs::create_dir_all(p).map_err(|e| RuntimeError::io("mkdir", p, e))
 }
 
-/// Creates an empty file to bind a file onto.
+/// Creates an empty file to bind a file onto. An existing one is left alone: opening it for
+/// writing would make overlayfs copy it (and its directory) up into the container's layer,
+/// on every start of a new container, for nothing (the bind hides it).
 pub fn touch(p: &Path) -> Result<()> {
+    if std::fs::symlink_metadata(p).is_ok_and(|m| !m.is_dir()) {
+        return Ok(());
+    }
     if let Some(parent) = p.parent() {
         mkdir_p(parent)?;
     }
