@@ -70,6 +70,7 @@ pub fn router<R: Runtime, I: ImageSource>(state: Arc<ServerState<R, I>>) -> Rout
         )
         .route("/v1/projects/{project}/up", post(up::<R, I>))
         .route("/v1/projects/{project}/down", post(down::<R, I>))
+        .route("/v1/projects/{project}/wait", post(wait::<R, I>))
         .route("/v1/projects/{project}/{verb}", post(services_verb::<R, I>))
         .route("/v1/projects/{project}/logs/stream", post(logs::<R, I>))
         .route("/v1/projects/{project}/exec", post(exec::<R, I>))
@@ -209,6 +210,18 @@ async fn up<R: Runtime, I: ImageSource>(
         response,
         networks_created,
     }))
+}
+
+/// `wait`: answers once the services' containers stopped (see `Engine::wait_services`).
+async fn wait<R: Runtime, I: ImageSource>(
+    st: St<R, I>,
+    Path(project): Path<String>,
+    Json(req): Json<ServicesRequest>,
+) -> ApiResult<Vec<WaitedContainer>> {
+    valid(validate::names(&project, &req.services))?;
+    Ok(Json(
+        st.engine.wait_services(&project, &req.services).await?,
+    ))
 }
 
 async fn down<R: Runtime, I: ImageSource>(
@@ -539,6 +552,9 @@ async fn run<R: Runtime, I: ImageSource>(
                 wait: false,
                 force_recreate: false,
                 remove_orphans: false,
+                no_start: false,
+                no_recreate: false,
+                always_recreate_deps: false,
             })
             .await?;
     }

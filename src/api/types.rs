@@ -21,7 +21,7 @@ pub struct VersionInfo {
 }
 
 // `up`'s request and answer are the engine's own types, served as they are.
-pub use crate::reconcile::{ActionReport, UpRequest, UpResponse};
+pub use crate::reconcile::{ActionReport, UpRequest, UpResponse, WaitedContainer};
 
 /// `up`'s answer: the engine's, and the networks of the project it made (`Network X
 /// Created`, printed before the containers as compose does).

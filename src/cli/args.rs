@@ -43,6 +43,10 @@ pub struct Cli {
 pub enum Command {
     /// Create and start the stack's services (starts the daemon if needed)
     Up(UpArgs),
+    /// Create the stack's containers without starting them
+    Create(super::lifecycle::CreateArgs),
+    /// Block until the services' containers stop; print their exit codes
+    Wait(super::lifecycle::WaitArgs),
     /// Stop and remove the stack's containers, in reverse dependency order
     Down(DownArgs),
     /// List the stack's containers
@@ -110,6 +114,15 @@ pub struct UpArgs {
     /// Recreate containers even if their configuration is unchanged
     #[arg(long)]
     pub force_recreate: bool,
+    /// Create the containers but do not start them
+    #[arg(long, conflicts_with = "wait")]
+    pub no_start: bool,
+    /// If containers already exist, do not recreate them (even when their configuration changed)
+    #[arg(long, conflicts_with = "force_recreate")]
+    pub no_recreate: bool,
+    /// Recreate the dependencies of the services named, changed or not
+    #[arg(long, conflicts_with = "no_recreate")]
+    pub always_recreate_deps: bool,
     /// Remove containers of services no longer in the stack file
     #[arg(long)]
     pub remove_orphans: bool,

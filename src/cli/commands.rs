@@ -35,6 +35,8 @@ pub fn run(cli: &Cli) -> Result<i32> {
             }
             Ok(0)
         }
+        Command::Create(a) => up(cli, &client()?, &a.as_up()),
+        Command::Wait(a) => super::lifecycle::wait(cli, &client()?, a),
         Command::Ps(a) => ps(cli, &client()?, a),
         Command::Inspect(a) => super::inspect::run(cli, &client()?, a),
         Command::Logs(a) => logs(cli, &client()?, a),
@@ -205,6 +207,9 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         wait: a.wait,
         force_recreate: a.force_recreate,
         remove_orphans: a.remove_orphans,
+        no_start: a.no_start,
+        no_recreate: a.no_recreate,
+        always_recreate_deps: a.always_recreate_deps,
     };
     // Attached output starts from here, so fast one-shots' lines are not lost.
     let since = crate::api::logs::since_now();
@@ -219,7 +224,7 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
     }
     for r in &resp.actions {
         let verb = match r.action.as_str() {
-            "created" => "Started",
+            "created" if a.no_start => "Created",
             "recreated" => "Recreated",
             "started" => "Started",
             "restarted" => "Restarted",
@@ -228,7 +233,7 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         };
         eprintln!("Container {}  {verb}", r.container);
     }
-    if a.detach || a.wait {
+    if a.detach || a.wait || a.no_start {
         return Ok(0);
     }
     let mut names = services;

@@ -10,11 +10,13 @@ mod image;
 mod mounts;
 mod net;
 mod options;
+mod recreate;
 
 pub use container::{CGROUP_PARENT, ContainerIdentity, PlanError, container_config};
 pub use diff::{Action, Desired, Observed, diff, orphans, replica_number};
 pub use hash::config_hash;
 pub use image::{ImageConfig, ResolvedImage};
+pub use recreate::{RecreatePolicy, apply_recreate_policy};
 
 #[cfg(test)]
 mod hash_tests;

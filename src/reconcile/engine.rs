@@ -278,16 +278,9 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             let Action::Create { number, .. } = a else {
                 continue;
             };
-            let Ok(rec) = self.new_record(stack, svc, img, None, *number) else {
-                continue;
-            };
-            if let Err(e) = self.store.put_container(&rec) {
-                eprintln!("rstack: saving container {}: {e}", rec.name);
-                continue;
+            if let Err(e) = self.create_idle(stack, svc, img, *number) {
+                eprintln!("rstack: creating a container of {svc}: {e}");
             }
-            let id = rec.id.clone();
-            let h = supervisor::spawn(self.rt.clone(), self.store.clone(), rec, Initial::Idle);
-            self.handles().insert(id, h);
         }
     }
 
@@ -366,7 +359,13 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                     .map(|r| r.name.clone())
             })
             .collect();
-        let mut actions = plan::diff(&desired, &observed, req.force_recreate, req.remove_orphans);
+        let actions = plan::diff(&desired, &observed, req.force_recreate, req.remove_orphans);
+        let policy = plan::RecreatePolicy {
+            no_recreate: req.no_recreate,
+            always_recreate_deps: req.always_recreate_deps,
+            targets: &req.services,
+        };
+        let mut actions = plan::apply_recreate_policy(actions, &observed, policy);
         // Services outside the selection are not orphans: keep only real orphans' removal.
         actions.retain(|a| match a {
             Action::RemoveOrphan { id } => records
@@ -413,6 +412,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                     changed: &changed,
                     failed: &failed,
                     warnings: &late_warnings,
+                    no_start: req.no_start,
                 };
                 self.converge_one(&stack, svc, action, &images, so_far)
             }))
@@ -465,6 +465,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             changed,
             failed,
             warnings,
+            no_start,
         } = so_far;
         let report = |c: &str, a: &str| ActionReport {
             container: c.to_string(),
@@ -488,6 +489,17 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             .filter(|a| !matches!(a, Action::ScaleDown { .. }))
             .collect();
         if actions.is_empty() {
+            return Ok(reports);
+        }
+        if no_start {
+            let img = images.get(svc).ok_or_else(|| {
+                Outcome::Fail(ServiceError::new(
+                    svc,
+                    Cause::Internal("image not resolved".into()),
+                ))
+            })?;
+            let created = self.converge_no_start(stack, svc, &actions, img).await;
+            reports.extend(created.map_err(Outcome::Fail)?);
             return Ok(reports);
         }
         let def = &stack.services[svc];
@@ -762,6 +774,8 @@ struct SoFar<'a> {
     failed: &'a HashSet<String>,
     /// Warnings found while converging (optional dependencies that failed).
     warnings: &'a Mutex<Vec<String>>,
+    /// `up --no-start`: create, start nothing, wait for no dependency.
+    no_start: bool,
 }
 
 /// A service that could not be converged: fatal for it and its dependents.

@@ -8,6 +8,7 @@
 
 mod boot;
 mod conditions;
+mod create;
 pub mod engine;
 mod error;
 pub mod health;
@@ -19,6 +20,7 @@ mod request;
 pub mod runtime;
 mod state;
 pub mod supervisor;
+mod wait;
 
 #[cfg(test)]
 mod fake;
@@ -32,3 +34,4 @@ pub use error::{Cause, ContainerError, EngineError, ServiceError};
 pub use images::{ImageSource, ImageSourceError};
 pub use request::{ActionReport, UpRequest, UpResponse};
 pub use state::StateStore;
+pub use wait::WaitedContainer;

@@ -14,6 +14,15 @@ pub struct UpRequest {
     pub wait: bool,
     pub force_recreate: bool,
     pub remove_orphans: bool,
+    /// Create the containers but start none (`up --no-start`, `create`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_start: bool,
+    /// Keep existing containers even when their configuration changed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_recreate: bool,
+    /// Recreate the dependencies of the named services, changed or not.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub always_recreate_deps: bool,
 }
 
 /// What `up` did, one entry per container touched.
@@ -27,6 +36,7 @@ pub struct UpResponse {
 pub struct ActionReport {
     pub container: String,
     pub service: String,
-    /// "created", "recreated", "started", "running" (unchanged), "removed".
+    /// "created", "recreated", "started", "running" (unchanged), "removed"; with
+    /// `no_start`, "created" and "recreated" containers are not started.
     pub action: String,
 }

@@ -77,6 +77,9 @@ fn up_req(stack: Stack) -> UpRequest {
         wait: false,
         force_recreate: false,
         remove_orphans: false,
+        no_start: false,
+        no_recreate: false,
+        always_recreate_deps: false,
     }
 }
 
@@ -794,4 +797,67 @@ async fn a_healthy_dependency_that_exited_is_reported_as_exited() {
     // As compose: the dependent is left created, not started.
     assert_eq!(record(&e, "web").state, State::Created);
     assert_eq!(rt.starts(), ["db"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_start_creates_everything_and_waits_for_no_dependency() {
+    let (e, rt) = engine();
+    let mut db = svc("db", &["run"]);
+    // Never healthy: a start would wait on it, a create must not.
+    db.healthcheck = Some(healthcheck());
+    let mut api = svc("api", &["run"]);
+    dep(&mut api, "db", DependCondition::ServiceHealthy);
+    let s = stack("pns", vec![api, db]);
+    let mut req = up_req(s.clone());
+    req.no_start = true;
+    let resp = e.up(req).await.expect("up --no-start");
+    assert!(rt.starts().is_empty(), "{:?}", rt.starts());
+    assert!(resp.actions.iter().all(|a| a.action == "created"));
+    for name in ["db", "api"] {
+        assert_eq!(record(&e, name).state, State::Created);
+    }
+    let db_id = record(&e, "db").id;
+    rt.set_healthy("db", true);
+    e.up(up_req(s)).await.expect("up");
+    assert_eq!(rt.starts(), ["db", "api"]);
+    assert_eq!(record(&e, "db").id, db_id, "up starts what was created");
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_recreate_keeps_a_changed_container() {
+    let (e, rt) = engine();
+    e.up(up_req(stack("pnr", vec![svc("web", &["run"])])))
+        .await
+        .expect("up");
+    let id = record(&e, "web").id;
+    let mut req = up_req(stack("pnr", vec![svc("web", &["run", "changed"])]));
+    req.no_recreate = true;
+    let resp = e.up(req).await.expect("up --no-recreate");
+    assert_eq!(resp.actions[0].action, "running");
+    assert_eq!(record(&e, "web").id, id);
+    assert_eq!(rt.starts().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_reports_exit_codes_in_the_order_containers_stop() {
+    let (e, _rt) = engine();
+    let s = stack(
+        "pw",
+        vec![
+            svc("a", &["exit", "3", "200"]),
+            svc("b", &["exit", "0", "100"]),
+        ],
+    );
+    e.up(up_req(s)).await.expect("up");
+    let done = e
+        .wait_services("pw", &["a".into(), "b".into()])
+        .await
+        .expect("wait");
+    let got: Vec<(&str, i32)> = done
+        .iter()
+        .map(|c| (c.name.as_str(), c.exit_code))
+        .collect();
+    assert_eq!(got, [("pw-b-1", 0), ("pw-a-1", 3)]);
+    assert!(e.wait_services("pw", &[]).await.is_err());
+    assert!(e.wait_services("pw", &["nope".into()]).await.is_err());
 }
