@@ -47,6 +47,8 @@ pub enum Command {
     Down(DownArgs),
     /// List the stack's containers
     Ps(PsArgs),
+    /// List the projects the daemon runs, with their containers' states
+    Ls(super::ls::LsArgs),
     /// Show containers in detail as JSON, health checks' last results included
     Inspect(super::inspect::InspectArgs),
     /// Show containers' output

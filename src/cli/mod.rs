@@ -11,6 +11,7 @@ mod connect;
 mod filter;
 mod images;
 mod inspect;
+mod ls;
 mod networks;
 mod output;
 mod progress;

@@ -1,0 +1,61 @@
+//! The compose commands around a running stack (`ls`, `top`, `pause`/`unpause`): the real
+//! binary, real containers (root only). Each test's Env takes its project down when dropped,
+//! failed or not.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn stack(project: &str) -> String {
+    format!(
+        r#"name: {project}
+services:
+  web:
+    image: busybox:test
+    stop_grace_period: 1s
+    command: ["sleep", "1000"]
+  other:
+    image: busybox:test
+    stop_grace_period: 1s
+    command: ["sleep", "1000"]
+"#
+    )
+}
+
+#[test]
+fn ls_shows_the_project_with_its_running_containers() {
+    let Some((env, p)) = setup("cmdls") else {
+        return;
+    };
+    env.write("compose.yaml", &stack(&p));
+    env.ok(&["up", "-d"]);
+    let out = env.ok(&["ls", "--format", "json"]);
+    let list: Vec<Value> = serde_json::from_str(&out).expect("ls json");
+    let row = list
+        .iter()
+        .find(|r| r["Name"] == p.as_str())
+        .unwrap_or_else(|| panic!("{p} not in {out}"));
+    assert_eq!(row["Status"], "running(2)", "{out}");
+    assert!(row.get("ConfigFiles").is_some(), "{out}");
+    let table = env.ok(&["ls"]);
+    assert!(table.starts_with("NAME"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with(&p) && l.contains("running(2)")),
+        "{table}"
+    );
+    assert!(env.ok(&["ls", "-q"]).lines().any(|l| l == p), "ls -q");
+
+    // Stopped: gone from `ls`, shown by `ls -a` as exited.
+    env.ok(&["stop", "-t", "1"]);
+    assert!(
+        !env.ok(&["ls", "-q"]).lines().any(|l| l == p),
+        "ls after stop"
+    );
+    let all: Vec<Value> =
+        serde_json::from_str(&env.ok(&["ls", "-a", "--format", "json"])).expect("json");
+    let row = all.iter().find(|r| r["Name"] == p.as_str()).expect("ls -a");
+    assert_eq!(row["Status"], "exited(2)");
+}
