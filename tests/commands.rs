@@ -59,3 +59,45 @@ fn ls_shows_the_project_with_its_running_containers() {
     let row = all.iter().find(|r| r["Name"] == p.as_str()).expect("ls -a");
     assert_eq!(row["Status"], "exited(2)");
 }
+
+#[test]
+fn top_lists_each_containers_processes_from_its_cgroup() {
+    let Some((env, p)) = setup("cmdtop") else {
+        return;
+    };
+    env.write("compose.yaml", &stack(&p));
+    env.ok(&["up", "-d"]);
+    let pid = env.service(&env.ps_json(&p), "web")["pid"].clone();
+    let out = env.ok(&["top", "web"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some(format!("{p}-web-1").as_str()),
+        "{out}"
+    );
+    let titles: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(
+        titles,
+        ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"],
+        "{out}"
+    );
+    // The container's own process, by its host pid, running `sleep 1000` as root.
+    let row = lines[2..]
+        .iter()
+        .find(|l| l.ends_with("sleep 1000"))
+        .unwrap_or_else(|| panic!("no sleep in {out}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[0], "root", "{out}");
+    assert_eq!(cells[1], pid.to_string(), "{out}");
+    assert!(!out.contains("other"), "only the named service: {out}");
+
+    // All services without names; an unknown one is refused.
+    let all = env.ok(&["top"]);
+    assert!(all.lines().any(|l| l == format!("{p}-other-1")), "{all}");
+    let bad = env.run(&["top", "nope"]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("no such service: nope"),
+        "{bad:?}"
+    );
+}

@@ -69,6 +69,7 @@ const RULES: &[(&str, &[&str])] = &[
             "runtime::log_rotate",
             "runtime::tty::resize_record",
             "runtime::LOG_FILE",
+            "runtime::procs",
             "image::budget",
         ],
     ),

@@ -13,6 +13,7 @@ pub mod logs;
 pub mod networks;
 pub mod registry;
 pub mod server;
+pub mod top;
 pub mod types;
 mod upload;
 mod validate;

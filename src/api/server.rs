@@ -70,6 +70,7 @@ pub fn router<R: Runtime, I: ImageSource>(state: Arc<ServerState<R, I>>) -> Rout
         )
         .route("/v1/projects/{project}/up", post(up::<R, I>))
         .route("/v1/projects/{project}/down", post(down::<R, I>))
+        .route("/v1/projects/{project}/top", post(super::top::top::<R, I>))
         .route("/v1/projects/{project}/{verb}", post(services_verb::<R, I>))
         .route("/v1/projects/{project}/logs/stream", post(logs::<R, I>))
         .route("/v1/projects/{project}/exec", post(exec::<R, I>))

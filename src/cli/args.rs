@@ -49,6 +49,8 @@ pub enum Command {
     Ps(PsArgs),
     /// List the projects the daemon runs, with their containers' states
     Ls(super::ls::LsArgs),
+    /// Show the processes running in the service containers
+    Top(ServicesArgs),
     /// Show containers in detail as JSON, health checks' last results included
     Inspect(super::inspect::InspectArgs),
     /// Show containers' output

@@ -37,6 +37,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
         }
         Command::Ps(a) => ps(cli, &client()?, a),
         Command::Ls(a) => super::ls::run(&client()?, a),
+        Command::Top(a) => super::top::run(cli, &client()?, a),
         Command::Inspect(a) => super::inspect::run(cli, &client()?, a),
         Command::Logs(a) => logs(cli, &client()?, a),
         Command::Exec(a) => exec(cli, &client()?, a),

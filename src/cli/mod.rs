@@ -21,6 +21,7 @@ mod registry;
 mod roles;
 mod scale;
 mod terminal;
+mod top;
 mod volumes;
 
 use args::Cli;
