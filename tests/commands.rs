@@ -101,3 +101,79 @@ fn top_lists_each_containers_processes_from_its_cgroup() {
         "{bad:?}"
     );
 }
+
+/// The counter the `count` service writes into the bind-mounted data directory.
+fn counter(env: &Env) -> u64 {
+    std::fs::read_to_string(env.work.join("data/c"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Waits (10 s at most) until the counter passes `than`.
+fn wait_past(env: &Env, than: u64) -> u64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let c = counter(env);
+        if c > than {
+            return c;
+        }
+        assert!(std::time::Instant::now() < deadline, "counter stuck at {c}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn pause_freezes_the_containers_and_unpause_resumes_them() {
+    let Some((env, p)) = setup("cmdpause") else {
+        return;
+    };
+    std::fs::create_dir_all(env.work.join("data")).expect("mkdir data");
+    env.write(
+        "compose.yaml",
+        &format!(
+            r#"name: {p}
+services:
+  count:
+    image: busybox:test
+    stop_grace_period: 1s
+    volumes: ["./data:/data"]
+    command: ["sh", "-c", "i=0; while true; do i=$$((i+1)); echo $$i > /data/c.tmp; mv /data/c.tmp /data/c; sleep 0.05; done"]
+  other:
+    image: busybox:test
+    stop_grace_period: 1s
+    command: ["sleep", "1000"]
+"#
+        ),
+    );
+    env.ok(&["up", "-d"]);
+    wait_past(&env, 2);
+
+    let out = env.run(&["pause", "count"]);
+    assert!(out.status.success(), "{out:?}\n{}", env.daemon_log());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("Container {p}-count-1  Paused")),
+        "{out:?}"
+    );
+    let rows = env.ps_json(&p);
+    assert_eq!(env.service(&rows, "count")["state"], "paused");
+    assert_eq!(
+        env.service(&rows, "other")["state"],
+        "running",
+        "only the named service"
+    );
+    // Frozen: the loop does not move while we look (it moves every 50 ms when running).
+    let frozen = counter(&env);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(counter(&env), frozen, "counter advanced while paused");
+    assert!(env.ok(&["ps"]).contains("(Paused)"), "ps shows it paused");
+
+    env.ok(&["unpause"]);
+    assert_eq!(env.service(&env.ps_json(&p), "count")["state"], "running");
+    wait_past(&env, frozen);
+
+    // Paused again, `down` still takes it down (it is thawed first).
+    env.ok(&["pause"]);
+    env.ok(&["down", "-t", "1"]);
+    assert!(env.ps_json(&p).is_empty());
+}

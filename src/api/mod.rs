@@ -11,6 +11,7 @@ pub mod listener;
 pub mod log_reader;
 pub mod logs;
 pub mod networks;
+pub mod pause;
 pub mod registry;
 pub mod server;
 pub mod top;
