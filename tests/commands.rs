@@ -167,6 +167,12 @@ services:
     std::thread::sleep(std::time::Duration::from_millis(500));
     assert_eq!(counter(&env), frozen, "counter advanced while paused");
     assert!(env.ok(&["ps"]).contains("(Paused)"), "ps shows it paused");
+    let exec = env.run(&["exec", "-T", "count", "true"]);
+    assert!(!exec.status.success(), "exec into a paused container");
+    assert!(
+        String::from_utf8_lossy(&exec.stderr).contains("is paused: unpause it"),
+        "{exec:?}"
+    );
 
     env.ok(&["unpause"]);
     assert_eq!(env.service(&env.ps_json(&p), "count")["state"], "running");

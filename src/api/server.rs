@@ -362,6 +362,13 @@ async fn exec<R: Runtime, I: ImageSource>(
     let (on_upgrade, req): (_, ExecRequest) = upgrade_request(req).await?;
     valid(validate::names(&project, [&req.service]))?;
     let (rec, pid) = st.engine.exec_target(&project, &req.service, req.index)?;
+    // As docker: on v2 the process would join the frozen cgroup and hang.
+    if super::pause::is_paused(&rec) {
+        return Err(ApiFailure::BadRequest(format!(
+            "container {} is paused: unpause it before exec (rstack unpause {})",
+            rec.name, rec.service
+        )));
+    }
     let spec = ExecSpec {
         args: req.cmd.clone(),
         env: merge_env(&rec.config.process.env, &req.env),
