@@ -71,6 +71,15 @@ pub fn router<R: Runtime, I: ImageSource>(state: Arc<ServerState<R, I>>) -> Rout
         .route("/v1/projects/{project}/up", post(up::<R, I>))
         .route("/v1/projects/{project}/down", post(down::<R, I>))
         .route("/v1/projects/{project}/wait", post(wait::<R, I>))
+        .route("/v1/projects/{project}/top", post(super::top::top::<R, I>))
+        .route(
+            "/v1/projects/{project}/pause",
+            post(super::pause::pause::<R, I>),
+        )
+        .route(
+            "/v1/projects/{project}/unpause",
+            post(super::pause::unpause::<R, I>),
+        )
         .route("/v1/projects/{project}/{verb}", post(services_verb::<R, I>))
         .route("/v1/projects/{project}/logs/stream", post(logs::<R, I>))
         .route("/v1/projects/{project}/exec", post(exec::<R, I>))
@@ -139,7 +148,10 @@ pub fn view(r: &ContainerRecord) -> ContainerView {
         name: r.name.clone(),
         project: r.project.clone(),
         service: r.service.clone(),
-        state: r.state.as_str().to_string(),
+        state: match super::pause::is_paused(r) {
+            true => "paused".to_string(),
+            false => r.state.as_str().to_string(),
+        },
         health: r.health.clone(),
         health_output: crate::store::health_log::failing_output(r),
         pid: r.pid,
@@ -231,6 +243,7 @@ async fn down<R: Runtime, I: ImageSource>(
 ) -> ApiResult<DownResponse> {
     valid(validate::names(&project, []))?;
     let t = req.timeout.map(Duration::from_secs);
+    super::pause::thaw_before_stop(&st, &project, &[]).await;
     let containers = st.engine.down(&project, t).await?;
     // After the containers, as compose: a network goes once no container is on it.
     let networks = st.networks.remove_project(&project).await;
@@ -253,6 +266,9 @@ async fn services_verb<R: Runtime, I: ImageSource>(
     valid(validate::names(&project, &req.services))?;
     let t = req.timeout.map(Duration::from_secs);
     let e = &st.engine;
+    if matches!(verb.as_str(), "stop" | "restart" | "kill") {
+        super::pause::thaw_before_stop(&st, &project, &req.services).await;
+    }
     match verb.as_str() {
         "start" => e.start_services(&project, &req.services).await?,
         "stop" => e.stop_services(&project, &req.services, t).await?,
@@ -359,6 +375,13 @@ async fn exec<R: Runtime, I: ImageSource>(
     let (on_upgrade, req): (_, ExecRequest) = upgrade_request(req).await?;
     valid(validate::names(&project, [&req.service]))?;
     let (rec, pid) = st.engine.exec_target(&project, &req.service, req.index)?;
+    // As docker: on v2 the process would join the frozen cgroup and hang.
+    if super::pause::is_paused(&rec) {
+        return Err(ApiFailure::BadRequest(format!(
+            "container {} is paused: unpause it before exec (rstack unpause {})",
+            rec.name, rec.service
+        )));
+    }
     let spec = ExecSpec {
         args: req.cmd.clone(),
         env: merge_env(&rec.config.process.env, &req.env),

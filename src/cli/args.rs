@@ -51,6 +51,14 @@ pub enum Command {
     Down(DownArgs),
     /// List the stack's containers
     Ps(PsArgs),
+    /// List the projects the daemon runs, with their containers' states
+    Ls(super::ls::LsArgs),
+    /// Show the processes running in the service containers
+    Top(ServicesArgs),
+    /// Pause the services' running containers (cgroup freezer)
+    Pause(ServicesArgs),
+    /// Resume the services' paused containers
+    Unpause(ServicesArgs),
     /// Show containers in detail as JSON, health checks' last results included
     Inspect(super::inspect::InspectArgs),
     /// Show containers' output

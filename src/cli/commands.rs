@@ -38,6 +38,10 @@ pub fn run(cli: &Cli) -> Result<i32> {
         Command::Create(a) => up(cli, &client()?, &a.as_up()),
         Command::Wait(a) => super::lifecycle::wait(cli, &client()?, a),
         Command::Ps(a) => ps(cli, &client()?, a),
+        Command::Ls(a) => super::ls::run(&client()?, a),
+        Command::Top(a) => super::top::run(cli, &client()?, a),
+        Command::Pause(a) => pause(cli, &client()?, "pause", &a.services),
+        Command::Unpause(a) => pause(cli, &client()?, "unpause", &a.services),
         Command::Inspect(a) => super::inspect::run(cli, &client()?, a),
         Command::Logs(a) => logs(cli, &client()?, a),
         Command::Exec(a) => exec(cli, &client()?, a),
@@ -298,7 +302,7 @@ fn ps(cli: &Cli, client: &Client, a: &PsArgs) -> Result<i32> {
         client.call::<(), _>("GET", &format!("/v1/containers?project={p}"), None)?;
     // As compose: stopped containers, and those of `run`, only with -a.
     rows.retain(|c| {
-        (a.all || ((c.state == "running" || c.state == "restarting") && !c.one_off))
+        (a.all || (matches!(c.state.as_str(), "running" | "restarting" | "paused") && !c.one_off))
             && (a.services.is_empty() || a.services.contains(&c.service))
             && filters.iter().all(|f| f.matches(c))
     });
@@ -471,6 +475,26 @@ fn verb(
         signal: signal.map(str::to_string),
     };
     client.call::<_, serde_json::Value>("POST", &format!("/v1/projects/{p}/{verb}"), Some(&req))?;
+    Ok(0)
+}
+
+/// `pause`/`unpause`: prints each container as compose does (`Container NAME  Paused`).
+fn pause(cli: &Cli, client: &Client, verb: &str, services: &[String]) -> Result<i32> {
+    let p = project::project_name(cli)?;
+    let req = ServicesRequest {
+        services: services.to_vec(),
+        ..Default::default()
+    };
+    let names: Vec<String> =
+        client.call("POST", &format!("/v1/projects/{p}/{verb}"), Some(&req))?;
+    let done = if verb == "pause" {
+        "Paused"
+    } else {
+        "Unpaused"
+    };
+    for n in names {
+        eprintln!("Container {n}  {done}");
+    }
     Ok(0)
 }
 

@@ -12,6 +12,7 @@ mod filter;
 mod images;
 mod inspect;
 mod lifecycle;
+mod ls;
 mod networks;
 mod output;
 mod progress;
@@ -21,6 +22,7 @@ mod registry;
 mod roles;
 mod scale;
 mod terminal;
+mod top;
 mod volumes;
 
 use args::Cli;

@@ -43,6 +43,8 @@ pub fn status(c: &ContainerView, now: u64) -> String {
     let code = c.exit_code.unwrap_or(0);
     match c.state.as_str() {
         "running" => format!("Up {}{health}", since(c.started_at)),
+        // As docker: a paused container is still up.
+        "paused" => format!("Up {} (Paused)", since(c.started_at)),
         "restarting" => {
             let delay = c
                 .restart_delay_ms
@@ -254,6 +256,7 @@ mod tests {
         let mut v = view("running");
         v.health = Some("healthy".into());
         assert_eq!(status(&v, 6_000), "Up 5 seconds (healthy)");
+        assert_eq!(status(&view("paused"), 6_000), "Up 5 seconds (Paused)");
         v.health = Some("unhealthy".into());
         v.health_output =
             Some("Could not connect to Redis at 127.0.0.1:6379: Connection refused".into());

@@ -21,6 +21,7 @@ pub mod log_rotate;
 pub mod mounts;
 pub mod netlink;
 pub mod netns;
+pub mod procs;
 pub mod rlimit;
 pub mod rootfs;
 pub mod seccomp;

@@ -6,6 +6,7 @@
 pub mod bpf;
 pub mod devfilter;
 pub mod dynmods;
+pub mod freezer;
 pub mod v1;
 pub mod v2;
 

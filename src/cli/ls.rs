@@ -1,0 +1,124 @@
+//! `rstack ls`: the projects the daemon knows, one line each, with their containers' states
+//! counted as `docker compose ls` does (`exited(1), running(2)`).
+
+use super::args::Format;
+use crate::api::Client;
+use crate::api::types::ContainerView;
+use anyhow::Result;
+use clap::Args;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Show stopped projects too (by default only those with a running container)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Only print project names
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+/// One project as `docker compose ls --format json` prints it.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct ProjectRow {
+    #[serde(rename = "Name")]
+    pub name: String,
+    #[serde(rename = "Status")]
+    pub status: String,
+    /// The daemon does not record which files a stack came from: always empty.
+    #[serde(rename = "ConfigFiles")]
+    pub config_files: String,
+}
+
+/// Groups containers by project; the status counts each state, states in name order as
+/// compose sorts them. Without `all`, projects with no running container are left out.
+pub fn projects(rows: &[ContainerView], all: bool) -> Vec<ProjectRow> {
+    let mut by: BTreeMap<&str, BTreeMap<&str, u32>> = BTreeMap::new();
+    for c in rows {
+        *by.entry(&c.project)
+            .or_default()
+            .entry(c.state.as_str())
+            .or_default() += 1;
+    }
+    by.into_iter()
+        .filter(|(_, states)| all || states.contains_key("running"))
+        .map(|(name, states)| ProjectRow {
+            name: name.to_string(),
+            status: states
+                .iter()
+                .map(|(s, n)| format!("{s}({n})"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            config_files: String::new(),
+        })
+        .collect()
+}
+
+pub fn run(client: &Client, a: &LsArgs) -> Result<i32> {
+    let rows: Vec<ContainerView> = client.call::<(), _>("GET", "/v1/containers", None)?;
+    let list = projects(&rows, a.all);
+    if a.quiet {
+        for p in &list {
+            println!("{}", p.name);
+        }
+    } else if a.format == Format::Json {
+        println!("{}", serde_json::to_string(&list)?);
+    } else {
+        let w = list.iter().map(|p| p.name.len()).max().unwrap_or(0).max(4);
+        let sw = list
+            .iter()
+            .map(|p| p.status.len())
+            .max()
+            .unwrap_or(0)
+            .max(6);
+        println!("{:<w$}   {:<sw$}   CONFIG FILES", "NAME", "STATUS");
+        for p in &list {
+            println!("{:<w$}   {:<sw$}   {}", p.name, p.status, p.config_files);
+        }
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(project: &str, state: &str) -> ContainerView {
+        serde_json::from_value(serde_json::json!({
+            "id": "x", "name": "n", "project": project, "service": "s", "state": state,
+            "restarts": 0, "image": "i", "oom_killed": false, "one_off": false
+        }))
+        .expect("view")
+    }
+
+    #[test]
+    fn counts_states_per_project_in_name_order() {
+        let rows = [
+            c("b", "running"),
+            c("a", "running"),
+            c("a", "exited"),
+            c("a", "running"),
+            c("z", "exited"),
+        ];
+        let got = projects(&rows, false);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].name, "a");
+        assert_eq!(got[0].status, "exited(1), running(2)");
+        assert_eq!(got[1].status, "running(1)");
+        let all = projects(&rows, true);
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[2].status, "exited(1)");
+    }
+
+    #[test]
+    fn json_shape_is_composes() {
+        let got = serde_json::to_value(projects(&[c("a", "running")], true)).expect("json");
+        assert_eq!(
+            got,
+            serde_json::json!([{"Name": "a", "Status": "running(1)", "ConfigFiles": ""}])
+        );
+    }
+}
