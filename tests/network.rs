@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::registry::free_port;
 use common::{Env, skip_unless_root};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -146,14 +147,6 @@ networks:
     exec_until(&env, &q, &["client", "nc", "server", "7000"], "tcp-ok");
     env.ok(&["-f", qf, "down", "-t", "1"]);
     env.ok(&["-p", &p, "down", "-t", "1"]);
-}
-
-/// A port nobody holds right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 #[test]

@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::registry::free_port;
 use common::{Env, skip_unless_root};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,28 +14,6 @@ use std::time::{Duration, Instant};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn have_mmdebstrap(tag: &str) -> bool {
-    let ok = Command::new("sh")
-        .args(["-c", "command -v mmdebstrap"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("RSTACK_REQUIRE_ROOT_TESTS").is_none(),
-            "{tag} needs mmdebstrap (apt-get install mmdebstrap)"
-        );
-        eprintln!("skipping {tag}: needs mmdebstrap");
-    }
-    ok
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// The app's answer through nginx on the host's loopback, once it answers.
@@ -63,7 +42,7 @@ fn get(port: u16) -> serde_json::Value {
 
 #[test]
 fn the_webapp_example_builds_serves_keeps_its_data_and_leaves_nothing() {
-    if skip_unless_root("webapp") || !have_mmdebstrap("webapp") {
+    if skip_unless_root("webapp") || !common::registry::have_tools("webapp", &["mmdebstrap"]) {
         return;
     }
     let mut env = Env::new("webapp");

@@ -422,10 +422,11 @@ impl NetworkManager {
         let Some(req) = cfg.network.request.clone() else {
             return Ok(out);
         };
-        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        // Read only where it is used: a networked start (the common one) never needs it.
+        let host_resolv = || std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         if cfg.host_network || req.none {
             let resolv =
-                files::host_resolv_conf(&host_resolv, &req.dns, &req.dns_search, &req.dns_opt);
+                files::host_resolv_conf(&host_resolv(), &req.dns, &req.dns_search, &req.dns_opt);
             let hosts = match cfg.host_network {
                 true => std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
                 false => files::hosts(
@@ -450,7 +451,8 @@ impl NetworkManager {
                 )))?;
             out.network.join_pid = Some(pid);
             // Its namespace, so its names and resolver too.
-            let resolv = std::fs::read_to_string(dir.join("resolv.conf")).unwrap_or(host_resolv);
+            let resolv =
+                std::fs::read_to_string(dir.join("resolv.conf")).unwrap_or_else(|_| host_resolv());
             let hosts = std::fs::read_to_string(dir.join("hosts")).unwrap_or_default();
             self.write_files(&mut out, &resolv, &hosts)?;
             return Ok(out);
@@ -497,7 +499,9 @@ impl NetworkManager {
         let gateway = first.as_ref().and_then(|(r, _)| r.gateway());
         let resolv = match gateway {
             Some(gw) => files::resolv_conf(gw, &req.dns_search, &req.dns_opt),
-            None => files::host_resolv_conf(&host_resolv, &req.dns, &req.dns_search, &req.dns_opt),
+            None => {
+                files::host_resolv_conf(&host_resolv(), &req.dns, &req.dns_search, &req.dns_opt)
+            }
         };
         let hosts = files::hosts(
             first.as_ref().map(|(_, ip)| *ip),

@@ -266,24 +266,7 @@ impl Netlink {
         peer_ns: RawFd,
         peer_mac: [u8; 6],
     ) -> Result<()> {
-        let mut m = Msg::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
-        m.ifinfo(0, IFF_UP, IFF_UP);
-        m.attr_str(IFLA_IFNAME, host);
-        m.attr_u32(IFLA_MASTER, master);
-        m.begin(IFLA_LINKINFO);
-        m.attr_str(IFLA_INFO_KIND, "veth");
-        m.begin(IFLA_INFO_DATA);
-        m.begin(VETH_INFO_PEER);
-        // The peer's attributes follow its own ifinfomsg. It cannot be brought up here: it is
-        // made first, and a veth whose peer does not exist yet refuses to open (ENOTCONN).
-        m.ifinfo(0, 0, 0);
-        m.attr_str(IFLA_IFNAME, peer);
-        m.attr(IFLA_ADDRESS, &peer_mac);
-        m.attr_u32(IFLA_NET_NS_FD, peer_ns as u32);
-        m.end();
-        m.end();
-        m.end();
-        self.call(&format!("creating veth {host}"), m)
+        self.new_veth(host, Some(master), peer, peer_ns, Some(peer_mac))
     }
 
     /// The index of a link of this socket's namespace.
@@ -316,21 +299,48 @@ impl Netlink {
     /// Creates a veth pair ahead of its use, both ends down: `host` here, detached; `peer`
     /// in the namespace `peer_ns`. Returns the host end's index.
     pub fn add_spare_veth(&mut self, host: &str, peer: &str, peer_ns: RawFd) -> Result<u32> {
+        self.new_veth(host, None, peer, peer_ns, None)?;
+        self.index_of(host)
+    }
+
+    /// A veth pair: `host` here (up and enslaved to `master` when one is given, else down),
+    /// `peer` in the namespace `peer_ns`, down, with `peer_mac` if given.
+    fn new_veth(
+        &mut self,
+        host: &str,
+        master: Option<u32>,
+        peer: &str,
+        peer_ns: RawFd,
+        peer_mac: Option<[u8; 6]>,
+    ) -> Result<()> {
         let mut m = Msg::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
-        m.ifinfo(0, 0, 0);
-        m.attr_str(IFLA_IFNAME, host);
+        match master {
+            Some(master) => {
+                m.ifinfo(0, IFF_UP, IFF_UP);
+                m.attr_str(IFLA_IFNAME, host);
+                m.attr_u32(IFLA_MASTER, master);
+            }
+            None => {
+                m.ifinfo(0, 0, 0);
+                m.attr_str(IFLA_IFNAME, host);
+            }
+        }
         m.begin(IFLA_LINKINFO);
         m.attr_str(IFLA_INFO_KIND, "veth");
         m.begin(IFLA_INFO_DATA);
         m.begin(VETH_INFO_PEER);
+        // The peer's attributes follow its own ifinfomsg. It cannot be brought up here: it is
+        // made first, and a veth whose peer does not exist yet refuses to open (ENOTCONN).
         m.ifinfo(0, 0, 0);
         m.attr_str(IFLA_IFNAME, peer);
+        if let Some(mac) = peer_mac {
+            m.attr(IFLA_ADDRESS, &mac);
+        }
         m.attr_u32(IFLA_NET_NS_FD, peer_ns as u32);
         m.end();
         m.end();
         m.end();
-        self.call(&format!("creating veth {host}"), m)?;
-        self.index_of(host)
+        self.call(&format!("creating veth {host}"), m)
     }
 
     /// Enslaves a link to the bridge `master` and brings it up, in one request.
