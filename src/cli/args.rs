@@ -107,6 +107,10 @@ pub enum Command {
     Version,
     /// Show the daemon's settings: data root, cgroups, registry mirrors and insecure registries
     Info,
+    /// Print the shell completion script for bash, zsh or fish
+    Completion(super::help::CompletionArgs),
+    /// Print the man page (or write one page per command into a directory)
+    Man(super::help::ManArgs),
     /// Run the rstack daemon (normally started by `rstack up`)
     Daemon(DaemonArgs),
 }

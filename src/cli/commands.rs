@@ -138,6 +138,8 @@ pub fn run(cli: &Cli) -> Result<i32> {
             println!(" 127.0.0.0/8, localhost, ::1 (always)");
             Ok(0)
         }
+        Command::Completion(a) => super::help::completion(a),
+        Command::Man(a) => super::help::man(a),
         Command::Daemon(a) => super::roles::daemon(a),
     }
 }

@@ -9,6 +9,7 @@ mod build;
 mod commands;
 mod connect;
 mod filter;
+mod help;
 mod images;
 mod inspect;
 mod lifecycle;
@@ -26,7 +27,7 @@ mod top;
 mod volumes;
 
 use args::Cli;
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 /// Process exit code for bad input or a failed command (compose uses 1 too).
 pub const EXIT_FAILURE: i32 = 1;
@@ -38,7 +39,11 @@ pub fn main() -> i32 {
     if let Some(code) = roles::hidden(&args) {
         return code;
     }
-    let cli = Cli::parse();
+    // As `Cli::parse()`, with the top-level help grouped (`help.rs`).
+    let cli = match Cli::from_arg_matches(&help::grouped(Cli::command()).get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     match commands::run(&cli) {
         Ok(code) => code,
         Err(e) => {
