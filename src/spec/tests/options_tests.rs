@@ -67,6 +67,16 @@ fn every_key_reaches_the_model_without_warnings() {
 }
 
 #[test]
+fn stdin_open_and_tty_reach_the_model() {
+    let l = ok(&format!("{HEAD}    stdin_open: true\n    tty: true\n"));
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    let o = &l.stack.services["a"].options;
+    assert!(o.stdin_open && o.tty);
+    let o = &ok(HEAD).stack.services["a"].options;
+    assert!(!o.stdin_open && !o.tty);
+}
+
+#[test]
 fn refusals_point_at_their_entry() {
     has(
         &err("    cap_add: [NET_ADMIN, FLY]\n"),
