@@ -126,14 +126,13 @@ pub const HEALTHCHECK: &[&str] = &[
 
 pub const DEPENDS_ON: &[&str] = &["condition", "required", "restart"];
 
-pub const DEPLOY_IMPLEMENTED: &[&str] = &["resources", "replicas"];
+pub const DEPLOY_IMPLEMENTED: &[&str] = &["resources", "replicas", "restart_policy"];
 pub const DEPLOY_UNSUPPORTED: &[&str] = &[
     "mode",
     "endpoint_mode",
     "labels",
     "rollback_config",
     "update_config",
-    "restart_policy",
     "placement",
 ];
 pub const RESOURCES: &[&str] = &["limits", "reservations"];
