@@ -197,3 +197,37 @@ services:
     assert!(logs(&env, &p, "term").contains("got:hi"));
     assert_eq!(env.service(&env.ps_json(&p), "term")["state"], "running");
 }
+
+#[test]
+fn stdin_stays_open_across_a_daemon_restart() {
+    let Some((env, p)) = setup("attachrestart") else {
+        return;
+    };
+    env.write(
+        "compose.yaml",
+        &format!(
+            r#"name: {p}
+services:
+  echo:
+    image: busybox:test
+    stop_grace_period: 1s
+    stdin_open: true
+    command: ["sh", "-c", "while read x; do echo got:$$x; done; echo stdin-closed"]
+"#
+        ),
+    );
+    env.ok(&["up", "-d"]);
+    env.wait_for(&p, "echo", 30, |r| r["state"] == "running");
+    // The daemon held a writer on the FIFO before the start: its exit must not be EOF.
+    env.stop_daemon(libc::SIGTERM);
+    let mut daemon = env.start_daemon();
+    let mut c = Client::spawn(env.cmd(&["-p", &p, "attach", "echo"]));
+    c.type_in(b"after\n");
+    c.wait_output("got:after");
+    let (st, err) = c.detach();
+    assert!(st.success(), "detach: {st}: {err}");
+    assert!(!logs(&env, &p, "echo").contains("stdin-closed"));
+    env.ok(&["-p", &p, "down", "-t", "1"]);
+    drop(env);
+    let _ = daemon.wait();
+}
