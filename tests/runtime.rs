@@ -73,6 +73,7 @@ impl Fixture {
                 rlimits: runtime::default_rlimits(),
                 stdin: false,
                 tty: None,
+                attachable: false,
                 group_add: Vec::new(),
             },
             mounts: vec![MountConfig {

@@ -22,7 +22,7 @@ pub struct Response {
     body: BodyReader,
 }
 
-enum Framing {
+pub(super) enum Framing {
     Length(u64),
     Chunked { left: u64, done: bool },
     Close,
@@ -51,7 +51,7 @@ impl Client {
 
     /// Connects and writes a whole request. Callers build it first: the daemon wakes on the
     /// connect, and a request not there yet when it reads costs it another wake-up.
-    fn send(&self, msg: &[u8]) -> Result<UnixStream, ApiError> {
+    pub(super) fn send(&self, msg: &[u8]) -> Result<UnixStream, ApiError> {
         let mut stream = self.connect()?;
         stream.write_all(msg).map_err(ApiError::Io)?;
         Ok(stream)
@@ -76,7 +76,7 @@ impl Client {
         msg.extend_from_slice(&payload);
         let stream = self.send(&msg)?;
         let mut reader = BufReader::new(stream);
-        let (status, framing, _) = read_head(&mut reader)?;
+        let (status, framing, _, _) = read_head(&mut reader)?;
         Ok(Response {
             status,
             body: BodyReader {
@@ -102,7 +102,7 @@ impl Client {
         let mut reader = BufReader::new(stream);
         // A daemon that refuses the upload may answer (and close) before it has read it all:
         // its answer says more than the broken pipe.
-        let (status, framing, _) = match (read_head(&mut reader), copied) {
+        let (status, framing, _, _) = match (read_head(&mut reader), copied) {
             (Ok(head), _) => head,
             (Err(_), Err(e)) => return Err(ApiError::Io(e)),
             (Err(e), Ok(_)) => return Err(e),
@@ -134,7 +134,7 @@ impl Client {
         let mut stream = self.send(head.as_bytes())?;
         let copied = std::io::copy(&mut body.take(len), &mut stream);
         let mut reader = BufReader::new(stream);
-        let (status, framing, _) = match (read_head(&mut reader), copied) {
+        let (status, framing, _, _) = match (read_head(&mut reader), copied) {
             (Ok(head), _) => head,
             (Err(_), Err(e)) => return Err(ApiError::Io(e)),
             (Err(e), Ok(_)) => return Err(e),
@@ -223,7 +223,7 @@ impl Client {
         let stream = self.send(&msg)?;
         let writer = stream.try_clone().map_err(ApiError::Io)?;
         let mut reader = BufReader::new(stream);
-        let (status, framing, framed_input) = read_head(&mut reader)?;
+        let (status, framing, framed_input, _) = read_head(&mut reader)?;
         if status != 101 {
             return Err(Response {
                 status,
@@ -278,6 +278,21 @@ impl Client {
     }
 }
 
+/// A non-101 answer to an upgrade request, as the daemon's error.
+pub(super) fn upgrade_refused(
+    status: u16,
+    framing: Framing,
+    inner: BufReader<UnixStream>,
+) -> ApiError {
+    Response {
+        status,
+        body: BodyReader { inner, framing },
+    }
+    .ok()
+    .err()
+    .unwrap_or_else(|| ApiError::Protocol(format!("expected an upgrade, got {status}")))
+}
+
 impl Response {
     /// Turns a non-2xx answer into the daemon's error message.
     pub fn ok(self) -> Result<Response, ApiError> {
@@ -305,8 +320,11 @@ impl Response {
 }
 
 /// Reads the status line and headers; returns the status and how the body is framed.
-/// The status, the body's framing, and whether the daemon takes framed input (attach).
-fn read_head(reader: &mut BufReader<UnixStream>) -> Result<(u16, Framing, bool), ApiError> {
+/// The status, the body's framing, whether the daemon takes framed input (attach), and
+/// whether the attached process has a terminal (`attach_service::TTY_HEADER`).
+pub(super) fn read_head(
+    reader: &mut BufReader<UnixStream>,
+) -> Result<(u16, Framing, bool, bool), ApiError> {
     let mut line = String::new();
     reader.read_line(&mut line).map_err(ApiError::Io)?;
     let status: u16 = line
@@ -316,6 +334,7 @@ fn read_head(reader: &mut BufReader<UnixStream>) -> Result<(u16, Framing, bool),
         .ok_or_else(|| ApiError::Protocol(format!("bad status line {line:?}")))?;
     let mut framing = Framing::Close;
     let mut framed_input = false;
+    let mut terminal = false;
     loop {
         line.clear();
         if reader.read_line(&mut line).map_err(ApiError::Io)? == 0 {
@@ -344,6 +363,8 @@ fn read_head(reader: &mut BufReader<UnixStream>) -> Result<(u16, Framing, bool),
                 }
             } else if k == super::attach::INPUT_HEADER {
                 framed_input = v == super::attach::FRAMED;
+            } else if k == super::attach_service::TTY_HEADER {
+                terminal = v == "1";
             } else if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
                 // Chunked framing wins over a Content-Length (RFC 9112 6.3).
                 framing = Framing::Chunked {
@@ -353,7 +374,7 @@ fn read_head(reader: &mut BufReader<UnixStream>) -> Result<(u16, Framing, bool),
             }
         }
     }
-    Ok((status, framing, framed_input))
+    Ok((status, framing, framed_input, terminal))
 }
 
 impl Read for BodyReader {
@@ -445,7 +466,7 @@ mod tests {
             let _ = server.write_all(&raw);
         });
         let mut reader = BufReader::new(client);
-        read_head(&mut reader).map(|(status, framing, _)| Response {
+        read_head(&mut reader).map(|(status, framing, _, _)| Response {
             status,
             body: BodyReader {
                 inner: reader,

@@ -1,8 +1,11 @@
 //! Versioned REST API over the daemon's unix socket: types, the axum server, the CLI's client.
 
 pub mod attach;
+pub mod attach_client;
+pub mod attach_service;
 pub mod build;
 pub mod client;
+pub mod detach;
 mod error;
 mod failure;
 pub mod images;

@@ -84,6 +84,10 @@ pub fn router<R: Runtime, I: ImageSource>(state: Arc<ServerState<R, I>>) -> Rout
         .route("/v1/projects/{project}/logs/stream", post(logs::<R, I>))
         .route("/v1/projects/{project}/exec", post(exec::<R, I>))
         .route("/v1/projects/{project}/run", post(run::<R, I>))
+        .route(
+            "/v1/projects/{project}/attach",
+            post(super::attach_service::attach::<R, I>),
+        )
         .route("/v1/images", get(images_list::<R, I>))
         .route("/v1/images/import", post(images_import::<R, I>))
         .route("/v1/images/remove", post(super::images::remove::<R, I>))
@@ -404,7 +408,7 @@ async fn exec<R: Runtime, I: ImageSource>(
 
 /// Copies the client's input to a process: raw bytes to its stdin, or, with a terminal,
 /// stdin and resize frames. Dropping stdin at the end gives EOF.
-async fn client_input(
+pub(super) async fn client_input(
     mut from_client: impl tokio::io::AsyncRead + Unpin,
     stdin: Option<impl tokio::io::AsyncWrite + Unpin>,
     terminal: bool,
@@ -442,7 +446,7 @@ async fn client_input(
 }
 
 /// Takes the pending connection upgrade and the JSON body of an attach-style request.
-async fn upgrade_request<T: serde::de::DeserializeOwned>(
+pub(super) async fn upgrade_request<T: serde::de::DeserializeOwned>(
     mut req: axum::extract::Request,
 ) -> Result<(hyper::upgrade::OnUpgrade, T), ApiFailure> {
     let on_upgrade = req

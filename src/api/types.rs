@@ -122,6 +122,18 @@ pub struct ExecRequest {
     pub index: Option<u32>,
 }
 
+/// `attach`: the main process of a running service container.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AttachRequest {
+    pub service: String,
+    /// Which replica (`--index`); `None`: the lowest number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+    /// The client sends input (false with `--no-stdin`).
+    #[serde(default = "yes")]
+    pub stdin: bool,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunRequest {
     pub stack: Stack,

@@ -67,6 +67,7 @@ pub fn container_config(s: &RunSpec) -> ContainerConfig {
                 .collect(),
             stdin: false,
             tty: None,
+            attachable: false,
         },
         mounts: s
             .binds

@@ -67,6 +67,8 @@ pub enum Command {
     Exec(ExecArgs),
     /// Run a one-off command in a new container of a service
     Run(RunArgs),
+    /// Attach our terminal to a service container's main process (detach: ctrl-p ctrl-q)
+    Attach(super::attach::AttachArgs),
     /// Start existing containers
     Start(ServicesArgs),
     /// Stop running containers without removing them

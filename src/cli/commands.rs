@@ -45,6 +45,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
         Command::Inspect(a) => super::inspect::run(cli, &client()?, a),
         Command::Logs(a) => logs(cli, &client()?, a),
         Command::Exec(a) => exec(cli, &client()?, a),
+        Command::Attach(a) => super::attach::run(cli, &client()?, a),
         Command::Run(a) => run_oneoff(cli, &client()?, a),
         Command::Start(a) => verb(cli, &client()?, "start", &a.services, None, None),
         Command::Stop(a) => verb(cli, &client()?, "stop", &a.services, a.timeout, None),

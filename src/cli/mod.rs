@@ -5,6 +5,7 @@
 //! daemon and the runtime themselves (tests/deps.rs holds it to that).
 
 mod args;
+mod attach;
 mod build;
 mod commands;
 mod connect;

@@ -562,6 +562,12 @@ impl Runtime for NativeRuntime {
             self.holds().remove(&cfg.id);
             lock(&self.resize_holds).remove(&cfg.id);
         });
+        if res.is_ok() && cfg.process.attachable {
+            // Its shim holds the FIFOs open itself (`ProcessConfig::attachable`); each
+            // `attach` opens them anew.
+            self.holds().remove(&cfg.id);
+            lock(&self.resize_holds).remove(&cfg.id);
+        }
         match (&self.networks, res) {
             (Some(n), Ok(run)) => {
                 n.started(cfg, run.pid);

@@ -1,6 +1,6 @@
 //! A service's process and kernel options that are neither networking nor storage:
 //! capabilities, `privileged`, `sysctls`, `ulimits`, `shm_size`, `oom_score_adj`,
-//! `group_add`, `pid`, `container_name` and `labels`. Flattened into `Service`, so each key
+//! `group_add`, `pid`, `container_name`, `labels`, `stdin_open` and `tty`. Flattened into `Service`, so each key
 //! sits at the service's top level as in the stack file; every field is left out at its
 //! default (the config hash of a service that uses none of them is unchanged).
 
@@ -46,6 +46,12 @@ pub struct ContainerOptions {
     /// `labels` of the service's containers.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// `stdin_open`: the main process reads a stdin that stays open, written by `attach`.
+    #[serde(skip_serializing_if = "is_default")]
+    pub stdin_open: bool,
+    /// `tty`: the main process runs on a terminal (its output is logged as stdout).
+    #[serde(skip_serializing_if = "is_default")]
+    pub tty: bool,
 }
 
 /// One `ulimits` entry.

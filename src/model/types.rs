@@ -58,6 +58,9 @@ pub struct Service {
     pub depends_on: IndexMap<String, Dependency>,
     #[serde(skip_serializing_if = "is_default")]
     pub restart: RestartPolicy,
+    /// `deploy.restart_policy`'s delay, max_attempts and window.
+    #[serde(skip_serializing_if = "is_default")]
+    pub restart_limits: super::RestartLimits,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<Healthcheck>,
     #[serde(skip_serializing_if = "is_default")]
@@ -188,6 +191,7 @@ impl Default for Service {
             hostname: None,
             depends_on: IndexMap::new(),
             restart: RestartPolicy::No,
+            restart_limits: super::RestartLimits::default(),
             healthcheck: None,
             resources: Resources::default(),
             stop_signal: defaults::STOP_SIGNAL.into(),

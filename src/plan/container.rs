@@ -107,6 +107,7 @@ pub fn container_config(
             // One-off containers (`run`, given a command override) read the client's stdin.
             stdin: command.is_some(),
             tty: None,
+            attachable: false,
             group_add: Vec::new(),
         },
         mounts: super::mounts::mounts(who.id, service, &image.config.volumes),

@@ -74,7 +74,19 @@ pub fn apply(service: &Service, cfg: &mut ContainerConfig) {
     cfg.oom_score_adj = o.oom_score_adj;
     cfg.host_pid = o.pid_host;
     cfg.process.group_add = o.group_add.clone();
+    // Attachable (`rstack attach`): the shim keeps the stdin (and the terminal's sizes) open
+    // across attaches, as Docker does for a container without StdinOnce.
+    if o.stdin_open || o.tty {
+        cfg.process.attachable = true;
+    }
+    cfg.process.stdin |= o.stdin_open;
+    if o.tty && cfg.process.tty.is_none() {
+        cfg.process.tty = Some(DEFAULT_TTY_SIZE);
+    }
 }
+
+/// A service terminal's size until an attach sends the client's (Docker's default).
+const DEFAULT_TTY_SIZE: (u16, u16) = (24, 80);
 
 #[cfg(test)]
 mod tests {

@@ -242,3 +242,31 @@ fn security_options_reach_the_container_config() {
     svc.seccomp = Some(SeccompProfile::Json("{}".into()));
     assert_eq!(cfg(&svc, &img).seccomp, Seccomp::Profile("{}".into()));
 }
+
+#[test]
+fn stdin_open_and_tty_make_an_attachable_container() {
+    let img = image(None, Some(&["sh"]));
+    let mut svc = service("api");
+    let plain = cfg(&svc, &img);
+    assert!(!plain.process.stdin && !plain.process.attachable);
+    assert_eq!(plain.process.tty, None);
+    // Left out of config.json and of the hash when unused: no recreate after an upgrade.
+    let json = serde_json::to_string(&plain).unwrap();
+    assert!(!json.contains("attachable"), "{json}");
+    let hash = config_hash(&svc, "sha256:abc");
+    let svc_json = serde_json::to_string(&svc).unwrap();
+    assert!(
+        !svc_json.contains("stdin_open") && !svc_json.contains("tty"),
+        "{svc_json}"
+    );
+    svc.options.stdin_open = true;
+    let c = cfg(&svc, &img);
+    assert!(c.process.stdin && c.process.attachable);
+    assert_eq!(c.process.tty, None);
+    assert_ne!(config_hash(&svc, "sha256:abc"), hash);
+    svc.options.stdin_open = false;
+    svc.options.tty = true;
+    let c = cfg(&svc, &img);
+    assert!(!c.process.stdin && c.process.attachable);
+    assert_eq!(c.process.tty, Some((24, 80)));
+}

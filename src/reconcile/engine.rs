@@ -711,6 +711,8 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         // `run` relays the container's output from its log, so a one-off always keeps one.
         rec.config.log.disabled = false;
         rec.config.process.tty = tty;
+        // Its stdin is the client's: EOF there is the process's EOF (no `attach` to it).
+        rec.config.process.attachable = false;
         Ok(rec)
     }
 

@@ -1,7 +1,9 @@
 //! Restart decisions and backoff (Docker's restart manager semantics, configurable delays).
 
-use crate::model::RestartPolicy;
+use crate::model::{RestartLimits, RestartPolicy};
+use std::collections::VecDeque;
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// A run at least this long resets the backoff to its initial delay (Docker: 10 s).
 pub const RESET_AFTER: Duration = Duration::from_secs(10);
@@ -23,6 +25,46 @@ pub fn should_restart(
         RestartPolicy::OnFailure { max_retries } => {
             code != 0 && (max_retries == 0 || restarts < max_retries)
         }
+    }
+}
+
+/// `deploy.restart_policy`'s max_attempts: whether one more restart is allowed after
+/// `restarts` so far; with a window, only the restarts decided within the last `window`
+/// (`recent`, oldest first, kept here: the one allowed now is added) count.
+pub fn attempt_allowed(
+    limits: &RestartLimits,
+    restarts: u32,
+    recent: &mut VecDeque<Instant>,
+    now: Instant,
+) -> bool {
+    let Some(max) = limits.max_attempts else {
+        return true;
+    };
+    let Some(window) = limits.window else {
+        return restarts < max;
+    };
+    while recent
+        .front()
+        .is_some_and(|t| now.duration_since(*t) >= window)
+    {
+        recent.pop_front();
+    }
+    if recent.len() >= max as usize {
+        return false;
+    }
+    recent.push_back(now);
+    true
+}
+
+/// The restart delays of a service: `deploy.restart_policy.delay` fixed, or the doubling
+/// backoff of `x-rstack`.
+pub fn backoff_for(def: &crate::model::Service) -> Backoff {
+    match def.restart_limits.delay {
+        Some(d) => Backoff::new(d, d),
+        None => Backoff::new(
+            def.x_rstack.restart_backoff_initial,
+            def.x_rstack.restart_backoff_max,
+        ),
     }
 }
 
@@ -88,6 +130,32 @@ mod tests {
         assert!(should_restart(OnFailure { max_retries: 0 }, 1, 1000, false));
         assert!(should_restart(OnFailure { max_retries: 2 }, 1, 1, false));
         assert!(!should_restart(OnFailure { max_retries: 2 }, 1, 2, false));
+    }
+
+    #[test]
+    fn max_attempts_count_all_restarts_or_those_within_the_window() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut recent = VecDeque::new();
+        let none = RestartLimits::default();
+        assert!(attempt_allowed(&none, 1000, &mut recent, t0));
+        let total = RestartLimits {
+            max_attempts: Some(2),
+            ..Default::default()
+        };
+        assert!(attempt_allowed(&total, 1, &mut recent, t0));
+        assert!(!attempt_allowed(&total, 2, &mut recent, t0));
+        let windowed = RestartLimits {
+            max_attempts: Some(2),
+            window: Some(s(10)),
+            ..Default::default()
+        };
+        assert!(attempt_allowed(&windowed, 0, &mut recent, t0));
+        assert!(attempt_allowed(&windowed, 1, &mut recent, t0 + s(5)));
+        assert!(!attempt_allowed(&windowed, 2, &mut recent, t0 + s(9)));
+        // The first has left the window: one more fits, the total does not matter.
+        assert!(attempt_allowed(&windowed, 2, &mut recent, t0 + s(10)));
+        assert!(!attempt_allowed(&windowed, 3, &mut recent, t0 + s(11)));
     }
 
     #[test]

@@ -104,8 +104,7 @@ pub fn spawn<R: Runtime>(
 ) -> Handle {
     let (tx, rx) = mpsc::channel(16);
     let (status, status_rx) = watch::channel(rec.clone());
-    let x = &rec.service_def.x_rstack;
-    let backoff = Backoff::new(x.restart_backoff_initial, x.restart_backoff_max);
+    let backoff = super::policy::backoff_for(&rec.service_def);
     let sup = Supervisor {
         rt,
         store,
@@ -113,6 +112,7 @@ pub fn spawn<R: Runtime>(
         status,
         rx,
         backoff,
+        recent_restarts: Default::default(),
         health: None,
         started: Instant::now(),
     };
@@ -130,6 +130,8 @@ struct Supervisor<R: Runtime> {
     status: watch::Sender<ContainerRecord>,
     rx: mpsc::Receiver<Command>,
     backoff: Backoff,
+    /// When the restarts of the current `deploy.restart_policy.window` were decided.
+    recent_restarts: std::collections::VecDeque<tokio::time::Instant>,
     health: Option<Health>,
     started: Instant,
 }
@@ -212,6 +214,7 @@ impl<R: Runtime> Supervisor<R> {
                 // A start by the user resets the restart count (Docker).
                 self.backoff.reset();
                 self.rec.restarts = 0;
+                self.recent_restarts.clear();
                 let (r, res) = self.start().await;
                 let _ = reply.send(res);
                 r
@@ -386,6 +389,11 @@ impl<R: Runtime> Supervisor<R> {
             st.code,
             self.rec.restarts,
             self.rec.stopped_by_user,
+        ) || !super::policy::attempt_allowed(
+            &def.restart_limits,
+            self.rec.restarts,
+            &mut self.recent_restarts,
+            tokio::time::Instant::now(),
         ) {
             self.save().await;
             return None;
@@ -401,6 +409,7 @@ impl<R: Runtime> Supervisor<R> {
                 Some(Command::Start(reply)) | Some(Command::Restart { reply, .. }) => {
                     self.backoff.reset();
                     self.rec.restarts = 0;
+                    self.recent_restarts.clear();
                     let (r, res) = self.start().await;
                     let _ = reply.send(res);
                     r

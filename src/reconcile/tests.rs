@@ -861,3 +861,49 @@ async fn wait_reports_exit_codes_in_the_order_containers_stop() {
     assert!(e.wait_services("pw", &[]).await.is_err());
     assert!(e.wait_services("pw", &["nope".into()]).await.is_err());
 }
+
+#[tokio::test(start_paused = true)]
+async fn deploy_restart_policy_gives_up_after_max_attempts_with_its_fixed_delay() {
+    let (e, rt) = engine();
+    let mut s = svc("capped", &["exit", "0", "10"]);
+    s.restart = RestartPolicy::Always;
+    s.restart_limits = crate::model::RestartLimits {
+        delay: Some(Duration::from_millis(300)),
+        max_attempts: Some(2),
+        window: None,
+    };
+    e.up(up_req(stack("prp1", vec![s]))).await.expect("up");
+    // Fixed delay (no doubling): exits at 10ms, 320ms, 630ms; the third exit is the last.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(record(&e, "capped").restarts, 1);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let r = record(&e, "capped");
+    assert_eq!((r.restarts, r.state), (2, State::Exited), "{r:?}");
+    assert_eq!(rt.starts().len(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn deploy_restart_policy_counts_only_the_restarts_within_its_window() {
+    let (e, _rt) = engine();
+    let limits = |delay| crate::model::RestartLimits {
+        delay: Some(Duration::from_millis(delay)),
+        max_attempts: Some(2),
+        window: Some(Duration::from_secs(1)),
+    };
+    // Restarts decided 410ms apart: two fit in a second, the third is refused.
+    let mut fast = svc("fast", &["exit", "1", "10"]);
+    fast.restart = RestartPolicy::OnFailure { max_retries: 0 };
+    fast.restart_limits = limits(400);
+    // 610ms apart: never more than two in a second, so it goes on restarting.
+    let mut slow = svc("slow", &["exit", "1", "10"]);
+    slow.restart = RestartPolicy::OnFailure { max_retries: 0 };
+    slow.restart_limits = limits(600);
+    e.up(up_req(stack("prp2", vec![fast, slow])))
+        .await
+        .expect("up");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let f = record(&e, "fast");
+    assert_eq!((f.restarts, f.state), (2, State::Exited), "{f:?}");
+    let s = record(&e, "slow");
+    assert!(s.restarts >= 5, "{s:?}");
+}

@@ -330,6 +330,11 @@ pub struct ProcessConfig {
     /// its output is then logged as stdout, and stdin (if any) is typed into it.
     #[serde(default)]
     pub tty: Option<(u16, u16)>,
+    /// `stdin_open`/`tty` of a service (`rstack attach`): the shim itself holds a writer on
+    /// its stdin and resize FIFOs, so that attaches come and go (and the daemon restarts)
+    /// without the process ever seeing EOF on its stdin.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub attachable: bool,
     /// Supplementary groups added to the user's (`group_add`): names resolved in the
     /// container's /etc/group, or numbers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

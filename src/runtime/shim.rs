@@ -35,6 +35,9 @@ struct Running {
     /// its whole tree (an expedited RCU grace period and every superblock's teardown) before
     /// the shim can reap it: the exit is reported first, the namespace released after.
     mnt_ns: Option<OwnedFd>,
+    /// An attachable container's (`process.attachable`): writers on its stdin and resize
+    /// FIFOs, held so that the end of an attach (or of the daemon) is never the process's EOF.
+    _keep_open: Vec<OwnedFd>,
 }
 
 /// Entry point of the hidden `rstack shim DIR` subcommand; returns the process exit code.
@@ -214,26 +217,58 @@ fn start(
     };
     let make_later = later.then_some((&layout, devices.as_slice()));
     match spawn(&cfg, &cgroup, make_later) {
-        Ok(sp) => Ok(Running {
-            cgroup,
-            pid: sp.pid,
-            stdout_r: sp.stdout_r,
-            stderr_r: sp.stderr_r,
-            sigfd: sp.sigfd,
-            tty_input: sp.tty_input,
-            mnt_ns: sp.mnt_ns,
-            resize: cfg
+        Ok(sp) => {
+            let resize = cfg
                 .process
                 .tty
                 .and_then(|_| super::tty::open_resize_fifo(&cfg.state_dir.join(RESIZE_FIFO)))
-                .map(owned),
-            cfg,
-        }),
+                .map(owned);
+            Ok(Running {
+                cgroup,
+                pid: sp.pid,
+                stdout_r: sp.stdout_r,
+                stderr_r: sp.stderr_r,
+                sigfd: sp.sigfd,
+                tty_input: sp.tty_input,
+                mnt_ns: sp.mnt_ns,
+                resize,
+                _keep_open: keep_open(&cfg),
+                cfg,
+            })
+        }
         Err(e) => {
             teardown(&cfg, &cgroup);
             Err(e)
         }
     }
+}
+
+/// An attachable container's FIFO writers (see `Running::_keep_open`). Opened after the
+/// readers (the container's stdin, or the shim's terminal input, and the resize reader), so
+/// a non-blocking open finds them; a FIFO that cannot be opened is left out: attaches then
+/// behave as `run`'s stdin (their end is EOF), nothing worse.
+fn keep_open(cfg: &ContainerConfig) -> Vec<OwnedFd> {
+    if !cfg.process.attachable {
+        return Vec::new();
+    }
+    let fifos = [
+        cfg.process.stdin.then_some(STDIN_FIFO),
+        cfg.process.tty.map(|_| RESIZE_FIFO),
+    ];
+    fifos
+        .into_iter()
+        .flatten()
+        .filter_map(|name| {
+            let path = cfg.state_dir.join(name);
+            sys::open_raw(
+                &path.to_string_lossy(),
+                libc::O_WRONLY | libc::O_NONBLOCK | libc::O_CLOEXEC,
+            )
+            .inspect_err(|e| eprintln!("rstack shim: open {}: {e}", path.display()))
+            .ok()
+            .map(owned)
+        })
+        .collect()
 }
 
 /// What a started container hands the supervise loop (see `Running`).
@@ -426,6 +461,7 @@ fn supervise(run: Running) {
     let raw = |fd: &Option<OwnedFd>| fd.as_ref().map_or(-1, AsRawFd::as_raw_fd);
     let mut tty_input = run.tty_input;
     let mut resize = run.resize;
+    let tty = run.cfg.process.tty.is_some();
     let mut status: Option<i32> = None;
     let mut deadline: Option<Instant> = None;
     let mut buf = vec![0u8; 64 * 1024];
@@ -502,6 +538,11 @@ fn supervise(run: Running) {
             let errno = std::io::Error::last_os_error().raw_os_error();
             if n > 0 {
                 let _ = streams[i].feed(&buf[..n as usize], &mut out);
+                if i == 0 && tty {
+                    // A terminal's output is interactive: a prompt without a newline is
+                    // logged (and so reaches an attached client) as soon as it is read.
+                    let _ = streams[0].finish(&mut out);
+                }
             } else if n == 0 || !matches!(errno, Some(libc::EINTR) | Some(libc::EAGAIN)) {
                 // EOF, or EIO from a terminal's master once the container is gone.
                 let _ = streams[i].finish(&mut out);

@@ -50,9 +50,11 @@ pub const SERVICE_IMPLEMENTED: &[&str] = &[
     "security_opt",
     "shm_size",
     "stop_grace_period",
+    "stdin_open",
     "stop_signal",
     "sysctls",
     "tmpfs",
+    "tty",
     "ulimits",
     "user",
     "userns_mode",
@@ -94,9 +96,7 @@ pub const SERVICE_UNSUPPORTED: &[&str] = &[
     "provider",
     "pull_refresh_after",
     "secrets",
-    "stdin_open",
     "storage_opt",
-    "tty",
     "use_api_socket",
     "uts",
 ];
@@ -126,14 +126,13 @@ pub const HEALTHCHECK: &[&str] = &[
 
 pub const DEPENDS_ON: &[&str] = &["condition", "required", "restart"];
 
-pub const DEPLOY_IMPLEMENTED: &[&str] = &["resources", "replicas"];
+pub const DEPLOY_IMPLEMENTED: &[&str] = &["resources", "replicas", "restart_policy"];
 pub const DEPLOY_UNSUPPORTED: &[&str] = &[
     "mode",
     "endpoint_mode",
     "labels",
     "rollback_config",
     "update_config",
-    "restart_policy",
     "placement",
 ];
 pub const RESOURCES: &[&str] = &["limits", "reservations"];

@@ -10,6 +10,8 @@ use crate::model::{Resources, Tmpfs};
 pub struct Deploy {
     pub limits: Resources,
     pub replicas: Option<(u32, Span)>,
+    /// `deploy.restart_policy` (see `restart_policy`).
+    pub restart_policy: Option<(crate::model::RestartPolicy, crate::model::RestartLimits)>,
 }
 
 pub fn deploy(cx: &mut Cx<'_>, path: &str, v: &Node, out: &mut Deploy) {
@@ -26,6 +28,7 @@ pub fn deploy(cx: &mut Cx<'_>, path: &str, v: &Node, out: &mut Deploy) {
         let p = format!("{path}.{k}");
         match k.as_str() {
             "replicas" => out.replicas = replicas(cx, &p, val).map(|n| (n, val.span)),
+            "restart_policy" => out.restart_policy = super::restart_policy::read(cx, &p, val),
             "resources" => {
                 let Some(res) = cx.map(&p, val) else { continue };
                 for (rk, rknode, rv) in res {

@@ -32,6 +32,7 @@ mod netopts;
 mod network;
 mod options;
 mod ports;
+mod restart_policy;
 mod schema;
 mod security;
 mod service;

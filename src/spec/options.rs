@@ -1,6 +1,6 @@
 //! Service keys that reach `model::ContainerOptions`: `cap_add`, `cap_drop`, `privileged`,
 //! `sysctls`, `ulimits`, `shm_size`, `oom_score_adj`, `group_add`, `pid`, `container_name`,
-//! `labels`, and the checks of `runtime` and `userns_mode`. Every refusal points at the
+//! `labels`, `stdin_open`, `tty`, and the checks of `runtime` and `userns_mode`. Every refusal points at the
 //! entry that causes it.
 
 use super::value::Cx;
@@ -42,6 +42,8 @@ pub fn read(
         }
         "container_name" => out.container_name = container_name(cx, path, v),
         "labels" => out.labels = labels(cx, path, v),
+        "stdin_open" => out.stdin_open = cx.boolean(path, v).unwrap_or(false),
+        "tty" => out.tty = cx.boolean(path, v).unwrap_or(false),
         _ => return false,
     }
     true

@@ -84,7 +84,13 @@ fn implemented(key: &str) -> Value {
                         "memory": size(), "cpus": {"type": ["number", "string"]}, "pids": {"type": ["integer", "string"]}
                     }},
                     "reservations": {"description": "not supported yet by rstack"}
-                }}
+                }},
+                "restart_policy": {"type": "object", "properties": {
+                    "condition": {"enum": ["none", "on-failure", "any"]},
+                    "delay": duration(),
+                    "max_attempts": {"type": ["integer", "string"], "minimum": 0},
+                    "window": duration()
+                }, "patternProperties": {"^x-": {}}, "additionalProperties": false}
             },
             "additionalProperties": true
         }),
@@ -206,7 +212,7 @@ fn implemented(key: &str) -> Value {
             "type": "array",
             "items": {"type": "string", "description": "Capability, e.g. NET_ADMIN or CAP_NET_ADMIN, or ALL"}
         }),
-        "privileged" => boolish(),
+        "privileged" | "stdin_open" | "tty" => boolish(),
         "sysctls" | "labels" => json!({"oneOf": [
             {"type": "array", "items": {"type": "string", "description": "KEY=VALUE"}},
             {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean", "null"]}}

@@ -183,6 +183,11 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
             "remove container_name, or run one replica",
         );
     }
+    // As docker compose: deploy.restart_policy wins over `restart`.
+    if let Some((policy, limits)) = deploy.restart_policy {
+        svc.restart = policy;
+        svc.restart_limits = limits;
+    }
     let deploy_limits = deploy.limits;
     // deploy.resources.limits wins over the legacy keys (Compose rejects differing values;
     // rstack takes the deploy value).

@@ -221,7 +221,7 @@ fn unknown_keys_suggest() {
 #[test]
 fn unsupported_keys_warn_with_position() {
     let l = ok(
-        "services:\n  a:\n    image: b\n    ports:\n      - 80:80\n    stdin_open: true\nnetworks:\n  n: {}\n",
+        "services:\n  a:\n    image: b\n    ports:\n      - 80:80\n    isolation: default\nnetworks:\n  n: {}\n",
     );
     let w: Vec<(&str, u32, u32)> = l
         .warnings
@@ -236,7 +236,7 @@ fn unsupported_keys_warn_with_position() {
     );
     assert!(
         w.contains(&(
-            "not supported yet: services.a.stdin_open (compose.yaml:6:5)",
+            "not supported yet: services.a.isolation (compose.yaml:6:5)",
             6,
             5
         )),

@@ -67,6 +67,16 @@ fn every_key_reaches_the_model_without_warnings() {
 }
 
 #[test]
+fn stdin_open_and_tty_reach_the_model() {
+    let l = ok(&format!("{HEAD}    stdin_open: true\n    tty: true\n"));
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    let o = &l.stack.services["a"].options;
+    assert!(o.stdin_open && o.tty);
+    let o = &ok(HEAD).stack.services["a"].options;
+    assert!(!o.stdin_open && !o.tty);
+}
+
+#[test]
 fn refusals_point_at_their_entry() {
     has(
         &err("    cap_add: [NET_ADMIN, FLY]\n"),
@@ -180,5 +190,48 @@ fn userns_mode_warns_at_its_value() {
                 && (w.line, w.col) == (4, 18)),
         "{:?}",
         l.warnings
+    );
+}
+
+#[test]
+fn deploy_restart_policy_wins_over_restart_and_keeps_its_limits() {
+    use crate::model::{RestartLimits, RestartPolicy};
+    use std::time::Duration;
+    let l = ok(&format!(
+        "{HEAD}    restart: always\n    deploy:\n      restart_policy:\n        condition: on-failure\n        delay: 5s\n        max_attempts: 3\n        window: 2m\n"
+    ));
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    let s = &l.stack.services["a"];
+    // With a window, the attempts are counted in it, not by Docker's on-failure count.
+    assert_eq!(s.restart, RestartPolicy::OnFailure { max_retries: 0 });
+    assert_eq!(
+        s.restart_limits,
+        RestartLimits {
+            delay: Some(Duration::from_secs(5)),
+            max_attempts: Some(3),
+            window: Some(Duration::from_secs(120)),
+        }
+    );
+    let s = &ok(&format!(
+        "{HEAD}    deploy:\n      restart_policy:\n        condition: on-failure\n        max_attempts: 2\n"
+    ))
+    .stack
+    .services["a"];
+    assert_eq!(s.restart, RestartPolicy::OnFailure { max_retries: 2 });
+    let s = &ok(&format!("{HEAD}    deploy:\n      restart_policy: {{}}\n"))
+        .stack
+        .services["a"];
+    assert_eq!(s.restart, RestartPolicy::Always);
+    let s = &ok(&format!(
+        "{HEAD}    restart: always\n    deploy:\n      restart_policy:\n        condition: none\n"
+    ))
+    .stack
+    .services["a"];
+    assert_eq!(s.restart, RestartPolicy::No);
+    has(
+        &err("    deploy:\n      restart_policy:\n        condition: sometimes\n"),
+        "services.a.deploy.restart_policy.condition: unknown condition \"sometimes\"",
+        6,
+        20,
     );
 }
