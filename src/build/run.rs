@@ -79,6 +79,7 @@ pub fn container_config(s: &RunSpec) -> ContainerConfig {
                 create_source: false,
                 volume: None,
                 seed: false,
+                file: None,
             })
             .collect(),
         resources: ResourceConfig::default(),
@@ -146,6 +147,7 @@ pub fn mount(spec: &str, cache_root: &Path) -> Result<MountConfig, String> {
                 create_source: false,
                 volume: None,
                 seed: false,
+                file: None,
             })
         }
         "tmpfs" => {
@@ -161,6 +163,7 @@ pub fn mount(spec: &str, cache_root: &Path) -> Result<MountConfig, String> {
                 create_source: false,
                 volume: None,
                 seed: false,
+                file: None,
             })
         }
         other => Err(format!(

@@ -11,6 +11,7 @@ pub mod names;
 pub mod network;
 pub mod options;
 mod pull;
+pub mod secrets;
 mod types;
 pub mod units;
 mod volumes;
@@ -24,5 +25,6 @@ pub use network::{
 };
 pub use options::{ContainerOptions, Ulimit};
 pub use pull::{Platform, PullPolicy, host_arch};
+pub use secrets::{DEFAULT_FILE_MODE, FileMount};
 pub use types::*;
 pub use volumes::{MountKind, VolumeDef, VolumeMount, check_volume_name};

@@ -104,6 +104,12 @@ pub struct Service {
     /// `volumes:`: bind mounts, named and anonymous volumes, tmpfs mounts, in file order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<super::VolumeMount>,
+    /// `secrets:`: files bound read-only (by default under /run/secrets), content included.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<super::FileMount>,
+    /// `configs:`: files bound read-only at their target (by default /NAME), content included.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub configs: Vec<super::FileMount>,
     /// `networks`, `network_mode`, `ports` and the other networking keys (flattened: each
     /// key sits at the service's top level, as in the stack file).
     #[serde(flatten)]
@@ -205,6 +211,8 @@ impl Default for Service {
             pull_policy: super::PullPolicy::Missing,
             platform: None,
             volumes: Vec::new(),
+            secrets: Vec::new(),
+            configs: Vec::new(),
             net: super::ServiceNetworking::default(),
             scale: None,
             options: super::ContainerOptions::default(),

@@ -138,7 +138,7 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
             // `volumes` resolves relative paths from its file's directory (`spec::volumes`);
             // `networks` and `network_mode` need the top-level networks (`spec::network`).
             "env_file" | "profiles" | "extends" | "security_opt" | "build" | "volumes"
-            | "volumes_from" | "networks" | "network_mode" => {}
+            | "volumes_from" | "networks" | "network_mode" | "secrets" | "configs" => {}
             k if k.starts_with("x-") => {}
             k if super::options::read(cx, &path, k, v, input.node, &mut svc.options) => {}
             k if keys::service_unsupported(k) => cx.unsupported(knode.span, &path),

@@ -15,6 +15,7 @@ mod network_tests;
 mod options_tests;
 mod parity;
 mod scale_tests;
+mod secrets_tests;
 mod target_tests;
 mod yaml_tests;
 
