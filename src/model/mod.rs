@@ -7,6 +7,7 @@ mod build;
 mod defaults;
 pub mod devices;
 mod error;
+pub mod hooks;
 pub mod names;
 pub mod network;
 pub mod options;
@@ -19,6 +20,7 @@ mod volumes;
 pub use build::BuildSpec;
 pub use devices::{Device, DeviceRule};
 pub use error::UnitError;
+pub use hooks::Hook;
 pub use network::{
     HostEntry, IpamConfig, Link, NetworkDef, NetworkMode, PortMapping, PortRange, Protocol,
     ServiceNetwork, ServiceNetworking,

@@ -110,6 +110,12 @@ pub struct Service {
     /// `configs:`: files bound read-only at their target (by default /NAME), content included.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub configs: Vec<super::FileMount>,
+    /// `post_start`: run in the container after it starts, before it counts as started.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub post_start: Vec<super::Hook>,
+    /// `pre_stop`: run in the container before the stop signal of `stop`/`down`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pre_stop: Vec<super::Hook>,
     /// `networks`, `network_mode`, `ports` and the other networking keys (flattened: each
     /// key sits at the service's top level, as in the stack file).
     #[serde(flatten)]
@@ -213,6 +219,8 @@ impl Default for Service {
             volumes: Vec::new(),
             secrets: Vec::new(),
             configs: Vec::new(),
+            post_start: Vec::new(),
+            pre_stop: Vec::new(),
             net: super::ServiceNetworking::default(),
             scale: None,
             options: super::ContainerOptions::default(),

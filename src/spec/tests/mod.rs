@@ -4,6 +4,7 @@ mod build_tests;
 mod compose_features;
 mod config_tests;
 mod corpus;
+mod hooks_tests;
 mod include_tests;
 mod interp_tests;
 mod load_errors;
