@@ -89,4 +89,25 @@ mod tests {
             (0o444, 0, &b"hunter2"[..])
         );
     }
+
+    #[test]
+    fn a_changed_secret_changes_the_config_hash_and_none_keeps_the_old_one() {
+        let plain = Service::new("a", "x");
+        let mut one = plain.clone();
+        one.secrets = vec![FileMount {
+            source: "s".into(),
+            target: "/run/secrets/s".into(),
+            data: b"1".to_vec(),
+            ..Default::default()
+        }];
+        let mut two = one.clone();
+        two.secrets[0].data = b"2".to_vec();
+        let h = |s: &Service| crate::plan::config_hash(s, "img");
+        assert_ne!(h(&one), h(&two));
+        assert_ne!(h(&one), h(&plain));
+        // Unused, neither key enters the hashed document: the previous release's hash holds.
+        let v = serde_json::to_value(&plain).unwrap();
+        assert!(v.get("secrets").is_none() && v.get("configs").is_none());
+        assert!(v.get("post_start").is_none() && v.get("pre_stop").is_none());
+    }
 }

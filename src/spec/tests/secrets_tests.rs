@@ -167,19 +167,3 @@ fn modes_read_as_go_reads_integers() {
     assert_eq!(go_int("0"), Some(0));
     assert_eq!(go_int("089"), None);
 }
-
-#[test]
-fn a_changed_secret_changes_the_config_hash_and_no_secret_keeps_it() {
-    let fs = |t: &str| MemFs::new().with("/p/token.txt", t.to_string());
-    let one = load_with(STACK, fs("a"), &reading()).unwrap_or_else(|d| panic!("{d}"));
-    let two = load_with(STACK, fs("b"), &reading()).unwrap_or_else(|d| panic!("{d}"));
-    let h = |l: &Loaded| crate::plan::config_hash(&l.stack.services["a"], "img");
-    assert_ne!(h(&one), h(&two));
-    // Without secrets nor configs, the hashed document has neither key: the hash of every
-    // service that does not use them is what the previous release computed.
-    let mut plain = one.stack.services["a"].clone();
-    plain.secrets.clear();
-    plain.configs.clear();
-    let v = serde_json::to_value(&plain).unwrap();
-    assert!(v.get("secrets").is_none() && v.get("configs").is_none());
-}
