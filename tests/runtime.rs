@@ -84,6 +84,7 @@ impl Fixture {
                 create_source: false,
                 volume: None,
                 seed: false,
+                file: None,
             }],
             resources: ResourceConfig::default(),
             cgroup_path: format!("rstack-test-{}/{id}", std::process::id()),

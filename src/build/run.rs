@@ -80,6 +80,7 @@ pub fn container_config(s: &RunSpec) -> ContainerConfig {
                 create_source: false,
                 volume: None,
                 seed: false,
+                file: None,
             })
             .collect(),
         resources: ResourceConfig::default(),
@@ -147,6 +148,7 @@ pub fn mount(spec: &str, cache_root: &Path) -> Result<MountConfig, String> {
                 create_source: false,
                 volume: None,
                 seed: false,
+                file: None,
             })
         }
         "tmpfs" => {
@@ -162,6 +164,7 @@ pub fn mount(spec: &str, cache_root: &Path) -> Result<MountConfig, String> {
                 create_source: false,
                 volume: None,
                 seed: false,
+                file: None,
             })
         }
         other => Err(format!(

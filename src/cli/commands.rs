@@ -186,7 +186,7 @@ fn config(cli: &Cli, a: &ConfigArgs) -> Result<i32> {
 }
 
 fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
-    let mut stack = project::load_for(cli, &a.services)?;
+    let mut stack = project::load_to_run(cli, &a.services)?;
     super::scale::apply(&mut stack, &a.scale)?;
     let name = stack.name.clone();
     // Services with several replicas: their attached log lines name the replica.
@@ -428,7 +428,7 @@ fn exec(cli: &Cli, client: &Client, a: &ExecArgs) -> Result<i32> {
 
 fn run_oneoff(cli: &Cli, client: &Client, a: &RunArgs) -> Result<i32> {
     // An unknown service is a load error (with the stack's services and a hint).
-    let stack = project::load_for(cli, std::slice::from_ref(&a.service))?;
+    let stack = project::load_to_run(cli, std::slice::from_ref(&a.service))?;
     let name = stack.name.clone();
     let tty = (!a.no_tty && is_tty(0) && is_tty(1)).then(super::terminal::size);
     let req = RunRequest {

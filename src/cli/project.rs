@@ -20,6 +20,7 @@ pub fn options(cli: &Cli) -> Result<LoadOptions> {
         host_cpus: std::thread::available_parallelism()
             .ok()
             .and_then(|n| u32::try_from(n.get()).ok()),
+        read_secrets: false,
     })
 }
 
@@ -33,6 +34,15 @@ pub fn load(cli: &Cli) -> Result<Stack> {
 pub fn load_for(cli: &Cli, targets: &[String]) -> Result<Stack> {
     let mut opts = options(cli)?;
     opts.target_services = targets.to_vec();
+    Ok(load_with(opts)?.stack)
+}
+
+/// Like `load_for`, for commands that start containers (`up`, `create`, `run`): the content
+/// of the secrets and configs is read into the stack, a missing one is an error.
+pub fn load_to_run(cli: &Cli, targets: &[String]) -> Result<Stack> {
+    let mut opts = options(cli)?;
+    opts.target_services = targets.to_vec();
+    opts.read_secrets = true;
     Ok(load_with(opts)?.stack)
 }
 

@@ -531,6 +531,8 @@ impl Runtime for NativeRuntime {
             Some(v) => v.prepare(cfg).map_err(|e| RtError::Failed(e.to_string()))?,
             None => cfg.clone(),
         };
+        // Secrets and configs: their files in the container's directory, before the bind.
+        runtime::files::write_all(&mut cfg).map_err(|e| RtError::Failed(e.to_string()))?;
         if let Some(n) = &self.networks {
             cfg = n
                 .prepare(&cfg)

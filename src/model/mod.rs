@@ -7,11 +7,13 @@ mod build;
 mod defaults;
 pub mod devices;
 mod error;
+pub mod hooks;
 pub mod names;
 pub mod network;
 pub mod options;
 mod pull;
 mod restart;
+pub mod secrets;
 mod types;
 pub mod units;
 mod volumes;
@@ -19,6 +21,7 @@ mod volumes;
 pub use build::BuildSpec;
 pub use devices::{Device, DeviceRule};
 pub use error::UnitError;
+pub use hooks::Hook;
 pub use network::{
     HostEntry, IpamConfig, Link, NetworkDef, NetworkMode, PortMapping, PortRange, Protocol,
     ServiceNetwork, ServiceNetworking,
@@ -26,5 +29,6 @@ pub use network::{
 pub use options::{ContainerOptions, Ulimit};
 pub use pull::{Platform, PullPolicy, host_arch};
 pub use restart::RestartLimits;
+pub use secrets::{DEFAULT_FILE_MODE, FileMount};
 pub use types::*;
 pub use volumes::{MountKind, VolumeDef, VolumeMount, check_volume_name};

@@ -107,6 +107,18 @@ pub struct Service {
     /// `volumes:`: bind mounts, named and anonymous volumes, tmpfs mounts, in file order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<super::VolumeMount>,
+    /// `secrets:`: files bound read-only (by default under /run/secrets), content included.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<super::FileMount>,
+    /// `configs:`: files bound read-only at their target (by default /NAME), content included.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub configs: Vec<super::FileMount>,
+    /// `post_start`: run in the container after it starts, before it counts as started.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub post_start: Vec<super::Hook>,
+    /// `pre_stop`: run in the container before the stop signal of `stop`/`down`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pre_stop: Vec<super::Hook>,
     /// `networks`, `network_mode`, `ports` and the other networking keys (flattened: each
     /// key sits at the service's top level, as in the stack file).
     #[serde(flatten)]
@@ -209,6 +221,10 @@ impl Default for Service {
             pull_policy: super::PullPolicy::Missing,
             platform: None,
             volumes: Vec::new(),
+            secrets: Vec::new(),
+            configs: Vec::new(),
+            post_start: Vec::new(),
+            pre_stop: Vec::new(),
             net: super::ServiceNetworking::default(),
             scale: None,
             options: super::ContainerOptions::default(),

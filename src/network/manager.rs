@@ -684,6 +684,7 @@ impl NetworkManager {
                 create_source: false,
                 volume: None,
                 seed: false,
+                file: None,
             });
         }
         Ok(())

@@ -110,7 +110,11 @@ pub fn container_config(
             attachable: false,
             group_add: Vec::new(),
         },
-        mounts: super::mounts::mounts(who.id, service, &image.config.volumes),
+        mounts: {
+            let mut m = super::mounts::mounts(who.id, service, &image.config.volumes);
+            super::files::add(&mut m, state, service);
+            m
+        },
         resources: ResourceConfig {
             // 0 is "no limit" for both, as in Docker (a memory limit of 0 bytes would
             // OOM-kill the container at once, a CFS quota of 0 is refused by the kernel).

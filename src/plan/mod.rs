@@ -4,6 +4,7 @@
 
 mod container;
 mod diff;
+mod files;
 mod hash;
 mod hash_shape;
 mod image;

@@ -67,6 +67,7 @@ fn tmpfs_at(target: &str, size: Option<u64>, mode: Option<u32>, ro: bool) -> Mou
         create_source: false,
         volume: None,
         seed: false,
+        file: None,
     }
 }
 
@@ -99,6 +100,7 @@ fn volume_mount(container_id: &str, v: &VolumeMount) -> MountConfig {
                 create_source: !v.no_create_host_path,
                 volume: None,
                 seed: false,
+                file: None,
             }
         }
         MountKind::Volume => {
@@ -125,6 +127,7 @@ fn volume_mount(container_id: &str, v: &VolumeMount) -> MountConfig {
                     driver_opts: def.driver_opts.into_iter().collect(),
                 }),
                 seed: false,
+                file: None,
             }
         }
     }

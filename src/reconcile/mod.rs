@@ -12,6 +12,7 @@ mod create;
 pub mod engine;
 mod error;
 pub mod health;
+mod hooks;
 mod images;
 mod lifecycle;
 pub mod policy;

@@ -253,6 +253,18 @@ impl<R: Runtime> Supervisor<R> {
                 rec.health = self.health.as_ref().map(|h| h.status().to_string());
                 rec.failing_streak = 0;
                 self.save().await;
+                // Before the start is answered: dependants wait for the hooks too. A failed
+                // hook fails the start and leaves the container running, as compose does.
+                let hooks = self.rec.service_def.post_start.clone();
+                if let Err(msg) =
+                    super::hooks::run_all(&*self.rt, &self.rec.config, r.pid, &hooks, "post_start")
+                        .await
+                {
+                    let msg = format!("container {}: {msg}", self.rec.name);
+                    self.rec.error = Some(msg.clone());
+                    self.save().await;
+                    return (Some(r), Err(ContainerError::Failed(msg)));
+                }
                 (Some(r), Ok(()))
             }
             Err(e) => {
@@ -349,6 +361,13 @@ impl<R: Runtime> Supervisor<R> {
         let grace = timeout.unwrap_or(self.rec.service_def.stop_grace_period);
         let sig = crate::runtime::config::parse_signal(&self.rec.service_def.stop_signal)
             .unwrap_or(libc::SIGTERM);
+        // A failed pre_stop hook is logged and the stop goes on (its process may be gone).
+        let hooks = self.rec.service_def.pre_stop.clone();
+        if let Err(msg) =
+            super::hooks::run_all(&*self.rt, &self.rec.config, r.pid, &hooks, "pre_stop").await
+        {
+            eprintln!("rstack: container {}: {msg}", self.rec.name);
+        }
         if self.rt.signal(r.pid, sig).is_ok() {
             tokio::select! {
                 st = &mut r.exit => return st,

@@ -376,6 +376,37 @@ pub struct MountConfig {
     /// has at `destination` into `source`, as Docker seeds a new volume.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub seed: bool,
+    /// A secret or config: the daemon writes this content to `source` (in the container's
+    /// own directory) before the start, then the runtime binds it like any file. The config
+    /// the shim reads never carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileSource>,
+}
+
+/// The content of a file a mount binds (`MountConfig::file`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FileSource {
+    /// Hex in JSON.
+    #[serde(with = "hex_bytes", skip_serializing_if = "Vec::is_empty")]
+    pub data: Vec<u8>,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// `Vec<u8>` as a hex string.
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(v))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        hex::decode(text).map_err(serde::de::Error::custom)
+    }
 }
 
 /// A volume a mount is made from (`MountConfig::volume`).

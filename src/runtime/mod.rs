@@ -14,6 +14,7 @@ pub mod defaults;
 pub mod devices;
 pub mod error;
 pub mod exec;
+pub mod files;
 pub mod init;
 pub mod launch;
 pub mod log;

@@ -411,13 +411,28 @@ fn service_json(loaded: &Loaded, svc: &Service, node: Option<&Node>) -> Value {
             .collect();
         m.insert("expose".into(), Value::Array(list));
     }
-    for (key, prefix) in [("secrets", "/run/secrets/"), ("configs", "/")] {
+    // Compose gives a short-form secret its default target, not a config; a mode prints
+    // as Go's octal text ("0440"), read from the model where the loader parsed it.
+    for (key, prefix, model) in [
+        ("secrets", Some("/run/secrets/"), &svc.secrets),
+        ("configs", None, &svc.configs),
+    ] {
         if let Some(Value::Array(list)) = node.and_then(|n| n.get(key)).map(node_json) {
             let list: Vec<Value> = list
                 .into_iter()
-                .map(|v| match v {
-                    Value::String(src) => {
-                        json!({"source": src, "target": format!("{prefix}{src}")})
+                .enumerate()
+                .map(|(i, v)| match v {
+                    Value::String(src) => match prefix {
+                        Some(p) => json!({"source": src, "target": format!("{p}{src}")}),
+                        None => json!({"source": src}),
+                    },
+                    Value::Object(mut o) => {
+                        if let (Some(_), Some(mode)) =
+                            (o.get("mode"), model.get(i).and_then(|m| m.mode))
+                        {
+                            o.insert("mode".into(), json!(format!("0{mode:o}")));
+                        }
+                        Value::Object(o)
                     }
                     other => other,
                 })

@@ -117,6 +117,14 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
         name.as_deref().unwrap_or_default(),
         &mut services,
     );
+    let inputs = super::secrets::Inputs {
+        fs,
+        project_dir: &project_dir,
+        top_files: &paths,
+        lookup: &lookup,
+        read: opts.read_secrets,
+    };
+    super::secrets::resolve(&mut cx, &root, &inputs, &mut services);
     let stack = Stack {
         name: name.unwrap_or_default(),
         working_dir: project_dir.display().to_string(),
@@ -211,9 +219,9 @@ fn top_level<'n>(cx: &mut Cx<'_>, root: &'n Node) -> Option<&'n Node> {
             ),
             "name" => name = Some(v),
             "services" => {}
-            // Read with the services (`spec::network`, `spec::volumes`).
-            "networks" | "volumes" => {}
-            "secrets" | "configs" | "models" | "include" => {
+            // Read with the services (`spec::network`, `spec::volumes`, `spec::secrets`).
+            "networks" | "volumes" | "secrets" | "configs" => {}
+            "models" | "include" => {
                 if !v.is_null() && v.as_map().is_none_or(|m| !m.is_empty()) {
                     cx.unsupported(k.span, &key);
                 }

@@ -34,6 +34,7 @@ mod options;
 mod ports;
 mod restart_policy;
 mod schema;
+pub(crate) mod secrets;
 mod security;
 mod service;
 mod shortsyntax;
@@ -103,6 +104,10 @@ pub struct LoadOptions {
     /// CPUs of the host that will run the stack: `cpus` (and deploy limits) above it are
     /// errors at their file:line:col, as Docker refuses them at start. `None`: not checked.
     pub host_cpus: Option<u32>,
+    /// Read the content of the `secrets`/`configs` services use (their `file` or
+    /// `environment`) into the model; a missing one is an error at its file:line:col.
+    /// false (`config`): not read nor checked, as `docker compose config` does.
+    pub read_secrets: bool,
 }
 
 /// A successfully loaded stack and the warnings found on the way.

@@ -232,6 +232,38 @@ fn implemented(key: &str) -> Value {
         }
         "userns_mode" => json!({"type": "string", "description": "ignored with a warning"}),
         "container_name" => json!({"type": "string", "pattern": "^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$"}),
+        "secrets" | "configs" => json!({"type": "array", "items": {"oneOf": [
+            {"type": "string"},
+            {
+                "type": "object",
+                "properties": {
+                    "source": {"type": "string"},
+                    "target": {"type": "string"},
+                    "uid": {"type": ["string", "integer"]},
+                    "gid": {"type": ["string", "integer"]},
+                    "mode": {"type": ["integer", "string"], "description": "octal, e.g. 0440"}
+                },
+                "required": ["source"],
+                "patternProperties": {"^x-": {}},
+                "additionalProperties": false
+            }
+        ]}}),
+        "post_start" | "pre_stop" => json!({"type": "array", "items": {
+            "type": "object",
+            "properties": {
+                "command": string_or_list(),
+                "user": {"type": "string"},
+                "working_dir": {"type": "string"},
+                "privileged": boolish(),
+                "environment": {"oneOf": [
+                    {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean", "null"]}},
+                    {"type": "array", "items": {"type": "string"}}
+                ]}
+            },
+            "required": ["command"],
+            "patternProperties": {"^x-": {}},
+            "additionalProperties": false
+        }}),
         _ => json!({}),
     }
 }

@@ -123,6 +123,8 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
                 }
             }
             "logging" => svc.logging = super::logging::logging(cx, &path, v),
+            "post_start" => svc.post_start = hooks(cx, &path, v, input.lookup),
+            "pre_stop" => svc.pre_stop = hooks(cx, &path, v, input.lookup),
             "x-rstack" => svc.x_rstack = x_rstack(cx, &path, v),
             "ports" => svc.net.ports = super::ports::read(cx, &path, v),
             "expose" => svc.net.expose = super::ports::expose(cx, &path, v),
@@ -138,7 +140,7 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
             // `volumes` resolves relative paths from its file's directory (`spec::volumes`);
             // `networks` and `network_mode` need the top-level networks (`spec::network`).
             "env_file" | "profiles" | "extends" | "security_opt" | "build" | "volumes"
-            | "volumes_from" | "networks" | "network_mode" => {}
+            | "volumes_from" | "networks" | "network_mode" | "secrets" | "configs" => {}
             k if k.starts_with("x-") => {}
             k if super::options::read(cx, &path, k, v, input.node, &mut svc.options) => {}
             k if keys::service_unsupported(k) => cx.unsupported(knode.span, &path),
@@ -471,4 +473,68 @@ fn x_rstack(cx: &mut Cx<'_>, path: &str, v: &Node) -> ServiceExtensions {
         }
     }
     ext
+}
+
+/// Keys of a `post_start` / `pre_stop` entry.
+const HOOK_KEYS: &[&str] = &[
+    "command",
+    "user",
+    "privileged",
+    "working_dir",
+    "environment",
+];
+
+/// `post_start` / `pre_stop`: a list of hooks, each with a command.
+fn hooks(
+    cx: &mut Cx<'_>,
+    path: &str,
+    v: &Node,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Vec<crate::model::Hook> {
+    let mut out = Vec::new();
+    if v.is_null() {
+        return out;
+    }
+    let Some(items) = v.as_seq() else {
+        cx.error(
+            v.span,
+            format!("{path}: expected a list of hooks, found {}", v.type_name()),
+        );
+        return out;
+    };
+    for (i, it) in items.iter().enumerate() {
+        let ip = format!("{path}[{i}]");
+        let Some(entries) = cx.map(&ip, it) else {
+            continue;
+        };
+        let mut h = crate::model::Hook::default();
+        for (k, knode, val) in entries {
+            let kp = format!("{ip}.{k}");
+            match k.as_str() {
+                "command" => h.command = cx.command(&kp, val).unwrap_or_default(),
+                "user" => h.user = opt_string(cx, &kp, val),
+                "working_dir" => h.working_dir = opt_string(cx, &kp, val),
+                "environment" => environment(cx, &kp, val, lookup, &mut h.environment),
+                "privileged" => {
+                    h.privileged = cx.boolean(&kp, val).unwrap_or(false);
+                    if h.privileged {
+                        // Hooks run as `exec` does, with the container's own privileges.
+                        cx.unsupported(knode.span, &kp);
+                    }
+                }
+                k if k.starts_with("x-") => {}
+                k => cx.unknown_key(knode.span, &ip, k, HOOK_KEYS),
+            }
+        }
+        if h.command.is_empty() {
+            cx.error_hint(
+                it.span,
+                format!("{ip}: command is required"),
+                "add command: [ARG, ...]",
+            );
+            continue;
+        }
+        out.push(h);
+    }
+    out
 }

@@ -8,6 +8,11 @@ use std::path::{Path, PathBuf};
 /// The only way `spec` reads files (stack files, `.env`, `env_file`, `extends`/`include`).
 pub trait SourceFs {
     fn read(&self, path: &Path) -> io::Result<String>;
+
+    /// Raw bytes (secret and config files may be binary).
+    fn read_bytes(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.read(path).map(String::into_bytes)
+    }
 }
 
 /// Reads from the real filesystem.
@@ -17,6 +22,10 @@ pub struct RealFs;
 impl SourceFs for RealFs {
     fn read(&self, path: &Path) -> io::Result<String> {
         std::fs::read_to_string(path)
+    }
+
+    fn read_bytes(&self, path: &Path) -> io::Result<Vec<u8>> {
+        std::fs::read(path)
     }
 }
 

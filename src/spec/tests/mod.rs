@@ -4,6 +4,7 @@ mod build_tests;
 mod compose_features;
 mod config_tests;
 mod corpus;
+mod hooks_tests;
 mod include_tests;
 mod interp_tests;
 mod load_errors;
@@ -15,6 +16,7 @@ mod network_tests;
 mod options_tests;
 mod parity;
 mod scale_tests;
+mod secrets_tests;
 mod target_tests;
 mod yaml_tests;
 

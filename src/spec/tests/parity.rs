@@ -30,6 +30,8 @@ const KEYS: &[&str] = &[
     "pid",
     "container_name",
     "labels",
+    "secrets",
+    "configs",
 ];
 
 #[test]
