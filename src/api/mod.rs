@@ -13,6 +13,7 @@ pub mod logs;
 pub mod networks;
 pub mod pause;
 pub mod registry;
+pub mod rm;
 pub mod server;
 pub mod top;
 pub mod types;

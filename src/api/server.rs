@@ -80,6 +80,7 @@ pub fn router<R: Runtime, I: ImageSource>(state: Arc<ServerState<R, I>>) -> Rout
             "/v1/projects/{project}/unpause",
             post(super::pause::unpause::<R, I>),
         )
+        .route("/v1/projects/{project}/rm", post(super::rm::rm::<R, I>))
         .route("/v1/projects/{project}/{verb}", post(services_verb::<R, I>))
         .route("/v1/projects/{project}/logs/stream", post(logs::<R, I>))
         .route("/v1/projects/{project}/exec", post(exec::<R, I>))

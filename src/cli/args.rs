@@ -59,6 +59,10 @@ pub enum Command {
     Pause(ServicesArgs),
     /// Resume the services' paused containers
     Unpause(ServicesArgs),
+    /// Remove stopped service containers
+    Rm(super::rm::RmArgs),
+    /// List images used by the created containers
+    Images(super::stack_images::ImagesArgs),
     /// Show containers in detail as JSON, health checks' last results included
     Inspect(super::inspect::InspectArgs),
     /// Show containers' output

@@ -42,6 +42,8 @@ pub fn run(cli: &Cli) -> Result<i32> {
         Command::Top(a) => super::top::run(cli, &client()?, a),
         Command::Pause(a) => pause(cli, &client()?, "pause", &a.services),
         Command::Unpause(a) => pause(cli, &client()?, "unpause", &a.services),
+        Command::Rm(a) => super::rm::run(cli, &client()?, a),
+        Command::Images(a) => super::stack_images::run(cli, &client()?, a),
         Command::Inspect(a) => super::inspect::run(cli, &client()?, a),
         Command::Logs(a) => logs(cli, &client()?, a),
         Command::Exec(a) => exec(cli, &client()?, a),

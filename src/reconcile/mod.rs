@@ -15,6 +15,7 @@ pub mod health;
 mod images;
 mod lifecycle;
 pub mod policy;
+mod remove;
 mod replicas;
 mod request;
 pub mod runtime;
