@@ -120,3 +120,121 @@ fn images_lists_each_containers_image() {
     let bare = id.split_once(':').map(|(_, h)| h).unwrap_or(&id);
     assert_eq!(quiet.trim(), bare, "one id for both containers");
 }
+
+/// Names in a tar archive.
+fn tar_names(bytes: &[u8]) -> Vec<String> {
+    let mut a = tar::Archive::new(bytes);
+    a.entries()
+        .expect("tar")
+        .map(|e| {
+            e.expect("entry")
+                .path()
+                .expect("path")
+                .display()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn cp_copies_both_ways_inside_the_containers_root() {
+    let Some((env, p)) = setup("cmdcp") else {
+        return;
+    };
+    env.write("compose.yaml", &stack(&p));
+    env.ok(&["up", "-d", "web"]);
+    let sh = |script: &str| env.ok(&["exec", "-T", "web", "sh", "-c", script]);
+
+    // Into the container: into an existing directory, and to a new name.
+    let local = env.write("hello.txt", "hello\n");
+    let local = local.to_str().expect("utf8");
+    env.ok(&["cp", local, "web:/tmp"]);
+    env.ok(&["cp", local, "web:/tmp/renamed"]);
+    assert_eq!(sh("cat /tmp/hello.txt /tmp/renamed"), "hello\nhello\n");
+
+    // Out of it: a directory to a new local name, and as a tar stream.
+    sh("mkdir -p /d/sub && echo hi > /d/sub/f && ln -s /etc /d/link");
+    let got = env.work.join("got");
+    env.ok(&["cp", "web:/d", got.to_str().expect("utf8")]);
+    assert_eq!(
+        std::fs::read_to_string(got.join("sub/f")).expect("copied"),
+        "hi\n"
+    );
+    assert_eq!(
+        std::fs::read_link(got.join("link")).expect("link kept"),
+        std::path::Path::new("/etc")
+    );
+    let out = env.run(&["cp", "web:/d", "-"]);
+    assert!(out.status.success(), "{out:?}");
+    let names = tar_names(&out.stdout);
+    assert!(names.iter().any(|n| n == "d/sub/f"), "{names:?}");
+
+    // A symlink in the container pointing at a host path resolves in the container's root:
+    // the host's file is not reachable through it.
+    let host_only = format!("rstack-cp-hostonly-{}", std::process::id());
+    std::fs::write(format!("/tmp/{host_only}"), "host secret").expect("host file");
+    sh("ln -s /tmp /esc && ln -s ../../../../../tmp /esc2");
+    for link in ["/esc", "/esc2"] {
+        let stolen = env.work.join(format!("stolen{}", link.len()));
+        let out = env.run(&[
+            "cp",
+            "-L",
+            &format!("web:{link}/{host_only}"),
+            stolen.to_str().expect("utf8"),
+        ]);
+        assert!(!out.status.success(), "copied a host file: {out:?}");
+        assert!(!stolen.exists());
+    }
+    let _ = std::fs::remove_file(format!("/tmp/{host_only}"));
+
+    // A tar stream on stdin whose entry climbs out with `..` is refused.
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(1);
+    h.set_mode(0o644);
+    h.as_gnu_mut().expect("gnu").name[..14].copy_from_slice(b"../../../evil\0");
+    h.set_cksum();
+    b.append(&h, &b"x"[..]).expect("append");
+    let evil = b.into_inner().expect("tar");
+    let out = with_input_bytes(&env, &["cp", "-", "web:/tmp"], &evil);
+    assert!(!out.status.success(), "{out:?}");
+    assert_eq!(sh("ls /evil 2>/dev/null; echo done"), "done\n");
+}
+
+#[test]
+fn export_writes_the_containers_root_filesystem() {
+    let Some((env, p)) = setup("cmdexport") else {
+        return;
+    };
+    env.write("compose.yaml", &stack(&p));
+    env.ok(&["up", "-d", "web"]);
+    env.ok(&["exec", "-T", "web", "sh", "-c", "echo mark > /marker"]);
+    let file = env.work.join("root.tar");
+    env.ok(&["export", "web", "-o", file.to_str().expect("utf8")]);
+    let names = tar_names(&std::fs::read(&file).expect("archive"));
+    assert!(names.iter().any(|n| n == "marker"), "{names:?}");
+    assert!(
+        names.iter().any(|n| n == "bin/busybox" || n == "bin/sh"),
+        "{names:?}"
+    );
+    // Mounted filesystems (/proc, /sys) are not part of it.
+    assert!(!names.iter().any(|n| n.starts_with("proc/")), "{names:?}");
+    let out = env.run(&["export", "web"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(tar_names(&out.stdout).iter().any(|n| n == "marker"));
+}
+
+/// Runs rstack with `input` (bytes) on stdin.
+fn with_input_bytes(env: &Env, args: &[&str], input: &[u8]) -> std::process::Output {
+    let mut child = env
+        .cmd(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rstack");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input).expect("write stdin");
+    drop(stdin);
+    child.wait_with_output().expect("wait rstack")
+}

@@ -3,6 +3,7 @@
 pub mod attach;
 pub mod build;
 pub mod client;
+pub mod cp;
 mod error;
 mod failure;
 pub mod images;

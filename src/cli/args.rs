@@ -63,6 +63,10 @@ pub enum Command {
     Rm(super::rm::RmArgs),
     /// List images used by the created containers
     Images(super::stack_images::ImagesArgs),
+    /// Copy files/folders between a service container and the local filesystem
+    Cp(super::cp::CpArgs),
+    /// Export a service container's filesystem as a tar archive
+    Export(super::cp::ExportArgs),
     /// Show containers in detail as JSON, health checks' last results included
     Inspect(super::inspect::InspectArgs),
     /// Show containers' output

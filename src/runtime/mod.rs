@@ -14,6 +14,7 @@ pub mod defaults;
 pub mod devices;
 pub mod error;
 pub mod exec;
+pub mod fsaccess;
 pub mod init;
 pub mod launch;
 pub mod log;
