@@ -238,3 +238,52 @@ fn with_input_bytes(env: &Env, args: &[&str], input: &[u8]) -> std::process::Out
     drop(stdin);
     child.wait_with_output().expect("wait rstack")
 }
+
+#[test]
+fn stats_reports_each_running_containers_use() {
+    let Some((env, p)) = setup("cmdstats") else {
+        return;
+    };
+    env.write(
+        "compose.yaml",
+        &format!(
+            r#"name: {p}
+services:
+  busy:
+    image: busybox:test
+    stop_grace_period: 1s
+    command: ["sh", "-c", "while :; do :; done"]
+  idle:
+    image: busybox:test
+    stop_grace_period: 1s
+    command: ["sleep", "1000"]
+"#
+        ),
+    );
+    env.ok(&["up", "-d"]);
+    let out = env.ok(&["stats", "--no-stream", "--format", "json"]);
+    let rows: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    let busy = &rows[0];
+    assert_eq!(busy["Name"], format!("{p}-busy-1"), "{out}");
+    let cpu: f64 = busy["CPUPerc"]
+        .as_str()
+        .and_then(|s| s.trim_end_matches('%').parse().ok())
+        .expect("cpu %");
+    assert!(cpu > 0.0, "a busy loop uses CPU: {out}");
+    let idle = &rows[1];
+    assert_eq!(idle["PIDs"], "1", "{out}");
+    let mem = idle["MemUsage"].as_str().expect("mem");
+    assert!(mem.contains(" / ") && !mem.starts_with("0B"), "{out}");
+    assert_eq!(idle["ID"].as_str().map(str::len), Some(12), "{out}");
+
+    let table = env.ok(&["stats", "--no-stream", "idle"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("CONTAINER ID"), "{table}");
+    assert!(lines[0].contains("MEM USAGE / LIMIT"), "{table}");
+    assert_eq!(lines.len(), 2, "{table}");
+    assert!(lines[1].contains(&format!("{p}-idle-1")), "{table}");
+}

@@ -16,6 +16,7 @@ pub mod pause;
 pub mod registry;
 pub mod rm;
 pub mod server;
+pub mod stats;
 pub mod top;
 pub mod types;
 mod upload;

@@ -67,6 +67,8 @@ pub enum Command {
     Cp(super::cp::CpArgs),
     /// Export a service container's filesystem as a tar archive
     Export(super::cp::ExportArgs),
+    /// Display the running containers' resource usage statistics
+    Stats(super::stats::StatsArgs),
     /// Show containers in detail as JSON, health checks' last results included
     Inspect(super::inspect::InspectArgs),
     /// Show containers' output

@@ -24,6 +24,7 @@ mod rm;
 mod roles;
 mod scale;
 mod stack_images;
+mod stats;
 mod terminal;
 mod top;
 mod volumes;

@@ -31,6 +31,7 @@ pub mod shim;
 pub mod signal;
 pub mod spare_dir;
 pub mod spawn;
+pub mod stats;
 pub mod sys;
 pub mod sysctl;
 pub mod tty;
