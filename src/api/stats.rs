@@ -1,6 +1,7 @@
 //! `POST /v1/projects/{project}/stats`: each running container's resource use, docker's
-//! `stats` columns. Two readings `interval_ms` apart (the runtime reads, in parallel over
-//! the containers), from which the CPU share is computed here.
+//! `stats` columns. The CPU share is computed here from two readings of the runtime's (taken
+//! in parallel over the containers): the previous call's when recent, as docker uses its
+//! previous read, else two readings `interval_ms` apart.
 
 use super::server::{ApiFailure, ServerState};
 use crate::reconcile::engine::ImageSource;
@@ -11,14 +12,16 @@ use crate::store::{ContainerRecord, State};
 use axum::Json;
 use axum::extract::{Path, State as AxState};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct StatsRequest {
     pub services: Vec<String>,
-    /// Time between the two readings (default 50 ms; at most 5 s).
+    /// Time between the two readings (at most 5 s). `None`: since the previous call's
+    /// reading when it is recent, else 50 ms.
     pub interval_ms: Option<u64>,
 }
 
@@ -70,6 +73,43 @@ pub struct StatsFigures {
 }
 
 type St<R, I> = AxState<Arc<ServerState<R, I>>>;
+
+/// The last reading of each container (by id) and when it was taken.
+type Readings = HashMap<String, (Instant, Sample)>;
+
+fn last() -> std::sync::MutexGuard<'static, Readings> {
+    static LAST: OnceLock<Mutex<Readings>> = OnceLock::new();
+    LAST.get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+}
+
+/// A previous reading of every container, each between 20 ms and 30 s old (`use_cache`
+/// off: none, the caller asked for its own interval).
+fn previous(recs: &[(ContainerRecord, i32)], use_cache: bool) -> Option<Vec<(Instant, Sample)>> {
+    if !use_cache {
+        return None;
+    }
+    let now = Instant::now();
+    let m = last();
+    recs.iter()
+        .map(|(r, _)| {
+            let (t, s) = m.get(&r.id)?;
+            let age = now.duration_since(*t);
+            (age >= Duration::from_millis(20) && age <= Duration::from_secs(30))
+                .then(|| (*t, s.clone()))
+        })
+        .collect()
+}
+
+/// Keeps this reading for the next call; readings of containers not seen for a minute go.
+fn remember(recs: &[(ContainerRecord, i32)], at: Instant, samples: &[Sample]) {
+    let mut m = last();
+    m.retain(|_, (t, _)| at.duration_since(*t) < Duration::from_secs(60));
+    for ((r, _), s) in recs.iter().zip(samples) {
+        m.insert(r.id.clone(), (at, s.clone()));
+    }
+}
 
 /// One reading of every container, spread over a few threads (the reads are syscalls, each
 /// cheap; a hundred containers are a few hundred files).
@@ -126,16 +166,26 @@ pub async fn stats<R: Runtime, I: ImageSource>(
     let views = tokio::task::spawn_blocking(move || -> Result<Vec<StatsView>, ApiFailure> {
         let layout = Layout::detect().map_err(|e| ApiFailure::Internal(e.to_string()))?;
         let host = stats::host_memory();
-        let t0 = Instant::now();
-        let first = read_all(&layout, &running);
-        std::thread::sleep(interval);
-        let elapsed = t0.elapsed();
+        // As docker: the CPU share since the previous reading, when one is recent enough
+        // (a stream's last refresh, or the previous call); else two readings `interval` apart.
+        let earlier = previous(&running, req.interval_ms.is_none());
+        let first: Vec<(Instant, Sample)> = match earlier {
+            Some(e) => e,
+            None => {
+                let t0 = Instant::now();
+                let s = read_all(&layout, &running);
+                std::thread::sleep(interval);
+                s.into_iter().map(|x| (t0, x)).collect()
+            }
+        };
+        let now = Instant::now();
         let second = read_all(&layout, &running);
+        remember(&running, now, &second);
         Ok(running
             .iter()
             .zip(first.iter().zip(&second))
-            .map(|((r, _), (a, b))| {
-                let f = compute(a, b, elapsed, host);
+            .map(|((r, _), ((t0, a), b))| {
+                let f = compute(a, b, now.duration_since(*t0), host);
                 StatsView {
                     id: r.id.clone(),
                     name: r.name.clone(),

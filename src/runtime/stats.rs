@@ -4,7 +4,7 @@
 //! v2: cpu.stat, memory.current/stat/max, io.stat, pids.current of its one directory.
 //! v1: a container only has the hierarchies it needs (pids and devices; memory and cpu when
 //! limited), so what its cgroup lacks is summed over its processes from /proc: CPU from
-//! /proc/PID/schedstat (ns), memory from VmRSS, block I/O from /proc/PID/io. The daemon turns
+//! /proc/PID/schedstat (ns), memory from the resident pages of /proc/PID/statm, block I/O from /proc/PID/io. The daemon turns
 //! two readings into rates; this module only reads.
 
 use super::cgroup::{Cgroup, Layout};
@@ -146,11 +146,14 @@ fn read_v1(cg: &Cgroup, pids: &[i32]) -> Sample {
                 .filter(|l| *l < (1 << 60));
         }
         None => {
+            // statm's second field: resident pages (far cheaper to make than `status`).
+            // SAFETY: sysconf has no memory effects.
+            let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
             for p in pids {
-                if let Some(kb) = read(Path::new(&format!("/proc/{p}/status")))
-                    .and_then(|t| keyed(&t.replace(":\t", " ").replace(" kB", ""), "VmRSS"))
+                if let Some(pages) = read(Path::new(&format!("/proc/{p}/statm")))
+                    .and_then(|t| t.split_whitespace().nth(1)?.parse::<u64>().ok())
                 {
-                    s.mem_usage += kb * 1024;
+                    s.mem_usage += pages * page;
                 }
             }
         }
