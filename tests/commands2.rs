@@ -287,3 +287,53 @@ services:
     assert_eq!(lines.len(), 2, "{table}");
     assert!(lines[1].contains(&format!("{p}-idle-1")), "{table}");
 }
+
+#[test]
+fn events_streams_the_containers_changes() {
+    let Some((env, p)) = setup("cmdevents") else {
+        return;
+    };
+    env.write("compose.yaml", &stack(&p));
+    env.ok(&["up", "-d", "web"]);
+    let mut child = env
+        .cmd(&["events", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn events");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    // The stream is open once the daemon answered; a change after that is reported.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    env.ok(&["stop", "-t", "1", "web"]);
+    env.ok(&["start", "web"]);
+    let mut seen = Vec::new();
+    let wanted = ["die", "start"];
+    while !wanted.iter().all(|w| seen.iter().any(|(a, _)| a == w)) {
+        let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(30)) else {
+            break;
+        };
+        let e: Value = serde_json::from_str(&line).expect("event json");
+        assert_eq!(e["type"], "container", "{line}");
+        assert_eq!(e["attributes"]["name"], format!("{p}-web-1"), "{line}");
+        seen.push((e["action"].as_str().unwrap_or("").to_string(), line));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let actions: Vec<&str> = seen.iter().map(|(a, _)| a.as_str()).collect();
+    assert!(
+        actions.windows(2).any(|w| w == ["die", "start"]),
+        "{seen:?}"
+    );
+}

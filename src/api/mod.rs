@@ -5,6 +5,7 @@ pub mod build;
 pub mod client;
 pub mod cp;
 mod error;
+pub mod events;
 mod failure;
 pub mod images;
 pub mod inspect;

@@ -93,6 +93,10 @@ pub fn router<R: Runtime, I: ImageSource>(state: Arc<ServerState<R, I>>) -> Rout
             "/v1/projects/{project}/stats",
             post(super::stats::stats::<R, I>),
         )
+        .route(
+            "/v1/projects/{project}/events",
+            post(super::events::events::<R, I>),
+        )
         .route("/v1/projects/{project}/rm", post(super::rm::rm::<R, I>))
         .route("/v1/projects/{project}/{verb}", post(services_verb::<R, I>))
         .route("/v1/projects/{project}/logs/stream", post(logs::<R, I>))

@@ -69,6 +69,8 @@ pub enum Command {
     Export(super::cp::ExportArgs),
     /// Display the running containers' resource usage statistics
     Stats(super::stats::StatsArgs),
+    /// Receive real time events from containers
+    Events(super::events::EventsArgs),
     /// Show containers in detail as JSON, health checks' last results included
     Inspect(super::inspect::InspectArgs),
     /// Show containers' output

@@ -47,6 +47,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
         Command::Cp(a) => super::cp::cp(cli, &client()?, a),
         Command::Export(a) => super::cp::export(cli, &client()?, a),
         Command::Stats(a) => super::stats::run(cli, &client()?, a),
+        Command::Events(a) => super::events::run(cli, &client()?, a),
         Command::Inspect(a) => super::inspect::run(cli, &client()?, a),
         Command::Logs(a) => logs(cli, &client()?, a),
         Command::Exec(a) => exec(cli, &client()?, a),

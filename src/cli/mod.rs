@@ -9,6 +9,7 @@ mod build;
 mod commands;
 mod connect;
 mod cp;
+mod events;
 mod filter;
 mod images;
 mod inspect;
