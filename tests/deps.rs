@@ -70,6 +70,8 @@ const RULES: &[(&str, &[&str])] = &[
             "runtime::tty::resize_record",
             "runtime::LOG_FILE",
             "runtime::procs",
+            "runtime::fsaccess",
+            "runtime::stats",
             "runtime::cgroup::Layout",
             "runtime::cgroup::freezer",
             "image::budget",

@@ -233,9 +233,9 @@ pub(crate) async fn prune<R: Runtime, I: ImageSource>(
 
 /// Sends the archive's bytes into the response in 64 KB chunks, waiting while the client
 /// is slow: the archive is never held in memory.
-struct ChannelWriter {
-    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
-    buf: Vec<u8>,
+pub(crate) struct ChannelWriter {
+    pub(crate) tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+    pub(crate) buf: Vec<u8>,
 }
 
 const CHUNK: usize = 64 * 1024;

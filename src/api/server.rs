@@ -80,6 +80,24 @@ pub fn router<R: Runtime, I: ImageSource>(state: Arc<ServerState<R, I>>) -> Rout
             "/v1/projects/{project}/unpause",
             post(super::pause::unpause::<R, I>),
         )
+        .route(
+            "/v1/projects/{project}/cp/from",
+            post(super::cp::from::<R, I>),
+        )
+        .route("/v1/projects/{project}/cp/to", post(super::cp::to::<R, I>))
+        .route(
+            "/v1/projects/{project}/export",
+            post(super::cp::export::<R, I>),
+        )
+        .route(
+            "/v1/projects/{project}/stats",
+            post(super::stats::stats::<R, I>),
+        )
+        .route(
+            "/v1/projects/{project}/events",
+            post(super::events::events::<R, I>),
+        )
+        .route("/v1/projects/{project}/rm", post(super::rm::rm::<R, I>))
         .route("/v1/projects/{project}/{verb}", post(services_verb::<R, I>))
         .route("/v1/projects/{project}/logs/stream", post(logs::<R, I>))
         .route("/v1/projects/{project}/exec", post(exec::<R, I>))

@@ -59,6 +59,18 @@ pub enum Command {
     Pause(ServicesArgs),
     /// Resume the services' paused containers
     Unpause(ServicesArgs),
+    /// Remove stopped service containers
+    Rm(super::rm::RmArgs),
+    /// List images used by the created containers
+    Images(super::stack_images::ImagesArgs),
+    /// Copy files/folders between a service container and the local filesystem
+    Cp(super::cp::CpArgs),
+    /// Export a service container's filesystem as a tar archive
+    Export(super::cp::ExportArgs),
+    /// Display the running containers' resource usage statistics
+    Stats(super::stats::StatsArgs),
+    /// Receive real time events from containers
+    Events(super::events::EventsArgs),
     /// Show containers in detail as JSON, health checks' last results included
     Inspect(super::inspect::InspectArgs),
     /// Show containers' output

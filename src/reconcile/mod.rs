@@ -16,6 +16,7 @@ mod hooks;
 mod images;
 mod lifecycle;
 pub mod policy;
+mod remove;
 mod replicas;
 mod request;
 pub mod runtime;
