@@ -69,6 +69,8 @@ const RULES: &[(&str, &[&str])] = &[
             "runtime::log_rotate",
             "runtime::tty::resize_record",
             "runtime::LOG_FILE",
+            "runtime::STDIN_FIFO",
+            "runtime::RESIZE_FIFO",
             "runtime::procs",
             "runtime::fsaccess",
             "runtime::stats",
