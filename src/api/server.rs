@@ -578,6 +578,7 @@ async fn run<R: Runtime, I: ImageSource>(
                 no_start: false,
                 no_recreate: false,
                 always_recreate_deps: false,
+                wait_timeout: None,
             })
             .await?;
     }

@@ -146,6 +146,9 @@ pub struct UpArgs {
     /// Run NUM containers of SERVICE, over its `scale`/`deploy.replicas` (repeatable)
     #[arg(long, value_name = "SERVICE=NUM")]
     pub scale: Vec<String>,
+    /// Attached-mode options (`--abort-on-container-exit`, `--attach`, ...).
+    #[command(flatten)]
+    pub attached: super::up_flags::AttachedArgs,
     pub services: Vec<String>,
 }
 

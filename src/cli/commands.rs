@@ -183,8 +183,10 @@ fn config(cli: &Cli, a: &ConfigArgs) -> Result<i32> {
 }
 
 fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
+    super::up_flags::validate(a).map_err(anyhow::Error::msg)?;
     let mut stack = project::load_for(cli, &a.services)?;
     super::scale::apply(&mut stack, &a.scale)?;
+    let selection = super::up_flags::select(&stack, a).map_err(anyhow::Error::msg)?;
     let name = stack.name.clone();
     // Services with several replicas: their attached log lines name the replica.
     let scaled: Vec<(String, u32)> = stack
@@ -193,15 +195,11 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         .filter(|(_, s)| s.replicas() > 1)
         .map(|(n, s)| (n.clone(), s.replicas()))
         .collect();
-    let services: Vec<String> = if a.services.is_empty() {
-        stack.services.keys().cloned().collect()
-    } else {
-        a.services.clone()
-    };
     // Images first: nothing starts unless every image the services need is here.
     let builds = super::pull_policy::Builds {
         always: a.build,
         never: a.no_build,
+        quiet_pull: a.attached.quiet_pull,
     };
     super::pull_policy::prepare(client, &stack, &a.services, a.pull, builds)?;
     super::volumes::check_external(client, &stack)?;
@@ -214,9 +212,11 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         no_start: a.no_start,
         no_recreate: a.no_recreate,
         always_recreate_deps: a.always_recreate_deps,
+        wait_timeout: a.attached.wait_timeout.filter(|t| *t > 0),
     };
     // Attached output starts from here, so fast one-shots' lines are not lost.
     let since = crate::api::logs::since_now();
+    let since_ms = super::output::now_ms();
     let path = format!("/v1/projects/{name}/up");
     let answer: UpAnswer = autostart(client, || Ok(client.call("POST", &path, Some(&req))?))?;
     for n in &answer.networks_created {
@@ -240,22 +240,41 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
     if a.detach || a.wait || a.no_start {
         return Ok(0);
     }
-    let mut names = services;
+    let mut names = selection.attach.clone();
     for (s, n) in &scaled {
-        names.extend((1..=*n).map(|i| format!("{s}-{i}")));
+        if names.contains(s) {
+            names.extend((1..=*n).map(|i| format!("{s}-{i}")));
+        }
     }
-    let scaled = scaled.into_iter().map(|(s, _)| s).collect();
-    attach_until_interrupt(client, &name, &a.services, (&names, scaled), since)
+    let scaled: Vec<String> = scaled.into_iter().map(|(s, _)| s).collect();
+    let watcher = super::up_flags::ExitWatcher::new(&name, &selection, &a.attached, since_ms);
+    let printer = LogPrinter::new(&names, true, a.attached.timestamps)
+        .scaled(scaled)
+        .only(selection.attach.iter().cloned())
+        .color(!a.attached.no_color);
+    let followed = Followed {
+        services: selection.followed(),
+        printer,
+        watcher,
+    };
+    attach_until_interrupt(client, &name, &a.services, followed, since)
 }
 
-/// Foreground `up`: stream the project's logs; Ctrl-C (or SIGTERM) stops the stack.
-/// `services` (empty = the whole project) are followed and stopped; `names` size the
-/// log prefixes, whose services in `scaled` name the replica.
+/// What attached `up` follows: these services' logs, printed by `printer`, and their exits.
+struct Followed {
+    services: Vec<String>,
+    printer: LogPrinter,
+    watcher: super::up_flags::ExitWatcher,
+}
+
+/// Foreground `up`: stream the project's logs; Ctrl-C (or SIGTERM) stops the stack, and so
+/// does an exit under `--abort-on-container-exit`/`-failure`. `services` (empty = the whole
+/// project) are the ones stopped. Returns compose's exit code (see `up_flags`).
 fn attach_until_interrupt(
     client: &Client,
     project: &str,
     services: &[String],
-    (names, scaled): (&[String], std::collections::HashSet<String>),
+    followed: Followed,
     since: String,
 ) -> Result<i32> {
     let mut set = nix::sys::signal::SigSet::empty();
@@ -285,14 +304,22 @@ fn attach_until_interrupt(
         drop(stopper);
         std::process::exit(130);
     });
-    let printer = LogPrinter::new(names, true, false).scaled(scaled);
-    let q = LogsQuery {
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = ServicesRequest {
         services: services.to_vec(),
+        ..Default::default()
+    };
+    let watcher = super::up_flags::spawn_watcher(client, followed.watcher, stop, done.clone());
+    let q = LogsQuery {
+        services: followed.services,
         follow: true,
         tail: None,
         since: Some(since),
     };
-    print_logs(client, project, &q, printer)
+    let streamed = print_logs(client, project, &q, followed.printer);
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let code = watcher.join().unwrap_or(0);
+    streamed.map(|_| code)
 }
 
 fn ps(cli: &Cli, client: &Client, a: &PsArgs) -> Result<i32> {

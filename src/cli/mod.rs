@@ -23,6 +23,7 @@ mod roles;
 mod scale;
 mod terminal;
 mod top;
+mod up_flags;
 mod volumes;
 
 use args::Cli;

@@ -1,0 +1,216 @@
+//! `up`'s attached-mode flags as docker compose v2 has them: `--abort-on-container-exit`,
+//! `--abort-on-container-failure`, `--exit-code-from`, `--attach`, `--no-attach`,
+//! `--timestamps`, `--no-color`, `--quiet-pull`, `--wait-timeout`, and the combinations
+//! compose refuses. The real binary, real containers (root only); each Env takes its project
+//! down when dropped, even on failure.
+
+mod common;
+
+use common::*;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// `long` runs until stopped (and prints once), `quick` prints and exits 5.
+fn stack(project: &str) -> String {
+    format!(
+        r#"name: {project}
+services:
+  long:
+    image: busybox:test
+    init: true
+    stop_grace_period: 1s
+    command: ["sh", "-c", "echo from-long; exec sleep 1000"]
+  quick:
+    image: busybox:test
+    command: ["sh", "-c", "echo from-quick; exit 5"]
+    depends_on: [long]
+"#
+    )
+}
+
+/// Runs an attached `up`; one that never returns is killed after a minute (a hang guard, not a
+/// timing check) and fails the test.
+fn attached(env: &Env, args: &[&str]) -> Output {
+    let mut all = vec!["up"];
+    all.extend_from_slice(args);
+    let mut child = env
+        .cmd(&all)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn up");
+    let start = Instant::now();
+    while child.try_wait().expect("try_wait").is_none() {
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "up {args:?} never returned:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().expect("output")
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn state(env: &Env, p: &str, service: &str) -> String {
+    let rows = env.ps_json(p);
+    env.service(&rows, service)["state"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn abort_on_container_exit_stops_the_stack_with_the_first_exit_code() {
+    let Some((env, p)) = setup("ufabort") else {
+        return;
+    };
+    env.write("compose.yaml", &stack(&p));
+    let out = attached(
+        &env,
+        &["--abort-on-container-exit", "--no-color", "--quiet-pull"],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(5), "{stdout}{stderr}");
+    assert!(stdout.contains("quick-1 exited with code 5"), "{stdout}");
+    assert!(stdout.contains("from-quick"), "{stdout}");
+    assert!(stderr.contains("Aborting on container exit..."), "{stderr}");
+    assert_eq!(state(&env, &p, "long"), "exited", "the stack is stopped");
+}
+
+#[test]
+fn exit_code_from_returns_that_services_code() {
+    let Some((env, p)) = setup("ufcode") else {
+        return;
+    };
+    env.write("compose.yaml", &stack(&p));
+    // quick's exit aborts; long is stopped by SIGTERM (its init passes it on): 143.
+    let out = attached(&env, &["--exit-code-from", "long"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(143), "{stdout}{stderr}");
+    assert!(stdout.contains("long-1 exited with code 143"), "{stdout}");
+
+    // An unknown service is refused before anything is made.
+    env.ok(&["down"]);
+    let out = env.run(&["up", "--exit-code-from", "nope"]);
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(stderr.contains("no such service: nope"), "{stderr}");
+    let rows: Vec<_> = env.ps_json(&p);
+    assert!(rows.is_empty(), "nothing created: {rows:?}");
+}
+
+#[test]
+fn attach_and_no_attach_choose_whose_logs_are_shown() {
+    let Some((env, p)) = setup("ufattach") else {
+        return;
+    };
+    env.write("compose.yaml", &stack(&p));
+    let out = attached(
+        &env,
+        &[
+            "--abort-on-container-exit",
+            "--attach",
+            "quick",
+            "--timestamps",
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(5), "{stdout}{stderr}");
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("from-quick"))
+        .unwrap_or_else(|| panic!("quick's line: {stdout}"));
+    // `quick  | 2026-12-06T14:50:01.123456789Z from-quick`
+    let stamp = line.split('|').nth(1).unwrap_or_default().trim();
+    assert!(
+        stamp.len() > 20 && stamp.as_bytes()[4] == b'-' && stamp.as_bytes()[10] == b'T',
+        "timestamped: {line}"
+    );
+    assert!(
+        !stdout.contains("from-long"),
+        "long is not attached: {stdout}"
+    );
+
+    env.ok(&["down"]);
+    let out = attached(&env, &["--abort-on-container-exit", "--no-attach", "long"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(5), "{stdout}{stderr}");
+    assert!(stdout.contains("from-quick"), "{stdout}");
+    assert!(!stdout.contains("from-long"), "--no-attach long: {stdout}");
+}
+
+#[test]
+fn refuses_what_compose_refuses() {
+    let Some((env, p)) = setup("ufrefuse") else {
+        return;
+    };
+    env.write("compose.yaml", &stack(&p));
+    for (args, want) in [
+        (
+            &["-d", "--abort-on-container-exit"][..],
+            "--detach cannot be combined with --abort-on-container-exit",
+        ),
+        (
+            &["--wait", "--attach", "long"],
+            "--wait cannot be combined with",
+        ),
+        (
+            &["--abort-on-container-exit", "--abort-on-container-failure"],
+            "--abort-on-container-failure cannot be combined with --abort-on-container-exit",
+        ),
+        (
+            &["--attach", "nope"],
+            "cannot attach to services not included in up: nope",
+        ),
+    ] {
+        let mut all = vec!["up"];
+        all.extend_from_slice(args);
+        let out = env.run(&all);
+        let (_, stderr) = text(&out);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+    }
+    assert!(env.ps_json(&p).is_empty(), "nothing created");
+}
+
+#[test]
+fn wait_timeout_gives_up_with_composes_message() {
+    let Some((env, p)) = setup("ufwaitto") else {
+        return;
+    };
+    env.write(
+        "compose.yaml",
+        &format!(
+            r#"name: {p}
+services:
+  never:
+    image: busybox:test
+    init: true
+    stop_grace_period: 1s
+    command: ["sleep", "1000"]
+    healthcheck:
+      test: ["CMD", "false"]
+      interval: 1h
+      start_period: 1h
+"#
+        ),
+    );
+    let out = env.run(&["up", "--wait", "--wait-timeout", "1"]);
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("application not healthy after 1s"),
+        "{stderr}"
+    );
+}
