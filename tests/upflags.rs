@@ -214,3 +214,80 @@ services:
         "{stderr}"
     );
 }
+
+fn image_refs(env: &Env) -> Vec<String> {
+    let list: serde_json::Value =
+        serde_json::from_str(&env.ok(&["image", "ls", "--format", "json"])).expect("json");
+    list.as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|i| i["reference"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn down_rmi_removes_the_stacks_images_local_or_all() {
+    let Some((env, p)) = setup("ufrmi") else {
+        return;
+    };
+    env.write("Dockerfile", "FROM busybox:test\nLABEL made=here\n");
+    env.write(
+        "compose.yaml",
+        &format!(
+            r#"name: {p}
+services:
+  web:
+    build: .
+    init: true
+    stop_grace_period: 1s
+    command: ["sleep", "1000"]
+  db:
+    image: busybox:test
+    init: true
+    stop_grace_period: 1s
+    command: ["sleep", "1000"]
+"#
+        ),
+    );
+    let built = format!("{p}-web");
+    env.ok(&["up", "-d"]);
+    assert!(image_refs(&env).iter().any(|r| r.starts_with(&built)));
+    let out = env.run(&["down", "--rmi", "local"]);
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let refs = image_refs(&env);
+    assert!(!refs.iter().any(|r| r.starts_with(&built)), "{refs:?}");
+    assert!(
+        refs.iter().any(|r| r == "busybox:test"),
+        "tagged image kept: {refs:?}"
+    );
+
+    env.ok(&["up", "-d"]);
+    let out = env.run(&["down", "--rmi", "all"]);
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let refs = image_refs(&env);
+    assert!(
+        !refs
+            .iter()
+            .any(|r| r.starts_with(&built) || r == "busybox:test"),
+        "{refs:?}"
+    );
+    assert!(env.run(&["down", "--rmi", "bogus"]).status.code() == Some(2));
+}
+
+#[test]
+fn down_remove_orphans_removes_services_gone_from_the_file() {
+    let Some((env, p)) = setup("uforphan") else {
+        return;
+    };
+    env.write("compose.yaml", &stack(&p));
+    env.ok(&["up", "-d", "long"]);
+    env.write(
+        "compose.yaml",
+        &format!("name: {p}\nservices:\n  other:\n    image: busybox:test\n"),
+    );
+    env.ok(&["down", "--remove-orphans"]);
+    let out = env.ok(&["ps", "-a", "--format", "json"]);
+    assert_eq!(out.trim(), "[]", "orphan removed");
+}

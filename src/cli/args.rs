@@ -169,6 +169,12 @@ pub struct DownArgs {
     /// Also remove the named volumes the stack declares (external ones are kept)
     #[arg(short = 'v', long)]
     pub volumes: bool,
+    /// Remove images used by services: "local" only those without a custom tag, "all" every one
+    #[arg(long, value_enum, value_name = "TYPE")]
+    pub rmi: Option<super::down::Rmi>,
+    /// Remove containers for services not defined in the stack file (rstack's down always does)
+    #[arg(long)]
+    pub remove_orphans: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

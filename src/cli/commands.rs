@@ -14,27 +14,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
     let client = || -> Result<Client> { Ok(Client::new(socket_path(cli.host.as_deref())?)) };
     match &cli.command {
         Command::Up(a) => up(cli, &client()?, a),
-        Command::Down(a) => {
-            let p = project::project_name(cli)?;
-            let removed: DownResponse = client()?.call(
-                "POST",
-                &format!("/v1/projects/{p}/down"),
-                Some(&DownRequest {
-                    timeout: a.timeout,
-                    volumes: a.volumes,
-                }),
-            )?;
-            for name in removed.containers {
-                eprintln!("Container {name}  Removed");
-            }
-            for name in removed.networks {
-                eprintln!("Network {name}  Removed");
-            }
-            for name in removed.volumes {
-                eprintln!("Volume {name}  Removed");
-            }
-            Ok(0)
-        }
+        Command::Down(a) => super::down::run(cli, &client()?, a),
         Command::Create(a) => up(cli, &client()?, &a.as_up()),
         Command::Wait(a) => super::lifecycle::wait(cli, &client()?, a),
         Command::Ps(a) => ps(cli, &client()?, a),

@@ -8,6 +8,7 @@ mod args;
 mod build;
 mod commands;
 mod connect;
+mod down;
 mod filter;
 mod images;
 mod inspect;
