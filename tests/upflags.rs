@@ -291,3 +291,136 @@ fn down_remove_orphans_removes_services_gone_from_the_file() {
     let out = env.ok(&["ps", "-a", "--format", "json"]);
     assert_eq!(out.trim(), "[]", "orphan removed");
 }
+
+/// Runs `logs ARGS` until its output holds `want` (a bounded wait for lines to land).
+fn logs_until(env: &Env, args: &[&str], want: &str) -> String {
+    let mut all = vec!["logs"];
+    all.extend_from_slice(args);
+    for _ in 0..300 {
+        let out = env.ok(&all);
+        if out.contains(want) {
+            return out;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("logs {args:?} never showed {want:?}");
+}
+
+fn unix_now() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock");
+    format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
+}
+
+#[test]
+fn logs_since_and_until_cut_by_time_and_follow_ends_at_until() {
+    let Some((env, p)) = setup("uflogtime") else {
+        return;
+    };
+    env.write(
+        "compose.yaml",
+        &format!(
+            r#"name: {p}
+services:
+  talk:
+    image: busybox:test
+    stop_grace_period: 1s
+    command: ["sh", "-c", "echo line-one; while true; do if [ -f /tmp/go ]; then echo line-two; rm /tmp/go; fi; sleep 0.1; done"]
+"#
+        ),
+    );
+    env.ok(&["up", "-d"]);
+    logs_until(&env, &[], "line-one");
+    let between = unix_now();
+    env.ok(&["exec", "talk", "touch", "/tmp/go"]);
+    logs_until(&env, &[], "line-two");
+
+    let since = env.ok(&["logs", "--since", &between]);
+    assert!(
+        since.contains("line-two") && !since.contains("line-one"),
+        "{since}"
+    );
+    let until = env.ok(&["logs", "--until", &between]);
+    assert!(
+        until.contains("line-one") && !until.contains("line-two"),
+        "{until}"
+    );
+    let both = env.ok(&["logs", "--since", "1h"]);
+    assert!(
+        both.contains("line-one") && both.contains("line-two"),
+        "{both}"
+    );
+    let none = env.ok(&["logs", "--until", "1h"]);
+    assert!(!none.contains("line-"), "{none}");
+    let rfc = env.ok(&[
+        "logs",
+        "--since",
+        "2000-01-01T00:00:00Z",
+        "--until",
+        &between,
+    ]);
+    assert!(
+        rfc.contains("line-one") && !rfc.contains("line-two"),
+        "{rfc}"
+    );
+
+    // -f with --until in the past: the backlog up to it, then the end (the container runs on).
+    let out = {
+        let mut child = env
+            .cmd(&["logs", "-f", "--until", &between])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("logs -f");
+        let start = Instant::now();
+        while child.try_wait().expect("try_wait").is_none() {
+            if start.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("logs -f --until never returned");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child.wait_with_output().expect("output")
+    };
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("line-one") && !stdout.contains("line-two"),
+        "{stdout}"
+    );
+
+    let bad = env.run(&["logs", "--since", "yesterday"]);
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad)
+            .1
+            .contains("invalid value \"yesterday\" for --since")
+    );
+}
+
+#[test]
+fn logs_index_shows_one_replica() {
+    let Some((env, p)) = setup("uflogidx") else {
+        return;
+    };
+    env.write(
+        "compose.yaml",
+        &format!(
+            r#"name: {p}
+services:
+  rep:
+    image: busybox:test
+    stop_grace_period: 1s
+    command: ["sh", "-c", "echo i-am-here; exec sleep 1000"]
+"#
+        ),
+    );
+    env.ok(&["up", "-d", "--scale", "rep=2"]);
+    logs_until(&env, &["rep"], "rep-2");
+    let all = logs_until(&env, &["rep"], "rep-1");
+    assert!(all.contains("i-am-here"), "{all}");
+    let one = env.ok(&["logs", "--index", "2", "rep"]);
+    assert_eq!(one.matches("i-am-here").count(), 1, "{one}");
+    assert!(one.contains("rep-2") && !one.contains("rep-1"), "{one}");
+}

@@ -342,6 +342,10 @@ async fn logs<R: Runtime, I: ImageSource>(
         .list(Some(&project))?
         .into_iter()
         .filter(|r| !r.one_off && (q.services.is_empty() || q.services.contains(&r.service)))
+        .filter(|r| {
+            q.index
+                .is_none_or(|i| crate::plan::replica_number(&r.name, &project, &r.service) == i)
+        })
         .collect();
     if recs.is_empty() && !q.follow {
         return Err(ApiFailure::NotFound(format!(

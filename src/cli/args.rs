@@ -213,6 +213,15 @@ pub struct LogsArgs {
     /// Do not prefix lines with the service name
     #[arg(long)]
     pub no_log_prefix: bool,
+    /// Show logs since a timestamp (2013-01-02T13:23:37Z) or relative (42m for 42 minutes)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Show logs before a timestamp (2013-01-02T13:23:37Z) or relative (42m for 42 minutes)
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Show the logs of this replica of a scaled service
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub index: Option<u32>,
     pub services: Vec<String>,
 }
 

@@ -295,6 +295,8 @@ fn attach_until_interrupt(
         follow: true,
         tail: None,
         since: Some(since),
+        until: None,
+        index: None,
     };
     let streamed = print_logs(client, project, &q, followed.printer);
     done.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -348,11 +350,20 @@ fn logs(cli: &Cli, client: &Client, a: &LogsArgs) -> Result<i32> {
         }
     }
     let printer = LogPrinter::new(&names, !a.no_log_prefix, a.timestamps).scaled(scaled);
+    let now = std::time::SystemTime::now();
+    let time = |flag: &str, v: &Option<String>| -> Result<Option<String>> {
+        v.as_deref()
+            .map(|v| super::log_time::parse(flag, v, now))
+            .transpose()
+            .map_err(anyhow::Error::msg)
+    };
     let q = LogsQuery {
         services: a.services.clone(),
         follow: a.follow,
         tail: a.tail,
-        since: None,
+        since: time("--since", &a.since)?,
+        until: time("--until", &a.until)?,
+        index: a.index,
     };
     print_logs(client, &p, &q, printer)
 }

@@ -13,6 +13,7 @@ mod filter;
 mod images;
 mod inspect;
 mod lifecycle;
+mod log_time;
 mod ls;
 mod networks;
 mod output;
