@@ -424,3 +424,36 @@ services:
     assert_eq!(one.matches("i-am-here").count(), 1, "{one}");
     assert!(one.contains("rep-2") && !one.contains("rep-1"), "{one}");
 }
+
+#[test]
+fn renew_anon_volumes_gives_a_recreated_container_fresh_anonymous_volumes() {
+    let Some((env, p)) = setup("ufrenew") else {
+        return;
+    };
+    env.write(
+        "compose.yaml",
+        &format!(
+            r#"name: {p}
+services:
+  keep:
+    image: busybox:test
+    init: true
+    stop_grace_period: 1s
+    command: ["sleep", "1000"]
+    volumes: ["/anon"]
+"#
+        ),
+    );
+    env.ok(&["up", "-d"]);
+    env.ok(&["exec", "keep", "touch", "/anon/mark"]);
+    env.ok(&["up", "-d", "-V", "--force-recreate"]);
+    let listed = env.ok(&["exec", "keep", "ls", "-A", "/anon"]);
+    assert!(!listed.contains("mark"), "fresh anonymous volume: {listed}");
+    let out = env.run(&["up", "-d", "--renew-anon-volumes", "--no-recreate"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out)
+            .1
+            .contains("--no-recreate and --renew-anon-volumes are incompatible")
+    );
+}

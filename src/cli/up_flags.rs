@@ -48,6 +48,10 @@ pub struct AttachedArgs {
     /// Pull without printing progress information
     #[arg(long)]
     pub quiet_pull: bool,
+    /// Recreate anonymous volumes instead of retrieving data from the previous containers
+    /// (rstack always does so: a recreated container gets new anonymous volumes)
+    #[arg(short = 'V', long)]
+    pub renew_anon_volumes: bool,
 }
 
 /// When attached `up` stops the stack by itself.
@@ -82,6 +86,9 @@ pub fn validate(a: &UpArgs) -> Result<(), String> {
     // cascade is asked for.
     let stop =
         f.abort_on_container_exit || (f.exit_code_from.is_some() && !f.abort_on_container_failure);
+    if f.renew_anon_volumes && a.no_recreate {
+        return Err("--no-recreate and --renew-anon-volumes are incompatible".into());
+    }
     if !f.attach.is_empty() && f.attach_dependencies {
         return Err("cannot combine --attach and --attach-dependencies".into());
     }

@@ -35,7 +35,11 @@ fn stack() -> Stack {
 
 #[test]
 fn refuses_what_compose_refuses_with_its_words() {
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 7] = [
+        (
+            &["-V", "--no-recreate"],
+            "--no-recreate and --renew-anon-volumes are incompatible",
+        ),
         (
             &["-d", "--abort-on-container-exit"],
             "--detach cannot be combined with",
