@@ -27,7 +27,12 @@ const POLL: Duration = Duration::from_millis(100);
 /// `LogsQuery::since` for the lines written from now on, in the logs' own time format (the
 /// client's clock is the daemon's: both run on the same host).
 pub fn since_now() -> String {
-    crate::runtime::log::rfc3339_nanos(std::time::SystemTime::now())
+    log_time(std::time::SystemTime::now())
+}
+
+/// `t` in the logs' own time format (`2026-11-28T06:43:05.123456789Z`), which compares as text.
+pub fn log_time(t: std::time::SystemTime) -> String {
+    crate::runtime::log::rfc3339_nanos(t)
 }
 
 /// A reader of `rec`'s log, as it is now; `None` when it keeps none (`driver: none`).

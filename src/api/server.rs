@@ -331,6 +331,14 @@ impl Sender {
     }
 }
 
+/// The replica number in `<project>-<service>-N` (as `plan::replica_number`, which api may
+/// not use); a name without one is replica 1.
+fn replica_of(name: &str, project: &str, service: &str) -> u32 {
+    name.strip_prefix(&format!("{project}-{service}-"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+}
+
 async fn logs<R: Runtime, I: ImageSource>(
     st: St<R, I>,
     Path(project): Path<String>,
@@ -344,7 +352,7 @@ async fn logs<R: Runtime, I: ImageSource>(
         .filter(|r| !r.one_off && (q.services.is_empty() || q.services.contains(&r.service)))
         .filter(|r| {
             q.index
-                .is_none_or(|i| crate::plan::replica_number(&r.name, &project, &r.service) == i)
+                .is_none_or(|i| replica_of(&r.name, &project, &r.service) == i)
         })
         .collect();
     if recs.is_empty() && !q.follow {

@@ -20,7 +20,7 @@ pub fn parse(flag: &str, value: &str, now: SystemTime) -> Result<String, String>
                  1h30m), an RFC 3339 time (2024-01-02T15:04:05Z) or a unix timestamp"
             )
         })?;
-    Ok(crate::runtime::log::rfc3339_nanos(t))
+    Ok(crate::api::logs::log_time(t))
 }
 
 fn absolute(v: &str) -> Option<SystemTime> {
