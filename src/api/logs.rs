@@ -27,7 +27,12 @@ const POLL: Duration = Duration::from_millis(100);
 /// `LogsQuery::since` for the lines written from now on, in the logs' own time format (the
 /// client's clock is the daemon's: both run on the same host).
 pub fn since_now() -> String {
-    crate::runtime::log::rfc3339_nanos(std::time::SystemTime::now())
+    log_time(std::time::SystemTime::now())
+}
+
+/// `t` in the logs' own time format (`2026-11-28T06:43:05.123456789Z`), which compares as text.
+pub fn log_time(t: std::time::SystemTime) -> String {
+    crate::runtime::log::rfc3339_nanos(t)
 }
 
 /// A reader of `rec`'s log, as it is now; `None` when it keeps none (`driver: none`).
@@ -77,16 +82,32 @@ struct Head<'a> {
 
 impl Head<'_> {
     /// Reads until a line is queued or the backlog is over.
-    fn fill(&mut self, since: Option<&str>) {
+    fn fill(&mut self, window: Window<'_>) {
         while self.queue.is_empty() && !self.done {
             let mut lines = Vec::new();
             self.done = self.reader.read(&mut lines) == Read::AtEnd;
-            self.queue.extend(
-                lines
-                    .into_iter()
-                    .filter(|l| since.is_none_or(|s| l.time.as_str() >= s)),
-            );
+            self.queue
+                .extend(lines.into_iter().filter(|l| window.holds(&l.time)));
         }
+    }
+}
+
+/// The times asked for (`--since`, `--until`), both inclusive, in the logs' own format,
+/// which compares as text.
+#[derive(Clone, Copy, Default)]
+struct Window<'a> {
+    since: Option<&'a str>,
+    until: Option<&'a str>,
+}
+
+impl Window<'_> {
+    fn holds(&self, time: &str) -> bool {
+        self.since.is_none_or(|s| time >= s) && self.until.is_none_or(|u| time <= u)
+    }
+
+    /// Every line still to come is after `until`: a follower is done.
+    fn closed(&self) -> bool {
+        self.until.is_some_and(|u| since_now().as_str() > u)
     }
 }
 
@@ -94,7 +115,7 @@ impl Head<'_> {
 /// log's lines are in time order, so taking the earliest head each time merges them.
 fn merge_backlog(
     readers: &mut [LogReader],
-    since: Option<&str>,
+    window: Window<'_>,
     mut emit: impl FnMut(&LogLine) -> Result<(), ()>,
 ) -> Result<(), ()> {
     let mut heads: Vec<Head<'_>> = readers
@@ -108,7 +129,7 @@ fn merge_backlog(
     loop {
         let mut earliest: Option<(usize, &str)> = None;
         for h in &mut heads {
-            h.fill(since);
+            h.fill(window);
         }
         for (i, h) in heads.iter().enumerate() {
             if let Some(l) = h.queue.front()
@@ -164,12 +185,16 @@ pub fn stream_logs(
             }
         }
     }
-    let backlog = merge_backlog(&mut readers, q.since.as_deref(), |l| out.push(l));
+    let window = Window {
+        since: q.since.as_deref(),
+        until: q.until.as_deref(),
+    };
+    let backlog = merge_backlog(&mut readers, window, |l| out.push(l));
     if backlog.is_err() || out.flush().is_err() {
         return;
     }
     if q.follow {
-        let _ = follow(&mut readers, &mut out, &tx, all_stopped);
+        let _ = follow(&mut readers, &mut out, &tx, window, all_stopped);
     }
 }
 
@@ -177,6 +202,7 @@ fn follow(
     readers: &mut [LogReader],
     out: &mut Batch<'_>,
     tx: &Sender,
+    window: Window<'_>,
     all_stopped: impl Fn() -> bool,
 ) -> Result<(), ()> {
     for r in readers.iter_mut() {
@@ -184,14 +210,16 @@ fn follow(
     }
     loop {
         // Checked before reading, so the last lines written before the stop are still sent.
-        let stopped = all_stopped();
+        let stopped = all_stopped() || window.closed();
         let mut idle = true;
         let mut lines = Vec::new();
         for r in readers.iter_mut() {
             for _ in 0..CHUNKS_PER_ROUND {
                 let end = r.read(&mut lines) == Read::AtEnd;
                 for l in lines.drain(..) {
-                    out.push(&l)?;
+                    if window.holds(&l.time) {
+                        out.push(&l)?;
+                    }
                 }
                 if end {
                     break;

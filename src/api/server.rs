@@ -353,6 +353,14 @@ impl Sender {
     }
 }
 
+/// The replica number in `<project>-<service>-N` (as `plan::replica_number`, which api may
+/// not use); a name without one is replica 1.
+fn replica_of(name: &str, project: &str, service: &str) -> u32 {
+    name.strip_prefix(&format!("{project}-{service}-"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+}
+
 async fn logs<R: Runtime, I: ImageSource>(
     st: St<R, I>,
     Path(project): Path<String>,
@@ -364,6 +372,10 @@ async fn logs<R: Runtime, I: ImageSource>(
         .list(Some(&project))?
         .into_iter()
         .filter(|r| !r.one_off && (q.services.is_empty() || q.services.contains(&r.service)))
+        .filter(|r| {
+            q.index
+                .is_none_or(|i| replica_of(&r.name, &project, &r.service) == i)
+        })
         .collect();
     if recs.is_empty() && !q.follow {
         return Err(ApiFailure::NotFound(format!(
@@ -600,6 +612,7 @@ async fn run<R: Runtime, I: ImageSource>(
                 no_start: false,
                 no_recreate: false,
                 always_recreate_deps: false,
+                wait_timeout: None,
             })
             .await?;
     }

@@ -104,6 +104,12 @@ pub struct LogsQuery {
     /// Only lines at or after this RFC 3339 time (attached `up` loses no early output).
     #[serde(default)]
     pub since: Option<String>,
+    /// Only lines at or before this time (`logs --until`); a follower stops once it is past.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    /// Only this replica of each service (`logs --index`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
 }
 
 /// `exec` and `run`.

@@ -164,6 +164,9 @@ pub struct UpArgs {
     /// Run NUM containers of SERVICE, over its `scale`/`deploy.replicas` (repeatable)
     #[arg(long, value_name = "SERVICE=NUM")]
     pub scale: Vec<String>,
+    /// Attached-mode options (`--abort-on-container-exit`, `--attach`, ...).
+    #[command(flatten)]
+    pub attached: super::up_flags::AttachedArgs,
     pub services: Vec<String>,
 }
 
@@ -184,6 +187,12 @@ pub struct DownArgs {
     /// Also remove the named volumes the stack declares (external ones are kept)
     #[arg(short = 'v', long)]
     pub volumes: bool,
+    /// Remove images used by services: "local" only those without a custom tag, "all" every one
+    #[arg(long, value_enum, value_name = "TYPE")]
+    pub rmi: Option<super::down::Rmi>,
+    /// Remove containers for services not defined in the stack file (rstack's down always does)
+    #[arg(long)]
+    pub remove_orphans: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -222,6 +231,15 @@ pub struct LogsArgs {
     /// Do not prefix lines with the service name
     #[arg(long)]
     pub no_log_prefix: bool,
+    /// Show logs since a timestamp (2013-01-02T13:23:37Z) or relative (42m for 42 minutes)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Show logs before a timestamp (2013-01-02T13:23:37Z) or relative (42m for 42 minutes)
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Show the logs of this replica of a scaled service
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub index: Option<u32>,
     pub services: Vec<String>,
 }
 

@@ -14,27 +14,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
     let client = || -> Result<Client> { Ok(Client::new(socket_path(cli.host.as_deref())?)) };
     match &cli.command {
         Command::Up(a) => up(cli, &client()?, a),
-        Command::Down(a) => {
-            let p = project::project_name(cli)?;
-            let removed: DownResponse = client()?.call(
-                "POST",
-                &format!("/v1/projects/{p}/down"),
-                Some(&DownRequest {
-                    timeout: a.timeout,
-                    volumes: a.volumes,
-                }),
-            )?;
-            for name in removed.containers {
-                eprintln!("Container {name}  Removed");
-            }
-            for name in removed.networks {
-                eprintln!("Network {name}  Removed");
-            }
-            for name in removed.volumes {
-                eprintln!("Volume {name}  Removed");
-            }
-            Ok(0)
-        }
+        Command::Down(a) => super::down::run(cli, &client()?, a),
         Command::Create(a) => up(cli, &client()?, &a.as_up()),
         Command::Wait(a) => super::lifecycle::wait(cli, &client()?, a),
         Command::Ps(a) => ps(cli, &client()?, a),
@@ -192,8 +172,10 @@ fn config(cli: &Cli, a: &ConfigArgs) -> Result<i32> {
 }
 
 fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
+    super::up_flags::validate(a).map_err(anyhow::Error::msg)?;
     let mut stack = project::load_to_run(cli, &a.services)?;
     super::scale::apply(&mut stack, &a.scale)?;
+    let selection = super::up_flags::select(&stack, a).map_err(anyhow::Error::msg)?;
     let name = stack.name.clone();
     // Services with several replicas: their attached log lines name the replica.
     let scaled: Vec<(String, u32)> = stack
@@ -202,15 +184,11 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         .filter(|(_, s)| s.replicas() > 1)
         .map(|(n, s)| (n.clone(), s.replicas()))
         .collect();
-    let services: Vec<String> = if a.services.is_empty() {
-        stack.services.keys().cloned().collect()
-    } else {
-        a.services.clone()
-    };
     // Images first: nothing starts unless every image the services need is here.
     let builds = super::pull_policy::Builds {
         always: a.build,
         never: a.no_build,
+        quiet_pull: a.attached.quiet_pull,
     };
     super::pull_policy::prepare(client, &stack, &a.services, a.pull, builds)?;
     super::volumes::check_external(client, &stack)?;
@@ -223,9 +201,11 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         no_start: a.no_start,
         no_recreate: a.no_recreate,
         always_recreate_deps: a.always_recreate_deps,
+        wait_timeout: a.attached.wait_timeout.filter(|t| *t > 0),
     };
     // Attached output starts from here, so fast one-shots' lines are not lost.
     let since = crate::api::logs::since_now();
+    let since_ms = super::output::now_ms();
     let path = format!("/v1/projects/{name}/up");
     let answer: UpAnswer = autostart(client, || Ok(client.call("POST", &path, Some(&req))?))?;
     for n in &answer.networks_created {
@@ -249,22 +229,41 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
     if a.detach || a.wait || a.no_start {
         return Ok(0);
     }
-    let mut names = services;
+    let mut names = selection.attach.clone();
     for (s, n) in &scaled {
-        names.extend((1..=*n).map(|i| format!("{s}-{i}")));
+        if names.contains(s) {
+            names.extend((1..=*n).map(|i| format!("{s}-{i}")));
+        }
     }
-    let scaled = scaled.into_iter().map(|(s, _)| s).collect();
-    attach_until_interrupt(client, &name, &a.services, (&names, scaled), since)
+    let scaled: Vec<String> = scaled.into_iter().map(|(s, _)| s).collect();
+    let watcher = super::up_flags::ExitWatcher::new(&name, &selection, &a.attached, since_ms);
+    let printer = LogPrinter::new(&names, true, a.attached.timestamps)
+        .scaled(scaled)
+        .only(selection.attach.iter().cloned())
+        .color(!a.attached.no_color);
+    let followed = Followed {
+        services: selection.followed(),
+        printer,
+        watcher,
+    };
+    attach_until_interrupt(client, &name, &a.services, followed, since)
 }
 
-/// Foreground `up`: stream the project's logs; Ctrl-C (or SIGTERM) stops the stack.
-/// `services` (empty = the whole project) are followed and stopped; `names` size the
-/// log prefixes, whose services in `scaled` name the replica.
+/// What attached `up` follows: these services' logs, printed by `printer`, and their exits.
+struct Followed {
+    services: Vec<String>,
+    printer: LogPrinter,
+    watcher: super::up_flags::ExitWatcher,
+}
+
+/// Foreground `up`: stream the project's logs; Ctrl-C (or SIGTERM) stops the stack, and so
+/// does an exit under `--abort-on-container-exit`/`-failure`. `services` (empty = the whole
+/// project) are the ones stopped. Returns compose's exit code (see `up_flags`).
 fn attach_until_interrupt(
     client: &Client,
     project: &str,
     services: &[String],
-    (names, scaled): (&[String], std::collections::HashSet<String>),
+    followed: Followed,
     since: String,
 ) -> Result<i32> {
     let mut set = nix::sys::signal::SigSet::empty();
@@ -294,14 +293,24 @@ fn attach_until_interrupt(
         drop(stopper);
         std::process::exit(130);
     });
-    let printer = LogPrinter::new(names, true, false).scaled(scaled);
-    let q = LogsQuery {
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = ServicesRequest {
         services: services.to_vec(),
+        ..Default::default()
+    };
+    let watcher = super::up_flags::spawn_watcher(client, followed.watcher, stop, done.clone());
+    let q = LogsQuery {
+        services: followed.services,
         follow: true,
         tail: None,
         since: Some(since),
+        until: None,
+        index: None,
     };
-    print_logs(client, project, &q, printer)
+    let streamed = print_logs(client, project, &q, followed.printer);
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let code = watcher.join().unwrap_or(0);
+    streamed.map(|_| code)
 }
 
 fn ps(cli: &Cli, client: &Client, a: &PsArgs) -> Result<i32> {
@@ -350,11 +359,20 @@ fn logs(cli: &Cli, client: &Client, a: &LogsArgs) -> Result<i32> {
         }
     }
     let printer = LogPrinter::new(&names, !a.no_log_prefix, a.timestamps).scaled(scaled);
+    let now = std::time::SystemTime::now();
+    let time = |flag: &str, v: &Option<String>| -> Result<Option<String>> {
+        v.as_deref()
+            .map(|v| super::log_time::parse(flag, v, now))
+            .transpose()
+            .map_err(anyhow::Error::msg)
+    };
     let q = LogsQuery {
         services: a.services.clone(),
         follow: a.follow,
         tail: a.tail,
-        since: None,
+        since: time("--since", &a.since)?,
+        until: time("--until", &a.until)?,
+        index: a.index,
     };
     print_logs(client, &p, &q, printer)
 }

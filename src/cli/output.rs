@@ -144,6 +144,8 @@ pub struct LogPrinter {
     color: bool,
     pub prefix: bool,
     pub timestamps: bool,
+    /// Services whose lines are printed; `None`: all.
+    only: Option<std::collections::HashSet<String>>,
 }
 
 impl LogPrinter {
@@ -155,12 +157,25 @@ impl LogPrinter {
             color: is_tty(1),
             prefix,
             timestamps,
+            only: None,
         }
     }
 
     /// Names the replica in the prefix of these services' lines (`web-2 | ...`).
     pub fn scaled(mut self, services: impl IntoIterator<Item = String>) -> LogPrinter {
         self.scaled.extend(services);
+        self
+    }
+
+    /// Prints only these services' lines (attached `up`'s `--attach`/`--no-attach`).
+    pub fn only(mut self, services: impl IntoIterator<Item = String>) -> LogPrinter {
+        self.only = Some(services.into_iter().collect());
+        self
+    }
+
+    /// Colors only when asked and printing to a terminal (`--no-color` turns them off).
+    pub fn color(mut self, on: bool) -> LogPrinter {
+        self.color &= on;
         self
     }
 
@@ -175,6 +190,13 @@ impl LogPrinter {
     }
 
     pub fn print(&mut self, item: &LogLine) {
+        if self
+            .only
+            .as_ref()
+            .is_some_and(|o| !o.contains(&item.service))
+        {
+            return;
+        }
         if item.stream == WARNING_STREAM {
             // As compose when a container's driver keeps no log.
             eprintln!(

@@ -11,6 +11,8 @@ use crate::api::registry::TransferLine;
 
 pub struct Display {
     tty: bool,
+    /// `--quiet-pull`: nothing is printed.
+    quiet: bool,
     state: Mutex<State>,
 }
 
@@ -32,8 +34,16 @@ impl Display {
     pub fn new() -> Display {
         Display {
             tty: super::output::is_tty(2),
+            quiet: false,
             state: Mutex::new(State::default()),
         }
+    }
+
+    /// A display that prints nothing (`up --quiet-pull`).
+    pub fn quiet(mut self) -> Display {
+        self.quiet = true;
+        self.tty = false;
+        self
     }
 
     /// Whether to ask the daemon for byte counts (only a terminal draws them).
@@ -43,6 +53,9 @@ impl Display {
 
     /// Shows one line of a pull's answer; `prefix` names the image when several pull.
     pub fn line(&self, prefix: &str, l: &TransferLine) {
+        if self.quiet {
+            return;
+        }
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let mut err = std::io::stderr().lock();
         if !self.tty {

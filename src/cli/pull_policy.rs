@@ -127,6 +127,8 @@ pub struct Builds {
     pub always: bool,
     /// Build nothing: a `build:` service's image must be present.
     pub never: bool,
+    /// `--quiet-pull`: pull without printing progress.
+    pub quiet_pull: bool,
 }
 
 /// Why a service that should be built cannot be, if so.
@@ -235,7 +237,7 @@ pub fn prepare(
     if !failures.is_empty() {
         bail!("{}", failures.join("\n"));
     }
-    pull_all(client, pulls)?;
+    pull_all(client, pulls, builds.quiet_pull)?;
     // Builds after the pulls: a build pulls its own base images when they are missing.
     if !to_build.is_empty() {
         super::build::build_services(
@@ -249,7 +251,7 @@ pub fn prepare(
 }
 
 /// Pulls each image, `PARALLEL` at a time; progress lines are prefixed with the image.
-fn pull_all(client: &Client, pulls: BTreeMap<String, Option<String>>) -> Result<()> {
+fn pull_all(client: &Client, pulls: BTreeMap<String, Option<String>>, quiet: bool) -> Result<()> {
     if pulls.is_empty() {
         return Ok(());
     }
@@ -257,6 +259,7 @@ fn pull_all(client: &Client, pulls: BTreeMap<String, Option<String>>) -> Result<
     let errors = Mutex::new(Vec::new());
     let socket = client.socket().to_path_buf();
     let display = super::progress::Display::new();
+    let display = if quiet { display.quiet() } else { display };
     std::thread::scope(|scope| {
         for _ in 0..PARALLEL {
             scope.spawn(|| {

@@ -443,7 +443,16 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         // Waiting needs no lock: `stop`/`down` must not queue behind a slow healthcheck.
         drop(guard);
         if req.wait {
-            self.wait_stack(&stack, &selected).await?;
+            let waited = self.wait_stack(&stack, &selected);
+            match req.wait_timeout {
+                // compose's message (pkg/compose/start.go), Go's duration format.
+                Some(t) => tokio::time::timeout(std::time::Duration::from_secs(t), waited)
+                    .await
+                    .map_err(|_| {
+                        EngineError::Conflict(format!("application not healthy after {t}s"))
+                    })??,
+                None => waited.await?,
+            }
         }
         Ok(UpResponse {
             actions: reports,

@@ -23,6 +23,9 @@ pub struct UpRequest {
     /// Recreate the dependencies of the named services, changed or not.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub always_recreate_deps: bool,
+    /// With `wait`: give up after this many seconds (`up --wait-timeout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_timeout: Option<u64>,
 }
 
 /// What `up` did, one entry per container touched.

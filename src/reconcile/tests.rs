@@ -80,6 +80,7 @@ fn up_req(stack: Stack) -> UpRequest {
         no_start: false,
         no_recreate: false,
         always_recreate_deps: false,
+        wait_timeout: None,
     }
 }
 

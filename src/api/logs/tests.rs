@@ -35,8 +35,12 @@ fn log_at(dir: &Path, name: &str, secs: &[u32]) -> LogReader {
 }
 
 fn merged(readers: &mut [LogReader], since: Option<&str>) -> Vec<String> {
+    merged_in(readers, Window { since, until: None })
+}
+
+fn merged_in(readers: &mut [LogReader], window: Window<'_>) -> Vec<String> {
     let mut got = Vec::new();
-    merge_backlog(readers, since, |l| {
+    merge_backlog(readers, window, |l| {
         got.push(l.data.trim_end().to_string());
         Ok(())
     })
@@ -77,10 +81,32 @@ fn a_client_that_went_away_stops_the_merge() {
     let d = Scratch::new("gone");
     let mut readers = vec![log_at(&d.0, "a", &[1, 2, 3])];
     let mut sent = 0;
-    let res = merge_backlog(&mut readers, None, |_| {
+    let res = merge_backlog(&mut readers, Window::default(), |_| {
         sent += 1;
         Err(())
     });
     assert!(res.is_err());
     assert_eq!(sent, 1);
+}
+
+#[test]
+fn since_and_until_bound_the_backlog_both_inclusive() {
+    let d = Scratch::new("window");
+    let mut readers = vec![log_at(&d.0, "a", &[1, 2, 3, 4]), log_at(&d.0, "b", &[2, 5])];
+    let got = merged_in(
+        &mut readers,
+        Window {
+            since: Some("2026-01-01T00:00:02.000000000Z"),
+            until: Some("2026-01-01T00:00:04.000000000Z"),
+        },
+    );
+    let mut sorted = got.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["a 1", "a 2", "a 3", "b 0"], "{got:?}");
+    let w = Window {
+        since: None,
+        until: Some("2026-01-01T00:00:04.000000000Z"),
+    };
+    assert!(w.closed(), "an until in the past ends a follower");
+    assert!(!Window::default().closed());
 }

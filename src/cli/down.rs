@@ -1,0 +1,145 @@
+//! `down`, with compose's `--rmi local|all` (the images the stack used go after its
+//! containers) and `--remove-orphans`.
+
+use super::args::{Cli, DownArgs};
+use super::project;
+use crate::api::images::{RemoveReport, RemoveRequest};
+use crate::api::types::{ContainerView, DownRequest, DownResponse};
+use crate::api::{ApiError, Client};
+use crate::model::Stack;
+use anyhow::Result;
+use clap::ValueEnum;
+
+/// `down --rmi`: which images to remove.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Rmi {
+    /// Only images that do not have a custom tag (those built for services without `image:`)
+    Local,
+    /// Every image used by the services
+    All,
+}
+
+pub fn run(cli: &Cli, client: &Client, a: &DownArgs) -> Result<i32> {
+    let p = project::project_name(cli)?;
+    // Chosen before the containers go: afterwards nothing says which images they used.
+    let images = match a.rmi {
+        Some(rmi) => {
+            let rows: Vec<ContainerView> =
+                client.call::<(), _>("GET", &format!("/v1/containers?project={p}"), None)?;
+            // Without a readable stack file, the containers alone say what was used (as
+            // compose falls back to their labels).
+            let stack = project::load_for(cli, &[]).ok();
+            images_to_remove(rmi, &p, stack.as_ref(), &rows)
+        }
+        None => Vec::new(),
+    };
+    // rstack's down removes every container of the project, orphans included, so
+    // `--remove-orphans` asks for what is done anyway.
+    let _ = a.remove_orphans;
+    let removed: DownResponse = client.call(
+        "POST",
+        &format!("/v1/projects/{p}/down"),
+        Some(&DownRequest {
+            timeout: a.timeout,
+            volumes: a.volumes,
+        }),
+    )?;
+    for name in removed.containers {
+        eprintln!("Container {name}  Removed");
+    }
+    for name in removed.networks {
+        eprintln!("Network {name}  Removed");
+    }
+    for name in removed.volumes {
+        eprintln!("Volume {name}  Removed");
+    }
+    let mut failed = false;
+    for image in images {
+        let req = RemoveRequest {
+            reference: image.clone(),
+            force: false,
+        };
+        match client.call::<_, RemoveReport>("POST", "/v1/images/remove", Some(&req)) {
+            Ok(_) => eprintln!("Image {image}  Removed"),
+            // As compose: an image already gone is not an error.
+            Err(ApiError::Daemon { status: 404, .. }) => {}
+            Err(e) => {
+                eprintln!("error: removing image {image}: {e}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { super::EXIT_FAILURE } else { 0 })
+}
+
+/// The image a service gets when it has `build:` and no `image:` (compose's default name).
+fn default_image(project: &str, service: &str) -> String {
+    format!("{project}-{service}")
+}
+
+/// compose's choice: `all`, every image of the services and of the containers; `local`, only
+/// those named by default, i.e. built for a service without `image:`.
+pub fn images_to_remove(
+    rmi: Rmi,
+    project: &str,
+    stack: Option<&Stack>,
+    rows: &[ContainerView],
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |image: &str, service: &str| {
+        let local = image == default_image(project, service);
+        if !image.is_empty() && (rmi == Rmi::All || local) && !out.iter().any(|i| i == image) {
+            out.push(image.to_string());
+        }
+    };
+    if let Some(s) = stack {
+        for (name, svc) in &s.services {
+            add(&svc.image, name);
+        }
+    }
+    for r in rows {
+        add(&r.image, &r.service);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Service;
+
+    fn row(service: &str, image: &str) -> ContainerView {
+        serde_json::from_value(serde_json::json!({
+            "id": service, "name": format!("p-{service}-1"), "project": "p", "service": service,
+            "state": "exited", "health": null, "pid": null, "exit_code": 0, "oom_killed": false,
+            "restarts": 0, "image": image, "started_at": null, "finished_at": null,
+            "restart_delay_ms": null, "error": null, "one_off": false,
+        }))
+        .expect("row")
+    }
+
+    #[test]
+    fn local_is_the_default_named_images_all_is_every_one() {
+        let mut stack = Stack::default();
+        for (name, image) in [
+            ("web", "p-web"),
+            ("db", "busybox:test"),
+            ("tagged", "me/app:1"),
+        ] {
+            stack
+                .services
+                .insert(name.into(), Service::new(name, image));
+        }
+        // An orphan's image counts too.
+        let rows = [row("old", "p-old"), row("db", "busybox:test")];
+        assert_eq!(
+            images_to_remove(Rmi::Local, "p", Some(&stack), &rows),
+            ["p-web", "p-old"]
+        );
+        assert_eq!(
+            images_to_remove(Rmi::All, "p", Some(&stack), &rows),
+            ["p-web", "busybox:test", "me/app:1", "p-old"]
+        );
+        assert_eq!(images_to_remove(Rmi::Local, "p", None, &rows), ["p-old"]);
+    }
+}

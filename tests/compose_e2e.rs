@@ -1,0 +1,169 @@
+//! docker/compose's own e2e fixtures (pkg/e2e/testdata, in the shared corpus) run through the
+//! real binary with the expectations of their upstream tests (pkg/e2e/*_test.go), adapted to
+//! the local busybox image: `image: alpine` becomes `busybox:test`, and the project is named
+//! in the file. Root only; each Env takes its project down when dropped, even on failure.
+
+mod common;
+
+use common::*;
+use std::path::PathBuf;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The fixture of upstream test `test`, for project `p`; `None` (skipped, or failed under
+/// CI) when the corpus is absent.
+fn fixture(test: &str, p: &str) -> Option<String> {
+    let path = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/compat/compose"
+    ))
+    .join(format!(
+        "docker__compose__pkg__e2e__testdata__{test}__compose.yaml"
+    ));
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        assert!(
+            std::env::var_os("RSTACK_REQUIRE_ROOT_TESTS").is_none(),
+            "{} missing",
+            path.display()
+        );
+        eprintln!("skipping {test}: {} missing", path.display());
+        return None;
+    };
+    Some(format!(
+        "name: {p}\n{}",
+        text.replace("image: alpine", "image: busybox:test")
+    ))
+}
+
+fn setup_fixture(tag: &str, test: &str) -> Option<(Env, String)> {
+    let (env, p) = setup(tag)?;
+    let yaml = fixture(test, &p)?;
+    env.write("compose.yaml", &yaml);
+    Some((env, p))
+}
+
+/// Runs rstack to its end; one that never returns is killed after two minutes (a hang guard,
+/// not a timing check) and fails the test.
+fn finish(env: &Env, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut child = env
+        .cmd(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rstack");
+    let start = Instant::now();
+    while child.try_wait().expect("try_wait").is_none() {
+        if start.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "rstack {args:?} never returned:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out: Output = child.wait_with_output().expect("output");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn state(env: &Env, p: &str, service: &str) -> String {
+    let rows = env.ps_json(p);
+    env.service(&rows, service)["state"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// cascade_test.go TestCascadeFail: clean exits are let be, the failure aborts with its code.
+#[test]
+fn cascade_fail() {
+    let Some((env, p)) = setup_fixture("e2ecascade", "TestCascadeFail") else {
+        return;
+    };
+    let (code, stdout, stderr) = finish(&env, &["up", "--abort-on-container-failure"]);
+    assert_eq!(code, Some(111), "{stdout}{stderr}");
+    assert!(stdout.contains("exit-1 exited with code 0"), "{stdout}");
+    assert!(stdout.contains("fail-1 exited with code 111"), "{stdout}");
+    assert_eq!(state(&env, &p, "running"), "exited");
+}
+
+/// compose_up_test.go TestUpWait: `up --wait -d` returns once the one-shot completed and the
+/// long-running service runs.
+#[test]
+fn up_wait() {
+    let Some((env, p)) = setup_fixture("e2ewait", "TestUpWait") else {
+        return;
+    };
+    let (code, stdout, stderr) = finish(&env, &["up", "--wait", "-d"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        format!("{stdout}{stderr}").contains(&format!("{p}-oneshot-1")),
+        "{stdout}{stderr}"
+    );
+    assert_eq!(state(&env, &p, "longrunning"), "running");
+    assert_eq!(state(&env, &p, "oneshot"), "exited");
+}
+
+/// compose_test.go TestInitContainer: the init container's output comes before its
+/// dependent's. Upstream matches `foo-1  | hello ... bar-1  | world`; rstack prefixes a
+/// one-replica service's lines with the service alone (`foo  | hello`).
+#[test]
+fn init_container() {
+    let Some((env, _p)) = setup_fixture("e2einit", "TestInitContainer") else {
+        return;
+    };
+    let (code, stdout, stderr) = finish(&env, &["up"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let hello = stdout.find("| hello").unwrap_or_else(|| panic!("{stdout}"));
+    let world = stdout.find("| world").unwrap_or_else(|| panic!("{stdout}"));
+    assert!(hello < world, "{stdout}");
+    let line = |needle: &str| {
+        stdout
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(line("| hello").starts_with("foo"), "{stdout}");
+    assert!(line("| world").starts_with("bar"), "{stdout}");
+}
+
+/// up_test.go TestUpWithDependencyExit: a dependency that exits is reported as exited, with
+/// its code, and its dependent is left created.
+#[test]
+fn up_with_dependency_exit() {
+    let Some((env, p)) = setup_fixture("e2edepexit", "TestUpWithDependencyExit") else {
+        return;
+    };
+    let (code, stdout, stderr) = finish(&env, &["up", "-d"]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    let want = format!("dependency failed to start: container {p}-db-1 exited (1)");
+    assert!(
+        format!("{stdout}{stderr}").contains(&want),
+        "{stdout}{stderr}"
+    );
+    assert_eq!(state(&env, &p, "web"), "created");
+}
+
+/// up_test.go TestUpServiceUnhealthy: `up -d` fails naming the unhealthy container, and its
+/// dependent is left created.
+#[test]
+fn up_service_unhealthy() {
+    let Some((env, p)) = setup_fixture("e2eunhealthy", "TestUpServiceUnhealthy") else {
+        return;
+    };
+    let (code, stdout, stderr) = finish(&env, &["up", "-d"]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    let want = format!("container {p}-fail-1 is unhealthy");
+    assert!(
+        format!("{stdout}{stderr}").contains(&want),
+        "{stdout}{stderr}"
+    );
+    assert_eq!(state(&env, &p, "depends"), "created");
+}
