@@ -147,3 +147,22 @@ fn wait_returns_the_exit_code_of_the_service() {
     // As compose: at least one service.
     assert!(!env.run(&["wait"]).status.success());
 }
+
+#[test]
+fn wait_down_project_takes_the_stack_down_after_the_first_exit() {
+    let Some((env, p)) = setup("lcwaitdown") else {
+        return;
+    };
+    env.write("compose.yaml", &stack(&p, "sleep 1; exit 5"));
+    env.ok(&["up", "-d"]);
+    // `db` sleeps on: without --down-project, waiting for both would block.
+    let out = env.run(&["wait", "--down-project", "web", "db"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(5), "{stdout}{}", stderr(&out));
+    assert_eq!(
+        stdout.trim(),
+        format!("container \"{p}-web-1\" exited with status code 5")
+    );
+    assert!(stderr(&out).contains(&format!("Container {p}-db-1  Removed")));
+    assert!(env.ps_json(&p).is_empty());
+}

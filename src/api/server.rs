@@ -254,7 +254,9 @@ async fn wait<R: Runtime, I: ImageSource>(
 ) -> ApiResult<Vec<WaitedContainer>> {
     valid(validate::names(&project, &req.services))?;
     Ok(Json(
-        st.engine.wait_services(&project, &req.services).await?,
+        st.engine
+            .wait_services(&project, &req.services, req.first)
+            .await?,
     ))
 }
 

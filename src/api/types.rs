@@ -58,6 +58,9 @@ pub struct ServicesRequest {
     pub timeout: Option<u64>,
     /// For `kill`: signal name (default SIGKILL).
     pub signal: Option<String>,
+    /// For `wait`: answer when the first container stops, not the last (`--down-project`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub first: bool,
 }
 
 /// One row of `ps`.

@@ -500,6 +500,7 @@ fn verb(
         services: services.to_vec(),
         timeout,
         signal: signal.map(str::to_string),
+        ..Default::default()
     };
     client.call::<_, serde_json::Value>("POST", &format!("/v1/projects/{p}/{verb}"), Some(&req))?;
     Ok(0)

@@ -4,7 +4,7 @@
 use super::args::{Cli, PullFlag, UpArgs};
 use super::project;
 use crate::api::Client;
-use crate::api::types::{ServicesRequest, WaitedContainer};
+use crate::api::types::{DownRequest, DownResponse, ServicesRequest, WaitedContainer};
 use anyhow::Result;
 use clap::Args;
 
@@ -59,6 +59,9 @@ impl CreateArgs {
 pub struct WaitArgs {
     #[arg(required = true)]
     pub services: Vec<String>,
+    /// Drops project when the first container stops
+    #[arg(long)]
+    pub down_project: bool,
 }
 
 /// Prints one line per container as compose does; the exit status is the exit code of the
@@ -67,6 +70,7 @@ pub fn wait(cli: &Cli, client: &Client, a: &WaitArgs) -> Result<i32> {
     let p = project::project_name(cli)?;
     let req = ServicesRequest {
         services: a.services.clone(),
+        first: a.down_project,
         ..Default::default()
     };
     let done: Vec<WaitedContainer> =
@@ -76,6 +80,20 @@ pub fn wait(cli: &Cli, client: &Client, a: &WaitArgs) -> Result<i32> {
             "container \"{}\" exited with status code {}",
             c.name, c.exit_code
         );
+    }
+    if a.down_project {
+        // As compose: the project goes down once the first container has stopped.
+        let removed: DownResponse = client.call(
+            "POST",
+            &format!("/v1/projects/{p}/down"),
+            Some(&DownRequest::default()),
+        )?;
+        for name in removed.containers {
+            eprintln!("Container {name}  Removed");
+        }
+        for name in removed.networks {
+            eprintln!("Network {name}  Removed");
+        }
     }
     Ok(done.first().map(|c| c.exit_code).unwrap_or(0))
 }

@@ -851,7 +851,7 @@ async fn wait_reports_exit_codes_in_the_order_containers_stop() {
     );
     e.up(up_req(s)).await.expect("up");
     let done = e
-        .wait_services("pw", &["a".into(), "b".into()])
+        .wait_services("pw", &["a".into(), "b".into()], false)
         .await
         .expect("wait");
     let got: Vec<(&str, i32)> = done
@@ -859,8 +859,36 @@ async fn wait_reports_exit_codes_in_the_order_containers_stop() {
         .map(|c| (c.name.as_str(), c.exit_code))
         .collect();
     assert_eq!(got, [("pw-b-1", 0), ("pw-a-1", 3)]);
-    assert!(e.wait_services("pw", &[]).await.is_err());
-    assert!(e.wait_services("pw", &["nope".into()]).await.is_err());
+    assert!(e.wait_services("pw", &[], false).await.is_err());
+    assert!(
+        e.wait_services("pw", &["nope".into()], false)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_for_the_first_answers_when_one_container_stops() {
+    let (e, _rt) = engine();
+    let s = stack(
+        "pwf",
+        vec![
+            svc("a", &["exit", "3", "200"]),
+            svc("b", &["exit", "4", "100"]),
+        ],
+    );
+    e.up(up_req(s)).await.expect("up");
+    let done = e
+        .wait_services("pwf", &["a".into(), "b".into()], true)
+        .await
+        .expect("wait");
+    let got: Vec<(&str, i32)> = done
+        .iter()
+        .map(|c| (c.name.as_str(), c.exit_code))
+        .collect();
+    assert_eq!(got, [("pwf-b-1", 4)]);
+    // `a` was not waited for: it still runs.
+    assert_eq!(record(&e, "a").exit_code, None);
 }
 
 #[tokio::test(start_paused = true)]

@@ -23,6 +23,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         &self,
         project: &str,
         services: &[String],
+        first: bool,
     ) -> Result<Vec<WaitedContainer>, EngineError> {
         if services.is_empty() {
             return Err(EngineError::Invalid(
@@ -53,6 +54,9 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                 name: rec.name,
                 exit_code: rec.exit_code.unwrap_or(-1),
             });
+            if first {
+                break;
+            }
         }
         Ok(out)
     }
