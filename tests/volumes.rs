@@ -230,7 +230,8 @@ fn an_image_volume_gets_a_seeded_anonymous_volume_removed_with_its_container() {
         .collect();
     assert_eq!(list.len(), 1, "{list:?}");
     assert_eq!(list[0]["Anonymous"], true);
-    env.ok(&["down", "-t", "1"]);
+    // As compose: the anonymous volumes go with their container only with `down -v`.
+    env.ok(&["down", "-t", "1", "-v"]);
     assert!(volume_names(&env).is_empty(), "removed with its container");
 }
 

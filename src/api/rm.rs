@@ -15,6 +15,9 @@ pub struct RmRequest {
     pub services: Vec<String>,
     /// Only these containers (the ones the user confirmed); empty = every stopped one.
     pub containers: Vec<String>,
+    /// `rm -v`: their anonymous volumes too.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub volumes: bool,
 }
 
 type St<R, I> = AxState<Arc<ServerState<R, I>>>;
@@ -27,7 +30,7 @@ pub async fn rm<R: Runtime, I: ImageSource>(
     super::validate::names(&project, &req.services).map_err(ApiFailure::BadRequest)?;
     Ok(Json(
         st.engine
-            .remove_stopped(&project, &req.services, &req.containers)
+            .remove_stopped(&project, &req.services, &req.containers, req.volumes)
             .await?,
     ))
 }

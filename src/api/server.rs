@@ -268,9 +268,17 @@ async fn down<R: Runtime, I: ImageSource>(
     valid(validate::names(&project, []))?;
     let t = req.timeout.map(Duration::from_secs);
     super::pause::thaw_before_stop(&st, &project, &[]).await;
-    let containers = st.engine.down(&project, t).await?;
-    // After the containers, as compose: a network goes once no container is on it.
-    let networks = st.networks.remove_project(&project).await;
+    let opts = crate::reconcile::DownOptions {
+        keep: req.keep.clone(),
+        volumes: req.volumes,
+    };
+    let containers = st.engine.down(&project, t, &opts).await?;
+    // After the containers, as compose: a network goes once no container is on it (kept
+    // orphans hold theirs).
+    let networks = match req.keep.is_empty() {
+        true => st.networks.remove_project(&project).await,
+        false => Vec::new(),
+    };
     let volumes = match req.volumes {
         true => super::volumes::remove_project(&st, &project).await?,
         false => Vec::new(),
@@ -615,6 +623,7 @@ async fn run<R: Runtime, I: ImageSource>(
                 no_recreate: false,
                 always_recreate_deps: false,
                 wait_timeout: None,
+                renew_anon_volumes: false,
             })
             .await?;
     }

@@ -21,7 +21,7 @@ pub struct VersionInfo {
 }
 
 // `up`'s request and answer are the engine's own types, served as they are.
-pub use crate::reconcile::{ActionReport, UpRequest, UpResponse, WaitedContainer};
+pub use crate::reconcile::{ActionReport, UpRequest, UpResponse, WaitedContainer, orphan_warning};
 
 /// `up`'s answer: the engine's, and the networks of the project it made (`Network X
 /// Created`, printed before the containers as compose does).
@@ -40,6 +40,9 @@ pub struct DownRequest {
     /// `down -v`: also remove the project's named volumes.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub volumes: bool,
+    /// Containers left alone: the orphans `down` keeps without `--remove-orphans`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keep: Vec<String>,
 }
 
 /// What `down` removed, in that order (names).

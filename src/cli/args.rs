@@ -184,13 +184,14 @@ pub struct DownArgs {
     /// Seconds to wait for each container to stop before SIGKILL
     #[arg(short = 't', long = "timeout")]
     pub timeout: Option<u64>,
-    /// Also remove the named volumes the stack declares (external ones are kept)
+    /// Also remove the named volumes the stack declares (external ones are kept) and the
+    /// containers' anonymous volumes
     #[arg(short = 'v', long)]
     pub volumes: bool,
     /// Remove images used by services: "local" only those without a custom tag, "all" every one
     #[arg(long, value_enum, value_name = "TYPE")]
     pub rmi: Option<super::down::Rmi>,
-    /// Remove containers for services not defined in the stack file (rstack's down always does)
+    /// Remove containers for services not defined in the stack file
     #[arg(long)]
     pub remove_orphans: bool,
 }

@@ -202,6 +202,7 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         no_recreate: a.no_recreate,
         always_recreate_deps: a.always_recreate_deps,
         wait_timeout: a.attached.wait_timeout.filter(|t| *t > 0),
+        renew_anon_volumes: a.attached.renew_anon_volumes,
     };
     // Attached output starts from here, so fast one-shots' lines are not lost.
     let since = crate::api::logs::since_now();

@@ -4,7 +4,7 @@
 use super::args::{Cli, DownArgs};
 use super::project;
 use crate::api::images::{RemoveReport, RemoveRequest};
-use crate::api::types::{ContainerView, DownRequest, DownResponse};
+use crate::api::types::{ContainerView, DownRequest, DownResponse, orphan_warning};
 use crate::api::{ApiError, Client};
 use crate::model::Stack;
 use anyhow::Result;
@@ -21,27 +21,34 @@ pub enum Rmi {
 
 pub fn run(cli: &Cli, client: &Client, a: &DownArgs) -> Result<i32> {
     let p = project::project_name(cli)?;
+    let rows: Vec<ContainerView> =
+        client.call::<(), _>("GET", &format!("/v1/containers?project={p}"), None)?;
+    // Without a readable stack file, the containers alone say what was used (as compose
+    // falls back to their labels): then no container is an orphan.
+    let stack = project::load_for(cli, &[]).ok();
     // Chosen before the containers go: afterwards nothing says which images they used.
     let images = match a.rmi {
-        Some(rmi) => {
-            let rows: Vec<ContainerView> =
-                client.call::<(), _>("GET", &format!("/v1/containers?project={p}"), None)?;
-            // Without a readable stack file, the containers alone say what was used (as
-            // compose falls back to their labels).
-            let stack = project::load_for(cli, &[]).ok();
-            images_to_remove(rmi, &p, stack.as_ref(), &rows)
-        }
+        Some(rmi) => images_to_remove(rmi, &p, stack.as_ref(), &rows),
         None => Vec::new(),
     };
-    // rstack's down removes every container of the project, orphans included, so
-    // `--remove-orphans` asks for what is done anyway.
-    let _ = a.remove_orphans;
+    let orphans = match stack.as_ref() {
+        Some(s) => orphans(s, &rows),
+        None => Vec::new(),
+    };
+    let keep = match a.remove_orphans {
+        true => Vec::new(),
+        false => orphans,
+    };
+    if !keep.is_empty() {
+        eprintln!("warning: {}", orphan_warning(&keep));
+    }
     let removed: DownResponse = client.call(
         "POST",
         &format!("/v1/projects/{p}/down"),
         Some(&DownRequest {
             timeout: a.timeout,
             volumes: a.volumes,
+            keep,
         }),
     )?;
     for name in removed.containers {
@@ -70,6 +77,17 @@ pub fn run(cli: &Cli, client: &Client, a: &DownArgs) -> Result<i32> {
         }
     }
     Ok(if failed { super::EXIT_FAILURE } else { 0 })
+}
+
+/// The project's containers whose service the stack file no longer has, in name order.
+pub fn orphans(stack: &Stack, rows: &[ContainerView]) -> Vec<String> {
+    let mut out: Vec<String> = rows
+        .iter()
+        .filter(|c| !stack.services.contains_key(&c.service))
+        .map(|c| c.name.clone())
+        .collect();
+    out.sort();
+    out
 }
 
 /// The image a service gets when it has `build:` and no `image:` (compose's default name).
@@ -141,5 +159,20 @@ mod tests {
             ["p-web", "busybox:test", "me/app:1", "p-old"]
         );
         assert_eq!(images_to_remove(Rmi::Local, "p", None, &rows), ["p-old"]);
+    }
+
+    #[test]
+    fn orphans_are_the_containers_of_services_the_file_no_longer_has() {
+        let mut stack = Stack::default();
+        stack
+            .services
+            .insert("db".into(), Service::new("db", "busybox:test"));
+        let rows = [row("zold", "i"), row("db", "i"), row("old", "i")];
+        assert_eq!(orphans(&stack, &rows), ["p-old-1", "p-zold-1"]);
+        assert!(orphans(&stack, &rows[1..2]).is_empty());
+        assert_eq!(
+            orphan_warning(&orphans(&stack, &rows)),
+            "Found orphan containers ([p-old-1 p-zold-1]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up."
+        );
     }
 }

@@ -88,14 +88,13 @@ pub fn run(cli: &super::args::Cli, client: &Client, a: &RmArgs) -> Result<i32> {
     } else if !confirm(&question) {
         return Ok(0);
     }
-    // Anonymous volumes always go with their container in rstack (`-v` is what it does).
-    let _ = a.volumes;
     let removed: Vec<String> = client.call(
         "POST",
         &format!("/v1/projects/{p}/rm"),
         Some(&RmRequest {
             services: a.services.clone(),
             containers: names,
+            volumes: a.volumes,
         }),
     )?;
     for name in removed {

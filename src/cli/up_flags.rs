@@ -49,7 +49,6 @@ pub struct AttachedArgs {
     #[arg(long)]
     pub quiet_pull: bool,
     /// Recreate anonymous volumes instead of retrieving data from the previous containers
-    /// (rstack always does so: a recreated container gets new anonymous volumes)
     #[arg(short = 'V', long)]
     pub renew_anon_volumes: bool,
 }

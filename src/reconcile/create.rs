@@ -21,6 +21,14 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         number: u32,
     ) -> Result<String, EngineError> {
         let rec = self.new_record(stack, service, image, None, number)?;
+        self.create_idle_record(rec)
+    }
+
+    /// Saves and supervises `rec`, not started. Returns its name.
+    fn create_idle_record(
+        &self,
+        rec: crate::store::ContainerRecord,
+    ) -> Result<String, EngineError> {
         self.store.put_container(&rec)?;
         let (id, name) = (rec.id.clone(), rec.name.clone());
         let h = supervisor::spawn(self.rt.clone(), self.store.clone(), rec, Initial::Idle);
@@ -36,6 +44,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         svc: &str,
         actions: &[&Action],
         image: &ResolvedImage,
+        renew_anon: bool,
     ) -> Result<Vec<ActionReport>, ServiceError> {
         let report = |c: String, a: &str| ActionReport {
             container: c,
@@ -51,15 +60,11 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                     reports.push(report(name, "created"));
                 }
                 Action::Recreate { old, number, .. } => {
-                    let old = self
-                        .records(Some(&stack.name))
-                        .map_err(fail)?
-                        .into_iter()
-                        .find(|r| &r.id == old);
-                    if let Some(old) = old {
-                        self.remove_container(&old, None).await;
-                    }
-                    let name = self.create_idle(stack, svc, image, *number).map_err(fail)?;
+                    let rec = self
+                        .replace(stack, svc, image, old, *number, renew_anon)
+                        .await
+                        .map_err(fail)?;
+                    let name = self.create_idle_record(rec).map_err(fail)?;
                     reports.push(report(name, "recreated"));
                 }
                 Action::Keep { id, .. } => {

@@ -286,11 +286,23 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
 
     /// Stops (if needed) and removes one container with everything it left behind.
     pub(super) async fn remove_container(&self, rec: &ContainerRecord, timeout: Option<Duration>) {
+        self.remove_container_keeping(rec, timeout, |_| false).await;
+    }
+
+    /// Removes a container, keeping the anonymous volumes `keep` says yes to (`rm`/`down`
+    /// without `-v`, a recreate handing them to the new container).
+    pub(super) async fn remove_container_keeping(
+        &self,
+        rec: &ContainerRecord,
+        timeout: Option<Duration>,
+        keep: impl Fn(&str) -> bool,
+    ) {
         let handle = self.handles().remove(&rec.id);
         if let Some(h) = handle {
             h.stop(timeout).await;
         }
-        if let Err(e) = self.rt.remove(&rec.config).await {
+        let cfg = super::anon::keeping(&rec.config, keep);
+        if let Err(e) = self.rt.remove(&cfg).await {
             eprintln!("rstack: removing container {}: {e}", rec.name);
         }
         if let Err(e) = self.store.delete_container(&rec.id) {
@@ -374,10 +386,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             _ => true,
         });
         if !orphan_names.is_empty() && !req.remove_orphans {
-            warnings.push(format!(
-                "found orphan containers ({}) for this project: remove them with \"rstack up --remove-orphans\"",
-                orphan_names.join(", ")
-            ));
+            warnings.push(super::request::orphan_warning(&orphan_names));
         }
         self.store.put_project(&stack, now_ms())?;
 
@@ -413,6 +422,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                     failed: &failed,
                     warnings: &late_warnings,
                     no_start: req.no_start,
+                    renew_anon: req.renew_anon_volumes,
                 };
                 self.converge_one(&stack, svc, action, &images, so_far)
             }))
@@ -475,6 +485,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             failed,
             warnings,
             no_start,
+            renew_anon,
         } = so_far;
         let report = |c: &str, a: &str| ActionReport {
             container: c.to_string(),
@@ -507,7 +518,9 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                     Cause::Internal("image not resolved".into()),
                 ))
             })?;
-            let created = self.converge_no_start(stack, svc, &actions, img).await;
+            let created = self
+                .converge_no_start(stack, svc, &actions, img, renew_anon)
+                .await;
             reports.extend(created.map_err(Outcome::Fail)?);
             return Ok(reports);
         }
@@ -548,12 +561,11 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             }
             restart_for_dep |= d.restart && changed.contains(dep);
         }
-        let results = join_all(
-            actions
-                .iter()
-                .map(|a| self.converge_replica(stack, svc, a, images, restart_for_dep)),
-        )
-        .await;
+        let results =
+            join_all(actions.iter().map(|a| {
+                self.converge_replica(stack, svc, a, images, restart_for_dep, renew_anon)
+            }))
+            .await;
         for res in results {
             reports.extend(res?);
         }
@@ -568,6 +580,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         action: &Action,
         images: &HashMap<String, ResolvedImage>,
         restart_for_dep: bool,
+        renew_anon: bool,
     ) -> Result<Option<ActionReport>, Outcome> {
         let report = |c: &str, a: &str| ActionReport {
             container: c.to_string(),
@@ -580,17 +593,14 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             .ok_or_else(|| fail(Cause::Internal("image not resolved".into())))?;
         match action {
             Action::Create { number, .. } | Action::Recreate { number, .. } => {
-                if let Action::Recreate { old, .. } = action
-                    && let Some(old) = self
-                        .records(Some(&stack.name))
-                        .ok()
-                        .and_then(|v| v.into_iter().find(|r| &r.id == old))
-                {
-                    self.remove_container(&old, None).await;
+                let rec = match action {
+                    Action::Recreate { old, .. } => {
+                        self.replace(stack, svc, img, old, *number, renew_anon)
+                            .await
+                    }
+                    _ => self.new_record(stack, svc, img, None, *number),
                 }
-                let rec = self
-                    .new_record(stack, svc, img, None, *number)
-                    .map_err(|e| fail(e.into()))?;
+                .map_err(|e| fail(e.into()))?;
                 let name = rec.name.clone();
                 self.create_and_start(rec)
                     .await
@@ -787,6 +797,8 @@ struct SoFar<'a> {
     warnings: &'a Mutex<Vec<String>>,
     /// `up --no-start`: create, start nothing, wait for no dependency.
     no_start: bool,
+    /// `up -V`: recreated containers get new anonymous volumes.
+    renew_anon: bool,
 }
 
 /// A service that could not be converged: fatal for it and its dependents.

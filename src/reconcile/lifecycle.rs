@@ -187,15 +187,23 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
     }
 
     /// Stops everything of the project in reverse order and removes it all: containers,
-    /// their state, the project record. Returns the removed containers' names.
+    /// their state, the project record; but the containers named in `opts.keep` (orphans
+    /// `down` leaves without `--remove-orphans`: then the project record stays too).
+    /// Returns the removed containers' names.
     pub async fn down(
         &self,
         project: &str,
         timeout: Option<Duration>,
+        opts: &DownOptions,
     ) -> Result<Vec<String>, EngineError> {
         let _g = self.lock(project).await;
         let known = self.store.project(project)?.is_some();
-        let records = self.records(Some(project))?;
+        let all = self.records(Some(project))?;
+        let kept = all.iter().filter(|r| opts.keep.contains(&r.name)).count();
+        let records: Vec<ContainerRecord> = all
+            .into_iter()
+            .filter(|r| !opts.keep.contains(&r.name))
+            .collect();
         if !known && records.is_empty() {
             // As compose: taking down what is not there is not an error.
             return Ok(Vec::new());
@@ -206,21 +214,34 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             .values()
             .filter(|h| {
                 let r = h.status.borrow();
-                r.project == project && r.one_off
+                r.project == project && r.one_off && !opts.keep.contains(&r.name)
             })
             .cloned()
             .collect();
         join_all(oneoffs.iter().map(|h| h.stop(timeout))).await;
         if known {
-            self.stop_levels(self.levels_of(project, &[])?, timeout)
-                .await;
+            let mut levels = self.levels_of(project, &[])?;
+            for l in levels.iter_mut() {
+                l.retain(|(r, _)| !opts.keep.contains(&r.name));
+            }
+            levels.retain(|l| !l.is_empty());
+            self.stop_levels(levels, timeout).await;
         }
         let mut removed = Vec::new();
-        join_all(records.iter().map(|r| self.remove_container(r, timeout))).await;
+        // Anonymous volumes go with their containers only with `down -v` (compose's
+        // RemoveVolumes); records not stopped by the levels above are stopped here.
+        join_all(
+            records
+                .iter()
+                .map(|r| self.remove_container_keeping(r, timeout, |_| !opts.volumes)),
+        )
+        .await;
         for r in records {
             removed.push(r.name);
         }
-        self.store.delete_project(project)?;
+        if kept == 0 {
+            self.store.delete_project(project)?;
+        }
         Ok(removed)
     }
 
@@ -231,4 +252,13 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         all.retain(|r| !removing.contains(&r.id));
         Ok(all)
     }
+}
+
+/// What `down` leaves and takes besides the containers.
+#[derive(Debug, Clone, Default)]
+pub struct DownOptions {
+    /// Containers left running (orphans, without `--remove-orphans`).
+    pub keep: Vec<String>,
+    /// `down -v`: the containers' anonymous volumes go with them.
+    pub volumes: bool,
 }

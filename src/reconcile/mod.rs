@@ -6,6 +6,7 @@
 //! the real runtime, store and image store; tests use `fake::FakeRuntime` under paused time
 //! and `fake_state::MemState`.
 
+mod anon;
 mod boot;
 mod conditions;
 mod create;
@@ -34,6 +35,7 @@ pub(crate) mod tests;
 pub use engine::Engine;
 pub use error::{Cause, ContainerError, EngineError, ServiceError};
 pub use images::{ImageSource, ImageSourceError};
-pub use request::{ActionReport, UpRequest, UpResponse};
+pub use lifecycle::DownOptions;
+pub use request::{ActionReport, UpRequest, UpResponse, orphan_warning};
 pub use state::StateStore;
 pub use wait::WaitedContainer;

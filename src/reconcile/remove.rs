@@ -14,12 +14,14 @@ pub fn removable(r: &ContainerRecord) -> bool {
 impl<R: Runtime, I: ImageSource> Engine<R, I> {
     /// Removes the stopped service containers of `project` among `services` (all when
     /// empty) and, when `names` is not empty, only those named (the ones the user confirmed).
+    /// Their anonymous volumes go too only with `volumes` (`rm -v`).
     /// Returns the removed containers' names.
     pub async fn remove_stopped(
         &self,
         project: &str,
         services: &[String],
         names: &[String],
+        volumes: bool,
     ) -> Result<Vec<String>, EngineError> {
         let _g = self.lock(project).await;
         let targets: Vec<ContainerRecord> = self
@@ -29,8 +31,12 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             .filter(|r| services.is_empty() || services.contains(&r.service))
             .filter(|r| names.is_empty() || names.contains(&r.name))
             .collect();
-        futures_util::future::join_all(targets.iter().map(|r| self.remove_container(r, None)))
-            .await;
+        futures_util::future::join_all(
+            targets
+                .iter()
+                .map(|r| self.remove_container_keeping(r, None, |_| !volumes)),
+        )
+        .await;
         Ok(targets.into_iter().map(|r| r.name).collect())
     }
 }

@@ -23,9 +23,21 @@ pub struct UpRequest {
     /// Recreate the dependencies of the named services, changed or not.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub always_recreate_deps: bool,
+    /// Recreated containers get new anonymous volumes instead of the old ones' (`up -V`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub renew_anon_volumes: bool,
     /// With `wait`: give up after this many seconds (`up --wait-timeout`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait_timeout: Option<u64>,
+}
+
+/// docker compose's warning (pkg/compose) about containers of services no longer in the
+/// file, which `up` and `down` leave without `--remove-orphans`; Go prints the names as `[a b]`.
+pub fn orphan_warning(names: &[String]) -> String {
+    format!(
+        "Found orphan containers ([{}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.",
+        names.join(" ")
+    )
 }
 
 /// What `up` did, one entry per container touched.

@@ -81,6 +81,7 @@ fn up_req(stack: Stack) -> UpRequest {
         no_recreate: false,
         always_recreate_deps: false,
         wait_timeout: None,
+        renew_anon_volumes: false,
     }
 }
 
@@ -228,7 +229,7 @@ async fn completed_successfully_and_down_in_reverse() {
     e.up(req).await.expect("up --wait");
     assert_eq!(record(&e, "init").exit_code, Some(0));
     assert_eq!(record(&e, "app").state, State::Running);
-    let removed = e.down("p6", None).await.expect("down");
+    let removed = e.down("p6", None, &Default::default()).await.expect("down");
     assert_eq!(removed.len(), 2);
     assert_eq!(rt.live(), 0);
     assert!(e.list(Some("p6")).expect("list").is_empty());
@@ -635,7 +636,10 @@ async fn lifecycle_acts_on_every_replica_and_exec_picks_one() {
         .await
         .expect("start");
     assert_eq!(rt.live(), 3);
-    let removed = e.down("ps4", None).await.expect("down");
+    let removed = e
+        .down("ps4", None, &Default::default())
+        .await
+        .expect("down");
     assert_eq!(removed.len(), 3);
     assert_eq!(rt.live(), 0);
 }

@@ -238,7 +238,9 @@ impl Drop for Env {
             }
         }
         for p in &self.projects {
-            let _ = self.cmd(&["-p", p, "down", "-t", "1"]).output();
+            let _ = self
+                .cmd(&["-p", p, "down", "-t", "1", "--remove-orphans"])
+                .output();
         }
         if let Some(mut child) = revived {
             // SAFETY: signalling the daemon started just above, by its pid; then reaping it.
