@@ -55,7 +55,8 @@ mod tests {
     #[test]
     fn each_changed_field_diverges() {
         let h = definition_hash(&opts());
-        let changes: Vec<Box<dyn Fn(&mut CreateOptions)>> = vec![
+        type Change = Box<dyn Fn(&mut CreateOptions)>;
+        let changes: Vec<Change> = vec![
             Box::new(|o| o.subnet = Some("10.78.0.0/24".into())),
             Box::new(|o| o.subnet = None),
             Box::new(|o| o.gateway = Some("10.77.0.254".into())),
