@@ -146,6 +146,9 @@ pub trait NetworkAdmin: Send + Sync + 'static {
     fn prune(&self) -> BoxFuture<'_, Vec<String>>;
     /// The host ports a running container publishes.
     fn published(&self, container_id: &str) -> Vec<PortView>;
+    /// Whether the network `a` names was made by its project from another definition
+    /// (it has to be made again: see `super::netchange`).
+    fn diverged(&self, a: &crate::runtime::config::NetAttach) -> bool;
 }
 
 type St<R, I> = AxState<Arc<ServerState<R, I>>>;
@@ -179,6 +182,9 @@ pub(crate) async fn list<R: Runtime, I: ImageSource>(
 ) -> Result<Json<Vec<NetworkView>>, ApiFailure> {
     let mut v = st.networks.list();
     name_containers(&st, &mut v)?;
+    // Docker lists its predefined networks among the others, by name.
+    v.extend(super::builtin_networks::views());
+    v.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Json(v))
 }
 
@@ -188,7 +194,10 @@ pub(crate) async fn inspect<R: Runtime, I: ImageSource>(
 ) -> Result<Json<Vec<NetworkView>>, ApiFailure> {
     let mut out = Vec::new();
     for n in &req.names {
-        out.push(st.networks.inspect(n)?);
+        match (st.networks.inspect(n), super::builtin_networks::find(n)) {
+            (Err(ApiFailure::NotFound(_)), Some(v)) => out.push(v),
+            (r, _) => out.push(r?),
+        }
     }
     name_containers(&st, &mut out)?;
     Ok(Json(out))
@@ -198,6 +207,9 @@ pub(crate) async fn create<R: Runtime, I: ImageSource>(
     st: St<R, I>,
     Json(req): Json<NetworkCreateRequest>,
 ) -> Result<Json<NetworkView>, ApiFailure> {
+    if super::builtin_networks::is_builtin(&req.name) {
+        return Err(super::builtin_networks::refuse_creation(&req.name));
+    }
     Ok(Json(st.networks.create(&req).await?))
 }
 
@@ -208,7 +220,12 @@ pub(crate) async fn remove<R: Runtime, I: ImageSource>(
     // All are checked before any goes, so a refusal leaves every one in place.
     let mut found = Vec::new();
     for n in &req.names {
-        found.push(st.networks.inspect(n)?);
+        match (st.networks.inspect(n), super::builtin_networks::find(n)) {
+            (Err(ApiFailure::NotFound(_)), Some(v)) => {
+                return Err(super::builtin_networks::refuse_removal(&v.name));
+            }
+            (r, _) => found.push(r?),
+        }
     }
     name_containers(&st, &mut found)?;
     for v in &found {

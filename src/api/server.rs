@@ -234,6 +234,8 @@ async fn up<R: Runtime, I: ImageSource>(
             .map(|n| n.name)
             .collect()
     };
+    // A network whose definition changed is made again (with its containers), as compose.
+    super::netchange::remove_diverged(&st, &req.stack).await?;
     let before = project_networks();
     let response = st.engine.up(req).await?;
     let networks_created = project_networks()

@@ -112,6 +112,10 @@ impl NetworkAdmin for Networks {
         Box::pin(self.0.prune())
     }
 
+    fn diverged(&self, a: &crate::runtime::config::NetAttach) -> bool {
+        self.0.diverged(a)
+    }
+
     fn published(&self, container_id: &str) -> Vec<PortView> {
         self.0
             .published(container_id)

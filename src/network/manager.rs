@@ -15,7 +15,7 @@
 use super::dns::{DnsServer, DnsTable};
 use super::nft::{self, Forward, Ipv4Net, NetRules, Proto, Ruleset};
 use super::ports::{self, Reservation};
-use super::{files, ipam};
+use super::{files, ipam, netdef};
 use crate::runtime::config::{ContainerConfig, Interface, MountConfig, NetAttach, NetRequest};
 use crate::runtime::netlink::Netlink;
 use serde::{Deserialize, Serialize};
@@ -84,6 +84,10 @@ pub struct NetworkRecord {
     pub labels: BTreeMap<String, String>,
     /// Seconds since the epoch.
     pub created: u64,
+    /// The hash of the definition it was made from (`netdef`); empty in records made before
+    /// it was kept.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub config_hash: String,
 }
 
 impl NetworkRecord {
@@ -288,15 +292,7 @@ impl NetworkManager {
         if a.external {
             return Err(NetError::ExternalMissing(a.name.clone()));
         }
-        let opts = CreateOptions {
-            name: a.name.clone(),
-            subnet: a.subnet.clone(),
-            gateway: a.gateway.clone(),
-            ip_range: a.ip_range.clone(),
-            internal: a.internal,
-            attachable: a.attachable,
-            labels: a.labels.clone(),
-        };
+        let opts = netdef::create_options(a);
         match self.create(&opts, &a.project).await {
             Err(NetError::Exists(_)) => self
                 .lock()
@@ -306,6 +302,17 @@ impl NetworkManager {
                 .ok_or_else(|| NetError::NotFound(a.name.clone())),
             r => r,
         }
+    }
+
+    /// Whether the network `a` names exists, was made by `a`'s project, and was made from
+    /// another definition than `a`'s (`up` then makes it again, as compose does).
+    pub fn diverged(&self, a: &NetAttach) -> bool {
+        if a.external {
+            return false;
+        }
+        self.lock().networks.get(&a.name).is_some_and(|r| {
+            r.project == a.project && netdef::diverges(&r.config_hash, &netdef::create_options(a))
+        })
     }
 
     /// Makes a network (`network create`, or a stack's at its first use).
@@ -389,6 +396,7 @@ impl NetworkManager {
             attachable: o.attachable,
             project: project.to_string(),
             labels: o.labels.clone(),
+            config_hash: netdef::definition_hash(o),
             created: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())

@@ -8,6 +8,7 @@ pub mod dns;
 pub mod files;
 pub mod ipam;
 pub mod manager;
+pub mod netdef;
 pub mod nft;
 pub mod ports;
 

@@ -9,7 +9,7 @@ mod hash;
 mod hash_shape;
 mod image;
 mod mounts;
-mod net;
+pub mod net;
 mod options;
 mod recreate;
 

@@ -104,3 +104,49 @@ pub fn request(
         domainname: net.domainname.clone(),
     }
 }
+
+/// `network_mode: service:X` joins X's first container, which `request` names
+/// `<project>-X-1`; when X sets `container_name`, its container has that name instead.
+pub fn name_service_join<'a>(
+    req: &mut NetRequest,
+    service: &Service,
+    find: impl Fn(&str) -> Option<&'a Service>,
+) {
+    let NetworkMode::Service(target) = &service.net.network_mode else {
+        return;
+    };
+    let Some(name) = find(target).and_then(|t| t.options.container_name.clone()) else {
+        return;
+    };
+    req.join = Some(name);
+}
+
+#[cfg(test)]
+mod join_tests {
+    use super::*;
+
+    fn joining(target: &str) -> (NetRequest, Service) {
+        let mut s = Service::new("side", "busybox");
+        s.net.network_mode = NetworkMode::Service(target.into());
+        (request("p", "p-side-1", "h", &s, false), s)
+    }
+
+    #[test]
+    fn a_target_with_container_name_is_joined_by_that_name() {
+        let mut web = Service::new("web", "busybox");
+        web.options.container_name = Some("front".into());
+        let (mut cfg, s) = joining("web");
+        name_service_join(&mut cfg, &s, |n| (n == "web").then_some(&web));
+        let join = cfg.join;
+        assert_eq!(join.as_deref(), Some("front"));
+    }
+
+    #[test]
+    fn a_target_without_container_name_keeps_its_replica_name() {
+        let web = Service::new("web", "busybox");
+        let (mut cfg, s) = joining("web");
+        name_service_join(&mut cfg, &s, |n| (n == "web").then_some(&web));
+        let join = cfg.join;
+        assert_eq!(join.as_deref(), Some("p-web-1"));
+    }
+}

@@ -205,8 +205,11 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             name: &name,
             state_dir: &state_dir,
         };
-        let config = plan::container_config(&who, &def, image, one_off)
+        let mut config = plan::container_config(&who, &def, image, one_off)
             .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        if let Some(req) = config.network.request.as_mut() {
+            plan::net::name_service_join(req, &def, |n| stack.services.get(n));
+        }
         Ok(ContainerRecord {
             config_hash: plan::config_hash(svc, &image.id),
             id,

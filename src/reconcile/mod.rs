@@ -16,6 +16,7 @@ pub mod health;
 mod hooks;
 mod images;
 mod lifecycle;
+pub mod netchange;
 pub mod policy;
 mod remove;
 mod replicas;
