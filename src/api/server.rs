@@ -613,6 +613,7 @@ async fn run<R: Runtime, I: ImageSource>(
                 no_recreate: false,
                 always_recreate_deps: false,
                 wait_timeout: None,
+                dry_run: false,
             })
             .await?;
     }

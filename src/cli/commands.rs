@@ -12,6 +12,11 @@ use std::io::Write;
 
 pub fn run(cli: &Cli) -> Result<i32> {
     let client = || -> Result<Client> { Ok(Client::new(socket_path(cli.host.as_deref())?)) };
+    if cli.dry_run
+        && let Some(res) = super::dry_run::run(cli, &client()?)
+    {
+        return res;
+    }
     match &cli.command {
         Command::Up(a) => up(cli, &client()?, a),
         Command::Down(a) => super::down::run(cli, &client()?, a),
@@ -190,7 +195,10 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         never: a.no_build,
         quiet_pull: a.attached.quiet_pull,
     };
-    super::pull_policy::prepare(client, &stack, &a.services, a.pull, builds)?;
+    // A dry run pulls and builds nothing: the daemon plans without the missing images.
+    if !cli.dry_run {
+        super::pull_policy::prepare(client, &stack, &a.services, a.pull, builds)?;
+    }
     super::volumes::check_external(client, &stack)?;
     let req = UpRequest {
         stack,
@@ -202,6 +210,7 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         no_recreate: a.no_recreate,
         always_recreate_deps: a.always_recreate_deps,
         wait_timeout: a.attached.wait_timeout.filter(|t| *t > 0),
+        dry_run: cli.dry_run,
     };
     // Attached output starts from here, so fast one-shots' lines are not lost.
     let since = crate::api::logs::since_now();
@@ -214,6 +223,12 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
     let resp = answer.response;
     for w in &resp.warnings {
         eprintln!("warning: {w}");
+    }
+    if cli.dry_run {
+        for l in super::dry_run::up_lines(&resp, a.no_start) {
+            super::dry_run::line(&l);
+        }
+        return Ok(0);
     }
     for r in &resp.actions {
         let verb = match r.action.as_str() {

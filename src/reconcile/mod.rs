@@ -9,6 +9,7 @@
 mod boot;
 mod conditions;
 mod create;
+mod dry_run;
 pub mod engine;
 mod error;
 pub mod health;

@@ -81,6 +81,7 @@ fn up_req(stack: Stack) -> UpRequest {
         no_recreate: false,
         always_recreate_deps: false,
         wait_timeout: None,
+        dry_run: false,
     }
 }
 
