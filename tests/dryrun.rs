@@ -62,6 +62,10 @@ fn dry_run_up_on_empty_project_creates_nothing() {
         err.contains(&format!("DRY-RUN MODE -  Container {p}-web-1  Started")),
         "{err}"
     );
+    assert!(
+        err.contains(&format!("DRY-RUN MODE -  Network {p}_default  Created")),
+        "{err}"
+    );
     assert!(containers(&env, &p).is_empty());
     let networks = env.ok(&["network", "ls"]);
     assert!(!networks.contains(&p), "a network was made: {networks}");
@@ -81,8 +85,9 @@ fn dry_run_up_names_the_changed_key_and_recreates_nothing() {
     let before = containers(&env, &p);
     assert_eq!(before.len(), 1);
     assert_eq!(before[0].2, "running");
-    // Unchanged: the container is left running.
+    // Unchanged: the container is left running, and its network exists already.
     let err = ok_stderr(&env, &["--dry-run", "up", "-d"]);
+    assert!(!err.contains("Network"), "{err}");
     assert!(
         err.contains(&format!("Container {p}-web-1  Running")),
         "{err}"

@@ -200,6 +200,8 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         super::pull_policy::prepare(client, &stack, &a.services, a.pull, builds)?;
     }
     super::volumes::check_external(client, &stack)?;
+    // What a dry run says of networks needs the stack after the request took it.
+    let dry_stack = cli.dry_run.then(|| stack.clone());
     let req = UpRequest {
         stack,
         services: a.services.clone(),
@@ -224,7 +226,12 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
     for w in &resp.warnings {
         eprintln!("warning: {w}");
     }
-    if cli.dry_run {
+    if let Some(stack) = dry_stack {
+        let existing: Vec<crate::api::networks::NetworkView> =
+            client.call::<(), _>("GET", "/v1/networks", None)?;
+        for n in super::dry_run::networks_to_create(&stack, &resp, &existing) {
+            super::dry_run::line(&format!("Network {n}  Created"));
+        }
         for l in super::dry_run::up_lines(&resp, a.no_start) {
             super::dry_run::line(&l);
         }

@@ -8,6 +8,7 @@ use super::project;
 use crate::api::Client;
 use crate::api::networks::NetworkView;
 use crate::api::types::{ContainerView, UpResponse};
+use crate::model::Stack;
 use anyhow::{Result, bail};
 
 /// compose's prefix of every progress line in dry-run mode.
@@ -48,6 +49,31 @@ pub fn up_lines(resp: &UpResponse, no_start: bool) -> Vec<String> {
         }
         if !no_start && matches!(r.action.as_str(), "created" | "recreated") {
             out.push(format!("Container {c}  Started"));
+        }
+    }
+    out
+}
+
+/// The networks `up` would create: those (not external) of the services it acts on that do
+/// not exist yet, each once, in service order.
+pub fn networks_to_create(
+    stack: &Stack,
+    resp: &UpResponse,
+    existing: &[NetworkView],
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (name, svc) in &stack.services {
+        if !resp.actions.iter().any(|r| &r.service == name) {
+            continue;
+        }
+        for (_, n) in svc.net.attachments(&stack.name) {
+            let def = &n.network;
+            if !def.external
+                && !existing.iter().any(|e| e.name == def.name)
+                && !out.contains(&def.name)
+            {
+                out.push(def.name.clone());
+            }
         }
     }
     out
