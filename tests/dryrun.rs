@@ -131,8 +131,20 @@ fn dry_run_down_and_stop_leave_everything_running() {
         "{err}"
     );
     assert_eq!(containers(&env, &p), before);
+    // Volumes: said, not made.
+    let vol = format!("{p}-vol");
+    let err = ok_stderr(&env, &["--dry-run", "volume", "create", &vol]);
+    assert!(
+        err.contains(&format!("DRY-RUN MODE -  Volume {vol}  Created")),
+        "{err}"
+    );
+    assert!(!env.ok(&["volume", "ls"]).contains(&vol));
     // A command that has no dry run yet refuses rather than act.
-    let out = env.run(&["--dry-run", "volume", "create", &format!("{p}-vol")]);
+    let out = env.run(&["--dry-run", "exec", "web", "touch", "/made"]);
     assert!(!out.status.success());
-    assert!(!env.ok(&["volume", "ls"]).contains(&format!("{p}-vol")));
+    assert!(
+        !env.run(&["exec", "web", "test", "-e", "/made"])
+            .status
+            .success()
+    );
 }

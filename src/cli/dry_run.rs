@@ -4,7 +4,9 @@
 //! dry_run`); the other commands list the containers they would act on.
 
 use super::args::{Cli, Command, ImageCommand};
+use super::networks::NetworkCommand;
 use super::project;
+use super::volumes::VolumeCommand;
 use crate::api::Client;
 use crate::api::networks::NetworkView;
 use crate::api::types::{ContainerView, UpResponse};
@@ -101,6 +103,8 @@ fn reads_only(command: &Command) -> bool {
             | C::Man(_)
             | C::Wait(_)
             | C::Image(ImageCommand::Ls { .. })
+            | C::Volume(VolumeCommand::Ls { .. } | VolumeCommand::Inspect { .. })
+            | C::Network(NetworkCommand::Ls { .. } | NetworkCommand::Inspect { .. })
     )
 }
 
@@ -135,11 +139,23 @@ pub fn run(cli: &Cli, client: &Client) -> Option<Result<i32>> {
         C::Pull(a) => images(cli, &a.services, "Pulled"),
         C::Push(a) => images(cli, &a.services, "Pushed"),
         C::Build(a) => images(cli, &a.services, "Built"),
+        C::Volume(VolumeCommand::Create { name, .. }) => named("Volume", [name], "Created"),
+        C::Volume(VolumeCommand::Rm { names, .. }) => named("Volume", names, "Removed"),
+        C::Network(NetworkCommand::Create { name, .. }) => named("Network", [name], "Created"),
+        C::Network(NetworkCommand::Rm { names }) => named("Network", names, "Removed"),
         _ => Err(anyhow::anyhow!(
             "--dry-run is not supported for this command yet: nothing was done; run it without --dry-run"
         )),
     };
     Some(res)
+}
+
+/// `volume`/`network` `create` and `rm`: the names given, as the command would report them.
+fn named<'a>(kind: &str, names: impl IntoIterator<Item = &'a String>, verb: &str) -> Result<i32> {
+    for n in names {
+        line(&format!("{kind} {n}  {verb}"));
+    }
+    Ok(0)
 }
 
 /// Prints `Container NAME  verb` for each service container (no one-offs) of `services`

@@ -406,6 +406,16 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             ));
         }
         if req.dry_run {
+            for n in selected.iter().filter(|n| !images.contains_key(*n)) {
+                let image = stack
+                    .services
+                    .get(n)
+                    .map(|s| s.image.as_str())
+                    .unwrap_or("");
+                warnings.push(format!(
+                    "service \"{n}\": image \"{image}\" is not present: up would pull or build it first"
+                ));
+            }
             let forced = super::dry_run::Forced {
                 force_recreate: req.force_recreate,
                 always_recreate_deps: req.always_recreate_deps,
