@@ -626,6 +626,7 @@ async fn run<R: Runtime, I: ImageSource>(
                 always_recreate_deps: false,
                 wait_timeout: None,
                 renew_anon_volumes: false,
+                dry_run: false,
             })
             .await?;
     }

@@ -32,6 +32,10 @@ pub struct Cli {
     #[arg(short = 'H', long = "host", value_name = "unix://PATH")]
     pub host: Option<String>,
 
+    /// Execute command in dry run mode: print what would be done, change nothing.
+    #[arg(long = "dry-run", global = true)]
+    pub dry_run: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }

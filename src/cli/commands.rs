@@ -12,6 +12,11 @@ use std::io::Write;
 
 pub fn run(cli: &Cli) -> Result<i32> {
     let client = || -> Result<Client> { Ok(Client::new(socket_path(cli.host.as_deref())?)) };
+    if cli.dry_run
+        && let Some(res) = super::dry_run::run(cli, &client()?)
+    {
+        return res;
+    }
     match &cli.command {
         Command::Up(a) => up(cli, &client()?, a),
         Command::Down(a) => super::down::run(cli, &client()?, a),
@@ -190,8 +195,13 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         never: a.no_build,
         quiet_pull: a.attached.quiet_pull,
     };
-    super::pull_policy::prepare(client, &stack, &a.services, a.pull, builds)?;
+    // A dry run pulls and builds nothing: the daemon plans without the missing images.
+    if !cli.dry_run {
+        super::pull_policy::prepare(client, &stack, &a.services, a.pull, builds)?;
+    }
     super::volumes::check_external(client, &stack)?;
+    // What a dry run says of networks needs the stack after the request took it.
+    let dry_stack = cli.dry_run.then(|| stack.clone());
     let req = UpRequest {
         stack,
         services: a.services.clone(),
@@ -203,6 +213,7 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         always_recreate_deps: a.always_recreate_deps,
         wait_timeout: a.attached.wait_timeout.filter(|t| *t > 0),
         renew_anon_volumes: a.attached.renew_anon_volumes,
+        dry_run: cli.dry_run,
     };
     // Attached output starts from here, so fast one-shots' lines are not lost.
     let since = crate::api::logs::since_now();
@@ -215,6 +226,17 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
     let resp = answer.response;
     for w in &resp.warnings {
         eprintln!("warning: {w}");
+    }
+    if let Some(stack) = dry_stack {
+        let existing: Vec<crate::api::networks::NetworkView> =
+            client.call::<(), _>("GET", "/v1/networks", None)?;
+        for n in super::dry_run::networks_to_create(&stack, &resp, &existing) {
+            super::dry_run::line(&format!("Network {n}  Created"));
+        }
+        for l in super::dry_run::up_lines(&resp, a.no_start) {
+            super::dry_run::line(&l);
+        }
+        return Ok(0);
     }
     for r in &resp.actions {
         let verb = match r.action.as_str() {

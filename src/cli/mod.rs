@@ -11,6 +11,7 @@ mod commands;
 mod connect;
 mod cp;
 mod down;
+mod dry_run;
 mod events;
 mod filter;
 mod help;

@@ -2,6 +2,7 @@
 //!
 //! Pure: no I/O. The daemon resolves images and reads the store, then asks `plan` what to do.
 
+mod changes;
 mod container;
 mod diff;
 mod files;
@@ -13,6 +14,7 @@ pub mod net;
 mod options;
 mod recreate;
 
+pub use changes::changed_keys;
 pub use container::{CGROUP_PARENT, ContainerIdentity, PlanError, container_config};
 pub use diff::{Action, Desired, Observed, diff, orphans, replica_number};
 pub use hash::config_hash;

@@ -50,6 +50,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             container: c,
             service: svc.to_string(),
             action: a.to_string(),
+            reasons: Vec::new(),
         };
         let fail = |e: EngineError| ServiceError::new(svc, Cause::from(e));
         let mut reports = Vec::new();

@@ -141,6 +141,23 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         }
     }
 
+    /// The images of `names` that are present (`up --dry-run`: the others would be pulled).
+    async fn resolve_present(
+        &self,
+        stack: &Stack,
+        names: &BTreeSet<String>,
+    ) -> HashMap<String, ResolvedImage> {
+        let mut out = HashMap::new();
+        for name in names {
+            if let Some(svc) = stack.services.get(name)
+                && let Ok(img) = self.images.resolve(&svc.image).await
+            {
+                out.insert(name.clone(), img);
+            }
+        }
+        out
+    }
+
     /// Builds (but does not start or save) a container record for a service: replica
     /// `number` (`<project>-<service>-<number>`), or a one-off (`number` unused).
     /// `container_name` is unique on the host: another project's (or service's) container
@@ -339,14 +356,23 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                 .closure(&names)
                 .map_err(|e| EngineError::Invalid(e.to_string()))?
         };
-        let images = self.resolve_images(&stack, &selected).await?;
+        let images = if req.dry_run {
+            // A missing image would be pulled or built first: plan without it.
+            self.resolve_present(&stack, &selected).await
+        } else {
+            self.resolve_images(&stack, &selected).await?
+        };
         let desired: Vec<Desired> = selected
             .iter()
             .filter_map(|n| {
-                let img = images.get(n)?;
+                let hash = match images.get(n) {
+                    Some(img) => plan::config_hash(&stack.services[n], &img.id),
+                    None if req.dry_run => String::new(),
+                    None => return None,
+                };
                 Some(Desired {
                     service: n.clone(),
-                    hash: plan::config_hash(&stack.services[n], &img.id),
+                    hash,
                     replicas: stack.services[n].replicas(),
                 })
             })
@@ -391,6 +417,26 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         if !orphan_names.is_empty() && !req.remove_orphans {
             warnings.push(super::request::orphan_warning(&orphan_names));
         }
+        if req.dry_run {
+            for n in selected.iter().filter(|n| !images.contains_key(*n)) {
+                let image = stack
+                    .services
+                    .get(n)
+                    .map(|s| s.image.as_str())
+                    .unwrap_or("");
+                warnings.push(format!(
+                    "service \"{n}\": image \"{image}\" is not present: up would pull or build it first"
+                ));
+            }
+            let forced = super::dry_run::Forced {
+                force_recreate: req.force_recreate,
+                always_recreate_deps: req.always_recreate_deps,
+            };
+            return Ok(UpResponse {
+                actions: super::dry_run::reports(&stack, &actions, &records, &images, forced),
+                warnings,
+            });
+        }
         self.store.put_project(&stack, now_ms())?;
 
         let mut reports = Vec::new();
@@ -403,6 +449,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                     container: r.name.clone(),
                     service: r.service.clone(),
                     action: "removed".into(),
+                    reasons: Vec::new(),
                 });
             }
         }
@@ -494,6 +541,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             container: c.to_string(),
             service: svc.to_string(),
             action: a.to_string(),
+            reasons: Vec::new(),
         };
         let mut reports = Vec::new();
         let actions = actions.unwrap_or_default();
@@ -589,6 +637,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             container: c.to_string(),
             service: svc.to_string(),
             action: a.to_string(),
+            reasons: Vec::new(),
         };
         let fail = |e: Cause| Outcome::Fail(ServiceError::new(svc, e));
         let img = images

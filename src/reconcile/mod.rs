@@ -10,6 +10,7 @@ mod anon;
 mod boot;
 mod conditions;
 mod create;
+mod dry_run;
 pub mod engine;
 mod error;
 pub mod health;

@@ -29,6 +29,10 @@ pub struct UpRequest {
     /// With `wait`: give up after this many seconds (`up --wait-timeout`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait_timeout: Option<u64>,
+    /// `--dry-run`: plan, answer what would be done (with the reasons of each recreation)
+    /// and change nothing: no container, record, project entry or network is touched.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// docker compose's warning (pkg/compose) about containers of services no longer in the
@@ -54,4 +58,8 @@ pub struct ActionReport {
     /// "created", "recreated", "started", "running" (unchanged), "removed"; with
     /// `no_start`, "created" and "recreated" containers are not started.
     pub action: String,
+    /// With `dry_run`: why the container would be recreated (the compose keys that changed,
+    /// or the flag that forces it) or removed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
 }

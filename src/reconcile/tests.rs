@@ -82,6 +82,7 @@ fn up_req(stack: Stack) -> UpRequest {
         always_recreate_deps: false,
         wait_timeout: None,
         renew_anon_volumes: false,
+        dry_run: false,
     }
 }
 
@@ -939,4 +940,36 @@ async fn deploy_restart_policy_counts_only_the_restarts_within_its_window() {
     assert_eq!((f.restarts, f.state), (2, State::Exited), "{f:?}");
     let s = record(&e, "slow");
     assert!(s.restarts >= 5, "{s:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn dry_run_up_plans_with_reasons_and_changes_nothing() {
+    let (e, rt) = engine();
+    let a = svc("a", &["run"]);
+    let dry = |s: Stack| UpRequest {
+        dry_run: true,
+        ..up_req(s)
+    };
+    // Nothing there: would create, and creates nothing (no record, no project entry).
+    let resp = e
+        .up(dry(stack("pd", vec![a.clone()])))
+        .await
+        .expect("dry up");
+    assert_eq!(resp.actions.len(), 1);
+    assert_eq!(resp.actions[0].action, "created");
+    assert_eq!(resp.actions[0].container, "pd-a-1");
+    assert!(rt.starts().is_empty());
+    assert!(e.list(None).expect("list").is_empty());
+    e.up(up_req(stack("pd", vec![a.clone()])))
+        .await
+        .expect("up");
+    let before = record(&e, "a");
+    let mut a2 = a.clone();
+    a2.environment.insert("NEW".into(), "1".into());
+    let resp = e.up(dry(stack("pd", vec![a2]))).await.expect("dry up 2");
+    assert_eq!(resp.actions[0].action, "recreated");
+    assert_eq!(resp.actions[0].reasons, ["environment"]);
+    assert_eq!(record(&e, "a").id, before.id);
+    assert_eq!(rt.removed(), 0);
+    assert_eq!(rt.starts().len(), 1);
 }
