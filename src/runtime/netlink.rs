@@ -234,7 +234,7 @@ impl Netlink {
         }
     }
 
-    /// Sends several requests in one `send` and reads their ACKs together: one round trip
+    /// Sends several requests in one `send` and reads their ACKs together (`recvmmsg`): one round trip
     /// instead of one per request (the kernel handles them in order, as if sent one by one).
     /// Returns the first error, in the requests' order.
     fn call_batch(&mut self, msgs: Vec<(String, Msg)>) -> Result<()> {
@@ -256,41 +256,67 @@ impl Netlink {
         }
         // One answer per request, by sequence number.
         let mut codes: Vec<Option<i32>> = vec![None; ops.len()];
-        let mut answer = [0u8; 8192];
+        // Each ACK is a datagram of its own: recvmmsg takes all that are queued (they all
+        // are, once the kernel has handled the batch inside `send`) in one call.
+        const SLOTS: usize = 4;
+        let mut bufs = [[0u8; 4096]; SLOTS];
         while codes.iter().any(Option::is_none) {
-            // SAFETY: recv into a buffer we own, with its length.
-            let n = unsafe {
-                libc::recv(
+            let mut iov: Vec<libc::iovec> = bufs
+                .iter_mut()
+                .map(|b| libc::iovec {
+                    iov_base: b.as_mut_ptr().cast(),
+                    iov_len: b.len(),
+                })
+                .collect();
+            // SAFETY: zeroed msghdrs are valid (no name, no control data).
+            let mut hdrs: Vec<libc::mmsghdr> =
+                (0..SLOTS).map(|_| unsafe { std::mem::zeroed() }).collect();
+            for (h, v) in hdrs.iter_mut().zip(iov.iter_mut()) {
+                h.msg_hdr.msg_iov = v;
+                h.msg_hdr.msg_iovlen = 1;
+            }
+            // SAFETY: every header points at one iovec over a buffer we own, which outlive
+            // the call; MSG_WAITFORONE blocks only until the first datagram.
+            let got = unsafe {
+                libc::recvmmsg(
                     self.fd.as_raw_fd(),
-                    answer.as_mut_ptr().cast(),
-                    answer.len(),
-                    0,
+                    hdrs.as_mut_ptr(),
+                    SLOTS as libc::c_uint,
+                    libc::MSG_WAITFORONE as _,
+                    std::ptr::null_mut(),
                 )
             };
-            if n < 0 {
+            if got < 0 {
                 let e = std::io::Error::last_os_error();
                 if e.kind() == std::io::ErrorKind::Interrupted {
                     continue;
                 }
                 return Err(sys(op0, e));
             }
-            let mut rest = &answer[..n as usize];
-            while rest.len() >= 16 {
-                let len = u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-                let kind = u16::from_ne_bytes([rest[4], rest[5]]);
-                let got = u32::from_ne_bytes([rest[8], rest[9], rest[10], rest[11]]);
-                if len < 16 || len > rest.len() {
-                    return Err(NetlinkError::Malformed(op0));
-                }
-                let i = got.wrapping_sub(first) as usize;
-                if kind == NLMSG_ERROR && i < codes.len() {
-                    if len < 20 {
-                        return Err(NetlinkError::Malformed(ops[i].clone()));
+            let lens: Vec<usize> = hdrs[..got as usize]
+                .iter()
+                .map(|h| h.msg_len as usize)
+                .collect();
+            for (buf, n) in bufs.iter().zip(lens) {
+                let mut rest = &buf[..n.min(buf.len())];
+                while rest.len() >= 16 {
+                    let len = u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+                    let kind = u16::from_ne_bytes([rest[4], rest[5]]);
+                    let got = u32::from_ne_bytes([rest[8], rest[9], rest[10], rest[11]]);
+                    if len < 16 || len > rest.len() {
+                        return Err(NetlinkError::Malformed(op0));
                     }
-                    codes[i] = Some(i32::from_ne_bytes([rest[16], rest[17], rest[18], rest[19]]));
+                    let i = got.wrapping_sub(first) as usize;
+                    if kind == NLMSG_ERROR && i < codes.len() {
+                        if len < 20 {
+                            return Err(NetlinkError::Malformed(ops[i].clone()));
+                        }
+                        codes[i] =
+                            Some(i32::from_ne_bytes([rest[16], rest[17], rest[18], rest[19]]));
+                    }
+                    let step = ((len + 3) & !3).min(rest.len());
+                    rest = &rest[step..];
                 }
-                let step = ((len + 3) & !3).min(rest.len());
-                rest = &rest[step..];
             }
         }
         match codes.iter().zip(ops).find(|(c, _)| **c != Some(0)) {
