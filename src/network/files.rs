@@ -83,9 +83,34 @@ pub fn hosts(
     s
 }
 
+/// Writes `text` to `path` unless the file already holds exactly that: a container that
+/// starts again (a restart, `start` after `stop`) finds its files as its last run left them,
+/// and a start then only reads them. Same file, same inode: whatever binds it sees the text.
+/// Returns whether it wrote.
+pub fn write_if_changed(path: &std::path::Path, text: &str) -> std::io::Result<bool> {
+    // A file of another length cannot hold the text: no read of it needed.
+    let same_len = std::fs::metadata(path).is_ok_and(|m| m.len() == text.len() as u64);
+    if same_len && std::fs::read(path).is_ok_and(|b| b == text.as_bytes()) {
+        return Ok(false);
+    }
+    std::fs::write(path, text).map(|()| true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_are_written_only_when_their_text_changes() {
+        let dir = crate::testutil::TempDir::new("files-changed");
+        let p = dir.0.join("hosts");
+        assert!(write_if_changed(&p, "a\n").expect("new"));
+        assert!(!write_if_changed(&p, "a\n").expect("same"));
+        assert!(write_if_changed(&p, "b\n").expect("same length, other text"));
+        assert_eq!(std::fs::read_to_string(&p).expect("read"), "b\n");
+        assert!(write_if_changed(&p, "longer\n").expect("other length"));
+        assert_eq!(std::fs::read_to_string(&p).expect("read"), "longer\n");
+    }
 
     #[test]
     fn resolv_conf_points_at_the_daemons_resolver() {

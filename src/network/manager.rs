@@ -679,7 +679,7 @@ impl NetworkManager {
             ("hostname", hostname.as_str(), "/etc/hostname"),
         ] {
             let path = dir.join(file);
-            std::fs::write(&path, text).map_err(io("writing", &path))?;
+            files::write_if_changed(&path, text).map_err(io("writing", &path))?;
             // The service's own mount of the same path wins.
             if cfg.mounts.iter().any(|m| m.destination == dest) {
                 continue;

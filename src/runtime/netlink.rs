@@ -234,6 +234,97 @@ impl Netlink {
         }
     }
 
+    /// Sends several requests in one `send` and reads their ACKs together (`recvmmsg`): one round trip
+    /// instead of one per request (the kernel handles them in order, as if sent one by one).
+    /// Returns the first error, in the requests' order.
+    fn call_batch(&mut self, msgs: Vec<(String, Msg)>) -> Result<()> {
+        let first = self.seq.wrapping_add(1);
+        let mut bytes = Vec::new();
+        let mut ops = Vec::with_capacity(msgs.len());
+        for (op, msg) in msgs {
+            self.seq = self.seq.wrapping_add(1);
+            bytes.extend_from_slice(&msg.finish(self.seq));
+            ops.push(op);
+        }
+        let Some(op0) = ops.first().cloned() else {
+            return Ok(());
+        };
+        // SAFETY: send of a buffer we own, with its length.
+        let n = unsafe { libc::send(self.fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), 0) };
+        if n < 0 {
+            return Err(sys(op0, std::io::Error::last_os_error()));
+        }
+        // One answer per request, by sequence number.
+        let mut codes: Vec<Option<i32>> = vec![None; ops.len()];
+        // Each ACK is a datagram of its own: recvmmsg takes all that are queued (they all
+        // are, once the kernel has handled the batch inside `send`) in one call.
+        const SLOTS: usize = 4;
+        let mut bufs = [[0u8; 4096]; SLOTS];
+        while codes.iter().any(Option::is_none) {
+            let mut iov: Vec<libc::iovec> = bufs
+                .iter_mut()
+                .map(|b| libc::iovec {
+                    iov_base: b.as_mut_ptr().cast(),
+                    iov_len: b.len(),
+                })
+                .collect();
+            // SAFETY: zeroed msghdrs are valid (no name, no control data).
+            let mut hdrs: Vec<libc::mmsghdr> =
+                (0..SLOTS).map(|_| unsafe { std::mem::zeroed() }).collect();
+            for (h, v) in hdrs.iter_mut().zip(iov.iter_mut()) {
+                h.msg_hdr.msg_iov = v;
+                h.msg_hdr.msg_iovlen = 1;
+            }
+            // SAFETY: every header points at one iovec over a buffer we own, which outlive
+            // the call; MSG_WAITFORONE blocks only until the first datagram.
+            let got = unsafe {
+                libc::recvmmsg(
+                    self.fd.as_raw_fd(),
+                    hdrs.as_mut_ptr(),
+                    SLOTS as libc::c_uint,
+                    libc::MSG_WAITFORONE as _,
+                    std::ptr::null_mut(),
+                )
+            };
+            if got < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(sys(op0, e));
+            }
+            let lens: Vec<usize> = hdrs[..got as usize]
+                .iter()
+                .map(|h| h.msg_len as usize)
+                .collect();
+            for (buf, n) in bufs.iter().zip(lens) {
+                let mut rest = &buf[..n.min(buf.len())];
+                while rest.len() >= 16 {
+                    let len = u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+                    let kind = u16::from_ne_bytes([rest[4], rest[5]]);
+                    let got = u32::from_ne_bytes([rest[8], rest[9], rest[10], rest[11]]);
+                    if len < 16 || len > rest.len() {
+                        return Err(NetlinkError::Malformed(op0));
+                    }
+                    let i = got.wrapping_sub(first) as usize;
+                    if kind == NLMSG_ERROR && i < codes.len() {
+                        if len < 20 {
+                            return Err(NetlinkError::Malformed(ops[i].clone()));
+                        }
+                        codes[i] =
+                            Some(i32::from_ne_bytes([rest[16], rest[17], rest[18], rest[19]]));
+                    }
+                    let step = ((len + 3) & !3).min(rest.len());
+                    rest = &rest[step..];
+                }
+            }
+        }
+        match codes.iter().zip(ops).find(|(c, _)| **c != Some(0)) {
+            Some((Some(c), op)) => Err(sys(op, std::io::Error::from_raw_os_error(-c))),
+            _ => Ok(()),
+        }
+    }
+
     /// Creates a bridge, up, with `gateway/prefix` as its address. An existing bridge of
     /// that name is reused (and given the address if it lacks it).
     pub fn add_bridge(&mut self, name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<u32> {
@@ -283,17 +374,7 @@ impl Netlink {
     /// which a container reaching its own published port through the host address needs
     /// (the DNAT sends it back into the same port), as Docker sets it.
     pub fn set_hairpin(&mut self, index: u32, name: &str) -> Result<()> {
-        let mut m = Msg::new(RTM_SETLINK, 0);
-        m.buf.push(libc::AF_BRIDGE as u8);
-        m.buf.push(0);
-        m.buf.extend_from_slice(&0u16.to_ne_bytes());
-        m.buf.extend_from_slice(&(index as i32).to_ne_bytes());
-        m.buf.extend_from_slice(&0u32.to_ne_bytes());
-        m.buf.extend_from_slice(&0u32.to_ne_bytes());
-        m.begin(IFLA_PROTINFO);
-        m.attr(IFLA_BRPORT_MODE, &[1]);
-        m.end();
-        self.call(&format!("hairpin mode on {name}"), m)
+        self.call(&format!("hairpin mode on {name}"), hairpin_msg(index))
     }
 
     /// Creates a veth pair ahead of its use, both ends down: `host` here, detached; `peer`
@@ -343,20 +424,45 @@ impl Netlink {
         self.call(&format!("creating veth {host}"), m)
     }
 
-    /// Enslaves a link to the bridge `master` and brings it up, in one request.
-    pub fn set_master_up(&mut self, index: u32, master: u32, name: &str) -> Result<()> {
+    /// Enslaves a link made ahead to the bridge `master`, brings it up and turns on hairpin
+    /// mode (`set_hairpin`): two requests in one round trip.
+    pub fn set_master_up_hairpin(&mut self, index: u32, master: u32, name: &str) -> Result<()> {
         let mut m = Msg::new(RTM_NEWLINK, 0);
         m.ifinfo(index as i32, IFF_UP, IFF_UP);
         m.attr_u32(IFLA_MASTER, master);
-        self.call(&format!("attaching {name} to its bridge"), m)
+        self.call_batch(vec![
+            (format!("attaching {name} to its bridge"), m),
+            (format!("hairpin mode on {name}"), hairpin_msg(index)),
+        ])
     }
 
-    /// Sets a link's MAC address and brings it up, in one request.
-    pub fn set_mac_up(&mut self, index: u32, mac: [u8; 6], name: &str) -> Result<()> {
+    /// A container's side of its interface, in one round trip: its MAC address and up, its
+    /// address `addr/prefix`, and the default route through `gateway` when one is given.
+    pub fn configure_inner(
+        &mut self,
+        index: u32,
+        name: &str,
+        mac: [u8; 6],
+        (addr, prefix): (Ipv4Addr, u8),
+        gateway: Option<Ipv4Addr>,
+    ) -> Result<()> {
         let mut m = Msg::new(RTM_NEWLINK, 0);
         m.ifinfo(index as i32, IFF_UP, IFF_UP);
         m.attr(IFLA_ADDRESS, &mac);
-        self.call(&format!("setting {name} up"), m)
+        let mut msgs = vec![
+            (format!("setting {name} up"), m),
+            (
+                format!("adding address {addr}/{prefix}"),
+                address_msg(index, addr, prefix),
+            ),
+        ];
+        if let Some(gw) = gateway {
+            msgs.push((
+                format!("adding the default route via {gw}"),
+                default_route_msg(gw),
+            ));
+        }
+        self.call_batch(msgs)
     }
 
     /// Brings a link up.
@@ -368,31 +474,10 @@ impl Netlink {
 
     /// Adds `addr/prefix` to a link.
     pub fn add_address(&mut self, index: u32, addr: Ipv4Addr, prefix: u8) -> Result<()> {
-        let mut m = Msg::new(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
-        m.buf.push(libc::AF_INET as u8);
-        m.buf.push(prefix);
-        m.buf.push(0); // flags
-        m.buf.push(0); // scope: universe
-        m.buf.extend_from_slice(&index.to_ne_bytes());
-        m.attr(IFA_LOCAL, &addr.octets());
-        m.attr(IFA_ADDRESS, &addr.octets());
-        self.call(&format!("adding address {addr}/{prefix}"), m)
-    }
-
-    /// Adds the default route through `gateway`.
-    pub fn add_default_route(&mut self, gateway: Ipv4Addr) -> Result<()> {
-        let mut m = Msg::new(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
-        m.buf.push(libc::AF_INET as u8);
-        m.buf.push(0); // dst_len: the default route
-        m.buf.push(0); // src_len
-        m.buf.push(0); // tos
-        m.buf.push(libc::RT_TABLE_MAIN);
-        m.buf.push(libc::RTPROT_BOOT);
-        m.buf.push(libc::RT_SCOPE_UNIVERSE);
-        m.buf.push(libc::RTN_UNICAST);
-        m.buf.extend_from_slice(&0u32.to_ne_bytes());
-        m.attr(RTA_GATEWAY, &gateway.octets());
-        self.call(&format!("adding the default route via {gateway}"), m)
+        self.call(
+            &format!("adding address {addr}/{prefix}"),
+            address_msg(index, addr, prefix),
+        )
     }
 
     /// Deletes a link by name; a missing one is not an error.
@@ -405,6 +490,50 @@ impl Netlink {
             r => r,
         }
     }
+}
+
+/// Hairpin mode on the bridge port `index` (see `Netlink::set_hairpin`).
+fn hairpin_msg(index: u32) -> Msg {
+    let mut m = Msg::new(RTM_SETLINK, 0);
+    m.buf.push(libc::AF_BRIDGE as u8);
+    m.buf.push(0);
+    m.buf.extend_from_slice(&0u16.to_ne_bytes());
+    m.buf.extend_from_slice(&(index as i32).to_ne_bytes());
+    m.buf.extend_from_slice(&0u32.to_ne_bytes());
+    m.buf.extend_from_slice(&0u32.to_ne_bytes());
+    m.begin(IFLA_PROTINFO);
+    m.attr(IFLA_BRPORT_MODE, &[1]);
+    m.end();
+    m
+}
+
+/// `addr/prefix` on the link `index`.
+fn address_msg(index: u32, addr: Ipv4Addr, prefix: u8) -> Msg {
+    let mut m = Msg::new(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
+    m.buf.push(libc::AF_INET as u8);
+    m.buf.push(prefix);
+    m.buf.push(0); // flags
+    m.buf.push(0); // scope: universe
+    m.buf.extend_from_slice(&index.to_ne_bytes());
+    m.attr(IFA_LOCAL, &addr.octets());
+    m.attr(IFA_ADDRESS, &addr.octets());
+    m
+}
+
+/// The default route through `gateway`.
+fn default_route_msg(gateway: Ipv4Addr) -> Msg {
+    let mut m = Msg::new(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
+    m.buf.push(libc::AF_INET as u8);
+    m.buf.push(0); // dst_len: the default route
+    m.buf.push(0); // src_len
+    m.buf.push(0); // tos
+    m.buf.push(libc::RT_TABLE_MAIN);
+    m.buf.push(libc::RTPROT_BOOT);
+    m.buf.push(libc::RT_SCOPE_UNIVERSE);
+    m.buf.push(libc::RTN_UNICAST);
+    m.buf.extend_from_slice(&0u32.to_ne_bytes());
+    m.attr(RTA_GATEWAY, &gateway.octets());
+    m
 }
 
 /// The index of a link of the calling thread's network namespace.
@@ -477,6 +606,70 @@ mod tests {
             u16::from_ne_bytes(b[42..44].try_into().unwrap()),
             IFLA_LINKINFO | NLA_F_NESTED
         );
+    }
+
+    /// A batch reports the first request that failed, by its own name, after reading every
+    /// answer (the socket is left clean for the next request).
+    #[test]
+    fn a_batch_reports_its_first_failure() {
+        if !nix::unistd::geteuid().is_root() {
+            crate::testutil::skip("a_batch_reports_its_first_failure", "needs root");
+            return;
+        }
+        std::thread::spawn(|| {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare");
+            let mut nl = Netlink::open().expect("netlink");
+            let lo = link_index("lo").expect("lo");
+            // No link 9999: the first request fails, and so do the others.
+            let e = nl
+                .configure_inner(
+                    9999,
+                    "nothing",
+                    [2, 0x42, 10, 0, 0, 2],
+                    (Ipv4Addr::new(10, 0, 0, 2), 24),
+                    Some(Ipv4Addr::new(10, 0, 0, 1)),
+                )
+                .expect_err("no such link");
+            assert!(e.to_string().contains("setting nothing up"), "{e}");
+            assert_eq!(e.errno(), Some(libc::ENODEV));
+            // The socket still works, and a batch whose requests all succeed returns Ok.
+            nl.set_up(lo, "lo").expect("lo up");
+            let m = {
+                let mut m = Msg::new(RTM_NEWLINK, 0);
+                m.ifinfo(lo as i32, IFF_UP, IFF_UP);
+                m
+            };
+            nl.call_batch(vec![
+                ("lo up".into(), m),
+                (
+                    "address".into(),
+                    address_msg(lo, Ipv4Addr::new(10, 7, 0, 1), 8),
+                ),
+                (
+                    "route".into(),
+                    default_route_msg(Ipv4Addr::new(10, 7, 0, 2)),
+                ),
+            ])
+            .expect("batch");
+            // The same address again: only the second request fails.
+            let again = nl
+                .call_batch(vec![
+                    ("lo up".into(), {
+                        let mut m = Msg::new(RTM_NEWLINK, 0);
+                        m.ifinfo(lo as i32, IFF_UP, IFF_UP);
+                        m
+                    }),
+                    (
+                        "address again".into(),
+                        address_msg(lo, Ipv4Addr::new(10, 7, 0, 1), 8),
+                    ),
+                ])
+                .expect_err("exists");
+            assert!(again.to_string().contains("address again"), "{again}");
+            assert_eq!(again.errno(), Some(libc::EEXIST));
+        })
+        .join()
+        .expect("test thread");
     }
 
     #[test]

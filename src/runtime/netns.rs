@@ -4,7 +4,9 @@
 //! the namespace of another container joined (`network_mode: service:x`).
 //!
 //! The bridge, its address and the packet rules are the daemon's, made once per network
-//! (`crate::network`): a start only adds a veth and configures it, three netlink requests.
+//! (`crate::network`): a start only adds a veth and configures it: with a spare's veth made
+//! ahead, three netlink round trips (the bridge's index; attach + hairpin; up + address +
+//! route), each a batch of requests in one `send`.
 //! Nothing is removed at the exit: the kernel deletes a veth pair when the namespace holding
 //! one end goes, after the shim and the container are gone, off every start path.
 
@@ -116,37 +118,29 @@ pub fn attach(host: &mut HostNetlink, cfg: &NetConfig) -> Result<()> {
             .as_deref()
             .and_then(netlink::parse_mac)
             .unwrap_or_else(|| netlink::mac_for(ifc.address));
-        let (host_name, host_index) = match spare.take().filter(|_| ifc.name == FIRST) {
-            // Made ahead: onto the bridge and up, in one request.
-            Some(s) => {
-                host.set_master_up(s.host_index, master, &s.host_name)
-                    .map_err(|e| fail(&format!("attaching to bridge {}", ifc.bridge), e))?;
-                (s.host_name, s.host_index)
-            }
+        match spare.take().filter(|_| ifc.name == FIRST) {
+            // Made ahead: onto the bridge, up and hairpin, in one round trip.
+            Some(s) => host
+                .set_master_up_hairpin(s.host_index, master, &s.host_name)
+                .map_err(|e| fail(&format!("attaching to bridge {}", ifc.bridge), e))?,
             None => {
                 host.add_veth(&ifc.host_name, master, &ifc.name, own.as_raw_fd(), mac)
                     .map_err(|e| fail(&format!("attaching to bridge {}", ifc.bridge), e))?;
                 let i = host
                     .index_of(&ifc.host_name)
                     .map_err(|e| fail(&format!("veth {}", ifc.host_name), e))?;
-                (ifc.host_name.clone(), i)
+                host.set_hairpin(i, &ifc.host_name)
+                    .map_err(|e| fail(&format!("veth {}", ifc.host_name), e))?;
             }
-        };
-        host.set_hairpin(host_index, &host_name)
-            .map_err(|e| fail(&format!("veth {host_name}"), e))?;
-        let index = netlink::link_index(&ifc.name).map_err(|e| fail("veth", e))?;
-        inner
-            .set_mac_up(index, mac, &ifc.name)
-            .map_err(|e| fail(&format!("{} up", ifc.name), e))?;
-        inner
-            .add_address(index, ifc.address, ifc.prefix)
-            .map_err(|e| fail(&format!("{} of {}", ifc.address, ifc.name), e))?;
-        if let (Some(gw), false) = (ifc.gateway, routed) {
-            inner
-                .add_default_route(gw)
-                .map_err(|e| fail("default route", e))?;
-            routed = true;
         }
+        let index = netlink::link_index(&ifc.name).map_err(|e| fail("veth", e))?;
+        // Up, address and (on the first network with a gateway) the default route: one
+        // round trip; the kernel applies them in order.
+        let gateway = ifc.gateway.filter(|_| !routed);
+        inner
+            .configure_inner(index, &ifc.name, mac, (ifc.address, ifc.prefix), gateway)
+            .map_err(|e| fail(&ifc.name, e))?;
+        routed |= gateway.is_some();
     }
     Ok(())
 }
