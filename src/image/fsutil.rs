@@ -142,6 +142,17 @@ pub(crate) fn syncfs(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Starts writing `f`'s dirty pages to disk without waiting for it. A commit ends with one
+/// `syncfs`; started early, the disk writes a layer while the rest of it is still being
+/// extracted, and that `syncfs` only waits for what is left (a third of a pull's time
+/// otherwise). Best effort: a filesystem that cannot do it leaves the work to `syncfs`.
+pub(crate) fn start_writeback(f: &File) {
+    // SAFETY: plain syscall on a valid, owned fd; it reads no memory of ours.
+    unsafe {
+        libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
 /// An flock(2) on a lock file, released when dropped (the fd is closed).
 pub(crate) struct FileLock {
     _file: File,

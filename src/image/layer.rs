@@ -412,6 +412,7 @@ impl Extractor<'_> {
                 let copied = io::copy(&mut content, &mut f);
                 self.unpacked += content.count;
                 copied.map_err(self.io("writing", &full))?;
+                super::fsutil::start_writeback(&f);
                 // A new file of root's is root's already (parent directories get their
                 // modes, setgid included, only at the end).
                 if self.root && (uid(&header), gid(&header)) != (0, 0) {

@@ -117,6 +117,7 @@ fn write(j: &Job) -> Result<(), Failure> {
         .open(&j.full)
         .map_err(fail("creating"))?;
     f.write_all(&j.data).map_err(fail("writing"))?;
+    super::fsutil::start_writeback(&f);
     if let Some((u, g)) = j.owner {
         std::os::unix::fs::fchown(&f, Some(u), Some(g)).map_err(fail("chown"))?;
     }

@@ -230,6 +230,10 @@ impl io::Write for Told<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.file.write(buf)?;
         self.hasher.update(&buf[..n]);
+        // The disk writes the blob as it comes (`fsutil::start_writeback`), every 8 MiB.
+        if (self.count >> 23) != ((self.count + n as u64) >> 23) {
+            crate::image::fsutil::start_writeback(self.file);
+        }
         self.count += n as u64;
         self.growth.grew(n as u64);
         Ok(n)
