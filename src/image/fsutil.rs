@@ -251,6 +251,9 @@ pub(crate) struct ChunkReader {
     rx: std::sync::mpsc::Receiver<Vec<u8>>,
     cur: Vec<u8>,
     at: usize,
+    /// Where read chunks go back to their producer, to be filled again instead of a new
+    /// zeroed allocation each (`with_return`).
+    back: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
 }
 
 impl ChunkReader {
@@ -259,7 +262,14 @@ impl ChunkReader {
             rx,
             cur: Vec::new(),
             at: 0,
+            back: None,
         }
+    }
+
+    /// Hands each chunk, once read, back through `back` (dropped when that is full or gone).
+    pub(crate) fn with_return(mut self, back: std::sync::mpsc::SyncSender<Vec<u8>>) -> Self {
+        self.back = Some(back);
+        self
     }
 }
 
@@ -268,8 +278,13 @@ impl std::io::Read for ChunkReader {
         while self.at >= self.cur.len() {
             match self.rx.recv() {
                 Ok(c) => {
-                    self.cur = c;
+                    let used = std::mem::replace(&mut self.cur, c);
                     self.at = 0;
+                    if let Some(back) = &self.back
+                        && used.capacity() > 0
+                    {
+                        let _ = back.try_send(used);
+                    }
                 }
                 Err(_) => return Ok(0),
             }

@@ -419,11 +419,14 @@ fn extract_streaming(
     // The reader borrows `growth`; extraction needs a 'static reader, so it reads through a
     // scoped pipe of chunks instead.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
+    // Read chunks come back to be filled again (no zeroed allocation per chunk).
+    let (back_tx, back_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(20);
     std::thread::scope(|sc| {
         let feeder = sc.spawn(move || {
             let mut reader = reader;
             loop {
-                let mut buf = vec![0u8; 256 * 1024];
+                let mut buf = back_rx.try_recv().unwrap_or_default();
+                buf.resize(256 * 1024, 0);
                 match std::io::Read::read(&mut reader, &mut buf) {
                     Ok(0) => return true,
                     Ok(n) => {
@@ -437,7 +440,7 @@ fn extract_streaming(
             }
         });
         let res = crate::image::layer::extract_from(
-            crate::image::fsutil::ChunkReader::new(rx),
+            crate::image::fsutil::ChunkReader::new(rx).with_return(back_tx),
             digest,
             into,
             budget,
