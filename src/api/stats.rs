@@ -144,17 +144,7 @@ pub async fn stats<R: Runtime, I: ImageSource>(
     Path(project): Path<String>,
     Json(req): Json<StatsRequest>,
 ) -> Result<Json<Vec<StatsView>>, ApiFailure> {
-    super::validate::names(&project, &req.services).map_err(ApiFailure::BadRequest)?;
-    let recs = st.engine.list(Some(&project))?;
-    if let Some(s) = req
-        .services
-        .iter()
-        .find(|s| !recs.iter().any(|r| &r.service == *s))
-    {
-        return Err(ApiFailure::BadRequest(format!(
-            "no such service: {s} (project {project} has no container of it)"
-        )));
-    }
+    let recs = super::top::records_of(&st, &project, &req.services)?;
     let mut running: Vec<(ContainerRecord, i32)> = recs
         .into_iter()
         .filter(|r| r.state == State::Running)

@@ -5,11 +5,31 @@ use super::server::{ApiFailure, ServerState};
 use super::types::ServicesRequest;
 use crate::reconcile::engine::ImageSource;
 use crate::reconcile::runtime::Runtime;
-use crate::store::State;
+use crate::store::{ContainerRecord, State};
 use axum::Json;
 use axum::extract::{Path, State as AxState};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+
+/// The containers of `project` (checked names), refusing a named service that has none: the
+/// start of `top` and `stats`.
+pub(super) fn records_of<R: Runtime, I: ImageSource>(
+    st: &ServerState<R, I>,
+    project: &str,
+    services: &[String],
+) -> Result<Vec<ContainerRecord>, ApiFailure> {
+    super::validate::names(project, services).map_err(ApiFailure::BadRequest)?;
+    let recs = st.engine.list(Some(project))?;
+    if let Some(s) = services
+        .iter()
+        .find(|s| !recs.iter().any(|r| &r.service == *s))
+    {
+        return Err(ApiFailure::BadRequest(format!(
+            "no such service: {s} (project {project} has no container of it)"
+        )));
+    }
+    Ok(recs)
+}
 
 /// One container's processes, in Docker's `top` shape (titles, then rows of cells).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,17 +49,7 @@ pub async fn top<R: Runtime, I: ImageSource>(
     Path(project): Path<String>,
     Json(req): Json<ServicesRequest>,
 ) -> Result<Json<Vec<TopView>>, ApiFailure> {
-    super::validate::names(&project, &req.services).map_err(ApiFailure::BadRequest)?;
-    let recs = st.engine.list(Some(&project))?;
-    if let Some(s) = req
-        .services
-        .iter()
-        .find(|s| !recs.iter().any(|r| &r.service == *s))
-    {
-        return Err(ApiFailure::BadRequest(format!(
-            "no such service: {s} (project {project} has no container of it)"
-        )));
-    }
+    let recs = records_of(&st, &project, &req.services)?;
     let running: Vec<_> = recs
         .into_iter()
         .filter(|r| r.state == State::Running)
