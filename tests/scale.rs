@@ -155,3 +155,35 @@ fn scale_zero_runs_nothing_and_bad_flags_are_clear_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn scale_command_runs_the_number_named_and_keeps_the_rest() {
+    let Some((env, p)) = setup("scalecmd") else {
+        return;
+    };
+    env.write("compose.yaml", &stack(&p, ""));
+    env.ok(&["up", "-d"]);
+    let one = web(&env, &p);
+    let other_before = env.service(&env.ps_json(&p), "other")["id"].clone();
+    env.ok(&["scale", "web=3"]);
+    let three = web(&env, &p);
+    assert_eq!(
+        names(&three),
+        [
+            format!("{p}-web-1"),
+            format!("{p}-web-2"),
+            format!("{p}-web-3")
+        ]
+    );
+    assert_eq!(three[0], one[0], "replica 1 kept its id and pid");
+    assert!(three.iter().all(|r| r.3 == "running"), "{three:?}");
+    assert_eq!(
+        env.service(&env.ps_json(&p), "other")["id"],
+        other_before,
+        "other services untouched"
+    );
+    env.ok(&["scale", "web=1"]);
+    assert_eq!(web(&env, &p), one);
+    assert!(!env.run(&["scale", "web"]).status.success());
+    assert!(!env.run(&["scale", "nope=2"]).status.success());
+}

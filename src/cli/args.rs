@@ -106,6 +106,8 @@ pub enum Command {
     /// Manage networks
     #[command(subcommand)]
     Network(super::networks::NetworkCommand),
+    /// Scale services: run SERVICE=REPLICAS containers of each (as `up -d --scale`)
+    Scale(super::scale::ScaleArgs),
     /// Print the host address and port a service's container port is published on
     Port(super::networks::PortArgs),
     /// Build the images of the stack's services that have `build:` (all, or those named)

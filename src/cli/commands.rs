@@ -21,6 +21,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
         Command::Up(a) => up(cli, &client()?, a),
         Command::Down(a) => super::down::run(cli, &client()?, a),
         Command::Create(a) => up(cli, &client()?, &a.as_up()),
+        Command::Scale(a) => up(cli, &client()?, &a.as_up()),
         Command::Wait(a) => super::lifecycle::wait(cli, &client()?, a),
         Command::Ps(a) => ps(cli, &client()?, a),
         Command::Ls(a) => super::ls::run(&client()?, a),

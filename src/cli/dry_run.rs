@@ -121,7 +121,7 @@ pub fn run(cli: &Cli, client: &Client) -> Option<Result<i32>> {
     const ANY: &[&str] = &[];
     const UP: &[&str] = &["running", "restarting", "paused"];
     let res = match &cli.command {
-        C::Up(_) | C::Create(_) => return None,
+        C::Up(_) | C::Create(_) | C::Scale(_) => return None,
         c if reads_only(c) => return None,
         C::Start(a) => containers(&a.services, &["created", "exited", "dead"], "Started"),
         C::Stop(a) => containers(&a.services, UP, "Stopped"),

@@ -1,9 +1,44 @@
 //! `up --scale SERVICE=NUM`: the number of containers of a service, over the stack file's
-//! `scale` / `deploy.replicas` (as docker compose).
+//! `scale` / `deploy.replicas` (as docker compose); and `rstack scale SERVICE=NUM...`, which
+//! is that `up` for the services named, detached, recreating nothing.
 
 use crate::model::Stack;
 use anyhow::{Result, bail};
 use std::collections::HashSet;
+
+#[derive(Debug, clap::Args)]
+pub struct ScaleArgs {
+    /// SERVICE=REPLICAS: the number of containers each named service runs
+    #[arg(required = true, value_name = "SERVICE=REPLICAS")]
+    pub scales: Vec<String>,
+}
+
+impl ScaleArgs {
+    /// As compose: `up -d` of the named services (and their dependencies) at these numbers;
+    /// the other containers are neither recreated nor started again.
+    pub fn as_up(&self) -> super::args::UpArgs {
+        let services = self
+            .scales
+            .iter()
+            .map(|s| s.split_once('=').map_or(s.as_str(), |(n, _)| n).to_string())
+            .collect();
+        super::args::UpArgs {
+            detach: true,
+            wait: false,
+            force_recreate: false,
+            no_start: false,
+            no_recreate: true,
+            always_recreate_deps: false,
+            remove_orphans: false,
+            pull: super::args::PullFlag::Policy,
+            build: false,
+            no_build: false,
+            scale: self.scales.clone(),
+            attached: Default::default(),
+            services,
+        }
+    }
+}
 
 /// Sets each `SERVICE=NUM` on `stack`; a malformed flag or an unknown service is an error.
 pub fn apply(stack: &mut Stack, flags: &[String]) -> Result<()> {
