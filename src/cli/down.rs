@@ -51,15 +51,7 @@ pub fn run(cli: &Cli, client: &Client, a: &DownArgs) -> Result<i32> {
             keep,
         }),
     )?;
-    for name in removed.containers {
-        eprintln!("Container {name}  Removed");
-    }
-    for name in removed.networks {
-        eprintln!("Network {name}  Removed");
-    }
-    for name in removed.volumes {
-        eprintln!("Volume {name}  Removed");
-    }
+    print_removed(removed);
     let mut failed = false;
     for image in images {
         let req = RemoveRequest {
@@ -119,6 +111,19 @@ pub fn images_to_remove(
         add(&r.image, &r.service);
     }
     out
+}
+
+/// What a `down` removed, one line each, as compose prints it.
+pub(super) fn print_removed(removed: DownResponse) {
+    for name in removed.containers {
+        eprintln!("Container {name}  Removed");
+    }
+    for name in removed.networks {
+        eprintln!("Network {name}  Removed");
+    }
+    for name in removed.volumes {
+        eprintln!("Volume {name}  Removed");
+    }
 }
 
 #[cfg(test)]

@@ -88,12 +88,7 @@ pub fn wait(cli: &Cli, client: &Client, a: &WaitArgs) -> Result<i32> {
             &format!("/v1/projects/{p}/down"),
             Some(&DownRequest::default()),
         )?;
-        for name in removed.containers {
-            eprintln!("Container {name}  Removed");
-        }
-        for name in removed.networks {
-            eprintln!("Network {name}  Removed");
-        }
+        super::down::print_removed(removed);
     }
     Ok(done.first().map(|c| c.exit_code).unwrap_or(0))
 }
