@@ -48,6 +48,8 @@ const RULES: &[(&str, &[&str])] = &[
     ("store", &["model", "runtime::config"]),
     // Volumes are prepared in the runtime's vocabulary; names follow the model's rule.
     ("volume", &["runtime::config", "model::check_volume_name"]),
+    // Sources fetch and materialize revisions of a stack; they never touch containers.
+    ("source", &["spec", "model"]),
     // Networks resolve a container's request in the runtime's vocabulary, make bridges and
     // addresses with the runtime's netlink client; names follow the model's rule.
     (
