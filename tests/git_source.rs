@@ -104,7 +104,17 @@ fn stack_repo(root: &Path) -> (Repo, String) {
     .unwrap();
     std::os::unix::fs::symlink("extra/db.yaml", r.dir.join("db-link.yaml")).unwrap();
     std::os::unix::fs::symlink("/etc/passwd", r.dir.join("escape")).unwrap();
-    let sha = r.commit("first");
+    r.git(&["add", "-A"]);
+    // A submodule entry (gitlink): skipped with a note, never fetched.
+    r.git(&[
+        "update-index",
+        "--add",
+        "--cacheinfo",
+        "160000,1234567890123456789012345678901234567890,vendor/sub",
+    ]);
+    // Not `commit()`: its `add -A` would stage the gitlink's removal (no vendor/sub here).
+    r.git(&["commit", "-q", "-m", "first"]);
+    let sha = r.git(&["rev-parse", "HEAD"]);
     (r, sha)
 }
 
@@ -141,6 +151,11 @@ fn file_clone_then_fetch_follows_new_commits() {
     assert!(std::fs::symlink_metadata(c.root.join("escape")).is_err());
     let notes = checkout_notes(&c);
     assert!(notes.iter().any(|n| n.contains("escape")), "{notes:?}");
+    assert!(
+        notes.iter().any(|n| n.contains("submodule vendor/sub")),
+        "{notes:?}"
+    );
+    assert!(!c.root.join("vendor/sub").exists());
     assert!(!c.root.join(".git").exists());
 
     // No change: same revision, and the time of a no-change fetch for the report.

@@ -429,7 +429,7 @@ fn materialize(
         .and_then(|c| c.tree())
         .map_err(|e| chain(&e))?;
     let mut notes = Vec::new();
-    let res = write_tree(repo, &tree, &tmp, Path::new(""), &mut notes);
+    let res = write_tree(&tree, &tmp, Path::new(""), &mut notes);
     if let Err(e) = res {
         let _ = fs::remove_dir_all(&tmp);
         return Err(e);
@@ -442,7 +442,6 @@ fn materialize(
 }
 
 fn write_tree(
-    repo: &gix::Repository,
     tree: &gix::Tree<'_>,
     dir: &Path,
     rel: &Path,
@@ -474,7 +473,7 @@ fn write_tree(
                     .map_err(|e| chain(&e))?
                     .peel_to_tree()
                     .map_err(|e| chain(&e))?;
-                write_tree(repo, &sub, &path, &rel_path, notes)?;
+                write_tree(&sub, &path, &rel_path, notes)?;
             }
             EntryKind::Blob | EntryKind::BlobExecutable => {
                 let mode = if entry.mode().kind() == EntryKind::BlobExecutable {
@@ -567,7 +566,7 @@ fn prune(revs: &Path, keep: &str) {
             .unwrap_or(std::time::UNIX_EPOCH);
         dirs.push((mtime, e.path()));
     }
-    dirs.sort_by(|a, b| b.0.cmp(&a.0));
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.0));
     for (_, old) in dirs.into_iter().skip(KEEP_REVS.saturating_sub(1)) {
         let _ = fs::remove_dir_all(&old);
         let _ = fs::remove_file(notes_path(&old));
