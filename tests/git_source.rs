@@ -541,3 +541,20 @@ fn http_basic_auth_credentials() {
     assert!(matches!(err, GitError::Auth { .. }), "{msg}");
     assert!(!msg.contains("hunter2") && !msg.contains("bob:"), "{msg}");
 }
+
+/// The daemon calls `sync_repo` from `spawn_blocking`: reqwest's blocking client (with its
+/// own runtime) must work there over http, not panic inside tokio.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_fetch_runs_in_spawn_blocking() {
+    let t = TempDir::new("tokio");
+    let (origin, first) = stack_repo(&t.0);
+    let srv = serve_bare(&t, &origin);
+    let server = HttpServer::start(srv, None);
+    let url = format!("http://127.0.0.1:{}/stack.git", server.port);
+    let cache = t.0.join("cache");
+    let got = tokio::task::spawn_blocking(move || sync_repo(&url, None, &cache, None))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.revision, first);
+}
