@@ -259,6 +259,18 @@ fn unreachable_sources_say_so() {
     assert!(msg.contains("http://127.0.0.1:1/r.git"), "{msg}");
     assert!(!msg.contains("hunter2") && !msg.contains("bob"), "{msg}");
     assert!(!format!("{err:?}").contains("hunter2"));
+    eprintln!("{msg}");
+
+    // Not a URL gix can fetch from: named, with the forms that work.
+    for bad in ["", "ftp://127.0.0.1/r.git"] {
+        let err = sync_repo(bad, None, &cache, None).unwrap_err();
+        eprintln!("{err}");
+        assert!(
+            matches!(err, GitError::InvalidUrl { .. } | GitError::Connect { .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains(bad), "{err}");
+    }
 }
 
 /// git-http-backend behind a minimal HTTP/1.1 server (one request per connection).
