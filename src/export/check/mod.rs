@@ -94,10 +94,10 @@ fn check_names(
         )),
         _ => {}
     }
-    if let Some(Value::String(ns)) = metadata.and_then(|m| m.get("namespace")) {
-        if let Some(why) = names::violation(NameRule::Dns1123Label, ns) {
-            out.push(("metadata.namespace", why));
-        }
+    if let Some(Value::String(ns)) = metadata.and_then(|m| m.get("namespace"))
+        && let Some(why) = names::violation(NameRule::Dns1123Label, ns)
+    {
+        out.push(("metadata.namespace", why));
     }
     out.into_iter()
 }

@@ -82,7 +82,10 @@ fn wrong_type_names_the_path() {
     );
     let errors = check(&bad);
     let (path, message) = only(&errors);
-    assert_eq!(path, "spec.template.spec.containers[0].ports[0].containerPort");
+    assert_eq!(
+        path,
+        "spec.template.spec.containers[0].ports[0].containerPort"
+    );
     assert_eq!(message, "expected integer, found string \"80\"");
     assert_eq!(errors[0].object, "Deployment/web");
     assert_eq!(
@@ -102,7 +105,11 @@ fn unknown_field_is_an_error_with_a_hint() {
     let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
     assert!(paths.contains(&"spec.foo"));
     assert!(paths.contains(&"spec.template.spec.containers[0].Image"));
-    assert!(errors.iter().any(|e| e.message.contains("did you mean image?")));
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.message.contains("did you mean image?"))
+    );
 }
 
 #[test]
@@ -114,7 +121,11 @@ fn missing_required_field() {
         .map(|c| c.remove("name"));
     let errors = check(&bad);
     assert_eq!(errors.len(), 2, "{errors:#?}");
-    assert!(errors.iter().all(|e| e.message == "required field is missing"));
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.message == "required field is missing")
+    );
     assert_eq!(errors[0].path, "spec.selector");
     assert_eq!(errors[1].path, "spec.template.spec.containers[0].name");
 }
@@ -124,7 +135,10 @@ fn bad_enum_and_bad_api_version() {
     let bad = with(deployment(), "/apiVersion", json!("apps/v2"));
     let (path, message) = only(&check(&bad));
     assert_eq!(path, "kind");
-    assert!(message.contains("apps/v2 Deployment is not a kind"), "{message}");
+    assert!(
+        message.contains("apps/v2 Deployment is not a kind"),
+        "{message}"
+    );
     // kind Deployment with apiVersion v1 is unknown too.
     assert_eq!(
         check(&with(deployment(), "/apiVersion", json!("v1")))[0].path,
@@ -137,9 +151,17 @@ fn bad_enum_and_bad_api_version() {
     assert_eq!(errors.len(), 2);
     assert_eq!(errors[0].object, "?/x");
     assert_eq!(check(&json!([1]))[0].path, "");
-    // The schema's enum: a Secret of apiVersion "v1" whose kind field is checked by enum is
-    // dispatched, so test an enum inside: a StatefulSet's podManagementPolicy is free text in
-    // 1.30, but the Service's IntOrString targetPort is a oneOf.
+    // The schema's own enum: a StatefulSet's claim template says which kind it is.
+    let sts = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
+        "spec": {"selector": {}, "serviceName": "db", "template": {"spec": {"containers": [{"name": "db"}]}},
+                 "volumeClaimTemplates": [{"kind": "Volume"}]}});
+    let (path, message) = only(&check(&sts));
+    assert_eq!(path, "spec.volumeClaimTemplates[0].kind");
+    assert_eq!(
+        message,
+        "string \"Volume\" is not one of \"PersistentVolumeClaim\""
+    );
+    // IntOrString is a oneOf: a boolean matches neither form.
     let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
                      "spec": {"ports": [{"port": 80, "targetPort": true}]}});
     let (path, message) = only(&check(&svc));
@@ -189,7 +211,11 @@ fn bad_names() {
 
 #[test]
 fn keys_that_are_not_words_are_quoted_in_paths() {
-    let bad = with(deployment(), "/metadata/labels/app.kubernetes.io~1name", json!(1));
+    let bad = with(
+        deployment(),
+        "/metadata/labels/app.kubernetes.io~1name",
+        json!(1),
+    );
     let (path, _) = only(&check(&bad));
     assert_eq!(path, "metadata.labels[\"app.kubernetes.io/name\"]");
 }

@@ -55,20 +55,20 @@ impl Walker<'_> {
                 None => self.issue(path, format!("schema defect: unresolved $ref {reference}")),
             }
         }
-        if let Some(types) = schema.get("type") {
-            if !type_matches(types, value) {
-                let expected = type_names(types);
-                return self.issue(path, format!("expected {expected}, found {}", show(value)));
-            }
+        if let Some(types) = schema.get("type")
+            && !type_matches(types, value)
+        {
+            let expected = type_names(types);
+            return self.issue(path, format!("expected {expected}, found {}", show(value)));
         }
-        if let Some(Value::Array(allowed)) = schema.get("enum") {
-            if !allowed.iter().any(|a| json_eq(a, value)) {
-                let list: Vec<String> = allowed.iter().map(Value::to_string).collect();
-                self.issue(
-                    path,
-                    format!("{} is not one of {}", show(value), list.join(", ")),
-                );
-            }
+        if let Some(Value::Array(allowed)) = schema.get("enum")
+            && !allowed.iter().any(|a| json_eq(a, value))
+        {
+            let list: Vec<String> = allowed.iter().map(Value::to_string).collect();
+            self.issue(
+                path,
+                format!("{} is not one of {}", show(value), list.join(", ")),
+            );
         }
         if let Some(Value::String(format)) = schema.get("format") {
             self.format(format, value, path);
@@ -150,14 +150,14 @@ impl Walker<'_> {
         branches: &[Value],
         exactly_one: bool,
         value: &Value,
-        path: &mut String,
+        path: &str,
         depth: usize,
     ) {
         let mut failures = Vec::new();
         let mut matched = 0;
         for branch in branches {
             let mut issues = Vec::new();
-            let mut sub = path.clone();
+            let mut sub = path.to_string();
             Walker {
                 schemas: self.schemas,
                 out: &mut issues,
@@ -171,7 +171,10 @@ impl Walker<'_> {
         }
         if matched == 0 {
             failures.dedup();
-            self.issue(path, format!("matches no allowed form: {}", failures.join("; or ")));
+            self.issue(
+                path,
+                format!("matches no allowed form: {}", failures.join("; or ")),
+            );
         } else if exactly_one && matched > 1 {
             self.issue(
                 path,
@@ -195,10 +198,10 @@ impl Walker<'_> {
             }
             _ => return,
         };
-        if let Some(n) = value.as_f64().filter(|_| is_integer(value)) {
-            if n < range.0 || n > range.1 {
-                self.issue(path, format!("{n} is out of the range of {format}"));
-            }
+        if let Some(n) = value.as_f64().filter(|_| is_integer(value))
+            && (n < range.0 || n > range.1)
+        {
+            self.issue(path, format!("{n} is out of the range of {format}"));
         }
     }
 }
@@ -222,7 +225,10 @@ fn push_key(path: &mut String, name: &str) {
 fn is_integer(value: &Value) -> bool {
     match value {
         Value::Number(n) => {
-            n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.is_finite() && f.fract() == 0.0)
+            n.is_i64()
+                || n.is_u64()
+                || n.as_f64()
+                    .is_some_and(|f| f.is_finite() && f.fract() == 0.0)
         }
         _ => false,
     }
