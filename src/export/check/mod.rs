@@ -1,10 +1,12 @@
 //! Offline validation of Kubernetes objects against the Kubernetes 1.30 OpenAPI schemas
 //! (embedded from kubernetes-validate's strict JSON schemas, schemas/kubernetes/v1.30), plus
-//! the object-name rules of the API server. Pure: no I/O, the schemas are compiled in.
+//! the name and field rules of the API server the schemas lack (`names`, `api_rules`).
+//! Pure: no I/O, the schemas are compiled in.
 //!
 //! `rstack export kubernetes --check` runs [`check`] on every object it would write and
 //! writes nothing when any error is found.
 
+mod api_rules;
 mod names;
 mod schemas;
 mod validate;
@@ -65,6 +67,11 @@ pub fn check(obj: &Value) -> Vec<CheckError> {
     validate::validate(schemas, schema, obj, &mut issues);
     out.extend(issues.into_iter().map(|i| err(&i.path, i.message)));
     out.extend(check_names(kind, fields.get("metadata")).map(|(p, m)| err(p, m)));
+    out.extend(
+        api_rules::check(kind, obj)
+            .into_iter()
+            .map(|(p, m)| err(&p, m)),
+    );
     out
 }
 

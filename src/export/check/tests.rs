@@ -37,7 +37,12 @@ fn only(errors: &[CheckError]) -> (String, String) {
 
 /// `v` with the value at the slash-separated `pointer` replaced.
 fn with(mut v: Value, pointer: &str, new: Value) -> Value {
-    *v.pointer_mut(pointer).expect("pointer exists") = new;
+    let (parent, key) = pointer.rsplit_once('/').expect("a pointer");
+    let key = key.replace("~1", "/").replace("~0", "~");
+    match v.pointer_mut(parent).expect("parent exists") {
+        Value::Array(a) => a[key.parse::<usize>().expect("index")] = new,
+        parent => parent[key.as_str()] = new,
+    }
     v
 }
 
@@ -207,6 +212,50 @@ fn bad_names() {
     assert_eq!(only(&check(&unnamed)).0, "metadata.name");
     let generated = with(deployment(), "/metadata", json!({"generateName": "web-"}));
     assert_eq!(check(&generated), vec![]);
+}
+
+#[test]
+fn api_server_field_rules() {
+    let c = "/spec/template/spec/containers/0";
+    let cases = [
+        (
+            format!("{c}/name"),
+            json!("Web"),
+            "spec.template.spec.containers[0].name",
+        ),
+        (
+            format!("{c}/ports/0/name"),
+            json!("8080"),
+            "spec.template.spec.containers[0].ports[0].name",
+        ),
+        (
+            format!("{c}/env"),
+            json!([{"name": "1X", "value": "v"}]),
+            "spec.template.spec.containers[0].env[0].name",
+        ),
+        (
+            "/spec/template/metadata/labels".into(),
+            json!({"app": "-web"}),
+            "spec.template.metadata.labels[\"app\"]",
+        ),
+        (
+            "/metadata/labels".into(),
+            json!({"a/b/c": "x"}),
+            "metadata.labels[\"a/b/c\"]",
+        ),
+    ];
+    for (pointer, value, path) in cases {
+        let bad = with(deployment(), &pointer, value);
+        assert_eq!(only(&check(&bad)).0, path);
+    }
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+                    "data": {"conf/app.ini": "x"}});
+    assert_eq!(only(&check(&cm)).0, "data[\"conf/app.ini\"]");
+    let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+                     "spec": {"ports": [{"port": 80, "name": "http"}, {"port": 443}]}});
+    let (path, message) = only(&check(&svc));
+    assert_eq!(path, "spec.ports[1].name");
+    assert!(message.contains("more than one port"), "{message}");
 }
 
 #[test]
