@@ -93,6 +93,13 @@ fn check_names(
         Some(Value::String(n)) => {
             if let Some(why) = names::violation(name_rule(kind), n) {
                 out.push(("metadata.name", why));
+            } else if kind == "Job" && n.len() > 63 {
+                // The Job controller labels its pods with the Job's name
+                // (batch.kubernetes.io/job-name), and a label value is at most 63.
+                out.push((
+                    "metadata.name",
+                    format!("{n:?} is longer than 63 characters, the limit for a Job's name"),
+                ));
             }
         }
         None | Some(Value::Null) if generate.is_none() => out.push((

@@ -206,6 +206,12 @@ fn bad_names() {
     assert!(only(&check(&svc("0db"))).1.contains("DNS-1035"));
     assert!(only(&check(&svc("a.b"))).1.contains("DNS-1035"));
     assert_eq!(check(&svc("db0")), vec![]);
+    let job = |name: String| {
+        json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
+               "spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}})
+    };
+    assert_eq!(check(&job("j".repeat(63))), vec![]);
+    assert!(only(&check(&job("j".repeat(64)))).1.contains("Job's name"));
     let bad_ns = with(deployment(), "/metadata/namespace", json!("Shop"));
     assert_eq!(only(&check(&bad_ns)).0, "metadata.namespace");
     let unnamed = with(deployment(), "/metadata", json!({}));
