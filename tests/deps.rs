@@ -25,6 +25,8 @@ const RULES: &[(&str, &[&str])] = &[
         ],
     ),
     ("graph", &["model"]),
+    // Kubernetes export: from the resolved model and graph, spans for file:line:col.
+    ("export", &["model", "graph", "spec"]),
     ("plan", &["model", "graph", "runtime::config"]),
     (
         "reconcile",
@@ -108,6 +110,7 @@ const RULES: &[(&str, &[&str])] = &[
             "api",
             "spec",
             "model",
+            "export",
             "image::registry::auth",
             "build::dockerfile",
             "build::ignore",
