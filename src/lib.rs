@@ -9,6 +9,7 @@ pub mod api;
 pub mod build;
 pub mod cli;
 pub mod daemon;
+pub mod export;
 pub mod graph;
 pub mod image;
 pub mod model;

@@ -25,6 +25,7 @@ const RULES: &[(&str, &[&str])] = &[
         ],
     ),
     ("graph", &["model"]),
+    ("export", &["model", "graph", "spec"]),
     ("plan", &["model", "graph", "runtime::config"]),
     (
         "reconcile",
@@ -106,6 +107,7 @@ const RULES: &[(&str, &[&str])] = &[
             "api",
             "spec",
             "model",
+            "export",
             "image::registry::auth",
             "build::dockerfile",
             "build::ignore",
