@@ -141,6 +141,16 @@ pub fn build(loaded: &Loaded, opts: &Options) -> Export {
         .filter(|(_, d)| d.condition == DependCondition::ServiceCompletedSuccessfully)
         .map(|(n, _)| n)
         .collect();
+    // Services other services reach by name: a Service keeps their DNS name working.
+    let reached: Vec<&String> = stack
+        .services
+        .values()
+        .flat_map(|s| {
+            s.depends_on
+                .keys()
+                .chain(s.net.links.iter().map(|l| &l.service))
+        })
+        .collect();
     let ports_of = |svc: &str| -> Vec<(u16, &'static str)> {
         let Some(s) = stack.services.get(svc) else {
             return Vec::new();
@@ -288,6 +298,7 @@ pub fn build(loaded: &Loaded, opts: &Options) -> Export {
             svc,
             name,
             &ports_of(&svc.name),
+            reached.contains(&&svc.name),
             loaded,
             opts,
             &mut w,
@@ -350,12 +361,14 @@ pub fn build(loaded: &Loaded, opts: &Options) -> Export {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 /// The ClusterIP Service (named as the service: its DNS name keeps working) and, for
 /// published ports, `NAME-published` of type NodePort or LoadBalancer.
 fn service_objects(
     svc: &Service,
     name: &str,
     ports: &[(u16, &'static str)],
+    reached: bool,
     loaded: &Loaded,
     opts: &Options,
     w: &mut Warner,
@@ -370,6 +383,16 @@ fn service_objects(
             .collect();
         let v = json!({"apiVersion": "v1", "kind": "Service", "metadata": meta(name, project, opts),
             "spec": {"type": "ClusterIP", "selector": selector, "ports": sp}});
+        out.push(Object {
+            kind: "Service".into(),
+            name: name.into(),
+            value: v,
+        });
+    } else if reached {
+        // No known port: a headless Service, whose DNS name resolves to the ready pods'
+        // addresses, so every port is reachable as on the stack's network.
+        let v = json!({"apiVersion": "v1", "kind": "Service", "metadata": meta(name, project, opts),
+            "spec": {"clusterIP": "None", "selector": selector}});
         out.push(Object {
             kind: "Service".into(),
             name: name.into(),

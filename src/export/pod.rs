@@ -13,7 +13,8 @@ pub const WAIT_IMAGE: &str = "busybox:1.36";
 pub struct PodCx<'a> {
     /// Object name of each service.
     pub names: &'a indexmap::IndexMap<String, String>,
-    /// Per service, the first port its ClusterIP Service has (for readiness waits).
+    /// Per service, the first port its ClusterIP Service has (for readiness waits); `None`:
+    /// it has a headless Service.
     pub first_port: &'a dyn Fn(&str) -> Option<u16>,
     /// Named volumes claimed by volumeClaimTemplates (StatefulSet) rather than by PVCs.
     pub templates: bool,
@@ -320,17 +321,18 @@ fn init_containers(svc: &Service, cx: &PodCx, w: &mut Warner) -> Vec<Value> {
             DependCondition::ServiceStarted => {}
             DependCondition::ServiceHealthy => {
                 let target = cx.names.get(dep).cloned().unwrap_or_else(|| super::dns_label(dep));
-                match (cx.first_port)(dep) {
-                    Some(port) => out.push(json!({
-                        "name": format!("wait-{target}"),
-                        "image": WAIT_IMAGE,
-                        "command": ["sh", "-c", format!("until nc -z -w 2 {target} {port}; do echo waiting for {target}; sleep 2; done")],
-                    })),
-                    None => w.warn(
-                        &["services", &svc.name, "depends_on", dep],
-                        format!("service_healthy: {dep} has no port, so no Service to wait on; the pod does not wait"),
-                    ),
-                }
+                // With a port: a TCP connection to the ClusterIP Service succeeds only once a
+                // ready pod backs it. Without: the headless Service's DNS name resolves only
+                // once a pod is ready (not-ready addresses are not published).
+                let check = match (cx.first_port)(dep) {
+                    Some(port) => format!("nc -z -w 2 {target} {port}"),
+                    None => format!("nslookup {target}"),
+                };
+                out.push(json!({
+                    "name": format!("wait-{target}"),
+                    "image": WAIT_IMAGE,
+                    "command": ["sh", "-c", format!("until {check}; do echo waiting for {target}; sleep 2; done")],
+                }));
             }
             DependCondition::ServiceCompletedSuccessfully => w.warn(
                 &["services", &svc.name, "depends_on", dep],
