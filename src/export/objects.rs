@@ -498,6 +498,45 @@ fn key_warnings(loaded: &Loaded, svc: &Service, w: &mut Warner) {
             }
         }
     }
+    for (i, l) in svc.net.links.iter().enumerate() {
+        if l.alias.is_some() {
+            w.warn(
+                &["services", &svc.name, "links", &i.to_string()],
+                "link aliases have no Kubernetes equivalent (the Service keeps the service's name); left out",
+            );
+        }
+    }
+    if written(
+        loaded,
+        &["services", &svc.name, "healthcheck", "start_interval"],
+    )
+    .is_some()
+    {
+        w.warn(
+            &["services", &svc.name, "healthcheck", "start_interval"],
+            "probes have one period; start_interval left out",
+        );
+    }
+    for (i, v) in svc.volumes.iter().enumerate() {
+        if v.mode.is_some() || v.propagation.is_some() {
+            w.warn(
+                &["services", &svc.name, "volumes", &i.to_string()],
+                "mount mode/propagation have no Kubernetes equivalent here; left out",
+            );
+        }
+    }
+    for (i, e) in svc.net.expose.iter().enumerate() {
+        if e.split('/')
+            .next()
+            .and_then(|p| p.parse::<u16>().ok())
+            .is_none()
+        {
+            w.warn(
+                &["services", &svc.name, "expose", &i.to_string()],
+                format!("{e:?}: only single ports are exported; left out"),
+            );
+        }
+    }
     if svc
         .net
         .networks

@@ -153,3 +153,25 @@ fn base64_matches_rfc4648() {
     assert_eq!(super::objects::base64_for_test(b"fo"), "Zm8=");
     assert_eq!(super::objects::base64_for_test(b"f"), "Zg==");
 }
+
+#[test]
+fn silent_losses_are_warned() {
+    let e = export(
+        "services:\n  a:\n    image: x\n    links: ['b:bee']\n    expose: ['8000-8001']\n    healthcheck: {test: ['CMD', 'true'], start_period: 10s, start_interval: 1s}\n  b:\n    image: x\n",
+        &Options::default(),
+    )
+    .unwrap();
+    let keys: Vec<&str> = e.warnings.iter().map(|w| w.key.as_str()).collect();
+    assert!(keys.contains(&"services.a.links.0"), "{keys:?}");
+    assert!(keys.contains(&"services.a.expose.0"), "{keys:?}");
+    assert!(
+        keys.contains(&"services.a.healthcheck.start_interval"),
+        "{keys:?}"
+    );
+    // b is linked: a headless Service keeps its name resolvable.
+    assert!(
+        e.objects.iter().any(|o| o.kind == "Service"
+            && o.name == "b"
+            && o.value["spec"]["clusterIP"] == "None")
+    );
+}
