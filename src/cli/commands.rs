@@ -31,7 +31,12 @@ pub fn run(cli: &Cli) -> Result<i32> {
         Command::Rm(a) => super::rm::run(cli, &client()?, a),
         Command::Images(a) => super::stack_images::run(cli, &client()?, a),
         Command::Cp(a) => super::cp::cp(cli, &client()?, a),
-        Command::Export(a) => super::cp::export(cli, &client()?, a),
+        Command::Export(a) => match &a.target {
+            Some(super::kube_export::ExportTarget::Kubernetes(k)) => {
+                super::kube_export::run(cli, k)
+            }
+            None => super::cp::export(cli, &client()?, a),
+        },
         Command::Stats(a) => super::stats::run(cli, &client()?, a),
         Command::Events(a) => super::events::run(cli, &client()?, a),
         Command::Inspect(a) => super::inspect::run(cli, &client()?, a),

@@ -30,14 +30,23 @@ pub struct CpArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "`rstack export kubernetes` writes Kubernetes manifests instead. To export the \
+container of a service literally named kubernetes: rstack export -- kubernetes"
+)]
 pub struct ExportArgs {
+    #[command(subcommand)]
+    pub target: Option<super::kube_export::ExportTarget>,
     /// index of the container if service has multiple replicas.
     #[arg(long)]
     pub index: Option<u32>,
     /// Write to a file, instead of STDOUT
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
-    pub service: String,
+    #[arg(required = true)]
+    pub service: Option<String>,
 }
 
 /// `SERVICE:PATH` as (service, path); a local path (starting with `/` or `.`, or with a `/`
@@ -177,7 +186,7 @@ pub fn export(cli: &super::args::Cli, client: &Client, a: &ExportArgs) -> Result
         bail!("refusing to write a tar archive to a terminal: use -o FILE or redirect stdout");
     }
     let req = CpFromRequest {
-        service: a.service.clone(),
+        service: a.service.clone().unwrap_or_default(),
         index: a.index,
         ..Default::default()
     };

@@ -17,6 +17,7 @@ mod filter;
 mod help;
 mod images;
 mod inspect;
+mod kube_export;
 mod lifecycle;
 mod log_time;
 mod ls;

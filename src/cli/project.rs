@@ -59,7 +59,7 @@ pub fn load_full(cli: &Cli, build_image_names: bool, for_this_host: bool) -> Res
     load_with(opts)
 }
 
-fn load_with(opts: LoadOptions) -> Result<spec::Loaded> {
+pub fn load_with(opts: LoadOptions) -> Result<spec::Loaded> {
     match spec::load(&opts, &RealFs) {
         Ok(loaded) => {
             for w in &loaded.warnings {
