@@ -120,3 +120,86 @@ fn errors_name_object_and_path() {
         ]
     );
 }
+
+/// Issue 15's acceptance: for every corpus file that loads, `rstack export kubernetes
+/// --check` passes and kubernetes-validate (Kubernetes 1.30, strict) accepts every file the
+/// export writes. A file that does not load (`config` fails) is not an export case.
+#[test]
+fn every_loadable_corpus_export_is_valid_for_kubernetes_1_30() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/compat/compose");
+    if !corpus.is_dir() {
+        eprintln!("skipping: {} missing", corpus.display());
+        return;
+    }
+    let reference = reference();
+    let out_root = std::env::temp_dir().join(format!("rstack-kube-corpus-{}", std::process::id()));
+    struct Cleanup(PathBuf);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _cleanup = Cleanup(out_root.clone());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&corpus)
+        .expect("read corpus")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .collect();
+    files.sort();
+    let rstack = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_rstack"))
+            .args(args)
+            .current_dir(&corpus)
+            .env_remove("COMPOSE_FILE")
+            .env_remove("COMPOSE_PROJECT_NAME")
+            .env_remove("COMPOSE_PROFILES")
+            .env("RSTACK_SOCKET", "/nonexistent/rstack-kube-check.sock")
+            .output()
+            .expect("run rstack")
+    };
+    let mut failures = Vec::new();
+    let mut exported = 0;
+    for (i, f) in files.iter().enumerate() {
+        let name = f.to_str().expect("utf-8 path");
+        if !rstack(&["-p", "kc", "-f", name, "config", "-q"])
+            .status
+            .success()
+        {
+            continue;
+        }
+        let dir = out_root.join(i.to_string());
+        let d = dir.to_str().expect("utf-8 path");
+        let out = rstack(&[
+            "-p",
+            "kc",
+            "-f",
+            name,
+            "export",
+            "kubernetes",
+            "--check",
+            "-o",
+            d,
+        ]);
+        if !out.status.success() {
+            failures.push(format!(
+                "{name}: export --check failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+            continue;
+        }
+        exported += 1;
+        let Some(bin) = &reference else { continue };
+        let mut manifests: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .expect("read export dir")
+            .map(|e| e.expect("dir entry").path())
+            .collect();
+        manifests.sort();
+        for m in manifests {
+            if let Err(text) = theirs(bin, &m) {
+                failures.push(format!("{name}: {}: {text}", m.display()));
+            }
+        }
+    }
+    assert!(exported > 30, "only {exported} corpus files exported");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -43,6 +43,10 @@ pub struct KubeArgs {
     /// Output format: YAML documents separated by `---`, or a JSON v1 List
     #[arg(long, value_enum, default_value = "yaml")]
     pub format: KubeFormat,
+    /// Validate every object offline against the Kubernetes 1.30 API schemas first; if any
+    /// is invalid, print why and write nothing
+    #[arg(long)]
+    pub check: bool,
     /// Only these services (default: all)
     pub services: Vec<String>,
 }
@@ -99,6 +103,25 @@ pub fn run(cli: &Cli, a: &KubeArgs) -> Result<i32> {
     };
     for w in &out.warnings {
         eprintln!("{w}");
+    }
+    if a.check {
+        let values: Vec<serde_json::Value> = out.objects.iter().map(|o| o.value.clone()).collect();
+        let errors = export::check::check_all(&values);
+        if !errors.is_empty() {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            bail!(
+                "{} error(s) against the Kubernetes {} API schemas; nothing written",
+                errors.len(),
+                export::check::KUBERNETES_VERSION
+            );
+        }
+        eprintln!(
+            "{} object(s) valid for Kubernetes {}",
+            values.len(),
+            export::check::KUBERNETES_VERSION
+        );
     }
     match a.output.as_deref() {
         Some(dir) if dir.as_os_str() != "-" => {
