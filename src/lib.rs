@@ -16,6 +16,7 @@ pub mod network;
 pub mod plan;
 pub mod reconcile;
 pub mod runtime;
+pub mod source;
 pub mod spec;
 pub mod store;
 #[cfg(test)]

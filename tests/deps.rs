@@ -46,6 +46,9 @@ const RULES: &[(&str, &[&str])] = &[
     // log's RFC 3339.
     ("build", &["image", "runtime::config", "runtime::log"]),
     ("store", &["model", "runtime::config"]),
+    // Where desired state comes from: loads revisions with the spec loader, never touches
+    // containers (the daemon's sync controller applies them).
+    ("source", &["spec", "model"]),
     // Volumes are prepared in the runtime's vocabulary; names follow the model's rule.
     ("volume", &["runtime::config", "model::check_volume_name"]),
     // Networks resolve a container's request in the runtime's vocabulary, make bridges and
@@ -94,6 +97,7 @@ const RULES: &[(&str, &[&str])] = &[
             "build",
             "volume",
             "network",
+            "source",
         ],
     ),
     // `image::registry::auth` is pure: the keys and encoding of Docker's client config,
@@ -109,6 +113,7 @@ const RULES: &[(&str, &[&str])] = &[
             "image::registry::auth",
             "build::dockerfile",
             "build::ignore",
+            "source",
         ],
     ),
     // Unit-test helpers (compiled only for tests), which every module's tests may use.

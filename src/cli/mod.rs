@@ -31,6 +31,7 @@ mod roles;
 mod scale;
 mod stack_images;
 mod stats;
+mod sync;
 mod terminal;
 mod top;
 mod up_flags;
