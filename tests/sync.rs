@@ -184,6 +184,13 @@ fn dir_source_follows_edits_survives_breakage_rollback_and_restart() {
         synced(s) && s["revision"] != r3.as_str()
     });
     let (a5, b5) = pids(&env, &p);
+    // `rstack ls` names the project's source and its status.
+    let ls = env.ok(&["ls"]);
+    let line = ls.lines().find(|l| l.starts_with(&p)).unwrap_or_default();
+    assert!(
+        line.contains(&name) && line.contains("Synced/Healthy"),
+        "{ls}"
+    );
     assert_eq!(a5, running.0);
     assert_ne!(b5, running.1);
 
