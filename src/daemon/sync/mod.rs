@@ -337,6 +337,16 @@ impl Controller {
         });
     }
 
+    /// Records that the source could not be read (its revision is unknown, so nothing is
+    /// marked seen: the next try may succeed).
+    pub(crate) fn unreachable(&self, name: &str, error: &str) {
+        let now = rfc3339(now_ms());
+        let _ = self.update(name, |d| {
+            d.status.error = Some(error.to_string());
+            d.status.error_at = Some(now);
+        });
+    }
+
     /// Records a revision that failed to load.
     pub(crate) fn load_failed(&self, name: &str, revision: &str, error: &str) {
         let now = rfc3339(now_ms());

@@ -3,7 +3,7 @@
 
 use super::Controller;
 use crate::source::watch::{DirWatch, dirs_of};
-use crate::source::{SourceKind, dir};
+use crate::source::{LoadedRevision, SourceKind, SourceSpec, dir};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,27 +20,26 @@ pub(super) async fn run(
     loop {
         let Ok(doc) = ctl.doc(&name) else { return };
         let spec = doc.spec.clone();
-        let SourceKind::Dir { path: root } = spec.kind.clone() else {
-            // Git sources are wired by `source::git` (not in this build).
-            return;
-        };
         let force = forced.swap(false, Ordering::SeqCst);
         if !doc.status.suspended {
-            let (spec2, root2) = (spec.clone(), root.clone());
-            let loaded = tokio::task::spawn_blocking(move || dir::load(&spec2, &root2)).await;
-            if let Ok((rev, files)) = loaded {
-                let want = dirs_of(&root, &files);
-                if want != dirs || watch.is_none() {
-                    watch = Some(DirWatch::new(&want));
-                    dirs = want;
-                }
-                let fresh = ctl.doc(&name).map(|d| d.status.wants(&rev.revision, force));
-                if fresh.unwrap_or(false) {
-                    match rev.stack {
-                        Ok(stack) => ctl.apply(&name, &rev.revision, stack, spec.prune).await,
-                        Err(e) => ctl.load_failed(&name, &rev.revision, &e),
+            match current(&spec).await {
+                Ok((rev, want)) => {
+                    // Only directory sources have files to watch.
+                    if !want.is_empty() && (want != dirs || watch.is_none()) {
+                        watch = Some(DirWatch::new(&want));
+                        dirs = want;
+                    }
+                    let fresh = ctl.doc(&name).map(|d| d.status.wants(&rev.revision, force));
+                    if fresh.unwrap_or(false) {
+                        match rev.stack {
+                            Ok(stack) => ctl.apply(&name, &rev.revision, stack, spec.prune).await,
+                            Err(e) => ctl.load_failed(&name, &rev.revision, &e),
+                        }
                     }
                 }
+                // The source could not be read (a fetch failed): recorded against the
+                // revision running, retried at the next interval or kick.
+                Err(e) => ctl.unreachable(&name, &e),
             }
         }
         let interval = spec.interval;
@@ -58,5 +57,22 @@ pub(super) async fn run(
                 }
             }
         }
+    }
+}
+
+/// The source's current revision, loaded, and the directories to watch for the next one.
+async fn current(spec: &SourceSpec) -> Result<(LoadedRevision, Vec<PathBuf>), String> {
+    let spec = spec.clone();
+    match spec.kind.clone() {
+        SourceKind::Dir { path: root } => tokio::task::spawn_blocking(move || {
+            let (rev, files) = dir::load(&spec, &root);
+            (rev, dirs_of(&root, &files))
+        })
+        .await
+        .map_err(|e| format!("loading the directory: {e}")),
+        // The Git source plugs in here (off the async thread, as above):
+        //   let checkout = source::git::sync_repo(&url, reference.as_deref(), &cache_dir)?;
+        //   Ok((source::load_checkout(&spec, &checkout), Vec::new()))
+        SourceKind::Git { .. } => Err("git sources: not in this build".to_string()),
     }
 }
