@@ -85,3 +85,27 @@ pub fn dirs_of(root: &std::path::Path, files: &[PathBuf]) -> Vec<PathBuf> {
     }
     dirs
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_rename_over_the_file_is_one_debounced_event_and_idle_waits_the_interval() {
+        let dir = std::env::temp_dir().join(format!("rstack-src-watch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("compose.yaml");
+        std::fs::write(&file, "a").unwrap();
+        let mut w = DirWatch::new(&dirs_of(&dir, std::slice::from_ref(&file)));
+        // Nothing happens: the interval wakes it.
+        assert_eq!(w.changed(Duration::from_millis(20)).await, Wake::Interval);
+        // An editor's save: a new file renamed over the old one, several events.
+        let tmp = dir.join(".compose.yaml.swp");
+        std::fs::write(&tmp, "b").unwrap();
+        std::fs::rename(&tmp, &file).unwrap();
+        assert_eq!(w.changed(Duration::from_secs(30)).await, Wake::Event);
+        // All of them were taken by the debounce: the next wait is quiet again.
+        assert_eq!(w.changed(Duration::from_millis(20)).await, Wake::Interval);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
