@@ -48,6 +48,9 @@ const RULES: &[(&str, &[&str])] = &[
     // log's RFC 3339.
     ("build", &["image", "runtime::config", "runtime::log"]),
     ("store", &["model", "runtime::config"]),
+    // Where desired state comes from: loads revisions with the spec loader, never touches
+    // containers (the daemon's sync controller applies them).
+    ("source", &["spec", "model"]),
     // Volumes are prepared in the runtime's vocabulary; names follow the model's rule.
     ("volume", &["runtime::config", "model::check_volume_name"]),
     // Sources fetch and materialize revisions of a stack; they never touch containers.
@@ -98,6 +101,7 @@ const RULES: &[(&str, &[&str])] = &[
             "build",
             "volume",
             "network",
+            "source",
         ],
     ),
     // `image::registry::auth` is pure: the keys and encoding of Docker's client config,
@@ -114,6 +118,7 @@ const RULES: &[(&str, &[&str])] = &[
             "image::registry::auth",
             "build::dockerfile",
             "build::ignore",
+            "source",
         ],
     ),
     // Unit-test helpers (compiled only for tests), which every module's tests may use.

@@ -26,7 +26,7 @@ pub mod stats;
 pub mod top;
 pub mod types;
 mod upload;
-mod validate;
+pub mod validate;
 pub mod volumes;
 
 pub use client::Client;

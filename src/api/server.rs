@@ -223,9 +223,19 @@ async fn up<R: Runtime, I: ImageSource>(
     Path(project): Path<String>,
     Json(req): Json<UpRequest>,
 ) -> ApiResult<UpAnswer> {
+    check_project(&project, &req.stack.name)?;
+    apply_up(&st, req).await.map(Json)
+}
+
+/// `up` of a stack as the API does it (the networks whose definition changed first, then the
+/// engine): the sync controller applies a source's revisions through it too.
+pub async fn apply_up<R: Runtime, I: ImageSource>(
+    st: &ServerState<R, I>,
+    req: UpRequest,
+) -> Result<UpAnswer, ApiFailure> {
+    let project = req.stack.name.clone();
     valid(validate::names(&project, &req.services))?;
     valid(validate::stack(&req.stack))?;
-    check_project(&project, &req.stack.name)?;
     // The networks are made at the first start on them: those there after, not before.
     let project_networks = || -> Vec<String> {
         let list = st.networks.list();
@@ -235,17 +245,17 @@ async fn up<R: Runtime, I: ImageSource>(
             .collect()
     };
     // A network whose definition changed is made again (with its containers), as compose.
-    super::netchange::remove_diverged(&st, &req.stack).await?;
+    super::netchange::remove_diverged(st, &req.stack).await?;
     let before = project_networks();
     let response = st.engine.up(req).await?;
     let networks_created = project_networks()
         .into_iter()
         .filter(|n| !before.contains(n))
         .collect();
-    Ok(Json(UpAnswer {
+    Ok(UpAnswer {
         response,
         networks_created,
-    }))
+    })
 }
 
 /// `wait`: answers once the services' containers stopped (see `Engine::wait_services`).
@@ -267,9 +277,20 @@ async fn down<R: Runtime, I: ImageSource>(
     Path(project): Path<String>,
     Json(req): Json<DownRequest>,
 ) -> ApiResult<DownResponse> {
+    apply_down(&st, &project, req).await.map(Json)
+}
+
+/// `down` of a project as the API does it (containers, then networks, then volumes with
+/// `volumes`): `sync rm` takes a source's project down through it.
+pub async fn apply_down<R: Runtime, I: ImageSource>(
+    st: &Arc<ServerState<R, I>>,
+    project: &str,
+    req: DownRequest,
+) -> Result<DownResponse, ApiFailure> {
+    let project = project.to_string();
     valid(validate::names(&project, []))?;
     let t = req.timeout.map(Duration::from_secs);
-    super::pause::thaw_before_stop(&st, &project, &[]).await;
+    super::pause::thaw_before_stop(st, &project, &[]).await;
     let opts = crate::reconcile::DownOptions {
         keep: req.keep.clone(),
         volumes: req.volumes,
@@ -282,14 +303,14 @@ async fn down<R: Runtime, I: ImageSource>(
         false => Vec::new(),
     };
     let volumes = match req.volumes {
-        true => super::volumes::remove_project(&st, &project).await?,
+        true => super::volumes::remove_project(st, &project).await?,
         false => Vec::new(),
     };
-    Ok(Json(DownResponse {
+    Ok(DownResponse {
         containers,
         networks,
         volumes,
-    }))
+    })
 }
 
 async fn services_verb<R: Runtime, I: ImageSource>(

@@ -106,6 +106,9 @@ pub enum Command {
     /// Manage networks
     #[command(subcommand)]
     Network(super::networks::NetworkCommand),
+    /// Follow a directory or Git repository and keep its stack applied (GitOps)
+    #[command(subcommand)]
+    Sync(super::sync::SyncCommand),
     /// Scale services: run SERVICE=REPLICAS containers of each (as `up -d --scale`)
     Scale(super::scale::ScaleArgs),
     /// Print the host address and port a service's container port is published on

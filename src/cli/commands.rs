@@ -25,6 +25,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
         Command::Wait(a) => super::lifecycle::wait(cli, &client()?, a),
         Command::Ps(a) => ps(cli, &client()?, a),
         Command::Ls(a) => super::ls::run(&client()?, a),
+        Command::Sync(c) => super::sync::run(&client()?, c),
         Command::Top(a) => super::top::run(cli, &client()?, a),
         Command::Pause(a) => pause(cli, &client()?, "pause", &a.services),
         Command::Unpause(a) => pause(cli, &client()?, "unpause", &a.services),

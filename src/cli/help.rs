@@ -28,7 +28,10 @@ const GROUPS: &[(&str, &[&str])] = &[
             "unpause", "validate", "wait",
         ],
     ),
-    ("Management Commands", &["image", "network", "volume"]),
+    (
+        "Management Commands",
+        &["image", "network", "sync", "volume"],
+    ),
     (
         "Other Commands",
         &[

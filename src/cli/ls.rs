@@ -4,6 +4,7 @@
 use super::args::Format;
 use crate::api::Client;
 use crate::api::types::ContainerView;
+use crate::source::status::SourceView;
 use anyhow::Result;
 use clap::Args;
 use serde::Serialize;
@@ -31,6 +32,9 @@ pub struct ProjectRow {
     /// The daemon does not record which files a stack came from: always empty.
     #[serde(rename = "ConfigFiles")]
     pub config_files: String,
+    /// The sync source that applies the project, with its status (`sync ls`).
+    #[serde(rename = "Source", skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// Groups containers by project; the status counts each state, states in name order as
@@ -53,13 +57,32 @@ pub fn projects(rows: &[ContainerView], all: bool) -> Vec<ProjectRow> {
                 .collect::<Vec<_>>()
                 .join(", "),
             config_files: String::new(),
+            source: None,
         })
         .collect()
 }
 
 pub fn run(client: &Client, a: &LsArgs) -> Result<i32> {
     let rows: Vec<ContainerView> = client.call::<(), _>("GET", "/v1/containers", None)?;
-    let list = projects(&rows, a.all);
+    let mut list = projects(&rows, a.all);
+    // Best effort: a daemon without sources answers 404, and the list is the same without.
+    let sources: Vec<SourceView> = client
+        .call::<(), _>("GET", "/v1/sources", None)
+        .unwrap_or_default();
+    for p in &mut list {
+        p.source = sources
+            .iter()
+            .find(|s| s.spec.project_name() == p.name)
+            .map(|s| {
+                let st = &s.status;
+                let rev = st.revision.as_deref().unwrap_or("-");
+                let state = if st.suspended { " Suspended" } else { "" };
+                format!(
+                    "{} ({:?}/{:?} {rev}{state})",
+                    s.spec.name, st.sync, st.health
+                )
+            });
+    }
     if a.quiet {
         for p in &list {
             println!("{}", p.name);
@@ -74,9 +97,21 @@ pub fn run(client: &Client, a: &LsArgs) -> Result<i32> {
             .max()
             .unwrap_or(0)
             .max(6);
-        println!("{:<w$}   {:<sw$}   CONFIG FILES", "NAME", "STATUS");
-        for p in &list {
-            println!("{:<w$}   {:<sw$}   {}", p.name, p.status, p.config_files);
+        // The SOURCE column only when a project has one: compose's layout otherwise.
+        match list.iter().any(|p| p.source.is_some()) {
+            false => {
+                println!("{:<w$}   {:<sw$}   CONFIG FILES", "NAME", "STATUS");
+                for p in &list {
+                    println!("{:<w$}   {:<sw$}   {}", p.name, p.status, p.config_files);
+                }
+            }
+            true => {
+                println!("{:<w$}   {:<sw$}   SOURCE", "NAME", "STATUS");
+                for p in &list {
+                    let src = p.source.as_deref().unwrap_or("");
+                    println!("{:<w$}   {:<sw$}   {src}", p.name, p.status);
+                }
+            }
         }
     }
     Ok(0)

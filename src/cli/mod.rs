@@ -32,6 +32,7 @@ mod roles;
 mod scale;
 mod stack_images;
 mod stats;
+mod sync;
 mod terminal;
 mod top;
 mod up_flags;

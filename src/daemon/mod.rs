@@ -12,6 +12,7 @@ mod lock;
 mod networks;
 mod registry;
 mod state;
+mod sync;
 mod volumes;
 
 use crate::api::server::{ServerState, router};
@@ -66,6 +67,7 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
         refuse_lost_store(&db, &containers)?;
     }
     let store = Arc::new(Store::open(&db)?);
+    let sources = sync::Controller::new(store.clone());
     let max_unpacked = cfg.image_max_unpacked().map_err(anyhow::Error::msg)?;
     let images = Arc::new(ImageStore::open(&root.join("images"))?.with_max_unpacked(max_unpacked));
     // Uploads of a daemon that died mid-import: nobody else writes there.
@@ -146,7 +148,9 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
         cfg.socket.display(),
         root.display()
     );
-    let app = router(state);
+    // Sources resume after the engine adopted the running containers.
+    sources.start(&state)?;
+    let app = router(state).merge(sync::routes(sources));
     let shutdown = async {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();

@@ -6,6 +6,7 @@
 mod checkpoint;
 pub mod health_log;
 mod schema;
+pub mod sources;
 #[cfg(test)]
 mod upgrade_tests;
 

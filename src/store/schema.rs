@@ -27,6 +27,13 @@ const MIGRATIONS: &[&str] = &[
         id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, project TEXT NOT NULL,
         service TEXT NOT NULL, doc TEXT NOT NULL);
      CREATE INDEX IF NOT EXISTS containers_project ON containers(project);",
+    // 2: sync sources (spec and status as one JSON document) and the revisions each applied,
+    // with the stack applied, so a rollback needs nothing from the source.
+    "CREATE TABLE sources (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
+     CREATE TABLE source_history (
+        name TEXT NOT NULL, seq INTEGER NOT NULL, revision TEXT NOT NULL,
+        applied_ms INTEGER NOT NULL, stack TEXT NOT NULL, plan TEXT NOT NULL,
+        PRIMARY KEY (name, seq));",
 ];
 
 /// The schema version this build writes.

@@ -63,6 +63,9 @@ fn the_previous_release_database_opens_with_every_project_and_container() {
         let doc: ContainerRecord = serde_json::from_str(&text).expect("decodes");
         assert_eq!(&doc, rec);
     }
+    // Step 2 gave it the sync tables, empty.
+    assert!(store.sources().expect("sources table").is_empty());
+    assert!(store.history("any").expect("history table").is_empty());
     drop(store);
     assert_eq!(user_version(&copy.db()), schema::LATEST);
     // Written back in today's shape, a record reads the same.

@@ -1,0 +1,369 @@
+//! The sync controller: one task per source follows its revisions and applies each new good
+//! one as the API's `up` does (with `remove_orphans` = prune, waiting for health). A revision
+//! that fails to load or converge is recorded and left alone until the source changes or
+//! `sync now`. Sources, their status and history live in the store and are resumed at start.
+
+mod routes;
+mod task;
+
+pub use routes::routes;
+
+use super::adapter::{Images, NativeRuntime};
+use crate::api::server::{ApiFailure, ServerState};
+use crate::source::status::{HistoryView, SourceDoc, SourceView};
+use crate::source::{SourceKind, SourceSpec};
+use crate::store::{Store, StoreError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use tokio::sync::Notify;
+
+pub(crate) type St = ServerState<NativeRuntime, Images>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("no sync source named {0:?} (see rstack sync ls)")]
+    NotFound(String),
+    #[error("a sync source named {0:?} exists already (remove it first: rstack sync rm {0})")]
+    Exists(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the daemon is shutting down")]
+    Gone,
+}
+
+impl From<SyncError> for ApiFailure {
+    fn from(e: SyncError) -> Self {
+        match e {
+            SyncError::NotFound(_) => ApiFailure::NotFound(e.to_string()),
+            SyncError::Exists(_) => ApiFailure::Conflict(e.to_string()),
+            SyncError::Invalid(_) => ApiFailure::BadRequest(e.to_string()),
+            SyncError::Store(_) | SyncError::Gone => ApiFailure::Internal(e.to_string()),
+        }
+    }
+}
+
+/// A running source task and how to wake it.
+struct Task {
+    kick: Arc<Notify>,
+    /// `sync now`: apply even a revision already seen.
+    forced: Arc<std::sync::atomic::AtomicBool>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+pub struct Controller {
+    store: Arc<Store>,
+    /// The API state `up` runs with; set once the server state exists (it holds us).
+    server: OnceLock<Weak<St>>,
+    docs: Mutex<HashMap<String, SourceDoc>>,
+    tasks: Mutex<HashMap<String, Task>>,
+    /// One apply at a time per daemon: a rollback never interleaves with a task's apply.
+    apply: tokio::sync::Mutex<()>,
+}
+
+impl Controller {
+    pub fn new(store: Arc<Store>) -> Arc<Controller> {
+        Arc::new(Controller {
+            store,
+            server: OnceLock::new(),
+            docs: Mutex::new(HashMap::new()),
+            tasks: Mutex::new(HashMap::new()),
+            apply: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Loads the stored sources and starts their tasks.
+    pub fn start(self: &Arc<Self>, server: &Arc<St>) -> Result<(), SyncError> {
+        let _ = self.server.set(Arc::downgrade(server));
+        for (name, doc) in self.store.sources()? {
+            match serde_json::from_str::<SourceDoc>(&doc) {
+                Ok(doc) => {
+                    self.docs_lock().insert(name.clone(), doc);
+                    self.spawn(&name);
+                }
+                Err(e) => {
+                    eprintln!("rstack: sync source {name}: unreadable record ({e}); left alone")
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn docs_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, SourceDoc>> {
+        self.docs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn tasks_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Task>> {
+        self.tasks.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn server(&self) -> Result<Arc<St>, SyncError> {
+        self.server
+            .get()
+            .and_then(Weak::upgrade)
+            .ok_or(SyncError::Gone)
+    }
+
+    pub(crate) fn doc(&self, name: &str) -> Result<SourceDoc, SyncError> {
+        self.docs_lock()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| SyncError::NotFound(name.to_string()))
+    }
+
+    /// Changes a source's document and stores it.
+    pub(crate) fn update(
+        &self,
+        name: &str,
+        f: impl FnOnce(&mut SourceDoc),
+    ) -> Result<SourceDoc, SyncError> {
+        let mut docs = self.docs_lock();
+        let doc = docs
+            .get_mut(name)
+            .ok_or_else(|| SyncError::NotFound(name.to_string()))?;
+        f(doc);
+        let text = serde_json::to_string(&*doc).map_err(StoreError::from)?;
+        self.store.put_source(name, &text)?;
+        Ok(doc.clone())
+    }
+
+    pub fn add(self: &Arc<Self>, spec: SourceSpec) -> Result<SourceView, SyncError> {
+        crate::api::validate::names(&spec.name, []).map_err(SyncError::Invalid)?;
+        match &spec.kind {
+            SourceKind::Git { .. } => {
+                return Err(SyncError::Invalid(
+                    "git sources: not in this build (use --dir)".into(),
+                ));
+            }
+            SourceKind::Dir { path } if !path.is_absolute() || !path.is_dir() => {
+                return Err(SyncError::Invalid(format!(
+                    "--dir {}: not an absolute path to a directory",
+                    path.display()
+                )));
+            }
+            SourceKind::Dir { .. } => {}
+        }
+        let doc = SourceDoc {
+            spec: spec.clone(),
+            status: Default::default(),
+        };
+        {
+            let mut docs = self.docs_lock();
+            if docs.contains_key(&spec.name) {
+                return Err(SyncError::Exists(spec.name));
+            }
+            let text = serde_json::to_string(&doc).map_err(StoreError::from)?;
+            self.store.put_source(&spec.name, &text)?;
+            docs.insert(spec.name.clone(), doc);
+        }
+        self.spawn(&spec.name);
+        self.view(&spec.name)
+    }
+
+    fn spawn(self: &Arc<Self>, name: &str) {
+        let kick = Arc::new(Notify::new());
+        let forced = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let handle = tokio::spawn(task::run(
+            self.clone(),
+            name.to_string(),
+            kick.clone(),
+            forced.clone(),
+        ));
+        if let Some(old) = self.tasks_lock().insert(
+            name.to_string(),
+            Task {
+                kick,
+                forced,
+                handle,
+            },
+        ) {
+            old.handle.abort();
+        }
+    }
+
+    pub fn list(&self) -> Vec<SourceView> {
+        let mut names: Vec<String> = self.docs_lock().keys().cloned().collect();
+        names.sort();
+        names
+            .iter()
+            .filter_map(|n| self.doc(n).ok())
+            .map(|d| SourceView {
+                spec: d.spec,
+                status: d.status,
+                history: Vec::new(),
+            })
+            .collect()
+    }
+
+    pub fn view(&self, name: &str) -> Result<SourceView, SyncError> {
+        let doc = self.doc(name)?;
+        let history = self
+            .store
+            .history(name)?
+            .into_iter()
+            .map(|h| HistoryView {
+                seq: h.seq,
+                revision: h.revision,
+                applied_at: rfc3339(h.applied_ms),
+                plan: h.plan,
+            })
+            .collect();
+        Ok(SourceView {
+            spec: doc.spec,
+            status: doc.status,
+            history,
+        })
+    }
+
+    /// Wakes a source's task; `force`: apply even a revision already seen.
+    pub fn kick(&self, name: &str, force: bool) -> Result<(), SyncError> {
+        let tasks = self.tasks_lock();
+        let t = tasks
+            .get(name)
+            .ok_or_else(|| SyncError::NotFound(name.to_string()))?;
+        if force {
+            t.forced.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        t.kick.notify_one();
+        Ok(())
+    }
+
+    pub fn set_suspended(&self, name: &str, suspended: bool) -> Result<SourceView, SyncError> {
+        self.update(name, |d| d.status.suspended = suspended)?;
+        if !suspended {
+            // The revision the source has now may differ from the one running (rollback).
+            self.kick(name, true)?;
+        }
+        self.view(name)
+    }
+
+    /// Applies a history entry (`seq`, default the one before the running one) and
+    /// suspends automatic sync, so the next event does not undo it.
+    /// `to`: a revision id or a history `seq`.
+    pub async fn rollback(&self, name: &str, to: Option<&str>) -> Result<SourceView, SyncError> {
+        let doc = self.doc(name)?;
+        let history = self.store.history(name)?;
+        let entry = match to {
+            Some(to) => history
+                .iter()
+                .find(|h| h.revision == to || h.seq.to_string() == to),
+            None => history
+                .iter()
+                .find(|h| Some(&h.revision) != doc.status.revision.as_ref()),
+        }
+        .ok_or_else(|| {
+            SyncError::Invalid(format!(
+                "source {name}: no such revision in its history to roll back to (see rstack sync status {name})"
+            ))
+        })?
+        .clone();
+        self.update(name, |d| d.status.suspended = true)?;
+        self.apply(name, &entry.revision, entry.stack, doc.spec.prune)
+            .await;
+        self.view(name)
+    }
+
+    /// Removes a source; without `keep_stack`, its project goes down too.
+    pub async fn remove(&self, name: &str, keep_stack: bool) -> Result<(), SyncError> {
+        let doc = self.doc(name)?;
+        if let Some(t) = self.tasks_lock().remove(name) {
+            t.handle.abort();
+        }
+        let _guard = self.apply.lock().await;
+        self.store.delete_source(name)?;
+        self.docs_lock().remove(name);
+        if !keep_stack {
+            let st = self.server()?;
+            let project = doc.spec.project_name();
+            if let Err(e) = crate::api::server::apply_down(&st, &project, Default::default()).await
+            {
+                return Err(SyncError::Invalid(format!(
+                    "source {name} removed, but taking project {project} down failed: {e}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies `stack` as revision `revision` and records the outcome in the status (and
+    /// the history when it converged).
+    pub(crate) async fn apply(
+        &self,
+        name: &str,
+        revision: &str,
+        stack: crate::model::Stack,
+        prune: bool,
+    ) {
+        let _guard = self.apply.lock().await;
+        let Ok(st) = self.server() else { return };
+        let req = crate::api::types::UpRequest {
+            stack: stack.clone(),
+            services: Vec::new(),
+            wait: true,
+            force_recreate: false,
+            remove_orphans: prune,
+            no_start: false,
+            no_recreate: false,
+            always_recreate_deps: false,
+            wait_timeout: Some(WAIT_TIMEOUT_SECS),
+            renew_anon_volumes: false,
+            dry_run: false,
+        };
+        let result = crate::api::server::apply_up(&st, req).await;
+        let now_ms = now_ms();
+        let now = rfc3339(now_ms);
+        let outcome = match result {
+            Ok(answer) => {
+                let plan: Vec<String> = answer
+                    .response
+                    .actions
+                    .iter()
+                    .map(|a| format!("{} {}", a.container, a.action))
+                    .collect();
+                match self
+                    .store
+                    .push_history(name, revision, now_ms, &stack, &plan.join("\n"))
+                {
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        let _ = self.update(name, |d| match &outcome {
+            Ok(()) => d.status.applied(revision, true, &now),
+            Err(e) => d.status.failed(revision, e, &now),
+        });
+    }
+
+    /// Records that the source could not be read (its revision is unknown, so nothing is
+    /// marked seen: the next try may succeed).
+    pub(crate) fn unreachable(&self, name: &str, error: &str) {
+        let now = rfc3339(now_ms());
+        let _ = self.update(name, |d| {
+            d.status.error = Some(error.to_string());
+            d.status.error_at = Some(now);
+        });
+    }
+
+    /// Records a revision that failed to load.
+    pub(crate) fn load_failed(&self, name: &str, revision: &str, error: &str) {
+        let now = rfc3339(now_ms());
+        let _ = self.update(name, |d| d.status.failed(revision, error, &now));
+    }
+}
+
+/// How long an apply waits for its services to be running/healthy.
+const WAIT_TIMEOUT_SECS: u64 = 120;
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn rfc3339(ms: u64) -> String {
+    crate::runtime::log::rfc3339_nanos(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
+}

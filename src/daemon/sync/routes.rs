@@ -1,0 +1,81 @@
+//! The sync API: `/v1/sources...`, served beside the API's routes (the webhook
+//! `/v1/sources/{name}/hook` comes with the Git source).
+
+use super::Controller;
+use crate::api::server::ApiFailure;
+use crate::source::SourceSpec;
+use crate::source::status::SourceView;
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use std::sync::Arc;
+
+type Ctl = State<Arc<Controller>>;
+type Answer<T> = Result<Json<T>, ApiFailure>;
+
+pub fn routes(ctl: Arc<Controller>) -> Router {
+    Router::new()
+        .route("/v1/sources", get(list).post(add))
+        .route("/v1/sources/{name}", get(show).delete(remove))
+        .route("/v1/sources/{name}/now", post(now))
+        .route("/v1/sources/{name}/suspend", post(suspend))
+        .route("/v1/sources/{name}/resume", post(resume))
+        .route("/v1/sources/{name}/rollback", post(rollback))
+        .with_state(ctl)
+}
+
+async fn list(State(c): Ctl) -> Json<Vec<SourceView>> {
+    Json(c.list())
+}
+
+async fn add(State(c): Ctl, Json(spec): Json<SourceSpec>) -> Answer<SourceView> {
+    Ok(Json(c.add(spec)?))
+}
+
+async fn show(State(c): Ctl, Path(name): Path<String>) -> Answer<SourceView> {
+    Ok(Json(c.view(&name)?))
+}
+
+#[derive(Deserialize)]
+struct RmQuery {
+    #[serde(default)]
+    keep_stack: bool,
+}
+
+async fn remove(
+    State(c): Ctl,
+    Path(name): Path<String>,
+    Query(q): Query<RmQuery>,
+) -> Answer<serde_json::Value> {
+    c.remove(&name, q.keep_stack).await?;
+    Ok(Json(serde_json::json!({})))
+}
+
+async fn now(State(c): Ctl, Path(name): Path<String>) -> Answer<SourceView> {
+    c.kick(&name, true)?;
+    Ok(Json(c.view(&name)?))
+}
+
+async fn suspend(State(c): Ctl, Path(name): Path<String>) -> Answer<SourceView> {
+    Ok(Json(c.set_suspended(&name, true)?))
+}
+
+async fn resume(State(c): Ctl, Path(name): Path<String>) -> Answer<SourceView> {
+    Ok(Json(c.set_suspended(&name, false)?))
+}
+
+#[derive(Deserialize, Default)]
+struct RollbackRequest {
+    /// A history entry's `seq` or revision; none: the one before the running one.
+    #[serde(default)]
+    to: Option<String>,
+}
+
+async fn rollback(
+    State(c): Ctl,
+    Path(name): Path<String>,
+    Json(req): Json<RollbackRequest>,
+) -> Answer<SourceView> {
+    Ok(Json(c.rollback(&name, req.to.as_deref()).await?))
+}

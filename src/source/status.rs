@@ -1,0 +1,128 @@
+//! A source's status as Argo CD shows one (sync Synced/OutOfSync, health
+//! Healthy/Progressing/Degraded, the revision applied, the last error and when), its
+//! transitions, and the documents the daemon stores and answers with.
+
+use super::SourceSpec;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum SyncState {
+    #[default]
+    Unknown,
+    Synced,
+    OutOfSync,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Health {
+    #[default]
+    Unknown,
+    Healthy,
+    Progressing,
+    Degraded,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SourceStatus {
+    pub sync: SyncState,
+    pub health: Health,
+    /// Automatic application stopped (`suspend`, `rollback`).
+    #[serde(default)]
+    pub suspended: bool,
+    /// The revision running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_at: Option<String>,
+    /// The last revision the source yielded and was acted on (applied or failed): a failed
+    /// one is not tried again until the source yields another or `sync now` asks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_at: Option<String>,
+}
+
+impl SourceStatus {
+    /// Whether a revision should be applied: not suspended, and new or asked for.
+    pub fn wants(&self, revision: &str, forced: bool) -> bool {
+        !self.suspended && (forced || self.seen.as_deref() != Some(revision))
+    }
+
+    /// `revision` was applied; `healthy`: its services reached running/healthy in time.
+    pub fn applied(&mut self, revision: &str, healthy: bool, now: &str) {
+        self.sync = SyncState::Synced;
+        self.health = if healthy {
+            Health::Healthy
+        } else {
+            Health::Progressing
+        };
+        self.revision = Some(revision.to_string());
+        self.seen = Some(revision.to_string());
+        self.applied_at = Some(now.to_string());
+        self.error = None;
+        self.error_at = None;
+    }
+
+    /// `revision` failed to load or converge: what runs is left as it was.
+    pub fn failed(&mut self, revision: &str, error: &str, now: &str) {
+        self.sync = SyncState::OutOfSync;
+        self.health = Health::Degraded;
+        self.seen = Some(revision.to_string());
+        self.error = Some(format!("revision {revision}: {error}"));
+        self.error_at = Some(now.to_string());
+    }
+}
+
+/// What the store keeps per source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceDoc {
+    pub spec: SourceSpec,
+    #[serde(default)]
+    pub status: SourceStatus,
+}
+
+/// One applied revision as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryView {
+    pub seq: i64,
+    pub revision: String,
+    pub applied_at: String,
+    pub plan: String,
+}
+
+/// `GET /v1/sources/{name}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceView {
+    pub spec: SourceSpec,
+    pub status: SourceStatus,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<HistoryView>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_revision_is_not_retried_until_it_changes_or_is_forced() {
+        let mut s = SourceStatus::default();
+        assert!(s.wants("a", false));
+        s.applied("a", true, "t1");
+        assert_eq!((s.sync, s.health), (SyncState::Synced, Health::Healthy));
+        assert!(!s.wants("a", false));
+        s.failed("b", "compose.yaml:3:5: bad", "t2");
+        assert_eq!((s.sync, s.health), (SyncState::OutOfSync, Health::Degraded));
+        assert_eq!(s.revision.as_deref(), Some("a"), "what runs is unchanged");
+        assert!(!s.wants("b", false));
+        assert!(s.wants("b", true));
+        assert!(s.wants("c", false));
+        s.suspended = true;
+        assert!(!s.wants("c", true));
+        s.applied("c", false, "t3");
+        assert_eq!(s.health, Health::Progressing);
+        assert!(s.error.is_none());
+    }
+}
