@@ -544,6 +544,10 @@ fn develop_json(d: &Node, spec: Option<&crate::model::Develop>) -> Value {
         for (rule, model) in rules.iter_mut().zip(&spec.watch) {
             let Value::Object(o) = rule else { continue };
             o.insert("path".into(), json!(model.path));
+            // `exec.command: "a b"` prints as a list, as Compose prints commands.
+            if let (Some(Value::Object(x)), Some(e)) = (o.get_mut("exec"), &model.exec) {
+                x.insert("command".into(), json!(e.command));
+            }
             for key in ["ignore", "include"] {
                 if let Some(Value::String(s)) = o.get(key) {
                     let list = json!([s]);
