@@ -281,3 +281,35 @@ fn up_watch_reconciles_stack_file_edits() {
         Some("2\n")
     );
 }
+
+#[test]
+fn sync_exec_runs_the_command_after_the_sync() {
+    let Some((env, p)) = setup("watchexec") else {
+        return;
+    };
+    write(&env, "src/x", "0");
+    env.write(
+        "stack.yaml",
+        r#"services:
+  app:
+    image: busybox:test
+    command: ["sleep", "3600"]
+    develop:
+      watch:
+        - path: ./src
+          action: sync+exec
+          target: /srv
+          exec:
+            command: ["sh", "-c", "cp /srv/x /srv/copied"]
+"#,
+    );
+    let w = Watching::start(&env, &["-p", &p, "-f", "stack.yaml", "watch"]);
+    let before = pid(&env, &p, "app");
+    write(&env, "src/x", "42");
+    poll(
+        30,
+        || exec(&env, &p, "app", &["cat", "/srv/copied"]).as_deref() == Some("42"),
+        || format!("exec did not run after the sync: {}", w.output()),
+    );
+    assert_eq!(pid(&env, &p, "app"), before, "sync+exec does not restart");
+}
