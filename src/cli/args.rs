@@ -109,6 +109,8 @@ pub enum Command {
     /// Follow a directory or Git repository and keep its stack applied (GitOps)
     #[command(subcommand)]
     Sync(super::sync::SyncCommand),
+    /// Watch the services' develop.watch paths: sync, restart or rebuild on file changes
+    Watch(super::watch::WatchArgs),
     /// Scale services: run SERVICE=REPLICAS containers of each (as `up -d --scale`)
     Scale(super::scale::ScaleArgs),
     /// Print the host address and port a service's container port is published on
@@ -174,6 +176,9 @@ pub struct UpArgs {
     #[arg(long, value_name = "SERVICE=NUM")]
     pub scale: Vec<String>,
     /// Attached-mode options (`--abort-on-container-exit`, `--attach`, ...).
+    /// Watch source code and rebuild/refresh containers when files are updated
+    #[arg(short = 'w', long, conflicts_with_all = ["no_start", "wait"])]
+    pub watch: bool,
     #[command(flatten)]
     pub attached: super::up_flags::AttachedArgs,
     pub services: Vec<String>,

@@ -22,6 +22,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
         Command::Down(a) => super::down::run(cli, &client()?, a),
         Command::Create(a) => up(cli, &client()?, &a.as_up()),
         Command::Scale(a) => up(cli, &client()?, &a.as_up()),
+        Command::Watch(a) => super::watch::watch(cli, &client()?, a),
         Command::Wait(a) => super::lifecycle::wait(cli, &client()?, a),
         Command::Ps(a) => ps(cli, &client()?, a),
         Command::Ls(a) => super::ls::run(&client()?, a),
@@ -183,7 +184,7 @@ fn config(cli: &Cli, a: &ConfigArgs) -> Result<i32> {
     Ok(0)
 }
 
-fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
+pub(super) fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
     super::up_flags::validate(a).map_err(anyhow::Error::msg)?;
     let mut stack = project::load_to_run(cli, &a.services)?;
     super::scale::apply(&mut stack, &a.scale)?;
@@ -255,6 +256,9 @@ fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
             _ => "Running",
         };
         eprintln!("Container {}  {verb}", r.container);
+    }
+    if a.watch {
+        return super::watch::after_up(cli, client, &a.services);
     }
     if a.detach || a.wait || a.no_start {
         return Ok(0);

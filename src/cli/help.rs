@@ -25,7 +25,7 @@ const GROUPS: &[(&str, &[&str])] = &[
         &[
             "attach", "cp", "create", "events", "export", "images", "inspect", "kill", "ls",
             "pause", "port", "push", "restart", "rm", "scale", "start", "stats", "stop", "top",
-            "unpause", "validate", "wait",
+            "unpause", "validate", "wait", "watch",
         ],
     ),
     (

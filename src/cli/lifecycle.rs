@@ -49,6 +49,7 @@ impl CreateArgs {
             build: self.build,
             no_build: self.no_build,
             scale: self.scale.clone(),
+            watch: false,
             attached: Default::default(),
             services: self.services.clone(),
         }

@@ -37,6 +37,7 @@ mod terminal;
 mod top;
 mod up_flags;
 mod volumes;
+mod watch;
 
 use args::Cli;
 use clap::{CommandFactory, FromArgMatches};

@@ -34,6 +34,7 @@ impl ScaleArgs {
             build: false,
             no_build: false,
             scale: self.scales.clone(),
+            watch: false,
             attached: Default::default(),
             services,
         }

@@ -5,6 +5,7 @@
 
 mod build;
 mod defaults;
+pub mod develop;
 pub mod devices;
 mod error;
 pub mod hooks;
@@ -19,6 +20,7 @@ pub mod units;
 mod volumes;
 
 pub use build::BuildSpec;
+pub use develop::{Develop, WatchAction, WatchExec, WatchRule};
 pub use devices::{Device, DeviceRule};
 pub use error::UnitError;
 pub use hooks::Hook;

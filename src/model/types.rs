@@ -98,6 +98,9 @@ pub struct Service {
     /// service has no `image:`). `None`: the image is pulled or imported.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub build: Option<super::BuildSpec>,
+    /// `develop:`: watch rules of `rstack watch`; not hashed (an edit recreates nothing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub develop: Option<super::Develop>,
     /// `pull_policy`: when `up` pulls the image (default `missing`).
     #[serde(skip_serializing_if = "is_default")]
     pub pull_policy: super::PullPolicy,
@@ -218,6 +221,7 @@ impl Default for Service {
             seccomp: None,
             no_new_privileges: None,
             build: None,
+            develop: None,
             pull_policy: super::PullPolicy::Missing,
             platform: None,
             volumes: Vec::new(),

@@ -9,7 +9,7 @@ use crate::model::Service;
 use serde_json::{Map, Value};
 
 /// Keys the hash leaves out (see `hash::canonical_json`): changing them recreates nothing.
-const NOT_HASHED: &[&str] = &["depends_on", "build", "scale"];
+const NOT_HASHED: &[&str] = &["depends_on", "build", "scale", "develop"];
 
 /// The compose keys whose value differs between `old` (what the container was created from,
 /// on image `old_image`) and `new` (on `new_image`), sorted, without repeats. "image" when

@@ -48,6 +48,8 @@ pub(super) fn canonical_json(mut value: serde_json::Value) -> String {
         // The number of replicas is not a container's config: scaling adds or removes
         // containers and never recreates the ones that stay (compose excludes it too).
         map.remove("scale");
+        // Watch rules are for the CLI's dev loop, not the container.
+        map.remove("develop");
     }
     fill(&mut value, &SERVICE);
     serde_json::to_string(&value).unwrap_or_default()

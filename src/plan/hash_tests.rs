@@ -181,6 +181,25 @@ fn the_build_spec_is_not_hashed() {
 }
 
 #[test]
+fn the_develop_section_is_not_hashed() {
+    // Watch rules drive the CLI's dev loop: editing them recreates nothing.
+    let plain = Service::new("web", "app");
+    let mut dev = plain.clone();
+    dev.develop = Some(crate::model::Develop {
+        watch: vec![crate::model::WatchRule {
+            path: "/src".into(),
+            target: Some("/app".into()),
+            ..Default::default()
+        }],
+    });
+    assert_eq!(
+        config_hash(&plain, "sha256:1"),
+        config_hash(&dev, "sha256:1")
+    );
+    assert!(crate::plan::changed_keys(&plain, "i", &dev, "i").is_empty());
+}
+
+#[test]
 fn the_scale_is_not_hashed() {
     // Scaling adds or removes replicas; the ones that stay keep their container.
     let plain = Service::new("web", "app");

@@ -38,6 +38,7 @@ const RENDERED: &[&str] = &[
     "networks",
     "extends",
     "build",
+    "develop",
     "expose",
     "deploy",
     "secrets",
@@ -401,6 +402,9 @@ fn service_json(loaded: &Loaded, svc: &Service, node: Option<&Node>) -> Value {
             build_json(b, &loaded.base_dir(b), svc.build.as_ref()),
         );
     }
+    if let Some(d) = node.and_then(|n| n.get("develop")) {
+        m.insert("develop".into(), develop_json(d, svc.develop.as_ref()));
+    }
     if let Some(Value::Array(list)) = node.and_then(|n| n.get("expose")).map(node_json) {
         let list: Vec<Value> = list
             .into_iter()
@@ -530,6 +534,29 @@ fn build_json(b: &Node, dir: &std::path::Path, spec: Option<&crate::model::Build
         }
     }
     Value::Object(o)
+}
+
+/// `develop` as written, with each watch path absolute and `ignore`/`include` as lists, as
+/// Compose prints them.
+fn develop_json(d: &Node, spec: Option<&crate::model::Develop>) -> Value {
+    let mut v = node_json(d);
+    if let (Some(Value::Array(rules)), Some(spec)) = (v.get_mut("watch"), spec) {
+        for (rule, model) in rules.iter_mut().zip(&spec.watch) {
+            let Value::Object(o) = rule else { continue };
+            o.insert("path".into(), json!(model.path));
+            // `exec.command: "a b"` prints as a list, as Compose prints commands.
+            if let (Some(Value::Object(x)), Some(e)) = (o.get_mut("exec"), &model.exec) {
+                x.insert("command".into(), json!(e.command));
+            }
+            for key in ["ignore", "include"] {
+                if let Some(Value::String(s)) = o.get(key) {
+                    let list = json!([s]);
+                    o.insert(key.into(), list);
+                }
+            }
+        }
+    }
+    v
 }
 
 /// `deploy` as written, with sizes in bytes and Compose's empty defaults.

@@ -355,6 +355,7 @@ fn services(
         if let Some(mut s) = service::convert(cx, input) {
             super::security::read(cx, name, svc, fs, dirs, &mut s);
             s.build = super::build::read(cx, name, svc, lookup, dirs);
+            s.develop = super::develop::read(cx, name, svc, dirs);
             if let Some(v) = svc.get("volumes") {
                 let base = cx.sources.base_dir(v.span.file, dirs.0, dirs.1);
                 let home = lookup("HOME");

@@ -13,6 +13,7 @@ mod build;
 mod cidr;
 mod config;
 mod depends;
+mod develop;
 mod devices;
 mod dotenv;
 mod emit;

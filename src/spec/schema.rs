@@ -73,6 +73,22 @@ fn implemented(key: &str) -> Value {
             json!({"type": ["integer", "string"], "minimum": 0, "description": "Containers the service runs (default 1)"})
         }
         "mem_limit" => size(),
+        "develop" => json!({"type": ["object", "null"], "properties": {"watch": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["path", "action"],
+                "properties": {
+                    "path": {"type": "string"},
+                    "action": {"enum": ["rebuild", "sync", "restart", "sync+restart", "sync+exec"]},
+                    "target": {"type": "string"},
+                    "ignore": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+                    "include": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+                    "initial_sync": {"type": "boolean"},
+                    "exec": {"type": "object", "required": ["command"]},
+                },
+            },
+        }}}),
         "cpus" => json!({"type": ["number", "string"]}),
         "pids_limit" => json!({"type": ["integer", "string"]}),
         "deploy" => json!({

@@ -139,8 +139,8 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
             // conversion, where files can be read (security_opt).
             // `volumes` resolves relative paths from its file's directory (`spec::volumes`);
             // `networks` and `network_mode` need the top-level networks (`spec::network`).
-            "env_file" | "profiles" | "extends" | "security_opt" | "build" | "volumes"
-            | "volumes_from" | "networks" | "network_mode" | "secrets" | "configs" => {}
+            "env_file" | "profiles" | "extends" | "security_opt" | "build" | "develop"
+            | "volumes" | "volumes_from" | "networks" | "network_mode" | "secrets" | "configs" => {}
             k if k.starts_with("x-") => {}
             k if super::options::read(cx, &path, k, v, input.node, &mut svc.options) => {}
             k if keys::service_unsupported(k) => cx.unsupported(knode.span, &path),

@@ -4,6 +4,7 @@ mod build_tests;
 mod compose_features;
 mod config_tests;
 mod corpus;
+mod develop_tests;
 mod hooks_tests;
 mod include_tests;
 mod interp_tests;
