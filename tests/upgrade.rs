@@ -101,7 +101,7 @@ fn containers_the_previous_release_started_are_kept_by_up_after_the_upgrade() {
         assert_eq!(a["pid"], b["pid"], "{svc} was restarted");
         assert_eq!(a["state"], "running");
     }
-    assert_eq!(user_version(&db), 1);
+    assert_eq!(user_version(&db), 2);
     env.ok(&["-p", &p, "down", "-t", "1"]);
 }
 
@@ -131,7 +131,8 @@ fn the_previous_release_state_database_is_read_after_the_upgrade() {
             "{file}: {rows:?}"
         );
     }
-    assert_eq!(user_version(&env.data_root.join("state.db")), 1);
+    // Migrated to this build's schema (step 2: sync sources).
+    assert_eq!(user_version(&env.data_root.join("state.db")), 2);
     drop(env);
     let _ = daemon.wait();
 }
@@ -157,7 +158,7 @@ fn a_state_database_of_a_newer_rstack_is_refused_and_left_unchanged() {
         "a daemon started on a newer database: {msg}"
     );
     assert!(
-        msg.contains("was written by a newer rstack (schema 99, this one knows up to 1)")
+        msg.contains("was written by a newer rstack (schema 99, this one knows up to 2)")
             && msg.contains("upgrade rstack"),
         "{msg}"
     );

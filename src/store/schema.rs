@@ -28,9 +28,10 @@ const MIGRATIONS: &[&str] = &[
         service TEXT NOT NULL, doc TEXT NOT NULL);
      CREATE INDEX IF NOT EXISTS containers_project ON containers(project);",
     // 2: sync sources (spec and status as one JSON document) and the revisions each applied,
-    // with the stack applied, so a rollback needs nothing from the source.
-    "CREATE TABLE sources (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
-     CREATE TABLE source_history (
+    // with the stack applied, so a rollback needs nothing from the source. `IF NOT EXISTS`:
+    // a database whose version was set back by hand (as the upgrade tests do) still opens.
+    "CREATE TABLE IF NOT EXISTS sources (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
+     CREATE TABLE IF NOT EXISTS source_history (
         name TEXT NOT NULL, seq INTEGER NOT NULL, revision TEXT NOT NULL,
         applied_ms INTEGER NOT NULL, stack TEXT NOT NULL, plan TEXT NOT NULL,
         PRIMARY KEY (name, seq));",
