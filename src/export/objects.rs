@@ -178,6 +178,11 @@ pub fn build(loaded: &Loaded, opts: &Options) -> Export {
     let mut claimed_by: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut workloads: Vec<Object> = Vec::new();
     let mut services: Vec<Object> = Vec::new();
+    let mut env_maps: Vec<Object> = Vec::new();
+    let kubectl_image = opts.wait_image.as_deref().unwrap_or(super::KUBECTL_IMAGE);
+    let waiter = super::dns_label(&format!("{}-job-waiter", stack.name));
+    let exported = |s: &str| opts.services.is_empty() || opts.services.iter().any(|x| x == s);
+    let mut waits_for_job: Option<String> = None;
 
     for svc in &selected {
         let name = &names[&svc.name];
@@ -191,7 +196,11 @@ pub fn build(loaded: &Loaded, opts: &Options) -> Export {
         let named_keys: Vec<String> = svc
             .volumes
             .iter()
-            .filter(|v| v.kind == MountKind::Volume && !v.source.is_empty())
+            .filter(|v| {
+                v.kind == MountKind::Volume
+                    && !v.source.is_empty()
+                    && !v.volume.as_ref().is_some_and(|d| d.external)
+            })
             .map(|v| super::locate::volume_key(loaded, &v.source))
             .collect();
         let named: Vec<&String> = named_keys.iter().collect();
@@ -222,8 +231,23 @@ pub fn build(loaded: &Loaded, opts: &Options) -> Export {
             names: &names,
             first_port: &first_port,
             templates: kind == Kind::StatefulSet,
+            kubectl_image,
+            waiter: &waiter,
+            exported: &exported,
         };
         let mut pod = pod_spec(svc, &cx, &mut w);
+        if pod.contains_key("serviceAccountName") && waits_for_job.is_none() {
+            waits_for_job = Some(svc.name.clone());
+        }
+        let (cm_env, _) = super::env::split(svc);
+        if !cm_env.is_empty() {
+            let n = super::env::config_map_name(name);
+            env_maps.push(Object {
+                kind: "ConfigMap".into(),
+                value: json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(&n, &stack.name, opts), "data": cm_env}),
+                name: n,
+            });
+        }
         let labels = json!({"app.kubernetes.io/name": name});
         let mut template_meta = json!({"labels": labels});
         if !svc.options.labels.is_empty() {
@@ -328,6 +352,10 @@ pub fn build(loaded: &Loaded, opts: &Options) -> Export {
             value: v,
         });
     }
+    objects.extend(env_maps);
+    if let Some(first) = &waits_for_job {
+        objects.extend(job_waiter(&waiter, first, loaded, opts, &mut w));
+    }
     for (vol, by) in &claimed_by {
         if by.len() > 1 {
             w.warn(
@@ -359,6 +387,57 @@ pub fn build(loaded: &Loaded, opts: &Options) -> Export {
         objects,
         warnings: w.out,
     }
+}
+
+/// The ServiceAccount that init containers waiting for a Job run as, with a Role allowing
+/// it to read Jobs (all `kubectl wait` needs) and the RoleBinding between them.
+/// `first`: a service with such a wait (where a missing namespace is reported).
+fn job_waiter(
+    name: &str,
+    first: &str,
+    loaded: &Loaded,
+    opts: &Options,
+    w: &mut Warner,
+) -> Vec<Object> {
+    let project = &loaded.stack.name;
+    // A ServiceAccount subject must name its namespace.
+    let ns = match &opts.namespace {
+        Some(ns) => ns.clone(),
+        None => {
+            w.warn(
+                &["services", first, "depends_on"],
+                format!(
+                    "service_completed_successfully: the RoleBinding {name:?} that lets init containers wait for Jobs names the ServiceAccount in namespace \"default\"; pass --namespace NS to deploy elsewhere"
+                ),
+            );
+            "default".into()
+        }
+    };
+    let rbac = "rbac.authorization.k8s.io/v1";
+    let objs = [
+        (
+            "ServiceAccount",
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(name, project, opts)}),
+        ),
+        (
+            "Role",
+            json!({"apiVersion": rbac, "kind": "Role", "metadata": meta(name, project, opts),
+            "rules": [{"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get", "list", "watch"]}]}),
+        ),
+        (
+            "RoleBinding",
+            json!({"apiVersion": rbac, "kind": "RoleBinding", "metadata": meta(name, project, opts),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ns}]}),
+        ),
+    ];
+    objs.into_iter()
+        .map(|(kind, value)| Object {
+            kind: kind.into(),
+            name: name.into(),
+            value,
+        })
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]
