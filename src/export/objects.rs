@@ -8,7 +8,7 @@ use crate::model::{DependCondition, MountKind, RestartPolicy, Service};
 use crate::spec::Loaded;
 use crate::spec::yaml::Node;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Service keys the export carries over (some with a warning of their own); any other key
 /// written under a service is reported as having no equivalent.
@@ -103,6 +103,26 @@ fn written<'a>(loaded: &'a Loaded, path: &[&str]) -> Option<&'a Node> {
     Some(cur)
 }
 
+/// `path` under `node`.
+fn under<'a>(node: Option<&'a Node>, path: &[&str]) -> Option<&'a Node> {
+    path.iter().try_fold(node?, |cur, p| cur.get(p))
+}
+
+/// Each service's node in the tree, by name: looked up once rather than by a scan of all
+/// services per key (quadratic for large stacks).
+fn service_nodes(loaded: &Loaded) -> HashMap<&str, &Node> {
+    loaded
+        .tree
+        .get("services")
+        .and_then(Node::as_map)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.as_str()?, v)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The workload kind of a service.
 #[derive(PartialEq, Clone, Copy)]
 enum Kind {
@@ -118,6 +138,7 @@ pub fn build(loaded: &Loaded, opts: &Options) -> Export {
         out: Vec::new(),
     };
     let names = names::service_names(stack.services.keys());
+    let nodes = service_nodes(loaded);
     let selected: Vec<&Service> = stack
         .services
         .values()
@@ -186,7 +207,8 @@ pub fn build(loaded: &Loaded, opts: &Options) -> Export {
 
     for svc in &selected {
         let name = &names[&svc.name];
-        key_warnings(loaded, svc, &mut w);
+        let node = nodes.get(svc.name.as_str()).copied();
+        key_warnings(node, svc, &mut w);
         for f in &svc.secrets {
             files.entry((true, f.source.clone())).or_insert(f);
         }
@@ -204,8 +226,8 @@ pub fn build(loaded: &Loaded, opts: &Options) -> Export {
             .map(|v| super::locate::volume_key(loaded, &v.source))
             .collect();
         let named: Vec<&String> = named_keys.iter().collect();
-        let explicit_restart = written(loaded, &["services", &svc.name, "restart"]).is_some()
-            || written(loaded, &["services", &svc.name, "deploy", "restart_policy"]).is_some();
+        let explicit_restart = under(node, &["restart"]).is_some()
+            || under(node, &["deploy", "restart_policy"]).is_some();
         let batch = matches!(
             svc.restart,
             RestartPolicy::No | RestartPolicy::OnFailure { .. }
@@ -530,8 +552,8 @@ fn service_objects(
 }
 
 /// Warnings for keys written under the service that the export does not carry over.
-fn key_warnings(loaded: &Loaded, svc: &Service, w: &mut Warner) {
-    let Some(node) = written(loaded, &["services", &svc.name]) else {
+fn key_warnings(node: Option<&Node>, svc: &Service, w: &mut Warner) {
+    let Some(node) = node else {
         return;
     };
     let Some(map) = node.as_map() else { return };
@@ -549,7 +571,7 @@ fn key_warnings(loaded: &Loaded, svc: &Service, w: &mut Warner) {
         };
         w.warn(&["services", &svc.name, k], msg);
     }
-    if let Some(d) = written(loaded, &["services", &svc.name, "deploy"]).and_then(Node::as_map) {
+    if let Some(d) = node.get("deploy").and_then(Node::as_map) {
         for (k, _) in d {
             if let Some(k) = k.as_str()
                 && !DEPLOY_HANDLED.contains(&k)
@@ -562,9 +584,7 @@ fn key_warnings(loaded: &Loaded, svc: &Service, w: &mut Warner) {
             }
         }
     }
-    if let Some(rp) =
-        written(loaded, &["services", &svc.name, "deploy", "restart_policy"]).and_then(Node::as_map)
-    {
+    if let Some(rp) = under(Some(node), &["deploy", "restart_policy"]).and_then(Node::as_map) {
         for (k, _) in rp {
             if let Some(k) = k.as_str()
                 && k != "condition"
@@ -585,12 +605,7 @@ fn key_warnings(loaded: &Loaded, svc: &Service, w: &mut Warner) {
             );
         }
     }
-    if written(
-        loaded,
-        &["services", &svc.name, "healthcheck", "start_interval"],
-    )
-    .is_some()
-    {
+    if under(Some(node), &["healthcheck", "start_interval"]).is_some() {
         w.warn(
             &["services", &svc.name, "healthcheck", "start_interval"],
             "probes have one period; start_interval left out",
