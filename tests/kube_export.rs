@@ -172,19 +172,28 @@ fn round_trip(file: &Path, dir: &Path) -> Result<(), String> {
         ck("image", &image, &ctr["image"])?;
         ck("command", &s["command"], &ctr["args"])?;
         ck("entrypoint", &s["entrypoint"], &ctr["command"])?;
-        let env: serde_json::Map<String, Value> = ctr["env"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|e| {
-                        (
-                            e["name"].as_str().unwrap_or("").to_string(),
-                            e["value"].clone(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        // The environment: each `envFrom` ConfigMap's data, then inline `env` (which wins).
+        let mut env = serde_json::Map::new();
+        for from in ctr["envFrom"].as_array().into_iter().flatten() {
+            let cm = from["configMapRef"]["name"]
+                .as_str()
+                .ok_or(format!("{name}: envFrom without configMapRef"))?;
+            let obj = items
+                .iter()
+                .find(|o| o["kind"] == "ConfigMap" && o["metadata"]["name"] == cm)
+                .ok_or(format!(
+                    "{name}: envFrom names ConfigMap {cm}, not exported"
+                ))?;
+            for (k, v) in obj["data"].as_object().into_iter().flatten() {
+                env.insert(k.clone(), v.clone());
+            }
+        }
+        for e in ctr["env"].as_array().into_iter().flatten() {
+            env.insert(
+                e["name"].as_str().unwrap_or("").to_string(),
+                e["value"].clone(),
+            );
+        }
         // An unset variable (`null`) is not passed to the container.
         let mut want_env = s["environment"].as_object().cloned().unwrap_or_default();
         want_env.retain(|_, v| !v.is_null());

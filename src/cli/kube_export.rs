@@ -47,6 +47,10 @@ pub struct KubeArgs {
     /// is invalid, print why and write nothing
     #[arg(long)]
     pub check: bool,
+    /// Image of the init containers that wait for a `service_completed_successfully`
+    /// dependency's Job with `kubectl wait` (needs sh and kubectl)
+    #[arg(long, value_name = "IMAGE", default_value = export::KUBECTL_IMAGE)]
+    pub wait_image: String,
     /// Only these services (default: all)
     pub services: Vec<String>,
 }
@@ -83,6 +87,7 @@ pub fn run(cli: &Cli, a: &KubeArgs) -> Result<i32> {
         namespace: a.namespace.clone(),
         strict: a.strict,
         services: a.services.clone(),
+        wait_image: Some(a.wait_image.clone()),
         publish_as: match a.publish_as {
             PublishArg::Nodeport => PublishAs::NodePort,
             PublishArg::Loadbalancer => PublishAs::LoadBalancer,

@@ -7,10 +7,12 @@
 //! Every key with no faithful Kubernetes equivalent is reported, never dropped silently.
 
 pub mod check;
+mod env;
 mod locate;
 mod names;
 mod objects;
 mod pod;
+mod yaml;
 
 pub use locate::Warning;
 pub use names::dns_label;
@@ -38,7 +40,13 @@ pub struct Options {
     /// Only these services (and the objects they use); empty: all.
     pub services: Vec<String>,
     pub publish_as: PublishAs,
+    /// Image of the init containers that wait for a Job (`service_completed_successfully`):
+    /// needs `sh` and `kubectl`; `None`: [`KUBECTL_IMAGE`].
+    pub wait_image: Option<String>,
 }
+
+/// The default image of the init containers that run `kubectl wait` for a Job.
+pub const KUBECTL_IMAGE: &str = "bitnami/kubectl:1.30";
 
 /// One exported object.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,12 +95,12 @@ pub fn kubernetes(loaded: &Loaded, opts: &Options) -> Result<Export, ExportError
 impl Export {
     /// YAML documents separated by `---`, in object order.
     pub fn to_yaml(&self) -> String {
-        let mut out = String::new();
+        let mut out = String::with_capacity(self.objects.len() * 1024);
         for (i, o) in self.objects.iter().enumerate() {
             if i > 0 {
                 out.push_str("---\n");
             }
-            out.push_str(&crate::spec::to_yaml(&o.value));
+            yaml::write(&mut out, &o.value);
         }
         out
     }

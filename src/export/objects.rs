@@ -8,7 +8,7 @@ use crate::model::{DependCondition, MountKind, RestartPolicy, Service};
 use crate::spec::Loaded;
 use crate::spec::yaml::Node;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Service keys the export carries over (some with a warning of their own); any other key
 /// written under a service is reported as having no equivalent.
@@ -103,6 +103,26 @@ fn written<'a>(loaded: &'a Loaded, path: &[&str]) -> Option<&'a Node> {
     Some(cur)
 }
 
+/// `path` under `node`.
+fn under<'a>(node: Option<&'a Node>, path: &[&str]) -> Option<&'a Node> {
+    path.iter().try_fold(node?, |cur, p| cur.get(p))
+}
+
+/// Each service's node in the tree, by name: looked up once rather than by a scan of all
+/// services per key (quadratic for large stacks).
+fn service_nodes(loaded: &Loaded) -> HashMap<&str, &Node> {
+    loaded
+        .tree
+        .get("services")
+        .and_then(Node::as_map)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.as_str()?, v)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The workload kind of a service.
 #[derive(PartialEq, Clone, Copy)]
 enum Kind {
@@ -118,6 +138,7 @@ pub fn build(loaded: &Loaded, opts: &Options) -> Export {
         out: Vec::new(),
     };
     let names = names::service_names(stack.services.keys());
+    let nodes = service_nodes(loaded);
     let selected: Vec<&Service> = stack
         .services
         .values()
@@ -178,10 +199,16 @@ pub fn build(loaded: &Loaded, opts: &Options) -> Export {
     let mut claimed_by: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut workloads: Vec<Object> = Vec::new();
     let mut services: Vec<Object> = Vec::new();
+    let mut env_maps: Vec<Object> = Vec::new();
+    let kubectl_image = opts.wait_image.as_deref().unwrap_or(super::KUBECTL_IMAGE);
+    let waiter = super::dns_label(&format!("{}-job-waiter", stack.name));
+    let exported = |s: &str| opts.services.is_empty() || opts.services.iter().any(|x| x == s);
+    let mut waits_for_job: Option<String> = None;
 
     for svc in &selected {
         let name = &names[&svc.name];
-        key_warnings(loaded, svc, &mut w);
+        let node = nodes.get(svc.name.as_str()).copied();
+        key_warnings(node, svc, &mut w);
         for f in &svc.secrets {
             files.entry((true, f.source.clone())).or_insert(f);
         }
@@ -191,12 +218,16 @@ pub fn build(loaded: &Loaded, opts: &Options) -> Export {
         let named_keys: Vec<String> = svc
             .volumes
             .iter()
-            .filter(|v| v.kind == MountKind::Volume && !v.source.is_empty())
+            .filter(|v| {
+                v.kind == MountKind::Volume
+                    && !v.source.is_empty()
+                    && !v.volume.as_ref().is_some_and(|d| d.external)
+            })
             .map(|v| super::locate::volume_key(loaded, &v.source))
             .collect();
         let named: Vec<&String> = named_keys.iter().collect();
-        let explicit_restart = written(loaded, &["services", &svc.name, "restart"]).is_some()
-            || written(loaded, &["services", &svc.name, "deploy", "restart_policy"]).is_some();
+        let explicit_restart = under(node, &["restart"]).is_some()
+            || under(node, &["deploy", "restart_policy"]).is_some();
         let batch = matches!(
             svc.restart,
             RestartPolicy::No | RestartPolicy::OnFailure { .. }
@@ -222,8 +253,23 @@ pub fn build(loaded: &Loaded, opts: &Options) -> Export {
             names: &names,
             first_port: &first_port,
             templates: kind == Kind::StatefulSet,
+            kubectl_image,
+            waiter: &waiter,
+            exported: &exported,
         };
         let mut pod = pod_spec(svc, &cx, &mut w);
+        if pod.contains_key("serviceAccountName") && waits_for_job.is_none() {
+            waits_for_job = Some(svc.name.clone());
+        }
+        let (cm_env, _) = super::env::split(svc);
+        if !cm_env.is_empty() {
+            let n = super::env::config_map_name(name);
+            env_maps.push(Object {
+                kind: "ConfigMap".into(),
+                value: json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(&n, &stack.name, opts), "data": cm_env}),
+                name: n,
+            });
+        }
         let labels = json!({"app.kubernetes.io/name": name});
         let mut template_meta = json!({"labels": labels});
         if !svc.options.labels.is_empty() {
@@ -328,6 +374,10 @@ pub fn build(loaded: &Loaded, opts: &Options) -> Export {
             value: v,
         });
     }
+    objects.extend(env_maps);
+    if let Some(first) = &waits_for_job {
+        objects.extend(job_waiter(&waiter, first, loaded, opts, &mut w));
+    }
     for (vol, by) in &claimed_by {
         if by.len() > 1 {
             w.warn(
@@ -359,6 +409,57 @@ pub fn build(loaded: &Loaded, opts: &Options) -> Export {
         objects,
         warnings: w.out,
     }
+}
+
+/// The ServiceAccount that init containers waiting for a Job run as, with a Role allowing
+/// it to read Jobs (all `kubectl wait` needs) and the RoleBinding between them.
+/// `first`: a service with such a wait (where a missing namespace is reported).
+fn job_waiter(
+    name: &str,
+    first: &str,
+    loaded: &Loaded,
+    opts: &Options,
+    w: &mut Warner,
+) -> Vec<Object> {
+    let project = &loaded.stack.name;
+    // A ServiceAccount subject must name its namespace.
+    let ns = match &opts.namespace {
+        Some(ns) => ns.clone(),
+        None => {
+            w.warn(
+                &["services", first, "depends_on"],
+                format!(
+                    "service_completed_successfully: the RoleBinding {name:?} that lets init containers wait for Jobs names the ServiceAccount in namespace \"default\"; pass --namespace NS to deploy elsewhere"
+                ),
+            );
+            "default".into()
+        }
+    };
+    let rbac = "rbac.authorization.k8s.io/v1";
+    let objs = [
+        (
+            "ServiceAccount",
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(name, project, opts)}),
+        ),
+        (
+            "Role",
+            json!({"apiVersion": rbac, "kind": "Role", "metadata": meta(name, project, opts),
+            "rules": [{"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get", "list", "watch"]}]}),
+        ),
+        (
+            "RoleBinding",
+            json!({"apiVersion": rbac, "kind": "RoleBinding", "metadata": meta(name, project, opts),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ns}]}),
+        ),
+    ];
+    objs.into_iter()
+        .map(|(kind, value)| Object {
+            kind: kind.into(),
+            name: name.into(),
+            value,
+        })
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -451,8 +552,8 @@ fn service_objects(
 }
 
 /// Warnings for keys written under the service that the export does not carry over.
-fn key_warnings(loaded: &Loaded, svc: &Service, w: &mut Warner) {
-    let Some(node) = written(loaded, &["services", &svc.name]) else {
+fn key_warnings(node: Option<&Node>, svc: &Service, w: &mut Warner) {
+    let Some(node) = node else {
         return;
     };
     let Some(map) = node.as_map() else { return };
@@ -470,7 +571,7 @@ fn key_warnings(loaded: &Loaded, svc: &Service, w: &mut Warner) {
         };
         w.warn(&["services", &svc.name, k], msg);
     }
-    if let Some(d) = written(loaded, &["services", &svc.name, "deploy"]).and_then(Node::as_map) {
+    if let Some(d) = node.get("deploy").and_then(Node::as_map) {
         for (k, _) in d {
             if let Some(k) = k.as_str()
                 && !DEPLOY_HANDLED.contains(&k)
@@ -483,9 +584,7 @@ fn key_warnings(loaded: &Loaded, svc: &Service, w: &mut Warner) {
             }
         }
     }
-    if let Some(rp) =
-        written(loaded, &["services", &svc.name, "deploy", "restart_policy"]).and_then(Node::as_map)
-    {
+    if let Some(rp) = under(Some(node), &["deploy", "restart_policy"]).and_then(Node::as_map) {
         for (k, _) in rp {
             if let Some(k) = k.as_str()
                 && k != "condition"
@@ -506,12 +605,7 @@ fn key_warnings(loaded: &Loaded, svc: &Service, w: &mut Warner) {
             );
         }
     }
-    if written(
-        loaded,
-        &["services", &svc.name, "healthcheck", "start_interval"],
-    )
-    .is_some()
-    {
+    if under(Some(node), &["healthcheck", "start_interval"]).is_some() {
         w.warn(
             &["services", &svc.name, "healthcheck", "start_interval"],
             "probes have one period; start_interval left out",

@@ -1,5 +1,6 @@
 //! One service's pod template: its container, volumes, probes, security context and the
-//! init containers that wait for `service_healthy` dependencies.
+//! init containers that wait for `service_healthy` and `service_completed_successfully`
+//! dependencies.
 
 use super::locate::Warner;
 use crate::model::{DependCondition, HealthTest, MountKind, Service};
@@ -18,6 +19,12 @@ pub struct PodCx<'a> {
     pub first_port: &'a dyn Fn(&str) -> Option<u16>,
     /// Named volumes claimed by volumeClaimTemplates (StatefulSet) rather than by PVCs.
     pub templates: bool,
+    /// Image of the init containers that `kubectl wait` for a Job.
+    pub kubectl_image: &'a str,
+    /// The ServiceAccount allowed to watch Jobs (set on pods that wait for one).
+    pub waiter: &'a str,
+    /// The services being exported (a wait for any other is warned about).
+    pub exported: &'a dyn Fn(&str) -> bool,
 }
 
 /// Whole seconds, rounded up, at least 1 (Kubernetes probes count in seconds).
@@ -60,9 +67,15 @@ pub fn pod_spec(svc: &Service, cx: &PodCx, w: &mut Warner) -> Map<String, Value>
     if let Some(a) = &svc.command {
         c.insert("args".into(), json!(a));
     }
-    if !svc.environment.is_empty() {
-        let env: Vec<Value> = svc
-            .environment
+    let (cm_env, inline_env) = super::env::split(svc);
+    if !cm_env.is_empty() {
+        c.insert(
+            "envFrom".into(),
+            json!([{"configMapRef": {"name": super::env::config_map_name(&cx.names[name])}}]),
+        );
+    }
+    if !inline_env.is_empty() {
+        let env: Vec<Value> = inline_env
             .iter()
             .map(|(k, v)| json!({"name": k, "value": v}))
             .collect();
@@ -117,6 +130,22 @@ pub fn pod_spec(svc: &Service, cx: &PodCx, w: &mut Warner) -> Map<String, Value>
                 volumes.push(json!({"name": n, "emptyDir": {}}));
                 n
             }
+            MountKind::Volume if v.volume.as_ref().is_some_and(|d| d.external) => {
+                // An external volume exists already: mount the claim of that name, make none.
+                let key = super::locate::volume_key(w.loaded, &v.source);
+                let claim = super::dns_label(&v.source);
+                w.warn(
+                    &["volumes", &key],
+                    format!(
+                        "external volume: no PersistentVolumeClaim is exported; pods mount an existing claim named {claim:?} (create it first)"
+                    ),
+                );
+                let n = vol_name("ext", &key);
+                if !volumes.iter().any(|x| x["name"] == json!(n)) {
+                    volumes.push(json!({"name": n, "persistentVolumeClaim": {"claimName": claim}}));
+                }
+                n
+            }
             MountKind::Volume => {
                 let key = super::locate::volume_key(w.loaded, &v.source);
                 let n = vol_name("data", &key);
@@ -148,6 +177,12 @@ pub fn pod_spec(svc: &Service, cx: &PodCx, w: &mut Warner) -> Map<String, Value>
     }
     for (i, t) in svc.tmpfs.iter().enumerate() {
         let n = format!("tmp-{i}");
+        if let Some(mode) = t.mode {
+            w.warn(
+                &["services", name, "tmpfs", &i.to_string()],
+                format!("tmpfs mode {mode:o}: an emptyDir's mode cannot be set; left out"),
+            );
+        }
         let mut e = json!({"medium": "Memory"});
         if let Some(s) = t.size {
             e["sizeLimit"] = json!(s.to_string());
@@ -274,9 +309,12 @@ pub fn pod_spec(svc: &Service, cx: &PodCx, w: &mut Warner) -> Map<String, Value>
     );
 
     let mut spec = Map::new();
-    let inits = init_containers(svc, cx, w);
+    let (inits, waits_for_job) = init_containers(svc, cx, w);
     if !inits.is_empty() {
         spec.insert("initContainers".into(), json!(inits));
+    }
+    if waits_for_job {
+        spec.insert("serviceAccountName".into(), json!(cx.waiter));
     }
     spec.insert("containers".into(), json!([Value::Object(c)]));
     if !volumes.is_empty() {
@@ -311,16 +349,35 @@ pub fn pod_spec(svc: &Service, cx: &PodCx, w: &mut Warner) -> Map<String, Value>
     spec
 }
 
-/// `service_healthy` dependencies: an init container that polls the dependency's Service
-/// until a TCP connection succeeds. A ClusterIP Service only routes to ready pods (readiness
-/// probe = the dependency's healthcheck), so a connection means "healthy".
-fn init_containers(svc: &Service, cx: &PodCx, w: &mut Warner) -> Vec<Value> {
+/// Waits for dependencies, as init containers (the pod's containers start after them).
+///
+/// `service_healthy`: an init container that polls the dependency's Service until a TCP
+/// connection succeeds. A ClusterIP Service only routes to ready pods (readiness probe = the
+/// dependency's healthcheck), so a connection means "healthy".
+///
+/// `service_completed_successfully`: the dependency is a Job; an init container runs
+/// `kubectl wait --for=condition=complete` on it, as the ServiceAccount `cx.waiter` (allowed
+/// to read Jobs). Returns whether such a wait is present (the pod then needs that account).
+fn init_containers(svc: &Service, cx: &PodCx, w: &mut Warner) -> (Vec<Value>, bool) {
     let mut out = Vec::new();
+    let mut job = false;
     for (dep, d) in &svc.depends_on {
+        let target = cx
+            .names
+            .get(dep)
+            .cloned()
+            .unwrap_or_else(|| super::dns_label(dep));
+        if d.condition != DependCondition::ServiceStarted && !(cx.exported)(dep) {
+            w.warn(
+                &["services", &svc.name, "depends_on", dep],
+                format!(
+                    "{dep} is not among the exported services: the pod waits for {target}, which must be deployed too (export it as well)"
+                ),
+            );
+        }
         match d.condition {
             DependCondition::ServiceStarted => {}
             DependCondition::ServiceHealthy => {
-                let target = cx.names.get(dep).cloned().unwrap_or_else(|| super::dns_label(dep));
                 // With a port: a TCP connection to the ClusterIP Service succeeds only once a
                 // ready pod backs it. Without: the headless Service's DNS name resolves only
                 // once a pod is ready (not-ready addresses are not published).
@@ -334,13 +391,17 @@ fn init_containers(svc: &Service, cx: &PodCx, w: &mut Warner) -> Vec<Value> {
                     "command": ["sh", "-c", format!("until {check}; do echo waiting for {target}; sleep 2; done")],
                 }));
             }
-            DependCondition::ServiceCompletedSuccessfully => w.warn(
-                &["services", &svc.name, "depends_on", dep],
-                format!(
-                    "service_completed_successfully: {dep} is exported as a Job; Kubernetes has no ordering between objects, so this pod does not wait for it"
-                ),
-            ),
+            DependCondition::ServiceCompletedSuccessfully => {
+                job = true;
+                // `kubectl wait` fails at once while the Job does not exist yet (objects are
+                // created in any order), hence the loop.
+                out.push(json!({
+                    "name": format!("wait-{target}"),
+                    "image": cx.kubectl_image,
+                    "command": ["sh", "-c", format!("until kubectl wait --for=condition=complete --timeout=60s job/{target}; do echo waiting for job {target}; sleep 2; done")],
+                }));
+            }
         }
     }
-    out
+    (out, job)
 }

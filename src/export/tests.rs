@@ -70,10 +70,29 @@ fn deployment_statefulset_job_and_services() {
             .unwrap()
             .contains("nc -z -w 2 db 5432")
     );
+    // service_completed_successfully: a kubectl wait for the Job, as the waiter account.
+    let wait = &web["spec"]["template"]["spec"]["initContainers"][1];
+    assert_eq!(wait["image"], KUBECTL_IMAGE);
+    assert!(
+        wait["command"][2]
+            .as_str()
+            .unwrap()
+            .contains("kubectl wait --for=condition=complete --timeout=60s job/init")
+    );
+    assert_eq!(
+        web["spec"]["template"]["spec"]["serviceAccountName"],
+        "p-job-waiter"
+    );
+    for kind in ["ServiceAccount", "Role", "RoleBinding"] {
+        assert!(k.contains(&(kind.into(), "p-job-waiter".into())), "{k:?}");
+    }
+    // Without --namespace the RoleBinding says "default": warned.
     assert!(
         e.warnings
             .iter()
-            .any(|w| w.key == "services.web.depends_on.init")
+            .any(|w| w.key == "services.web.depends_on"),
+        "{:?}",
+        e.warnings
     );
     // NodePort outside the range: warned, assigned by Kubernetes.
     assert!(e.warnings.iter().any(|w| w.key == "services.web.ports.0"));

@@ -10,7 +10,8 @@ import sys
 
 KINDS = [
     "deployment-apps-v1", "statefulset-apps-v1", "service-v1", "configmap-v1", "secret-v1",
-    "persistentvolumeclaim-v1", "job-batch-v1", "pod-v1",
+    "persistentvolumeclaim-v1", "job-batch-v1", "pod-v1", "serviceaccount-v1", "role-rbac-v1",
+    "rolebinding-rbac-v1",
 ]
 
 src = sys.argv[1]

@@ -178,7 +178,7 @@ fn port_name(name: &str) -> Option<String> {
 
 /// C-identifier-like: [-._a-zA-Z][-._a-zA-Z0-9]* (Kubernetes 1.30 without the alpha
 /// RelaxedEnvironmentVariableValidation gate).
-fn env_name(name: &str) -> Option<String> {
+pub(crate) fn env_name(name: &str) -> Option<String> {
     let b = name.as_bytes();
     let ok = b
         .first()
@@ -195,7 +195,7 @@ fn env_name(name: &str) -> Option<String> {
 
 /// ConfigMap and Secret keys: at most 253 of [-._a-zA-Z0-9], not "." or "..", and not
 /// starting with "..".
-fn config_map_key(key: &str) -> Option<String> {
+pub(crate) fn config_map_key(key: &str) -> Option<String> {
     let ok = !key.is_empty()
         && key.len() <= 253
         && key

@@ -6,7 +6,7 @@
 //! `rstack export kubernetes --check` runs [`check`] on every object it would write and
 //! writes nothing when any error is found.
 
-mod api_rules;
+pub(crate) mod api_rules;
 mod names;
 mod schemas;
 mod validate;

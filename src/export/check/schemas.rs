@@ -52,6 +52,21 @@ const KINDS: &[(&str, &str, &str)] = &[
         "Pod",
         include_str!("../../../schemas/kubernetes/v1.30/pod-v1.json"),
     ),
+    (
+        "v1",
+        "ServiceAccount",
+        include_str!("../../../schemas/kubernetes/v1.30/serviceaccount-v1.json"),
+    ),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "Role",
+        include_str!("../../../schemas/kubernetes/v1.30/role-rbac-v1.json"),
+    ),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "RoleBinding",
+        include_str!("../../../schemas/kubernetes/v1.30/rolebinding-rbac-v1.json"),
+    ),
 ];
 
 /// The shared definitions every kind's `$ref` points into (`.../_definitions.json#/$defs/NAME`).

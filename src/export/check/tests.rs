@@ -71,6 +71,12 @@ fn good_objects_of_every_kind_pass() {
                                      "resources": {"requests": {"storage": "1Gi"}}}}]}}),
         json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
                "spec": {"containers": [{"name": "c", "image": "busybox"}]}}),
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "w"}}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "w"},
+               "rules": [{"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get", "list", "watch"]}]}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "w"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "w"},
+               "subjects": [{"kind": "ServiceAccount", "name": "w", "namespace": "default"}]}),
     ];
     for o in &objects {
         assert_eq!(check(o), vec![], "{o}");
