@@ -269,11 +269,6 @@ fn http_git_source_follows_signed_webhooks_and_survives_kill_9() {
         .and_then(|l| l.local_addr())
         .expect("free port")
         .port();
-    let config = env.write(
-        "rstack.toml",
-        &format!("[sync]\nwebhook_listen = \"127.0.0.1:{port}\"\n"),
-    );
-    let mut daemon = Daemon(start_daemon(&env, &config));
 
     let name = format!("h{p}");
     let r = repo(&env);
@@ -282,8 +277,21 @@ fn http_git_source_follows_signed_webhooks_and_survives_kill_9() {
     std::fs::create_dir_all(&srv).expect("mkdir");
     let bare = srv.join("stack.git");
     r.git(&["clone", "-q", "--bare", ".", bare.to_str().expect("utf8")]);
+    // A second server behind basic auth, whose credentials the daemon config holds.
     let server = HttpServer::start(srv.clone(), None);
     let url = format!("http://127.0.0.1:{}/stack.git", server.port);
+    let auth = HttpServer::start(srv.clone(), Some("bob:hunter2"));
+    let token = env.write("git-token", "hunter2\n");
+    let config = env.write(
+        "rstack.toml",
+        &format!(
+            "[sync]\nwebhook_listen = \"127.0.0.1:{port}\"\n\n[[sync.credentials]]\n\
+             url_prefix = \"http://127.0.0.1:{}/\"\nusername = \"bob\"\npassword_file = \"{}\"\n",
+            auth.port,
+            token.display()
+        ),
+    );
+    let mut daemon = Daemon(start_daemon(&env, &config));
     let secret = "s3cr3t-hook";
     let secret_file = env.write("hook-secret", &format!("{secret}\n"));
     env.ok(&[
@@ -303,10 +311,38 @@ fn http_git_source_follows_signed_webhooks_and_survives_kill_9() {
     let status = env.ok(&["sync", "status", &name]);
     assert!(status.contains("Webhook:   yes"), "{status}");
     let ls = env.ok(&["sync", "ls", "--format", "json"]);
-    assert!(
-        !status.contains(secret) && !ls.contains(secret),
-        "secret shown: {ls}"
-    );
+    for shown in [&status, &ls] {
+        assert!(
+            !shown.contains(secret) && !shown.contains("hunter2"),
+            "secret shown: {shown}"
+        );
+    }
+
+    // The config's credentials reach the fetch: over plain http gix refuses to send them,
+    // and says so without the password. This source has no webhook secret: hooks get 403.
+    let other = format!("n{p}");
+    let auth_url = format!("http://127.0.0.1:{}/stack.git", auth.port);
+    env.ok(&[
+        "sync",
+        "add",
+        &other,
+        "--git",
+        &auth_url,
+        "--interval",
+        "1h",
+        "--project",
+        &other,
+    ]);
+    let st = wait_status(&env, &other, "the credentials used", |s| {
+        s["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("clear text"))
+    });
+    assert!(!st.to_string().contains("hunter2"), "{st}");
+    let (code, out) = post_hook(port, &other, "{}", Some(&sign(secret, "{}")));
+    assert_eq!(code, 403, "{out}");
+    assert!(out.contains("--webhook-secret-file"), "{out}");
+    env.ok(&["sync", "rm", &other, "--keep-stack"]);
 
     r.write("b.yaml", &b_yaml("2"));
     let c2 = r.commit("two");
@@ -348,6 +384,11 @@ fn http_git_source_follows_signed_webhooks_and_survives_kill_9() {
 
     env.ok(&["sync", "rm", &name]);
     assert!(env.ps_json(&p).is_empty(), "sync rm left containers");
+    let logs = std::fs::read_to_string(env.dir.join("daemon-git.log")).unwrap_or_default();
+    assert!(
+        !logs.contains("hunter2") && !logs.contains(secret),
+        "{logs}"
+    );
     drop(daemon);
     drop(server);
 }
