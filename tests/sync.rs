@@ -206,10 +206,17 @@ fn dir_source_follows_edits_survives_breakage_rollback_and_restart() {
 }
 
 #[test]
-fn git_sources_are_refused_in_this_build_and_bad_dirs_too() {
+fn bad_git_urls_and_dirs_are_refused_at_add() {
     let env = Env::new("syncref");
-    let out = env.run(&["sync", "add", "x", "--git", "file:///nowhere"]);
+    let out = env.run(&["sync", "add", "x", "--git", "ftp://u:pw@h/r"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("git sources: not in this build"), "{err}");
+    assert!(
+        err.contains("not supported") && err.contains("file:///path") && !err.contains("pw"),
+        "{err}"
+    );
+    let out = env.run(&["sync", "add", "y", "--dir", "/nonexistent/rstack-dir"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not an absolute path to a directory"), "{err}");
 }

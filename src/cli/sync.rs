@@ -1,10 +1,10 @@
-//! `rstack sync`: sources the daemon follows (a directory now; Git with `source::git`), their
+//! `rstack sync`: sources the daemon follows (a directory or a Git repository), their
 //! status as Argo CD shows it, history, rollback, suspend and resume.
 
 use super::args::Format;
 use crate::api::Client;
 use crate::source::status::SourceView;
-use crate::source::{DIR_INTERVAL, SourceKind, SourceSpec};
+use crate::source::{DIR_INTERVAL, GIT_INTERVAL, SourceKind, SourceSpec};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -66,6 +66,9 @@ pub struct AddArgs {
     /// Converge manual changes back (recorded; acted on in a later release)
     #[arg(long)]
     pub self_heal: bool,
+    /// File holding the secret that signs the source's webhooks (GitHub/Gitea HMAC-SHA256)
+    #[arg(long, requires = "git")]
+    pub webhook_secret_file: Option<PathBuf>,
 }
 
 pub fn run(client: &Client, cmd: &SyncCommand) -> Result<i32> {
@@ -126,7 +129,10 @@ pub fn run(client: &Client, cmd: &SyncCommand) -> Result<i32> {
 
 fn spec_of(a: &AddArgs) -> Result<SourceSpec> {
     let kind = match (&a.git, &a.dir) {
-        (Some(_), _) => bail!("git sources: not in this build (use --dir PATH)"),
+        (Some(url), _) => SourceKind::Git {
+            url: url.clone(),
+            reference: a.reference.clone(),
+        },
         (None, Some(d)) => {
             let abs = std::path::absolute(d).with_context(|| format!("--dir {}", d.display()))?;
             SourceKind::Dir { path: abs }
@@ -136,7 +142,20 @@ fn spec_of(a: &AddArgs) -> Result<SourceSpec> {
     let interval = match &a.interval {
         Some(s) => crate::model::units::parse_duration(s)
             .map_err(|e| anyhow::anyhow!("--interval {s}: {e}"))?,
+        None if a.git.is_some() => GIT_INTERVAL,
         None => DIR_INTERVAL,
+    };
+    let webhook_secret = match &a.webhook_secret_file {
+        Some(f) => {
+            let text = std::fs::read_to_string(f)
+                .with_context(|| format!("--webhook-secret-file {}", f.display()))?;
+            let secret = text.trim_end_matches(['\n', '\r']).to_string();
+            if secret.is_empty() {
+                bail!("--webhook-secret-file {}: the file is empty", f.display());
+            }
+            Some(secret)
+        }
+        None => None,
     };
     if interval.is_zero() {
         bail!("--interval must be above 0");
@@ -149,6 +168,7 @@ fn spec_of(a: &AddArgs) -> Result<SourceSpec> {
         project: a.project.clone(),
         prune: a.prune,
         self_heal: a.self_heal,
+        webhook_secret,
     })
 }
 
@@ -188,6 +208,9 @@ fn print_status(v: &SourceView) {
     println!("Health:    {:?}", s.health);
     let state = if s.suspended { "Suspended" } else { "Active" };
     println!("State:     {state}");
+    if v.webhook {
+        println!("Webhook:   yes");
+    }
     println!("Revision:  {}", s.revision.as_deref().unwrap_or("-"));
     if let Some(at) = &s.applied_at {
         println!("Applied:   {at}");

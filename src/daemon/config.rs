@@ -29,6 +29,8 @@ pub struct DaemonConfig {
     pub registry: RegistryConfig,
     /// `[network]`: where new networks' subnets come from.
     pub network: NetworkConfig,
+    /// `[sync]`: Git credentials and the webhook listener of sync sources.
+    pub sync: super::sync::SyncConfig,
 }
 
 /// `[network]`: Docker's `default-address-pools`.
@@ -149,6 +151,7 @@ impl Default for DaemonConfig {
             log: LogDefaults::default(),
             registry: RegistryConfig::default(),
             network: NetworkConfig::default(),
+            sync: Default::default(),
         }
     }
 }
@@ -193,6 +196,7 @@ impl DaemonConfig {
         }
         cfg.image_max_unpacked()?;
         cfg.header_read_timeout()?;
+        cfg.sync.check()?;
         for m in &cfg.registry.mirrors {
             if !(m.starts_with("http://") || m.starts_with("https://")) {
                 return Err(format!(

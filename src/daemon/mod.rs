@@ -67,7 +67,7 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
         refuse_lost_store(&db, &containers)?;
     }
     let store = Arc::new(Store::open(&db)?);
-    let sources = sync::Controller::new(store.clone());
+    let sources = sync::Controller::new(store.clone(), root, cfg.sync.clone());
     let max_unpacked = cfg.image_max_unpacked().map_err(anyhow::Error::msg)?;
     let images = Arc::new(ImageStore::open(&root.join("images"))?.with_max_unpacked(max_unpacked));
     // Uploads of a daemon that died mid-import: nobody else writes there.
@@ -150,6 +150,9 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
     );
     // Sources resume after the engine adopted the running containers.
     sources.start(&state)?;
+    if let Some(addr) = &cfg.sync.webhook_listen {
+        serve_webhooks(addr, sources.clone()).await?;
+    }
     let app = router(state).merge(sync::routes(sources));
     let shutdown = async {
         let mut term =
@@ -180,6 +183,22 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
         crate::runtime::cgroup::remove_empty_parents(&layout, crate::plan::CGROUP_PARENT);
     }
     eprintln!("rstack daemon stopped; containers keep running and are adopted at next start");
+    Ok(())
+}
+
+/// `[sync] webhook_listen`: a TCP listener serving only the sync webhook route (GitHub and
+/// Gitea reach the host over TCP; TLS is a reverse proxy's job). It runs until the daemon
+/// exits.
+async fn serve_webhooks(addr: &str, sources: Arc<sync::Controller>) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("sync.webhook_listen: binding {addr}"))?;
+    eprintln!("rstack: sync webhooks on http://{addr}/v1/sources/NAME/hook");
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, sync::hook_routes(sources)).await {
+            eprintln!("rstack: sync webhook listener stopped: {e}");
+        }
+    });
     Ok(())
 }
 

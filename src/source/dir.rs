@@ -107,6 +107,7 @@ mod tests {
             project: None,
             prune: false,
             self_heal: false,
+            webhook_secret: None,
         };
         std::fs::write(
             dir.join("compose.yaml"),

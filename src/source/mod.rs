@@ -51,6 +51,10 @@ pub struct SourceSpec {
     /// Converge drift back (a later round: stored, not acted on yet).
     #[serde(default)]
     pub self_heal: bool,
+    /// HMAC secret of the source's webhook (`--webhook-secret-file`). Stored with the
+    /// source; the API's views never carry it (they say `webhook: true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
 }
 
 impl SourceSpec {

@@ -96,8 +96,12 @@ pub struct HistoryView {
 /// `GET /v1/sources/{name}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceView {
+    /// The spec without its webhook secret.
     pub spec: SourceSpec,
     pub status: SourceStatus,
+    /// Whether the source has a webhook secret (hooks are accepted).
+    #[serde(default)]
+    pub webhook: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<HistoryView>,
 }

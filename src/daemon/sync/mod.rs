@@ -3,10 +3,12 @@
 //! that fails to load or converge is recorded and left alone until the source changes or
 //! `sync now`. Sources, their status and history live in the store and are resumed at start.
 
+pub mod git;
 mod routes;
 mod task;
 
-pub use routes::routes;
+pub use git::SyncConfig;
+pub use routes::{hook_routes, routes};
 
 use super::adapter::{Images, NativeRuntime};
 use crate::api::server::{ApiFailure, ServerState};
@@ -60,11 +62,21 @@ pub struct Controller {
     tasks: Mutex<HashMap<String, Task>>,
     /// One apply at a time per daemon: a rollback never interleaves with a task's apply.
     apply: tokio::sync::Mutex<()>,
+    /// Where Git caches live (`<data_root>/sources/<name>/git`).
+    data_root: std::path::PathBuf,
+    /// `[sync]`: Git credentials.
+    config: SyncConfig,
 }
 
 impl Controller {
-    pub fn new(store: Arc<Store>) -> Arc<Controller> {
+    pub fn new(
+        store: Arc<Store>,
+        data_root: &std::path::Path,
+        config: SyncConfig,
+    ) -> Arc<Controller> {
         Arc::new(Controller {
+            data_root: data_root.to_path_buf(),
+            config,
             store,
             server: OnceLock::new(),
             docs: Mutex::new(HashMap::new()),
@@ -131,11 +143,7 @@ impl Controller {
     pub fn add(self: &Arc<Self>, spec: SourceSpec) -> Result<SourceView, SyncError> {
         crate::api::validate::names(&spec.name, []).map_err(SyncError::Invalid)?;
         match &spec.kind {
-            SourceKind::Git { .. } => {
-                return Err(SyncError::Invalid(
-                    "git sources: not in this build (use --dir)".into(),
-                ));
-            }
+            SourceKind::Git { url, .. } => git::check_url(url).map_err(SyncError::Invalid)?,
             SourceKind::Dir { path } if !path.is_absolute() || !path.is_dir() => {
                 return Err(SyncError::Invalid(format!(
                     "--dir {}: not an absolute path to a directory",
@@ -189,7 +197,8 @@ impl Controller {
             .iter()
             .filter_map(|n| self.doc(n).ok())
             .map(|d| SourceView {
-                spec: d.spec,
+                webhook: d.spec.webhook_secret.is_some(),
+                spec: redacted(d.spec),
                 status: d.status,
                 history: Vec::new(),
             })
@@ -210,7 +219,8 @@ impl Controller {
             })
             .collect();
         Ok(SourceView {
-            spec: doc.spec,
+            webhook: doc.spec.webhook_secret.is_some(),
+            spec: redacted(doc.spec),
             status: doc.status,
             history,
         })
@@ -283,7 +293,45 @@ impl Controller {
                 )));
             }
         }
+        // The Git cache (checkouts of every revision) goes with the source.
+        let dir = git::source_dir(&self.data_root, name);
+        let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
         Ok(())
+    }
+
+    /// A webhook for `name`: checked against the source's secret, then a fetch is asked
+    /// (the task fetches and applies; the caller answers at once).
+    pub fn hook(
+        &self,
+        name: &str,
+        body: &[u8],
+        headers: &impl Fn(&str) -> Option<String>,
+    ) -> Result<(), HookRefusal> {
+        let doc = self
+            .doc(name)
+            .map_err(|e| HookRefusal::NotFound(e.to_string()))?;
+        let Some(secret) = doc.spec.webhook_secret.as_deref() else {
+            return Err(HookRefusal::NoSecret(name.to_string()));
+        };
+        crate::source::hook::verify(secret.as_bytes(), body, headers)
+            .map_err(|e| HookRefusal::Signature(e.to_string()))?;
+        self.kick(name, false)
+            .map_err(|e| HookRefusal::NotFound(e.to_string()))
+    }
+
+    /// What a Git source's task needs: its cache dir and credentials.
+    pub(crate) fn git_access(
+        &self,
+        name: &str,
+        url: &str,
+    ) -> (
+        std::path::PathBuf,
+        Result<Option<crate::source::git::Credentials>, String>,
+    ) {
+        (
+            git::cache_dir(&self.data_root, name),
+            self.config.credentials_for(url),
+        )
     }
 
     /// Applies `stack` as revision `revision` and records the outcome in the status (and
@@ -352,6 +400,26 @@ impl Controller {
         let now = rfc3339(now_ms());
         let _ = self.update(name, |d| d.status.failed(revision, error, &now));
     }
+}
+
+/// Why a webhook was refused (401: signature; 403: the source takes no hooks; 404).
+#[derive(Debug, thiserror::Error)]
+pub enum HookRefusal {
+    #[error("{0}")]
+    NotFound(String),
+    #[error(
+        "source {0} has no webhook secret, so it takes no webhooks: add it again with \
+         rstack sync add ... --webhook-secret-file FILE"
+    )]
+    NoSecret(String),
+    #[error("{0}")]
+    Signature(String),
+}
+
+/// A spec as the API shows it: without the webhook secret.
+fn redacted(mut spec: SourceSpec) -> SourceSpec {
+    spec.webhook_secret = None;
+    spec
 }
 
 /// How long an apply waits for its services to be running/healthy.

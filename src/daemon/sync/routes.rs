@@ -1,11 +1,14 @@
-//! The sync API: `/v1/sources...`, served beside the API's routes (the webhook
-//! `/v1/sources/{name}/hook` comes with the Git source).
+//! The sync API: `/v1/sources...`, served beside the API's routes, and the webhook
+//! `POST /v1/sources/{name}/hook` (also served alone on `[sync] webhook_listen`).
 
-use super::Controller;
+use super::{Controller, HookRefusal};
 use crate::api::server::ApiFailure;
 use crate::source::SourceSpec;
 use crate::source::status::SourceView;
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -22,7 +25,39 @@ pub fn routes(ctl: Arc<Controller>) -> Router {
         .route("/v1/sources/{name}/suspend", post(suspend))
         .route("/v1/sources/{name}/resume", post(resume))
         .route("/v1/sources/{name}/rollback", post(rollback))
+        .with_state(ctl.clone())
+        .merge(hook_routes(ctl))
+}
+
+/// The webhook route alone: what the TCP listener serves.
+pub fn hook_routes(ctl: Arc<Controller>) -> Router {
+    Router::new()
+        .route("/v1/sources/{name}/hook", post(hook))
         .with_state(ctl)
+}
+
+/// 202 at once when the signature holds (the source's task fetches and applies);
+/// 401 for a missing or wrong signature, 403 for a source without a secret; no fetch then.
+async fn hook(
+    State(c): Ctl,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // HeaderMap looks names up case-insensitively.
+    let lookup = |h: &str| {
+        headers
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (status, message) = match c.hook(&name, &body, &lookup) {
+        Ok(()) => (StatusCode::ACCEPTED, format!("source {name}: fetch asked")),
+        Err(e @ HookRefusal::NotFound(_)) => (StatusCode::NOT_FOUND, e.to_string()),
+        Err(e @ HookRefusal::NoSecret(_)) => (StatusCode::FORBIDDEN, e.to_string()),
+        Err(e @ HookRefusal::Signature(_)) => (StatusCode::UNAUTHORIZED, e.to_string()),
+    };
+    (status, Json(serde_json::json!({ "message": message }))).into_response()
 }
 
 async fn list(State(c): Ctl) -> Json<Vec<SourceView>> {

@@ -2,6 +2,7 @@
 //! the interval, or a kick (`sync now`, `resume`). Idle, it costs nothing.
 
 use super::Controller;
+use crate::source::jitter::{jittered, seed};
 use crate::source::watch::{DirWatch, dirs_of};
 use crate::source::{LoadedRevision, SourceKind, SourceSpec, dir};
 use std::path::PathBuf;
@@ -17,12 +18,13 @@ pub(super) async fn run(
 ) {
     let mut dirs: Vec<PathBuf> = Vec::new();
     let mut watch: Option<DirWatch> = None;
+    let mut polls: u64 = 0;
     loop {
         let Ok(doc) = ctl.doc(&name) else { return };
         let spec = doc.spec.clone();
         let force = forced.swap(false, Ordering::SeqCst);
         if !doc.status.suspended {
-            match current(&spec).await {
+            match current(&ctl, &spec).await {
                 Ok((rev, want)) => {
                     // Only directory sources have files to watch.
                     if !want.is_empty() && (want != dirs || watch.is_none()) {
@@ -42,7 +44,13 @@ pub(super) async fn run(
                 Err(e) => ctl.unreachable(&name, &e),
             }
         }
-        let interval = spec.interval;
+        // Git polls are spread (±10%) so hosts following one repository do not fetch in
+        // lockstep; a directory's interval is only a safety net.
+        polls = polls.wrapping_add(1);
+        let interval = match spec.kind {
+            SourceKind::Git { .. } => jittered(spec.interval, seed(&name, polls)),
+            SourceKind::Dir { .. } => spec.interval,
+        };
         match watch.as_mut() {
             Some(w) => {
                 tokio::select! {
@@ -61,7 +69,10 @@ pub(super) async fn run(
 }
 
 /// The source's current revision, loaded, and the directories to watch for the next one.
-async fn current(spec: &SourceSpec) -> Result<(LoadedRevision, Vec<PathBuf>), String> {
+async fn current(
+    ctl: &Controller,
+    spec: &SourceSpec,
+) -> Result<(LoadedRevision, Vec<PathBuf>), String> {
     let spec = spec.clone();
     match spec.kind.clone() {
         SourceKind::Dir { path: root } => tokio::task::spawn_blocking(move || {
@@ -70,9 +81,22 @@ async fn current(spec: &SourceSpec) -> Result<(LoadedRevision, Vec<PathBuf>), St
         })
         .await
         .map_err(|e| format!("loading the directory: {e}")),
-        // The Git source plugs in here (off the async thread, as above):
-        //   let checkout = source::git::sync_repo(&url, reference.as_deref(), &cache_dir)?;
-        //   Ok((source::load_checkout(&spec, &checkout), Vec::new()))
-        SourceKind::Git { .. } => Err("git sources: not in this build".to_string()),
+        // One fetch at a time per cache: this task is the cache's only user.
+        SourceKind::Git { url, reference } => {
+            let (cache, creds) = ctl.git_access(&spec.name, &url);
+            let creds = creds?;
+            tokio::task::spawn_blocking(move || {
+                let checkout = crate::source::git::sync_repo(
+                    &url,
+                    reference.as_deref(),
+                    &cache,
+                    creds.as_ref(),
+                )
+                .map_err(|e| e.to_string())?;
+                Ok((crate::source::load_checkout(&spec, &checkout), Vec::new()))
+            })
+            .await
+            .map_err(|e| format!("fetching the repository: {e}"))?
+        }
     }
 }
