@@ -55,6 +55,21 @@ impl Events {
         Events { child, out }
     }
 
+    /// Whether a source event `action` whose `drift` has `text` was seen.
+    fn has(&self, action: &str, text: &str) -> bool {
+        std::fs::read_to_string(&self.out)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .any(|e| {
+                e["type"] == "source"
+                    && e["action"] == action
+                    && e["attributes"]["drift"]
+                        .as_str()
+                        .is_some_and(|v| v.contains(text))
+            })
+    }
+
     /// Waits (30 s at most) for a source event `action` whose attributes' `key` has `text`.
     fn wait(&self, action: &str, key: &str, text: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -181,6 +196,30 @@ fn a_self_healing_source_brings_back_killed_removed_and_stopped_containers() {
     env.ok(&["-p", &p, "stop", "-t", "1", "a"]);
     env.wait_for(&p, "a", 30, |r| running(r) && r["pid"] != a["pid"]);
     events.wait("heal", "drift", "service a: stopped");
+
+    // A manual `up` of another file changes b's config: recreated back (the 4th heal: 16 s).
+    let b = env.wait_for(&p, "b", 30, running);
+    let other = env.write(
+        &format!("other-{p}.yaml"),
+        "services:\n  b:\n    image: busybox:test\n    restart: \"no\"\n    stop_grace_period: 1s\n    command: [\"sleep\", \"1000\"]\n    environment: {V: \"x\"}\n",
+    );
+    env.ok(&[
+        "-p",
+        &p,
+        "-f",
+        other.to_str().expect("utf8"),
+        "up",
+        "-d",
+        "b",
+    ]);
+    events.wait("drift", "drift", "service b: config changed: environment");
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while env.wait_for(&p, "b", 30, running)["id"] == b["id"]
+        || !events.has("heal", "service b: config changed")
+    {
+        assert!(Instant::now() < deadline, "b was not healed back");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     drop(events);
     drop(src);
 }
@@ -203,6 +242,26 @@ fn drift_without_self_heal_or_while_suspended_is_reported_and_left_alone() {
     assert_eq!(st["sync"], "OutOfSync", "{st}");
     events.wait("drift", "drift", "service b: container removed");
     assert!(!has_service(&env, &p, "b"), "healed without --self-heal");
+    // A manual `up` of another file changes a's config: that drift is named too.
+    let other = env.write(
+        &format!("other-{p}.yaml"),
+        &STACK.replace(
+            "command: [\"sleep\", \"1000\"]\n  b:",
+            "command: [\"sleep\", \"1000\"]\n    environment: {V: \"x\"}\n  b:",
+        ),
+    );
+    env.ok(&[
+        "-p",
+        &p,
+        "-f",
+        other.to_str().expect("utf8"),
+        "up",
+        "-d",
+        "a",
+    ]);
+    wait_status(&env, &plain.name, "config drift reported", |s| {
+        drift_has(s, "service a: config changed: environment")
+    });
 
     // --self-heal but suspended: reported, not healed; resumed: back.
     let healing = add(&env, &q, &["--self-heal"]);

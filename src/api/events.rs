@@ -47,8 +47,8 @@ pub struct SourceEvent {
 /// Where the sync controller sends source events; each event stream subscribes.
 pub type SourceEvents = tokio::sync::broadcast::Sender<SourceEvent>;
 
-/// A source event as the stream shows it: `id` and `service` empty, the source's name, the
-/// revision and the error (if any) in the attributes, as docker puts names there.
+/// A source event as the stream shows it: `id` the source's name, `service` empty, the
+/// source's name again, the revision and the error (if any) in the attributes.
 pub fn source_event(
     source: &str,
     action: &str,
@@ -63,7 +63,7 @@ pub fn source_event(
         time: crate::runtime::log::rfc3339_nanos(std::time::SystemTime::now()),
         kind: "source".to_string(),
         action: action.to_string(),
-        id: String::new(),
+        id: source.to_string(),
         service: String::new(),
         attributes: attrs,
     }
