@@ -1,8 +1,12 @@
 //! `POST /v1/projects/{project}/events`: a stream of the project's container events
-//! (newline-delimited `EventView`s) until the client goes away. The daemon watches its
-//! records (every 100 ms) and reports each change as docker names it: create, start, die,
-//! destroy, health_status. A change quicker than that is still seen by its effect (a restart
-//! in between shows as die then start, from the start time).
+//! (newline-delimited `EventView`s) until the client goes away. The daemon looks at its
+//! records each time the engine's change signal says one was saved or removed (and on a
+//! slow safety tick), and reports each change as docker names it: create, start, die,
+//! destroy, health_status. Changes between two looks are still seen by their effect (a
+//! restart in between shows as die then start, from the start time).
+//!
+//! Sync sources of the project add `type: "source"` events (fetch, apply, fail, drift, heal,
+//! suspend, resume, rollback), which the sync controller broadcasts as they happen.
 
 use super::server::{ApiFailure, ServerState};
 use super::types::ServicesRequest;
@@ -32,6 +36,42 @@ pub struct EventView {
     pub service: String,
     pub attributes: BTreeMap<String, String>,
 }
+
+/// A source event and the project its source deploys (the stream of that project shows it).
+#[derive(Debug, Clone)]
+pub struct SourceEvent {
+    pub project: String,
+    pub event: EventView,
+}
+
+/// Where the sync controller sends source events; each event stream subscribes.
+pub type SourceEvents = tokio::sync::broadcast::Sender<SourceEvent>;
+
+/// A source event as the stream shows it: `id` the source's name, `service` empty, the
+/// source's name again, the revision and the error (if any) in the attributes.
+pub fn source_event(
+    source: &str,
+    action: &str,
+    attributes: impl IntoIterator<Item = (&'static str, String)>,
+) -> EventView {
+    let mut attrs: BTreeMap<String, String> = attributes
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    attrs.insert("source".to_string(), source.to_string());
+    EventView {
+        time: crate::runtime::log::rfc3339_nanos(std::time::SystemTime::now()),
+        kind: "source".to_string(),
+        action: action.to_string(),
+        id: source.to_string(),
+        service: String::new(),
+        attributes: attrs,
+    }
+}
+
+/// The longest the stream goes without looking at the records: a safety net for a change
+/// the signal missed (none known), not the way changes are found.
+const SAFETY_TICK: Duration = Duration::from_secs(2);
 
 /// What the watch compares of a container.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,6 +170,10 @@ pub async fn events<R: Runtime, I: ImageSource>(
     Json(req): Json<ServicesRequest>,
 ) -> Result<Response, ApiFailure> {
     super::validate::names(&project, &req.services).map_err(ApiFailure::BadRequest)?;
+    // Subscribed before the first look, so nothing between the two is missed.
+    let mut changes = st.engine.changes();
+    let mut sources = st.source_events.subscribe();
+    let mine = project.clone();
     let snaps = move |st: &ServerState<R, I>| -> Vec<Snap> {
         st.engine
             .list(Some(&project))
@@ -147,15 +191,29 @@ pub async fn events<R: Runtime, I: ImageSource>(
         loop {
             tokio::select! {
                 _ = tx.closed() => return,
-                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                r = changes.changed() => {
+                    if r.is_err() {
+                        return;
+                    }
+                }
+                ev = sources.recv() => {
+                    match ev {
+                        Ok(ev) if ev.project == mine => {
+                            if send(&tx, &ev.event).await.is_err() {
+                                return;
+                            }
+                        }
+                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    }
+                    continue;
+                }
+                _ = tokio::time::sleep(SAFETY_TICK) => {}
             }
+            changes.borrow_and_update();
             let cur = snaps(&st);
             for (action, s) in diff(&prev, &cur) {
-                let Ok(mut line) = serde_json::to_vec(&view(&action, &s)) else {
-                    continue;
-                };
-                line.push(b'\n');
-                if tx.send(Ok(Bytes::from(line))).await.is_err() {
+                if send(&tx, &view(&action, &s)).await.is_err() {
                     return;
                 }
             }
@@ -166,6 +224,15 @@ pub async fn events<R: Runtime, I: ImageSource>(
         .header("content-type", "application/x-ndjson")
         .body(Body::from_stream(ReceiverStream::new(rx)))
         .map_err(|e| ApiFailure::Internal(e.to_string()))
+}
+
+/// Sends one event as a JSON line; Err when the client went away.
+async fn send(tx: &mpsc::Sender<Result<Bytes, std::io::Error>>, ev: &EventView) -> Result<(), ()> {
+    let Ok(mut line) = serde_json::to_vec(ev) else {
+        return Ok(());
+    };
+    line.push(b'\n');
+    tx.send(Ok(Bytes::from(line))).await.map_err(|_| ())
 }
 
 #[cfg(test)]

@@ -56,6 +56,8 @@ pub struct ServerState<R: Runtime, I: ImageSource> {
     /// Networks and published ports (`api::networks`).
     pub networks: Arc<dyn super::networks::NetworkAdmin>,
     pub version: VersionInfo,
+    /// Sync source events, for the event streams (`api::events`).
+    pub source_events: super::events::SourceEvents,
 }
 
 type St<R, I> = AxState<Arc<ServerState<R, I>>>;

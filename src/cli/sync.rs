@@ -63,7 +63,7 @@ pub struct AddArgs {
     /// Remove services that left the stack file
     #[arg(long)]
     pub prune: bool,
-    /// Converge manual changes back (recorded; acted on in a later release)
+    /// Converge manual changes (a container removed, stopped, killed, reconfigured) back
     #[arg(long)]
     pub self_heal: bool,
     /// File holding the secret that signs the source's webhooks (GitHub/Gitea HMAC-SHA256)
@@ -218,6 +218,11 @@ fn print_status(v: &SourceView) {
     if let Some(e) = &s.error {
         println!("Error at:  {}", s.error_at.as_deref().unwrap_or("-"));
         println!("Error:     {e}");
+    }
+    println!("Self-heal: {}", if v.spec.self_heal { "on" } else { "off" });
+    if let Some(d) = &s.drift {
+        println!("Drift at:  {}", s.drift_at.as_deref().unwrap_or("-"));
+        println!("Drift:     {d}");
     }
     if !v.history.is_empty() {
         println!("History:");

@@ -140,6 +140,7 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
             registry_mirrors: cfg.registry.mirrors.clone(),
             insecure_registries: cfg.registry.insecure.clone(),
         },
+        source_events: tokio::sync::broadcast::channel(256).0,
     });
     let listener = bind(&cfg.socket, &cfg.socket_group)?;
     eprintln!(

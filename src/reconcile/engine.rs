@@ -35,6 +35,8 @@ pub struct Engine<R: Runtime, I: ImageSource> {
     /// removal is done (so a daemon that dies meanwhile finishes it at boot).
     removing: Mutex<HashSet<String>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Bumped when a container record is saved or removed (see `changes`).
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 static ID_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -54,15 +56,27 @@ fn new_id() -> String {
 
 impl<R: Runtime, I: ImageSource> Engine<R, I> {
     pub fn new(rt: Arc<R>, images: I, store: Arc<dyn StateStore>, containers_dir: PathBuf) -> Self {
+        let (changes, _) = tokio::sync::watch::channel(0);
+        let store = Arc::new(super::changes::Notifying {
+            inner: store,
+            changes: changes.clone(),
+        });
         Engine {
             rt,
             images,
             store,
+            changes,
             containers_dir,
             handles: Mutex::new(HashMap::new()),
             removing: Mutex::new(HashSet::new()),
             locks: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Wakes its holder after container records changed (created, removed, a state
+    /// transition): the cheap signal to look again, instead of polling.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     pub fn store(&self) -> &dyn StateStore {

@@ -8,6 +8,7 @@
 
 mod anon;
 mod boot;
+mod changes;
 mod conditions;
 mod create;
 mod dry_run;

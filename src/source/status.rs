@@ -43,6 +43,12 @@ pub struct SourceStatus {
     /// RFC 3339.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_at: Option<String>,
+    /// The last drift from the applied revision found (what differed) and when (RFC 3339);
+    /// kept after it was healed, as the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift_at: Option<String>,
 }
 
 impl SourceStatus {
@@ -73,6 +79,23 @@ impl SourceStatus {
         self.seen = Some(revision.to_string());
         self.error = Some(format!("revision {revision}: {error}"));
         self.error_at = Some(now.to_string());
+    }
+}
+
+impl SourceStatus {
+    /// The running state differs from the applied revision: OutOfSync until it converges.
+    pub fn drifted(&mut self, what: &str, now: &str) {
+        self.sync = SyncState::OutOfSync;
+        self.drift = Some(what.to_string());
+        self.drift_at = Some(now.to_string());
+    }
+
+    /// The running state matches the applied revision again (healed, or fixed by hand): a
+    /// drift's OutOfSync is lifted; a failed revision's stays.
+    pub fn converged(&mut self) {
+        if self.sync == SyncState::OutOfSync && self.error.is_none() {
+            self.sync = SyncState::Synced;
+        }
     }
 }
 

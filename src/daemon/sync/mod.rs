@@ -4,6 +4,8 @@
 //! `sync now`. Sources, their status and history live in the store and are resumed at start.
 
 pub mod git;
+mod heal;
+mod notice;
 mod routes;
 mod task;
 
@@ -99,6 +101,7 @@ impl Controller {
                 }
             }
         }
+        tokio::spawn(heal::run(self.clone()));
         Ok(())
     }
 
@@ -241,6 +244,7 @@ impl Controller {
 
     pub fn set_suspended(&self, name: &str, suspended: bool) -> Result<SourceView, SyncError> {
         self.update(name, |d| d.status.suspended = suspended)?;
+        self.emit(name, if suspended { "suspend" } else { "resume" }, vec![]);
         if !suspended {
             // The revision the source has now may differ from the one running (rollback).
             self.kick(name, true)?;
@@ -269,6 +273,7 @@ impl Controller {
         })?
         .clone();
         self.update(name, |d| d.status.suspended = true)?;
+        self.emit(name, "rollback", vec![("revision", entry.revision.clone())]);
         self.apply(name, &entry.revision, entry.stack, doc.spec.prune)
             .await;
         self.view(name)
@@ -383,6 +388,14 @@ impl Controller {
             Ok(()) => d.status.applied(revision, true, &now),
             Err(e) => d.status.failed(revision, e, &now),
         });
+        let mut attrs = vec![("revision", revision.to_string())];
+        match outcome {
+            Ok(()) => self.emit(name, "apply", attrs),
+            Err(e) => {
+                attrs.push(("error", e));
+                self.emit(name, "fail", attrs)
+            }
+        }
     }
 
     /// Records that the source could not be read (its revision is unknown, so nothing is
@@ -393,12 +406,15 @@ impl Controller {
             d.status.error = Some(error.to_string());
             d.status.error_at = Some(now);
         });
+        self.emit(name, "fail", vec![("error", error.to_string())]);
     }
 
     /// Records a revision that failed to load.
     pub(crate) fn load_failed(&self, name: &str, revision: &str, error: &str) {
         let now = rfc3339(now_ms());
         let _ = self.update(name, |d| d.status.failed(revision, error, &now));
+        let attrs = vec![("revision", revision.into()), ("error", error.into())];
+        self.emit(name, "fail", attrs);
     }
 }
 

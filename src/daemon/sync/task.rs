@@ -33,6 +33,7 @@ pub(super) async fn run(
                     }
                     let fresh = ctl.doc(&name).map(|d| d.status.wants(&rev.revision, force));
                     if fresh.unwrap_or(false) {
+                        ctl.emit(&name, "fetch", vec![("revision", rev.revision.clone())]);
                         match rev.stack {
                             Ok(stack) => ctl.apply(&name, &rev.revision, stack, spec.prune).await,
                             Err(e) => ctl.load_failed(&name, &rev.revision, &e),
