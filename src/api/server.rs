@@ -458,6 +458,7 @@ async fn exec<R: Runtime, I: ImageSource>(
         user: req.user.clone().or(rec.config.process.user.clone()),
         stdin: true,
         tty: req.tty,
+        privileged: req.privileged,
     };
     let process = st.engine.spawn_exec(&rec, pid, &spec)?;
     let terminal = asks_framed && spec.tty.is_some();
@@ -650,6 +651,7 @@ async fn run<R: Runtime, I: ImageSource>(
                 wait_timeout: None,
                 renew_anon_volumes: false,
                 dry_run: false,
+                no_deps: false,
             })
             .await?;
     }

@@ -132,6 +132,9 @@ pub struct ExecRequest {
     /// Which replica (`exec --index`); `None`: the lowest number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<u32>,
+    /// All capabilities and no seccomp filter (`exec --privileged`, as docker exec).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub privileged: bool,
 }
 
 /// `attach`: the main process of a running service container.

@@ -179,6 +179,12 @@ pub struct UpArgs {
     /// Watch source code and rebuild/refresh containers when files are updated
     #[arg(short = 'w', long, conflicts_with_all = ["no_start", "wait"])]
     pub watch: bool,
+    /// Don't start linked services
+    #[arg(long)]
+    pub no_deps: bool,
+    /// Builds print no output (set by `watch --quiet`; no flag of its own).
+    #[arg(skip)]
+    pub quiet_build: bool,
     #[command(flatten)]
     pub attached: super::up_flags::AttachedArgs,
     pub services: Vec<String>,
@@ -275,6 +281,9 @@ pub struct ExecArgs {
     /// Which replica of a scaled service (default 1)
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub index: Option<u32>,
+    /// Give extended privileges to the process (every capability, no seccomp filter)
+    #[arg(long)]
+    pub privileged: bool,
     pub service: String,
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,

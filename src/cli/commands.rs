@@ -202,6 +202,8 @@ pub(super) fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         always: a.build,
         never: a.no_build,
         quiet_pull: a.attached.quiet_pull,
+        quiet_build: a.quiet_build,
+        no_deps: a.no_deps,
     };
     // A dry run pulls and builds nothing: the daemon plans without the missing images.
     if !cli.dry_run {
@@ -222,6 +224,7 @@ pub(super) fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         wait_timeout: a.attached.wait_timeout.filter(|t| *t > 0),
         renew_anon_volumes: a.attached.renew_anon_volumes,
         dry_run: cli.dry_run,
+        no_deps: a.no_deps,
     };
     // Attached output starts from here, so fast one-shots' lines are not lost.
     let since = crate::api::logs::since_now();
@@ -257,9 +260,6 @@ pub(super) fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         };
         eprintln!("Container {}  {verb}", r.container);
     }
-    if a.watch {
-        return super::watch::after_up(cli, client, &a.services);
-    }
     if a.detach || a.wait || a.no_start {
         return Ok(0);
     }
@@ -280,7 +280,34 @@ pub(super) fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         printer,
         watcher,
     };
-    attach_until_interrupt(client, &name, &a.services, followed, since)
+    if !a.watch {
+        return attach_until_interrupt(client, &name, &a.services, followed, since);
+    }
+    // `up --watch` (never detached) is attached `up` with the watcher beside it, as compose.
+    // SIGINT/SIGTERM are blocked before the watcher's thread starts, so it inherits the mask
+    // and the attached side's sigwait gets them.
+    let mut set = nix::sys::signal::SigSet::empty();
+    set.add(nix::sys::signal::Signal::SIGINT);
+    set.add(nix::sys::signal::Signal::SIGTERM);
+    set.thread_block().context("blocking SIGINT")?;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let c = Client::new(client.socket().to_path_buf());
+            if let Err(e) = super::watch::after_up(cli, &c, &a.services) {
+                eprintln!("error: watch: {e:#}");
+            }
+        });
+        let code = attach_until_interrupt(client, &name, &a.services, followed, since);
+        // The watcher never returns by itself: the logs' end is the end of `up`.
+        let code = match code {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                1
+            }
+        };
+        std::process::exit(code)
+    })
 }
 
 /// What attached `up` follows: these services' logs, printed by `printer`, and their exits.
@@ -469,6 +496,7 @@ fn exec(cli: &Cli, client: &Client, a: &ExecArgs) -> Result<i32> {
         user: a.user.clone(),
         tty,
         index: a.index,
+        privileged: a.privileged,
     };
     // Raw mode while attached, so keys (Ctrl-C included) reach the container's terminal;
     // restored when the guard drops, before the exit code is returned.

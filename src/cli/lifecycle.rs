@@ -50,6 +50,8 @@ impl CreateArgs {
             no_build: self.no_build,
             scale: self.scale.clone(),
             watch: false,
+            no_deps: false,
+            quiet_build: false,
             attached: Default::default(),
             services: self.services.clone(),
         }

@@ -129,6 +129,10 @@ pub struct Builds {
     pub never: bool,
     /// `--quiet-pull`: pull without printing progress.
     pub quiet_pull: bool,
+    /// Build without printing the build's output (`watch --quiet`).
+    pub quiet_build: bool,
+    /// `--no-deps`: only the services named, not their dependencies.
+    pub no_deps: bool,
 }
 
 /// Why a service that should be built cannot be, if so.
@@ -187,7 +191,15 @@ pub fn prepare(
     flag: PullFlag,
     builds: Builds,
 ) -> Result<()> {
-    let services = in_scope(stack, named);
+    let services: Vec<&Service> = if builds.no_deps && !named.is_empty() {
+        stack
+            .services
+            .values()
+            .filter(|s| named.contains(&s.name))
+            .collect()
+    } else {
+        in_scope(stack, named)
+    };
     let mut refs: Vec<String> = Vec::new();
     for s in &services {
         if !s.image.is_empty() && !refs.contains(&s.image) {
@@ -244,7 +256,10 @@ pub fn prepare(
             client,
             stack,
             &to_build,
-            &super::build::ServiceOptions::default(),
+            &super::build::ServiceOptions {
+                quiet: builds.quiet_build,
+                ..Default::default()
+            },
         )?;
     }
     Ok(())

@@ -35,6 +35,8 @@ impl ScaleArgs {
             no_build: false,
             scale: self.scales.clone(),
             watch: false,
+            no_deps: false,
+            quiet_build: false,
             attached: Default::default(),
             services,
         }

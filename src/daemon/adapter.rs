@@ -65,10 +65,19 @@ impl NativeRuntime {
             env: spec.env.clone(),
             cwd: spec.cwd.clone(),
             user: spec.user.clone(),
-            capabilities: cfg.process.capabilities.clone(),
+            // As docker exec --privileged: every capability the daemon holds, unconfined.
+            capabilities: if spec.privileged {
+                runtime::caps::all_capabilities()
+            } else {
+                cfg.process.capabilities.clone()
+            },
             group_add: cfg.process.group_add.clone(),
             no_new_privileges: cfg.process.no_new_privileges,
-            seccomp_filter: self.seccomp_filter(cfg)?,
+            seccomp_filter: if spec.privileged {
+                None
+            } else {
+                self.seccomp_filter(cfg)?
+            },
             tty: spec.tty,
             resize_fifo: resize.as_ref().map(|(_, p)| p.clone()),
         };

@@ -364,6 +364,8 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         }
         let selected: BTreeSet<String> = if req.services.is_empty() {
             stack.services.keys().cloned().collect()
+        } else if req.no_deps {
+            req.services.iter().cloned().collect()
         } else {
             let names: Vec<&str> = req.services.iter().map(String::as_str).collect();
             graph
@@ -487,6 +489,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                     warnings: &late_warnings,
                     no_start: req.no_start,
                     renew_anon: req.renew_anon_volumes,
+                    only: req.no_deps.then_some(&selected),
                 };
                 self.converge_one(&stack, svc, action, &images, so_far)
             }))
@@ -550,6 +553,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             warnings,
             no_start,
             renew_anon,
+            only,
         } = so_far;
         let report = |c: &str, a: &str| ActionReport {
             container: c.to_string(),
@@ -592,6 +596,9 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         let def = &stack.services[svc];
         let mut restart_for_dep = false;
         for (dep, d) in &def.depends_on {
+            if only.is_some_and(|o| !o.contains(dep)) {
+                continue;
+            }
             let res = if failed.contains(dep) {
                 Err(Cause::DependencyFailed(dep.clone()))
             } else if stack.services.get(dep).is_some_and(|s| s.replicas() == 0) {
@@ -865,6 +872,9 @@ struct SoFar<'a> {
     no_start: bool,
     /// `up -V`: recreated containers get new anonymous volumes.
     renew_anon: bool,
+    /// `up --no-deps`: the services brought up; dependencies outside them are not awaited
+    /// (compose drops them from the selected project's depends_on).
+    only: Option<&'a BTreeSet<String>>,
 }
 
 /// A service that could not be converged: fatal for it and its dependents.

@@ -129,6 +129,7 @@ impl Probe {
                 user: cfg.process.user.clone(),
                 stdin: false,
                 tty: None,
+                privileged: false,
             },
             timeout: check.timeout,
             cfg: cfg.clone(),

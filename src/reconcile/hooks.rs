@@ -35,6 +35,7 @@ pub fn spec(hook: &Hook, cfg: &ContainerConfig) -> ExecSpec {
         user: hook.user.clone().or_else(|| cfg.process.user.clone()),
         stdin: false,
         tty: None,
+        privileged: false,
     }
 }
 

@@ -33,6 +33,9 @@ pub struct UpRequest {
     /// and change nothing: no container, record, project entry or network is touched.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dry_run: bool,
+    /// `up --no-deps`: only the services named, not what they depend on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_deps: bool,
 }
 
 /// docker compose's warning (pkg/compose) about containers of services no longer in the

@@ -105,6 +105,8 @@ pub struct ExecSpec {
     pub stdin: bool,
     /// Run on a pseudo-terminal of (rows, columns); output then arrives as stdout only.
     pub tty: Option<(u16, u16)>,
+    /// All capabilities and no seccomp filter (`exec --privileged`).
+    pub privileged: bool,
 }
 
 /// What one healthcheck probe gave.

@@ -83,6 +83,7 @@ fn up_req(stack: Stack) -> UpRequest {
         wait_timeout: None,
         renew_anon_volumes: false,
         dry_run: false,
+        no_deps: false,
     }
 }
 
@@ -948,6 +949,7 @@ async fn dry_run_up_plans_with_reasons_and_changes_nothing() {
     let a = svc("a", &["run"]);
     let dry = |s: Stack| UpRequest {
         dry_run: true,
+        no_deps: false,
         ..up_req(s)
     };
     // Nothing there: would create, and creates nothing (no record, no project entry).

@@ -3,11 +3,13 @@
 //! watch paths are watched with `notify` (recursively), events are debounced (`batch`),
 //! filtered per rule (`rules`) and acted on: sync copies the changed files into the running
 //! container (`sync`), restart restarts the service, rebuild builds its image with the cache
-//! and `up`s only it. Under `up --watch`, an edit of the stack files or `.env` is reconciled
+//! and `up`s only it (no dependencies; with `--prune`, the image it replaced is removed
+//! when nothing else names it). Under `up --watch`, an edit of the stack files or `.env` is reconciled
 //! as a new revision: reload, `up -d`, new watch set; a load error is printed and the running
 //! state is left as it was. Ctrl-C ends watching; the services keep running.
 
 mod batch;
+mod prune;
 mod rules;
 mod sync;
 
@@ -31,8 +33,9 @@ pub struct WatchArgs {
     /// Do not build & start services before watching
     #[arg(long)]
     pub no_up: bool,
-    /// Prune dangling images on rebuild (accepted; rstack keeps no dangling images to prune)
-    #[arg(long)]
+    /// Prune dangling images on rebuild (default true; --prune=false keeps them)
+    #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true",
+          require_equals = true, action = clap::ArgAction::Set)]
     pub prune: bool,
     /// Hide build output
     #[arg(long)]
@@ -47,21 +50,46 @@ struct Watched {
     matcher: Matcher,
 }
 
+/// How rebuilds are done (`watch --prune`, `--quiet`).
+#[derive(Debug, Clone, Copy)]
+struct Opts {
+    /// Remove the image a rebuild left dangling.
+    prune: bool,
+    /// No build (or pull) output.
+    quiet: bool,
+}
+
 /// `rstack watch`.
 pub fn watch(cli: &Cli, client: &Client, a: &WatchArgs) -> Result<i32> {
+    let opts = Opts {
+        prune: a.prune,
+        quiet: a.quiet,
+    };
     if !a.no_up {
-        up_detached(cli, client, &a.services, false)?;
+        up_detached(cli, client, &a.services, false, opts)?;
     }
-    run(cli, client, &a.services, false)
+    run(cli, client, &a.services, false, opts)
 }
 
-/// `rstack up --watch`, after `up` brought the services up.
+/// `rstack up --watch`, after `up` brought the services up (its logs are followed beside).
 pub fn after_up(cli: &Cli, client: &Client, services: &[String]) -> Result<i32> {
-    run(cli, client, services, true)
+    // compose's `up --watch` prunes on rebuild, with the build output shown.
+    let opts = Opts {
+        prune: true,
+        quiet: false,
+    };
+    run(cli, client, services, true, opts)
 }
 
-/// `up -d` of `services` (all when empty); `build`: rebuild their images first.
-fn up_detached(cli: &Cli, client: &Client, services: &[String], build: bool) -> Result<i32> {
+/// `up -d` of `services` (all when empty); `build`: rebuild their images first, and bring
+/// up only the services named (compose's rebuild: no dependencies).
+fn up_detached(
+    cli: &Cli,
+    client: &Client,
+    services: &[String],
+    build: bool,
+    opts: Opts,
+) -> Result<i32> {
     let a = UpArgs {
         detach: true,
         wait: false,
@@ -75,7 +103,12 @@ fn up_detached(cli: &Cli, client: &Client, services: &[String], build: bool) -> 
         no_build: false,
         scale: Vec::new(),
         watch: false,
-        attached: Default::default(),
+        no_deps: build,
+        quiet_build: opts.quiet,
+        attached: super::up_flags::AttachedArgs {
+            quiet_pull: opts.quiet,
+            ..Default::default()
+        },
         services: services.to_vec(),
     };
     super::commands::up(cli, client, &a)
@@ -87,6 +120,8 @@ struct WatchSet {
     rules: Vec<Watched>,
     /// Stack files and env files (`up --watch` reconciles their edits).
     stack_files: BTreeSet<PathBuf>,
+    /// Each service's image reference (what a rebuild replaces).
+    images: std::collections::BTreeMap<String, String>,
 }
 
 fn watch_set(cli: &Cli, services: &[String]) -> Result<WatchSet> {
@@ -100,6 +135,11 @@ fn watch_set(cli: &Cli, services: &[String]) -> Result<WatchSet> {
         project: stack.name.clone(),
         rules,
         stack_files,
+        images: stack
+            .services
+            .iter()
+            .map(|(n, s)| (n.clone(), s.image.clone()))
+            .collect(),
     })
 }
 
@@ -134,7 +174,7 @@ fn rules_of(stack: &Stack, services: &[String]) -> Result<Vec<Watched>> {
     Ok(out)
 }
 
-fn run(cli: &Cli, client: &Client, services: &[String], reload: bool) -> Result<i32> {
+fn run(cli: &Cli, client: &Client, services: &[String], reload: bool, opts: Opts) -> Result<i32> {
     let mut set = watch_set(cli, services)?;
     if set.rules.is_empty() && !reload {
         bail!(
@@ -169,7 +209,9 @@ fn run(cli: &Cli, client: &Client, services: &[String], reload: bool) -> Result<
         };
         if reload && paths.iter().any(|p| set.stack_files.contains(p)) {
             // A new revision of the stack: converge to it, then watch what it says.
-            match up_detached(cli, client, services, false).and_then(|_| watch_set(cli, services)) {
+            match up_detached(cli, client, services, false, opts)
+                .and_then(|_| watch_set(cli, services))
+            {
                 Ok(new) => {
                     set = new;
                     drop(watcher);
@@ -187,7 +229,7 @@ fn run(cli: &Cli, client: &Client, services: &[String], reload: bool) -> Result<
                 }
             }
         }
-        act(cli, client, &set, &paths);
+        act(cli, client, &set, &paths, opts);
     }
 }
 
@@ -245,7 +287,7 @@ fn changes_of(w: &Watched, paths: &[PathBuf]) -> Vec<sync::Change> {
 
 /// Acts on one batch: per service, a rebuild wins; otherwise syncs, then one restart and
 /// the execs asked for. Errors are printed; watching goes on.
-fn act(cli: &Cli, client: &Client, set: &WatchSet, paths: &[PathBuf]) {
+fn act(cli: &Cli, client: &Client, set: &WatchSet, paths: &[PathBuf], opts: Opts) {
     let services: Vec<&str> = {
         let mut v: Vec<&str> = set.rules.iter().map(|w| w.service.as_str()).collect();
         v.dedup();
@@ -270,7 +312,7 @@ fn act(cli: &Cli, client: &Client, set: &WatchSet, paths: &[PathBuf]) {
         if hits.is_empty() {
             continue;
         }
-        if let Err(e) = act_on(cli, client, &set.project, svc, &hits) {
+        if let Err(e) = act_on(cli, client, set, svc, &hits, opts) {
             eprintln!("error: service \"{svc}\": {e:#}");
         }
     }
@@ -279,16 +321,25 @@ fn act(cli: &Cli, client: &Client, set: &WatchSet, paths: &[PathBuf]) {
 fn act_on(
     cli: &Cli,
     client: &Client,
-    project: &str,
+    set: &WatchSet,
     svc: &str,
     hits: &[(&Watched, Vec<PathBuf>)],
+    opts: Opts,
 ) -> Result<()> {
+    let project = set.project.as_str();
     if hits
         .iter()
         .any(|(w, _)| w.rule.action == WatchAction::Rebuild)
     {
         eprintln!("Rebuilding service \"{svc}\" after changes were detected...");
-        up_detached(cli, client, &[svc.to_string()], true)?;
+        let image = set.images.get(svc).map(String::as_str).unwrap_or_default();
+        let before = prune::image_id(client, image);
+        up_detached(cli, client, &[svc.to_string()], true, opts)?;
+        if opts.prune
+            && let Some(old) = before
+        {
+            prune::if_dangling(client, &old);
+        }
         eprintln!("service \"{svc}\" successfully built");
         return Ok(());
     }
@@ -327,17 +378,12 @@ fn act_on(
         .filter(|(w, _)| w.rule.action == WatchAction::SyncExec)
     {
         if let Some(x) = &w.rule.exec {
-            let code = sync::exec(
-                client,
-                project,
-                svc,
-                x.command.clone(),
-                x.environment.clone(),
-                x.working_dir.clone(),
-                x.user.clone(),
-            )?;
-            if code != 0 {
-                eprintln!("service \"{svc}\": exec {:?} exited with {code}", x.command);
+            // As compose: in every running replica.
+            for index in sync::replicas(client, project, svc)? {
+                let code = sync::exec(client, project, svc, index, x)?;
+                if code != 0 {
+                    eprintln!("service \"{svc}\": exec {:?} exited with {code}", x.command);
+                }
             }
         }
     }

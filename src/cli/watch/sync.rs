@@ -1,11 +1,12 @@
 //! Copying changed files into a running container: one tar stream of the files that still
 //! exist, sent to the daemon's cp-to-container API (entries named by their full path in the
 //! container, unpacked from `/`), and one `rm -rf` exec for the ones that were deleted.
+//! As compose, every running replica of the service gets the change (and the exec).
 
 use crate::api::Client;
 use crate::api::attach::Frame;
 use crate::api::client::query_escape;
-use crate::api::types::ExecRequest;
+use crate::api::types::{ContainerView, ExecRequest};
 use anyhow::{Context, Result, bail};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,8 +14,55 @@ use std::path::{Path, PathBuf};
 /// A host path and where it goes in the container.
 pub type Change = (PathBuf, String);
 
-/// Syncs `changes` into `service`'s container; returns how many paths were copied or deleted.
+/// The replica numbers of `service`'s running containers (`None`: one without a number,
+/// e.g. a `container_name`), lowest first.
+pub fn replicas(client: &Client, project: &str, service: &str) -> Result<Vec<Option<u32>>> {
+    let rows: Vec<ContainerView> = client.call::<(), _>(
+        "GET",
+        &format!("/v1/containers?project={}", query_escape(project)),
+        None,
+    )?;
+    let mut out: Vec<Option<u32>> = rows
+        .iter()
+        .filter(|c| c.service == service && !c.one_off && c.state == "running")
+        .map(|c| replica_number(project, service, &c.name))
+        .collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// `project-service-N` -> N.
+fn replica_number(project: &str, service: &str, name: &str) -> Option<u32> {
+    name.strip_prefix(project)?
+        .strip_prefix('-')?
+        .strip_prefix(service)?
+        .strip_prefix('-')?
+        .parse()
+        .ok()
+}
+
+/// Syncs `changes` into every running replica of `service`; returns how many paths were
+/// copied or deleted (per replica).
 pub fn sync(client: &Client, project: &str, service: &str, changes: &[Change]) -> Result<usize> {
+    let replicas = replicas(client, project, service)?;
+    if replicas.is_empty() {
+        bail!("service \"{service}\" has no running container to sync to");
+    }
+    let mut n = 0;
+    for index in replicas {
+        n = sync_one(client, project, service, index, changes)?;
+    }
+    Ok(n)
+}
+
+fn sync_one(
+    client: &Client,
+    project: &str,
+    service: &str,
+    index: Option<u32>,
+    changes: &[Change],
+) -> Result<usize> {
     let mut b = tar::Builder::new(Vec::new());
     b.follow_symlinks(false);
     let mut copied = 0;
@@ -33,10 +81,13 @@ pub fn sync(client: &Client, project: &str, service: &str, changes: &[Change]) -
     }
     let body = b.into_inner()?;
     if copied > 0 {
-        let path = format!(
+        let mut path = format!(
             "/v1/projects/{project}/cp/to?service={}&path=%2F&archive=false&stream=true",
             query_escape(service)
         );
+        if let Some(i) = index {
+            path.push_str(&format!("&index={i}"));
+        }
         let _: u64 = client
             .upload(&path, &body[..], body.len() as u64)
             .with_context(|| format!("copying into {service}"))?;
@@ -44,7 +95,11 @@ pub fn sync(client: &Client, project: &str, service: &str, changes: &[Change]) -
     if !deleted.is_empty() {
         let mut cmd = vec!["rm".to_string(), "-rf".into(), "--".into()];
         cmd.extend(deleted.iter().cloned());
-        let code = exec(client, project, service, cmd, Vec::new(), None, None)?;
+        let x = Exec {
+            command: cmd,
+            ..Default::default()
+        };
+        let code = exec(client, project, service, index, &x)?;
         if code != 0 {
             bail!("deleting files in {service}: rm exited with {code}");
         }
@@ -71,24 +126,26 @@ fn append(
     Ok(())
 }
 
-/// Runs `cmd` in `service`'s container, its output on ours; returns its exit code.
+/// What to run in a container (a `sync+exec` rule's `exec`, or our `rm`).
+pub type Exec = crate::model::WatchExec;
+
+/// Runs `x` in replica `index` of `service`, its output on ours; returns its exit code.
 pub fn exec(
     client: &Client,
     project: &str,
     service: &str,
-    cmd: Vec<String>,
-    env: Vec<String>,
-    workdir: Option<String>,
-    user: Option<String>,
+    index: Option<u32>,
+    x: &Exec,
 ) -> Result<i32> {
     let req = ExecRequest {
         service: service.to_string(),
-        cmd,
-        env,
-        workdir,
-        user,
+        cmd: x.command.clone(),
+        env: x.environment.clone(),
+        workdir: x.working_dir.clone(),
+        user: x.user.clone(),
         tty: None,
-        index: None,
+        index,
+        privileged: x.privileged,
     };
     let code = client.attach(
         &format!("/v1/projects/{project}/exec"),
@@ -132,4 +189,16 @@ pub fn walk(root: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replica_number;
+
+    #[test]
+    fn replica_numbers_come_from_the_container_names() {
+        assert_eq!(replica_number("p", "web", "p-web-2"), Some(2));
+        assert_eq!(replica_number("p", "web", "p-web-api-1"), None);
+        assert_eq!(replica_number("p", "web", "custom"), None);
+    }
 }

@@ -362,6 +362,7 @@ impl Controller {
             wait_timeout: Some(WAIT_TIMEOUT_SECS),
             renew_anon_volumes: false,
             dry_run: false,
+            no_deps: false,
         };
         let result = crate::api::server::apply_up(&st, req).await;
         let now_ms = now_ms();
