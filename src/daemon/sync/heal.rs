@@ -209,6 +209,7 @@ async fn drift_of(
         always_recreate_deps: false,
         wait_timeout: None,
         renew_anon_volumes: false,
+        no_deps: false,
         dry_run: true,
     };
     let plan = st.engine.up(req).await.ok()?;
@@ -249,6 +250,7 @@ async fn apply(
         always_recreate_deps: false,
         wait_timeout: Some(super::WAIT_TIMEOUT_SECS),
         renew_anon_volumes: false,
+        no_deps: false,
         dry_run: false,
     };
     let result = crate::api::server::apply_up(&st, req).await;
