@@ -48,7 +48,8 @@ pub struct SourceSpec {
     pub project: Option<String>,
     #[serde(default)]
     pub prune: bool,
-    /// Converge drift back (a later round: stored, not acted on yet).
+    /// Converge drift back (`daemon/sync/heal.rs`): re-apply the applied revision when the
+    /// running state drifts from it.
     #[serde(default)]
     pub self_heal: bool,
     /// HMAC secret of the source's webhook (`--webhook-secret-file`). Stored with the
