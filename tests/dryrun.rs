@@ -307,6 +307,34 @@ services:
             .status
             .success()
     );
+    // A followed source: suspend and rm said, not done (rm also names its project's containers).
+    env.ok(&[
+        "sync",
+        "add",
+        &src,
+        "--dir",
+        env.work.to_str().expect("utf8"),
+        "--project",
+        &p,
+    ]);
+    says(
+        &env,
+        &["sync", "suspend", &src],
+        &[format!("Source {src}  Suspended")],
+    );
+    says(
+        &env,
+        &["sync", "rm", &src],
+        &[
+            format!("Container {p}-web-1  Removed"),
+            format!("Source {src}  Removed"),
+        ],
+    );
+    let listed = env.ok(&["sync", "ls"]);
+    env.ok(&["sync", "rm", &src, "--keep-stack"]);
+    assert!(listed.contains(&src), "the dry run removed {src}: {listed}");
+    assert!(!listed.contains("suspended"), "{listed}");
+    assert_eq!(containers(&env, &p).len(), 2);
     // login: nothing saved, the registry not asked.
     let cfg = std::path::Path::new(&std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
         .join(".docker/config.json");
