@@ -46,7 +46,12 @@ pub trait ImageTools: Send + Sync + 'static {
         reference: &str,
         keep_untagged: bool,
     ) -> Result<RemoveReport, ApiFailure>;
-    fn prune(&self, all: bool, in_use: &HashSet<String>) -> Result<PruneReport, ApiFailure>;
+    fn prune(
+        &self,
+        all: bool,
+        in_use: &HashSet<String>,
+        dry_run: bool,
+    ) -> Result<PruneReport, ApiFailure>;
     /// Checks the references and returns the writer of their archive.
     fn save(&self, references: &[String]) -> Result<SaveWriter, ApiFailure>;
     /// Loads an archive (a file of the daemon's own); `name` labels messages.
@@ -129,6 +134,9 @@ pub struct RemoveRequest {
 pub struct PruneRequest {
     #[serde(default)]
     pub all: bool,
+    /// `--dry-run`: answer what would be deleted, delete nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -226,7 +234,7 @@ pub(crate) async fn prune<R: Runtime, I: ImageSource>(
 ) -> ApiResult<PruneReport> {
     let in_use: HashSet<String> = images_in_use(&st)?.into_iter().map(|(i, _)| i).collect();
     let images = st.images.clone();
-    blocking(move || images.prune(req.all, &in_use))
+    blocking(move || images.prune(req.all, &in_use, req.dry_run))
         .await
         .map(Json)
 }

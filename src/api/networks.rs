@@ -7,7 +7,7 @@ use super::server::{ApiFailure, ServerState};
 use crate::reconcile::engine::ImageSource;
 use crate::reconcile::runtime::Runtime;
 use axum::Json;
-use axum::extract::State as AxState;
+use axum::extract::{Query, State as AxState};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -249,9 +249,29 @@ pub(crate) async fn remove<R: Runtime, I: ImageSource>(
     Ok(Json(req.names))
 }
 
+/// `POST /v1/networks/prune?dry_run=true` (`--dry-run`): the networks prune would remove.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct PruneQuery {
+    #[serde(default)]
+    dry_run: bool,
+}
+
 pub(crate) async fn prune<R: Runtime, I: ImageSource>(
     st: St<R, I>,
+    Query(q): Query<PruneQuery>,
 ) -> Result<Json<Vec<String>>, ApiFailure> {
+    if q.dry_run {
+        // What prune removes: every network no container is on.
+        let mut unused: Vec<String> = st
+            .networks
+            .list()
+            .into_iter()
+            .filter(|n| n.containers.is_empty())
+            .map(|n| n.name)
+            .collect();
+        unused.sort();
+        return Ok(Json(unused));
+    }
     Ok(Json(st.networks.prune().await))
 }
 

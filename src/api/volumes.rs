@@ -59,6 +59,9 @@ pub struct VolumeNamesRequest {
     pub names: Vec<String>,
     /// prune: every unused volume, not only anonymous ones.
     pub all: bool,
+    /// prune under `--dry-run`: answer the volumes that would go, remove none.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 type St<R, I> = AxState<Arc<ServerState<R, I>>>;
@@ -137,7 +140,9 @@ pub(crate) async fn prune<R: Runtime, I: ImageSource>(
             if used.contains_key(&vol.name) || !(req.all || vol.anonymous) {
                 continue;
             }
-            v.remove(&vol.name)?;
+            if !req.dry_run {
+                v.remove(&vol.name)?;
+            }
             removed.push(vol.name);
         }
         Ok(removed)

@@ -32,7 +32,8 @@ pub struct Cli {
     #[arg(short = 'H', long = "host", value_name = "unix://PATH")]
     pub host: Option<String>,
 
-    /// Execute command in dry run mode: print what would be done, change nothing.
+    /// Execute command in dry run mode: print what would be done, change nothing (interactive
+    /// exec/attach, watch and daemon refuse).
     #[arg(long = "dry-run", global = true)]
     pub dry_run: bool,
 

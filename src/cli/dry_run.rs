@@ -1,15 +1,20 @@
 //! `--dry-run` (a global flag, as in docker compose v2): every command that changes state
 //! prints what it would do, prefixed as compose prints it (`DRY-RUN MODE -  Container p-web-1
 //! Recreated`), and changes nothing. `up`/`create` ask the daemon for the plan (`UpRequest::
-//! dry_run`); the other commands list the containers they would act on.
+//! dry_run`); the other commands list the containers they would act on, and the prunes ask
+//! the daemon what they would remove (their requests' `dry_run`). Commands that change no
+//! state run as usual; those that only make sense interactively (`exec`, `attach`, `watch`)
+//! and the daemon itself refuse, as compose refuses interactive exec and attach.
 
-use super::args::{Cli, Command, ImageCommand};
+use super::args::{Cli, Command, ImageCommand, RunArgs};
 use super::networks::NetworkCommand;
 use super::project;
+use super::sync::SyncCommand;
 use super::volumes::VolumeCommand;
 use crate::api::Client;
 use crate::api::networks::NetworkView;
-use crate::api::types::{ContainerView, UpResponse};
+use crate::api::types::{ActionReport, ContainerView, UpAnswer, UpRequest, UpResponse};
+use crate::api::volumes::VolumeNamesRequest;
 use crate::model::Stack;
 use anyhow::{Result, bail};
 
@@ -105,7 +110,15 @@ fn reads_only(command: &Command) -> bool {
                 down_project: false,
                 ..
             })
-            | C::Image(ImageCommand::Ls { .. })
+            | C::Export(_)
+            | C::Image(
+                ImageCommand::Ls { .. }
+                    | ImageCommand::Inspect { .. }
+                    | ImageCommand::History { .. }
+                    | ImageCommand::Save { .. }
+                    | ImageCommand::Search { .. }
+            )
+            | C::Sync(SyncCommand::Ls { .. } | SyncCommand::Status { .. })
             | C::Volume(VolumeCommand::Ls { .. } | VolumeCommand::Inspect { .. })
             | C::Network(NetworkCommand::Ls { .. } | NetworkCommand::Inspect { .. })
     )
@@ -138,7 +151,7 @@ pub fn run(cli: &Cli, client: &Client) -> Option<Result<i32>> {
             containers(&a.services, UP, "Stopped")
                 .and_then(|_| containers(&a.services, stopped, "Removed"))
         }
-        C::Down(_) => down(cli, client),
+        C::Down(_) => project::project_name(cli).and_then(|p| down(client, &p)),
         C::Pull(a) => images(cli, &a.services, "Pulled"),
         C::Push(a) => images(cli, &a.services, "Pushed"),
         C::Build(a) => images(cli, &a.services, "Built"),
@@ -146,11 +159,247 @@ pub fn run(cli: &Cli, client: &Client) -> Option<Result<i32>> {
         C::Volume(VolumeCommand::Rm { names, .. }) => named("Volume", names, "Removed"),
         C::Network(NetworkCommand::Create { name, .. }) => named("Network", [name], "Created"),
         C::Network(NetworkCommand::Rm { names }) => named("Network", names, "Removed"),
+        C::Volume(VolumeCommand::Prune { all, .. }) => {
+            let req = VolumeNamesRequest {
+                all: *all,
+                dry_run: true,
+                ..Default::default()
+            };
+            client
+                .call::<_, Vec<String>>("POST", "/v1/volumes/prune", Some(&req))
+                .map_err(Into::into)
+                .and_then(|v| named("Volume", &v, "Removed"))
+        }
+        C::Network(NetworkCommand::Prune { .. }) => client
+            .call::<(), Vec<String>>("POST", "/v1/networks/prune?dry_run=true", None)
+            .map_err(Into::into)
+            .and_then(|v| named("Network", &v, "Removed")),
+        C::Image(c) => image(client, c),
+        C::Wait(_) => project::project_name(cli).and_then(|p| down(client, &p)),
+        C::Run(a) => run_oneoff(cli, client, a),
+        C::Cp(a) => cp(cli, client, a),
+        C::Sync(c) => sync(client, c),
+        C::Login(a) => named(
+            "Registry",
+            [&a.registry.clone().unwrap_or_else(|| "docker.io".into())],
+            "Logged in (credentials not checked, not saved)",
+        ),
+        C::Logout { registry } => named(
+            "Registry",
+            [&registry.clone().unwrap_or_else(|| "docker.io".into())],
+            "Logged out (credentials kept)",
+        ),
+        C::Exec(_) => refuse("interactive exec", "it runs the command for real"),
+        C::Attach(_) => refuse(
+            "interactive attach",
+            "it connects to the container's process",
+        ),
+        C::Watch(_) => refuse(
+            "watch",
+            "it acts on file changes as they come; `rstack --dry-run up` shows what it would start",
+        ),
+        C::Daemon(_) => refuse(
+            "the daemon",
+            "it serves requests and changes state by design",
+        ),
+        // A command added later without a dry run refuses rather than act.
         _ => Err(anyhow::anyhow!(
             "--dry-run is not supported for this command yet: nothing was done; run it without --dry-run"
         )),
     };
     Some(res)
+}
+
+/// compose's answer for what cannot run in dry-run mode (interactive exec and attach).
+fn refuse(what: &str, why: &str) -> Result<i32> {
+    bail!(
+        "{what} is not supported in dry-run mode ({why}): nothing was done; run it without --dry-run"
+    )
+}
+
+/// The `image` subcommands that change the store: checked (the images named exist, the file
+/// is readable) and said, not done.
+fn image(client: &Client, c: &ImageCommand) -> Result<i32> {
+    use crate::api::images::{PruneReport, RefsRequest};
+    let exists = |names: &[String]| -> Result<()> {
+        let req = RefsRequest {
+            references: names.to_vec(),
+        };
+        client.call::<_, serde_json::Value>("POST", "/v1/images/inspect", Some(&req))?;
+        Ok(())
+    };
+    match c {
+        ImageCommand::Rm { names, .. } => {
+            exists(names)?;
+            named("Image", names, "Removed")
+        }
+        ImageCommand::Tag { source, target } => {
+            exists(std::slice::from_ref(source))?;
+            named("Image", [target], &format!("Tagged (from {source})"))
+        }
+        ImageCommand::Prune { all } => {
+            let r: PruneReport = client.call(
+                "POST",
+                "/v1/images/prune",
+                Some(&serde_json::json!({ "all": all, "dry_run": true })),
+            )?;
+            let refs: Vec<String> = r.deleted.into_iter().map(|(r, _)| r).collect();
+            named("Image", &refs, "Removed")
+        }
+        ImageCommand::Import { file, name } => {
+            readable(file)?;
+            named(
+                "Image",
+                [name],
+                &format!("Imported (from {})", file.display()),
+            )
+        }
+        ImageCommand::Load { input } => {
+            let from = match input {
+                Some(f) => {
+                    readable(f)?;
+                    f.display().to_string()
+                }
+                None => "stdin".to_string(),
+            };
+            line(&format!("Images of {from}  Loaded"));
+            Ok(0)
+        }
+        ImageCommand::Pull { reference } => named("Image", [reference], "Pulled"),
+        ImageCommand::Push { reference } => {
+            exists(std::slice::from_ref(reference))?;
+            named("Image", [reference], "Pushed")
+        }
+        ImageCommand::Build(b) => {
+            if b.tags.is_empty() {
+                line("Image <none>  Built");
+                Ok(0)
+            } else {
+                named("Image", &b.tags, "Built")
+            }
+        }
+        // Read-only ones run as usual (reads_only); nothing else is left.
+        _ => Ok(0),
+    }
+}
+
+fn readable(file: &std::path::Path) -> Result<()> {
+    std::fs::File::open(file)
+        .map(drop)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))
+}
+
+/// `run`: the dependencies' plan (the daemon's, as for `up`), then the one-off container.
+fn run_oneoff(cli: &Cli, client: &Client, a: &RunArgs) -> Result<i32> {
+    let stack = project::load_to_run(cli, std::slice::from_ref(&a.service))?;
+    let deps: Vec<String> = match stack.services.get(&a.service) {
+        Some(s) if !a.no_deps => s.depends_on.keys().cloned().collect(),
+        _ => Vec::new(),
+    };
+    let mut resp = if deps.is_empty() {
+        UpResponse {
+            actions: Vec::new(),
+            warnings: Vec::new(),
+        }
+    } else {
+        let req = UpRequest {
+            stack: stack.clone(),
+            services: deps,
+            wait: false,
+            force_recreate: false,
+            remove_orphans: false,
+            no_start: false,
+            no_recreate: false,
+            always_recreate_deps: false,
+            wait_timeout: None,
+            renew_anon_volumes: false,
+            dry_run: true,
+            no_deps: false,
+        };
+        let path = format!("/v1/projects/{}/up", stack.name);
+        let answer: UpAnswer =
+            super::commands::autostart(client, || Ok(client.call("POST", &path, Some(&req))?))?;
+        answer.response
+    };
+    resp.actions.push(ActionReport {
+        container: run_name(&stack.name, &a.service),
+        service: a.service.clone(),
+        action: "created".into(),
+        reasons: Vec::new(),
+    });
+    let existing: Vec<NetworkView> = client.call::<(), _>("GET", "/v1/networks", None)?;
+    for n in networks_to_create(&stack, &resp, &existing) {
+        line(&format!("Network {n}  Created"));
+    }
+    for l in up_lines(&resp, false) {
+        line(&l);
+    }
+    Ok(0)
+}
+
+/// A one-off container's name, as the daemon makes it: `P-S-run-` and 12 hex digits.
+fn run_name(project: &str, service: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let id = format!("{:012x}", nanos ^ u128::from(std::process::id()) << 40);
+    format!("{project}-{service}-run-{}", &id[id.len() - 12..])
+}
+
+/// `cp`: the copy said once its container is found (compose's `Copy SRC to DST`).
+fn cp(cli: &Cli, client: &Client, a: &super::cp::CpArgs) -> Result<i32> {
+    let side =
+        super::cp::container_side(&a.source).or_else(|| super::cp::container_side(&a.destination));
+    let Some((service, _)) = side else {
+        bail!(
+            "one of {} and {} must be SERVICE:PATH",
+            a.source,
+            a.destination
+        );
+    };
+    let index = a.index.unwrap_or(1);
+    let found = project_containers(cli, client)?
+        .into_iter()
+        .any(|c| !c.one_off && c.service == service && c.name.ends_with(&format!("-{index}")));
+    if !found {
+        bail!("no container found for service \"{service}\" (index {index})");
+    }
+    line(&format!("Copy {} to {}", a.source, a.destination));
+    Ok(0)
+}
+
+/// `sync`: the source checked (it exists, but for `add`) and what would happen to it said.
+fn sync(client: &Client, c: &SyncCommand) -> Result<i32> {
+    use crate::source::status::SourceView;
+    let get = |name: &str| -> Result<SourceView> {
+        Ok(client.call::<(), _>("GET", &format!("/v1/sources/{name}"), None)?)
+    };
+    match c {
+        SyncCommand::Add(a) => named("Source", [&a.name], "Added"),
+        SyncCommand::Now { name } => get(name).and_then(|_| named("Source", [name], "Applied")),
+        SyncCommand::Suspend { name } => {
+            get(name).and_then(|_| named("Source", [name], "Suspended"))
+        }
+        SyncCommand::Resume { name } => get(name).and_then(|_| named("Source", [name], "Resumed")),
+        SyncCommand::Rollback { name, revision } => get(name).and_then(|_| {
+            let to = revision.as_deref().unwrap_or("the previous revision");
+            named("Source", [name], &format!("Rolled back to {to}, suspended"))
+        }),
+        SyncCommand::Rm { name, keep_stack } => {
+            let v = get(name)?;
+            if !keep_stack {
+                let p = v
+                    .spec
+                    .project
+                    .clone()
+                    .unwrap_or_else(|| v.spec.name.clone());
+                down(client, &p)?;
+            }
+            named("Source", [name], "Removed")
+        }
+        SyncCommand::Ls { .. } | SyncCommand::Status { .. } => Ok(0),
+    }
 }
 
 /// `volume`/`network` `create` and `rm`: the names given, as the command would report them.
@@ -182,16 +431,19 @@ fn act_on(
 }
 
 fn project_containers(cli: &Cli, client: &Client) -> Result<Vec<ContainerView>> {
-    let p = project::project_name(cli)?;
+    containers_of(client, &project::project_name(cli)?)
+}
+
+fn containers_of(client: &Client, p: &str) -> Result<Vec<ContainerView>> {
     let mut rows: Vec<ContainerView> =
         client.call::<(), _>("GET", &format!("/v1/containers?project={p}"), None)?;
     rows.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(rows)
 }
 
-/// `down`: every container of the project stopped (if running) and removed, then its networks.
-fn down(cli: &Cli, client: &Client) -> Result<i32> {
-    let rows = project_containers(cli, client)?;
+/// `down`: every container of project `p` stopped (if running) and removed, then its networks.
+fn down(client: &Client, p: &str) -> Result<i32> {
+    let rows = containers_of(client, p)?;
     for c in rows
         .iter()
         .filter(|c| c.state == "running" || c.state == "paused")
@@ -201,7 +453,6 @@ fn down(cli: &Cli, client: &Client) -> Result<i32> {
     for c in &rows {
         line(&format!("Container {}  Removed", c.name));
     }
-    let p = project::project_name(cli)?;
     let networks: Vec<NetworkView> = client.call::<(), _>("GET", "/v1/networks", None)?;
     for n in networks.iter().filter(|n| n.project == p) {
         line(&format!("Network {}  Removed", n.name));
@@ -271,5 +522,13 @@ mod tests {
             ]
         );
         assert_eq!(up_lines(&resp, true).len(), 3);
+    }
+
+    #[test]
+    fn run_names_look_like_the_daemons() {
+        let n = run_name("p", "web");
+        let id = n.strip_prefix("p-web-run-").expect("prefix");
+        assert_eq!(id.len(), 12);
+        assert!(id.chars().all(|c| c.is_ascii_hexdigit()), "{n}");
     }
 }

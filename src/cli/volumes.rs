@@ -142,15 +142,15 @@ pub fn run(client: &Client, c: &VolumeCommand) -> Result<i32> {
         VolumeCommand::Rm { names } => {
             let req = VolumeNamesRequest {
                 names: names.clone(),
-                all: false,
+                ..Default::default()
             };
             let removed: Vec<String> = client.call("POST", "/v1/volumes/remove", Some(&req))?;
             removed.iter().for_each(|n| println!("{n}"));
         }
         VolumeCommand::Prune { all, force: _ } => {
             let req = VolumeNamesRequest {
-                names: Vec::new(),
                 all: *all,
+                ..Default::default()
             };
             let removed: Vec<String> = client.call("POST", "/v1/volumes/prune", Some(&req))?;
             if !removed.is_empty() {

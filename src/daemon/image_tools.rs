@@ -65,8 +65,13 @@ impl ImageTools for Images {
         })
     }
 
-    fn prune(&self, all: bool, in_use: &HashSet<String>) -> Result<PruneReport, ApiFailure> {
-        let p = self.0.prune(all, in_use)?;
+    fn prune(
+        &self,
+        all: bool,
+        in_use: &HashSet<String>,
+        dry_run: bool,
+    ) -> Result<PruneReport, ApiFailure> {
+        let p = self.0.prune(all, in_use, dry_run)?;
         Ok(PruneReport {
             deleted: p.deleted,
             reclaimed: p.reclaimed,

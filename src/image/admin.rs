@@ -66,8 +66,14 @@ impl ImageStore {
     }
 
     /// `image prune`: removes the dangling images, with `all` every image, but those whose
-    /// id is in `in_use` (used by a container), then collects their content.
-    pub fn prune(&self, all: bool, in_use: &HashSet<String>) -> Result<Pruned, ImageError> {
+    /// id is in `in_use` (used by a container), then collects their content. With `dry_run`
+    /// it only answers the images it would remove (nothing reclaimed).
+    pub fn prune(
+        &self,
+        all: bool,
+        in_use: &HashSet<String>,
+        dry_run: bool,
+    ) -> Result<Pruned, ImageError> {
         let mut report = Pruned::default();
         {
             let _gc = self.lock(GC_LOCK, false)?;
@@ -93,6 +99,9 @@ impl ImageStore {
                 } else {
                     keep.push(d);
                 }
+            }
+            if dry_run {
+                return Ok(report);
             }
             index.manifests = keep;
             self.write_index(&index)?;

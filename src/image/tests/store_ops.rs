@@ -164,8 +164,17 @@ fn reimport_under_same_tag_leaves_the_old_image_dangling_until_pruned() {
     assert_eq!(again, second);
     // A prune that is told the old image is in use keeps it; then it collects it.
     let used: std::collections::HashSet<String> = [first.id.clone()].into();
-    assert!(s.prune(false, &used).unwrap().deleted.is_empty());
-    let pruned = s.prune(false, &Default::default()).unwrap();
+    assert!(s.prune(false, &used, false).unwrap().deleted.is_empty());
+    // A dry run names what would go and removes nothing.
+    let dry = s.prune(false, &Default::default(), true).unwrap();
+    assert_eq!(
+        dry.deleted,
+        [(dangling.reference.clone(), first.id.clone())]
+    );
+    assert_eq!(dry.reclaimed, 0);
+    assert_eq!(s.list().unwrap(), vec![second.clone(), dangling.clone()]);
+    assert!(s.root().join("layers").join(&old.diff_id).is_dir());
+    let pruned = s.prune(false, &Default::default(), false).unwrap();
     assert_eq!(pruned.deleted, [(dangling.reference, first.id.clone())]);
     assert!(pruned.reclaimed > 0);
     assert_eq!(s.list().unwrap(), vec![second.clone()]);
