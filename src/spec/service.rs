@@ -84,6 +84,7 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
             "mem_limit" => svc.resources.memory = cx.memory_limit(&path, v),
             "cpus" => svc.resources.cpus = cx.cpus(&path, v),
             "pids_limit" => svc.resources.pids = cx.int(&path, v).filter(|p| *p > 0),
+            "mem_reservation" => svc.resources.memory_reservation = cx.size(&path, v),
             "deploy" => limits::deploy(cx, &path, v, &mut deploy),
             "scale" => scale = limits::replicas(cx, &path, v).map(|n| (n, v.span)),
             "stop_signal" => {
@@ -202,6 +203,13 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
     if deploy_limits.pids.is_some() {
         svc.resources.pids = deploy_limits.pids;
     }
+    // As docker compose: a non-zero reservations.memory wins over `mem_reservation` (Compose
+    // rejects differing values; rstack takes the deploy value, as for the limits).
+    let reserve = deploy.reservations;
+    if let Some(m) = reserve.memory_reservation.filter(|m| *m != 0) {
+        svc.resources.memory_reservation = Some(m);
+    }
+    svc.resources.cpus_reservation = reserve.cpus_reservation;
     for (dep, _, _) in implied_dependencies(input.node) {
         svc.depends_on.entry(dep).or_insert(Dependency {
             condition: DependCondition::ServiceStarted,
