@@ -210,6 +210,30 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
         svc.resources.memory_reservation = Some(m);
     }
     svc.resources.cpus_reservation = reserve.cpus_reservation;
+    // Docker refuses a soft limit above the hard one when it creates the container; say so
+    // here, at the reservation.
+    if let (Some(limit), Some(r)) = (
+        svc.resources.memory.filter(|m| *m > 0),
+        svc.resources.memory_reservation,
+    ) && r > limit
+    {
+        let at = input
+            .node
+            .get("deploy")
+            .and_then(|d| d.get("resources"))
+            .and_then(|d| d.get("reservations"))
+            .and_then(|d| d.get("memory"))
+            .or_else(|| input.node.get("mem_reservation"));
+        if let Some(at) = at {
+            cx.error_hint(
+                at.span,
+                format!(
+                    "{base}: memory reservation ({r} bytes) is above the memory limit ({limit} bytes)"
+                ),
+                "lower the reservation to the limit or below, or raise the limit",
+            );
+        }
+    }
     for (dep, _, _) in implied_dependencies(input.node) {
         svc.depends_on.entry(dep).or_insert(Dependency {
             condition: DependCondition::ServiceStarted,

@@ -257,6 +257,21 @@ fn memory_and_cpu_reservations() {
 }
 
 #[test]
+fn a_reservation_above_the_limit_is_refused_at_its_place() {
+    let fs = MemFs::new().with(
+        "/p/compose.yaml",
+        "services:\n  s:\n    image: busybox\n    mem_limit: 64m\n    mem_reservation: 128m\n",
+    );
+    let err = load(&opts(), &fs).err().expect("refused").to_string();
+    assert!(
+        err.contains("compose.yaml:5:22") && err.contains("above the memory limit"),
+        "{err}"
+    );
+    // Equal is fine, as in Docker.
+    svc("    mem_limit: 64m\n    mem_reservation: 64m\n");
+}
+
+#[test]
 fn reservations_warn_only_for_devices_and_generic_resources() {
     let l = ok(
         "services:\n  s:\n    image: busybox\n    deploy:\n      resources:\n        reservations:\n          memory: 1g\n          cpus: 1\n          devices:\n            - capabilities: [gpu]\n          generic_resources: []\n",
