@@ -262,7 +262,10 @@ fn a_reservation_above_the_limit_is_refused_at_its_place() {
         "/p/compose.yaml",
         "services:\n  s:\n    image: busybox\n    mem_limit: 64m\n    mem_reservation: 128m\n",
     );
-    let err = load(&opts(), &fs).err().expect("refused").to_string();
+    let err = match load(&opts(), &fs) {
+        Ok(_) => panic!("a reservation above the limit loaded"),
+        Err(e) => e.to_string(),
+    };
     assert!(
         err.contains("compose.yaml:5:22") && err.contains("above the memory limit"),
         "{err}"
