@@ -162,6 +162,7 @@ impl Fixture {
             cpu_quota: Some(1),
             cpu_period: Some(1),
             pids: Some(1),
+            memory_reservation: None,
         };
         Cgroup::locate(&layout, &self.cfg.cgroup_path, &all)
             .unwrap()
@@ -564,6 +565,7 @@ fn start_latency() {
                     cpu_quota: Some(50_000),
                     cpu_period: Some(100_000),
                     pids: Some(100),
+                    memory_reservation: None,
                 };
             }
             let t = Instant::now();

@@ -47,6 +47,7 @@ const HANDLED: &[&str] = &[
     "pull_policy",
     "pid",
     "mem_limit",
+    "mem_reservation",
     "cpus",
     "pids_limit",
     "extends",
@@ -580,6 +581,18 @@ fn key_warnings(node: Option<&Node>, svc: &Service, w: &mut Warner) {
                 w.warn(
                     &["services", &svc.name, "deploy", k],
                     "has no Kubernetes equivalent here; left out",
+                );
+            }
+        }
+    }
+    // GPU and generic resource requests need a cluster's device plugin resource names, which
+    // a Compose file does not give.
+    for part in ["limits", "reservations"] {
+        for k in ["devices", "generic_resources"] {
+            if under(Some(node), &["deploy", "resources", part, k]).is_some() {
+                w.warn(
+                    &["services", &svc.name, "deploy", "resources", part, k],
+                    "has no Kubernetes equivalent here (a device plugin's resource); left out",
                 );
             }
         }

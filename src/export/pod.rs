@@ -246,8 +246,26 @@ pub fn pod_spec(svc: &Service, cx: &PodCx, w: &mut Warner) -> Map<String, Value>
             "pids limit has no per-container Kubernetes equivalent (a kubelet setting); left out",
         );
     }
+    // Reservations are what the container is guaranteed: Kubernetes requests.
+    let mut requests = Map::new();
+    if let Some(m) = svc.resources.memory_reservation.filter(|m| *m > 0) {
+        requests.insert("memory".into(), json!(m.to_string()));
+    }
+    if let Some(cpu) = svc.resources.cpus_reservation.filter(|c| *c > 0.0) {
+        requests.insert(
+            "cpu".into(),
+            json!(format!("{}m", (cpu * 1000.0).round() as u64)),
+        );
+    }
+    let mut resources = Map::new();
     if !limits.is_empty() {
-        c.insert("resources".into(), json!({"limits": limits}));
+        resources.insert("limits".into(), Value::Object(limits));
+    }
+    if !requests.is_empty() {
+        resources.insert("requests".into(), Value::Object(requests));
+    }
+    if !resources.is_empty() {
+        c.insert("resources".into(), Value::Object(resources));
     }
     // Security context.
     let mut sc = Map::new();

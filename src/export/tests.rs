@@ -167,6 +167,37 @@ fn unknown_keys_warn_and_user_and_caps_map() {
 }
 
 #[test]
+fn limits_and_reservations_map_to_limits_and_requests() {
+    let e = export(
+        "services:\n  a:\n    image: x\n    mem_limit: 256m\n    deploy:\n      resources:\n        limits:\n          cpus: '1'\n        reservations:\n          memory: 64m\n          cpus: '0.25'\n          devices: [{capabilities: [gpu]}]\n  b:\n    image: x\n    mem_reservation: 32m\n  c:\n    image: x\n",
+        &Options::default(),
+    )
+    .unwrap();
+    let res = |name: &str| {
+        let o = e.objects.iter().find(|o| o.name == name).expect("object");
+        o.value["spec"]["template"]["spec"]["containers"][0]["resources"].clone()
+    };
+    let a = res("a");
+    assert_eq!(a["limits"]["memory"], "268435456");
+    assert_eq!(a["limits"]["cpu"], "1000m");
+    assert_eq!(a["requests"]["memory"], "67108864");
+    assert_eq!(a["requests"]["cpu"], "250m");
+    let b = res("b");
+    assert_eq!(b["requests"]["memory"], "33554432");
+    assert!(b.get("limits").is_none(), "{b}");
+    assert!(res("c").is_null());
+    // Mapped, so not warned about as left out; a GPU request is.
+    let keys: Vec<&str> = e.warnings.iter().map(|w| w.key.as_str()).collect();
+    assert_eq!(
+        keys.iter()
+            .filter(|k| k.contains("reserv"))
+            .collect::<Vec<_>>(),
+        [&"services.a.deploy.resources.reservations.devices"],
+        "{keys:?}"
+    );
+}
+
+#[test]
 fn base64_matches_rfc4648() {
     assert_eq!(super::objects::base64_for_test(b"foobar"), "Zm9vYmFy");
     assert_eq!(super::objects::base64_for_test(b"fo"), "Zm8=");

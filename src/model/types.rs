@@ -330,6 +330,14 @@ pub struct Resources {
     pub cpus: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pids: Option<i64>,
+    /// Soft memory limit in bytes (`mem_reservation`, `deploy.resources.reservations.memory`):
+    /// the kernel reclaims down to it under memory pressure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_reservation: Option<u64>,
+    /// `deploy.resources.reservations.cpus`: docker compose applies it only in swarm, so the
+    /// runtime ignores it; the Kubernetes export maps it to `requests.cpu`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus_reservation: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

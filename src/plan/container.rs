@@ -122,6 +122,7 @@ pub fn container_config(
             cpu_quota: cpus.map(|c| (c * CPU_PERIOD_US as f64).round() as i64),
             cpu_period: cpus.map(|_| CPU_PERIOD_US),
             pids: service.resources.pids,
+            memory_reservation: service.resources.memory_reservation.filter(|m| *m > 0),
         },
         cgroup_path: format!("{CGROUP_PARENT}/{}", who.id),
         init: service.init,

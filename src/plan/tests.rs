@@ -119,6 +119,8 @@ fn env_limits_and_mounts_are_translated() {
         memory: Some(512 * 1024 * 1024),
         cpus: Some(1.5),
         pids: Some(64),
+        memory_reservation: Some(1 << 24),
+        cpus_reservation: Some(0.5),
     };
     svc.tmpfs.push(Tmpfs {
         target: "/run".into(),
@@ -131,6 +133,8 @@ fn env_limits_and_mounts_are_translated() {
     assert_eq!(c.resources.cpu_quota, Some(150_000));
     assert_eq!(c.resources.cpu_period, Some(100_000));
     assert_eq!(c.resources.pids, Some(64));
+    // The soft limit reaches the runtime; a CPU reservation (swarm only) does not.
+    assert_eq!(c.resources.memory_reservation, Some(16777216));
     assert_eq!(c.hostname, "0123456789ab");
     assert_eq!(c.root.layers, [PathBuf::from("/l2"), PathBuf::from("/l1")]);
     assert!(c.mounts[0].options.contains(&"mode=1777".to_string()));

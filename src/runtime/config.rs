@@ -445,6 +445,10 @@ pub struct ResourceConfig {
     pub cpu_period: Option<u64>,
     /// pids.max.
     pub pids: Option<i64>,
+    /// Soft limit, bytes: v1 memory.soft_limit_in_bytes, v2 memory.low (as runc maps
+    /// Docker's MemoryReservation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_reservation: Option<u64>,
 }
 
 /// Written by the shim to `exit.json` when the container's init exits.

@@ -23,6 +23,7 @@ const RENDERED: &[&str] = &[
     "restart",
     "healthcheck",
     "mem_limit",
+    "mem_reservation",
     "cpus",
     "pids_limit",
     "stop_signal",
@@ -291,6 +292,14 @@ fn service_json(loaded: &Loaded, svc: &Service, node: Option<&Node>) -> Value {
     }
     if let Some(mem) = svc.resources.memory.filter(|m| *m > 0 && has("mem_limit")) {
         m.insert("mem_limit".into(), json!(mem.to_string()));
+    }
+    // Compose prints it in bytes, as text, 0 included.
+    if let Some(r) = svc
+        .resources
+        .memory_reservation
+        .filter(|_| has("mem_reservation"))
+    {
+        m.insert("mem_reservation".into(), json!(r.to_string()));
     }
     if let Some(c) = svc.resources.cpus.filter(|_| has("cpus")) {
         m.insert("cpus".into(), json!(c));

@@ -35,6 +35,7 @@ pub const SERVICE_IMPLEMENTED: &[&str] = &[
     "logging",
     "mac_address",
     "mem_limit",
+    "mem_reservation",
     "network_mode",
     "networks",
     "oom_score_adj",
@@ -89,7 +90,6 @@ pub const SERVICE_UNSUPPORTED: &[&str] = &[
     "ipc",
     "isolation",
     "label_file",
-    "mem_reservation",
     "mem_swappiness",
     "memswap_limit",
     "models",
@@ -137,6 +137,9 @@ pub const DEPLOY_UNSUPPORTED: &[&str] = &[
 ];
 pub const RESOURCES: &[&str] = &["limits", "reservations"];
 pub const LIMITS_IMPLEMENTED: &[&str] = &["memory", "cpus", "pids"];
+/// `deploy.resources.reservations` keys read (`devices`, `generic_resources` warn instead).
+pub const RESERVATIONS_IMPLEMENTED: &[&str] = &["memory", "cpus", "pids"];
+pub const RESERVATIONS_UNSUPPORTED: &[&str] = &["devices", "generic_resources"];
 pub const X_RSTACK: &[&str] = &["restart_on_unhealthy", "restart_backoff"];
 pub const BACKOFF: &[&str] = &["initial", "max"];
 

@@ -9,6 +9,8 @@ use crate::model::{Resources, Tmpfs};
 #[derive(Default)]
 pub struct Deploy {
     pub limits: Resources,
+    /// `deploy.resources.reservations`: `memory_reservation` and `cpus_reservation` set.
+    pub reservations: Resources,
     pub replicas: Option<(u32, Span)>,
     /// `deploy.restart_policy` (see `restart_policy`).
     pub restart_policy: Option<(crate::model::RestartPolicy, crate::model::RestartLimits)>,
@@ -53,7 +55,7 @@ pub fn deploy(cx: &mut Cx<'_>, path: &str, v: &Node, out: &mut Deploy) {
                                 }
                             }
                         }
-                        "reservations" => cx.unsupported(rknode.span, &rp),
+                        "reservations" => reservations(cx, &rp, rv, &mut out.reservations),
                         k if k.starts_with("x-") => {}
                         k => cx.unknown_key(rknode.span, &p, k, keys::RESOURCES),
                     }
@@ -62,6 +64,37 @@ pub fn deploy(cx: &mut Cx<'_>, path: &str, v: &Node, out: &mut Deploy) {
             k if k.starts_with("x-") => {}
             k if keys::DEPLOY_UNSUPPORTED.contains(&k) => cx.unsupported(knode.span, &p),
             k => cx.unknown_key(knode.span, path, k, &known),
+        }
+    }
+}
+
+/// `deploy.resources.reservations`, as docker compose uses it on one engine: `memory` is the
+/// container's soft memory limit (MemoryReservation); `cpus` is a swarm scheduling option
+/// that compose passes to no container (kept for the Kubernetes export's `requests.cpu`);
+/// `pids` is only a limit (compose ignores it here too). GPU `devices` and
+/// `generic_resources` cannot be honoured by this runtime: those warn.
+fn reservations(cx: &mut Cx<'_>, path: &str, v: &Node, out: &mut Resources) {
+    let Some(entries) = cx.map(path, v) else {
+        return;
+    };
+    for (k, knode, val) in entries {
+        let p = format!("{path}.{k}");
+        match k.as_str() {
+            "memory" => out.memory_reservation = cx.size(&p, val),
+            "cpus" => out.cpus_reservation = cx.cpus(&p, val),
+            "pids" => {
+                let _ = cx.int(&p, val);
+            }
+            k if keys::RESERVATIONS_UNSUPPORTED.contains(&k) => cx.unsupported(knode.span, &p),
+            k if k.starts_with("x-") => {}
+            k => {
+                let known: Vec<&str> = keys::RESERVATIONS_IMPLEMENTED
+                    .iter()
+                    .chain(keys::RESERVATIONS_UNSUPPORTED)
+                    .copied()
+                    .collect();
+                cx.unknown_key(knode.span, path, k, &known)
+            }
         }
     }
 }

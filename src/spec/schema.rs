@@ -73,6 +73,7 @@ fn implemented(key: &str) -> Value {
             json!({"type": ["integer", "string"], "minimum": 0, "description": "Containers the service runs (default 1)"})
         }
         "mem_limit" => size(),
+        "mem_reservation" => size(),
         "develop" => json!({"type": ["object", "null"], "properties": {"watch": {
             "type": "array",
             "items": {
@@ -99,7 +100,11 @@ fn implemented(key: &str) -> Value {
                     "limits": {"type": "object", "properties": {
                         "memory": size(), "cpus": {"type": ["number", "string"]}, "pids": {"type": ["integer", "string"]}
                     }},
-                    "reservations": {"description": "not supported yet by rstack"}
+                    "reservations": {"type": "object", "properties": {
+                        "memory": size(), "cpus": {"type": ["number", "string"]}, "pids": {"type": ["integer", "string"]},
+                        "devices": {"description": "not supported yet by rstack"},
+                        "generic_resources": {"description": "not supported yet by rstack"}
+                    }}
                 }},
                 "restart_policy": {"type": "object", "properties": {
                     "condition": {"enum": ["none", "on-failure", "any"]},

@@ -84,6 +84,7 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
             "mem_limit" => svc.resources.memory = cx.memory_limit(&path, v),
             "cpus" => svc.resources.cpus = cx.cpus(&path, v),
             "pids_limit" => svc.resources.pids = cx.int(&path, v).filter(|p| *p > 0),
+            "mem_reservation" => svc.resources.memory_reservation = cx.size(&path, v),
             "deploy" => limits::deploy(cx, &path, v, &mut deploy),
             "scale" => scale = limits::replicas(cx, &path, v).map(|n| (n, v.span)),
             "stop_signal" => {
@@ -201,6 +202,37 @@ pub fn convert(cx: &mut Cx<'_>, input: ServiceInput<'_>) -> Option<Service> {
     }
     if deploy_limits.pids.is_some() {
         svc.resources.pids = deploy_limits.pids;
+    }
+    // As docker compose: a non-zero reservations.memory wins over `mem_reservation` (Compose
+    // rejects differing values; rstack takes the deploy value, as for the limits).
+    let reserve = deploy.reservations;
+    if let Some(m) = reserve.memory_reservation.filter(|m| *m != 0) {
+        svc.resources.memory_reservation = Some(m);
+    }
+    svc.resources.cpus_reservation = reserve.cpus_reservation;
+    // Docker refuses a soft limit above the hard one when it creates the container; say so
+    // here, at the reservation.
+    if let (Some(limit), Some(r)) = (
+        svc.resources.memory.filter(|m| *m > 0),
+        svc.resources.memory_reservation,
+    ) && r > limit
+    {
+        let at = input
+            .node
+            .get("deploy")
+            .and_then(|d| d.get("resources"))
+            .and_then(|d| d.get("reservations"))
+            .and_then(|d| d.get("memory"))
+            .or_else(|| input.node.get("mem_reservation"));
+        if let Some(at) = at {
+            cx.error_hint(
+                at.span,
+                format!(
+                    "{base}: memory reservation ({r} bytes) is above the memory limit ({limit} bytes)"
+                ),
+                "lower the reservation to the limit or below, or raise the limit",
+            );
+        }
     }
     for (dep, _, _) in implied_dependencies(input.node) {
         svc.depends_on.entry(dep).or_insert(Dependency {

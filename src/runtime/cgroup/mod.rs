@@ -139,7 +139,7 @@ fn v1_controllers(layout: &Layout, res: &ResourceConfig) -> Vec<&'static str> {
     if layout.v1_mount("devices").is_some() {
         c.push("devices");
     }
-    if res.memory.is_some() && tracker != "memory" {
+    if (res.memory.is_some() || res.memory_reservation.is_some()) && tracker != "memory" {
         c.push("memory");
     }
     if (res.cpu_quota.is_some() || res.cpu_period.is_some()) && tracker != "cpu" {
@@ -404,6 +404,16 @@ mod tests {
         };
         let cg = Cgroup::locate(&l, "rstack/p/c", &res).unwrap();
         assert_eq!(cg.dirs.len(), 2);
+        assert_eq!(
+            cg.memory_dir,
+            Some("/sys/fs/cgroup/memory/rstack/p/c".into())
+        );
+        // A reservation alone (no limit) needs the memory hierarchy too.
+        let res = ResourceConfig {
+            memory_reservation: Some(1),
+            ..Default::default()
+        };
+        let cg = Cgroup::locate(&l, "rstack/p/c", &res).unwrap();
         assert_eq!(
             cg.memory_dir,
             Some("/sys/fs/cgroup/memory/rstack/p/c".into())

@@ -22,6 +22,9 @@ pub fn create(controller: &str, dir: &Path, res: &ResourceConfig, devices: &[Rul
                     write_file(&memsw, &m.to_string())?;
                 }
             }
+            if let Some(r) = res.memory_reservation {
+                write_file(&dir.join("memory.soft_limit_in_bytes"), &r.to_string())?;
+            }
         }
         "cpu" => {
             // Period first: the kernel validates quota against the current period.
@@ -108,6 +111,7 @@ mod tests {
             cpu_quota: Some(50000),
             cpu_period: Some(100000),
             pids: Some(20),
+            memory_reservation: Some(16777216),
         };
         // In a plain directory the separate writes (one rule each) end up side by side.
         let rules = &crate::runtime::devices::DEFAULT_RULES[..5];
@@ -119,6 +123,10 @@ mod tests {
             "c *:* mb *:* mc 1:3 rwmc 1:5 rwm"
         );
         assert_eq!(rd("memory/rstack/p/c/memory.limit_in_bytes"), "33554432");
+        assert_eq!(
+            rd("memory/rstack/p/c/memory.soft_limit_in_bytes"),
+            "16777216"
+        );
         assert_eq!(
             rd("memory/rstack/p/c/memory.memsw.limit_in_bytes"),
             "33554432"

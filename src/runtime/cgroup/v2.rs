@@ -29,6 +29,9 @@ pub fn create(root: &Path, rel: &Path, res: &ResourceConfig, devices: &[Rule]) -
             write_file(&swap, "0")?;
         }
     }
+    if let Some(r) = res.memory_reservation {
+        write_file(&dir.join("memory.low"), &r.to_string())?;
+    }
     if res.cpu_quota.is_some() || res.cpu_period.is_some() {
         let quota = match res.cpu_quota {
             Some(q) if q > 0 => q.to_string(),
@@ -101,6 +104,7 @@ mod tests {
             cpu_quota: Some(150000),
             cpu_period: None,
             pids: Some(20),
+            memory_reservation: Some(1 << 24),
         };
         let layout = Layout::V2(root.clone());
         let rules = crate::runtime::devices::DEFAULT_RULES;
@@ -112,6 +116,8 @@ mod tests {
         assert!(!root.join("rstack/proj/cgroup.subtree_control").exists());
         assert_eq!(rd("rstack/proj/c1/memory.max"), "33554432");
         assert_eq!(rd("rstack/proj/c1/memory.swap.max"), "0");
+        // mem_reservation / reservations.memory: memory.low, as runc maps MemoryReservation.
+        assert_eq!(rd("rstack/proj/c1/memory.low"), "16777216");
         assert_eq!(rd("rstack/proj/c1/cpu.max"), "150000 100000");
         assert_eq!(rd("rstack/proj/c1/pids.max"), "20");
         assert_eq!(cg.dirs, vec![root.join("rstack/proj/c1")]);

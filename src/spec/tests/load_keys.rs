@@ -232,6 +232,64 @@ fn resources_and_deploy_precedence() {
 }
 
 #[test]
+fn memory_and_cpu_reservations() {
+    let s = svc("    mem_reservation: 64m\n");
+    assert_eq!(s.resources.memory_reservation, Some(64 << 20));
+    assert_eq!(s.resources.cpus_reservation, None);
+    // Below the 6MB minimum of a limit is fine for a soft limit (docker compose takes it).
+    assert_eq!(
+        svc("    mem_reservation: 1000\n")
+            .resources
+            .memory_reservation,
+        Some(1000)
+    );
+    let s = svc(
+        "    mem_reservation: 1g\n    deploy:\n      resources:\n        reservations:\n          memory: 32M\n          cpus: '0.5'\n          pids: 3\n",
+    );
+    assert_eq!(s.resources.memory_reservation, Some(32 << 20));
+    assert_eq!(s.resources.cpus_reservation, Some(0.5));
+    assert_eq!(s.resources.pids, None, "a pids reservation limits nothing");
+    // As compose: a zero reservations.memory leaves mem_reservation in force.
+    let s = svc(
+        "    mem_reservation: 1g\n    deploy:\n      resources:\n        reservations:\n          memory: 0\n",
+    );
+    assert_eq!(s.resources.memory_reservation, Some(1 << 30));
+}
+
+#[test]
+fn a_reservation_above_the_limit_is_refused_at_its_place() {
+    let fs = MemFs::new().with(
+        "/p/compose.yaml",
+        "services:\n  s:\n    image: busybox\n    mem_limit: 64m\n    mem_reservation: 128m\n",
+    );
+    let err = match load(&opts(), &fs) {
+        Ok(_) => panic!("a reservation above the limit loaded"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("compose.yaml:5:22") && err.contains("above the memory limit"),
+        "{err}"
+    );
+    // Equal is fine, as in Docker.
+    svc("    mem_limit: 64m\n    mem_reservation: 64m\n");
+}
+
+#[test]
+fn reservations_warn_only_for_devices_and_generic_resources() {
+    let l = ok(
+        "services:\n  s:\n    image: busybox\n    deploy:\n      resources:\n        reservations:\n          memory: 1g\n          cpus: 1\n          devices:\n            - capabilities: [gpu]\n          generic_resources: []\n",
+    );
+    let msgs: Vec<String> = l.warnings.iter().map(|w| w.message.clone()).collect();
+    assert_eq!(
+        msgs,
+        vec![
+            "not supported yet: services.s.deploy.resources.reservations.devices (compose.yaml:9:11)",
+            "not supported yet: services.s.deploy.resources.reservations.generic_resources (compose.yaml:11:11)",
+        ]
+    );
+}
+
+#[test]
 fn stop_settings_and_flags() {
     let s = svc(
         "    stop_signal: SIGINT\n    stop_grace_period: 1m\n    read_only: true\n    init: true\n",

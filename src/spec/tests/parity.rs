@@ -32,6 +32,8 @@ const KEYS: &[&str] = &[
     "labels",
     "secrets",
     "configs",
+    "mem_reservation",
+    "deploy",
 ];
 
 #[test]
