@@ -12,7 +12,13 @@
 #   idle: the daemon's CPU (utime+stime of /proc/PID/stat) over IDLE_SECS (default 60) with 3
 #     idle directory sources (10 min safety-net interval), then with a 4th source polling every
 #     1 s: the difference per poll is what a poll costs.
-# Prints medians (ms) and ratios. Usage: benches/sync.sh [latency|idle|all] [RUNS]
+#   git: a Git source (`sync add --git`) following a bare repository that a work repository
+#     pushes to, same 3-service stack: (a) over file:// polled every GIT_INTERVAL (default 2s;
+#     the daemon adds +-10% jitter): from the push's return to the changed service running the
+#     new config; (b) over http (git-http-backend behind benches/githttp.py) with a 1 h
+#     interval and a signed webhook posted right after the push (to the daemon's
+#     `[sync] webhook_listen` TCP listener; this mode starts the daemon itself with that config).
+# Prints medians (ms) and ratios. Usage: benches/sync.sh [latency|idle|git|all] [RUNS]
 # The binary: $RSTACK_BIN, else the release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,6 +72,15 @@ cp "$(command -v busybox)" "$work/rootfs/bin/busybox"
 for a in sh sleep cat rm tar mkdir; do ln -s busybox "$work/rootfs/bin/$a"; done
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$work/rootfs/etc/passwd"
 tar -C "$work/rootfs" -cf "$work/busybox.tar" .
+hook_port=""
+if [ "$mode" = git ]; then
+  # The webhook listener is daemon config: start the daemon with it before anything else does.
+  hook_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  printf '[sync]\nwebhook_listen = "127.0.0.1:%s"\n' "$hook_port" >"$work/rstack.toml"
+  "$rstack" daemon --socket "$RSTACK_SOCKET" --config "$work/rstack.toml" >"$work/daemon.log" 2>&1 &
+  for _ in $(seq 200); do "$rstack" version 2>/dev/null | grep -q "daemon version" && break; sleep 0.05; done
+  "$rstack" version 2>/dev/null | grep -q "daemon version" || { cat "$work/daemon.log" >&2; exit 1; }
+fi
 "$rstack" image import "$work/busybox.tar" busybox:bench >/dev/null
 
 median() { python3 -c 'import sys,statistics; v=[float(l.split()[int(sys.argv[1])]) for l in sys.stdin if l.strip() and not l.startswith("#")]; print(f"{statistics.median(v):.0f}" if v else "nan")' "${1:-0}"; }
@@ -166,6 +181,70 @@ YAML
   cat "$work/source.err" "$work"/rwatch.poll 2>/dev/null | grep '^#' | head -2
 }
 
+gitsrc() {
+  local interval=${GIT_INTERVAL:-2s} g=(env GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
+    GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@localhost GIT_COMMITTER_NAME=bench
+    GIT_COMMITTER_EMAIL=bench@localhost git)
+  local secs=${interval%s}
+  mkdir -p "$work/gitwork" "$work/gitsrv"
+  { echo "services:"; svc a 'A: "1"'; svc b 'B: "1"'; svc c 'REV: "@REV@"'; } >"$work/stack.tpl"
+  sed 's/@REV@/0/' "$work/stack.tpl" >"$work/gitwork/compose.yaml"
+  "${g[@]}" -C "$work/gitwork" init -q -b main
+  "${g[@]}" -C "$work/gitwork" add -A
+  "${g[@]}" -C "$work/gitwork" commit -q -m init
+  "${g[@]}" clone -q --bare "$work/gitwork" "$work/gitsrv/stack.git"
+  "${g[@]}" -C "$work/gitwork" remote add origin "$work/gitsrv/stack.git"
+
+  # (a) file://, polled.
+  "$rstack" sync add gitpoll --git "file://$work/gitsrv/stack.git" --interval "$interval" \
+    --project gitpoll --prune >/dev/null
+  sources+=(gitpoll)
+  wait_synced gitpoll
+  python3 "$poll" git "$rstack" gitpoll "$work/gitwork" "$work/stack.tpl" "$runs" "$secs" \
+    >"$work/gitpoll.ms" 2>"$work/gitpoll.err" || { cat "$work/gitpoll.err" >&2; return 1; }
+  "$rstack" sync rm gitpoll >/dev/null
+  sources=()
+
+  # (b) http through git-http-backend, a long interval, a signed webhook.
+  python3 "$PWD/benches/githttp.py" "$work/gitsrv" "$work/githttp.port" 2>"$work/githttp.err" &
+  pids+=($!)
+  for _ in $(seq 100); do [ -s "$work/githttp.port" ] && break; sleep 0.05; done
+  [ -s "$work/githttp.port" ] || { cat "$work/githttp.err" >&2; return 1; }
+  head -c 24 /dev/urandom | base64 >"$work/hook-secret"
+  "$rstack" sync add githook --git "http://127.0.0.1:$(cat "$work/githttp.port")/stack.git" \
+    --interval 1h --project githook --prune --webhook-secret-file "$work/hook-secret" >/dev/null
+  sources+=(githook)
+  wait_synced githook
+  python3 "$poll" git "$rstack" githook "$work/gitwork" "$work/stack.tpl" "$runs" 3600 \
+    "$hook_port" "$work/hook-secret" >"$work/githook.ms" 2>"$work/githook.err" ||
+    { cat "$work/githook.err" >&2; return 1; }
+  "$rstack" sync rm githook >/dev/null
+  sources=()
+
+  python3 - "$secs" "$runs" "$work/gitpoll.ms" "$work/githook.ms" <<'PY'
+import statistics, sys
+secs, runs = float(sys.argv[1]), sys.argv[2]
+def rows(p):
+    return [tuple(float(x) for x in l.split()) for l in open(p) if l.strip() and not l.startswith("#")]
+poll, hook = rows(sys.argv[3]), rows(sys.argv[4])
+ph = sorted(r[0] for r in poll)
+med = statistics.median(ph)
+print(f"git source over file://, --interval {secs:g}s (+-10% jitter): push -> changed service running the new config: "
+      f"median {med:.0f} ms, min {ph[0]:.0f} ms, max {ph[-1]:.0f} ms over {runs} pushes")
+# The wait for the next poll is uniform over [0, interval]: the part beyond the poll shows in
+# the max (a push just after a poll) and the min (a push just before one).
+print(f"  beyond the poll: max - interval {ph[-1] - secs * 1000:.0f} ms, max - (interval + 10% jitter) "
+      f"{ph[-1] - secs * 1100:.0f} ms; median - interval {med - secs * 1000:.0f} ms")
+print(f"  daemon side (push -> applied_at): median {statistics.median(r[1] for r in poll):.0f} ms")
+print(f"  per push (host ms): {'; '.join(f'{r[0]:.0f}' for r in poll)}")
+hh = sorted(r[0] for r in hook)
+print(f"git source over http + signed webhook (--interval 1h): push -> hook -> changed service running the new config: "
+      f"median {statistics.median(hh):.0f} ms, max {hh[-1]:.0f} ms over {runs} pushes "
+      f"(daemon side, push -> applied_at: {statistics.median(r[1] for r in hook):.0f} ms)")
+print(f"  per push (host ms): {'; '.join(f'{r[0]:.0f}' for r in hook)}")
+PY
+}
+
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 idle() {
@@ -201,6 +280,7 @@ PY
 case "$mode" in
   latency) latency ;;
   idle) idle ;;
+  git) gitsrc ;;
   all) latency; idle ;;
-  *) echo "usage: benches/sync.sh [latency|idle|all] [RUNS]" >&2; exit 2 ;;
+  *) echo "usage: benches/sync.sh [latency|idle|git|all] [RUNS]" >&2; exit 2 ;;
 esac
