@@ -3,7 +3,7 @@
 //! string per scalar and re-renders every block under a `- ` into a temporary string, which
 //! made it most of an export's time (issue 15 asks < 200 ms for 500 services).
 
-use crate::spec::yaml::{Kind, plain_scalar};
+use crate::spec::is_plain_safe;
 use serde_json::{Map, Value};
 use std::fmt::Write;
 
@@ -28,39 +28,6 @@ fn pad(out: &mut String, n: usize) {
         out.push_str(&SPACES[..k]);
         n -= k;
     }
-}
-
-/// Whether a plain `s` reads back as a string. A string starting with a letter is one unless
-/// it is a null/bool word (numbers, floats, `0x`/`0o` and `.inf` start otherwise), which
-/// spares the allocation `plain_scalar` makes for its answer.
-fn reads_as_string(s: &str) -> bool {
-    if s.as_bytes().first().is_some_and(u8::is_ascii_alphabetic) {
-        return !matches!(
-            s,
-            "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
-        );
-    }
-    matches!(plain_scalar(s), Kind::Str(_))
-}
-
-/// The rule of `spec::emit`: plain unless a plain scalar would read back differently.
-fn is_plain_safe(s: &str) -> bool {
-    if s.is_empty() || s.trim() != s || !reads_as_string(s) {
-        return false;
-    }
-    let first = s.chars().next().unwrap_or(' ');
-    if "-?:,[]{}#&*!|>'\"%@`".contains(first) {
-        let ok_dash = first == '-' && s.len() > 1 && !s.starts_with("- ");
-        if !ok_dash {
-            return false;
-        }
-    }
-    !(s.contains(": ")
-        || s.contains(" #")
-        || s.ends_with(':')
-        || s.chars().any(|c| c.is_control() || matches!(c, '\u{feff}'))
-        || s.contains(['{', '}', '[', ']', ','])
-        || s == "<<")
 }
 
 fn string(out: &mut String, s: &str) {

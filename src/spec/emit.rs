@@ -18,13 +18,27 @@ pub fn to_yaml(v: &Value) -> String {
     out
 }
 
-fn is_plain_safe(s: &str) -> bool {
-    if s.is_empty() || s.trim() != s || !matches!(plain_scalar(s), Kind::Str(_)) {
+/// Whether a plain `s` reads back as a string. A string starting with a letter is one unless
+/// it is a null/bool word (numbers, floats, `0x`/`0o` and `.inf` start otherwise), which
+/// spares the allocation `plain_scalar` makes for its answer.
+fn reads_as_string(s: &str) -> bool {
+    if s.as_bytes().first().is_some_and(u8::is_ascii_alphabetic) {
+        return !matches!(
+            s,
+            "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
+        );
+    }
+    matches!(plain_scalar(s), Kind::Str(_))
+}
+
+/// Whether `s` can be written as a plain scalar: not when it would read back as something
+/// else (a number, bool, null) or holds YAML indicators. `export::yaml` writes by the same rule.
+pub fn is_plain_safe(s: &str) -> bool {
+    if s.is_empty() || s.trim() != s || !reads_as_string(s) {
         return false;
     }
     let first = s.chars().next().unwrap_or(' ');
     if "-?:,[]{}#&*!|>'\"%@`".contains(first) {
-        // `-x`, `./a` and `/a` are fine; indicators alone or followed by space are not.
         let ok_dash = first == '-' && s.len() > 1 && !s.starts_with("- ");
         if !ok_dash {
             return false;

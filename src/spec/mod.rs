@@ -49,7 +49,7 @@ pub mod yaml;
 mod tests;
 
 pub use config::{node_json, profile_names, to_compose_json};
-pub use emit::to_yaml;
+pub use emit::{is_plain_safe, to_yaml};
 pub use error::{Diagnostic, Diagnostics, Severity};
 pub use files::normalize_project_name;
 pub use load::load;
