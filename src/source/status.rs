@@ -57,6 +57,14 @@ impl SourceStatus {
         !self.suspended && (forced || self.seen.as_deref() != Some(revision))
     }
 
+    /// A new revision is being applied (its services start and are waited for): OutOfSync
+    /// and Progressing until `applied` or `failed` says how it ended, as Argo CD shows a sync
+    /// in flight. What ran before keeps its revision in `revision`.
+    pub fn applying(&mut self) {
+        self.sync = SyncState::OutOfSync;
+        self.health = Health::Progressing;
+    }
+
     /// `revision` was applied; `healthy`: its services reached running/healthy in time.
     pub fn applied(&mut self, revision: &str, healthy: bool, now: &str) {
         self.sync = SyncState::Synced;
@@ -151,5 +159,22 @@ mod tests {
         s.applied("c", false, "t3");
         assert_eq!(s.health, Health::Progressing);
         assert!(s.error.is_none());
+    }
+
+    #[test]
+    fn a_revision_in_flight_is_out_of_sync_and_progressing_until_it_ends() {
+        let mut s = SourceStatus::default();
+        s.applied("r1", true, "t1");
+        s.applying();
+        assert_eq!(
+            (s.sync, s.health),
+            (SyncState::OutOfSync, Health::Progressing)
+        );
+        assert_eq!(s.revision.as_deref(), Some("r1"));
+        s.applied("r2", true, "t2");
+        assert_eq!((s.sync, s.health), (SyncState::Synced, Health::Healthy));
+        s.applying();
+        s.failed("r3", "boom", "t3");
+        assert_eq!((s.sync, s.health), (SyncState::OutOfSync, Health::Degraded));
     }
 }

@@ -350,6 +350,8 @@ impl Controller {
     ) {
         let _guard = self.apply.lock().await;
         let Ok(st) = self.server() else { return };
+        // Seen as in flight while its services start and are waited for.
+        let _ = self.update(name, |d| d.status.applying());
         let req = crate::api::types::UpRequest {
             stack: stack.clone(),
             services: Vec::new(),
