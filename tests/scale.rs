@@ -187,3 +187,25 @@ fn scale_command_runs_the_number_named_and_keeps_the_rest() {
     assert!(!env.run(&["scale", "web"]).status.success());
     assert!(!env.run(&["scale", "nope=2"]).status.success());
 }
+
+#[test]
+fn scale_no_deps_leaves_a_stopped_dependency_stopped() {
+    let Some((env, p)) = setup("scalenodeps") else {
+        return;
+    };
+    env.write("compose.yaml", &stack(&p, "    depends_on: [other]\n"));
+    env.ok(&["up", "-d"]);
+    env.ok(&["stop", "-t", "1", "other"]);
+    let state = |env: &Env| env.service(&env.ps_json(&p), "other")["state"].clone();
+    assert_eq!(state(&env), "exited");
+
+    env.ok(&["scale", "--no-deps", "web=2"]);
+    assert_eq!(web(&env, &p).len(), 2);
+    assert!(web(&env, &p).iter().all(|r| r.3 == "running"));
+    assert_eq!(state(&env), "exited", "--no-deps started the dependency");
+
+    // Without it, as compose, the dependency is started with the service.
+    env.ok(&["scale", "web=3"]);
+    assert_eq!(web(&env, &p).len(), 3);
+    assert_eq!(state(&env), "running");
+}

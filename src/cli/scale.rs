@@ -11,11 +11,14 @@ pub struct ScaleArgs {
     /// SERVICE=REPLICAS: the number of containers each named service runs
     #[arg(required = true, value_name = "SERVICE=REPLICAS")]
     pub scales: Vec<String>,
+    /// Don't start linked services (the named services' dependencies are left as they are)
+    #[arg(long)]
+    pub no_deps: bool,
 }
 
 impl ScaleArgs {
-    /// As compose: `up -d` of the named services (and their dependencies) at these numbers;
-    /// the other containers are neither recreated nor started again.
+    /// As compose: `up -d` of the named services (and their dependencies, unless `--no-deps`)
+    /// at these numbers; the other containers are neither recreated nor started again.
     pub fn as_up(&self) -> super::args::UpArgs {
         let services = self
             .scales
@@ -35,7 +38,7 @@ impl ScaleArgs {
             no_build: false,
             scale: self.scales.clone(),
             watch: false,
-            no_deps: false,
+            no_deps: self.no_deps,
             quiet_build: false,
             attached: Default::default(),
             services,
