@@ -27,16 +27,7 @@ fn targets<R: Runtime, I: ImageSource>(
     project: &str,
     services: &[String],
 ) -> Result<Vec<ContainerRecord>, ApiFailure> {
-    super::validate::names(project, services).map_err(ApiFailure::BadRequest)?;
-    let recs = st.engine.list(Some(project))?;
-    if let Some(s) = services
-        .iter()
-        .find(|s| !recs.iter().any(|r| &r.service == *s))
-    {
-        return Err(ApiFailure::BadRequest(format!(
-            "no such service: {s} (project {project} has no container of it)"
-        )));
-    }
+    let recs = super::top::records_of(st, project, services)?;
     Ok(recs
         .into_iter()
         .filter(|r| r.state == State::Running && !r.one_off)

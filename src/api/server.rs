@@ -642,16 +642,7 @@ async fn run<R: Runtime, I: ImageSource>(
             .up(UpRequest {
                 stack: req.stack.clone(),
                 services: deps,
-                wait: false,
-                force_recreate: false,
-                remove_orphans: false,
-                no_start: false,
-                no_recreate: false,
-                always_recreate_deps: false,
-                wait_timeout: None,
-                renew_anon_volumes: false,
-                dry_run: false,
-                no_deps: false,
+                ..Default::default()
             })
             .await?;
     }

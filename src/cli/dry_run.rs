@@ -305,16 +305,8 @@ fn run_oneoff(cli: &Cli, client: &Client, a: &RunArgs) -> Result<i32> {
         let req = UpRequest {
             stack: stack.clone(),
             services: deps,
-            wait: false,
-            force_recreate: false,
-            remove_orphans: false,
-            no_start: false,
-            no_recreate: false,
-            always_recreate_deps: false,
-            wait_timeout: None,
-            renew_anon_volumes: false,
             dry_run: true,
-            no_deps: false,
+            ..Default::default()
         };
         let path = format!("/v1/projects/{}/up", stack.name);
         let answer: UpAnswer =

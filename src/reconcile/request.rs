@@ -4,8 +4,8 @@
 use crate::model::Stack;
 use serde::{Deserialize, Serialize};
 
-/// `up`: converge the project to `stack`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `up`: converge the project to `stack`. `Default`: every option off (a plain `up -d`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct UpRequest {
     pub stack: Stack,
     /// Limit to these services (plus their dependencies); empty = all.

@@ -200,17 +200,9 @@ async fn drift_of(
     let st = ctl.server().ok()?;
     let req = UpRequest {
         stack: entry.stack.clone(),
-        services: Vec::new(),
-        wait: false,
-        force_recreate: false,
         remove_orphans: doc.spec.prune,
-        no_start: false,
-        no_recreate: false,
-        always_recreate_deps: false,
-        wait_timeout: None,
-        renew_anon_volumes: false,
-        no_deps: false,
         dry_run: true,
+        ..Default::default()
     };
     let plan = st.engine.up(req).await.ok()?;
     let records = st.engine.list(Some(&entry.stack.name)).unwrap_or_default();
@@ -241,17 +233,10 @@ async fn apply(
     let Ok(st) = ctl.server() else { return true };
     let req = UpRequest {
         stack,
-        services: Vec::new(),
         wait: true,
-        force_recreate: false,
         remove_orphans: doc.spec.prune,
-        no_start: false,
-        no_recreate: false,
-        always_recreate_deps: false,
         wait_timeout: Some(super::WAIT_TIMEOUT_SECS),
-        renew_anon_volumes: false,
-        no_deps: false,
-        dry_run: false,
+        ..Default::default()
     };
     let result = crate::api::server::apply_up(&st, req).await;
     let now = super::rfc3339(super::now_ms());

@@ -354,17 +354,10 @@ impl Controller {
         let _ = self.update(name, |d| d.status.applying());
         let req = crate::api::types::UpRequest {
             stack: stack.clone(),
-            services: Vec::new(),
             wait: true,
-            force_recreate: false,
             remove_orphans: prune,
-            no_start: false,
-            no_recreate: false,
-            always_recreate_deps: false,
             wait_timeout: Some(WAIT_TIMEOUT_SECS),
-            renew_anon_volumes: false,
-            dry_run: false,
-            no_deps: false,
+            ..Default::default()
         };
         let result = crate::api::server::apply_up(&st, req).await;
         let now_ms = now_ms();
