@@ -298,12 +298,16 @@ pub async fn apply_down<R: Runtime, I: ImageSource>(
         volumes: req.volumes,
     };
     let containers = st.engine.down(&project, t, &opts).await?;
-    // After the containers, as compose: a network goes once no container is on it (kept
-    // orphans hold theirs).
-    let networks = match req.keep.is_empty() {
-        true => st.networks.remove_project(&project).await,
-        false => Vec::new(),
-    };
+    // After the containers, as compose: every network of the project goes but one a
+    // container (a kept orphan) is still on, which stays with a warning.
+    let networks = st.networks.remove_project(&project).await;
+    let networks_in_use = st
+        .networks
+        .list()
+        .into_iter()
+        .filter(|n| n.project == project)
+        .map(|n| n.name)
+        .collect();
     let volumes = match req.volumes {
         true => super::volumes::remove_project(st, &project).await?,
         false => Vec::new(),
@@ -312,6 +316,7 @@ pub async fn apply_down<R: Runtime, I: ImageSource>(
         containers,
         networks,
         volumes,
+        networks_in_use,
     })
 }
 

@@ -52,6 +52,9 @@ pub struct DownResponse {
     pub containers: Vec<String>,
     pub networks: Vec<String>,
     pub volumes: Vec<String>,
+    /// The project's networks left because a container (a kept orphan) is still on them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks_in_use: Vec<String>,
 }
 
 /// `start`, `stop`, `restart`, `kill` on some (or all) services of a project.

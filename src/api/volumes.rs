@@ -151,8 +151,9 @@ pub(crate) async fn prune<R: Runtime, I: ImageSource>(
     .map(Json)
 }
 
-/// `down -v`: the project's volumes that no container uses any more (external ones were
-/// never the project's: they are not recorded with it).
+/// `down -v`: the project's volumes that no container uses any more, anonymous ones kept by
+/// an earlier removal included (external ones were never the project's: they are not
+/// recorded with it).
 pub(crate) async fn remove_project<R: Runtime, I: ImageSource>(
     st: &Arc<ServerState<R, I>>,
     project: &str,
@@ -163,7 +164,7 @@ pub(crate) async fn remove_project<R: Runtime, I: ImageSource>(
     blocking(move || {
         let mut removed = Vec::new();
         for vol in v.list()? {
-            if vol.project == project && !vol.anonymous && !used.contains_key(&vol.name) {
+            if vol.project == project && !used.contains_key(&vol.name) {
                 v.remove(&vol.name)?;
                 removed.push(vol.name);
             }

@@ -121,6 +121,10 @@ pub(super) fn print_removed(removed: DownResponse) {
     for name in removed.networks {
         eprintln!("Network {name}  Removed");
     }
+    // compose's warning event for a network a container still holds.
+    for name in removed.networks_in_use {
+        eprintln!("Network {name}  Resource is still in use");
+    }
     for name in removed.volumes {
         eprintln!("Volume {name}  Removed");
     }

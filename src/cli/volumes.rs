@@ -18,6 +18,9 @@ pub enum VolumeCommand {
         /// Only names
         #[arg(short, long)]
         quiet: bool,
+        /// Filter: label=KEY or label=KEY=VALUE (all must match)
+        #[arg(short, long = "filter")]
+        filter: Vec<String>,
     },
     /// Show volumes in detail (JSON)
     Inspect {
@@ -92,12 +95,39 @@ pub fn check_external(client: &Client, stack: &crate::model::Stack) -> Result<()
     Ok(())
 }
 
+/// `volume ls --filter label=KEY[=VALUE]`, as docker's: (key, wanted value) pairs.
+fn parse_filters(raw: &[String]) -> Result<Vec<(String, Option<String>)>> {
+    raw.iter()
+        .map(|f| match f.split_once('=') {
+            Some(("label", kv)) if !kv.is_empty() => Ok(match kv.split_once('=') {
+                Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                None => (kv.to_string(), None),
+            }),
+            _ => bail!(
+                "invalid filter \"{f}\": rstack volume ls filters by label=KEY or label=KEY=VALUE"
+            ),
+        })
+        .collect()
+}
+
 pub fn run(client: &Client, c: &VolumeCommand) -> Result<i32> {
     match c {
-        VolumeCommand::Ls { format, quiet } => {
-            let list: Vec<VolumeView> = super::commands::autostart(client, || {
+        VolumeCommand::Ls {
+            format,
+            quiet,
+            filter,
+        } => {
+            let filters = parse_filters(filter)?;
+            let mut list: Vec<VolumeView> = super::commands::autostart(client, || {
                 Ok(client.call::<(), _>("GET", "/v1/volumes", None)?)
             })?;
+            list.retain(|v| {
+                filters.iter().all(|(k, want)| {
+                    v.labels
+                        .get(k)
+                        .is_some_and(|have| want.as_ref().is_none_or(|w| w == have))
+                })
+            });
             if *quiet {
                 list.iter().for_each(|v| println!("{}", v.name));
             } else if *format == Format::Json {

@@ -112,6 +112,13 @@ pub fn container_config(
         },
         mounts: {
             let mut m = super::mounts::mounts(who.id, service, &image.config.volumes);
+            // An anonymous volume belongs to the project too: one a removal keeps (orphan,
+            // scale-down, `rm` without -v) is listed under its label and goes with `down -v`.
+            for v in m.iter_mut().filter_map(|m| m.volume.as_mut()) {
+                if v.anonymous && v.project.is_empty() {
+                    v.project = who.project.to_string();
+                }
+            }
             super::files::add(&mut m, state, service);
             m
         },

@@ -460,7 +460,9 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             if let Action::RemoveOrphan { id } = a
                 && let Some(r) = records.iter().find(|r| &r.id == id)
             {
-                self.remove_container(r, None).await;
+                // As compose (no RemoveVolumes for orphans): its anonymous volumes stay,
+                // tied to the project (`down -v` and `volume prune` take them).
+                self.remove_container_keeping(r, None, |_| true).await;
                 reports.push(ActionReport {
                     container: r.name.clone(),
                     service: r.service.clone(),
@@ -568,7 +570,8 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                 && let Some(h) = self.handle(id)
             {
                 let rec = h.record();
-                self.remove_container(&rec, None).await;
+                // Scaling down keeps the replica's anonymous volumes, as compose does.
+                self.remove_container_keeping(&rec, None, |_| true).await;
                 reports.push(report(&rec.name, "removed"));
             }
         }
