@@ -42,6 +42,15 @@ pub trait RegistryAdmin: super::images::RegistrySearch + Send + Sync + 'static {
         auths: &BTreeMap<String, String>,
         progress: &(dyn Fn(&str) + Sync),
     ) -> Result<String, String>;
+    /// `--dry-run` of a pull (`push` false) or push: asks the registry, read-only, what the
+    /// transfer would do and says it, one line per fact; transfers and stores nothing.
+    fn check(
+        &self,
+        reference: &str,
+        platform: Option<&str>,
+        auths: &BTreeMap<String, String>,
+        push: bool,
+    ) -> Result<Vec<String>, String>;
     /// What the store holds of each reference (one answer per reference, in order): what
     /// `up` needs to apply pull policies without asking any registry.
     fn status(&self, references: &[String]) -> Result<Vec<ImageStatusView>, String>;
@@ -64,6 +73,32 @@ pub struct TransferRequest {
     /// `status`); clients that do not ask get the per-step lines only, as before.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub progress: bool,
+    /// `--dry-run`: the registry is asked what the transfer would do (status lines), nothing
+    /// is transferred; the last line carries neither image nor digest.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+}
+
+/// A dry run's answer: its facts as status lines, then an empty last line (or the error).
+fn checked(
+    res: Result<Vec<String>, String>,
+    progress: &(dyn Fn(TransferLine) + Sync),
+) -> TransferLine {
+    match res {
+        Ok(lines) => {
+            for l in lines {
+                progress(TransferLine {
+                    status: Some(l),
+                    ..TransferLine::default()
+                });
+            }
+            TransferLine::default()
+        }
+        Err(e) => TransferLine {
+            error: Some(e),
+            ..TransferLine::default()
+        },
+    }
 }
 
 /// Body of `POST /v1/images/status`.
@@ -158,6 +193,10 @@ pub(crate) async fn pull<R: Runtime, I: ImageSource>(
     let reg = st.registry.clone();
     let bytes = req.progress;
     streamed(bytes, move |progress| {
+        if req.dry_run {
+            let res = reg.check(&req.reference, req.platform.as_deref(), &req.auths, false);
+            return checked(res, progress);
+        }
         match reg.pull(
             &req.reference,
             req.platform.as_deref(),
@@ -182,6 +221,10 @@ pub(crate) async fn push<R: Runtime, I: ImageSource>(
 ) -> Response {
     let reg = st.registry.clone();
     streamed(false, move |progress| {
+        if req.dry_run {
+            let res = reg.check(&req.reference, None, &req.auths, true);
+            return checked(res, progress);
+        }
         let text = |s: &str| {
             progress(TransferLine {
                 status: Some(s.to_string()),

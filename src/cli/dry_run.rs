@@ -152,8 +152,8 @@ pub fn run(cli: &Cli, client: &Client) -> Option<Result<i32>> {
                 .and_then(|_| containers(&a.services, stopped, "Removed"))
         }
         C::Down(_) => project::project_name(cli).and_then(|p| down(client, &p)),
-        C::Pull(a) => images(cli, &a.services, "Pulled"),
-        C::Push(a) => images(cli, &a.services, "Pushed"),
+        C::Pull(a) => super::registry_dry::services(cli, client, &a.services, false),
+        C::Push(a) => super::registry_dry::services(cli, client, &a.services, true),
         C::Build(a) => images(cli, &a.services, "Built"),
         C::Volume(VolumeCommand::Create { name, .. }) => named("Volume", [name], "Created"),
         C::Volume(VolumeCommand::Rm { names, .. }) => named("Volume", names, "Removed"),
@@ -265,10 +265,12 @@ fn image(client: &Client, c: &ImageCommand) -> Result<i32> {
             line(&format!("Images of {from}  Loaded"));
             Ok(0)
         }
-        ImageCommand::Pull { reference } => named("Image", [reference], "Pulled"),
+        ImageCommand::Pull { reference } => {
+            super::registry_dry::check(client, reference, None, false)
+        }
         ImageCommand::Push { reference } => {
             exists(std::slice::from_ref(reference))?;
-            named("Image", [reference], "Pushed")
+            super::registry_dry::check(client, reference, None, true)
         }
         ImageCommand::Build(b) => {
             if b.tags.is_empty() {
@@ -368,7 +370,17 @@ fn sync(client: &Client, c: &SyncCommand) -> Result<i32> {
         Ok(client.call::<(), _>("GET", &format!("/v1/sources/{name}"), None)?)
     };
     match c {
-        SyncCommand::Add(a) => named("Source", [&a.name], "Added"),
+        SyncCommand::Add(a) => {
+            // The daemon checks what the real add would (and fetches, loads, resolves).
+            let spec = super::sync::spec_of(a)?;
+            super::connect::ensure_daemon(client)?;
+            let lines: Vec<String> =
+                client.call("POST", "/v1/sources?dry_run=true", Some(&spec))?;
+            for l in &lines {
+                line(l);
+            }
+            Ok(0)
+        }
         SyncCommand::Now { name } => get(name).and_then(|_| named("Source", [name], "Applied")),
         SyncCommand::Suspend { name } => {
             get(name).and_then(|_| named("Source", [name], "Suspended"))

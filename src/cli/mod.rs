@@ -27,6 +27,7 @@ mod progress;
 mod project;
 mod pull_policy;
 mod registry;
+mod registry_dry;
 mod rm;
 mod roles;
 mod scale;

@@ -79,6 +79,7 @@ pub(super) fn transfer_with(
         auths: auths(),
         platform: platform.map(str::to_string),
         progress: display.wants_bytes(),
+        dry_run: false,
     };
     let resp = client.request("POST", path, Some(&req))?.ok()?;
     let mut reader = BufReader::new(resp.into_reader());
@@ -133,31 +134,7 @@ pub fn services(
     names: &[String],
     push_them: bool,
 ) -> Result<i32> {
-    let stack = super::project::load_for(cli, names)?;
-    for n in names {
-        if !stack.services.contains_key(n) {
-            bail!("no such service: {n}");
-        }
-    }
-    // Each distinct image once, for the platform of the first service naming one.
-    let mut images: Vec<(String, Option<String>)> = Vec::new();
-    for (name, s) in &stack.services {
-        if !names.is_empty() && !names.contains(name) {
-            continue;
-        }
-        if s.image.is_empty() {
-            eprintln!(
-                "{name}: no image to {}",
-                if push_them { "push" } else { "pull" }
-            );
-        } else if let Some(seen) = images.iter_mut().find(|(i, _)| *i == s.image) {
-            if seen.1.is_none() {
-                seen.1 = s.platform.as_ref().map(|p| p.to_string());
-            }
-        } else {
-            images.push((s.image.clone(), s.platform.as_ref().map(|p| p.to_string())));
-        }
-    }
+    let images = stack_images(cli, names, push_them)?;
     let mut failed = 0;
     for (image, platform) in &images {
         let res = autostart(client, || {
@@ -184,6 +161,41 @@ pub fn services(
         }
     }
     Ok(if failed > 0 { 1 } else { 0 })
+}
+
+/// The distinct images of the services (all, or those named) with the platform of the
+/// first service naming each: what `pull`/`push` of a stack transfer.
+pub(super) fn stack_images(
+    cli: &super::args::Cli,
+    names: &[String],
+    push_them: bool,
+) -> Result<Vec<(String, Option<String>)>> {
+    let stack = super::project::load_for(cli, names)?;
+    for n in names {
+        if !stack.services.contains_key(n) {
+            bail!("no such service: {n}");
+        }
+    }
+    // Each distinct image once, for the platform of the first service naming one.
+    let mut images: Vec<(String, Option<String>)> = Vec::new();
+    for (name, s) in &stack.services {
+        if !names.is_empty() && !names.contains(name) {
+            continue;
+        }
+        if s.image.is_empty() {
+            eprintln!(
+                "{name}: no image to {}",
+                if push_them { "push" } else { "pull" }
+            );
+        } else if let Some(seen) = images.iter_mut().find(|(i, _)| *i == s.image) {
+            if seen.1.is_none() {
+                seen.1 = s.platform.as_ref().map(|p| p.to_string());
+            }
+        } else {
+            images.push((s.image.clone(), s.platform.as_ref().map(|p| p.to_string())));
+        }
+    }
+    Ok(images)
 }
 
 fn read_password(a: &LoginArgs) -> Result<String> {

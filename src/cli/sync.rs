@@ -127,7 +127,7 @@ pub fn run(client: &Client, cmd: &SyncCommand) -> Result<i32> {
     Ok(0)
 }
 
-fn spec_of(a: &AddArgs) -> Result<SourceSpec> {
+pub(super) fn spec_of(a: &AddArgs) -> Result<SourceSpec> {
     let kind = match (&a.git, &a.dir) {
         (Some(url), _) => SourceKind::Git {
             url: url.clone(),

@@ -23,17 +23,7 @@ impl RegistryAdmin for Registries {
         progress: &(dyn Fn(TransferLine) + Sync),
     ) -> Result<ImageView, String> {
         let report = |e: Event| progress(line_of(e));
-        let platform = match platform {
-            Some(p) => {
-                let p = crate::model::Platform::parse(p, crate::model::host_arch())?;
-                Some(registry::Platform {
-                    os: p.os,
-                    architecture: p.architecture,
-                    variant: p.variant,
-                })
-            }
-            None => None,
-        };
+        let platform = platform_of(platform)?;
         let i = registry::pull(
             &self.store,
             &self.settings,
@@ -61,6 +51,29 @@ impl RegistryAdmin for Registries {
     ) -> Result<String, String> {
         registry::push(&self.store, &self.settings, reference, auths, progress)
             .map_err(|e| e.to_string())
+    }
+
+    fn check(
+        &self,
+        reference: &str,
+        platform: Option<&str>,
+        auths: &BTreeMap<String, String>,
+        push: bool,
+    ) -> Result<Vec<String>, String> {
+        let res = match push {
+            true => registry::push_check(&self.store, &self.settings, reference, auths),
+            false => {
+                let platform = platform_of(platform)?;
+                registry::pull_check(
+                    &self.store,
+                    &self.settings,
+                    reference,
+                    platform.as_ref(),
+                    auths,
+                )
+            }
+        };
+        res.map_err(|e| e.to_string())
     }
 
     fn status(&self, references: &[String]) -> Result<Vec<ImageStatusView>, String> {
@@ -92,6 +105,21 @@ impl RegistryAdmin for Registries {
         };
         registry::login(&self.settings, registry, &creds).map_err(|e| e.to_string())
     }
+}
+
+/// `os/arch[/variant]` as the registry code takes it.
+fn platform_of(platform: Option<&str>) -> Result<Option<registry::Platform>, String> {
+    Ok(match platform {
+        Some(p) => {
+            let p = crate::model::Platform::parse(p, crate::model::host_arch())?;
+            Some(registry::Platform {
+                os: p.os,
+                architecture: p.architecture,
+                variant: p.variant,
+            })
+        }
+        None => None,
+    })
 }
 
 /// A pull's event as the API streams it: its text as `status` (what every client prints),

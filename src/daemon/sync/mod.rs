@@ -3,6 +3,7 @@
 //! that fails to load or converge is recorded and left alone until the source changes or
 //! `sync now`. Sources, their status and history live in the store and are resumed at start.
 
+mod check;
 pub mod git;
 mod heal;
 mod notice;
@@ -144,17 +145,7 @@ impl Controller {
     }
 
     pub fn add(self: &Arc<Self>, spec: SourceSpec) -> Result<SourceView, SyncError> {
-        crate::api::validate::names(&spec.name, []).map_err(SyncError::Invalid)?;
-        match &spec.kind {
-            SourceKind::Git { url, .. } => git::check_url(url).map_err(SyncError::Invalid)?,
-            SourceKind::Dir { path } if !path.is_absolute() || !path.is_dir() => {
-                return Err(SyncError::Invalid(format!(
-                    "--dir {}: not an absolute path to a directory",
-                    path.display()
-                )));
-            }
-            SourceKind::Dir { .. } => {}
-        }
+        self.validate(&spec)?;
         let doc = SourceDoc {
             spec: spec.clone(),
             status: Default::default(),
@@ -170,6 +161,26 @@ impl Controller {
         }
         self.spawn(&spec.name);
         self.view(&spec.name)
+    }
+
+    /// What `add` refuses (also checked by its dry run): a bad name, URL or directory, or
+    /// a source of that name already there.
+    fn validate(&self, spec: &SourceSpec) -> Result<(), SyncError> {
+        crate::api::validate::names(&spec.name, []).map_err(SyncError::Invalid)?;
+        match &spec.kind {
+            SourceKind::Git { url, .. } => git::check_url(url).map_err(SyncError::Invalid)?,
+            SourceKind::Dir { path } if !path.is_absolute() || !path.is_dir() => {
+                return Err(SyncError::Invalid(format!(
+                    "--dir {}: not an absolute path to a directory",
+                    path.display()
+                )));
+            }
+            SourceKind::Dir { .. } => {}
+        }
+        if self.docs_lock().contains_key(&spec.name) {
+            return Err(SyncError::Exists(spec.name.clone()));
+        }
+        Ok(())
     }
 
     fn spawn(self: &Arc<Self>, name: &str) {

@@ -64,8 +64,22 @@ async fn list(State(c): Ctl) -> Json<Vec<SourceView>> {
     Json(c.list())
 }
 
-async fn add(State(c): Ctl, Json(spec): Json<SourceSpec>) -> Answer<SourceView> {
-    Ok(Json(c.add(spec)?))
+#[derive(Deserialize)]
+struct AddQuery {
+    /// `sync add --dry-run`: checked, not added; the answer is the lines to print.
+    #[serde(default)]
+    dry_run: bool,
+}
+
+async fn add(
+    State(c): Ctl,
+    Query(q): Query<AddQuery>,
+    Json(spec): Json<SourceSpec>,
+) -> Result<Response, ApiFailure> {
+    if q.dry_run {
+        return Ok(Json(c.check(spec).await?).into_response());
+    }
+    Ok(Json(c.add(spec)?).into_response())
 }
 
 async fn show(State(c): Ctl, Path(name): Path<String>) -> Answer<SourceView> {

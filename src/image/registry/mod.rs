@@ -9,6 +9,7 @@
 //! `auths` and sends them): the daemon never reads a user's home.
 
 pub mod auth;
+mod check;
 mod error;
 mod http;
 mod manifest;
@@ -25,6 +26,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 pub use auth::Credentials;
+pub use check::{pull_check, push_check};
 pub use error::RegistryError;
 pub use progress::Event;
 pub use pull::pull;

@@ -77,14 +77,14 @@ pub fn pull(
 }
 
 /// A verified image manifest: its bytes, sha256 hex and media type, parsed.
-struct Found {
+pub(super) struct Found {
     bytes: Vec<u8>,
-    hex: String,
+    pub(super) hex: String,
     media_type: String,
-    manifest: Manifest,
+    pub(super) manifest: Manifest,
 }
 
-fn fetch_image_manifest(
+pub(super) fn fetch_image_manifest(
     s: &Session,
     r: &Reference,
     shown: &str,
@@ -454,7 +454,7 @@ fn extract_streaming(
 }
 
 /// Fetches a small blob (the config) into memory, verified.
-fn fetch_small_blob(
+pub(super) fn fetch_small_blob(
     s: &Session,
     repo: &str,
     d: &Descriptor,
