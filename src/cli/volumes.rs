@@ -191,3 +191,31 @@ pub fn run(client: &Client, c: &VolumeCommand) -> Result<i32> {
     }
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_filters_parse_with_and_without_a_value_and_others_are_refused() {
+        let f = parse_filters(&[
+            "label=com.docker.compose.project=p".into(),
+            "label=k".into(),
+        ])
+        .expect("parse");
+        assert_eq!(
+            f,
+            [
+                (
+                    "com.docker.compose.project".to_string(),
+                    Some("p".to_string())
+                ),
+                ("k".to_string(), None)
+            ]
+        );
+        for bad in ["dangling=true", "label=", "label"] {
+            let e = parse_filters(&[bad.into()]).expect_err(bad).to_string();
+            assert!(e.contains(bad), "{e}");
+        }
+    }
+}
