@@ -14,6 +14,7 @@ mod create;
 mod dry_run;
 pub mod engine;
 mod error;
+pub mod fs_target;
 pub mod health;
 mod hooks;
 mod images;
