@@ -80,6 +80,7 @@ const RULES: &[(&str, &[&str])] = &[
             "runtime::RESIZE_FIFO",
             "runtime::procs",
             "runtime::fsaccess",
+            "runtime::stopped_root",
             "runtime::stats",
             "runtime::cgroup::Layout",
             "runtime::cgroup::freezer",

@@ -19,6 +19,7 @@ pub mod logs;
 pub mod netchange;
 pub mod networks;
 pub mod pause;
+pub mod projects;
 pub mod registry;
 pub mod rm;
 pub mod server;

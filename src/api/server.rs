@@ -70,6 +70,7 @@ pub fn router<R: Runtime, I: ImageSource>(state: Arc<ServerState<R, I>>) -> Rout
             "/v1/containers/inspect",
             get(super::inspect::inspect::<R, I>),
         )
+        .route("/v1/projects", get(super::projects::list::<R, I>))
         .route("/v1/projects/{project}/up", post(up::<R, I>))
         .route("/v1/projects/{project}/down", post(down::<R, I>))
         .route("/v1/projects/{project}/wait", post(wait::<R, I>))

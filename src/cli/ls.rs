@@ -3,6 +3,7 @@
 
 use super::args::Format;
 use crate::api::Client;
+use crate::api::projects::ProjectView;
 use crate::api::types::ContainerView;
 use crate::source::status::SourceView;
 use anyhow::Result;
@@ -29,7 +30,7 @@ pub struct ProjectRow {
     pub name: String,
     #[serde(rename = "Status")]
     pub status: String,
-    /// The daemon does not record which files a stack came from: always empty.
+    /// The project's stack files, absolute, comma-separated (as compose prints them).
     #[serde(rename = "ConfigFiles")]
     pub config_files: String,
     /// The sync source that applies the project, with its status (`sync ls`).
@@ -62,6 +63,15 @@ pub fn projects(rows: &[ContainerView], all: bool) -> Vec<ProjectRow> {
         .collect()
 }
 
+/// Each row's CONFIG FILES from the daemon's list: the paths joined with `,` as compose does.
+pub fn fill_config_files(list: &mut [ProjectRow], files: &[ProjectView]) {
+    for p in list.iter_mut() {
+        if let Some(f) = files.iter().find(|f| f.name == p.name) {
+            p.config_files = f.config_files.join(",");
+        }
+    }
+}
+
 pub fn run(client: &Client, a: &LsArgs) -> Result<i32> {
     let rows: Vec<ContainerView> = client.call::<(), _>("GET", "/v1/containers", None)?;
     let mut list = projects(&rows, a.all);
@@ -69,6 +79,11 @@ pub fn run(client: &Client, a: &LsArgs) -> Result<i32> {
     let sources: Vec<SourceView> = client
         .call::<(), _>("GET", "/v1/sources", None)
         .unwrap_or_default();
+    // Best effort too: an older daemon has no such list, and the column stays empty.
+    let files: Vec<ProjectView> = client
+        .call::<(), _>("GET", "/v1/projects", None)
+        .unwrap_or_default();
+    fill_config_files(&mut list, &files);
     for p in &mut list {
         p.source = sources
             .iter()
@@ -146,6 +161,18 @@ mod tests {
         let all = projects(&rows, true);
         assert_eq!(all.len(), 3);
         assert_eq!(all[2].status, "exited(1)");
+    }
+
+    #[test]
+    fn config_files_are_joined_with_commas_as_compose_does() {
+        let mut list = projects(&[c("a", "running"), c("b", "running")], true);
+        let files = [ProjectView {
+            name: "a".into(),
+            config_files: vec!["/w/compose.yaml".into(), "/w/extra.yaml".into()],
+        }];
+        fill_config_files(&mut list, &files);
+        assert_eq!(list[0].config_files, "/w/compose.yaml,/w/extra.yaml");
+        assert_eq!(list[1].config_files, "");
     }
 
     #[test]

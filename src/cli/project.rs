@@ -43,7 +43,15 @@ pub fn load_to_run(cli: &Cli, targets: &[String]) -> Result<Stack> {
     let mut opts = options(cli)?;
     opts.target_services = targets.to_vec();
     opts.read_secrets = true;
-    Ok(load_with(opts)?.stack)
+    let loaded = load_with(opts)?;
+    let mut stack = loaded.stack;
+    // Recorded with the project for `ls` (compose's CONFIG FILES).
+    stack.config_files = loaded
+        .files
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    Ok(stack)
 }
 
 /// The whole load result (for `config`/`validate`). `build_image_names`: a service with only

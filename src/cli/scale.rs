@@ -97,6 +97,7 @@ mod tests {
             name: "p".into(),
             working_dir: "/".into(),
             services: Default::default(),
+            ..Default::default()
         };
         s.services.insert("web".into(), Service::new("web", "img"));
         s

@@ -43,6 +43,7 @@ mod tests {
             name: "p".into(),
             working_dir: "/".into(),
             services: Default::default(),
+            ..Default::default()
         };
         store.put_project(&stack, 1).expect("put");
         assert_eq!(

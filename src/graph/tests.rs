@@ -28,6 +28,7 @@ fn stack(spec: &[(&str, &[&str])]) -> Stack {
         name: "t".into(),
         working_dir: "/".into(),
         services,
+        ..Default::default()
     }
 }
 

@@ -28,6 +28,10 @@ pub struct Stack {
     /// Services in file order.
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
     pub services: IndexMap<String, Service>,
+    /// The stack files it was loaded from, absolute, in merge order (`ls` CONFIG FILES).
+    /// Set by the commands that apply a project; not part of any service's config hash.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub config_files: Vec<String>,
 }
 
 /// One service after validation. `Default` is `Service::new("", "")`: Compose's defaults.

@@ -12,7 +12,7 @@ pub use super::images::ImageSource;
 use super::request::{ActionReport, UpRequest, UpResponse};
 use super::runtime::{ExecSpec, Runtime};
 use super::state::StateStore;
-use super::supervisor::{self, Handle, Initial, now_ms};
+use super::supervisor::{self, Handle, Initial};
 use crate::model::{DependCondition, RestartPolicy, Stack};
 use crate::plan::{self, Action, ContainerIdentity, Desired, Observed, ResolvedImage};
 use crate::store::{ContainerRecord, State};
@@ -453,7 +453,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                 warnings,
             });
         }
-        self.store.put_project(&stack, now_ms())?;
+        self.put_project_keeping_files(&stack)?;
 
         let mut reports = Vec::new();
         for a in &actions {

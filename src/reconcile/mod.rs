@@ -14,6 +14,8 @@ mod create;
 mod dry_run;
 pub mod engine;
 mod error;
+pub mod fs_target;
+mod project_files;
 pub mod health;
 mod hooks;
 mod images;

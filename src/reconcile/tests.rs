@@ -67,6 +67,7 @@ fn stack(name: &str, services: Vec<Service>) -> Stack {
         name: name.into(),
         working_dir: "/".into(),
         services: map,
+        ..Default::default()
     }
 }
 

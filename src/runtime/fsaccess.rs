@@ -30,6 +30,12 @@ pub fn open_root(pid: i32) -> io::Result<Root> {
     Ok(Root { fd })
 }
 
+/// A directory as a root (a stopped container's overlay, mounted by `stopped_root`).
+pub fn open_dir_root(dir: &Path) -> io::Result<Root> {
+    let fd = openat2(libc::AT_FDCWD, dir, libc::O_PATH | libc::O_DIRECTORY, 0)?;
+    Ok(Root { fd })
+}
+
 fn cstr(p: &Path) -> io::Result<CString> {
     CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::other("path holds a NUL byte"))
 }

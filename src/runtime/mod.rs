@@ -33,6 +33,7 @@ pub mod signal;
 pub mod spare_dir;
 pub mod spawn;
 pub mod stats;
+pub mod stopped_root;
 pub mod sys;
 pub mod sysctl;
 pub mod tty;

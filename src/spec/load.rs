@@ -129,6 +129,7 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
         name: name.unwrap_or_default(),
         working_dir: project_dir.display().to_string(),
         services,
+        ..Default::default()
     };
     check_cycles(&mut cx, &root, &stack);
 
