@@ -26,8 +26,9 @@ pub struct Resolved {
 }
 
 pub fn absolute(base: &Path, p: &Path) -> PathBuf {
+    // Lexically cleaned either way, as compose's filepath.Abs does (paths are shown by `ls`).
     if p.is_absolute() {
-        p.to_path_buf()
+        normalize(p)
     } else {
         normalize(&base.join(p))
     }
