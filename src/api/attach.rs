@@ -7,7 +7,8 @@
 //! 2 stderr, 3 exit (the code as a big-endian i32; it ends the stream), 6 error (the process
 //! could not start: an HTTP status as a big-endian u16, then the message; it ends the
 //! stream). From a client with a terminal: 4 stdin, 5 resize (rows and columns as big-endian
-//! u16s).
+//! u16s); from an attach client with `--sig-proxy`: 7 signal (its number as a big-endian i32),
+//! which the daemon sends to the container's main process.
 
 use std::io::{Read, Write};
 
@@ -22,6 +23,7 @@ pub const EXIT: u8 = 3;
 pub const STDIN: u8 = 4;
 pub const RESIZE: u8 = 5;
 pub const ERROR: u8 = 6;
+pub const SIGNAL: u8 = 7;
 
 /// Largest payload a frame may claim; anything bigger is a protocol error, not an allocation.
 const MAX_FRAME: u32 = 1 << 20;
@@ -52,6 +54,8 @@ pub enum Frame {
     Resize(u16, u16),
     /// (HTTP status, message): the process could not start.
     Error(u16, String),
+    /// A signal the attach client received, for the container's main process.
+    Signal(i32),
 }
 
 fn invalid(msg: String) -> std::io::Error {
@@ -84,6 +88,10 @@ fn decode(kind: u8, payload: Vec<u8>) -> std::io::Result<Frame> {
             Frame::Exit(code)
         }
         STDIN => Frame::Stdin(payload),
+        SIGNAL => match payload.get(..4) {
+            Some(b) => Frame::Signal(i32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+            None => return Err(invalid("signal frame without a number".into())),
+        },
         ERROR => match be16(0) {
             Some(status) => Frame::Error(status, String::from_utf8_lossy(&payload[2..]).into()),
             None => return Err(invalid("error frame without a status".into())),
@@ -231,6 +239,10 @@ mod tests {
             Some(Frame::Stdin(b"ls\n".to_vec()))
         );
         assert_eq!(read_frame(&mut r).unwrap(), Some(Frame::Resize(30, 100)));
+        let mut sig = &encode(SIGNAL, &10i32.to_be_bytes())[..];
+        assert_eq!(read_frame(&mut sig).unwrap(), Some(Frame::Signal(10)));
+        let mut short = &encode(SIGNAL, &[0])[..];
+        assert!(read_frame(&mut short).is_err());
         let mut short = &encode(RESIZE, &[0, 30])[..];
         assert!(read_frame(&mut short).is_err());
         let mut failed = &encode(ERROR, b"\x01\xf4no such file")[..];

@@ -2,6 +2,8 @@
 //! frames (keys, and window sizes when the container has a terminal and ours is one), its
 //! stdin's EOF is not sent (the container's stdin stays open, as with Docker), and the
 //! detach keys end the attach by closing the connection, leaving the container running.
+//! With `sig_proxy` (Docker's `--sig-proxy`, default on) and no terminal in the container,
+//! the signals this process receives go to the container's main process as signal frames.
 
 use super::attach::{Frame, encode, encode_resize, read_frame};
 use super::client::{Client, read_head, upgrade_refused};
@@ -11,8 +13,8 @@ use serde::Serialize;
 use std::io::{BufReader, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// How an attach ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -32,7 +34,28 @@ pub struct AttachInput {
     /// Our terminal's size, when stdin is a terminal: sent at the start and at each SIGWINCH
     /// if the container has a terminal.
     pub size: Option<fn() -> (u16, u16)>,
+    /// Forward our signals to the container (`--sig-proxy`), when it has no terminal (with
+    /// one, keys such as Ctrl-C reach it as input: Docker does the same).
+    pub sig_proxy: bool,
 }
+
+/// The write side of the connection, shared by the input pump and the signal forwarder so
+/// that their frames never interleave.
+type Out = Arc<Mutex<UnixStream>>;
+
+fn send(to: &Out, frame: &[u8]) -> std::io::Result<()> {
+    let mut s = to.lock().unwrap_or_else(|p| p.into_inner());
+    s.write_all(frame)
+}
+
+/// The signals `--sig-proxy` forwards: those a user sends to a foreground program (Docker
+/// forwards every one but SIGCHLD, SIGPIPE and the Go runtime's own).
+const PROXIED: [nix::sys::signal::Signal; 10] = {
+    use nix::sys::signal::Signal::*;
+    [
+        SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGTERM, SIGCONT, SIGTSTP, SIGWINCH,
+    ]
+};
 
 impl Client {
     /// Attaches as `attach_service` answers. `on_terminal` hears, before any input is read,
@@ -73,6 +96,13 @@ impl Client {
         let flag = detached.clone();
         let detach = Detach::new(input.detach_keys);
         let stdin = input.stdin;
+        let writer: Out = Arc::new(Mutex::new(writer));
+        if input.sig_proxy && !terminal {
+            // Blocked here, before any thread starts, so that no thread takes them.
+            let fd = proxy_fd().map_err(ApiError::Io)?;
+            let to = writer.clone();
+            std::thread::spawn(move || forward_signals(fd, to));
+        }
         std::thread::spawn(move || pump(stdin, sigwinch, size, detach, writer, flag));
         loop {
             let frame = read_frame(&mut reader);
@@ -107,6 +137,40 @@ fn winch_fd() -> std::io::Result<OwnedFd> {
     Ok(OwnedFd::from(fd))
 }
 
+/// A blocking signalfd for the proxied signals, blocked first in this thread (threads
+/// started after inherit the mask).
+fn proxy_fd() -> std::io::Result<OwnedFd> {
+    use nix::sys::signal::SigSet;
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    let mut set = SigSet::empty();
+    for s in PROXIED {
+        set.add(s);
+    }
+    set.thread_block()?;
+    let fd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC)?;
+    Ok(OwnedFd::from(fd))
+}
+
+/// Each signal read from `fd` as a signal frame, until the connection is gone.
+fn forward_signals(fd: OwnedFd, to: Out) {
+    let mut info = [0u8; 128];
+    loop {
+        // SAFETY: reading one signalfd record (128 bytes) into a buffer of that size.
+        let n = unsafe { libc::read(fd.as_raw_fd(), info.as_mut_ptr().cast(), info.len()) };
+        if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+            continue;
+        }
+        if n < 4 {
+            return;
+        }
+        // ssi_signo is the record's first field (u32, native endian).
+        let signo = u32::from_ne_bytes([info[0], info[1], info[2], info[3]]) as i32;
+        if send(&to, &encode(super::attach::SIGNAL, &signo.to_be_bytes())).is_err() {
+            return;
+        }
+    }
+}
+
 /// Our stdin (fd 0) as stdin frames through the detach filter, and window sizes, until the
 /// detach keys (then the connection is closed both ways and `detached` set) or until there
 /// is nothing left to watch. EOF on stdin is not sent: the connection stays open for output.
@@ -115,12 +179,12 @@ fn pump(
     sigwinch: Option<OwnedFd>,
     size: Option<fn() -> (u16, u16)>,
     mut detach: Detach,
-    mut to: UnixStream,
+    to: Out,
     detached: Arc<AtomicBool>,
 ) {
     if let Some(size) = size {
         let (rows, cols) = size();
-        if to.write_all(&encode_resize(rows, cols)).is_err() {
+        if send(&to, &encode_resize(rows, cols)).is_err() {
             return;
         }
     }
@@ -153,7 +217,7 @@ fn pump(
             // SAFETY: draining whole signalfd records into a buffer of one record's size.
             while unsafe { libc::read(fd.as_raw_fd(), info.as_mut_ptr().cast(), 128) } > 0 {}
             let (rows, cols) = size();
-            if to.write_all(&encode_resize(rows, cols)).is_err() {
+            if send(&to, &encode_resize(rows, cols)).is_err() {
                 return;
             }
         }
@@ -168,12 +232,13 @@ fn pump(
                 continue;
             }
             let (data, done) = detach.feed(&buf[..n as usize]);
-            if !data.is_empty() && to.write_all(&encode(super::attach::STDIN, &data)).is_err() {
+            if !data.is_empty() && send(&to, &encode(super::attach::STDIN, &data)).is_err() {
                 return;
             }
             if done {
                 detached.store(true, Ordering::SeqCst);
-                let _ = to.shutdown(std::net::Shutdown::Both);
+                let s = to.lock().unwrap_or_else(|p| p.into_inner());
+                let _ = s.shutdown(std::net::Shutdown::Both);
                 return;
             }
         }

@@ -5,7 +5,8 @@
 //! terminal (`tty`). The output is the container's log from now on (a terminal's output is
 //! logged as it is read). The client detaches by closing the connection: the container goes
 //! on and its stdin stays open (its shim holds the FIFOs: `ProcessConfig::attachable`).
-//! When the container exits, the client gets its exit code.
+//! When the container exits, the client gets its exit code. Signal frames (`--sig-proxy`)
+//! are sent to the main process as `rstack kill` sends them.
 
 use super::attach;
 use super::log_reader::Read;
@@ -87,7 +88,8 @@ async fn relay(
 ) {
     use tokio::io::AsyncWriteExt;
     let (from_client, mut to_client) = tokio::io::split(io);
-    let mut input = tokio::spawn(client_input(from_client, stdin, true, resize));
+    let signals = Some(handle.clone());
+    let mut input = tokio::spawn(client_input(from_client, stdin, true, resize, signals));
     // From the log's end: an attach shows what the container writes from now on.
     let mut cursor = super::logs::reader(&handle.record());
     if let Some(c) = cursor.as_mut() {

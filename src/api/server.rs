@@ -485,6 +485,7 @@ pub(super) async fn client_input(
     stdin: Option<impl tokio::io::AsyncWrite + Unpin>,
     terminal: bool,
     mut resize: Option<tokio::net::unix::pipe::Sender>,
+    signals: Option<crate::reconcile::supervisor::Handle>,
 ) {
     use tokio::io::AsyncWriteExt;
     if !terminal {
@@ -509,6 +510,13 @@ pub(super) async fn client_input(
                     && r.write_all(&record).await.is_err()
                 {
                     resize = None;
+                }
+            }
+            // `attach --sig-proxy`: as Docker's ContainerKill; a process already gone is
+            // not the client's error (the exit frame follows).
+            attach::Frame::Signal(sig) => {
+                if let Some(h) = signals.as_ref() {
+                    let _ = h.kill(sig).await;
                 }
             }
             // Only a daemon sends the other kinds.
@@ -580,7 +588,13 @@ async fn relay_process(
     let mut child = process.child;
     let (from_client, to_client) = tokio::io::split(io);
     let stdin = child.stdin.take();
-    let input = tokio::spawn(client_input(from_client, stdin, terminal, process.resize));
+    let input = tokio::spawn(client_input(
+        from_client,
+        stdin,
+        terminal,
+        process.resize,
+        None,
+    ));
     let to_client = std::sync::Arc::new(tokio::sync::Mutex::new(to_client));
     let pump = |pipe: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>, kind: u8| {
         let out = to_client.clone();
@@ -724,7 +738,7 @@ async fn relay_oneoff(
 ) {
     use tokio::io::AsyncWriteExt;
     let (from_client, mut to_client) = tokio::io::split(io);
-    let input = tokio::spawn(client_input(from_client, stdin, terminal, resize));
+    let input = tokio::spawn(client_input(from_client, stdin, terminal, resize, None));
     // A one-off's log is always kept (see `Engine::oneoff_record`): its output comes from it.
     let mut cursor = super::logs::reader(&handle.record());
     if let Some(c) = cursor.as_mut() {

@@ -1,4 +1,4 @@
-//! `rstack attach [--index N] [--no-stdin] [--detach-keys KEYS] SERVICE`, as `docker compose
+//! `rstack attach [--index N] [--no-stdin] [--detach-keys KEYS] [--sig-proxy=BOOL] SERVICE`, as `docker compose
 //! attach`: our terminal on the main process of a running service container (`stdin_open`,
 //! `tty`), until the detach keys (ctrl-p ctrl-q by default) or the container's exit.
 
@@ -24,6 +24,11 @@ pub struct AttachArgs {
     /// The key sequence that detaches, leaving the container running
     #[arg(long, default_value = crate::api::detach::DEFAULT_KEYS)]
     pub detach_keys: String,
+    /// Send the signals we receive to the container's main process (default true;
+    /// --sig-proxy=false: a signal ends only this client, as its default action)
+    #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true",
+          require_equals = true, action = clap::ArgAction::Set)]
+    pub sig_proxy: bool,
     pub service: String,
 }
 
@@ -42,6 +47,7 @@ pub fn run(cli: &Cli, client: &Client, a: &AttachArgs) -> Result<i32> {
         stdin: !a.no_stdin,
         detach_keys,
         size: our_terminal.then_some(super::terminal::size as fn() -> (u16, u16)),
+        sig_proxy: a.sig_proxy,
     };
     // Raw mode only when the container has a terminal too: keys (Ctrl-C included) then go
     // to it; restored when the guard drops, before we return.

@@ -471,7 +471,11 @@ fn attach(client: &Client, path: &str, body: &impl serde::Serialize, tty: bool) 
                 out.write_all(&d).and_then(|_| out.flush())
             }
             Frame::Stderr(d) => std::io::stderr().write_all(&d),
-            Frame::Exit(_) | Frame::Stdin(_) | Frame::Resize(..) | Frame::Error(..) => Ok(()),
+            Frame::Exit(_)
+            | Frame::Stdin(_)
+            | Frame::Resize(..)
+            | Frame::Error(..)
+            | Frame::Signal(_) => Ok(()),
         };
     })?;
     Ok(code)

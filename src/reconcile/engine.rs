@@ -332,8 +332,10 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         keep: impl Fn(&str) -> bool,
     ) {
         let handle = self.handles().remove(&rec.id);
+        // No pre_stop here: a recreate, `rm -f` or an orphan's removal runs none in compose;
+        // `stop`, `down` and a scale-down stop the container (with its hooks) first.
         if let Some(h) = handle {
-            h.stop(timeout).await;
+            h.stop_without_hooks(timeout).await;
         }
         let cfg = super::anon::keeping(&rec.config, keep);
         if let Err(e) = self.rt.remove(&cfg).await {
@@ -570,7 +572,9 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                 && let Some(h) = self.handle(id)
             {
                 let rec = h.record();
-                // Scaling down keeps the replica's anonymous volumes, as compose does.
+                // compose's scale-down stops with the service's pre_stop hooks, and keeps the
+                // replica's anonymous volumes.
+                h.stop(None).await;
                 self.remove_container_keeping(&rec, None, |_| true).await;
                 reports.push(report(&rec.name, "removed"));
             }

@@ -218,7 +218,8 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             })
             .cloned()
             .collect();
-        join_all(oneoffs.iter().map(|h| h.stop(timeout))).await;
+        // compose's down leaves one-offs to `--remove-orphans` and runs no hooks of theirs here.
+        join_all(oneoffs.iter().map(|h| h.stop_without_hooks(timeout))).await;
         if known {
             let mut levels = self.levels_of(project, &[])?;
             for l in levels.iter_mut() {

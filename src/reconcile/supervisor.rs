@@ -23,6 +23,9 @@ pub enum Command {
     /// `user`: counts as a manual stop for the restart policy.
     Stop {
         timeout: Option<Duration>,
+        /// Run the service's `pre_stop` hooks first: compose runs them for `stop`, `down`,
+        /// `restart` and a scale-down, not when it replaces a container (recreate).
+        pre_stop: bool,
         reply: oneshot::Sender<()>,
     },
     Kill {
@@ -60,9 +63,25 @@ impl Handle {
         rx.await.map_err(|_| gone())?
     }
 
+    /// A stop asked by the user (`stop`, `down`...): the `pre_stop` hooks run first.
     pub async fn stop(&self, timeout: Option<Duration>) {
+        self.stop_with(timeout, true).await
+    }
+
+    /// A stop that is not the user's `stop` (a recreate replacing the container, a one-off
+    /// taken down): no hooks, as compose.
+    pub async fn stop_without_hooks(&self, timeout: Option<Duration>) {
+        self.stop_with(timeout, false).await
+    }
+
+    async fn stop_with(&self, timeout: Option<Duration>, pre_stop: bool) {
         let (reply, rx) = oneshot::channel();
-        if self.send(Command::Stop { timeout, reply }).await.is_ok() {
+        let cmd = Command::Stop {
+            timeout,
+            pre_stop,
+            reply,
+        };
+        if self.send(cmd).await.is_ok() {
             let _ = rx.await;
         }
     }
@@ -165,7 +184,7 @@ impl<R: Runtime> Supervisor<R> {
                 Some(r)
             }
             Initial::Start(reply) => {
-                let (r, res) = self.start().await;
+                let (r, res) = self.start(true).await;
                 let _ = reply.send(res);
                 r
             }
@@ -197,7 +216,9 @@ impl<R: Runtime> Supervisor<R> {
                         if reply.is_none() {
                             self.rec.restarts += 1;
                         }
-                        let (r, res) = self.start().await;
+                        // Hooks for `rstack restart` only: a restart on unhealthy is the
+                        // engine's own, and compose runs no hooks for those.
+                        let (r, res) = self.start(reply.is_some()).await;
                         if let Some(reply) = reply {
                             let _ = reply.send(res);
                         }
@@ -215,7 +236,7 @@ impl<R: Runtime> Supervisor<R> {
                 self.backoff.reset();
                 self.rec.restarts = 0;
                 self.recent_restarts.clear();
-                let (r, res) = self.start().await;
+                let (r, res) = self.start(true).await;
                 let _ = reply.send(res);
                 r
             }
@@ -235,7 +256,8 @@ impl<R: Runtime> Supervisor<R> {
         }
     }
 
-    async fn start(&mut self) -> (Option<Running>, Result<(), ContainerError>) {
+    /// Starts the container; `hooks`: run its `post_start` hooks (a start the user asked for).
+    async fn start(&mut self, hooks: bool) -> (Option<Running>, Result<(), ContainerError>) {
         match self.rt.start(&self.rec.config).await {
             Ok(r) => {
                 self.started = Instant::now();
@@ -255,7 +277,10 @@ impl<R: Runtime> Supervisor<R> {
                 self.save().await;
                 // Before the start is answered: dependants wait for the hooks too. A failed
                 // hook fails the start and leaves the container running, as compose does.
-                let hooks = self.rec.service_def.post_start.clone();
+                let hooks = match hooks {
+                    true => self.rec.service_def.post_start.clone(),
+                    false => Vec::new(),
+                };
                 if let Err(msg) =
                     super::hooks::run_all(&*self.rt, &self.rec.config, r.pid, &hooks, "post_start")
                         .await
@@ -292,8 +317,8 @@ impl<R: Runtime> Supervisor<R> {
                 cmd = self.rx.recv() => match cmd {
                     None => return Ended::Detached,
                     Some(Command::Start(reply)) => { let _ = reply.send(Ok(())); }
-                    Some(Command::Stop { timeout, reply }) => {
-                        let st = self.stop_running(&mut r, timeout).await;
+                    Some(Command::Stop { timeout, pre_stop, reply }) => {
+                        let st = self.stop_running(&mut r, timeout, pre_stop).await;
                         return Ended::Stopped(st, Reply::Stop(reply));
                     }
                     Some(Command::Kill { signal, reply }) => {
@@ -311,7 +336,7 @@ impl<R: Runtime> Supervisor<R> {
                         }
                     }
                     Some(Command::Restart { timeout, reply }) => {
-                        let st = self.stop_running(&mut r, timeout).await;
+                        let st = self.stop_running(&mut r, timeout, true).await;
                         self.backoff.reset();
                         return Ended::Restart(st, Some(reply));
                     }
@@ -319,7 +344,7 @@ impl<R: Runtime> Supervisor<R> {
                 res = probe.wait(), if probe.0.is_some() => {
                     probe.0 = None;
                     if self.on_probe(res).await {
-                        let st = self.stop_running(&mut r, None).await;
+                        let st = self.stop_running(&mut r, None, false).await;
                         return Ended::Restart(st, None);
                     }
                 }
@@ -357,12 +382,21 @@ impl<R: Runtime> Supervisor<R> {
             && self.rec.service_def.x_rstack.restart_on_unhealthy
     }
 
-    async fn stop_running(&mut self, r: &mut Running, timeout: Option<Duration>) -> ExitStatus {
+    /// Stops the running process; `hooks`: run its `pre_stop` hooks first.
+    async fn stop_running(
+        &mut self,
+        r: &mut Running,
+        timeout: Option<Duration>,
+        hooks: bool,
+    ) -> ExitStatus {
         let grace = timeout.unwrap_or(self.rec.service_def.stop_grace_period);
         let sig = crate::runtime::config::parse_signal(&self.rec.service_def.stop_signal)
             .unwrap_or(libc::SIGTERM);
         // A failed pre_stop hook is logged and the stop goes on (its process may be gone).
-        let hooks = self.rec.service_def.pre_stop.clone();
+        let hooks = match hooks {
+            true => self.rec.service_def.pre_stop.clone(),
+            false => Vec::new(),
+        };
         if let Err(msg) =
             super::hooks::run_all(&*self.rt, &self.rec.config, r.pid, &hooks, "pre_stop").await
         {
@@ -429,14 +463,19 @@ impl<R: Runtime> Supervisor<R> {
                     self.backoff.reset();
                     self.rec.restarts = 0;
                     self.recent_restarts.clear();
-                    let (r, res) = self.start().await;
+                    let (r, res) = self.start(true).await;
                     let _ = reply.send(res);
                     r
                 }
                 Some(Command::Kill { reply, .. }) => {
                     // Killing a container waiting to restart cancels the restart, as a stop.
                     let (stop, _) = oneshot::channel();
-                    self.idle_command(Command::Stop { timeout: None, reply: stop }).await;
+                    let cmd = Command::Stop {
+                        timeout: None,
+                        pre_stop: false,
+                        reply: stop,
+                    };
+                    self.idle_command(cmd).await;
                     let _ = reply.send(Ok(()));
                     None
                 }
@@ -444,7 +483,8 @@ impl<R: Runtime> Supervisor<R> {
             },
         }
         self.rec.restarts += 1;
-        self.start().await.0
+        // The restart policy's restart: compose runs no hooks for the engine's restarts.
+        self.start(false).await.0
     }
 
     async fn save(&mut self) {
