@@ -79,6 +79,7 @@ fn dual_stack_network_names_ports_and_cleanup() {
     std::fs::create_dir_all(env.work.join("www")).expect("mkdir");
     env.write("www/index.html", "served-over-ipv6\n");
     let port = free_port();
+    let port6 = free_port();
     env.write(
         "compose.yaml",
         &format!(
@@ -89,7 +90,7 @@ services:
     command: ["httpd", "-f", "-p", "8000", "-h", "/www"]
     volumes: ["./www:/www:ro"]
     networks: [v6]
-    ports: ["{port}:8000"]
+    ports: ["{port}:8000", "[::]:{port6}:8000"]
   client:
     image: busybox:test
     command: ["sleep", "1000"]
@@ -174,6 +175,27 @@ networks:
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
+    }
+    // `[::]:PORT`: IPv6 only, shown by `port` with its IPv6 address.
+    let shown = env.ok(&["-p", &p, "port", "web", "8000"]);
+    assert!(shown.contains(&format!(":{port6}")), "{shown}");
+    if let Some(h) = host_v6() {
+        let url = format!("http://[{h}]:{port6}/index.html");
+        let out = Command::new("curl")
+            .args(["-g", "-s", "--max-time", "5", &url])
+            .output()
+            .expect("curl");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("served-over-ipv6"),
+            "no answer on {url}"
+        );
+        // Not published on IPv4: nothing answers there.
+        let v4 = format!("http://127.0.0.1:{port6}/index.html");
+        let out = Command::new("curl")
+            .args(["-s", "--max-time", "2", &v4])
+            .output()
+            .expect("curl");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("served-over-ipv6"));
     }
     let table = std::fs::read_to_string(env.data_root.join("networks/nft-table"))
         .expect("table name")
