@@ -95,8 +95,14 @@ services:
     image: busybox:test
     command: ["sleep", "1000"]
     networks: [v6]
+  stranger:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    networks: [other]
 networks:
   v6:
+    enable_ipv6: true
+  other:
     enable_ipv6: true
 "#
         ),
@@ -136,6 +142,24 @@ networks:
         &p,
         &["client", "wget", "-q", "-O", "-", &url],
         "served-over-ipv6",
+    );
+    // Another dual-stack network of the stack reaches it neither by name nor over IPv6.
+    let out = env.run(&[
+        "-p",
+        &p,
+        "exec",
+        "stranger",
+        "nslookup",
+        "-type=AAAA",
+        "web",
+    ]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&web6));
+    let out = env.run(&[
+        "-p", &p, "exec", "stranger", "wget", "-q", "-T", "2", "-O", "-", &url,
+    ]);
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("served-over-ipv6"),
+        "another network reached web over IPv6"
     );
     // /etc/hosts lists both of the container's addresses.
     let hosts = env.ok(&["-p", &p, "exec", "web", "cat", "/etc/hosts"]);
@@ -197,6 +221,18 @@ networks:
             .expect("curl");
         assert!(!String::from_utf8_lossy(&out.stdout).contains("served-over-ipv6"));
     }
+    // [::1] is not forwarded (see the README): refused at once, never hanging.
+    let out = Command::new("curl")
+        .args([
+            "-g",
+            "-s",
+            "--max-time",
+            "5",
+            &format!("http://[::1]:{port}/"),
+        ])
+        .status()
+        .expect("curl");
+    assert_eq!(out.code(), Some(7), "[::1] should be refused");
     let table = std::fs::read_to_string(env.data_root.join("networks/nft-table"))
         .expect("table name")
         .trim()
