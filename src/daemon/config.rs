@@ -40,6 +40,9 @@ pub struct NetworkConfig {
     /// `{ base = "10.89.0.0/16", size = 24 }`: blocks of `/size` cut from `base`, tried in
     /// order; empty: rstack's default (10.89.0.0/16 in /24s).
     pub address_pools: Vec<PoolConfig>,
+    /// The same for the IPv6 subnets of dual-stack networks (`enable_ipv6: true`):
+    /// `{ base = "fd52:5354:4b00::/48", size = 64 }`; empty: that ULA /48 in /64s.
+    pub address_pools6: Vec<PoolConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -69,6 +72,30 @@ impl NetworkConfig {
                     ));
                 }
                 Ok(crate::network::ipam::Pool { base, size: p.size })
+            })
+            .collect()
+    }
+}
+
+impl NetworkConfig {
+    /// The IPv6 pools, checked.
+    pub fn pools6(&self) -> Result<Vec<crate::network::ipam6::Pool6>, String> {
+        if self.address_pools6.is_empty() {
+            return Ok(crate::network::ipam6::default_pools());
+        }
+        self.address_pools6
+            .iter()
+            .map(|p| {
+                let base: crate::network::ipam6::Ipv6Net = p.base.parse().map_err(|e| {
+                    format!("[network] address_pools6: base {e}")
+                })?;
+                if p.size < base.prefix || p.size > 120 {
+                    return Err(format!(
+                        "[network] address_pools6: size {} must be between {} (the base's prefix) and 120",
+                        p.size, base.prefix
+                    ));
+                }
+                Ok(crate::network::ipam6::Pool6 { base, size: p.size })
             })
             .collect()
     }
@@ -237,6 +264,28 @@ mod tests {
             DaemonConfig::parse(text).expect("parse"),
             DaemonConfig::default()
         );
+    }
+
+    #[test]
+    fn ipv6_pools_parse_and_are_checked() {
+        let c = DaemonConfig::parse(
+            "[network]\naddress_pools6 = [{ base = \"fd99::/56\", size = 64 }]",
+        )
+        .expect("parse");
+        let pools = c.network.pools6().expect("pools");
+        assert_eq!(pools[0].base.to_string(), "fd99::/56");
+        assert_eq!(pools[0].size, 64);
+        assert_eq!(
+            DaemonConfig::default().network.pools6(),
+            Ok(crate::network::ipam6::default_pools())
+        );
+        for bad in [
+            "[network]\naddress_pools6 = [{ base = \"10.0.0.0/8\", size = 64 }]",
+            "[network]\naddress_pools6 = [{ base = \"fd99::/56\", size = 48 }]",
+        ] {
+            let c = DaemonConfig::parse(bad).expect("parse");
+            assert!(c.network.pools6().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -79,10 +79,12 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
         .with_context(|| format!("creating {}", containers.display()))?;
     let volumes = Arc::new(crate::volume::VolumeStore::open(&root.join("volumes"))?);
     let pools = cfg.network.pools().map_err(anyhow::Error::msg)?;
-    let networks = Arc::new(crate::network::NetworkManager::open(
+    let pools6 = cfg.network.pools6().map_err(anyhow::Error::msg)?;
+    let networks = Arc::new(crate::network::NetworkManager::open_dual(
         &root.join("networks"),
         nft_table(root),
         pools,
+        pools6,
     )?);
     networks.restore().await;
     let native = Arc::new(

@@ -42,14 +42,20 @@ fn view(r: NetworkRecord, endpoints: Vec<Endpoint>) -> NetworkView {
         created: crate::runtime::log::rfc3339_nanos(t),
         scope: "local".into(),
         driver: "bridge".into(),
-        enable_ipv6: false,
+        enable_ipv6: !r.subnet6.is_empty(),
         ipam: IpamView {
             driver: "default".into(),
-            config: vec![IpamConfigView {
+            config: std::iter::once(IpamConfigView {
                 subnet: r.subnet,
                 gateway: r.gateway,
                 ip_range: r.ip_range.unwrap_or_default(),
-            }],
+            })
+            .chain((!r.subnet6.is_empty()).then(|| IpamConfigView {
+                subnet: r.subnet6,
+                gateway: r.gateway6,
+                ip_range: r.ip_range6.unwrap_or_default(),
+            }))
+            .collect(),
         },
         internal: r.internal,
         attachable: r.attachable,
@@ -94,6 +100,7 @@ impl NetworkAdmin for Networks {
                 internal: req.internal,
                 attachable: req.attachable,
                 labels: req.labels.clone(),
+                ..CreateOptions::default()
             };
             let r = self.0.create(&opts, "").await.map_err(failure)?;
             Ok(view(r, Vec::new()))

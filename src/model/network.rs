@@ -41,6 +41,9 @@ pub struct ServiceNetwork {
     /// `ipv4_address`: a fixed address inside the network's subnet.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ipv4_address: Option<String>,
+    /// `ipv6_address`: a fixed IPv6 address on a network with `enable_ipv6: true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipv6_address: Option<String>,
     /// `priority`: networks are attached (eth0, eth1...) highest first.
     #[serde(skip_serializing_if = "is_default")]
     pub priority: i32,
@@ -68,7 +71,7 @@ pub struct NetworkDef {
     /// `attachable` (recorded; one-off containers may always attach here).
     #[serde(skip_serializing_if = "is_default")]
     pub attachable: bool,
-    /// `enable_ipv6` (recorded; rstack's networks are IPv4 only, the loader warns).
+    /// `enable_ipv6`: the network also gets an IPv6 subnet (dual stack).
     #[serde(skip_serializing_if = "is_default")]
     pub enable_ipv6: bool,
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
@@ -76,7 +79,7 @@ pub struct NetworkDef {
     /// `driver_opts` (recorded; the loader warns that they are ignored).
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
     pub driver_opts: IndexMap<String, String>,
-    /// `ipam.config`: the first IPv4 entry is used.
+    /// `ipam.config`: the first IPv4 entry is used, and the first IPv6 one with `enable_ipv6`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ipam: Vec<IpamConfig>,
 }

@@ -83,6 +83,15 @@ pub fn hosts(
     s
 }
 
+/// One /etc/hosts line for the container's own `ip` (its IPv6 address on a dual-stack
+/// network, after the IPv4 one `hosts` writes).
+pub fn hosts_line(ip: std::net::IpAddr, hostname: &str, domainname: Option<&str>) -> String {
+    match domainname.filter(|d| !d.is_empty()) {
+        Some(d) => format!("{ip}\t{hostname}.{d} {hostname}\n"),
+        None => format!("{ip}\t{hostname}\n"),
+    }
+}
+
 /// Writes `text` to `path` unless the file already holds exactly that: a container that
 /// starts again (a restart, `start` after `stop`) finds its files as its last run left them,
 /// and a start then only reads them. Same file, same inode: whatever binds it sees the text.

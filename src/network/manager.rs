@@ -13,14 +13,16 @@
 //! started, from the config.json its run was started with.
 
 use super::dns::{DnsServer, DnsTable};
+use super::ipam6::Ipv6Net;
 use super::nft::{self, Forward, Ipv4Net, NetRules, Proto, Ruleset};
+use super::nft6::{Forward6, Net6, Ruleset6};
 use super::ports::{self, Reservation};
-use super::{files, ipam, netdef};
+use super::{files, ipam, ipam6, netdef, nft6, ports6};
 use crate::runtime::config::{ContainerConfig, Interface, MountConfig, NetAttach, NetRequest};
 use crate::runtime::netlink::Netlink;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -88,6 +90,13 @@ pub struct NetworkRecord {
     /// it was kept.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub config_hash: String,
+    /// A dual-stack network's IPv6 subnet and gateway (`enable_ipv6: true`); empty: IPv4 only.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub subnet6: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub gateway6: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_range6: Option<String>,
 }
 
 impl NetworkRecord {
@@ -96,6 +105,10 @@ impl NetworkRecord {
     }
     fn gateway(&self) -> Option<Ipv4Addr> {
         self.gateway.parse().ok()
+    }
+    /// The IPv6 subnet and gateway of a dual-stack network.
+    fn v6(&self) -> Option<(Ipv6Net, Ipv6Addr)> {
+        Some((self.subnet6.parse().ok()?, self.gateway6.parse().ok()?))
     }
 }
 
@@ -110,6 +123,16 @@ pub struct CreateOptions {
     pub internal: bool,
     pub attachable: bool,
     pub labels: BTreeMap<String, String>,
+    // The IPv6 options are left out of the JSON when unset, so that the definition hash
+    // (`netdef`) of an IPv4 network is what it was before they existed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub enable_ipv6: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_range6: Option<String>,
 }
 
 /// A container on a network, as `network inspect` lists it.
@@ -122,7 +145,8 @@ pub struct Endpoint {
 /// A published port as `port` and `ps` show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Published {
-    pub host_ip: Ipv4Addr,
+    /// An IPv6 address (`::` for all) for a port published on a dual-stack network.
+    pub host_ip: IpAddr,
     pub host_port: u16,
     pub target: u16,
     pub protocol: String,
@@ -141,17 +165,23 @@ struct Inner {
     servers: HashMap<String, DnsServer>,
     /// Per network: address -> container id, for each container that exists.
     leases: HashMap<String, BTreeMap<Ipv4Addr, String>>,
+    /// The same for the IPv6 addresses of dual-stack networks.
+    leases6: HashMap<String, BTreeMap<Ipv6Addr, String>>,
     /// Per running container: its host ports.
     ports: HashMap<String, Vec<(Reservation, Forward, Published)>>,
     /// Running containers by id and by name: their init's pid and state directory.
     running: HashMap<String, (i32, PathBuf)>,
     forwarding_on: bool,
+    forwarding6_on: bool,
+    /// Per running container: its published ports over IPv6 (dual-stack networks).
+    ports6: HashMap<String, Vec<(ports6::Reservation6, Forward6, Published)>>,
 }
 
 pub struct NetworkManager {
     dir: PathBuf,
     table: String,
     pools: Vec<ipam::Pool>,
+    pools6: Vec<ipam6::Pool6>,
     dns: DnsTable,
     inner: Mutex<Inner>,
     /// Held while a network is made, so two starts never make the same one twice.
@@ -166,6 +196,16 @@ impl NetworkManager {
         dir: &Path,
         table: String,
         pools: Vec<ipam::Pool>,
+    ) -> Result<NetworkManager, NetError> {
+        Self::open_dual(dir, table, pools, ipam6::default_pools())
+    }
+
+    /// `open`, with the IPv6 pools of dual-stack networks.
+    pub fn open_dual(
+        dir: &Path,
+        table: String,
+        pools: Vec<ipam::Pool>,
+        pools6: Vec<ipam6::Pool6>,
     ) -> Result<NetworkManager, NetError> {
         std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
         let mut networks = BTreeMap::new();
@@ -193,6 +233,7 @@ impl NetworkManager {
             dir: dir.to_path_buf(),
             table,
             pools,
+            pools6,
             dns: DnsTable::new(),
             inner: Mutex::new(Inner {
                 networks,
@@ -231,13 +272,25 @@ impl NetworkManager {
         };
         let bridge = r.bridge.clone();
         let first = !std::mem::replace(&mut self.lock().forwarding_on, true);
+        let v6 = r.v6();
+        let first6 = v6.is_some() && !std::mem::replace(&mut self.lock().forwarding6_on, true);
         tokio::task::spawn_blocking(move || -> Result<(), NetError> {
-            let mut nl = Netlink::open().map_err(|e| NetError::Kernel(e.to_string()))?;
-            nl.add_bridge(&bridge, gw, subnet.prefix)
-                .map_err(|e| NetError::Kernel(e.to_string()))?;
-            nft::set_route_localnet(&bridge).map_err(|e| NetError::Kernel(e.to_string()))?;
+            let k = |e: &dyn std::fmt::Display| NetError::Kernel(e.to_string());
+            let mut nl = Netlink::open().map_err(|e| k(&e))?;
+            let index = nl
+                .add_bridge(&bridge, gw, subnet.prefix)
+                .map_err(|e| k(&e))?;
+            nft::set_route_localnet(&bridge).map_err(|e| k(&e))?;
             if first {
-                nft::enable_forwarding().map_err(|e| NetError::Kernel(e.to_string()))?;
+                nft::enable_forwarding().map_err(|e| k(&e))?;
+            }
+            if let Some((subnet6, gw6)) = v6 {
+                nft6::prepare_bridge(&bridge).map_err(|e| k(&e))?;
+                nl.add_address6(index, gw6, subnet6.prefix)
+                    .map_err(|e| k(&e))?;
+                if first6 {
+                    nft6::enable_forwarding().map_err(|e| k(&e))?;
+                }
             }
             Ok(())
         })
@@ -278,7 +331,30 @@ impl NetworkManager {
                     .collect(),
             }
         };
-        tokio::task::spawn_blocking(move || nft::apply(&rs))
+        let rs6 = {
+            let inner = self.lock();
+            Ruleset6 {
+                table: self.table.clone(),
+                networks: inner
+                    .networks
+                    .values()
+                    .filter_map(|r| {
+                        Some(Net6 {
+                            bridge: r.bridge.clone(),
+                            subnet: r.v6()?.0,
+                            internal: r.internal,
+                        })
+                    })
+                    .collect(),
+                forwards: inner
+                    .ports6
+                    .values()
+                    .flatten()
+                    .map(|(_, f, _)| f.clone())
+                    .collect(),
+            }
+        };
+        tokio::task::spawn_blocking(move || nft::apply_dual(&rs, &rs6))
             .await
             .map_err(|e| NetError::Kernel(e.to_string()))?
             .map_err(|e| NetError::Kernel(e.to_string()))
@@ -384,6 +460,10 @@ impl NetworkManager {
                 )));
             }
         }
+        let v6 = match o.enable_ipv6 {
+            true => Some(self.choose_v6(o)?),
+            false => None,
+        };
         let id = random_hex(32);
         let rec = NetworkRecord {
             name: o.name.clone(),
@@ -397,6 +477,9 @@ impl NetworkManager {
             project: project.to_string(),
             labels: o.labels.clone(),
             config_hash: netdef::definition_hash(o),
+            subnet6: v6.map(|(n, _)| n.to_string()).unwrap_or_default(),
+            gateway6: v6.map(|(_, g)| g.to_string()).unwrap_or_default(),
+            ip_range6: o.ip_range6.clone().filter(|_| v6.is_some()),
             created: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
@@ -421,6 +504,132 @@ impl NetworkManager {
         self.lock().networks.insert(rec.name.clone(), rec.clone());
         self.apply().await?;
         Ok(rec)
+    }
+
+    /// The IPv6 subnet and gateway of a new dual-stack network: the ones `o` gives (checked
+    /// against the host's IPv6 routes and the other networks), else a free block of the IPv6
+    /// pools. Called under the host lock, as the IPv4 choice.
+    fn choose_v6(&self, o: &CreateOptions) -> Result<(Ipv6Net, Ipv6Addr), NetError> {
+        let parse = |what: &str, s: &str| -> Result<Ipv6Net, NetError> {
+            s.parse::<Ipv6Net>()
+                .map_err(|e| NetError::Invalid(format!("{what}: {e}")))
+        };
+        let ours: Vec<(String, Ipv6Net)> = self
+            .lock()
+            .networks
+            .values()
+            .filter_map(|r| Some((r.name.clone(), r.v6()?.0)))
+            .collect();
+        let routes = ipam6::host_routes();
+        let subnet = match &o.subnet6 {
+            Some(s) => {
+                let net = parse("subnet", s)?;
+                if let Some((n, _)) = ours.iter().find(|(_, t)| ipam6::overlaps(*t, net)) {
+                    return Err(NetError::Conflict(format!(
+                        "IPv6 subnet {net} of network \"{}\" overlaps network \"{n}\": choose another subnet",
+                        o.name
+                    )));
+                }
+                if let Some(r) = routes.iter().find(|t| ipam6::overlaps(**t, net)) {
+                    return Err(NetError::Conflict(format!(
+                        "IPv6 subnet {net} of network \"{}\" overlaps the host's route to {r}: choose another subnet",
+                        o.name
+                    )));
+                }
+                net
+            }
+            None => {
+                let mut taken: Vec<Ipv6Net> = ours.iter().map(|(_, t)| *t).collect();
+                taken.extend(routes);
+                ipam6::choose_subnet(&self.pools6, &taken).ok_or_else(|| {
+                    NetError::Invalid(
+                        "no free IPv6 subnet left in the IPv6 address pools: remove unused networks (`rstack network prune`) or give the network an IPv6 subnet in ipam.config".into(),
+                    )
+                })?
+            }
+        };
+        let gateway = match &o.gateway6 {
+            Some(g) => g
+                .parse::<Ipv6Addr>()
+                .ok()
+                .filter(|g| subnet.contains(*g) && *g != subnet.network())
+                .ok_or_else(|| {
+                    NetError::Invalid(format!("gateway {g} is not an address in {subnet}"))
+                })?,
+            None => ipam6::default_gateway(subnet),
+        };
+        if let Some(r) = &o.ip_range6 {
+            let range = parse("ip_range", r)?;
+            if !subnet.contains(range.network()) || range.prefix < subnet.prefix {
+                return Err(NetError::Invalid(format!(
+                    "ip_range {r} is not inside {subnet}"
+                )));
+            }
+        }
+        Ok((subnet, gateway))
+    }
+
+    /// An IPv6 address on the dual-stack network `rec` for container `id` (as `lease`).
+    fn lease6(
+        &self,
+        rec: &NetworkRecord,
+        id: &str,
+        want: Option<&str>,
+    ) -> Result<Option<(Ipv6Addr, u8, Ipv6Addr)>, NetError> {
+        let Some((subnet, gw)) = rec.v6() else {
+            return match want {
+                Some(w) => Err(NetError::Invalid(format!(
+                    "ipv6_address {w}: network \"{}\" has no IPv6 subnet (declare it with enable_ipv6: true)",
+                    rec.name
+                ))),
+                None => Ok(None),
+            };
+        };
+        let mut inner = self.lock();
+        let leases = inner.leases6.entry(rec.name.clone()).or_default();
+        let want = want
+            .map(|w| {
+                w.parse::<Ipv6Addr>()
+                    .ok()
+                    .filter(|ip| subnet.contains(*ip) && *ip != gw && *ip != subnet.network())
+                    .ok_or_else(|| {
+                        NetError::Invalid(format!(
+                            "ipv6_address {w} is not a free address of network \"{}\" ({subnet})",
+                            rec.name
+                        ))
+                    })
+            })
+            .transpose()?;
+        let mine = leases.iter().find(|(_, c)| *c == id).map(|(ip, _)| *ip);
+        if let Some(ip) = mine {
+            if want.is_none_or(|w| w == ip) {
+                return Ok(Some((ip, subnet.prefix, gw)));
+            }
+            leases.remove(&ip);
+        }
+        let ip = match want {
+            Some(w) => {
+                if let Some(holder) = leases.get(&w) {
+                    return Err(NetError::Conflict(format!(
+                        "address {w} on network \"{}\" is in use by container {holder}",
+                        rec.name
+                    )));
+                }
+                w
+            }
+            None => {
+                let used: BTreeSet<Ipv6Addr> = leases.keys().copied().collect();
+                let range = rec.ip_range6.as_deref().and_then(|r| r.parse().ok());
+                ipam6::next_free(subnet, range, gw, &used).ok_or_else(|| {
+                    NetError::Conflict(format!(
+                        "network \"{}\" has no free IPv6 address left",
+                        rec.name
+                    ))
+                })?
+            }
+        };
+        leases.insert(ip, id.to_string());
+        Ok(Some((ip, subnet.prefix, gw)))
     }
 
     /// Resolves a container's request into its interfaces (or the namespace it joins), its
@@ -467,9 +676,12 @@ impl NetworkManager {
         }
         let mut interfaces = Vec::new();
         let mut attached: Vec<(NetworkRecord, Ipv4Addr)> = Vec::new();
+        let mut attached6: Vec<Option<Ipv6Addr>> = Vec::new();
         for (i, a) in req.networks.iter().enumerate() {
             let rec = self.ensure(a).await?;
             let ip = self.lease(&rec, &cfg.id, a.ipv4_address.as_deref())?;
+            let v6 = self.lease6(&rec, &cfg.id, a.ipv6_address.as_deref())?;
+            attached6.push(v6.map(|(ip6, _, _)| ip6));
             let (subnet, gw) = (rec.subnet(), rec.gateway());
             let Some(subnet) = subnet else {
                 return Err(NetError::Invalid(format!(
@@ -485,15 +697,20 @@ impl NetworkManager {
                 prefix: subnet.prefix,
                 gateway: gw.filter(|_| !rec.internal),
                 mac: a.mac.clone(),
+                address6: v6.map(|(ip6, prefix, _)| (ip6, prefix)),
+                gateway6: v6.map(|(_, _, gw6)| gw6).filter(|_| !rec.internal),
             });
             attached.push((rec, ip));
         }
         out.network.interfaces = interfaces;
         // Names: on each network, the container's own and that network's aliases.
-        for ((rec, ip), a) in attached.iter().zip(&req.networks) {
+        for (((rec, ip), a), ip6) in attached.iter().zip(&req.networks).zip(&attached6) {
             let mut names = req.names.clone();
             names.extend(a.aliases.iter().cloned());
             self.dns.set_endpoint(&rec.name, &cfg.id, *ip, names);
+            if let Some(ip6) = ip6 {
+                self.dns.set_endpoint6(&rec.name, &cfg.id, *ip6);
+            }
         }
         self.dns.set_links(&cfg.id, req.links.clone());
         self.dns.set_upstreams(
@@ -511,29 +728,44 @@ impl NetworkManager {
                 files::host_resolv_conf(&host_resolv(), &req.dns, &req.dns_search, &req.dns_opt)
             }
         };
-        let hosts = files::hosts(
+        let mut hosts = files::hosts(
             first.as_ref().map(|(_, ip)| *ip),
             &cfg.hostname,
             req.domainname.as_deref(),
             &req.extra_hosts,
             gateway,
         );
+        let first6 = attached6.first().copied().flatten();
+        if let Some(ip6) = first6 {
+            hosts.push_str(&files::hosts_line(
+                IpAddr::V6(ip6),
+                &cfg.hostname,
+                req.domainname.as_deref(),
+            ));
+        }
         self.write_files(&mut out, &resolv, &hosts)?;
-        if let Err(e) = self.publish(cfg, &req, first.as_ref()).await {
+        if let Err(e) = self.publish(cfg, &req, first.as_ref(), first6).await {
             self.dns.remove_container(&cfg.id);
             return Err(e);
         }
         Ok(out)
     }
 
-    /// Holds the host ports of `req` and forwards them to the container's first address.
+    /// Holds the host ports of `req` and forwards them to the container's first address:
+    /// IPv4, and IPv6 too when that network is dual stack (a port without a host address is
+    /// published on both, as Docker does; one with an IPv6 host address on IPv6 only).
     async fn publish(
         &self,
         cfg: &ContainerConfig,
         req: &NetRequest,
         first: Option<&(NetworkRecord, Ipv4Addr)>,
+        first6: Option<Ipv6Addr>,
     ) -> Result<(), NetError> {
-        self.lock().ports.remove(&cfg.id);
+        {
+            let mut inner = self.lock();
+            inner.ports.remove(&cfg.id);
+            inner.ports6.remove(&cfg.id);
+        }
         let Some((rec, ip)) = first else {
             return Ok(());
         };
@@ -546,20 +778,12 @@ impl NetworkManager {
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
         let mut held = Vec::new();
+        let mut held6 = Vec::new();
         for p in &req.ports {
             let proto = if p.protocol == "udp" {
                 Proto::Udp
             } else {
                 Proto::Tcp
-            };
-            let host_ip = match p.host_ip.as_deref() {
-                None | Some("") | Some("0.0.0.0") => None,
-                Some(h) => Some(h.parse::<Ipv4Addr>().map_err(|_| {
-                    NetError::Invalid(format!(
-                        "host address {h} of port {}: only IPv4 addresses are published",
-                        p.target
-                    ))
-                })?),
             };
             let range = match p.published {
                 Some(r) => Some(r),
@@ -567,6 +791,32 @@ impl NetworkManager {
                     .iter()
                     .find(|e| e.target == p.target && e.protocol == p.protocol)
                     .map(|e| (e.host_port, e.host_port)),
+            };
+            let host = p.host_ip.as_deref().map(|h| h.trim_matches(['[', ']']));
+            let host_ip = match host {
+                None | Some("") => None,
+                Some(h) => Some(h.parse::<IpAddr>().map_err(|_| {
+                    NetError::Invalid(format!(
+                        "host address {h} of port {} is not an IP address",
+                        p.target
+                    ))
+                })?),
+            };
+            // IPv6 only: an IPv6 host address.
+            if let Some(IpAddr::V6(h6)) = host_ip {
+                let Some(c6) = first6 else {
+                    return Err(NetError::Invalid(format!(
+                        "port [{h6}]:{}: network \"{}\" has no IPv6 (declare it with enable_ipv6: true)",
+                        p.target, rec.name
+                    )));
+                };
+                let r6 = self.hold6(h6, p.published, range, proto)?;
+                held6.push(forward6(r6, h6, c6, p, proto));
+                continue;
+            }
+            let host_ip = match host_ip {
+                Some(IpAddr::V4(v4)) if !v4.is_unspecified() => Some(v4),
+                _ => None,
             };
             let res = match ports::reserve(host_ip, range, proto) {
                 Ok(r) => r,
@@ -576,6 +826,12 @@ impl NetworkManager {
                 }
                 Err(e) => return Err(e.into()),
             };
+            // No host address given: the same port on the host's IPv6 addresses too.
+            if let (Some(c6), None) = (first6, host) {
+                let port = res.port();
+                let r6 = self.hold6(Ipv6Addr::UNSPECIFIED, Some((port, port)), None, proto)?;
+                held6.push(forward6(r6, Ipv6Addr::UNSPECIFIED, c6, p, proto));
+            }
             let fwd = Forward {
                 proto,
                 host_ip,
@@ -585,19 +841,46 @@ impl NetworkManager {
                 container_port: p.target,
             };
             let shown = Published {
-                host_ip: host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
+                host_ip: IpAddr::V4(host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED)),
                 host_port: res.port(),
                 target: p.target,
                 protocol: p.protocol.clone(),
             };
             held.push((res, fwd, shown));
         }
-        let shown: Vec<&Published> = held.iter().map(|(_, _, s)| s).collect();
+        let shown: Vec<&Published> = held
+            .iter()
+            .map(|(_, _, s)| s)
+            .chain(held6.iter().map(|(_, _, s)| s))
+            .collect();
         let path = self.files_dir(&cfg.id).join(PORTS_FILE);
         std::fs::write(&path, serde_json::to_vec(&shown).unwrap_or_default())
             .map_err(io("writing", &path))?;
-        self.lock().ports.insert(cfg.id.clone(), held);
+        {
+            let mut inner = self.lock();
+            inner.ports.insert(cfg.id.clone(), held);
+            inner.ports6.insert(cfg.id.clone(), held6);
+        }
         self.apply().await
+    }
+
+    /// Holds an IPv6 host port: `range`, else (an ephemeral port an earlier run had, taken
+    /// meanwhile) any, when none was published (`published`).
+    fn hold6(
+        &self,
+        ip: Ipv6Addr,
+        published: Option<(u16, u16)>,
+        range: Option<(u16, u16)>,
+        proto: Proto,
+    ) -> Result<ports6::Reservation6, NetError> {
+        let range = range.or(published);
+        match ports6::reserve(ip, range, proto) {
+            Ok(r) => Ok(r),
+            Err(_) if published.is_none() && range.is_some() => {
+                ports6::reserve(ip, None, proto).map_err(NetError::Conflict)
+            }
+            Err(e) => Err(NetError::Conflict(e)),
+        }
     }
 
     /// An address on `rec` for container `id`: the one it already has there, the one it asks
@@ -718,7 +1001,8 @@ impl NetworkManager {
             if let Some(name) = container_name(cfg) {
                 inner.running.remove(&name);
             }
-            inner.ports.remove(&cfg.id).is_some_and(|p| !p.is_empty())
+            let had6 = inner.ports6.remove(&cfg.id).is_some_and(|p| !p.is_empty());
+            inner.ports.remove(&cfg.id).is_some_and(|p| !p.is_empty()) || had6
         };
         if had_ports && let Err(e) = self.apply().await {
             eprintln!("rstack: {e}");
@@ -730,6 +1014,9 @@ impl NetworkManager {
         let _ = std::fs::remove_dir_all(self.files_dir(&cfg.id));
         let mut inner = self.lock();
         for leases in inner.leases.values_mut() {
+            leases.retain(|_, c| *c != cfg.id);
+        }
+        for leases in inner.leases6.values_mut() {
             leases.retain(|_, c| *c != cfg.id);
         }
     }
@@ -770,6 +1057,14 @@ impl NetworkManager {
             names.extend(a.aliases.iter().cloned());
             self.dns
                 .set_endpoint(&rec.name, &run_cfg.id, ifc.address, names);
+            if let Some((ip6, _)) = ifc.address6 {
+                self.lock()
+                    .leases6
+                    .entry(rec.name.clone())
+                    .or_default()
+                    .insert(ip6, run_cfg.id.clone());
+                self.dns.set_endpoint6(&rec.name, &run_cfg.id, ip6);
+            }
         }
         self.dns.set_links(&run_cfg.id, req.links.clone());
         self.dns.set_upstreams(
@@ -787,13 +1082,33 @@ impl NetworkManager {
             return;
         };
         let mut held = Vec::new();
+        let mut held6 = Vec::new();
         for p in earlier {
             let proto = if p.protocol == "udp" {
                 Proto::Udp
             } else {
                 Proto::Tcp
             };
-            let host_ip = Some(p.host_ip).filter(|ip| !ip.is_unspecified());
+            let host_ip = match p.host_ip {
+                IpAddr::V4(v4) => Some(v4).filter(|ip| !ip.is_unspecified()),
+                IpAddr::V6(h6) => {
+                    let Some((c6, _)) = ifc.address6 else {
+                        continue;
+                    };
+                    match ports6::reserve(h6, Some((p.host_port, p.host_port)), proto) {
+                        Ok(r6) => {
+                            let req = crate::runtime::config::PortRequest {
+                                target: p.target,
+                                protocol: p.protocol.clone(),
+                                ..Default::default()
+                            };
+                            held6.push(forward6(r6, h6, c6, &req, proto));
+                        }
+                        Err(e) => eprintln!("rstack: container {}: {e}", run_cfg.id),
+                    }
+                    continue;
+                }
+            };
             match ports::reserve(host_ip, Some((p.host_port, p.host_port)), proto) {
                 Ok(res) => held.push((
                     res,
@@ -810,6 +1125,7 @@ impl NetworkManager {
                 Err(e) => eprintln!("rstack: container {}: {e}", run_cfg.id),
             }
         }
+        self.lock().ports6.insert(run_cfg.id.clone(), held6);
         self.lock().ports.insert(run_cfg.id.clone(), held);
     }
 
@@ -823,6 +1139,13 @@ impl NetworkManager {
                     .entry(rec.name.clone())
                     .or_default()
                     .insert(ifc.address, run_cfg.id.clone());
+                if let Some((ip6, _)) = ifc.address6 {
+                    inner
+                        .leases6
+                        .entry(rec.name.clone())
+                        .or_default()
+                        .insert(ip6, run_cfg.id.clone());
+                }
             }
         }
     }
@@ -836,11 +1159,15 @@ impl NetworkManager {
 
     /// The host ports a running container publishes.
     pub fn published(&self, id: &str) -> Vec<Published> {
-        self.lock()
-            .ports
+        let inner = self.lock();
+        let v4 = inner.ports.get(id).into_iter().flatten().map(|(_, _, p)| p);
+        let v6 = inner
+            .ports6
             .get(id)
-            .map(|v| v.iter().map(|(_, _, p)| p.clone()).collect())
-            .unwrap_or_default()
+            .into_iter()
+            .flatten()
+            .map(|(_, _, p)| p);
+        v4.chain(v6).cloned().collect()
     }
 
     pub fn list(&self) -> Vec<(NetworkRecord, Vec<Endpoint>)> {
@@ -894,6 +1221,7 @@ impl NetworkManager {
             inner.servers.remove(name);
             inner.networks.remove(name);
             inner.leases.remove(name);
+            inner.leases6.remove(name);
         }
         self.dns.remove_network(name);
         let path = self.dir.join(format!("{name}.json"));
@@ -949,6 +1277,33 @@ impl NetworkManager {
             let _ = tokio::task::spawn_blocking(move || nft::remove_table(&table)).await;
         }
     }
+}
+
+/// A held IPv6 port, its DNAT to `[c6]:target` and how it is shown.
+fn forward6(
+    r6: ports6::Reservation6,
+    host: Ipv6Addr,
+    c6: Ipv6Addr,
+    p: &crate::runtime::config::PortRequest,
+    proto: Proto,
+) -> (ports6::Reservation6, Forward6, Published) {
+    let port = r6.port;
+    (
+        r6,
+        Forward6 {
+            proto,
+            host_ip: Some(host).filter(|h| !h.is_unspecified()),
+            host_port: port,
+            container_ip: c6,
+            container_port: p.target,
+        },
+        Published {
+            host_ip: IpAddr::V6(host),
+            host_port: port,
+            target: p.target,
+            protocol: p.protocol.clone(),
+        },
+    )
 }
 
 fn endpoints(inner: &Inner, network: &str) -> Vec<Endpoint> {

@@ -7,9 +7,12 @@
 pub mod dns;
 pub mod files;
 pub mod ipam;
+pub mod ipam6;
 pub mod manager;
 pub mod netdef;
 pub mod nft;
+pub mod nft6;
 pub mod ports;
+pub mod ports6;
 
 pub use manager::{CreateOptions, Endpoint, NetError, NetworkManager, NetworkRecord, Published};

@@ -17,6 +17,10 @@ pub fn create_options(a: &NetAttach) -> CreateOptions {
         internal: a.internal,
         attachable: a.attachable,
         labels: a.labels.clone(),
+        enable_ipv6: a.enable_ipv6,
+        subnet6: a.subnet6.clone().filter(|_| a.enable_ipv6),
+        gateway6: a.gateway6.clone().filter(|_| a.enable_ipv6),
+        ip_range6: a.ip_range6.clone().filter(|_| a.enable_ipv6),
     }
 }
 
@@ -72,6 +76,20 @@ mod tests {
             change(&mut o);
             assert!(diverges(&h, &o), "{o:?}");
         }
+    }
+
+    #[test]
+    fn ipv4_hash_is_unchanged_by_the_ipv6_options() {
+        // The JSON an IPv4 network's hash is made from has no IPv6 key: networks made
+        // before dual stack existed are not found diverged after an upgrade.
+        let json = serde_json::to_string(&opts()).unwrap();
+        assert!(
+            !json.contains("ipv6") && !json.contains("subnet6"),
+            "{json}"
+        );
+        let mut o = opts();
+        o.enable_ipv6 = true;
+        assert!(diverges(&definition_hash(&opts()), &o));
     }
 
     #[test]

@@ -377,6 +377,20 @@ pub fn apply(rs: &Ruleset) -> Result<(), NftError> {
     run_nft(false, &render(rs), &rs.table)
 }
 
+/// Replaces the daemon's `ip` and `ip6` tables (`nft6`) with `rs` and `rs6`, in one
+/// transaction.
+pub fn apply_dual(rs: &Ruleset, rs6: &super::nft6::Ruleset6) -> Result<(), NftError> {
+    rs.validate()?;
+    if rs6.table != rs.table || rs6.networks.iter().any(|n| !valid_ifname(&n.bridge)) {
+        return Err(NftError::Invalid(format!(
+            "IPv6 rules of table {:?}: bad table or bridge name",
+            rs6.table
+        )));
+    }
+    let script = format!("{}{}", render(rs), super::nft6::render(rs6));
+    run_nft(false, &script, &rs.table)
+}
+
 /// Asks nft whether it would accept `rs` (`nft -c`: parsed and checked by the kernel, then
 /// thrown away), without changing anything.
 pub fn check(rs: &Ruleset) -> Result<(), NftError> {
@@ -389,7 +403,10 @@ pub fn remove_table(table: &str) -> Result<(), NftError> {
     if !valid_table(table) {
         return Err(NftError::Invalid(format!("table name {table:?}")));
     }
-    let script = format!("add table ip {table}\ndelete table ip {table}\n");
+    // The `ip6` table of dual-stack networks (`nft6`) goes too.
+    let script = format!(
+        "add table ip {table}\ndelete table ip {table}\nadd table ip6 {table}\ndelete table ip6 {table}\n"
+    );
     run_nft(false, &script, table)
 }
 

@@ -37,7 +37,16 @@ pub fn request(
                 true => Vec::new(),
                 false => n.aliases.clone(),
             };
-            let ipam = n.network.ipam.first();
+            let v6 = |i: &&crate::model::IpamConfig| {
+                i.subnet.as_deref().is_some_and(|s| s.contains(':'))
+            };
+            let ipam = n.network.ipam.iter().find(|i| !v6(i));
+            let ipam6 = n
+                .network
+                .ipam
+                .iter()
+                .find(v6)
+                .filter(|_| n.network.enable_ipv6);
             NetAttach {
                 name: n.network.name.clone(),
                 project: n.network.project.clone(),
@@ -56,6 +65,11 @@ pub fn request(
                 aliases,
                 ipv4_address: n.ipv4_address.clone(),
                 mac: n.mac_address.clone(),
+                enable_ipv6: n.network.enable_ipv6,
+                subnet6: ipam6.and_then(|i| i.subnet.clone()),
+                ip_range6: ipam6.and_then(|i| i.ip_range.clone()),
+                gateway6: ipam6.and_then(|i| i.gateway.clone()),
+                ipv6_address: n.ipv6_address.clone(),
             }
         })
         .collect::<Vec<_>>();

@@ -177,6 +177,18 @@ pub struct NetAttach {
     pub ipv4_address: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mac: Option<String>,
+    /// `enable_ipv6: true`: the network is dual stack (an IPv6 /64 besides its IPv4 subnet).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub enable_ipv6: bool,
+    /// The first IPv6 `ipam.config` entry (used with `enable_ipv6`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_range6: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipv6_address: Option<String>,
 }
 
 /// One published container port.
@@ -213,6 +225,12 @@ pub struct Interface {
     /// `aa:bb:cc:dd:ee:ff`; absent: derived from the address as Docker does (02:42:a.b.c.d).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mac: Option<String>,
+    /// The container's IPv6 address and prefix on a dual-stack network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address6: Option<(std::net::Ipv6Addr, u8)>,
+    /// The IPv6 default route's next hop (as `gateway`, for IPv6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<std::net::Ipv6Addr>,
 }
 
 /// A host device given to the container: its node is made at `path` with the host node's

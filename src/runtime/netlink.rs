@@ -7,7 +7,7 @@
 //! microseconds. A socket works in the network namespace it was opened in, which is how the
 //! shim reaches both the host's namespace and the container's (`ContainerNet`).
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 #[derive(Debug, thiserror::Error)]
@@ -465,6 +465,40 @@ impl Netlink {
         self.call_batch(msgs)
     }
 
+    /// A container's IPv6 side on a dual-stack network, in one round trip: its address
+    /// (without duplicate address detection: the daemon's lease is the only owner, and DAD
+    /// would keep it unusable for a second) and the IPv6 default route via `gateway`.
+    pub fn configure_inner6(
+        &mut self,
+        index: u32,
+        (addr, prefix): (Ipv6Addr, u8),
+        gateway: Option<Ipv6Addr>,
+    ) -> Result<()> {
+        let mut msgs = vec![(
+            format!("adding address {addr}/{prefix}"),
+            address6_msg(index, addr, prefix),
+        )];
+        if let Some(gw) = gateway {
+            msgs.push((
+                format!("adding the IPv6 default route via {gw}"),
+                default_route6_msg(gw),
+            ));
+        }
+        self.call_batch(msgs)
+    }
+
+    /// Adds the IPv6 `addr/prefix` to a link (no DAD, see `configure_inner6`); an address it
+    /// already has is no error.
+    pub fn add_address6(&mut self, index: u32, addr: Ipv6Addr, prefix: u8) -> Result<()> {
+        match self.call(
+            &format!("adding address {addr}/{prefix}"),
+            address6_msg(index, addr, prefix),
+        ) {
+            Err(e) if e.errno() == Some(libc::EEXIST) => Ok(()),
+            r => r,
+        }
+    }
+
     /// Brings a link up.
     pub fn set_up(&mut self, index: u32, name: &str) -> Result<()> {
         let mut m = Msg::new(RTM_NEWLINK, 0);
@@ -517,6 +551,36 @@ fn address_msg(index: u32, addr: Ipv4Addr, prefix: u8) -> Msg {
     m.buf.extend_from_slice(&index.to_ne_bytes());
     m.attr(IFA_LOCAL, &addr.octets());
     m.attr(IFA_ADDRESS, &addr.octets());
+    m
+}
+
+/// IPv6 `addr/prefix` on the link `index`, without duplicate address detection.
+fn address6_msg(index: u32, addr: Ipv6Addr, prefix: u8) -> Msg {
+    const IFA_F_NODAD: u8 = 0x02;
+    let mut m = Msg::new(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
+    m.buf.push(libc::AF_INET6 as u8);
+    m.buf.push(prefix);
+    m.buf.push(IFA_F_NODAD);
+    m.buf.push(0); // scope: universe
+    m.buf.extend_from_slice(&index.to_ne_bytes());
+    m.attr(IFA_LOCAL, &addr.octets());
+    m.attr(IFA_ADDRESS, &addr.octets());
+    m
+}
+
+/// The IPv6 default route through `gateway`.
+fn default_route6_msg(gateway: Ipv6Addr) -> Msg {
+    let mut m = Msg::new(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
+    m.buf.push(libc::AF_INET6 as u8);
+    m.buf.push(0); // dst_len: the default route
+    m.buf.push(0); // src_len
+    m.buf.push(0); // tos
+    m.buf.push(libc::RT_TABLE_MAIN);
+    m.buf.push(libc::RTPROT_BOOT);
+    m.buf.push(libc::RT_SCOPE_UNIVERSE);
+    m.buf.push(libc::RTN_UNICAST);
+    m.buf.extend_from_slice(&0u32.to_ne_bytes());
+    m.attr(RTA_GATEWAY, &gateway.octets());
     m
 }
 

@@ -108,6 +108,7 @@ pub fn attach(host: &mut HostNetlink, cfg: &NetConfig) -> Result<()> {
         .map_err(|e| fail("opening the container's network namespace", e))?;
     let mut inner = Netlink::open().map_err(|e| fail("opening a netlink socket", e))?;
     let mut routed = false;
+    let mut routed6 = false;
     let mut spare = spare;
     for ifc in &cfg.interfaces {
         let master = host
@@ -141,6 +142,15 @@ pub fn attach(host: &mut HostNetlink, cfg: &NetConfig) -> Result<()> {
             .configure_inner(index, &ifc.name, mac, (ifc.address, ifc.prefix), gateway)
             .map_err(|e| fail(&ifc.name, e))?;
         routed |= gateway.is_some();
+        // A dual-stack network: the IPv6 address, and the IPv6 default route on the first
+        // network that has an IPv6 gateway.
+        if let Some(a6) = ifc.address6 {
+            let gw6 = ifc.gateway6.filter(|_| !routed6);
+            inner
+                .configure_inner6(index, a6, gw6)
+                .map_err(|e| fail(&ifc.name, e))?;
+            routed6 |= gw6.is_some();
+        }
     }
     Ok(())
 }
@@ -209,6 +219,8 @@ mod tests {
                                 address: Ipv4Addr::new(10, 99, 0, last),
                                 prefix: 24,
                                 gateway: Some(gw),
+                                address6: None,
+                                gateway6: None,
                                 mac: None,
                             }],
                         };

@@ -24,6 +24,7 @@ mod fileload;
 mod files;
 mod include;
 mod interp;
+mod ipam6;
 mod keys;
 mod limits;
 mod load;

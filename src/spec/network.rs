@@ -303,9 +303,10 @@ fn service_networks(cx: &mut Cx<'_>, path: &str, v: &Node) -> Vec<Wanted> {
                                 None => {}
                             },
                             "mac_address" => sn.mac_address = netopts::mac_address(cx, &fp, fv),
-                            "ipv6_address" | "link_local_ips" => cx.warn(
+                            "ipv6_address" => sn.ipv6_address = super::ipam6::address(cx, &fp, fv),
+                            "link_local_ips" => cx.warn(
                                 fknode.span,
-                                format!("{fp}: ignored: rstack's networks are IPv4 only"),
+                                format!("{fp}: ignored: link-local addresses are the kernel's"),
                             ),
                             "driver_opts" | "gw_priority" | "interface_name" => cx.warn(
                                 fknode.span,
@@ -428,12 +429,6 @@ fn one(cx: &mut Cx<'_>, key: &str, knode: &Node, v: &Node, project: &str) -> Opt
             "attachable" => def.attachable = cx.boolean(&kp, fv).unwrap_or(false),
             "enable_ipv6" => {
                 def.enable_ipv6 = cx.boolean(&kp, fv).unwrap_or(false);
-                if def.enable_ipv6 {
-                    cx.warn(
-                        fv.span,
-                        format!("{kp}: rstack's networks are IPv4 only; this network gets no IPv6 addresses"),
-                    );
-                }
             }
             "enable_ipv4" => {
                 if cx.boolean(&kp, fv) == Some(false) {
@@ -545,17 +540,14 @@ fn ipam(cx: &mut Cx<'_>, p: &str, v: &Node, out: &mut Vec<IpamConfig>) -> Option
     first
 }
 
-/// One `ipam.config` entry. An IPv6 entry is left out with a warning (IPv4 only).
+/// One `ipam.config` entry; an IPv6 one is checked by `ipam6`.
 fn ipam_config(cx: &mut Cx<'_>, p: &str, v: &Node) -> Option<(IpamConfig, Option<(Cidr, Span)>)> {
     let fields = cx.map(p, v)?;
     let mut c = IpamConfig::default();
     let text = |n: &Node| n.scalar_text().unwrap_or_default();
-    if let Some(s) = v.get("subnet").map(text).filter(|s| s.contains(':')) {
-        cx.warn(
-            v.span,
-            format!("{p}: IPv6 subnet {s} ignored: rstack's networks are IPv4 only"),
-        );
-        return None;
+    // An IPv6 entry: used by a network with `enable_ipv6: true` (`ipam6`).
+    if v.get("subnet").map(text).is_some_and(|s| s.contains(':')) {
+        return super::ipam6::config(cx, p, &fields).map(|c| (c, None));
     }
     let mut subnet = None;
     let mut ok = true;

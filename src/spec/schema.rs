@@ -219,7 +219,7 @@ fn implemented(key: &str) -> Value {
                 {"type": "object", "properties": {
                     "aliases": {"type": "array", "items": {"type": "string"}},
                     "ipv4_address": {"type": "string"},
-                    "ipv6_address": {"type": "string", "description": "ignored: IPv4 only"},
+                    "ipv6_address": {"type": "string", "description": "on a network with enable_ipv6: true"},
                     "link_local_ips": {"type": "array", "description": "ignored"},
                     "mac_address": {"type": "string"},
                     "priority": {"type": ["integer", "string"]},
@@ -300,7 +300,7 @@ fn network() -> Value {
             "internal": boolish(),
             "attachable": boolish(),
             "enable_ipv4": boolish(),
-            "enable_ipv6": {"oneOf": [{"type": "boolean"}, {"type": "string"}], "description": "rstack's networks are IPv4 only"},
+            "enable_ipv6": {"oneOf": [{"type": "boolean"}, {"type": "string"}], "description": "dual stack: the network also gets an IPv6 /64"},
             "labels": {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "string"}}]},
             "ipam": {"type": "object", "properties": {
                 "driver": {"enum": ["default"]},

@@ -5,7 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::{A, PTR};
+use hickory_proto::rr::rdata::{A, AAAA, PTR};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use super::table::{DnsTable, Found, Lookup, normalize};
@@ -77,6 +77,7 @@ pub(crate) fn answer(
         .flatten();
     let lookup = match ptr_of {
         Some(ip) => Lookup::Ptr(ip),
+        None if query.query_type() == RecordType::AAAA => Lookup::Name6(&name),
         None => Lookup::Name(&name),
     };
     let answers = match table.lookup(network, source, lookup) {
@@ -95,6 +96,20 @@ pub(crate) fn answer(
                 addrs
                     .into_iter()
                     .map(|ip| Record::from_rdata(query.name().clone(), ANSWER_TTL, RData::A(A(ip))))
+                    .collect()
+            }
+        }
+        Found::Addrs6(mut addrs) => {
+            if addrs.is_empty() || !matches!(query.query_class(), DNSClass::IN | DNSClass::ANY) {
+                Vec::new()
+            } else {
+                let len = addrs.len();
+                addrs.rotate_left(rotate % len);
+                addrs
+                    .into_iter()
+                    .map(|ip| {
+                        Record::from_rdata(query.name().clone(), ANSWER_TTL, RData::AAAA(AAAA(ip)))
+                    })
                     .collect()
             }
         }

@@ -4,7 +4,7 @@
 //! a change is answered by the very next query (nothing is cached elsewhere).
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// The port of a plain DNS server, used for the addresses given as bare IPs.
@@ -30,6 +30,8 @@ struct Inner {
 struct Endpoint {
     container_id: String,
     ip: Ipv4Addr,
+    /// Its IPv6 address on a dual-stack network (AAAA answers).
+    ip6: Option<Ipv6Addr>,
     /// Normalized (see `normalize`), without duplicates, in the order given.
     names: Vec<String>,
 }
@@ -41,6 +43,9 @@ pub(crate) enum Found {
     Stranger,
     /// A name this asker resolves locally, with every address it has (never empty).
     Addrs(Vec<Ipv4Addr>),
+    /// A name this asker resolves locally, with every IPv6 address it has (empty: the name
+    /// exists, on a network without IPv6).
+    Addrs6(Vec<Ipv6Addr>),
     /// The first name of the endpoint that has the address asked for.
     Ptr(String),
     /// Not ours: forward to these servers (empty = the host's).
@@ -52,6 +57,8 @@ pub(crate) enum Found {
 pub(crate) enum Lookup<'a> {
     /// A name, normalized.
     Name(&'a str),
+    /// A name's IPv6 addresses (AAAA), normalized.
+    Name6(&'a str),
     /// The address of an in-addr.arpa name.
     Ptr(Ipv4Addr),
 }
@@ -99,8 +106,22 @@ impl DnsTable {
         endpoints.push(Endpoint {
             container_id: container_id.to_string(),
             ip,
+            ip6: None,
             names: normalized,
         });
+    }
+
+    /// Sets the IPv6 address of `container_id` on `network` (after `set_endpoint`, which
+    /// clears it): a dual-stack network's containers answer AAAA too.
+    pub fn set_endpoint6(&self, network: &str, container_id: &str, ip6: Ipv6Addr) {
+        let mut inner = self.write();
+        if let Some(e) = inner
+            .networks
+            .get_mut(network)
+            .and_then(|eps| eps.iter_mut().find(|e| e.container_id == container_id))
+        {
+            e.ip6 = Some(ip6);
+        }
     }
 
     /// Forgets everything of a container: its endpoints on every network, its links and its
@@ -160,18 +181,18 @@ impl DnsTable {
     /// Answers one question of the endpoint at `source` on `network`: names on `network`,
     /// then on the asker's other networks.
     pub(crate) fn lookup(&self, network: &str, source: IpAddr, what: Lookup<'_>) -> Found {
-        let source = match source {
-            IpAddr::V4(ip) => ip,
-            IpAddr::V6(ip) => match ip.to_ipv4_mapped() {
-                Some(ip) => ip,
-                None => return Found::Stranger,
-            },
-        };
         let inner = self.read();
         let Some(endpoints) = inner.networks.get(network) else {
             return Found::Stranger;
         };
-        let Some(asker) = endpoints.iter().find(|e| e.ip == source) else {
+        let asker = match source {
+            IpAddr::V4(ip) => endpoints.iter().find(|e| e.ip == ip),
+            IpAddr::V6(ip) => match ip.to_ipv4_mapped() {
+                Some(ip) => endpoints.iter().find(|e| e.ip == ip),
+                None => endpoints.iter().find(|e| e.ip6 == Some(ip)),
+            },
+        };
+        let Some(asker) = asker else {
             return Found::Stranger;
         };
         // The networks to search: this one first, then the asker's other networks (sorted by
@@ -187,7 +208,7 @@ impl DnsTable {
         others.sort_by(|a, b| a.0.cmp(b.0));
         let searched = std::iter::once(endpoints).chain(others.into_iter().map(|(_, eps)| eps));
         let found = match what {
-            Lookup::Name(name) => {
+            Lookup::Name(name) | Lookup::Name6(name) => {
                 // The asker's links first: an alias hides a service of the same name, as in Docker.
                 let target = inner
                     .links
@@ -195,15 +216,20 @@ impl DnsTable {
                     .and_then(|links| links.iter().find(|(alias, _)| alias == name))
                     .map(|(_, target)| target.as_str());
                 let wanted = target.unwrap_or(name);
-                searched
+                // The endpoints of the first network (in search order) that has the name.
+                let eps = searched
                     .map(|eps| {
                         eps.iter()
                             .filter(|e| e.names.iter().any(|n| n == wanted))
-                            .map(|e| e.ip)
-                            .collect::<Vec<Ipv4Addr>>()
+                            .collect::<Vec<&Endpoint>>()
                     })
-                    .find(|addrs| !addrs.is_empty())
-                    .map(Found::Addrs)
+                    .find(|eps| !eps.is_empty());
+                match what {
+                    Lookup::Name6(_) => {
+                        eps.map(|eps| Found::Addrs6(eps.iter().filter_map(|e| e.ip6).collect()))
+                    }
+                    _ => eps.map(|eps| Found::Addrs(eps.iter().map(|e| e.ip).collect())),
+                }
             }
             Lookup::Ptr(ip) => searched
                 .filter_map(|eps| eps.iter().find(|e| e.ip == ip))
@@ -246,6 +272,40 @@ mod tests {
             }
             _ => Vec::new(),
         }
+    }
+
+    #[test]
+    fn dual_stack_endpoints_answer_aaaa() {
+        let t = DnsTable::new();
+        t.set_endpoint("n", "c1", ip(2), names(&["web"]));
+        t.set_endpoint("n", "c2", ip(3), names(&["web", "db"]));
+        let v6: Ipv6Addr = "fd00::3".parse().unwrap();
+        t.set_endpoint6("n", "c2", v6);
+        assert_eq!(
+            t.lookup("n", src(2), Lookup::Name6("web")),
+            Found::Addrs6(vec![v6])
+        );
+        assert_eq!(
+            t.lookup("n", src(2), Lookup::Name("web")),
+            Found::Addrs(vec![ip(2), ip(3)])
+        );
+        // A name without IPv6 addresses exists: an empty answer, not a forward.
+        t.set_endpoint("n", "c1", ip(2), names(&["solo"]));
+        assert_eq!(
+            t.lookup("n", src(3), Lookup::Name6("solo")),
+            Found::Addrs6(vec![])
+        );
+        // The asker may come by its IPv6 address.
+        assert_eq!(
+            t.lookup("n", IpAddr::V6(v6), Lookup::Name("solo")),
+            Found::Addrs(vec![ip(2)])
+        );
+        // set_endpoint clears the IPv6 address it had.
+        t.set_endpoint("n", "c2", ip(3), names(&["db"]));
+        assert_eq!(
+            t.lookup("n", src(2), Lookup::Name6("db")),
+            Found::Addrs6(vec![])
+        );
     }
 
     #[test]

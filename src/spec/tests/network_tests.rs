@@ -164,24 +164,59 @@ fn ignored_network_options_warn() {
         .iter()
         .map(|w| (w.message.clone(), w.line))
         .collect();
-    assert!(
-        w.iter().any(|(m, l)| m.contains("IPv4 only") && *l == 7),
-        "{w:?}"
-    );
+    assert!(!w.iter().any(|(_, l)| *l == 7 || *l == 13), "{w:?}");
     assert!(
         w.iter()
             .any(|(m, l)| m.contains("driver_opts: ignored") && *l == 8),
         "{w:?}"
     );
-    assert!(
-        w.iter()
-            .any(|(m, l)| m.contains("IPv6 subnet fd00::/64 ignored") && *l == 13),
-        "{w:?}"
-    );
     let n = &l.stack.services["a"].net.networks["n"].network;
     assert!(n.enable_ipv6);
     assert_eq!(n.driver_opts["com.docker.network.bridge.name"], "br0");
-    assert_eq!(n.ipam.len(), 1);
+    // Both entries are kept: the IPv6 one serves enable_ipv6.
+    assert_eq!(n.ipam.len(), 2);
+    assert_eq!(n.ipam[1].subnet.as_deref(), Some("fd00::/64"));
+}
+
+#[test]
+fn ipv6_entries_and_addresses_are_checked() {
+    let l = ok(concat!(
+        "services:\n",
+        "  a:\n",
+        "    image: x\n",
+        "    networks:\n",
+        "      n: {ipv6_address: \"fd00:5::9\"}\n",
+        "networks:\n",
+        "  n:\n",
+        "    enable_ipv6: true\n",
+        "    ipam:\n",
+        "      config:\n",
+        "        - {subnet: \"fd00:5::/64\", gateway: \"fd00:5::1\", ip_range: \"fd00:5::/80\"}\n",
+    ));
+    let sn = &l.stack.services["a"].net.networks["n"];
+    assert_eq!(sn.ipv6_address.as_deref(), Some("fd00:5::9"));
+    assert_eq!(sn.network.ipam[0].gateway.as_deref(), Some("fd00:5::1"));
+    assert_eq!(sn.network.ipam[0].ip_range.as_deref(), Some("fd00:5::/80"));
+    for (bad, what) in [
+        ("{subnet: \"fd00:5::1/64\"}", "host bits"),
+        (
+            "{subnet: \"fd00:5::/64\", gateway: \"fd00:6::1\"}",
+            "not a usable address",
+        ),
+        (
+            "{subnet: \"fd00:5::/64\", ip_range: \"fd00:7::/80\"}",
+            "not inside",
+        ),
+    ] {
+        let text = format!(
+            "services:\n  a:\n    image: x\n    networks: [n]\nnetworks:\n  n:\n    enable_ipv6: true\n    ipam:\n      config:\n        - {bad}\n"
+        );
+        let e = errors(&text);
+        assert!(
+            e.iter().any(|(m, l, _)| m.contains(what) && *l == 10),
+            "{bad}: {e:?}"
+        );
+    }
 }
 
 #[test]
