@@ -246,6 +246,57 @@ pub(crate) fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// The process's umask, read once from /proc/self/status (`umask(2)` cannot read it without
+/// setting it, which would race the daemon's other threads); 0o777 when it cannot be read,
+/// which makes `create_mode` ask for a chmod every time.
+pub(crate) fn umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Umask:"))
+                    .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+            })
+            .unwrap_or(0o777)
+    })
+}
+
+/// The mode to create a file of final mode `mode` with, and whether it needs a chmod after:
+/// the create sets the permission bits itself when the umask leaves them alone (one syscall
+/// fewer for most files of a layer); setuid/setgid/sticky bits always get their chmod (a
+/// chown clears them, and the create's mode drops them for non-members).
+pub(crate) fn create_mode(mode: u32) -> (u32, bool) {
+    if mode & !0o777 == 0 && mode & umask() == 0 {
+        (mode, false)
+    } else {
+        (0o600, true)
+    }
+}
+
+/// `io::copy` with a buffer of `buf`'s size (std's is 8 KiB: a write syscall per 8 KiB).
+pub(crate) fn copy_with(r: &mut impl Read, w: &mut impl Write, buf: &mut [u8]) -> io::Result<u64> {
+    let mut total = 0u64;
+    loop {
+        let mut n = 0;
+        // Fill the buffer (the tar entry hands out at most a chunk at a time).
+        while n < buf.len() {
+            match r.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if n == 0 {
+            return Ok(total);
+        }
+        w.write_all(&buf[..n])?;
+        total += n as u64;
+    }
+}
+
 /// Reads the chunks a channel delivers, in order; EOF when the sender is gone.
 pub(crate) struct ChunkReader {
     rx: std::sync::mpsc::Receiver<Vec<u8>>,

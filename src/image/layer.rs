@@ -98,6 +98,7 @@ pub(crate) fn extract_from<R: io::Read + Send + 'static>(
             known_dirs: HashSet::new(),
             writers: Some(&writers),
             pending: HashSet::new(),
+            big: None,
         };
         let extracted = (|| -> Result<(), ImageError> {
             let mut chunks = ChunkReader::new(rx).with_return(back_tx);
@@ -192,6 +193,8 @@ struct Extractor<'a> {
     writers: Option<&'a Writers>,
     /// Files handed to the workers since their last barrier.
     pending: HashSet<PathBuf>,
+    /// The copy buffer of large files (made on the first).
+    big: Option<Vec<u8>>,
 }
 
 impl Extractor<'_> {
@@ -394,11 +397,16 @@ impl Extractor<'_> {
                 self.pending.insert(full);
             }
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+                // As in `writers.rs`: writable by its owner until its xattrs are set.
+                let (create_mode, chmod) = match xattrs.is_empty() {
+                    true => super::fsutil::create_mode(mode(&header)),
+                    false => (0o600, true),
+                };
                 let create = || {
                     OpenOptions::new()
                         .write(true)
                         .create_new(true)
-                        .mode(0o600)
+                        .mode(create_mode)
                         .custom_flags(libc::O_NOFOLLOW)
                         .open(&full)
                 };
@@ -414,7 +422,8 @@ impl Extractor<'_> {
                 };
                 // Charged as written: a sparse entry's holes come out as zeros too.
                 let mut content = Metered::new(entry, self.budget, Charge::Unpacked);
-                let copied = io::copy(&mut content, &mut f);
+                let buf = self.big.get_or_insert_with(|| vec![0u8; CHUNK]);
+                let copied = super::fsutil::copy_with(&mut content, &mut f, buf);
                 self.unpacked += content.count;
                 copied.map_err(self.io("writing", &full))?;
                 super::fsutil::start_writeback(&f);
@@ -425,8 +434,11 @@ impl Extractor<'_> {
                         .map_err(self.io("chown", &full))?;
                 }
                 self.set_xattrs(&full, &xattrs)?;
-                f.set_permissions(fs::Permissions::from_mode(mode(&header)))
-                    .map_err(self.io("chmod", &full))?;
+                let chowned = self.root && (uid(&header), gid(&header)) != (0, 0);
+                if chmod || chowned {
+                    f.set_permissions(fs::Permissions::from_mode(mode(&header)))
+                        .map_err(self.io("chmod", &full))?;
+                }
                 let t = mtime(&header);
                 f.set_times(FileTimes::new().set_accessed(t).set_modified(t))
                     .map_err(self.io("setting times of", &full))?;

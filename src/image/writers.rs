@@ -109,10 +109,16 @@ fn work(rx: &Mutex<Receiver<Job>>, state: &(Mutex<State>, Condvar)) {
 
 fn write(j: &Job) -> Result<(), Failure> {
     let fail = |what: &'static str| move |e: io::Error| (what, j.full.clone(), e);
+    // With xattrs to set, the file stays writable by its owner until they are (a non-root
+    // extraction could not set them on a read-only file).
+    let (create, chmod) = match j.xattrs.is_empty() {
+        true => super::fsutil::create_mode(j.mode),
+        false => (0o600, true),
+    };
     let mut f = OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0o600)
+        .mode(create)
         .custom_flags(libc::O_NOFOLLOW)
         .open(&j.full)
         .map_err(fail("creating"))?;
@@ -133,8 +139,11 @@ fn write(j: &Job) -> Result<(), Failure> {
             Err(e) => return Err(("setting xattr on", j.full.clone(), e)),
         }
     }
-    f.set_permissions(fs::Permissions::from_mode(j.mode))
-        .map_err(fail("chmod"))?;
+    // A chown clears setuid bits: those (and modes the umask cut) are set after it.
+    if chmod || j.owner.is_some() {
+        f.set_permissions(fs::Permissions::from_mode(j.mode))
+            .map_err(fail("chmod"))?;
+    }
     f.set_times(FileTimes::new().set_accessed(j.mtime).set_modified(j.mtime))
         .map_err(fail("setting times of"))
 }

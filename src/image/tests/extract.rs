@@ -302,3 +302,40 @@ fn whiteouts_hide_only_lower_layers() {
             .is_char_device()
     );
 }
+
+/// Files are created with their final mode where the umask allows it (no chmod after): a mode
+/// the umask would cut (0666, 0777), a read-only one, and a large file (written by the
+/// extractor itself, not the workers) all end up exactly as the tar says.
+#[test]
+fn modes_the_umask_would_cut_and_read_only_files_are_exact() {
+    let dir = TestDir::new("umask-modes");
+    let big: Vec<u8> = (0..(3usize << 20)).map(|i| (i % 251) as u8).collect();
+    let mut t = Tar::new();
+    t.dir("./", 0o755)
+        .file("./shared", b"w", 0o666)
+        .file("./all", b"x", 0o777)
+        .file("./ro", b"r", 0o444)
+        .file("./none", b"n", 0o000)
+        .file("./big-ro", &big, 0o444)
+        .file("./big-open", &big, 0o666)
+        .file("./big-sgid", &big, 0o2755);
+    let archive = dir.write("rootfs.tar", &t.finish());
+    let s = store(&dir);
+    s.import(&archive, "modes:1").expect("import");
+    let l = &s.resolve("modes:1").expect("resolve").layers[0];
+    for (name, want) in [
+        ("shared", 0o666),
+        ("all", 0o777),
+        ("ro", 0o444),
+        ("none", 0o000),
+        ("big-ro", 0o444),
+        ("big-open", 0o666),
+        ("big-sgid", 0o2755),
+    ] {
+        let m = fs::symlink_metadata(l.join(name)).unwrap();
+        assert_eq!(m.permissions().mode() & 0o7777, want, "mode of {name}");
+        assert_eq!(m.mtime(), 1_600_000_000, "mtime of {name}");
+    }
+    assert_eq!(fs::read(l.join("big-ro")).unwrap(), big);
+    assert_eq!(fs::read(l.join("ro")).unwrap(), b"r");
+}
