@@ -49,7 +49,8 @@ pub fn load_to_run(cli: &Cli, targets: &[String]) -> Result<Stack> {
     stack.config_files = loaded
         .files
         .iter()
-        .map(|p| p.display().to_string())
+        // Cleaned lexically, as compose's filepath.Abs does.
+        .map(|p| crate::spec::normalize_path(p).display().to_string())
         .collect();
     Ok(stack)
 }

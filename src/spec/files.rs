@@ -26,9 +26,8 @@ pub struct Resolved {
 }
 
 pub fn absolute(base: &Path, p: &Path) -> PathBuf {
-    // Lexically cleaned either way, as compose's filepath.Abs does (paths are shown by `ls`).
     if p.is_absolute() {
-        normalize(p)
+        p.to_path_buf()
     } else {
         normalize(&base.join(p))
     }

@@ -52,7 +52,7 @@ mod tests;
 pub use config::{node_json, profile_names, to_compose_json};
 pub use emit::{is_plain_safe, to_yaml};
 pub use error::{Diagnostic, Diagnostics, Severity};
-pub use files::normalize_project_name;
+pub use files::{normalize as normalize_path, normalize_project_name};
 pub use load::load;
 pub use logging::human_size;
 pub use schema::json_schema;
