@@ -400,6 +400,7 @@ impl Env {
         (st, std::fs::read_to_string(&log).unwrap_or_default())
     }
 }
+pub mod nodaemon;
 pub mod registry;
 
 /// Deletes the bridges of the network records under `data_root` and its daemon's nftables
