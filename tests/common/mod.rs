@@ -182,23 +182,36 @@ impl Env {
 
     /// Starts `rstack daemon` by hand (log in the test dir) and waits until it answers.
     pub fn start_daemon(&self) -> std::process::Child {
-        let log = self.dir.join("daemon-by-hand.log");
+        self.start_daemon_with("daemon-by-hand.log", &[])
+    }
+
+    /// As `start_daemon`, with `extra` arguments to `rstack daemon` and its log in `log_name`.
+    pub fn start_daemon_with(&self, log_name: &str, extra: &[&str]) -> std::process::Child {
+        let log = self.dir.join(log_name);
+        let mut args = vec!["daemon", "--socket", self.socket.to_str().expect("utf8")];
+        args.extend_from_slice(extra);
         let child = self
-            .cmd(&["daemon", "--socket", self.socket.to_str().expect("utf8")])
+            .cmd(&args)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log"))
             .spawn()
             .expect("daemon");
+        self.wait_daemon_up(&log);
+        child
+    }
+
+    /// Waits (10 s at most) until this Env's daemon answers `version`; panics with the
+    /// daemon's `log` otherwise.
+    pub fn wait_daemon_up(&self, log: &Path) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !String::from_utf8_lossy(&self.run(&["version"]).stdout).contains("daemon version") {
             assert!(
                 Instant::now() < deadline,
                 "daemon did not come up: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
+                std::fs::read_to_string(log).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        child
     }
 
     fn daemon_pid(&self) -> Option<i32> {
@@ -402,6 +415,7 @@ impl Env {
 }
 pub mod nodaemon;
 pub mod registry;
+pub mod sync;
 
 /// Deletes the bridges of the network records under `data_root` and its daemon's nftables
 /// table (named in `networks/nft-table`).
