@@ -8,19 +8,7 @@ use common::*;
 use serde_json::Value;
 
 fn stack(project: &str) -> String {
-    format!(
-        r#"name: {project}
-services:
-  web:
-    image: busybox:test
-    stop_grace_period: 1s
-    command: ["sleep", "1000"]
-  other:
-    image: busybox:test
-    stop_grace_period: 1s
-    command: ["sleep", "1000"]
-"#
-    )
+    web_and_other_stack(project)
 }
 
 #[test]

@@ -413,6 +413,8 @@ impl Env {
         (st, std::fs::read_to_string(&log).unwrap_or_default())
     }
 }
+pub mod fixtures;
+pub use fixtures::*;
 pub mod nodaemon;
 pub mod registry;
 pub mod sync;
