@@ -414,9 +414,11 @@ impl Env {
     }
 }
 pub mod fixtures;
+#[allow(unused_imports)]
 pub use fixtures::*;
 pub mod nodaemon;
 pub mod registry;
+pub mod run;
 pub mod sync;
 
 /// Deletes the bridges of the network records under `data_root` and its daemon's nftables
