@@ -187,6 +187,16 @@ impl Env {
 
     /// As `start_daemon`, with `extra` arguments to `rstack daemon` and its log in `log_name`.
     pub fn start_daemon_with(&self, log_name: &str, extra: &[&str]) -> std::process::Child {
+        self.start_daemon_within(log_name, extra, 10)
+    }
+
+    /// As `start_daemon_with`, waiting `secs` at most for the daemon to answer.
+    pub fn start_daemon_within(
+        &self,
+        log_name: &str,
+        extra: &[&str],
+        secs: u64,
+    ) -> std::process::Child {
         let log = self.dir.join(log_name);
         let mut args = vec!["daemon", "--socket", self.socket.to_str().expect("utf8")];
         args.extend_from_slice(extra);
@@ -196,14 +206,19 @@ impl Env {
             .stderr(std::fs::File::create(&log).expect("log"))
             .spawn()
             .expect("daemon");
-        self.wait_daemon_up(&log);
+        self.wait_daemon_up_within(&log, secs);
         child
     }
 
     /// Waits (10 s at most) until this Env's daemon answers `version`; panics with the
     /// daemon's `log` otherwise.
     pub fn wait_daemon_up(&self, log: &Path) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        self.wait_daemon_up_within(log, 10)
+    }
+
+    /// As `wait_daemon_up`, for `secs` at most.
+    pub fn wait_daemon_up_within(&self, log: &Path, secs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
         while !String::from_utf8_lossy(&self.run(&["version"]).stdout).contains("daemon version") {
             assert!(
                 Instant::now() < deadline,

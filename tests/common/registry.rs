@@ -103,3 +103,22 @@ pub fn have_tools(tag: &str, tools: &[&str]) -> bool {
     }
     true
 }
+
+/// The manifest digest of `image` as an independent client (skopeo, plain http) reads it.
+pub fn skopeo_digest(image: &str) -> String {
+    let out = Command::new("skopeo")
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{image}"),
+        ])
+        .output()
+        .expect("skopeo");
+    assert!(
+        out.status.success(),
+        "skopeo inspect {image}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    v["Digest"].as_str().expect("Digest").to_string()
+}
