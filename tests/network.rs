@@ -5,7 +5,7 @@
 mod common;
 
 use common::registry::free_port;
-use common::{Env, skip_unless_root};
+use common::{Env, setup_named, skip_unless_root};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -151,12 +151,9 @@ networks:
 
 #[test]
 fn a_published_port_answers_on_the_hosts_loopback_and_a_taken_one_is_named() {
-    if skip_unless_root("network_ports") {
+    let Some((env, p)) = setup_named("network_ports", "netports") else {
         return;
-    }
-    let mut env = Env::new("netports");
-    env.import_busybox();
-    let p = env.project("netports");
+    };
     std::fs::create_dir_all(env.work.join("www")).expect("mkdir");
     env.write("www/index.html", "served-through-dnat\n");
     let port = free_port();
@@ -263,12 +260,9 @@ fn link_exists(name: &str) -> bool {
 
 #[test]
 fn down_leaves_no_link_rule_or_lease_of_the_stack() {
-    if skip_unless_root("network_down") {
+    let Some((env, p)) = setup_named("network_down", "netdown") else {
         return;
-    }
-    let mut env = Env::new("netdown");
-    env.import_busybox();
-    let p = env.project("netdown");
+    };
     let port = free_port();
     env.write(
         "compose.yaml",
@@ -317,12 +311,9 @@ fn down_leaves_no_link_rule_or_lease_of_the_stack() {
 
 #[test]
 fn network_mode_none_host_and_service() {
-    if skip_unless_root("network_modes") {
+    let Some((env, p)) = setup_named("network_modes", "netmodes") else {
         return;
-    }
-    let mut env = Env::new("netmodes");
-    env.import_busybox();
-    let p = env.project("netmodes");
+    };
     env.write(
         "compose.yaml",
         &format!(
@@ -368,12 +359,9 @@ services:
 
 #[test]
 fn three_replicas_give_three_dns_answers() {
-    if skip_unless_root("network_replicas") {
+    let Some((env, p)) = setup_named("network_replicas", "netscale") else {
         return;
-    }
-    let mut env = Env::new("netscale");
-    env.import_busybox();
-    let p = env.project("netscale");
+    };
     env.write(
         "compose.yaml",
         &format!(
@@ -399,12 +387,9 @@ fn three_replicas_give_three_dns_answers() {
 
 #[test]
 fn a_crashed_daemons_successor_keeps_names_and_ports_working() {
-    if skip_unless_root("network_adopt") {
+    let Some((env, p)) = setup_named("network_adopt", "netadopt") else {
         return;
-    }
-    let mut env = Env::new("netadopt");
-    env.import_busybox();
-    let p = env.project("netadopt");
+    };
     std::fs::create_dir_all(env.work.join("www")).expect("mkdir");
     env.write("www/index.html", "still-here\n");
     let port = free_port();

@@ -463,3 +463,15 @@ pub fn remove_networks_of(data_root: &Path) {
             .status();
     }
 }
+
+/// As `setup`, where the test's name for the skip message (`test`) differs from the tag of
+/// its directory and project (`tag`).
+pub fn setup_named(test: &str, tag: &str) -> Option<(Env, String)> {
+    if skip_unless_root(test) {
+        return None;
+    }
+    let mut env = Env::new(tag);
+    env.import_busybox();
+    let p = env.project(tag);
+    Some((env, p))
+}
