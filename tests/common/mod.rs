@@ -434,6 +434,9 @@ pub use fixtures::*;
 pub mod nodaemon;
 pub mod registry;
 pub mod run;
+pub mod stream;
+#[allow(unused_imports)]
+pub use stream::Gathered;
 pub mod sync;
 
 /// Deletes the bridges of the network records under `data_root` and its daemon's nftables
