@@ -7,7 +7,6 @@ mod common;
 use common::*;
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 /// An attach client: its stdin to type into, its stdout gathered by a thread.
 struct Client {
@@ -64,18 +63,13 @@ fn logs(env: &Env, p: &str, service: &str) -> String {
 
 /// Polls the service's log until it contains `text`.
 fn wait_log(env: &Env, p: &str, service: &str, text: &str) -> String {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
+    poll_for(60, 50, || {
         let l = logs(env, p, service);
         if l.contains(text) {
-            return l;
+            return Ok(l);
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "log of {service} never showed {text:?}: {l}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        Err(format!("log of {service} never showed {text:?}: {l}"))
+    })
 }
 
 #[test]

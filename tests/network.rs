@@ -5,7 +5,7 @@
 mod common;
 
 use common::registry::free_port;
-use common::{Env, setup_named, skip_unless_root};
+use common::{Env, poll_for, setup_named, skip_unless_root};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -28,23 +28,7 @@ fn udpecho(env: &Env) -> PathBuf {
 /// Runs `exec` until it succeeds with output containing `want` (a server may still be
 /// starting), or panics after 10 s.
 fn exec_until(env: &Env, p: &str, args: &[&str], want: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut full = vec!["-p", p, "exec"];
-    full.extend_from_slice(args);
-    loop {
-        let out = env.run(&full);
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        if out.status.success() && text.contains(want) {
-            return text;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{args:?}: {text}{}\ndaemon log: {}",
-            String::from_utf8_lossy(&out.stderr),
-            env.daemon_log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    env.exec_until(p, args, want)
 }
 
 /// `exec` that must fail (or print nothing).
@@ -173,22 +157,16 @@ services:
     );
     env.ok(&["-p", &p, "up", "-d"]);
     let url = format!("http://127.0.0.1:{port}/index.html");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    poll_for(10, 100, || {
         let out = Command::new("curl")
             .args(["-s", "--max-time", "2", &url])
             .output()
             .expect("curl");
         if String::from_utf8_lossy(&out.stdout).contains("served-through-dnat") {
-            break;
+            return Ok(());
         }
-        assert!(
-            Instant::now() < deadline,
-            "no answer on {url}\n{}",
-            env.daemon_log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        Err(format!("no answer on {url}\n{}", env.daemon_log()))
+    });
     // From the container itself, through a host address (its gateway): the DNAT sends the
     // connection back into the port it came from (hairpin).
     let route = env.ok(&["-p", &p, "exec", "web", "ip", "route"]);

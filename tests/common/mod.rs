@@ -432,6 +432,9 @@ pub mod fixtures;
 #[allow(unused_imports)]
 pub use fixtures::*;
 pub mod nodaemon;
+pub mod poll;
+#[allow(unused_imports)]
+pub use poll::{poll_for, poll_until};
 pub mod registry;
 pub mod run;
 pub mod stream;
