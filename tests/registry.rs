@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::registry::{Registry, free_port, skopeo_digest};
+use common::registry::{self, Registry, free_port, have_tools, skopeo_digest};
 use common::*;
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -20,29 +20,15 @@ fn setup(tag: &str) -> Option<Env> {
     if skip_unless_root(tag) {
         return None;
     }
-    for tool in ["docker-registry", "skopeo", "perl"] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !found {
-            assert!(
-                std::env::var_os("RSTACK_REQUIRE_ROOT_TESTS").is_none(),
-                "{tag} needs {tool} (apt-get install docker-registry skopeo)"
-            );
-            eprintln!("skipping {tag}: needs {tool}");
-            return None;
-        }
+    if !have_tools(tag, &["docker-registry", "skopeo", "perl"]) {
+        return None;
     }
     Some(Env::new(tag))
 }
 
 /// rstack with the test's own Docker client config (credentials).
 fn rs(env: &Env, args: &[&str]) -> Output {
-    env.cmd(args)
-        .env("DOCKER_CONFIG", env.dir.join("docker-config"))
-        .output()
-        .expect("rstack")
+    registry::rs(env, args)
 }
 
 fn ok(env: &Env, args: &[&str]) -> (String, String) {

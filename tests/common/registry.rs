@@ -122,3 +122,12 @@ pub fn skopeo_digest(image: &str) -> String {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     v["Digest"].as_str().expect("Digest").to_string()
 }
+
+/// rstack with the test's own Docker client config (`DOCKER_CONFIG` in its directory), so
+/// that no credentials of the host's are used and the test's own are.
+pub fn rs(env: &super::Env, args: &[&str]) -> std::process::Output {
+    env.cmd(args)
+        .env("DOCKER_CONFIG", env.dir.join("docker-config"))
+        .output()
+        .expect("rstack")
+}
