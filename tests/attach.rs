@@ -7,14 +7,11 @@ mod common;
 use common::*;
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
 /// An attach client: its stdin to type into, its stdout gathered by a thread.
 struct Client {
     child: Child,
-    out: mpsc::Receiver<Vec<u8>>,
-    seen: Vec<u8>,
+    out: Gathered,
 }
 
 impl Client {
@@ -25,21 +22,8 @@ impl Client {
             .stderr(Stdio::piped())
             .spawn()
             .expect("attach client");
-        let mut stdout = child.stdout.take().expect("stdout");
-        let (tx, out) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stdout.read(&mut buf) {
-                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                    break;
-                }
-            }
-        });
-        Client {
-            child,
-            out,
-            seen: Vec::new(),
-        }
+        let out = Gathered::start(child.stdout.take().expect("stdout"));
+        Client { child, out }
     }
 
     fn type_in(&mut self, data: &[u8]) {
@@ -50,17 +34,7 @@ impl Client {
 
     /// Waits until the client has printed `text` (a bound only against hanging forever).
     fn wait_output(&mut self, text: &str) {
-        let text = text.as_bytes();
-        while !self.seen.windows(text.len()).any(|w| w == text) {
-            match self.out.recv_timeout(Duration::from_secs(60)) {
-                Ok(chunk) => self.seen.extend(chunk),
-                Err(_) => panic!(
-                    "attach never printed {:?}; it printed {:?}",
-                    String::from_utf8_lossy(text),
-                    String::from_utf8_lossy(&self.seen)
-                ),
-            }
-        }
+        self.out.wait_for("attach", text, 60);
     }
 
     /// Types the detach keys and waits for the client to leave; its exit status and stderr.
@@ -89,18 +63,13 @@ fn logs(env: &Env, p: &str, service: &str) -> String {
 
 /// Polls the service's log until it contains `text`.
 fn wait_log(env: &Env, p: &str, service: &str, text: &str) -> String {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
+    poll_for(60, 50, || {
         let l = logs(env, p, service);
         if l.contains(text) {
-            return l;
+            return Ok(l);
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "log of {service} never showed {text:?}: {l}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        Err(format!("log of {service} never showed {text:?}: {l}"))
+    })
 }
 
 #[test]

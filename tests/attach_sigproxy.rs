@@ -5,9 +5,7 @@
 mod common;
 
 use common::*;
-use std::io::Read;
 use std::process::{Child, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 /// A service whose main process reports the signals it traps, and ticks so that an attach
@@ -26,8 +24,7 @@ services:
 
 struct Client {
     child: Child,
-    out: mpsc::Receiver<Vec<u8>>,
-    seen: Vec<u8>,
+    out: Gathered,
 }
 
 impl Client {
@@ -39,35 +36,12 @@ impl Client {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("attach client");
-        let mut stdout = child.stdout.take().expect("stdout");
-        let (tx, out) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stdout.read(&mut buf) {
-                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                    break;
-                }
-            }
-        });
-        Client {
-            child,
-            out,
-            seen: Vec::new(),
-        }
+        let out = Gathered::start(child.stdout.take().expect("stdout"));
+        Client { child, out }
     }
 
     fn wait_output(&mut self, text: &str) {
-        let text = text.as_bytes();
-        while !self.seen.windows(text.len()).any(|w| w == text) {
-            match self.out.recv_timeout(Duration::from_secs(60)) {
-                Ok(chunk) => self.seen.extend(chunk),
-                Err(_) => panic!(
-                    "attach never printed {:?}; it printed {:?}",
-                    String::from_utf8_lossy(text),
-                    String::from_utf8_lossy(&self.seen)
-                ),
-            }
-        }
+        self.out.wait_for("attach", text, 60);
     }
 
     fn signal(&self, sig: i32) {

@@ -405,21 +405,7 @@ fn a_built_image_pushes_and_pulls_back_with_the_same_digest_and_runs() {
     let before = digest(&env);
     env.ok(&["image", "push", &image]);
     // An independent client reads what was pushed, under the same digest.
-    let out = std::process::Command::new("skopeo")
-        .args([
-            "inspect",
-            "--tls-verify=false",
-            &format!("docker://{image}"),
-        ])
-        .output()
-        .expect("skopeo");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(v["Digest"].as_str(), Some(before.as_str()));
+    assert_eq!(registry::skopeo_digest(&image), before);
 
     env.ok(&["image", "rm", &image]);
     assert_eq!(image_id(&env, &image), None);

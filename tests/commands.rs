@@ -8,19 +8,7 @@ use common::*;
 use serde_json::Value;
 
 fn stack(project: &str) -> String {
-    format!(
-        r#"name: {project}
-services:
-  web:
-    image: busybox:test
-    stop_grace_period: 1s
-    command: ["sleep", "1000"]
-  other:
-    image: busybox:test
-    stop_grace_period: 1s
-    command: ["sleep", "1000"]
-"#
-    )
+    web_and_other_stack(project)
 }
 
 #[test]
@@ -112,15 +100,13 @@ fn counter(env: &Env) -> u64 {
 
 /// Waits (10 s at most) until the counter passes `than`.
 fn wait_past(env: &Env, than: u64) -> u64 {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
+    poll_for(10, 50, || {
         let c = counter(env);
         if c > than {
-            return c;
+            return Ok(c);
         }
-        assert!(std::time::Instant::now() < deadline, "counter stuck at {c}");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+        Err(format!("counter stuck at {c}"))
+    })
 }
 
 #[test]

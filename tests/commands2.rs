@@ -10,19 +10,7 @@ use std::io::Write;
 use std::process::Stdio;
 
 fn stack(project: &str) -> String {
-    format!(
-        r#"name: {project}
-services:
-  web:
-    image: busybox:test
-    stop_grace_period: 1s
-    command: ["sleep", "1000"]
-  other:
-    image: busybox:test
-    stop_grace_period: 1s
-    command: ["sleep", "1000"]
-"#
-    )
+    web_and_other_stack(project)
 }
 
 fn names(env: &Env, p: &str) -> Vec<String> {
@@ -119,21 +107,6 @@ fn images_lists_each_containers_image() {
     let quiet = env.ok(&["images", "-q"]);
     let bare = id.split_once(':').map(|(_, h)| h).unwrap_or(&id);
     assert_eq!(quiet.trim(), bare, "one id for both containers");
-}
-
-/// Names in a tar archive.
-fn tar_names(bytes: &[u8]) -> Vec<String> {
-    let mut a = tar::Archive::new(bytes);
-    a.entries()
-        .expect("tar")
-        .map(|e| {
-            e.expect("entry")
-                .path()
-                .expect("path")
-                .display()
-                .to_string()
-        })
-        .collect()
 }
 
 #[test]

@@ -7,8 +7,7 @@ mod common;
 
 use common::*;
 use std::path::PathBuf;
-use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
 
 /// The fixture of upstream test `test`, for project `p`; `None` (skipped, or failed under
 /// CI) when the corpus is absent.
@@ -45,26 +44,7 @@ fn setup_fixture(tag: &str, test: &str) -> Option<(Env, String)> {
 /// Runs rstack to its end; one that never returns is killed after two minutes (a hang guard,
 /// not a timing check) and fails the test.
 fn finish(env: &Env, args: &[&str]) -> (Option<i32>, String, String) {
-    let mut child = env
-        .cmd(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn rstack");
-    let start = Instant::now();
-    while child.try_wait().expect("try_wait").is_none() {
-        if start.elapsed() > Duration::from_secs(120) {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "rstack {args:?} never returned:\n{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out: Output = child.wait_with_output().expect("output");
+    let out: Output = env.run_guarded(&format!("rstack {args:?}"), args, 120);
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -73,11 +53,7 @@ fn finish(env: &Env, args: &[&str]) -> (Option<i32>, String, String) {
 }
 
 fn state(env: &Env, p: &str, service: &str) -> String {
-    let rows = env.ps_json(p);
-    env.service(&rows, service)["state"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+    env.state_of(p, service)
 }
 
 /// cascade_test.go TestCascadeFail: clean exits are let be, the failure aborts with its code.

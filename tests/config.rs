@@ -2,41 +2,16 @@
 //! checked-in JSON Schema.
 
 use std::path::PathBuf;
-use std::process::Command;
+
+mod common;
+use common::nodaemon::{TempDir, rstack_in};
 
 fn rstack(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_rstack"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("COMPOSE_FILE")
-        .env_remove("COMPOSE_PROJECT_NAME")
-        .env_remove("COMPOSE_PROFILES")
-        .env("RSTACK_SOCKET", "/nonexistent/rstack-config-test.sock")
-        .output()
-        .expect("run rstack")
-}
-
-/// A temporary directory removed when dropped, also when the test fails.
-struct TempDir(PathBuf);
-
-impl std::ops::Deref for TempDir {
-    type Target = std::path::Path;
-    fn deref(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    rstack_in(dir, "config", args)
 }
 
 fn tempdir(tag: &str) -> TempDir {
-    let d = std::env::temp_dir().join(format!("rstack-config-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("mkdir");
-    TempDir(d)
+    TempDir::new("rstack-config", tag)
 }
 
 #[test]

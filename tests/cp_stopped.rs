@@ -21,21 +21,6 @@ services:
     )
 }
 
-/// Names in a tar archive.
-fn tar_names(bytes: &[u8]) -> Vec<String> {
-    let mut a = tar::Archive::new(bytes);
-    a.entries()
-        .expect("tar")
-        .map(|e| {
-            e.expect("entry")
-                .path()
-                .expect("path")
-                .display()
-                .to_string()
-        })
-        .collect()
-}
-
 /// Overlay mounts on the host whose options name this test's data root: none may be left
 /// (nor ever seen: the copy mounts in a namespace of its own).
 fn host_overlays(env: &Env) -> Vec<String> {

@@ -67,15 +67,7 @@ fn daemon(env: &Env, extra: &str, nofile: Option<u64>) -> Daemon {
         }
     }
     let d = Daemon(cmd.spawn().expect("daemon"));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !String::from_utf8_lossy(&env.run(&["version"]).stdout).contains("daemon version") {
-        assert!(
-            Instant::now() < deadline,
-            "daemon did not come up: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    env.wait_daemon_up(&log);
     d
 }
 

@@ -8,7 +8,6 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::time::{Duration, Instant};
 
 fn inspect(env: &Env, p: &str, target: &str) -> Vec<Value> {
     let out = env.ok(&["-p", p, "inspect", target]);
@@ -17,19 +16,16 @@ fn inspect(env: &Env, p: &str, target: &str) -> Vec<Value> {
 
 /// Polls `inspect` until `check` holds for the container (panics after `secs`).
 fn wait_inspect(env: &Env, p: &str, target: &str, secs: u64, check: impl Fn(&Value) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
+    poll_for(secs, 100, || {
         let c = inspect(env, p, target);
         if c.first().is_some_and(&check) {
-            return;
+            return Ok(());
         }
-        assert!(
-            Instant::now() < deadline,
+        Err(format!(
             "timed out waiting on {target}: {c:?}\ndaemon log: {}",
             env.daemon_log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        ))
+    });
 }
 
 #[test]
@@ -157,18 +153,15 @@ services:
     );
     // Killed, children included: no `sleep 100` stays behind in the container (SIGKILL
     // takes effect asynchronously, so give it a moment).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    poll_for(10, 100, || {
         let left = processes(&env, &p, "slow", "sleep 100");
         if left.is_empty() {
-            break;
+            return Ok(());
         }
-        assert!(
-            Instant::now() < deadline,
+        Err(format!(
             "the probe's processes outlived its timeout: {left:?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        ))
+    });
 }
 
 /// compose's TestUpWithDependencyExit.

@@ -12,7 +12,6 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 const STACK: &str = r#"
 services:
@@ -416,23 +415,10 @@ fn search_lists_matching_repositories_of_a_registry_with_their_tags() {
         "rstack.toml",
         &format!("[registry]\nmirrors = [\"http://{host}\"]\n"),
     );
-    let mut daemon = env
-        .cmd(&[
-            "daemon",
-            "--config",
-            cfg.to_str().expect("utf8"),
-            "--socket",
-            env.socket.to_str().expect("utf8"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("daemon");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !String::from_utf8_lossy(&env.run(&["version"]).stdout).contains("daemon version") {
-        assert!(Instant::now() < deadline, "daemon did not come up");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut daemon = env.start_daemon_with(
+        "daemon-mirror.log",
+        &["--config", cfg.to_str().expect("utf8")],
+    );
     let out = env.run(&["image", "search", "db"]);
     let text = output(&out);
     drop(env);

@@ -4,18 +4,13 @@
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
+use common::nodaemon::{TempDir, rstack_in};
 
 fn rstack(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rstack"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("COMPOSE_FILE")
-        .env_remove("COMPOSE_PROJECT_NAME")
-        .env_remove("COMPOSE_PROFILES")
-        .env("RSTACK_SOCKET", "/nonexistent/rstack-kube-test.sock")
-        .output()
-        .expect("run rstack")
+    rstack_in(dir, "kube", args)
 }
 
 fn corpus() -> Option<PathBuf> {
@@ -31,17 +26,8 @@ fn corpus() -> Option<PathBuf> {
     }
 }
 
-struct TempDir(PathBuf);
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 fn tempdir(tag: &str) -> TempDir {
-    let d = std::env::temp_dir().join(format!("rstack-kube-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("mkdir");
-    TempDir(d)
+    TempDir::new("rstack-kube", tag)
 }
 
 const GOLDEN: &[(&str, &str)] = &[

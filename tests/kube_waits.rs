@@ -3,33 +3,18 @@
 //! out of a SERVICE selection, external volumes and tmpfs modes.
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
+
+mod common;
+use common::nodaemon::{TempDir, rstack_in};
 
 fn rstack(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rstack"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("COMPOSE_FILE")
-        .env_remove("COMPOSE_PROJECT_NAME")
-        .env_remove("COMPOSE_PROFILES")
-        .env("RSTACK_SOCKET", "/nonexistent/rstack-kube-test.sock")
-        .output()
-        .expect("run rstack")
+    rstack_in(dir, "kube", args)
 }
 
-struct TempDir(PathBuf);
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 fn stack(tag: &str, yaml: &str) -> TempDir {
-    let d = std::env::temp_dir().join(format!("rstack-kubew-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("mkdir");
-    std::fs::write(d.join("compose.yaml"), yaml).expect("write");
-    TempDir(d)
+    TempDir::with_stack("rstack-kubew", tag, yaml)
 }
 
 /// (objects, stderr) of a JSON export.

@@ -31,26 +31,11 @@ fn daemon_with_log_config(env: &Env) -> Child {
         format!("[log]\nmax_size = \"1m\"\nmax_file = {MAX_FILE}\n"),
     )
     .expect("write config");
-    let log = std::fs::File::create(env.data_root.with_file_name("daemon-logs-test.log"))
-        .expect("daemon log");
-    let child = env
-        .cmd(&[
-            "daemon",
-            "--config",
-            cfg.to_str().expect("utf8"),
-            "--socket",
-            env.socket.to_str().expect("utf8"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start daemon");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !String::from_utf8_lossy(&env.run(&["version"]).stdout).contains("daemon version") {
-        assert!(Instant::now() < deadline, "the daemon did not come up");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
+    env.start_daemon_within(
+        "daemon-logs-test.log",
+        &["--config", cfg.to_str().expect("utf8")],
+        20,
+    )
 }
 
 /// The state directory of the project's container of `service`.

@@ -5,7 +5,7 @@
 mod common;
 
 use common::registry::free_port;
-use common::{Env, skip_unless_root};
+use common::{Env, poll_for, setup_named, skip_unless_root};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -28,23 +28,7 @@ fn udpecho(env: &Env) -> PathBuf {
 /// Runs `exec` until it succeeds with output containing `want` (a server may still be
 /// starting), or panics after 10 s.
 fn exec_until(env: &Env, p: &str, args: &[&str], want: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut full = vec!["-p", p, "exec"];
-    full.extend_from_slice(args);
-    loop {
-        let out = env.run(&full);
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        if out.status.success() && text.contains(want) {
-            return text;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{args:?}: {text}{}\ndaemon log: {}",
-            String::from_utf8_lossy(&out.stderr),
-            env.daemon_log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    env.exec_until(p, args, want)
 }
 
 /// `exec` that must fail (or print nothing).
@@ -151,12 +135,9 @@ networks:
 
 #[test]
 fn a_published_port_answers_on_the_hosts_loopback_and_a_taken_one_is_named() {
-    if skip_unless_root("network_ports") {
+    let Some((env, p)) = setup_named("network_ports", "netports") else {
         return;
-    }
-    let mut env = Env::new("netports");
-    env.import_busybox();
-    let p = env.project("netports");
+    };
     std::fs::create_dir_all(env.work.join("www")).expect("mkdir");
     env.write("www/index.html", "served-through-dnat\n");
     let port = free_port();
@@ -176,22 +157,16 @@ services:
     );
     env.ok(&["-p", &p, "up", "-d"]);
     let url = format!("http://127.0.0.1:{port}/index.html");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    poll_for(10, 100, || {
         let out = Command::new("curl")
             .args(["-s", "--max-time", "2", &url])
             .output()
             .expect("curl");
         if String::from_utf8_lossy(&out.stdout).contains("served-through-dnat") {
-            break;
+            return Ok(());
         }
-        assert!(
-            Instant::now() < deadline,
-            "no answer on {url}\n{}",
-            env.daemon_log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        Err(format!("no answer on {url}\n{}", env.daemon_log()))
+    });
     // From the container itself, through a host address (its gateway): the DNAT sends the
     // connection back into the port it came from (hairpin).
     let route = env.ok(&["-p", &p, "exec", "web", "ip", "route"]);
@@ -263,12 +238,9 @@ fn link_exists(name: &str) -> bool {
 
 #[test]
 fn down_leaves_no_link_rule_or_lease_of_the_stack() {
-    if skip_unless_root("network_down") {
+    let Some((env, p)) = setup_named("network_down", "netdown") else {
         return;
-    }
-    let mut env = Env::new("netdown");
-    env.import_busybox();
-    let p = env.project("netdown");
+    };
     let port = free_port();
     env.write(
         "compose.yaml",
@@ -317,12 +289,9 @@ fn down_leaves_no_link_rule_or_lease_of_the_stack() {
 
 #[test]
 fn network_mode_none_host_and_service() {
-    if skip_unless_root("network_modes") {
+    let Some((env, p)) = setup_named("network_modes", "netmodes") else {
         return;
-    }
-    let mut env = Env::new("netmodes");
-    env.import_busybox();
-    let p = env.project("netmodes");
+    };
     env.write(
         "compose.yaml",
         &format!(
@@ -368,12 +337,9 @@ services:
 
 #[test]
 fn three_replicas_give_three_dns_answers() {
-    if skip_unless_root("network_replicas") {
+    let Some((env, p)) = setup_named("network_replicas", "netscale") else {
         return;
-    }
-    let mut env = Env::new("netscale");
-    env.import_busybox();
-    let p = env.project("netscale");
+    };
     env.write(
         "compose.yaml",
         &format!(
@@ -399,12 +365,9 @@ fn three_replicas_give_three_dns_answers() {
 
 #[test]
 fn a_crashed_daemons_successor_keeps_names_and_ports_working() {
-    if skip_unless_root("network_adopt") {
+    let Some((env, p)) = setup_named("network_adopt", "netadopt") else {
         return;
-    }
-    let mut env = Env::new("netadopt");
-    env.import_busybox();
-    let p = env.project("netadopt");
+    };
     std::fs::create_dir_all(env.work.join("www")).expect("mkdir");
     env.write("www/index.html", "still-here\n");
     let port = free_port();

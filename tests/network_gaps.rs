@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Env, skip_unless_root};
+use common::{Env, setup_named, skip_unless_root};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -52,12 +52,9 @@ networks:
 
 #[test]
 fn a_changed_network_definition_is_applied_by_up() {
-    if skip_unless_root("netgaps_changed") {
+    let Some((env, p)) = setup_named("netgaps_changed", "netgapchg") else {
         return;
-    }
-    let mut env = Env::new("netgapchg");
-    env.import_busybox();
-    let p = env.project("netgapchg");
+    };
     let net = format!("{p}_back");
     let (a, b) = own_subnets();
 
@@ -99,12 +96,9 @@ fn a_changed_network_definition_is_applied_by_up() {
 
 #[test]
 fn a_changed_network_in_use_by_another_project_is_refused_with_guidance() {
-    if skip_unless_root("netgaps_in_use") {
+    let Some((mut env, p)) = setup_named("netgaps_in_use", "netgapuse") else {
         return;
-    }
-    let mut env = Env::new("netgapuse");
-    env.import_busybox();
-    let p = env.project("netgapuse");
+    };
     let q = env.project("netgapuse");
     let (a, _) = own_subnets();
     // The network has a fixed `name`, so another project's service can use it as external.
@@ -142,12 +136,9 @@ fn a_changed_network_in_use_by_another_project_is_refused_with_guidance() {
 
 #[test]
 fn network_mode_service_finds_a_target_with_container_name() {
-    if skip_unless_root("netgaps_join") {
+    let Some((env, p)) = setup_named("netgaps_join", "netgapjoin") else {
         return;
-    }
-    let mut env = Env::new("netgapjoin");
-    env.import_busybox();
-    let p = env.project("netgapjoin");
+    };
     env.write(
         "compose.yaml",
         &format!(

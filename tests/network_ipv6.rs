@@ -7,29 +7,12 @@
 mod common;
 
 use common::registry::free_port;
-use common::{Env, skip_unless_root};
+use common::{Env, poll_for, skip_unless_root};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 /// Runs `exec` until it succeeds with output containing `want`, or panics after 10 s.
 fn exec_until(env: &Env, p: &str, args: &[&str], want: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut full = vec!["-p", p, "exec"];
-    full.extend_from_slice(args);
-    loop {
-        let out = env.run(&full);
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        if out.status.success() && text.contains(want) {
-            return text;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{args:?}: {text}{}\ndaemon log: {}",
-            String::from_utf8_lossy(&out.stderr),
-            env.daemon_log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    env.exec_until(p, args, want)
 }
 
 /// The global IPv6 address of `ifc` in the container (busybox `ip -6 addr`).
@@ -181,23 +164,20 @@ networks:
         None => eprintln!("no global IPv6 address on this host: published-port check skipped"),
         Some(h) => {
             let url = format!("http://[{h}]:{port}/index.html");
-            let deadline = Instant::now() + Duration::from_secs(10);
-            loop {
+            poll_for(10, 100, || {
                 let out = Command::new("curl")
                     .args(["-g", "-s", "--max-time", "2", &url])
                     .output()
                     .expect("curl");
                 if String::from_utf8_lossy(&out.stdout).contains("served-over-ipv6") {
-                    break;
+                    return Ok(());
                 }
-                assert!(
-                    Instant::now() < deadline,
+                Err(format!(
                     "no answer on {url}\n{}\n{}",
                     sh("nft", &["list", "ruleset"]),
                     env.daemon_log()
-                );
-                std::thread::sleep(Duration::from_millis(100));
-            }
+                ))
+            });
         }
     }
     // `[::]:PORT`: IPv6 only, shown by `port` with its IPv6 address.

@@ -2,39 +2,15 @@
 //! networks and ports are refused by `validate` and `up` with file:line:col before anything
 //! is set up; good ones load and print.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
+use common::nodaemon::{TempDir, rstack_in};
 
 fn rstack(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_rstack"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("COMPOSE_FILE")
-        .env_remove("COMPOSE_PROJECT_NAME")
-        .env_remove("COMPOSE_PROFILES")
-        .env(
-            "RSTACK_SOCKET",
-            "/nonexistent/rstack-network-spec-test.sock",
-        )
-        .output()
-        .expect("run rstack")
-}
-
-/// A temporary directory removed when dropped, also when the test fails.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    rstack_in(dir, "network-spec", args)
 }
 
 fn stack(tag: &str, yaml: &str) -> TempDir {
-    let d = std::env::temp_dir().join(format!("rstack-netspec-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("mkdir");
-    std::fs::write(d.join("compose.yaml"), yaml).expect("write");
-    TempDir(d)
+    TempDir::with_stack("rstack-netspec", tag, yaml)
 }
 
 #[test]

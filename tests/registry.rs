@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::registry::{Registry, free_port};
+use common::registry::{self, Registry, free_port, have_tools, skopeo_digest};
 use common::*;
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -20,29 +20,15 @@ fn setup(tag: &str) -> Option<Env> {
     if skip_unless_root(tag) {
         return None;
     }
-    for tool in ["docker-registry", "skopeo", "perl"] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !found {
-            assert!(
-                std::env::var_os("RSTACK_REQUIRE_ROOT_TESTS").is_none(),
-                "{tag} needs {tool} (apt-get install docker-registry skopeo)"
-            );
-            eprintln!("skipping {tag}: needs {tool}");
-            return None;
-        }
+    if !have_tools(tag, &["docker-registry", "skopeo", "perl"]) {
+        return None;
     }
     Some(Env::new(tag))
 }
 
 /// rstack with the test's own Docker client config (credentials).
 fn rs(env: &Env, args: &[&str]) -> Output {
-    env.cmd(args)
-        .env("DOCKER_CONFIG", env.dir.join("docker-config"))
-        .output()
-        .expect("rstack")
+    registry::rs(env, args)
 }
 
 fn ok(env: &Env, args: &[&str]) -> (String, String) {
@@ -92,24 +78,6 @@ fn run_echo(env: &mut Env, image: &str, word: &str) -> String {
     );
     let (out, _) = ok(env, &["run", "--rm", "-T", "s", "echo", word]);
     out
-}
-
-fn skopeo_digest(image: &str) -> String {
-    let out = Command::new("skopeo")
-        .args([
-            "inspect",
-            "--tls-verify=false",
-            &format!("docker://{image}"),
-        ])
-        .output()
-        .expect("skopeo");
-    assert!(
-        out.status.success(),
-        "skopeo inspect {image}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    v["Digest"].as_str().expect("Digest").to_string()
 }
 
 #[test]
@@ -281,23 +249,10 @@ fn a_mirror_serves_docker_io_references() {
             reg.host()
         ),
     );
-    let mut daemon = env
-        .cmd(&[
-            "daemon",
-            "--config",
-            cfg.to_str().expect("utf8"),
-            "--socket",
-            env.socket.to_str().expect("utf8"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("daemon");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !String::from_utf8_lossy(&env.run(&["version"]).stdout).contains("daemon version") {
-        assert!(Instant::now() < deadline, "daemon did not come up");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut daemon = env.start_daemon_with(
+        "daemon-mirror.log",
+        &["--config", cfg.to_str().expect("utf8")],
+    );
     // version and info show the daemon's registry settings.
     let (out, _) = ok(&env, &["version"]);
     let mirror = format!("http://{}", reg.host());

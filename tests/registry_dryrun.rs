@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::registry::{Registry, free_port, have_tools};
+use common::registry::{self, Registry, free_port, have_tools};
 use common::*;
 use std::process::Output;
 
@@ -18,10 +18,7 @@ fn setup(tag: &str) -> Option<Env> {
 
 /// rstack with the test's own Docker client config (no credentials of the host's).
 fn rs(env: &Env, args: &[&str]) -> Output {
-    env.cmd(args)
-        .env("DOCKER_CONFIG", env.dir.join("docker-config"))
-        .output()
-        .expect("rstack")
+    registry::rs(env, args)
 }
 
 /// Runs a command that must succeed; returns its stderr (where dry-run lines go).

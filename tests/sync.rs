@@ -7,7 +7,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 fn stack(a_env: &str, b_env: &str) -> String {
     format!(
@@ -30,30 +29,13 @@ fn stack(a_env: &str, b_env: &str) -> String {
     )
 }
 
-/// The source `name` as `sync ls --format json` shows it.
 fn source(env: &Env, name: &str) -> Value {
-    let out = env.ok(&["sync", "ls", "--format", "json"]);
-    let all: Vec<Value> = serde_json::from_str(&out).expect("sync ls json");
-    all.into_iter()
-        .find(|s| s["spec"]["name"] == name)
-        .unwrap_or_else(|| panic!("no source {name} in {out}"))
+    env.sync_source(name)
 }
 
 /// Polls the source's status until `check` holds (panics after 30 s with what it saw).
 fn wait_status(env: &Env, name: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let s = source(env, name);
-        if check(&s["status"]) {
-            return s["status"].clone();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}: {s}\ndaemon log: {}",
-            env.daemon_log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    env.wait_sync_status(name, what, 30, check)
 }
 
 fn pids(env: &Env, p: &str) -> (i64, i64) {

@@ -13,7 +13,7 @@ use gitserve::{HttpServer, Repo};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 use std::io::{Read, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// `a` takes its value from `.env`; `b` lives in an `include`d file.
 const COMPOSE: &str = r#"include: [b.yaml]
@@ -42,27 +42,12 @@ fn repo(env: &Env) -> Repo {
 }
 
 fn source(env: &Env, name: &str) -> Value {
-    let out = env.ok(&["sync", "ls", "--format", "json"]);
-    let all: Vec<Value> = serde_json::from_str(&out).expect("sync ls json");
-    all.into_iter()
-        .find(|s| s["spec"]["name"] == name)
-        .unwrap_or_else(|| panic!("no source {name} in {out}"))
+    env.sync_source(name)
 }
 
+/// Polls the source's status until `check` holds (panics after 60 s with what it saw).
 fn wait_status(env: &Env, name: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let s = source(env, name);
-        if check(&s["status"]) {
-            return s["status"].clone();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}: {s}\ndaemon log: {}",
-            env.daemon_log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    env.wait_sync_status(name, what, 60, check)
 }
 
 fn synced_at<'a>(rev: &'a str) -> impl Fn(&Value) -> bool + 'a {
@@ -222,29 +207,10 @@ fn sign(secret: &str, body: &str) -> String {
 }
 
 fn start_daemon(env: &Env, config: &std::path::Path) -> std::process::Child {
-    let log = env.dir.join("daemon-git.log");
-    let child = env
-        .cmd(&[
-            "daemon",
-            "--socket",
-            env.socket.to_str().expect("utf8"),
-            "--config",
-            config.to_str().expect("utf8"),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log"))
-        .spawn()
-        .expect("daemon");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !String::from_utf8_lossy(&env.run(&["version"]).stdout).contains("daemon version") {
-        assert!(
-            Instant::now() < deadline,
-            "daemon did not come up: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
+    env.start_daemon_with(
+        "daemon-git.log",
+        &["--config", config.to_str().expect("utf8")],
+    )
 }
 
 /// Kills the daemon this test started (by its pid) and reaps it.

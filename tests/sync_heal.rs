@@ -105,28 +105,11 @@ impl Drop for Events {
 }
 
 fn source_status(env: &Env, name: &str) -> Value {
-    let out = env.ok(&["sync", "ls", "--format", "json"]);
-    let all: Vec<Value> = serde_json::from_str(&out).expect("sync ls json");
-    all.into_iter()
-        .find(|s| s["spec"]["name"] == name)
-        .unwrap_or_else(|| panic!("no source {name} in {out}"))["status"]
-        .clone()
+    env.sync_source(name)["status"].clone()
 }
 
 fn wait_status(env: &Env, name: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let s = source_status(env, name);
-        if check(&s) {
-            return s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}: {s}\ndaemon log: {}",
-            env.daemon_log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    env.wait_sync_status(name, what, 30, check)
 }
 
 fn drift_has(s: &Value, text: &str) -> bool {

@@ -33,26 +33,7 @@ services:
 fn attached(env: &Env, args: &[&str]) -> Output {
     let mut all = vec!["up"];
     all.extend_from_slice(args);
-    let mut child = env
-        .cmd(&all)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn up");
-    let start = Instant::now();
-    while child.try_wait().expect("try_wait").is_none() {
-        if start.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "up {args:?} never returned:\n{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().expect("output")
+    env.run_guarded(&format!("up {args:?}"), &all, 60)
 }
 
 fn text(out: &Output) -> (String, String) {
@@ -63,11 +44,7 @@ fn text(out: &Output) -> (String, String) {
 }
 
 fn state(env: &Env, p: &str, service: &str) -> String {
-    let rows = env.ps_json(p);
-    env.service(&rows, service)["state"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+    env.state_of(p, service)
 }
 
 #[test]

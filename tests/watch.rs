@@ -12,7 +12,6 @@ mod common;
 use common::*;
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
 
 /// A running `rstack watch` (or `up --watch`), its output in files; killed on drop.
 struct Watching {
@@ -70,11 +69,7 @@ impl Drop for Watching {
 /// Polls `check` until it holds; panics with `why()` after `secs` (a generous bound for a
 /// slow machine, not a speed check).
 fn poll(secs: u64, check: impl Fn() -> bool, why: impl Fn() -> String) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !check() {
-        assert!(Instant::now() < deadline, "{}", why());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    poll_until(secs, 50, check, why);
 }
 
 fn exec(env: &Env, p: &str, svc: &str, cmd: &[&str]) -> Option<String> {

@@ -182,23 +182,51 @@ impl Env {
 
     /// Starts `rstack daemon` by hand (log in the test dir) and waits until it answers.
     pub fn start_daemon(&self) -> std::process::Child {
-        let log = self.dir.join("daemon-by-hand.log");
+        self.start_daemon_with("daemon-by-hand.log", &[])
+    }
+
+    /// As `start_daemon`, with `extra` arguments to `rstack daemon` and its log in `log_name`.
+    pub fn start_daemon_with(&self, log_name: &str, extra: &[&str]) -> std::process::Child {
+        self.start_daemon_within(log_name, extra, 10)
+    }
+
+    /// As `start_daemon_with`, waiting `secs` at most for the daemon to answer.
+    pub fn start_daemon_within(
+        &self,
+        log_name: &str,
+        extra: &[&str],
+        secs: u64,
+    ) -> std::process::Child {
+        let log = self.dir.join(log_name);
+        let mut args = vec!["daemon", "--socket", self.socket.to_str().expect("utf8")];
+        args.extend_from_slice(extra);
         let child = self
-            .cmd(&["daemon", "--socket", self.socket.to_str().expect("utf8")])
+            .cmd(&args)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log"))
             .spawn()
             .expect("daemon");
-        let deadline = Instant::now() + Duration::from_secs(10);
+        self.wait_daemon_up_within(&log, secs);
+        child
+    }
+
+    /// Waits (10 s at most) until this Env's daemon answers `version`; panics with the
+    /// daemon's `log` otherwise.
+    pub fn wait_daemon_up(&self, log: &Path) {
+        self.wait_daemon_up_within(log, 10)
+    }
+
+    /// As `wait_daemon_up`, for `secs` at most.
+    pub fn wait_daemon_up_within(&self, log: &Path, secs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
         while !String::from_utf8_lossy(&self.run(&["version"]).stdout).contains("daemon version") {
             assert!(
                 Instant::now() < deadline,
                 "daemon did not come up: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
+                std::fs::read_to_string(log).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        child
     }
 
     fn daemon_pid(&self) -> Option<i32> {
@@ -400,7 +428,19 @@ impl Env {
         (st, std::fs::read_to_string(&log).unwrap_or_default())
     }
 }
+pub mod fixtures;
+#[allow(unused_imports)]
+pub use fixtures::*;
+pub mod nodaemon;
+pub mod poll;
+#[allow(unused_imports)]
+pub use poll::{poll_for, poll_until};
 pub mod registry;
+pub mod run;
+pub mod stream;
+#[allow(unused_imports)]
+pub use stream::Gathered;
+pub mod sync;
 
 /// Deletes the bridges of the network records under `data_root` and its daemon's nftables
 /// table (named in `networks/nft-table`).
@@ -428,4 +468,16 @@ pub fn remove_networks_of(data_root: &Path) {
             .stderr(Stdio::null())
             .status();
     }
+}
+
+/// As `setup`, where the test's name for the skip message (`test`) differs from the tag of
+/// its directory and project (`tag`).
+pub fn setup_named(test: &str, tag: &str) -> Option<(Env, String)> {
+    if skip_unless_root(test) {
+        return None;
+    }
+    let mut env = Env::new(tag);
+    env.import_busybox();
+    let p = env.project(tag);
+    Some((env, p))
 }

@@ -103,3 +103,31 @@ pub fn have_tools(tag: &str, tools: &[&str]) -> bool {
     }
     true
 }
+
+/// The manifest digest of `image` as an independent client (skopeo, plain http) reads it.
+pub fn skopeo_digest(image: &str) -> String {
+    let out = Command::new("skopeo")
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{image}"),
+        ])
+        .output()
+        .expect("skopeo");
+    assert!(
+        out.status.success(),
+        "skopeo inspect {image}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    v["Digest"].as_str().expect("Digest").to_string()
+}
+
+/// rstack with the test's own Docker client config (`DOCKER_CONFIG` in its directory), so
+/// that no credentials of the host's are used and the test's own are.
+pub fn rs(env: &super::Env, args: &[&str]) -> std::process::Output {
+    env.cmd(args)
+        .env("DOCKER_CONFIG", env.dir.join("docker-config"))
+        .output()
+        .expect("rstack")
+}
