@@ -485,6 +485,9 @@ impl NetworkManager {
                 prefix: subnet.prefix,
                 gateway: gw.filter(|_| !rec.internal),
                 mac: a.mac.clone(),
+                // No network has IPv6 addresses yet: the veth ends get none (see
+                // `runtime::netns::attach`). An `enable_ipv6` network sets it.
+                ipv6: false,
             });
             attached.push((rec, ip));
         }

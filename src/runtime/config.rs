@@ -213,6 +213,11 @@ pub struct Interface {
     /// `aa:bb:cc:dd:ee:ff`; absent: derived from the address as Docker does (02:42:a.b.c.d).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mac: Option<String>,
+    /// The network has IPv6: both veth ends get the kernel's link-local address (and DAD)
+    /// when they come up. Off (the default), they get no IPv6 address at all, which keeps
+    /// the kernel's address configuration off the start path.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ipv6: bool,
 }
 
 /// A host device given to the container: its node is made at `path` with the host node's
