@@ -699,6 +699,9 @@ impl NetworkManager {
                 mac: a.mac.clone(),
                 address6: v6.map(|(ip6, prefix, _)| (ip6, prefix)),
                 gateway6: v6.map(|(_, _, gw6)| gw6).filter(|_| !rec.internal),
+                // The veth ends get the kernel's IPv6 link-local address only on a dual-stack
+                // network (see `runtime::netns::attach`).
+                ipv6: v6.is_some(),
             });
             attached.push((rec, ip));
         }

@@ -231,6 +231,11 @@ pub struct Interface {
     /// The IPv6 default route's next hop (as `gateway`, for IPv6).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway6: Option<std::net::Ipv6Addr>,
+    /// The network has IPv6: both veth ends get the kernel's link-local address (and DAD)
+    /// when they come up. Off (the default), they get no IPv6 address at all, which keeps
+    /// the kernel's address configuration off the start path.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ipv6: bool,
 }
 
 /// A host device given to the container: its node is made at `path` with the host node's

@@ -61,6 +61,8 @@ const IFLA_PROTINFO: u16 = 12;
 const IFLA_BRPORT_MODE: u16 = 4;
 const IFLA_LINKINFO: u16 = 18;
 const IFLA_NET_NS_FD: u16 = 28;
+const IFLA_AF_SPEC: u16 = 26;
+const IFLA_INET6_ADDR_GEN_MODE: u16 = 8;
 const IFLA_INFO_KIND: u16 = 1;
 const IFLA_INFO_DATA: u16 = 2;
 const VETH_INFO_PEER: u16 = 1;
@@ -69,6 +71,16 @@ const IFA_LOCAL: u16 = 2;
 const RTA_GATEWAY: u16 = 5;
 const NLA_F_NESTED: u16 = 0x8000;
 const IFF_UP: u32 = 0x1;
+
+/// How the kernel makes a link's IPv6 link-local address when the link comes up
+/// (`IFLA_INET6_ADDR_GEN_MODE`, linux/if_link.h).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddrGenMode {
+    /// The kernel's default: fe80::/64 from the MAC, then duplicate address detection.
+    Eui64 = 0,
+    /// No address at all: no link-local address, no DAD, no `addrconf` work on the link.
+    None = 1,
+}
 
 /// One request under construction: the header, a fixed part, then attributes.
 struct Msg {
@@ -347,17 +359,29 @@ impl Netlink {
         }
     }
 
-    /// Creates a veth pair: `host` here, enslaved to the bridge `master` and up; `peer` in
-    /// the namespace `peer_ns` (a /proc/PID/ns/net descriptor), down, with `peer_mac`.
+    /// Creates a veth pair, both ends down: `host` here, detached; `peer` in the namespace
+    /// `peer_ns` (a /proc/PID/ns/net descriptor), with `peer_mac`. Returns the host end's
+    /// index. `set_master_up_hairpin` then attaches it, as for a pair made ahead: the host
+    /// end's IPv6 mode can only be set between the two (the kernel refuses
+    /// `IFLA_AF_SPEC` in the request that creates a link).
     pub fn add_veth(
         &mut self,
         host: &str,
-        master: u32,
         peer: &str,
         peer_ns: RawFd,
         peer_mac: [u8; 6],
-    ) -> Result<()> {
-        self.new_veth(host, Some(master), peer, peer_ns, Some(peer_mac))
+    ) -> Result<u32> {
+        self.new_veth(host, peer, peer_ns, Some(peer_mac))?;
+        self.index_of(host)
+    }
+
+    /// Sets a link's IPv6 address generation mode (`AddrGenMode`); a link still down then
+    /// comes up with that mode.
+    pub fn set_addr_gen_mode(&mut self, index: u32, name: &str, mode: AddrGenMode) -> Result<()> {
+        self.call(
+            &format!("IPv6 address mode of {name}"),
+            addr_gen_mode_msg(index, mode),
+        )
     }
 
     /// The index of a link of this socket's namespace.
@@ -380,32 +404,22 @@ impl Netlink {
     /// Creates a veth pair ahead of its use, both ends down: `host` here, detached; `peer`
     /// in the namespace `peer_ns`. Returns the host end's index.
     pub fn add_spare_veth(&mut self, host: &str, peer: &str, peer_ns: RawFd) -> Result<u32> {
-        self.new_veth(host, None, peer, peer_ns, None)?;
+        self.new_veth(host, peer, peer_ns, None)?;
         self.index_of(host)
     }
 
-    /// A veth pair: `host` here (up and enslaved to `master` when one is given, else down),
-    /// `peer` in the namespace `peer_ns`, down, with `peer_mac` if given.
+    /// A veth pair, both ends down: `host` here, on no bridge, `peer` in the namespace
+    /// `peer_ns`, with `peer_mac` if given.
     fn new_veth(
         &mut self,
         host: &str,
-        master: Option<u32>,
         peer: &str,
         peer_ns: RawFd,
         peer_mac: Option<[u8; 6]>,
     ) -> Result<()> {
         let mut m = Msg::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
-        match master {
-            Some(master) => {
-                m.ifinfo(0, IFF_UP, IFF_UP);
-                m.attr_str(IFLA_IFNAME, host);
-                m.attr_u32(IFLA_MASTER, master);
-            }
-            None => {
-                m.ifinfo(0, 0, 0);
-                m.attr_str(IFLA_IFNAME, host);
-            }
-        }
+        m.ifinfo(0, 0, 0);
+        m.attr_str(IFLA_IFNAME, host);
         m.begin(IFLA_LINKINFO);
         m.attr_str(IFLA_INFO_KIND, "veth");
         m.begin(IFLA_INFO_DATA);
@@ -425,19 +439,33 @@ impl Netlink {
     }
 
     /// Enslaves a link made ahead to the bridge `master`, brings it up and turns on hairpin
-    /// mode (`set_hairpin`): two requests in one round trip.
-    pub fn set_master_up_hairpin(&mut self, index: u32, master: u32, name: &str) -> Result<()> {
+    /// mode (`set_hairpin`): two requests in one round trip, three with `mode`, which sets
+    /// the IPv6 address mode (`AddrGenMode`) first, while the link is still down.
+    pub fn set_master_up_hairpin(
+        &mut self,
+        index: u32,
+        master: u32,
+        name: &str,
+        mode: Option<AddrGenMode>,
+    ) -> Result<()> {
         let mut m = Msg::new(RTM_NEWLINK, 0);
         m.ifinfo(index as i32, IFF_UP, IFF_UP);
         m.attr_u32(IFLA_MASTER, master);
-        self.call_batch(vec![
-            (format!("attaching {name} to its bridge"), m),
-            (format!("hairpin mode on {name}"), hairpin_msg(index)),
-        ])
+        let mut msgs = Vec::with_capacity(3);
+        if let Some(mode) = mode {
+            msgs.push((
+                format!("IPv6 address mode of {name}"),
+                addr_gen_mode_msg(index, mode),
+            ));
+        }
+        msgs.push((format!("attaching {name} to its bridge"), m));
+        msgs.push((format!("hairpin mode on {name}"), hairpin_msg(index)));
+        self.call_batch(msgs)
     }
 
-    /// A container's side of its interface, in one round trip: its MAC address and up, its
-    /// address `addr/prefix`, and the default route through `gateway` when one is given.
+    /// A container's side of its interface, in one round trip: its IPv6 address mode when
+    /// `mode` is given (before it comes up), its MAC address and up, its address
+    /// `addr/prefix`, and the default route through `gateway` when one is given.
     pub fn configure_inner(
         &mut self,
         index: u32,
@@ -445,17 +473,25 @@ impl Netlink {
         mac: [u8; 6],
         (addr, prefix): (Ipv4Addr, u8),
         gateway: Option<Ipv4Addr>,
+        mode: Option<AddrGenMode>,
     ) -> Result<()> {
         let mut m = Msg::new(RTM_NEWLINK, 0);
         m.ifinfo(index as i32, IFF_UP, IFF_UP);
         m.attr(IFLA_ADDRESS, &mac);
-        let mut msgs = vec![
+        let mut msgs = Vec::with_capacity(4);
+        if let Some(mode) = mode {
+            msgs.push((
+                format!("IPv6 address mode of {name}"),
+                addr_gen_mode_msg(index, mode),
+            ));
+        }
+        msgs.extend([
             (format!("setting {name} up"), m),
             (
                 format!("adding address {addr}/{prefix}"),
                 address_msg(index, addr, prefix),
             ),
-        ];
+        ]);
         if let Some(gw) = gateway {
             msgs.push((
                 format!("adding the default route via {gw}"),
@@ -537,6 +573,19 @@ fn hairpin_msg(index: u32) -> Msg {
     m.buf.extend_from_slice(&0u32.to_ne_bytes());
     m.begin(IFLA_PROTINFO);
     m.attr(IFLA_BRPORT_MODE, &[1]);
+    m.end();
+    m
+}
+
+/// The IPv6 address generation mode of the link `index`: `IFLA_AF_SPEC` { `AF_INET6` {
+/// `IFLA_INET6_ADDR_GEN_MODE` (u8) } }.
+fn addr_gen_mode_msg(index: u32, mode: AddrGenMode) -> Msg {
+    let mut m = Msg::new(RTM_NEWLINK, 0);
+    m.ifinfo(index as i32, 0, 0);
+    m.begin(IFLA_AF_SPEC);
+    m.begin(libc::AF_INET6 as u16);
+    m.attr(IFLA_INET6_ADDR_GEN_MODE, &[mode as u8]);
+    m.end();
     m.end();
     m
 }
@@ -692,6 +741,7 @@ mod tests {
                     [2, 0x42, 10, 0, 0, 2],
                     (Ipv4Addr::new(10, 0, 0, 2), 24),
                     Some(Ipv4Addr::new(10, 0, 0, 1)),
+                    None,
                 )
                 .expect_err("no such link");
             assert!(e.to_string().contains("setting nothing up"), "{e}");

@@ -12,7 +12,7 @@
 
 use super::config::NetConfig;
 use super::error::{Result, RuntimeError};
-use super::netlink::{self, Netlink};
+use super::netlink::{self, AddrGenMode, Netlink};
 use std::os::fd::AsRawFd;
 
 /// A netlink socket in the host's network namespace, opened before the shim makes its own
@@ -29,6 +29,8 @@ pub struct HostNetlink {
 struct SpareVeth {
     host_name: String,
     host_index: u32,
+    /// The IPv6 address mode both ends were left in (`AddrGenMode::None` once set).
+    mode: AddrGenMode,
 }
 
 /// The name of a container's first interface, which a spare veth's inner end is made as.
@@ -55,9 +57,24 @@ impl HostNetlink {
         };
         let host_name = format!("rsv{}", random_suffix());
         if let Ok(host_index) = nl.add_spare_veth(&host_name, FIRST, own.as_raw_fd()) {
+            // Most networks have no IPv6: without addresses, bringing the ends up at the
+            // start starts no link-local address or duplicate address detection (kernel
+            // work that competed with the start). An IPv6 attachment sets it back.
+            let quiet = nl
+                .set_addr_gen_mode(host_index, &host_name, AddrGenMode::None)
+                .is_ok()
+                && Netlink::open().is_ok_and(|mut inner| {
+                    netlink::link_index(FIRST)
+                        .is_ok_and(|i| inner.set_addr_gen_mode(i, FIRST, AddrGenMode::None).is_ok())
+                });
             self.spare = Some(SpareVeth {
                 host_name,
                 host_index,
+                mode: if quiet {
+                    AddrGenMode::None
+                } else {
+                    AddrGenMode::Eui64
+                },
             });
         }
     }
@@ -119,18 +136,29 @@ pub fn attach(host: &mut HostNetlink, cfg: &NetConfig) -> Result<()> {
             .as_deref()
             .and_then(netlink::parse_mac)
             .unwrap_or_else(|| netlink::mac_for(ifc.address));
+        // A link comes up with IPv6 address configuration only on a network with IPv6
+        // (see `make_spare_veth`); the mode is set, where it differs, in the batch that
+        // brings the link up.
+        let want = if ifc.ipv6 {
+            AddrGenMode::Eui64
+        } else {
+            AddrGenMode::None
+        };
+        let change = |now: AddrGenMode| (now != want).then_some(want);
+        // A veth the kernel just made has the namespace's default mode (EUI-64).
+        let mut inner_mode = AddrGenMode::Eui64;
         match spare.take().filter(|_| ifc.name == FIRST) {
             // Made ahead: onto the bridge, up and hairpin, in one round trip.
-            Some(s) => host
-                .set_master_up_hairpin(s.host_index, master, &s.host_name)
-                .map_err(|e| fail(&format!("attaching to bridge {}", ifc.bridge), e))?,
-            None => {
-                host.add_veth(&ifc.host_name, master, &ifc.name, own.as_raw_fd(), mac)
+            Some(s) => {
+                host.set_master_up_hairpin(s.host_index, master, &s.host_name, change(s.mode))
                     .map_err(|e| fail(&format!("attaching to bridge {}", ifc.bridge), e))?;
+                inner_mode = s.mode;
+            }
+            None => {
                 let i = host
-                    .index_of(&ifc.host_name)
-                    .map_err(|e| fail(&format!("veth {}", ifc.host_name), e))?;
-                host.set_hairpin(i, &ifc.host_name)
+                    .add_veth(&ifc.host_name, &ifc.name, own.as_raw_fd(), mac)
+                    .map_err(|e| fail(&format!("attaching to bridge {}", ifc.bridge), e))?;
+                host.set_master_up_hairpin(i, master, &ifc.host_name, change(AddrGenMode::Eui64))
                     .map_err(|e| fail(&format!("veth {}", ifc.host_name), e))?;
             }
         }
@@ -139,7 +167,14 @@ pub fn attach(host: &mut HostNetlink, cfg: &NetConfig) -> Result<()> {
         // round trip; the kernel applies them in order.
         let gateway = ifc.gateway.filter(|_| !routed);
         inner
-            .configure_inner(index, &ifc.name, mac, (ifc.address, ifc.prefix), gateway)
+            .configure_inner(
+                index,
+                &ifc.name,
+                mac,
+                (ifc.address, ifc.prefix),
+                gateway,
+                change(inner_mode),
+            )
             .map_err(|e| fail(&ifc.name, e))?;
         routed |= gateway.is_some();
         // A dual-stack network: the IPv6 address, and the IPv6 default route on the first
@@ -193,7 +228,9 @@ mod tests {
             nl.add_bridge("rstb0", gw, 24).map_err(|e| e.to_string())?;
             // Once as a fresh shim does (the veth made at the start), once as a spare does
             // (the pair made ahead, attached at the start).
-            for (made_ahead, last) in [(false, 2u8), (true, 3u8)] {
+            // The third: a network with IPv6, on a pair made ahead without (set back).
+            for (made_ahead, ipv6, last) in [(false, false, 2u8), (true, false, 3), (true, true, 4)]
+            {
                 let listener = TcpListener::bind((gw, 0)).map_err(|e| e.to_string())?;
                 let port = listener.local_addr().map_err(|e| e.to_string())?.port();
                 let host_name = format!("rstv-test{last}");
@@ -222,9 +259,16 @@ mod tests {
                                 address6: None,
                                 gateway6: None,
                                 mac: None,
+                                ipv6,
                             }],
                         };
                         attach(&mut host_nl, &cfg).map_err(|e| e.to_string())?;
+                        // A link-local address is listed (tentative) once the link is up.
+                        let v6 = std::fs::read_to_string("/proc/thread-self/net/if_inet6")
+                            .map_err(|e| e.to_string())?;
+                        if v6.contains("eth0") != ipv6 {
+                            return Err(format!("ipv6 {ipv6}: eth0's addresses: {v6:?}"));
+                        }
                         let mut s = TcpStream::connect((gw, port)).map_err(|e| e.to_string())?;
                         s.write_all(b"hello").map_err(|e| e.to_string())?;
                         let mut back = String::new();
