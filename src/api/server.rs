@@ -292,6 +292,9 @@ pub async fn apply_down<R: Runtime, I: ImageSource>(
 ) -> Result<DownResponse, ApiFailure> {
     let project = project.to_string();
     valid(validate::names(&project, []))?;
+    if req.dry_run {
+        return super::down_plan::plan(st, &project, &req).await;
+    }
     let t = req.timeout.map(Duration::from_secs);
     super::pause::thaw_before_stop(st, &project, &[]).await;
     let opts = crate::reconcile::DownOptions {

@@ -43,6 +43,9 @@ pub struct DownRequest {
     /// Containers left alone: the orphans `down` keeps without `--remove-orphans`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keep: Vec<String>,
+    /// `--dry-run down`: answer what this request would remove, and remove nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// What `down` removed, in that order (names).
