@@ -31,6 +31,9 @@ pub struct UpAnswer {
     pub response: UpResponse,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub networks_created: Vec<String>,
+    /// With `dry_run`: the networks whose definition changed, which `up` would make again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks_recreated: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
