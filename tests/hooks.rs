@@ -61,7 +61,8 @@ fn post_start_runs_before_up_returns_and_pre_stop_before_the_stop() {
     // Its failure (exit 1) was logged and the stop went on.
     assert_eq!(env.service(&env.ps_json(&p), "box")["state"], "exited");
     assert!(
-        env.daemon_log().contains("pre_stop[0] hook"),
+        env.daemon_log()
+            .contains("box hook exited with status 1 (container"),
         "{}",
         env.daemon_log()
     );
@@ -86,9 +87,8 @@ fn a_failing_post_start_fails_up_with_its_status_and_output() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "up succeeded: {err}");
     assert!(
-        err.contains("post_start[0] hook")
-            && err.contains("exited with status 3")
-            && err.contains("no-good"),
+        err.contains("box hook exited with status 3 (container ")
+            && err.contains("post_start[0] [\"sh\", \"-c\", \"echo no-good; exit 3\"]): no-good"),
         "{err}"
     );
     env.ok(&["down", "-t", "1"]);

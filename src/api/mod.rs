@@ -8,6 +8,7 @@ pub mod builtin_networks;
 pub mod client;
 pub mod cp;
 pub mod detach;
+mod down_plan;
 mod error;
 pub mod events;
 mod failure;

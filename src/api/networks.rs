@@ -82,6 +82,9 @@ pub struct EndpointView {
     /// `ADDRESS/PREFIX`, as Docker.
     #[serde(rename = "IPv4Address")]
     pub ipv4_address: String,
+    /// `ADDRESS/PREFIX` on a dual-stack network; empty otherwise, as Docker.
+    #[serde(rename = "IPv6Address")]
+    pub ipv6_address: String,
 }
 
 /// What `network create` asks for.
@@ -95,6 +98,15 @@ pub struct NetworkCreateRequest {
     pub internal: bool,
     pub attachable: bool,
     pub labels: BTreeMap<String, String>,
+    /// `--ipv6`: dual stack, with the IPv6 subnet, gateway and range given (or from the pool).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub enable_ipv6: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_range6: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -247,7 +247,18 @@ pub async fn apply_up<R: Runtime, I: ImageSource>(
             .map(|n| n.name)
             .collect()
     };
-    // A network whose definition changed is made again (with its containers), as compose.
+    // A network whose definition changed is made again (with its containers), as compose;
+    // a dry run only says so.
+    if req.dry_run {
+        let (networks, on) = super::netchange::diverged(st, &req.stack)?;
+        let mut response = st.engine.up(req).await?;
+        super::netchange::recreated_with(&mut response, &networks, &on);
+        return Ok(UpAnswer {
+            response,
+            networks_created: Vec::new(),
+            networks_recreated: networks,
+        });
+    }
     super::netchange::remove_diverged(st, &req.stack).await?;
     let before = project_networks();
     let response = st.engine.up(req).await?;
@@ -258,6 +269,7 @@ pub async fn apply_up<R: Runtime, I: ImageSource>(
     Ok(UpAnswer {
         response,
         networks_created,
+        networks_recreated: Vec::new(),
     })
 }
 
@@ -292,6 +304,9 @@ pub async fn apply_down<R: Runtime, I: ImageSource>(
 ) -> Result<DownResponse, ApiFailure> {
     let project = project.to_string();
     valid(validate::names(&project, []))?;
+    if req.dry_run {
+        return super::down_plan::plan(st, &project, &req).await;
+    }
     let t = req.timeout.map(Duration::from_secs);
     super::pause::thaw_before_stop(st, &project, &[]).await;
     let opts = crate::reconcile::DownOptions {

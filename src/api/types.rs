@@ -31,6 +31,9 @@ pub struct UpAnswer {
     pub response: UpResponse,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub networks_created: Vec<String>,
+    /// With `dry_run`: the networks whose definition changed, which `up` would make again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks_recreated: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -43,6 +46,9 @@ pub struct DownRequest {
     /// Containers left alone: the orphans `down` keeps without `--remove-orphans`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keep: Vec<String>,
+    /// `--dry-run down`: answer what this request would remove, and remove nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// What `down` removed, in that order (names).

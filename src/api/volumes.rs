@@ -154,6 +154,30 @@ pub(crate) async fn prune<R: Runtime, I: ImageSource>(
 /// `down -v`: the project's volumes that no container uses any more, anonymous ones kept by
 /// an earlier removal included (external ones were never the project's: they are not
 /// recorded with it).
+/// What `remove_project` would remove once the containers `going` are gone (`down -v`
+/// in a dry run): the project's volumes no other container uses, but the anonymous ones
+/// of `going`, which go with their containers without being listed.
+pub(crate) async fn would_remove_project<R: Runtime, I: ImageSource>(
+    st: &Arc<ServerState<R, I>>,
+    project: &str,
+    going: &[String],
+) -> Result<Vec<String>, ApiFailure> {
+    let used = in_use(st)?;
+    let v = st.volumes.clone();
+    let all = blocking(move || v.list()).await?;
+    Ok(all
+        .into_iter()
+        .filter(|vol| {
+            vol.project == project
+                && match used.get(&vol.name) {
+                    None => true,
+                    Some(users) => !vol.anonymous && users.iter().all(|u| going.contains(u)),
+                }
+        })
+        .map(|vol| vol.name)
+        .collect())
+}
+
 pub(crate) async fn remove_project<R: Runtime, I: ImageSource>(
     st: &Arc<ServerState<R, I>>,
     project: &str,

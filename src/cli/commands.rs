@@ -241,6 +241,11 @@ pub(super) fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
     if let Some(stack) = dry_stack {
         let existing: Vec<crate::api::networks::NetworkView> =
             client.call::<(), _>("GET", "/v1/networks", None)?;
+        // As the real `up` (compose's removeDivergedNetwork): removed, then made again.
+        for n in &answer.networks_recreated {
+            super::dry_run::line(&format!("Network {n}  Removed (definition changed)"));
+            super::dry_run::line(&format!("Network {n}  Created"));
+        }
         for n in super::dry_run::networks_to_create(&stack, &resp, &existing) {
             super::dry_run::line(&format!("Network {n}  Created"));
         }

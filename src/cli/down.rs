@@ -19,7 +19,16 @@ pub enum Rmi {
     All,
 }
 
-pub fn run(cli: &Cli, client: &Client, a: &DownArgs) -> Result<i32> {
+/// What `down` works from: the project, its containers, the images `--rmi` takes and the
+/// orphans it keeps (warned about here, as compose does before acting).
+struct Prepared {
+    project: String,
+    rows: Vec<ContainerView>,
+    images: Vec<String>,
+    request: DownRequest,
+}
+
+fn prepare(cli: &Cli, client: &Client, a: &DownArgs) -> Result<Prepared> {
     let p = project::project_name(cli)?;
     let rows: Vec<ContainerView> =
         client.call::<(), _>("GET", &format!("/v1/containers?project={p}"), None)?;
@@ -42,15 +51,50 @@ pub fn run(cli: &Cli, client: &Client, a: &DownArgs) -> Result<i32> {
     if !keep.is_empty() {
         eprintln!("warning: {}", orphan_warning(&keep));
     }
-    let removed: DownResponse = client.call(
-        "POST",
-        &format!("/v1/projects/{p}/down"),
-        Some(&DownRequest {
+    Ok(Prepared {
+        project: p,
+        rows,
+        images,
+        request: DownRequest {
             timeout: a.timeout,
             volumes: a.volumes,
             keep,
-        }),
-    )?;
+            dry_run: false,
+        },
+    })
+}
+
+/// `--dry-run down`: the daemon answers what the same request would remove (orphans kept,
+/// the networks they hold in use, `-v` volumes); nothing is stopped or removed.
+pub fn dry_run(cli: &Cli, client: &Client, a: &DownArgs) -> Result<i32> {
+    let Prepared {
+        project: p,
+        rows,
+        mut request,
+        ..
+    } = prepare(cli, client, a)?;
+    request.dry_run = true;
+    let removed: DownResponse =
+        client.call("POST", &format!("/v1/projects/{p}/down"), Some(&request))?;
+    for c in rows.iter().filter(|c| {
+        matches!(c.state.as_str(), "running" | "paused" | "restarting")
+            && removed.containers.contains(&c.name)
+    }) {
+        super::dry_run::line(&format!("Container {}  Stopped", c.name));
+    }
+    print_removed_with(removed, super::dry_run::line);
+    Ok(0)
+}
+
+pub fn run(cli: &Cli, client: &Client, a: &DownArgs) -> Result<i32> {
+    let Prepared {
+        project: p,
+        images,
+        request,
+        ..
+    } = prepare(cli, client, a)?;
+    let removed: DownResponse =
+        client.call("POST", &format!("/v1/projects/{p}/down"), Some(&request))?;
     print_removed(removed);
     let mut failed = false;
     for image in images {
@@ -115,18 +159,22 @@ pub fn images_to_remove(
 
 /// What a `down` removed, one line each, as compose prints it.
 pub(super) fn print_removed(removed: DownResponse) {
+    print_removed_with(removed, |l| eprintln!("{l}"));
+}
+
+fn print_removed_with(removed: DownResponse, out: impl Fn(&str)) {
     for name in removed.containers {
-        eprintln!("Container {name}  Removed");
+        out(&format!("Container {name}  Removed"));
     }
     for name in removed.networks {
-        eprintln!("Network {name}  Removed");
+        out(&format!("Network {name}  Removed"));
     }
     // compose's warning event for a network a container still holds.
     for name in removed.networks_in_use {
-        eprintln!("Network {name}  Resource is still in use");
+        out(&format!("Network {name}  Resource is still in use"));
     }
     for name in removed.volumes {
-        eprintln!("Volume {name}  Removed");
+        out(&format!("Volume {name}  Removed"));
     }
 }
 

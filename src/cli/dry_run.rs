@@ -151,7 +151,7 @@ pub fn run(cli: &Cli, client: &Client) -> Option<Result<i32>> {
             containers(&a.services, UP, "Stopped")
                 .and_then(|_| containers(&a.services, stopped, "Removed"))
         }
-        C::Down(_) => project::project_name(cli).and_then(|p| down(client, &p)),
+        C::Down(a) => super::down::dry_run(cli, client, a),
         C::Pull(a) => super::registry_dry::services(cli, client, &a.services, false),
         C::Push(a) => super::registry_dry::services(cli, client, &a.services, true),
         C::Build(a) => images(cli, &a.services, "Built"),

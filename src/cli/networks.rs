@@ -41,15 +41,18 @@ pub enum NetworkCommand {
         /// Driver (only `bridge`)
         #[arg(short, long, default_value = "bridge")]
         driver: String,
-        /// Subnet in CIDR notation (default: one from the address pools)
+        /// Subnet in CIDR notation, one per address family (default: one from the address pools)
         #[arg(long)]
-        subnet: Option<String>,
-        /// Gateway address, in the subnet (default: its first address)
+        subnet: Vec<String>,
+        /// Gateway address, in the subnet, one per address family (default: its first address)
         #[arg(long)]
-        gateway: Option<String>,
-        /// Allocate container addresses from this sub-range (CIDR)
+        gateway: Vec<String>,
+        /// Allocate container addresses from this sub-range (CIDR), one per address family
         #[arg(long)]
-        ip_range: Option<String>,
+        ip_range: Vec<String>,
+        /// Enable IPv6 (dual stack: an IPv6 subnet besides the IPv4 one)
+        #[arg(long)]
+        ipv6: bool,
         /// No access to the outside (no gateway, no masquerade)
         #[arg(long)]
         internal: bool,
@@ -85,6 +88,32 @@ pub struct PortArgs {
     pub service: String,
     /// The container port, PORT or PORT/PROTO; without it, every published port
     pub private_port: Option<String>,
+}
+
+/// `--subnet`/`--gateway`/`--ip-range` given once per address family (as `docker network
+/// create`): the IPv4 value and the IPv6 one (which needs `--ipv6`).
+fn by_family(
+    flag: &str,
+    values: &[String],
+    ipv6: bool,
+) -> Result<(Option<String>, Option<String>)> {
+    let (mut v4, mut v6) = (None, None);
+    for v in values {
+        let (slot, family) = match v.contains(':') {
+            true => (&mut v6, "IPv6"),
+            false => (&mut v4, "IPv4"),
+        };
+        if slot.is_some() {
+            bail!(
+                "--{flag} is given twice for {family}: give at most one value per address family"
+            );
+        }
+        *slot = Some(v.clone());
+    }
+    if let Some(v) = v6.as_ref().filter(|_| !ipv6) {
+        bail!("--{flag} {v} is an IPv6 value: add --ipv6 to make a dual-stack network");
+    }
+    Ok((v4, v6))
 }
 
 fn pairs(list: &[String]) -> Result<BTreeMap<String, String>> {
@@ -131,6 +160,7 @@ pub fn run(client: &Client, c: &NetworkCommand) -> Result<i32> {
             subnet,
             gateway,
             ip_range,
+            ipv6,
             internal,
             attachable,
             labels,
@@ -140,11 +170,18 @@ pub fn run(client: &Client, c: &NetworkCommand) -> Result<i32> {
                     "network driver \"{driver}\" is not supported: rstack has bridge networks only"
                 );
             }
+            let (subnet, subnet6) = by_family("subnet", subnet, *ipv6)?;
+            let (gateway, gateway6) = by_family("gateway", gateway, *ipv6)?;
+            let (ip_range, ip_range6) = by_family("ip-range", ip_range, *ipv6)?;
             let req = NetworkCreateRequest {
                 name: name.clone(),
-                subnet: subnet.clone(),
-                gateway: gateway.clone(),
-                ip_range: ip_range.clone(),
+                subnet,
+                gateway,
+                ip_range,
+                enable_ipv6: *ipv6,
+                subnet6,
+                gateway6,
+                ip_range6,
                 internal: *internal,
                 attachable: *attachable,
                 labels: pairs(labels)?,
@@ -269,6 +306,23 @@ pub fn port(client: &Client, project: &str, a: &PortArgs) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subnets_gateways_and_ranges_are_split_by_family() {
+        let v = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            by_family("subnet", &v(&["fd00:1::/64", "10.9.0.0/24"]), true).expect("ok"),
+            (Some("10.9.0.0/24".into()), Some("fd00:1::/64".into()))
+        );
+        assert_eq!(
+            by_family("gateway", &v(&[]), true).expect("ok"),
+            (None, None)
+        );
+        let e = by_family("subnet", &v(&["fd00:1::/64"]), false).expect_err("no --ipv6");
+        assert!(e.to_string().contains("add --ipv6"), "{e}");
+        let e = by_family("ip-range", &v(&["10.1.0.0/25", "10.2.0.0/25"]), false).expect_err("2");
+        assert!(e.to_string().contains("twice for IPv4"), "{e}");
+    }
 
     #[test]
     fn ls_table_has_docker_columns() {

@@ -36,6 +36,7 @@ fn view(r: NetworkRecord, endpoints: Vec<Endpoint>) -> NetworkView {
     if !r.project.is_empty() {
         labels.insert("com.docker.compose.project".into(), r.project.clone());
     }
+    let prefix6 = r.subnet6.rsplit_once('/').map(|(_, p)| p.to_string());
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(r.created);
     NetworkView {
         id: r.id,
@@ -65,6 +66,10 @@ fn view(r: NetworkRecord, endpoints: Vec<Endpoint>) -> NetworkView {
                 let v = EndpointView {
                     name: String::new(),
                     ipv4_address: format!("{}/{prefix}", e.address),
+                    ipv6_address: match (e.address6, &prefix6) {
+                        (Some(a), Some(p)) => format!("{a}/{p}"),
+                        _ => String::new(),
+                    },
                 };
                 (e.container_id, v)
             })
@@ -100,7 +105,10 @@ impl NetworkAdmin for Networks {
                 internal: req.internal,
                 attachable: req.attachable,
                 labels: req.labels.clone(),
-                ..CreateOptions::default()
+                enable_ipv6: req.enable_ipv6,
+                subnet6: req.subnet6.clone(),
+                gateway6: req.gateway6.clone(),
+                ip_range6: req.ip_range6.clone(),
             };
             let r = self.0.create(&opts, "").await.map_err(failure)?;
             Ok(view(r, Vec::new()))

@@ -140,6 +140,9 @@ pub struct CreateOptions {
 pub struct Endpoint {
     pub container_id: String,
     pub address: Ipv4Addr,
+    /// Its address on a dual-stack network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address6: Option<Ipv6Addr>,
 }
 
 /// A published port as `port` and `ps` show it.
@@ -1310,6 +1313,14 @@ fn forward6(
 }
 
 fn endpoints(inner: &Inner, network: &str) -> Vec<Endpoint> {
+    let v6 = |c: &str| {
+        inner
+            .leases6
+            .get(network)?
+            .iter()
+            .find(|(_, id)| id.as_str() == c)
+            .map(|(ip, _)| *ip)
+    };
     inner
         .leases
         .get(network)
@@ -1318,6 +1329,7 @@ fn endpoints(inner: &Inner, network: &str) -> Vec<Endpoint> {
                 .map(|(ip, c)| Endpoint {
                     container_id: c.clone(),
                     address: *ip,
+                    address6: v6(c),
                 })
                 .collect()
         })

@@ -24,7 +24,7 @@ pub fn network_requests(stack: &Stack) -> Vec<NetAttach> {
 }
 
 /// Whether container `r` is attached to one of `networks`.
-fn on_networks(r: &ContainerRecord, networks: &[String]) -> bool {
+pub fn on_networks(r: &ContainerRecord, networks: &[String]) -> bool {
     r.config
         .network
         .request

@@ -281,11 +281,17 @@ impl<R: Runtime> Supervisor<R> {
                     true => self.rec.service_def.post_start.clone(),
                     false => Vec::new(),
                 };
-                if let Err(msg) =
-                    super::hooks::run_all(&*self.rt, &self.rec.config, r.pid, &hooks, "post_start")
-                        .await
-                {
-                    let msg = format!("container {}: {msg}", self.rec.name);
+                let who = (self.rec.service.as_str(), self.rec.name.as_str());
+                let done = super::hooks::run_all(
+                    &*self.rt,
+                    &self.rec.config,
+                    r.pid,
+                    &hooks,
+                    "post_start",
+                    who,
+                )
+                .await;
+                if let Err(msg) = done {
                     self.rec.error = Some(msg.clone());
                     self.save().await;
                     return (Some(r), Err(ContainerError::Failed(msg)));
@@ -397,10 +403,11 @@ impl<R: Runtime> Supervisor<R> {
             true => self.rec.service_def.pre_stop.clone(),
             false => Vec::new(),
         };
+        let who = (self.rec.service.as_str(), self.rec.name.as_str());
         if let Err(msg) =
-            super::hooks::run_all(&*self.rt, &self.rec.config, r.pid, &hooks, "pre_stop").await
+            super::hooks::run_all(&*self.rt, &self.rec.config, r.pid, &hooks, "pre_stop", who).await
         {
-            eprintln!("rstack: container {}: {msg}", self.rec.name);
+            eprintln!("rstack: {msg}");
         }
         if self.rt.signal(r.pid, sig).is_ok() {
             tokio::select! {
