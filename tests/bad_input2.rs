@@ -200,3 +200,33 @@ services:
         "the exec'd process has the main process's settings"
     );
 }
+
+#[test]
+fn a_failing_pre_stop_hook_is_a_warning_of_down() {
+    let Some((env, p)) = setup("badprestop") else {
+        return;
+    };
+    env.write(
+        "compose.yaml",
+        &format!(
+            "name: {p}
+services:
+  a:
+    image: busybox:test
+    init: true
+    command: [sleep, '1000']
+    pre_stop:
+      - command: [sh, -c, 'echo cannot flush; exit 4']
+"
+        ),
+    );
+    env.ok(&["up", "-d"]);
+    let out = env.run(&["down", "-t", "1"]);
+    let err = stderr(&out);
+    // rstack goes on with the stop (README, hooks): rc 0, with a visible warning.
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("warning: container"), "{err}");
+    assert!(err.contains("pre_stop[0] hook"), "{err}");
+    assert!(err.contains("exited with status 4"), "{err}");
+    assert!(env.ps_json(&p).is_empty(), "down removed it: {err}");
+}
