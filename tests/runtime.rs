@@ -383,6 +383,7 @@ fn exec_runs_inside_the_container() {
         seccomp_filter: None,
         tty: None,
         resize_fifo: None,
+        ..Default::default()
     };
     let out = runtime::exec_command(&exe(), l.pid, &spec)
         .output()

@@ -33,6 +33,7 @@ pub(crate) async fn plan<R: Runtime, I: ImageSource>(
         networks,
         volumes,
         networks_in_use,
+        ..Default::default()
     })
 }
 

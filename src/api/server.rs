@@ -313,7 +313,7 @@ pub async fn apply_down<R: Runtime, I: ImageSource>(
         keep: req.keep.clone(),
         volumes: req.volumes,
     };
-    let containers = st.engine.down(&project, t, &opts).await?;
+    let (containers, warnings) = st.engine.down_reporting(&project, t, &opts).await?;
     // After the containers, as compose: every network of the project goes but one a
     // container (a kept orphan) is still on, which stays with a warning.
     let networks = st.networks.remove_project(&project).await;
@@ -333,6 +333,7 @@ pub async fn apply_down<R: Runtime, I: ImageSource>(
         networks,
         volumes,
         networks_in_use,
+        warnings,
     })
 }
 

@@ -61,6 +61,9 @@ pub struct DownResponse {
     /// The project's networks left because a container (a kept orphan) is still on them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub networks_in_use: Vec<String>,
+    /// What went wrong without stopping `down`: a failed `pre_stop` hook.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// `start`, `stop`, `restart`, `kill` on some (or all) services of a project.

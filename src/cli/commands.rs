@@ -186,7 +186,8 @@ fn config(cli: &Cli, a: &ConfigArgs) -> Result<i32> {
 
 pub(super) fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
     super::up_flags::validate(a).map_err(anyhow::Error::msg)?;
-    let mut stack = project::load_to_run(cli, &a.services)?;
+    let loaded = project::load_to_run_full(cli, &a.services)?;
+    let mut stack = loaded.stack.clone();
     super::scale::apply(&mut stack, &a.scale)?;
     let selection = super::up_flags::select(&stack, a).map_err(anyhow::Error::msg)?;
     let name = stack.name.clone();
@@ -210,6 +211,7 @@ pub(super) fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         super::pull_policy::prepare(client, &stack, &a.services, a.pull, builds)?;
     }
     super::volumes::check_external(client, &stack)?;
+    super::up_checks::container_names(client, &loaded)?;
     // What a dry run says of networks needs the stack after the request took it.
     let dry_stack = cli.dry_run.then(|| stack.clone());
     let req = UpRequest {
@@ -230,7 +232,8 @@ pub(super) fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
     let since = crate::api::logs::since_now();
     let since_ms = super::output::now_ms();
     let path = format!("/v1/projects/{name}/up");
-    let answer: UpAnswer = autostart(client, || Ok(client.call("POST", &path, Some(&req))?))?;
+    let answer: UpAnswer = autostart(client, || Ok(client.call("POST", &path, Some(&req))?))
+        .map_err(|e| super::up_checks::place_hook_failures(&loaded, e))?;
     for n in &answer.networks_created {
         eprintln!("Network {n}  Created");
     }

@@ -159,6 +159,10 @@ pub fn images_to_remove(
 
 /// What a `down` removed, one line each, as compose prints it.
 pub(super) fn print_removed(removed: DownResponse) {
+    // A failed pre_stop hook: the stop went on (rstack's choice; compose fails `down`).
+    for w in &removed.warnings {
+        eprintln!("warning: {w} (the container was stopped anyway)");
+    }
     print_removed_with(removed, |l| eprintln!("{l}"));
 }
 

@@ -21,6 +21,7 @@ pub fn options(cli: &Cli) -> Result<LoadOptions> {
             .ok()
             .and_then(|n| u32::try_from(n.get()).ok()),
         read_secrets: false,
+        known_sysctl: None,
     })
 }
 
@@ -40,19 +41,25 @@ pub fn load_for(cli: &Cli, targets: &[String]) -> Result<Stack> {
 /// Like `load_for`, for commands that start containers (`up`, `create`, `run`): the content
 /// of the secrets and configs is read into the stack, a missing one is an error.
 pub fn load_to_run(cli: &Cli, targets: &[String]) -> Result<Stack> {
+    Ok(load_to_run_full(cli, targets)?.stack)
+}
+
+/// `load_to_run` keeping the tree, whose spans place later checks (`locate`). Every sysctl
+/// is checked against this kernel: an unknown one is refused before anything starts.
+pub fn load_to_run_full(cli: &Cli, targets: &[String]) -> Result<spec::Loaded> {
     let mut opts = options(cli)?;
     opts.target_services = targets.to_vec();
     opts.read_secrets = true;
-    let loaded = load_with(opts)?;
-    let mut stack = loaded.stack;
+    opts.known_sysctl = Some(crate::runtime::sysctl::known);
+    let mut loaded = load_with(opts)?;
     // Recorded with the project for `ls` (compose's CONFIG FILES).
-    stack.config_files = loaded
+    loaded.stack.config_files = loaded
         .files
         .iter()
         // Cleaned lexically, as compose's filepath.Abs does.
         .map(|p| crate::spec::normalize_path(p).display().to_string())
         .collect();
-    Ok(stack)
+    Ok(loaded)
 }
 
 /// The whole load result (for `config`/`validate`). `build_image_names`: a service with only

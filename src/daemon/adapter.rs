@@ -80,6 +80,8 @@ impl NativeRuntime {
             },
             tty: spec.tty,
             resize_fifo: resize.as_ref().map(|(_, p)| p.clone()),
+            rlimits: cfg.process.rlimits.clone(),
+            oom_score_adj: cfg.oom_score_adj,
         };
         let mut cmd =
             tokio::process::Command::from(runtime::exec_command(self.shims.exe(), pid, &rspec));

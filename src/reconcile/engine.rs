@@ -432,6 +432,13 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                 .any(|r| &r.id == id && !stack.services.contains_key(&r.service)),
             _ => true,
         });
+        // Before anything is removed, created or started: a container_name another
+        // project's container holds refuses the whole `up`, not just its service.
+        for n in &selected {
+            if let Some(cn) = &stack.services[n].options.container_name {
+                self.check_container_name(cn, &stack.name, n)?;
+            }
+        }
         if !orphan_names.is_empty() && !req.remove_orphans {
             warnings.push(super::request::orphan_warning(&orphan_names));
         }

@@ -108,14 +108,22 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         Ok(())
     }
 
+    /// Stops the levels in reverse order; returns the `pre_stop` hook failures (warnings).
     async fn stop_levels(
         &self,
         levels: Vec<Vec<(ContainerRecord, Handle)>>,
         timeout: Option<Duration>,
-    ) {
+    ) -> Vec<String> {
+        let mut failures = Vec::new();
         for level in levels.into_iter().rev() {
-            join_all(level.iter().map(|(_, h)| h.stop(timeout))).await;
+            failures.extend(
+                join_all(level.iter().map(|(_, h)| h.stop(timeout)))
+                    .await
+                    .into_iter()
+                    .flatten(),
+            );
         }
+        failures
     }
 
     pub async fn restart_services(
@@ -196,6 +204,17 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         timeout: Option<Duration>,
         opts: &DownOptions,
     ) -> Result<Vec<String>, EngineError> {
+        Ok(self.down_reporting(project, timeout, opts).await?.0)
+    }
+
+    /// `down`, with the failures of `pre_stop` hooks beside the removed names: the stop went
+    /// on regardless (see the README's hooks paragraph), the user gets a warning.
+    pub async fn down_reporting(
+        &self,
+        project: &str,
+        timeout: Option<Duration>,
+        opts: &DownOptions,
+    ) -> Result<(Vec<String>, Vec<String>), EngineError> {
         let _g = self.lock(project).await;
         let known = self.store.project(project)?.is_some();
         let all = self.records(Some(project))?;
@@ -206,7 +225,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             .collect();
         if !known && records.is_empty() {
             // As compose: taking down what is not there is not an error.
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         // One-offs first, then services in reverse dependency order.
         let oneoffs: Vec<Handle> = self
@@ -220,13 +239,14 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             .collect();
         // compose's down leaves one-offs to `--remove-orphans` and runs no hooks of theirs here.
         join_all(oneoffs.iter().map(|h| h.stop_without_hooks(timeout))).await;
+        let mut hook_failures = Vec::new();
         if known {
             let mut levels = self.levels_of(project, &[])?;
             for l in levels.iter_mut() {
                 l.retain(|(r, _)| !opts.keep.contains(&r.name));
             }
             levels.retain(|l| !l.is_empty());
-            self.stop_levels(levels, timeout).await;
+            hook_failures = self.stop_levels(levels, timeout).await;
         }
         let mut removed = Vec::new();
         // Anonymous volumes go with their containers only with `down -v` (compose's
@@ -243,7 +263,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         if kept == 0 {
             self.store.delete_project(project)?;
         }
-        Ok(removed)
+        Ok((removed, hook_failures))
     }
 
     /// All containers (optionally of one project), but those being removed.

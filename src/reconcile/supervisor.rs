@@ -26,7 +26,8 @@ pub enum Command {
         /// Run the service's `pre_stop` hooks first: compose runs them for `stop`, `down`,
         /// `restart` and a scale-down, not when it replaces a container (recreate).
         pre_stop: bool,
-        reply: oneshot::Sender<()>,
+        /// The failure of a `pre_stop` hook (the stop went on regardless), for the user.
+        reply: oneshot::Sender<Option<String>>,
     },
     Kill {
         signal: i32,
@@ -63,18 +64,19 @@ impl Handle {
         rx.await.map_err(|_| gone())?
     }
 
-    /// A stop asked by the user (`stop`, `down`...): the `pre_stop` hooks run first.
-    pub async fn stop(&self, timeout: Option<Duration>) {
+    /// A stop asked by the user (`stop`, `down`...): the `pre_stop` hooks run first. Returns
+    /// the failure of one (the stop goes on regardless), for a warning.
+    pub async fn stop(&self, timeout: Option<Duration>) -> Option<String> {
         self.stop_with(timeout, true).await
     }
 
     /// A stop that is not the user's `stop` (a recreate replacing the container, a one-off
     /// taken down): no hooks, as compose.
     pub async fn stop_without_hooks(&self, timeout: Option<Duration>) {
-        self.stop_with(timeout, false).await
+        self.stop_with(timeout, false).await;
     }
 
-    async fn stop_with(&self, timeout: Option<Duration>, pre_stop: bool) {
+    async fn stop_with(&self, timeout: Option<Duration>, pre_stop: bool) -> Option<String> {
         let (reply, rx) = oneshot::channel();
         let cmd = Command::Stop {
             timeout,
@@ -82,8 +84,9 @@ impl Handle {
             reply,
         };
         if self.send(cmd).await.is_ok() {
-            let _ = rx.await;
+            return rx.await.ok().flatten();
         }
+        None
     }
 
     pub async fn kill(&self, signal: i32) -> Result<(), ContainerError> {
@@ -134,6 +137,7 @@ pub fn spawn<R: Runtime>(
         recent_restarts: Default::default(),
         health: None,
         started: Instant::now(),
+        pre_stop_failure: None,
     };
     tokio::spawn(sup.run(initial));
     Handle {
@@ -153,6 +157,8 @@ struct Supervisor<R: Runtime> {
     recent_restarts: std::collections::VecDeque<tokio::time::Instant>,
     health: Option<Health>,
     started: Instant,
+    /// The failure of the last stop's `pre_stop` hook, for its reply.
+    pre_stop_failure: Option<String>,
 }
 
 /// What ended a running phase.
@@ -170,7 +176,7 @@ enum Ended {
 }
 
 enum Reply {
-    Stop(oneshot::Sender<()>),
+    Stop(oneshot::Sender<Option<String>>),
     Kill(oneshot::Sender<Result<(), ContainerError>>),
 }
 
@@ -203,7 +209,7 @@ impl<R: Runtime> Supervisor<R> {
                         self.record_exit(&st).await;
                         match reply {
                             Reply::Stop(r) => {
-                                let _ = r.send(());
+                                let _ = r.send(self.pre_stop_failure.take());
                             }
                             Reply::Kill(r) => {
                                 let _ = r.send(Ok(()));
@@ -246,7 +252,7 @@ impl<R: Runtime> Supervisor<R> {
                 }
                 self.rec.stopped_by_user = true;
                 self.save().await;
-                let _ = reply.send(());
+                let _ = reply.send(None);
                 None
             }
             Command::Kill { reply, .. } => {
@@ -398,16 +404,20 @@ impl<R: Runtime> Supervisor<R> {
         let grace = timeout.unwrap_or(self.rec.service_def.stop_grace_period);
         let sig = crate::runtime::config::parse_signal(&self.rec.service_def.stop_signal)
             .unwrap_or(libc::SIGTERM);
-        // A failed pre_stop hook is logged and the stop goes on (its process may be gone).
+        // A failed pre_stop hook is logged, kept for the stop's reply (a warning for the
+        // user), and the stop goes on (its process may be gone).
         let hooks = match hooks {
             true => self.rec.service_def.pre_stop.clone(),
             false => Vec::new(),
         };
         let who = (self.rec.service.as_str(), self.rec.name.as_str());
+        self.pre_stop_failure = None;
         if let Err(msg) =
             super::hooks::run_all(&*self.rt, &self.rec.config, r.pid, &hooks, "pre_stop", who).await
         {
+            // The message names the service, container and hook already.
             eprintln!("rstack: {msg}");
+            self.pre_stop_failure = Some(msg);
         }
         if self.rt.signal(r.pid, sig).is_ok() {
             tokio::select! {

@@ -45,6 +45,18 @@ pub enum RuntimeError {
 }
 
 impl RuntimeError {
+    /// A start failure carrying `msg`, which may already be a rendered start failure (the
+    /// init's message relayed by the shim, the shim's relayed by the launcher): the prefix
+    /// is said once, not once per hop.
+    pub(crate) fn start(msg: impl Into<String>) -> Self {
+        let msg = msg.into();
+        let mut rest = msg.as_str();
+        while let Some(r) = rest.strip_prefix(START_PREFIX) {
+            rest = r;
+        }
+        RuntimeError::Start(rest.to_string())
+    }
+
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         RuntimeError::Io {
             op,
@@ -61,4 +73,22 @@ impl RuntimeError {
     }
 }
 
+/// How `RuntimeError::Start` renders before its message.
+const START_PREFIX: &str = "container start failed: ";
+
 pub type Result<T> = std::result::Result<T, RuntimeError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relayed_start_failure_says_so_once() {
+        let inner = RuntimeError::start("sysctls: cannot set x=1").to_string();
+        let relayed = RuntimeError::start(format!("container start failed: {inner}"));
+        assert_eq!(
+            relayed.to_string(),
+            "container start failed: sysctls: cannot set x=1"
+        );
+    }
+}

@@ -37,6 +37,13 @@ pub struct ExecSpec {
     /// it, then unlinks it.
     #[serde(default)]
     pub resize_fifo: Option<PathBuf>,
+    /// The container's `ulimits` (`process.rlimits`), as docker exec gives them to the
+    /// process it runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rlimits: Vec<super::config::Rlimit>,
+    /// The container's `oom_score_adj`, which docker exec's process inherits too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oom_score_adj: Option<i32>,
 }
 
 /// The command running `spec` inside the container whose init is `pid`. Its stdio is passed
@@ -130,6 +137,12 @@ fn nsexec(args: &[String]) -> Result<i32> {
             )));
         }
         _ => return Err(RuntimeError::NotRunning(pid)),
+    }
+    // The container's limits, on this helper (the process forked below inherits them), while
+    // /proc/self is still ours.
+    super::rlimit::apply(&spec.rlimits)?;
+    if let Some(adj) = spec.oom_score_adj {
+        super::sysctl::oom_score_adj(adj)?;
     }
     join_cgroups(pid)?;
     for (kind, fd) in &ns {

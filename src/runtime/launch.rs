@@ -337,7 +337,7 @@ fn parse_report(report: &str, shim_pid: i32) -> Result<Launched> {
         }
     }
     if let Some(msg) = line.strip_prefix("err ") {
-        return Err(RuntimeError::Start(msg.to_string()));
+        return Err(RuntimeError::start(msg));
     }
     Err(RuntimeError::Start(format!(
         "shim exited without reporting (see shim.log): {line:?}"

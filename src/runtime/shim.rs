@@ -427,7 +427,7 @@ fn spawn(
         // Everything still open here closes as it goes out of scope.
         return Err(match failure {
             Some(e) if msg.is_empty() => e,
-            _ => RuntimeError::Start(String::from_utf8_lossy(&msg).into_owned()),
+            _ => RuntimeError::start(String::from_utf8_lossy(&msg).into_owned()),
         });
     }
     // From here the supervise loop owns the descriptors.

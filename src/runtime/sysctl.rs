@@ -16,6 +16,38 @@ pub fn path_of(key: &str) -> Option<String> {
     Some(format!("/proc/sys/{}", key.replace('.', "/")))
 }
 
+/// Whether this kernel has the sysctl `key`, judged from the host's /proc/sys before anything
+/// starts. A new network namespace gets the same net.* keys as the host's, except the
+/// per-interface ones (`net.ipv4.conf.eth0.*`): those are judged by the `default` entry,
+/// as the container's interfaces do not exist on the host. Lenient when /proc/sys cannot
+/// be read (nothing to judge by): the start then reports it.
+pub fn known(key: &str) -> bool {
+    let Some(p) = path_of(&per_device_template(key)) else {
+        return false;
+    };
+    if std::path::Path::new(&p).exists() {
+        return true;
+    }
+    !std::path::Path::new("/proc/sys/kernel").is_dir()
+}
+
+/// `net.ipv{4,6}.{conf,neigh}.IFACE.rest` -> the same key under `default`; others unchanged.
+fn per_device_template(key: &str) -> String {
+    let parts: Vec<&str> = key.split('.').collect();
+    match parts.as_slice() {
+        [
+            "net",
+            ip @ ("ipv4" | "ipv6"),
+            table @ ("conf" | "neigh"),
+            dev,
+            rest @ ..,
+        ] if !rest.is_empty() && !matches!(*dev, "all" | "default" | "lo") => {
+            format!("net.{ip}.{table}.default.{}", rest.join("."))
+        }
+        _ => key.to_string(),
+    }
+}
+
 /// Writes every sysctl; runs after pivot_root, so /proc is the container's.
 pub fn write_all(sysctls: &[(String, String)]) -> Result<()> {
     for (k, v) in sysctls {
@@ -65,5 +97,29 @@ mod tests {
         assert_eq!(path_of("net..x"), None);
         assert_eq!(path_of("net/../x"), None);
         assert_eq!(path_of(""), None);
+    }
+
+    #[test]
+    fn interface_keys_are_judged_by_the_default_entry() {
+        assert_eq!(
+            per_device_template("net.ipv4.conf.eth0.rp_filter"),
+            "net.ipv4.conf.default.rp_filter"
+        );
+        assert_eq!(
+            per_device_template("net.ipv6.neigh.eth1.retrans_time_ms"),
+            "net.ipv6.neigh.default.retrans_time_ms"
+        );
+        assert_eq!(
+            per_device_template("net.ipv4.conf.all.forwarding"),
+            "net.ipv4.conf.all.forwarding"
+        );
+        assert_eq!(
+            per_device_template("net.ipv4.ip_forward"),
+            "net.ipv4.ip_forward"
+        );
+        assert!(
+            !known("net.ipv4.nonexistent_xx") || !std::path::Path::new("/proc/sys/kernel").is_dir()
+        );
+        assert!(!known("net..x"));
     }
 }

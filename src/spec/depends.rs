@@ -40,6 +40,7 @@ pub fn entries(svc: &Node) -> Vec<Entry> {
         sources: &mut sources,
         report: &mut report,
         host_cpus: None,
+        known_sysctl: None,
     };
     read(&mut cx, "depends_on", v)
 }

@@ -82,6 +82,7 @@ impl<'a> FileLoader<'a> {
             sources: &mut self.sources,
             report: &mut self.report,
             host_cpus: None,
+            known_sysctl: None,
         }
     }
 

@@ -80,6 +80,7 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
         sources: &mut sources,
         report: &mut report,
         host_cpus: opts.host_cpus,
+        known_sysctl: opts.known_sysctl,
     };
     let name_node = top_level(&mut cx, &root);
     let name = project_name(&mut cx, opts, name_node, &vars, &project_dir);

@@ -110,6 +110,9 @@ pub struct LoadOptions {
     /// `environment`) into the model; a missing one is an error at its file:line:col.
     /// false (`config`): not read nor checked, as `docker compose config` does.
     pub read_secrets: bool,
+    /// Whether the host's kernel has a sysctl: one it lacks is an error at its key's
+    /// file:line:col, before anything starts. `None`: not checked (`config`).
+    pub known_sysctl: Option<fn(&str) -> bool>,
 }
 
 /// A successfully loaded stack and the warnings found on the way.

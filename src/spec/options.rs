@@ -149,6 +149,11 @@ fn sysctls(
             Some(_) if k.contains(['/', '\0']) || k.split('.').any(str::is_empty) => {
                 cx.error(at.span, format!("{path}: invalid sysctl name \"{k}\""))
             }
+            Some(_) if cx.known_sysctl.is_some_and(|known| !known(&k)) => cx.error_hint(
+                at.span,
+                format!("{path}: sysctl \"{k}\" does not exist on this kernel"),
+                "check its name (`sysctl -a` lists this kernel's settings), or remove it",
+            ),
             Some(_) => {
                 out.insert(k, val);
             }

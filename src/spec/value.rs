@@ -15,6 +15,8 @@ pub struct Cx<'a> {
     /// CPUs of the host the stack is for (`LoadOptions::host_cpus`); `cpus` above it is
     /// refused, as Docker refuses it. `None`: not checked.
     pub host_cpus: Option<u32>,
+    /// `LoadOptions::known_sysctl`.
+    pub known_sysctl: Option<fn(&str) -> bool>,
 }
 
 impl Cx<'_> {
