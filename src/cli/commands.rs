@@ -250,15 +250,25 @@ pub(super) fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         return Ok(0);
     }
     for r in &resp.actions {
-        let verb = match r.action.as_str() {
-            "created" if a.no_start => "Created",
-            "recreated" => "Recreated",
-            "started" => "Started",
-            "restarted" => "Restarted",
-            "removed" => "Removed",
-            _ => "Running",
+        for l in super::container_events::up_lines(&r.container, &r.action, a.no_start) {
+            eprintln!("{l}");
+        }
+    }
+    if a.wait {
+        // The daemon answered once the wait was over: compose's `Waiting`/`Healthy` per
+        // container up now.
+        let rows: Vec<ContainerView> =
+            client.call::<(), _>("GET", &format!("/v1/containers?project={name}"), None)?;
+        let waited = |c: &&ContainerView| {
+            resp.actions
+                .iter()
+                .any(|r| r.container == c.name && r.action != "removed")
         };
-        eprintln!("Container {}  {verb}", r.container);
+        for c in rows.iter().filter(waited) {
+            for l in super::container_events::wait_lines(c) {
+                eprintln!("{l}");
+            }
+        }
     }
     if a.detach || a.wait || a.no_start {
         return Ok(0);
@@ -568,7 +578,24 @@ fn verb(
         signal: signal.map(str::to_string),
         ..Default::default()
     };
+    // Who the verb acts on, read before it does (afterwards their states have changed).
+    let texts = super::container_events::texts(verb);
+    let targets = match texts {
+        Some(_) => {
+            let rows: Vec<ContainerView> =
+                client.call::<(), _>("GET", &format!("/v1/containers?project={p}"), None)?;
+            super::container_events::targets(&rows, services, verb)
+        }
+        None => Vec::new(),
+    };
     client.call::<_, serde_json::Value>("POST", &format!("/v1/projects/{p}/{verb}"), Some(&req))?;
+    if let Some((working, done)) = texts {
+        for name in &targets {
+            for l in super::container_events::pair(name, working, done) {
+                eprintln!("{l}");
+            }
+        }
+    }
     Ok(0)
 }
 

@@ -51,7 +51,7 @@ pub fn run(cli: &Cli, client: &Client, a: &DownArgs) -> Result<i32> {
             keep,
         }),
     )?;
-    print_removed(removed);
+    print_removed(removed, &rows);
     let mut failed = false;
     for image in images {
         let req = RemoveRequest {
@@ -114,9 +114,22 @@ pub fn images_to_remove(
 }
 
 /// What a `down` removed, one line each, as compose prints it.
-pub(super) fn print_removed(removed: DownResponse) {
+/// A container that was running when the `down` began (`before`) was stopped first:
+/// compose's `Stopping`/`Stopped` come before its `Removing`/`Removed`.
+pub(super) fn print_removed(removed: DownResponse, before: &[ContainerView]) {
+    use super::container_events::pair;
     for name in removed.containers {
-        eprintln!("Container {name}  Removed");
+        let was_up = before.iter().any(|c| {
+            c.name == name && matches!(c.state.as_str(), "running" | "restarting" | "paused")
+        });
+        if was_up {
+            for l in pair(&name, "Stopping", "Stopped") {
+                eprintln!("{l}");
+            }
+        }
+        for l in pair(&name, "Removing", "Removed") {
+            eprintln!("{l}");
+        }
     }
     for name in removed.networks {
         eprintln!("Network {name}  Removed");

@@ -9,6 +9,7 @@ mod attach;
 mod build;
 mod commands;
 mod connect;
+mod container_events;
 mod cp;
 mod down;
 mod dry_run;

@@ -1,0 +1,95 @@
+//! The output of the commands as docker compose v2.40 prints it with stderr not a terminal
+//! (its plain progress mode): the per-container events of `up`, `start`, `stop`,
+//! `restart` and `down`, `ps --format json`'s keys and shapes, the log prefix of `logs`.
+//! The real binary and real containers (root only); each Env takes its project down.
+
+mod common;
+
+use common::*;
+
+fn stack(project: &str) -> String {
+    format!(
+        r#"name: {project}
+services:
+  web:
+    image: busybox:test
+    init: true
+    stop_grace_period: 1s
+    command: ["sh", "-c", "echo hello; exec sleep 1000"]
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 1s
+  worker:
+    image: busybox:test
+    init: true
+    stop_grace_period: 1s
+    command: ["sh", "-c", "echo hi; exec sleep 1000"]
+"#
+    )
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Runs `args`, asserts success and that stderr has each of `lines` (in this order).
+fn said(env: &Env, args: &[&str], lines: &[String]) -> String {
+    let out = env.run(args);
+    let err = stderr(&out);
+    assert!(out.status.success(), "rstack {args:?}: {err}");
+    let mut from = 0;
+    for l in lines {
+        let at = err[from..]
+            .find(l.as_str())
+            .unwrap_or_else(|| panic!("rstack {args:?}: no {l:?} (in order) in:\n{err}"));
+        from += at + l.len();
+    }
+    err
+}
+
+fn events(c: &str, texts: &[&str]) -> Vec<String> {
+    texts
+        .iter()
+        .map(|t| format!("Container {c}  {t}"))
+        .collect()
+}
+
+#[test]
+fn up_wait_start_stop_restart_down_print_compose_events() {
+    let Some((env, p)) = setup("outev") else {
+        return;
+    };
+    env.write("compose.yaml", &stack(&p));
+    let web = format!("{p}-web-1");
+    let worker = format!("{p}-worker-1");
+    // New containers: Created then Started, never Running; --wait: Waiting then Healthy.
+    let err = said(
+        &env,
+        &["up", "-d", "--wait"],
+        &[
+            events(&web, &["Created", "Started", "Waiting", "Healthy"]),
+            events(&worker, &["Healthy"]),
+        ]
+        .concat(),
+    );
+    assert!(!err.contains("Running"), "{err}");
+    // Unchanged and running: Running.
+    said(&env, &["up", "-d"], &events(&web, &["Running"]));
+    said(&env, &["stop"], &events(&web, &["Stopping", "Stopped"]));
+    said(&env, &["start"], &events(&web, &["Starting", "Started"]));
+    // compose's `restart` ends with Started.
+    said(
+        &env,
+        &["restart", "web"],
+        &events(&web, &["Restarting", "Started"]),
+    );
+    let err = said(
+        &env,
+        &["down"],
+        &events(&web, &["Stopping", "Stopped", "Removing", "Removed"]),
+    );
+    assert!(
+        err.contains(&format!("Container {worker}  Stopped")),
+        "{err}"
+    );
+}
