@@ -93,3 +93,24 @@ fn up_wait_start_stop_restart_down_print_compose_events() {
         "{err}"
     );
 }
+
+#[test]
+fn logs_prefix_is_the_container_name_without_the_project_padded_as_compose() {
+    let Some((env, p)) = setup("outlog") else {
+        return;
+    };
+    env.write("compose.yaml", &stack(&p));
+    env.ok(&["up", "-d"]);
+    let want = ["web-1     | hello", "worker-1  | hi"];
+    let mut logs = String::new();
+    for _ in 0..100 {
+        logs = env.ok(&["logs"]);
+        if want.iter().all(|w| logs.lines().any(|l| l == *w)) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    for w in want {
+        assert!(logs.lines().any(|l| l == w), "no {w:?} in:\n{logs}");
+    }
+}

@@ -190,12 +190,14 @@ pub(super) fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
     super::scale::apply(&mut stack, &a.scale)?;
     let selection = super::up_flags::select(&stack, a).map_err(anyhow::Error::msg)?;
     let name = stack.name.clone();
-    // Services with several replicas: their attached log lines name the replica.
-    let scaled: Vec<(String, u32)> = stack
+    // The log prefixes of each service's containers, for the width of the prefix column.
+    let prefixes: Vec<(String, Vec<String>)> = stack
         .services
         .iter()
-        .filter(|(_, s)| s.replicas() > 1)
-        .map(|(n, s)| (n.clone(), s.replicas()))
+        .map(|(n, s)| {
+            let own = s.options.container_name.as_deref();
+            (n.clone(), super::output::prefixes_of(n, own, s.replicas()))
+        })
         .collect();
     // Images first: nothing starts unless every image the services need is here.
     let builds = super::pull_policy::Builds {
@@ -273,16 +275,14 @@ pub(super) fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
     if a.detach || a.wait || a.no_start {
         return Ok(0);
     }
-    let mut names = selection.attach.clone();
-    for (s, n) in &scaled {
-        if names.contains(s) {
-            names.extend((1..=*n).map(|i| format!("{s}-{i}")));
-        }
-    }
-    let scaled: Vec<String> = scaled.into_iter().map(|(s, _)| s).collect();
+    let names: Vec<String> = prefixes
+        .into_iter()
+        .filter(|(s, _)| selection.attach.contains(s))
+        .flat_map(|(_, p)| p)
+        .collect();
     let watcher = super::up_flags::ExitWatcher::new(&name, &selection, &a.attached, since_ms);
     let printer = LogPrinter::new(&names, true, a.attached.timestamps)
-        .scaled(scaled)
+        .project(&name)
         .only(selection.attach.iter().cloned())
         .color(!a.attached.no_color);
     let followed = Followed {
@@ -409,8 +409,7 @@ fn ps(cli: &Cli, client: &Client, a: &PsArgs) -> Result<i32> {
 
 fn logs(cli: &Cli, client: &Client, a: &LogsArgs) -> Result<i32> {
     let p = project::project_name(cli)?;
-    // All service names up front, so the prefix column has one width from the first line.
-    let mut names = a.services.clone();
+    // All prefixes up front, so the prefix column has one width from the first line.
     let rows: Vec<ContainerView> =
         client.call::<(), _>("GET", &format!("/v1/containers?project={p}"), None)?;
     let rows: Vec<ContainerView> = rows
@@ -418,18 +417,11 @@ fn logs(cli: &Cli, client: &Client, a: &LogsArgs) -> Result<i32> {
         .filter(|r| !r.one_off)
         .filter(|r| a.services.is_empty() || a.services.contains(&r.service))
         .collect();
-    let scaled = super::scale::scaled_services(rows.iter().map(|r| r.service.as_str()));
-    for r in &rows {
-        if !names.contains(&r.service) {
-            names.push(r.service.clone());
-        }
-        if scaled.contains(&r.service) {
-            // The `service-N` label, for the width of the prefix column.
-            let n = r.name.rsplit('-').next().unwrap_or_default();
-            names.push(format!("{}-{n}", r.service));
-        }
-    }
-    let printer = LogPrinter::new(&names, !a.no_log_prefix, a.timestamps).scaled(scaled);
+    let names: Vec<String> = rows
+        .iter()
+        .map(|r| super::output::prefix_of(Some(&p), &r.name, &r.service))
+        .collect();
+    let printer = LogPrinter::new(&names, !a.no_log_prefix, a.timestamps).project(&p);
     let now = std::time::SystemTime::now();
     let time = |flag: &str, v: &Option<String>| -> Result<Option<String>> {
         v.as_deref()
