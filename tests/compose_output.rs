@@ -114,3 +114,78 @@ fn logs_prefix_is_the_container_name_without_the_project_padded_as_compose() {
         assert!(logs.lines().any(|l| l == w), "no {w:?} in:\n{logs}");
     }
 }
+
+#[test]
+fn ps_json_prints_one_compose_object_per_container() {
+    let Some((env, p)) = setup("outps") else {
+        return;
+    };
+    env.write("compose.yaml", &stack(&p));
+    env.ok(&["up", "-d", "--wait"]);
+    let out = env.ok(&["ps", "--format", "json"]);
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?} in {out}")))
+        .collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    let web = rows
+        .iter()
+        .find(|r| r["Service"] == "web")
+        .unwrap_or_else(|| panic!("no web in {out}"));
+    let keys: Vec<&str> = web
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "Command",
+            "CreatedAt",
+            "ExitCode",
+            "Health",
+            "ID",
+            "Image",
+            "Labels",
+            "LocalVolumes",
+            "Mounts",
+            "Name",
+            "Names",
+            "Networks",
+            "Ports",
+            "Project",
+            "Publishers",
+            "RunningFor",
+            "Service",
+            "Size",
+            "State",
+            "Status"
+        ],
+        "{out}"
+    );
+    assert_eq!(web["Name"], format!("{p}-web-1"));
+    assert_eq!(web["Project"], p.as_str());
+    assert_eq!(web["State"], "running");
+    assert_eq!(web["Health"], "healthy");
+    assert_eq!(web["ExitCode"], 0);
+    assert_eq!(web["ID"].as_str().map(str::len), Some(12), "{out}");
+    assert!(
+        web["Command"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("\"sh -c")),
+        "{out}"
+    );
+    assert!(
+        web["Status"].as_str().is_some_and(|s| s.starts_with("Up ")),
+        "{out}"
+    );
+    assert!(web["Publishers"].is_array(), "{out}");
+    let full = env.ok(&["ps", "--format", "json", "--no-trunc", "web"]);
+    let id = env.service(&env.ps_json(&p), "web")["id"].clone();
+    let row: serde_json::Value = serde_json::from_str(full.trim()).expect("one line");
+    assert_eq!(row["ID"], id, "{full}");
+    // No container: nothing at all, as compose.
+    env.ok(&["down"]);
+    assert_eq!(env.ok(&["ps", "-a", "--format", "json"]), "");
+}

@@ -400,7 +400,11 @@ fn ps(cli: &Cli, client: &Client, a: &PsArgs) -> Result<i32> {
             println!("{}", r.name);
         }
     } else if a.format == Format::Json {
-        println!("{}", serde_json::to_string(&rows)?);
+        // As compose: one object per line (nothing at all for no container).
+        let now = super::output::now_ms();
+        for r in &rows {
+            println!("{}", super::ps_json::row(r, now, !a.no_trunc));
+        }
     } else {
         print_table(&rows);
     }

@@ -26,6 +26,7 @@ mod networks;
 mod output;
 mod progress;
 mod project;
+mod ps_json;
 mod pull_policy;
 mod registry;
 mod registry_dry;

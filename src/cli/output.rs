@@ -302,6 +302,7 @@ mod tests {
             one_off: false,
             ports: Vec::new(),
             labels: Default::default(),
+            command: String::new(),
         }
     }
 
