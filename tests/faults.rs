@@ -461,16 +461,7 @@ impl Campaign {
     }
 
     fn ps(&self) -> Vec<Value> {
-        let out = self
-            .env
-            .run(&["-p", &self.project, "ps", "-a", "--format", "json"]);
-        assert!(
-            out.status.success(),
-            "ps failed: {}\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            self.context()
-        );
-        serde_json::from_slice(&out.stdout).expect("ps json")
+        self.env.ps_json(&self.project)
     }
 
     /// Every service has exactly one container, in its declared state and health. A service

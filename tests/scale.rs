@@ -102,7 +102,7 @@ fn replicas_scale_up_and_down_keeping_the_rest_and_down_removes_all() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert!(
-        logs.contains("web-1 | hello") && logs.contains("web-2 | hello"),
+        logs.contains("web-1  | hello") && logs.contains("web-2  | hello"),
         "{logs}"
     );
 

@@ -266,7 +266,7 @@ fn down_remove_orphans_removes_services_gone_from_the_file() {
     );
     env.ok(&["down", "--remove-orphans"]);
     let out = env.ok(&["ps", "-a", "--format", "json"]);
-    assert_eq!(out.trim(), "[]", "orphan removed");
+    assert_eq!(out.trim(), "", "orphan removed");
 }
 
 /// Runs `logs ARGS` until its output holds `want` (a bounded wait for lines to land).

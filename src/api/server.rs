@@ -191,6 +191,7 @@ pub fn view(r: &ContainerRecord) -> ContainerView {
         one_off: r.one_off,
         ports: Vec::new(),
         labels: r.service_def.options.labels.clone(),
+        command: r.config.process.args.join(" "),
     }
 }
 

@@ -112,6 +112,9 @@ pub struct ContainerView {
     /// The service's `labels`.
     #[serde(default)]
     pub labels: std::collections::BTreeMap<String, String>,
+    /// The command it runs, argv joined by spaces (`ps --format json`'s `Command`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub command: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -236,6 +236,9 @@ pub struct PsArgs {
     /// Filter containers: label=KEY or label=KEY=VALUE (repeatable; all must match)
     #[arg(long = "filter")]
     pub filter: Vec<String>,
+    /// Don't truncate output (`--format json`'s ID and command)
+    #[arg(long)]
+    pub no_trunc: bool,
     pub services: Vec<String>,
 }
 

@@ -191,12 +191,14 @@ pub(super) fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
     super::scale::apply(&mut stack, &a.scale)?;
     let selection = super::up_flags::select(&stack, a).map_err(anyhow::Error::msg)?;
     let name = stack.name.clone();
-    // Services with several replicas: their attached log lines name the replica.
-    let scaled: Vec<(String, u32)> = stack
+    // The log prefixes of each service's containers, for the width of the prefix column.
+    let prefixes: Vec<(String, Vec<String>)> = stack
         .services
         .iter()
-        .filter(|(_, s)| s.replicas() > 1)
-        .map(|(n, s)| (n.clone(), s.replicas()))
+        .map(|(n, s)| {
+            let own = s.options.container_name.as_deref();
+            (n.clone(), super::output::prefixes_of(n, own, s.replicas()))
+        })
         .collect();
     // Images first: nothing starts unless every image the services need is here.
     let builds = super::pull_policy::Builds {
@@ -258,29 +260,37 @@ pub(super) fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         return Ok(0);
     }
     for r in &resp.actions {
-        let verb = match r.action.as_str() {
-            "created" if a.no_start => "Created",
-            "recreated" => "Recreated",
-            "started" => "Started",
-            "restarted" => "Restarted",
-            "removed" => "Removed",
-            _ => "Running",
+        for l in super::container_events::up_lines(&r.container, &r.action, a.no_start) {
+            eprintln!("{l}");
+        }
+    }
+    if a.wait {
+        // The daemon answered once the wait was over: compose's `Waiting`/`Healthy` per
+        // container up now.
+        let rows: Vec<ContainerView> =
+            client.call::<(), _>("GET", &format!("/v1/containers?project={name}"), None)?;
+        let waited = |c: &&ContainerView| {
+            resp.actions
+                .iter()
+                .any(|r| r.container == c.name && r.action != "removed")
         };
-        eprintln!("Container {}  {verb}", r.container);
+        for c in rows.iter().filter(waited) {
+            for l in super::container_events::wait_lines(c) {
+                eprintln!("{l}");
+            }
+        }
     }
     if a.detach || a.wait || a.no_start {
         return Ok(0);
     }
-    let mut names = selection.attach.clone();
-    for (s, n) in &scaled {
-        if names.contains(s) {
-            names.extend((1..=*n).map(|i| format!("{s}-{i}")));
-        }
-    }
-    let scaled: Vec<String> = scaled.into_iter().map(|(s, _)| s).collect();
+    let names: Vec<String> = prefixes
+        .into_iter()
+        .filter(|(s, _)| selection.attach.contains(s))
+        .flat_map(|(_, p)| p)
+        .collect();
     let watcher = super::up_flags::ExitWatcher::new(&name, &selection, &a.attached, since_ms);
     let printer = LogPrinter::new(&names, true, a.attached.timestamps)
-        .scaled(scaled)
+        .project(&name)
         .only(selection.attach.iter().cloned())
         .color(!a.attached.no_color);
     let followed = Followed {
@@ -398,7 +408,11 @@ fn ps(cli: &Cli, client: &Client, a: &PsArgs) -> Result<i32> {
             println!("{}", r.name);
         }
     } else if a.format == Format::Json {
-        println!("{}", serde_json::to_string(&rows)?);
+        // As compose: one object per line (nothing at all for no container).
+        let now = super::output::now_ms();
+        for r in &rows {
+            println!("{}", super::ps_json::row(r, now, !a.no_trunc));
+        }
     } else {
         print_table(&rows);
     }
@@ -407,8 +421,7 @@ fn ps(cli: &Cli, client: &Client, a: &PsArgs) -> Result<i32> {
 
 fn logs(cli: &Cli, client: &Client, a: &LogsArgs) -> Result<i32> {
     let p = project::project_name(cli)?;
-    // All service names up front, so the prefix column has one width from the first line.
-    let mut names = a.services.clone();
+    // All prefixes up front, so the prefix column has one width from the first line.
     let rows: Vec<ContainerView> =
         client.call::<(), _>("GET", &format!("/v1/containers?project={p}"), None)?;
     let rows: Vec<ContainerView> = rows
@@ -416,18 +429,11 @@ fn logs(cli: &Cli, client: &Client, a: &LogsArgs) -> Result<i32> {
         .filter(|r| !r.one_off)
         .filter(|r| a.services.is_empty() || a.services.contains(&r.service))
         .collect();
-    let scaled = super::scale::scaled_services(rows.iter().map(|r| r.service.as_str()));
-    for r in &rows {
-        if !names.contains(&r.service) {
-            names.push(r.service.clone());
-        }
-        if scaled.contains(&r.service) {
-            // The `service-N` label, for the width of the prefix column.
-            let n = r.name.rsplit('-').next().unwrap_or_default();
-            names.push(format!("{}-{n}", r.service));
-        }
-    }
-    let printer = LogPrinter::new(&names, !a.no_log_prefix, a.timestamps).scaled(scaled);
+    let names: Vec<String> = rows
+        .iter()
+        .map(|r| super::output::prefix_of(Some(&p), &r.name, &r.service))
+        .collect();
+    let printer = LogPrinter::new(&names, !a.no_log_prefix, a.timestamps).project(&p);
     let now = std::time::SystemTime::now();
     let time = |flag: &str, v: &Option<String>| -> Result<Option<String>> {
         v.as_deref()
@@ -576,7 +582,24 @@ fn verb(
         signal: signal.map(str::to_string),
         ..Default::default()
     };
+    // Who the verb acts on, read before it does (afterwards their states have changed).
+    let texts = super::container_events::texts(verb);
+    let targets = match texts {
+        Some(_) => {
+            let rows: Vec<ContainerView> =
+                client.call::<(), _>("GET", &format!("/v1/containers?project={p}"), None)?;
+            super::container_events::targets(&rows, services, verb)
+        }
+        None => Vec::new(),
+    };
     client.call::<_, serde_json::Value>("POST", &format!("/v1/projects/{p}/{verb}"), Some(&req))?;
+    if let Some((working, done)) = texts {
+        for name in &targets {
+            for l in super::container_events::pair(name, working, done) {
+                eprintln!("{l}");
+            }
+        }
+    }
     Ok(0)
 }
 

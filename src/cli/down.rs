@@ -76,26 +76,20 @@ pub fn dry_run(cli: &Cli, client: &Client, a: &DownArgs) -> Result<i32> {
     request.dry_run = true;
     let removed: DownResponse =
         client.call("POST", &format!("/v1/projects/{p}/down"), Some(&request))?;
-    for c in rows.iter().filter(|c| {
-        matches!(c.state.as_str(), "running" | "paused" | "restarting")
-            && removed.containers.contains(&c.name)
-    }) {
-        super::dry_run::line(&format!("Container {}  Stopped", c.name));
-    }
-    print_removed_with(removed, super::dry_run::line);
+    print_removed_with(removed, &rows, super::dry_run::line);
     Ok(0)
 }
 
 pub fn run(cli: &Cli, client: &Client, a: &DownArgs) -> Result<i32> {
     let Prepared {
         project: p,
+        rows,
         images,
         request,
-        ..
     } = prepare(cli, client, a)?;
     let removed: DownResponse =
         client.call("POST", &format!("/v1/projects/{p}/down"), Some(&request))?;
-    print_removed(removed);
+    print_removed(removed, &rows);
     let mut failed = false;
     for image in images {
         let req = RemoveRequest {
@@ -158,17 +152,30 @@ pub fn images_to_remove(
 }
 
 /// What a `down` removed, one line each, as compose prints it.
-pub(super) fn print_removed(removed: DownResponse) {
+/// A container that was running when the `down` began (`before`) was stopped first:
+/// compose's `Stopping`/`Stopped` come before its `Removing`/`Removed`.
+pub(super) fn print_removed(removed: DownResponse, before: &[ContainerView]) {
     // A failed pre_stop hook: the stop went on (rstack's choice; compose fails `down`).
     for w in &removed.warnings {
         eprintln!("warning: {w} (the container was stopped anyway)");
     }
-    print_removed_with(removed, |l| eprintln!("{l}"));
+    print_removed_with(removed, before, |l| eprintln!("{l}"));
 }
 
-fn print_removed_with(removed: DownResponse, out: impl Fn(&str)) {
+fn print_removed_with(removed: DownResponse, before: &[ContainerView], out: impl Fn(&str)) {
+    use super::container_events::pair;
     for name in removed.containers {
-        out(&format!("Container {name}  Removed"));
+        let was_up = before.iter().any(|c| {
+            c.name == name && matches!(c.state.as_str(), "running" | "restarting" | "paused")
+        });
+        if was_up {
+            for l in pair(&name, "Stopping", "Stopped") {
+                out(&l);
+            }
+        }
+        for l in pair(&name, "Removing", "Removed") {
+            out(&l);
+        }
     }
     for name in removed.networks {
         out(&format!("Network {name}  Removed"));

@@ -91,7 +91,7 @@ pub fn wait(cli: &Cli, client: &Client, a: &WaitArgs) -> Result<i32> {
             &format!("/v1/projects/{p}/down"),
             Some(&DownRequest::default()),
         )?;
-        super::down::print_removed(removed);
+        super::down::print_removed(removed, &[]);
     }
     Ok(done.first().map(|c| c.exit_code).unwrap_or(0))
 }

@@ -137,9 +137,10 @@ const COLORS: [&str; 6] = ["36", "33", "32", "35", "34", "31"];
 /// Prints stream items as `service  | line`, one color per service; a service with several
 /// replicas as `service-N  | line`, one color per replica (as compose).
 pub struct LogPrinter {
+    /// The prefixes seen so far (their order picks the colors).
     services: Vec<String>,
-    /// Services running more than one container: their lines name the replica.
-    scaled: std::collections::HashSet<String>,
+    /// The project, whose name (and dash) compose leaves out of the prefix.
+    project: Option<String>,
     width: usize,
     color: bool,
     pub prefix: bool,
@@ -152,7 +153,7 @@ impl LogPrinter {
     pub fn new(services: &[String], prefix: bool, timestamps: bool) -> LogPrinter {
         LogPrinter {
             services: services.to_vec(),
-            scaled: Default::default(),
+            project: None,
             width: services.iter().map(String::len).max().unwrap_or(0),
             color: is_tty(1),
             prefix,
@@ -161,9 +162,9 @@ impl LogPrinter {
         }
     }
 
-    /// Names the replica in the prefix of these services' lines (`web-2 | ...`).
-    pub fn scaled(mut self, services: impl IntoIterator<Item = String>) -> LogPrinter {
-        self.scaled.extend(services);
+    /// The project of the containers: their prefix is their name without it (`web-1`).
+    pub fn project(mut self, project: &str) -> LogPrinter {
+        self.project = Some(project.to_string());
         self
     }
 
@@ -179,14 +180,10 @@ impl LogPrinter {
         self
     }
 
-    /// The prefix of a line: its service, or `service-N` for a scaled one.
+    /// The prefix of a line, as compose's: the container's name without the project
+    /// (`web-1`), or the whole name when it is a `container_name` of its own.
     fn label(&self, item: &LogLine) -> String {
-        let number = item.container.rsplit('-').next().unwrap_or_default();
-        if self.scaled.contains(&item.service) && number.parse::<u32>().is_ok() {
-            format!("{}-{number}", item.service)
-        } else {
-            item.service.clone()
-        }
+        prefix_of(self.project.as_deref(), &item.container, &item.service)
     }
 
     pub fn print(&mut self, item: &LogLine) {
@@ -219,7 +216,8 @@ impl LogPrinter {
         };
         let mut line = String::new();
         if self.prefix {
-            let name = format!("{service:<w$} | ", w = self.width);
+            // compose pads to one more than the longest name: `web-1  | hello`.
+            let name = format!("{service:<w$} | ", w = self.width + 1);
             if self.color {
                 line.push_str(&format!(
                     "\x1b[{}m{name}\x1b[0m",
@@ -242,6 +240,40 @@ impl LogPrinter {
         } else {
             std::io::stdout().write_all(line.as_bytes())
         };
+    }
+}
+
+/// compose's log prefix of a container: `project-service-N` without `project-`; any other
+/// name (a `container_name`) whole. Without the project, a name ending in `-service-N` is
+/// taken as the default one.
+pub fn prefix_of(project: Option<&str>, container: &str, service: &str) -> String {
+    let rest = match project {
+        Some(p) => container
+            .strip_prefix(p)
+            .and_then(|r| r.strip_prefix('-'))
+            .unwrap_or(container),
+        None => container
+            .rfind(&format!("-{service}-"))
+            .map_or(container, |at| &container[at + 1..]),
+    };
+    let default = rest
+        .strip_prefix(service)
+        .and_then(|r| r.strip_prefix('-'))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    match default {
+        true => rest.to_string(),
+        false => container.to_string(),
+    }
+}
+
+/// The prefixes of a service's containers in a stack: `service-1`..`service-N`, or its
+/// `container_name`.
+pub fn prefixes_of(service: &str, container_name: Option<&str>, replicas: u32) -> Vec<String> {
+    match container_name {
+        Some(c) => vec![c.to_string()],
+        None => (1..=replicas.max(1))
+            .map(|i| format!("{service}-{i}"))
+            .collect(),
     }
 }
 
@@ -270,6 +302,7 @@ mod tests {
             one_off: false,
             ports: Vec::new(),
             labels: Default::default(),
+            command: String::new(),
         }
     }
 
@@ -299,7 +332,7 @@ mod tests {
     }
 
     #[test]
-    fn scaled_services_name_the_replica_in_the_prefix() {
+    fn prefixes_are_compose_container_names_without_the_project() {
         let line = |container: &str, service: &str| LogLine {
             container: container.into(),
             service: service.into(),
@@ -307,8 +340,13 @@ mod tests {
             time: String::new(),
             data: "x".into(),
         };
-        let p = LogPrinter::new(&[], true, false).scaled(["web".to_string()]);
+        let p = LogPrinter::new(&[], true, false).project("p");
         assert_eq!(p.label(&line("p-web-2", "web")), "web-2");
-        assert_eq!(p.label(&line("p-db-1", "db")), "db");
+        assert_eq!(p.label(&line("p-db-1", "db")), "db-1");
+        assert_eq!(p.label(&line("my-db", "db")), "my-db");
+        assert_eq!(prefix_of(None, "a-b-web-10", "web"), "web-10");
+        assert_eq!(prefix_of(None, "custom", "web"), "custom");
+        assert_eq!(prefixes_of("web", None, 2), ["web-1", "web-2"]);
+        assert_eq!(prefixes_of("web", Some("w"), 1), ["w"]);
     }
 }

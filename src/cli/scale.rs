@@ -4,7 +4,6 @@
 
 use crate::model::Stack;
 use anyhow::{Result, bail};
-use std::collections::HashSet;
 
 #[derive(Debug, clap::Args)]
 pub struct ScaleArgs {
@@ -74,19 +73,6 @@ pub fn apply(stack: &mut Stack, flags: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The services among `services` (one entry per container) that have more than one: their
-/// log lines name the replica.
-pub fn scaled_services<'a>(services: impl Iterator<Item = &'a str>) -> HashSet<String> {
-    let mut seen = HashSet::new();
-    let mut scaled = HashSet::new();
-    for s in services {
-        if !seen.insert(s) {
-            scaled.insert(s.to_string());
-        }
-    }
-    scaled
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,12 +96,6 @@ mod tests {
         assert_eq!(s.services["web"].replicas(), 3);
         apply(&mut s, &["web=0".into()]).expect("applies");
         assert_eq!(s.services["web"].replicas(), 0);
-    }
-
-    #[test]
-    fn services_with_several_containers_are_scaled() {
-        let s = scaled_services(["web", "db", "web"].into_iter());
-        assert_eq!(s, HashSet::from(["web".to_string()]));
     }
 
     #[test]

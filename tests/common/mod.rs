@@ -127,9 +127,19 @@ impl Env {
         ]);
     }
 
+    /// Every container of `project` as the daemon describes it (rstack's own view: `state`,
+    /// `pid`, `restarts`, `exit_code`...). `ps --format json` prints compose's keys instead
+    /// (tests/compose_output.rs); this is what it printed before it did, read from the
+    /// daemon's `GET /v1/containers` through the same socket the CLI uses.
     pub fn ps_json(&self, project: &str) -> Vec<Value> {
-        let out = self.ok(&["-p", project, "ps", "-a", "--format", "json"]);
-        serde_json::from_str(&out).expect("ps json")
+        rstack::api::Client::new(self.socket.clone())
+            .call::<(), Vec<Value>>("GET", &format!("/v1/containers?project={project}"), None)
+            .unwrap_or_else(|e| {
+                panic!(
+                    "listing {project}'s containers: {e}\ndaemon log: {}",
+                    self.daemon_log()
+                )
+            })
     }
 
     pub fn service<'a>(&self, rows: &'a [Value], service: &str) -> &'a Value {
