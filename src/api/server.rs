@@ -333,6 +333,7 @@ pub async fn apply_down<R: Runtime, I: ImageSource>(
         networks,
         volumes,
         networks_in_use,
+        ..Default::default()
     })
 }
 
