@@ -143,3 +143,126 @@ fn up_service_unhealthy() {
     );
     assert_eq!(state(&env, &p, "depends"), "created");
 }
+
+/// The containers of `service` in project `p`, by name.
+fn replicas(env: &Env, p: &str, service: &str) -> Vec<String> {
+    let mut names: Vec<String> = env
+        .ps_json(p)
+        .iter()
+        .filter(|r| r["service"] == service)
+        .filter_map(|r| r["name"].as_str().map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+/// healthcheck_test.go TestStartInterval. Upstream rejects `start_interval` without
+/// `start_period`; rstack keeps accepting it (probing at start_interval from the start) and
+/// warns, at the key's file:line:col, that docker compose rejects the file. The service with
+/// both turns healthy (upstream: within 30 s, well before the 30 s interval; no time asserted
+/// here).
+#[test]
+fn start_interval() {
+    let Some((env, p)) = setup_fixture("e2estartiv", "TestStartInterval") else {
+        return;
+    };
+    let (code, stdout, stderr) = finish(&env, &["up", "--wait", "-d", "error"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("compose.yaml:")
+            && stderr.contains(
+                "docker compose rejects this file (\"healthcheck.start_interval requires healthcheck.start_period to be set\")"
+            ),
+        "{stderr}"
+    );
+    let (code, stdout, stderr) = finish(&env, &["up", "--wait", "-d", "test"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(state(&env, &p, "test"), "running");
+    let rows = env.ps_json(&p);
+    assert_eq!(env.service(&rows, "test")["health"], "healthy", "{rows:?}");
+}
+
+/// hooks_test.go TestPostStartAndPreStopHook: post_start and pre_stop hooks in one project
+/// do not get in the way of `up`; both services run.
+#[test]
+fn post_start_and_pre_stop_hook() {
+    let Some((env, p)) = setup_fixture("e2ehooks", "TestPostStartAndPreStopHook") else {
+        return;
+    };
+    let (code, stdout, stderr) = finish(&env, &["up", "-d"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(state(&env, &p, "sample"), "running");
+    assert_eq!(state(&env, &p, "test"), "running");
+}
+
+/// scale_test.go TestScaleBasicCases: `deploy.replicas` (zero included) honoured by `up`,
+/// then `scale` up, down, to zero and for two services at once.
+#[test]
+fn scale_basic_cases() {
+    let Some((env, p)) = setup_fixture("e2escale", "TestScaleBasicCases") else {
+        return;
+    };
+    let count = |s: &str| replicas(&env, &p, s).len();
+    let (code, stdout, stderr) = finish(&env, &["up", "-d"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(
+        (count("back"), count("db"), count("front"), count("dbadmin")),
+        (1, 1, 2, 0)
+    );
+    env.ok(&["scale", "dbadmin=2"]);
+    assert_eq!(count("dbadmin"), 2);
+    env.ok(&["scale", "front=3", "back=2"]);
+    assert_eq!((count("front"), count("back")), (3, 2));
+    env.ok(&["scale", "dbadmin=1"]);
+    assert_eq!(count("dbadmin"), 1);
+    env.ok(&["scale", "dbadmin=0"]);
+    assert_eq!(count("dbadmin"), 0);
+    env.ok(&["scale", "front=2", "back=1"]);
+    assert_eq!(
+        replicas(&env, &p, "front"),
+        [format!("{p}-front-1"), format!("{p}-front-2")]
+    );
+    assert_eq!(count("back"), 1);
+}
+
+/// up_test.go TestUpProfile: `up` of a profiled service starts it and its dependency, not its
+/// profile sibling. busybox:test has no default command (alpine's is a shell that exits at
+/// once on a closed stdin): the services get `true`.
+#[test]
+fn up_profile() {
+    let Some((env, p)) = setup_fixture("e2eprofile", "TestUpProfile") else {
+        return;
+    };
+    let yaml = fixture("TestUpProfile", &p).unwrap_or_default().replace(
+        "image: busybox:test",
+        "image: busybox:test\n    command: [\"true\"]",
+    );
+    env.write("compose.yaml", &yaml);
+    let (code, stdout, stderr) = finish(&env, &["up", "foo"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(state(&env, &p, "foo"), "exited");
+    assert_eq!(state(&env, &p, "db"), "exited");
+    assert!(replicas(&env, &p, "bar").is_empty());
+}
+
+/// up_test.go TestUpWithDependencyNotRequired: an optional dependency that fails (here: no
+/// healthcheck for `service_healthy`) is reported in compose's words and its dependent runs.
+/// `image: bash` becomes busybox:test too.
+#[test]
+fn up_with_dependency_not_required() {
+    let Some((env, p)) = setup_fixture("e2eoptdep", "TestUpWithDependencyNotRequired") else {
+        return;
+    };
+    let yaml = fixture("TestUpWithDependencyNotRequired", &p)
+        .unwrap_or_default()
+        .replace("image: bash", "image: busybox:test");
+    env.write("compose.yaml", &yaml);
+    let (code, stdout, stderr) = finish(&env, &["--profile", "not-required", "up", "-d"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let all = format!("{stdout}{stderr}");
+    assert!(all.contains("foo"), "{all}");
+    assert!(
+        all.contains("optional dependency \"bar\" failed to start"),
+        "{all}"
+    );
+}

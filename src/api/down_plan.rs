@@ -1,6 +1,7 @@
 //! `--dry-run down`: what `apply_down` would remove for the same request, found without
 //! touching anything, so that the dry run says what the real `down` does (orphans kept
-//! without `--remove-orphans`, the networks they hold "still in use", `-v` volumes).
+//! without `--remove-orphans`, the networks they hold "still in use", `-v` volumes, the
+//! `--rmi` images that would go or be refused).
 
 use super::networks::NetworkView;
 use super::server::{ApiFailure, ServerState};
@@ -28,13 +29,36 @@ pub(crate) async fn plan<R: Runtime, I: ImageSource>(
         true => super::volumes::would_remove_project(st, project, &containers).await?,
         false => Vec::new(),
     };
+    let (images, images_refused) = images(st, &req.images, &containers).await?;
     Ok(DownResponse {
         containers,
         networks,
         volumes,
         networks_in_use,
+        images,
+        images_refused,
         ..Default::default()
     })
+}
+
+/// `--rmi`'s images as the CLI's removal after the containers would find them: checked as
+/// `image rm` checks them, the containers `down` removes no longer counting as users.
+async fn images<R: Runtime, I: ImageSource>(
+    st: &Arc<ServerState<R, I>>,
+    refs: &[String],
+    gone: &[String],
+) -> Result<(Vec<String>, Vec<(String, String)>), ApiFailure> {
+    let (mut go, mut refused) = (Vec::new(), Vec::new());
+    for r in refs {
+        match super::images::check_remove(st, r, false, gone).await {
+            Ok(_) => go.push(r.clone()),
+            // As the real `down`: an image already gone is passed over.
+            Err(ApiFailure::NotFound(_)) => {}
+            Err(ApiFailure::Conflict(m)) => refused.push((r.clone(), m)),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((go, refused))
 }
 
 /// The project's networks split into those that would go (no container but those of `going`

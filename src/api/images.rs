@@ -200,29 +200,58 @@ fn images_in_use<R: Runtime, I: ImageSource>(
         .collect())
 }
 
-pub(crate) async fn remove<R: Runtime, I: ImageSource>(
-    st: St<R, I>,
-    Json(req): Json<RemoveRequest>,
-) -> ApiResult<RemoveReport> {
+/// `POST /v1/images/remove?dry_run=true` (`--dry-run image rm`): the same checks, nothing removed.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RemoveQuery {
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// What removing `reference` would do, checked as the removal checks it: the image's id and
+/// whether it stays (another tag or a container's use keeps it). Containers named in `gone`
+/// do not count as users (`down --rmi` removes them first). Fails as the removal fails: not
+/// found, or used by a container while this is its last name and `force` is not given.
+pub(crate) async fn check_remove<R: Runtime, I: ImageSource>(
+    st: &ServerState<R, I>,
+    reference: &str,
+    force: bool,
+    gone: &[String],
+) -> Result<(String, bool), ApiFailure> {
     let images = st.images.clone();
-    let reference = req.reference.clone();
-    let (id, tags) = blocking(move || images.image_tags(&reference)).await?;
-    let users: Vec<String> = images_in_use(&st)?
+    let r = reference.to_string();
+    let (id, tags) = blocking(move || images.image_tags(&r)).await?;
+    let users: Vec<String> = images_in_use(st)?
         .into_iter()
-        .filter(|(i, _)| *i == id)
+        .filter(|(i, name)| *i == id && !gone.contains(name))
         .map(|(_, name)| name)
         .collect();
     // Removing one of several tags leaves the image in place: docker allows it too.
-    let last_name = tags.len() <= 1 || req.reference.starts_with("sha256:");
-    if !users.is_empty() && last_name && !req.force {
+    let last_name = tags.len() <= 1 || reference.starts_with("sha256:");
+    if !users.is_empty() && last_name && !force {
         return Err(ApiFailure::Conflict(format!(
             "image \"{}\" is used by container(s) {}: remove them first (rstack down), or untag it with \"rstack image rm --force\" (the image stays while they use it)",
-            req.reference,
+            reference,
             users.join(", ")
         )));
     }
+    Ok((id, !users.is_empty() || !last_name))
+}
+
+pub(crate) async fn remove<R: Runtime, I: ImageSource>(
+    st: St<R, I>,
+    Query(q): Query<RemoveQuery>,
+    Json(req): Json<RemoveRequest>,
+) -> ApiResult<RemoveReport> {
+    let (id, keep) = check_remove(&st, &req.reference, req.force, &[]).await?;
+    if q.dry_run {
+        return Ok(Json(RemoveReport {
+            untagged: vec![req.reference],
+            deleted: if keep { Vec::new() } else { vec![id] },
+            reclaimed: 0,
+        }));
+    }
     let images = st.images.clone();
-    let keep = !users.is_empty();
+    let keep = images_in_use(&st)?.iter().any(|(i, _)| *i == id);
     blocking(move || images.remove_image(&req.reference, keep))
         .await
         .map(Json)

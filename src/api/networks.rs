@@ -227,6 +227,7 @@ pub(crate) async fn create<R: Runtime, I: ImageSource>(
 
 pub(crate) async fn remove<R: Runtime, I: ImageSource>(
     st: St<R, I>,
+    Query(q): Query<PruneQuery>,
     Json(req): Json<NetworkNamesRequest>,
 ) -> Result<Json<Vec<String>>, ApiFailure> {
     // All are checked before any goes, so a refusal leaves every one in place.
@@ -255,13 +256,18 @@ pub(crate) async fn remove<R: Runtime, I: ImageSource>(
             )));
         }
     }
+    // `--dry-run network rm`: every check passed, nothing removed.
+    if q.dry_run {
+        return Ok(Json(req.names));
+    }
     for v in &found {
         st.networks.remove(&v.name).await?;
     }
     Ok(Json(req.names))
 }
 
-/// `POST /v1/networks/prune?dry_run=true` (`--dry-run`): the networks prune would remove.
+/// `POST /v1/networks/prune?dry_run=true` (`--dry-run`): the networks prune would remove;
+/// on `/v1/networks/remove`, the removal's checks without the removal.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct PruneQuery {
     #[serde(default)]

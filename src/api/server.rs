@@ -335,6 +335,7 @@ pub async fn apply_down<R: Runtime, I: ImageSource>(
         volumes,
         networks_in_use,
         warnings,
+        ..Default::default()
     })
 }
 

@@ -49,6 +49,10 @@ pub struct DownRequest {
     /// `--dry-run down`: answer what this request would remove, and remove nothing.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dry_run: bool,
+    /// `--dry-run down --rmi`: the images the CLI would remove after the containers; the
+    /// answer says which would go and which the removal would refuse.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<String>,
 }
 
 /// What `down` removed, in that order (names).
@@ -64,6 +68,13 @@ pub struct DownResponse {
     /// What went wrong without stopping `down`: a failed `pre_stop` hook.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Dry run with `images`: those that would be removed (gone ones left out, as `down`
+    /// passes over them)...
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<String>,
+    /// ...and those the removal would refuse, with its error (another container uses them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images_refused: Vec<(String, String)>,
 }
 
 /// `start`, `stop`, `restart`, `kill` on some (or all) services of a project.

@@ -59,7 +59,8 @@ pub struct VolumeNamesRequest {
     pub names: Vec<String>,
     /// prune: every unused volume, not only anonymous ones.
     pub all: bool,
-    /// prune under `--dry-run`: answer the volumes that would go, remove none.
+    /// remove and prune under `--dry-run`: check and answer the volumes that would go,
+    /// remove none.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub dry_run: bool,
 }
@@ -119,6 +120,14 @@ pub(crate) async fn remove<R: Runtime, I: ImageSource>(
     }
     let v = st.volumes.clone();
     blocking(move || {
+        if req.dry_run {
+            // `--dry-run volume rm`: what the removal would find missing, said as it says it.
+            let have: Vec<String> = v.list()?.into_iter().map(|x| x.name).collect();
+            if let Some(n) = req.names.iter().find(|n| !have.contains(n)) {
+                return Err(ApiFailure::NotFound(format!("no such volume: {n}")));
+            }
+            return Ok(req.names);
+        }
         for n in &req.names {
             v.remove(n)?;
         }

@@ -59,7 +59,7 @@ fn prepare(cli: &Cli, client: &Client, a: &DownArgs) -> Result<Prepared> {
             timeout: a.timeout,
             volumes: a.volumes,
             keep,
-            dry_run: false,
+            ..Default::default()
         },
     })
 }
@@ -70,14 +70,29 @@ pub fn dry_run(cli: &Cli, client: &Client, a: &DownArgs) -> Result<i32> {
     let Prepared {
         project: p,
         rows,
+        images,
         mut request,
-        ..
     } = prepare(cli, client, a)?;
     request.dry_run = true;
-    let removed: DownResponse =
+    // The daemon checks `--rmi`'s images as their removal would after the containers go.
+    request.images = images;
+    let mut removed: DownResponse =
         client.call("POST", &format!("/v1/projects/{p}/down"), Some(&request))?;
+    let images = std::mem::take(&mut removed.images);
+    let refused = std::mem::take(&mut removed.images_refused);
     print_removed_with(removed, &rows, super::dry_run::line);
-    Ok(0)
+    for image in &images {
+        super::dry_run::line(&format!("Image {image}  Removed"));
+    }
+    // As the real `down`: the refusal said, the others done, failure at the end.
+    for (image, e) in &refused {
+        eprintln!("error: removing image {image}: {e}");
+    }
+    Ok(if refused.is_empty() {
+        0
+    } else {
+        super::EXIT_FAILURE
+    })
 }
 
 pub fn run(cli: &Cli, client: &Client, a: &DownArgs) -> Result<i32> {

@@ -156,9 +156,28 @@ pub fn run(cli: &Cli, client: &Client) -> Option<Result<i32>> {
         C::Push(a) => super::registry_dry::services(cli, client, &a.services, true),
         C::Build(a) => images(cli, &a.services, "Built"),
         C::Volume(VolumeCommand::Create { name, .. }) => named("Volume", [name], "Created"),
-        C::Volume(VolumeCommand::Rm { names, .. }) => named("Volume", names, "Removed"),
+        // The daemon checks what the real removal checks (exists, not in use) and removes nothing.
+        C::Volume(VolumeCommand::Rm { names, .. }) => {
+            let req = VolumeNamesRequest {
+                names: names.clone(),
+                dry_run: true,
+                ..Default::default()
+            };
+            client
+                .call::<_, Vec<String>>("POST", "/v1/volumes/remove", Some(&req))
+                .map_err(Into::into)
+                .and_then(|v| named("Volume", &v, "Removed"))
+        }
         C::Network(NetworkCommand::Create { name, .. }) => named("Network", [name], "Created"),
-        C::Network(NetworkCommand::Rm { names }) => named("Network", names, "Removed"),
+        C::Network(NetworkCommand::Rm { names }) => {
+            let req = crate::api::networks::NetworkNamesRequest {
+                names: names.clone(),
+            };
+            client
+                .call::<_, Vec<String>>("POST", "/v1/networks/remove?dry_run=true", Some(&req))
+                .map_err(Into::into)
+                .and_then(|v| named("Network", &v, "Removed"))
+        }
         C::Volume(VolumeCommand::Prune { all, .. }) => {
             let req = VolumeNamesRequest {
                 all: *all,
@@ -229,9 +248,29 @@ fn image(client: &Client, c: &ImageCommand) -> Result<i32> {
         Ok(())
     };
     match c {
-        ImageCommand::Rm { names, .. } => {
-            exists(names)?;
-            named("Image", names, "Removed")
+        // Each name checked by the daemon as the real removal checks it (found, not used by a
+        // container unless forced); as the real one, it goes on and fails at the end.
+        ImageCommand::Rm { names, force } => {
+            use crate::api::images::{RemoveReport, RemoveRequest};
+            let mut failed = false;
+            for name in names {
+                let req = RemoveRequest {
+                    reference: name.clone(),
+                    force: *force,
+                };
+                match client.call::<_, RemoveReport>(
+                    "POST",
+                    "/v1/images/remove?dry_run=true",
+                    Some(&req),
+                ) {
+                    Ok(_) => line(&format!("Image {name}  Removed")),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        failed = true;
+                    }
+                }
+            }
+            Ok(if failed { super::EXIT_FAILURE } else { 0 })
         }
         ImageCommand::Tag { source, target } => {
             exists(std::slice::from_ref(source))?;

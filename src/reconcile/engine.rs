@@ -638,12 +638,14 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                         .await;
                     return Err(Outcome::Fail(e));
                 }
-                // compose: an optional dependency that fails is reported, and the service
-                // starts anyway.
+                // compose: an optional dependency that fails is reported (in compose's
+                // words), and the service starts anyway.
                 warnings
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .push(format!("{e} (not required: continuing)"));
+                    .push(format!(
+                        "optional dependency \"{dep}\" failed to start: {e} (not required: continuing)"
+                    ));
             }
             restart_for_dep |= d.restart && changed.contains(dep);
         }
