@@ -258,7 +258,9 @@ pub(super) fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
             "removed" => "Removed",
             _ => "Running",
         };
-        eprintln!("Container {}  {verb}", r.container);
+        if super::display::progress() != super::display::Progress::Quiet {
+            eprintln!("Container {}  {verb}", r.container);
+        }
     }
     if a.detach || a.wait || a.no_start {
         return Ok(0);
@@ -271,7 +273,7 @@ pub(super) fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
     }
     let scaled: Vec<String> = scaled.into_iter().map(|(s, _)| s).collect();
     let watcher = super::up_flags::ExitWatcher::new(&name, &selection, &a.attached, since_ms);
-    let printer = LogPrinter::new(&names, true, a.attached.timestamps)
+    let printer = LogPrinter::new(&names, !a.attached.no_log_prefix, a.attached.timestamps)
         .scaled(scaled)
         .only(selection.attach.iter().cloned())
         .color(!a.attached.no_color);
@@ -279,6 +281,7 @@ pub(super) fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         services: selection.followed(),
         printer,
         watcher,
+        timeout: a.attached.timeout,
     };
     if !a.watch {
         return attach_until_interrupt(client, &name, &a.services, followed, since);
@@ -315,6 +318,8 @@ struct Followed {
     services: Vec<String>,
     printer: LogPrinter,
     watcher: super::up_flags::ExitWatcher,
+    /// `up -t`: the stop timeout of Ctrl-C's and an aborting exit's stop.
+    timeout: Option<u64>,
 }
 
 /// Foreground `up`: stream the project's logs; Ctrl-C (or SIGTERM) stops the stack, and so
@@ -336,6 +341,7 @@ fn attach_until_interrupt(
     let p = project.to_string();
     let stop = ServicesRequest {
         services: services.to_vec(),
+        timeout: followed.timeout,
         ..Default::default()
     };
     std::thread::spawn(move || {
@@ -357,6 +363,7 @@ fn attach_until_interrupt(
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stop = ServicesRequest {
         services: services.to_vec(),
+        timeout: followed.timeout,
         ..Default::default()
     };
     let watcher = super::up_flags::spawn_watcher(client, followed.watcher, stop, done.clone());
@@ -379,9 +386,10 @@ fn ps(cli: &Cli, client: &Client, a: &PsArgs) -> Result<i32> {
     let filters = super::filter::parse(&a.filter)?;
     let mut rows: Vec<ContainerView> =
         client.call::<(), _>("GET", &format!("/v1/containers?project={p}"), None)?;
-    // As compose: stopped containers, and those of `run`, only with -a.
+    // As compose: stopped containers, and those of `run`, only with -a (or a status filter).
+    let all = a.all || filters.iter().any(|f| f.is_status());
     rows.retain(|c| {
-        (a.all || (matches!(c.state.as_str(), "running" | "restarting" | "paused") && !c.one_off))
+        (all || (matches!(c.state.as_str(), "running" | "restarting" | "paused") && !c.one_off))
             && (a.services.is_empty() || a.services.contains(&c.service))
             && filters.iter().all(|f| f.matches(c))
     });
@@ -419,7 +427,9 @@ fn logs(cli: &Cli, client: &Client, a: &LogsArgs) -> Result<i32> {
             names.push(format!("{}-{n}", r.service));
         }
     }
-    let printer = LogPrinter::new(&names, !a.no_log_prefix, a.timestamps).scaled(scaled);
+    let printer = LogPrinter::new(&names, !a.no_log_prefix, a.timestamps)
+        .scaled(scaled)
+        .color(!a.no_color);
     let now = std::time::SystemTime::now();
     let time = |flag: &str, v: &Option<String>| -> Result<Option<String>> {
         v.as_deref()

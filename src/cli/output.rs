@@ -154,7 +154,7 @@ impl LogPrinter {
             services: services.to_vec(),
             scaled: Default::default(),
             width: services.iter().map(String::len).max().unwrap_or(0),
-            color: is_tty(1),
+            color: super::display::ansi(1),
             prefix,
             timestamps,
             only: None,
@@ -240,7 +240,9 @@ impl LogPrinter {
         let _ = if stream == "stderr" && !self.prefix {
             std::io::stderr().write_all(line.as_bytes())
         } else {
-            std::io::stdout().write_all(line.as_bytes())
+            let r = std::io::stdout().write_all(line.as_bytes());
+            super::broken_pipe::check(r);
+            Ok(())
         };
     }
 }

@@ -110,6 +110,11 @@ pub struct LoadOptions {
     /// `environment`) into the model; a missing one is an error at its file:line:col.
     /// false (`config`): not read nor checked, as `docker compose config` does.
     pub read_secrets: bool,
+    /// `--project-directory` (relative to `working_dir`): the project's directory instead of
+    /// the first file's. Its `.env`, the relative paths of the files and the default project
+    /// name are taken from it, and without `-f` the stack file is looked up in it (compose's
+    /// rule; `-f` paths stay relative to `working_dir`).
+    pub project_directory: Option<PathBuf>,
 }
 
 /// A successfully loaded stack and the warnings found on the way.
