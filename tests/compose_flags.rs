@@ -314,3 +314,40 @@ services:
         "a bare line: {stdout}"
     );
 }
+
+/// `up -d -t 1` recreating a running container that ignores SIGTERM (stop_grace_period
+/// 300s): the old one is killed after a second. (The minute is a hang guard.)
+#[test]
+fn up_timeout_bounds_the_recreate_stop() {
+    let Some((env, p)) = setup("cf-upr") else {
+        return;
+    };
+    let file = |v: &str| {
+        format!(
+            "name: {p}\nservices:\n  stubborn:\n    image: busybox:test\n    stop_grace_period: 300s\n    environment: {{V: \"{v}\"}}\n    command: [\"sleep\", \"1000\"]\n"
+        )
+    };
+    env.write("compose.yaml", &file("1"));
+    env.ok(&["-p", &p, "up", "-d"]);
+    env.wait_for(&p, "stubborn", 30, |r| r["state"] == "running");
+    env.write("compose.yaml", &file("2"));
+    let mut child = env
+        .cmd(&["-p", &p, "up", "-d", "-t", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn up");
+    let start = Instant::now();
+    while child.try_wait().expect("try_wait").is_none() {
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!("up -d -t 1 never returned: {:?}", text(&out));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("output");
+    let (_, err) = text(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("Recreated"), "{err}");
+}

@@ -225,6 +225,7 @@ pub(super) fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         renew_anon_volumes: a.attached.renew_anon_volumes,
         dry_run: cli.dry_run,
         no_deps: a.no_deps,
+        stop_timeout: a.attached.timeout,
     };
     // Attached output starts from here, so fast one-shots' lines are not lost.
     let since = crate::api::logs::since_now();

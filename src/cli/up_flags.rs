@@ -52,7 +52,8 @@ pub struct AttachedArgs {
     #[arg(short = 'V', long)]
     pub renew_anon_volumes: bool,
     /// Use this timeout in seconds for container shutdown when attached (Ctrl-C, an
-    /// aborting exit) instead of each service's stop_grace_period
+    /// aborting exit) or when containers are already running (recreated), instead of
+    /// each service's stop_grace_period
     #[arg(short = 't', long = "timeout", value_name = "SECONDS")]
     pub timeout: Option<u64>,
     /// Don't prefix the attached log lines with the service name
