@@ -225,7 +225,10 @@ services:
     let err = stderr(&out);
     // rstack goes on with the stop (README, hooks): rc 0, with a visible warning.
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("warning: a hook exited with status 4"), "{err}");
+    assert!(
+        err.contains("warning: a hook exited with status 4"),
+        "{err}"
+    );
     assert!(err.contains("pre_stop[0]"), "{err}");
     assert!(env.ps_json(&p).is_empty(), "down removed it: {err}");
 }

@@ -31,6 +31,9 @@ use tokio_stream::wrappers::ReceiverStream;
 pub struct CpFromRequest {
     pub service: String,
     pub index: Option<u32>,
+    /// `cp --all`: the service's `run` containers count too.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub all: bool,
     /// In the container; relative paths are from its root.
     pub path: String,
     /// `cp -L`: follow a symlink at `path`.
@@ -45,6 +48,8 @@ pub struct CpFromRequest {
 pub struct CpToQuery {
     pub service: String,
     pub index: Option<u32>,
+    /// `cp --all`: the service's `run` containers count too.
+    pub all: bool,
     /// Destination in the container.
     pub path: String,
     /// `cp -a`: keep the archive's owners (otherwise root owns the files).
@@ -96,9 +101,10 @@ async fn target<R: Runtime, I: ImageSource>(
     project: &str,
     service: &str,
     index: Option<u32>,
+    all: bool,
 ) -> Result<Target, ApiFailure> {
     super::validate::names(project, &[service.to_string()]).map_err(ApiFailure::BadRequest)?;
-    match st.engine.fs_target(project, service, index).await? {
+    match st.engine.fs_target(project, service, index, all).await? {
         FsTarget::Running { rec, pid } => {
             let root = fsaccess::open_root(pid).map_err(|e| {
                 ApiFailure::Internal(format!("opening the root of {}: {e}", rec.name))
@@ -220,7 +226,7 @@ pub async fn from<R: Runtime, I: ImageSource>(
     AxPath(project): AxPath<String>,
     Json(req): Json<CpFromRequest>,
 ) -> Result<Response, ApiFailure> {
-    let target = target(&st, &project, &req.service, req.index).await?;
+    let target = target(&st, &project, &req.service, req.index, req.all).await?;
     let top = req
         .name
         .as_deref()
@@ -242,7 +248,7 @@ pub async fn export<R: Runtime, I: ImageSource>(
     AxPath(project): AxPath<String>,
     Json(req): Json<CpFromRequest>,
 ) -> Result<Response, ApiFailure> {
-    let target = target(&st, &project, &req.service, req.index).await?;
+    let target = target(&st, &project, &req.service, req.index, false).await?;
     tar_answer(
         target,
         |root, name| fsaccess::resolve(root, "/", false).map_err(io_failure(name.to_string())),
@@ -261,7 +267,7 @@ pub async fn to<R: Runtime, I: ImageSource>(
     // Spooled before the target is taken: a stopped container's project lock is not held
     // while the client uploads.
     let spool = super::upload::spool(body, &st.images.uploads_dir()).await?;
-    let target = target(&st, &project, &q.service, q.index).await?;
+    let target = target(&st, &project, &q.service, q.index, q.all).await?;
     let (done_tx, done_rx) = oneshot::channel::<Result<u64, ApiFailure>>();
     target.run(
         true,

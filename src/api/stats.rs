@@ -23,6 +23,9 @@ pub struct StatsRequest {
     /// Time between the two readings (at most 5 s). `None`: since the previous call's
     /// reading when it is recent, else 50 ms.
     pub interval_ms: Option<u64>,
+    /// `stats -a`: stopped containers too, with zero figures (as docker shows them).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub all: bool,
 }
 
 /// One container's figures, raw (the CLI formats them).
@@ -145,6 +148,25 @@ pub async fn stats<R: Runtime, I: ImageSource>(
     Json(req): Json<StatsRequest>,
 ) -> Result<Json<Vec<StatsView>>, ApiFailure> {
     let recs = super::top::records_of(&st, &project, &req.services)?;
+    let stopped: Vec<StatsView> = recs
+        .iter()
+        .filter(|r| req.all && !(r.state == State::Running && r.pid.is_some()))
+        .filter(|r| req.services.is_empty() || req.services.contains(&r.service))
+        .map(|r| StatsView {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            service: r.service.clone(),
+            cpu_percent: 0.0,
+            mem_usage: 0,
+            mem_limit: 0,
+            mem_percent: 0.0,
+            net_rx: 0,
+            net_tx: 0,
+            blk_read: 0,
+            blk_write: 0,
+            pids: 0,
+        })
+        .collect();
     let mut running: Vec<(ContainerRecord, i32)> = recs
         .into_iter()
         .filter(|r| r.state == State::Running)
@@ -195,6 +217,11 @@ pub async fn stats<R: Runtime, I: ImageSource>(
     })
     .await
     .map_err(|e| ApiFailure::Internal(e.to_string()))??;
+    let mut views = views;
+    if !stopped.is_empty() {
+        views.extend(stopped);
+        views.sort_by(|a, b| a.name.cmp(&b.name));
+    }
     Ok(Json(views))
 }
 

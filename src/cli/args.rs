@@ -32,6 +32,19 @@ pub struct Cli {
     #[arg(short = 'H', long = "host", value_name = "unix://PATH")]
     pub host: Option<String>,
 
+    /// Specify an alternate working directory (default: the path of the first specified
+    /// stack file): its .env, the relative paths and, without -f, the stack file
+    #[arg(long = "project-directory", value_name = "DIR")]
+    pub project_directory: Option<PathBuf>,
+
+    /// Control when to print ANSI control characters: colours, redraws in place
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
+    pub ansi: super::display::Ansi,
+
+    /// Set type of progress output (pulls; quiet: also builds and container lines)
+    #[arg(long, value_enum, value_name = "TYPE", default_value = "auto")]
+    pub progress: super::display::Progress,
+
     /// Execute command in dry run mode: print what would be done, change nothing (interactive
     /// exec/attach, watch and daemon refuse).
     #[arg(long = "dry-run", global = true)]
@@ -183,8 +196,8 @@ pub struct UpArgs {
     /// Don't start linked services
     #[arg(long)]
     pub no_deps: bool,
-    /// Builds print no output (set by `watch --quiet`; no flag of its own).
-    #[arg(skip)]
+    /// Suppress the build output (also set by `watch --quiet`)
+    #[arg(long)]
     pub quiet_build: bool,
     #[command(flatten)]
     pub attached: super::up_flags::AttachedArgs,
@@ -233,7 +246,8 @@ pub struct PsArgs {
     /// Only print container names
     #[arg(short = 'q', long)]
     pub quiet: bool,
-    /// Filter containers: label=KEY or label=KEY=VALUE (repeatable; all must match)
+    /// Filter containers: status=STATE (paused, restarting, removing, running, dead, created,
+    /// exited), label=KEY or label=KEY=VALUE (repeatable; all must match)
     #[arg(long = "filter")]
     pub filter: Vec<String>,
     /// Don't truncate output (`--format json`'s ID and command)
@@ -256,6 +270,9 @@ pub struct LogsArgs {
     /// Do not prefix lines with the service name
     #[arg(long)]
     pub no_log_prefix: bool,
+    /// Produce monochrome output
+    #[arg(long)]
+    pub no_color: bool,
     /// Show logs since a timestamp (2013-01-02T13:23:37Z) or relative (42m for 42 minutes)
     #[arg(long)]
     pub since: Option<String>,

@@ -229,6 +229,7 @@ pub(super) fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         renew_anon_volumes: a.attached.renew_anon_volumes,
         dry_run: cli.dry_run,
         no_deps: a.no_deps,
+        stop_timeout: a.attached.timeout,
     };
     // Attached output starts from here, so fast one-shots' lines are not lost.
     let since = crate::api::logs::since_now();
@@ -259,12 +260,13 @@ pub(super) fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         }
         return Ok(0);
     }
-    for r in &resp.actions {
+    let quiet = super::display::progress() == super::display::Progress::Quiet;
+    for r in resp.actions.iter().filter(|_| !quiet) {
         for l in super::container_events::up_lines(&r.container, &r.action, a.no_start) {
             eprintln!("{l}");
         }
     }
-    if a.wait {
+    if a.wait && !quiet {
         // The daemon answered once the wait was over: compose's `Waiting`/`Healthy` per
         // container up now.
         let rows: Vec<ContainerView> =
@@ -289,7 +291,7 @@ pub(super) fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         .flat_map(|(_, p)| p)
         .collect();
     let watcher = super::up_flags::ExitWatcher::new(&name, &selection, &a.attached, since_ms);
-    let printer = LogPrinter::new(&names, true, a.attached.timestamps)
+    let printer = LogPrinter::new(&names, !a.attached.no_log_prefix, a.attached.timestamps)
         .project(&name)
         .only(selection.attach.iter().cloned())
         .color(!a.attached.no_color);
@@ -297,6 +299,7 @@ pub(super) fn up(cli: &Cli, client: &Client, a: &UpArgs) -> Result<i32> {
         services: selection.followed(),
         printer,
         watcher,
+        timeout: a.attached.timeout,
     };
     if !a.watch {
         return attach_until_interrupt(client, &name, &a.services, followed, since);
@@ -333,6 +336,8 @@ struct Followed {
     services: Vec<String>,
     printer: LogPrinter,
     watcher: super::up_flags::ExitWatcher,
+    /// `up -t`: the stop timeout of Ctrl-C's and an aborting exit's stop.
+    timeout: Option<u64>,
 }
 
 /// Foreground `up`: stream the project's logs; Ctrl-C (or SIGTERM) stops the stack, and so
@@ -354,6 +359,7 @@ fn attach_until_interrupt(
     let p = project.to_string();
     let stop = ServicesRequest {
         services: services.to_vec(),
+        timeout: followed.timeout,
         ..Default::default()
     };
     std::thread::spawn(move || {
@@ -375,6 +381,7 @@ fn attach_until_interrupt(
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stop = ServicesRequest {
         services: services.to_vec(),
+        timeout: followed.timeout,
         ..Default::default()
     };
     let watcher = super::up_flags::spawn_watcher(client, followed.watcher, stop, done.clone());
@@ -397,9 +404,10 @@ fn ps(cli: &Cli, client: &Client, a: &PsArgs) -> Result<i32> {
     let filters = super::filter::parse(&a.filter)?;
     let mut rows: Vec<ContainerView> =
         client.call::<(), _>("GET", &format!("/v1/containers?project={p}"), None)?;
-    // As compose: stopped containers, and those of `run`, only with -a.
+    // As compose: stopped containers, and those of `run`, only with -a (or a status filter).
+    let all = a.all || filters.iter().any(|f| f.is_status());
     rows.retain(|c| {
-        (a.all || (matches!(c.state.as_str(), "running" | "restarting" | "paused") && !c.one_off))
+        (all || (matches!(c.state.as_str(), "running" | "restarting" | "paused") && !c.one_off))
             && (a.services.is_empty() || a.services.contains(&c.service))
             && filters.iter().all(|f| f.matches(c))
     });
@@ -433,7 +441,9 @@ fn logs(cli: &Cli, client: &Client, a: &LogsArgs) -> Result<i32> {
         .iter()
         .map(|r| super::output::prefix_of(Some(&p), &r.name, &r.service))
         .collect();
-    let printer = LogPrinter::new(&names, !a.no_log_prefix, a.timestamps).project(&p);
+    let printer = LogPrinter::new(&names, !a.no_log_prefix, a.timestamps)
+        .project(&p)
+        .color(!a.no_color);
     let now = std::time::SystemTime::now();
     let time = |flag: &str, v: &Option<String>| -> Result<Option<String>> {
         v.as_deref()

@@ -17,6 +17,10 @@ pub struct CpArgs {
     /// Index of the container if service has multiple replicas
     #[arg(long)]
     pub index: Option<u32>,
+    /// Include containers created by the run command (used when the service has no
+    /// container of its own: the latest started, or with --index the n-th)
+    #[arg(long)]
+    pub all: bool,
     /// Archive mode (copy all uid/gid information)
     #[arg(short = 'a', long)]
     pub archive: bool,
@@ -99,6 +103,7 @@ fn cp_from(client: &Client, p: &str, a: &CpArgs, svc: &str, src: &str) -> Result
     let req = CpFromRequest {
         service: svc.to_string(),
         index: a.index,
+        all: a.all,
         path: src.to_string(),
         follow_link: a.follow_link,
         name,
@@ -175,6 +180,9 @@ fn cp_to(client: &Client, p: &str, a: &CpArgs, svc: &str, dest: &str) -> Result<
     );
     if let Some(i) = a.index {
         path.push_str(&format!("&index={i}"));
+    }
+    if a.all {
+        path.push_str("&all=true");
     }
     let _: u64 = client.upload(&path, &body[..], body.len() as u64)?;
     Ok(0)

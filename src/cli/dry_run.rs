@@ -392,9 +392,11 @@ fn cp(cli: &Cli, client: &Client, a: &super::cp::CpArgs) -> Result<i32> {
         );
     };
     let index = a.index.unwrap_or(1);
-    let found = project_containers(cli, client)?
-        .into_iter()
-        .any(|c| !c.one_off && c.service == service && c.name.ends_with(&format!("-{index}")));
+    let found = project_containers(cli, client)?.into_iter().any(|c| {
+        !c.one_off
+            && c.service == service
+            && super::replica::number(&c.name, &c.project, &c.service) == index
+    });
     if !found {
         bail!("no container found for service \"{service}\" (index {index})");
     }

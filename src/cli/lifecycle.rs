@@ -31,6 +31,13 @@ pub struct CreateArgs {
     /// Create NUM containers of SERVICE, over its `scale`/`deploy.replicas` (repeatable)
     #[arg(long, value_name = "SERVICE=NUM")]
     pub scale: Vec<String>,
+    /// Pull without printing progress information
+    #[arg(long)]
+    pub quiet_pull: bool,
+    /// Assume "yes" as answer to all prompts and run non-interactively (rstack never
+    /// prompts: accepted for compose's scripts)
+    #[arg(short = 'y', long)]
+    pub yes: bool,
     pub services: Vec<String>,
 }
 
@@ -52,7 +59,10 @@ impl CreateArgs {
             watch: false,
             no_deps: false,
             quiet_build: false,
-            attached: Default::default(),
+            attached: super::up_flags::AttachedArgs {
+                quiet_pull: self.quiet_pull,
+                ..Default::default()
+            },
             services: self.services.clone(),
         }
     }

@@ -9,7 +9,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// `value` as a log time (`2026-11-28T06:43:05.123456789Z`), relative ones back from `now`.
 pub fn parse(flag: &str, value: &str, now: SystemTime) -> Result<String, String> {
-    let t = absolute(value)
+    parse_time(flag, value, now).map(crate::api::logs::log_time)
+}
+
+/// `value` as a point in time, relative ones back from `now`.
+pub fn parse_time(flag: &str, value: &str, now: SystemTime) -> Result<SystemTime, String> {
+    absolute(value)
         .or_else(|| {
             let d = crate::model::units::parse_duration(value).ok()?;
             Some(now.checked_sub(d).unwrap_or(UNIX_EPOCH))
@@ -19,8 +24,7 @@ pub fn parse(flag: &str, value: &str, now: SystemTime) -> Result<String, String>
                 "invalid value {value:?} for {flag}: expected a relative duration (10m, 42s, \
                  1h30m), an RFC 3339 time (2024-01-02T15:04:05Z) or a unix timestamp"
             )
-        })?;
-    Ok(crate::api::logs::log_time(t))
+        })
 }
 
 fn absolute(v: &str) -> Option<SystemTime> {

@@ -21,6 +21,20 @@ pub struct LsArgs {
     /// Only print project names
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Filter output based on conditions provided: name=TEXT (projects whose name contains
+    /// TEXT, as compose's literal patterns match; repeatable: any may match)
+    #[arg(long = "filter", value_name = "FILTER")]
+    pub filter: Vec<String>,
+}
+
+/// The `name=` values of `ls --filter` (the one filter compose's `ls` has).
+pub fn name_filters(raw: &[String]) -> Result<Vec<String>> {
+    raw.iter()
+        .map(|f| match f.split_once('=') {
+            Some(("name", v)) => Ok(v.to_string()),
+            _ => anyhow::bail!("invalid filter \"{f}\": rstack ls filters by name=TEXT"),
+        })
+        .collect()
 }
 
 /// One project as `docker compose ls --format json` prints it.
@@ -74,7 +88,10 @@ pub fn fill_config_files(list: &mut [ProjectRow], files: &[ProjectView]) {
 
 pub fn run(client: &Client, a: &LsArgs) -> Result<i32> {
     let rows: Vec<ContainerView> = client.call::<(), _>("GET", "/v1/containers", None)?;
+    let names = name_filters(&a.filter)?;
     let mut list = projects(&rows, a.all);
+    // As docker's filters: several values of one key match when any does.
+    list.retain(|p| names.is_empty() || names.iter().any(|n| p.name.contains(n.as_str())));
     // Best effort: a daemon without sources answers 404, and the list is the same without.
     let sources: Vec<SourceView> = client
         .call::<(), _>("GET", "/v1/sources", None)

@@ -6,11 +6,13 @@
 
 mod args;
 mod attach;
+mod broken_pipe;
 mod build;
 mod commands;
 mod connect;
 mod container_events;
 mod cp;
+mod display;
 mod down;
 mod dry_run;
 mod events;
@@ -31,6 +33,7 @@ mod ps_json;
 mod pull_policy;
 mod registry;
 mod registry_dry;
+mod replica;
 mod rm;
 mod roles;
 mod scale;
@@ -62,8 +65,14 @@ pub fn main() -> i32 {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    // The daemon keeps Rust's ignored SIGPIPE and its own panics' messages.
+    if !matches!(cli.command, args::Command::Daemon(_)) {
+        broken_pipe::install();
+    }
+    display::set(cli.ansi, cli.progress);
     match commands::run(&cli) {
         Ok(code) => code,
+        Err(e) if broken_pipe::is_closed_stdout(&e) => broken_pipe::die(),
         Err(e) => {
             // Stack-file problems come rendered with file:line:col and carets.
             match e.downcast_ref::<crate::spec::Diagnostics>() {

@@ -248,8 +248,10 @@ pub fn port(client: &Client, project: &str, a: &PortArgs) -> Result<i32> {
             a.service
         );
     }
-    let suffix = format!("-{}", a.index);
-    let Some(c) = mine.iter().find(|c| c.name.ends_with(&suffix)) else {
+    let Some(c) = mine
+        .iter()
+        .find(|c| super::replica::number(&c.name, &c.project, &c.service) == a.index)
+    else {
         bail!(
             "service \"{}\" has no container with index {}",
             a.service,

@@ -155,7 +155,7 @@ impl LogPrinter {
             services: services.to_vec(),
             project: None,
             width: services.iter().map(String::len).max().unwrap_or(0),
-            color: is_tty(1),
+            color: super::display::ansi(1),
             prefix,
             timestamps,
             only: None,
@@ -238,7 +238,9 @@ impl LogPrinter {
         let _ = if stream == "stderr" && !self.prefix {
             std::io::stderr().write_all(line.as_bytes())
         } else {
-            std::io::stdout().write_all(line.as_bytes())
+            let r = std::io::stdout().write_all(line.as_bytes());
+            super::broken_pipe::check(r);
+            Ok(())
         };
     }
 }

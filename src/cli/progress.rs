@@ -11,8 +11,10 @@ use crate::api::registry::TransferLine;
 
 pub struct Display {
     tty: bool,
-    /// `--quiet-pull`: nothing is printed.
+    /// `--quiet-pull`, `--progress quiet`: nothing is printed.
     quiet: bool,
+    /// `--progress json`: each step as a JSON line.
+    json: bool,
     state: Mutex<State>,
 }
 
@@ -31,10 +33,14 @@ struct Row {
 }
 
 impl Display {
+    /// As `--progress` (and `--ansi`) say.
     pub fn new() -> Display {
+        use super::display::Progress;
+        let mode = super::display::progress();
         Display {
-            tty: super::output::is_tty(2),
-            quiet: false,
+            tty: mode == Progress::Tty,
+            quiet: mode == Progress::Quiet,
+            json: mode == Progress::Json,
             state: Mutex::new(State::default()),
         }
     }
@@ -58,6 +64,17 @@ impl Display {
         }
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let mut err = std::io::stderr().lock();
+        if self.json {
+            if let Some(s) = &l.status {
+                let id = l
+                    .layer
+                    .as_deref()
+                    .unwrap_or(prefix.trim_end_matches([':', ' ']));
+                let v = serde_json::json!({"id": id, "status": s});
+                let _ = writeln!(err, "{v}");
+            }
+            return;
+        }
         if !self.tty {
             if let Some(s) = &l.status {
                 let _ = writeln!(err, "{prefix}{s}");

@@ -22,6 +22,7 @@ pub fn options(cli: &Cli) -> Result<LoadOptions> {
             .and_then(|n| u32::try_from(n.get()).ok()),
         read_secrets: false,
         known_sysctl: None,
+        project_directory: cli.project_directory.clone(),
     })
 }
 
@@ -104,6 +105,10 @@ pub fn project_name(cli: &Cli) -> Result<String> {
                 return Ok(spec::normalize_project_name(&p));
             }
             let cwd: PathBuf = std::env::current_dir()?;
+            let cwd = match &cli.project_directory {
+                Some(d) => crate::spec::normalize_path(&cwd.join(d)),
+                None => cwd,
+            };
             let dir = cwd
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())

@@ -257,7 +257,8 @@ pub fn prepare(
             stack,
             &to_build,
             &super::build::ServiceOptions {
-                quiet: builds.quiet_build,
+                quiet: builds.quiet_build
+                    || super::display::progress() == super::display::Progress::Quiet,
                 ..Default::default()
             },
         )?;

@@ -12,6 +12,9 @@ use serde::Serialize;
 
 #[derive(Debug, Args)]
 pub struct StatsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long)]
+    pub all: bool,
     /// Disable streaming stats and only pull the first result
     #[arg(long)]
     pub no_stream: bool,
@@ -120,12 +123,13 @@ pub fn table(rows: &[StatsRow]) -> String {
 
 pub fn run(cli: &super::args::Cli, client: &Client, a: &StatsArgs) -> Result<i32> {
     let p = project::project_name(cli)?;
-    let redraw = !a.no_stream && super::output::is_tty(1);
+    let redraw = !a.no_stream && super::display::ansi(1);
     loop {
         let req = StatsRequest {
             services: a.services.clone(),
             // Streaming: one reading a second apart is the refresh itself.
             interval_ms: (!a.no_stream).then_some(1000),
+            all: a.all,
         };
         let views: Vec<StatsView> =
             client.call("POST", &format!("/v1/projects/{p}/stats"), Some(&req))?;

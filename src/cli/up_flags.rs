@@ -51,6 +51,22 @@ pub struct AttachedArgs {
     /// Recreate anonymous volumes instead of retrieving data from the previous containers
     #[arg(short = 'V', long)]
     pub renew_anon_volumes: bool,
+    /// Use this timeout in seconds for container shutdown when attached (Ctrl-C, an
+    /// aborting exit) or when containers are already running (recreated), instead of
+    /// each service's stop_grace_period
+    #[arg(short = 't', long = "timeout", value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Don't prefix the attached log lines with the service name
+    #[arg(long)]
+    pub no_log_prefix: bool,
+    /// Assume "yes" as answer to all prompts and run non-interactively (rstack never
+    /// prompts: accepted for compose's scripts)
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Enable interactive shortcuts when running attached. rstack has no menu, as compose
+    /// off a terminal: --menu and --menu=false are accepted and change nothing
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub menu: Option<bool>,
 }
 
 /// When attached `up` stops the stack by itself.

@@ -45,9 +45,18 @@ pub fn keeping(cfg: &ContainerConfig, keep: impl Fn(&str) -> bool) -> ContainerC
     out
 }
 
+/// How `up` replaces a container: `-V` (new anonymous volumes) and `-t` (the old one's
+/// stop timeout instead of its stop_grace_period).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Replacing {
+    pub renew_anon: bool,
+    pub stop_timeout: Option<std::time::Duration>,
+}
+
 impl<R: Runtime, I: ImageSource> Engine<R, I> {
     /// The record replacing container `old_id` (replica `number` of `service`), with the old
-    /// one removed: its anonymous volumes go to the new one unless `renew`.
+    /// one removed (stopped within `how.stop_timeout` when given): its anonymous volumes go
+    /// to the new one unless `how.renew_anon`.
     pub(super) async fn replace(
         &self,
         stack: &Stack,
@@ -55,7 +64,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         image: &ResolvedImage,
         old_id: &str,
         number: u32,
-        renew: bool,
+        how: Replacing,
     ) -> Result<ContainerRecord, EngineError> {
         let mut rec = self.new_record(stack, service, image, None, number)?;
         let old = self
@@ -63,11 +72,11 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             .into_iter()
             .find(|r| r.id == old_id);
         if let Some(old) = old {
-            let taken = match renew {
+            let taken = match how.renew_anon {
                 true => Vec::new(),
                 false => inherit(&mut rec.config, &old.config),
             };
-            self.remove_container_keeping(&old, None, |n| taken.iter().any(|t| t == n))
+            self.remove_container_keeping(&old, how.stop_timeout, |n| taken.iter().any(|t| t == n))
                 .await;
         }
         Ok(rec)

@@ -44,7 +44,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         svc: &str,
         actions: &[&Action],
         image: &ResolvedImage,
-        renew_anon: bool,
+        how: super::anon::Replacing,
     ) -> Result<Vec<ActionReport>, ServiceError> {
         let report = |c: String, a: &str| ActionReport {
             container: c,
@@ -62,7 +62,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                 }
                 Action::Recreate { old, number, .. } => {
                     let rec = self
-                        .replace(stack, svc, image, old, *number, renew_anon)
+                        .replace(stack, svc, image, old, *number, how)
                         .await
                         .map_err(fail)?;
                     let name = self.create_idle_record(rec).map_err(fail)?;

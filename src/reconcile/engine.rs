@@ -499,7 +499,10 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                     failed: &failed,
                     warnings: &late_warnings,
                     no_start: req.no_start,
-                    renew_anon: req.renew_anon_volumes,
+                    replacing: super::anon::Replacing {
+                        renew_anon: req.renew_anon_volumes,
+                        stop_timeout: req.stop_timeout.map(Duration::from_secs),
+                    },
                     only: req.no_deps.then_some(&selected),
                 };
                 self.converge_one(&stack, svc, action, &images, so_far)
@@ -563,7 +566,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             failed,
             warnings,
             no_start,
-            renew_anon,
+            replacing,
             only,
         } = so_far;
         let report = |c: &str, a: &str| ActionReport {
@@ -602,7 +605,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
                 ))
             })?;
             let created = self
-                .converge_no_start(stack, svc, &actions, img, renew_anon)
+                .converge_no_start(stack, svc, &actions, img, replacing)
                 .await;
             reports.extend(created.map_err(Outcome::Fail)?);
             return Ok(reports);
@@ -649,11 +652,12 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             }
             restart_for_dep |= d.restart && changed.contains(dep);
         }
-        let results =
-            join_all(actions.iter().map(|a| {
-                self.converge_replica(stack, svc, a, images, restart_for_dep, renew_anon)
-            }))
-            .await;
+        let results = join_all(
+            actions
+                .iter()
+                .map(|a| self.converge_replica(stack, svc, a, images, restart_for_dep, replacing)),
+        )
+        .await;
         for res in results {
             reports.extend(res?);
         }
@@ -668,7 +672,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         action: &Action,
         images: &HashMap<String, ResolvedImage>,
         restart_for_dep: bool,
-        renew_anon: bool,
+        replacing: super::anon::Replacing,
     ) -> Result<Option<ActionReport>, Outcome> {
         let report = |c: &str, a: &str| ActionReport {
             container: c.to_string(),
@@ -684,8 +688,7 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
             Action::Create { number, .. } | Action::Recreate { number, .. } => {
                 let rec = match action {
                     Action::Recreate { old, .. } => {
-                        self.replace(stack, svc, img, old, *number, renew_anon)
-                            .await
+                        self.replace(stack, svc, img, old, *number, replacing).await
                     }
                     _ => self.new_record(stack, svc, img, None, *number),
                 }
@@ -886,8 +889,8 @@ struct SoFar<'a> {
     warnings: &'a Mutex<Vec<String>>,
     /// `up --no-start`: create, start nothing, wait for no dependency.
     no_start: bool,
-    /// `up -V`: recreated containers get new anonymous volumes.
-    renew_anon: bool,
+    /// `up -V` and `-t`: how recreated containers replace the old ones.
+    replacing: super::anon::Replacing,
     /// `up --no-deps`: the services brought up; dependencies outside them are not awaited
     /// (compose drops them from the selected project's depends_on).
     only: Option<&'a BTreeSet<String>>,

@@ -27,7 +27,26 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         project: &str,
         service: &str,
         index: Option<u32>,
+        all: bool,
     ) -> Result<ContainerRecord, EngineError> {
+        // `cp --all`: a service with no container of its own reaches its `run` containers,
+        // the latest started (with --index: the n-th, oldest first).
+        if all && self.service_handle(project, service).is_none() {
+            let mut runs: Vec<ContainerRecord> = self
+                .handles()
+                .values()
+                .map(|h| h.record())
+                .filter(|r| r.project == project && r.service == service && r.one_off)
+                .collect();
+            runs.sort_by(|a, b| (a.started_at, &a.name).cmp(&(b.started_at, &b.name)));
+            let pick = match index {
+                Some(n) => runs.into_iter().nth(n.saturating_sub(1) as usize),
+                None => runs.pop(),
+            };
+            if let Some(rec) = pick {
+                return Ok(rec);
+            }
+        }
         let handle = match index {
             Some(n) => self.replica_handle(project, service, n).ok_or_else(|| {
                 EngineError::NotFound(format!(
@@ -49,14 +68,15 @@ impl<R: Runtime, I: ImageSource> Engine<R, I> {
         project: &str,
         service: &str,
         index: Option<u32>,
+        all: bool,
     ) -> Result<FsTarget, EngineError> {
-        let rec = self.fs_record(project, service, index)?;
+        let rec = self.fs_record(project, service, index, all)?;
         if let (State::Running, Some(pid)) = (rec.state, rec.pid) {
             return Ok(FsTarget::Running { rec, pid });
         }
         let lock = self.lock(project).await;
         // Read again under the lock: it may have started (or gone) while we waited.
-        let rec = self.fs_record(project, service, index)?;
+        let rec = self.fs_record(project, service, index, all)?;
         match (rec.state, rec.pid) {
             (State::Running, Some(pid)) => Ok(FsTarget::Running { rec, pid }),
             (State::Created | State::Exited | State::Dead, _) => {

@@ -36,6 +36,10 @@ pub struct UpRequest {
     /// `up --no-deps`: only the services named, not what they depend on.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_deps: bool,
+    /// `up -t`: seconds a recreated container gets to stop, instead of its
+    /// stop_grace_period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<u64>,
 }
 
 /// docker compose's warning (pkg/compose) about containers of services no longer in the

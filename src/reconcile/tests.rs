@@ -85,6 +85,7 @@ fn up_req(stack: Stack) -> UpRequest {
         renew_anon_volumes: false,
         dry_run: false,
         no_deps: false,
+        stop_timeout: None,
     }
 }
 

@@ -52,13 +52,22 @@ pub fn normalize(p: &Path) -> PathBuf {
 }
 
 pub fn resolve(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Resolved, Diagnostic> {
-    let wd = &opts.working_dir;
     if !opts.files.is_empty() {
         return Ok(Resolved {
-            files: opts.files.iter().map(|f| (absolute(wd, f), None)).collect(),
+            files: opts
+                .files
+                .iter()
+                .map(|f| (absolute(&opts.working_dir, f), None))
+                .collect(),
             warnings: Vec::new(),
         });
     }
+    // Without -f, the files (and COMPOSE_FILE's relative ones) are the project directory's.
+    let project_dir = opts
+        .project_directory
+        .as_ref()
+        .map(|d| absolute(&opts.working_dir, d));
+    let wd = project_dir.as_ref().unwrap_or(&opts.working_dir);
     // COMPOSE_FILE comes from the shell, else from the working directory's `.env`.
     let dotenv: Vec<(String, String)> = match opts.env.get("COMPOSE_FILE") {
         Some(_) => Vec::new(),

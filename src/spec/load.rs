@@ -39,10 +39,13 @@ pub fn load(opts: &LoadOptions, fs: &dyn SourceFs) -> Result<Loaded, Diagnostics
     };
     report.items.extend(resolved.warnings);
     let paths: Vec<PathBuf> = resolved.files.iter().map(|(p, _)| p.clone()).collect();
-    let project_dir = paths
-        .first()
-        .and_then(|p| p.parent())
-        .map_or_else(|| opts.working_dir.clone(), Path::to_path_buf);
+    let project_dir = match &opts.project_directory {
+        Some(d) => absolute(&opts.working_dir, d),
+        None => paths
+            .first()
+            .and_then(|p| p.parent())
+            .map_or_else(|| opts.working_dir.clone(), Path::to_path_buf),
+    };
 
     let vars = environment(opts, fs, &project_dir, &mut sources, &mut report);
     let lookup = |name: &str| vars.get(name).cloned();

@@ -113,6 +113,11 @@ pub struct LoadOptions {
     /// Whether the host's kernel has a sysctl: one it lacks is an error at its key's
     /// file:line:col, before anything starts. `None`: not checked (`config`).
     pub known_sysctl: Option<fn(&str) -> bool>,
+    /// `--project-directory` (relative to `working_dir`): the project's directory instead of
+    /// the first file's. Its `.env`, the relative paths of the files and the default project
+    /// name are taken from it, and without `-f` the stack file is looked up in it (compose's
+    /// rule; `-f` paths stay relative to `working_dir`).
+    pub project_directory: Option<PathBuf>,
 }
 
 /// A successfully loaded stack and the warnings found on the way.
