@@ -109,6 +109,9 @@ const RULES: &[(&str, &[&str])] = &[
     // which the CLI reads and writes with the user's rights.
     // `build::dockerfile` and `build::ignore` are pure: the CLI checks a Dockerfile before
     // it sends anything, and leaves what .dockerignore excludes out of the context.
+    // `runtime::sysctl::known` only reads the host's /proc/sys: the CLI refuses a sysctl this
+    // kernel lacks at its file:line:col before anything starts. `runtime::log::rfc3339_nanos`
+    // is pure: the one time format of logs and events, which `ps --format json` prints too.
     (
         "cli",
         &[
@@ -120,6 +123,8 @@ const RULES: &[(&str, &[&str])] = &[
             "build::dockerfile",
             "build::ignore",
             "source",
+            "runtime::sysctl::known",
+            "runtime::log::rfc3339_nanos",
         ],
     ),
     // Unit-test helpers (compiled only for tests), which every module's tests may use.
