@@ -208,9 +208,36 @@ impl Ruleset {
 
 /// `{ "a", "b" }`: an anonymous set of interface names (callers never pass an empty list:
 /// nft refuses empty anonymous sets).
-fn ifname_set<'a>(names: impl Iterator<Item = &'a str>) -> String {
+pub(super) fn ifname_set<'a>(names: impl Iterator<Item = &'a str>) -> String {
     let quoted: Vec<String> = names.map(|n| format!("\"{n}\"")).collect();
     format!("{{ {} }}", quoted.join(", "))
+}
+
+/// The forward chain, the same for both families: internal networks are closed both ways,
+/// DNAT'd traffic passes, and no bridge forwards to another (networks are isolated).
+pub(super) fn forward_chain<'a>(
+    s: &mut String,
+    internal: impl Iterator<Item = &'a str>,
+    bridges: &[&str],
+) {
+    s.push_str("\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n");
+    s.push_str("\t\tct state established,related accept\n");
+    for br in internal {
+        let _ = writeln!(s, "\t\tiifname \"{br}\" oifname != \"{br}\" drop");
+        let _ = writeln!(s, "\t\tiifname != \"{br}\" oifname \"{br}\" drop");
+    }
+    s.push_str("\t\tct status dnat accept\n");
+    for br in bridges {
+        let others: Vec<&str> = bridges.iter().copied().filter(|o| o != br).collect();
+        if !others.is_empty() {
+            let _ = writeln!(
+                s,
+                "\t\tiifname \"{br}\" oifname {} drop",
+                ifname_set(others.into_iter())
+            );
+        }
+    }
+    s.push_str("\t}\n");
 }
 
 /// The nft script that replaces the whole table in one transaction: `add` makes sure the
@@ -290,25 +317,13 @@ pub fn render(rs: &Ruleset) -> String {
     }
     s.push_str("\t}\n");
 
-    s.push_str("\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n");
-    s.push_str("\t\tct state established,related accept\n");
-    for n in rs.networks.iter().filter(|n| n.internal) {
-        let br = &n.bridge;
-        let _ = writeln!(s, "\t\tiifname \"{br}\" oifname != \"{br}\" drop");
-        let _ = writeln!(s, "\t\tiifname != \"{br}\" oifname \"{br}\" drop");
-    }
-    s.push_str("\t\tct status dnat accept\n");
-    for br in &bridges {
-        let others: Vec<&str> = bridges.iter().copied().filter(|o| o != br).collect();
-        if !others.is_empty() {
-            let _ = writeln!(
-                s,
-                "\t\tiifname \"{br}\" oifname {} drop",
-                ifname_set(others.into_iter())
-            );
-        }
-    }
-    s.push_str("\t}\n}\n");
+    let internal = rs
+        .networks
+        .iter()
+        .filter(|n| n.internal)
+        .map(|n| n.bridge.as_str());
+    forward_chain(&mut s, internal, &bridges);
+    s.push_str("}\n");
     s
 }
 

@@ -45,11 +45,6 @@ pub struct Ruleset6 {
     pub forwards: Vec<Forward6>,
 }
 
-fn ifname_set<'a>(names: impl Iterator<Item = &'a str>) -> String {
-    let quoted: Vec<String> = names.map(|n| format!("\"{n}\"")).collect();
-    format!("{{ {} }}", quoted.join(", "))
-}
-
 /// The nft script that replaces the `ip6` table in one transaction (or only removes it when
 /// there is no dual-stack network).
 pub fn render(rs: &Ruleset6) -> String {
@@ -102,25 +97,13 @@ pub fn render(rs: &Ruleset6) -> String {
         }
     }
     s.push_str("\t}\n");
-    s.push_str("\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n");
-    s.push_str("\t\tct state established,related accept\n");
-    for n in rs.networks.iter().filter(|n| n.internal) {
-        let br = &n.bridge;
-        let _ = writeln!(s, "\t\tiifname \"{br}\" oifname != \"{br}\" drop");
-        let _ = writeln!(s, "\t\tiifname != \"{br}\" oifname \"{br}\" drop");
-    }
-    s.push_str("\t\tct status dnat accept\n");
-    for br in &bridges {
-        let others: Vec<&str> = bridges.iter().copied().filter(|o| o != br).collect();
-        if !others.is_empty() {
-            let _ = writeln!(
-                s,
-                "\t\tiifname \"{br}\" oifname {} drop",
-                ifname_set(others.into_iter())
-            );
-        }
-    }
-    s.push_str("\t}\n}\n");
+    let internal = rs
+        .networks
+        .iter()
+        .filter(|n| n.internal)
+        .map(|n| n.bridge.as_str());
+    super::nft::forward_chain(&mut s, internal, &bridges);
+    s.push_str("}\n");
     s
 }
 
