@@ -15,9 +15,12 @@ pub use crate::daemon::config::{DEFAULT_DATA_ROOT, DEFAULT_SOCKET};
 pub fn hidden(args: &[String]) -> Option<i32> {
     match args.get(1).map(String::as_str) {
         Some("shim") => Some(match args.get(2) {
-            Some(dir) => crate::runtime::shim_main(std::path::Path::new(dir)),
+            Some(dir) => crate::runtime::shim_main(
+                std::path::Path::new(dir),
+                args.get(3).map(String::as_str),
+            ),
             None => {
-                eprintln!("usage: rstack shim STATE_DIR");
+                eprintln!("usage: rstack shim STATE_DIR [BRIDGE]");
                 2
             }
         }),

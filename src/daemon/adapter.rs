@@ -142,6 +142,8 @@ impl NativeRuntime {
 
     /// Where containers' networks come from.
     pub fn with_networks(mut self, n: Arc<crate::network::NetworkManager>) -> NativeRuntime {
+        let shims = self.shims.clone();
+        n.on_bridge_removed(Box::new(move |bridge| shims.forget_bridge(bridge)));
         self.networks = Some(n);
         self
     }

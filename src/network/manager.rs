@@ -13,6 +13,7 @@
 //! started, from the config.json its run was started with.
 
 use super::dns::{DnsServer, DnsTable};
+use super::files_spare::FileDirs;
 use super::ipam6::Ipv6Net;
 use super::nft::{self, Forward, Ipv4Net, NetRules, Proto, Ruleset};
 use super::nft6::{Forward6, Net6, Ruleset6};
@@ -159,6 +160,9 @@ pub struct Published {
 /// daemon that adopts it holds the same ones.
 const PORTS_FILE: &str = "ports.json";
 
+/// Where removed containers' file directories wait for the next ones (`files_spare`).
+const SPARE_FILES: &str = "spare";
+
 /// The file in `<data_root>/networks` that names this daemon's nftables table.
 pub const TABLE_FILE: &str = "nft-table";
 
@@ -178,6 +182,8 @@ struct Inner {
     forwarding6_on: bool,
     /// Per running container: its published ports over IPv6 (dual-stack networks).
     ports6: HashMap<String, Vec<(ports6::Reservation6, Forward6, Published)>>,
+    /// Each bridge's interface index, as this daemon made or found it (`bring_up`).
+    bridge_index: HashMap<String, u32>,
 }
 
 pub struct NetworkManager {
@@ -191,7 +197,14 @@ pub struct NetworkManager {
     creating: tokio::sync::Mutex<()>,
     /// The DNS port (53; tests of the manager alone may use another).
     dns_port: u16,
+    /// Removed containers' file directories, kept for the next new containers.
+    spare_files: FileDirs,
+    /// Told each bridge this manager deletes (the runtime's spare shim may have a veth on it).
+    bridge_gone: std::sync::OnceLock<BridgeGone>,
 }
+
+/// What is told of a bridge deleted (`NetworkManager::on_bridge_removed`).
+pub type BridgeGone = Box<dyn Fn(&str) + Send + Sync>;
 
 impl NetworkManager {
     /// Opens `<data_root>/networks`; `table` is this daemon's nftables table.
@@ -244,7 +257,14 @@ impl NetworkManager {
             }),
             creating: tokio::sync::Mutex::new(()),
             dns_port: super::dns::DNS_PORT,
+            spare_files: FileDirs::new(dir.join(SPARE_FILES)),
+            bridge_gone: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Sets what is told of each bridge deleted (once; later calls are ignored).
+    pub fn on_bridge_removed(&self, f: BridgeGone) {
+        let _ = self.bridge_gone.set(f);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -277,7 +297,8 @@ impl NetworkManager {
         let first = !std::mem::replace(&mut self.lock().forwarding_on, true);
         let v6 = r.v6();
         let first6 = v6.is_some() && !std::mem::replace(&mut self.lock().forwarding6_on, true);
-        tokio::task::spawn_blocking(move || -> Result<(), NetError> {
+        let name = bridge.clone();
+        let index = tokio::task::spawn_blocking(move || -> Result<u32, NetError> {
             let k = |e: &dyn std::fmt::Display| NetError::Kernel(e.to_string());
             let mut nl = Netlink::open().map_err(|e| k(&e))?;
             let index = nl
@@ -295,10 +316,11 @@ impl NetworkManager {
                     nft6::enable_forwarding().map_err(|e| k(&e))?;
                 }
             }
-            Ok(())
+            Ok(index)
         })
         .await
         .map_err(|e| NetError::Kernel(e.to_string()))??;
+        self.lock().bridge_index.insert(name, index);
         if !self.lock().servers.contains_key(&r.name) {
             let addr = SocketAddr::new(IpAddr::V4(gw), self.dns_port);
             let server = DnsServer::start(self.dns.clone(), r.name.clone(), addr)
@@ -499,7 +521,11 @@ impl NetworkManager {
             .and_then(|()| std::fs::rename(&tmp, &path))
             .map_err(io("writing", &path))?;
         if let Err(e) = self.bring_up(&rec).await {
-            self.lock().servers.remove(&rec.name);
+            {
+                let mut inner = self.lock();
+                inner.servers.remove(&rec.name);
+                inner.bridge_index.remove(&rec.bridge);
+            }
             let _ = delete_bridge(rec.bridge.clone()).await;
             let _ = std::fs::remove_file(&path);
             return Err(e);
@@ -705,6 +731,7 @@ impl NetworkManager {
                 // The veth ends get the kernel's IPv6 link-local address only on a dual-stack
                 // network (see `runtime::netns::attach`).
                 ipv6: v6.is_some(),
+                bridge_index: self.lock().bridge_index.get(&rec.bridge).copied(),
             });
             attached.push((rec, ip));
         }
@@ -961,7 +988,10 @@ impl NetworkManager {
     ) -> Result<(), NetError> {
         let hostname = format!("{}\n", cfg.hostname);
         let dir = self.files_dir(&cfg.id);
-        std::fs::create_dir_all(&dir).map_err(io("creating", &dir))?;
+        // A new container takes a removed one's directory, whose files are rewritten below.
+        if !self.spare_files.take_as(&dir) {
+            std::fs::create_dir_all(&dir).map_err(io("creating", &dir))?;
+        }
         for (file, text, dest) in [
             ("resolv.conf", resolv, "/etc/resolv.conf"),
             ("hosts", hosts, "/etc/hosts"),
@@ -1017,7 +1047,10 @@ impl NetworkManager {
 
     /// A container is removed: its addresses are free again, its files gone.
     pub fn removed(&self, cfg: &ContainerConfig) {
-        let _ = std::fs::remove_dir_all(self.files_dir(&cfg.id));
+        let dir = self.files_dir(&cfg.id);
+        if !self.spare_files.recycle(&dir) {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
         let mut inner = self.lock();
         for leases in inner.leases.values_mut() {
             leases.retain(|_, c| *c != cfg.id);
@@ -1228,10 +1261,14 @@ impl NetworkManager {
             inner.networks.remove(name);
             inner.leases.remove(name);
             inner.leases6.remove(name);
+            inner.bridge_index.remove(&rec.bridge);
         }
         self.dns.remove_network(name);
         let path = self.dir.join(format!("{name}.json"));
         self.apply().await?;
+        if let Some(told) = self.bridge_gone.get() {
+            told(&rec.bridge);
+        }
         delete_bridge(rec.bridge).await?;
         // Last: a daemon killed before this finds the record and brings the bridge back.
         std::fs::remove_file(&path).map_err(io("removing", &path))

@@ -6,6 +6,7 @@
 
 pub mod dns;
 pub mod files;
+pub mod files_spare;
 pub mod ipam;
 pub mod ipam6;
 pub mod manager;

@@ -236,6 +236,10 @@ pub struct Interface {
     /// the kernel's address configuration off the start path.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ipv6: bool,
+    /// The bridge's interface index, as the daemon found it when it made or restored the
+    /// bridge: saves the shim a lookup, and tells it whether a spare's veth is on it already.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge_index: Option<u32>,
 }
 
 /// A host device given to the container: its node is made at `path` with the host node's

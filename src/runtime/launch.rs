@@ -26,7 +26,7 @@ fn fresh_shim(cfg: &ContainerConfig, exe: &SelfExe) -> Result<Shim> {
     let null =
         std::fs::File::open("/dev/null").map_err(|e| RuntimeError::io("open", "/dev/null", e))?;
     let dir = cfg.state_dir.as_os_str();
-    spawn_shim(exe, dir, null.as_raw_fd(), shim_log.as_raw_fd(), None)
+    spawn_shim(exe, dir, None, null.as_raw_fd(), shim_log.as_raw_fd(), None)
 }
 
 /// A shim that has its container (`ShimPool::begin`) and whose report is still to come.
@@ -56,12 +56,16 @@ pub fn finish_report(mut report: Vec<u8>, shim_pid: i32) -> Result<(Launched, Ve
 /// waits for its state directory on stdin; a launch that finds no spare execs one directly.
 pub struct ShimPool {
     exe: SelfExe,
-    spare: std::sync::Mutex<Option<(Shim, std::fs::File)>>,
+    /// The spare, the write end of its stdin, and the bridge it was told to guess.
+    spare: std::sync::Mutex<Option<(Shim, std::fs::File, Option<String>)>>,
     /// Spares exec at idle priority: only where the daemon can raise them again when it
     /// hands them a container (CAP_SYS_NICE).
     idle_spares: bool,
     /// A container directory made ahead, for the next new container.
     dirs: SpareDirs,
+    /// The bridge of the last start's first network, when it has no IPv6: the next spare
+    /// puts its veth there ahead (`netns::HostNetlink::make_spare_veth`).
+    bridge_guess: std::sync::Mutex<Option<String>>,
 }
 
 impl ShimPool {
@@ -72,6 +76,7 @@ impl ShimPool {
             spare: std::sync::Mutex::new(None),
             idle_spares: super::sys::can_raise_priority(),
             dirs: SpareDirs::new(spare_dirs),
+            bridge_guess: std::sync::Mutex::new(None),
         }
     }
 
@@ -89,12 +94,16 @@ impl ShimPool {
         // ahead in it: it serves a container that is attached to a network or joins another's
         // namespace (where the pair goes with the spare's namespace), not one on loopback only.
         let networked = !cfg.network.interfaces.is_empty() || cfg.network.join_pid.is_some();
+        if let Some(first) = cfg.network.interfaces.first() {
+            *self.bridge_guess.lock().unwrap_or_else(|p| p.into_inner()) =
+                (!first.ipv6).then(|| first.bridge.clone());
+        }
         let spare = match !cfg.host_network && networked {
             false => None,
             true => self.spare.lock().unwrap_or_else(|p| p.into_inner()).take(),
         };
         let shim = match spare {
-            Some((shim, mut stdin)) => {
+            Some((shim, mut stdin, _)) => {
                 // A spare makes its namespaces at idle priority; one still at it when it is
                 // needed would be starved by the very load it must not slow. It is needed now.
                 super::sys::set_sched_policy(shim.child.id() as i32, libc::SCHED_OTHER);
@@ -177,9 +186,15 @@ impl ShimPool {
             return;
         };
         let policy = self.idle_spares.then_some(libc::SCHED_IDLE);
+        let guess = self
+            .bridge_guess
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let spawned = spawn_shim(
             &self.exe,
             std::ffi::OsStr::new(super::shim::SPARE_ARG),
+            guess.as_deref().map(std::ffi::OsStr::new),
             stdin_r.as_raw_fd(),
             null.as_raw_fd(),
             policy,
@@ -190,7 +205,7 @@ impl ShimPool {
         };
         let mut slot = self.spare.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_none() {
-            *slot = Some((shim, stdin_w));
+            *slot = Some((shim, stdin_w, guess));
             return;
         }
         drop(slot);
@@ -208,10 +223,43 @@ impl Drop for ShimPool {
             .get_mut()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        if let Some((mut shim, stdin)) = spare {
+        if let Some((mut shim, stdin, _)) = spare {
             drop(stdin);
             let _ = shim.child.wait();
         }
+    }
+}
+
+impl ShimPool {
+    /// The bridge `bridge` is gone (its network removed): the next spare guesses none, and
+    /// a spare whose veth was on it exits (the kernel deletes its veth with its namespace),
+    /// so nothing of the network outlives it in `ip link`. The next start execs a new one.
+    pub fn forget_bridge(&self, bridge: &str) {
+        {
+            let mut guess = self.bridge_guess.lock().unwrap_or_else(|p| p.into_inner());
+            if guess.as_deref() == Some(bridge) {
+                *guess = None;
+            }
+        }
+        let mut slot = self.spare.lock().unwrap_or_else(|p| p.into_inner());
+        if slot
+            .as_ref()
+            .is_none_or(|(_, _, g)| g.as_deref() != Some(bridge))
+        {
+            return;
+        }
+        let Some((mut shim, stdin, _)) = slot.take() else {
+            return;
+        };
+        drop(slot);
+        // It reads EOF and exits; reaped off the caller's (async) thread.
+        drop(stdin);
+        let _ = std::thread::Builder::new()
+            .name("spare-reaper".into())
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                let _ = shim.child.wait();
+            });
     }
 }
 
@@ -228,7 +276,11 @@ fn write_state(cfg: &ContainerConfig, spare: Option<&SpareDirs>) -> Result<()> {
     // A new container's directory has no previous run's files to remove. A spare has the
     // standard layout only.
     let fresh = cfg.root.is_laid_out_in(dir) && spare.is_some_and(|s| s.take_as(dir));
-    if !fresh {
+    if fresh {
+        // The network files' mount points, made (or kept by a recycled directory) in the
+        // writable layer here rather than through the overlay by the init.
+        super::etc_stubs::prepare(&cfg.root, &cfg.mounts);
+    } else {
         std::fs::create_dir_all(dir).map_err(|e| RuntimeError::io("mkdir", dir, e))?;
         for stale in ["exit.json", "pid"] {
             let _ = std::fs::remove_file(dir.join(stale));
@@ -271,6 +323,7 @@ fn open_shim_log(dir: &Path) -> Result<std::fs::File> {
 fn spawn_shim(
     exe: &SelfExe,
     arg: &std::ffi::OsStr,
+    bridge_guess: Option<&std::ffi::OsStr>,
     stdin: std::os::fd::RawFd,
     stderr: std::os::fd::RawFd,
     policy: Option<libc::c_int>,
@@ -278,9 +331,11 @@ fn spawn_shim(
     let (r, w) = super::sys::pipe()?;
     // SAFETY: both fds were just created and are owned here.
     let (r, w) = unsafe { (OwnedFd::from_raw_fd(r), OwnedFd::from_raw_fd(w)) };
+    let mut args: Vec<&std::ffi::OsStr> = vec!["rstack".as_ref(), "shim".as_ref(), arg];
+    args.extend(bridge_guess);
     let child = spawn(&Spawn {
         path: exe.path(),
-        args: &["rstack".as_ref(), "shim".as_ref(), arg],
+        args: &args,
         stdio: [stdin, w.as_raw_fd(), stderr],
         policy,
     })

@@ -13,6 +13,7 @@ pub mod config;
 pub mod defaults;
 pub mod devices;
 pub mod error;
+pub mod etc_stubs;
 pub mod exec;
 pub mod files;
 pub mod fsaccess;

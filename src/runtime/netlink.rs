@@ -439,8 +439,9 @@ impl Netlink {
     }
 
     /// Enslaves a link made ahead to the bridge `master`, brings it up and turns on hairpin
-    /// mode (`set_hairpin`): two requests in one round trip, three with `mode`, which sets
-    /// the IPv6 address mode (`AddrGenMode`) first, while the link is still down.
+    /// mode (`set_hairpin`): two requests in one round trip, four with `mode`, which sets
+    /// the IPv6 address mode (`AddrGenMode`) first, with the link down (a spare's may be up
+    /// on another bridge already): the mode takes effect when it comes up.
     pub fn set_master_up_hairpin(
         &mut self,
         index: u32,
@@ -451,8 +452,9 @@ impl Netlink {
         let mut m = Msg::new(RTM_NEWLINK, 0);
         m.ifinfo(index as i32, IFF_UP, IFF_UP);
         m.attr_u32(IFLA_MASTER, master);
-        let mut msgs = Vec::with_capacity(3);
+        let mut msgs = Vec::with_capacity(4);
         if let Some(mode) = mode {
+            msgs.push((format!("setting {name} down"), down_msg(index)));
             msgs.push((
                 format!("IPv6 address mode of {name}"),
                 addr_gen_mode_msg(index, mode),
@@ -464,7 +466,8 @@ impl Netlink {
     }
 
     /// A container's side of its interface, in one round trip: its IPv6 address mode when
-    /// `mode` is given (before it comes up), its MAC address and up, its address
+    /// `mode` is given (down first: a spare may have brought it up), its MAC address and up
+    /// (a veth changes its MAC while up), its address
     /// `addr/prefix`, and the default route through `gateway` when one is given.
     pub fn configure_inner(
         &mut self,
@@ -478,8 +481,9 @@ impl Netlink {
         let mut m = Msg::new(RTM_NEWLINK, 0);
         m.ifinfo(index as i32, IFF_UP, IFF_UP);
         m.attr(IFLA_ADDRESS, &mac);
-        let mut msgs = Vec::with_capacity(4);
+        let mut msgs = Vec::with_capacity(5);
         if let Some(mode) = mode {
+            msgs.push((format!("setting {name} down"), down_msg(index)));
             msgs.push((
                 format!("IPv6 address mode of {name}"),
                 addr_gen_mode_msg(index, mode),
@@ -574,6 +578,13 @@ fn hairpin_msg(index: u32) -> Msg {
     m.begin(IFLA_PROTINFO);
     m.attr(IFLA_BRPORT_MODE, &[1]);
     m.end();
+    m
+}
+
+/// Takes the link `index` down.
+fn down_msg(index: u32) -> Msg {
+    let mut m = Msg::new(RTM_NEWLINK, 0);
+    m.ifinfo(index as i32, 0, IFF_UP);
     m
 }
 

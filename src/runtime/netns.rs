@@ -23,14 +23,19 @@ pub struct HostNetlink {
     spare: Option<SpareVeth>,
 }
 
-/// A veth pair made ahead: the host end (down, on no bridge) and `eth0` in the shim's own
-/// namespace (down). Creating a pair costs ~1 ms of kernel time (up to 4 ms under load), the
-/// costliest step of attaching; the start then only attaches and configures it.
+/// A veth pair made ahead: the host end and `eth0` in the shim's own namespace. Creating a
+/// pair costs ~1 ms of kernel time (up to 4 ms under load), the costliest step of
+/// attaching; the start then only attaches and configures it. When the daemon names the
+/// bridge the last container started on (most starts are on the same network), the host end
+/// is also on that bridge, up, with hairpin mode, and `eth0` is up: the start then only gives
+/// `eth0` its MAC, address and route. Nothing flows meanwhile: `eth0` has no address.
 struct SpareVeth {
     host_name: String,
     host_index: u32,
     /// The IPv6 address mode both ends were left in (`AddrGenMode::None` once set).
     mode: AddrGenMode,
+    /// The bridge (its index) the host end is on, up, with hairpin mode.
+    on_bridge: Option<u32>,
 }
 
 /// The name of a container's first interface, which a spare veth's inner end is made as.
@@ -46,9 +51,10 @@ impl HostNetlink {
         }
     }
 
-    /// In a spare shim, once its own namespace exists: makes the first veth pair ahead. A
-    /// failure only means the start will make it.
-    pub fn make_spare_veth(&mut self) {
+    /// In a spare shim, once its own namespace exists: makes the first veth pair ahead, on
+    /// `bridge` (the daemon's guess) when one is named. A failure only means the start will
+    /// do what is missing.
+    pub fn make_spare_veth(&mut self, bridge: Option<&str>) {
         let Some(nl) = self.nl.as_mut() else {
             return;
         };
@@ -56,27 +62,42 @@ impl HostNetlink {
             return;
         };
         let host_name = format!("rsv{}", random_suffix());
-        if let Ok(host_index) = nl.add_spare_veth(&host_name, FIRST, own.as_raw_fd()) {
-            // Most networks have no IPv6: without addresses, bringing the ends up at the
-            // start starts no link-local address or duplicate address detection (kernel
-            // work that competed with the start). An IPv6 attachment sets it back.
-            let quiet = nl
-                .set_addr_gen_mode(host_index, &host_name, AddrGenMode::None)
-                .is_ok()
-                && Netlink::open().is_ok_and(|mut inner| {
-                    netlink::link_index(FIRST)
-                        .is_ok_and(|i| inner.set_addr_gen_mode(i, FIRST, AddrGenMode::None).is_ok())
-                });
-            self.spare = Some(SpareVeth {
-                host_name,
-                host_index,
-                mode: if quiet {
-                    AddrGenMode::None
-                } else {
-                    AddrGenMode::Eui64
-                },
-            });
-        }
+        let Ok(host_index) = nl.add_spare_veth(&host_name, FIRST, own.as_raw_fd()) else {
+            return;
+        };
+        let mut inner = Netlink::open().ok();
+        let inner_index = netlink::link_index(FIRST).ok();
+        // Most networks have no IPv6: without addresses, bringing the ends up starts no
+        // link-local address or duplicate address detection (kernel work that competed with
+        // the start). An IPv6 attachment sets it back.
+        let quiet = nl
+            .set_addr_gen_mode(host_index, &host_name, AddrGenMode::None)
+            .is_ok()
+            && match (inner.as_mut(), inner_index) {
+                (Some(inner), Some(i)) => {
+                    inner.set_addr_gen_mode(i, FIRST, AddrGenMode::None).is_ok()
+                }
+                _ => false,
+            };
+        // On the bridge ahead only in the quiet mode, which an IPv4 network wants as it is.
+        let on_bridge = bridge.filter(|_| quiet).and_then(|b| {
+            let master = nl.index_of(b).ok()?;
+            nl.set_master_up_hairpin(host_index, master, &host_name, None)
+                .ok()?;
+            let (inner, i) = (inner.as_mut()?, inner_index?);
+            inner.set_up(i, FIRST).ok()?;
+            Some(master)
+        });
+        self.spare = Some(SpareVeth {
+            host_name,
+            host_index,
+            mode: if quiet {
+                AddrGenMode::None
+            } else {
+                AddrGenMode::Eui64
+            },
+            on_bridge,
+        });
     }
 }
 
@@ -128,9 +149,12 @@ pub fn attach(host: &mut HostNetlink, cfg: &NetConfig) -> Result<()> {
     let mut routed6 = false;
     let mut spare = spare;
     for ifc in &cfg.interfaces {
-        let master = host
-            .index_of(&ifc.bridge)
-            .map_err(|e| fail(&format!("network bridge {}", ifc.bridge), e))?;
+        let master = |host: &mut Netlink| match ifc.bridge_index {
+            Some(i) => Ok(i),
+            None => host
+                .index_of(&ifc.bridge)
+                .map_err(|e| fail(&format!("network bridge {}", ifc.bridge), e)),
+        };
         let mac = ifc
             .mac
             .as_deref()
@@ -148,13 +172,25 @@ pub fn attach(host: &mut HostNetlink, cfg: &NetConfig) -> Result<()> {
         // A veth the kernel just made has the namespace's default mode (EUI-64).
         let mut inner_mode = AddrGenMode::Eui64;
         match spare.take().filter(|_| ifc.name == FIRST) {
-            // Made ahead: onto the bridge, up and hairpin, in one round trip.
+            // Made ahead, on this bridge already (the daemon's index is the one the spare
+            // attached to: a bridge made again since has another): nothing to do here.
+            Some(s)
+                if s.on_bridge.is_some()
+                    && s.on_bridge == ifc.bridge_index
+                    && change(s.mode).is_none() =>
+            {
+                inner_mode = s.mode;
+            }
+            // Made ahead: onto the bridge (from another one, if the spare guessed wrong), up
+            // and hairpin, in one round trip.
             Some(s) => {
+                let master = master(host)?;
                 host.set_master_up_hairpin(s.host_index, master, &s.host_name, change(s.mode))
                     .map_err(|e| fail(&format!("attaching to bridge {}", ifc.bridge), e))?;
                 inner_mode = s.mode;
             }
             None => {
+                let master = master(host)?;
                 let i = host
                     .add_veth(&ifc.host_name, &ifc.name, own.as_raw_fd(), mac)
                     .map_err(|e| fail(&format!("attaching to bridge {}", ifc.bridge), e))?;
@@ -223,14 +259,27 @@ mod tests {
             nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| e.to_string())?;
             let gw = Ipv4Addr::new(10, 99, 0, 1);
             let mut nl = Netlink::open().map_err(|e| e.to_string())?;
-            nl.add_bridge("rstb0", gw, 24).map_err(|e| e.to_string())?;
+            let index = nl.add_bridge("rstb0", gw, 24).map_err(|e| e.to_string())?;
             // Made twice: the second call finds it.
             nl.add_bridge("rstb0", gw, 24).map_err(|e| e.to_string())?;
-            // Once as a fresh shim does (the veth made at the start), once as a spare does
-            // (the pair made ahead, attached at the start).
-            // The third: a network with IPv6, on a pair made ahead without (set back).
-            for (made_ahead, ipv6, last) in [(false, false, 2u8), (true, false, 3), (true, true, 4)]
-            {
+            // Another network's bridge, which a spare may have guessed.
+            nl.add_bridge("rstb1", Ipv4Addr::new(10, 98, 0, 1), 24)
+                .map_err(|e| e.to_string())?;
+            // Once as a fresh shim does (the veth made at the start), then as a spare does
+            // (the pair made ahead, attached at the start): without a guess, with IPv6 (set
+            // back), on the right bridge ahead (nothing left to attach), on it with IPv6
+            // (down, mode, up again), on another bridge (moved), and with the bridge's index
+            // unknown (looked up).
+            let cases = [
+                (false, None, false, 2u8, Some(index)),
+                (true, None, false, 3, Some(index)),
+                (true, None, true, 4, Some(index)),
+                (true, Some("rstb0"), false, 5, Some(index)),
+                (true, Some("rstb0"), true, 6, Some(index)),
+                (true, Some("rstb1"), false, 7, Some(index)),
+                (true, Some("rstb0"), false, 8, None),
+            ];
+            for (made_ahead, guess, ipv6, last, bridge_index) in cases {
                 let listener = TcpListener::bind((gw, 0)).map_err(|e| e.to_string())?;
                 let port = listener.local_addr().map_err(|e| e.to_string())?.port();
                 let host_name = format!("rstv-test{last}");
@@ -241,9 +290,12 @@ mod tests {
                         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
                             .map_err(|e| e.to_string())?;
                         if made_ahead {
-                            host_nl.make_spare_veth();
-                            if host_nl.spare.is_none() {
+                            host_nl.make_spare_veth(guess);
+                            let Some(spare) = &host_nl.spare else {
                                 return Err("no veth made ahead".into());
+                            };
+                            if spare.on_bridge.is_some() != guess.is_some() {
+                                return Err(format!("guess {guess:?}: on {:?}", spare.on_bridge));
                             }
                         }
                         let cfg = NetConfig {
@@ -260,6 +312,7 @@ mod tests {
                                 gateway6: None,
                                 mac: None,
                                 ipv6,
+                                bridge_index,
                             }],
                         };
                         attach(&mut host_nl, &cfg).map_err(|e| e.to_string())?;
@@ -298,6 +351,7 @@ mod tests {
             }
             nl.delete_link("rstb0").map_err(|e| e.to_string())?;
             nl.delete_link("rstb0").map_err(|e| e.to_string())?;
+            nl.delete_link("rstb1").map_err(|e| e.to_string())?;
             Ok(())
         });
         host.join().expect("host thread").expect("network set-up");

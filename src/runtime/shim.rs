@@ -40,10 +40,11 @@ struct Running {
     _keep_open: Vec<OwnedFd>,
 }
 
-/// Entry point of the hidden `rstack shim DIR` subcommand; returns the process exit code.
-/// `DIR` = `-` starts a spare: it initializes, then waits for its state directory on stdin
-/// (see `launch::ShimPool`), which takes the shim's exec and start-up off the start path.
-pub fn shim_main(state_dir: &Path) -> i32 {
+/// Entry point of the hidden `rstack shim DIR [BRIDGE]` subcommand; returns the process
+/// exit code. `DIR` = `-` starts a spare: it initializes, then waits for its state directory
+/// on stdin (see `launch::ShimPool`), which takes the shim's exec and start-up off the start
+/// path. `BRIDGE`: the bridge a spare's veth goes on ahead (the daemon's guess).
+pub fn shim_main(state_dir: &Path, bridge_guess: Option<&str>) -> i32 {
     let spare = state_dir == Path::new(SPARE_ARG);
     // A spare initializes only on otherwise idle CPU: it must not slow the containers that
     // are starting or exiting right now. Only where it can return to normal priority
@@ -63,7 +64,7 @@ pub fn shim_main(state_dir: &Path) -> i32 {
     if spare && layout.is_ok() {
         // Its container's first veth pair too (`ShimPool::begin` gives a spare only to a
         // container with a network).
-        host_netlink.make_spare_veth();
+        host_netlink.make_spare_veth(bridge_guess);
     }
     let assigned;
     let state_dir = if spare {

@@ -19,6 +19,12 @@ const SUBDIRS: [&str; 3] = [ROOT_DIRS.upper, ROOT_DIRS.work, ROOT_DIRS.merged];
 /// file that exists is opened without a journaled inode creation.
 const LOGS: [&str; 2] = ["shim.log", "container.log"];
 
+/// The container's config, written at each start.
+const CONFIG: &str = "config.json";
+
+/// What a recycled directory keeps while empty: the logs and the config.
+const KEPT_EMPTY: [&str; 3] = [LOGS[0], LOGS[1], CONFIG];
+
 pub struct SpareDirs {
     /// Where spares are made; `None` disables them (tests, or no data root given).
     root: Option<PathBuf>,
@@ -64,20 +70,39 @@ impl SpareDirs {
     /// enough are ready: removing a directory frees its block, which on a filesystem mounted
     /// with `discard` waits for the disk, while holding the parent directory's lock that the
     /// next start's rename needs. Everything in it goes but `work` (emptied: overlayfs's
-    /// private directory) and `rootfs` (the mount point, empty); `upper`, the only one a
-    /// container sees (its `/`, whose mode, owner and attributes it may have changed), is
-    /// made anew. False when `dir` was not kept: the caller deletes it.
+    /// private directory), `rootfs` (the mount point, empty), the empty logs and the config
+    /// (emptied); `upper`, the only one a container sees (its `/`), is emptied but for the
+    /// network files' mount points (`etc_stubs`), or made anew when the container changed
+    /// its mode, owner or attributes. False when `dir` was not kept: the caller deletes it.
     pub fn recycle(&self, dir: &Path) -> bool {
         let Some(root) = &self.root else {
             return false;
         };
-        let keep = [ROOT_DIRS.work, ROOT_DIRS.merged];
-        if lock(&self.ready).len() >= KEEP || !empty_but(dir, &keep, &LOGS) {
+        let keep = [ROOT_DIRS.work, ROOT_DIRS.merged, ROOT_DIRS.upper];
+        if lock(&self.ready).len() >= KEEP {
             return false;
         }
+        // The config (the old container's environment, secrets included) is emptied, and
+        // the file kept for the next one's config: no inode freed and made again.
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.join(CONFIG))
+            .and_then(|f| f.set_len(0));
+        if !empty_but(dir, &keep, &KEPT_EMPTY) {
+            return false;
+        }
+        let upper = dir.join(ROOT_DIRS.upper);
+        let upper_ready = super::etc_stubs::clean_upper(&upper)
+            || (std::fs::remove_dir_all(&upper)
+                .or_else(|e| match e.kind() {
+                    std::io::ErrorKind::NotFound => Ok(()),
+                    _ => Err(e),
+                })
+                .is_ok()
+                && std::fs::create_dir(&upper).is_ok());
         let emptied = empty_but(&dir.join(ROOT_DIRS.work), &[], &[])
             && std::fs::read_dir(dir.join(ROOT_DIRS.merged)).is_ok_and(|mut d| d.next().is_none())
-            && std::fs::create_dir(dir.join(ROOT_DIRS.upper)).is_ok();
+            && upper_ready;
         if !emptied {
             return false;
         }
@@ -243,7 +268,15 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         names.sort();
-        assert_eq!(names, ["rootfs", "shim.log", "upper", "work"]);
+        assert_eq!(
+            names,
+            ["config.json", "rootfs", "shim.log", "upper", "work"]
+        );
+        assert_eq!(
+            std::fs::metadata(new.join("config.json")).unwrap().len(),
+            0,
+            "the old config is not kept"
+        );
         for d in SUBDIRS {
             assert_eq!(std::fs::read_dir(new.join(d)).unwrap().count(), 0, "{d}");
         }
