@@ -8,6 +8,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Subcommand)]
+// Built only when used (`args::Command` says why).
+#[command(defer = true)]
 pub enum ExportTarget {
     /// Write Kubernetes manifests for the stack (Deployments, StatefulSets, Jobs, Services,
     /// ConfigMaps, Secrets, PVCs); keys with no equivalent are warned about at file:line:col

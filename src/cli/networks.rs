@@ -16,6 +16,8 @@ pub enum InspectFormat {
 }
 
 #[derive(Debug, Subcommand)]
+// Built only when used (`args::Command` says why).
+#[command(defer = true)]
 pub enum NetworkCommand {
     /// List networks
     #[command(alias = "list")]

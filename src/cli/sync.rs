@@ -10,6 +10,8 @@ use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Subcommand)]
+// Built only when used (`args::Command` says why).
+#[command(defer = true)]
 pub enum SyncCommand {
     /// Follow a directory (or Git repository) and keep its stack applied
     Add(AddArgs),

@@ -8,6 +8,8 @@ use clap::Subcommand;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Subcommand)]
+// Built only when used (`args::Command` says why).
+#[command(defer = true)]
 pub enum VolumeCommand {
     /// List volumes
     #[command(alias = "list")]

@@ -38,6 +38,9 @@ pub struct NativeRuntime {
     volumes: Option<Arc<crate::volume::VolumeStore>>,
     /// Networks: each start's interfaces, names, files and ports.
     networks: Option<Arc<crate::network::NetworkManager>>,
+    /// The container directories that existed when this daemon started: only those can have
+    /// a stray shim of an earlier daemon (`kill_stray_shims`); one made since cannot.
+    preexisting: std::collections::HashSet<std::ffi::OsString>,
 }
 
 impl NativeRuntime {
@@ -137,7 +140,15 @@ impl NativeRuntime {
             seccomp: runtime::seccomp::FilterCache::new(seccomp_dir),
             volumes: None,
             networks: None,
+            preexisting: Default::default(),
         }
+    }
+
+    /// Where containers' directories are: the ones there now existed before this daemon
+    /// (read before anything starts), so only they may hold an earlier daemon's stray shim.
+    pub fn with_containers_dir(mut self, dir: &std::path::Path) -> NativeRuntime {
+        self.preexisting = dir_names(dir);
+        self
     }
 
     /// Where containers' networks come from.
@@ -394,6 +405,27 @@ fn empty_or_missing(dir: &std::path::Path) -> bool {
 /// container's shim.log.
 fn shim_serves(pid: i32, state_dir: &std::path::Path) -> bool {
     std::fs::read_link(format!("/proc/{pid}/fd/2")).is_ok_and(|p| p == state_dir.join("shim.log"))
+}
+
+/// The names in `dir` (none if it cannot be read).
+fn dir_names(dir: &std::path::Path) -> std::collections::HashSet<std::ffi::OsString> {
+    std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default()
+}
+
+/// Whether `state_dir` may have a stray shim (see `kill_stray_shims`): a stray is the shim
+/// of a start an earlier daemon handed over and did not live to record, so only a directory
+/// that existed when this daemon started (`preexisting`) may. Looking costs a scan of every
+/// process's stderr (`/proc/*/fd/2`), which at each removal of a one-off took more time
+/// than the rest of the removal.
+fn may_hold_strays(
+    state_dir: &std::path::Path,
+    preexisting: &std::collections::HashSet<std::ffi::OsString>,
+) -> bool {
+    state_dir
+        .file_name()
+        .is_none_or(|name| preexisting.contains(name))
 }
 
 /// Kills the shims that serve `state_dir` (found by their stderr, see `shim_serves`) and
@@ -689,8 +721,11 @@ impl Runtime for NativeRuntime {
     async fn release(&self, cfg: &ContainerConfig) -> Result<(), RtError> {
         self.wait_shim_gone(&cfg.id).await;
         let c = cfg.clone();
+        let strays = may_hold_strays(&c.state_dir, &self.preexisting);
         tokio::task::spawn_blocking(move || {
-            report_strays(&c, &kill_stray_shims(&c.state_dir));
+            if strays {
+                report_strays(&c, &kill_stray_shims(&c.state_dir));
+            }
             runtime::release(&c).map_err(RtError::from)
         })
         .await
@@ -719,8 +754,11 @@ impl Runtime for NativeRuntime {
         let c = cfg.clone();
         let shims = self.shims.clone();
         let volumes = self.volumes.clone();
+        let strays = may_hold_strays(&c.state_dir, &self.preexisting);
         tokio::task::spawn_blocking(move || -> Result<(), RtError> {
-            report_strays(&c, &kill_stray_shims(&c.state_dir));
+            if strays {
+                report_strays(&c, &kill_stray_shims(&c.state_dir));
+            }
             runtime::release(&c)?;
             // Anonymous volumes go with their container.
             if let Some(v) = &volumes {
@@ -794,6 +832,19 @@ impl ImageAdmin for Images {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_directory_there_before_the_daemon_may_hold_strays() {
+        let base = crate::testutil::TempDir::new("strays");
+        std::fs::create_dir(base.0.join("old")).expect("mkdir");
+        let at_boot = dir_names(&base.0);
+        std::fs::create_dir(base.0.join("new")).expect("mkdir");
+        assert!(may_hold_strays(&base.0.join("old"), &at_boot));
+        assert!(!may_hold_strays(&base.0.join("new"), &at_boot));
+        // A directory renamed into place (a spare) is new too.
+        std::fs::rename(base.0.join("new"), base.0.join("renamed")).expect("rename");
+        assert!(!may_hold_strays(&base.0.join("renamed"), &at_boot));
+    }
 
     #[test]
     fn a_shim_is_known_by_its_stderr() {

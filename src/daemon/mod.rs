@@ -89,6 +89,7 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
     networks.restore().await;
     let native = Arc::new(
         NativeRuntime::new(exe, Some(spare.clone()), root.join("seccomp"))
+            .with_containers_dir(&containers)
             .with_log_defaults(cfg.log)
             .with_volumes(volumes.clone())
             .with_networks(networks.clone()),
