@@ -18,6 +18,12 @@
 #                   `git worktree`, `cargo build --release`, only the binary kept; the
 #                   worktree and its target dir are removed afterwards (disk is tight)
 #   NEW_BIN=PATH    this build's binary instead of `cargo build --release` here
+#   DATA_FS=journal the daemons' data roots on a journaled ext4 made for the run (a 3 GiB
+#                   sparse file, loop-mounted, removed afterwards). This VM's root ext4 has no
+#                   journal, and without one the kernel checks every new inode against the
+#                   recently deleted ones (`recently_deleted`): a run's cost then depends on
+#                   how many files anything deleted in the minutes before. Most hosts' ext4
+#                   has a journal; this measures both builds on one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-20}
@@ -26,6 +32,13 @@ target=$(.ci/toolchain)
 
 work=$(mktemp -d /tmp/rstack-startab.XXXXXX)
 pids=()
+loopfs=
+if [ "${DATA_FS:-}" = journal ]; then
+  truncate -s 3G "$work.img"
+  mkfs.ext4 -q "$work.img"
+  mount -o loop "$work.img" "$work"
+  loopfs=$work.img
+fi
 cleanup() {
   set +e
   # The new build's projects made its default networks: `down` removes them.
@@ -55,6 +68,11 @@ cleanup() {
     rm -rf "$base_wt/target"
     git worktree remove --force "$base_wt" 2>/dev/null || rm -rf "$base_wt"
     git worktree prune
+  fi
+  if [ -n "$loopfs" ]; then
+    # Whatever is mounted below the data roots first (nothing, normally), then the file system.
+    grep " $work/" /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r -n1 umount -l
+    umount "$work" && rm -f "$loopfs"
   fi
   # Never delete through a mount someone left behind.
   if grep -q " $work" /proc/mounts; then
@@ -119,7 +137,7 @@ for b in new base; do
 done
 unset RSTACK_SOCKET RSTACK_DATA_ROOT
 
-echo "start_ab: $runs runs x $blocks blocks per build; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "start_ab: $runs runs x $blocks blocks per build; data roots on ${DATA_FS:-the root file system}; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for p in bb bbetc; do
   python3 - "$runs" "$blocks" "$work" "$p" <<'PY'
 import os, subprocess, sys, time, statistics, tempfile
