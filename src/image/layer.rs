@@ -88,8 +88,14 @@ pub(crate) fn extract_from<R: io::Read + Send + 'static>(
             Ok((hex::encode(hasher.finalize()), count))
         });
         let writers = Writers::start(sc, WRITERS);
+        // A pull or import extracts into a directory of its own, empty: nothing is there but
+        // what this extraction makes, so a path it has not made needs no look before it is
+        // created (ADD of an archive extracts into a directory that may hold files).
+        let fresh = fs::read_dir(dest).is_ok_and(|mut d| d.next().is_none());
         let mut ex = Extractor {
             dest,
+            fresh,
+            created: HashSet::new(),
             layer: &name,
             root: is_root(),
             dirs: Vec::new(),
@@ -177,6 +183,11 @@ fn read_full(r: &mut impl io::Read, buf: &mut [u8]) -> io::Result<usize> {
 
 struct Extractor<'a> {
     dest: &'a Path,
+    /// Whether `dest` was empty at the start: then only the paths in `created` can exist.
+    fresh: bool,
+    /// Paths (absolute) this extraction created, when `fresh`: a path not in it is known to
+    /// be absent, which saves a failing `lstat` per entry (about 10,000 in a Debian layer).
+    created: HashSet<PathBuf>,
     layer: &'a str,
     root: bool,
     /// Directories whose mode and mtime are applied last, so that a read-only directory does
@@ -210,6 +221,18 @@ impl Extractor<'_> {
         io_err(format!("layer {}: {what} {}", self.layer, path.display()))
     }
 
+    /// Whether something may be at `full` (else it is known to be absent).
+    fn may_exist(&self, full: &Path) -> bool {
+        !self.fresh || self.created.contains(full)
+    }
+
+    /// Records that this extraction made `full`.
+    fn made(&mut self, full: &Path) {
+        if self.fresh {
+            self.created.insert(full.to_path_buf());
+        }
+    }
+
     /// Lexically cleans a tar path relative to the layer root.
     fn clean(&self, raw: &Path) -> Result<PathBuf, ImageError> {
         let mut out = PathBuf::new();
@@ -237,7 +260,11 @@ impl Extractor<'_> {
                 continue;
             }
             self.known_dirs.insert(cur_rel.clone());
-            match fs::symlink_metadata(&cur) {
+            let md = match self.may_exist(&cur) {
+                true => fs::symlink_metadata(&cur),
+                false => Err(io::ErrorKind::NotFound.into()),
+            };
+            match md {
                 Ok(m) if m.is_dir() => {}
                 Ok(m) if is_whiteout(&m) && create => {
                     // Deleted from lower layers and recreated here: a fresh, opaque directory.
@@ -257,6 +284,7 @@ impl Extractor<'_> {
                         .mode(0o755)
                         .create(&cur)
                         .map_err(self.io("creating", &cur))?;
+                    self.made(&cur);
                     // Explicit chmod: the daemon's umask must not shape image contents.
                     fs::set_permissions(&cur, fs::Permissions::from_mode(0o755))
                         .map_err(self.io("chmod", &cur))?;
@@ -292,6 +320,9 @@ impl Extractor<'_> {
 
     /// Removes whatever is at `full` unless it is a directory and `keep_dir` is set.
     fn clear(&mut self, full: &Path, keep_dir: bool) -> Result<(), ImageError> {
+        if !self.may_exist(full) {
+            return Ok(());
+        }
         match fs::symlink_metadata(full) {
             Ok(m) if m.is_dir() && keep_dir => Ok(()),
             Ok(_) => {
@@ -303,6 +334,7 @@ impl Extractor<'_> {
                 if let Ok(rel) = full.strip_prefix(self.dest) {
                     self.known_dirs.retain(|d| !d.starts_with(rel));
                 }
+                self.created.retain(|p| !p.starts_with(full));
                 self.remove(full)
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
@@ -359,21 +391,26 @@ impl Extractor<'_> {
         let full = self.prepare_parents(&rel, true)?;
         match kind {
             EntryType::Directory => {
-                let replaces_whiteout = fs::symlink_metadata(&full).is_ok_and(|m| is_whiteout(&m));
+                let seen = self.may_exist(&full);
+                let replaces_whiteout =
+                    seen && fs::symlink_metadata(&full).is_ok_and(|m| is_whiteout(&m));
                 self.clear(&full, true)?;
                 if replaces_whiteout {
                     self.mkdir_opaque(&full)?;
-                } else if !full.is_dir() {
+                } else if !seen || !full.is_dir() {
                     DirBuilder::new()
                         .mode(0o700)
                         .create(&full)
                         .map_err(self.io("creating", &full))?;
                 }
+                self.made(&full);
                 self.known_dirs.insert(rel.clone());
                 self.dir_meta(full, &header, &xattrs)?;
             }
             EntryType::Regular | EntryType::Continuous
-                if small_file && self.writers.is_some() && fs::symlink_metadata(&full).is_err() =>
+                if small_file
+                    && self.writers.is_some()
+                    && (!self.may_exist(&full) || fs::symlink_metadata(&full).is_err()) =>
             {
                 let mut data = Vec::with_capacity(header.size().unwrap_or(0) as usize);
                 let mut content = Metered::new(entry, self.budget, Charge::Unpacked);
@@ -394,6 +431,7 @@ impl Extractor<'_> {
                     w.submit(job)
                         .map_err(|(what, path, e)| self.io(what, &path)(e))?;
                 }
+                self.made(&full);
                 self.pending.insert(full);
             }
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
@@ -420,6 +458,7 @@ impl Extractor<'_> {
                     }
                     Err(e) => return Err(self.io("creating", &full)(e)),
                 };
+                self.made(&full);
                 // Charged as written: a sparse entry's holes come out as zeros too.
                 let mut content = Metered::new(entry, self.budget, Charge::Unpacked);
                 let buf = self.big.get_or_insert_with(|| vec![0u8; CHUNK]);
@@ -452,6 +491,7 @@ impl Extractor<'_> {
                 self.clear(&full, false)?;
                 std::os::unix::fs::symlink(&target, &full)
                     .map_err(self.io("creating symlink", &full))?;
+                self.made(&full);
                 self.finish_special(&full, &header, &xattrs, false)?;
             }
             EntryType::Link => {
@@ -477,6 +517,7 @@ impl Extractor<'_> {
                 self.clear(&full, false)?;
                 // linkat without AT_SYMLINK_FOLLOW: a symlink target is linked, not followed.
                 fs::hard_link(&target, &full).map_err(self.io("creating hardlink", &full))?;
+                self.made(&full);
             }
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
                 self.clear(&full, false)?;
@@ -489,6 +530,7 @@ impl Extractor<'_> {
                 let minor = header.device_minor().ok().flatten().unwrap_or(0);
                 mknod(&full, fmt | 0o600, libc::makedev(major, minor))
                     .map_err(self.io("creating device", &full))?;
+                self.made(&full);
                 self.finish_special(&full, &header, &xattrs, true)?;
             }
             // Global pax headers and other metadata-only records have nothing to extract.
@@ -512,12 +554,14 @@ impl Extractor<'_> {
             return Err(self.unsafe_path(rel, "invalid whiteout name"));
         }
         let full = parent_dir.join(target);
-        if fs::symlink_metadata(&full).is_ok() {
+        if self.may_exist(&full) && fs::symlink_metadata(&full).is_ok() {
             // OCI: a whiteout hides only lower layers, never an entry of its own layer.
             return Ok(());
         }
         mknod(&full, libc::S_IFCHR, libc::makedev(0, 0))
-            .map_err(self.io("creating whiteout", &full))
+            .map_err(self.io("creating whiteout", &full))?;
+        self.made(&full);
+        Ok(())
     }
 
     fn mkdir_opaque(&self, full: &Path) -> Result<(), ImageError> {

@@ -339,3 +339,35 @@ fn modes_the_umask_would_cut_and_read_only_files_are_exact() {
     assert_eq!(fs::read(l.join("big-ro")).unwrap(), big);
     assert_eq!(fs::read(l.join("ro")).unwrap(), b"r");
 }
+
+#[test]
+fn extraction_into_a_directory_with_files_checks_what_is_there() {
+    // A pull extracts into an empty directory and skips the look before each create; ADD of
+    // an archive extracts into one that may hold files, which must still be replaced, and a
+    // symlink there must still never be followed.
+    let dir = TestDir::new("nonfresh");
+    let outside = dir.path().join("outside");
+    fs::create_dir(&outside).unwrap();
+    let dest = dir.path().join("dest");
+    fs::create_dir(&dest).unwrap();
+    fs::write(dest.join("x"), b"old").unwrap();
+    fs::create_dir(dest.join("d")).unwrap();
+    fs::write(dest.join("d/keep"), b"kept").unwrap();
+    let mut t = Tar::new();
+    t.file("x", b"new", 0o644)
+        .dir("d/", 0o755)
+        .file("d/more", b"more", 0o644);
+    let archive = dir.write("a.tar", &t.finish());
+    crate::image::extract_archive(&archive, &dest).expect("extract");
+    assert_eq!(fs::read(dest.join("x")).unwrap(), b"new");
+    assert_eq!(fs::read(dest.join("d/keep")).unwrap(), b"kept");
+    assert_eq!(fs::read(dest.join("d/more")).unwrap(), b"more");
+
+    std::os::unix::fs::symlink(&outside, dest.join("link")).unwrap();
+    let mut t = Tar::new();
+    t.file("link/pwned", b"x", 0o644);
+    let archive = dir.write("b.tar", &t.finish());
+    let err = crate::image::extract_archive(&archive, &dest).unwrap_err();
+    assert!(matches!(err, ImageError::UnsafePath { .. }), "{err}");
+    assert!(!outside.join("pwned").exists());
+}
