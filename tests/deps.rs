@@ -62,6 +62,7 @@ const RULES: &[(&str, &[&str])] = &[
         &[
             "runtime::config",
             "runtime::netlink",
+            "runtime::spare_dir",
             "model::check_volume_name",
         ],
     ),

@@ -13,74 +13,34 @@
 //! state. Only the three files a start rewrites are kept; anything else (the ports a run held)
 //! goes at the recycling, so a new container never reads an old one's.
 
+use crate::runtime::spare_dir::DirPool;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The files every container's directory has, rewritten at each new container's start.
 pub const KEPT: [&str; 3] = ["resolv.conf", "hosts", "hostname"];
 
-/// Spares kept at most: in a loop of one-offs, the removed directory is the next one's.
-const KEEP: usize = 2;
-
 pub struct FileDirs {
-    root: PathBuf,
-    ready: Mutex<Vec<PathBuf>>,
-    counter: AtomicU64,
+    pool: DirPool,
 }
 
 impl FileDirs {
     /// Spares under `root`, which is emptied first (a previous daemon's leftovers).
     pub fn new(root: PathBuf) -> FileDirs {
-        let _ = std::fs::remove_dir_all(&root);
         FileDirs {
-            root,
-            ready: Mutex::new(Vec::new()),
-            counter: AtomicU64::new(0),
+            pool: DirPool::new(root),
         }
     }
 
     /// Puts a spare in place as `dir` when `dir` does not exist. True when it did: `dir`
     /// then holds an earlier container's files, for the caller to rewrite.
     pub fn take_as(&self, dir: &Path) -> bool {
-        let Some(spare) = self.lock().pop() else {
-            return false;
-        };
-        // A restarted container keeps its directory: rename refuses to replace it.
-        if std::fs::rename(&spare, dir).is_ok() {
-            return true;
-        }
-        self.keep(spare);
-        false
+        self.pool.take_as(dir)
     }
 
     /// Keeps a removed container's directory as a spare; false when it was not kept (enough
     /// spares, or something in it could not be removed): the caller deletes it.
     pub fn recycle(&self, dir: &Path) -> bool {
-        if self.lock().len() >= KEEP || !only_kept_files(dir) {
-            return false;
-        }
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let spare = self.root.join(n.to_string());
-        if std::fs::create_dir_all(&self.root).is_err() || std::fs::rename(dir, &spare).is_err() {
-            return false;
-        }
-        self.keep(spare);
-        true
-    }
-
-    fn keep(&self, spare: PathBuf) {
-        let mut ready = self.lock();
-        if ready.len() < KEEP {
-            ready.push(spare);
-            return;
-        }
-        drop(ready);
-        let _ = std::fs::remove_dir_all(&spare);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<PathBuf>> {
-        self.ready.lock().unwrap_or_else(|p| p.into_inner())
+        !self.pool.full() && only_kept_files(dir) && self.pool.adopt(dir)
     }
 }
 

@@ -241,17 +241,16 @@ impl ShimPool {
                 *guess = None;
             }
         }
-        let mut slot = self.spare.lock().unwrap_or_else(|p| p.into_inner());
-        if slot
-            .as_ref()
-            .is_none_or(|(_, _, g)| g.as_deref() != Some(bridge))
-        {
-            return;
-        }
-        let Some((mut shim, stdin, _)) = slot.take() else {
+        let taken = {
+            let mut slot = self.spare.lock().unwrap_or_else(|p| p.into_inner());
+            match slot.as_ref() {
+                Some((_, _, g)) if g.as_deref() == Some(bridge) => slot.take(),
+                _ => None,
+            }
+        };
+        let Some((mut shim, stdin, _)) = taken else {
             return;
         };
-        drop(slot);
         // It reads EOF and exits; reaped off the caller's (async) thread.
         drop(stdin);
         let _ = std::thread::Builder::new()

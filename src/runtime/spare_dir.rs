@@ -25,12 +25,14 @@ const CONFIG: &str = "config.json";
 /// What a recycled directory keeps while empty: the logs and the config.
 const KEPT_EMPTY: [&str; 3] = [LOGS[0], LOGS[1], CONFIG];
 
-pub struct SpareDirs {
-    /// Where spares are made; `None` disables them (tests, or no data root given).
-    root: Option<PathBuf>,
-    /// Up to `KEEP` spares. `refill` makes one only when there is none, and a removal adds
-    /// the one it recycles up to `KEEP`: in a loop of one-offs (start, exit, removal) the
-    /// removed directory is always the next one, and none is made or deleted.
+/// A pool of directories kept for reuse under `root` (up to `KEEP`): one is renamed into
+/// place instead of a directory being made, and a released one is renamed into the pool
+/// instead of being deleted. Shared by the container directories here and the network
+/// files' directories (`network::files_spare`); what a directory must hold is the user's.
+pub struct DirPool {
+    root: PathBuf,
+    /// Up to `KEEP` spares: in a loop of one-offs (start, exit, removal) the removed
+    /// directory is always the next one, and none is made or deleted.
     ready: Mutex<Vec<PathBuf>>,
     counter: AtomicU64,
 }
@@ -38,21 +40,18 @@ pub struct SpareDirs {
 /// Spares kept at most.
 const KEEP: usize = 2;
 
-impl SpareDirs {
-    /// Spares under `root`, which is emptied first (a previous daemon's leftovers).
-    pub fn new(root: Option<PathBuf>) -> SpareDirs {
-        if let Some(r) = &root {
-            let _ = std::fs::remove_dir_all(r);
-        }
-        SpareDirs {
+impl DirPool {
+    /// A pool under `root`, which is emptied first (a previous daemon's leftovers).
+    pub fn new(root: PathBuf) -> DirPool {
+        let _ = std::fs::remove_dir_all(&root);
+        DirPool {
             root,
             ready: Mutex::new(Vec::new()),
             counter: AtomicU64::new(0),
         }
     }
 
-    /// Puts a spare in place as `dir` if `dir` does not exist yet. True when it did, so
-    /// `dir` and its subdirectories exist and are empty.
+    /// Puts a spare in place as `dir` if `dir` does not exist yet; true when it did.
     pub fn take_as(&self, dir: &Path) -> bool {
         let Some(spare) = lock(&self.ready).pop() else {
             return false;
@@ -66,6 +65,69 @@ impl SpareDirs {
         false
     }
 
+    /// Whether no more spares are wanted.
+    pub fn full(&self) -> bool {
+        lock(&self.ready).len() >= KEEP
+    }
+
+    /// Whether no spare is ready.
+    pub fn is_empty(&self) -> bool {
+        lock(&self.ready).is_empty()
+    }
+
+    /// Moves `dir` (ready for reuse) into the pool; false when it could not be moved, and
+    /// the caller deletes it.
+    pub fn adopt(&self, dir: &Path) -> bool {
+        let spare = self.new_name();
+        if !self.ensure_root() || std::fs::rename(dir, &spare).is_err() {
+            return false;
+        }
+        self.keep(spare);
+        true
+    }
+
+    /// A free path in the pool's directory, for a spare made there (then `keep` it).
+    pub fn new_name(&self) -> PathBuf {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        self.root.join(format!("{}-{n}", std::process::id()))
+    }
+
+    /// The pool's directory, made if missing.
+    pub fn ensure_root(&self) -> bool {
+        std::fs::create_dir_all(&self.root).is_ok()
+    }
+
+    /// Adds a spare, or deletes it if enough are ready meanwhile.
+    pub fn keep(&self, spare: PathBuf) {
+        let mut ready = lock(&self.ready);
+        if ready.len() < KEEP {
+            ready.push(spare);
+            return;
+        }
+        drop(ready);
+        let _ = std::fs::remove_dir_all(&spare);
+    }
+}
+
+pub struct SpareDirs {
+    /// Where spares are kept; `None` disables them (tests, or no data root given).
+    pool: Option<DirPool>,
+}
+
+impl SpareDirs {
+    /// Spares under `root`, which is emptied first (a previous daemon's leftovers).
+    pub fn new(root: Option<PathBuf>) -> SpareDirs {
+        SpareDirs {
+            pool: root.map(DirPool::new),
+        }
+    }
+
+    /// Puts a spare in place as `dir` if `dir` does not exist yet. True when it did, so
+    /// `dir` and its subdirectories exist and are empty.
+    pub fn take_as(&self, dir: &Path) -> bool {
+        self.pool.as_ref().is_some_and(|p| p.take_as(dir))
+    }
+
     /// Keeps a removed container's directory as a spare instead of deleting it, unless
     /// enough are ready: removing a directory frees its block, which on a filesystem mounted
     /// with `discard` waits for the disk, while holding the parent directory's lock that the
@@ -75,11 +137,11 @@ impl SpareDirs {
     /// network files' mount points (`etc_stubs`), or made anew when the container changed
     /// its mode, owner or attributes. False when `dir` was not kept: the caller deletes it.
     pub fn recycle(&self, dir: &Path) -> bool {
-        let Some(root) = &self.root else {
+        let Some(pool) = &self.pool else {
             return false;
         };
         let keep = [ROOT_DIRS.work, ROOT_DIRS.merged, ROOT_DIRS.upper];
-        if lock(&self.ready).len() >= KEEP {
+        if pool.full() {
             return false;
         }
         // The config (the old container's environment, secrets included) is emptied, and
@@ -106,22 +168,17 @@ impl SpareDirs {
         if !emptied {
             return false;
         }
-        let spare = self.new_name(root);
-        if std::fs::create_dir_all(root).is_err() || std::fs::rename(dir, &spare).is_err() {
-            return false;
-        }
-        self.keep(spare);
-        true
+        pool.adopt(dir)
     }
 
     /// Makes a spare unless one is ready. Off the start path.
     pub fn refill(&self) {
-        let Some(root) = &self.root else { return };
-        if !lock(&self.ready).is_empty() {
+        let Some(pool) = &self.pool else { return };
+        if !pool.is_empty() {
             return;
         }
-        let dir = self.new_name(root);
-        let made = std::fs::create_dir_all(root).is_ok()
+        let dir = pool.new_name();
+        let made = pool.ensure_root()
             && std::fs::create_dir(&dir).is_ok()
             && SUBDIRS
                 .iter()
@@ -133,23 +190,7 @@ impl SpareDirs {
             let _ = std::fs::remove_dir_all(&dir);
             return;
         }
-        self.keep(dir);
-    }
-
-    fn new_name(&self, root: &Path) -> PathBuf {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        root.join(format!("{}-{n}", std::process::id()))
-    }
-
-    /// Adds a spare, or deletes it if enough are ready meanwhile.
-    fn keep(&self, spare: PathBuf) {
-        let mut ready = lock(&self.ready);
-        if ready.len() < KEEP {
-            ready.push(spare);
-            return;
-        }
-        drop(ready);
-        let _ = std::fs::remove_dir_all(&spare);
+        pool.keep(dir);
     }
 }
 
