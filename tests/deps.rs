@@ -63,6 +63,7 @@ const RULES: &[(&str, &[&str])] = &[
             "runtime::config",
             "runtime::netlink",
             "runtime::spare_dir",
+            "runtime::rewrite",
             "model::check_volume_name",
         ],
     ),

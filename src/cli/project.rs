@@ -17,9 +17,7 @@ pub fn options(cli: &Cli) -> Result<LoadOptions> {
         profiles: cli.profiles.clone(),
         build_image_names: false,
         target_services: Vec::new(),
-        host_cpus: std::thread::available_parallelism()
-            .ok()
-            .and_then(|n| u32::try_from(n.get()).ok()),
+        host_cpus: Some(crate::spec::this_host_cpus),
         read_secrets: false,
         known_sysctl: None,
         project_directory: cli.project_directory.clone(),

@@ -102,7 +102,8 @@ pub fn write_if_changed(path: &std::path::Path, text: &str) -> std::io::Result<b
     if same_len && std::fs::read(path).is_ok_and(|b| b == text.as_bytes()) {
         return Ok(false);
     }
-    std::fs::write(path, text).map(|()| true)
+    // In place, never truncated to zero: see `runtime::rewrite`.
+    crate::runtime::rewrite::rewrite(path, text.as_bytes(), 0o666, false).map(|()| true)
 }
 
 #[cfg(test)]

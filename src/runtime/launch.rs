@@ -290,22 +290,10 @@ fn write_state(cfg: &ContainerConfig, spare: Option<&SpareDirs>) -> Result<()> {
         path: cfg_path.clone(),
         source,
     })?;
-    write_private(&cfg_path, &data).map_err(|e| RuntimeError::io("write", &cfg_path, e))
-}
-
-/// Writes a file only root can read: a container's config holds its environment (secrets).
-fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    // An existing file (an earlier run's) keeps its mode through the open.
-    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-    f.write_all(data)
+    // Only root can read it: a container's config holds its environment (secrets). Written
+    // over a recycled directory's old one in place (see `rewrite`).
+    super::rewrite::rewrite(&cfg_path, &data, 0o600, true)
+        .map_err(|e| RuntimeError::io("write", &cfg_path, e))
 }
 
 fn open_shim_log(dir: &Path) -> Result<std::fs::File> {

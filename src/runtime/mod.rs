@@ -25,6 +25,7 @@ pub mod mounts;
 pub mod netlink;
 pub mod netns;
 pub mod procs;
+pub mod rewrite;
 pub mod rlimit;
 pub mod rootfs;
 pub mod seccomp;

@@ -22,8 +22,8 @@ const LOGS: [&str; 2] = ["shim.log", "container.log"];
 /// The container's config, written at each start.
 const CONFIG: &str = "config.json";
 
-/// What a recycled directory keeps while empty: the logs and the config.
-const KEPT_EMPTY: [&str; 3] = [LOGS[0], LOGS[1], CONFIG];
+/// What a recycled directory keeps while empty: the logs (the config is kept zeroed).
+const KEPT_EMPTY: [&str; 2] = [LOGS[0], LOGS[1]];
 
 /// A pool of directories kept for reuse under `root` (up to `KEEP`): one is renamed into
 /// place instead of a directory being made, and a released one is renamed into the pool
@@ -144,13 +144,11 @@ impl SpareDirs {
         if pool.full() {
             return false;
         }
-        // The config (the old container's environment, secrets included) is emptied, and
-        // the file kept for the next one's config: no inode freed and made again.
-        let _ = std::fs::OpenOptions::new()
-            .write(true)
-            .open(dir.join(CONFIG))
-            .and_then(|f| f.set_len(0));
-        if !empty_but(dir, &keep, &KEPT_EMPTY) {
+        // The config (the old container's environment, secrets included) is zeroed, and
+        // the file kept for the next one's config: no inode freed and made again, and no
+        // truncation whose writeback the next start would wait for (`rewrite`).
+        let _ = super::rewrite::scrub(&dir.join(CONFIG));
+        if !empty_but(dir, &keep, &KEPT_EMPTY, &[CONFIG]) {
             return false;
         }
         let upper = dir.join(ROOT_DIRS.upper);
@@ -162,7 +160,7 @@ impl SpareDirs {
                 })
                 .is_ok()
                 && std::fs::create_dir(&upper).is_ok());
-        let emptied = empty_but(&dir.join(ROOT_DIRS.work), &[], &[])
+        let emptied = empty_but(&dir.join(ROOT_DIRS.work), &[], &[], &[])
             && std::fs::read_dir(dir.join(ROOT_DIRS.merged)).is_ok_and(|mut d| d.next().is_none())
             && upper_ready;
         if !emptied {
@@ -196,14 +194,17 @@ impl SpareDirs {
 
 /// Removes everything in `dir` but the directories named in `keep` (not their contents)
 /// and the empty files named in `keep_empty`; true if that left nothing else.
-fn empty_but(dir: &Path, keep: &[&str], keep_empty: &[&str]) -> bool {
+/// Removes what `dir` holds but the directories `keep`, the empty files `keep_empty` and the
+/// files `keep_file` (whatever they hold).
+fn empty_but(dir: &Path, keep: &[&str], keep_empty: &[&str], keep_file: &[&str]) -> bool {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return false;
     };
     for e in entries.flatten() {
         let named = |names: &[&str]| names.iter().any(|k| e.file_name() == *k);
         let kept = (named(keep) && e.file_type().is_ok_and(|t| t.is_dir()))
-            || (named(keep_empty) && e.metadata().is_ok_and(|m| m.is_file() && m.len() == 0));
+            || (named(keep_empty) && e.metadata().is_ok_and(|m| m.is_file() && m.len() == 0))
+            || (named(keep_file) && e.file_type().is_ok_and(|t| t.is_file()));
         if kept {
             continue;
         }
@@ -313,9 +314,11 @@ mod tests {
             names,
             ["config.json", "rootfs", "shim.log", "upper", "work"]
         );
-        assert_eq!(
-            std::fs::metadata(new.join("config.json")).unwrap().len(),
-            0,
+        assert!(
+            std::fs::read(new.join("config.json"))
+                .unwrap()
+                .iter()
+                .all(|b| *b == 0),
             "the old config is not kept"
         );
         for d in SUBDIRS {

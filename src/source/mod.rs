@@ -92,9 +92,7 @@ pub fn load(spec: &SourceSpec, root: &Path) -> (Vec<ReadFile>, Result<Stack, Str
         working_dir: root.to_path_buf(),
         project_name: Some(spec.project_name()),
         read_secrets: true,
-        host_cpus: std::thread::available_parallelism()
-            .ok()
-            .and_then(|n| u32::try_from(n.get()).ok()),
+        host_cpus: Some(crate::spec::this_host_cpus),
         ..Default::default()
     };
     let res = crate::spec::load(&opts, &fs)

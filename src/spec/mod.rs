@@ -105,7 +105,9 @@ pub struct LoadOptions {
     pub build_image_names: bool,
     /// CPUs of the host that will run the stack: `cpus` (and deploy limits) above it are
     /// errors at their file:line:col, as Docker refuses them at start. `None`: not checked.
-    pub host_cpus: Option<u32>,
+    /// A function, asked only when a service sets `cpus`: counting the host's CPUs reads
+    /// files (std looks at cgroup quotas), which every CLI call would pay otherwise.
+    pub host_cpus: Option<fn() -> Option<u32>>,
     /// Read the content of the `secrets`/`configs` services use (their `file` or
     /// `environment`) into the model; a missing one is an error at its file:line:col.
     /// false (`config`): not read nor checked, as `docker compose config` does.
@@ -118,6 +120,13 @@ pub struct LoadOptions {
     /// name are taken from it, and without `-f` the stack file is looked up in it (compose's
     /// rule; `-f` paths stay relative to `working_dir`).
     pub project_directory: Option<PathBuf>,
+}
+
+/// The CPUs of this host, for `LoadOptions::host_cpus`.
+pub fn this_host_cpus() -> Option<u32> {
+    std::thread::available_parallelism()
+        .ok()
+        .and_then(|n| u32::try_from(n.get()).ok())
 }
 
 /// A successfully loaded stack and the warnings found on the way.

@@ -14,7 +14,7 @@ pub struct Cx<'a> {
     pub report: &'a mut Report,
     /// CPUs of the host the stack is for (`LoadOptions::host_cpus`); `cpus` above it is
     /// refused, as Docker refuses it. `None`: not checked.
-    pub host_cpus: Option<u32>,
+    pub host_cpus: Option<fn() -> Option<u32>>,
     /// `LoadOptions::known_sysctl`.
     pub known_sysctl: Option<fn(&str) -> bool>,
 }
@@ -211,6 +211,7 @@ impl Cx<'_> {
         match r {
             Ok(v) => match self
                 .host_cpus
+                .and_then(|host| host())
                 .and_then(|host| units::cpus_out_of_range(v, host))
             {
                 Some(msg) => {

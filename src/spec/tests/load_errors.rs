@@ -403,3 +403,32 @@ fn interpolation_errors_do_not_hide_other_problems() {
     assert_eq!(got, vec![(3, 12), (4, 16), (5, 14)], "{errs:?}");
     assert!(errs[1].0.contains("required variable MEM"));
 }
+
+#[test]
+fn cpus_above_the_hosts_count_fail_and_the_host_is_asked_only_for_cpus() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static ASKED: AtomicU32 = AtomicU32::new(0);
+    fn two() -> Option<u32> {
+        ASKED.fetch_add(1, Ordering::SeqCst);
+        Some(2)
+    }
+    let o = crate::spec::LoadOptions {
+        host_cpus: Some(two),
+        ..opts()
+    };
+    let plain = MemFs::new().with("/p/compose.yaml", "services:\n  a:\n    image: b\n");
+    assert!(load(&o, &plain).is_ok());
+    assert_eq!(ASKED.load(Ordering::SeqCst), 0, "no service sets cpus");
+    let fits = "services:\n  a:\n    image: b\n    cpus: 1.5\n";
+    assert!(load(&o, &MemFs::new().with("/p/compose.yaml", fits)).is_ok());
+    let over = "services:\n  a:\n    image: b\n    cpus: 3\n";
+    let e = load(&o, &MemFs::new().with("/p/compose.yaml", over)).unwrap_err();
+    let e: Vec<_> = e
+        .errors()
+        .map(|e| (e.message.clone(), e.line, e.col))
+        .collect();
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].0.contains("only 2 CPUs available"), "{e:?}");
+    assert_eq!((e[0].1, e[0].2), (4, 11));
+    assert!(ASKED.load(Ordering::SeqCst) >= 2);
+}
