@@ -24,6 +24,10 @@
 #                   recently deleted ones (`recently_deleted`): a run's cost then depends on
 #                   how many files anything deleted in the minutes before. Most hosts' ext4
 #                   has a journal; this measures both builds on one.
+#   GAP_MS=N        wait N ms after each run (default 0: back to back). Spaced starts are how
+#                   one-offs and restarts come in practice; back-to-back ones keep kernel
+#                   state warm that a start after a pause finds cold (on cgroup v1, the
+#                   migration lock's RCU grace period: see runtime::cgroup::Cgroup::open_tasks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-20}
@@ -137,11 +141,12 @@ for b in new base; do
 done
 unset RSTACK_SOCKET RSTACK_DATA_ROOT
 
-echo "start_ab: $runs runs x $blocks blocks per build; data roots on ${DATA_FS:-the root file system}; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "start_ab: $runs runs x $blocks blocks per build, ${GAP_MS:-0} ms apart; data roots on ${DATA_FS:-the root file system}; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for p in bb bbetc; do
-  python3 - "$runs" "$blocks" "$work" "$p" <<'PY'
+  python3 - "$runs" "$blocks" "$work" "$p" "${GAP_MS:-0}" <<'PY'
 import os, subprocess, sys, time, statistics, tempfile
 runs, blocks, work, p = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+gap = float(sys.argv[5]) / 1000
 err = tempfile.TemporaryFile()
 time.sleep(1)
 ts = {"new": [], "base": []}
@@ -161,6 +166,7 @@ for b in range(blocks):
             if r.returncode != 0:
                 err.seek(0); sys.exit(f"{k}: {err.read().decode(errors='replace')[-300:]}")
             block.append((time.perf_counter() - t) * 1000)
+            time.sleep(gap)
         ts[k] += block
         med[k] = statistics.median(block)
     diffs.append(med["new"] - med["base"])

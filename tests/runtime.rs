@@ -413,6 +413,32 @@ fn exec_runs_inside_the_container() {
         String::from_utf8_lossy(&out.stdout).starts_with("uid=65534"),
         "{out:?}"
     );
+    // The exec'd process is in the container's cgroups (its cgroup namespace's root), as the
+    // init is: in every hierarchy the container uses, not just in its namespaces.
+    let cg = ExecSpec {
+        args: vec!["cat".into(), "/proc/self/cgroup".into()],
+        ..spec.clone()
+    };
+    let out = runtime::exec_command(&exe(), l.pid, &cg).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in text
+        .lines()
+        .filter(|l| l.contains("pids") || l.contains("memory"))
+    {
+        assert!(line.ends_with(":/"), "{line} in {text}");
+    }
+    // And the init joined every directory of its cgroup (v1: it moves itself in).
+    let dirs: Vec<_> = f.cgroup_dirs().into_iter().filter(|d| d.exists()).collect();
+    assert!(!dirs.is_empty());
+    for dir in dirs {
+        let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap();
+        assert!(
+            procs.lines().any(|p| p == l.pid.to_string()),
+            "{} holds {procs:?}, not the init {}",
+            dir.display(),
+            l.pid
+        );
+    }
     let missing = ExecSpec {
         args: vec!["nosuch".into()],
         ..spec.clone()

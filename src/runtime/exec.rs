@@ -242,7 +242,23 @@ fn join_cgroups(pid: i32) -> Result<()> {
             _ => None,
         };
         let Some(base) = base else { continue };
-        let procs = base.join(path.trim_start_matches('/')).join("cgroup.procs");
+        let dir = base.join(path.trim_start_matches('/'));
+        if matches!(layout, Layout::V1(_)) {
+            // This helper is single-threaded (it setns into a mount namespace below), so the
+            // thread moving itself moves the process, without the global migration lock a
+            // cgroup.procs write takes (see `Cgroup::open_tasks`): a health probe after a
+            // quiet spell would otherwise wait for an RCU grace period.
+            let tasks = dir.join("tasks");
+            let joined = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&tasks)
+                .and_then(|f| super::cgroup::join_self(std::os::fd::AsRawFd::as_raw_fd(&f)));
+            if let Err(e) = joined {
+                return Err(RuntimeError::io("join cgroup", tasks, e));
+            }
+            continue;
+        }
+        let procs = dir.join("cgroup.procs");
         if let Err(e) = std::fs::write(&procs, &me) {
             return Err(RuntimeError::io("join cgroup", procs, e));
         }

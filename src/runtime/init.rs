@@ -1,7 +1,7 @@
 //! The cloned container child up to execve: stdio, root filesystem (the shim made the
 //! network namespace with loopback up; sysctls are written there), hostname, rlimits,
-//! oom_score_adj, then (once the shim says it is in
-//! its cgroup) cgroup namespace, user, capabilities, no_new_privs, seccomp, exec.
+//! oom_score_adj, then (once the shim says its cgroup's limits are written)
+//! cgroup namespace, user, capabilities, no_new_privs, seccomp, exec.
 //!
 //! Any failure is written to the CLOEXEC error pipe (EOF there means exec succeeded) and the
 //! child exits; it never returns into the shim's code.
@@ -14,7 +14,7 @@ use std::os::fd::RawFd;
 
 /// Descriptors the child inherits from the shim.
 pub struct ChildFds {
-    /// Read end; one byte means "you are in your cgroup, exec when ready".
+    /// Read end; one byte means "your cgroup is ready, exec when ready".
     pub sync_r: RawFd,
     /// CLOEXEC write end for start errors.
     pub err_w: RawFd,
@@ -26,6 +26,9 @@ pub struct ChildFds {
     pub console: Option<RawFd>,
     /// Shim-side ends the child must close.
     pub close: Vec<RawFd>,
+    /// v1: the container cgroup's `tasks` files (CLOEXEC), which the child joins once the
+    /// shim said go.
+    pub cgroup_tasks: Vec<RawFd>,
 }
 
 /// Runs in the child; never returns. `seccomp`: the filters to install before execve.
@@ -48,16 +51,22 @@ fn run(
     seccomp: Option<&Filters>,
 ) -> std::result::Result<String, String> {
     sys::reset_signals();
-    // The root is built while the shim moves us into the cgroup: on v1 that write waits for an
-    // RCU grace period, which would otherwise sit on the start path.
+    // The root is built while the shim writes the cgroup's limits.
     setup(cfg, fds).map_err(|e| e.to_string())?;
     let mut go = [0u8; 1];
     // SAFETY: one-byte read into a valid buffer.
     let n = unsafe { libc::read(fds.sync_r, go.as_mut_ptr().cast(), 1) };
     if n != 1 {
-        return Err("shim could not place the container in its cgroup".into());
+        return Err("the shim could not set up the container's cgroup".into());
     }
     sys::close(fds.sync_r);
+    // v1: joined only now that its limits are written (the shim rewrites the device rules
+    // from "deny all", which would fail the root's set-up midway); on v2 the clone placed it.
+    for fd in &fds.cgroup_tasks {
+        super::cgroup::join_self(*fd)
+            .map_err(|e| format!("joining the container's cgroup: {e}"))?;
+        sys::close(*fd);
+    }
     // Now inside its cgroup, so the new cgroup namespace is rooted there.
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
         .map_err(|e| format!("unshare cgroup namespace: {e}"))?;

@@ -197,16 +197,18 @@ fn start(
         super::netns::attach(host_netlink, &cfg.network)?;
     }
     let devices = super::devices::container_rules(&cfg)?;
-    // v2 clones straight into the cgroup, which must exist first. On v1 the init is moved in
-    // after the clone anyway, so its directories and limits (a mkdir per hierarchy, a dozen
-    // device rules) are made then, while the init builds its root on the other CPU.
+    // v2 clones straight into the cgroup, which must exist first. On v1 only the directories
+    // are made before the clone, for the init to move itself in (`Cgroup::open_tasks`); the
+    // limits (a dozen device rules) are written after it, while the init builds its root on
+    // the other CPU, and before it may exec.
     let later = matches!(layout, Layout::V1(_));
     let made = if later {
         Cgroup::locate(&layout, &cfg.cgroup_path, &cfg.resources)
+            .and_then(|c| c.open_tasks().map(|tasks| (c, tasks)))
     } else {
-        Cgroup::create(&layout, &cfg.cgroup_path, &cfg.resources, &devices)
+        Cgroup::create(&layout, &cfg.cgroup_path, &cfg.resources, &devices).map(|c| (c, Vec::new()))
     };
-    let cgroup = match made {
+    let (cgroup, tasks) = match made {
         Ok(c) => c,
         Err(e) => {
             // Some hierarchies may already have their directory.
@@ -217,7 +219,7 @@ fn start(
         }
     };
     let make_later = later.then_some((&layout, devices.as_slice()));
-    match spawn(&cfg, &cgroup, make_later) {
+    match spawn(&cfg, &cgroup, make_later, tasks) {
         Ok(sp) => {
             let resize = cfg
                 .process
@@ -297,11 +299,13 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
 /// Clones the container init and waits until it exec'd (or failed). Every descriptor is
 /// owned until it is handed over, so any early return closes what was opened so far; the
 /// child never returns (it execs or `_exit`s), so it drops none of them.
-/// `make_later`: the cgroup's directories and limits are to be made after the clone (v1).
+/// `make_later`: the cgroup's limits are to be written after the clone (v1). `tasks`: the
+/// v1 cgroup's `tasks` files, which the init joins itself (empty: the shim places it).
 fn spawn(
     cfg: &ContainerConfig,
     cgroup: &Cgroup,
     make_later: Option<(&Layout, &[super::devices::Rule])>,
+    tasks: Vec<OwnedFd>,
 ) -> Result<Spawned> {
     sys::block(&[libc::SIGCHLD]);
     let mut mask = nix::sys::signal::SigSet::empty();
@@ -365,6 +369,7 @@ fn spawn(
             stderr_w: raw(&errp_w),
             stdin_r: stdin_r.as_ref().map(raw),
             console: console.as_ref().map(|(_, child_end)| raw(child_end)),
+            cgroup_tasks: tasks.iter().map(raw).collect(),
             close: [&sync_w, &err_r, &out_r, &errp_r, &sigfd]
                 .into_iter()
                 .chain(console.as_ref().map(|(shim_end, _)| shim_end))
@@ -375,6 +380,8 @@ fn spawn(
         child_main(cfg, &fds, seccomp.as_ref());
     }
     drop(cg_fd);
+    let placed = placed || !tasks.is_empty();
+    drop(tasks);
     // Taken before the init can exec: a process that exits at once would otherwise unmount
     // its tree itself (see `Running::mnt_ns`).
     let mnt_ns = sys::open_raw(&format!("/proc/{pid}/ns/mnt"), libc::O_RDONLY)
