@@ -2,8 +2,8 @@
 //!
 //! Every write to cgroup.procs takes the kernel's global cgroup-migration lock, and the first
 //! writer after a quiet spell waits for a full RCU grace period (12-18 ms measured here, with
-//! rcu_expedited=0): on cgroup v1, where the container cannot be cloned straight into its
-//! cgroup, that dominated an isolated container start (~15 ms of ~15 ms). `favordynmods` is the
+//! rcu_expedited=0). On cgroup v1 the container's init now moves itself in, which skips that
+//! lock (`Cgroup::open_tasks`); other cgroup.procs writers still take it. `favordynmods` is the
 //! kernel's documented knob for hosts that migrate tasks often ("reduce the latencies of dynamic
 //! cgroup modifications ... at the cost of making forks and exits more expensive"); since 6.18
 //! it also switches cgroup.procs writes to a per-process lock, one-way until reboot. A host-wide
