@@ -89,7 +89,6 @@ impl ShimPool {
     /// caller to wait on (`finish_report` parses it). The caller calls `refill` afterwards,
     /// off its start path.
     pub fn begin(&self, cfg: &ContainerConfig) -> Result<Begun> {
-        write_state(cfg, Some(&self.dirs))?;
         // A spare already lives in a network namespace of its own, with a veth pair made
         // ahead in it: it serves a container that is attached to a network or joins another's
         // namespace (where the pair goes with the spare's namespace), not one on loopback only.
@@ -102,11 +101,32 @@ impl ShimPool {
             false => None,
             true => self.spare.lock().unwrap_or_else(|p| p.into_inner()).take(),
         };
+        // A spare makes its namespaces at idle priority; one still at it when it is needed
+        // would be starved by the very load it must not slow. It is needed now: raised before
+        // the state is written, so that it finishes them meanwhile (in back-to-back starts
+        // the spare made after the last one often has not).
+        if let Some((shim, _, _)) = &spare {
+            super::sys::set_sched_policy(shim.child.id() as i32, libc::SCHED_OTHER);
+        }
+        if let Err(e) = write_state(cfg, Some(&self.dirs)) {
+            // The spare served nothing: back into the slot, unless a refill filled it.
+            if let Some(s) = spare {
+                if self.idle_spares {
+                    super::sys::set_sched_policy(s.0.child.id() as i32, libc::SCHED_IDLE);
+                }
+                let mut slot = self.spare.lock().unwrap_or_else(|p| p.into_inner());
+                match slot.is_none() {
+                    true => *slot = Some(s),
+                    false => {
+                        drop(slot);
+                        retire(s.0, s.1);
+                    }
+                }
+            }
+            return Err(e);
+        }
         let shim = match spare {
             Some((shim, mut stdin, _)) => {
-                // A spare makes its namespaces at idle priority; one still at it when it is
-                // needed would be starved by the very load it must not slow. It is needed now.
-                super::sys::set_sched_policy(shim.child.id() as i32, libc::SCHED_OTHER);
                 let mut line = cfg.state_dir.as_os_str().as_encoded_bytes().to_vec();
                 line.push(b'\n');
                 match std::io::Write::write_all(&mut stdin, &line) {
@@ -248,18 +268,22 @@ impl ShimPool {
                 _ => None,
             }
         };
-        let Some((mut shim, stdin, _)) = taken else {
+        let Some((shim, stdin, _)) = taken else {
             return;
         };
-        // It reads EOF and exits; reaped off the caller's (async) thread.
-        drop(stdin);
-        let _ = std::thread::Builder::new()
-            .name("spare-reaper".into())
-            .stack_size(64 * 1024)
-            .spawn(move || {
-                let _ = shim.child.wait();
-            });
+        retire(shim, stdin);
     }
+}
+
+/// Lets an unused spare go: it reads EOF and exits, reaped off the caller's (async) thread.
+fn retire(mut shim: Shim, stdin: std::fs::File) {
+    drop(stdin);
+    let _ = std::thread::Builder::new()
+        .name("spare-reaper".into())
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            let _ = shim.child.wait();
+        });
 }
 
 /// A shim process and the read end of its ready pipe.
