@@ -14,7 +14,8 @@ use std::os::fd::RawFd;
 
 /// Descriptors the child inherits from the shim.
 pub struct ChildFds {
-    /// Read end; one byte means "your cgroup is ready, exec when ready".
+    /// The child's end of a socket: one byte means "your cgroup is ready, exec when ready";
+    /// on v1 it comes with the cgroup's `tasks` files, for the child to move itself in.
     pub sync_r: RawFd,
     /// CLOEXEC write end for start errors.
     pub err_w: RawFd,
@@ -26,9 +27,6 @@ pub struct ChildFds {
     pub console: Option<RawFd>,
     /// Shim-side ends the child must close.
     pub close: Vec<RawFd>,
-    /// v1: the container cgroup's `tasks` files (CLOEXEC), which the child joins once the
-    /// shim said go.
-    pub cgroup_tasks: Vec<RawFd>,
 }
 
 /// Runs in the child; never returns. `seccomp`: the filters to install before execve.
@@ -53,19 +51,17 @@ fn run(
     sys::reset_signals();
     // The root is built while the shim writes the cgroup's limits.
     setup(cfg, fds).map_err(|e| e.to_string())?;
-    let mut go = [0u8; 1];
-    // SAFETY: one-byte read into a valid buffer.
-    let n = unsafe { libc::read(fds.sync_r, go.as_mut_ptr().cast(), 1) };
-    if n != 1 {
+    let go = sys::recv_byte_with_fds(fds.sync_r)
+        .map_err(|e| format!("waiting for the shim's go-ahead: {e}"))?;
+    let Some((_, tasks)) = go else {
         return Err("the shim could not set up the container's cgroup".into());
-    }
+    };
     sys::close(fds.sync_r);
     // v1: joined only now that its limits are written (the shim rewrites the device rules
     // from "deny all", which would fail the root's set-up midway); on v2 the clone placed it.
-    for fd in &fds.cgroup_tasks {
-        super::cgroup::join_self(*fd)
-            .map_err(|e| format!("joining the container's cgroup: {e}"))?;
-        sys::close(*fd);
+    for fd in tasks {
+        super::cgroup::join_self(fd).map_err(|e| format!("joining the container's cgroup: {e}"))?;
+        sys::close(fd);
     }
     // Now inside its cgroup, so the new cgroup namespace is rooted there.
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)

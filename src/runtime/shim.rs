@@ -197,18 +197,17 @@ fn start(
         super::netns::attach(host_netlink, &cfg.network)?;
     }
     let devices = super::devices::container_rules(&cfg)?;
-    // v2 clones straight into the cgroup, which must exist first. On v1 only the directories
-    // are made before the clone, for the init to move itself in (`Cgroup::open_tasks`); the
-    // limits (a dozen device rules) are written after it, while the init builds its root on
-    // the other CPU, and before it may exec.
+    // v2 clones straight into the cgroup, which must exist first. On v1 the init moves itself
+    // in once told to go (`Cgroup::open_tasks`), so its directories and limits (a mkdir per
+    // hierarchy, a dozen device rules) are made after the clone, while the init builds its
+    // root on the other CPU.
     let later = matches!(layout, Layout::V1(_));
     let made = if later {
         Cgroup::locate(&layout, &cfg.cgroup_path, &cfg.resources)
-            .and_then(|c| c.open_tasks().map(|tasks| (c, tasks)))
     } else {
-        Cgroup::create(&layout, &cfg.cgroup_path, &cfg.resources, &devices).map(|c| (c, Vec::new()))
+        Cgroup::create(&layout, &cfg.cgroup_path, &cfg.resources, &devices)
     };
-    let (cgroup, tasks) = match made {
+    let cgroup = match made {
         Ok(c) => c,
         Err(e) => {
             // Some hierarchies may already have their directory.
@@ -219,7 +218,7 @@ fn start(
         }
     };
     let make_later = later.then_some((&layout, devices.as_slice()));
-    match spawn(&cfg, &cgroup, make_later, tasks) {
+    match spawn(&cfg, &cgroup, make_later) {
         Ok(sp) => {
             let resize = cfg
                 .process
@@ -299,13 +298,12 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
 /// Clones the container init and waits until it exec'd (or failed). Every descriptor is
 /// owned until it is handed over, so any early return closes what was opened so far; the
 /// child never returns (it execs or `_exit`s), so it drops none of them.
-/// `make_later`: the cgroup's limits are to be written after the clone (v1). `tasks`: the
-/// v1 cgroup's `tasks` files, which the init joins itself (empty: the shim places it).
+/// `make_later`: the cgroup's directories and limits are to be made after the clone (v1);
+/// the init then joins it itself, with the `tasks` files sent along with the go-ahead.
 fn spawn(
     cfg: &ContainerConfig,
     cgroup: &Cgroup,
     make_later: Option<(&Layout, &[super::devices::Rule])>,
-    tasks: Vec<OwnedFd>,
 ) -> Result<Spawned> {
     sys::block(&[libc::SIGCHLD]);
     let mut mask = nix::sys::signal::SigSet::empty();
@@ -316,7 +314,11 @@ fn spawn(
     )
     .map_err(|e| RuntimeError::sys("signalfd", e))?;
     let sigfd = OwnedFd::from(sigfd);
-    let (sync_r, sync_w) = pipe()?;
+    // A socket, not a pipe: the go-ahead carries the v1 cgroup's `tasks` files.
+    let (sync_w, sync_r) = {
+        let (a, b) = sys::socketpair()?;
+        (owned(a), owned(b))
+    };
     let (err_r, err_w) = pipe()?;
     let (out_r, out_w) = pipe()?;
     let (errp_r, errp_w) = pipe()?;
@@ -369,7 +371,6 @@ fn spawn(
             stderr_w: raw(&errp_w),
             stdin_r: stdin_r.as_ref().map(raw),
             console: console.as_ref().map(|(_, child_end)| raw(child_end)),
-            cgroup_tasks: tasks.iter().map(raw).collect(),
             close: [&sync_w, &err_r, &out_r, &errp_r, &sigfd]
                 .into_iter()
                 .chain(console.as_ref().map(|(shim_end, _)| shim_end))
@@ -380,8 +381,6 @@ fn spawn(
         child_main(cfg, &fds, seccomp.as_ref());
     }
     drop(cg_fd);
-    let placed = placed || !tasks.is_empty();
-    drop(tasks);
     // Taken before the init can exec: a process that exits at once would otherwise unmount
     // its tree itself (see `Running::mnt_ns`).
     let mnt_ns = sys::open_raw(&format!("/proc/{pid}/ns/mnt"), libc::O_RDONLY)
@@ -394,17 +393,26 @@ fn spawn(
     // A failure here usually means the child already failed: its own message (on the error
     // pipe) is then the one worth reporting.
     let mut failure: Option<RuntimeError> = None;
-    if let Some((layout, devices)) = make_later
-        && let Err(e) = Cgroup::create(layout, &cfg.cgroup_path, &cfg.resources, devices)
-    {
-        failure = Some(e);
+    let mut tasks: Vec<OwnedFd> = Vec::new();
+    if let Some((layout, devices)) = make_later {
+        match Cgroup::create(layout, &cfg.cgroup_path, &cfg.resources, devices)
+            .and_then(|_| cgroup.open_tasks())
+        {
+            Ok(t) => tasks = t,
+            Err(e) => failure = Some(e),
+        }
     } else if !placed && let Err(e) = cgroup.add_pid(pid) {
         failure = Some(e);
-    } else if !sys::write_all(sync_w.as_raw_fd(), b"g") {
-        failure = Some(RuntimeError::Start(
-            "container init died before start".into(),
-        ));
     }
+    if failure.is_none() {
+        let raw: Vec<RawFd> = tasks.iter().map(|f| f.as_raw_fd()).collect();
+        if sys::send_byte_with_fds(sync_w.as_raw_fd(), b'g', &raw).is_err() {
+            failure = Some(RuntimeError::Start(
+                "container init died before start".into(),
+            ));
+        }
+    }
+    drop(tasks);
     drop(sync_w);
     if failure.is_none() {
         // Written while the child sets up its root, so it costs no start latency.

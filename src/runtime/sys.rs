@@ -94,6 +94,107 @@ pub unsafe fn clone_fork(flags: u64, cgroup_fd: Option<RawFd>) -> Result<(i32, b
     Ok((r as i32, false))
 }
 
+/// Most descriptors `send_byte_with_fds` carries (a container's v1 cgroup has at most four
+/// directories).
+pub const MAX_SENT_FDS: usize = 8;
+
+/// Control-message room for `MAX_SENT_FDS` descriptors, aligned as cmsghdr needs.
+#[repr(C, align(8))]
+struct FdControl([u8; 64]);
+
+/// Sends one byte and `fds` (SCM_RIGHTS, none when empty) over the unix socket `sock`.
+pub fn send_byte_with_fds(sock: RawFd, byte: u8, fds: &[RawFd]) -> std::io::Result<()> {
+    if fds.len() > MAX_SENT_FDS {
+        return Err(std::io::Error::from_raw_os_error(libc::E2BIG));
+    }
+    let mut data = [byte];
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut control = FdControl([0; 64]);
+    // SAFETY: msghdr is plain data; all-zero is valid before the fields are set.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    let bytes = std::mem::size_of_val(fds);
+    if !fds.is_empty() {
+        msg.msg_control = control.0.as_mut_ptr().cast();
+        // SAFETY: CMSG_SPACE only computes a size; it fits `control` for MAX_SENT_FDS.
+        msg.msg_controllen = unsafe { libc::CMSG_SPACE(bytes as u32) } as _;
+        // SAFETY: the control buffer is large and aligned enough for one cmsghdr carrying
+        // `fds` (checked against MAX_SENT_FDS above); CMSG_DATA points inside it.
+        unsafe {
+            let cmsg = libc::CMSG_FIRSTHDR(&msg);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(bytes as u32) as _;
+            std::ptr::copy_nonoverlapping(fds.as_ptr().cast::<u8>(), libc::CMSG_DATA(cmsg), bytes);
+        }
+    }
+    // SAFETY: every pointer in `msg` points at live buffers of this frame.
+    match unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) } {
+        1 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}
+
+/// Receives what `send_byte_with_fds` sent: the byte and the descriptors (close-on-exec),
+/// blocking until they come. `None` when the peer closed its end first.
+pub fn recv_byte_with_fds(sock: RawFd) -> std::io::Result<Option<(u8, Vec<RawFd>)>> {
+    let mut data = [0u8];
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut control = FdControl([0; 64]);
+    // SAFETY: msghdr is plain data; all-zero is valid before the fields are set.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.0.as_mut_ptr().cast();
+    msg.msg_controllen = control.0.len() as _;
+    let n = loop {
+        // SAFETY: recvmsg into the buffers of this frame.
+        let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        break n;
+    };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if n == 0 {
+        return Ok(None);
+    }
+    let mut fds = Vec::new();
+    // SAFETY: the kernel filled `msg`'s control part; each cmsghdr is checked before its data
+    // is read, and CMSG_NXTHDR stays within msg_controllen.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let header = libc::CMSG_LEN(0) as usize;
+                let count = ((*cmsg).cmsg_len as usize).saturating_sub(header)
+                    / std::mem::size_of::<RawFd>();
+                let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
+                for i in 0..count {
+                    fds.push(std::ptr::read_unaligned(data.add(i)));
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    if msg.msg_flags & libc::MSG_CTRUNC != 0 {
+        for fd in fds {
+            close(fd);
+        }
+        return Err(std::io::Error::from_raw_os_error(libc::EMSGSIZE));
+    }
+    Ok(Some((data[0], fds)))
+}
+
 /// socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC) -> two connected ends.
 pub fn socketpair() -> Result<(RawFd, RawFd)> {
     let mut fds = [0; 2];
@@ -446,6 +547,35 @@ pub fn set_sched_policy(tid: i32, policy: i32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_and_descriptors_cross_a_socket_and_eof_is_none() {
+        let (a, b) = socketpair().expect("socketpair");
+        let (r1, w1) = pipe().expect("pipe");
+        let (r2, w2) = pipe().expect("pipe");
+        send_byte_with_fds(a, b'g', &[w1, w2]).expect("send");
+        let (byte, got) = recv_byte_with_fds(b).expect("recv").expect("not EOF");
+        assert_eq!((byte, got.len()), (b'g', 2));
+        // The received descriptors are the pipes' write ends: what goes in comes out.
+        for (fd, r) in got.iter().zip([r1, r2]) {
+            assert!(write_all(*fd, b"x"));
+            let mut buf = [0u8; 1];
+            // SAFETY: a one-byte read into a valid buffer.
+            assert_eq!(unsafe { libc::read(r, buf.as_mut_ptr().cast(), 1) }, 1);
+            // SAFETY: fcntl on a descriptor this test owns.
+            let flags = unsafe { libc::fcntl(*fd, libc::F_GETFD) };
+            assert!(flags & libc::FD_CLOEXEC != 0, "received close-on-exec");
+        }
+        // No descriptors at all (the v2 go-ahead).
+        send_byte_with_fds(a, b'g', &[]).expect("send");
+        assert_eq!(recv_byte_with_fds(b).expect("recv"), Some((b'g', Vec::new())));
+        assert!(send_byte_with_fds(a, b'g', &[w1; MAX_SENT_FDS + 1]).is_err());
+        close(a);
+        assert_eq!(recv_byte_with_fds(b).expect("recv"), None);
+        for fd in got.into_iter().chain([b, r1, w1, r2, w2]) {
+            close(fd);
+        }
+    }
 
     #[test]
     fn exec_failures_are_told_apart_by_errno_not_by_message() {
