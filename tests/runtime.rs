@@ -361,6 +361,29 @@ fn fork_bomb_is_held_by_pids_limit() {
 }
 
 #[test]
+fn a_low_open_files_limit_still_starts() {
+    if skip_unless_root("a_low_open_files_limit_still_starts") {
+        return;
+    }
+    // On cgroup v1 the init receives its cgroup's `tasks` files from the shim: the container's
+    // own `nofile` limit applies only after that, as Docker's `--ulimit nofile=4` starts too.
+    let mut f = Fixture::new("nofile", &["sh", "-c", "ulimit -n"]);
+    f.cfg.resources.memory = Some(64 << 20);
+    f.cfg.process.rlimits.retain(|r| r.kind != "RLIMIT_NOFILE");
+    f.cfg.process.rlimits.push(rstack::runtime::config::Rlimit {
+        kind: "RLIMIT_NOFILE".into(),
+        soft: 4,
+        hard: 4,
+        exact: true,
+    });
+    f.launch().expect("launch with nofile 4");
+    let e = f.wait();
+    assert_eq!(e.code, 0);
+    assert_eq!(f.stdout(), "4\n");
+    f.assert_gone();
+}
+
+#[test]
 fn exec_runs_inside_the_container() {
     if skip_unless_root("exec_runs_inside_the_container") {
         return;

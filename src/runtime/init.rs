@@ -1,7 +1,7 @@
 //! The cloned container child up to execve: stdio, root filesystem (the shim made the
-//! network namespace with loopback up; sysctls are written there), hostname, rlimits,
-//! oom_score_adj, then (once the shim says its cgroup's limits are written)
-//! cgroup namespace, user, capabilities, no_new_privs, seccomp, exec.
+//! network namespace with loopback up; sysctls are written there), hostname, oom_score_adj,
+//! then (once the shim says its cgroup's limits are written) on cgroup v1 the move into the
+//! cgroup (the shim sends its `tasks` files along), rlimits, cgroup namespace, user, capabilities, no_new_privs, seccomp, exec.
 //!
 //! Any failure is written to the CLOEXEC error pipe (EOF there means exec succeeded) and the
 //! child exits; it never returns into the shim's code.
@@ -59,10 +59,19 @@ fn run(
     sys::close(fds.sync_r);
     // v1: joined only now that its limits are written (the shim rewrites the device rules
     // from "deny all", which would fail the root's set-up midway); on v2 the clone placed it.
-    for fd in tasks {
-        super::cgroup::join_self(fd).map_err(|e| format!("joining the container's cgroup: {e}"))?;
+    let n = tasks.len();
+    for (i, fd) in tasks.into_iter().enumerate() {
+        super::cgroup::join_self(fd).map_err(|e| {
+            format!(
+                "joining the container's cgroup {} (v1 hierarchy {} of {n}): {e}",
+                cfg.cgroup_path,
+                i + 1
+            )
+        })?;
         sys::close(fd);
     }
+    // After the go-ahead: a low `nofile` limit must not keep the descriptors it brings out.
+    rlimit::apply(&cfg.process.rlimits).map_err(|e| e.to_string())?;
     // Now inside its cgroup, so the new cgroup namespace is rooted there.
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
         .map_err(|e| format!("unshare cgroup namespace: {e}"))?;
@@ -94,7 +103,6 @@ fn setup(cfg: &ContainerConfig, fds: &ChildFds) -> Result<()> {
     }
     nix::unistd::sethostname(&cfg.hostname)
         .map_err(|e| RuntimeError::sys(format!("sethostname {:?}", cfg.hostname), e))?;
-    rlimit::apply(&cfg.process.rlimits)?;
     if let Some(adj) = cfg.oom_score_adj {
         super::sysctl::oom_score_adj(adj)?;
     }

@@ -412,6 +412,12 @@ fn spawn(
             ));
         }
     }
+    if failure.is_some() {
+        // Killed before its end of the go-ahead closes: it would report a failure of its own
+        // ("could not set up the cgroup"), hiding this one.
+        // SAFETY: kill our own child.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
     drop(tasks);
     drop(sync_w);
     if failure.is_none() {

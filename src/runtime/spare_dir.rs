@@ -133,7 +133,7 @@ impl SpareDirs {
     /// with `discard` waits for the disk, while holding the parent directory's lock that the
     /// next start's rename needs. Everything in it goes but `work` (emptied: overlayfs's
     /// private directory), `rootfs` (the mount point, empty), the empty logs and the config
-    /// (emptied); `upper`, the only one a container sees (its `/`), is emptied but for the
+    /// (zeroed); `upper`, the only one a container sees (its `/`), is emptied but for the
     /// network files' mount points (`etc_stubs`), or made anew when the container changed
     /// its mode, owner or attributes. False when `dir` was not kept: the caller deletes it.
     pub fn recycle(&self, dir: &Path) -> bool {
@@ -147,8 +147,10 @@ impl SpareDirs {
         // The config (the old container's environment, secrets included) is zeroed, and
         // the file kept for the next one's config: no inode freed and made again, and no
         // truncation whose writeback the next start would wait for (`rewrite`).
-        let _ = super::rewrite::scrub(&dir.join(CONFIG));
-        if !empty_but(dir, &keep, &KEPT_EMPTY, &[CONFIG]) {
+        // One that cannot be zeroed is removed with the rest.
+        let scrubbed = super::rewrite::scrub(&dir.join(CONFIG)).is_ok();
+        let keep_file: &[&str] = if scrubbed { &[CONFIG] } else { &[] };
+        if !empty_but(dir, &keep, &KEPT_EMPTY, keep_file) {
             return false;
         }
         let upper = dir.join(ROOT_DIRS.upper);
@@ -192,10 +194,9 @@ impl SpareDirs {
     }
 }
 
-/// Removes everything in `dir` but the directories named in `keep` (not their contents)
-/// and the empty files named in `keep_empty`; true if that left nothing else.
-/// Removes what `dir` holds but the directories `keep`, the empty files `keep_empty` and the
-/// files `keep_file` (whatever they hold).
+/// Removes everything in `dir` but the directories named in `keep` (not their contents), the
+/// empty files named in `keep_empty` and the files named in `keep_file` (whatever they hold);
+/// true if that left nothing else.
 fn empty_but(dir: &Path, keep: &[&str], keep_empty: &[&str], keep_file: &[&str]) -> bool {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return false;

@@ -568,7 +568,10 @@ mod tests {
         }
         // No descriptors at all (the v2 go-ahead).
         send_byte_with_fds(a, b'g', &[]).expect("send");
-        assert_eq!(recv_byte_with_fds(b).expect("recv"), Some((b'g', Vec::new())));
+        assert_eq!(
+            recv_byte_with_fds(b).expect("recv"),
+            Some((b'g', Vec::new()))
+        );
         assert!(send_byte_with_fds(a, b'g', &[w1; MAX_SENT_FDS + 1]).is_err());
         close(a);
         assert_eq!(recv_byte_with_fds(b).expect("recv"), None);

@@ -122,11 +122,14 @@ pub struct LoadOptions {
     pub project_directory: Option<PathBuf>,
 }
 
-/// The CPUs of this host, for `LoadOptions::host_cpus`.
+/// The CPUs of this host, for `LoadOptions::host_cpus` (counted once per process).
 pub fn this_host_cpus() -> Option<u32> {
-    std::thread::available_parallelism()
-        .ok()
-        .and_then(|n| u32::try_from(n.get()).ok())
+    static CPUS: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    *CPUS.get_or_init(|| {
+        std::thread::available_parallelism()
+            .ok()
+            .and_then(|n| u32::try_from(n.get()).ok())
+    })
 }
 
 /// A successfully loaded stack and the warnings found on the way.

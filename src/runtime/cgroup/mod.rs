@@ -208,10 +208,11 @@ impl Cgroup {
     }
 
     /// v1: opens each directory's `tasks` file (after `create`), for the container's init
-    /// to move itself in with `join_self` once the limits are written. A process written into cgroup.procs by another one takes the kernel's
-    /// global migration lock, whose first taker after a quiet spell waits for an RCU grace
-    /// period (7-15 ms measured here: most of an isolated start); a single thread moving
-    /// itself ("0" into `tasks`) does not take it (0.03 ms).
+    /// to move itself in with `join_self` once the limits are written. A process written
+    /// into cgroup.procs by another one takes the kernel's global migration lock, whose
+    /// first taker after a quiet spell waits for an RCU grace period (7-15 ms measured here:
+    /// most of an isolated start); a single thread moving itself ("0" into `tasks`) does not
+    /// take it (0.03 ms).
     pub fn open_tasks(&self) -> Result<Vec<std::os::fd::OwnedFd>> {
         let mut fds = Vec::with_capacity(self.dirs.len());
         for d in &self.dirs {
