@@ -51,7 +51,7 @@ fn run(
     sys::reset_signals();
     // The root is built while the shim writes the cgroup's limits.
     setup(cfg, fds).map_err(|e| e.to_string())?;
-    let go = sys::recv_byte_with_fds(fds.sync_r)
+    let go = sys::recv_byte_with_fds(fds.sync_r, 0)
         .map_err(|e| format!("waiting for the shim's go-ahead: {e}"))?;
     let Some((_, tasks)) = go else {
         return Err("the shim could not set up the container's cgroup".into());

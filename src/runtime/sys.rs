@@ -102,24 +102,38 @@ pub const MAX_SENT_FDS: usize = 8;
 #[repr(C, align(8))]
 struct FdControl([u8; 64]);
 
+/// The one-byte payload of `send_byte_with_fds` and `recv_byte_with_fds`.
+fn one_byte(data: &mut [u8; 1]) -> libc::iovec {
+    libc::iovec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: 1,
+    }
+}
+
+/// A msghdr for one iovec and, if given, the whole of `control`; both must outlive its use.
+fn one_byte_msg(iov: &mut libc::iovec, control: Option<&mut FdControl>) -> libc::msghdr {
+    // SAFETY: msghdr is plain data; all-zero is valid before the fields are set.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 1;
+    if let Some(c) = control {
+        msg.msg_control = c.0.as_mut_ptr().cast();
+        msg.msg_controllen = c.0.len() as _;
+    }
+    msg
+}
+
 /// Sends one byte and `fds` (SCM_RIGHTS, none when empty) over the unix socket `sock`.
 pub fn send_byte_with_fds(sock: RawFd, byte: u8, fds: &[RawFd]) -> std::io::Result<()> {
     if fds.len() > MAX_SENT_FDS {
         return Err(std::io::Error::from_raw_os_error(libc::E2BIG));
     }
     let mut data = [byte];
-    let mut iov = libc::iovec {
-        iov_base: data.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
+    let mut iov = one_byte(&mut data);
     let mut control = FdControl([0; 64]);
-    // SAFETY: msghdr is plain data; all-zero is valid before the fields are set.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
     let bytes = std::mem::size_of_val(fds);
+    let mut msg = one_byte_msg(&mut iov, (!fds.is_empty()).then_some(&mut control));
     if !fds.is_empty() {
-        msg.msg_control = control.0.as_mut_ptr().cast();
         // SAFETY: CMSG_SPACE only computes a size; it fits `control` for MAX_SENT_FDS.
         msg.msg_controllen = unsafe { libc::CMSG_SPACE(bytes as u32) } as _;
         // SAFETY: the control buffer is large and aligned enough for one cmsghdr carrying
@@ -140,23 +154,16 @@ pub fn send_byte_with_fds(sock: RawFd, byte: u8, fds: &[RawFd]) -> std::io::Resu
 }
 
 /// Receives what `send_byte_with_fds` sent: the byte and the descriptors (close-on-exec),
-/// blocking until they come. `None` when the peer closed its end first.
-pub fn recv_byte_with_fds(sock: RawFd) -> std::io::Result<Option<(u8, Vec<RawFd>)>> {
+/// blocking until they come unless `flags` has MSG_DONTWAIT. `None` when the peer closed its
+/// end first.
+pub fn recv_byte_with_fds(sock: RawFd, flags: i32) -> std::io::Result<Option<(u8, Vec<RawFd>)>> {
     let mut data = [0u8];
-    let mut iov = libc::iovec {
-        iov_base: data.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
+    let mut iov = one_byte(&mut data);
     let mut control = FdControl([0; 64]);
-    // SAFETY: msghdr is plain data; all-zero is valid before the fields are set.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.0.as_mut_ptr().cast();
-    msg.msg_controllen = control.0.len() as _;
+    let mut msg = one_byte_msg(&mut iov, Some(&mut control));
     let n = loop {
         // SAFETY: recvmsg into the buffers of this frame.
-        let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        let n = unsafe { libc::recvmsg(sock, &mut msg, flags | libc::MSG_CMSG_CLOEXEC) };
         if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
             continue;
         }
@@ -554,7 +561,7 @@ mod tests {
         let (r1, w1) = pipe().expect("pipe");
         let (r2, w2) = pipe().expect("pipe");
         send_byte_with_fds(a, b'g', &[w1, w2]).expect("send");
-        let (byte, got) = recv_byte_with_fds(b).expect("recv").expect("not EOF");
+        let (byte, got) = recv_byte_with_fds(b, 0).expect("recv").expect("not EOF");
         assert_eq!((byte, got.len()), (b'g', 2));
         // The received descriptors are the pipes' write ends: what goes in comes out.
         for (fd, r) in got.iter().zip([r1, r2]) {
@@ -569,12 +576,12 @@ mod tests {
         // No descriptors at all (the v2 go-ahead).
         send_byte_with_fds(a, b'g', &[]).expect("send");
         assert_eq!(
-            recv_byte_with_fds(b).expect("recv"),
+            recv_byte_with_fds(b, 0).expect("recv"),
             Some((b'g', Vec::new()))
         );
         assert!(send_byte_with_fds(a, b'g', &[w1; MAX_SENT_FDS + 1]).is_err());
         close(a);
-        assert_eq!(recv_byte_with_fds(b).expect("recv"), None);
+        assert_eq!(recv_byte_with_fds(b, 0).expect("recv"), None);
         for fd in got.into_iter().chain([b, r1, w1, r2, w2]) {
             close(fd);
         }

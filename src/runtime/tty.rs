@@ -228,68 +228,21 @@ pub fn relay(child: i32, master: RawFd, mut resize: Option<RawFd>, set: &libc::s
     }
 }
 
-/// Runs `f` on a msghdr with a one-byte payload and control space for one descriptor; the
-/// buffers it points to live for the whole call.
-fn with_fd_msghdr<T>(f: impl FnOnce(&mut libc::msghdr) -> T) -> T {
-    // SAFETY: CMSG_SPACE only computes a size.
-    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
-    let mut cbuf = vec![0u8; space];
-    let mut byte = [0u8; 1];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    // SAFETY: msghdr is plain data; all-zero is valid before the fields are set.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf.as_mut_ptr().cast();
-    msg.msg_controllen = space as _;
-    f(&mut msg)
-}
-
 /// Sends `fd` (a pty master) over a unix socket (SCM_RIGHTS), as runc's console socket does:
 /// the container's init creates its terminal inside its own devpts and hands the master out.
 pub fn send_fd(sock: RawFd, fd: RawFd) -> std::result::Result<(), String> {
-    with_fd_msghdr(|msg| {
-        // SAFETY: the control buffer has room for one descriptor (see with_fd_msghdr).
-        unsafe {
-            let cmsg = libc::CMSG_FIRSTHDR(msg);
-            (*cmsg).cmsg_level = libc::SOL_SOCKET;
-            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
-            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
-            if libc::sendmsg(sock, msg, 0) != 1 {
-                return Err(format!(
-                    "send terminal: {}",
-                    std::io::Error::last_os_error()
-                ));
-            }
-        }
-        Ok(())
-    })
+    sys::send_byte_with_fds(sock, 0, &[fd]).map_err(|e| format!("send terminal: {e}"))
 }
 
-/// Receives a descriptor sent by `send_fd` (close-on-exec); `None` if the peer sent none.
+/// Receives a descriptor sent by `send_fd` (close-on-exec), without waiting; `None` if the
+/// peer sent none.
 pub fn recv_fd(sock: RawFd) -> Option<RawFd> {
-    with_fd_msghdr(|msg| {
-        // SAFETY: recvmsg into the buffers of with_fd_msghdr; the cmsg is checked before use.
-        unsafe {
-            if libc::recvmsg(sock, msg, libc::MSG_CMSG_CLOEXEC | libc::MSG_DONTWAIT) != 1 {
-                return None;
-            }
-            let cmsg = libc::CMSG_FIRSTHDR(msg);
-            if cmsg.is_null()
-                || (*cmsg).cmsg_level != libc::SOL_SOCKET
-                || (*cmsg).cmsg_type != libc::SCM_RIGHTS
-            {
-                return None;
-            }
-            Some(std::ptr::read_unaligned(
-                libc::CMSG_DATA(cmsg).cast::<RawFd>(),
-            ))
-        }
-    })
+    let (_, mut fds) = sys::recv_byte_with_fds(sock, libc::MSG_DONTWAIT).ok()??;
+    let first = (!fds.is_empty()).then(|| fds.remove(0));
+    for extra in fds {
+        sys::close(extra);
+    }
+    first
 }
 
 /// The shim's side of a container's terminal input: bytes from the daemon's stdin FIFO go to
