@@ -72,6 +72,11 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
     let images = Arc::new(ImageStore::open(&root.join("images"))?.with_max_unpacked(max_unpacked));
     // Uploads of a daemon that died mid-import: nobody else writes there.
     empty_dir(&images.uploads_dir());
+    // What an earlier daemon committed but never saw on disk (it was killed, or the machine
+    // went down) is synced, or checked and repaired, before anything uses the store.
+    if let Err(e) = images.recover() {
+        eprintln!("rstack: recovering the image store: {e}");
+    }
     // Spare container directories: beside `containers/`, on the same filesystem (a spare is
     // renamed into it), and the running daemon's alone (emptied at start and at stop).
     let spare = root.join("spare");

@@ -44,6 +44,18 @@ impl<R: Read> Read for HashReader<R> {
     }
 }
 
+/// Starts `f` on a thread of `scope` called `name` (what `top` and `perf` show: a pull's
+/// stages are told apart by it).
+pub(crate) fn spawn_named<'scope, 'env, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'scope,
+) -> io::Result<std::thread::ScopedJoinHandle<'scope, T>> {
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn_scoped(scope, f)
+}
+
 /// sha256 hex of an in-memory buffer.
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -140,17 +152,6 @@ pub(crate) fn syncfs(path: &Path) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
-}
-
-/// Starts writing `f`'s dirty pages to disk without waiting for it. A commit ends with one
-/// `syncfs`; started early, the disk writes a layer while the rest of it is still being
-/// extracted, and that `syncfs` only waits for what is left (a third of a pull's time
-/// otherwise). Best effort: a filesystem that cannot do it leaves the work to `syncfs`.
-pub(crate) fn start_writeback(f: &File) {
-    // SAFETY: plain syscall on a valid, owned fd; it reads no memory of ours.
-    unsafe {
-        libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
-    }
 }
 
 /// An flock(2) on a lock file, released when dropped (the fd is closed).

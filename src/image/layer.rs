@@ -20,7 +20,7 @@ use tar::{EntryType, Header};
 
 use super::budget::{Budget, Charge, Metered};
 use super::error::{ImageError, io_err};
-use super::fsutil::{ChunkReader, is_root, open_decompressed, remove_tree};
+use super::fsutil::{ChunkReader, is_root, open_decompressed, remove_tree, spawn_named};
 use super::writers::{Job, Writers};
 
 const WHITEOUT_PREFIX: &str = ".wh.";
@@ -58,7 +58,7 @@ pub(crate) fn extract_from<R: io::Read + Send + 'static>(
     // every 256 KiB cost the inflating thread a memset of the whole layer.
     let (back_tx, back_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(20);
     std::thread::scope(|sc| {
-        let inflate = sc.spawn(move || -> io::Result<()> {
+        let inflate = spawn_named(sc, "layer-inflate", move || -> io::Result<()> {
             let (mut reader, _) = open_decompressed(blob)?;
             loop {
                 let mut buf = back_rx.try_recv().unwrap_or_default();
@@ -74,8 +74,9 @@ pub(crate) fn extract_from<R: io::Read + Send + 'static>(
                     return Err(stopped());
                 }
             }
-        });
-        let hash = sc.spawn(move || -> io::Result<(String, u64)> {
+        })
+        .map_err(io_err("starting a thread"))?;
+        let hash = spawn_named(sc, "layer-hash", move || -> io::Result<(String, u64)> {
             let mut hasher = Sha256::new();
             let mut count = 0u64;
             for buf in hrx {
@@ -86,8 +87,9 @@ pub(crate) fn extract_from<R: io::Read + Send + 'static>(
                 }
             }
             Ok((hex::encode(hasher.finalize()), count))
-        });
-        let writers = Writers::start(sc, WRITERS);
+        })
+        .map_err(io_err("starting a thread"))?;
+        let writers = Writers::start(sc, WRITERS).map_err(io_err("starting a thread"))?;
         // A pull or import extracts into a directory of its own, empty: nothing is there but
         // what this extraction makes, so a path it has not made needs no look before it is
         // created (ADD of an archive extracts into a directory that may hold files).
@@ -465,7 +467,6 @@ impl Extractor<'_> {
                 let copied = super::fsutil::copy_with(&mut content, &mut f, buf);
                 self.unpacked += content.count;
                 copied.map_err(self.io("writing", &full))?;
-                super::fsutil::start_writeback(&f);
                 // A new file of root's is root's already (parent directories get their
                 // modes, setgid included, only at the end).
                 if self.root && (uid(&header), gid(&header)) != (0, 0) {

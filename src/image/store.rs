@@ -2,8 +2,11 @@
 //! plus `layers/<diff_id hex>/`, extracted layers shared between images and used as overlay
 //! lowerdirs.
 //!
-//! Crash safety: blobs and layer directories are fully written (and synced) under `tmp/`, then
-//! renamed into place, and only then does the atomically replaced `index.json` refer to them.
+//! Crash safety: blobs and layer directories are fully written under `tmp/`, recorded (durably)
+//! in `unsynced/` as not yet on disk, renamed into place, and only then does the atomically
+//! replaced `index.json` refer to them; the disk gets them after the commit, and what a crash
+//! took before that is found by the record at the daemon's next start (`durable.rs`). Builds
+//! sync the filesystem at their commit instead (`built.rs`).
 //! Concurrency: imports hold a shared lock on `gc.lock` for their whole run and garbage
 //! collection an exclusive one, so GC never deletes what an import is about to reference;
 //! `index.lock` serializes read-modify-write of `index.json`.
@@ -11,7 +14,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::io;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -19,9 +21,7 @@ use serde::Serialize;
 use super::archive::{self, ConfigSource, Prepared, PreparedLayer};
 use super::budget::{Budget, DEFAULT_MAX_UNPACKED};
 use super::error::{ImageError, io_err, json_err};
-use super::fsutil::{
-    FileLock, TempDir, atomic_write, remove_tree, sha256_hex, syncfs, unique_name,
-};
+use super::fsutil::{FileLock, TempDir, atomic_write, remove_tree, sha256_hex, unique_name};
 use super::layer;
 use super::oci::{
     ConfigFile, Descriptor, History, Index, MT_CONFIG, MT_MANIFEST, Manifest, REF_NAME, RootFs,
@@ -31,6 +31,8 @@ use super::reference::{Reference, is_sha256_hex};
 use super::tags;
 
 // A child of the store (for its index helpers), kept in its own file.
+#[path = "durable.rs"]
+mod durable;
 #[path = "partial.rs"]
 mod partial;
 #[path = "pulled.rs"]
@@ -140,6 +142,21 @@ impl Transfer {
     pub(crate) fn staging(&self) -> &Path {
         self.staging.path()
     }
+}
+
+/// A layer ready to move into place (`stage_layer`).
+struct Staged {
+    diff: String,
+    size: u64,
+    /// Where it was extracted; `None` when the layer is in place already.
+    dir: Option<StagedDir>,
+}
+
+enum StagedDir {
+    /// Extracted while it downloaded, in the pull's staging directory.
+    Extracted(PathBuf),
+    /// Extracted at the commit, removed unless moved.
+    Temp(TempDir),
 }
 
 /// A stored image loaded from its manifest.
@@ -308,22 +325,25 @@ impl ImageStore {
         key: Option<&str>,
         budget: &Budget,
     ) -> Result<(ImageInfo, bool), ImageError> {
-        let mut diff_ids = Vec::new();
-        let mut layer_descs = Vec::new();
-        let mut unpacked = 0u64;
+        // Layers to extract are extracted first (under tmp/), so the record written before
+        // anything moves into place (`durable.rs`) can name every new layer by its diff_id.
+        let mut staged = Vec::new();
         for l in &prepared.layers {
-            let (diff, size) = self.ensure_layer(l, budget)?;
-            diff_ids.push(diff);
-            unpacked += size;
-            self.store_blob_file(&l.blob, &l.digest)?;
-            layer_descs.push(Descriptor {
+            staged.push(self.stage_layer(l, budget)?);
+        }
+        let diff_ids: Vec<String> = staged.iter().map(|s| s.diff.clone()).collect();
+        let unpacked: u64 = staged.iter().map(|s| s.size).sum();
+        let layer_descs: Vec<Descriptor> = prepared
+            .layers
+            .iter()
+            .map(|l| Descriptor {
                 media_type: l.media_type.clone(),
                 digest: format!("sha256:{}", l.digest),
                 size: l.size,
                 annotations: BTreeMap::new(),
                 platform: None,
-            });
-        }
+            })
+            .collect();
         let (config_bytes, config_hex) = match prepared.config {
             ConfigSource::Given { bytes, digest } => (bytes, digest),
             ConfigSource::Generate => {
@@ -332,7 +352,6 @@ impl ImageStore {
                 (bytes, hex)
             }
         };
-        self.store_blob_bytes(&config_bytes, &config_hex)?;
         let config: ConfigFile =
             serde_json::from_slice(&config_bytes).map_err(json_err("parsing image config"))?;
         let (manifest_bytes, manifest_hex, media_type) = match prepared.manifest {
@@ -356,9 +375,32 @@ impl ImageStore {
                 (bytes, hex, MT_MANIFEST.to_string())
             }
         };
-        self.store_blob_bytes(&manifest_bytes, &manifest_hex)?;
-        // Everything the index will point at must be durable before the index is.
-        syncfs(&self.root).map_err(io_err("syncing image store"))?;
+        // What is new is recorded (durably) before it moves into place; the disk gets the
+        // rest after the commit (`durable.rs`).
+        let mut record = durable::Record::default();
+        for (l, st) in prepared.layers.iter().zip(&staged) {
+            if st.dir.is_some() || !self.blob_path(&l.digest).exists() {
+                record.layers.push((l.digest.clone(), st.diff.clone()));
+            }
+        }
+        for hex in [&config_hex, &manifest_hex] {
+            if !self.blob_path(hex).exists() {
+                record.blobs.push(hex.clone());
+            }
+        }
+        let record = self.record_unsynced(record)?;
+        let placed = (|| -> Result<(), ImageError> {
+            for (l, st) in prepared.layers.iter().zip(staged) {
+                self.place_layer(st)?;
+                self.store_blob_file(&l.blob, &l.digest)?;
+            }
+            self.store_blob_bytes(&config_bytes, &config_hex)?;
+            self.store_blob_bytes(&manifest_bytes, &manifest_hex)
+        })();
+        if let Some(record) = record {
+            self.settle_later(record);
+        }
+        placed?;
         let info = ImageInfo {
             reference: key.map_or_else(|| NONE_REFERENCE.to_string(), str::to_string),
             id: format!("sha256:{config_hex}"),
@@ -476,34 +518,29 @@ impl ImageStore {
         Ok((bytes, media_type, blobs))
     }
 
-    /// Extracts a layer unless an identical one (same diff_id) is already in place; returns
-    /// its diff_id and unpacked size.
-    fn ensure_layer(
-        &self,
-        l: &PreparedLayer,
-        budget: &Budget,
-    ) -> Result<(String, u64), ImageError> {
+    /// Gets a layer ready to move into place: present already (same diff_id), extracted
+    /// while it downloaded (diff_id checked), or extracted here under tmp/ now.
+    fn stage_layer(&self, l: &PreparedLayer, budget: &Budget) -> Result<Staged, ImageError> {
         if let Some(d) = &l.diff_id
             && self.layer_path(d).is_dir()
         {
             let size = layer::unpacked_size(&self.layer_path(d))
                 .map_err(io_err(format!("measuring layer {d}")))?;
-            return Ok((d.clone(), size));
+            return Ok(Staged {
+                diff: d.clone(),
+                size,
+                dir: None,
+            });
         }
-        // Extracted while it downloaded (a pull), diff_id checked: only moved into place.
         if let (Some((dir, size)), Some(d)) = (&l.extracted, &l.diff_id) {
-            let dest = self.layer_path(d);
-            match fs::rename(dir, &dest) {
-                Ok(()) => return Ok((d.clone(), *size)),
-                Err(_) if dest.is_dir() => return Ok((d.clone(), *size)),
-                // Extracted elsewhere than the store's filesystem: extract again below.
-                Err(_) => {}
-            }
+            return Ok(Staged {
+                diff: d.clone(),
+                size: *size,
+                dir: Some(StagedDir::Extracted(dir.clone())),
+            });
         }
         let tmp = TempDir::create(&self.tmp_dir(), "layer")?;
-        // The layer root is the container's "/": 0755 unless the tar's "./" entry says otherwise.
-        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755))
-            .map_err(io_err("chmod layer directory"))?;
+        durable::set_layer_root_mode(tmp.path())?;
         let (diff, size) = layer::extract_layer(&l.blob, tmp.path(), budget)?;
         if let Some(expected) = &l.diff_id
             && *expected != diff
@@ -514,16 +551,32 @@ impl ImageStore {
                 actual: format!("sha256:{diff}"),
             });
         }
-        // Not synced here: the commit syncs the store's filesystem once, before index.json
-        // names the layer.
-        let dest = self.layer_path(&diff);
-        match fs::rename(tmp.path(), &dest) {
-            Ok(()) => tmp.keep(),
-            // A concurrent import extracted the same layer first; ours is dropped.
-            Err(_) if dest.is_dir() => {}
-            Err(e) => return Err(io_err(format!("moving layer to {}", dest.display()))(e)),
+        Ok(Staged {
+            diff,
+            size,
+            dir: Some(StagedDir::Temp(tmp)),
+        })
+    }
+
+    /// Moves a staged layer into place (not synced: see `durable.rs`).
+    fn place_layer(&self, staged: Staged) -> Result<(), ImageError> {
+        let dest = self.layer_path(&staged.diff);
+        let (from, tmp) = match staged.dir {
+            None => return Ok(()),
+            Some(StagedDir::Extracted(dir)) => (dir, None),
+            Some(StagedDir::Temp(tmp)) => (tmp.path().to_path_buf(), Some(tmp)),
+        };
+        match fs::rename(&from, &dest) {
+            Ok(()) => {
+                if let Some(tmp) = tmp {
+                    tmp.keep();
+                }
+                Ok(())
+            }
+            // A concurrent import put the same layer in place first; ours is dropped.
+            Err(_) if dest.is_dir() => Ok(()),
+            Err(e) => Err(io_err(format!("moving layer to {}", dest.display()))(e)),
         }
-        Ok((diff, size))
     }
 
     fn store_blob_file(&self, src: &Path, hex: &str) -> Result<(), ImageError> {

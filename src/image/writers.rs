@@ -43,19 +43,20 @@ pub(crate) struct Writers {
 }
 
 impl Writers {
-    /// Starts `n` workers in `scope`; they end when the `Writers` is dropped.
+    /// Starts `n` workers in `scope`; they end when the `Writers` is dropped (those started
+    /// end too when a later one cannot be).
     pub(crate) fn start<'scope, 'env>(
         scope: &'scope std::thread::Scope<'scope, 'env>,
         n: usize,
-    ) -> Writers {
+    ) -> io::Result<Writers> {
         let (tx, rx) = sync_channel::<Job>(64);
         let rx = Arc::new(Mutex::new(rx));
         let state: Arc<(Mutex<State>, Condvar)> = Arc::default();
         for _ in 0..n {
             let (rx, state) = (rx.clone(), state.clone());
-            scope.spawn(move || work(&rx, &state));
+            super::fsutil::spawn_named(scope, "layer-write", move || work(&rx, &state))?;
         }
-        Writers { tx, state }
+        Ok(Writers { tx, state })
     }
 
     /// Hands a file to the workers.
@@ -123,7 +124,6 @@ fn write(j: &Job) -> Result<(), Failure> {
         .open(&j.full)
         .map_err(fail("creating"))?;
     f.write_all(&j.data).map_err(fail("writing"))?;
-    super::fsutil::start_writeback(&f);
     if let Some((u, g)) = j.owner {
         std::os::unix::fs::fchown(&f, Some(u), Some(g)).map_err(fail("chown"))?;
     }

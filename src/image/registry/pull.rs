@@ -21,7 +21,8 @@ use crate::image::ImageStore;
 use crate::image::archive::{ConfigSource, Prepared, PreparedLayer};
 use crate::image::budget::Budget;
 use crate::image::error::ImageError;
-use crate::image::fsutil::sha256_hex;
+use crate::image::error::io_err;
+use crate::image::fsutil::{sha256_hex, spawn_named};
 use crate::image::oci::{ConfigFile, Descriptor, Index, MT_LAYER_TAR, Manifest, sha256_of};
 use crate::image::reference::Reference;
 
@@ -324,7 +325,7 @@ fn download_all(
         .max(1);
     std::thread::scope(|scope| {
         for _ in 0..workers {
-            scope.spawn(|| {
+            let started = spawn_named(scope, "pull-layer", || {
                 loop {
                     if failed.load(Ordering::Relaxed) {
                         return;
@@ -340,11 +341,16 @@ fn download_all(
                     let unpack = !store.has_layer(diff_hex);
                     let into = staging.join(format!("extract-{diff_hex}"));
                     let (res, unpacked) = std::thread::scope(|sc| {
-                        let ex = unpack.then(|| {
-                            sc.spawn(|| {
-                                extract_streaming(&growth, &d.digest, &into, diff_hex, budget)
+                        // A thread that cannot start leaves the layer to the commit,
+                        // which extracts it from the verified blob.
+                        let ex = unpack
+                            .then(|| {
+                                spawn_named(sc, "pull-extract", || {
+                                    extract_streaming(&growth, &d.digest, &into, diff_hex, budget)
+                                })
+                                .ok()
                             })
-                        });
+                            .flatten();
                         let res = resume::download(
                             store, s, repo, d, hex, &dest, budget, progress, &growth,
                         );
@@ -386,6 +392,13 @@ fn download_all(
                     }
                 }
             });
+            if let Err(e) = started {
+                failed.store(true, Ordering::Relaxed);
+                first_err
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_or_insert(io_err("starting a download thread")(e).into());
+            }
         }
     });
     if let Some(e) = first_err.into_inner().unwrap_or_else(|p| p.into_inner()) {
@@ -422,7 +435,7 @@ fn extract_streaming(
     // Read chunks come back to be filled again (no zeroed allocation per chunk).
     let (back_tx, back_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(20);
     std::thread::scope(|sc| {
-        let feeder = sc.spawn(move || {
+        let feeder = spawn_named(sc, "pull-feed", move || {
             let mut reader = reader;
             loop {
                 let mut buf = back_rx.try_recv().unwrap_or_default();
@@ -438,7 +451,8 @@ fn extract_streaming(
                     Err(_) => return false,
                 }
             }
-        });
+        })
+        .ok()?;
         let res = crate::image::layer::extract_from(
             crate::image::fsutil::ChunkReader::new(rx).with_return(back_tx),
             digest,

@@ -107,8 +107,8 @@ pub(crate) fn download(
         None => hash_file(&mut file, &part)?,
     };
     verify(s, d, hex, &actual, size, &part)?;
-    // Not synced here: the commit syncs the store's filesystem once, before index.json
-    // names the blob (and a partial file cut short by a crash fails its digest check).
+    // Not synced here: the commit records the blob as not yet on disk before index.json
+    // names it (`durable.rs`), and a partial file cut short by a crash fails its digest check.
     std::fs::rename(&part, dest).map_err(io_err(format!(
         "moving {} to {}",
         part.display(),
@@ -230,10 +230,6 @@ impl io::Write for Told<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.file.write(buf)?;
         self.hasher.update(&buf[..n]);
-        // The disk writes the blob as it comes (`fsutil::start_writeback`), every 8 MiB.
-        if (self.count >> 23) != ((self.count + n as u64) >> 23) {
-            crate::image::fsutil::start_writeback(self.file);
-        }
         self.count += n as u64;
         self.growth.grew(n as u64);
         Ok(n)

@@ -1,6 +1,7 @@
 //! Test helpers for the image store: in-memory tar/gzip builders and builders for the three
 //! archive formats (OCI archive, docker-save, rootfs tar), plus a self-removing temp dir.
 
+mod durable;
 mod extract;
 mod import;
 mod store_admin;

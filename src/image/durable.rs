@@ -1,0 +1,237 @@
+//! Deferred durability of a commit. A pulled or imported image can run as soon as its files
+//! are in the page cache; waiting for the disk before saying so (a `syncfs` at the commit,
+//! and the writeback each file's `sync_file_range` started during the extraction) made a
+//! quarter of a pull's time on a journaled ext4. So a commit first writes, durably, a record
+//! of what it is about to put in place (`unsynced/<name>`: the new layers with their blobs,
+//! and the other new blobs), then moves that into place and names it in index.json, and a
+//! thread of its own syncs the filesystem afterwards and removes the record.
+//!
+//! A record still there when the daemon starts (`ImageStore::recover`) is a sync that never
+//! finished. From the same boot (the daemon was killed; the page cache kept the data) a
+//! `syncfs` settles it. From an earlier boot (the machine went down) what it lists may have
+//! lost data: its blobs are checked against their digests (a bad one is removed), its layers
+//! are extracted again from their blobs, and images whose blob or layer is then missing are
+//! dropped from index.json (they are pulled again). No layer that lost data is ever used.
+
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{GC_LOCK, INDEX_LOCK, ImageStore};
+use crate::image::budget::Budget;
+use crate::image::error::{ImageError, io_err, json_err};
+use crate::image::fsutil::{TempDir, atomic_write, remove_tree, sync_dir, syncfs, unique_name};
+use crate::image::layer;
+use crate::image::oci::sha256_of;
+
+/// The directory of records, under the store's root.
+const DIR: &str = "unsynced";
+
+/// What one commit put in place before the disk had it.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(super) struct Record {
+    /// The kernel's boot id when the commit ran (see the module's doc).
+    boot_id: String,
+    /// New layers: (blob hex, diff_id hex).
+    pub(super) layers: Vec<(String, String)>,
+    /// New blobs other than the layers' (configs, manifests).
+    pub(super) blobs: Vec<String>,
+}
+
+/// This boot's id; empty when the kernel does not tell (then every record counts as left
+/// by an earlier boot).
+fn boot_id() -> String {
+    fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+impl ImageStore {
+    fn unsynced_dir(&self) -> PathBuf {
+        self.root().join(DIR)
+    }
+
+    /// Writes, durably, the record of what a commit is about to put in place; its path, or
+    /// `None` when the commit adds nothing.
+    pub(super) fn record_unsynced(
+        &self,
+        mut record: Record,
+    ) -> Result<Option<PathBuf>, ImageError> {
+        if record.layers.is_empty() && record.blobs.is_empty() {
+            return Ok(None);
+        }
+        record.boot_id = boot_id();
+        let dir = self.unsynced_dir();
+        if !dir.is_dir() {
+            fs::create_dir_all(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
+            sync_dir(self.root()).map_err(io_err("syncing image store"))?;
+        }
+        let path = dir.join(unique_name("commit"));
+        let bytes = serde_json::to_vec(&record).map_err(json_err("serializing a commit record"))?;
+        atomic_write(&path, &bytes)?;
+        Ok(Some(path))
+    }
+
+    /// Syncs the store's filesystem on a thread of its own, then removes `record`.
+    pub(super) fn settle_later(&self, record: PathBuf) {
+        let root = self.root().to_path_buf();
+        let started = std::thread::Builder::new()
+            .name("image-sync".to_string())
+            .spawn(move || settle(&root, &record));
+        if let Err(e) = started {
+            // The record stays: the daemon's next start settles it.
+            eprintln!("rstack: cannot start the image store's sync: {e}");
+        }
+    }
+
+    /// Settles what earlier commits left unsynced (see the module's doc). The daemon calls
+    /// it at its start, before anything uses the store.
+    pub fn recover(&self) -> Result<(), ImageError> {
+        let dir = self.unsynced_dir();
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_err(format!("listing {}", dir.display()))(e)),
+        };
+        let paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        if paths.is_empty() {
+            return Ok(());
+        }
+        // Nothing commits or collects meanwhile.
+        let _gc = self.lock(GC_LOCK, true)?;
+        let boot = boot_id();
+        let mut repaired = false;
+        for path in &paths {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            // A record's own temp file (atomic_write cut short): its commit never began.
+            if name.is_some_and(|n| n.starts_with(".tmp")) {
+                continue;
+            }
+            let record: Record = match fs::read(path)
+                .map_err(io_err(format!("reading {}", path.display())))
+                .and_then(|b| {
+                    serde_json::from_slice(&b)
+                        .map_err(json_err(format!("parsing {}", path.display())))
+                }) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("rstack: skipping an unreadable image store record: {e}");
+                    continue;
+                }
+            };
+            if boot.is_empty() || record.boot_id != boot {
+                self.repair(&record)?;
+                repaired = true;
+            }
+        }
+        if repaired {
+            self.drop_broken_images()?;
+        }
+        syncfs(self.root()).map_err(io_err("syncing image store"))?;
+        for path in &paths {
+            let _ = fs::remove_file(path);
+        }
+        sync_dir(&dir).map_err(io_err(format!("syncing {}", dir.display())))
+    }
+
+    /// Checks the blobs of a record left by an earlier boot and extracts its layers again.
+    fn repair(&self, record: &Record) -> Result<(), ImageError> {
+        let layer_blobs = record.layers.iter().map(|(b, _)| b);
+        for hex in record.blobs.iter().chain(layer_blobs) {
+            let path = self.blob_path(hex);
+            if path.exists() && !matches!(file_sha256(&path), Ok(h) if h == *hex) {
+                eprintln!("rstack: blob sha256:{hex} lost data in a crash; removed");
+                fs::remove_file(&path).map_err(io_err(format!("removing {}", path.display())))?;
+            }
+        }
+        let budget = Budget::for_store(self.max_unpacked(), self.root());
+        for (blob, diff) in &record.layers {
+            let dest = self.layer_path(diff);
+            if dest.exists() {
+                remove_tree(&dest).map_err(io_err(format!("removing {}", dest.display())))?;
+            }
+            let blob = self.blob_path(blob);
+            if !blob.exists() {
+                continue;
+            }
+            let tmp = TempDir::create(&self.tmp_dir(), "layer")?;
+            set_layer_root_mode(tmp.path())?;
+            match layer::extract_layer(&blob, tmp.path(), &budget) {
+                Ok((d, _)) if d == *diff => {
+                    fs::rename(tmp.path(), &dest)
+                        .map_err(io_err(format!("moving layer to {}", dest.display())))?;
+                    tmp.keep();
+                }
+                Ok(_) | Err(_) => eprintln!("rstack: layer sha256:{diff} cannot be restored"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes from index.json the images whose manifest, config, layer blobs or layer
+    /// directories are missing.
+    fn drop_broken_images(&self) -> Result<(), ImageError> {
+        let _index = self.lock(INDEX_LOCK, true)?;
+        let mut index = self.read_index()?;
+        let before = index.manifests.len();
+        index.manifests.retain(|d| {
+            let Ok(loaded) = self.load(&d.digest) else {
+                return false;
+            };
+            let blobs = loaded
+                .manifest
+                .layers
+                .iter()
+                .all(|l| sha256_of(&l.digest).is_some_and(|h| self.blob_path(h).is_file()));
+            let layers = loaded
+                .config
+                .rootfs
+                .diff_ids
+                .iter()
+                .all(|diff| sha256_of(diff).is_some_and(|h| self.layer_path(h).is_dir()));
+            blobs && layers
+        });
+        if index.manifests.len() != before {
+            eprintln!(
+                "rstack: {} image(s) lost data in a crash and were removed; pull them again",
+                before - index.manifests.len()
+            );
+            self.write_index(&index)?;
+        }
+        Ok(())
+    }
+}
+
+/// The layer root is the container's "/": 0755 unless the tar's "./" entry says otherwise.
+pub(super) fn set_layer_root_mode(dir: &Path) -> Result<(), ImageError> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
+        .map_err(io_err("chmod layer directory"))
+}
+
+/// Syncs the filesystem holding `root`, then removes `record`. A failed sync keeps the
+/// record for the daemon's next start.
+fn settle(root: &Path, record: &Path) {
+    match syncfs(root) {
+        Ok(()) => {
+            let _ = fs::remove_file(record);
+        }
+        Err(e) => eprintln!("rstack: syncing the image store: {e}"),
+    }
+}
+
+/// The sha256 hex of a file's content.
+fn file_sha256(path: &Path) -> io::Result<String> {
+    let mut f = File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        match f.read(&mut buf)? {
+            0 => return Ok(hex::encode(h.finalize())),
+            n => h.update(&buf[..n]),
+        }
+    }
+}
