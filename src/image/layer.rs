@@ -6,7 +6,6 @@
 //! (never a symlink) inside the layer; missing parents are created. Symlinks are created but
 //! never followed. The target directory is private to this import, so nothing else races us.
 
-use std::collections::HashSet;
 use std::ffi::CString;
 use std::fs::{self, DirBuilder, File, FileTimes, OpenOptions};
 use std::io;
@@ -21,6 +20,7 @@ use tar::{EntryType, Header};
 use super::budget::{Budget, Charge, Metered};
 use super::error::{ImageError, io_err};
 use super::fsutil::{ChunkReader, is_root, open_decompressed, remove_tree, spawn_named};
+use super::pathset::PathSet;
 use super::writers::{Job, Writers};
 
 const WHITEOUT_PREFIX: &str = ".wh.";
@@ -97,15 +97,15 @@ pub(crate) fn extract_from<R: io::Read + Send + 'static>(
         let mut ex = Extractor {
             dest,
             fresh,
-            created: HashSet::new(),
+            created: PathSet::default(),
             layer: &name,
             root: is_root(),
             dirs: Vec::new(),
             budget,
             unpacked: 0,
-            known_dirs: HashSet::new(),
+            known_dirs: PathSet::default(),
             writers: Some(&writers),
-            pending: HashSet::new(),
+            pending: PathSet::default(),
             big: None,
         };
         let extracted = (|| -> Result<(), ImageError> {
@@ -189,7 +189,7 @@ struct Extractor<'a> {
     fresh: bool,
     /// Paths (absolute) this extraction created, when `fresh`: a path not in it is known to
     /// be absent, which saves a failing `lstat` per entry (about 10,000 in a Debian layer).
-    created: HashSet<PathBuf>,
+    created: PathSet,
     layer: &'a str,
     root: bool,
     /// Directories whose mode and mtime are applied last, so that a read-only directory does
@@ -201,11 +201,11 @@ struct Extractor<'a> {
     /// Directories of the layer (relative) known to be real directories made or checked
     /// by this extraction: their children skip the check. A path removed or replaced drops
     /// itself and what is under it.
-    known_dirs: HashSet<PathBuf>,
+    known_dirs: PathSet,
     /// Workers for small files; `None` writes everything here.
     writers: Option<&'a Writers>,
     /// Files handed to the workers since their last barrier.
-    pending: HashSet<PathBuf>,
+    pending: PathSet,
     /// The copy buffer of large files (made on the first).
     big: Option<Vec<u8>>,
 }
@@ -231,7 +231,7 @@ impl Extractor<'_> {
     /// Records that this extraction made `full`.
     fn made(&mut self, full: &Path) {
         if self.fresh {
-            self.created.insert(full.to_path_buf());
+            self.created.insert(full);
         }
     }
 
@@ -261,7 +261,7 @@ impl Extractor<'_> {
             if self.known_dirs.contains(&cur_rel) {
                 continue;
             }
-            self.known_dirs.insert(cur_rel.clone());
+            self.known_dirs.insert(&cur_rel);
             let md = match self.may_exist(&cur) {
                 true => fs::symlink_metadata(&cur),
                 false => Err(io::ErrorKind::NotFound.into()),
@@ -317,7 +317,7 @@ impl Extractor<'_> {
 
     /// Whether `full`, or a parent of it, is a file still being written by a worker.
     fn touches_pending(&self, full: &Path) -> bool {
-        !self.pending.is_empty() && full.ancestors().any(|a| self.pending.contains(a))
+        !self.pending.is_empty() && self.pending.holds_self_or_ancestor(full)
     }
 
     /// Removes whatever is at `full` unless it is a directory and `keep_dir` is set.
@@ -334,9 +334,9 @@ impl Extractor<'_> {
                     self.barrier()?;
                 }
                 if let Ok(rel) = full.strip_prefix(self.dest) {
-                    self.known_dirs.retain(|d| !d.starts_with(rel));
+                    self.known_dirs.remove_under(rel);
                 }
-                self.created.retain(|p| !p.starts_with(full));
+                self.created.remove_under(full);
                 self.remove(full)
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
@@ -406,7 +406,7 @@ impl Extractor<'_> {
                         .map_err(self.io("creating", &full))?;
                 }
                 self.made(&full);
-                self.known_dirs.insert(rel.clone());
+                self.known_dirs.insert(&rel);
                 self.dir_meta(full, &header, &xattrs)?;
             }
             EntryType::Regular | EntryType::Continuous
@@ -434,7 +434,7 @@ impl Extractor<'_> {
                         .map_err(|(what, path, e)| self.io(what, &path)(e))?;
                 }
                 self.made(&full);
-                self.pending.insert(full);
+                self.pending.insert(&full);
             }
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
                 // As in `writers.rs`: writable by its owner until its xattrs are set.

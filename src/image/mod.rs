@@ -12,6 +12,7 @@ mod fsutil;
 mod layer;
 pub mod layer_write;
 mod oci;
+mod pathset;
 mod reference;
 pub mod registry;
 mod save;
