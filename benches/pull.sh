@@ -80,7 +80,8 @@ umoci new --image "$work/layout:debian"
 umoci unpack --image "$work/layout:debian" "$work/bundle" >/dev/null
 tar -C "$work/bundle/rootfs" -xf "$rootfs_tar"
 umoci repack --image "$work/layout:debian" "$work/bundle"
-rm -rf "$work/bundle"
+# The unpacked bundle stays until the end: deleting its 8,600 files here would make the
+# runs that follow pay ext4's `recently_deleted` check (see DATA_FS above) for a minute.
 image=127.0.0.1:$port/bench/debian:1
 skopeo copy -q --dest-tls-verify=false "oci:$work/layout:debian" "docker://$image"
 sizes=$(skopeo inspect --tls-verify=false "docker://$image" | python3 -c '
@@ -136,6 +137,8 @@ for i in range(runs):
     run(["skopeo", "copy", "-q", "--src-tls-verify=false", f"docker://{image}", f"oci:{work}/s{i}:x"])
     ts["skopeo"].append((time.perf_counter() - t) * 1000)
 m = {k: statistics.median(v) for k, v in ts.items()}
+for k, v in ts.items():
+    print(f"  {k} runs: " + " ".join(f"{x:.0f}" for x in v) + " ms")
 print(f"runs per figure: {runs} (medians; each run into a fresh store{', stores on a journaled ext4' if os.environ.get('DATA_FS') == 'journal' else ''})")
 print(f"image: Debian bookworm, {layers} gzip layer, {compressed/1e6:.0f} MB compressed, {unpacked/1e6:.0f} MB unpacked")
 print(f"  rstack image pull (download, verify, unpack): {m['rstack']:7.0f} ms")

@@ -241,6 +241,18 @@ impl Drop for TempDir {
     }
 }
 
+/// Lowers the calling thread's priority a little (nice +4): for the stages of an extraction
+/// behind its decompression. Inflating a layer is the one stage that cannot be split, so on
+/// a busy host (or a pull's own threads on two cores) the scheduler should run it first;
+/// the stages behind it catch up from their buffers. Best effort.
+pub(crate) fn behind_the_inflate() {
+    // SAFETY: plain syscalls on the calling thread's own id; no memory is passed.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 4);
+    }
+}
+
 /// True when running with effective uid 0 (needed for chown, device nodes, trusted xattrs).
 pub(crate) fn is_root() -> bool {
     // SAFETY: geteuid has no failure modes.

@@ -77,6 +77,7 @@ pub(crate) fn extract_from<R: io::Read + Send + 'static>(
         })
         .map_err(io_err("starting a thread"))?;
         let hash = spawn_named(sc, "layer-hash", move || -> io::Result<(String, u64)> {
+            super::fsutil::behind_the_inflate();
             let mut hasher = Sha256::new();
             let mut count = 0u64;
             for buf in hrx {

@@ -88,6 +88,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn work(rx: &Mutex<Receiver<Job>>, state: &(Mutex<State>, Condvar)) {
+    super::fsutil::behind_the_inflate();
     loop {
         let job = match lock(rx).recv() {
             Ok(j) => j,

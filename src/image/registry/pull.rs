@@ -346,6 +346,7 @@ fn download_all(
                         let ex = unpack
                             .then(|| {
                                 spawn_named(sc, "pull-extract", || {
+                                    crate::image::fsutil::behind_the_inflate();
                                     extract_streaming(&growth, &d.digest, &into, diff_hex, budget)
                                 })
                                 .ok()
