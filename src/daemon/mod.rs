@@ -74,9 +74,13 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
     empty_dir(&images.uploads_dir());
     // What an earlier daemon committed but never saw on disk (it was killed, or the machine
     // went down) is synced, or checked and repaired, before anything uses the store.
-    if let Err(e) = images.recover() {
-        eprintln!("rstack: recovering the image store: {e}");
-    }
+    images.recover().with_context(|| {
+        format!(
+            "recovering the image store {} after a crash: a layer that may have lost data \
+             could not be taken out of use; fix the error above and start again",
+            images.root().display()
+        )
+    })?;
     // Spare container directories: beside `containers/`, on the same filesystem (a spare is
     // renamed into it), and the running daemon's alone (emptied at start and at stop).
     let spare = root.join("spare");

@@ -152,19 +152,36 @@ impl ImageStore {
             return Ok(None);
         }
         let dest = self.layer_path(&w.digest);
-        if dest.is_dir() {
-            // The same content is a layer already (an identical step elsewhere).
-            let _ = super::fsutil::remove_tree(dir);
-        } else {
-            fs::rename(dir, &dest).map_err(io_err(format!("storing layer {}", dest.display())))?;
-        }
         let blob_dest = self.blob_path(&w.digest);
-        if blob_dest.exists() {
-            let _ = fs::remove_file(&blob);
-        } else {
-            fs::rename(&blob, &blob_dest)
-                .map_err(io_err(format!("storing blob {}", blob_dest.display())))?;
+        // Recorded as not yet on disk before it is in place, where a pull may use it long
+        // before the build's commit syncs (`durable.rs`).
+        let mut record = super::store::Record::default();
+        if !dest.is_dir() {
+            record.layers.push((w.digest.clone(), w.digest.clone()));
+        } else if !blob_dest.exists() {
+            record.blobs.push(w.digest.clone());
         }
+        let record = self.record_unsynced(record)?;
+        let placed = (|| -> Result<(), ImageError> {
+            if dest.is_dir() {
+                // The same content is a layer already (an identical step elsewhere).
+                let _ = super::fsutil::remove_tree(dir);
+            } else {
+                fs::rename(dir, &dest)
+                    .map_err(io_err(format!("storing layer {}", dest.display())))?;
+            }
+            if blob_dest.exists() {
+                let _ = fs::remove_file(&blob);
+            } else {
+                fs::rename(&blob, &blob_dest)
+                    .map_err(io_err(format!("storing blob {}", blob_dest.display())))?;
+            }
+            Ok(())
+        })();
+        if let Some(record) = record {
+            self.settle_later(record);
+        }
+        placed?;
         Ok(Some(LayerDesc {
             digest: format!("sha256:{}", w.digest),
             diff_id: format!("sha256:{}", w.digest),

@@ -10,9 +10,12 @@
 //! finished. From the same boot (the daemon was killed; the page cache kept the data) a
 //! `syncfs` settles it. From an earlier boot (the machine went down) what it lists may have
 //! lost data: its blobs are checked against their digests (a bad one is removed), its layers
-//! are extracted again from their blobs, and images whose blob or layer is then missing are
-//! dropped from index.json (they are pulled again). No layer that lost data is ever used.
+//! (only ever ones that were not in place before that commit) are taken out of use and
+//! extracted again from a blob that passed, and images whose blob or layer is then missing are
+//! dropped from index.json (they are pulled again). A layer that cannot be taken out of use
+//! fails the start. Builds record their layers the same way as they add them (`built.rs`).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -32,20 +35,29 @@ const DIR: &str = "unsynced";
 
 /// What one commit put in place before the disk had it.
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub(super) struct Record {
+pub(crate) struct Record {
     /// The kernel's boot id when the commit ran (see the module's doc).
     boot_id: String,
     /// New layers: (blob hex, diff_id hex).
-    pub(super) layers: Vec<(String, String)>,
+    pub(crate) layers: Vec<(String, String)>,
     /// New blobs other than the layers' (configs, manifests).
-    pub(super) blobs: Vec<String>,
+    pub(crate) blobs: Vec<String>,
 }
 
-/// This boot's id; empty when the kernel does not tell (then every record counts as left
-/// by an earlier boot).
+/// This boot's id, else its start time (`btime` of /proc/stat); empty when the kernel
+/// tells neither (then every record counts as left by an earlier boot).
 fn boot_id() -> String {
-    fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .map(|s| s.trim().to_string())
+    if let Ok(id) = fs::read_to_string("/proc/sys/kernel/random/boot_id") {
+        return id.trim().to_string();
+    }
+    fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("btime ")
+                    .map(|t| format!("btime {}", t.trim()))
+            })
+        })
         .unwrap_or_default()
 }
 
@@ -54,9 +66,20 @@ impl ImageStore {
         self.root().join(DIR)
     }
 
+    /// Makes `unsynced/` (durably) when the store is opened, so no commit has to.
+    pub(super) fn make_unsynced_dir(&self) -> Result<(), ImageError> {
+        let dir = self.unsynced_dir();
+        if dir.is_dir() {
+            return Ok(());
+        }
+        fs::create_dir_all(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
+        sync_dir(self.root()).map_err(io_err("syncing image store"))
+    }
+
     /// Writes, durably, the record of what a commit is about to put in place; its path, or
-    /// `None` when the commit adds nothing.
-    pub(super) fn record_unsynced(
+    /// `None` when the commit adds nothing. A layer goes in only when no directory of its
+    /// diff_id is in place yet (one that is was synced, or is in another commit's record).
+    pub(crate) fn record_unsynced(
         &self,
         mut record: Record,
     ) -> Result<Option<PathBuf>, ImageError> {
@@ -64,19 +87,18 @@ impl ImageStore {
             return Ok(None);
         }
         record.boot_id = boot_id();
-        let dir = self.unsynced_dir();
-        if !dir.is_dir() {
-            fs::create_dir_all(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
-            sync_dir(self.root()).map_err(io_err("syncing image store"))?;
-        }
-        let path = dir.join(unique_name("commit"));
+        self.make_unsynced_dir()?;
+        let path = self.unsynced_dir().join(unique_name("commit"));
         let bytes = serde_json::to_vec(&record).map_err(json_err("serializing a commit record"))?;
         atomic_write(&path, &bytes)?;
         Ok(Some(path))
     }
 
     /// Syncs the store's filesystem on a thread of its own, then removes `record`.
-    pub(super) fn settle_later(&self, record: PathBuf) {
+    pub(crate) fn settle_later(&self, record: PathBuf) {
+        if !self.settles() {
+            return;
+        }
         let root = self.root().to_path_buf();
         let started = std::thread::Builder::new()
             .name("image-sync".to_string())
@@ -88,7 +110,8 @@ impl ImageStore {
     }
 
     /// Settles what earlier commits left unsynced (see the module's doc). The daemon calls
-    /// it at its start, before anything uses the store.
+    /// it at its start, before anything uses the store; an error means a layer that may
+    /// have lost data could not be taken out of use.
     pub fn recover(&self) -> Result<(), ImageError> {
         let dir = self.unsynced_dir();
         let entries = match fs::read_dir(&dir) {
@@ -103,72 +126,114 @@ impl ImageStore {
         // Nothing commits or collects meanwhile.
         let _gc = self.lock(GC_LOCK, true)?;
         let boot = boot_id();
-        let mut repaired = false;
-        for path in &paths {
+        let mut settled = Vec::new();
+        let mut earlier = Vec::new();
+        for path in paths {
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
             // A record's own temp file (atomic_write cut short): its commit never began.
             if name.is_some_and(|n| n.starts_with(".tmp")) {
+                settled.push(path);
                 continue;
             }
-            let record: Record = match fs::read(path)
+            let record = fs::read(&path)
                 .map_err(io_err(format!("reading {}", path.display())))
                 .and_then(|b| {
-                    serde_json::from_slice(&b)
+                    serde_json::from_slice::<Record>(&b)
                         .map_err(json_err(format!("parsing {}", path.display())))
-                }) {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("rstack: skipping an unreadable image store record: {e}");
-                    continue;
+                });
+            match record {
+                Ok(r) => {
+                    if boot.is_empty() || r.boot_id != boot {
+                        earlier.push(r);
+                    }
+                    settled.push(path);
                 }
-            };
-            if boot.is_empty() || record.boot_id != boot {
-                self.repair(&record)?;
-                repaired = true;
+                // Kept: it is the only word on what its commit left unsynced.
+                Err(e) => eprintln!("rstack: an image store record cannot be read: {e}"),
             }
         }
-        if repaired {
-            self.drop_broken_images()?;
+        if !earlier.is_empty() {
+            self.repair(&earlier)?;
         }
         syncfs(self.root()).map_err(io_err("syncing image store"))?;
-        for path in &paths {
+        for path in &settled {
             let _ = fs::remove_file(path);
         }
         sync_dir(&dir).map_err(io_err(format!("syncing {}", dir.display())))
     }
 
-    /// Checks the blobs of a record left by an earlier boot and extracts its layers again.
-    fn repair(&self, record: &Record) -> Result<(), ImageError> {
-        let layer_blobs = record.layers.iter().map(|(b, _)| b);
-        for hex in record.blobs.iter().chain(layer_blobs) {
+    /// Checks the blobs of records left by an earlier boot, takes their layers out of use
+    /// and extracts them again from a blob that passed, then drops from index.json the
+    /// images left incomplete.
+    fn repair(&self, records: &[Record]) -> Result<(), ImageError> {
+        let mut blobs = BTreeSet::new();
+        let mut layers: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for r in records {
+            blobs.extend(r.blobs.iter().map(String::as_str));
+            for (blob, diff) in &r.layers {
+                blobs.insert(blob);
+                layers.entry(diff).or_default().push(blob);
+            }
+        }
+        let mut good = BTreeSet::new();
+        for hex in blobs {
             let path = self.blob_path(hex);
-            if path.exists() && !matches!(file_sha256(&path), Ok(h) if h == *hex) {
+            if !path.exists() {
+                continue;
+            }
+            if matches!(file_sha256(&path), Ok(h) if h == hex) {
+                good.insert(hex);
+            } else {
                 eprintln!("rstack: blob sha256:{hex} lost data in a crash; removed");
                 fs::remove_file(&path).map_err(io_err(format!("removing {}", path.display())))?;
             }
         }
-        let budget = Budget::for_store(self.max_unpacked(), self.root());
-        for (blob, diff) in &record.layers {
+        // The content was accepted once already: no size limit the second time.
+        let budget = Budget::new(u64::MAX, u64::MAX);
+        for (diff, from) in layers {
             let dest = self.layer_path(diff);
             if dest.exists() {
-                remove_tree(&dest).map_err(io_err(format!("removing {}", dest.display())))?;
+                self.bury(&dest)?;
             }
-            let blob = self.blob_path(blob);
-            if !blob.exists() {
-                continue;
-            }
-            let tmp = TempDir::create(&self.tmp_dir(), "layer")?;
-            set_layer_root_mode(tmp.path())?;
-            match layer::extract_layer(&blob, tmp.path(), &budget) {
-                Ok((d, _)) if d == *diff => {
-                    fs::rename(tmp.path(), &dest)
-                        .map_err(io_err(format!("moving layer to {}", dest.display())))?;
-                    tmp.keep();
-                }
-                Ok(_) | Err(_) => eprintln!("rstack: layer sha256:{diff} cannot be restored"),
+            let restored = from
+                .iter()
+                .filter(|b| good.contains(*b))
+                .any(|blob| self.rebuild(blob, diff, &budget));
+            if !restored {
+                eprintln!("rstack: layer sha256:{diff} lost data in a crash; removed");
             }
         }
+        self.drop_broken_images()
+    }
+
+    /// Takes a layer directory out of use at once (a rename under tmp/), then deletes it;
+    /// what a failed delete leaves under tmp/ is collected later.
+    fn bury(&self, dir: &Path) -> Result<(), ImageError> {
+        let grave = self.tmp_dir().join(unique_name("lost"));
+        fs::rename(dir, &grave).map_err(io_err(format!("removing {}", dir.display())))?;
+        let _ = remove_tree(&grave);
         Ok(())
+    }
+
+    /// Extracts the layer `diff` again from the verified blob `blob`; whether it is back.
+    fn rebuild(&self, blob: &str, diff: &str, budget: &Budget) -> bool {
+        let dest = self.layer_path(diff);
+        let rebuilt = (|| -> Result<bool, ImageError> {
+            let tmp = TempDir::create(&self.tmp_dir(), "layer")?;
+            set_layer_root_mode(tmp.path())?;
+            let (d, _) = layer::extract_layer(&self.blob_path(blob), tmp.path(), budget)?;
+            if d != diff {
+                return Ok(false);
+            }
+            fs::rename(tmp.path(), &dest)
+                .map_err(io_err(format!("moving layer to {}", dest.display())))?;
+            tmp.keep();
+            Ok(true)
+        })();
+        rebuilt.unwrap_or_else(|e| {
+            eprintln!("rstack: extracting layer sha256:{diff} again: {e}");
+            false
+        })
     }
 
     /// Removes from index.json the images whose manifest, config, layer blobs or layer

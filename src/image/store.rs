@@ -5,8 +5,8 @@
 //! Crash safety: blobs and layer directories are fully written under `tmp/`, recorded (durably)
 //! in `unsynced/` as not yet on disk, renamed into place, and only then does the atomically
 //! replaced `index.json` refer to them; the disk gets them after the commit, and what a crash
-//! took before that is found by the record at the daemon's next start (`durable.rs`). Builds
-//! sync the filesystem at their commit instead (`built.rs`).
+//! took before that is found by the record at the daemon's next start (`durable.rs`). A
+//! build records each layer the same way as it adds it, and syncs at its commit (`built.rs`).
 //! Concurrency: imports hold a shared lock on `gc.lock` for their whole run and garbage
 //! collection an exclusive one, so GC never deletes what an import is about to reference;
 //! `index.lock` serializes read-modify-write of `index.json`.
@@ -33,6 +33,7 @@ use super::tags;
 // A child of the store (for its index helpers), kept in its own file.
 #[path = "durable.rs"]
 mod durable;
+pub(crate) use durable::Record;
 #[path = "partial.rs"]
 mod partial;
 #[path = "pulled.rs"]
@@ -106,6 +107,9 @@ pub struct ImageStore {
     /// Layer directories that must survive garbage collection whatever index.json says:
     /// the lowerdirs of existing containers (see `set_pins`).
     pins: std::sync::Arc<std::sync::OnceLock<Pins>>,
+    /// Whether commits sync the store after them (`durable.rs`); tests hold the syncs to see
+    /// the records.
+    settle: bool,
 }
 
 /// Tells garbage collection which layer directories are in use outside the store.
@@ -177,6 +181,7 @@ impl ImageStore {
             max_unpacked: DEFAULT_MAX_UNPACKED,
             resolved: Default::default(),
             pins: Default::default(),
+            settle: true,
         };
         for dir in [
             root.to_path_buf(),
@@ -187,6 +192,7 @@ impl ImageStore {
         ] {
             fs::create_dir_all(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
         }
+        store.make_unsynced_dir()?;
         let layout = root.join("oci-layout");
         if !layout.exists() {
             // Under the shared lock: a concurrent GC sweeps stray temp files from the root.
@@ -194,6 +200,18 @@ impl ImageStore {
             atomic_write(&layout, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
         }
         Ok(store)
+    }
+
+    /// Whether commits sync the store after them (see `durable.rs`).
+    pub(super) fn settles(&self) -> bool {
+        self.settle
+    }
+
+    /// A store whose commits leave their records for the test to see (never synced).
+    #[cfg(test)]
+    pub(crate) fn holding_syncs(mut self) -> ImageStore {
+        self.settle = false;
+        self
     }
 
     /// Sets the most bytes the layers of one imported image may unpack to.
@@ -327,9 +345,23 @@ impl ImageStore {
     ) -> Result<(ImageInfo, bool), ImageError> {
         // Layers to extract are extracted first (under tmp/), so the record written before
         // anything moves into place (`durable.rs`) can name every new layer by its diff_id.
-        let mut staged = Vec::new();
+        let mut staged: Vec<Staged> = Vec::new();
         for l in &prepared.layers {
-            staged.push(self.stage_layer(l, budget)?);
+            // A layer repeated in one image is extracted once.
+            let earlier = |diff: &str| staged.iter().find(|s| s.diff == diff).map(|s| s.size);
+            if let Some(size) = l.diff_id.as_deref().and_then(earlier) {
+                staged.push(Staged {
+                    diff: l.diff_id.clone().unwrap_or_default(),
+                    size,
+                    dir: None,
+                });
+                continue;
+            }
+            let mut st = self.stage_layer(l, budget)?;
+            if earlier(&st.diff).is_some() {
+                st.dir = None;
+            }
+            staged.push(st);
         }
         let diff_ids: Vec<String> = staged.iter().map(|s| s.diff.clone()).collect();
         let unpacked: u64 = staged.iter().map(|s| s.size).sum();
@@ -379,8 +411,14 @@ impl ImageStore {
         // rest after the commit (`durable.rs`).
         let mut record = durable::Record::default();
         for (l, st) in prepared.layers.iter().zip(&staged) {
-            if st.dir.is_some() || !self.blob_path(&l.digest).exists() {
+            let listed = record.layers.iter().any(|(b, _)| *b == l.digest);
+            if listed || record.blobs.contains(&l.digest) {
+                continue;
+            }
+            if st.dir.is_some() && !self.layer_path(&st.diff).is_dir() {
                 record.layers.push((l.digest.clone(), st.diff.clone()));
+            } else if !self.blob_path(&l.digest).exists() {
+                record.blobs.push(l.digest.clone());
             }
         }
         for hex in [&config_hex, &manifest_hex] {
