@@ -72,6 +72,7 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
     let images = Arc::new(ImageStore::open(&root.join("images"))?.with_max_unpacked(max_unpacked));
     // Uploads of a daemon that died mid-import: nobody else writes there.
     empty_dir(&images.uploads_dir());
+    let stopping_images = images.clone();
     // What an earlier daemon committed but never saw on disk (it was killed, or the machine
     // went down) is synced, or checked and repaired, before anything uses the store.
     images.recover().with_context(|| {
@@ -192,6 +193,7 @@ async fn serve(cfg: &DaemonConfig, exe: SelfExe) -> Result<()> {
     let _ = std::fs::remove_file(&cfg.socket);
     let _ = std::fs::remove_dir_all(&spare);
     networks.shutdown().await;
+    let _ = tokio::task::spawn_blocking(move || stopping_images.settle_finished()).await;
     if let Ok(layout) = crate::runtime::cgroup::Layout::detect() {
         crate::runtime::cgroup::remove_empty_parents(&layout, crate::plan::CGROUP_PARENT);
     }

@@ -94,18 +94,42 @@ impl ImageStore {
         Ok(Some(path))
     }
 
-    /// Syncs the store's filesystem on a thread of its own, then removes `record`.
+    /// Syncs the store's filesystem on a thread of its own, then removes `record` (of a
+    /// finished commit).
     pub(crate) fn settle_later(&self, record: PathBuf) {
+        lock(&self.unsettled).push(record.clone());
         if !self.settles() {
             return;
         }
-        let root = self.root().to_path_buf();
+        let (root, unsettled) = (self.root().to_path_buf(), self.unsettled.clone());
         let started = std::thread::Builder::new()
             .name("image-sync".to_string())
-            .spawn(move || settle(&root, &record));
+            .spawn(move || {
+                if settle(&root, &record) {
+                    lock(&unsettled).retain(|r| *r != record);
+                }
+            });
         if let Err(e) = started {
-            // The record stays: the daemon's next start settles it.
+            // The record stays: `settle_finished` or the daemon's next start settles it.
             eprintln!("rstack: cannot start the image store's sync: {e}");
+        }
+    }
+
+    /// Syncs the store now and removes the records of the commits that finished: the
+    /// daemon's stop, so that a reboot right after a pull does not find them and check
+    /// everything again at the next start.
+    pub fn settle_finished(&self) {
+        let records: Vec<PathBuf> = std::mem::take(&mut *lock(&self.unsettled));
+        if records.is_empty() {
+            return;
+        }
+        match syncfs(self.root()) {
+            Ok(()) => {
+                for r in &records {
+                    let _ = fs::remove_file(r);
+                }
+            }
+            Err(e) => eprintln!("rstack: syncing the image store: {e}"),
         }
     }
 
@@ -277,15 +301,23 @@ pub(super) fn set_layer_root_mode(dir: &Path) -> Result<(), ImageError> {
         .map_err(io_err("chmod layer directory"))
 }
 
-/// Syncs the filesystem holding `root`, then removes `record`. A failed sync keeps the
-/// record for the daemon's next start.
-fn settle(root: &Path, record: &Path) {
+/// Syncs the filesystem holding `root`, then removes `record`; whether it did. A failed
+/// sync keeps the record for the daemon's next start.
+fn settle(root: &Path, record: &Path) -> bool {
     match syncfs(root) {
         Ok(()) => {
             let _ = fs::remove_file(record);
+            true
         }
-        Err(e) => eprintln!("rstack: syncing the image store: {e}"),
+        Err(e) => {
+            eprintln!("rstack: syncing the image store: {e}");
+            false
+        }
     }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The sha256 hex of a file's content.

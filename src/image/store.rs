@@ -110,6 +110,8 @@ pub struct ImageStore {
     /// Whether commits sync the store after them (`durable.rs`); tests hold the syncs to see
     /// the records.
     settle: bool,
+    /// Records of finished commits whose sync has not removed them yet (`durable.rs`).
+    unsettled: std::sync::Arc<std::sync::Mutex<Vec<PathBuf>>>,
 }
 
 /// Tells garbage collection which layer directories are in use outside the store.
@@ -182,6 +184,7 @@ impl ImageStore {
             resolved: Default::default(),
             pins: Default::default(),
             settle: true,
+            unsettled: Default::default(),
         };
         for dir in [
             root.to_path_buf(),

@@ -141,6 +141,19 @@ fn a_commit_records_the_layers_and_blobs_it_adds_and_nothing_in_place_already() 
 }
 
 #[test]
+fn the_daemons_stop_settles_the_finished_commits() {
+    let dir = TestDir::new("durable-stop");
+    let root = dir.path().join("store");
+    let s = ImageStore::open(&root).unwrap().holding_syncs();
+    import(&s, &dir, "a", &[layer("f", b"a")]);
+    import(&s, &dir, "b", &[layer("f", b"b")]);
+    assert_eq!(record_paths(&root).len(), 2);
+    s.settle_finished();
+    assert!(record_paths(&root).is_empty());
+    assert_eq!(names(&s), ["a:latest", "b:latest"]);
+}
+
+#[test]
 fn a_record_of_this_boot_is_only_synced() {
     let Some(boot) = this_boot() else { return };
     let dir = TestDir::new("durable-same-boot");
