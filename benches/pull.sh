@@ -36,6 +36,9 @@ fi
 work=$(mktemp -d /tmp/rstack-bench-pull.XXXXXX)
 stores=$work
 cleanup() {
+  # Every step runs: under `set -e` the first grep that finds no mount would end the trap
+  # and leave the loop-mounted stores behind.
+  set +e
   [ -n "${reg_pid:-}" ] && kill "$reg_pid" 2>/dev/null || true
   if [ "$stores" != "$work" ]; then
     # docker's overlay mounts are gone with its daemon; anything left goes first.
