@@ -17,16 +17,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::{GC_LOCK, INDEX_LOCK, ImageStore};
 use crate::image::budget::Budget;
 use crate::image::error::{ImageError, io_err, json_err};
-use crate::image::fsutil::{TempDir, atomic_write, remove_tree, sync_dir, syncfs, unique_name};
+use crate::image::fsutil::{
+    HashReader, TempDir, atomic_write, lock, remove_tree, sync_dir, syncfs, unique_name,
+};
 use crate::image::layer;
 use crate::image::oci::sha256_of;
 
@@ -244,7 +245,7 @@ impl ImageStore {
         let dest = self.layer_path(diff);
         let rebuilt = (|| -> Result<bool, ImageError> {
             let tmp = TempDir::create(&self.tmp_dir(), "layer")?;
-            set_layer_root_mode(tmp.path())?;
+            layer::set_root_mode(tmp.path()).map_err(io_err("chmod layer directory"))?;
             let (d, _) = layer::extract_layer(&self.blob_path(blob), tmp.path(), budget)?;
             if d != diff {
                 return Ok(false);
@@ -294,13 +295,6 @@ impl ImageStore {
     }
 }
 
-/// The layer root is the container's "/": 0755 unless the tar's "./" entry says otherwise.
-pub(super) fn set_layer_root_mode(dir: &Path) -> Result<(), ImageError> {
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
-        .map_err(io_err("chmod layer directory"))
-}
-
 /// Syncs the filesystem holding `root`, then removes `record`; whether it did. A failed
 /// sync keeps the record for the daemon's next start.
 fn settle(root: &Path, record: &Path) -> bool {
@@ -316,19 +310,9 @@ fn settle(root: &Path, record: &Path) -> bool {
     }
 }
 
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// The sha256 hex of a file's content.
 fn file_sha256(path: &Path) -> io::Result<String> {
-    let mut f = File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        match f.read(&mut buf)? {
-            0 => return Ok(hex::encode(h.finalize())),
-            n => h.update(&buf[..n]),
-        }
-    }
+    HashReader::new(File::open(path)?)
+        .finish()
+        .map(|(hex, _)| hex)
 }

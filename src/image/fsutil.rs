@@ -253,6 +253,11 @@ pub(crate) fn behind_the_inflate() {
     }
 }
 
+/// Locks `m`, taking over a lock a panicking thread poisoned (what it guards stays usable).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// True when running with effective uid 0 (needed for chown, device nodes, trusted xattrs).
 pub(crate) fn is_root() -> bool {
     // SAFETY: geteuid has no failure modes.

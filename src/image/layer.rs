@@ -27,6 +27,12 @@ const WHITEOUT_PREFIX: &str = ".wh.";
 const OPAQUE_WHITEOUT: &str = ".wh..wh..opq";
 const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 
+/// Gives a directory a layer is extracted into the mode of a layer root, the container's
+/// "/": 0755 unless the tar's "./" entry says otherwise.
+pub(crate) fn set_root_mode(dir: &Path) -> io::Result<()> {
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
+}
+
 /// Extracts the layer blob at `blob` into the existing empty directory `dest`, charging the
 /// content of its files to `budget`. Returns the diff_id (sha256 hex of the uncompressed tar)
 /// and the unpacked size (the bytes of its regular files).

@@ -581,7 +581,7 @@ impl ImageStore {
             });
         }
         let tmp = TempDir::create(&self.tmp_dir(), "layer")?;
-        durable::set_layer_root_mode(tmp.path())?;
+        layer::set_root_mode(tmp.path()).map_err(io_err("chmod layer directory"))?;
         let (diff, size) = layer::extract_layer(&l.blob, tmp.path(), budget)?;
         if let Some(expected) = &l.diff_id
             && *expected != diff

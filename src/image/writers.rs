@@ -16,6 +16,8 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::SystemTime;
 
+use super::fsutil::lock;
+
 /// One file to write.
 pub(crate) struct Job {
     pub full: PathBuf,
@@ -81,10 +83,6 @@ impl Writers {
             None => Ok(()),
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn work(rx: &Mutex<Receiver<Job>>, state: &(Mutex<State>, Condvar)) {

@@ -425,10 +425,8 @@ fn extract_streaming(
     diff_hex: &str,
     budget: &Budget,
 ) -> Option<u64> {
-    use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir(into).ok()?;
-    // The layer root is the container's "/": 0755 unless the tar's "./" entry says otherwise.
-    std::fs::set_permissions(into, std::fs::Permissions::from_mode(0o755)).ok()?;
+    crate::image::layer::set_root_mode(into).ok()?;
     let reader = GrowingReader::new(growth);
     // The reader borrows `growth`; extraction needs a 'static reader, so it reads through a
     // scoped pipe of chunks instead.

@@ -84,15 +84,21 @@ fn this_boot() -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
+/// A store of its own, in a directory of its own.
+fn store(tag: &str) -> (TestDir, PathBuf, ImageStore) {
+    let dir = TestDir::new(tag);
+    let root = dir.path().join("store");
+    let s = ImageStore::open(&root).unwrap();
+    (dir, root, s)
+}
+
 fn names(s: &ImageStore) -> Vec<String> {
     s.list().unwrap().into_iter().map(|i| i.reference).collect()
 }
 
 #[test]
 fn a_commits_sync_removes_its_record() {
-    let dir = TestDir::new("durable-settle");
-    let root = dir.path().join("store");
-    let s = ImageStore::open(&root).unwrap();
+    let (dir, root, s) = store("durable-settle");
     import(&s, &dir, "a", &[layer("f", b"a")]);
     settled(&root);
     assert!(s.resolve("a").is_ok());
@@ -100,9 +106,8 @@ fn a_commits_sync_removes_its_record() {
 
 #[test]
 fn a_commit_records_the_layers_and_blobs_it_adds_and_nothing_in_place_already() {
-    let dir = TestDir::new("durable-record");
-    let root = dir.path().join("store");
-    let s = ImageStore::open(&root).unwrap().holding_syncs();
+    let (dir, root, s) = store("durable-record");
+    let s = s.holding_syncs();
     let (base, a, b) = (layer("base", b"base"), layer("f", b"a"), layer("f", b"b"));
     // a's content again, as another blob (gzip): a new blob of a layer in place.
     let a_gz = TestLayer::gzip(tar_of("f", b"a"));
@@ -113,6 +118,19 @@ fn a_commit_records_the_layers_and_blobs_it_adds_and_nothing_in_place_already() 
     import(&s, &dir, "c", std::slice::from_ref(&a_gz));
     import(&s, &dir, "c", std::slice::from_ref(&a_gz));
     let pair = |l: &TestLayer| (sha(&l.blob), l.diff_id.clone());
+    let before = record_paths(&root);
+    // A root filesystem tar names no diff_id: its layer is extracted before it is known to
+    // be a's, which is in place, so only the new config and manifest are recorded.
+    let rootfs = dir.write("rootfs.tar", &tar_of("f", b"a"));
+    s.import(&rootfs, "r").unwrap();
+    let added: Vec<PathBuf> = record_paths(&root)
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .collect();
+    let v: serde_json::Value = serde_json::from_slice(&fs::read(&added[0]).unwrap()).unwrap();
+    assert_eq!(v["layers"], serde_json::json!([]), "{v}");
+    assert_eq!(v["blobs"].as_array().map(Vec::len), Some(2), "{v}");
+    fs::remove_file(&added[0]).unwrap();
     let mut recs = records(&root);
     assert_eq!(recs.len(), 3, "the same image again adds nothing: {recs:?}");
     recs.sort_by_key(|(layers, _)| std::cmp::Reverse(layers.len()));
@@ -135,16 +153,15 @@ fn a_commit_records_the_layers_and_blobs_it_adds_and_nothing_in_place_already() 
     fs::write(root.join("blobs/sha256").join(sha(&a_gz.blob)), b"").unwrap();
     s.recover().unwrap();
     assert!(record_paths(&root).is_empty());
-    assert_eq!(names(&s), ["a:latest", "b:latest"]);
+    assert_eq!(names(&s), ["a:latest", "b:latest", "r:latest"]);
     let img = s.resolve("a").unwrap();
     assert_eq!(fs::read(img.layers[0].join("f")).unwrap(), b"a");
 }
 
 #[test]
 fn the_daemons_stop_settles_the_finished_commits() {
-    let dir = TestDir::new("durable-stop");
-    let root = dir.path().join("store");
-    let s = ImageStore::open(&root).unwrap().holding_syncs();
+    let (dir, root, s) = store("durable-stop");
+    let s = s.holding_syncs();
     import(&s, &dir, "a", &[layer("f", b"a")]);
     import(&s, &dir, "b", &[layer("f", b"b")]);
     assert_eq!(record_paths(&root).len(), 2);
@@ -156,9 +173,7 @@ fn the_daemons_stop_settles_the_finished_commits() {
 #[test]
 fn a_record_of_this_boot_is_only_synced() {
     let Some(boot) = this_boot() else { return };
-    let dir = TestDir::new("durable-same-boot");
-    let root = dir.path().join("store");
-    let s = ImageStore::open(&root).unwrap();
+    let (dir, root, s) = store("durable-same-boot");
     let a = layer("f", b"a");
     import(&s, &dir, "a", std::slice::from_ref(&a));
     settled(&root);
@@ -174,9 +189,7 @@ fn a_record_of_this_boot_is_only_synced() {
 
 #[test]
 fn a_record_of_an_earlier_boot_restores_layers_and_drops_images_that_lost_blobs() {
-    let dir = TestDir::new("durable-earlier-boot");
-    let root = dir.path().join("store");
-    let s = ImageStore::open(&root).unwrap();
+    let (dir, root, s) = store("durable-earlier-boot");
     let (base, a, b) = (layer("base", b"base"), layer("f", b"a"), layer("f", b"b"));
     import(&s, &dir, "a", &[base.clone(), a.clone()]);
     import(&s, &dir, "b", &[base.clone(), b.clone()]);
@@ -206,9 +219,7 @@ fn a_record_of_an_earlier_boot_restores_layers_and_drops_images_that_lost_blobs(
 
 #[test]
 fn a_torn_temp_record_goes_and_an_unreadable_record_stays() {
-    let dir = TestDir::new("durable-torn");
-    let root = dir.path().join("store");
-    let s = ImageStore::open(&root).unwrap();
+    let (dir, root, s) = store("durable-torn");
     import(&s, &dir, "a", &[layer("f", b"a")]);
     settled(&root);
     fs::write(root.join("unsynced/.tmp-1-2-3"), b"{\"boot").unwrap();
