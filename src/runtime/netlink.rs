@@ -192,6 +192,11 @@ impl Netlink {
     /// `call`, returning the index of the link a RTM_NEWLINK answer before the ACK names
     /// (the answer to RTM_GETLINK).
     fn call_for_index(&mut self, op: &str, msg: Msg) -> Result<Option<u32>> {
+        Ok(self.call_for_link(op, msg)?.map(|l| l.index))
+    }
+
+    /// `call`, returning the link a RTM_NEWLINK answer before the ACK describes.
+    fn call_for_link(&mut self, op: &str, msg: Msg) -> Result<Option<LinkInfo>> {
         let mut found = None;
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
@@ -237,8 +242,8 @@ impl Netlink {
                         c => Err(sys(op, std::io::Error::from_raw_os_error(-c))),
                     };
                 }
-                if kind == RTM_NEWLINK && got == seq && len >= 24 {
-                    found = Some(u32::from_ne_bytes([rest[20], rest[21], rest[22], rest[23]]));
+                if kind == RTM_NEWLINK && got == seq && len >= 32 {
+                    found = Some(LinkInfo::parse(&rest[16..len]));
                 }
                 let step = ((len + 3) & !3).min(rest.len());
                 rest = &rest[step..];
@@ -340,19 +345,37 @@ impl Netlink {
     /// Creates a bridge, up, with `gateway/prefix` as its address. An existing bridge of
     /// that name is reused (and given the address if it lacks it).
     pub fn add_bridge(&mut self, name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<u32> {
+        // A bridge whose address nobody set takes the lowest of its ports' addresses, and
+        // changes it whenever a port with a lower one comes or the lowest goes (a container
+        // starting or stopping, a spare veth moved to another bridge). Containers keep the
+        // gateway's old address in their neighbour caches for half a minute or more, and
+        // their packets to the gateway (DNS, published ports, the outside) go nowhere until
+        // then. A set address stays: the gateway's own, like containers' (`mac_for`).
         let mut m = Msg::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
         m.ifinfo(0, IFF_UP, IFF_UP);
         m.attr_str(IFLA_IFNAME, name);
+        m.attr(IFLA_ADDRESS, &mac_for(gateway));
         m.begin(IFLA_LINKINFO);
         m.attr_str(IFLA_INFO_KIND, "bridge");
         m.end();
-        match self.call(&format!("creating bridge {name}"), m) {
-            Ok(()) => {}
-            Err(e) if e.errno() == Some(libc::EEXIST) => {}
+        let made = match self.call(&format!("creating bridge {name}"), m) {
+            Ok(()) => true,
+            Err(e) if e.errno() == Some(libc::EEXIST) => false,
             Err(e) => return Err(e),
-        }
+        };
         let index = link_index(name)?;
-        self.set_up(index, name)?;
+        if made {
+            self.set_up(index, name)?;
+        } else {
+            // Found (a crashed daemon's, or one made before addresses were set): its current
+            // address, which its containers know, is set, so that from now on it stays.
+            let mut m = Msg::new(RTM_NEWLINK, 0);
+            m.ifinfo(index as i32, IFF_UP, IFF_UP);
+            if let Some(mac) = self.address_of(name)? {
+                m.attr(IFLA_ADDRESS, &mac);
+            }
+            self.call(&format!("setting {name} up"), m)?;
+        }
         match self.add_address(index, gateway, prefix) {
             Err(e) if e.errno() != Some(libc::EEXIST) => Err(e),
             _ => Ok(index),
@@ -382,6 +405,18 @@ impl Netlink {
             &format!("IPv6 address mode of {name}"),
             addr_gen_mode_msg(index, mode),
         )
+    }
+
+    /// The hardware address of a link of this socket's namespace (None: it has none).
+    pub fn address_of(&mut self, name: &str) -> Result<Option<[u8; 6]>> {
+        let mut m = Msg::new(RTM_GETLINK, 0);
+        m.ifinfo(0, 0, 0);
+        m.attr_str(IFLA_IFNAME, name);
+        let op = format!("looking up {name}");
+        let link = self
+            .call_for_link(&op, m)?
+            .ok_or(NetlinkError::Malformed(op))?;
+        Ok(link.address)
     }
 
     /// The index of a link of this socket's namespace.
@@ -683,6 +718,38 @@ pub fn link_exists(name: &str) -> bool {
     link_index(name).is_ok()
 }
 
+/// What an RTM_NEWLINK message says of a link (the parts rstack reads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LinkInfo {
+    index: u32,
+    /// IFLA_ADDRESS, when it is an Ethernet address.
+    address: Option<[u8; 6]>,
+}
+
+impl LinkInfo {
+    /// `body`: the message after its 16-byte header (an ifinfomsg, then attributes); at
+    /// least the ifinfomsg's 16 bytes.
+    fn parse(body: &[u8]) -> LinkInfo {
+        let index = u32::from_ne_bytes([body[4], body[5], body[6], body[7]]);
+        let mut address = None;
+        let mut rest = &body[16..];
+        while rest.len() >= 4 {
+            let len = u16::from_ne_bytes([rest[0], rest[1]]) as usize;
+            let kind = u16::from_ne_bytes([rest[2], rest[3]]) & 0x3fff;
+            if len < 4 || len > rest.len() {
+                break;
+            }
+            if kind == IFLA_ADDRESS && len == 4 + 6 {
+                let mut mac = [0u8; 6];
+                mac.copy_from_slice(&rest[4..10]);
+                address = Some(mac);
+            }
+            rest = &rest[((len + 3) & !3).min(rest.len())..];
+        }
+        LinkInfo { index, address }
+    }
+}
+
 /// Docker's MAC address for an IPv4 address: 02:42 then the address's four bytes. A
 /// container that gets the address again gets the same MAC, so its neighbours' ARP caches
 /// stay right across a recreate.
@@ -792,6 +859,63 @@ mod tests {
                 .expect_err("exists");
             assert!(again.to_string().contains("address again"), "{again}");
             assert_eq!(again.errno(), Some(libc::EEXIST));
+        })
+        .join()
+        .expect("test thread");
+    }
+
+    /// A bridge's address is the gateway's and stays when ports with lower addresses come
+    /// and go; one found without a set address (a crashed daemon's, an older release's)
+    /// keeps the address it has and holds it from then on. With the kernel's choice, a
+    /// container's neighbour cache pointed at an address the gateway no longer had.
+    #[test]
+    fn a_bridge_keeps_its_address_as_ports_come_and_go() {
+        if !nix::unistd::geteuid().is_root() {
+            crate::testutil::skip(
+                "a_bridge_keeps_its_address_as_ports_come_and_go",
+                "needs root",
+            );
+            return;
+        }
+        std::thread::spawn(|| {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare");
+            let own = std::fs::File::open("/proc/thread-self/ns/net").expect("own netns");
+            let mut nl = Netlink::open().expect("netlink");
+            // A port whose address is lower than any the kernel or `mac_for` gives.
+            let attach_low_port = |nl: &mut Netlink, bridge: &str, n: u8| {
+                let (host, low) = (format!("rstq{n}"), format!("rstl{n}"));
+                nl.new_veth(&host, &low, own.as_raw_fd(), Some([0, 0, 0, 0, 0, n]))
+                    .expect("veth");
+                let port = nl.index_of(&low).expect("port");
+                let master = nl.index_of(bridge).expect("bridge");
+                nl.set_master_up_hairpin(port, master, &low, None)
+                    .expect("attach");
+                host
+            };
+            let gw = Ipv4Addr::new(10, 97, 0, 1);
+            nl.add_bridge("rstk0", gw, 24).expect("bridge");
+            assert_eq!(nl.address_of("rstk0").expect("address"), Some(mac_for(gw)));
+            let veth = attach_low_port(&mut nl, "rstk0", 1);
+            assert_eq!(nl.address_of("rstk0").expect("address"), Some(mac_for(gw)));
+            nl.delete_link(&veth).expect("veth gone");
+            assert_eq!(nl.address_of("rstk0").expect("address"), Some(mac_for(gw)));
+
+            // Made the old way, without an address: the kernel's random one is kept.
+            let mut m = Msg::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+            m.ifinfo(0, 0, 0);
+            m.attr_str(IFLA_IFNAME, "rstk1");
+            m.begin(IFLA_LINKINFO);
+            m.attr_str(IFLA_INFO_KIND, "bridge");
+            m.end();
+            nl.call("old bridge", m).expect("old bridge");
+            let before = nl.address_of("rstk1").expect("address").expect("has one");
+            nl.add_bridge("rstk1", Ipv4Addr::new(10, 96, 0, 1), 24)
+                .expect("found");
+            let veth = attach_low_port(&mut nl, "rstk1", 2);
+            assert_eq!(nl.address_of("rstk1").expect("address"), Some(before));
+            nl.delete_link(&veth).expect("veth gone");
+            nl.delete_link("rstk0").expect("rstk0 gone");
+            nl.delete_link("rstk1").expect("rstk1 gone");
         })
         .join()
         .expect("test thread");
