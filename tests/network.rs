@@ -439,3 +439,81 @@ services:
     unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
     let _ = daemon.wait();
 }
+
+/// A UDP client on the host that keeps sending to a published port from one source port
+/// reaches the container that replaced the one it talked to, at another address. Its
+/// connection-tracking entry, DNAT'd to the old address, lives as long as it keeps sending;
+/// the daemon forgets it when the new container's port is published (as Docker does).
+#[test]
+fn a_steady_udp_client_reaches_the_container_that_replaced_its_own() {
+    let Some((env, p)) = setup_named("network_udp_replaced", "netudp") else {
+        return;
+    };
+    udpecho(&env);
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("free UDP port")
+        .port();
+    env.write(
+        "compose.yaml",
+        &format!(
+            r#"name: {p}
+services:
+  echo:
+    image: busybox:test
+    command: ["/opt/udpecho", "-l", "7001"]
+    volumes: ["./udpecho:/opt/udpecho:ro"]
+    ports: ["127.0.0.1:{port}:7001/udp"]
+    stop_signal: SIGKILL
+  filler:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    profiles: ["fill"]
+"#
+        ),
+    );
+    env.ok(&["-p", &p, "up", "-d"]);
+    let old_ip = address_of(&env, &p, "echo");
+
+    // The client: one socket, a datagram every 50 ms, counting the answers.
+    let answers = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let client = {
+        let (answers, stop) = (answers.clone(), stop.clone());
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("client socket");
+        s.set_read_timeout(Some(Duration::from_millis(50)))
+            .expect("timeout");
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 64];
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = s.send_to(b"ping", ("127.0.0.1", port));
+                if let Ok((n, _)) = s.recv_from(&mut buf)
+                    && &buf[..n] == b"ping"
+                {
+                    answers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        })
+    };
+    let count = || answers.load(std::sync::atomic::Ordering::Relaxed);
+    let answered_after = |n: usize, what: &str| {
+        poll_for(10, 100, || match count() > n + 3 {
+            true => Ok(()),
+            false => Err(format!("{what}: {} answers\n{}", count(), env.daemon_log())),
+        })
+    };
+    answered_after(0, "the first container");
+
+    // Replaced while the client keeps sending, at another address (the filler takes the old
+    // one meanwhile).
+    env.ok(&["-p", &p, "rm", "-s", "-f", "echo"]);
+    env.ok(&["-p", &p, "--profile", "fill", "up", "-d", "filler"]);
+    env.ok(&["-p", &p, "up", "-d", "echo"]);
+    let new_ip = address_of(&env, &p, "echo");
+    assert_ne!(new_ip, old_ip, "the new container has the old address");
+    answered_after(count(), "the replacing container");
+
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    client.join().expect("client thread");
+    env.ok(&["-p", &p, "--profile", "fill", "down", "-t", "1"]);
+}

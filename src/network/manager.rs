@@ -18,7 +18,7 @@ use super::ipam6::Ipv6Net;
 use super::nft::{self, Forward, Ipv4Net, NetRules, Proto, Ruleset};
 use super::nft6::{Forward6, Net6, Ruleset6};
 use super::ports::{self, Reservation};
-use super::{files, ipam, ipam6, netdef, nft6, ports6};
+use super::{conntrack, files, ipam, ipam6, netdef, nft6, ports6};
 use crate::runtime::config::{ContainerConfig, Interface, MountConfig, NetAttach, NetRequest};
 use crate::runtime::netlink::Netlink;
 use serde::{Deserialize, Serialize};
@@ -889,12 +889,31 @@ impl NetworkManager {
         let path = self.files_dir(&cfg.id).join(PORTS_FILE);
         std::fs::write(&path, serde_json::to_vec(&shown).unwrap_or_default())
             .map_err(io("writing", &path))?;
+        let udp: Vec<u16> = held
+            .iter()
+            .map(|(_, f, _)| (f.proto, f.host_port))
+            .chain(held6.iter().map(|(_, f, _)| (f.proto, f.host_port)))
+            .filter(|(proto, _)| *proto == Proto::Udp)
+            .map(|(_, port)| port)
+            .collect();
         {
             let mut inner = self.lock();
             inner.ports.insert(cfg.id.clone(), held);
             inner.ports6.insert(cfg.id.clone(), held6);
         }
-        self.apply().await
+        self.apply().await?;
+        // Now that the ports lead here, UDP flows that still lead elsewhere (a container
+        // replaced, or the host while no container was behind the port) are forgotten, so
+        // their next packet takes the new way (`conntrack`).
+        if !udp.is_empty() {
+            let forgot = tokio::task::spawn_blocking(move || conntrack::forget_udp_ports(&udp))
+                .await
+                .map_err(|e| NetError::Kernel(e.to_string()))?;
+            if let Err(e) = forgot {
+                eprintln!("rstack: container {}: {e}", cfg.id);
+            }
+        }
+        Ok(())
     }
 
     /// Holds an IPv6 host port: `range`, else (an ephemeral port an earlier run had, taken
