@@ -9,10 +9,18 @@
 //! host itself. Docker had the same bug and forgets the entries the same way. TCP needs
 //! nothing: a new connection is a new entry.
 //!
+//! Which entries: UDP whose original destination is the published port on the published
+//! address, or on any of the host's addresses when the port is published on all of them
+//! (where the DNAT applies). Flows of the host or of containers to that port elsewhere are
+//! left alone (Docker deletes those too).
+//!
 //! Layout: the messages are built and read by pure functions (tested without root);
-//! [`forget_udp_ports`] does the I/O: a dump of the table per address family, then a delete
-//! of each matching entry by its original tuple.
+//! [`forget_udp`] does the I/O: a dump of the table per address family, then a delete of
+//! each matching entry by its original tuple. The dump is not atomic (a table resized
+//! meanwhile may skip or repeat entries: a repeated one is gone already, ENOENT, and a
+//! skipped one stays, as before).
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 /// Errors of talking to ctnetlink.
@@ -40,13 +48,24 @@ const NLM_F_ACK: u16 = 4;
 const NLM_F_DUMP: u16 = 0x300;
 const CTA_TUPLE_ORIG: u16 = 1;
 const CTA_ZONE: u16 = 18;
+const CTA_TUPLE_IP: u16 = 1;
 const CTA_TUPLE_PROTO: u16 = 2;
+const CTA_IP_V4_DST: u16 = 2;
+const CTA_IP_V6_DST: u16 = 4;
 const CTA_PROTO_NUM: u16 = 1;
 const CTA_PROTO_DST_PORT: u16 = 3;
 const NLA_TYPE_MASK: u16 = 0x3fff;
 const IPPROTO_UDP: u8 = 17;
 
-/// One entry of a dump, as much as a delete needs.
+/// A published UDP port: the host address it is published on (None: every address of the
+/// host), and the port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    pub addr: Option<IpAddr>,
+    pub port: u16,
+}
+
+/// One entry of a dump, as much as choosing and deleting it needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Entry {
     /// The CTA_TUPLE_ORIG attribute as the kernel sent it (header included, unpadded):
@@ -55,18 +74,36 @@ pub(crate) struct Entry {
     /// The CTA_ZONE attribute, when the entry has one.
     zone: Option<Vec<u8>>,
     proto: Option<u8>,
+    dst: Option<IpAddr>,
     dst_port: Option<u16>,
 }
 
-impl Entry {
-    fn is_udp_to(&self, ports: &[u16]) -> bool {
-        self.proto == Some(IPPROTO_UDP) && self.dst_port.is_some_and(|p| ports.contains(&p))
+/// Which entries go: UDP to a target, on its address or, for a target on every address,
+/// on one that `is_local` says is the host's.
+pub(crate) struct Matcher<'a> {
+    pub targets: &'a [Target],
+    pub is_local: &'a dyn Fn(IpAddr) -> bool,
+}
+
+impl Matcher<'_> {
+    fn matches(&self, e: &Entry) -> bool {
+        let (Some(IPPROTO_UDP), Some(dst), Some(port)) = (e.proto, e.dst, e.dst_port) else {
+            return false;
+        };
+        self.targets.iter().any(|t| {
+            t.port == port
+                && match t.addr {
+                    Some(a) => a == dst,
+                    None => (self.is_local)(dst),
+                }
+        })
     }
 }
 
 /// What one read of the socket said.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Read {
+    /// The entries of a dump that matched.
     pub entries: Vec<Entry>,
     /// NLMSG_DONE (a dump) or the ACK (a request) of our sequence number was seen.
     pub done: bool,
@@ -108,8 +145,12 @@ pub(crate) fn dump_request(family: u8, seq: u32) -> Vec<u8> {
     finish(buf)
 }
 
-/// A request that deletes `entry` of `family`, acknowledged.
-pub(crate) fn delete_request(family: u8, seq: u32, entry: &Entry) -> Vec<u8> {
+/// A request that deletes `entry` of `family`, acknowledged. None for an entry without its
+/// tuple: a delete without one would empty the whole table.
+pub(crate) fn delete_request(family: u8, seq: u32, entry: &Entry) -> Option<Vec<u8>> {
+    if entry.orig.len() <= 4 {
+        return None;
+    }
     let mut buf = Vec::with_capacity(24 + entry.orig.len() + 8);
     header(
         &mut buf,
@@ -122,7 +163,7 @@ pub(crate) fn delete_request(family: u8, seq: u32, entry: &Entry) -> Vec<u8> {
     if let Some(zone) = &entry.zone {
         put_attr(&mut buf, zone);
     }
-    finish(buf)
+    Some(finish(buf))
 }
 
 /// The attributes of `data`: (type without flags, payload, the whole attribute).
@@ -158,26 +199,46 @@ fn entry(body: &[u8]) -> Option<Entry> {
         orig: whole.to_vec(),
         zone,
         proto: None,
+        dst: None,
         dst_port: None,
     };
     for (kind, payload, _) in attrs(tuple) {
-        if kind != CTA_TUPLE_PROTO {
-            continue;
-        }
-        for (kind, v, _) in attrs(payload) {
-            match (kind, v) {
-                (CTA_PROTO_NUM, [p, ..]) => e.proto = Some(*p),
-                (CTA_PROTO_DST_PORT, [a, b, ..]) => e.dst_port = Some(u16::from_be_bytes([*a, *b])),
-                _ => {}
+        match kind {
+            CTA_TUPLE_IP => {
+                for (kind, v, _) in attrs(payload) {
+                    match (kind, v.len()) {
+                        (CTA_IP_V4_DST, 4) => {
+                            e.dst = Some(IpAddr::V4(Ipv4Addr::new(v[0], v[1], v[2], v[3])));
+                        }
+                        (CTA_IP_V6_DST, 16) => {
+                            let mut a = [0u8; 16];
+                            a.copy_from_slice(v);
+                            e.dst = Some(IpAddr::V6(Ipv6Addr::from(a)));
+                        }
+                        _ => {}
+                    }
+                }
             }
+            CTA_TUPLE_PROTO => {
+                for (kind, v, _) in attrs(payload) {
+                    match (kind, v) {
+                        (CTA_PROTO_NUM, [p, ..]) => e.proto = Some(*p),
+                        (CTA_PROTO_DST_PORT, [a, b, ..]) => {
+                            e.dst_port = Some(u16::from_be_bytes([*a, *b]));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
         }
     }
     Some(e)
 }
 
-/// Reads the messages of one datagram: entries of a dump, and the end or error of request
-/// `seq`. Messages of other sequence numbers are skipped.
-pub(crate) fn read(mut buf: &[u8], seq: u32) -> Result<Read, ConntrackError> {
+/// Reads the messages of one datagram: the entries of a dump that `keep` matches, and the
+/// end or error of request `seq`. Messages of other sequence numbers are skipped.
+pub(crate) fn read(mut buf: &[u8], seq: u32, keep: &Matcher) -> Result<Read, ConntrackError> {
     let mut out = Read::default();
     while buf.len() >= 16 {
         let len = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
@@ -189,19 +250,22 @@ pub(crate) fn read(mut buf: &[u8], seq: u32) -> Result<Read, ConntrackError> {
         let body = &buf[16..len];
         if got == seq {
             match kind {
-                NLMSG_DONE => out.done = true,
-                NLMSG_ERROR => {
-                    let [a, b, c, d, ..] = *body else {
-                        return Err(ConntrackError::Malformed("a request"));
-                    };
-                    let code = i32::from_ne_bytes([a, b, c, d]);
+                // The end of a dump carries its error, if it failed on the way, as an ACK
+                // does (negative errno; 0 when complete).
+                NLMSG_DONE | NLMSG_ERROR => {
                     out.done = true;
-                    if code != 0 {
-                        out.errno = Some(-code);
+                    if let [a, b, c, d, ..] = *body {
+                        let code = i32::from_ne_bytes([a, b, c, d]);
+                        if code < 0 {
+                            out.errno = Some(code.saturating_neg());
+                        }
+                    } else if kind == NLMSG_ERROR {
+                        return Err(ConntrackError::Malformed("a request"));
                     }
                 }
                 k if k == (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW && body.len() >= 4 => {
-                    out.entries.extend(entry(&body[4..]));
+                    out.entries
+                        .extend(entry(&body[4..]).filter(|e| keep.matches(e)));
                 }
                 _ => {}
             }
@@ -231,12 +295,35 @@ impl Socket {
         }
         // SAFETY: fd was just returned by socket and is owned by nobody else.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        // The kernel answers at once; should it not, a start waits 2 s, not for ever.
+        let timeout = libc::timeval {
+            tv_sec: 2,
+            tv_usec: 0,
+        };
+        // SAFETY: setsockopt with a timeval we own and its size.
+        let r = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                (&timeout as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        };
+        if r != 0 {
+            return Err(io("setting a receive timeout"));
+        }
         Ok(Socket { fd, seq: 0 })
     }
 
     /// Sends `msg` (built for `self.seq`) and reads answers until its end; returns the
-    /// entries a dump gave.
-    fn exchange(&mut self, what: &'static str, msg: &[u8]) -> Result<Vec<Entry>, ConntrackError> {
+    /// entries of a dump that `keep` matches.
+    fn exchange(
+        &mut self,
+        what: &'static str,
+        msg: &[u8],
+        keep: &Matcher,
+    ) -> Result<Vec<Entry>, ConntrackError> {
         // SAFETY: send of a buffer we own, with its length.
         let n = unsafe { libc::send(self.fd.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
         if n < 0 {
@@ -255,7 +342,7 @@ impl Socket {
                 }
                 return Err(ConntrackError::Io { what, source: e });
             }
-            let got = read(&buf[..n as usize], self.seq)?;
+            let got = read(&buf[..n as usize], self.seq, keep)?;
             entries.extend(got.entries);
             if let Some(errno) = got.errno {
                 return Err(ConntrackError::Io {
@@ -282,11 +369,11 @@ fn io(what: &'static str) -> ConntrackError {
     }
 }
 
-/// Deletes every connection-tracking entry (IPv4 and IPv6) of UDP to one of `ports`, in the
-/// calling thread's network namespace; returns how many went. A kernel without connection
-/// tracking has nothing to forget.
-pub fn forget_udp_ports(ports: &[u16]) -> Result<usize, ConntrackError> {
-    if ports.is_empty() {
+/// Deletes the connection-tracking entries of UDP to `targets` (see the module's text), in
+/// the calling thread's network namespace; returns how many went. A kernel without
+/// connection tracking has nothing to forget.
+pub fn forget_udp(targets: &[Target]) -> Result<usize, ConntrackError> {
+    if targets.is_empty() {
         return Ok(0);
     }
     let mut socket = match Socket::open() {
@@ -298,25 +385,45 @@ pub fn forget_udp_ports(ports: &[u16]) -> Result<usize, ConntrackError> {
         }
         Err(e) => return Err(e),
     };
+    let local = if targets.iter().any(|t| t.addr.is_none()) {
+        host_addresses()?
+    } else {
+        Vec::new()
+    };
+    let is_local = |a: IpAddr| a.is_loopback() || local.contains(&a);
     let mut gone = 0;
-    for family in [libc::AF_INET as u8, libc::AF_INET6 as u8] {
+    for (family, v6) in [(libc::AF_INET as u8, false), (libc::AF_INET6 as u8, true)] {
+        let ours: Vec<Target> = targets
+            .iter()
+            .filter(|t| t.addr.is_none_or(|a| a.is_ipv6() == v6))
+            .copied()
+            .collect();
+        let keep = Matcher {
+            targets: &ours,
+            is_local: &is_local,
+        };
         let seq = socket.next_seq();
-        let entries = match socket.exchange("listing entries", &dump_request(family, seq)) {
+        let dump = dump_request(family, seq);
+        let entries = match socket.exchange("listing entries", &dump, &keep) {
             Ok(entries) => entries,
-            // No connection tracking module for this family (or at all): nothing to forget.
+            // No connection tracking for this family, or no ctnetlink (nfnetlink answers
+            // EINVAL for a subsystem it does not have): nothing to forget.
             Err(ConntrackError::Io { source, .. })
                 if matches!(
                     source.raw_os_error(),
-                    Some(libc::ENOENT | libc::EOPNOTSUPP | libc::EAFNOSUPPORT)
+                    Some(libc::ENOENT | libc::EOPNOTSUPP | libc::EAFNOSUPPORT | libc::EINVAL)
                 ) =>
             {
                 continue;
             }
             Err(e) => return Err(e),
         };
-        for e in entries.iter().filter(|e| e.is_udp_to(ports)) {
+        for e in &entries {
             let seq = socket.next_seq();
-            match socket.exchange("deleting an entry", &delete_request(family, seq, e)) {
+            let Some(delete) = delete_request(family, seq, e) else {
+                continue;
+            };
+            match socket.exchange("deleting an entry", &delete, &keep) {
                 Ok(_) => gone += 1,
                 // Expired meanwhile.
                 Err(ConntrackError::Io { source, .. })
@@ -326,6 +433,43 @@ pub fn forget_udp_ports(ports: &[u16]) -> Result<usize, ConntrackError> {
         }
     }
     Ok(gone)
+}
+
+/// The addresses of the host's interfaces (the calling thread's network namespace).
+fn host_addresses() -> Result<Vec<IpAddr>, ConntrackError> {
+    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `list`, freed below with freeifaddrs.
+    if unsafe { libc::getifaddrs(&mut list) } != 0 {
+        return Err(io("listing the host's addresses"));
+    }
+    let mut out = Vec::new();
+    let mut cur = list;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a node of the list getifaddrs returned, not freed yet.
+        let ifa = unsafe { &*cur };
+        if !ifa.ifa_addr.is_null() {
+            // SAFETY: ifa_addr points at a sockaddr whose family tells its real type.
+            match i32::from(unsafe { (*ifa.ifa_addr).sa_family }) {
+                libc::AF_INET => {
+                    // SAFETY: an AF_INET address is a sockaddr_in.
+                    let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
+                    out.push(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                        sin.sin_addr.s_addr,
+                    ))));
+                }
+                libc::AF_INET6 => {
+                    // SAFETY: an AF_INET6 address is a sockaddr_in6.
+                    let sin6 = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in6) };
+                    out.push(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)));
+                }
+                _ => {}
+            }
+        }
+        cur = ifa.ifa_next;
+    }
+    // SAFETY: the list getifaddrs returned, freed once.
+    unsafe { libc::freeifaddrs(list) };
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -3,9 +3,7 @@
 use super::*;
 
 const NESTED: u16 = 0x8000;
-const CTA_TUPLE_IP: u16 = 1;
 const CTA_IP_V4_SRC: u16 = 1;
-const CTA_IP_V4_DST: u16 = 2;
 const CTA_PROTO_SRC_PORT: u16 = 2;
 const CTA_TUPLE_REPLY: u16 = 2;
 
@@ -45,14 +43,14 @@ fn message(kind: u16, seq: u32, body: &[u8]) -> Vec<u8> {
     m
 }
 
-/// A CT_NEW message: a flow from 127.0.0.1:41999 to 127.0.0.1:`dport`, DNAT'd to
-/// 10.89.0.2 (the reply tuple), with `zone` if given.
-fn flow(seq: u32, proto: u8, dport: u16, zone: Option<u16>) -> Vec<u8> {
+/// A CT_NEW message: a flow from 127.0.0.1:41999 to `dst`:`dport`, DNAT'd to 10.89.0.2
+/// (the reply tuple), with `zone` if given.
+fn flow(seq: u32, proto: u8, dst: [u8; 4], dport: u16, zone: Option<u16>) -> Vec<u8> {
     let mut body = vec![libc::AF_INET as u8, 0, 0, 0];
     body.extend(tuple(
         CTA_TUPLE_ORIG,
         [127, 0, 0, 1],
-        [127, 0, 0, 1],
+        dst,
         proto,
         41999,
         dport,
@@ -71,46 +69,96 @@ fn flow(seq: u32, proto: u8, dport: u16, zone: Option<u16>) -> Vec<u8> {
     message((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW, seq, &body)
 }
 
+const LOOPBACK: [u8; 4] = [127, 0, 0, 1];
+const HOST: [u8; 4] = [192, 0, 2, 7];
+const REMOTE: [u8; 4] = [198, 51, 100, 9];
+
+fn is_host(a: IpAddr) -> bool {
+    a.is_loopback() || a == IpAddr::from(HOST)
+}
+
+fn on_all(ports: &[u16]) -> Vec<Target> {
+    ports
+        .iter()
+        .map(|&port| Target { addr: None, port })
+        .collect()
+}
+
+/// Every UDP entry (a matcher keeps no other protocol).
+fn any_entry(datagram: &[u8], seq: u32) -> Read {
+    let all: Vec<Target> = (0..=u16::MAX)
+        .map(|port| Target { addr: None, port })
+        .collect();
+    let keep = Matcher {
+        targets: &all,
+        is_local: &|_| true,
+    };
+    read(datagram, seq, &keep).expect("read")
+}
+
 fn done(seq: u32) -> Vec<u8> {
     message(NLMSG_DONE, seq, &0i32.to_ne_bytes())
 }
 
 #[test]
-fn a_dump_gives_every_entry_and_only_udp_to_the_port_matches() {
+fn a_dump_keeps_udp_to_a_published_port_on_the_hosts_addresses_only() {
     let datagram = [
-        flow(7, IPPROTO_UDP, 17901, None),
-        flow(7, 6, 17901, None),
-        flow(7, IPPROTO_UDP, 5000, Some(3)),
+        flow(7, IPPROTO_UDP, LOOPBACK, 17901, None),
+        flow(7, IPPROTO_UDP, HOST, 17901, None),
+        flow(7, 6, LOOPBACK, 17901, None),
+        flow(7, IPPROTO_UDP, LOOPBACK, 5000, Some(3)),
+        flow(7, IPPROTO_UDP, REMOTE, 17901, None),
         done(7),
     ]
     .concat();
-    let got = read(&datagram, 7).expect("read");
+    let dst = |r: &Read| -> Vec<(IpAddr, u16)> {
+        r.entries
+            .iter()
+            .map(|e| (e.dst.expect("dst"), e.dst_port.expect("port")))
+            .collect()
+    };
+    // On every address: the host's (loopback included), not a remote one, not TCP, not
+    // another port.
+    let targets = on_all(&[17901]);
+    let keep = Matcher {
+        targets: &targets,
+        is_local: &is_host,
+    };
+    let got = read(&datagram, 7, &keep).expect("read");
     assert!(got.done);
     assert_eq!(got.errno, None);
-    assert_eq!(got.entries.len(), 3);
-    let matching: Vec<&Entry> = got
-        .entries
-        .iter()
-        .filter(|e| e.is_udp_to(&[17901]))
-        .collect();
-    assert_eq!(matching.len(), 1);
-    assert_eq!(matching[0].dst_port, Some(17901));
-    assert_eq!(matching[0].proto, Some(IPPROTO_UDP));
-    assert!(got.entries[2].is_udp_to(&[1, 5000]));
     assert_eq!(
-        got.entries[2].zone,
+        dst(&got),
+        [(IpAddr::from(LOOPBACK), 17901), (IpAddr::from(HOST), 17901)]
+    );
+    // On one address: that one only.
+    let targets = [Target {
+        addr: Some(IpAddr::from(HOST)),
+        port: 17901,
+    }];
+    let keep = Matcher {
+        targets: &targets,
+        is_local: &is_host,
+    };
+    let got = read(&datagram, 7, &keep).expect("read");
+    assert_eq!(dst(&got), [(IpAddr::from(HOST), 17901)]);
+    // The zone is kept for the delete.
+    let all = any_entry(&datagram, 7);
+    assert_eq!(all.entries.len(), 4);
+    assert_eq!(
+        all.entries[2].zone,
         Some(attr(CTA_ZONE, &3u16.to_be_bytes())[..6].to_vec())
     );
     // A dump that continues in the next datagram is not done.
-    let part = read(&flow(7, IPPROTO_UDP, 17901, None), 7).expect("read");
+    let part = any_entry(&flow(7, IPPROTO_UDP, LOOPBACK, 17901, None), 7);
     assert!(!part.done);
     assert_eq!(part.entries.len(), 1);
 }
 
 #[test]
 fn a_delete_names_the_entry_by_its_original_tuple_and_zone() {
-    let first = flow(1, IPPROTO_UDP, 17901, Some(3));
-    let e = read(&first, 1).expect("read").entries.remove(0);
+    let first = flow(1, IPPROTO_UDP, LOOPBACK, 17901, Some(3));
+    let mut e = any_entry(&first, 1).entries.remove(0);
     let orig = tuple(
         CTA_TUPLE_ORIG,
         [127, 0, 0, 1],
@@ -120,7 +168,7 @@ fn a_delete_names_the_entry_by_its_original_tuple_and_zone() {
         17901,
     );
     assert_eq!(e.orig, orig);
-    let m = delete_request(libc::AF_INET as u8, 9, &e);
+    let m = delete_request(libc::AF_INET as u8, 9, &e).expect("a delete");
     assert_eq!(
         u32::from_ne_bytes(m[0..4].try_into().unwrap()) as usize,
         m.len()
@@ -136,6 +184,10 @@ fn a_delete_names_the_entry_by_its_original_tuple_and_zone() {
     let zone = attr(CTA_ZONE, &3u16.to_be_bytes());
     assert_eq!(&m[20..], [orig, zone].concat().as_slice());
 
+    // Without its tuple, no delete (it would empty the table).
+    e.orig.clear();
+    assert_eq!(delete_request(libc::AF_INET as u8, 9, &e), None);
+
     let dump = dump_request(libc::AF_INET6 as u8, 4);
     assert_eq!(dump.len(), 20);
     assert_eq!(
@@ -148,36 +200,44 @@ fn a_delete_names_the_entry_by_its_original_tuple_and_zone() {
 #[test]
 fn errors_and_other_requests_answers() {
     let enoent = message(NLMSG_ERROR, 5, &(-libc::ENOENT).to_ne_bytes());
-    let got = read(&enoent, 5).expect("read");
+    let got = any_entry(&enoent, 5);
     assert!(got.done);
     assert_eq!(got.errno, Some(libc::ENOENT));
     let ack = message(NLMSG_ERROR, 5, &0i32.to_ne_bytes());
     assert_eq!(
-        read(&ack, 5).expect("read"),
+        any_entry(&ack, 5),
         Read {
             entries: vec![],
             done: true,
             errno: None
         }
     );
+    // A dump that failed on the way says so at its end.
+    let failed = message(NLMSG_DONE, 5, &(-libc::EINTR).to_ne_bytes());
+    assert_eq!(any_entry(&failed, 5).errno, Some(libc::EINTR));
     // Another request's answers are not ours.
-    let other = [flow(4, IPPROTO_UDP, 17901, None), done(4)].concat();
-    assert_eq!(read(&other, 5).expect("read"), Read::default());
+    let other = [flow(4, IPPROTO_UDP, LOOPBACK, 17901, None), done(4)].concat();
+    assert_eq!(any_entry(&other, 5), Read::default());
 }
 
 #[test]
 fn a_damaged_datagram_is_an_error_or_ignored_never_a_panic() {
-    let datagram = [flow(7, IPPROTO_UDP, 17901, Some(1)), done(7)].concat();
+    let datagram = [flow(7, IPPROTO_UDP, LOOPBACK, 17901, Some(1)), done(7)].concat();
+    let targets = on_all(&[17901]);
+    let keep = Matcher {
+        targets: &targets,
+        is_local: &is_host,
+    };
     for cut in 0..datagram.len() {
-        let _ = read(&datagram[..cut], 7);
+        let _ = read(&datagram[..cut], 7, &keep);
     }
     let mut bad = datagram.clone();
     bad[0] = 200; // a message longer than the datagram
-    assert!(read(&bad, 7).is_err());
+    assert!(read(&bad, 7, &keep).is_err());
     // Attribute lengths that lie, everywhere: still no panic.
     for i in 20..datagram.len() {
         let mut bad = datagram.clone();
         bad[i] = bad[i].wrapping_add(3);
-        let _ = read(&bad, 7);
+        let _ = read(&bad, 7, &keep);
     }
 }

@@ -889,12 +889,16 @@ impl NetworkManager {
         let path = self.files_dir(&cfg.id).join(PORTS_FILE);
         std::fs::write(&path, serde_json::to_vec(&shown).unwrap_or_default())
             .map_err(io("writing", &path))?;
-        let udp: Vec<u16> = held
+        let udp: Vec<conntrack::Target> = held
             .iter()
-            .map(|(_, f, _)| (f.proto, f.host_port))
-            .chain(held6.iter().map(|(_, f, _)| (f.proto, f.host_port)))
-            .filter(|(proto, _)| *proto == Proto::Udp)
-            .map(|(_, port)| port)
+            .map(|(_, f, _)| (f.proto, f.host_ip.map(IpAddr::V4), f.host_port))
+            .chain(
+                held6
+                    .iter()
+                    .map(|(_, f, _)| (f.proto, f.host_ip.map(IpAddr::V6), f.host_port)),
+            )
+            .filter(|(proto, _, _)| *proto == Proto::Udp)
+            .map(|(_, addr, port)| conntrack::Target { addr, port })
             .collect();
         {
             let mut inner = self.lock();
@@ -906,7 +910,7 @@ impl NetworkManager {
         // replaced, or the host while no container was behind the port) are forgotten, so
         // their next packet takes the new way (`conntrack`).
         if !udp.is_empty() {
-            let forgot = tokio::task::spawn_blocking(move || conntrack::forget_udp_ports(&udp))
+            let forgot = tokio::task::spawn_blocking(move || conntrack::forget_udp(&udp))
                 .await
                 .map_err(|e| NetError::Kernel(e.to_string()))?;
             if let Err(e) = forgot {

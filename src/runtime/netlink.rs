@@ -368,10 +368,19 @@ impl Netlink {
             self.set_up(index, name)?;
         } else {
             // Found (a crashed daemon's, or one made before addresses were set): its current
-            // address, which its containers know, is set, so that from now on it stays.
+            // address, which its containers know, is set, so that from now on it stays. A
+            // bridge whose last port left has 00:00:00:00:00:00, which no container knows
+            // and the kernel may refuse: it gets ours. One that has ours is left alone
+            // (setting an address empties the host's neighbour cache on it).
+            let mine = mac_for(gateway);
+            let set = match self.address_of(name)? {
+                Some(mac) if mac == mine => None,
+                Some(mac) if is_unicast(mac) => Some(mac),
+                _ => Some(mine),
+            };
             let mut m = Msg::new(RTM_NEWLINK, 0);
             m.ifinfo(index as i32, IFF_UP, IFF_UP);
-            if let Some(mac) = self.address_of(name)? {
+            if let Some(mac) = set {
                 m.attr(IFLA_ADDRESS, &mac);
             }
             self.call(&format!("setting {name} up"), m)?;
@@ -750,6 +759,12 @@ impl LinkInfo {
     }
 }
 
+/// Whether `mac` is a valid unicast Ethernet address (not zero, not multicast), as a link
+/// may be given.
+fn is_unicast(mac: [u8; 6]) -> bool {
+    mac != [0; 6] && mac[0] & 1 == 0
+}
+
 /// Docker's MAC address for an IPv4 address: 02:42 then the address's four bytes. A
 /// container that gets the address again gets the same MAC, so its neighbours' ARP caches
 /// stay right across a recreate.
@@ -892,6 +907,16 @@ mod tests {
                     .expect("attach");
                 host
             };
+            // A bridge made as before this fix: no address given.
+            let old_bridge = |nl: &mut Netlink, name: &str| {
+                let mut m = Msg::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+                m.ifinfo(0, 0, 0);
+                m.attr_str(IFLA_IFNAME, name);
+                m.begin(IFLA_LINKINFO);
+                m.attr_str(IFLA_INFO_KIND, "bridge");
+                m.end();
+                nl.call("old bridge", m).expect("old bridge");
+            };
             let gw = Ipv4Addr::new(10, 97, 0, 1);
             nl.add_bridge("rstk0", gw, 24).expect("bridge");
             assert_eq!(nl.address_of("rstk0").expect("address"), Some(mac_for(gw)));
@@ -901,21 +926,27 @@ mod tests {
             assert_eq!(nl.address_of("rstk0").expect("address"), Some(mac_for(gw)));
 
             // Made the old way, without an address: the kernel's random one is kept.
-            let mut m = Msg::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
-            m.ifinfo(0, 0, 0);
-            m.attr_str(IFLA_IFNAME, "rstk1");
-            m.begin(IFLA_LINKINFO);
-            m.attr_str(IFLA_INFO_KIND, "bridge");
-            m.end();
-            nl.call("old bridge", m).expect("old bridge");
+            old_bridge(&mut nl, "rstk1");
             let before = nl.address_of("rstk1").expect("address").expect("has one");
             nl.add_bridge("rstk1", Ipv4Addr::new(10, 96, 0, 1), 24)
                 .expect("found");
             let veth = attach_low_port(&mut nl, "rstk1", 2);
             assert_eq!(nl.address_of("rstk1").expect("address"), Some(before));
             nl.delete_link(&veth).expect("veth gone");
+
+            // Made the old way, and its last port gone: its address is zero, and it gets
+            // the gateway's.
+            old_bridge(&mut nl, "rstk2");
+            let veth = attach_low_port(&mut nl, "rstk2", 3);
+            nl.delete_link(&veth).expect("veth gone");
+            assert_eq!(nl.address_of("rstk2").expect("address"), Some([0; 6]));
+            let gw2 = Ipv4Addr::new(10, 95, 0, 1);
+            nl.add_bridge("rstk2", gw2, 24).expect("found");
+            assert_eq!(nl.address_of("rstk2").expect("address"), Some(mac_for(gw2)));
+
             nl.delete_link("rstk0").expect("rstk0 gone");
             nl.delete_link("rstk1").expect("rstk1 gone");
+            nl.delete_link("rstk2").expect("rstk2 gone");
         })
         .join()
         .expect("test thread");
