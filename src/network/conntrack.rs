@@ -21,7 +21,9 @@
 //! skipped one stays, as before).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use crate::runtime::netlink::{attributes, open_socket};
 
 /// Errors of talking to ctnetlink.
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +38,6 @@ pub enum ConntrackError {
     Malformed(&'static str),
 }
 
-const NETLINK_NETFILTER: i32 = 12;
 const NFNL_SUBSYS_CTNETLINK: u16 = 1;
 const IPCTNL_MSG_CT_NEW: u16 = 0;
 const IPCTNL_MSG_CT_GET: u16 = 1;
@@ -54,7 +55,6 @@ const CTA_IP_V4_DST: u16 = 2;
 const CTA_IP_V6_DST: u16 = 4;
 const CTA_PROTO_NUM: u16 = 1;
 const CTA_PROTO_DST_PORT: u16 = 3;
-const NLA_TYPE_MASK: u16 = 0x3fff;
 const IPPROTO_UDP: u8 = 17;
 
 /// A published UDP port: the host address it is published on (None: every address of the
@@ -166,28 +166,11 @@ pub(crate) fn delete_request(family: u8, seq: u32, entry: &Entry) -> Option<Vec<
     Some(finish(buf))
 }
 
-/// The attributes of `data`: (type without flags, payload, the whole attribute).
-fn attrs(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8], &[u8])> {
-    std::iter::from_fn(move || {
-        if data.len() < 4 {
-            return None;
-        }
-        let len = u16::from_ne_bytes([data[0], data[1]]) as usize;
-        if len < 4 || len > data.len() {
-            return None;
-        }
-        let kind = u16::from_ne_bytes([data[2], data[3]]) & NLA_TYPE_MASK;
-        let (whole, payload) = (&data[..len], &data[4..len]);
-        data = &data[len.next_multiple_of(4).min(data.len())..];
-        Some((kind, payload, whole))
-    })
-}
-
 /// An entry from the attributes of a CT_NEW message (after its nfgenmsg).
 fn entry(body: &[u8]) -> Option<Entry> {
     let mut found = None;
     let mut zone = None;
-    for (kind, payload, whole) in attrs(body) {
+    for (kind, payload, whole) in attributes(body) {
         match kind {
             CTA_TUPLE_ORIG => found = Some((payload, whole)),
             CTA_ZONE => zone = Some(whole.to_vec()),
@@ -202,10 +185,10 @@ fn entry(body: &[u8]) -> Option<Entry> {
         dst: None,
         dst_port: None,
     };
-    for (kind, payload, _) in attrs(tuple) {
+    for (kind, payload, _) in attributes(tuple) {
         match kind {
             CTA_TUPLE_IP => {
-                for (kind, v, _) in attrs(payload) {
+                for (kind, v, _) in attributes(payload) {
                     match (kind, v.len()) {
                         (CTA_IP_V4_DST, 4) => {
                             e.dst = Some(IpAddr::V4(Ipv4Addr::new(v[0], v[1], v[2], v[3])));
@@ -220,7 +203,7 @@ fn entry(body: &[u8]) -> Option<Entry> {
                 }
             }
             CTA_TUPLE_PROTO => {
-                for (kind, v, _) in attrs(payload) {
+                for (kind, v, _) in attributes(payload) {
                     match (kind, v) {
                         (CTA_PROTO_NUM, [p, ..]) => e.proto = Some(*p),
                         (CTA_PROTO_DST_PORT, [a, b, ..]) => {
@@ -282,19 +265,10 @@ struct Socket {
 
 impl Socket {
     fn open() -> Result<Socket, ConntrackError> {
-        // SAFETY: a plain socket(2) call; the descriptor is owned below.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                NETLINK_NETFILTER,
-            )
-        };
-        if fd < 0 {
-            return Err(io("opening a netfilter netlink socket"));
-        }
-        // SAFETY: fd was just returned by socket and is owned by nobody else.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let fd = open_socket(libc::NETLINK_NETFILTER).map_err(|source| ConntrackError::Io {
+            what: "opening a netfilter netlink socket",
+            source,
+        })?;
         // The kernel answers at once; should it not, a start waits 2 s, not for ever.
         let timeout = libc::timeval {
             tv_sec: 2,
@@ -437,39 +411,20 @@ pub fn forget_udp(targets: &[Target]) -> Result<usize, ConntrackError> {
 
 /// The addresses of the host's interfaces (the calling thread's network namespace).
 fn host_addresses() -> Result<Vec<IpAddr>, ConntrackError> {
-    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs fills `list`, freed below with freeifaddrs.
-    if unsafe { libc::getifaddrs(&mut list) } != 0 {
-        return Err(io("listing the host's addresses"));
-    }
-    let mut out = Vec::new();
-    let mut cur = list;
-    while !cur.is_null() {
-        // SAFETY: `cur` is a node of the list getifaddrs returned, not freed yet.
-        let ifa = unsafe { &*cur };
-        if !ifa.ifa_addr.is_null() {
-            // SAFETY: ifa_addr points at a sockaddr whose family tells its real type.
-            match i32::from(unsafe { (*ifa.ifa_addr).sa_family }) {
-                libc::AF_INET => {
-                    // SAFETY: an AF_INET address is a sockaddr_in.
-                    let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
-                    out.push(IpAddr::V4(Ipv4Addr::from(u32::from_be(
-                        sin.sin_addr.s_addr,
-                    ))));
-                }
-                libc::AF_INET6 => {
-                    // SAFETY: an AF_INET6 address is a sockaddr_in6.
-                    let sin6 = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in6) };
-                    out.push(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)));
-                }
-                _ => {}
+    let list = nix::ifaddrs::getifaddrs().map_err(|e| ConntrackError::Io {
+        what: "listing the host's addresses",
+        source: e.into(),
+    })?;
+    Ok(list
+        .filter_map(|ifa| {
+            let a = ifa.address?;
+            match (a.as_sockaddr_in(), a.as_sockaddr_in6()) {
+                (Some(v4), _) => Some(IpAddr::V4(v4.ip())),
+                (_, Some(v6)) => Some(IpAddr::V6(v6.ip())),
+                _ => None,
             }
-        }
-        cur = ifa.ifa_next;
-    }
-    // SAFETY: the list getifaddrs returned, freed once.
-    unsafe { libc::freeifaddrs(list) };
-    Ok(out)
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -168,19 +168,7 @@ pub struct Netlink {
 impl Netlink {
     /// Opens a socket in the calling thread's network namespace.
     pub fn open() -> Result<Netlink> {
-        // SAFETY: plain socket call; on success we own the descriptor.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::NETLINK_ROUTE,
-            )
-        };
-        if fd < 0 {
-            return Err(sys("socket", std::io::Error::last_os_error()));
-        }
-        // SAFETY: fd was just returned by socket and is owned by nobody else.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let fd = open_socket(libc::NETLINK_ROUTE).map_err(|e| sys("socket", e))?;
         Ok(Netlink { fd, seq: 0 })
     }
 
@@ -740,23 +728,48 @@ impl LinkInfo {
     /// least the ifinfomsg's 16 bytes.
     fn parse(body: &[u8]) -> LinkInfo {
         let index = u32::from_ne_bytes([body[4], body[5], body[6], body[7]]);
-        let mut address = None;
-        let mut rest = &body[16..];
-        while rest.len() >= 4 {
-            let len = u16::from_ne_bytes([rest[0], rest[1]]) as usize;
-            let kind = u16::from_ne_bytes([rest[2], rest[3]]) & 0x3fff;
-            if len < 4 || len > rest.len() {
-                break;
-            }
-            if kind == IFLA_ADDRESS && len == 4 + 6 {
-                let mut mac = [0u8; 6];
-                mac.copy_from_slice(&rest[4..10]);
-                address = Some(mac);
-            }
-            rest = &rest[((len + 3) & !3).min(rest.len())..];
-        }
+        let address = attributes(&body[16..])
+            .filter(|(kind, _, _)| *kind == IFLA_ADDRESS)
+            .find_map(|(_, mac, _)| mac.try_into().ok());
         LinkInfo { index, address }
     }
+}
+
+/// A netlink socket of `protocol` (NETLINK_ROUTE, NETLINK_NETFILTER...) in the calling
+/// thread's network namespace.
+pub(crate) fn open_socket(protocol: i32) -> std::io::Result<OwnedFd> {
+    // SAFETY: plain socket call; on success we own the descriptor.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            protocol,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd was just returned by socket and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The netlink attributes in `data`, in order: (type without the nested and byte-order
+/// flags, payload, the whole attribute unpadded). Stops at the first one whose length does
+/// not fit, so no input can make it read out of bounds.
+pub(crate) fn attributes(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8], &[u8])> {
+    std::iter::from_fn(move || {
+        let [l0, l1, k0, k1, ..] = *data else {
+            return None;
+        };
+        let len = u16::from_ne_bytes([l0, l1]) as usize;
+        if len < 4 || len > data.len() {
+            return None;
+        }
+        let kind = u16::from_ne_bytes([k0, k1]) & 0x3fff;
+        let (whole, payload) = (&data[..len], &data[4..len]);
+        data = &data[len.next_multiple_of(4).min(data.len())..];
+        Some((kind, payload, whole))
+    })
 }
 
 /// Whether `mac` is a valid unicast Ethernet address (not zero, not multicast), as a link
